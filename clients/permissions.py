@@ -1,0 +1,30 @@
+"""Scope checks: a view lists the scopes each method needs; any one of them suffices (Auth0's rule)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.exceptions import NotAuthenticated, PermissionDenied
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+from clients.tokens import TokenPrincipal
+
+
+class HasRequiredScopes(BasePermission):
+    """Reads ``view.required_scopes = {"POST": ("create:users",), ...}``. A view without it is closed."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        required = getattr(view, "required_scopes", {}).get(request.method)
+        principal = request.auth
+        if not isinstance(principal, TokenPrincipal):
+            exc = NotAuthenticated("Missing authentication")
+            exc.error_code = "missing_authentication"  # type: ignore[attr-defined]
+            raise exc
+        if not required:
+            return False
+        if not principal.has_any_scope(required):
+            exc = PermissionDenied(f"Insufficient scope, expected any of: {','.join(required)}")
+            exc.error_code = "insufficient_scope"  # type: ignore[attr-defined]
+            raise exc
+        return True

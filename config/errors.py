@@ -1,0 +1,76 @@
+"""The error vocabulary every app raises, and the one wire envelope it becomes.
+
+Domain errors are plain exceptions with an HTTP status, a stable ``code`` and a message; they know nothing
+about response bodies. ``config.exceptions.exception_handler`` (DRF) and the plain-Django handlers in
+``config.views`` both render them through :func:`error_body`, so the envelope lives in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+# Boom's reason phrases (what Auth0 sends as ``error``); Python renamed some of them.
+_REASONS = {
+    413: "Request Entity Too Large",
+    422: "Unprocessable Entity",
+}
+
+
+def reason_phrase(status: int) -> str:
+    if status in _REASONS:
+        return _REASONS[status]
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One entry of the ``errors`` array: which field, a stable code, a readable message."""
+
+    field: str | None
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"field": self.field, "code": self.code, "message": self.message}
+
+
+class DomainError(Exception):
+    """Base for errors a service raises; subclasses set ``status``, ``code`` and ``default_message``."""
+
+    status: int = 400
+    code: str = "bad_request"
+    default_message: str = "Bad request."
+
+    def __init__(self, message: str | None = None, *, errors: list[FieldError] | None = None) -> None:
+        self.message = str(message if message is not None else self.default_message)
+        self.errors = list(errors or [])
+        super().__init__(self.message)
+
+
+class PayloadValidationError(DomainError):
+    status = 400
+    code = "invalid_body"
+    default_message = "Payload validation error."
+
+
+def error_body(
+    status: int,
+    message: str,
+    code: str | None,
+    errors: list[FieldError] | None = None,
+) -> dict[str, Any]:
+    """Auth0's management-API envelope plus our ``errors`` array."""
+    body: dict[str, Any] = {
+        "statusCode": status,
+        "error": reason_phrase(status),
+        "message": str(message),
+    }
+    if code:
+        body["errorCode"] = code
+    body["errors"] = [e.as_dict() for e in errors or []]
+    return body

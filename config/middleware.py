@@ -1,0 +1,47 @@
+"""Refuse bodies we will not read, before anything reads them.
+
+DRF streams the request body straight into its parser, so Django's DATA_UPLOAD_MAX_MEMORY_SIZE never sees
+JSON bodies; this check on the declared length is what bounds them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from config.errors import error_body
+
+
+class BodySizeLimitMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = settings.MAX_REQUEST_BODY_BYTES
+        declared = request.META.get("CONTENT_LENGTH") or ""
+        if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower() and not declared:
+            return JsonResponse(
+                error_body(411, "A Content-Length header is required.", "length_required"),
+                status=411,
+            )
+        if declared:
+            try:
+                length = int(declared)
+            except ValueError:
+                length = -1
+            if length < 0:
+                return JsonResponse(
+                    error_body(400, "Invalid Content-Length header.", "invalid_body"), status=400
+                )
+            if length > limit:
+                return JsonResponse(
+                    error_body(
+                        413,
+                        f"Payload content length greater than maximum allowed: {limit}",
+                        "payload_too_large",
+                    ),
+                    status=413,
+                )
+        return self.get_response(request)

@@ -1,0 +1,348 @@
+"""Strict JSON-schema-style DRF fields and the payload validator every write endpoint uses.
+
+DRF's stock fields coerce (``5`` becomes ``"5"``, ``"true"`` becomes ``True``) and trim whitespace; Auth0
+validates bodies with z-schema, which does neither. These fields keep DRF's machinery (nesting, error
+collection, drf-spectacular introspection) but check types as JSON Schema does and word their errors as
+z-schema does, so ``Payload validation error: '...' on property x (...)`` reads like Auth0's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from django.http import QueryDict
+from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
+from rest_framework.settings import api_settings
+
+from config.errors import FieldError, PayloadValidationError
+
+_ECHO_LIMIT = 120
+
+
+def json_type(value: Any) -> str:
+    """The JSON Schema type name of a parsed JSON value, as z-schema reports it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "integer" if value.is_integer() else "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def echo(value: str) -> str:
+    """A value quoted back in a message, cut short so a huge body cannot echo itself."""
+    return value if len(value) <= _ECHO_LIMIT else value[:_ECHO_LIMIT] + "…"
+
+
+def fail(message: str, code: str) -> serializers.ValidationError:
+    return serializers.ValidationError(ErrorDetail(message, code=code))
+
+
+def check_text(value: str) -> None:
+    """Text the databases can store: no NUL (PostgreSQL refuses it) and no lone surrogates."""
+    if "\x00" in value:
+        raise fail("String must not contain NUL characters", "INVALID_CHARACTERS")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise fail("String contains invalid Unicode (lone surrogate)", "INVALID_CHARACTERS") from exc
+
+
+class StrictField(serializers.Field):
+    """Base: ``null`` is a type error, not a silent ``None``."""
+
+    expected_type = "string"
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def validate_empty_values(self, data: Any) -> tuple[bool, Any]:
+        if data is None:
+            raise fail(f"Expected type {self.expected_type} but found type null", "INVALID_TYPE")
+        return super().validate_empty_values(data)
+
+    def type_error(self, data: Any) -> serializers.ValidationError:
+        return fail(f"Expected type {self.expected_type} but found type {json_type(data)}", "INVALID_TYPE")
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class StrictCharField(StrictField):
+    """A JSON string with length limits, an optional pattern and an optional named format check."""
+
+    def __init__(
+        self,
+        *,
+        min_length: int | None = None,
+        max_length: int | None = None,
+        pattern: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.min_length = min_length
+        self.max_length = max_length
+        self.pattern = pattern
+        self._regex = re.compile(pattern) if pattern else None
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            raise self.type_error(data)
+        check_text(data)
+        if self.min_length is not None and len(data) < self.min_length:
+            raise fail(f"String is too short ({len(data)} chars), minimum {self.min_length}", "MIN_LENGTH")
+        if self.max_length is not None and len(data) > self.max_length:
+            raise fail(f"String is too long ({len(data)} chars), maximum {self.max_length}", "MAX_LENGTH")
+        # Our patterns are anchored; fullmatch keeps Python's "$ before a final newline" from letting
+        # "+123\n" pass as "^\+[0-9]{1,15}$".
+        if self._regex is not None and not self._regex.fullmatch(data):
+            raise fail(f"String does not match pattern {self.pattern}: {echo(data)}", "PATTERN")
+        self.check_format(data)
+        return data
+
+    def check_format(self, value: str) -> None:
+        """Subclasses check a named format (email, strict-uri, ...)."""
+
+
+class StrictBooleanField(StrictField):
+    expected_type = "boolean"
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            raise self.type_error(data)
+        return data
+
+
+class StrictIntegerField(StrictField):
+    expected_type = "integer"
+
+    def __init__(self, *, min_value: int | None = None, max_value: int | None = None, **kwargs: Any) -> None:
+        self.min_value = min_value
+        self.max_value = max_value
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            raise self.type_error(data)
+        if isinstance(data, float):
+            if not data.is_integer():
+                raise self.type_error(data)
+            data = int(data)
+        if self.min_value is not None and data < self.min_value:
+            raise fail(f"Value {data} is less than minimum {self.min_value}", "MINIMUM")
+        if self.max_value is not None and data > self.max_value:
+            raise fail(f"Value {data} is greater than maximum {self.max_value}", "MAXIMUM")
+        return data
+
+
+class StrictChoiceField(StrictField):
+    def __init__(self, *, choices: tuple[Any, ...], **kwargs: Any) -> None:
+        self.choices = choices
+        super().__init__(**kwargs)
+
+    def validate_empty_values(self, data: Any) -> tuple[bool, Any]:
+        if data is None and None in self.choices:
+            return True, None
+        return super().validate_empty_values(data)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, bool) or data not in self.choices:
+            raise fail(f"No enum match for: {echo(json.dumps(data))}", "ENUM_MISMATCH")
+        return data
+
+
+class StrictStringListField(StrictField):
+    """An array of strings, each within ``max_item_length``, at most ``max_items`` long."""
+
+    expected_type = "array"
+
+    def __init__(self, *, max_items: int, max_item_length: int, **kwargs: Any) -> None:
+        self.max_items = max_items
+        self.max_item_length = max_item_length
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> list[str]:
+        if not isinstance(data, list):
+            raise self.type_error(data)
+        if len(data) > self.max_items:
+            raise fail(f"Array is too long ({len(data)}), maximum {self.max_items}", "ARRAY_LENGTH_LONG")
+        for item in data:
+            if not isinstance(item, str):
+                raise fail(f"Expected type string but found type {json_type(item)}", "INVALID_TYPE")
+            check_text(item)
+            if len(item) > self.max_item_length:
+                raise fail(
+                    f"String is too long ({len(item)} chars), maximum {self.max_item_length}",
+                    "MAX_LENGTH",
+                )
+        return data
+
+
+class JSONObjectField(StrictField):
+    """A JSON object of any content, bounded in depth, with text every database can store."""
+
+    expected_type = "object"
+
+    def __init__(self, *, max_depth: int = 10, **kwargs: Any) -> None:
+        self.max_depth = max_depth
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise self.type_error(data)
+        self._check(data, 1)
+        return data
+
+    def _check(self, value: Any, depth: int) -> None:
+        if isinstance(value, dict | list):
+            if depth > self.max_depth:
+                raise fail(f"Object is nested too deeply (more than {self.max_depth} levels)", "MAX_DEPTH")
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                if isinstance(key, str):
+                    check_text(key)
+                self._check(item, depth + 1)
+        elif isinstance(value, str):
+            check_text(value)
+
+
+class StrictSerializer(serializers.Serializer):
+    """A JSON object with ``additionalProperties: false``."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            raise serializers.ValidationError(
+                {
+                    api_settings.NON_FIELD_ERRORS_KEY: [
+                        ErrorDetail(
+                            f"Expected type object but found type {json_type(data)}",
+                            code="INVALID_TYPE",
+                        )
+                    ]
+                }
+            )
+        unknown = [key for key in data if key not in self.fields]
+        errors: dict[str, Any] = {}
+        if unknown:
+            errors[api_settings.NON_FIELD_ERRORS_KEY] = [
+                ErrorDetail(
+                    f"Additional properties not allowed: {','.join(map(str, unknown))}",
+                    code="OBJECT_ADDITIONAL_PROPERTIES",
+                )
+            ]
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            # Report every problem at once, as z-schema does, not just the unknown keys.
+            raise serializers.ValidationError({**errors, **exc.detail}) from exc
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
+
+    def validate_empty_values(self, data: Any) -> tuple[bool, Any]:
+        if data is None and not self.allow_null:
+            raise fail("Expected type object but found type null", "INVALID_TYPE")
+        return super().validate_empty_values(data)
+
+
+def _describe(serializer: serializers.Serializer, path: list[str]) -> str | None:
+    node: Any = serializer
+    for part in path:
+        fields = getattr(node, "fields", None)
+        if fields is None or part not in fields:
+            return None
+        node = fields[part]
+    text = str(getattr(node, "help_text", "") or "")
+    return text.rstrip(".") or None
+
+
+def _collect(serializer: serializers.Serializer, detail: Any, path: list[str]) -> list[FieldError]:
+    if isinstance(detail, dict):
+        out: list[FieldError] = []
+        for key, value in detail.items():
+            sub = path if key == api_settings.NON_FIELD_ERRORS_KEY else [*path, str(key)]
+            out.extend(_collect(serializer, value, sub))
+        return out
+    if isinstance(detail, list):
+        return [e for item in detail for e in _collect(serializer, item, path)]
+    code = getattr(detail, "code", "invalid")
+    if code == "required":
+        # z-schema reports a missing property on the object that lacks it.
+        return [
+            FieldError(
+                ".".join(path),
+                "OBJECT_MISSING_REQUIRED_PROPERTY",
+                f"Missing required property: {path[-1]}",
+            )
+        ]
+    return [FieldError(".".join(path) or None, code, str(detail))]
+
+
+def payload_message(serializer: serializers.Serializer, errors: list[FieldError]) -> str:
+    """Auth0's wording: one ``Payload validation error: ...`` per problem, joined by ``(also)``."""
+    parts = []
+    for error in errors:
+        owner = (error.field or "").split(".")
+        if error.code == "OBJECT_MISSING_REQUIRED_PROPERTY":
+            owner = owner[:-1]
+        owner = [p for p in owner if p]
+        if not owner:
+            parts.append(f"Payload validation error: '{error.message}'.")
+            continue
+        description = _describe(serializer, owner)
+        suffix = f" ({description})" if description else ""
+        parts.append(f"Payload validation error: '{error.message}' on property {'.'.join(owner)}{suffix}.")
+    return " (also) ".join(parts)
+
+
+def _from_form(data: QueryDict, serializer: serializers.Serializer) -> dict[str, Any]:
+    """A form body as the JSON object it stands for: booleans and objects are written as text there."""
+    out: dict[str, Any] = {}
+    for key in data:
+        value: Any = data[key]
+        field = serializer.fields.get(key)
+        if isinstance(field, StrictBooleanField) and value in ("true", "false"):
+            value = value == "true"
+        elif isinstance(field, JSONObjectField | StrictSerializer):
+            with contextlib.suppress(ValueError):  # left as text: the field reports the type error
+                value = json.loads(value)
+        elif isinstance(field, StrictIntegerField):
+            with contextlib.suppress(ValueError):
+                value = int(value)
+        out[key] = value
+    return out
+
+
+def validate_payload(
+    serializer_class: type[serializers.Serializer],
+    data: Any,
+    *,
+    context: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Validate a request body against a strict serializer or raise ``PayloadValidationError``."""
+    blank = serializer_class(context=context or {})
+    if isinstance(data, QueryDict):
+        data = _from_form(data, blank)
+    if not isinstance(data, Mapping):
+        error = FieldError(None, "INVALID_TYPE", f"Expected type object but found type {json_type(data)}")
+        raise PayloadValidationError(payload_message(blank, [error]), errors=[error])
+    serializer = serializer_class(data=data, context=context or {})
+    if serializer.is_valid():
+        return dict(serializer.validated_data)
+    errors = _collect(serializer, serializer.errors, [])
+    raise PayloadValidationError(payload_message(serializer, errors), errors=errors)

@@ -1,0 +1,23 @@
+"""Plain-Django error views, so even requests that never reach DRF get the JSON envelope."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, JsonResponse
+
+from config.errors import error_body
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse(error_body(400, "Bad Request", "bad_request"), status=400)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse(error_body(403, "Forbidden", "forbidden"), status=403)
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse(error_body(404, "Not Found", "not_found"), status=404)
+
+
+def server_error(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(error_body(500, "An internal server error occurred", "internal_error"), status=500)

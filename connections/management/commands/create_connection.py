@@ -1,0 +1,72 @@
+"""``manage.py create_connection NAME --strategy ...``: make a connection, print it as JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from config.actors import Actor
+from config.errors import DomainError
+from connections.models import Strategy
+from connections.password_policy import LEVELS
+from connections.services import connection_as_json, create_connection
+
+
+class Command(BaseCommand):
+    help = "Create a connection and print it as JSON."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("name")
+        parser.add_argument("--strategy", choices=Strategy.values, default=Strategy.AUTH0)
+        parser.add_argument("--requires-username", action="store_true")
+        parser.add_argument("--username-min", type=int)
+        parser.add_argument("--username-max", type=int)
+        parser.add_argument("--password-policy", choices=LEVELS)
+        parser.add_argument("--min-length", type=int, help="password_complexity_options.min_length")
+        parser.add_argument("--dictionary", action="store_true", help="refuse common passwords")
+        parser.add_argument("--no-personal-info", action="store_true")
+        parser.add_argument("--disable-signup", action="store_true")
+        parser.add_argument(
+            "--if-missing",
+            action="store_true",
+            help="exit 0 and print the existing connection when the name is taken",
+        )
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        options: dict[str, Any] = {}
+        if opts["requires_username"]:
+            options["requires_username"] = True
+        if opts["username_min"] is not None or opts["username_max"] is not None:
+            options["validation"] = {
+                "username": {"min": opts["username_min"] or 1, "max": opts["username_max"] or 15}
+            }
+        if opts["password_policy"]:
+            options["passwordPolicy"] = opts["password_policy"]
+        if opts["min_length"] is not None:
+            options["password_complexity_options"] = {"min_length": opts["min_length"]}
+        if opts["dictionary"]:
+            options["password_dictionary"] = {"enable": True, "dictionary": []}
+        if opts["no_personal_info"]:
+            options["password_no_personal_info"] = {"enable": True}
+        if opts["disable_signup"]:
+            options["disable_signup"] = True
+
+        from connections.models import Connection
+
+        if opts["if_missing"]:
+            existing = Connection.objects.filter(name=opts["name"]).first()
+            if existing is not None:
+                self.stdout.write(json.dumps(connection_as_json(existing), indent=2))
+                return
+        try:
+            connection = create_connection(
+                name=opts["name"],
+                strategy=opts["strategy"],
+                options=options,
+                actor=Actor(kind="system", id="manage.py create_connection"),
+            )
+        except DomainError as exc:
+            raise CommandError(exc.message) from exc
+        self.stdout.write(json.dumps(connection_as_json(connection), indent=2))

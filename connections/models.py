@@ -1,0 +1,87 @@
+"""Connections: where users live. The strategy and options decide which fields a user may have."""
+
+from __future__ import annotations
+
+import secrets
+import string
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+_ALPHANUMERIC = string.ascii_letters + string.digits
+
+
+def new_connection_id() -> str:
+    """``con_`` + 16 alphanumerics, Auth0's connection id format."""
+    return "con_" + "".join(secrets.choice(_ALPHANUMERIC) for _ in range(16))
+
+
+class Strategy(models.TextChoices):
+    AUTH0 = "auth0", "Database (auth0)"
+    SMS = "sms", "Passwordless SMS"
+    EMAIL = "email", "Passwordless e-mail"
+
+
+# Auth0's connection name rule: letters and digits, single hyphens between them.
+CONNECTION_NAME_PATTERN = r"^[a-zA-Z0-9](-[a-zA-Z0-9]|[a-zA-Z0-9])*$"
+
+DEFAULT_USERNAME_MIN = 1
+DEFAULT_USERNAME_MAX = 15
+
+
+class Connection(models.Model):
+    id = models.CharField(primary_key=True, max_length=20, default=new_connection_id, editable=False)
+    name = models.CharField(max_length=128, unique=True)
+    strategy = models.CharField(max_length=16, choices=Strategy.choices)
+    options = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(strategy__in=Strategy.values),
+                name="connections_connection_strategy_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(id__startswith="con_"),
+                name="connections_connection_id_prefix",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.strategy})"
+
+    def clean(self) -> None:
+        from config.errors import PayloadValidationError
+        from connections.options import validate_connection
+
+        try:
+            self.options = validate_connection(name=self.name, strategy=self.strategy, options=self.options)
+        except PayloadValidationError as exc:
+            by_field: dict[str, list[str]] = {}
+            for error in exc.errors:
+                field = (error.field or "options").split(".")[0]
+                by_field.setdefault(field if field in ("name", "strategy") else "options", []).append(
+                    error.message
+                )
+            raise ValidationError(by_field or {"options": exc.message}) from exc
+
+    # Small, read-only views of the options the validators need.
+    @property
+    def requires_username(self) -> bool:
+        return bool(self.options.get("requires_username"))
+
+    @property
+    def username_length(self) -> tuple[int, int]:
+        limits: dict[str, Any] = (self.options.get("validation") or {}).get("username") or {}
+        return (
+            int(limits.get("min", DEFAULT_USERNAME_MIN)),
+            int(limits.get("max", DEFAULT_USERNAME_MAX)),
+        )
+
+    @property
+    def signup_disabled(self) -> bool:
+        return bool(self.options.get("disable_signup"))

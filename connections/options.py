@@ -1,0 +1,138 @@
+"""The shape of a connection and its options, validated as Auth0 validates them.
+
+Used by the ``create_connection`` command, ``Connection.clean`` (admin) and, later, the connections API, so a
+bad option is refused the same way everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
+
+from config.schema import (
+    StrictBooleanField,
+    StrictCharField,
+    StrictChoiceField,
+    StrictIntegerField,
+    StrictSerializer,
+    StrictStringListField,
+    validate_payload,
+)
+from connections.models import CONNECTION_NAME_PATTERN, Strategy
+from connections.password_policy import LEVELS
+
+
+class UsernameLengthOptions(StrictSerializer):
+    min = StrictIntegerField(min_value=1, max_value=128, required=True, help_text="Minimum username length.")
+    max = StrictIntegerField(min_value=1, max_value=128, required=True, help_text="Maximum username length.")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["min"] > attrs["max"]:
+            message = f"Value {attrs['min']} is greater than max {attrs['max']}"
+            raise serializers.ValidationError({"min": [ErrorDetail(message, code="MAXIMUM")]})
+        return attrs
+
+
+class ValidationOptions(StrictSerializer):
+    username = UsernameLengthOptions(required=False, help_text="Username length limits.")
+
+
+class PasswordComplexityOptions(StrictSerializer):
+    min_length = StrictIntegerField(
+        min_value=1, max_value=128, help_text="Minimum password length; supersedes the policy's."
+    )
+
+
+class PasswordDictionaryOptions(StrictSerializer):
+    enable = StrictBooleanField(required=True, help_text="Refuse common passwords.")
+    dictionary = StrictStringListField(max_items=200, max_item_length=50, help_text="Extra words to refuse.")
+
+
+class PasswordHistoryOptions(StrictSerializer):
+    enable = StrictBooleanField(required=True, help_text="Refuse recently used passwords.")
+    size = StrictIntegerField(min_value=0, max_value=24, help_text="How many passwords to remember.")
+
+
+class EnableOption(StrictSerializer):
+    enable = StrictBooleanField(help_text="Whether the rule is on.")
+
+
+class DatabaseConnectionOptions(StrictSerializer):
+    """Options of an ``auth0`` (database) connection that change how users are validated."""
+
+    requires_username = StrictBooleanField(help_text="Users must have a username.")
+    validation = ValidationOptions(required=False, help_text="Options for validation")
+    passwordPolicy = StrictChoiceField(choices=(*LEVELS, None), help_text="Password strength level.")
+    password_complexity_options = PasswordComplexityOptions(
+        required=False, help_text="Password complexity options"
+    )
+    password_dictionary = PasswordDictionaryOptions(required=False, help_text="Password dictionary policy")
+    password_history = PasswordHistoryOptions(required=False, help_text="Password history policy")
+    password_no_personal_info = EnableOption(
+        required=False, help_text="Refuse passwords that contain the user's personal data"
+    )
+    disable_signup = StrictBooleanField(help_text="Refuse public sign-ups.")
+    brute_force_protection = StrictBooleanField(help_text="Brute-force protection on logins.")
+
+
+class PasswordlessConnectionOptions(StrictSerializer):
+    """Options of ``sms`` and ``email`` connections that this service acts on."""
+
+    disable_signup = StrictBooleanField(help_text="Refuse public sign-ups.")
+    brute_force_protection = StrictBooleanField(help_text="Brute-force protection on logins.")
+
+
+class ConnectionDefinition(StrictSerializer):
+    name = StrictCharField(
+        min_length=1,
+        max_length=128,
+        pattern=CONNECTION_NAME_PATTERN,
+        required=True,
+        help_text="The name of the connection",
+    )
+    strategy = StrictChoiceField(
+        choices=tuple(Strategy.values), required=True, help_text="The identity provider"
+    )
+
+
+_OPTIONS_BY_STRATEGY: dict[str, type[StrictSerializer]] = {
+    Strategy.AUTH0: DatabaseConnectionOptions,
+    Strategy.SMS: PasswordlessConnectionOptions,
+    Strategy.EMAIL: PasswordlessConnectionOptions,
+}
+
+
+def _validate_options(strategy: str, options: Any) -> dict[str, Any]:
+    # Wrapped in an envelope so errors read "on property options.x (...)" as Auth0's do.
+    schema = _OPTIONS_BY_STRATEGY[strategy]
+    envelope = type(
+        "OptionsEnvelope",
+        (StrictSerializer,),
+        {"options": schema(required=False, help_text="Options for the connection")},
+    )
+    validated = validate_payload(envelope, {"options": options})
+    return _plain(validated.get("options") or {})
+
+
+def _plain(value: Any) -> Any:
+    """DRF hands back OrderedDicts; store plain JSON."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def validate_connection(*, name: Any, strategy: Any, options: Any) -> dict[str, Any]:
+    """Check a connection's name, strategy and options; return the options to store.
+
+    Raises ``PayloadValidationError`` naming each bad field. ``passwordPolicy`` defaults to ``good`` for
+    database connections, as Auth0's does.
+    """
+    validate_payload(ConnectionDefinition, {"name": name, "strategy": strategy})
+    stored = _validate_options(strategy, options if options is not None else {})
+    if strategy == Strategy.AUTH0:
+        stored.setdefault("passwordPolicy", "good")
+    return stored

@@ -1,0 +1,62 @@
+"""Shared fixtures: a real API client, connections made through the real service, tokens issued by the
+real token code."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from clients.tokens import issue_token
+from config.actors import SYSTEM
+from connections.models import Connection
+from connections.services import create_connection
+
+STRONG_PASSWORD = "Str0ng!Passw0rd"
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def token() -> Callable[..., str]:
+    def make(scopes: str = "create:users", **kwargs: Any) -> str:
+        return issue_token(client_id=kwargs.pop("client_id", "test-client"), scopes=scopes.split(), **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def make_connection(db: None) -> Callable[..., Connection]:
+    def make(
+        name: str = "Username-Password-Authentication", strategy: str = "auth0", **options: Any
+    ) -> Connection:
+        return create_connection(name=name, strategy=strategy, options=options, actor=SYSTEM)
+
+    return make
+
+
+@pytest.fixture
+def connection(make_connection: Callable[..., Connection]) -> Connection:
+    return make_connection()
+
+
+@pytest.fixture
+def admin_api(api_client: APIClient, token: Callable[..., str]) -> APIClient:
+    """An API client holding a token with ``create:users``."""
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token('create:users')}")
+    return api_client
+
+
+@pytest.fixture
+def create(admin_api: APIClient) -> Callable[..., Any]:
+    """POST a JSON body to /api/v2/users with a create:users token."""
+
+    def post(body: Any, **kwargs: Any) -> Any:
+        return admin_api.post("/api/v2/users", body, format="json", **kwargs)
+
+    return post

@@ -1,0 +1,9 @@
+"""Errors raised by the users app (stable codes, Auth0's messages)."""
+
+from config.errors import DomainError
+
+
+class UserAlreadyExists(DomainError):
+    status = 409
+    code = "auth0_idp_error"
+    default_message = "The user already exists."

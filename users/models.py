@@ -1,0 +1,79 @@
+"""Directory users: one row per user in one connection.
+
+E-mail and username are stored lower-cased (Auth0 lower-cases both on database connections); the unique
+constraints below compare lower-cased values too, so no entry point can store a case variant twice, and
+concurrent creates are decided by the database, never by a prior lookup.
+
+Optional text fields are NULL when never given (ruff's DJ001 is silenced for this file on purpose): the
+profile leaves such fields out rather than showing "", and the partial unique constraints skip NULLs.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models.functions import Lower
+
+from connections.models import Connection
+
+
+class User(models.Model):
+    user_id = models.CharField(
+        max_length=300, help_text="<provider>|<id>, e.g. auth0|63d17c4a8869daf88ed7db97"
+    )
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="users")
+    email = models.EmailField(max_length=254, null=True, blank=True)
+    email_verified = models.BooleanField(default=False)
+    username = models.CharField(max_length=128, null=True, blank=True)
+    phone_number = models.CharField(max_length=16, null=True, blank=True)
+    phone_verified = models.BooleanField(default=False)
+    given_name = models.CharField(max_length=150, null=True, blank=True)
+    family_name = models.CharField(max_length=150, null=True, blank=True)
+    name = models.CharField(max_length=300, null=True, blank=True)
+    nickname = models.CharField(max_length=300, null=True, blank=True)
+    picture = models.TextField(null=True, blank=True)
+    user_metadata = models.JSONField(null=True, blank=True)
+    app_metadata = models.JSONField(null=True, blank=True)
+    # None means "never set": Auth0 leaves ``blocked`` out of the profile until it is given.
+    blocked = models.BooleanField(null=True, blank=True)
+    password_hash = models.CharField(max_length=255, null=True, blank=True, editable=False)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user_id"], name="users_user_user_id_unique"),
+            models.UniqueConstraint(
+                models.F("connection"),
+                Lower("email"),
+                condition=models.Q(email__isnull=False),
+                name="users_user_email_unique_per_connection",
+            ),
+            models.UniqueConstraint(
+                models.F("connection"),
+                Lower("username"),
+                condition=models.Q(username__isnull=False),
+                name="users_user_username_unique_per_connection",
+            ),
+            models.UniqueConstraint(
+                fields=["connection", "phone_number"],
+                condition=models.Q(phone_number__isnull=False),
+                name="users_user_phone_unique_per_connection",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["email"], name="users_user_email_idx"),
+            models.Index(fields=["created_at"], name="users_user_created_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.user_id
+
+    @property
+    def provider(self) -> str:
+        return self.user_id.split("|", 1)[0]
+
+    @property
+    def identity_user_id(self) -> str:
+        """The id without the provider prefix, as ``identities[0].user_id`` shows it."""
+        return self.user_id.split("|", 1)[1]

@@ -1,0 +1,70 @@
+"""The user profile as Auth0 returns it, and the defaults Auth0 fills in on create."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from users.models import User
+
+_GRAVATAR = "https://s.gravatar.com/avatar/{digest}?s=480&r=pg&d={fallback}"
+_AVATAR = "https://cdn.auth0.com/avatars/{initials}.png"
+
+
+def avatar_initials(name: str) -> str:
+    """Two letters for the fallback avatar: initials of a multi-word name, else its first two letters."""
+    words = name.split()
+    initials = words[0][0] + words[1][0] if len(words) >= 2 else name[:2]
+    return initials.lower()
+
+
+def default_picture(*, email: str | None, name: str) -> str:
+    """Auth0's gravatar URL with its initials avatar as fallback (just the avatar without an e-mail)."""
+    avatar = _AVATAR.format(initials=quote(avatar_initials(name), safe=""))
+    if not email:
+        return avatar
+    digest = hashlib.md5(email.strip().lower().encode(), usedforsecurity=False).hexdigest()
+    return _GRAVATAR.format(digest=digest, fallback=quote(avatar, safe=""))
+
+
+def format_timestamp(value: datetime) -> str:
+    """``2023-01-25T19:00:26.187Z``: UTC, milliseconds, ``Z``."""
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def user_profile(user: User) -> dict[str, Any]:
+    """The full profile: fields never given are left out, never null; no password or hash."""
+    body: dict[str, Any] = {
+        "user_id": user.user_id,
+        "created_at": format_timestamp(user.created_at),
+        "updated_at": format_timestamp(user.updated_at),
+        "identities": [
+            {
+                "connection": user.connection.name,
+                "user_id": user.identity_user_id,
+                "provider": user.provider,
+                "isSocial": False,
+            }
+        ],
+    }
+    if user.email is not None:
+        body["email"] = user.email
+        body["email_verified"] = user.email_verified
+    if user.phone_number is not None:
+        body["phone_number"] = user.phone_number
+        body["phone_verified"] = user.phone_verified
+    optional = {
+        "username": user.username,
+        "given_name": user.given_name,
+        "family_name": user.family_name,
+        "name": user.name,
+        "nickname": user.nickname,
+        "picture": user.picture,
+        "user_metadata": user.user_metadata,
+        "app_metadata": user.app_metadata,
+        "blocked": user.blocked,
+    }
+    body.update({key: value for key, value in optional.items() if value is not None})
+    return body
