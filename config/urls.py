@@ -3,10 +3,12 @@
 from django.contrib import admin
 from django.urls import path
 
+from config.views import health
 from users import views as user_views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("health", health, name="health"),
     path("api/v2/users", user_views.UserCollectionView.as_view(), name="users"),
 ]
 

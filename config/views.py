@@ -21,3 +21,15 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonR
 
 def server_error(request: HttpRequest) -> JsonResponse:
     return JsonResponse(error_body(500, "An internal server error occurred", "internal_error"), status=500)
+
+
+def health(request: HttpRequest) -> JsonResponse:
+    """Liveness and database reachability, for load balancers and start-up scripts."""
+    from django.db import DatabaseError, connection
+
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        return JsonResponse(error_body(503, "Database unavailable", "database_unavailable"), status=503)
+    return JsonResponse({"status": "ok"})

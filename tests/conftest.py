@@ -3,7 +3,7 @@ real token code."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -60,3 +60,12 @@ def create(admin_api: APIClient) -> Callable[..., Any]:
         return admin_api.post("/api/v2/users", body, format="json", **kwargs)
 
     return post
+
+
+@pytest.fixture
+def live_server_url(transactional_db: None) -> Iterator[str]:
+    """A gunicorn server (several workers) on the test database; rows it writes are visible here."""
+    from tests.live import gunicorn_server
+
+    with gunicorn_server() as url:
+        yield url

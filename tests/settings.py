@@ -8,3 +8,7 @@ os.environ.setdefault("BCRYPT_ROUNDS", "4")
 os.environ.setdefault("DATA_DIR", tempfile.mkdtemp(prefix="userdir-test-"))
 
 from config.settings import *  # noqa: F403
+
+# Live-server tests run gunicorn in another process, so the SQLite test database must be a file.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": os.path.join(os.environ["DATA_DIR"], "test.sqlite3")}  # noqa: F405

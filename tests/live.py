@@ -1,0 +1,101 @@
+"""A real gunicorn server on the test database, for tests that need concurrency or a real HTTP client."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.error import URLError
+from urllib.request import urlopen
+
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url() -> str:
+    """The URL of the database the tests are using right now (the test database, not the main one)."""
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        name = str(db["NAME"])
+        if name == ":memory:" or name.startswith("file:memorydb"):
+            raise RuntimeError("live-server tests need a file-based SQLite test database")
+        return f"sqlite:///{name}"
+    user = db.get("USER") or ""
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    return f"postgres://{auth}{db.get('HOST') or 'localhost'}{port}/{db['NAME']}"
+
+
+@contextmanager
+def gunicorn_server(workers: int = 2, threads: int = 4) -> Iterator[str]:
+    """Start ``gunicorn config.wsgi`` on a free port; yield its base URL; stop it."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": database_url(),
+        "SECRET_KEY": settings.SECRET_KEY,
+        "DATA_DIR": str(settings.DATA_DIR),
+        "BCRYPT_ROUNDS": str(settings.BCRYPT_ROUNDS),
+        "DEBUG": "false",
+        "LOG_LEVEL": "WARNING",
+    }
+    log = (Path(settings.DATA_DIR) / f"gunicorn-{port}.log").open("w")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--timeout",
+            "60",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited early; see {log.name}")
+            try:
+                urlopen(f"{base_url}/health", timeout=1)  # noqa: S310 - loopback only
+                break
+            except URLError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"gunicorn did not answer in 30 s; see {log.name}") from None
+                time.sleep(0.1)
+            except OSError:
+                time.sleep(0.1)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()

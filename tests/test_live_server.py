@@ -1,0 +1,152 @@
+"""Against a real gunicorn server: concurrent creates, and the official Auth0 SDK unmodified."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from urllib.error import HTTPError
+from urllib.request import Request, urlopen
+
+import pytest
+from auth0.management import Auth0
+from auth0.management.errors import BadRequestError, ConflictError, ForbiddenError, UnauthorizedError
+
+from clients.tokens import issue_token
+from tests.conftest import STRONG_PASSWORD
+from users.models import User
+
+pytestmark = [pytest.mark.live]
+
+CONCURRENT_CREATES = 30
+
+
+def _post(url: str, token: str, body: dict) -> tuple[int, dict]:
+    request = Request(  # noqa: S310 - loopback test server
+        f"{url}/api/v2/users",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+        method="POST",
+    )
+    try:
+        with urlopen(request, timeout=60) as response:  # noqa: S310
+            return response.status, json.loads(response.read())
+    except HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def _race(url: str, bodies: list[dict]) -> list[tuple[int, dict]]:
+    token = issue_token(client_id="race", scopes=["create:users"])
+    with ThreadPoolExecutor(max_workers=len(bodies)) as pool:
+        return list(pool.map(lambda body: _post(url, token, body), bodies))
+
+
+def _case_variants(value: str, count: int) -> list[str]:
+    variants = []
+    for i in range(count):
+        variants.append("".join(c.upper() if (i >> (j % 6)) & 1 else c for j, c in enumerate(value)))
+    return variants
+
+
+def _assert_one_winner(results: list[tuple[int, dict]]) -> None:
+    statuses = [status for status, _ in results]
+    assert statuses.count(201) == 1, statuses
+    assert statuses.count(409) == len(results) - 1, statuses
+    for status, body in results:
+        if status == 409:
+            assert body["message"] == "The user already exists."
+            assert body["errorCode"] == "auth0_idp_error"
+
+
+def test_concurrent_creates_of_one_email_in_mixed_case_make_one_user(live_server_url, make_connection):
+    make_connection()
+    bodies = [
+        {"connection": "Username-Password-Authentication", "email": email, "password": STRONG_PASSWORD}
+        for email in _case_variants("race.person@example.com", CONCURRENT_CREATES)
+    ]
+    _assert_one_winner(_race(live_server_url, bodies))
+    assert User.objects.filter(email="race.person@example.com").count() == 1
+    assert User.objects.count() == 1
+
+
+def test_concurrent_creates_of_one_username_make_one_user(live_server_url, make_connection):
+    make_connection(requires_username=True, validation={"username": {"min": 1, "max": 30}})
+    bodies = [
+        {
+            "connection": "Username-Password-Authentication",
+            "email": f"user{i}@example.com",
+            "username": username,
+            "password": STRONG_PASSWORD,
+        }
+        for i, username in enumerate(_case_variants("racer_name", CONCURRENT_CREATES))
+    ]
+    _assert_one_winner(_race(live_server_url, bodies))
+    assert User.objects.count() == 1
+
+
+def test_concurrent_creates_of_one_phone_number_make_one_user(live_server_url, make_connection):
+    make_connection(name="sms", strategy="sms")
+    bodies = [{"connection": "sms", "phone_number": "+14155550123"} for _ in range(CONCURRENT_CREATES)]
+    _assert_one_winner(_race(live_server_url, bodies))
+    assert User.objects.count() == 1
+
+
+def _sdk(url: str, scopes: str = "create:users") -> Auth0:
+    token = issue_token(client_id="sdk", scopes=scopes.split())
+    return Auth0(base_url=f"{url}/api/v2", token=token, max_retries=0)
+
+
+def test_official_sdk_creates_a_user_and_parses_the_profile(live_server_url, make_connection):
+    make_connection()
+    user = _sdk(live_server_url).users.create(
+        connection="Username-Password-Authentication",
+        email="Chuck@Example.com",
+        password=STRONG_PASSWORD,
+        given_name="Chuck",
+        user_metadata={"plan": "gold"},
+        app_metadata={"roles": ["admin"]},
+    )
+    assert user.user_id.startswith("auth0|")
+    assert user.email == "chuck@example.com"
+    assert user.email_verified is False
+    assert user.given_name == "Chuck"
+    assert user.name == "chuck@example.com"
+    assert user.nickname == "chuck"
+    assert user.user_metadata == {"plan": "gold"}
+    assert user.app_metadata == {"roles": ["admin"]}
+    assert user.identities[0].provider == "auth0"
+    assert user.identities[0].connection == "Username-Password-Authentication"
+    assert user.identities[0].user_id == user.user_id.removeprefix("auth0|")
+    assert user.created_at == user.updated_at
+    assert User.objects.get(user_id=user.user_id).email == "chuck@example.com"
+
+
+def test_official_sdk_surfaces_errors(live_server_url, make_connection):
+    make_connection()
+    client = _sdk(live_server_url)
+    body = {"connection": "Username-Password-Authentication", "email": "dup@example.com"}
+    client.users.create(**body, password=STRONG_PASSWORD)
+
+    with pytest.raises(ConflictError) as conflict:
+        client.users.create(**{**body, "email": "DUP@example.com"}, password=STRONG_PASSWORD)
+    assert conflict.value.status_code == 409
+    assert conflict.value.body["errorCode"] == "auth0_idp_error"
+    assert conflict.value.body["message"] == "The user already exists."
+
+    with pytest.raises(BadRequestError) as weak:
+        client.users.create(
+            connection="Username-Password-Authentication", email="w@example.com", password="weak"
+        )
+    assert weak.value.body["message"] == "PasswordStrengthError: Password is too weak"
+
+    with pytest.raises(BadRequestError) as missing:
+        client.users.create(connection="No-Such-Connection", email="x@example.com", password=STRONG_PASSWORD)
+    assert missing.value.body["errorCode"] == "inexistent_connection"
+
+    with pytest.raises(ForbiddenError) as forbidden:
+        _sdk(live_server_url, scopes="read:users").users.create(**body, password=STRONG_PASSWORD)
+    assert forbidden.value.body["errorCode"] == "insufficient_scope"
+
+    bad_token = Auth0(base_url=f"{live_server_url}/api/v2", token="not-a-jwt", max_retries=0)
+    with pytest.raises(UnauthorizedError):
+        bad_token.users.create(**body, password=STRONG_PASSWORD)
+    assert User.objects.count() == 1
