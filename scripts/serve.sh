@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Install and run the service: virtualenv, migrations on the embedded SQLite database (or DATABASE_URL),
+# the demo connection, a printed bearer token, then gunicorn on 127.0.0.1:8000.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+ensure_venv ""
+
+export DATA_DIR="${DATA_DIR:-$PWD/var}"
+mkdir -p "$DATA_DIR"
+# A real SECRET_KEY, generated once and kept in the data directory (DEBUG stays off).
+if [ -z "${SECRET_KEY:-}" ]; then
+  if [ ! -s "$DATA_DIR/secret_key" ]; then
+    (umask 077 && .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(50))' > "$DATA_DIR/secret_key")
+  fi
+  SECRET_KEY="$(cat "$DATA_DIR/secret_key")"
+  export SECRET_KEY
+fi
+
+BIND="${BIND:-127.0.0.1:8000}"
+export AUTH_ISSUER="${AUTH_ISSUER:-http://${BIND}/}"
+
+.venv/bin/python manage.py migrate --noinput >/dev/null
+.venv/bin/python manage.py collectstatic --noinput >/dev/null
+.venv/bin/python manage.py create_connection Username-Password-Authentication --strategy auth0 --if-missing >/dev/null
+TOKEN="$(.venv/bin/python manage.py issue_token --scopes "create:users read:users" --client-id demo)"
+
+cat <<INFO
+
+User directory running on http://${BIND}
+Connection: Username-Password-Authentication (strategy auth0, password policy "good")
+Bearer token (create:users read:users, valid 24 h):
+
+${TOKEN}
+
+Try:
+  curl -s http://${BIND}/api/v2/users -H "Authorization: Bearer \$TOKEN" -H "Content-Type: application/json" \\
+    -d '{"connection":"Username-Password-Authentication","email":"jane@example.com","password":"Str0ng!Passw0rd"}'
+
+INFO
+
+exec .venv/bin/gunicorn config.wsgi \
+  --bind "$BIND" \
+  --workers "${WEB_CONCURRENCY:-$(nproc 2>/dev/null || echo 2)}" \
+  --threads "${GUNICORN_THREADS:-4}" \
+  --access-logfile - \
+  --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-127.0.0.1}"
