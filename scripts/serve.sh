@@ -14,12 +14,9 @@ if [ -z "${SECRET_KEY:-}" ]; then
   if [ ! -s "$DATA_DIR/secret_key" ]; then
     (umask 077 && .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(50))' > "$DATA_DIR/secret_key")
   fi
-  SECRET_KEY="$(cat "$DATA_DIR/secret_key")"
-  export SECRET_KEY
-fi
+fi  # settings read $DATA_DIR/secret_key when SECRET_KEY is not set
 
 BIND="${BIND:-127.0.0.1:8000}"
-export AUTH_ISSUER="${AUTH_ISSUER:-http://${BIND}/}"
 
 .venv/bin/python manage.py migrate --noinput >/dev/null
 .venv/bin/python manage.py collectstatic --noinput >/dev/null
