@@ -115,12 +115,19 @@ class InvalidToken(Exception):
         self.code = code
 
 
+CLIENT_CREDENTIALS = "client-credentials"
+# Minted by ``manage.py issue_token`` for operators' scripts: not bound to a Client row, so they are
+# honoured until they expire (keep them short) or the signing key changes.
+OPERATOR = "operator"
+
+
 def issue_token(
     *,
     client_id: str,
     scopes: Iterable[str],
     expires_in: int | None = None,
     audience: str | None = None,
+    grant_type: str = CLIENT_CREDENTIALS,
 ) -> str:
     """Sign an access token with Auth0's claims: iss, sub ``<client_id>@clients``, aud, azp, gty, scope."""
     now = timezone.now()
@@ -131,7 +138,7 @@ def issue_token(
         "iat": int(now.timestamp()),
         "exp": int(now.timestamp()) + lifetime,
         "azp": client_id,
-        "gty": "client-credentials",
+        "gty": grant_type,
     }
     scope = " ".join(dict.fromkeys(s for s in scopes if s))
     if scope:
@@ -140,7 +147,7 @@ def issue_token(
 
 
 def verify_token(raw: str) -> TokenPrincipal:
-    """Check signature, key, expiry, audience and issuer; raise ``InvalidToken`` otherwise."""
+    """Check signature, key, expiry, audience, issuer and the client; raise ``InvalidToken`` otherwise."""
     try:
         token = ManagementApiToken(raw)  # type: ignore[arg-type]
     except ExpiredTokenError as exc:
@@ -152,5 +159,21 @@ def verify_token(raw: str) -> TokenPrincipal:
     subject = claims.get("sub")
     if not isinstance(scope, str) or not isinstance(subject, str):
         raise InvalidToken("Invalid token")
-    client_id = claims.get("azp") or subject.removesuffix("@clients")
-    return TokenPrincipal(client_id=str(client_id), scopes=frozenset(scope.split()), claims=claims)
+    client_id = claims.get("azp")
+    grant_type = claims.get("gty")
+    if not isinstance(client_id, str) or grant_type not in (CLIENT_CREDENTIALS, OPERATOR):
+        raise InvalidToken("Invalid token")
+    if grant_type == CLIENT_CREDENTIALS:
+        _check_client(client_id, claims.get("iat"))
+    return TokenPrincipal(client_id=client_id, scopes=frozenset(scope.split()), claims=claims)
+
+
+def _check_client(client_id: str, issued_at: Any) -> None:
+    """A client's token dies with the client: deactivation and secret rotation take effect at once."""
+    from clients.models import Client
+
+    client = Client.objects.filter(pk=client_id).values("is_active", "secret_rotated_at").first()
+    if client is None or not client["is_active"]:
+        raise InvalidToken("Invalid token", "inactive_client")
+    if not isinstance(issued_at, int | float) or issued_at < int(client["secret_rotated_at"].timestamp()):
+        raise InvalidToken("Invalid token", "revoked_token")

@@ -1,15 +1,16 @@
 """Root URLs. No trailing slashes, as Auth0's API has none."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from config.views import health
-from users import views as user_views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health", health, name="health"),
-    path("api/v2/users", user_views.UserCollectionView.as_view(), name="users"),
+    path("api/v2/", include("users.urls")),
+    path("api/v2/", include("connections.urls")),
+    path("", include("clients.urls")),
 ]
 
 handler400 = "config.views.bad_request"

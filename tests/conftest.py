@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from clients.tokens import issue_token
+from clients.tokens import OPERATOR, issue_token
 from config.actors import SYSTEM
 from connections.models import Connection
 from connections.services import create_connection
@@ -25,6 +25,7 @@ def api_client() -> APIClient:
 @pytest.fixture
 def token() -> Callable[..., str]:
     def make(scopes: str = "create:users", **kwargs: Any) -> str:
+        kwargs.setdefault("grant_type", OPERATOR)
         return issue_token(client_id=kwargs.pop("client_id", "test-client"), scopes=scopes.split(), **kwargs)
 
     return make

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 
-from clients.tokens import issue_token
+from clients.tokens import OPERATOR, issue_token
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -149,18 +149,22 @@ def test_wrong_issuer_is_401(api_client, connection):
 
 
 def test_issued_token_with_the_scope_creates(api_client, connection):
-    response = _post(api_client, f"Bearer {issue_token(client_id='ops', scopes=['create:users'])}")
+    response = _post(
+        api_client, f"Bearer {issue_token(client_id='ops', scopes=['create:users'], grant_type=OPERATOR)}"
+    )
     assert response.status_code == 201, response.json()
 
 
 def test_scope_is_any_of_a_space_separated_list(api_client, connection):
-    token = issue_token(client_id="ops", scopes=["read:users", "create:users", "delete:users"])
+    token = issue_token(
+        client_id="ops", scopes=["read:users", "create:users", "delete:users"], grant_type=OPERATOR
+    )
     assert _post(api_client, f"Bearer {token}").status_code == 201
 
 
 @pytest.mark.parametrize("scopes", [[], ["read:users"], ["create:user"], ["create:users:extra"]])
 def test_token_without_create_users_scope_is_403(api_client, connection, scopes):
-    response = _post(api_client, f"Bearer {issue_token(client_id='ops', scopes=scopes)}")
+    response = _post(api_client, f"Bearer {issue_token(client_id='ops', scopes=scopes, grant_type=OPERATOR)}")
     assert response.status_code == 403
     assert response.json() == {
         "statusCode": 403,

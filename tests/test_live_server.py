@@ -11,7 +11,7 @@ import pytest
 from auth0.management import Auth0
 from auth0.management.errors import BadRequestError, ConflictError, ForbiddenError, UnauthorizedError
 
-from clients.tokens import issue_token
+from clients.tokens import OPERATOR, issue_token
 from tests.conftest import STRONG_PASSWORD
 from users.models import User
 
@@ -35,7 +35,7 @@ def _post(url: str, token: str, body: dict) -> tuple[int, dict]:
 
 
 def _race(url: str, bodies: list[dict]) -> list[tuple[int, dict]]:
-    token = issue_token(client_id="race", scopes=["create:users"])
+    token = issue_token(client_id="race", scopes=["create:users"], grant_type=OPERATOR)
     with ThreadPoolExecutor(max_workers=len(bodies)) as pool:
         return list(pool.map(lambda body: _post(url, token, body), bodies))
 
@@ -91,7 +91,7 @@ def test_concurrent_creates_of_one_phone_number_make_one_user(live_server_url, m
 
 
 def _sdk(url: str, scopes: str = "create:users") -> Auth0:
-    token = issue_token(client_id="sdk", scopes=scopes.split())
+    token = issue_token(client_id="sdk", scopes=scopes.split(), grant_type=OPERATOR)
     return Auth0(base_url=f"{url}/api/v2", token=token, max_retries=0)
 
 

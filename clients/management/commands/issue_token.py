@@ -6,11 +6,14 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from clients.tokens import issue_token
+from clients.tokens import OPERATOR, issue_token
 
 
 class Command(BaseCommand):
-    help = "Print a signed management API access token (for ops scripts and local use)."
+    help = (
+        "Print a signed operator token for the management API (ops scripts, local use). Not bound to a "
+        "client: it is valid until it expires, so keep --expires-in short outside development."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--scopes", required=True, help='space-separated, e.g. "create:users"')
@@ -24,4 +27,7 @@ class Command(BaseCommand):
         scopes = opts["scopes"].split()
         if not scopes:
             raise CommandError("--scopes needs at least one scope")
-        self.stdout.write(issue_token(client_id=opts["client_id"], scopes=scopes, expires_in=expires_in))
+        token = issue_token(
+            client_id=opts["client_id"], scopes=scopes, expires_in=expires_in, grant_type=OPERATOR
+        )
+        self.stdout.write(token)

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from config.actors import Actor
 from config.errors import DomainError
-from connections.models import Strategy
+from connections.models import DEFAULT_USERNAME_MAX, DEFAULT_USERNAME_MIN, Connection, Strategy
 from connections.password_policy import LEVELS
 from connections.services import connection_as_json, create_connection
 
@@ -39,8 +39,12 @@ class Command(BaseCommand):
         if opts["requires_username"]:
             options["requires_username"] = True
         if opts["username_min"] is not None or opts["username_max"] is not None:
+            low, high = opts["username_min"], opts["username_max"]
             options["validation"] = {
-                "username": {"min": opts["username_min"] or 1, "max": opts["username_max"] or 15}
+                "username": {
+                    "min": low if low is not None else DEFAULT_USERNAME_MIN,
+                    "max": high if high is not None else DEFAULT_USERNAME_MAX,
+                }
             }
         if opts["password_policy"]:
             options["passwordPolicy"] = opts["password_policy"]
@@ -52,8 +56,6 @@ class Command(BaseCommand):
             options["password_no_personal_info"] = {"enable": True}
         if opts["disable_signup"]:
             options["disable_signup"] = True
-
-        from connections.models import Connection
 
         if opts["if_missing"]:
             existing = Connection.objects.filter(name=opts["name"]).first()
