@@ -17,6 +17,14 @@ from connections.services import create_connection
 STRONG_PASSWORD = "Str0ng!Passw0rd"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Rate-limit counters live in the cache: every test starts with a full budget."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()

@@ -41,10 +41,10 @@ def database_url() -> str:
 
 
 @contextmanager
-def gunicorn_server(workers: int = 2, threads: int = 4) -> Iterator[str]:
+def gunicorn_server(workers: int = 2, threads: int = 4, env: dict[str, str] | None = None) -> Iterator[str]:
     """Start ``gunicorn config.wsgi`` on a free port; yield its base URL; stop it."""
     port = _free_port()
-    env = {
+    server_env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DATABASE_URL": database_url(),
@@ -53,6 +53,7 @@ def gunicorn_server(workers: int = 2, threads: int = 4) -> Iterator[str]:
         "BCRYPT_ROUNDS": str(settings.BCRYPT_ROUNDS),
         "DEBUG": "false",
         "LOG_LEVEL": "WARNING",
+        **(env or {}),
     }
     log = (Path(settings.DATA_DIR) / f"gunicorn-{port}.log").open("w")
     process = subprocess.Popen(
@@ -71,7 +72,7 @@ def gunicorn_server(workers: int = 2, threads: int = 4) -> Iterator[str]:
             "60",
         ],
         cwd=ROOT,
-        env=env,
+        env=server_env,
         stdout=log,
         stderr=subprocess.STDOUT,
     )

@@ -6,9 +6,9 @@ from urllib.parse import quote
 
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from config.actors import Actor, request_metadata
+from config.api import ManagementAPIView
 from config.schema import validate_payload
 from users.profile import user_profile
 from users.serializers import CreateUserRequestSerializer
@@ -20,7 +20,7 @@ def client_actor(request: Request) -> Actor:
     return Actor(kind="client", id=request.auth.client_id, ip=ip, user_agent=agent)
 
 
-class UserCollectionView(APIView):
+class UserCollectionView(ManagementAPIView):
     required_scopes = {"POST": ("create:users",)}
 
     def post(self, request: Request) -> Response:

@@ -1,0 +1,22 @@
+"""The base of every management API view: bearer auth, scopes, per-client rate limit and its headers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.throttling import ClientRateThrottle
+
+
+class ManagementAPIView(APIView):
+    throttle_classes = [ClientRateThrottle]
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        state = getattr(request, "rate_limit", None)
+        if state is not None:
+            for name, value in state.headers().items():
+                response[name] = value
+        return super().finalize_response(request, response, *args, **kwargs)

@@ -1,0 +1,71 @@
+"""Per-client rate limits for the management API, shared by every server process through Django's cache.
+
+A fixed window counted with the cache's atomic ``incr`` (Redis ``INCR`` when ``REDIS_URL`` is set), so
+concurrent processes never lose a count the way a read-modify-write log would. The view publishes Auth0's
+``x-ratelimit-*`` headers from what the throttle recorded on the request.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework.request import Request
+from rest_framework.throttling import BaseThrottle
+
+_PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
+
+
+@dataclass(frozen=True)
+class RateLimitState:
+    limit: int
+    remaining: int
+    reset: int  # epoch seconds when the window ends
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "x-ratelimit-limit": str(self.limit),
+            "x-ratelimit-remaining": str(self.remaining),
+            "x-ratelimit-reset": str(self.reset),
+        }
+
+
+def parse_rate(rate: str | None) -> tuple[int, int] | None:
+    """``"100/minute"`` → (100, 60); empty, ``0`` or ``off`` → None (no limit)."""
+    if not rate or rate.strip().lower() in {"0", "off", "none"}:
+        return None
+    count, _, period = rate.strip().partition("/")
+    seconds = _PERIODS.get(period.strip().lower())
+    if seconds is None or not count.strip().isdigit():
+        raise ValueError(f"rate must look like '100/minute', got {rate!r}")
+    return int(count), seconds
+
+
+class ClientRateThrottle(BaseThrottle):
+    """``settings.MANAGEMENT_API_RATE_LIMIT`` requests per window for each client (the token's ``azp``)."""
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        parsed = parse_rate(settings.MANAGEMENT_API_RATE_LIMIT)
+        principal = request.auth
+        if parsed is None or principal is None:
+            return True
+        limit, period = parsed
+        now = time.time()
+        window = int(now // period) * period
+        self.reset = window + period
+        self.now = now
+        key = f"ratelimit:{principal.client_id}:{period}:{window}"
+        cache.add(key, 0, timeout=period + 1)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr: start the window again
+            cache.add(key, 1, timeout=period + 1)
+            count = 1
+        request.rate_limit = RateLimitState(limit, max(0, limit - count), self.reset)  # type: ignore[attr-defined]
+        return count <= limit
+
+    def wait(self) -> float | None:
+        return max(0.0, self.reset - self.now)

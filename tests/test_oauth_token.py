@@ -1,0 +1,252 @@
+"""Clients and ``POST /oauth/token``: client credentials in, an Auth0-shaped RS256 token out."""
+
+from __future__ import annotations
+
+import base64
+import json
+from io import StringIO
+from urllib.parse import urlencode
+
+import jwt
+import pytest
+from django.conf import settings
+from django.core.management import CommandError, call_command
+
+from clients.models import Client
+from clients.services import create_client, rotate_client_secret, set_client_active
+from config.actors import SYSTEM
+from tests.conftest import STRONG_PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+AUDIENCE = "http://localhost:8000/api/v2/"
+
+
+@pytest.fixture
+def client_and_secret():
+    return create_client(name="ops", scopes="create:users read:users", actor=SYSTEM)
+
+
+def _grant(api_client, client, secret, **extra):
+    body = {
+        "grant_type": "client_credentials",
+        "client_id": client.client_id,
+        "client_secret": secret,
+        "audience": settings.MANAGEMENT_API_AUDIENCE,
+        **extra,
+    }
+    return api_client.post("/oauth/token", body, format="json")
+
+
+def test_create_client_command_prints_the_secret_once_and_stores_only_a_hash():
+    out = StringIO()
+    call_command("create_client", "Ops", "--scopes", "create:users read:users", stdout=out)
+    printed = json.loads(out.getvalue())
+    assert set(printed) == {"client_id", "client_secret", "audience", "token_endpoint"}
+    assert len(printed["client_id"]) == 32 and printed["client_id"].isalnum()
+    assert printed["audience"] == settings.MANAGEMENT_API_AUDIENCE
+    assert printed["token_endpoint"] == f"{settings.AUTH_ISSUER}oauth/token"
+    client = Client.objects.get(pk=printed["client_id"])
+    assert client.scopes == ["create:users", "read:users"]
+    assert printed["client_secret"] not in client.secret_hash
+    assert client.secret_hash.startswith("$2b$")
+
+
+def test_create_client_command_refuses_unknown_scopes_and_connections(connection):
+    with pytest.raises(CommandError, match="Unknown scopes: fly:away"):
+        call_command("create_client", "X", "--scopes", "create:users fly:away", stdout=StringIO())
+    with pytest.raises(CommandError, match="Unknown connections: nope"):
+        call_command(
+            "create_client", "X", "--scopes", "create:users", "--connections", "nope", stdout=StringIO()
+        )
+    out = StringIO()
+    call_command(
+        "create_client", "X", "--scopes", "create:users", "--connections", connection.name, stdout=out
+    )
+    client = Client.objects.get(pk=json.loads(out.getvalue())["client_id"])
+    assert list(client.connections.all()) == [connection]
+
+
+def test_client_credentials_grant_returns_an_auth0_shaped_token(api_client, client_and_secret):
+    client, secret = client_and_secret
+    response = _grant(api_client, client, secret, organization=None)
+    assert response.status_code == 200, response.json()
+    assert response["Cache-Control"] == "no-store"
+    body = response.json()
+    assert set(body) == {"access_token", "token_type", "expires_in", "scope"}
+    assert body["token_type"] == "Bearer"
+    assert body["expires_in"] == 86400
+    assert body["scope"] == "create:users read:users"
+    header = jwt.get_unverified_header(body["access_token"])
+    assert header["alg"] == "RS256"
+    assert header["kid"] == settings.JWT_SIGNING_KEY.kid
+    claims = jwt.decode(
+        body["access_token"],
+        settings.JWT_SIGNING_KEY.public_pem,
+        algorithms=["RS256"],
+        audience=settings.MANAGEMENT_API_AUDIENCE,
+    )
+    assert claims["iss"] == settings.AUTH_ISSUER and claims["iss"].endswith("/")
+    assert claims["sub"] == f"{client.client_id}@clients"
+    assert claims["azp"] == client.client_id
+    assert claims["gty"] == "client-credentials"
+    assert claims["scope"] == "create:users read:users"
+    assert claims["exp"] - claims["iat"] == 86400
+
+
+def test_form_body_and_http_basic_credentials_work(api_client, client_and_secret):
+    client, secret = client_and_secret
+    form = api_client.post(
+        "/oauth/token",
+        urlencode({"grant_type": "client_credentials", "client_id": client.client_id, "client_secret": secret}),
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert form.status_code == 200, form.json()
+    basic = base64.b64encode(f"{client.client_id}:{secret}".encode()).decode()
+    response = api_client.post(
+        "/oauth/token",
+        {"grant_type": "client_credentials", "audience": settings.MANAGEMENT_API_AUDIENCE},
+        format="json",
+        HTTP_AUTHORIZATION=f"Basic {basic}",
+    )
+    assert response.status_code == 200, response.json()
+
+
+def test_requested_scope_narrows_the_grant(api_client, client_and_secret):
+    client, secret = client_and_secret
+    body = _grant(api_client, client, secret, scope="read:users delete:users").json()
+    assert body["scope"] == "read:users"
+    claims = jwt.decode(body["access_token"], options={"verify_signature": False})
+    assert claims["scope"] == "read:users"
+
+
+def test_token_from_the_endpoint_creates_users(api_client, client_and_secret, connection):
+    client, secret = client_and_secret
+    token = _grant(api_client, client, secret).json()["access_token"]
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    response = api_client.post(
+        "/api/v2/users",
+        {"connection": connection.name, "email": "m2m@example.com", "password": STRONG_PASSWORD},
+        format="json",
+    )
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "error", "description"),
+    [
+        ({"client_secret": "wrong"}, 401, "access_denied", "Unauthorized"),
+        ({"client_id": "x" * 32}, 401, "access_denied", "Unauthorized"),
+        (
+            {"audience": "https://other.example/api/v2/"},
+            403,
+            "access_denied",
+            "Service not enabled within domain: https://other.example/api/v2/",
+        ),
+        ({"grant_type": "password"}, 400, "unsupported_grant_type", "Unsupported grant type: password"),
+        ({"grant_type": None}, 400, "invalid_request", "Missing required parameter: grant_type"),
+        ({"client_id": None}, 400, "invalid_request", "Missing required parameter: client_id"),
+        ({"client_secret": None}, 400, "invalid_request", "Missing required parameter: client_secret"),
+        ({"client_secret": 5}, 400, "invalid_request", "Parameter client_secret must be a string."),
+        ({"organization": "org_123"}, 400, "invalid_request", "Organizations are not supported."),
+    ],
+)
+def test_token_errors_use_the_oauth_shape(api_client, client_and_secret, change, status, error, description):
+    client, secret = client_and_secret
+    body = {
+        "grant_type": "client_credentials",
+        "client_id": client.client_id,
+        "client_secret": secret,
+        "audience": settings.MANAGEMENT_API_AUDIENCE,
+    }
+    body.update(change)
+    body = {k: v for k, v in body.items() if v is not None}
+    response = api_client.post("/oauth/token", body, format="json")
+    assert response.status_code == status
+    assert response.json() == {"error": error, "error_description": description}
+
+
+def test_malformed_token_requests_are_400_in_the_oauth_shape(api_client):
+    bad_json = api_client.post("/oauth/token", data="{", content_type="application/json")
+    assert bad_json.status_code == 400
+    assert bad_json.json()["error"] == "invalid_request"
+    array = api_client.post("/oauth/token", data="[]", content_type="application/json")
+    assert array.status_code == 400
+    basic = api_client.post(
+        "/oauth/token", {"grant_type": "client_credentials"}, format="json", HTTP_AUTHORIZATION="Basic !!!"
+    )
+    assert basic.status_code == 400 and basic.json()["error"] == "invalid_request"
+
+
+def test_client_without_scopes_gets_no_token(api_client):
+    client, secret = create_client(name="none", scopes="", actor=SYSTEM)
+    response = _grant(api_client, client, secret)
+    assert response.status_code == 403
+    assert response.json()["error"] == "access_denied"
+
+
+def test_deactivated_client_gets_no_token_and_its_tokens_are_refused(
+    api_client, client_and_secret, connection
+):
+    client, secret = client_and_secret
+    token = _grant(api_client, client, secret).json()["access_token"]
+    set_client_active(client_id=client.client_id, active=False, actor=SYSTEM)
+
+    assert _grant(api_client, client, secret).status_code == 401
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    response = api_client.post("/api/v2/users", {"connection": connection.name}, format="json")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+    set_client_active(client_id=client.client_id, active=True, actor=SYSTEM)
+    assert api_client.post("/api/v2/users", {"connection": connection.name}, format="json").status_code == 400
+
+
+def test_rotating_the_secret_retires_the_old_secret_and_its_tokens(api_client, client_and_secret, connection):
+    client, secret = client_and_secret
+    token = _grant(api_client, client, secret).json()["access_token"]
+    import time
+
+    time.sleep(1.01)  # iat has one-second resolution
+    out = StringIO()
+    call_command("rotate_client_secret", client.client_id, stdout=out)
+    new_secret = out.getvalue().strip()
+
+    assert _grant(api_client, client, secret).status_code == 401
+    assert _grant(api_client, client, new_secret).status_code == 200
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert api_client.post("/api/v2/users", {"connection": connection.name}, format="json").status_code == 401
+
+
+def test_commands_refuse_unknown_client_ids():
+    with pytest.raises(CommandError):
+        call_command("rotate_client_secret", "nope", stdout=StringIO())
+    with pytest.raises(CommandError):
+        call_command("deactivate_client", "nope", stdout=StringIO())
+
+
+def test_deactivate_command(client_and_secret):
+    client, _secret = client_and_secret
+    call_command("deactivate_client", client.client_id, stdout=StringIO())
+    assert not Client.objects.get(pk=client.client_id).is_active
+    call_command("deactivate_client", client.client_id, "--activate", stdout=StringIO())
+    assert Client.objects.get(pk=client.client_id).is_active
+
+
+def test_rotate_service_returns_a_new_working_secret(client_and_secret):
+    client, secret = client_and_secret
+    new = rotate_client_secret(client_id=client.client_id, actor=SYSTEM)
+    assert new != secret
+
+
+def test_jwks_publishes_the_signing_key(api_client):
+    response = api_client.get("/.well-known/jwks.json")
+    assert response.status_code == 200
+    (key,) = response.json()["keys"]
+    assert key["kid"] == settings.JWT_SIGNING_KEY.kid
+    assert key["kty"] == "RSA" and key["alg"] == "RS256" and key["use"] == "sig"
+    public = jwt.algorithms.RSAAlgorithm.from_jwk(json.dumps(key))
+    from clients.tokens import issue_token
+
+    token = issue_token(client_id="x", scopes=["read:users"])
+    assert jwt.decode(token, public, algorithms=["RS256"], audience=AUDIENCE)["azp"] == "x"
