@@ -98,7 +98,9 @@ def test_form_body_and_http_basic_credentials_work(api_client, client_and_secret
     client, secret = client_and_secret
     form = api_client.post(
         "/oauth/token",
-        urlencode({"grant_type": "client_credentials", "client_id": client.client_id, "client_secret": secret}),
+        urlencode(
+            {"grant_type": "client_credentials", "client_id": client.client_id, "client_secret": secret}
+        ),
         content_type="application/x-www-form-urlencoded",
     )
     assert form.status_code == 200, form.json()
