@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -18,6 +19,7 @@ from django.http import QueryDict
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.settings import api_settings
+from rest_framework.utils.json import strict_constant
 
 from config.errors import FieldError, PayloadValidationError
 
@@ -44,8 +46,12 @@ def json_type(value: Any) -> str:
 
 
 def echo(value: str) -> str:
-    """A value quoted back in a message, cut short so a huge body cannot echo itself."""
-    return value if len(value) <= _ECHO_LIMIT else value[:_ECHO_LIMIT] + "…"
+    """A value quoted back in a message, cut short so a huge body cannot echo itself.
+
+    Lone surrogates are escaped (``\\ud800``): the response must still encode as UTF-8.
+    """
+    value = value if len(value) <= _ECHO_LIMIT else value[:_ECHO_LIMIT] + "…"
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def fail(message: str, code: str) -> serializers.ValidationError:
@@ -219,6 +225,9 @@ class JSONObjectField(StrictField):
                 self._check(item, depth + 1)
         elif isinstance(value, str):
             check_text(value)
+        elif isinstance(value, float) and not math.isfinite(value):
+            # 1e400 parses as infinity; JSON cannot say that and the JSON columns refuse it.
+            raise fail("Number is out of range (not finite)", "INVALID_NUMBER")
 
 
 class StrictSerializer(serializers.Serializer):
@@ -241,7 +250,7 @@ class StrictSerializer(serializers.Serializer):
         if unknown:
             errors[api_settings.NON_FIELD_ERRORS_KEY] = [
                 ErrorDetail(
-                    f"Additional properties not allowed: {','.join(map(str, unknown))}",
+                    f"Additional properties not allowed: {echo(','.join(map(str, unknown)))}",
                     code="OBJECT_ADDITIONAL_PROPERTIES",
                 )
             ]
@@ -319,8 +328,9 @@ def _from_form(data: QueryDict, serializer: serializers.Serializer) -> dict[str,
         if isinstance(field, StrictBooleanField) and value in ("true", "false"):
             value = value == "true"
         elif isinstance(field, JSONObjectField | StrictSerializer):
-            with contextlib.suppress(ValueError):  # left as text: the field reports the type error
-                value = json.loads(value)
+            # Left as text when it is not strict JSON (NaN, absurd nesting): the field reports the type.
+            with contextlib.suppress(ValueError, RecursionError):
+                value = json.loads(value, parse_constant=strict_constant)
         elif isinstance(field, StrictIntegerField):
             with contextlib.suppress(ValueError):
                 value = int(value)

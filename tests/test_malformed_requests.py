@@ -1,0 +1,397 @@
+"""Bad requests get a 4xx in Auth0's envelope, never a 500 or an HTML page, and store nothing.
+
+Malformed or hostile bodies, wrong content types, oversized and unsized bodies, unknown routes and
+methods: each answer is ``{statusCode, error, message, errorCode, errors}`` with a 4xx status.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from tests.conftest import STRONG_PASSWORD
+from users.models import User
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v2/users"
+CONNECTION = "Username-Password-Authentication"
+VALID = {"connection": CONNECTION, "email": "jane@example.com", "password": STRONG_PASSWORD}
+VALID_JSON = json.dumps(VALID)
+
+INVALID_JSON = {
+    "statusCode": 400,
+    "error": "Bad Request",
+    "message": "Invalid request payload JSON format",
+    "errorCode": "invalid_body",
+    "errors": [],
+}
+
+
+@pytest.fixture(autouse=True)
+def _connection(connection: Any) -> None:
+    """A real connection, so a request is refused for its form alone."""
+
+
+def assert_envelope(response: Any, status: int) -> dict[str, Any]:
+    """A JSON error envelope with ``status``; nothing was stored."""
+    assert response.status_code == status, response.content
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert list(body) == ["statusCode", "error", "message", "errorCode", "errors"]
+    assert body["statusCode"] == status
+    assert User.objects.count() == 0
+    return body
+
+
+def not_an_object(json_type: str) -> dict[str, Any]:
+    message = f"Expected type object but found type {json_type}"
+    return {
+        "statusCode": 400,
+        "error": "Bad Request",
+        "message": f"Payload validation error: '{message}'.",
+        "errorCode": "invalid_body",
+        "errors": [{"field": None, "code": "INVALID_TYPE", "message": message}],
+    }
+
+
+def post(client: APIClient, data: str | bytes, content_type: str = "application/json", **extra: Any) -> Any:
+    return client.post(URL, data=data, content_type=content_type, **extra)
+
+
+def test_a_valid_body_is_created(admin_api: APIClient) -> None:
+    """The control: the same client, URL and connection do create a user."""
+    assert post(admin_api, VALID_JSON).status_code == 201
+    assert User.objects.count() == 1
+
+
+# --- bodies that are not JSON ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        VALID_JSON[:-1],  # truncated
+        VALID_JSON + "}",
+        VALID_JSON + " x",
+        VALID_JSON.replace('"', "'"),
+        '{"connection": "Username-Password-Authentication",}',
+        '{connection: "Username-Password-Authentication"}',
+        "{",
+        "}",
+        "   ",
+        "undefined",
+        "\x00",
+        '{"connection": "Username-Password-Authentication", "email": "a\nb@example.com"}',  # raw newline
+    ],
+    ids=[
+        "truncated",
+        "extra-brace",
+        "trailing-garbage",
+        "single-quotes",
+        "trailing-comma",
+        "bare-key",
+        "open-brace",
+        "close-brace",
+        "blank",
+        "undefined",
+        "nul-byte",
+        "control-character",
+    ],
+)
+def test_malformed_json_is_refused(admin_api: APIClient, raw: str) -> None:
+    assert assert_envelope(post(admin_api, raw), 400) == INVALID_JSON
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"connection": NaN}',
+        '{"connection": "Username-Password-Authentication", "user_metadata": {"a": NaN}}',
+        '{"connection": "Username-Password-Authentication", "user_metadata": {"a": Infinity}}',
+        '{"connection": "Username-Password-Authentication", "user_metadata": {"a": -Infinity}}',
+        "NaN",
+    ],
+)
+def test_nan_and_infinity_literals_are_refused(admin_api: APIClient, raw: str) -> None:
+    assert assert_envelope(post(admin_api, raw), 400) == INVALID_JSON
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"connection": "\xff"}',
+        b'{"connection": "Username-Password-Authentication", "name": "caf\xe9"}',  # Latin-1
+        b'{"connection": "\xed\xa0\x80"}',  # a UTF-8-encoded surrogate
+        b'{"connection": "\xc0\xaf"}',  # overlong encoding of "/"
+        b'\xfe\xff{"connection": "x"}',
+    ],
+    ids=["ff", "latin-1", "encoded-surrogate", "overlong", "utf-16-bom"],
+)
+def test_invalid_utf8_is_refused(admin_api: APIClient, raw: bytes) -> None:
+    assert assert_envelope(post(admin_api, raw), 400) == INVALID_JSON
+
+
+def test_body_in_a_compressing_charset_is_refused(admin_api: APIClient) -> None:
+    """``charset=bz2_codec`` would decompress a small body into a huge one after the size check."""
+    response = post(admin_api, VALID_JSON, content_type="application/json; charset=bz2_codec")
+    assert assert_envelope(response, 400) == INVALID_JSON
+
+
+# --- JSON that is not an object ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "json_type"),
+    [
+        ("[]", "array"),
+        (f"[{VALID_JSON}]", "array"),
+        ("null", "null"),
+        ("42", "integer"),
+        ("4.5", "number"),
+        ("-1e400", "number"),
+        ('"Username-Password-Authentication"', "string"),
+        ("true", "boolean"),
+    ],
+)
+def test_json_body_that_is_not_an_object_is_refused(admin_api: APIClient, raw: str, json_type: str) -> None:
+    assert assert_envelope(post(admin_api, raw), 400) == not_an_object(json_type)
+
+
+def test_empty_body_is_refused_as_an_object_without_connection(admin_api: APIClient) -> None:
+    body = assert_envelope(post(admin_api, ""), 400)
+    assert body["message"] == "Payload validation error: 'Missing required property: connection'."
+    assert body["errorCode"] == "invalid_body"
+
+
+# --- content types -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain",
+        "application/xml",
+        "application/octet-stream",
+        "multipart/form-data; boundary=BoUnDaRy",
+        "application/jsonx",
+    ],
+)
+def test_unsupported_content_type_is_refused_with_415(admin_api: APIClient, content_type: str) -> None:
+    body = assert_envelope(post(admin_api, VALID_JSON, content_type=content_type), 415)
+    assert body == {
+        "statusCode": 415,
+        "error": "Unsupported Media Type",
+        "message": f'Unsupported Media Type: Unsupported media type "{content_type}" in request.',
+        "errorCode": "unsupported_media_type",
+        "errors": [],
+    }
+
+
+def test_json_with_charset_parameter_is_accepted(admin_api: APIClient) -> None:
+    response = post(admin_api, VALID_JSON, content_type="application/json; charset=utf-8")
+    assert response.status_code == 201
+
+
+# --- size ----------------------------------------------------------------------------------------------
+
+
+def _padded(size: int) -> str:
+    """A valid create body of exactly ``size`` bytes (padding in user_metadata)."""
+    empty = json.dumps({**VALID, "user_metadata": {"pad": ""}})
+    text = json.dumps({**VALID, "user_metadata": {"pad": "x" * (size - len(empty))}})
+    assert len(text.encode()) == size
+    return text
+
+
+def test_body_of_one_megabyte_is_refused_with_413(admin_api: APIClient) -> None:
+    assert settings.MAX_REQUEST_BODY_BYTES == 512_000
+    body = assert_envelope(post(admin_api, _padded(1_000_000)), 413)
+    assert body == {
+        "statusCode": 413,
+        "error": "Request Entity Too Large",
+        "message": "Payload content length greater than maximum allowed: 512000",
+        "errorCode": "payload_too_large",
+        "errors": [],
+    }
+
+
+def test_body_one_byte_over_the_limit_is_refused_with_413(admin_api: APIClient) -> None:
+    assert_envelope(post(admin_api, _padded(512_001)), 413)
+
+
+def test_body_exactly_at_the_limit_is_accepted(admin_api: APIClient) -> None:
+    assert post(admin_api, _padded(512_000)).status_code == 201
+
+
+def test_oversized_form_body_is_refused_with_413(admin_api: APIClient) -> None:
+    form = "connection=x&name=" + "x" * 600_000
+    assert_envelope(post(admin_api, form, content_type="application/x-www-form-urlencoded"), 413)
+
+
+def test_chunked_body_without_content_length_is_refused_with_411(api_client: APIClient, token: Any) -> None:
+    response = api_client.generic(
+        "POST",
+        URL,
+        "",
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token()}",
+        HTTP_TRANSFER_ENCODING="chunked",
+        CONTENT_LENGTH="",
+    )
+    assert assert_envelope(response, 411) == {
+        "statusCode": 411,
+        "error": "Length Required",
+        "message": "A Content-Length header is required.",
+        "errorCode": "length_required",
+        "errors": [],
+    }
+
+
+@pytest.mark.parametrize("length", ["abc", "-1", "1e3", " "])
+def test_unreadable_content_length_is_refused(admin_api: APIClient, length: str) -> None:
+    response = post(admin_api, VALID_JSON, CONTENT_LENGTH=length)
+    assert assert_envelope(response, 400) == {
+        "statusCode": 400,
+        "error": "Bad Request",
+        "message": "Invalid Content-Length header.",
+        "errorCode": "invalid_body",
+        "errors": [],
+    }
+
+
+def test_form_with_too_many_fields_is_refused(admin_api: APIClient) -> None:
+    form = "&".join(f"f{i}=x" for i in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1))
+    body = assert_envelope(post(admin_api, form, content_type="application/x-www-form-urlencoded"), 400)
+    assert body["error"] == "Bad Request"
+
+
+# --- nesting ---------------------------------------------------------------------------------------------
+
+
+def test_metadata_nested_400_deep_is_refused(admin_api: APIClient) -> None:
+    raw = VALID_JSON[:-1] + ', "user_metadata": ' + '{"a": ' * 400 + "1" + "}" * 400 + "}"
+    body = assert_envelope(post(admin_api, raw), 400)
+    assert body["errors"] == [
+        {
+            "field": "user_metadata",
+            "code": "MAX_DEPTH",
+            "message": "Object is nested too deeply (more than 10 levels)",
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        '{"a":' * 50_000 + "1" + "}" * 50_000,
+        VALID_JSON[:-1] + ', "app_metadata": {"a": ' + "[" * 100_000 + "]" * 100_000 + "}}",
+    ],
+    ids=["array", "object", "inside-metadata"],
+)
+def test_json_nested_far_too_deep_is_refused_not_crashed(admin_api: APIClient, raw: str) -> None:
+    assert assert_envelope(post(admin_api, raw), 400) == INVALID_JSON
+
+
+@pytest.mark.parametrize("depth", [1_000, 5_000])
+def test_deep_json_that_still_parses_is_refused(admin_api: APIClient, depth: int) -> None:
+    raw = VALID_JSON[:-1] + ', "given_name": ' + "[" * depth + "]" * depth + "}"
+    body = assert_envelope(post(admin_api, raw), 400)
+    assert body["message"] in (
+        INVALID_JSON["message"],
+        "Payload validation error: 'Expected type string but found type array' "
+        "on property given_name (The user's given name(s)).",
+    )
+
+
+# --- routes and methods ------------------------------------------------------------------------------
+
+NOT_FOUND = {
+    "statusCode": 404,
+    "error": "Not Found",
+    "message": "Not Found",
+    "errorCode": "not_found",
+    "errors": [],
+}
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("get", "/nope"), ("post", "/api/v2/nope"), ("get", "/api/v3/users"), ("post", "/api/v2/Users")],
+)
+def test_unknown_route_is_a_json_404(admin_api: APIClient, method: str, path: str) -> None:
+    if method == "get":
+        response = admin_api.get(path)
+    else:
+        response = admin_api.post(path, data=VALID_JSON, content_type="application/json")
+    assert assert_envelope(response, 404) == NOT_FOUND
+
+
+@pytest.mark.parametrize("method", ["put", "patch", "delete"])
+def test_method_the_route_does_not_have_is_a_405_even_without_a_token(
+    api_client: APIClient, method: str
+) -> None:
+    response = getattr(api_client, method)(URL)
+    assert assert_envelope(response, 405)["errorCode"] == "method_not_allowed"
+
+
+def test_a_routed_method_without_token_is_a_401(api_client: APIClient) -> None:
+    response = api_client.post(URL, data=VALID_JSON, content_type="application/json")
+    assert assert_envelope(response, 401) == {
+        "statusCode": 401,
+        "error": "Unauthorized",
+        "message": "Missing authentication",
+        "errorCode": "missing_authentication",
+        "errors": [],
+    }
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_get_users_with_a_create_only_token_is_a_4xx_envelope(admin_api: APIClient) -> None:
+    """GET /api/v2/users is not routed for reading yet; whatever comes, it must be a clean 4xx."""
+    response = admin_api.get(URL)
+    assert response.status_code in (403, 405)
+    assert_envelope(response, response.status_code)
+
+
+@pytest.mark.parametrize("method", ["put", "patch", "delete"])
+def test_method_the_route_does_not_have_is_a_405(admin_api: APIClient, method: str) -> None:
+    response = getattr(admin_api, method)(URL, data=VALID_JSON, content_type="application/json")
+    assert assert_envelope(response, 405) == {
+        "statusCode": 405,
+        "error": "Method Not Allowed",
+        "message": f'Method "{method.upper()}" not allowed.',
+        "errorCode": "method_not_allowed",
+        "errors": [],
+    }
+    assert "POST" in response["Allow"]
+
+
+# --- nothing is stored, whatever the failure -----------------------------------------------------------
+
+
+def test_a_run_of_bad_requests_stores_nothing_and_a_good_one_still_works(
+    admin_api: APIClient, create: Callable[..., Any]
+) -> None:
+    bad = [
+        ("{", "application/json"),
+        ("[]", "application/json"),
+        ("null", "application/json"),
+        ("x", "text/plain"),
+        (VALID_JSON[:-1] + ', "scopes": 1}', "application/json"),
+        (VALID_JSON[:-1] + ', "user_metadata": {"a": 1e400}}', "application/json"),
+        ("[" * 100_000 + "]" * 100_000, "application/json"),
+        (_padded(600_000), "application/json"),
+    ]
+    for data, content_type in bad:
+        response = post(admin_api, data, content_type=content_type)
+        assert 400 <= response.status_code < 500, (data[:40], response.content)
+        assert User.objects.count() == 0
+    assert create(VALID).status_code == 201
+    assert User.objects.count() == 1
