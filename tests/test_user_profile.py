@@ -386,3 +386,21 @@ def test_same_password_gets_a_different_salt(create, connection):
 
     first, second = User.objects.values_list("password_hash", flat=True)
     assert first != second
+
+
+@pytest.mark.parametrize(
+    ("name", "initials"),
+    [
+        ("chuck@example.com", "ch"),
+        ("testaccuser@acceptance.test.com", "te"),
+        ("John3 Doe", "jd"),
+        ("a@example.com", "a"),
+        ("o'brien@example.com", "ob"),
+        ("+14155550123", "14"),
+        ("山田 太郎", "default"),
+    ],
+)
+def test_avatar_initials_are_plain_letters(name, initials):
+    from users.profile import avatar_initials
+
+    assert avatar_initials(name) == initials

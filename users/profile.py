@@ -14,10 +14,18 @@ _AVATAR = "https://cdn.auth0.com/avatars/{initials}.png"
 
 
 def avatar_initials(name: str) -> str:
-    """Two letters for the fallback avatar: initials of a multi-word name, else its first two letters."""
-    words = name.split()
-    initials = words[0][0] + words[1][0] if len(words) >= 2 else name[:2]
-    return initials.lower()
+    """Letters for the fallback avatar: initials of a multi-word name, else its first two letters.
+
+    An e-mail used as the name counts by its local part, and only ASCII letters and digits are kept,
+    so the avatar file name is always plain (``chuck@example.com`` → ``ch``, ``John3 Doe`` → ``jd``).
+    """
+    if "@" in name and len(name.split()) == 1:
+        name = name.split("@", 1)[0]
+    words = ["".join(c for c in word if c.isascii() and c.isalnum()) for word in name.split()]
+    words = [word for word in words if word]
+    if len(words) >= 2:
+        return (words[0][0] + words[1][0]).lower()
+    return words[0][:2].lower() if words else "default"
 
 
 def default_picture(*, email: str | None, name: str) -> str:
