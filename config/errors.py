@@ -58,6 +58,12 @@ class PayloadValidationError(DomainError):
     default_message = "Payload validation error."
 
 
+class QueryValidationError(DomainError):
+    status = 400
+    code = "invalid_query_string"
+    default_message = "Query validation error."
+
+
 def error_body(
     status: int,
     message: str,

@@ -21,7 +21,7 @@ from rest_framework.exceptions import ErrorDetail
 from rest_framework.settings import api_settings
 from rest_framework.utils.json import strict_constant
 
-from config.errors import FieldError, PayloadValidationError
+from config.errors import FieldError, PayloadValidationError, QueryValidationError
 
 _ECHO_LIMIT = 120
 
@@ -78,7 +78,7 @@ class StrictField(serializers.Field):
         super().__init__(**kwargs)
 
     def validate_empty_values(self, data: Any) -> tuple[bool, Any]:
-        if data is None:
+        if data is None and not self.allow_null:
             raise fail(f"Expected type {self.expected_type} but found type null", "INVALID_TYPE")
         return super().validate_empty_values(data)
 
@@ -302,7 +302,9 @@ def _collect(serializer: serializers.Serializer, detail: Any, path: list[str]) -
     return [FieldError(".".join(path) or None, code, str(detail))]
 
 
-def payload_message(serializer: serializers.Serializer, errors: list[FieldError]) -> str:
+def payload_message(
+    serializer: serializers.Serializer, errors: list[FieldError], kind: str = "Payload"
+) -> str:
     """Auth0's wording: one ``Payload validation error: ...`` per problem, joined by ``(also)``."""
     parts = []
     for error in errors:
@@ -311,11 +313,11 @@ def payload_message(serializer: serializers.Serializer, errors: list[FieldError]
             owner = owner[:-1]
         owner = [p for p in owner if p]
         if not owner:
-            parts.append(f"Payload validation error: '{error.message}'.")
+            parts.append(f"{kind} validation error: '{error.message}'.")
             continue
         description = _describe(serializer, owner)
         suffix = f" ({description})" if description else ""
-        parts.append(f"Payload validation error: '{error.message}' on property {'.'.join(owner)}{suffix}.")
+        parts.append(f"{kind} validation error: '{error.message}' on property {'.'.join(owner)}{suffix}.")
     return " (also) ".join(parts)
 
 
@@ -356,3 +358,31 @@ def validate_payload(
         return dict(serializer.validated_data)
     errors = _collect(serializer, serializer.errors, [])
     raise PayloadValidationError(payload_message(serializer, errors), errors=errors)
+
+
+class QueryIntegerField(StrictIntegerField):
+    """An integer written as text in the query string."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, str) and data.strip().lstrip("-").isdigit() and data.isascii():
+            data = int(data)
+        return super().to_internal_value(data)
+
+
+class QueryBooleanField(StrictBooleanField):
+    """``true`` or ``false`` in the query string."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if data in ("true", "false"):
+            return data == "true"
+        return super().to_internal_value(data)
+
+
+def validate_query(serializer_class: type[serializers.Serializer], params: QueryDict) -> dict[str, Any]:
+    """Validate query parameters (a repeated one counts by its last value); raise ``QueryValidationError``."""
+    data = {key: params[key] for key in params}
+    serializer = serializer_class(data=data)
+    if serializer.is_valid():
+        return dict(serializer.validated_data)
+    errors = _collect(serializer, serializer.errors, [])
+    raise QueryValidationError(payload_message(serializer, errors, kind="Query"), errors=errors)

@@ -111,3 +111,46 @@ def check_user_fields(connection: Connection, data: Mapping[str, Any]) -> None:
             )
     if errors:
         raise PayloadValidationError(" (also) ".join(e.message for e in errors), errors=errors)
+
+
+def check_update_fields(connection: Connection, changes: Mapping[str, Any]) -> None:
+    """The strategy's rules for a change: refused fields stay refused, required ones cannot be removed."""
+    strategy = connection.strategy
+    errors: list[FieldError] = []
+    for field in _NOT_ALLOWED[strategy]:
+        if changes.get(field) is not None:
+            errors.append(
+                FieldError(
+                    field,
+                    "NOT_ALLOWED_FOR_STRATEGY",
+                    f"Cannot set {field} for connection with strategy {strategy}.",
+                )
+            )
+    for field in _REQUIRED[strategy]:
+        if field in changes and changes[field] is None:
+            errors.append(
+                FieldError(
+                    field, "REQUIRED_FOR_STRATEGY", f"Cannot remove {field}: the strategy requires it."
+                )
+            )
+    if strategy == Strategy.AUTH0 and "username" in changes:
+        username = changes["username"]
+        if not connection.requires_username:
+            if username is not None:
+                errors.append(
+                    FieldError(
+                        "username",
+                        "USERNAME_NOT_ALLOWED",
+                        "Cannot set username for connection without requires_username.",
+                    )
+                )
+        elif username is None:
+            errors.append(
+                FieldError(
+                    "username", "REQUIRED_FOR_STRATEGY", "Cannot remove username: the connection requires it."
+                )
+            )
+        else:
+            errors.extend(username_errors(connection, username))
+    if errors:
+        raise PayloadValidationError(" (also) ".join(e.message for e in errors), errors=errors)

@@ -7,3 +7,9 @@ class UserAlreadyExists(DomainError):
     status = 409
     code = "auth0_idp_error"
     default_message = "The user already exists."
+
+
+class UserNotFound(DomainError):
+    status = 404
+    code = "inexistent_user"
+    default_message = "The user does not exist."

@@ -15,8 +15,11 @@ from django.core.validators import validate_email
 
 from config.schema import (
     JSONObjectField,
+    QueryBooleanField,
+    QueryIntegerField,
     StrictBooleanField,
     StrictCharField,
+    StrictChoiceField,
     StrictSerializer,
     echo,
     fail,
@@ -134,4 +137,105 @@ class CreateUserRequestSerializer(StrictSerializer):
         min_length=1,
         max_length=128,
         help_text="The user's username. Only valid if the connection requires a username.",
+    )
+
+
+class UpdateUserRequestSerializer(StrictSerializer):
+    """Auth0's ``UpdateUserRequestContent`` (the fields this service implements). ``null`` removes a field."""
+
+    blocked = StrictBooleanField(
+        help_text="Whether this user was blocked by an administrator (true) or not (false)."
+    )
+    email_verified = StrictBooleanField(
+        help_text="Whether this email address is verified (true) or unverified (false)."
+    )
+    email = EmailAddressField(allow_null=True, help_text="Email address of this user.")
+    phone_number = PhoneNumberField(
+        allow_null=True, help_text="The user's phone number (following the E.164 recommendation)."
+    )
+    phone_verified = StrictBooleanField(
+        help_text="Whether this phone number has been verified (true) or not (false)."
+    )
+    user_metadata = JSONObjectField(
+        max_depth=METADATA_MAX_DEPTH,
+        allow_null=True,
+        help_text="User metadata to which this user has read/write access.",
+    )
+    app_metadata = JSONObjectField(
+        max_depth=METADATA_MAX_DEPTH,
+        allow_null=True,
+        help_text="User metadata to which this user has read-only access.",
+    )
+    given_name = StrictCharField(
+        min_length=1,
+        max_length=150,
+        allow_null=True,
+        help_text="Given name/first name/forename of this user.",
+    )
+    family_name = StrictCharField(
+        min_length=1, max_length=150, allow_null=True, help_text="Family name/last name/surname of this user."
+    )
+    name = StrictCharField(min_length=1, max_length=300, allow_null=True, help_text="Name of this user.")
+    nickname = StrictCharField(
+        min_length=1, max_length=300, allow_null=True, help_text="Preferred nickname or alias of this user."
+    )
+    picture = StrictUriField(allow_null=True, help_text="URL to picture, photo, or avatar of this user.")
+    verify_email = StrictBooleanField(
+        help_text="Whether this user will receive a verification email after creation (true) or no email "
+        "(false). Overrides behavior of `email_verified` parameter."
+    )
+    password = PasswordField(
+        min_length=1, help_text="New password for this user. Only valid for database connections."
+    )
+    connection = StrictCharField(
+        min_length=1, help_text="Name of the connection to target for this user update."
+    )
+    client_id = StrictCharField(
+        min_length=1, help_text="Auth0 client ID. Only valid when updating email address."
+    )
+    username = StrictCharField(
+        min_length=1,
+        max_length=128,
+        allow_null=True,
+        help_text="The user's username. Only valid if the connection requires a username.",
+    )
+
+
+class UserFieldsQuerySerializer(StrictSerializer):
+    fields = StrictCharField(
+        help_text="Comma-separated list of fields to include or exclude (based on value provided for "
+        "include_fields) in the result. Leave empty to retrieve all fields."
+    )
+    include_fields = QueryBooleanField(
+        help_text="Whether specified fields are to be included (true) or excluded (false)."
+    )
+
+
+class ListUsersQuerySerializer(UserFieldsQuerySerializer):
+    page = QueryIntegerField(min_value=0, help_text="Page index of the results to return. First page is 0.")
+    per_page = QueryIntegerField(min_value=0, max_value=100, help_text="Number of results per page.")
+    include_totals = QueryBooleanField(
+        help_text="Return results inside an object that contains the total result count (true) or as a "
+        "direct array of results (false, default)."
+    )
+    sort = StrictCharField(
+        pattern=r"^(created_at|updated_at|email|user_id|name|username):(1|-1)$",
+        help_text="Field to sort by. Use field:order where order is 1 for ascending and -1 for descending.",
+    )
+    connection = StrictCharField(min_length=1, help_text="Connection filter.")
+    email = StrictCharField(min_length=1, max_length=254, help_text="E-mail filter (any letter case).")
+    search_engine = StrictChoiceField(
+        choices=("v1", "v2", "v3"), help_text="The version of the search engine."
+    )
+    primary_order = QueryBooleanField(
+        help_text="Results are always returned in a deterministic order; accepted for compatibility."
+    )
+
+
+class UsersByEmailQuerySerializer(UserFieldsQuerySerializer):
+    email = StrictCharField(
+        min_length=1,
+        max_length=254,
+        required=True,
+        help_text="Email address to search for (any letter case).",
     )

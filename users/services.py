@@ -2,7 +2,7 @@
 
 ``create_user`` raises ``ConnectionNotFound`` (400 ``inexistent_connection``), ``PayloadValidationError``
 (400 ``invalid_body``: a field the strategy refuses or lacks), ``PasswordPolicyError`` (400) and
-``UserAlreadyExists`` (409 ``auth0_idp_error``).
+``UserAlreadyExists`` (409 ``auth0_idp_error``). ``update_user`` also raises ``UserNotFound`` (404).
 """
 
 from __future__ import annotations
@@ -16,16 +16,18 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.actors import Actor
+from config.errors import FieldError, PayloadValidationError
 from connections.errors import ConnectionNotFound
 from connections.models import Connection
 from connections.password_policy import check_password
 from connections.selectors import get_connection
-from connections.strategies import check_user_fields
-from users.errors import UserAlreadyExists
+from connections.strategies import check_update_fields, check_user_fields
+from users.errors import UserAlreadyExists, UserNotFound
 from users.identifiers import full_user_id, new_object_id
 from users.models import User
 from users.passwords import hash_password
 from users.profile import default_picture
+from users.selectors import get_user
 
 logger = logging.getLogger(__name__)
 
@@ -115,3 +117,110 @@ def _insert(user: User, connection: Connection) -> None:
         if not Connection.objects.filter(pk=connection.pk).exists():
             raise ConnectionNotFound() from exc  # deleted while we were hashing
         raise
+
+
+_PROFILE_FIELDS = ("given_name", "family_name", "name", "nickname", "picture")
+
+
+def _merge_metadata(current: dict[str, Any] | None, change: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Auth0's rule: merged at the top level, a ``null`` value removes its key, ``{}`` clears everything."""
+    if change is None or change == {}:
+        return None
+    merged = dict(current or {})
+    for key, value in change.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged or None
+
+
+def update_user(*, user_id: str, data: Mapping[str, Any], actor: Actor) -> User:
+    """Apply a validated ``UpdateUserRequestSerializer`` body to a user.
+
+    The same strategy rules and password policy as a create; a changed e-mail or phone number is
+    unverified again unless the body says otherwise; uniqueness conflicts are ``UserAlreadyExists``.
+    The password is hashed before the transaction; the row is then locked so concurrent metadata merges
+    cannot lose each other's keys. Raises ``UserNotFound``, ``PayloadValidationError``,
+    ``PasswordPolicyError``, ``UserAlreadyExists``.
+    """
+    user = get_user(user_id=user_id)
+    connection = user.connection
+    if data.get("connection") is not None and data["connection"] != connection.name:
+        error = FieldError(
+            "connection", "CONNECTION_MISMATCH", "The user does not belong to that connection."
+        )
+        raise PayloadValidationError(error.message, errors=[error])
+    check_update_fields(connection, data)
+
+    password_hash = None
+    if data.get("password") is not None:
+        profile = {field: getattr(user, field) for field in ("email", "username", "name", "nickname")}
+        profile.update({k: v for k, v in data.items() if k in profile})
+        check_password(
+            data["password"],
+            options=connection.options,
+            user_info={
+                **profile,
+                "user_metadata": (
+                    _merge_metadata(user.user_metadata, data["user_metadata"])
+                    if "user_metadata" in data
+                    else user.user_metadata
+                ),
+            },
+        )
+        password_hash = hash_password(data["password"])
+
+    user = _apply_changes(user.pk, data, password_hash)
+    logger.info("user updated user_id=%s fields=%s by %s", user.user_id, sorted(set(data)), actor)
+    return user
+
+
+@transaction.atomic
+def _apply_changes(pk: int, data: Mapping[str, Any], password_hash: str | None) -> User:
+    try:
+        user = User.objects.select_for_update().select_related("connection").get(pk=pk)
+    except User.DoesNotExist as exc:
+        raise UserNotFound() from exc  # deleted meanwhile
+    changes: dict[str, Any] = {}
+    if "email" in data:
+        email = data["email"].lower() if data["email"] is not None else None
+        if email != user.email:
+            changes["email"] = email
+            changes["email_verified"] = False
+    if "username" in data:
+        changes["username"] = data["username"].lower() if data["username"] is not None else None
+    if "phone_number" in data:
+        phone = _canonical_phone(data["phone_number"])
+        if phone != user.phone_number:
+            changes["phone_number"] = phone
+            changes["phone_verified"] = False
+    for field in (*_PROFILE_FIELDS, "blocked", "email_verified", "phone_verified"):
+        if field in data:
+            changes[field] = data[field]
+    for field in ("user_metadata", "app_metadata"):
+        if field in data:
+            changes[field] = _merge_metadata(getattr(user, field), data[field])
+    if password_hash is not None:
+        changes["password_hash"] = password_hash
+    now = timezone.now()
+    changes["updated_at"] = now.replace(microsecond=now.microsecond // 1000 * 1000)
+    for field, value in changes.items():
+        setattr(user, field, value)
+    try:
+        with transaction.atomic():
+            user.save(update_fields=list(changes))
+    except IntegrityError as exc:
+        if is_unique_violation(exc):
+            raise UserAlreadyExists() from exc
+        raise
+    return user
+
+
+@transaction.atomic
+def delete_user(*, user_id: str, actor: Actor) -> bool:
+    """Delete the user if it exists; returns whether one was deleted (the API answers 204 either way)."""
+    deleted, _ = User.objects.filter(user_id=user_id).delete()
+    if deleted:
+        logger.info("user deleted user_id=%s by %s", user_id, actor)
+    return bool(deleted)

@@ -6,4 +6,6 @@ from users import views
 
 urlpatterns = [
     path("users", views.UserCollectionView.as_view(), name="users"),
+    path("users/<path:user_id>", views.UserDetailView.as_view(), name="user-detail"),
+    path("users-by-email", views.UsersByEmailView.as_view(), name="users-by-email"),
 ]
