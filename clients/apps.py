@@ -10,7 +10,8 @@ class ClientsConfig(AppConfig):
     def ready(self) -> None:
         from config.throttling import parse_rate
 
-        try:  # refuse to start rather than fail every request later
-            parse_rate(settings.MANAGEMENT_API_RATE_LIMIT)
-        except ValueError as exc:
-            raise ImproperlyConfigured(f"MANAGEMENT_API_RATE_LIMIT: {exc}") from exc
+        for name in ("MANAGEMENT_API_RATE_LIMIT", "SIGNUP_RATE_LIMIT"):
+            try:  # refuse to start rather than fail every request later
+                parse_rate(getattr(settings, name))
+            except ValueError as exc:
+                raise ImproperlyConfigured(f"{name}: {exc}") from exc

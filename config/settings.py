@@ -136,6 +136,13 @@ else:
 
 # Requests per client (token azp) per window, e.g. "1000/minute"; "off" disables the limit.
 MANAGEMENT_API_RATE_LIMIT = os.environ.get("MANAGEMENT_API_RATE_LIMIT", "1000/minute")
+# Public sign-ups per client IP address per window ("off" disables the limit).
+SIGNUP_RATE_LIMIT = os.environ.get("SIGNUP_RATE_LIMIT", "20/minute")
+# Sign-up answers a taken e-mail or username with the generic invalid_signup unless this is on
+# (Auth0's tenant flag enable_public_signup_user_exists_error): generic answers prevent account enumeration.
+SIGNUP_USER_EXISTS_ERROR = env_bool("SIGNUP_USER_EXISTS_ERROR", False)
+# The connection POST /v1/users creates users in.
+V1_USERS_CONNECTION = os.environ.get("V1_USERS_CONNECTION", "Username-Password-Authentication")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -201,6 +208,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "config.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": None,
     "STRICT_JSON": True,
+    # How many proxies in front of the service append to X-Forwarded-For (sign-up limits by client IP).
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0),
 }
 
 LOGGING = {

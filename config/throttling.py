@@ -44,20 +44,26 @@ def parse_rate(rate: str | None) -> tuple[int, int] | None:
     return int(count), seconds
 
 
-class ClientRateThrottle(BaseThrottle):
-    """``settings.MANAGEMENT_API_RATE_LIMIT`` requests per window for each client (the token's ``azp``)."""
+class FixedWindowThrottle(BaseThrottle):
+    """A fixed window per identity; subclasses name the setting that holds the rate and the identity."""
+
+    rate_setting = ""
+    scope = ""
+
+    def identity(self, request: Request) -> str | None:
+        raise NotImplementedError
 
     def allow_request(self, request: Request, view: Any) -> bool:
-        parsed = parse_rate(settings.MANAGEMENT_API_RATE_LIMIT)
-        principal = request.auth
-        if parsed is None or principal is None:
+        parsed = parse_rate(getattr(settings, self.rate_setting))
+        ident = self.identity(request)
+        if parsed is None or ident is None:
             return True
         limit, period = parsed
         now = time.time()
         window = int(now // period) * period
         self.reset = window + period
         self.now = now
-        key = f"ratelimit:{principal.client_id}:{period}:{window}"
+        key = f"ratelimit:{self.scope}:{ident}:{period}:{window}"
         cache.add(key, 0, timeout=period + 1)
         try:
             count = cache.incr(key)
@@ -69,3 +75,24 @@ class ClientRateThrottle(BaseThrottle):
 
     def wait(self) -> float | None:
         return max(0.0, self.reset - self.now)
+
+
+class ClientRateThrottle(FixedWindowThrottle):
+    """``settings.MANAGEMENT_API_RATE_LIMIT`` requests per window for each client (the token's ``azp``)."""
+
+    rate_setting = "MANAGEMENT_API_RATE_LIMIT"
+    scope = "client"
+
+    def identity(self, request: Request) -> str | None:
+        principal = request.auth
+        return principal.client_id if principal is not None else None
+
+
+class ClientIPRateThrottle(FixedWindowThrottle):
+    """``settings.SIGNUP_RATE_LIMIT`` per client address (DRF's ``NUM_PROXIES`` decides which address)."""
+
+    rate_setting = "SIGNUP_RATE_LIMIT"
+    scope = "ip"
+
+    def identity(self, request: Request) -> str | None:
+        return self.get_ident(request)

@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/v2/", include("users.urls")),
     path("api/v2/", include("connections.urls")),
     path("", include("clients.urls")),
+    path("", include("users.public_urls")),
 ]
 
 handler400 = "config.views.bad_request"

@@ -1,0 +1,76 @@
+"""Request schemas of the two non-management entry points: public sign-up and the ``/v1/users`` facade."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from config.schema import JSONObjectField, StrictCharField, StrictSerializer, echo, fail
+from users.serializers import EmailAddressField, PasswordField, StrictUriField
+
+SIGNUP_METADATA_MAX_PROPERTIES = 10
+SIGNUP_METADATA_MAX_NAME = 100
+SIGNUP_METADATA_MAX_VALUE = 500
+
+
+class SignupMetadataField(JSONObjectField):
+    """Auth0's sign-up limit: at most 10 properties, names up to 100 characters, string values up to 500."""
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        value = super().to_internal_value(data)
+        if len(value) > SIGNUP_METADATA_MAX_PROPERTIES:
+            raise fail(
+                f"Too many properties defined ({len(value)}), maximum {SIGNUP_METADATA_MAX_PROPERTIES}",
+                "OBJECT_PROPERTIES_MAXIMUM",
+            )
+        for key, item in value.items():
+            if len(key) > SIGNUP_METADATA_MAX_NAME:
+                raise fail(
+                    f"Property name is too long ({len(key)} chars), maximum {SIGNUP_METADATA_MAX_NAME}: "
+                    f"{echo(key)}",
+                    "MAX_LENGTH",
+                )
+            if not isinstance(item, str):
+                raise fail(f"Property {echo(key)} must be a string", "INVALID_TYPE")
+            if len(item) > SIGNUP_METADATA_MAX_VALUE:
+                raise fail(
+                    f"Property {echo(key)} is too long ({len(item)} chars), "
+                    f"maximum {SIGNUP_METADATA_MAX_VALUE}",
+                    "MAX_LENGTH",
+                )
+        return value
+
+
+class SignupRequestSerializer(StrictSerializer):
+    """``POST /dbconnections/signup``: Auth0's Authentication API body for database connections."""
+
+    client_id = StrictCharField(
+        min_length=1, max_length=64, required=True, help_text="The client_id of your client."
+    )
+    connection = StrictCharField(
+        min_length=1, required=True, help_text="The name of the database configured to your client."
+    )
+    email = EmailAddressField(help_text="The user's email address.")
+    password = PasswordField(min_length=1, required=True, help_text="The user's desired password.")
+    username = StrictCharField(
+        min_length=1,
+        max_length=128,
+        help_text="The user's username. Only valid if the connection requires a username.",
+    )
+    given_name = StrictCharField(min_length=1, max_length=150, help_text="The user's given name(s).")
+    family_name = StrictCharField(min_length=1, max_length=150, help_text="The user's family name(s).")
+    name = StrictCharField(min_length=1, max_length=300, help_text="The user's full name.")
+    nickname = StrictCharField(min_length=1, max_length=300, help_text="The user's nickname.")
+    picture = StrictUriField(help_text="A URI pointing to the user's picture.")
+    user_metadata = SignupMetadataField(
+        max_depth=1,
+        help_text="The user metadata to be associated with the user: at most ten properties, names of "
+        "at most 100 characters, values strings of at most 500 characters.",
+    )
+
+
+class V1CreateUserSerializer(StrictSerializer):
+    """``POST /v1/users``: e-mail, password and an optional name, nothing else."""
+
+    email = EmailAddressField(required=True, help_text="The user's unique email address.")
+    password = PasswordField(min_length=1, required=True, help_text="A strong password for the new account.")
+    name = StrictCharField(min_length=1, max_length=300, help_text="The user's full name.")

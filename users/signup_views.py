@@ -1,0 +1,106 @@
+"""``POST /dbconnections/signup``: Auth0's Authentication API sign-up, errors in its own shape.
+
+Errors are ``{name, code, description, statusCode}`` (password errors add ``message`` and ``policy``), never
+the management envelope. A taken e-mail or username answers the generic ``invalid_signup`` unless
+``SIGNUP_USER_EXISTS_ERROR`` is on, so the endpoint cannot be used to find out who has an account.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from rest_framework import exceptions as drf
+from rest_framework.parsers import FormParser
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.actors import Actor, request_metadata
+from config.errors import DomainError, PayloadValidationError
+from config.exceptions import exception_handler
+from config.parsers import StrictJSONParser
+from config.schema import validate_payload
+from config.throttling import ClientIPRateThrottle
+from connections.errors import ConnectionNotFound
+from connections.password_policy import PasswordPolicyError
+from users.errors import UserAlreadyExists
+from users.public_serializers import SignupRequestSerializer
+from users.signup import SignupRefused, sign_up
+
+_ECHOED = ("email", "username", "given_name", "family_name", "name", "nickname", "picture")
+
+
+def _bad_request(code: str, description: Any, name: str = "BadRequestError", **extra: Any) -> dict[str, Any]:
+    return {"name": name, "code": code, "description": description, **extra, "statusCode": 400}
+
+
+def signup_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, PasswordPolicyError):
+        body: dict[str, Any] = {
+            "name": exc.name,
+            "message": exc.message,
+            "code": "invalid_password",
+            "description": exc.description,
+        }
+        if exc.policy is not None:
+            body["policy"] = exc.policy
+        body["statusCode"] = 400
+        return Response(body, 400)
+    if isinstance(exc, UserAlreadyExists):
+        if settings.SIGNUP_USER_EXISTS_ERROR:
+            return Response(_bad_request("user_exists", "The user already exists."), 400)
+        return Response(_bad_request("invalid_signup", "Invalid sign up"), 400)
+    if isinstance(exc, SignupRefused):
+        return Response(_bad_request(exc.code, exc.description), 400)
+    if isinstance(exc, ConnectionNotFound):
+        return Response(_bad_request("invalid_connection", "The connection does not exist."), 400)
+    if isinstance(exc, PayloadValidationError):
+        errors = [error.as_dict() for error in exc.errors]
+        return Response(_bad_request("invalid_body", exc.message, errors=errors), 400)
+    if isinstance(exc, DomainError):
+        body = {
+            "name": "BadRequestError",
+            "code": exc.code,
+            "description": exc.message,
+            "statusCode": exc.status,
+        }
+        return Response(body, exc.status)
+    if isinstance(exc, drf.ParseError | drf.UnsupportedMediaType):
+        status = 415 if isinstance(exc, drf.UnsupportedMediaType) else 400
+        body = {
+            "name": "BadRequestError",
+            "code": "invalid_body",
+            "description": "The body must be a JSON object or form-encoded.",
+            "statusCode": status,
+        }
+        return Response(body, status)
+    if isinstance(exc, drf.Throttled):
+        body = {
+            "name": "TooManyRequestsError",
+            "code": "too_many_requests",
+            "description": "Too many sign-ups from this address. Try again later.",
+            "statusCode": 429,
+        }
+        return Response(body, 429, headers={"Retry-After": str(int(exc.wait or 0) + 1)})
+    return exception_handler(exc, context)
+
+
+class SignupView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    parser_classes = [StrictJSONParser, FormParser]
+    throttle_classes = [ClientIPRateThrottle]
+
+    def get_exception_handler(self) -> Any:
+        return signup_exception_handler
+
+    def post(self, request: Request) -> Response:
+        data = validate_payload(SignupRequestSerializer, request.data)
+        ip, agent = request_metadata(request)
+        actor = Actor(kind="anonymous", id=f"signup via {data['client_id']}", ip=ip, user_agent=agent)
+        user = sign_up(client_id=data["client_id"], data=data, actor=actor)
+        body: dict[str, Any] = {"_id": user.identity_user_id, "email_verified": user.email_verified}
+        body.update({field: getattr(user, field) for field in _ECHOED if field in data})
+        return Response(body, status=200)

@@ -1,0 +1,86 @@
+"""``POST /v1/users``: a plain facade for simple integrations, over the same ``create_user`` service.
+
+Body ``{email, password, name}``; the user goes into ``settings.V1_USERS_CONNECTION``. Errors are
+``{"error": "invalid_request" | "email_exists" | "unauthorized", "message": ...}`` with 400 / 409 / 401.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from rest_framework import exceptions as drf
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from config.api import ManagementAPIView
+from config.errors import DomainError, PayloadValidationError
+from config.exceptions import exception_handler
+from config.schema import validate_payload
+from connections.errors import ConnectionNotFound
+from connections.password_policy import PasswordPolicyError
+from users.errors import UserAlreadyExists
+from users.profile import format_timestamp
+from users.public_serializers import V1CreateUserSerializer
+from users.services import create_user
+from users.views import client_actor
+
+
+def _error(status: int, error: str, message: str, **extra: Any) -> Response:
+    return Response({"error": error, "message": message, **extra}, status)
+
+
+def v1_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, UserAlreadyExists):
+        return _error(409, "email_exists", "A user with this email already exists.")
+    if isinstance(exc, PasswordPolicyError):
+        failures = [{"field": "password", "code": code, "message": text} for code, text in exc.failures]
+        return _error(400, "invalid_request", f"{exc.message}.", errors=failures)
+    if isinstance(exc, ConnectionNotFound):
+        return _error(
+            503, "service_unavailable", "The connection for /v1/users is not configured on this server."
+        )
+    if isinstance(exc, PayloadValidationError):
+        return _error(400, "invalid_request", exc.message, errors=[e.as_dict() for e in exc.errors])
+    if isinstance(exc, DomainError):
+        return _error(exc.status, "invalid_request", exc.message)
+    if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
+        return Response(
+            {"error": "unauthorized", "message": str(exc.detail)},
+            401,
+            headers={"WWW-Authenticate": 'Bearer realm="management-api"'},
+        )
+    if isinstance(exc, drf.PermissionDenied):
+        # The facade's contract has a single "unauthorized" error for missing tokens and missing scopes.
+        return _error(401, "unauthorized", str(exc.detail))
+    if isinstance(exc, drf.ParseError | drf.UnsupportedMediaType):
+        return _error(400, "invalid_request", "The body must be a JSON object.")
+    if isinstance(exc, drf.Throttled):
+        return Response(
+            {"error": "too_many_requests", "message": "Too many requests. Try again later."},
+            429,
+            headers={"Retry-After": str(int(exc.wait or 0) + 1)},
+        )
+    return exception_handler(exc, context)
+
+
+class V1UsersView(ManagementAPIView):
+    required_scopes = {"POST": ("create:users",)}
+
+    def get_exception_handler(self) -> Any:
+        return v1_exception_handler
+
+    def post(self, request: Request) -> Response:
+        data = validate_payload(V1CreateUserSerializer, request.data)
+        user = create_user(
+            data={**data, "connection": settings.V1_USERS_CONNECTION}, actor=client_actor(request)
+        )
+        body = {
+            "id": user.user_id,
+            "email": user.email,
+            "name": user.name,
+            "status": "blocked" if user.blocked else "active",
+            "created_at": format_timestamp(user.created_at),
+            "updated_at": format_timestamp(user.updated_at),
+        }
+        return Response(body, status=201)
