@@ -28,6 +28,7 @@ from users.models import User
 from users.passwords import hash_password
 from users.profile import default_picture
 from users.selectors import get_user
+from users.verification import schedule_verification_email, should_send_on_create
 
 logger = logging.getLogger(__name__)
 
@@ -101,13 +102,16 @@ def create_user(*, data: Mapping[str, Any], actor: Actor) -> User:
         created_at=now,
         updated_at=now,
     )
-    _insert(user, connection)
+    send_verification = bool(email) and should_send_on_create(
+        email_verified=data.get("email_verified"), verify_email=data.get("verify_email")
+    )
+    _insert(user, connection, send_verification=send_verification)
     logger.info("user created user_id=%s connection=%s by %s", user.user_id, connection.name, actor)
     return user
 
 
 @transaction.atomic
-def _insert(user: User, connection: Connection) -> None:
+def _insert(user: User, connection: Connection, *, send_verification: bool) -> None:
     try:
         with transaction.atomic():
             user.save(force_insert=True)
@@ -117,6 +121,8 @@ def _insert(user: User, connection: Connection) -> None:
         if not Connection.objects.filter(pk=connection.pk).exists():
             raise ConnectionNotFound() from exc  # deleted while we were hashing
         raise
+    if send_verification:
+        schedule_verification_email(user)
 
 
 _PROFILE_FIELDS = ("given_name", "family_name", "name", "nickname", "picture")

@@ -1,0 +1,100 @@
+"""E-mail verification: a signed, expiring link sent after the transaction commits; following it marks
+the address verified once.
+
+The link signs the user id *and* the address, so a link sent to an old address cannot verify a new one.
+Sending goes through Django's e-mail framework (console locally, SMTP from the environment).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.core import signing
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from users.models import User
+
+logger = logging.getLogger(__name__)
+
+_SALT = "users.email-verification"
+
+
+class VerificationResult(enum.Enum):
+    VERIFIED = "verified"
+    ALREADY_VERIFIED = "already_verified"
+    EXPIRED = "expired"
+    INVALID = "invalid"
+
+
+def verification_ticket(user: User) -> str:
+    return signing.dumps({"u": user.user_id, "e": user.email}, salt=_SALT, compress=True)
+
+
+def verification_link(user: User) -> str:
+    return f"{settings.PUBLIC_BASE_URL}/email-verification?{urlencode({'ticket': verification_ticket(user)})}"
+
+
+def send_verification_email(user: User) -> None:
+    """Send the link now. Callers inside a transaction use ``schedule_verification_email``."""
+    if not user.email:
+        return
+    context = {
+        "user": user,
+        "link": verification_link(user),
+        "days": max(1, settings.EMAIL_VERIFICATION_TTL_SECONDS // 86400),
+    }
+    send_mail(
+        subject=_("Verify your e-mail address"),
+        message=render_to_string("users/verification_email.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=[user.email],
+    )
+    logger.info("verification e-mail sent user_id=%s", user.user_id)
+
+
+def schedule_verification_email(user: User) -> None:
+    """Send after commit, in the language of the current request; a mail failure never undoes the write."""
+    language = translation.get_language()
+
+    def send() -> None:
+        with translation.override(language):
+            send_verification_email(user)
+
+    transaction.on_commit(send, robust=True)
+
+
+def should_send_on_create(*, email_verified: bool | None, verify_email: bool | None) -> bool:
+    """Auth0's rule: ``verify_email`` decides when given; otherwise mail unless the address is verified."""
+    if verify_email is not None:
+        return verify_email
+    return not email_verified
+
+
+def verify_ticket(ticket: str) -> VerificationResult:
+    """Check the link and mark the address verified (once). Expired or tampered links change nothing."""
+    try:
+        payload = signing.loads(ticket, salt=_SALT, max_age=settings.EMAIL_VERIFICATION_TTL_SECONDS)
+    except signing.SignatureExpired:
+        return VerificationResult.EXPIRED
+    except signing.BadSignature:
+        return VerificationResult.INVALID
+    if not isinstance(payload, dict):
+        return VerificationResult.INVALID
+    user = User.objects.filter(user_id=payload.get("u"), email=payload.get("e")).first()
+    if user is None:
+        return VerificationResult.INVALID
+    now = timezone.now()
+    updated = User.objects.filter(pk=user.pk, email_verified=False).update(
+        email_verified=True, updated_at=now.replace(microsecond=now.microsecond // 1000 * 1000)
+    )
+    if updated:
+        logger.info("e-mail verified user_id=%s", user.user_id)
+        return VerificationResult.VERIFIED
+    return VerificationResult.ALREADY_VERIFIED

@@ -1,0 +1,84 @@
+"""Following a verification link, and asking for the e-mail again through the management API."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.crypto import get_random_string
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from config.api import ManagementAPIView
+from config.errors import FieldError, PayloadValidationError
+from config.schema import StrictCharField, StrictSerializer, validate_payload
+from users.profile import format_timestamp
+from users.selectors import get_user
+from users.verification import VerificationResult, send_verification_email, verify_ticket
+
+
+@require_GET
+def email_verification(request: HttpRequest) -> HttpResponse:
+    result = verify_ticket(request.GET.get("ticket", ""))
+    pages = {
+        VerificationResult.VERIFIED: (
+            200,
+            _("E-mail verified"),
+            _("Thank you: your e-mail address is verified."),
+        ),
+        VerificationResult.ALREADY_VERIFIED: (
+            200,
+            _("E-mail already verified"),
+            _("This e-mail address was verified before. Nothing else to do."),
+        ),
+        VerificationResult.EXPIRED: (
+            400,
+            _("Link expired"),
+            _("This verification link has expired. Ask for a new verification e-mail."),
+        ),
+        VerificationResult.INVALID: (
+            400,
+            _("Invalid link"),
+            _("This verification link is not valid. Check that you opened the whole link from the e-mail."),
+        ),
+    }
+    status, title, message = pages[result]
+    context = {"title": title, "message": message, "success": status == 200}
+    return render(request, "users/verification_result.html", context, status=status)
+
+
+class VerificationEmailJobSerializer(StrictSerializer):
+    user_id = StrictCharField(
+        min_length=1, required=True, help_text="user_id of the user to send the e-mail to."
+    )
+    client_id = StrictCharField(
+        min_length=1, help_text="client_id of the client (accepted for compatibility)."
+    )
+
+
+class VerificationEmailJobView(ManagementAPIView):
+    """``POST /api/v2/jobs/verification-email``: send the verification e-mail again."""
+
+    required_scopes = {"POST": ("update:users",)}
+
+    def post(self, request: Request) -> Response:
+        data = validate_payload(VerificationEmailJobSerializer, request.data)
+        user = get_user(user_id=data["user_id"])
+        if not user.email:
+            error = FieldError("user_id", "NO_EMAIL", "The user has no e-mail address.")
+            raise PayloadValidationError(error.message, errors=[error])
+        if user.email_verified:
+            error = FieldError(
+                "user_id", "ALREADY_VERIFIED", "The user's e-mail address is already verified."
+            )
+            raise PayloadValidationError(error.message, errors=[error])
+        send_verification_email(user)
+        body = {
+            "type": "verification_email",
+            "status": "completed",  # sent before answering, so never "pending"
+            "created_at": format_timestamp(timezone.now()),
+            "id": "job_" + get_random_string(16),
+        }
+        return Response(body, status=201)
