@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+import django
 from django.core.exceptions import ImproperlyConfigured
 
 from config.keys import load_signing_key
@@ -170,16 +171,33 @@ STORAGES = {
 # E-mail: the console by default; SMTP when EMAIL_HOST is set.
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "no-reply@localhost")
-EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
-if EMAIL_HOST:
-    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    EMAIL_PORT = env_int("EMAIL_PORT", 587)
-    EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
-    EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
-    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
-    EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
-else:
-    EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+_smtp_host = os.environ.get("EMAIL_HOST", "")
+_mailer: dict = (
+    {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": _smtp_host,
+            "port": env_int("EMAIL_PORT", 587),
+            "username": os.environ.get("EMAIL_HOST_USER", ""),
+            "password": os.environ.get("EMAIL_HOST_PASSWORD", ""),
+            "use_tls": env_bool("EMAIL_USE_TLS", True),
+            "timeout": env_int("EMAIL_TIMEOUT", 10),
+        },
+    }
+    if _smtp_host
+    else {"BACKEND": "django.core.mail.backends.console.EmailBackend", "OPTIONS": {}}
+)
+if django.VERSION >= (6, 1):
+    MAILERS = {"default": _mailer}
+else:  # Django 5.2 LTS (Python 3.11) predates MAILERS
+    EMAIL_BACKEND = _mailer["BACKEND"]
+    if _smtp_host:
+        EMAIL_HOST = _smtp_host
+        EMAIL_PORT = _mailer["OPTIONS"]["port"]
+        EMAIL_HOST_USER = _mailer["OPTIONS"]["username"]
+        EMAIL_HOST_PASSWORD = _mailer["OPTIONS"]["password"]
+        EMAIL_USE_TLS = _mailer["OPTIONS"]["use_tls"]
+        EMAIL_TIMEOUT = _mailer["OPTIONS"]["timeout"]
 # How long a verification link stays valid (default five days, as Auth0's).
 EMAIL_VERIFICATION_TTL_SECONDS = env_int("EMAIL_VERIFICATION_TTL_SECONDS", 5 * 86400)
 
