@@ -18,6 +18,7 @@ fi  # settings read $DATA_DIR/secret_key when SECRET_KEY is not set
 
 BIND="${BIND:-127.0.0.1:8000}"
 
+.venv/bin/python manage.py compile_translations >/dev/null
 .venv/bin/python manage.py migrate --noinput >/dev/null
 .venv/bin/python manage.py collectstatic --noinput >/dev/null
 .venv/bin/python manage.py create_connection Username-Password-Authentication --strategy auth0 --if-missing >/dev/null

@@ -17,6 +17,17 @@ from connections.services import create_connection
 STRONG_PASSWORD = "Str0ng!Passw0rd"
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Translations are compiled from the .po files for every run, so no stale .mo is ever tested."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from config.translations import compile_catalogues
+
+    compile_catalogues([Path(p) for p in settings.LOCALE_PATHS])
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> None:
     """Rate-limit counters live in the cache: every test starts with a full budget."""
