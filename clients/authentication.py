@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
@@ -21,7 +22,7 @@ class BearerTokenAuthentication(BaseAuthentication):
             return None
         parts = header.split()
         if len(parts) != 2 or parts[0].lower() != self.keyword:
-            raise _failed("Bad HTTP authentication header format", "invalid_authorization_header")
+            raise _failed(_("Bad HTTP authentication header format"), "invalid_authorization_header")
         try:
             principal = verify_token(parts[1])
         except InvalidToken as exc:

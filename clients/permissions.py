@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import NotAuthenticated, PermissionDenied
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -20,13 +21,15 @@ class HasRequiredScopes(BasePermission):
         required = getattr(view, "required_scopes", {}).get(request.method)
         principal = request.auth
         if not isinstance(principal, TokenPrincipal):
-            exc = NotAuthenticated("Missing authentication")
+            exc = NotAuthenticated(_("Missing authentication"))
             exc.error_code = "missing_authentication"  # type: ignore[attr-defined]
             raise exc
         if not required:
             return False
         if not principal.has_any_scope(required):
-            exc = PermissionDenied(f"Insufficient scope, expected any of: {','.join(required)}")
+            exc = PermissionDenied(
+                _("Insufficient scope, expected any of: %(scopes)s") % {"scopes": ",".join(required)}
+            )
             exc.error_code = "insufficient_scope"  # type: ignore[attr-defined]
             raise exc
         return True

@@ -16,6 +16,7 @@ from typing import Any
 import jwt
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from rest_framework_simplejwt.backends import TokenBackend
 from rest_framework_simplejwt.exceptions import (
     ExpiredTokenError,
@@ -151,18 +152,18 @@ def verify_token(raw: str) -> TokenPrincipal:
     try:
         token = ManagementApiToken(raw)  # type: ignore[arg-type]
     except ExpiredTokenError as exc:
-        raise InvalidToken("Expired token received for JSON Web Token validation") from exc
+        raise InvalidToken(_("Expired token received for JSON Web Token validation")) from exc
     except TokenError as exc:
-        raise InvalidToken("Invalid token") from exc
+        raise InvalidToken(_("Invalid token")) from exc
     claims = token.payload
     scope = claims.get("scope", "")
     subject = claims.get("sub")
     if not isinstance(scope, str) or not isinstance(subject, str):
-        raise InvalidToken("Invalid token")
+        raise InvalidToken(_("Invalid token"))
     client_id = claims.get("azp")
     grant_type = claims.get("gty")
     if not isinstance(client_id, str) or grant_type not in (CLIENT_CREDENTIALS, OPERATOR):
-        raise InvalidToken("Invalid token")
+        raise InvalidToken(_("Invalid token"))
     if grant_type == CLIENT_CREDENTIALS:
         _check_client(client_id, claims.get("iat"))
     return TokenPrincipal(client_id=client_id, scopes=frozenset(scope.split()), claims=claims)
@@ -174,6 +175,6 @@ def _check_client(client_id: str, issued_at: Any) -> None:
 
     client = Client.objects.filter(pk=client_id).values("is_active", "secret_rotated_at").first()
     if client is None or not client["is_active"]:
-        raise InvalidToken("Invalid token", "inactive_client")
+        raise InvalidToken(_("Invalid token"), "inactive_client")
     if not isinstance(issued_at, int | float) or issued_at < int(client["secret_rotated_at"].timestamp()):
-        raise InvalidToken("Invalid token", "revoked_token")
+        raise InvalidToken(_("Invalid token"), "revoked_token")

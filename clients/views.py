@@ -14,6 +14,7 @@ from urllib.parse import unquote
 import jwt
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
+from django.utils.translation import gettext as _
 from rest_framework import exceptions as drf
 from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
@@ -41,13 +42,14 @@ def oauth_exception_handler(exc: Exception, context: dict[str, Any]) -> Response
         )
     if isinstance(exc, drf.ParseError | drf.UnsupportedMediaType):
         return Response(
-            {"error": "invalid_request", "error_description": "The body must be JSON or form-encoded."}, 400
+            {"error": "invalid_request", "error_description": _("The body must be JSON or form-encoded.")},
+            400,
         )
     if isinstance(exc, drf.MethodNotAllowed):
         return Response({"error": "invalid_request", "error_description": str(exc.detail)}, 405)
     if isinstance(exc, drf.Throttled):
         return Response(
-            {"error": "too_many_requests", "error_description": "Too many requests"},
+            {"error": "too_many_requests", "error_description": _("Too many requests")},
             429,
             headers={"Retry-After": str(int(exc.wait or 1) + 1)},
         )
@@ -56,16 +58,16 @@ def oauth_exception_handler(exc: Exception, context: dict[str, Any]) -> Response
 
 def _basic_credentials(request: Request) -> tuple[str, str] | None:
     header = request.META.get("HTTP_AUTHORIZATION", "")
-    scheme, _, value = header.partition(" ")
+    scheme, _sep, value = header.partition(" ")
     if scheme.lower() != "basic":
         return None
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError) as exc:
-        raise OAuthError(400, "invalid_request", "Malformed HTTP Basic credentials.") from exc
+        raise OAuthError(400, "invalid_request", _("Malformed HTTP Basic credentials.")) from exc
     client_id, sep, secret = decoded.partition(":")
     if not sep:
-        raise OAuthError(400, "invalid_request", "Malformed HTTP Basic credentials.")
+        raise OAuthError(400, "invalid_request", _("Malformed HTTP Basic credentials."))
     # RFC 6749 §2.3.1: both parts are form-urlencoded before being joined.
     return unquote(client_id), unquote(secret)
 
@@ -74,10 +76,12 @@ def _string(data: Mapping[str, Any], name: str, *, required: bool = True) -> str
     value = data.get(name)
     if value is None or value == "":
         if required:
-            raise OAuthError(400, "invalid_request", f"Missing required parameter: {name}")
+            raise OAuthError(
+                400, "invalid_request", _("Missing required parameter: %(name)s") % {"name": name}
+            )
         return None
     if not isinstance(value, str):
-        raise OAuthError(400, "invalid_request", f"Parameter {name} must be a string.")
+        raise OAuthError(400, "invalid_request", _("Parameter %(name)s must be a string.") % {"name": name})
     return value
 
 
@@ -94,10 +98,12 @@ class TokenView(APIView):
     def post(self, request: Request) -> Response:
         data = request.data
         if not isinstance(data, Mapping):
-            raise OAuthError(400, "invalid_request", "The body must be a JSON object or a form.")
+            raise OAuthError(400, "invalid_request", _("The body must be a JSON object or a form."))
         grant_type = _string(data, "grant_type")
         if grant_type != "client_credentials":
-            raise OAuthError(400, "unsupported_grant_type", f"Unsupported grant type: {grant_type}")
+            raise OAuthError(
+                400, "unsupported_grant_type", _("Unsupported grant type: %(grant)s") % {"grant": grant_type}
+            )
         basic = _basic_credentials(request)
         request.used_basic_auth = basic is not None  # type: ignore[attr-defined]
         if basic is not None:
@@ -106,20 +112,25 @@ class TokenView(APIView):
             client_id = _string(data, "client_id") or ""
             secret = _string(data, "client_secret") or ""
         if data.get("organization") is not None:  # the SDK always sends "organization": null
-            raise OAuthError(400, "invalid_request", "Organizations are not supported.")
+            raise OAuthError(400, "invalid_request", _("Organizations are not supported."))
         audience = _string(data, "audience", required=False) or settings.MANAGEMENT_API_AUDIENCE
         requested = parse_scopes(_string(data, "scope", required=False) or "")
 
         client = authenticate_client(client_id=client_id, secret=secret)
         if client is None:
-            raise OAuthError(401, "access_denied", "Unauthorized")
+            raise OAuthError(401, "access_denied", _("Unauthorized"))
         if audience != settings.MANAGEMENT_API_AUDIENCE:
-            raise OAuthError(403, "access_denied", f"Service not enabled within domain: {audience}")
+            raise OAuthError(
+                403,
+                "access_denied",
+                _("Service not enabled within domain: %(audience)s") % {"audience": audience},
+            )
         if not client.scopes:
             raise OAuthError(
                 403,
                 "access_denied",
-                f'Client is not authorized to access "{audience}". No scopes are granted to it.',
+                _('Client is not authorized to access "%(audience)s". No scopes are granted to it.')
+                % {"audience": audience},
             )
         scopes = [scope for scope in client.scopes if not requested or scope in requested]
         lifetime = settings.ACCESS_TOKEN_LIFETIME_SECONDS

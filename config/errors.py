@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 # Boom's reason phrases (what Auth0 sends as ``error``); Python renamed some of them.
 _REASONS = {
     413: "Request Entity Too Large",
@@ -44,7 +46,7 @@ class DomainError(Exception):
 
     status: int = 400
     code: str = "bad_request"
-    default_message: str = "Bad request."
+    default_message: str = _("Bad request.")
 
     def __init__(self, message: str | None = None, *, errors: list[FieldError] | None = None) -> None:
         self.message = str(message if message is not None else self.default_message)
@@ -55,13 +57,13 @@ class DomainError(Exception):
 class PayloadValidationError(DomainError):
     status = 400
     code = "invalid_body"
-    default_message = "Payload validation error."
+    default_message = _("Payload validation error.")
 
 
 class QueryValidationError(DomainError):
     status = 400
     code = "invalid_query_string"
-    default_message = "Query validation error."
+    default_message = _("Query validation error.")
 
 
 def error_body(

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.utils.translation import gettext as _
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -56,21 +57,21 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         message = str(getattr(exc, "detail", "Forbidden"))
     elif isinstance(exc, drf.Throttled):
         status, code, errors = 429, "too_many_requests", []
-        message = "Global limit has been reached"
+        message = _("Global limit has been reached")
         if exc.wait is not None:
             headers["Retry-After"] = str(int(exc.wait) + 1)
     elif isinstance(exc, drf.ParseError):
         status, code, errors = 400, "invalid_body", []
-        message = "Invalid request payload JSON format"
+        message = _("Invalid request payload JSON format")
     elif isinstance(exc, drf.UnsupportedMediaType):
         status, code, errors = 415, "unsupported_media_type", []
-        message = f"Unsupported Media Type: {exc.detail}"
+        message = _("Unsupported Media Type: %(type)s") % {"type": exc.detail}
     elif isinstance(exc, drf.MethodNotAllowed):
         status, code, errors = 405, "method_not_allowed", []
-        message = str(exc.detail)
+        message = _('Method "%(method)s" not allowed.') % {"method": context["request"].method}
     elif isinstance(exc, drf.NotFound | Http404):
         status, code, errors = 404, "not_found", []
-        message = "Not Found"
+        message = _("Not Found")
     elif isinstance(exc, drf.ValidationError):
         errors = _flatten(exc.detail)
         status, code = 400, "invalid_body"

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
 
 from config.errors import error_body
 
@@ -23,7 +24,7 @@ class BodySizeLimitMiddleware:
         declared = request.META.get("CONTENT_LENGTH") or ""
         if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower() and not declared:
             return JsonResponse(
-                error_body(411, "A Content-Length header is required.", "length_required"),
+                error_body(411, _("A Content-Length header is required."), "length_required"),
                 status=411,
             )
         if declared:
@@ -33,13 +34,14 @@ class BodySizeLimitMiddleware:
                 length = -1
             if length < 0:
                 return JsonResponse(
-                    error_body(400, "Invalid Content-Length header.", "invalid_body"), status=400
+                    error_body(400, _("Invalid Content-Length header."), "invalid_body"), status=400
                 )
             if length > limit:
                 return JsonResponse(
                     error_body(
                         413,
-                        f"Payload content length greater than maximum allowed: {limit}",
+                        _("Payload content length greater than maximum allowed: %(limit)s")
+                        % {"limit": limit},
                         "payload_too_large",
                     ),
                     status=413,

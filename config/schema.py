@@ -21,6 +21,7 @@ from rest_framework.exceptions import ErrorDetail
 from rest_framework.settings import api_settings
 from rest_framework.utils.json import strict_constant
 
+from config import messages
 from config.errors import FieldError, PayloadValidationError, QueryValidationError
 
 _ECHO_LIMIT = 120
@@ -61,11 +62,11 @@ def fail(message: str, code: str) -> serializers.ValidationError:
 def check_text(value: str) -> None:
     """Text the databases can store: no NUL (PostgreSQL refuses it) and no lone surrogates."""
     if "\x00" in value:
-        raise fail("String must not contain NUL characters", "INVALID_CHARACTERS")
+        raise fail(messages.nul_character(), "INVALID_CHARACTERS")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise fail("String contains invalid Unicode (lone surrogate)", "INVALID_CHARACTERS") from exc
+        raise fail(messages.lone_surrogate(), "INVALID_CHARACTERS") from exc
 
 
 class StrictField(serializers.Field):
@@ -79,11 +80,11 @@ class StrictField(serializers.Field):
 
     def validate_empty_values(self, data: Any) -> tuple[bool, Any]:
         if data is None and not self.allow_null:
-            raise fail(f"Expected type {self.expected_type} but found type null", "INVALID_TYPE")
+            raise fail(messages.invalid_type(self.expected_type, "null"), "INVALID_TYPE")
         return super().validate_empty_values(data)
 
     def type_error(self, data: Any) -> serializers.ValidationError:
-        return fail(f"Expected type {self.expected_type} but found type {json_type(data)}", "INVALID_TYPE")
+        return fail(messages.invalid_type(self.expected_type, json_type(data)), "INVALID_TYPE")
 
     def to_representation(self, value: Any) -> Any:
         return value
@@ -111,13 +112,13 @@ class StrictCharField(StrictField):
             raise self.type_error(data)
         check_text(data)
         if self.min_length is not None and len(data) < self.min_length:
-            raise fail(f"String is too short ({len(data)} chars), minimum {self.min_length}", "MIN_LENGTH")
+            raise fail(messages.too_short(len(data), self.min_length), "MIN_LENGTH")
         if self.max_length is not None and len(data) > self.max_length:
-            raise fail(f"String is too long ({len(data)} chars), maximum {self.max_length}", "MAX_LENGTH")
+            raise fail(messages.too_long(len(data), self.max_length), "MAX_LENGTH")
         # Our patterns are anchored; fullmatch keeps Python's "$ before a final newline" from letting
         # "+123\n" pass as "^\+[0-9]{1,15}$".
         if self._regex is not None and not self._regex.fullmatch(data):
-            raise fail(f"String does not match pattern {self.pattern}: {echo(data)}", "PATTERN")
+            raise fail(messages.pattern_mismatch(str(self.pattern), echo(data)), "PATTERN")
         self.check_format(data)
         return data
 
@@ -150,9 +151,9 @@ class StrictIntegerField(StrictField):
                 raise self.type_error(data)
             data = int(data)
         if self.min_value is not None and data < self.min_value:
-            raise fail(f"Value {data} is less than minimum {self.min_value}", "MINIMUM")
+            raise fail(messages.below_minimum(data, self.min_value), "MINIMUM")
         if self.max_value is not None and data > self.max_value:
-            raise fail(f"Value {data} is greater than maximum {self.max_value}", "MAXIMUM")
+            raise fail(messages.above_maximum(data, self.max_value), "MAXIMUM")
         return data
 
 
@@ -168,7 +169,7 @@ class StrictChoiceField(StrictField):
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, bool) or data not in self.choices:
-            raise fail(f"No enum match for: {echo(json.dumps(data))}", "ENUM_MISMATCH")
+            raise fail(messages.enum_mismatch(echo(json.dumps(data))), "ENUM_MISMATCH")
         return data
 
 
@@ -186,16 +187,13 @@ class StrictStringListField(StrictField):
         if not isinstance(data, list):
             raise self.type_error(data)
         if len(data) > self.max_items:
-            raise fail(f"Array is too long ({len(data)}), maximum {self.max_items}", "ARRAY_LENGTH_LONG")
+            raise fail(messages.array_too_long(len(data), self.max_items), "ARRAY_LENGTH_LONG")
         for item in data:
             if not isinstance(item, str):
-                raise fail(f"Expected type string but found type {json_type(item)}", "INVALID_TYPE")
+                raise fail(messages.invalid_type("string", json_type(item)), "INVALID_TYPE")
             check_text(item)
             if len(item) > self.max_item_length:
-                raise fail(
-                    f"String is too long ({len(item)} chars), maximum {self.max_item_length}",
-                    "MAX_LENGTH",
-                )
+                raise fail(messages.too_long(len(item), self.max_item_length), "MAX_LENGTH")
         return data
 
 
@@ -217,7 +215,7 @@ class JSONObjectField(StrictField):
     def _check(self, value: Any, depth: int) -> None:
         if isinstance(value, dict | list):
             if depth > self.max_depth:
-                raise fail(f"Object is nested too deeply (more than {self.max_depth} levels)", "MAX_DEPTH")
+                raise fail(messages.too_deep(self.max_depth), "MAX_DEPTH")
             items = value.items() if isinstance(value, dict) else enumerate(value)
             for key, item in items:
                 if isinstance(key, str):
@@ -227,7 +225,7 @@ class JSONObjectField(StrictField):
             check_text(value)
         elif isinstance(value, float) and not math.isfinite(value):
             # 1e400 parses as infinity; JSON cannot say that and the JSON columns refuse it.
-            raise fail("Number is out of range (not finite)", "INVALID_NUMBER")
+            raise fail(messages.not_finite(), "INVALID_NUMBER")
 
 
 class StrictSerializer(serializers.Serializer):
@@ -239,7 +237,7 @@ class StrictSerializer(serializers.Serializer):
                 {
                     api_settings.NON_FIELD_ERRORS_KEY: [
                         ErrorDetail(
-                            f"Expected type object but found type {json_type(data)}",
+                            messages.invalid_type("object", json_type(data)),
                             code="INVALID_TYPE",
                         )
                     ]
@@ -250,7 +248,7 @@ class StrictSerializer(serializers.Serializer):
         if unknown:
             errors[api_settings.NON_FIELD_ERRORS_KEY] = [
                 ErrorDetail(
-                    f"Additional properties not allowed: {echo(','.join(map(str, unknown)))}",
+                    messages.additional_properties(echo(",".join(map(str, unknown)))),
                     code="OBJECT_ADDITIONAL_PROPERTIES",
                 )
             ]
@@ -265,7 +263,7 @@ class StrictSerializer(serializers.Serializer):
 
     def validate_empty_values(self, data: Any) -> tuple[bool, Any]:
         if data is None and not self.allow_null:
-            raise fail("Expected type object but found type null", "INVALID_TYPE")
+            raise fail(messages.invalid_type("object", "null"), "INVALID_TYPE")
         return super().validate_empty_values(data)
 
 
@@ -296,7 +294,7 @@ def _collect(serializer: serializers.Serializer, detail: Any, path: list[str]) -
             FieldError(
                 ".".join(path),
                 "OBJECT_MISSING_REQUIRED_PROPERTY",
-                f"Missing required property: {path[-1]}",
+                messages.missing_property(path[-1]),
             )
         ]
     return [FieldError(".".join(path) or None, code, str(detail))]
@@ -313,12 +311,11 @@ def payload_message(
             owner = owner[:-1]
         owner = [p for p in owner if p]
         if not owner:
-            parts.append(f"{kind} validation error: '{error.message}'.")
+            parts.append(messages.validation_error(kind, error.message))
             continue
         description = _describe(serializer, owner)
-        suffix = f" ({description})" if description else ""
-        parts.append(f"{kind} validation error: '{error.message}' on property {'.'.join(owner)}{suffix}.")
-    return " (also) ".join(parts)
+        parts.append(messages.validation_error(kind, error.message, ".".join(owner), description))
+    return messages.joined(parts)
 
 
 def _from_form(data: QueryDict, serializer: serializers.Serializer) -> dict[str, Any]:
@@ -351,7 +348,7 @@ def validate_payload(
     if isinstance(data, QueryDict):
         data = _from_form(data, blank)
     if not isinstance(data, Mapping):
-        error = FieldError(None, "INVALID_TYPE", f"Expected type object but found type {json_type(data)}")
+        error = FieldError(None, "INVALID_TYPE", messages.invalid_type("object", json_type(data)))
         raise PayloadValidationError(payload_message(blank, [error]), errors=[error])
     serializer = serializer_class(data=data, context=context or {})
     if serializer.is_valid():

@@ -1,15 +1,17 @@
 """Errors raised by the users app (stable codes, Auth0's messages)."""
 
+from django.utils.translation import gettext_lazy as _
+
 from config.errors import DomainError
 
 
 class UserAlreadyExists(DomainError):
     status = 409
     code = "auth0_idp_error"
-    default_message = "The user already exists."
+    default_message = _("The user already exists.")
 
 
 class UserNotFound(DomainError):
     status = 404
     code = "inexistent_user"
-    default_message = "The user does not exist."
+    default_message = _("The user does not exist.")
