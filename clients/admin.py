@@ -1,0 +1,123 @@
+"""Machine-to-machine clients in the Django admin.
+
+Creating a client (or rotating its secret) shows the secret once, in the confirmation message, and never
+again: only its bcrypt hash is stored. Rotation and (de)activation are actions that call the same services
+the management commands call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from clients.models import Client
+from clients.scopes import KNOWN_SCOPES
+from clients.services import create_client, rotate_client_secret, set_client_active
+from config.actors import Actor
+
+
+def _admin_actor(request: HttpRequest) -> Actor:
+    return Actor(
+        kind="admin",
+        id=request.user.get_username(),
+        ip=request.META.get("REMOTE_ADDR"),
+        user_agent=(request.META.get("HTTP_USER_AGENT") or "")[:512] or None,
+    )
+
+
+class ClientForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(
+        choices=[(scope, scope) for scope in KNOWN_SCOPES],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        label=_("Granted scopes"),
+    )
+
+    class Meta:
+        model = Client
+        fields = ("name", "scopes", "connections", "is_active")
+
+
+@admin.register(Client)
+class ClientAdmin(admin.ModelAdmin):
+    form = ClientForm
+    list_display = ("name", "client_id", "is_active", "scope_list", "created_at")
+    list_filter = ("is_active",)
+    search_fields = ("name", "client_id")
+    readonly_fields = ("client_id", "secret_rotated_at", "created_at", "updated_at")
+    filter_horizontal = ("connections",)
+    actions = ("rotate_secret", "deactivate", "activate")
+
+    @admin.display(description=_("scopes"))
+    def scope_list(self, obj: Client) -> str:
+        return " ".join(obj.scopes)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Client | None = None) -> tuple[str, ...]:
+        return self.readonly_fields if obj else ()
+
+    def get_fields(self, request: HttpRequest, obj: Client | None = None) -> Any:
+        fields = ["name", "scopes", "connections", "is_active"]
+        return [*fields, *self.readonly_fields] if obj else fields
+
+    def save_model(self, request: HttpRequest, obj: Client, form: forms.ModelForm, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # The form's choices already restrict scopes and connections to valid ones.
+        client, secret = create_client(
+            name=form.cleaned_data["name"],
+            scopes=form.cleaned_data["scopes"],
+            connections=[c.name for c in form.cleaned_data["connections"]],
+            actor=_admin_actor(request),
+        )
+        # Keep the created row on the form so the admin redirects to it and saves nothing twice.
+        form.instance = client
+        obj.pk = client.pk
+        obj.client_id = client.client_id
+        obj._state.adding = False
+        if not form.cleaned_data.get("is_active", True):
+            set_client_active(client_id=client.client_id, active=False, actor=_admin_actor(request))
+        self.message_user(
+            request,
+            _("Client secret (shown only now, copy it): %(secret)s") % {"secret": secret},
+            messages.WARNING,
+        )
+
+    def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool) -> None:
+        if change:
+            super().save_related(request, form, formsets, change)
+
+    @admin.action(description=_("Rotate the secret of the selected clients"))
+    def rotate_secret(self, request: HttpRequest, queryset: QuerySet[Client]) -> None:
+        for client in queryset:
+            secret = rotate_client_secret(client_id=client.client_id, actor=_admin_actor(request))
+            self.message_user(
+                request,
+                _("New secret for %(name)s (shown only now): %(secret)s")
+                % {"name": client.name, "secret": secret},
+                messages.WARNING,
+            )
+
+    @admin.action(description=_("Deactivate the selected clients (their tokens stop working)"))
+    def deactivate(self, request: HttpRequest, queryset: QuerySet[Client]) -> None:
+        self._set_active(request, queryset, active=False)
+
+    @admin.action(description=_("Activate the selected clients"))
+    def activate(self, request: HttpRequest, queryset: QuerySet[Client]) -> None:
+        self._set_active(request, queryset, active=True)
+
+    def _set_active(self, request: HttpRequest, queryset: QuerySet[Client], *, active: bool) -> None:
+        count = 0
+        for client in queryset:
+            set_client_active(client_id=client.client_id, active=active, actor=_admin_actor(request))
+            count += 1
+        self.message_user(
+            request,
+            ngettext("%(count)d client updated.", "%(count)d clients updated.", count) % {"count": count},
+        )
