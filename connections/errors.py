@@ -13,3 +13,17 @@ class ConnectionAlreadyExists(DomainError):
     status = 409
     code = "connection_conflict"
     default_message = "A connection with the same name already exists"
+
+
+class ConnectionNotFoundById(DomainError):
+    """``GET/PATCH/DELETE /connections/{id}`` of an id that does not exist (404, as Auth0 answers)."""
+
+    status = 404
+    code = "inexistent_connection"
+    default_message = "The connection does not exist"
+
+
+class UnknownClients(DomainError):
+    status = 400
+    code = "invalid_body"
+    default_message = "Unknown clients in enabled_clients."

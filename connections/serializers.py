@@ -1,0 +1,81 @@
+"""Wire schemas of the connections API (shape only; options are checked per strategy by ``options.py``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from config import messages
+from config.schema import (
+    JSONObjectField,
+    QueryBooleanField,
+    QueryIntegerField,
+    StrictCharField,
+    StrictField,
+    StrictSerializer,
+    fail,
+    json_type,
+)
+from connections.models import CONNECTION_NAME_PATTERN, Strategy
+
+
+class ClientIdListField(StrictField):
+    """An array of client ids (strings)."""
+
+    expected_type = "array"
+
+    def to_internal_value(self, data: Any) -> list[str]:
+        if not isinstance(data, list):
+            raise self.type_error(data)
+        for item in data:
+            if not isinstance(item, str):
+                raise fail(messages.invalid_type("string", json_type(item)), "INVALID_TYPE")
+        return list(dict.fromkeys(data))
+
+
+class CreateConnectionRequestSerializer(StrictSerializer):
+    name = StrictCharField(
+        min_length=1,
+        max_length=128,
+        pattern=CONNECTION_NAME_PATTERN,
+        required=True,
+        help_text="The name of the connection. Must start and end with an alphanumeric character and can "
+        "only contain alphanumeric characters and '-'. Max length 128",
+    )
+    strategy = StrictCharField(min_length=1, required=True, help_text="The identity provider identifier")
+    options = JSONObjectField(max_depth=6, help_text="Options for the connection, per strategy")
+    enabled_clients = ClientIdListField(
+        help_text="The identifiers of the clients for which the connection is to be enabled."
+    )
+
+    def validate_strategy(self, value: str) -> str:
+        if value not in Strategy.values:
+            raise fail(messages.enum_mismatch(value), "ENUM_MISMATCH")
+        return value
+
+
+class UpdateConnectionRequestSerializer(StrictSerializer):
+    options = JSONObjectField(max_depth=6, help_text="Options for the connection; replaces the whole object")
+    enabled_clients = ClientIdListField(
+        help_text="The identifiers of the clients for which the connection is to be enabled."
+    )
+
+
+class ConnectionFieldsQuerySerializer(StrictSerializer):
+    fields = StrictCharField(help_text="A comma separated list of fields to include or exclude.")
+    include_fields = QueryBooleanField(
+        help_text="true if the fields specified are to be included in the result, false otherwise."
+    )
+
+
+class ListConnectionsQuerySerializer(ConnectionFieldsQuerySerializer):
+    per_page = QueryIntegerField(min_value=1, max_value=100, help_text="The amount of entries per page.")
+    page = QueryIntegerField(min_value=0, help_text="The page number. Zero based.")
+    include_totals = QueryBooleanField(help_text="true if a query summary must be included in the result.")
+    take = QueryIntegerField(min_value=1, max_value=100, help_text="Number of results per page.")
+    strategy = StrictCharField(help_text="Only retrieve connections of these strategies (comma-separated).")
+    name = StrictCharField(help_text="The name of the connection to retrieve.")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # "from" is a Python keyword: declared here rather than as a class attribute.
+        self.fields["from"] = StrictCharField(help_text="Optional id from which to start selection.")

@@ -1,0 +1,85 @@
+"""The connections endpoints of the management API: thin views over ``connections.services``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from config.api import ManagementAPIView
+from config.schema import validate_payload, validate_query
+from connections.selectors import get_connection_by_id, list_connections
+from connections.serializers import (
+    ConnectionFieldsQuerySerializer,
+    CreateConnectionRequestSerializer,
+    ListConnectionsQuerySerializer,
+    UpdateConnectionRequestSerializer,
+)
+from connections.services import (
+    connection_as_json,
+    create_connection,
+    delete_connection,
+    update_connection,
+)
+from users.views import client_actor, select_fields
+
+
+class ConnectionCollectionView(ManagementAPIView):
+    required_scopes = {"POST": ("create:connections",), "GET": ("read:connections",)}
+
+    def post(self, request: Request) -> Response:
+        data = validate_payload(CreateConnectionRequestSerializer, request.data)
+        connection = create_connection(**data, actor=client_actor(request))
+        return Response(connection_as_json(connection), status=201)
+
+    def get(self, request: Request) -> Response:
+        query = validate_query(ListConnectionsQuerySerializer, request.query_params)
+        strategies = [s for s in query.get("strategy", "").split(",") if s] or None
+        connections = list_connections(strategies=strategies, name=query.get("name"))
+        if "take" in query or "from" in query:
+            return Response(self._checkpoint_page(connections, query))
+        per_page = query.get("per_page", 50)
+        start = query.get("page", 0) * per_page
+        page = [select_fields(connection_as_json(c), query) for c in connections[start : start + per_page]]
+        if not query.get("include_totals"):
+            return Response(page)
+        return Response(
+            {"start": start, "limit": per_page, "total": connections.count(), "connections": page}
+        )
+
+    @staticmethod
+    def _checkpoint_page(connections: Any, query: dict[str, Any]) -> dict[str, Any]:
+        """Auth0's checkpoint pagination (``from``/``take``, answering ``next``), which the SDKs use."""
+        take = query.get("take", 50)
+        if query.get("from"):
+            connections = connections.filter(id__gt=query["from"])
+        rows = list(connections[: take + 1])
+        body: dict[str, Any] = {
+            "connections": [select_fields(connection_as_json(c), query) for c in rows[:take]]
+        }
+        if len(rows) > take:
+            body["next"] = rows[take - 1].id
+        return body
+
+
+class ConnectionDetailView(ManagementAPIView):
+    required_scopes = {
+        "GET": ("read:connections",),
+        "PATCH": ("update:connections",),
+        "DELETE": ("delete:connections",),
+    }
+
+    def get(self, request: Request, connection_id: str) -> Response:
+        query = validate_query(ConnectionFieldsQuerySerializer, request.query_params)
+        connection = get_connection_by_id(connection_id=connection_id)
+        return Response(select_fields(connection_as_json(connection), query))
+
+    def patch(self, request: Request, connection_id: str) -> Response:
+        data = validate_payload(UpdateConnectionRequestSerializer, request.data)
+        connection = update_connection(connection_id=connection_id, **data, actor=client_actor(request))
+        return Response(connection_as_json(connection))
+
+    def delete(self, request: Request, connection_id: str) -> Response:
+        delete_connection(connection_id=connection_id, actor=client_actor(request))
+        return Response(status=204)
