@@ -435,7 +435,15 @@ def test_create_connection_command_prints_the_connection_as_json():
     printed = json.loads(run("create_connection", "sms", "--strategy", "sms"))
 
     stored = Connection.objects.get()
-    assert printed == {"id": stored.id, "name": "sms", "strategy": "sms", "options": {}}
+    assert printed == {
+        "id": stored.id,
+        "name": "sms",
+        "strategy": "sms",
+        "options": {},
+        "enabled_clients": [],
+        "realms": ["sms"],
+        "is_domain_connection": False,
+    }
     assert CONNECTION_ID.fullmatch(printed["id"])
 
 
