@@ -12,7 +12,9 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils.translation import gettext as _
 
+from config import messages
 from config.errors import FieldError, PayloadValidationError
 from connections.models import Connection, Strategy
 
@@ -36,11 +38,12 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
 def _missing(field: str) -> FieldError:
     if field in ("email", "password"):
         # Auth0's own wording for database connections.
-        return FieldError(field, "OBJECT_MISSING_REQUIRED_PROPERTY", f'"{field}" is required')
+        message = _('"%(field)s" is required') % {"field": field}
+        return FieldError(field, "OBJECT_MISSING_REQUIRED_PROPERTY", message)
     return FieldError(
         field,
         "OBJECT_MISSING_REQUIRED_PROPERTY",
-        f"Payload validation error: 'Missing required property: {field}'.",
+        messages.validation_error("Payload", messages.missing_property(field)),
     )
 
 
@@ -49,108 +52,89 @@ def username_errors(connection: Connection, username: str) -> list[FieldError]:
     low, high = connection.username_length
     errors = []
     if not low <= len(username) <= high:
-        errors.append(
-            FieldError(
-                "username",
-                "USERNAME_LENGTH",
-                f"The username must be between {low} and {high} characters long.",
-            )
-        )
+        message = _("The username must be between %(min)s and %(max)s characters long.") % {
+            "min": low,
+            "max": high,
+        }
+        errors.append(FieldError("username", "USERNAME_LENGTH", message))
     bad = sorted(set(username) - USERNAME_ALPHABET)
     if bad:
-        errors.append(
-            FieldError(
-                "username",
-                "USERNAME_CHARACTERS",
-                "The username may only contain letters a-z, digits and "
-                f"{' '.join(USERNAME_SYMBOLS)} (not allowed: {''.join(bad)[:20]}).",
-            )
-        )
+        message = _(
+            "The username may only contain letters a-z, digits and %(symbols)s (not allowed: %(bad)s)."
+        ) % {"symbols": " ".join(USERNAME_SYMBOLS), "bad": "".join(bad)[:20]}
+        errors.append(FieldError("username", "USERNAME_CHARACTERS", message))
     else:
         try:
             validate_email(username)
         except ValidationError:
             pass
         else:
-            errors.append(
-                FieldError("username", "USERNAME_IS_EMAIL", "The username cannot be an email address.")
-            )
+            message = _("The username cannot be an email address.")
+            errors.append(FieldError("username", "USERNAME_IS_EMAIL", message))
     return errors
+
+
+def _refused(strategy: str, data: Mapping[str, Any]) -> list[FieldError]:
+    """Fields the strategy never takes, when given a value."""
+    return [
+        FieldError(
+            field,
+            "NOT_ALLOWED_FOR_STRATEGY",
+            _("Cannot set %(field)s for connection with strategy %(strategy)s.")
+            % {"field": field, "strategy": strategy},
+        )
+        for field in _NOT_ALLOWED[strategy]
+        if data.get(field) is not None
+    ]
+
+
+def _username_not_allowed() -> FieldError:
+    return FieldError(
+        "username",
+        "USERNAME_NOT_ALLOWED",
+        _("Cannot set username for connection without requires_username."),
+    )
+
+
+def _raise(errors: list[FieldError]) -> None:
+    if errors:
+        raise PayloadValidationError(messages.joined([e.message for e in errors]), errors=errors)
 
 
 def check_user_fields(connection: Connection, data: Mapping[str, Any]) -> None:
     """Refuse fields the strategy does not take and demand the ones it needs."""
     strategy = connection.strategy
-    errors: list[FieldError] = []
-    for field in _NOT_ALLOWED[strategy]:
-        if data.get(field) is not None:
-            errors.append(
-                FieldError(
-                    field,
-                    "NOT_ALLOWED_FOR_STRATEGY",
-                    f"Cannot set {field} for connection with strategy {strategy}.",
-                )
-            )
-    for field in _REQUIRED[strategy]:
-        if data.get(field) is None:
-            errors.append(_missing(field))
+    errors = _refused(strategy, data)
+    errors += [_missing(field) for field in _REQUIRED[strategy] if data.get(field) is None]
     if strategy == Strategy.AUTH0:
         username = data.get("username")
         if connection.requires_username:
-            if username is None:
-                errors.append(_missing("username"))
-            else:
-                errors.extend(username_errors(connection, username))
+            errors += [_missing("username")] if username is None else username_errors(connection, username)
         elif username is not None:
-            errors.append(
-                FieldError(
-                    "username",
-                    "USERNAME_NOT_ALLOWED",
-                    "Cannot set username for connection without requires_username.",
-                )
-            )
-    if errors:
-        raise PayloadValidationError(" (also) ".join(e.message for e in errors), errors=errors)
+            errors.append(_username_not_allowed())
+    _raise(errors)
 
 
 def check_update_fields(connection: Connection, changes: Mapping[str, Any]) -> None:
     """The strategy's rules for a change: refused fields stay refused, required ones cannot be removed."""
     strategy = connection.strategy
-    errors: list[FieldError] = []
-    for field in _NOT_ALLOWED[strategy]:
-        if changes.get(field) is not None:
-            errors.append(
-                FieldError(
-                    field,
-                    "NOT_ALLOWED_FOR_STRATEGY",
-                    f"Cannot set {field} for connection with strategy {strategy}.",
-                )
-            )
-    for field in _REQUIRED[strategy]:
-        if field in changes and changes[field] is None:
-            errors.append(
-                FieldError(
-                    field, "REQUIRED_FOR_STRATEGY", f"Cannot remove {field}: the strategy requires it."
-                )
-            )
-    if strategy == Strategy.AUTH0 and "username" in changes:
-        username = changes["username"]
-        if not connection.requires_username:
-            if username is not None:
-                errors.append(
-                    FieldError(
-                        "username",
-                        "USERNAME_NOT_ALLOWED",
-                        "Cannot set username for connection without requires_username.",
-                    )
-                )
-        elif username is None:
-            errors.append(
-                FieldError(
-                    "username", "REQUIRED_FOR_STRATEGY", "Cannot remove username: the connection requires it."
-                )
-            )
+    errors = _refused(strategy, changes)
+    required = [*_REQUIRED[strategy]]
+    if strategy == Strategy.AUTH0 and connection.requires_username:
+        required.append("username")
+    errors += [
+        FieldError(
+            field,
+            "REQUIRED_FOR_STRATEGY",
+            _("Cannot remove %(field)s: the connection requires it.") % {"field": field},
+        )
+        for field in required
+        if field in changes and changes[field] is None
+    ]
+    username = changes.get("username")
+    if strategy == Strategy.AUTH0 and username is not None:
+        if connection.requires_username:
+            errors += username_errors(connection, username)
         else:
-            errors.extend(username_errors(connection, username))
-    if errors:
-        raise PayloadValidationError(" (also) ".join(e.message for e in errors), errors=errors)
+            errors.append(_username_not_allowed())
+    _raise(errors)
