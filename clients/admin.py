@@ -99,8 +99,7 @@ class ClientAdmin(admin.ModelAdmin):
             secret = rotate_client_secret(client_id=client.client_id, actor=_admin_actor(request))
             self.message_user(
                 request,
-                _("New secret for %(name)s (shown only now): %(secret)s")
-                % {"name": client.name, "secret": secret},
+                _("New secret for %(name)s (shown only now): %(secret)s") % {"name": client.name, "secret": secret},
                 messages.WARNING,
             )
 

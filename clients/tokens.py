@@ -57,9 +57,7 @@ class KeyedTokenBackend(TokenBackend):
 
 
 @lru_cache(maxsize=4)
-def _backend(
-    private_pem: str, public_pem: str, kid: str, audience: str, issuer: str, leeway: int
-) -> KeyedTokenBackend:
+def _backend(private_pem: str, public_pem: str, kid: str, audience: str, issuer: str, leeway: int) -> KeyedTokenBackend:
     return KeyedTokenBackend(
         kid=kid,
         algorithm="RS256",

@@ -37,9 +37,7 @@ def oauth_exception_handler(exc: Exception, context: dict[str, Any]) -> Response
         headers = dict(_NO_STORE)
         if exc.status == 401 and getattr(context.get("request"), "used_basic_auth", False):
             headers["WWW-Authenticate"] = 'Basic realm="oauth"'
-        return Response(
-            {"error": exc.error, "error_description": exc.description}, exc.status, headers=headers
-        )
+        return Response({"error": exc.error, "error_description": exc.description}, exc.status, headers=headers)
     if isinstance(exc, drf.ParseError | drf.UnsupportedMediaType):
         return Response(
             {"error": "invalid_request", "error_description": _("The body must be JSON or form-encoded.")},
@@ -76,9 +74,7 @@ def _string(data: Mapping[str, Any], name: str, *, required: bool = True) -> str
     value = data.get(name)
     if value is None or value == "":
         if required:
-            raise OAuthError(
-                400, "invalid_request", _("Missing required parameter: %(name)s") % {"name": name}
-            )
+            raise OAuthError(400, "invalid_request", _("Missing required parameter: %(name)s") % {"name": name})
         return None
     if not isinstance(value, str):
         raise OAuthError(400, "invalid_request", _("Parameter %(name)s must be a string.") % {"name": name})

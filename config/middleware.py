@@ -33,15 +33,12 @@ class BodySizeLimitMiddleware:
             except ValueError:
                 length = -1
             if length < 0:
-                return JsonResponse(
-                    error_body(400, _("Invalid Content-Length header."), "invalid_body"), status=400
-                )
+                return JsonResponse(error_body(400, _("Invalid Content-Length header."), "invalid_body"), status=400)
             if length > limit:
                 return JsonResponse(
                     error_body(
                         413,
-                        _("Payload content length greater than maximum allowed: %(limit)s")
-                        % {"limit": limit},
+                        _("Payload content length greater than maximum allowed: %(limit)s") % {"limit": limit},
                         "payload_too_large",
                     ),
                     status=413,

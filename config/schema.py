@@ -300,9 +300,7 @@ def _collect(serializer: serializers.Serializer, detail: Any, path: list[str]) -
     return [FieldError(".".join(path) or None, code, str(detail))]
 
 
-def payload_message(
-    serializer: serializers.Serializer, errors: list[FieldError], kind: str = "Payload"
-) -> str:
+def payload_message(serializer: serializers.Serializer, errors: list[FieldError], kind: str = "Payload") -> str:
     """Auth0's wording: one ``Payload validation error: ...`` per problem, joined by ``(also)``."""
     parts = []
     for error in errors:

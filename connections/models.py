@@ -64,9 +64,7 @@ class Connection(models.Model):
             by_field: dict[str, list[str]] = {}
             for error in exc.errors:
                 field = (error.field or "options").split(".")[0]
-                by_field.setdefault(field if field in ("name", "strategy") else "options", []).append(
-                    error.message
-                )
+                by_field.setdefault(field if field in ("name", "strategy") else "options", []).append(error.message)
             raise ValidationError(by_field or {"options": exc.message}) from exc
 
     # Small, read-only views of the options the validators need.

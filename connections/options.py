@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
@@ -25,8 +26,8 @@ from connections.password_policy import LEVELS
 
 
 class UsernameLengthOptions(StrictSerializer):
-    min = StrictIntegerField(min_value=1, max_value=128, required=True, help_text="Minimum username length.")
-    max = StrictIntegerField(min_value=1, max_value=128, required=True, help_text="Maximum username length.")
+    min = StrictIntegerField(min_value=1, max_value=128, required=True, help_text=_("Minimum username length."))
+    max = StrictIntegerField(min_value=1, max_value=128, required=True, help_text=_("Maximum username length."))
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["min"] > attrs["max"]:
@@ -36,52 +37,50 @@ class UsernameLengthOptions(StrictSerializer):
 
 
 class ValidationOptions(StrictSerializer):
-    username = UsernameLengthOptions(required=False, help_text="Username length limits.")
+    username = UsernameLengthOptions(required=False, help_text=_("Username length limits."))
 
 
 class PasswordComplexityOptions(StrictSerializer):
     min_length = StrictIntegerField(
-        min_value=1, max_value=128, help_text="Minimum password length; supersedes the policy's."
+        min_value=1, max_value=128, help_text=_("Minimum password length; supersedes the policy's.")
     )
 
 
 class PasswordDictionaryOptions(StrictSerializer):
-    enable = StrictBooleanField(required=True, help_text="Refuse common passwords.")
-    dictionary = StrictStringListField(max_items=200, max_item_length=50, help_text="Extra words to refuse.")
+    enable = StrictBooleanField(required=True, help_text=_("Refuse common passwords."))
+    dictionary = StrictStringListField(max_items=200, max_item_length=50, help_text=_("Extra words to refuse."))
 
 
 class PasswordHistoryOptions(StrictSerializer):
-    enable = StrictBooleanField(required=True, help_text="Refuse recently used passwords.")
-    size = StrictIntegerField(min_value=0, max_value=24, help_text="How many passwords to remember.")
+    enable = StrictBooleanField(required=True, help_text=_("Refuse recently used passwords."))
+    size = StrictIntegerField(min_value=0, max_value=24, help_text=_("How many passwords to remember."))
 
 
 class EnableOption(StrictSerializer):
-    enable = StrictBooleanField(help_text="Whether the rule is on.")
+    enable = StrictBooleanField(help_text=_("Whether the rule is on."))
 
 
 class DatabaseConnectionOptions(StrictSerializer):
     """Options of an ``auth0`` (database) connection that change how users are validated."""
 
-    requires_username = StrictBooleanField(help_text="Users must have a username.")
-    validation = ValidationOptions(required=False, help_text="Options for validation")
-    passwordPolicy = StrictChoiceField(choices=(*LEVELS, None), help_text="Password strength level.")
-    password_complexity_options = PasswordComplexityOptions(
-        required=False, help_text="Password complexity options"
-    )
-    password_dictionary = PasswordDictionaryOptions(required=False, help_text="Password dictionary policy")
-    password_history = PasswordHistoryOptions(required=False, help_text="Password history policy")
+    requires_username = StrictBooleanField(help_text=_("Users must have a username."))
+    validation = ValidationOptions(required=False, help_text=_("Options for validation"))
+    passwordPolicy = StrictChoiceField(choices=(*LEVELS, None), help_text=_("Password strength level."))
+    password_complexity_options = PasswordComplexityOptions(required=False, help_text=_("Password complexity options"))
+    password_dictionary = PasswordDictionaryOptions(required=False, help_text=_("Password dictionary policy"))
+    password_history = PasswordHistoryOptions(required=False, help_text=_("Password history policy"))
     password_no_personal_info = EnableOption(
-        required=False, help_text="Refuse passwords that contain the user's personal data"
+        required=False, help_text=_("Refuse passwords that contain the user's personal data")
     )
-    disable_signup = StrictBooleanField(help_text="Refuse public sign-ups.")
-    brute_force_protection = StrictBooleanField(help_text="Brute-force protection on logins.")
+    disable_signup = StrictBooleanField(help_text=_("Refuse public sign-ups."))
+    brute_force_protection = StrictBooleanField(help_text=_("Brute-force protection on logins."))
 
 
 class PasswordlessConnectionOptions(StrictSerializer):
     """Options of ``sms`` and ``email`` connections that this service acts on."""
 
-    disable_signup = StrictBooleanField(help_text="Refuse public sign-ups.")
-    brute_force_protection = StrictBooleanField(help_text="Brute-force protection on logins.")
+    disable_signup = StrictBooleanField(help_text=_("Refuse public sign-ups."))
+    brute_force_protection = StrictBooleanField(help_text=_("Brute-force protection on logins."))
 
 
 class ConnectionDefinition(StrictSerializer):
@@ -90,11 +89,9 @@ class ConnectionDefinition(StrictSerializer):
         max_length=128,
         pattern=CONNECTION_NAME_PATTERN,
         required=True,
-        help_text="The name of the connection",
+        help_text=_("The name of the connection"),
     )
-    strategy = StrictChoiceField(
-        choices=tuple(Strategy.values), required=True, help_text="The identity provider"
-    )
+    strategy = StrictChoiceField(choices=tuple(Strategy.values), required=True, help_text=_("The identity provider"))
 
 
 _OPTIONS_BY_STRATEGY: dict[str, type[StrictSerializer]] = {
@@ -110,7 +107,7 @@ def _validate_options(strategy: str, options: Any) -> dict[str, Any]:
     envelope = type(
         "OptionsEnvelope",
         (StrictSerializer,),
-        {"options": schema(required=False, help_text="Options for the connection")},
+        {"options": schema(required=False, help_text=_("Options for the connection"))},
     )
     validated = validate_payload(envelope, {"options": options})
     return _plain(validated.get("options") or {})

@@ -382,9 +382,7 @@ def check_password(password: str, *, options: Mapping[str, Any], user_info: Mapp
             )
         )
 
-    if _enabled(options, "password_no_personal_info") is not None and _contains_personal_info(
-        password, user_info
-    ):
+    if _enabled(options, "password_no_personal_info") is not None and _contains_personal_info(password, user_info):
         failures.append(("password_no_personal_info", gettext("Password contains user information")))
         errors.append(
             PasswordPolicyError(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 from config import messages
 from config.schema import (
     JSONObjectField,
@@ -38,13 +40,15 @@ class CreateConnectionRequestSerializer(StrictSerializer):
         max_length=128,
         pattern=CONNECTION_NAME_PATTERN,
         required=True,
-        help_text="The name of the connection. Must start and end with an alphanumeric character and can "
-        "only contain alphanumeric characters and '-'. Max length 128",
+        help_text=_(
+            "The name of the connection. Must start and end with an alphanumeric character and can "
+            "only contain alphanumeric characters and '-'. Max length 128"
+        ),
     )
-    strategy = StrictCharField(min_length=1, required=True, help_text="The identity provider identifier")
-    options = JSONObjectField(max_depth=6, help_text="Options for the connection, per strategy")
+    strategy = StrictCharField(min_length=1, required=True, help_text=_("The identity provider identifier"))
+    options = JSONObjectField(max_depth=6, help_text=_("Options for the connection, per strategy"))
     enabled_clients = ClientIdListField(
-        help_text="The identifiers of the clients for which the connection is to be enabled."
+        help_text=_("The identifiers of the clients for which the connection is to be enabled.")
     )
 
     def validate_strategy(self, value: str) -> str:
@@ -54,28 +58,28 @@ class CreateConnectionRequestSerializer(StrictSerializer):
 
 
 class UpdateConnectionRequestSerializer(StrictSerializer):
-    options = JSONObjectField(max_depth=6, help_text="Options for the connection; replaces the whole object")
+    options = JSONObjectField(max_depth=6, help_text=_("Options for the connection; replaces the whole object"))
     enabled_clients = ClientIdListField(
-        help_text="The identifiers of the clients for which the connection is to be enabled."
+        help_text=_("The identifiers of the clients for which the connection is to be enabled.")
     )
 
 
 class ConnectionFieldsQuerySerializer(StrictSerializer):
-    fields = StrictCharField(help_text="A comma separated list of fields to include or exclude.")
+    fields = StrictCharField(help_text=_("A comma separated list of fields to include or exclude."))
     include_fields = QueryBooleanField(
-        help_text="true if the fields specified are to be included in the result, false otherwise."
+        help_text=_("true if the fields specified are to be included in the result, false otherwise.")
     )
 
 
 class ListConnectionsQuerySerializer(ConnectionFieldsQuerySerializer):
-    per_page = QueryIntegerField(min_value=1, max_value=100, help_text="The amount of entries per page.")
-    page = QueryIntegerField(min_value=0, help_text="The page number. Zero based.")
-    include_totals = QueryBooleanField(help_text="true if a query summary must be included in the result.")
-    take = QueryIntegerField(min_value=1, max_value=100, help_text="Number of results per page.")
-    strategy = StrictCharField(help_text="Only retrieve connections of these strategies (comma-separated).")
-    name = StrictCharField(help_text="The name of the connection to retrieve.")
+    per_page = QueryIntegerField(min_value=1, max_value=100, help_text=_("The amount of entries per page."))
+    page = QueryIntegerField(min_value=0, help_text=_("The page number. Zero based."))
+    include_totals = QueryBooleanField(help_text=_("true if a query summary must be included in the result."))
+    take = QueryIntegerField(min_value=1, max_value=100, help_text=_("Number of results per page."))
+    strategy = StrictCharField(help_text=_("Only retrieve connections of these strategies (comma-separated)."))
+    name = StrictCharField(help_text=_("The name of the connection to retrieve."))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # "from" is a Python keyword: declared here rather than as a class attribute.
-        self.fields["from"] = StrictCharField(help_text="Optional id from which to start selection.")
+        self.fields["from"] = StrictCharField(help_text=_("Optional id from which to start selection."))

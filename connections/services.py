@@ -70,9 +70,7 @@ def update_connection(
     """Replace the options (the whole object, as Auth0 does) and/or the enabled clients."""
     connection = _locked(connection_id)
     if options is not None:
-        connection.options = validate_connection(
-            name=connection.name, strategy=connection.strategy, options=options
-        )
+        connection.options = validate_connection(name=connection.name, strategy=connection.strategy, options=options)
         connection.save(update_fields=["options", "updated_at"])
     if enabled_clients is not None:
         _set_enabled_clients(connection, enabled_clients)

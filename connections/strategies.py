@@ -59,9 +59,10 @@ def username_errors(connection: Connection, username: str) -> list[FieldError]:
         errors.append(FieldError("username", "USERNAME_LENGTH", message))
     bad = sorted(set(username) - USERNAME_ALPHABET)
     if bad:
-        message = _(
-            "The username may only contain letters a-z, digits and %(symbols)s (not allowed: %(bad)s)."
-        ) % {"symbols": " ".join(USERNAME_SYMBOLS), "bad": "".join(bad)[:20]}
+        message = _("The username may only contain letters a-z, digits and %(symbols)s (not allowed: %(bad)s).") % {
+            "symbols": " ".join(USERNAME_SYMBOLS),
+            "bad": "".join(bad)[:20],
+        }
         errors.append(FieldError("username", "USERNAME_CHARACTERS", message))
     else:
         try:

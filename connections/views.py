@@ -44,9 +44,7 @@ class ConnectionCollectionView(ManagementAPIView):
         page = [select_fields(connection_as_json(c), query) for c in connections[start : start + per_page]]
         if not query.get("include_totals"):
             return Response(page)
-        return Response(
-            {"start": start, "limit": per_page, "total": connections.count(), "connections": page}
-        )
+        return Response({"start": start, "limit": per_page, "total": connections.count(), "connections": page})
 
     @staticmethod
     def _checkpoint_page(connections: Any, query: dict[str, Any]) -> dict[str, Any]:
@@ -55,9 +53,7 @@ class ConnectionCollectionView(ManagementAPIView):
         if query.get("from"):
             connections = connections.filter(id__gt=query["from"])
         rows = list(connections[: take + 1])
-        body: dict[str, Any] = {
-            "connections": [select_fields(connection_as_json(c), query) for c in rows[:take]]
-        }
+        body: dict[str, Any] = {"connections": [select_fields(connection_as_json(c), query) for c in rows[:take]]}
         if len(rows) > take:
             body["next"] = rows[take - 1].id
         return body

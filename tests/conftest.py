@@ -52,9 +52,7 @@ def token() -> Callable[..., str]:
 
 @pytest.fixture
 def make_connection(db: None) -> Callable[..., Connection]:
-    def make(
-        name: str = "Username-Password-Authentication", strategy: str = "auth0", **options: Any
-    ) -> Connection:
+    def make(name: str = "Username-Password-Authentication", strategy: str = "auth0", **options: Any) -> Connection:
         return create_connection(name=name, strategy=strategy, options=options, actor=SYSTEM)
 
     return make

@@ -143,22 +143,16 @@ def test_wrong_or_missing_audience_is_401(api_client, connection, audience):
 
 
 def test_wrong_issuer_is_401(api_client, connection):
-    _assert_401(
-        _post(api_client, f"Bearer {_signed(_claims(iss='https://evil.example.com/'))}"), "Invalid token"
-    )
+    _assert_401(_post(api_client, f"Bearer {_signed(_claims(iss='https://evil.example.com/'))}"), "Invalid token")
 
 
 def test_issued_token_with_the_scope_creates(api_client, connection):
-    response = _post(
-        api_client, f"Bearer {issue_token(client_id='ops', scopes=['create:users'], grant_type=OPERATOR)}"
-    )
+    response = _post(api_client, f"Bearer {issue_token(client_id='ops', scopes=['create:users'], grant_type=OPERATOR)}")
     assert response.status_code == 201, response.json()
 
 
 def test_scope_is_any_of_a_space_separated_list(api_client, connection):
-    token = issue_token(
-        client_id="ops", scopes=["read:users", "create:users", "delete:users"], grant_type=OPERATOR
-    )
+    token = issue_token(client_id="ops", scopes=["read:users", "create:users", "delete:users"], grant_type=OPERATOR)
     assert _post(api_client, f"Bearer {token}").status_code == 201
 
 

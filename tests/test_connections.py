@@ -116,9 +116,7 @@ def test_create_connection_accepts_auth0_names(make_connection, name):
     assert make_connection(name=name).name == name
 
 
-@pytest.mark.parametrize(
-    "name", ["bad name", "-leading", "trailing-", "double--hyphen", "under_score", "dot.name"]
-)
+@pytest.mark.parametrize("name", ["bad name", "-leading", "trailing-", "double--hyphen", "under_score", "dot.name"])
 def test_create_connection_refuses_bad_names(name):
     assert described(refused(name=name)) == (
         f"Payload validation error: 'String does not match pattern {NAME_PATTERN}: {name}' "
@@ -378,9 +376,7 @@ def test_create_connection_refuses_options_that_are_not_an_object(options):
 def test_passwordless_connections_refuse_database_only_options(strategy, key):
     message = f"Additional properties not allowed: {key}"
 
-    assert described(
-        refused(name=strategy, strategy=strategy, options={key: DATABASE_ONLY_OPTIONS[key]})
-    ) == (
+    assert described(refused(name=strategy, strategy=strategy, options={key: DATABASE_ONLY_OPTIONS[key]})) == (
         f"Payload validation error: '{message}' on property options (Options for the connection).",
         [{"field": "options", "code": "OBJECT_ADDITIONAL_PROPERTIES", "message": message}],
     )

@@ -78,12 +78,7 @@ def test_get_list_and_paging(api):
     one = api.get(f"/api/v2/connections/{listed[0]['id']}")
     assert one.status_code == 200 and one.json() == listed[0]
     totals = api.get("/api/v2/connections?per_page=2&page=1&include_totals=true").json()
-    assert (
-        totals["start"] == 2
-        and totals["limit"] == 2
-        and totals["total"] == 4
-        and len(totals["connections"]) == 2
-    )
+    assert totals["start"] == 2 and totals["limit"] == 2 and totals["total"] == 4 and len(totals["connections"]) == 2
     assert [c["name"] for c in api.get("/api/v2/connections?strategy=sms").json()] == ["S1"]
     assert [c["name"] for c in api.get("/api/v2/connections?name=B2").json()] == ["B2"]
     first = api.get("/api/v2/connections?take=3").json()

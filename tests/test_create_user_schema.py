@@ -302,9 +302,7 @@ def test_string_at_its_length_limit_is_accepted(
 
 
 @pytest.mark.parametrize(("field", "low", "high"), LENGTH_LIMITS)
-def test_string_one_past_its_maximum_is_refused(
-    create: Callable[..., Any], field: str, low: int, high: int
-) -> None:
+def test_string_one_past_its_maximum_is_refused(create: Callable[..., Any], field: str, low: int, high: int) -> None:
     response = create(with_field(field, "j" * (high + 1)))
     assert_refused(response, field, "MAX_LENGTH", f"String is too long ({high + 1} chars), maximum {high}")
 
@@ -474,9 +472,7 @@ def test_email_of_255_characters_is_refused_and_only_its_start_is_echoed(create:
 )
 def test_phone_number_not_matching_the_pattern_is_refused(create: Callable[..., Any], phone: str) -> None:
     response = create(with_field("phone_number", phone))
-    assert_refused(
-        response, "phone_number", "PATTERN", f"String does not match pattern {PHONE_PATTERN}: {phone}"
-    )
+    assert_refused(response, "phone_number", "PATTERN", f"String does not match pattern {PHONE_PATTERN}: {phone}")
 
 
 @pytest.mark.parametrize("phone", ["+10000000000", "+999999", "+1415555012"])
@@ -567,9 +563,7 @@ def test_unknown_property_with_a_huge_name_is_echoed_cut_short(create: Callable[
     response = create({**base_body("email"), "k" * 5000: 1})
     assert response.status_code == 400
     detail = "Additional properties not allowed: " + "k" * 120 + "…"
-    assert response.json()["errors"] == [
-        {"field": None, "code": "OBJECT_ADDITIONAL_PROPERTIES", "message": detail}
-    ]
+    assert response.json()["errors"] == [{"field": None, "code": "OBJECT_ADDITIONAL_PROPERTIES", "message": detail}]
 
 
 def test_missing_connection_is_refused(create: Callable[..., Any]) -> None:
@@ -662,9 +656,7 @@ def test_unknown_property_missing_connection_and_bad_field_are_all_reported(
 
 @pytest.mark.parametrize("field", METADATA_FIELDS)
 @pytest.mark.parametrize("container", ["object", "array"])
-def test_metadata_nested_10_levels_is_accepted(
-    create: Callable[..., Any], field: str, container: str
-) -> None:
+def test_metadata_nested_10_levels_is_accepted(create: Callable[..., Any], field: str, container: str) -> None:
     value = {"a": nested(9, container)}
     profile = assert_created(create(with_field(field, value)))
     assert profile[field] == value
@@ -679,9 +671,7 @@ def test_metadata_nested_11_levels_is_refused(create: Callable[..., Any], field:
 
 @pytest.mark.parametrize("field", METADATA_FIELDS)
 @pytest.mark.parametrize("number", ["1e400", "-1e400"])
-def test_metadata_number_that_overflows_to_infinity_is_refused(
-    admin_api: APIClient, field: str, number: str
-) -> None:
+def test_metadata_number_that_overflows_to_infinity_is_refused(admin_api: APIClient, field: str, number: str) -> None:
     text = json.dumps(base_body(field))[:-1] + f', "{field}": {{"score": {number}}}}}'
     response = post_raw(admin_api, text)
     assert_refused(response, field, "INVALID_NUMBER", "Number is out of range (not finite)")
@@ -700,9 +690,7 @@ BAD_TEXT = [
 
 @pytest.mark.parametrize("field", STRING_FIELDS)
 @pytest.mark.parametrize(("text", "detail"), BAD_TEXT)
-def test_string_with_nul_or_lone_surrogate_is_refused(
-    admin_api: APIClient, field: str, text: str, detail: str
-) -> None:
+def test_string_with_nul_or_lone_surrogate_is_refused(admin_api: APIClient, field: str, text: str, detail: str) -> None:
     raw = json.dumps(with_field(field, text))  # ASCII: "\u0000", "\ud800" travel as JSON escapes
     assert "\\u" in raw
     assert_refused(post_raw(admin_api, raw), field, "INVALID_CHARACTERS", detail)
@@ -742,10 +730,7 @@ def test_unknown_property_with_bad_characters_is_refused_not_crashed(
     raw = json.dumps({**base_body("email"), key: 1})
     response = post_raw(admin_api, raw)
     assert response.status_code == 400
-    assert (
-        response.json()["message"]
-        == f"Payload validation error: 'Additional properties not allowed: {shown}'."
-    )
+    assert response.json()["message"] == f"Payload validation error: 'Additional properties not allowed: {shown}'."
     assert User.objects.count() == 0
 
 
@@ -817,9 +802,7 @@ def test_form_metadata_with_an_infinite_number_is_refused(admin_api: APIClient) 
 def test_form_unknown_field_is_refused(admin_api: APIClient) -> None:
     response = post_form(admin_api, {**base_body("email"), "scopes": "create:users"})
     assert response.status_code == 400
-    assert (
-        response.json()["message"] == "Payload validation error: 'Additional properties not allowed: scopes'."
-    )
+    assert response.json()["message"] == "Payload validation error: 'Additional properties not allowed: scopes'."
 
 
 def test_form_string_field_with_nul_is_refused(admin_api: APIClient) -> None:

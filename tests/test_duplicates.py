@@ -88,9 +88,7 @@ def test_create_rejects_duplicate_external_user_id(create, connection):
     assert_conflict(create(user_body("two@example.com", user_id="abc123")))
 
 
-def test_create_rejects_external_user_id_taken_in_another_connection_of_the_same_strategy(
-    create, make_connection
-):
+def test_create_rejects_external_user_id_taken_in_another_connection_of_the_same_strategy(create, make_connection):
     # user_id is "auth0|abc123" in both: it names one user in the whole directory.
     make_connection(name="first")
     make_connection(name="second")

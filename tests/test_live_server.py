@@ -133,9 +133,7 @@ def test_official_sdk_surfaces_errors(live_server_url, make_connection):
     assert conflict.value.body["message"] == "The user already exists."
 
     with pytest.raises(BadRequestError) as weak:
-        client.users.create(
-            connection="Username-Password-Authentication", email="w@example.com", password="weak"
-        )
+        client.users.create(connection="Username-Password-Authentication", email="w@example.com", password="weak")
     assert weak.value.body["message"] == "PasswordStrengthError: Password is too weak"
 
     with pytest.raises(BadRequestError) as missing:

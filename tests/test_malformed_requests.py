@@ -334,9 +334,7 @@ def test_unknown_route_is_a_json_404(admin_api: APIClient, method: str, path: st
 
 
 @pytest.mark.parametrize("method", ["put", "patch", "delete"])
-def test_method_the_route_does_not_have_is_a_405_even_without_a_token(
-    api_client: APIClient, method: str
-) -> None:
+def test_method_the_route_does_not_have_is_a_405_even_without_a_token(api_client: APIClient, method: str) -> None:
     response = getattr(api_client, method)(URL)
     assert assert_envelope(response, 405)["errorCode"] == "method_not_allowed"
 

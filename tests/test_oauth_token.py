@@ -56,13 +56,9 @@ def test_create_client_command_refuses_unknown_scopes_and_connections(connection
     with pytest.raises(CommandError, match="Unknown scopes: fly:away"):
         call_command("create_client", "X", "--scopes", "create:users fly:away", stdout=StringIO())
     with pytest.raises(CommandError, match="Unknown connections: nope"):
-        call_command(
-            "create_client", "X", "--scopes", "create:users", "--connections", "nope", stdout=StringIO()
-        )
+        call_command("create_client", "X", "--scopes", "create:users", "--connections", "nope", stdout=StringIO())
     out = StringIO()
-    call_command(
-        "create_client", "X", "--scopes", "create:users", "--connections", connection.name, stdout=out
-    )
+    call_command("create_client", "X", "--scopes", "create:users", "--connections", connection.name, stdout=out)
     client = Client.objects.get(pk=json.loads(out.getvalue())["client_id"])
     assert list(client.connections.all()) == [connection]
 
@@ -98,9 +94,7 @@ def test_form_body_and_http_basic_credentials_work(api_client, client_and_secret
     client, secret = client_and_secret
     form = api_client.post(
         "/oauth/token",
-        urlencode(
-            {"grant_type": "client_credentials", "client_id": client.client_id, "client_secret": secret}
-        ),
+        urlencode({"grant_type": "client_credentials", "client_id": client.client_id, "client_secret": secret}),
         content_type="application/x-www-form-urlencoded",
     )
     assert form.status_code == 200, form.json()
@@ -187,9 +181,7 @@ def test_client_without_scopes_gets_no_token(api_client):
     assert response.json()["error"] == "access_denied"
 
 
-def test_deactivated_client_gets_no_token_and_its_tokens_are_refused(
-    api_client, client_and_secret, connection
-):
+def test_deactivated_client_gets_no_token_and_its_tokens_are_refused(api_client, client_and_secret, connection):
     client, secret = client_and_secret
     token = _grant(api_client, client, secret).json()["access_token"]
     set_client_active(client_id=client.client_id, active=False, actor=SYSTEM)

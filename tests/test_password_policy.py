@@ -507,9 +507,7 @@ def test_failures_list_every_failed_strength_rule_with_values_substituted():
 def test_fair_failure_names_only_the_missing_classes():
     error = raised("abcdefgh", {"passwordPolicy": "fair"})
 
-    assert error.failures == [
-        ("shouldContain", "Should contain: upper case letters (A-Z), numbers (i.e. 0-9)")
-    ]
+    assert error.failures == [("shouldContain", "Should contain: upper case letters (A-Z), numbers (i.e. 0-9)")]
 
 
 def test_empty_password_fails_non_empty_rule():

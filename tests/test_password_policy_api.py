@@ -176,9 +176,7 @@ def test_empty_password_is_refused_by_the_schema_before_any_policy(create, make_
         ("excellent", 6, "Ab1xxx", [IDENTICAL]),
     ],
 )
-def test_min_length_supersedes_the_levels_minimum(
-    create, make_connection, level, min_length, password, failures
-):
+def test_min_length_supersedes_the_levels_minimum(create, make_connection, level, min_length, password, failures):
     make_connection(name="db", passwordPolicy=level, password_complexity_options={"min_length": min_length})
 
     response = post(create, "db", password)
@@ -261,9 +259,7 @@ PERSONAL_CASES = [
 
 
 @pytest.mark.parametrize(("password", "fields"), PERSONAL_CASES)
-def test_no_personal_info_refuses_passwords_containing_user_data(
-    create, personal_info_connection, password, fields
-):
+def test_no_personal_info_refuses_passwords_containing_user_data(create, personal_info_connection, password, fields):
     body = {"username": "someone", "email": "someone@example.com", **fields}
 
     assert_refused(post(create, "db", password, **body), personal(PERSONAL_INFO))
@@ -274,12 +270,8 @@ def test_no_personal_info_refuses_passwords_containing_user_data(
     [{}, {"password_no_personal_info": {"enable": False}}],
 )
 @pytest.mark.parametrize(("password", "fields"), PERSONAL_CASES)
-def test_no_personal_info_off_allows_user_data_in_password(
-    create, make_connection, options, password, fields
-):
-    make_connection(
-        name="db", requires_username=True, validation={"username": {"min": 1, "max": 30}}, **options
-    )
+def test_no_personal_info_off_allows_user_data_in_password(create, make_connection, options, password, fields):
+    make_connection(name="db", requires_username=True, validation={"username": {"min": 1, "max": 30}}, **options)
     body = {"username": "someone", "email": "someone@example.com", **fields}
 
     assert_created(post(create, "db", password, **body))

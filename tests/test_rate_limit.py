@@ -20,9 +20,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _post(api_client, token):
-    return api_client.post(
-        "/api/v2/users", {"connection": "nope"}, format="json", HTTP_AUTHORIZATION=f"Bearer {token}"
-    )
+    return api_client.post("/api/v2/users", {"connection": "nope"}, format="json", HTTP_AUTHORIZATION=f"Bearer {token}")
 
 
 @override_settings(MANAGEMENT_API_RATE_LIMIT="3/minute")

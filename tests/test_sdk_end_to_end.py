@@ -60,9 +60,7 @@ def test_ops_script_token_create_get_update_delete_and_connections(live_server_u
         api.users.get(created.user_id)
     assert gone.value.body["errorCode"] == "inexistent_user"
 
-    connection = api.connections.create(
-        name="Ops-Created-DB", strategy="auth0", options={"passwordPolicy": "low"}
-    )
+    connection = api.connections.create(name="Ops-Created-DB", strategy="auth0", options={"passwordPolicy": "low"})
     assert connection.id.startswith("con_")
     assert connection.name == "Ops-Created-DB"
     assert api.connections.get(connection.id).options["passwordPolicy"] == "low"
@@ -70,9 +68,7 @@ def test_ops_script_token_create_get_update_delete_and_connections(live_server_u
 
 def test_wrong_secret_surfaces_as_the_sdk_error(live_server_url):
     client, _secret = create_client(name="ops-script", scopes="read:users", actor=SYSTEM)
-    token = GetToken(
-        urlsplit(live_server_url).netloc, client.client_id, client_secret="wrong", protocol="http"
-    )
+    token = GetToken(urlsplit(live_server_url).netloc, client.client_id, client_secret="wrong", protocol="http")
     with pytest.raises(Auth0Error) as denied:
         token.client_credentials(settings.MANAGEMENT_API_AUDIENCE)
     assert denied.value.status_code == 401

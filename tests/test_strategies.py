@@ -54,8 +54,7 @@ def username_characters(bad: str) -> tuple[str, str, str]:
     return (
         "username",
         "USERNAME_CHARACTERS",
-        "The username may only contain letters a-z, digits and @ ^ $ . ! ` - # + ' ~ _ "
-        f"(not allowed: {bad}).",
+        f"The username may only contain letters a-z, digits and @ ^ $ . ! ` - # + ' ~ _ (not allowed: {bad}).",
     )
 
 
@@ -111,9 +110,7 @@ def test_database_connection_requires_email_and_password(create, connection, omi
 
 
 def test_database_connection_refuses_phone_number(create, connection):
-    response = create(
-        {"connection": DB, "email": "chuck@example.com", "password": PASSWORD, "phone_number": PHONE}
-    )
+    response = create({"connection": DB, "email": "chuck@example.com", "password": PASSWORD, "phone_number": PHONE})
 
     assert_refused(response, not_allowed("phone_number", "auth0"))
 
@@ -134,16 +131,12 @@ def test_database_connection_reports_every_problem_at_once(create, connection):
 
 
 def test_username_refused_on_connection_without_requires_username(create, connection):
-    response = create(
-        {"connection": DB, "email": "chuck@example.com", "password": PASSWORD, "username": "chuck"}
-    )
+    response = create({"connection": DB, "email": "chuck@example.com", "password": PASSWORD, "username": "chuck"})
 
     assert_refused(response, USERNAME_NOT_ALLOWED)
 
 
-def test_username_refused_even_when_connection_sets_username_limits_without_requiring_it(
-    create, make_connection
-):
+def test_username_refused_even_when_connection_sets_username_limits_without_requiring_it(create, make_connection):
     make_connection(name="limits-only", validation={"username": {"min": 1, "max": 30}})
 
     assert_refused(create(with_username("chuck", "limits-only")), USERNAME_NOT_ALLOWED)
@@ -319,9 +312,7 @@ def test_sms_refuses_database_fields(create, sms, field, value):
 
 
 def test_sms_reports_every_refused_field(create, sms):
-    response = create(
-        {"connection": "sms", "email": "chuck@example.com", "password": PASSWORD, "username": "c"}
-    )
+    response = create({"connection": "sms", "email": "chuck@example.com", "password": PASSWORD, "username": "c"})
 
     assert_refused(
         response,
@@ -340,9 +331,7 @@ def test_sms_user_is_created_with_phone_number_as_name(create, sms):
     provider, _, local_id = body["user_id"].partition("|")
     assert provider == "sms"
     assert OBJECT_ID.fullmatch(local_id)
-    assert body["identities"] == [
-        {"connection": "sms", "user_id": local_id, "provider": "sms", "isSocial": False}
-    ]
+    assert body["identities"] == [{"connection": "sms", "user_id": local_id, "provider": "sms", "isSocial": False}]
     assert body["phone_number"] == PHONE
     assert body["phone_verified"] is False
     assert body["name"] == PHONE
@@ -383,9 +372,7 @@ def test_email_user_is_created_without_password(create, email_connection):
     provider, _, local_id = body["user_id"].partition("|")
     assert provider == "email"
     assert OBJECT_ID.fullmatch(local_id)
-    assert body["identities"] == [
-        {"connection": "email", "user_id": local_id, "provider": "email", "isSocial": False}
-    ]
+    assert body["identities"] == [{"connection": "email", "user_id": local_id, "provider": "email", "isSocial": False}]
     assert body["email"] == "chuck@example.com"
     assert body["email_verified"] is False
     assert body["name"] == "chuck@example.com"

@@ -91,9 +91,7 @@ def test_go_auth0_capture_with_username(create, make_connection):
     # go-auth0 TestUserManager_Create: the same request, the same body (but for ids and timestamps).
     make_connection(requires_username=True)
 
-    response = create(
-        {"connection": DB, "email": "chuck@example.com", "username": "chuck", "password": PASSWORD}
-    )
+    response = create({"connection": DB, "email": "chuck@example.com", "username": "chuck", "password": PASSWORD})
 
     assert without_server_values(created(response)) == {
         "email": "chuck@example.com",
@@ -123,9 +121,7 @@ def test_generated_user_id_is_an_object_id_starting_with_the_creation_time(creat
     assert match, body["user_id"]
     local_id = match.group(1)
     assert int(local_id[:8], 16) == int(parse_timestamp(body["created_at"]).timestamp())
-    assert body["identities"] == [
-        {"connection": DB, "user_id": local_id, "provider": "auth0", "isSocial": False}
-    ]
+    assert body["identities"] == [{"connection": DB, "user_id": local_id, "provider": "auth0", "isSocial": False}]
     assert User.objects.get().user_id == body["user_id"]
 
 
@@ -148,15 +144,11 @@ def test_location_header_names_the_new_user(create, connection):
 
 @pytest.mark.parametrize("given", ["testaccdatasourceuser", "1235463", "a-b_c.d@e"])
 def test_custom_user_id_is_prefixed_and_bare_in_identities(create, connection, given):
-    response = create(
-        {"connection": DB, "email": "chuck@example.com", "password": PASSWORD, "user_id": given}
-    )
+    response = create({"connection": DB, "email": "chuck@example.com", "password": PASSWORD, "user_id": given})
 
     body = created(response)
     assert body["user_id"] == f"auth0|{given}"
-    assert body["identities"] == [
-        {"connection": DB, "user_id": given, "provider": "auth0", "isSocial": False}
-    ]
+    assert body["identities"] == [{"connection": DB, "user_id": given, "provider": "auth0", "isSocial": False}]
     assert response["Location"] == "/api/v2/users/" + quote(f"auth0|{given}", safe="")
 
 
@@ -187,9 +179,7 @@ def test_terraform_capture_with_every_profile_field(create, make_connection):
         "email_verified": False,
         "family_name": "Lastname",
         "given_name": "Firstname",
-        "identities": [
-            {"user_id": "testaccdatasourceuser", "connection": DB, "provider": "auth0", "isSocial": False}
-        ],
+        "identities": [{"user_id": "testaccdatasourceuser", "connection": DB, "provider": "auth0", "isSocial": False}],
         "name": "Firstname Lastname",
         "nickname": "testaccdatasourceuser",
         "picture": "https://www.example.com/picture.jpg",
@@ -293,13 +283,9 @@ def test_default_picture_is_gravatar_with_first_two_letters_of_the_name(create, 
     assert body["picture"] == gravatar(email, initials)
 
 
-@pytest.mark.parametrize(
-    ("name", "initials"), [("John3 Doe", "jd"), ("ada lovelace king", "al"), ("Zoë", "zo")]
-)
+@pytest.mark.parametrize(("name", "initials"), [("John3 Doe", "jd"), ("ada lovelace king", "al"), ("Zoë", "zo")])
 def test_default_picture_uses_initials_of_the_given_name(create, connection, name, initials):
-    body = created(
-        create({"connection": DB, "email": "john@example.com", "password": PASSWORD, "name": name})
-    )
+    body = created(create({"connection": DB, "email": "john@example.com", "password": PASSWORD, "name": name}))
 
     assert body["name"] == name
     assert body["picture"] == gravatar("john@example.com", initials)
@@ -342,9 +328,7 @@ def test_default_chuck_picture_is_the_same_whatever_the_email_case(create, conne
     ],
 )
 def test_given_value_is_echoed(create, connection, field, value):
-    body = created(
-        create({"connection": DB, "email": "chuck@example.com", "password": PASSWORD, field: value})
-    )
+    body = created(create({"connection": DB, "email": "chuck@example.com", "password": PASSWORD, field: value}))
 
     assert body[field] == value
 
@@ -356,9 +340,7 @@ def test_blocked_is_left_out_unless_sent(create, connection):
 
 
 def test_verify_email_and_password_are_never_echoed(create, connection):
-    body = created(
-        create({"connection": DB, "email": "chuck@example.com", "password": PASSWORD, "verify_email": True})
-    )
+    body = created(create({"connection": DB, "email": "chuck@example.com", "password": PASSWORD, "verify_email": True}))
 
     assert "verify_email" not in body
     assert "password" not in body

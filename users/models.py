@@ -17,9 +17,7 @@ from connections.models import Connection
 
 
 class User(models.Model):
-    user_id = models.CharField(
-        max_length=300, help_text="<provider>|<id>, e.g. auth0|63d17c4a8869daf88ed7db97"
-    )
+    user_id = models.CharField(max_length=300, help_text="<provider>|<id>, e.g. auth0|63d17c4a8869daf88ed7db97")
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="users")
     email = models.EmailField(max_length=254, null=True, blank=True)
     email_verified = models.BooleanField(default=False)

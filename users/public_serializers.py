@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 from config.schema import JSONObjectField, StrictCharField, StrictSerializer, echo, fail
 from users.serializers import EmailAddressField, PasswordField, StrictUriField
 
@@ -25,16 +27,14 @@ class SignupMetadataField(JSONObjectField):
         for key, item in value.items():
             if len(key) > SIGNUP_METADATA_MAX_NAME:
                 raise fail(
-                    f"Property name is too long ({len(key)} chars), maximum {SIGNUP_METADATA_MAX_NAME}: "
-                    f"{echo(key)}",
+                    f"Property name is too long ({len(key)} chars), maximum {SIGNUP_METADATA_MAX_NAME}: {echo(key)}",
                     "MAX_LENGTH",
                 )
             if not isinstance(item, str):
                 raise fail(f"Property {echo(key)} must be a string", "INVALID_TYPE")
             if len(item) > SIGNUP_METADATA_MAX_VALUE:
                 raise fail(
-                    f"Property {echo(key)} is too long ({len(item)} chars), "
-                    f"maximum {SIGNUP_METADATA_MAX_VALUE}",
+                    f"Property {echo(key)} is too long ({len(item)} chars), maximum {SIGNUP_METADATA_MAX_VALUE}",
                     "MAX_LENGTH",
                 )
         return value
@@ -44,33 +44,35 @@ class SignupRequestSerializer(StrictSerializer):
     """``POST /dbconnections/signup``: Auth0's Authentication API body for database connections."""
 
     client_id = StrictCharField(
-        min_length=1, max_length=64, required=True, help_text="The client_id of your client."
+        min_length=1, max_length=64, required=True, help_text=_("The client_id of your client.")
     )
     connection = StrictCharField(
-        min_length=1, required=True, help_text="The name of the database configured to your client."
+        min_length=1, required=True, help_text=_("The name of the database configured to your client.")
     )
-    email = EmailAddressField(help_text="The user's email address.")
-    password = PasswordField(min_length=1, required=True, help_text="The user's desired password.")
+    email = EmailAddressField(help_text=_("The user's email address."))
+    password = PasswordField(min_length=1, required=True, help_text=_("The user's desired password."))
     username = StrictCharField(
         min_length=1,
         max_length=128,
-        help_text="The user's username. Only valid if the connection requires a username.",
+        help_text=_("The user's username. Only valid if the connection requires a username."),
     )
-    given_name = StrictCharField(min_length=1, max_length=150, help_text="The user's given name(s).")
-    family_name = StrictCharField(min_length=1, max_length=150, help_text="The user's family name(s).")
-    name = StrictCharField(min_length=1, max_length=300, help_text="The user's full name.")
-    nickname = StrictCharField(min_length=1, max_length=300, help_text="The user's nickname.")
-    picture = StrictUriField(help_text="A URI pointing to the user's picture.")
+    given_name = StrictCharField(min_length=1, max_length=150, help_text=_("The user's given name(s)."))
+    family_name = StrictCharField(min_length=1, max_length=150, help_text=_("The user's family name(s)."))
+    name = StrictCharField(min_length=1, max_length=300, help_text=_("The user's full name."))
+    nickname = StrictCharField(min_length=1, max_length=300, help_text=_("The user's nickname."))
+    picture = StrictUriField(help_text=_("A URI pointing to the user's picture."))
     user_metadata = SignupMetadataField(
         max_depth=1,
-        help_text="The user metadata to be associated with the user: at most ten properties, names of "
-        "at most 100 characters, values strings of at most 500 characters.",
+        help_text=_(
+            "The user metadata to be associated with the user: at most ten properties, names of "
+            "at most 100 characters, values strings of at most 500 characters."
+        ),
     )
 
 
 class V1CreateUserSerializer(StrictSerializer):
     """``POST /v1/users``: e-mail, password and an optional name, nothing else."""
 
-    email = EmailAddressField(required=True, help_text="The user's unique email address.")
-    password = PasswordField(min_length=1, required=True, help_text="A strong password for the new account.")
-    name = StrictCharField(min_length=1, max_length=300, help_text="The user's full name.")
+    email = EmailAddressField(required=True, help_text=_("The user's unique email address."))
+    password = PasswordField(min_length=1, required=True, help_text=_("A strong password for the new account."))
+    name = StrictCharField(min_length=1, max_length=300, help_text=_("The user's full name."))

@@ -52,6 +52,4 @@ def list_users(
 
 def users_by_email(*, email: str) -> list[User]:
     """Every user with this e-mail, in any connection (stored lower-cased, so any case matches)."""
-    return list(
-        User.objects.select_related("connection").filter(email=email.lower()).order_by("created_at", "id")
-    )
+    return list(User.objects.select_related("connection").filter(email=email.lower()).order_by("created_at", "id"))

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils.translation import gettext_lazy as _
 
 from config.schema import (
     JSONObjectField,
@@ -89,54 +90,58 @@ class PasswordField(StrictCharField):
 
 
 class CreateUserRequestSerializer(StrictSerializer):
-    email = EmailAddressField(help_text="The user's email.")
-    phone_number = PhoneNumberField(help_text="The user's phone number (following the E.164 recommendation).")
+    email = EmailAddressField(help_text=_("The user's email."))
+    phone_number = PhoneNumberField(help_text=_("The user's phone number (following the E.164 recommendation)."))
     user_metadata = JSONObjectField(
         max_depth=METADATA_MAX_DEPTH,
-        help_text="Data related to the user that does not affect the application's core functionality.",
+        help_text=_("Data related to the user that does not affect the application's core functionality."),
     )
     blocked = StrictBooleanField(
-        help_text="Whether this user was blocked by an administrator (true) or not (false)."
+        help_text=_("Whether this user was blocked by an administrator (true) or not (false).")
     )
     email_verified = StrictBooleanField(
-        help_text="Whether this email address is verified (true) or unverified (false). User will "
-        "receive a verification email after creation if `email_verified` is false or not specified"
+        help_text=_(
+            "Whether this email address is verified (true) or unverified (false). User will "
+            "receive a verification email after creation if `email_verified` is false or not specified"
+        )
     )
     phone_verified = StrictBooleanField(
-        help_text="Whether this phone number has been verified (true) or not (false)."
+        help_text=_("Whether this phone number has been verified (true) or not (false).")
     )
     app_metadata = JSONObjectField(
         max_depth=METADATA_MAX_DEPTH,
-        help_text="Data related to the user that does affect the application's core functionality.",
+        help_text=_("Data related to the user that does affect the application's core functionality."),
     )
-    given_name = StrictCharField(min_length=1, max_length=150, help_text="The user's given name(s).")
-    family_name = StrictCharField(min_length=1, max_length=150, help_text="The user's family name(s).")
-    name = StrictCharField(min_length=1, max_length=300, help_text="The user's full name.")
-    nickname = StrictCharField(min_length=1, max_length=300, help_text="The user's nickname.")
-    picture = StrictUriField(help_text="A URI pointing to the user's picture.")
+    given_name = StrictCharField(min_length=1, max_length=150, help_text=_("The user's given name(s)."))
+    family_name = StrictCharField(min_length=1, max_length=150, help_text=_("The user's family name(s)."))
+    name = StrictCharField(min_length=1, max_length=300, help_text=_("The user's full name."))
+    nickname = StrictCharField(min_length=1, max_length=300, help_text=_("The user's nickname."))
+    picture = StrictUriField(help_text=_("A URI pointing to the user's picture."))
     user_id = StrictCharField(
         min_length=0,
         max_length=255,
         pattern=USER_ID_PATTERN,
-        help_text="The external user's id provided by the identity provider.",
+        help_text=_("The external user's id provided by the identity provider."),
     )
     connection = StrictCharField(
         min_length=1,
         required=True,
-        help_text="Name of the connection this user should be created in.",
+        help_text=_("Name of the connection this user should be created in."),
     )
     password = PasswordField(
         min_length=1,
-        help_text="Initial password for this user. Only valid for auth0 connection strategy.",
+        help_text=_("Initial password for this user. Only valid for auth0 connection strategy."),
     )
     verify_email = StrictBooleanField(
-        help_text="Whether the user will receive a verification email after creation (true) or no "
-        "email (false). Overrides behavior of `email_verified` parameter."
+        help_text=_(
+            "Whether the user will receive a verification email after creation (true) or no "
+            "email (false). Overrides behavior of `email_verified` parameter."
+        )
     )
     username = StrictCharField(
         min_length=1,
         max_length=128,
-        help_text="The user's username. Only valid if the connection requires a username.",
+        help_text=_("The user's username. Only valid if the connection requires a username."),
     )
 
 
@@ -144,91 +149,97 @@ class UpdateUserRequestSerializer(StrictSerializer):
     """Auth0's ``UpdateUserRequestContent`` (the fields this service implements). ``null`` removes a field."""
 
     blocked = StrictBooleanField(
-        help_text="Whether this user was blocked by an administrator (true) or not (false)."
+        help_text=_("Whether this user was blocked by an administrator (true) or not (false).")
     )
     email_verified = StrictBooleanField(
-        help_text="Whether this email address is verified (true) or unverified (false)."
+        help_text=_("Whether this email address is verified (true) or unverified (false).")
     )
-    email = EmailAddressField(allow_null=True, help_text="Email address of this user.")
+    email = EmailAddressField(allow_null=True, help_text=_("Email address of this user."))
     phone_number = PhoneNumberField(
-        allow_null=True, help_text="The user's phone number (following the E.164 recommendation)."
+        allow_null=True, help_text=_("The user's phone number (following the E.164 recommendation).")
     )
     phone_verified = StrictBooleanField(
-        help_text="Whether this phone number has been verified (true) or not (false)."
+        help_text=_("Whether this phone number has been verified (true) or not (false).")
     )
     user_metadata = JSONObjectField(
         max_depth=METADATA_MAX_DEPTH,
         allow_null=True,
-        help_text="User metadata to which this user has read/write access.",
+        help_text=_("User metadata to which this user has read/write access."),
     )
     app_metadata = JSONObjectField(
         max_depth=METADATA_MAX_DEPTH,
         allow_null=True,
-        help_text="User metadata to which this user has read-only access.",
+        help_text=_("User metadata to which this user has read-only access."),
     )
     given_name = StrictCharField(
         min_length=1,
         max_length=150,
         allow_null=True,
-        help_text="Given name/first name/forename of this user.",
+        help_text=_("Given name/first name/forename of this user."),
     )
     family_name = StrictCharField(
-        min_length=1, max_length=150, allow_null=True, help_text="Family name/last name/surname of this user."
+        min_length=1,
+        max_length=150,
+        allow_null=True,
+        help_text=_("Family name/last name/surname of this user."),
     )
-    name = StrictCharField(min_length=1, max_length=300, allow_null=True, help_text="Name of this user.")
+    name = StrictCharField(min_length=1, max_length=300, allow_null=True, help_text=_("Name of this user."))
     nickname = StrictCharField(
-        min_length=1, max_length=300, allow_null=True, help_text="Preferred nickname or alias of this user."
+        min_length=1,
+        max_length=300,
+        allow_null=True,
+        help_text=_("Preferred nickname or alias of this user."),
     )
-    picture = StrictUriField(allow_null=True, help_text="URL to picture, photo, or avatar of this user.")
+    picture = StrictUriField(allow_null=True, help_text=_("URL to picture, photo, or avatar of this user."))
     verify_email = StrictBooleanField(
-        help_text="Whether this user will receive a verification email after creation (true) or no email "
-        "(false). Overrides behavior of `email_verified` parameter."
+        help_text=_(
+            "Whether this user will receive a verification email after creation (true) or no email "
+            "(false). Overrides behavior of `email_verified` parameter."
+        )
     )
     password = PasswordField(
-        min_length=1, help_text="New password for this user. Only valid for database connections."
+        min_length=1, help_text=_("New password for this user. Only valid for database connections.")
     )
-    connection = StrictCharField(
-        min_length=1, help_text="Name of the connection to target for this user update."
-    )
-    client_id = StrictCharField(
-        min_length=1, help_text="Auth0 client ID. Only valid when updating email address."
-    )
+    connection = StrictCharField(min_length=1, help_text=_("Name of the connection to target for this user update."))
+    client_id = StrictCharField(min_length=1, help_text=_("Auth0 client ID. Only valid when updating email address."))
     username = StrictCharField(
         min_length=1,
         max_length=128,
         allow_null=True,
-        help_text="The user's username. Only valid if the connection requires a username.",
+        help_text=_("The user's username. Only valid if the connection requires a username."),
     )
 
 
 class UserFieldsQuerySerializer(StrictSerializer):
     fields = StrictCharField(
-        help_text="Comma-separated list of fields to include or exclude (based on value provided for "
-        "include_fields) in the result. Leave empty to retrieve all fields."
+        help_text=_(
+            "Comma-separated list of fields to include or exclude (based on value provided for "
+            "include_fields) in the result. Leave empty to retrieve all fields."
+        )
     )
     include_fields = QueryBooleanField(
-        help_text="Whether specified fields are to be included (true) or excluded (false)."
+        help_text=_("Whether specified fields are to be included (true) or excluded (false).")
     )
 
 
 class ListUsersQuerySerializer(UserFieldsQuerySerializer):
-    page = QueryIntegerField(min_value=0, help_text="Page index of the results to return. First page is 0.")
-    per_page = QueryIntegerField(min_value=0, max_value=100, help_text="Number of results per page.")
+    page = QueryIntegerField(min_value=0, help_text=_("Page index of the results to return. First page is 0."))
+    per_page = QueryIntegerField(min_value=0, max_value=100, help_text=_("Number of results per page."))
     include_totals = QueryBooleanField(
-        help_text="Return results inside an object that contains the total result count (true) or as a "
-        "direct array of results (false, default)."
+        help_text=_(
+            "Return results inside an object that contains the total result count (true) or as a "
+            "direct array of results (false, default)."
+        )
     )
     sort = StrictCharField(
         pattern=r"^(created_at|updated_at|email|user_id|name|username):(1|-1)$",
-        help_text="Field to sort by. Use field:order where order is 1 for ascending and -1 for descending.",
+        help_text=_("Field to sort by. Use field:order where order is 1 for ascending and -1 for descending."),
     )
-    connection = StrictCharField(min_length=1, help_text="Connection filter.")
-    email = StrictCharField(min_length=1, max_length=254, help_text="E-mail filter (any letter case).")
-    search_engine = StrictChoiceField(
-        choices=("v1", "v2", "v3"), help_text="The version of the search engine."
-    )
+    connection = StrictCharField(min_length=1, help_text=_("Connection filter."))
+    email = StrictCharField(min_length=1, max_length=254, help_text=_("E-mail filter (any letter case)."))
+    search_engine = StrictChoiceField(choices=("v1", "v2", "v3"), help_text=_("The version of the search engine."))
     primary_order = QueryBooleanField(
-        help_text="Results are always returned in a deterministic order; accepted for compatibility."
+        help_text=_("Results are always returned in a deterministic order; accepted for compatibility.")
     )
 
 
@@ -237,5 +248,5 @@ class UsersByEmailQuerySerializer(UserFieldsQuerySerializer):
         min_length=1,
         max_length=254,
         required=True,
-        help_text="Email address to search for (any letter case).",
+        help_text=_("Email address to search for (any letter case)."),
     )

@@ -37,9 +37,7 @@ def v1_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | 
         failures = [{"field": "password", "code": code, "message": text} for code, text in exc.failures]
         return _error(400, "invalid_request", f"{exc.message}.", errors=failures)
     if isinstance(exc, ConnectionNotFound):
-        return _error(
-            503, "service_unavailable", "The connection for /v1/users is not configured on this server."
-        )
+        return _error(503, "service_unavailable", "The connection for /v1/users is not configured on this server.")
     if isinstance(exc, PayloadValidationError):
         return _error(400, "invalid_request", exc.message, errors=[e.as_dict() for e in exc.errors])
     if isinstance(exc, DomainError):
@@ -72,9 +70,7 @@ class V1UsersView(ManagementAPIView):
 
     def post(self, request: Request) -> Response:
         data = validate_payload(V1CreateUserSerializer, request.data)
-        user = create_user(
-            data={**data, "connection": settings.V1_USERS_CONNECTION}, actor=client_actor(request)
-        )
+        user = create_user(data={**data, "connection": settings.V1_USERS_CONNECTION}, actor=client_actor(request))
         body = {
             "id": user.user_id,
             "email": user.email,

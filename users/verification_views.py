@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.crypto import get_random_string
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -50,12 +50,8 @@ def email_verification(request: HttpRequest) -> HttpResponse:
 
 
 class VerificationEmailJobSerializer(StrictSerializer):
-    user_id = StrictCharField(
-        min_length=1, required=True, help_text="user_id of the user to send the e-mail to."
-    )
-    client_id = StrictCharField(
-        min_length=1, help_text="client_id of the client (accepted for compatibility)."
-    )
+    user_id = StrictCharField(min_length=1, required=True, help_text=_("user_id of the user to send the e-mail to."))
+    client_id = StrictCharField(min_length=1, help_text=_("client_id of the client (accepted for compatibility)."))
 
 
 class VerificationEmailJobView(ManagementAPIView):
@@ -70,9 +66,7 @@ class VerificationEmailJobView(ManagementAPIView):
             error = FieldError("user_id", "NO_EMAIL", "The user has no e-mail address.")
             raise PayloadValidationError(error.message, errors=[error])
         if user.email_verified:
-            error = FieldError(
-                "user_id", "ALREADY_VERIFIED", "The user's e-mail address is already verified."
-            )
+            error = FieldError("user_id", "ALREADY_VERIFIED", "The user's e-mail address is already verified.")
             raise PayloadValidationError(error.message, errors=[error])
         send_verification_email(user)
         body = {

@@ -27,7 +27,5 @@ class Command(BaseCommand):
         scopes = opts["scopes"].split()
         if not scopes:
             raise CommandError("--scopes needs at least one scope")
-        token = issue_token(
-            client_id=opts["client_id"], scopes=scopes, expires_in=expires_in, grant_type=OPERATOR
-        )
+        token = issue_token(client_id=opts["client_id"], scopes=scopes, expires_in=expires_in, grant_type=OPERATOR)
         self.stdout.write(token)
