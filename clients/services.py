@@ -15,6 +15,7 @@ import bcrypt
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from clients.errors import ClientNotFound
 from clients.models import Client
@@ -36,7 +37,7 @@ def _checked_scopes(scopes: Iterable[str] | str) -> list[str]:
     parsed = parse_scopes(scopes if isinstance(scopes, str) else list(scopes))
     unknown = unknown_scopes(parsed)
     if unknown:
-        error = FieldError("scopes", "UNKNOWN_SCOPE", f"Unknown scopes: {' '.join(unknown)}")
+        error = FieldError("scopes", "UNKNOWN_SCOPE", _("Unknown scopes: %(scopes)s") % {"scopes": " ".join(unknown)})
         raise PayloadValidationError(error.message, errors=[error])
     return parsed
 
@@ -46,7 +47,9 @@ def _connections(names: Iterable[str]) -> list[Connection]:
     found = list(Connection.objects.filter(name__in=wanted))
     missing = sorted(set(wanted) - {c.name for c in found})
     if missing:
-        error = FieldError("connections", "UNKNOWN_CONNECTION", f"Unknown connections: {', '.join(missing)}")
+        error = FieldError(
+            "connections", "UNKNOWN_CONNECTION", _("Unknown connections: %(names)s") % {"names": ", ".join(missing)}
+        )
         raise PayloadValidationError(error.message, errors=[error])
     return found
 
@@ -58,7 +61,7 @@ def create_client(
     """Create a client; returns it with its plaintext secret, which is never retrievable again."""
     if not name or not name.strip():
         raise PayloadValidationError(
-            "The client needs a name.", errors=[FieldError("name", "MIN_LENGTH", "The client needs a name.")]
+            _("The client needs a name."), errors=[FieldError("name", "MIN_LENGTH", _("The client needs a name."))]
         )
     granted = _checked_scopes(scopes)
     enabled = _connections(connections)

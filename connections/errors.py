@@ -1,18 +1,20 @@
 """Errors raised by the connections app (stable codes, Auth0's messages)."""
 
+from django.utils.translation import gettext_lazy as _
+
 from config.errors import DomainError
 
 
 class ConnectionNotFound(DomainError):
     status = 400
     code = "inexistent_connection"
-    default_message = "The connection does not exist."
+    default_message = _("The connection does not exist.")
 
 
 class ConnectionAlreadyExists(DomainError):
     status = 409
     code = "connection_conflict"
-    default_message = "A connection with the same name already exists"
+    default_message = _("A connection with the same name already exists")
 
 
 class ConnectionNotFoundById(DomainError):
@@ -20,10 +22,10 @@ class ConnectionNotFoundById(DomainError):
 
     status = 404
     code = "inexistent_connection"
-    default_message = "The connection does not exist"
+    default_message = _("The connection does not exist")
 
 
 class UnknownClients(DomainError):
     status = 400
     code = "invalid_body"
-    default_message = "Unknown clients in enabled_clients."
+    default_message = _("Unknown clients in enabled_clients.")

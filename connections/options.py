@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
@@ -31,7 +32,7 @@ class UsernameLengthOptions(StrictSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["min"] > attrs["max"]:
-            message = f"Value {attrs['min']} is greater than max {attrs['max']}"
+            message = gettext("Value %(min)s is greater than max %(max)s") % {"min": attrs["min"], "max": attrs["max"]}
             raise serializers.ValidationError({"min": [ErrorDetail(message, code="MAXIMUM")]})
         return attrs
 

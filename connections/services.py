@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from config.actors import Actor
 from config.errors import FieldError
@@ -25,7 +26,7 @@ def _set_enabled_clients(connection: Connection, client_ids: Iterable[str]) -> N
     clients = list(Client.objects.filter(pk__in=wanted))
     missing = sorted(set(wanted) - {c.client_id for c in clients})
     if missing:
-        message = f"Unknown clients in enabled_clients: {', '.join(missing)}"
+        message = _("Unknown clients in enabled_clients: %(ids)s") % {"ids": ", ".join(missing)}
         raise UnknownClients(message, errors=[FieldError("enabled_clients", "UNKNOWN_CLIENT", message)])
     connection.clients.set(clients)
 

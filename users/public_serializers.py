@@ -21,20 +21,23 @@ class SignupMetadataField(JSONObjectField):
         value = super().to_internal_value(data)
         if len(value) > SIGNUP_METADATA_MAX_PROPERTIES:
             raise fail(
-                f"Too many properties defined ({len(value)}), maximum {SIGNUP_METADATA_MAX_PROPERTIES}",
+                _("Too many properties defined (%(count)s), maximum %(maximum)s")
+                % {"count": len(value), "maximum": SIGNUP_METADATA_MAX_PROPERTIES},
                 "OBJECT_PROPERTIES_MAXIMUM",
             )
         for key, item in value.items():
             if len(key) > SIGNUP_METADATA_MAX_NAME:
                 raise fail(
-                    f"Property name is too long ({len(key)} chars), maximum {SIGNUP_METADATA_MAX_NAME}: {echo(key)}",
+                    _("Property name is too long (%(length)s chars), maximum %(maximum)s: %(name)s")
+                    % {"length": len(key), "maximum": SIGNUP_METADATA_MAX_NAME, "name": echo(key)},
                     "MAX_LENGTH",
                 )
             if not isinstance(item, str):
-                raise fail(f"Property {echo(key)} must be a string", "INVALID_TYPE")
+                raise fail(gettext("Property %(name)s must be a string") % {"name": echo(key)}, "INVALID_TYPE")
             if len(item) > SIGNUP_METADATA_MAX_VALUE:
                 raise fail(
-                    f"Property {echo(key)} is too long ({len(item)} chars), maximum {SIGNUP_METADATA_MAX_VALUE}",
+                    _("Property %(name)s is too long (%(length)s chars), maximum %(maximum)s")
+                    % {"name": echo(key), "length": len(item), "maximum": SIGNUP_METADATA_MAX_VALUE},
                     "MAX_LENGTH",
                 )
         return value

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils.translation import gettext_lazy as _
 
+from config import messages
 from config.schema import (
     JSONObjectField,
     QueryBooleanField,
@@ -41,9 +42,9 @@ class EmailAddressField(StrictCharField):
         try:
             validate_email(value)
         except ValidationError as exc:
-            raise fail(f"Object didn't pass validation for format email: {echo(value)}", "FORMAT") from exc
+            raise fail(messages.format_mismatch("email", echo(value)), "FORMAT") from exc
         if len(local) > 64 or len(value) > 254:
-            raise fail(f"Object didn't pass validation for format email: {echo(value)}", "FORMAT")
+            raise fail(messages.format_mismatch("email", echo(value)), "FORMAT")
 
 
 class PhoneNumberField(StrictCharField):
@@ -56,9 +57,9 @@ class PhoneNumberField(StrictCharField):
         try:
             number = phonenumbers.parse(value, None)
         except phonenumbers.NumberParseException as exc:
-            raise fail(f"Object didn't pass validation for format phone-number: {value}", "FORMAT") from exc
+            raise fail(messages.format_mismatch("phone-number", value), "FORMAT") from exc
         if not phonenumbers.is_valid_number(number):
-            raise fail(f"Object didn't pass validation for format phone-number: {value}", "FORMAT")
+            raise fail(messages.format_mismatch("phone-number", value), "FORMAT")
 
 
 class StrictUriField(StrictCharField):
@@ -77,7 +78,7 @@ class StrictUriField(StrictCharField):
             except ValueError:
                 valid = False
         if not valid:
-            raise fail(f"Object didn't pass validation for format strict-uri: {echo(value)}", "FORMAT")
+            raise fail(messages.format_mismatch("strict-uri", echo(value)), "FORMAT")
 
 
 class PasswordField(StrictCharField):
@@ -86,7 +87,7 @@ class PasswordField(StrictCharField):
     def check_format(self, value: str) -> None:
         size = len(value.encode("utf-8"))
         if size > BCRYPT_MAX_BYTES:
-            raise fail(f"String is too long ({size} bytes), maximum {BCRYPT_MAX_BYTES} bytes", "MAX_LENGTH")
+            raise fail(messages.too_many_bytes(size, BCRYPT_MAX_BYTES), "MAX_LENGTH")
 
 
 class CreateUserRequestSerializer(StrictSerializer):

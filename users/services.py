@@ -14,6 +14,7 @@ from typing import Any
 import phonenumbers
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from config.actors import Actor
 from config.errors import FieldError, PayloadValidationError
@@ -153,7 +154,7 @@ def update_user(*, user_id: str, data: Mapping[str, Any], actor: Actor) -> User:
     user = get_user(user_id=user_id)
     connection = user.connection
     if data.get("connection") is not None and data["connection"] != connection.name:
-        error = FieldError("connection", "CONNECTION_MISMATCH", "The user does not belong to that connection.")
+        error = FieldError("connection", "CONNECTION_MISMATCH", _("The user does not belong to that connection."))
         raise PayloadValidationError(error.message, errors=[error])
     check_update_fields(connection, data)
 

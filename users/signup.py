@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from clients.models import Client
 from config.actors import Actor
 from connections.models import Connection, Strategy
@@ -29,15 +31,15 @@ def sign_up(*, client_id: str, data: Mapping[str, Any], actor: Actor) -> User:
     sign-ups not disabled; then the same schema, strategy and policy rules as the management API."""
     client = Client.objects.filter(pk=client_id, is_active=True).first()
     if client is None:
-        raise SignupRefused("invalid_client", "Unknown or inactive client.")
+        raise SignupRefused("invalid_client", _("Unknown or inactive client."))
     connection = Connection.objects.filter(name=data["connection"]).first()
     if connection is None:
-        raise SignupRefused("invalid_connection", "The connection does not exist.")
+        raise SignupRefused("invalid_connection", _("The connection does not exist."))
     if not client.connections.filter(pk=connection.pk).exists():
-        raise SignupRefused("invalid_connection", "The connection is not enabled for this client.")
+        raise SignupRefused("invalid_connection", _("The connection is not enabled for this client."))
     if connection.strategy != Strategy.AUTH0:
-        raise SignupRefused("invalid_connection", "Sign-up is only available on database connections.")
+        raise SignupRefused("invalid_connection", _("Sign-up is only available on database connections."))
     if connection.signup_disabled:
-        raise SignupRefused("operation_not_enabled", "public signup is disabled")
+        raise SignupRefused("operation_not_enabled", _("public signup is disabled"))
     fields = {key: value for key, value in data.items() if key != "client_id"}
     return create_user(data=fields, actor=actor)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 from rest_framework import exceptions as drf
 from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
@@ -50,12 +51,12 @@ def signup_exception_handler(exc: Exception, context: dict[str, Any]) -> Respons
         return Response(body, 400)
     if isinstance(exc, UserAlreadyExists):
         if settings.SIGNUP_USER_EXISTS_ERROR:
-            return Response(_bad_request("user_exists", "The user already exists."), 400)
-        return Response(_bad_request("invalid_signup", "Invalid sign up"), 400)
+            return Response(_bad_request("user_exists", _("The user already exists.")), 400)
+        return Response(_bad_request("invalid_signup", _("Invalid sign up")), 400)
     if isinstance(exc, SignupRefused):
         return Response(_bad_request(exc.code, exc.description), 400)
     if isinstance(exc, ConnectionNotFound):
-        return Response(_bad_request("invalid_connection", "The connection does not exist."), 400)
+        return Response(_bad_request("invalid_connection", _("The connection does not exist.")), 400)
     if isinstance(exc, PayloadValidationError):
         errors = [error.as_dict() for error in exc.errors]
         return Response(_bad_request("invalid_body", exc.message, errors=errors), 400)
@@ -72,7 +73,7 @@ def signup_exception_handler(exc: Exception, context: dict[str, Any]) -> Respons
         body = {
             "name": "BadRequestError",
             "code": "invalid_body",
-            "description": "The body must be a JSON object or form-encoded.",
+            "description": _("The body must be a JSON object or form-encoded."),
             "statusCode": status,
         }
         return Response(body, status)
@@ -80,7 +81,7 @@ def signup_exception_handler(exc: Exception, context: dict[str, Any]) -> Respons
         body = {
             "name": "TooManyRequestsError",
             "code": "too_many_requests",
-            "description": "Too many sign-ups from this address. Try again later.",
+            "description": _("Too many sign-ups from this address. Try again later."),
             "statusCode": 429,
         }
         return Response(body, 429, headers={"Retry-After": str(int(exc.wait or 0) + 1)})

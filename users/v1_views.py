@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 from rest_framework import exceptions as drf
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -32,12 +33,12 @@ def _error(status: int, error: str, message: str, **extra: Any) -> Response:
 
 def v1_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, UserAlreadyExists):
-        return _error(409, "email_exists", "A user with this email already exists.")
+        return _error(409, "email_exists", _("A user with this email already exists."))
     if isinstance(exc, PasswordPolicyError):
         failures = [{"field": "password", "code": code, "message": text} for code, text in exc.failures]
         return _error(400, "invalid_request", f"{exc.message}.", errors=failures)
     if isinstance(exc, ConnectionNotFound):
-        return _error(503, "service_unavailable", "The connection for /v1/users is not configured on this server.")
+        return _error(503, "service_unavailable", _("The connection for /v1/users is not configured on this server."))
     if isinstance(exc, PayloadValidationError):
         return _error(400, "invalid_request", exc.message, errors=[e.as_dict() for e in exc.errors])
     if isinstance(exc, DomainError):
@@ -52,10 +53,10 @@ def v1_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | 
         # The facade's contract has a single "unauthorized" error for missing tokens and missing scopes.
         return _error(401, "unauthorized", str(exc.detail))
     if isinstance(exc, drf.ParseError | drf.UnsupportedMediaType):
-        return _error(400, "invalid_request", "The body must be a JSON object.")
+        return _error(400, "invalid_request", _("The body must be a JSON object."))
     if isinstance(exc, drf.Throttled):
         return Response(
-            {"error": "too_many_requests", "message": "Too many requests. Try again later."},
+            {"error": "too_many_requests", "message": _("Too many requests. Try again later.")},
             429,
             headers={"Retry-After": str(int(exc.wait or 0) + 1)},
         )

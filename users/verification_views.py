@@ -63,10 +63,10 @@ class VerificationEmailJobView(ManagementAPIView):
         data = validate_payload(VerificationEmailJobSerializer, request.data)
         user = get_user(user_id=data["user_id"])
         if not user.email:
-            error = FieldError("user_id", "NO_EMAIL", "The user has no e-mail address.")
+            error = FieldError("user_id", "NO_EMAIL", str(_("The user has no e-mail address.")))
             raise PayloadValidationError(error.message, errors=[error])
         if user.email_verified:
-            error = FieldError("user_id", "ALREADY_VERIFIED", "The user's e-mail address is already verified.")
+            error = FieldError("user_id", "ALREADY_VERIFIED", str(_("The user's e-mail address is already verified.")))
             raise PayloadValidationError(error.message, errors=[error])
         send_verification_email(user)
         body = {
