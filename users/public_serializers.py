@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from config.schema import JSONObjectField, StrictCharField, StrictSerializer, echo, fail
