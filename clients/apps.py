@@ -1,11 +1,12 @@
 from django.apps import AppConfig
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
 
 
 class ClientsConfig(AppConfig):
     name = "clients"
-    verbose_name = "Machine-to-machine clients"
+    verbose_name = _("Machine-to-machine clients")
 
     def ready(self) -> None:
         from config.throttling import parse_rate

@@ -8,6 +8,7 @@ import string
 from django.db import models
 from django.db.models.functions import Length
 from django.db.models.lookups import Exact
+from django.utils.translation import gettext_lazy as _
 
 from connections.models import Connection
 
@@ -20,21 +21,33 @@ def new_client_id() -> str:
 
 
 class Client(models.Model):
-    client_id = models.CharField(primary_key=True, max_length=32, default=new_client_id, editable=False)
-    name = models.CharField(max_length=255)
+    client_id = models.CharField(
+        verbose_name=_("client id"), primary_key=True, max_length=32, default=new_client_id, editable=False
+    )
+    name = models.CharField(verbose_name=_("name"), max_length=255)
     # Only the bcrypt hash is stored; the secret itself is shown once, at creation or rotation.
-    secret_hash = models.CharField(max_length=255, editable=False)
-    scopes = models.JSONField(default=list, blank=True, help_text="Granted management API scopes.")
-    is_active = models.BooleanField(default=True)
+    secret_hash = models.CharField(verbose_name=_("secret hash"), max_length=255, editable=False)
+    scopes = models.JSONField(
+        verbose_name=_("scopes"), default=list, blank=True, help_text="Granted management API scopes."
+    )
+    is_active = models.BooleanField(verbose_name=_("active"), default=True)
     connections = models.ManyToManyField(
-        Connection, related_name="clients", blank=True, help_text="Connections enabled for sign-up."
+        Connection,
+        verbose_name=_("connections"),
+        related_name="clients",
+        blank=True,
+        help_text="Connections enabled for sign-up.",
     )
     # Tokens issued before this moment are refused: rotating a leaked secret also retires its tokens.
-    secret_rotated_at = models.DateTimeField()
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    secret_rotated_at = models.DateTimeField(
+        verbose_name=_("secret rotated at"),
+    )
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("client")
+        verbose_name_plural = _("clients")
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(condition=Exact(Length("client_id"), 32), name="clients_client_id_length"),

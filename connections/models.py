@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 _ALPHANUMERIC = string.ascii_letters + string.digits
 
@@ -18,9 +19,9 @@ def new_connection_id() -> str:
 
 
 class Strategy(models.TextChoices):
-    AUTH0 = "auth0", "Database (auth0)"
-    SMS = "sms", "Passwordless SMS"
-    EMAIL = "email", "Passwordless e-mail"
+    AUTH0 = "auth0", _("Database (auth0)")
+    SMS = "sms", _("Passwordless SMS")
+    EMAIL = "email", _("Passwordless e-mail")
 
 
 # Auth0's connection name rule: letters and digits, single hyphens between them.
@@ -31,14 +32,18 @@ DEFAULT_USERNAME_MAX = 15
 
 
 class Connection(models.Model):
-    id = models.CharField(primary_key=True, max_length=20, default=new_connection_id, editable=False)
-    name = models.CharField(max_length=128, unique=True)
-    strategy = models.CharField(max_length=16, choices=Strategy.choices)
-    options = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    id = models.CharField(
+        verbose_name=_("id"), primary_key=True, max_length=20, default=new_connection_id, editable=False
+    )
+    name = models.CharField(verbose_name=_("name"), max_length=128, unique=True)
+    strategy = models.CharField(verbose_name=_("strategy"), max_length=16, choices=Strategy.choices)
+    options = models.JSONField(verbose_name=_("options"), default=dict, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("connection")
+        verbose_name_plural = _("connections")
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(

@@ -12,32 +12,45 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
 
 from connections.models import Connection
 
 
 class User(models.Model):
-    user_id = models.CharField(max_length=300, help_text="<provider>|<id>, e.g. auth0|63d17c4a8869daf88ed7db97")
-    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="users")
-    email = models.EmailField(max_length=254, null=True, blank=True)
-    email_verified = models.BooleanField(default=False)
-    username = models.CharField(max_length=128, null=True, blank=True)
-    phone_number = models.CharField(max_length=16, null=True, blank=True)
-    phone_verified = models.BooleanField(default=False)
-    given_name = models.CharField(max_length=150, null=True, blank=True)
-    family_name = models.CharField(max_length=150, null=True, blank=True)
-    name = models.CharField(max_length=300, null=True, blank=True)
-    nickname = models.CharField(max_length=300, null=True, blank=True)
-    picture = models.TextField(null=True, blank=True)
-    user_metadata = models.JSONField(null=True, blank=True)
-    app_metadata = models.JSONField(null=True, blank=True)
+    user_id = models.CharField(
+        verbose_name=_("user id"), max_length=300, help_text="<provider>|<id>, e.g. auth0|63d17c4a8869daf88ed7db97"
+    )
+    connection = models.ForeignKey(
+        Connection, verbose_name=_("connection"), on_delete=models.CASCADE, related_name="users"
+    )
+    email = models.EmailField(verbose_name=_("e-mail"), max_length=254, null=True, blank=True)
+    email_verified = models.BooleanField(verbose_name=_("e-mail verified"), default=False)
+    username = models.CharField(verbose_name=_("username"), max_length=128, null=True, blank=True)
+    phone_number = models.CharField(verbose_name=_("phone number"), max_length=16, null=True, blank=True)
+    phone_verified = models.BooleanField(verbose_name=_("phone verified"), default=False)
+    given_name = models.CharField(verbose_name=_("given name"), max_length=150, null=True, blank=True)
+    family_name = models.CharField(verbose_name=_("family name"), max_length=150, null=True, blank=True)
+    name = models.CharField(verbose_name=_("name"), max_length=300, null=True, blank=True)
+    nickname = models.CharField(verbose_name=_("nickname"), max_length=300, null=True, blank=True)
+    picture = models.TextField(verbose_name=_("picture"), null=True, blank=True)
+    user_metadata = models.JSONField(verbose_name=_("user metadata"), null=True, blank=True)
+    app_metadata = models.JSONField(verbose_name=_("app metadata"), null=True, blank=True)
     # None means "never set": Auth0 leaves ``blocked`` out of the profile until it is given.
-    blocked = models.BooleanField(null=True, blank=True)
-    password_hash = models.CharField(max_length=255, null=True, blank=True, editable=False)
-    created_at = models.DateTimeField()
-    updated_at = models.DateTimeField()
+    blocked = models.BooleanField(verbose_name=_("blocked"), null=True, blank=True)
+    password_hash = models.CharField(
+        verbose_name=_("password hash"), max_length=255, null=True, blank=True, editable=False
+    )
+    created_at = models.DateTimeField(
+        verbose_name=_("created at"),
+    )
+    updated_at = models.DateTimeField(
+        verbose_name=_("updated at"),
+    )
 
     class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["user_id"], name="users_user_user_id_unique"),
