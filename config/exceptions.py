@@ -41,7 +41,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     headers: dict[str, str] = {}
     if isinstance(exc, PasswordPolicyError):
         errors = [FieldError("password", code, message) for code, message in exc.failures]
-        status, code, message = 400, "invalid_password", f"{exc.name}: {exc.message}"
+        # The name stays as Auth0 sends it (clients match on it); the sentence follows the language.
+        status, code, message = 400, "invalid_password", f"{exc.name}: {_(exc.message)}"
     elif isinstance(exc, DomainError):
         status, code, message, errors = exc.status, exc.code, exc.message, exc.errors
     elif isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):

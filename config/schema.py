@@ -275,7 +275,7 @@ def _describe(serializer: serializers.Serializer, path: list[str]) -> str | None
             return None
         node = fields[part]
     text = str(getattr(node, "help_text", "") or "")
-    return text.rstrip(".") or None
+    return text.rstrip(".。") or None
 
 
 def _collect(serializer: serializers.Serializer, detail: Any, path: list[str]) -> list[FieldError]:

@@ -41,7 +41,7 @@ def signup_exception_handler(exc: Exception, context: dict[str, Any]) -> Respons
     if isinstance(exc, PasswordPolicyError):
         body: dict[str, Any] = {
             "name": exc.name,
-            "message": exc.message,
+            "message": _(exc.message),
             "code": "invalid_password",
             "description": exc.description,
         }

@@ -36,7 +36,7 @@ def v1_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | 
         return _error(409, "email_exists", _("A user with this email already exists."))
     if isinstance(exc, PasswordPolicyError):
         failures = [{"field": "password", "code": code, "message": text} for code, text in exc.failures]
-        return _error(400, "invalid_request", f"{exc.message}.", errors=failures)
+        return _error(400, "invalid_request", f"{_(exc.message)}.", errors=failures)
     if isinstance(exc, ConnectionNotFound):
         return _error(503, "service_unavailable", _("The connection for /v1/users is not configured on this server."))
     if isinstance(exc, PayloadValidationError):
