@@ -25,6 +25,8 @@ from config import messages
 from config.errors import FieldError, PayloadValidationError, QueryValidationError
 
 _ECHO_LIMIT = 120
+# Highest page index a list accepts: beyond it the offset overflows SQLite's integers (and is useless anyway).
+MAX_PAGE = 100_000
 
 
 def json_type(value: Any) -> str:

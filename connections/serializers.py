@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from config import messages
 from config.schema import (
+    MAX_PAGE,
     JSONObjectField,
     QueryBooleanField,
     QueryIntegerField,
@@ -73,7 +74,7 @@ class ConnectionFieldsQuerySerializer(StrictSerializer):
 
 class ListConnectionsQuerySerializer(ConnectionFieldsQuerySerializer):
     per_page = QueryIntegerField(min_value=1, max_value=100, help_text=_("The amount of entries per page."))
-    page = QueryIntegerField(min_value=0, help_text=_("The page number. Zero based."))
+    page = QueryIntegerField(min_value=0, max_value=MAX_PAGE, help_text=_("The page number. Zero based."))
     include_totals = QueryBooleanField(help_text=_("true if a query summary must be included in the result."))
     take = QueryIntegerField(min_value=1, max_value=100, help_text=_("Number of results per page."))
     strategy = StrictCharField(help_text=_("Only retrieve connections of these strategies (comma-separated)."))

@@ -114,7 +114,17 @@ def test_list_filters_by_connection_and_email(api, new_user, make_connection):
 
 
 @pytest.mark.parametrize(
-    "query", ["per_page=101", "page=-1", "per_page=abc", "sort=password:1", "q=email:x", "include_totals=yes"]
+    "query",
+    [
+        "per_page=101",
+        "page=-1",
+        "page=100001",
+        "page=99999999999999999999999",
+        "per_page=abc",
+        "sort=password:1",
+        "q=email:x",
+        "include_totals=yes",
+    ],
 )
 def test_list_refuses_bad_query_strings(api, query):
     response = api.get(f"/api/v2/users?{query}")

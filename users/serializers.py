@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from config import messages
 from config.schema import (
+    MAX_PAGE,
     JSONObjectField,
     QueryBooleanField,
     QueryIntegerField,
@@ -224,7 +225,9 @@ class UserFieldsQuerySerializer(StrictSerializer):
 
 
 class ListUsersQuerySerializer(UserFieldsQuerySerializer):
-    page = QueryIntegerField(min_value=0, help_text=_("Page index of the results to return. First page is 0."))
+    page = QueryIntegerField(
+        min_value=0, max_value=MAX_PAGE, help_text=_("Page index of the results to return. First page is 0.")
+    )
     per_page = QueryIntegerField(min_value=0, max_value=100, help_text=_("Number of results per page."))
     include_totals = QueryBooleanField(
         help_text=_(
