@@ -44,3 +44,38 @@ class BodySizeLimitMiddleware:
                     status=413,
                 )
         return self.get_response(request)
+
+
+def _storable(text: str) -> bool:
+    """Text every database can store: no NUL (PostgreSQL refuses it) and valid UTF-8 (no lone surrogates)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class UnsafeCharactersMiddleware:
+    """Refuse a NUL or invalid Unicode in the path or query string before any view looks it up.
+
+    Such a character would reach the database as part of a lookup (``/users/{id}``, ``?email=``) and
+    PostgreSQL answers it with an error, not an empty result: a 400 here keeps it from becoming a 500.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not _storable(request.path):
+            return JsonResponse(
+                error_body(400, _("The request path contains invalid characters."), "invalid_uri"), status=400
+            )
+        values = [item for key in request.GET for item in (key, *request.GET.getlist(key))]
+        if not all(_storable(value) for value in values):
+            return JsonResponse(
+                error_body(400, _("The query string contains invalid characters."), "invalid_query_string"),
+                status=400,
+            )
+        return self.get_response(request)

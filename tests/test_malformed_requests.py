@@ -393,3 +393,30 @@ def test_a_run_of_bad_requests_stores_nothing_and_a_good_one_still_works(
         assert User.objects.count() == 0
     assert create(VALID).status_code == 201
     assert User.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "code"),
+    [
+        ("/api/v2/users/auth0%7C%00x", "invalid_uri"),
+        ("/api/v2/connections/con_%00", "invalid_uri"),
+        ("/api/v2/users?email=a%00b", "invalid_query_string"),
+        ("/api/v2/users-by-email?email=a%00b", "invalid_query_string"),
+        ("/api/v2/connections?name=%00", "invalid_query_string"),
+        ("/api/v2/users?%00=1", "invalid_query_string"),
+    ],
+)
+def test_nul_or_invalid_unicode_in_path_or_query_is_a_400(
+    api_client: APIClient, token: Any, path: str, code: str
+) -> None:
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token('read:users read:connections')}")
+    response = api_client.get(path)
+    assert response.status_code == 400
+    assert response.json()["errorCode"] == code
+
+
+def test_invalid_utf8_in_the_path_stays_escaped_and_is_a_plain_404(api_client: APIClient, token: Any) -> None:
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token('read:users')}")
+    response = api_client.get("/api/v2/users/%ED%A0%80")
+    assert response.status_code == 404
+    assert response.json()["errorCode"] == "inexistent_user"
