@@ -112,3 +112,9 @@ def test_admin_speaks_japanese(admin_client, connection):
     assert "ディレクトリのユーザー" in page.text
     listing = admin_client.get("/admin/connections/connection/", HTTP_ACCEPT_LANGUAGE="ja")
     assert "ストラテジー" in listing.text
+
+
+def test_positional_placeholders_keep_their_order_in_japanese(create, connection):
+    body = {"connection": connection.name, "email": "a@example.com", "password": "password"}
+    (error,) = create(body, HTTP_ACCEPT_LANGUAGE="ja").json()["errors"]
+    assert error["message"].startswith("少なくとも 3 種類の文字を含める（次の 4 種類のうち）")
