@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "connections",
     "users",
     "clients",
+    "audit",
 ]
 
 MIDDLEWARE = [

@@ -10,6 +10,7 @@ urlpatterns = [
     path("health", health, name="health"),
     path("api/v2/", include("users.urls")),
     path("api/v2/", include("connections.urls")),
+    path("api/v2/", include("audit.urls")),
     path("", include("clients.urls")),
     path("", include("users.public_urls")),
 ]

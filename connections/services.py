@@ -49,6 +49,7 @@ def create_connection(
         raise ConnectionAlreadyExists() from exc
     if enabled_clients:
         _set_enabled_clients(connection, enabled_clients)
+    _record(connection, "Create a Connection", actor)
     logger.info("connection created id=%s name=%s by %s", connection.id, name, actor)
     return connection
 
@@ -76,6 +77,12 @@ def update_connection(
     if enabled_clients is not None:
         _set_enabled_clients(connection, enabled_clients)
         connection.save(update_fields=["updated_at"])
+    _record(
+        connection,
+        "Update a Connection",
+        actor,
+        fields=sorted(k for k, v in (("options", options), ("enabled_clients", enabled_clients)) if v is not None),
+    )
     logger.info("connection updated id=%s by %s", connection.id, actor)
     return connection
 
@@ -85,8 +92,23 @@ def delete_connection(*, connection_id: str, actor: Actor) -> None:
     """Delete a connection and, as Auth0 does, every user in it."""
     connection = _locked(connection_id)
     users = connection.users.count()
+    _record(connection, "Delete a Connection", actor, users_deleted=users)
     connection.delete()
     logger.info("connection deleted id=%s users=%d by %s", connection_id, users, actor)
+
+
+def _record(connection: Connection, description: str, actor: Actor, **details: Any) -> None:
+    from audit.models import EventType
+    from audit.services import record_event
+
+    record_event(
+        type=EventType.SUCCESS_API_OPERATION,
+        description=description,
+        actor=actor,
+        connection_name=connection.name,
+        connection_id=connection.id,
+        details=details,
+    )
 
 
 def connection_as_json(connection: Connection) -> dict[str, Any]:

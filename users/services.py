@@ -16,6 +16,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from audit.models import EventType
+from audit.services import record_event
 from config.actors import Actor
 from config.errors import FieldError, PayloadValidationError
 from connections.errors import ConnectionNotFound
@@ -49,7 +51,12 @@ def _canonical_phone(phone_number: str | None) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def create_user(*, data: Mapping[str, Any], actor: Actor) -> User:
+def create_user(
+    *,
+    data: Mapping[str, Any],
+    actor: Actor,
+    event: tuple[EventType, str] = (EventType.SUCCESS_API_OPERATION, "Create a User"),
+) -> User:
     """Create one user from a body that already passed ``CreateUserRequestSerializer``.
 
     The strategy rules and password policy are checked here so no caller can skip them; the bcrypt hash
@@ -106,13 +113,15 @@ def create_user(*, data: Mapping[str, Any], actor: Actor) -> User:
     send_verification = bool(email) and should_send_on_create(
         email_verified=data.get("email_verified"), verify_email=data.get("verify_email")
     )
-    _insert(user, connection, send_verification=send_verification)
+    _insert(user, connection, send_verification=send_verification, actor=actor, event=event)
     logger.info("user created user_id=%s connection=%s by %s", user.user_id, connection.name, actor)
     return user
 
 
 @transaction.atomic
-def _insert(user: User, connection: Connection, *, send_verification: bool) -> None:
+def _insert(
+    user: User, connection: Connection, *, send_verification: bool, actor: Actor, event: tuple[EventType, str]
+) -> None:
     try:
         with transaction.atomic():
             user.save(force_insert=True)
@@ -122,6 +131,7 @@ def _insert(user: User, connection: Connection, *, send_verification: bool) -> N
         if not Connection.objects.filter(pk=connection.pk).exists():
             raise ConnectionNotFound() from exc  # deleted while we were hashing
         raise
+    record_event(type=event[0], description=event[1], actor=actor, user=user)
     if send_verification:
         schedule_verification_email(user)
 
@@ -176,13 +186,13 @@ def update_user(*, user_id: str, data: Mapping[str, Any], actor: Actor) -> User:
         )
         password_hash = hash_password(data["password"])
 
-    user = _apply_changes(user.pk, data, password_hash)
+    user = _apply_changes(user.pk, data, password_hash, actor)
     logger.info("user updated user_id=%s fields=%s by %s", user.user_id, sorted(set(data)), actor)
     return user
 
 
 @transaction.atomic
-def _apply_changes(pk: int, data: Mapping[str, Any], password_hash: str | None) -> User:
+def _apply_changes(pk: int, data: Mapping[str, Any], password_hash: str | None, actor: Actor) -> User:
     try:
         user = User.objects.select_for_update().select_related("connection").get(pk=pk)
     except User.DoesNotExist as exc:
@@ -219,13 +229,25 @@ def _apply_changes(pk: int, data: Mapping[str, Any], password_hash: str | None) 
         if is_unique_violation(exc):
             raise UserAlreadyExists() from exc
         raise
+    fields = sorted(set(data) - {"password"}) + (["password"] if "password" in data else [])
+    record_event(
+        type=EventType.SUCCESS_API_OPERATION,
+        description="Update a User",
+        actor=actor,
+        user=user,
+        details={"fields": fields},
+    )
     return user
 
 
 @transaction.atomic
 def delete_user(*, user_id: str, actor: Actor) -> bool:
     """Delete the user if it exists; returns whether one was deleted (the API answers 204 either way)."""
-    deleted, _ = User.objects.filter(user_id=user_id).delete()
+    user = User.objects.select_related("connection").filter(user_id=user_id).first()
+    if user is None:
+        return False
+    record_event(type=EventType.DELETED_USER, description="Delete a User", actor=actor, user=user)
+    deleted, _rows = User.objects.filter(pk=user.pk).delete()
     if deleted:
         logger.info("user deleted user_id=%s by %s", user_id, actor)
     return bool(deleted)

@@ -19,6 +19,9 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from audit.models import EventType
+from audit.services import record_event
+from config.actors import Actor
 from users.models import User
 
 logger = logging.getLogger(__name__)
@@ -90,11 +93,22 @@ def verify_ticket(ticket: str) -> VerificationResult:
     user = User.objects.filter(user_id=payload.get("u"), email=payload.get("e")).first()
     if user is None:
         return VerificationResult.INVALID
+    return _mark_verified(user)
+
+
+@transaction.atomic
+def _mark_verified(user: User) -> VerificationResult:
     now = timezone.now()
     updated = User.objects.filter(pk=user.pk, email_verified=False).update(
         email_verified=True, updated_at=now.replace(microsecond=now.microsecond // 1000 * 1000)
     )
-    if updated:
-        logger.info("e-mail verified user_id=%s", user.user_id)
-        return VerificationResult.VERIFIED
-    return VerificationResult.ALREADY_VERIFIED
+    if not updated:
+        return VerificationResult.ALREADY_VERIFIED
+    record_event(
+        type=EventType.SUCCESS_VERIFICATION_EMAIL,
+        description="Successful verification email",
+        actor=Actor(kind="anonymous", id=user.user_id),
+        user=user,
+    )
+    logger.info("e-mail verified user_id=%s", user.user_id)
+    return VerificationResult.VERIFIED

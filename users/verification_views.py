@@ -11,12 +11,15 @@ from django.views.decorators.http import require_GET
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from audit.models import EventType
+from audit.services import record_event
 from config.api import ManagementAPIView
 from config.errors import FieldError, PayloadValidationError
 from config.schema import StrictCharField, StrictSerializer, validate_payload
 from users.profile import format_timestamp
 from users.selectors import get_user
 from users.verification import VerificationResult, send_verification_email, verify_ticket
+from users.views import client_actor
 
 
 @require_GET
@@ -68,6 +71,12 @@ class VerificationEmailJobView(ManagementAPIView):
         if user.email_verified:
             error = FieldError("user_id", "ALREADY_VERIFIED", str(_("The user's e-mail address is already verified.")))
             raise PayloadValidationError(error.message, errors=[error])
+        record_event(
+            type=EventType.VERIFICATION_EMAIL_REQUEST,
+            description="Verification email requested",
+            actor=client_actor(request),
+            user=user,
+        )
         send_verification_email(user)
         body = {
             "type": "verification_email",

@@ -1,0 +1,55 @@
+"""The audit log: one row per change to the directory, written in the same transaction as the change.
+
+Rows copy the user id, connection and actor as text rather than pointing at them, so an event outlives the
+user or connection it speaks of (a deleted user's deletion stays on record). Never a password or secret.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+def new_log_id() -> str:
+    return secrets.token_hex(28)  # 56 hex characters, as Auth0's log ids
+
+
+class EventType(models.TextChoices):
+    """Auth0's log event type codes for what this service does."""
+
+    SUCCESS_API_OPERATION = "sapi", _("Success API Operation")
+    DELETED_USER = "du", _("Deleted User")
+    SUCCESS_SIGNUP = "ss", _("Success Signup")
+    FAILED_SIGNUP = "fs", _("Failed Signup")
+    SUCCESS_VERIFICATION_EMAIL = "sv", _("Success Verification Email")
+    FAILED_VERIFICATION_EMAIL = "fv", _("Failed Verification Email")
+    VERIFICATION_EMAIL_REQUEST = "svr", _("Success Verification Email Request")
+
+
+class Event(models.Model):
+    log_id = models.CharField(_("log id"), max_length=64, unique=True, default=new_log_id, editable=False)
+    date = models.DateTimeField(_("date"), auto_now_add=True, db_index=True)
+    type = models.CharField(_("type"), max_length=16, choices=EventType.choices, db_index=True)
+    description = models.CharField(_("description"), max_length=500)
+    actor_kind = models.CharField(_("actor kind"), max_length=16)
+    actor_id = models.CharField(_("actor"), max_length=255)
+    ip = models.CharField(_("IP address"), max_length=64, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=512, blank=True)
+    user_id = models.CharField(_("user id"), max_length=300, blank=True, db_index=True)
+    user_name = models.CharField(_("user name"), max_length=300, blank=True)
+    connection = models.CharField(_("connection"), max_length=128, blank=True)
+    connection_id = models.CharField(_("connection id"), max_length=20, blank=True)
+    details = models.JSONField(_("details"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+        ordering = ["-date", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(type__in=EventType.values), name="audit_event_type_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.description} {self.user_id}"

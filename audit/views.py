@@ -1,0 +1,60 @@
+"""``GET /api/v2/logs`` and ``GET /api/v2/logs/{id}``, in the shape of Auth0's logs API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from audit.errors import LogNotFound
+from audit.models import Event
+from audit.serializers import ListLogsQuerySerializer
+from config.api import ManagementAPIView
+from config.schema import validate_query
+from users.profile import format_timestamp
+from users.views import select_fields
+
+
+def log_as_json(event: Event) -> dict[str, Any]:
+    """Auth0's log entry; the client is the token's client (or the sign-up's), else empty."""
+    client_id = event.actor_id if event.actor_kind in ("client", "anonymous") else ""
+    return {
+        "log_id": event.log_id,
+        "date": format_timestamp(event.date),
+        "type": event.type,
+        "description": event.description,
+        "client_id": client_id,
+        "ip": event.ip,
+        "user_agent": event.user_agent,
+        "user_id": event.user_id,
+        "user_name": event.user_name,
+        "connection": event.connection,
+        "connection_id": event.connection_id,
+        "details": {**event.details, "actor": {"kind": event.actor_kind, "id": event.actor_id}},
+    }
+
+
+class LogCollectionView(ManagementAPIView):
+    required_scopes = {"GET": ("read:logs",)}
+
+    def get(self, request: Request) -> Response:
+        query = validate_query(ListLogsQuerySerializer, request.query_params)
+        order = "date" if query.get("sort") == "date:1" else "-date"
+        events = Event.objects.order_by(order, order.replace("date", "id"))
+        per_page = query.get("per_page", 50)
+        start = query.get("page", 0) * per_page
+        logs = [select_fields(log_as_json(e), query) for e in events[start : start + per_page]]
+        if not query.get("include_totals"):
+            return Response(logs)
+        return Response({"start": start, "limit": per_page, "length": len(logs), "total": events.count(), "logs": logs})
+
+
+class LogDetailView(ManagementAPIView):
+    required_scopes = {"GET": ("read:logs",)}
+
+    def get(self, request: Request, log_id: str) -> Response:
+        event = Event.objects.filter(log_id=log_id).first()
+        if event is None:
+            raise LogNotFound()
+        return Response(log_as_json(event))

@@ -1,0 +1,189 @@
+"""Every change writes an audit event in the same transaction; GET /api/v2/logs reads them as Auth0's API."""
+
+from __future__ import annotations
+
+import json
+from unittest import mock
+
+import pytest
+
+from audit.models import Event
+from clients.services import create_client
+from config.actors import SYSTEM, Actor
+from tests.conftest import STRONG_PASSWORD
+from users.models import User
+from users.services import create_user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def api(api_client, token):
+    scopes = "create:users update:users delete:users read:logs create:connections update:connections delete:connections"
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token(scopes, client_id='ops-tool')}")
+    return api_client
+
+
+def _create(api, connection, **fields):
+    body = {"connection": connection.name, "email": "ann@example.com", "password": STRONG_PASSWORD, **fields}
+    response = api.post("/api/v2/users", body, format="json", HTTP_USER_AGENT="ops/1.0", REMOTE_ADDR="10.1.2.3")
+    assert response.status_code == 201, response.json()
+    return response.json()
+
+
+def _no_secret_anywhere(*secrets: str) -> None:
+    dump = json.dumps(list(Event.objects.values()), default=str)
+    for secret in secrets:
+        assert secret not in dump
+
+
+def test_an_api_create_writes_one_sapi_event(api, connection):
+    user = _create(api, connection)
+    (event,) = Event.objects.filter(description="Create a User")
+    assert event.type == "sapi"
+    assert (event.actor_kind, event.actor_id) == ("client", "ops-tool")
+    assert (event.user_id, event.user_name) == (user["user_id"], "ann@example.com")
+    assert (event.connection, event.connection_id) == (connection.name, connection.id)
+    assert (event.ip, event.user_agent) == ("10.1.2.3", "ops/1.0")
+    _no_secret_anywhere(STRONG_PASSWORD, User.objects.get().password_hash)
+
+
+def test_a_refused_create_writes_nothing(api, connection):
+    _create(api, connection)
+    before = Event.objects.count()
+    duplicate = {"connection": connection.name, "email": "ANN@example.com", "password": STRONG_PASSWORD}
+    assert api.post("/api/v2/users", duplicate, format="json").status_code == 409
+    assert Event.objects.count() == before
+
+
+def test_the_event_and_the_user_commit_together(connection):
+    with (
+        mock.patch("audit.services.Event.objects.create", side_effect=RuntimeError("audit down")),
+        pytest.raises(RuntimeError),
+    ):
+        create_user(
+            data={"connection": connection.name, "email": "a@example.com", "password": STRONG_PASSWORD},
+            actor=SYSTEM,
+        )
+    assert not User.objects.exists()
+
+
+def test_update_and_delete_are_recorded(api, connection):
+    user = _create(api, connection)
+    api.patch(f"/api/v2/users/{user['user_id']}", {"name": "Ann", "password": "N3w!Passw0rd"}, format="json")
+    update = Event.objects.get(description="Update a User")
+    assert update.type == "sapi"
+    assert update.details == {"fields": ["name", "password"]}
+    api.delete(f"/api/v2/users/{user['user_id']}")
+    deletion = Event.objects.get(type="du")
+    assert deletion.user_id == user["user_id"]
+    _no_secret_anywhere("N3w!Passw0rd", STRONG_PASSWORD)
+
+
+def test_signups_succeeded_and_refused_are_recorded(api_client, connection):
+    app, _secret = create_client(name="web", scopes="", connections=[connection.name], actor=SYSTEM)
+    body = {
+        "client_id": app.client_id,
+        "connection": connection.name,
+        "email": "a@example.com",
+        "password": STRONG_PASSWORD,
+    }
+    assert api_client.post("/dbconnections/signup", body, format="json").status_code == 200
+    success = Event.objects.get(type="ss")
+    assert (success.actor_kind, success.actor_id) == ("anonymous", app.client_id)
+
+    refusals = [
+        {**body},  # taken
+        {**body, "email": "b@example.com", "password": "weak"},
+        {**body, "client_id": "nope"},
+        {**body, "email": "not-an-email"},
+    ]
+    for refused in refusals:
+        assert api_client.post("/dbconnections/signup", refused, format="json").status_code == 400
+    failures = list(Event.objects.filter(type="fs").order_by("id"))
+    assert [f.details["code"] for f in failures] == [
+        "auth0_idp_error",
+        "invalid_password",
+        "invalid_client",
+        "invalid_body",
+    ]
+    assert all(f.connection == connection.name for f in failures)
+    _no_secret_anywhere(STRONG_PASSWORD, 'weak"')
+
+
+def test_verification_and_its_request_are_recorded(api, client, connection, django_capture_on_commit_callbacks):
+    from users.verification import verification_link
+
+    user = _create(api, connection, verify_email=False)
+    api.post("/api/v2/jobs/verification-email", {"user_id": user["user_id"]}, format="json")
+    assert Event.objects.filter(type="svr", user_id=user["user_id"]).count() == 1
+    link = verification_link(User.objects.get())
+    client.get(link.split("8000", 1)[1])
+    assert Event.objects.filter(type="sv", user_id=user["user_id"]).count() == 1
+
+
+def test_connection_changes_are_recorded(api):
+    created = api.post("/api/v2/connections", {"name": "Staff", "strategy": "auth0"}, format="json").json()
+    api.patch(f"/api/v2/connections/{created['id']}", {"options": {"passwordPolicy": "low"}}, format="json")
+    api.delete(f"/api/v2/connections/{created['id']}")
+    descriptions = list(
+        Event.objects.filter(connection_id=created["id"]).order_by("id").values_list("description", flat=True)
+    )
+    assert descriptions == ["Create a Connection", "Update a Connection", "Delete a Connection"]
+
+
+def test_logs_api_answers_auth0s_shape_with_paging(api, connection):
+    for i in range(3):
+        _create(api, connection, email=f"u{i}@example.com")
+    logs = api.get("/api/v2/logs").json()
+    assert len(logs) == 4  # the connection's creation, then three users
+    newest = logs[0]
+    assert set(newest) == {
+        "log_id",
+        "date",
+        "type",
+        "description",
+        "client_id",
+        "ip",
+        "user_agent",
+        "user_id",
+        "user_name",
+        "connection",
+        "connection_id",
+        "details",
+    }
+    assert newest["user_name"] == "u2@example.com" and newest["client_id"] == "ops-tool" and newest["type"] == "sapi"
+    assert newest["date"].endswith("Z")
+    oldest_first = api.get("/api/v2/logs?sort=date:1&per_page=1&page=1&include_totals=true").json()
+    assert oldest_first["total"] == 4 and oldest_first["logs"][0]["user_name"] == "u0@example.com"
+    one = api.get(f"/api/v2/logs/{newest['log_id']}")
+    assert one.status_code == 200 and one.json() == newest
+    missing = api.get("/api/v2/logs/nope")
+    assert missing.status_code == 404 and missing.json()["errorCode"] == "inexistent_log"
+    assert api.get("/api/v2/logs?per_page=101").status_code == 400
+
+
+def test_logs_need_read_logs(api_client, token):
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token('read:users')}")
+    response = api_client.get("/api/v2/logs")
+    assert response.status_code == 403
+    assert response.json()["message"] == "Insufficient scope, expected any of: read:logs"
+
+
+def test_admin_shows_events_read_only(admin_client, api, connection):
+    _create(api, connection)
+    event = Event.objects.get(description="Create a User")
+    assert admin_client.get("/admin/audit/event/?type__exact=sapi").status_code == 200
+    assert admin_client.get(f"/admin/audit/event/{event.pk}/change/").status_code == 200
+    assert admin_client.get("/admin/audit/event/add/").status_code == 403
+    admin_client.post(f"/admin/audit/event/{event.pk}/delete/", {"post": "yes"})
+    assert Event.objects.filter(pk=event.pk).exists()
+
+
+def test_actor_is_recorded_for_system_callers(connection):
+    create_user(
+        data={"connection": connection.name, "email": "a@example.com", "password": STRONG_PASSWORD},
+        actor=Actor(kind="admin", id="alice", ip="127.0.0.1"),
+    )
+    event = Event.objects.get(description="Create a User")
+    assert (event.actor_kind, event.actor_id, event.ip) == ("admin", "alice", "127.0.0.1")
