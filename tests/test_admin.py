@@ -31,7 +31,3 @@ def test_user_list_and_detail_show_the_profile_without_the_hash(admin_client, co
     assert user.password_hash not in detail.text
     assert "$2b$" not in detail.text
     assert STRONG_PASSWORD not in detail.text
-
-
-def test_users_cannot_be_added_or_edited_in_the_admin_yet(admin_client, connection):
-    assert admin_client.get("/admin/users/user/add/").status_code == 403

@@ -1,35 +1,41 @@
-"""Directory users in the Django admin: read-only for now, so operators can see what the API did.
+"""Directory users in the Django admin, held to exactly the API's rules.
 
-The password hash is not a field here at all. Creating and editing users in the admin (through
-``users.services``) is a later issue; until then the admin cannot bypass the API's rules.
+Adding asks for the connection first, then shows only the fields its strategy allows and runs the same
+schema, strategy and password-policy checks and the same ``create_user`` service; each refusal is shown on
+its field, and the admin then lands on the created user. Changing goes through ``update_user``; blocking is
+an action; deleting goes through ``delete_user`` so it is on record. The password hash is never shown.
 """
 
 from __future__ import annotations
 
-from django.contrib import admin
-from django.http import HttpRequest
+import json
+from typing import Any
 
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from config.actors import Actor
+from connections.models import Connection
+from users.admin_forms import ChooseConnectionForm, UserAddForm, UserChangeForm, fields_for
 from users.models import User
+from users.services import delete_user, update_user
 
-_SHOWN = (
-    "user_id",
-    "connection",
-    "email",
-    "email_verified",
-    "username",
-    "phone_number",
-    "phone_verified",
-    "given_name",
-    "family_name",
-    "name",
-    "nickname",
-    "picture",
-    "user_metadata",
-    "app_metadata",
-    "blocked",
-    "created_at",
-    "updated_at",
-)
+_READ_ONLY = ("user_id", "connection", "identities", "created_at", "updated_at")
+
+
+def admin_actor(request: HttpRequest) -> Actor:
+    return Actor(
+        kind="admin",
+        id=request.user.get_username(),
+        ip=request.META.get("REMOTE_ADDR"),
+        user_agent=(request.META.get("HTTP_USER_AGENT") or "")[:512] or None,
+    )
 
 
 @admin.register(User)
@@ -41,16 +47,104 @@ class UserAdmin(admin.ModelAdmin):
         "phone_number",
         "connection",
         "blocked",
+        "email_verified",
         "created_at",
     )
     list_filter = ("connection", "blocked", "email_verified")
     search_fields = ("user_id", "email", "username", "phone_number")
     list_select_related = ("connection",)
-    fields = _SHOWN
-    readonly_fields = _SHOWN
+    readonly_fields = _READ_ONLY
+    actions = ("block", "unblock")
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
+    # --- which connection, which fields ----------------------------------------------------------------
 
-    def has_change_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
-        return False
+    def _chosen_connection(self, request: HttpRequest) -> Connection | None:
+        pk = request.GET.get("connection")
+        return Connection.objects.filter(pk=pk).first() if pk else None
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
+        if self._chosen_connection(request) is None:
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": _("Choose a connection"),
+                "form": ChooseConnectionForm(),
+            }
+            return render(request, "admin/users/user/choose_connection.html", context)
+        return super().add_view(request, form_url, extra_context)
+
+    def get_form(self, request: HttpRequest, obj: User | None = None, change: bool = False, **kwargs: Any) -> Any:
+        actor = admin_actor(request)
+        if obj is None:
+            connection = self._chosen_connection(request)
+
+            class AddForm(UserAddForm):
+                def __init__(self, *args: Any, **kw: Any) -> None:
+                    super().__init__(*args, connection=connection, actor=actor, **kw)
+
+            return AddForm
+
+        class ChangeForm(UserChangeForm):
+            def __init__(self, *args: Any, **kw: Any) -> None:
+                super().__init__(*args, actor=actor, **kw)
+
+        return ChangeForm
+
+    def get_fieldsets(self, request: HttpRequest, obj: User | None = None) -> Any:
+        if obj is None:
+            connection = self._chosen_connection(request)
+            return [(connection.name if connection else None, {"fields": fields_for(connection)})]
+        editable = [f for f in fields_for(obj.connection) if f not in ("password", "verify_email")]
+        for flag in ("email_verified", "phone_verified"):
+            if flag not in editable:
+                editable.append(flag)
+        if obj.connection.strategy == "auth0":
+            editable.append("new_password")
+        return [(None, {"fields": _READ_ONLY}), (_("Profile"), {"fields": editable})]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: User | None = None) -> tuple[str, ...]:
+        return _READ_ONLY if obj is not None else ()
+
+    @admin.display(description=_("identities"))
+    def identities(self, obj: User) -> str:
+        identity = {"connection": obj.connection.name, "user_id": obj.identity_user_id, "provider": obj.provider}
+        return format_html("<code>{}</code>", json.dumps([{**identity, "isSocial": False}]))
+
+    # --- the services do the writing ---------------------------------------------------------------------
+
+    def save_form(self, request: HttpRequest, form: Any, change: bool) -> User:
+        return form.updated or form.instance if change else form.created
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        """Already saved by ``create_user`` / ``update_user`` during validation."""
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        """Users have no related objects edited here."""
+
+    def response_add(self, request: HttpRequest, obj: User, post_url_continue: str | None = None) -> HttpResponse:
+        self.message_user(request, _("The user %(user)s was created.") % {"user": obj.user_id}, messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:users_user_change", args=[obj.pk]))
+
+    def delete_model(self, request: HttpRequest, obj: User) -> None:
+        delete_user(user_id=obj.user_id, actor=admin_actor(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for user in queryset:
+            delete_user(user_id=user.user_id, actor=admin_actor(request))
+
+    @admin.action(description=_("Block the selected users"))
+    def block(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        self._set_blocked(request, queryset, blocked=True)
+
+    @admin.action(description=_("Unblock the selected users"))
+    def unblock(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        self._set_blocked(request, queryset, blocked=False)
+
+    def _set_blocked(self, request: HttpRequest, queryset: QuerySet[User], *, blocked: bool) -> None:
+        count = 0
+        for user in queryset:
+            update_user(user_id=user.user_id, data={"blocked": blocked}, actor=admin_actor(request))
+            count += 1
+        self.message_user(
+            request, ngettext("%(count)d user updated.", "%(count)d users updated.", count) % {"count": count}
+        )

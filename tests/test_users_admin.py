@@ -1,0 +1,114 @@
+"""The users admin meets exactly the API's rules: connection first, strategy fields, policy errors on fields."""
+
+from __future__ import annotations
+
+import pytest
+
+from audit.models import Event
+from tests.conftest import STRONG_PASSWORD
+from users.models import User
+from users.passwords import verify_password
+
+pytestmark = pytest.mark.django_db
+
+ADD = "/admin/users/user/add/"
+
+
+def test_adding_asks_for_the_connection_first(admin_client, connection, make_connection):
+    make_connection(name="sms", strategy="sms")
+    page = admin_client.get(ADD)
+    assert page.status_code == 200
+    assert "Choose a connection" in page.text
+    assert connection.name in page.text
+
+
+def test_the_form_shows_only_the_strategys_fields(admin_client, connection, make_connection):
+    database = admin_client.get(f"{ADD}?connection={connection.pk}")
+    assert 'name="email"' in database.text and 'name="password"' in database.text
+    assert 'name="phone_number"' not in database.text and 'name="username"' not in database.text
+    sms = make_connection(name="sms", strategy="sms")
+    page = admin_client.get(f"{ADD}?connection={sms.pk}")
+    assert 'name="phone_number"' in page.text
+    assert 'name="password"' not in page.text and 'name="email"' not in page.text
+
+
+def test_a_weak_password_is_shown_on_its_field_then_the_fixed_form_lands_on_the_user(admin_client, connection):
+    url = f"{ADD}?connection={connection.pk}"
+    form = {
+        "email": "ann@example.com",
+        "password": "weak",
+        "verify_email": "on",
+        "user_metadata": "",
+        "app_metadata": "",
+    }
+    refused = admin_client.post(url, form)
+    assert refused.status_code == 200
+    assert "At least 8 characters in length" in refused.context["adminform"].form.errors["password"][0]
+    assert not User.objects.exists()
+
+    created = admin_client.post(url, {**form, "password": STRONG_PASSWORD, "user_metadata": '{"plan": "gold"}'})
+    user = User.objects.get()
+    assert created.status_code == 302
+    assert created["Location"] == f"/admin/users/user/{user.pk}/change/"
+    assert user.email == "ann@example.com" and user.user_metadata == {"plan": "gold"}
+    assert verify_password(STRONG_PASSWORD, user.password_hash)
+    event = Event.objects.get(description="Create a User")
+    assert (event.actor_kind, event.actor_id) == ("admin", "admin")
+
+
+def test_schema_and_duplicate_errors_are_form_errors(admin_client, connection):
+    url = f"{ADD}?connection={connection.pk}"
+    base = {"email": "ann@example.com", "password": STRONG_PASSWORD, "user_metadata": "", "app_metadata": ""}
+    bad = admin_client.post(url, {**base, "email": "not-an-email", "picture": "nope", "user_metadata": "[1]"})
+    errors = bad.context["adminform"].form.errors
+    assert set(errors) >= {"email", "picture", "user_metadata"}
+    admin_client.post(url, base)
+    duplicate = admin_client.post(url, {**base, "email": "ANN@example.com"})
+    assert "The user already exists." in str(duplicate.context["adminform"].form.non_field_errors())
+    assert User.objects.count() == 1
+
+
+def test_the_change_form_edits_through_the_service_and_never_shows_the_hash(admin_client, connection, create):
+    create({"connection": connection.name, "email": "ann@example.com", "password": STRONG_PASSWORD})
+    user = User.objects.get()
+    url = f"/admin/users/user/{user.pk}/change/"
+    page = admin_client.get(url)
+    assert user.password_hash not in page.text and "$2b$" not in page.text
+    form = {
+        "email": "ann@example.com",
+        "given_name": "Ann",
+        "family_name": "",
+        "name": "Ann Lee",
+        "nickname": "ann",
+        "picture": user.picture,
+        "user_metadata": '{"a": 1}',
+        "app_metadata": "",
+        "new_password": "weak",
+    }
+    weak = admin_client.post(url, form)
+    assert "new_password" in weak.context["adminform"].form.errors
+    saved = admin_client.post(url, {**form, "new_password": "N3w!Passw0rd"})
+    assert saved.status_code == 302
+    user.refresh_from_db()
+    assert (user.given_name, user.name, user.user_metadata) == ("Ann", "Ann Lee", {"a": 1})
+    assert verify_password("N3w!Passw0rd", user.password_hash)
+    assert Event.objects.filter(description="Update a User", actor_kind="admin").exists()
+
+
+def test_block_and_unblock_actions(admin_client, connection, create):
+    create({"connection": connection.name, "email": "ann@example.com", "password": STRONG_PASSWORD})
+    user = User.objects.get()
+    admin_client.post("/admin/users/user/", {"action": "block", "_selected_action": [user.pk]})
+    user.refresh_from_db()
+    assert user.blocked is True
+    admin_client.post("/admin/users/user/", {"action": "unblock", "_selected_action": [user.pk]})
+    user.refresh_from_db()
+    assert user.blocked is False
+
+
+def test_deleting_in_the_admin_is_recorded(admin_client, connection, create):
+    create({"connection": connection.name, "email": "ann@example.com", "password": STRONG_PASSWORD})
+    user = User.objects.get()
+    admin_client.post(f"/admin/users/user/{user.pk}/delete/", {"post": "yes"})
+    assert not User.objects.exists()
+    assert Event.objects.filter(type="du", actor_kind="admin").exists()

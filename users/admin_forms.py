@@ -1,0 +1,210 @@
+"""Admin forms for directory users: they collect fields, then run the same schema, strategy and password
+checks and the same services as the API, and show each refusal on its field.
+
+The service runs inside ``clean()`` (the admin wraps the whole view in one transaction), so a refusal of any
+kind (schema, strategy, policy, a duplicate decided by the database) becomes a form error, never a 500.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from config.actors import Actor
+from config.errors import DomainError, FieldError, PayloadValidationError
+from config.schema import validate_payload
+from connections.models import Connection, Strategy
+from connections.password_policy import PasswordPolicyError
+from users.errors import UserAlreadyExists
+from users.models import User
+from users.serializers import CreateUserRequestSerializer, UpdateUserRequestSerializer
+from users.services import create_user, update_user
+
+_PROFILE = ("given_name", "family_name", "name", "nickname", "picture")
+_BY_STRATEGY: dict[str, tuple[str, ...]] = {
+    Strategy.AUTH0: ("email", "password", "username", "email_verified", "verify_email"),
+    Strategy.SMS: ("phone_number", "phone_verified"),
+    Strategy.EMAIL: ("email", "email_verified", "verify_email"),
+}
+_JSON_FIELDS = ("user_metadata", "app_metadata")
+
+
+def fields_for(connection: Connection) -> list[str]:
+    """The fields a connection's strategy allows, in form order."""
+    fields = list(_BY_STRATEGY[connection.strategy])
+    if connection.strategy == Strategy.AUTH0 and not connection.requires_username:
+        fields.remove("username")
+    return [*fields, *_PROFILE, *_JSON_FIELDS, "blocked"]
+
+
+class JSONObjectFormField(forms.JSONField):
+    """Metadata as JSON text; shape is checked by the API's schema in ``clean()``."""
+
+    widget = forms.Textarea(attrs={"rows": 4, "cols": 60})
+
+    def prepare_value(self, value: Any) -> str:
+        return "" if value is None else json.dumps(value, ensure_ascii=False, indent=2)
+
+
+def _apply_errors(form: forms.Form, errors: list[FieldError], message: str, password_field: str = "password") -> None:  # noqa: S107 - a field name
+    placed = False
+    for error in errors:
+        field = (error.field or "").split(".")[0]
+        field = password_field if field == "password" else field
+        if field in form.fields:
+            form.add_error(field, error.message)
+            placed = True
+    if not placed:
+        form.add_error(None, message)
+
+
+def _run(form: forms.Form, action: Any, password_field: str = "password") -> Any:  # noqa: S107 - a field name
+    """Call a service and turn its domain errors into form errors."""
+    try:
+        return action()
+    except PasswordPolicyError as exc:
+        target = password_field if password_field in form.fields else None
+        for _code, message in exc.failures or [("", f"{exc.name}: {exc.message}")]:
+            form.add_error(target, message)
+    except UserAlreadyExists as exc:
+        form.add_error(None, exc.message)
+    except PayloadValidationError as exc:
+        _apply_errors(form, exc.errors, exc.message, password_field)
+    except DomainError as exc:
+        form.add_error(None, exc.message)
+    return None
+
+
+class _PlainTextFields(forms.ModelForm):
+    """Formats are checked by the API's schema, so its wording (and every problem at once) reaches the form."""
+
+    email = forms.CharField(label=_("e-mail"), required=False)
+    phone_number = forms.CharField(label=_("phone number"), required=False)
+    picture = forms.CharField(label=_("picture"), required=False)
+
+
+class UserAddForm(_PlainTextFields):
+    """Step two of adding a user: the chosen connection's fields only."""
+
+    password = forms.CharField(label=_("password"), widget=forms.PasswordInput(render_value=False), required=False)
+    verify_email = forms.BooleanField(label=_("send a verification e-mail"), required=False, initial=True)
+    user_metadata = JSONObjectFormField(label=_("user metadata"), required=False)
+    app_metadata = JSONObjectFormField(label=_("app metadata"), required=False)
+
+    class Meta:
+        model = User
+        fields = (
+            "email", "username", "phone_number", "email_verified", "phone_verified",
+            *_PROFILE, "blocked",
+        )  # fmt: skip
+
+    def __init__(self, *args: Any, connection: Connection, actor: Actor, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connection = connection
+        self.actor = actor
+        self.created: User | None = None
+        allowed = fields_for(connection)
+        for name in list(self.fields):
+            if name not in allowed:
+                del self.fields[name]
+        self.fields["blocked"] = forms.BooleanField(label=_("blocked"), required=False)
+
+    def _payload(self) -> dict[str, Any]:
+        payload: dict[str, Any] = {"connection": self.connection.name}
+        for name, value in self.cleaned_data.items():
+            if value in (None, "") or (name in ("blocked",) and value is False):
+                continue
+            payload[name] = value
+        return payload
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        try:
+            data = validate_payload(CreateUserRequestSerializer, self._payload())
+        except PayloadValidationError as exc:
+            _apply_errors(self, exc.errors, exc.message)
+            return cleaned
+        if self.errors:
+            return cleaned
+        self.created = _run(self, lambda: create_user(data=data, actor=self.actor))
+        return cleaned
+
+    def _post_clean(self) -> None:
+        """The service built and saved the row; the ModelForm must not validate a second, unsaved copy."""
+
+
+class UserChangeForm(_PlainTextFields):
+    """Profile fields, metadata as JSON and an operator-set password, applied through ``update_user``."""
+
+    new_password = forms.CharField(
+        label=_("new password"),
+        widget=forms.PasswordInput(render_value=False),
+        required=False,
+        help_text=_("Leave empty to keep the current password. It must pass the connection's policy."),
+    )
+    user_metadata = JSONObjectFormField(label=_("user metadata"), required=False)
+    app_metadata = JSONObjectFormField(label=_("app metadata"), required=False)
+
+    class Meta:
+        model = User
+        fields = (
+            "email", "username", "phone_number", "email_verified", "phone_verified",
+            *_PROFILE, "user_metadata", "app_metadata", "blocked",
+        )  # fmt: skip
+
+    def __init__(self, *args: Any, actor: Actor, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.actor = actor
+        self.updated: User | None = None
+        allowed = set(fields_for(self.instance.connection)) | {"new_password"}
+        for name in list(self.fields):
+            if name not in allowed and name not in ("email_verified", "phone_verified"):
+                del self.fields[name]
+        if self.instance.connection.strategy != Strategy.AUTH0:
+            del self.fields["new_password"]
+
+    def _changes(self) -> dict[str, Any]:
+        changes: dict[str, Any] = {}
+        for name in self.changed_data:
+            if name == "new_password":
+                continue
+            value = self.cleaned_data.get(name)
+            if name in _JSON_FIELDS:
+                # The form edits the whole object: send it as a replacement (clear, then merge all keys).
+                old = getattr(self.instance, name) or {}
+                new = value or {}
+                changes[name] = {**{k: None for k in old if k not in new}, **new} if new else {}
+            else:
+                changes[name] = None if value == "" else value
+        if self.cleaned_data.get("new_password"):
+            changes["password"] = self.cleaned_data["new_password"]
+        return changes
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        changes = self._changes()
+        if not changes:
+            return cleaned
+        try:
+            data = validate_payload(UpdateUserRequestSerializer, changes)
+        except PayloadValidationError as exc:
+            _apply_errors(self, exc.errors, exc.message, "new_password")
+            return cleaned
+        if self.errors:
+            return cleaned
+        self.updated = _run(
+            self, lambda: update_user(user_id=self.instance.user_id, data=data, actor=self.actor), "new_password"
+        )
+        return cleaned
+
+    def _post_clean(self) -> None:
+        """The service saved the change; the instance is not validated or saved by the form."""
+
+
+class ChooseConnectionForm(forms.Form):
+    connection = forms.ModelChoiceField(
+        queryset=Connection.objects.order_by("name"), label=_("connection"), empty_label=None
+    )
