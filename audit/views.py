@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -11,6 +12,7 @@ from audit.errors import LogNotFound
 from audit.models import Event
 from audit.serializers import ListLogsQuerySerializer
 from config.api import ManagementAPIView
+from config.api_docs import LOGS_LIST, LogDoc, errors
 from config.schema import validate_query
 from users.profile import format_timestamp
 from users.views import select_fields
@@ -38,6 +40,12 @@ def log_as_json(event: Event) -> dict[str, Any]:
 class LogCollectionView(ManagementAPIView):
     required_scopes = {"GET": ("read:logs",)}
 
+    @extend_schema(
+        operation_id="get_logs",
+        summary="Search log events",
+        parameters=[ListLogsQuerySerializer],
+        responses={200: LOGS_LIST, **errors(400, 401, 403, 429)},
+    )
     def get(self, request: Request) -> Response:
         query = validate_query(ListLogsQuerySerializer, request.query_params)
         order = "date" if query.get("sort") == "date:1" else "-date"
@@ -53,6 +61,12 @@ class LogCollectionView(ManagementAPIView):
 class LogDetailView(ManagementAPIView):
     required_scopes = {"GET": ("read:logs",)}
 
+    @extend_schema(
+        operation_id="get_logs_by_id",
+        summary="Get a log event by id",
+        parameters=[OpenApiParameter("log_id", str, OpenApiParameter.PATH)],
+        responses={200: LogDoc, **errors(401, 403, 404, 429)},
+    )
     def get(self, request: Request, log_id: str) -> Response:
         event = Event.objects.filter(log_id=log_id).first()
         if event is None:

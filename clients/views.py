@@ -15,6 +15,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions as drf
 from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
@@ -26,6 +27,7 @@ from clients.errors import OAuthError
 from clients.scopes import parse_scopes
 from clients.services import authenticate_client
 from clients.tokens import issue_token
+from config.api_docs import JwksDoc, OAuthErrorDoc, TokenRequestDoc, TokenResponseDoc
 from config.exceptions import exception_handler
 from config.parsers import StrictJSONParser
 
@@ -91,6 +93,13 @@ class TokenView(APIView):
     def get_exception_handler(self) -> Any:
         return oauth_exception_handler
 
+    @extend_schema(
+        operation_id="post_token",
+        summary="Get a management API token (client credentials)",
+        request=TokenRequestDoc,
+        responses={200: TokenResponseDoc, 400: OAuthErrorDoc, 401: OAuthErrorDoc, 403: OAuthErrorDoc},
+        auth=[],
+    )
     def post(self, request: Request) -> Response:
         data = request.data
         if not isinstance(data, Mapping):
@@ -146,6 +155,7 @@ class JwksView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
+    @extend_schema(operation_id="get_jwks", summary="The token signing keys", responses={200: JwksDoc}, auth=[])
     def get(self, request: Request) -> Response:
         key = settings.JWT_SIGNING_KEY
         public = serialization.load_pem_public_key(key.public_pem.encode())

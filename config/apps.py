@@ -6,3 +6,6 @@ class ProjectConfig(AppConfig):
 
     name = "config"
     verbose_name = "Project"
+
+    def ready(self) -> None:
+        from config import openapi  # noqa: F401 - registers the drf-spectacular extensions

@@ -2,12 +2,15 @@
 
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from config.views import health
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health", health, name="health"),
+    path("api/v2/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
+    path("api/v2/docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="api-docs"),
     path("api/v2/", include("users.urls")),
     path("api/v2/", include("connections.urls")),
     path("api/v2/", include("audit.urls")),

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api import ManagementAPIView
+from config.api_docs import CONNECTIONS_LIST, ConnectionDoc, errors
 from config.schema import validate_payload, validate_query
 from connections.selectors import get_connection_by_id, list_connections
 from connections.serializers import (
@@ -24,15 +26,29 @@ from connections.services import (
 )
 from users.views import client_actor, select_fields
 
+_CONNECTION_ID = OpenApiParameter("connection_id", str, OpenApiParameter.PATH, description="The id of the connection.")
+
 
 class ConnectionCollectionView(ManagementAPIView):
     required_scopes = {"POST": ("create:connections",), "GET": ("read:connections",)}
 
+    @extend_schema(
+        operation_id="post_connections",
+        summary="Create a connection",
+        request=CreateConnectionRequestSerializer,
+        responses={201: ConnectionDoc, **errors(400, 401, 403, 409, 429)},
+    )
     def post(self, request: Request) -> Response:
         data = validate_payload(CreateConnectionRequestSerializer, request.data)
         connection = create_connection(**data, actor=client_actor(request))
         return Response(connection_as_json(connection), status=201)
 
+    @extend_schema(
+        operation_id="get_connections",
+        summary="Get all connections",
+        parameters=[ListConnectionsQuerySerializer],
+        responses={200: CONNECTIONS_LIST, **errors(400, 401, 403, 429)},
+    )
     def get(self, request: Request) -> Response:
         query = validate_query(ListConnectionsQuerySerializer, request.query_params)
         strategies = [s for s in query.get("strategy", "").split(",") if s] or None
@@ -66,16 +82,38 @@ class ConnectionDetailView(ManagementAPIView):
         "DELETE": ("delete:connections",),
     }
 
+    @extend_schema(
+        operation_id="get_connections_by_id",
+        summary="Get a connection",
+        parameters=[ConnectionFieldsQuerySerializer, _CONNECTION_ID],
+        responses={200: ConnectionDoc, **errors(400, 401, 403, 404, 429)},
+    )
     def get(self, request: Request, connection_id: str) -> Response:
         query = validate_query(ConnectionFieldsQuerySerializer, request.query_params)
         connection = get_connection_by_id(connection_id=connection_id)
         return Response(select_fields(connection_as_json(connection), query))
 
+    @extend_schema(
+        operation_id="patch_connections_by_id",
+        summary="Update a connection",
+        parameters=[_CONNECTION_ID],
+        request=UpdateConnectionRequestSerializer,
+        responses={200: ConnectionDoc, **errors(400, 401, 403, 404, 429)},
+    )
     def patch(self, request: Request, connection_id: str) -> Response:
         data = validate_payload(UpdateConnectionRequestSerializer, request.data)
         connection = update_connection(connection_id=connection_id, **data, actor=client_actor(request))
         return Response(connection_as_json(connection))
 
+    @extend_schema(
+        operation_id="delete_connections_by_id",
+        summary="Delete a connection (and its users)",
+        parameters=[_CONNECTION_ID],
+        responses={
+            204: OpenApiResponse(description="The connection and its users are gone."),
+            **errors(401, 403, 404, 429),
+        },
+    )
     def delete(self, request: Request, connection_id: str) -> Response:
         delete_connection(connection_id=connection_id, actor=client_actor(request))
         return Response(status=204)

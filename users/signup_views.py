@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions as drf
 from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
@@ -19,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.actors import Actor, request_metadata
+from config.api_docs import SignupErrorDoc, SignupResponseDoc
 from config.errors import DomainError, PayloadValidationError
 from config.exceptions import exception_handler
 from config.parsers import StrictJSONParser
@@ -26,6 +28,7 @@ from config.throttling import ClientIPRateThrottle
 from connections.errors import ConnectionNotFound
 from connections.password_policy import PasswordPolicyError
 from users.errors import UserAlreadyExists
+from users.public_serializers import SignupRequestSerializer
 from users.signup import SignupRefused, sign_up
 
 _ECHOED = ("email", "username", "given_name", "family_name", "name", "nickname", "picture")
@@ -95,6 +98,13 @@ class SignupView(APIView):
     def get_exception_handler(self) -> Any:
         return signup_exception_handler
 
+    @extend_schema(
+        operation_id="post_signup",
+        summary="Sign up a user (Authentication API)",
+        request=SignupRequestSerializer,
+        responses={200: SignupResponseDoc, 400: SignupErrorDoc, 415: SignupErrorDoc, 429: SignupErrorDoc},
+        auth=[],
+    )
     def post(self, request: Request) -> Response:
         ip, agent = request_metadata(request)
         client_id = request.data.get("client_id") if hasattr(request.data, "get") else None

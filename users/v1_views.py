@@ -10,11 +10,13 @@ from typing import Any
 
 from django.conf import settings
 from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions as drf
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api import ManagementAPIView
+from config.api_docs import V1ErrorDoc, V1UserDoc
 from config.errors import DomainError, PayloadValidationError
 from config.exceptions import exception_handler
 from config.schema import validate_payload
@@ -69,6 +71,12 @@ class V1UsersView(ManagementAPIView):
     def get_exception_handler(self) -> Any:
         return v1_exception_handler
 
+    @extend_schema(
+        operation_id="post_v1_users",
+        summary="Create a new user (plain facade)",
+        request=V1CreateUserSerializer,
+        responses={201: V1UserDoc, **{status: V1ErrorDoc for status in (400, 401, 409, 429, 503)}},
+    )
     def post(self, request: Request) -> Response:
         data = validate_payload(V1CreateUserSerializer, request.data)
         user = create_user(data={**data, "connection": settings.V1_USERS_CONNECTION}, actor=client_actor(request))

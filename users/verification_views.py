@@ -8,12 +8,14 @@ from django.utils import timezone
 from django.utils.crypto import get_random_string
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from audit.models import EventType
 from audit.services import record_event
 from config.api import ManagementAPIView
+from config.api_docs import JobDoc, errors
 from config.errors import FieldError, PayloadValidationError
 from config.schema import StrictCharField, StrictSerializer, validate_payload
 from users.profile import format_timestamp
@@ -62,6 +64,12 @@ class VerificationEmailJobView(ManagementAPIView):
 
     required_scopes = {"POST": ("update:users",)}
 
+    @extend_schema(
+        operation_id="post_verification_email",
+        summary="Send an email address verification email",
+        request=VerificationEmailJobSerializer,
+        responses={201: JobDoc, **errors(400, 401, 403, 404, 429)},
+    )
     def post(self, request: Request) -> Response:
         data = validate_payload(VerificationEmailJobSerializer, request.data)
         user = get_user(user_id=data["user_id"])
