@@ -1,12 +1,24 @@
-"""Connections in the Django admin: options validated as the API validates them (``Connection.clean``)."""
+"""Connections in the Django admin: choose the strategy, then only its options, validated and saved by the
+same services as the API; the list shows how many users each connection holds."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
 
-from connections.models import Connection
+from config.actors import Actor
+from connections.admin_forms import ChooseStrategyForm, ConnectionForm, option_fields
+from connections.models import Connection, Strategy
+from connections.services import delete_connection
+
+
+def _actor(request: HttpRequest) -> Actor:
+    return Actor(kind="admin", id=request.user.get_username(), ip=request.META.get("REMOTE_ADDR"))
 
 
 @admin.register(Connection)
@@ -14,11 +26,60 @@ class ConnectionAdmin(admin.ModelAdmin):
     list_display = ("name", "strategy", "id", "user_count", "created_at")
     list_filter = ("strategy",)
     search_fields = ("name", "id")
-    readonly_fields = ("id", "created_at", "updated_at")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Connection]:
         return super().get_queryset(request).annotate(_user_count=Count("users"))
 
-    @admin.display(description="users", ordering="_user_count")
+    @admin.display(description=_("users"), ordering="_user_count")
     def user_count(self, obj: Connection) -> int:
         return obj._user_count  # type: ignore[attr-defined]
+
+    def _strategy(self, request: HttpRequest, obj: Connection | None) -> str | None:
+        if obj is not None:
+            return obj.strategy
+        strategy = request.GET.get("strategy")
+        return strategy if strategy in Strategy.values else None
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
+        if self._strategy(request, None) is None:
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": _("Choose a strategy"),
+                "form": ChooseStrategyForm(),
+            }
+            return render(request, "admin/connections/connection/choose_strategy.html", context)
+        return super().add_view(request, form_url, extra_context)
+
+    def get_form(self, request: HttpRequest, obj: Connection | None = None, change: bool = False, **kwargs: Any) -> Any:
+        strategy, actor = self._strategy(request, obj), _actor(request)
+
+        class Form(ConnectionForm):
+            def __init__(self, *args: Any, **kw: Any) -> None:
+                super().__init__(*args, strategy=strategy, actor=actor, **kw)
+
+        return Form
+
+    def get_fieldsets(self, request: HttpRequest, obj: Connection | None = None) -> Any:
+        strategy = self._strategy(request, obj)
+        head = ["name"] if obj is None else ["name", "strategy", "id", "created_at", "updated_at"]
+        return [(None, {"fields": head}), (_("options"), {"fields": list(option_fields(strategy or "auth0"))})]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Connection | None = None) -> tuple[str, ...]:
+        return ("name", "strategy", "id", "created_at", "updated_at") if obj is not None else ()
+
+    def save_form(self, request: HttpRequest, form: Any, change: bool) -> Connection:
+        return form.saved or form.instance
+
+    def save_model(self, request: HttpRequest, obj: Connection, form: Any, change: bool) -> None:
+        """Saved by the service during validation."""
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        """Nothing related is edited here."""
+
+    def delete_model(self, request: HttpRequest, obj: Connection) -> None:
+        delete_connection(connection_id=obj.pk, actor=_actor(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Connection]) -> None:
+        for connection in queryset:
+            delete_connection(connection_id=connection.pk, actor=_actor(request))
