@@ -168,6 +168,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+# Serve static files straight from the apps (no collectstatic): for test servers and quick local runs.
+WHITENOISE_USE_FINDERS = env_bool("STATIC_FROM_APPS", False)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
