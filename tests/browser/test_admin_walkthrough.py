@@ -76,7 +76,7 @@ def test_operator_walkthrough(browser, admin_server):
     driver.find_element(By.NAME, "password").send_keys("Operator!Pass1")
     _shot(driver, "01-sign-in")
     driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    assert "Site administration" in driver.page_source
+    WebDriverWait(driver, 15).until(expected_conditions.title_contains("Site administration"))
     _shot(driver, "02-signed-in")
 
     # A connection: strategy first, then its options.
@@ -87,7 +87,7 @@ def test_operator_walkthrough(browser, admin_server):
     Select(driver.find_element(By.NAME, "password_policy")).select_by_value("good")
     _shot(driver, "03-connection-form")
     driver.find_element(By.NAME, "_save").click()
-    WebDriverWait(driver, 15).until(expected_conditions.url_contains("/connection/"))
+    WebDriverWait(driver, 15).until(expected_conditions.url_matches(r"/admin/connections/connection/$"))
     assert "Browser-DB" in driver.page_source
     _shot(driver, "04-connection-created")
 
