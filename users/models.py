@@ -19,7 +19,7 @@ from connections.models import Connection
 
 class User(models.Model):
     user_id = models.CharField(
-        verbose_name=_("user id"), max_length=300, help_text="<provider>|<id>, e.g. auth0|63d17c4a8869daf88ed7db97"
+        verbose_name=_("user id"), max_length=300, help_text=_("provider|id, e.g. auth0|63d17c4a8869daf88ed7db97")
     )
     connection = models.ForeignKey(
         Connection, verbose_name=_("connection"), on_delete=models.CASCADE, related_name="users"
