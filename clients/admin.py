@@ -19,16 +19,7 @@ from django.utils.translation import ngettext
 from clients.models import Client
 from clients.scopes import KNOWN_SCOPES
 from clients.services import create_client, rotate_client_secret, set_client_active
-from config.actors import Actor
-
-
-def _admin_actor(request: HttpRequest) -> Actor:
-    return Actor(
-        kind="admin",
-        id=request.user.get_username(),
-        ip=request.META.get("REMOTE_ADDR"),
-        user_agent=(request.META.get("HTTP_USER_AGENT") or "")[:512] or None,
-    )
+from config.actors import admin_actor
 
 
 class ClientForm(forms.ModelForm):
@@ -74,7 +65,7 @@ class ClientAdmin(admin.ModelAdmin):
             name=form.cleaned_data["name"],
             scopes=form.cleaned_data["scopes"],
             connections=[c.name for c in form.cleaned_data["connections"]],
-            actor=_admin_actor(request),
+            actor=admin_actor(request),
         )
         # Keep the created row on the form so the admin redirects to it and saves nothing twice.
         form.instance = client
@@ -82,7 +73,7 @@ class ClientAdmin(admin.ModelAdmin):
         obj.client_id = client.client_id
         obj._state.adding = False
         if not form.cleaned_data.get("is_active", True):
-            set_client_active(client_id=client.client_id, active=False, actor=_admin_actor(request))
+            set_client_active(client_id=client.client_id, active=False, actor=admin_actor(request))
         self.message_user(
             request,
             _("Client secret (shown only now, copy it): %(secret)s") % {"secret": secret},
@@ -96,7 +87,7 @@ class ClientAdmin(admin.ModelAdmin):
     @admin.action(description=_("Rotate the secret of the selected clients"))
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet[Client]) -> None:
         for client in queryset:
-            secret = rotate_client_secret(client_id=client.client_id, actor=_admin_actor(request))
+            secret = rotate_client_secret(client_id=client.client_id, actor=admin_actor(request))
             self.message_user(
                 request,
                 _("New secret for %(name)s (shown only now): %(secret)s") % {"name": client.name, "secret": secret},
@@ -114,7 +105,7 @@ class ClientAdmin(admin.ModelAdmin):
     def _set_active(self, request: HttpRequest, queryset: QuerySet[Client], *, active: bool) -> None:
         count = 0
         for client in queryset:
-            set_client_active(client_id=client.client_id, active=active, actor=_admin_actor(request))
+            set_client_active(client_id=client.client_id, active=active, actor=admin_actor(request))
             count += 1
         self.message_user(
             request,

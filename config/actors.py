@@ -24,6 +24,12 @@ class Actor:
 SYSTEM = Actor(kind="system", id="system")
 
 
+def admin_actor(request: HttpRequest) -> Actor:
+    """The signed-in operator of the Django admin, as recorded with their changes."""
+    ip, agent = request_metadata(request)
+    return Actor(kind="admin", id=request.user.get_username(), ip=ip, user_agent=agent)
+
+
 def request_metadata(request: HttpRequest) -> tuple[str | None, str | None]:
     """The caller's address and user agent, as recorded with its changes."""
     ip = request.META.get("REMOTE_ADDR") or None

@@ -230,9 +230,9 @@ class JSONObjectField(StrictField):
             raise fail(messages.not_finite(), "INVALID_NUMBER")
 
 
+# A JSON object with ``additionalProperties: false``. (A comment, not a docstring: drf-spectacular would show a
+# docstring as the description of every request schema.)
 class StrictSerializer(serializers.Serializer):
-    """A JSON object with ``additionalProperties: false``."""
-
     def to_internal_value(self, data: Any) -> Any:
         if not isinstance(data, Mapping):
             raise serializers.ValidationError(

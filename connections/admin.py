@@ -8,17 +8,13 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
-from config.actors import Actor
+from config.actors import admin_actor
+from config.admin_steps import render_choose_first
 from connections.admin_forms import ChooseStrategyForm, ConnectionForm, option_fields
 from connections.models import Connection, Strategy
 from connections.services import delete_connection
-
-
-def _actor(request: HttpRequest) -> Actor:
-    return Actor(kind="admin", id=request.user.get_username(), ip=request.META.get("REMOTE_ADDR"))
 
 
 @admin.register(Connection)
@@ -42,17 +38,17 @@ class ConnectionAdmin(admin.ModelAdmin):
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
         if self._strategy(request, None) is None:
-            context = {
-                **self.admin_site.each_context(request),
-                "opts": self.model._meta,
-                "title": _("Choose a strategy"),
-                "form": ChooseStrategyForm(),
-            }
-            return render(request, "admin/connections/connection/choose_strategy.html", context)
+            return render_choose_first(
+                request,
+                self,
+                title=_("Choose a strategy"),
+                intro=_("The strategy decides which options the connection has and which fields its users may have."),
+                form=ChooseStrategyForm(),
+            )
         return super().add_view(request, form_url, extra_context)
 
     def get_form(self, request: HttpRequest, obj: Connection | None = None, change: bool = False, **kwargs: Any) -> Any:
-        strategy, actor = self._strategy(request, obj), _actor(request)
+        strategy, actor = self._strategy(request, obj), admin_actor(request)
 
         class Form(ConnectionForm):
             def __init__(self, *args: Any, **kw: Any) -> None:
@@ -78,8 +74,8 @@ class ConnectionAdmin(admin.ModelAdmin):
         """Nothing related is edited here."""
 
     def delete_model(self, request: HttpRequest, obj: Connection) -> None:
-        delete_connection(connection_id=obj.pk, actor=_actor(request))
+        delete_connection(connection_id=obj.pk, actor=admin_actor(request))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Connection]) -> None:
         for connection in queryset:
-            delete_connection(connection_id=connection.pk, actor=_actor(request))
+            delete_connection(connection_id=connection.pk, actor=admin_actor(request))

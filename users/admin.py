@@ -14,28 +14,19 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from config.actors import Actor
+from config.actors import admin_actor
+from config.admin_steps import render_choose_first
 from connections.models import Connection
 from users.admin_forms import ChooseConnectionForm, UserAddForm, UserChangeForm, fields_for
 from users.models import User
 from users.services import delete_user, update_user
 
 _READ_ONLY = ("user_id", "connection", "identities", "created_at", "updated_at")
-
-
-def admin_actor(request: HttpRequest) -> Actor:
-    return Actor(
-        kind="admin",
-        id=request.user.get_username(),
-        ip=request.META.get("REMOTE_ADDR"),
-        user_agent=(request.META.get("HTTP_USER_AGENT") or "")[:512] or None,
-    )
 
 
 @admin.register(User)
@@ -64,13 +55,13 @@ class UserAdmin(admin.ModelAdmin):
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
         if self._chosen_connection(request) is None:
-            context = {
-                **self.admin_site.each_context(request),
-                "opts": self.model._meta,
-                "title": _("Choose a connection"),
-                "form": ChooseConnectionForm(),
-            }
-            return render(request, "admin/users/user/choose_connection.html", context)
+            return render_choose_first(
+                request,
+                self,
+                title=_("Choose a connection"),
+                intro=_("A user lives in one connection; its strategy decides which fields the user may have."),
+                form=ChooseConnectionForm(),
+            )
         return super().add_view(request, form_url, extra_context)
 
     def get_form(self, request: HttpRequest, obj: User | None = None, change: bool = False, **kwargs: Any) -> Any:
