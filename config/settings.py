@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "users",
     "clients",
     "audit",
+    "idempotency",
 ]
 
 MIDDLEWARE = [
@@ -148,6 +149,10 @@ SIGNUP_RATE_LIMIT = os.environ.get("SIGNUP_RATE_LIMIT", "20/minute")
 # Sign-up answers a taken e-mail or username with the generic invalid_signup unless this is on
 # (Auth0's tenant flag enable_public_signup_user_exists_error): generic answers prevent account enumeration.
 SIGNUP_USER_EXISTS_ERROR = env_bool("SIGNUP_USER_EXISTS_ERROR", False)
+# Idempotency-Key on the create endpoints: how long an answer is kept, and after how long a claim whose
+# request never finished (a killed process) is given up.
+IDEMPOTENCY_KEY_TTL_SECONDS = env_int("IDEMPOTENCY_KEY_TTL_SECONDS", 86_400)
+IDEMPOTENCY_LOCK_SECONDS = env_int("IDEMPOTENCY_LOCK_SECONDS", 60)
 # The connection POST /v1/users creates users in.
 V1_USERS_CONNECTION = os.environ.get("V1_USERS_CONNECTION", "Username-Password-Authentication")
 

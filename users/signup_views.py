@@ -27,6 +27,7 @@ from config.parsers import StrictJSONParser
 from config.throttling import ClientIPRateThrottle
 from connections.errors import ConnectionNotFound
 from connections.password_policy import PasswordPolicyError
+from idempotency.keys import idempotent
 from users.errors import UserAlreadyExists
 from users.public_serializers import SignupRequestSerializer
 from users.signup import SignupRefused, sign_up
@@ -89,6 +90,12 @@ def signup_exception_handler(exc: Exception, context: dict[str, Any]) -> Respons
     return exception_handler(exc, context)
 
 
+def _signup_caller(request: Request) -> str:
+    """Sign-ups have no token: the key belongs to the client the body names."""
+    client_id = request.data.get("client_id") if hasattr(request.data, "get") else None
+    return f"signup:{str(client_id or '')[:64]}"
+
+
 class SignupView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -98,6 +105,7 @@ class SignupView(APIView):
     def get_exception_handler(self) -> Any:
         return signup_exception_handler
 
+    @idempotent("POST /dbconnections/signup", caller=_signup_caller)
     @extend_schema(
         operation_id="post_signup",
         summary="Sign up a user (Authentication API)",

@@ -22,6 +22,7 @@ from config.exceptions import exception_handler
 from config.schema import validate_payload
 from connections.errors import ConnectionNotFound
 from connections.password_policy import PasswordPolicyError
+from idempotency.keys import idempotent
 from users.errors import UserAlreadyExists
 from users.profile import format_timestamp
 from users.public_serializers import V1CreateUserSerializer
@@ -71,6 +72,7 @@ class V1UsersView(ManagementAPIView):
     def get_exception_handler(self) -> Any:
         return v1_exception_handler
 
+    @idempotent("POST /v1/users", caller=lambda request: f"client:{request.auth.client_id}")
     @extend_schema(
         operation_id="post_v1_users",
         summary="Create a new user (plain facade)",

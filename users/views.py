@@ -13,6 +13,7 @@ from config.actors import Actor, request_metadata
 from config.api import ManagementAPIView
 from config.api_docs import USERS_LIST, UserProfileDoc, errors
 from config.schema import validate_payload, validate_query
+from idempotency.keys import idempotent
 from users.profile import user_profile
 from users.selectors import get_user, list_users, users_by_email
 from users.serializers import (
@@ -44,6 +45,7 @@ def select_fields(profile: dict[str, Any], query: dict[str, Any]) -> dict[str, A
 class UserCollectionView(ManagementAPIView):
     required_scopes = {"POST": ("create:users",), "GET": ("read:users",)}
 
+    @idempotent("POST /api/v2/users", caller=lambda request: f"client:{request.auth.client_id}")
     @extend_schema(
         operation_id="post_users",
         summary="Create a User",
