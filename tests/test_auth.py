@@ -183,3 +183,18 @@ def test_token_claims_follow_auth0_layout():
     assert claims["aud"] == settings.MANAGEMENT_API_AUDIENCE
     assert claims["scope"] == "create:users read:users"
     assert claims["exp"] - claims["iat"] == 120
+
+
+def test_a_100_kb_token_is_401(api_client, connection):
+    huge = "a" * 100_000
+    _assert_401(_post(api_client, f"Bearer {huge}.{huge}.{huge}"), "Invalid token")
+
+
+def test_a_deactivated_clients_token_is_401(api_client, connection):
+    from clients.services import create_client, set_client_active
+    from config.actors import SYSTEM
+
+    client, _secret = create_client(name="gone", scopes="create:users", actor=SYSTEM)
+    token = issue_token(client_id=client.client_id, scopes=["create:users"])
+    set_client_active(client_id=client.client_id, active=False, actor=SYSTEM)
+    _assert_401(_post(api_client, f"Bearer {token}"), "Invalid token")
