@@ -17,7 +17,12 @@ from users.models import User
 
 pytestmark = [pytest.mark.live]
 
-CONCURRENT_CREATES = 30
+
+def _concurrency() -> int:
+    """50 concurrent writers on PostgreSQL, 20 on SQLite (one writer at a time, the rest wait their turn)."""
+    from django.db import connection
+
+    return 50 if connection.vendor == "postgresql" else 20
 
 
 def _post(url: str, token: str, body: dict) -> tuple[int, dict]:
@@ -61,7 +66,7 @@ def test_concurrent_creates_of_one_email_in_mixed_case_make_one_user(live_server
     make_connection()
     bodies = [
         {"connection": "Username-Password-Authentication", "email": email, "password": STRONG_PASSWORD}
-        for email in _case_variants("race.person@example.com", CONCURRENT_CREATES)
+        for email in _case_variants("race.person@example.com", _concurrency())
     ]
     _assert_one_winner(_race(live_server_url, bodies))
     assert User.objects.filter(email="race.person@example.com").count() == 1
@@ -77,7 +82,7 @@ def test_concurrent_creates_of_one_username_make_one_user(live_server_url, make_
             "username": username,
             "password": STRONG_PASSWORD,
         }
-        for i, username in enumerate(_case_variants("racer_name", CONCURRENT_CREATES))
+        for i, username in enumerate(_case_variants("racer_name", _concurrency()))
     ]
     _assert_one_winner(_race(live_server_url, bodies))
     assert User.objects.count() == 1
@@ -85,7 +90,7 @@ def test_concurrent_creates_of_one_username_make_one_user(live_server_url, make_
 
 def test_concurrent_creates_of_one_phone_number_make_one_user(live_server_url, make_connection):
     make_connection(name="sms", strategy="sms")
-    bodies = [{"connection": "sms", "phone_number": "+14155550123"} for _ in range(CONCURRENT_CREATES)]
+    bodies = [{"connection": "sms", "phone_number": "+14155550123"} for _ in range(_concurrency())]
     _assert_one_winner(_race(live_server_url, bodies))
     assert User.objects.count() == 1
 
@@ -148,3 +153,79 @@ def test_official_sdk_surfaces_errors(live_server_url, make_connection):
     with pytest.raises(UnauthorizedError):
         bad_token.users.create(**body, password=STRONG_PASSWORD)
     assert User.objects.count() == 1
+
+
+@pytest.fixture
+def signup_server_url(transactional_db):
+    """A server whose per-IP sign-up limit is off: the race below sends every request from one address."""
+    from tests.live import gunicorn_server
+
+    with gunicorn_server(env={"SIGNUP_RATE_LIMIT": "off"}) as url:
+        yield url
+
+
+def test_concurrent_signups_of_one_email_make_one_user(signup_server_url, make_connection):
+    from clients.services import create_client
+    from config.actors import SYSTEM
+
+    live_server_url = signup_server_url
+    connection = make_connection()
+    app, _secret = create_client(name="web", scopes="", connections=[connection.name], actor=SYSTEM)
+    bodies = [
+        {"client_id": app.client_id, "connection": connection.name, "email": email, "password": STRONG_PASSWORD}
+        for email in _case_variants("signup.race@example.com", _concurrency())
+    ]
+
+    def signup(body: dict) -> int:
+        request = Request(  # noqa: S310 - loopback test server
+            f"{live_server_url}/dbconnections/signup",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urlopen(request, timeout=60) as response:  # noqa: S310
+                return response.status
+        except HTTPError as error:
+            assert json.loads(error.read())["code"] == "invalid_signup"
+            return error.code
+
+    with ThreadPoolExecutor(max_workers=len(bodies)) as pool:
+        statuses = list(pool.map(signup, bodies))
+    assert statuses.count(200) == 1, statuses
+    assert statuses.count(400) == len(bodies) - 1
+    assert User.objects.count() == 1
+
+
+def test_concurrent_patches_of_two_users_to_one_email_leave_one_winner(live_server_url, make_connection):
+    make_connection()
+    token = issue_token(client_id="race", scopes=["create:users", "update:users"], grant_type=OPERATOR)
+    ids = []
+    for email in ("first@example.com", "second@example.com"):
+        status, body = _post(
+            live_server_url,
+            token,
+            {"connection": "Username-Password-Authentication", "email": email, "password": STRONG_PASSWORD},
+        )
+        assert status == 201
+        ids.append(body["user_id"])
+
+    def patch(index: int) -> int:
+        user_id = ids[index % 2]
+        request = Request(  # noqa: S310 - loopback test server
+            f"{live_server_url}/api/v2/users/{user_id.replace('|', '%7C')}",
+            data=json.dumps({"email": "Taken@Example.com" if index % 3 else "taken@example.com"}).encode(),
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+            method="PATCH",
+        )
+        try:
+            with urlopen(request, timeout=60) as response:  # noqa: S310
+                return response.status
+        except HTTPError as error:
+            return error.code
+
+    with ThreadPoolExecutor(max_workers=_concurrency()) as pool:
+        statuses = list(pool.map(patch, range(_concurrency())))
+    assert set(statuses) <= {200, 409}, statuses
+    assert User.objects.filter(email="taken@example.com").count() == 1
+    assert User.objects.count() == 2
