@@ -41,8 +41,10 @@ def database_url() -> str:
 
 
 @contextmanager
-def gunicorn_server(workers: int = 2, threads: int = 4, env: dict[str, str] | None = None) -> Iterator[str]:
-    """Start ``gunicorn config.wsgi`` on a free port; yield its base URL; stop it."""
+def gunicorn_server(
+    workers: int = 2, threads: int = 4, env: dict[str, str] | None = None, pids: list[int] | None = None
+) -> Iterator[str]:
+    """Start ``gunicorn config.wsgi`` on a free port; yield its base URL; stop it. ``pids`` gets the master's."""
     port = _free_port()
     server_env = {
         **os.environ,
@@ -76,6 +78,8 @@ def gunicorn_server(workers: int = 2, threads: int = 4, env: dict[str, str] | No
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+    if pids is not None:
+        pids.append(process.pid)
     base_url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
