@@ -10,6 +10,7 @@ from django.db import transaction
 
 from audit.models import Event, EventType
 from config.actors import Actor
+from config.schema import storable_text
 
 if TYPE_CHECKING:
     from users.models import User
@@ -18,8 +19,19 @@ if TYPE_CHECKING:
 _SECRET_KEYS = frozenset({"password", "password_hash", "client_secret", "secret", "access_token", "ticket"})
 
 
+def _storable(value: Any) -> Any:
+    """Events quote what callers sent (a refused sign-up's reason); NUL would make PostgreSQL refuse the row."""
+    if isinstance(value, str):
+        return storable_text(value)
+    if isinstance(value, dict):
+        return {storable_text(str(k)): _storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(v) for v in value]
+    return value
+
+
 def _clean(details: dict[str, Any] | None) -> dict[str, Any]:
-    return {key: value for key, value in (details or {}).items() if key not in _SECRET_KEYS}
+    return _storable({key: value for key, value in (details or {}).items() if key not in _SECRET_KEYS})
 
 
 def record_event(
@@ -41,14 +53,16 @@ def record_event(
         connection_id = user.connection_id
     return Event.objects.create(
         type=type,
-        description=description[:500],
+        description=storable_text(description)[:500],
         actor_kind=actor.kind,
-        actor_id=actor.id[:255],
-        ip=(actor.ip or "")[:64],
-        user_agent=(actor.user_agent or "")[:512],
+        actor_id=storable_text(actor.id)[:255],
+        ip=storable_text(actor.ip or "")[:64],
+        user_agent=storable_text(actor.user_agent or "")[:512],
         user_id=user_id,
-        user_name=(user.email or user.username or user.phone_number or "") if user is not None else user_name,
-        connection=connection_name,
+        user_name=(user.email or user.username or user.phone_number or "")
+        if user is not None
+        else storable_text(user_name),
+        connection=storable_text(connection_name),
         connection_id=connection_id,
         details=_clean(details),
     )

@@ -51,10 +51,15 @@ def json_type(value: Any) -> str:
 def echo(value: str) -> str:
     """A value quoted back in a message, cut short so a huge body cannot echo itself.
 
-    Lone surrogates are escaped (``\\ud800``): the response must still encode as UTF-8.
+    NUL and lone surrogates are escaped: the message may be stored (audit log) and must encode as UTF-8.
     """
     value = value if len(value) <= _ECHO_LIMIT else value[:_ECHO_LIMIT] + "…"
-    return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return storable_text(value)
+
+
+def storable_text(value: str) -> str:
+    """Text any database accepts and any response can encode: NUL and lone surrogates written as escapes."""
+    return value.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def fail(message: str, code: str) -> serializers.ValidationError:

@@ -187,3 +187,12 @@ def test_actor_is_recorded_for_system_callers(connection):
     )
     event = Event.objects.get(description="Create a User")
     assert (event.actor_kind, event.actor_id, event.ip) == ("admin", "alice", "127.0.0.1")
+
+
+def test_a_refused_signup_quoting_a_nul_is_recorded_escaped(api_client, connection):
+    raw = '{"client_id": "x", "connection": "c", "email": "a@example.com", "password": "p", "\\u0000": 1}'
+    response = api_client.post("/dbconnections/signup", data=raw, content_type="application/json")
+    assert response.status_code == 400
+    event = Event.objects.get(type="fs")
+    assert "\x00" not in event.description
+    assert "\\x00" in event.description
