@@ -27,7 +27,7 @@ from clients.errors import OAuthError
 from clients.scopes import parse_scopes
 from clients.services import authenticate_client
 from clients.tokens import issue_token
-from config.api_docs import JwksDoc, OAuthErrorDoc, TokenRequestDoc, TokenResponseDoc
+from config.api_docs import JwksDoc, OAuthErrorDoc, TokenRequestDoc, TokenResponseDoc, errors
 from config.exceptions import exception_handler
 from config.parsers import StrictJSONParser
 
@@ -97,7 +97,13 @@ class TokenView(APIView):
         operation_id="post_token",
         summary="Get a management API token (client credentials)",
         request=TokenRequestDoc,
-        responses={200: TokenResponseDoc, 400: OAuthErrorDoc, 401: OAuthErrorDoc, 403: OAuthErrorDoc},
+        responses={
+            200: TokenResponseDoc,
+            400: OAuthErrorDoc,
+            401: OAuthErrorDoc,
+            403: OAuthErrorDoc,
+            **errors(411, 413),  # the body guards answer before the view, in the management envelope
+        },
         auth=[],
     )
     def post(self, request: Request) -> Response:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer
 from rest_framework import serializers as s
 
+from config.schema import StrictSerializer
+
 
 class FieldErrorDoc(s.Serializer):
     field = s.CharField(allow_null=True, help_text="The property at fault (dotted path), or null for the body.")
@@ -29,15 +31,15 @@ class IdentityDoc(s.Serializer):
 
 
 class UserProfileDoc(s.Serializer):
-    user_id = s.CharField()
+    user_id = s.CharField(required=False)
     email = s.EmailField(required=False)
     email_verified = s.BooleanField(required=False)
     username = s.CharField(required=False)
     phone_number = s.CharField(required=False)
     phone_verified = s.BooleanField(required=False)
-    created_at = s.DateTimeField()
-    updated_at = s.DateTimeField()
-    identities = IdentityDoc(many=True)
+    created_at = s.DateTimeField(required=False)
+    updated_at = s.DateTimeField(required=False)
+    identities = IdentityDoc(many=True, required=False)
     app_metadata = s.DictField(required=False)
     user_metadata = s.DictField(required=False)
     picture = s.CharField(required=False)
@@ -48,7 +50,7 @@ class UserProfileDoc(s.Serializer):
     blocked = s.BooleanField(required=False)
 
 
-class UserPageDoc(s.Serializer):
+class UserPageDoc(StrictSerializer):
     start = s.IntegerField()
     limit = s.IntegerField()
     length = s.IntegerField()
@@ -57,43 +59,43 @@ class UserPageDoc(s.Serializer):
 
 
 class ConnectionDoc(s.Serializer):
-    id = s.CharField()
-    name = s.CharField()
-    strategy = s.CharField()
-    options = s.DictField()
-    enabled_clients = s.ListField(child=s.CharField())
-    realms = s.ListField(child=s.CharField())
-    is_domain_connection = s.BooleanField()
+    id = s.CharField(required=False)
+    name = s.CharField(required=False)
+    strategy = s.CharField(required=False)
+    options = s.DictField(required=False)
+    enabled_clients = s.ListField(child=s.CharField(), required=False)
+    realms = s.ListField(child=s.CharField(), required=False)
+    is_domain_connection = s.BooleanField(required=False)
 
 
-class ConnectionPageDoc(s.Serializer):
+class ConnectionPageDoc(StrictSerializer):
     start = s.IntegerField()
     limit = s.IntegerField()
     total = s.IntegerField()
     connections = ConnectionDoc(many=True)
 
 
-class ConnectionCheckpointDoc(s.Serializer):
+class ConnectionCheckpointDoc(StrictSerializer):
     connections = ConnectionDoc(many=True)
     next = s.CharField(required=False, help_text="Pass as `from` for the next page; absent on the last one.")
 
 
 class LogDoc(s.Serializer):
-    log_id = s.CharField()
-    date = s.DateTimeField()
-    type = s.CharField()
-    description = s.CharField()
-    client_id = s.CharField()
-    ip = s.CharField()
-    user_agent = s.CharField()
-    user_id = s.CharField()
-    user_name = s.CharField()
-    connection = s.CharField()
-    connection_id = s.CharField()
-    details = s.DictField()
+    log_id = s.CharField(required=False)
+    date = s.DateTimeField(required=False)
+    type = s.CharField(required=False)
+    description = s.CharField(required=False)
+    client_id = s.CharField(required=False)
+    ip = s.CharField(required=False)
+    user_agent = s.CharField(required=False)
+    user_id = s.CharField(required=False)
+    user_name = s.CharField(required=False)
+    connection = s.CharField(required=False)
+    connection_id = s.CharField(required=False)
+    details = s.DictField(required=False)
 
 
-class LogPageDoc(s.Serializer):
+class LogPageDoc(StrictSerializer):
     start = s.IntegerField()
     limit = s.IntegerField()
     length = s.IntegerField()
@@ -177,6 +179,10 @@ class V1ErrorDoc(s.Serializer):
     error = s.CharField()
     message = s.CharField()
     errors = FieldErrorDoc(many=True, required=False)
+
+
+# Every request with a body can also meet the body guards: no length (411), too long (413), wrong type (415).
+BODY_ERRORS = (411, 413, 415)
 
 
 def errors(*statuses: int) -> dict[int, OpenApiResponse]:

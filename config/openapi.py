@@ -155,3 +155,17 @@ class BearerTokenAuthenticationExtension(OpenApiAuthenticationExtension):
                 },
             },
         ]
+
+
+def add_server_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """gunicorn itself answers 414 (text/html) to a request line over its limit, before the app sees it."""
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            operation["responses"].setdefault(
+                "414",
+                {
+                    "description": "Request line too long: answered by the HTTP server, not the API.",
+                    "content": {"text/html": {"schema": {"type": "string"}}},
+                },
+            )
+    return result

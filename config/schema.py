@@ -381,8 +381,9 @@ class QueryBooleanField(StrictBooleanField):
 
 
 def validate_query(serializer_class: type[serializers.Serializer], params: QueryDict) -> dict[str, Any]:
-    """Validate query parameters (a repeated one counts by its last value); raise ``QueryValidationError``."""
-    data = {key: params[key] for key in params}
+    """Validate query parameters (a repeated one is an array, and refused); raise ``QueryValidationError``."""
+    # A repeated parameter is an array, which no parameter here accepts: it is refused, not silently truncated.
+    data = {key: (values if len(values) > 1 else values[0]) for key, values in params.lists()}
     serializer = serializer_class(data=data)
     if serializer.is_valid():
         return dict(serializer.validated_data)

@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api import ManagementAPIView
-from config.api_docs import CONNECTIONS_LIST, ConnectionDoc, errors
+from config.api_docs import BODY_ERRORS, CONNECTIONS_LIST, ConnectionDoc, errors
 from config.schema import validate_payload, validate_query
 from connections.selectors import get_connection_by_id, list_connections
 from connections.serializers import (
@@ -36,7 +36,7 @@ class ConnectionCollectionView(ManagementAPIView):
         operation_id="post_connections",
         summary="Create a connection",
         request=CreateConnectionRequestSerializer,
-        responses={201: ConnectionDoc, **errors(400, 401, 403, 409, 429)},
+        responses={201: ConnectionDoc, **errors(400, 401, 403, 409, 429, *BODY_ERRORS)},
     )
     def post(self, request: Request) -> Response:
         data = validate_payload(CreateConnectionRequestSerializer, request.data)
@@ -98,7 +98,7 @@ class ConnectionDetailView(ManagementAPIView):
         summary="Update a connection",
         parameters=[_CONNECTION_ID],
         request=UpdateConnectionRequestSerializer,
-        responses={200: ConnectionDoc, **errors(400, 401, 403, 404, 429)},
+        responses={200: ConnectionDoc, **errors(400, 401, 403, 404, 429, *BODY_ERRORS)},
     )
     def patch(self, request: Request, connection_id: str) -> Response:
         data = validate_payload(UpdateConnectionRequestSerializer, request.data)

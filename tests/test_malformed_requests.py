@@ -420,3 +420,13 @@ def test_invalid_utf8_in_the_path_stays_escaped_and_is_a_plain_404(api_client: A
     response = api_client.get("/api/v2/users/%ED%A0%80")
     assert response.status_code == 404
     assert response.json()["errorCode"] == "inexistent_user"
+
+
+def test_a_repeated_query_parameter_is_an_array_and_refused(api_client: APIClient, token: Any) -> None:
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token('read:users')}")
+    response = api_client.get("/api/v2/users?per_page=1&per_page=2")
+    assert response.status_code == 400
+    assert response.json()["message"] == (
+        "Query validation error: 'Expected type integer but found type array' on property per_page "
+        "(Number of results per page)."
+    )

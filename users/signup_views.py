@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.actors import Actor, request_metadata
-from config.api_docs import SignupErrorDoc, SignupResponseDoc
+from config.api_docs import SignupErrorDoc, SignupResponseDoc, errors
 from config.errors import DomainError, PayloadValidationError
 from config.exceptions import exception_handler
 from config.parsers import StrictJSONParser
@@ -110,7 +110,13 @@ class SignupView(APIView):
         operation_id="post_signup",
         summary="Sign up a user (Authentication API)",
         request=SignupRequestSerializer,
-        responses={200: SignupResponseDoc, 400: SignupErrorDoc, 415: SignupErrorDoc, 429: SignupErrorDoc},
+        responses={
+            200: SignupResponseDoc,
+            400: SignupErrorDoc,
+            415: SignupErrorDoc,
+            429: SignupErrorDoc,
+            **errors(411, 413),  # the body guards answer before the view, in the management envelope
+        },
         auth=[],
     )
     def post(self, request: Request) -> Response:

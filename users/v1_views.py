@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api import ManagementAPIView
-from config.api_docs import V1ErrorDoc, V1UserDoc
+from config.api_docs import V1ErrorDoc, V1UserDoc, errors
 from config.errors import DomainError, PayloadValidationError
 from config.exceptions import exception_handler
 from config.schema import validate_payload
@@ -77,7 +77,11 @@ class V1UsersView(ManagementAPIView):
         operation_id="post_v1_users",
         summary="Create a new user (plain facade)",
         request=V1CreateUserSerializer,
-        responses={201: V1UserDoc, **{status: V1ErrorDoc for status in (400, 401, 409, 429, 503)}},
+        responses={
+            201: V1UserDoc,
+            **{status: V1ErrorDoc for status in (400, 401, 409, 429, 503)},
+            **errors(411, 413),  # the body guards answer before the view, in the management envelope
+        },
     )
     def post(self, request: Request) -> Response:
         data = validate_payload(V1CreateUserSerializer, request.data)

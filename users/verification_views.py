@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from audit.models import EventType
 from audit.services import record_event
 from config.api import ManagementAPIView
-from config.api_docs import JobDoc, errors
+from config.api_docs import BODY_ERRORS, JobDoc, errors
 from config.errors import FieldError, PayloadValidationError
 from config.schema import StrictCharField, StrictSerializer, validate_payload
 from users.profile import format_timestamp
@@ -68,7 +68,7 @@ class VerificationEmailJobView(ManagementAPIView):
         operation_id="post_verification_email",
         summary="Send an email address verification email",
         request=VerificationEmailJobSerializer,
-        responses={201: JobDoc, **errors(400, 401, 403, 404, 429)},
+        responses={201: JobDoc, **errors(400, 401, 403, 404, 429, *BODY_ERRORS)},
     )
     def post(self, request: Request) -> Response:
         data = validate_payload(VerificationEmailJobSerializer, request.data)

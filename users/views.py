@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from config.actors import Actor, request_metadata
 from config.api import ManagementAPIView
-from config.api_docs import USERS_LIST, UserProfileDoc, errors
+from config.api_docs import BODY_ERRORS, USERS_LIST, UserProfileDoc, errors
 from config.schema import validate_payload, validate_query
 from idempotency.keys import idempotent
 from users.profile import user_profile
@@ -50,7 +50,7 @@ class UserCollectionView(ManagementAPIView):
         operation_id="post_users",
         summary="Create a User",
         request=CreateUserRequestSerializer,
-        responses={201: UserProfileDoc, **errors(400, 401, 403, 409, 413, 415, 429)},
+        responses={201: UserProfileDoc, **errors(400, 401, 403, 409, 429, *BODY_ERRORS)},
     )
     def post(self, request: Request) -> Response:
         data = validate_payload(CreateUserRequestSerializer, request.data)
@@ -106,7 +106,7 @@ class UserDetailView(ManagementAPIView):
         summary="Update a User",
         parameters=[_USER_ID],
         request=UpdateUserRequestSerializer,
-        responses={200: UserProfileDoc, **errors(400, 401, 403, 404, 409, 429)},
+        responses={200: UserProfileDoc, **errors(400, 401, 403, 404, 409, 429, *BODY_ERRORS)},
     )
     def patch(self, request: Request, user_id: str) -> Response:
         data = validate_payload(UpdateUserRequestSerializer, request.data)
@@ -118,7 +118,7 @@ class UserDetailView(ManagementAPIView):
         parameters=[_USER_ID],
         responses={
             204: OpenApiResponse(description="The user is gone (also when it did not exist)."),
-            **errors(401, 403, 429),
+            **errors(401, 403, 404, 429),  # 404: an id the route cannot match (a line break, say)
         },
     )
     def delete(self, request: Request, user_id: str) -> Response:
