@@ -108,6 +108,13 @@ class ClientIdListFieldExtension(OpenApiSerializerFieldExtension):
         return {"type": "array", "items": {"type": "string"}}
 
 
+class QueryStringListFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = "config.schema.QueryStringListField"
+
+    def map_serializer_field(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        return {"type": "array", "items": {"type": "string"}}
+
+
 class JSONObjectFieldExtension(OpenApiSerializerFieldExtension):
     target_class = "config.schema.JSONObjectField"
     match_subclasses = True

@@ -380,6 +380,20 @@ class QueryBooleanField(StrictBooleanField):
         return super().to_internal_value(data)
 
 
+class QueryStringListField(StrictField):
+    """Several values of one parameter: repeated (``a=x&a=y``, as the SDKs send arrays) or comma-separated."""
+
+    expected_type = "array"
+
+    def to_internal_value(self, data: Any) -> list[str]:
+        values = data if isinstance(data, list) else [data]
+        if not all(isinstance(value, str) for value in values):
+            raise self.type_error(data)
+        for value in values:
+            check_text(value)
+        return [item for value in values for item in value.split(",") if item]
+
+
 def validate_query(serializer_class: type[serializers.Serializer], params: QueryDict) -> dict[str, Any]:
     """Validate query parameters (a repeated one is an array, and refused); raise ``QueryValidationError``."""
     # A repeated parameter is an array, which no parameter here accepts: it is refused, not silently truncated.

@@ -12,6 +12,7 @@ from config.schema import (
     JSONObjectField,
     QueryBooleanField,
     QueryIntegerField,
+    QueryStringListField,
     StrictCharField,
     StrictField,
     StrictSerializer,
@@ -77,7 +78,7 @@ class ListConnectionsQuerySerializer(ConnectionFieldsQuerySerializer):
     page = QueryIntegerField(min_value=0, max_value=MAX_PAGE, help_text=_("The page number. Zero based."))
     include_totals = QueryBooleanField(help_text=_("true if a query summary must be included in the result."))
     take = QueryIntegerField(min_value=1, max_value=100, help_text=_("Number of results per page."))
-    strategy = StrictCharField(help_text=_("Only retrieve connections of these strategies (comma-separated)."))
+    strategy = QueryStringListField(help_text=_("Only retrieve connections of these strategies (comma-separated)."))
     name = StrictCharField(help_text=_("The name of the connection to retrieve."))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -51,7 +51,7 @@ class ConnectionCollectionView(ManagementAPIView):
     )
     def get(self, request: Request) -> Response:
         query = validate_query(ListConnectionsQuerySerializer, request.query_params)
-        strategies = [s for s in query.get("strategy", "").split(",") if s] or None
+        strategies = query.get("strategy") or None
         connections = list_connections(strategies=strategies, name=query.get("name"))
         if "take" in query or "from" in query:
             return Response(self._checkpoint_page(connections, query))

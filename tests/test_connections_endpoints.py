@@ -80,6 +80,8 @@ def test_get_list_and_paging(api):
     totals = api.get("/api/v2/connections?per_page=2&page=1&include_totals=true").json()
     assert totals["start"] == 2 and totals["limit"] == 2 and totals["total"] == 4 and len(totals["connections"]) == 2
     assert [c["name"] for c in api.get("/api/v2/connections?strategy=sms").json()] == ["S1"]
+    assert len(api.get("/api/v2/connections?strategy=sms&strategy=auth0").json()) == 4  # the SDKs repeat it
+    assert len(api.get("/api/v2/connections?strategy=sms,auth0").json()) == 4
     assert [c["name"] for c in api.get("/api/v2/connections?name=B2").json()] == ["B2"]
     first = api.get("/api/v2/connections?take=3").json()
     assert len(first["connections"]) == 3 and first["next"]
