@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -60,7 +61,7 @@ def test_killing_a_worker_mid_batch_loses_or_halves_nothing(transactional_db, ma
             except HTTPError as error:
                 with lock:
                     failures["5xx" if error.code >= 500 else "4xx"] += 1
-            except (URLError, ConnectionError, TimeoutError):
+            except (URLError, OSError, http.client.HTTPException):
                 with lock:
                     failures["connection"] += 1  # the worker holding this request was killed
 
