@@ -94,5 +94,5 @@ def live_server_url(transactional_db: None) -> Iterator[str]:
     """A gunicorn server (several workers) on the test database; rows it writes are visible here."""
     from tests.live import gunicorn_server
 
-    with gunicorn_server() as url:
+    with gunicorn_server(workers=3, threads=4) as url:
         yield url
