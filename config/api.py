@@ -14,6 +14,17 @@ from config.throttling import ClientRateThrottle
 class ManagementAPIView(APIView):
     throttle_classes = [ClientRateThrottle]
 
+    def check_permissions(self, request: Request) -> None:
+        # DRF checks scopes before throttles; count first, so a refused scope is counted and carries the headers.
+        self.check_throttles(request)
+        super().check_permissions(request)
+
+    def check_throttles(self, request: Request) -> None:
+        if getattr(request, "_throttles_checked", False):
+            return
+        request._throttles_checked = True  # type: ignore[attr-defined]
+        super().check_throttles(request)
+
     def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
         state = getattr(request, "rate_limit", None)
         if state is not None:

@@ -367,8 +367,8 @@ class QueryIntegerField(StrictIntegerField):
     """An integer written as text in the query string."""
 
     def to_internal_value(self, data: Any) -> int:
-        if isinstance(data, str) and data.strip().lstrip("-").isdigit() and data.isascii():
-            data = int(data)
+        if isinstance(data, str) and data.isascii() and data.removeprefix("-").isdigit():
+            data = int(data)  # "--1", " 1" and "1.0" stay text: the type check refuses them
         return super().to_internal_value(data)
 
 

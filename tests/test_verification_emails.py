@@ -180,3 +180,11 @@ def test_the_mail_follows_the_request_language(api, connection, mailoutbox, djan
         api.post("/api/v2/users", body, format="json", HTTP_ACCEPT_LANGUAGE="ja")
     assert mailoutbox[0].subject == "メールアドレスの確認"
     assert "次のリンクを開いて" in mailoutbox[0].body
+
+
+def test_a_mail_server_failure_on_resend_is_a_503(api, connection, django_capture_on_commit_callbacks):
+    created = _create(api, django_capture_on_commit_callbacks, verify_email=False)
+    with mock.patch("users.verification.send_mail", side_effect=OSError("smtp down")):
+        response = api.post("/api/v2/jobs/verification-email", {"user_id": created["user_id"]}, format="json")
+    assert response.status_code == 503
+    assert response.json()["errorCode"] == "mail_unavailable"

@@ -154,7 +154,10 @@ class UpdateUserRequestSerializer(StrictSerializer):
         help_text=_("Whether this user was blocked by an administrator (true) or not (false).")
     )
     email_verified = StrictBooleanField(
-        help_text=_("Whether this email address is verified (true) or unverified (false).")
+        help_text=_(
+            "Whether this email address is verified (true) or unverified (false). If set to false the user "
+            "will not receive a verification email unless `verify_email` is set to true."
+        )
     )
     email = EmailAddressField(allow_null=True, help_text=_("Email address of this user."))
     phone_number = PhoneNumberField(

@@ -156,7 +156,8 @@ def update_user(*, user_id: str, data: Mapping[str, Any], actor: Actor) -> User:
     """Apply a validated ``UpdateUserRequestSerializer`` body to a user.
 
     The same strategy rules and password policy as a create; a changed e-mail or phone number is
-    unverified again unless the body says otherwise; uniqueness conflicts are ``UserAlreadyExists``.
+    unverified again unless the body says otherwise, and a changed e-mail gets a verification mail only
+    with ``verify_email: true``; uniqueness conflicts are ``UserAlreadyExists``.
     The password is hashed before the transaction; the row is then locked so concurrent metadata merges
     cannot lose each other's keys. Raises ``UserNotFound``, ``PayloadValidationError``,
     ``PasswordPolicyError``, ``UserAlreadyExists``.
@@ -237,6 +238,8 @@ def _apply_changes(pk: int, data: Mapping[str, Any], password_hash: str | None, 
         user=user,
         details={"fields": fields},
     )
+    if data.get("verify_email") and "email" in changes and user.email and not user.email_verified:
+        schedule_verification_email(user)  # Auth0 mails a changed address only when asked to
     return user
 
 

@@ -53,8 +53,13 @@ def v1_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | 
             headers={"WWW-Authenticate": 'Bearer realm="management-api"'},
         )
     if isinstance(exc, drf.PermissionDenied):
-        # The facade's contract has a single "unauthorized" error for missing tokens and missing scopes.
-        return _error(401, "unauthorized", str(exc.detail))
+        # The facade's contract has a single "unauthorized" error for missing tokens and missing scopes; a 401
+        # must still carry a challenge (RFC 9110 §15.5.2), here RFC 6750's insufficient_scope.
+        return Response(
+            {"error": "unauthorized", "message": str(exc.detail)},
+            401,
+            headers={"WWW-Authenticate": 'Bearer realm="management-api", error="insufficient_scope"'},
+        )
     if isinstance(exc, drf.ParseError | drf.UnsupportedMediaType):
         return _error(400, "invalid_request", _("The body must be a JSON object."))
     if isinstance(exc, drf.Throttled):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import smtplib
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -16,7 +18,7 @@ from audit.models import EventType
 from audit.services import record_event
 from config.api import ManagementAPIView
 from config.api_docs import BODY_ERRORS, JobDoc, errors
-from config.errors import FieldError, PayloadValidationError
+from config.errors import DomainError, FieldError, PayloadValidationError
 from config.schema import StrictCharField, StrictSerializer, validate_payload
 from users.profile import format_timestamp
 from users.selectors import get_user
@@ -54,6 +56,12 @@ def email_verification(request: HttpRequest) -> HttpResponse:
     return render(request, "users/verification_result.html", context, status=status)
 
 
+class MailUnavailable(DomainError):
+    status = 503
+    code = "mail_unavailable"
+    default_message = _("The verification e-mail could not be sent. Try again later.")
+
+
 class VerificationEmailJobSerializer(StrictSerializer):
     user_id = StrictCharField(min_length=1, required=True, help_text=_("user_id of the user to send the e-mail to."))
     client_id = StrictCharField(min_length=1, help_text=_("client_id of the client (accepted for compatibility)."))
@@ -85,7 +93,10 @@ class VerificationEmailJobView(ManagementAPIView):
             actor=client_actor(request),
             user=user,
         )
-        send_verification_email(user)
+        try:
+            send_verification_email(user)
+        except (OSError, smtplib.SMTPException) as exc:  # the mail server, not the caller, failed
+            raise MailUnavailable() from exc
         body = {
             "type": "verification_email",
             "status": "completed",  # sent before answering, so never "pending"

@@ -1,0 +1,437 @@
+"""E-mail verification: Auth0's sending rule on create, sending after commit, the signed expiring link and
+its pages, and ``POST /api/v2/jobs/verification-email``."""
+
+from __future__ import annotations
+
+import re
+import time
+from contextlib import contextmanager
+from unittest import mock
+from urllib.parse import urlsplit
+
+import pytest
+from django.core import signing
+from django.test import override_settings
+
+from audit.models import Event, EventType
+from clients.services import create_client
+from config.actors import SYSTEM
+from tests.conftest import STRONG_PASSWORD
+from users.models import User
+
+pytestmark = pytest.mark.django_db
+
+USERS = "/api/v2/users"
+JOB = "/api/v2/jobs/verification-email"
+FIVE_DAYS = 5 * 86400
+LINK = re.compile(r"(?P<base>\S+)/email-verification\?ticket=(?P<ticket>\S+)")
+
+
+@pytest.fixture
+def api(api_client, token):
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token('create:users update:users read:users')}")
+    return api_client
+
+
+@pytest.fixture
+def on_commit(django_capture_on_commit_callbacks):
+    """``django_capture_on_commit_callbacks``: requests run inside the test transaction, so callbacks only run
+    when captured and executed (or, with ``transaction=True``, on a real commit)."""
+    return django_capture_on_commit_callbacks
+
+
+@pytest.fixture
+def signup_app(connection):
+    client, _secret = create_client(name="web", scopes="", connections=[connection.name], actor=SYSTEM)
+    return client
+
+
+def _create(api, capture, **fields):
+    """Create through the management API and run the on-commit callbacks, as a real commit would."""
+    body = {
+        "connection": "Username-Password-Authentication",
+        "email": "ann@example.com",
+        "password": STRONG_PASSWORD,
+    }
+    with capture(execute=True):
+        response = api.post(USERS, {**body, **fields}, format="json")
+    assert response.status_code == 201, response.json()
+    return response.json()
+
+
+def _path(message) -> str:
+    """The path and query of the one verification link in a mail, to follow with the test client."""
+    (match,) = LINK.finditer(message.body)
+    parts = urlsplit(match.group(0))
+    return f"{parts.path}?{parts.query}"
+
+
+@contextmanager
+def _signing_clock(at: float):
+    """Sign (or check) tickets as if it were ``at``; nothing else sees the fake clock."""
+    with mock.patch("django.core.signing.time") as clock:
+        clock.time.return_value = at
+        yield
+
+
+def _created_with_callbacks(api, capture, **fields):
+    """Create, holding back the on-commit callbacks so the test decides when (and at what time) they run."""
+    body = {
+        "connection": "Username-Password-Authentication",
+        "email": "ann@example.com",
+        "password": STRONG_PASSWORD,
+    }
+    with capture(execute=False) as callbacks:
+        response = api.post(USERS, {**body, **fields}, format="json")
+    assert response.status_code == 201
+    return response.json(), callbacks
+
+
+def _verified_events():
+    return Event.objects.filter(type=EventType.SUCCESS_VERIFICATION_EMAIL)
+
+
+# --- when a mail is sent -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "sent"),
+    [
+        pytest.param({}, True, id="unspecified"),
+        pytest.param({"email_verified": False}, True, id="unverified"),
+        pytest.param({"email_verified": True}, False, id="verified"),
+        pytest.param({"verify_email": True}, True, id="verify"),
+        pytest.param({"verify_email": False}, False, id="no-verify"),
+        pytest.param({"verify_email": True, "email_verified": True}, True, id="verify-overrides-verified"),
+        pytest.param({"verify_email": False, "email_verified": False}, False, id="no-verify-overrides"),
+    ],
+)
+def test_auth0s_rule_decides_whether_a_management_create_sends_the_mail(
+    api, connection, mailoutbox, on_commit, fields, sent
+):
+    created = _create(api, on_commit, **fields)
+    assert [m.to for m in mailoutbox] == ([["ann@example.com"]] if sent else [])
+    assert created["email_verified"] is fields.get("email_verified", False)
+
+
+@override_settings(PUBLIC_BASE_URL="https://id.example.org", DEFAULT_FROM_EMAIL="accounts@example.org")
+def test_the_mail_carries_a_link_to_this_service(api, connection, mailoutbox, on_commit):
+    _create(api, on_commit, name="Ann Lee")
+    (message,) = mailoutbox
+    (match,) = LINK.finditer(message.body)
+    assert match.group("base") == "https://id.example.org"
+    assert message.subject == "Verify your e-mail address"
+    assert message.from_email == "accounts@example.org"
+    assert message.to == ["ann@example.com"]
+    assert message.body == (
+        "Hello Ann Lee,\n\n"
+        "Please verify your e-mail address by opening this link:\n\n"
+        f"{match.group(0)}\n\n"
+        "The link expires in 5 days.\n\n"
+        "If you did not create an account, you can ignore this message.\n"
+    )
+
+
+def test_nothing_is_sent_before_the_transaction_commits(api, connection, mailoutbox, on_commit):
+    _created, callbacks = _created_with_callbacks(api, on_commit)
+    assert mailoutbox == []
+    assert len(callbacks) == 1
+    callbacks[0]()
+    assert [m.to for m in mailoutbox] == [["ann@example.com"]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_committed_create_sends_and_a_refused_one_does_not(api, connection, mailoutbox):
+    body = {"connection": connection.name, "email": "ann@example.com", "password": STRONG_PASSWORD}
+    assert api.post(USERS, body, format="json").status_code == 201
+    assert [m.to for m in mailoutbox] == [["ann@example.com"]]
+    assert api.post(USERS, body, format="json").status_code == 409
+    weak = {**body, "email": "bob@example.com", "password": "weak"}
+    assert api.post(USERS, weak, format="json").status_code == 400
+    assert len(mailoutbox) == 1
+
+
+def test_a_user_without_an_email_gets_no_mail(api, make_connection, mailoutbox, on_commit):
+    make_connection(name="sms", strategy="sms")
+    with on_commit(execute=True):
+        response = api.post(USERS, {"connection": "sms", "phone_number": "+14155550123"}, format="json")
+    assert response.status_code == 201
+    assert mailoutbox == []
+
+
+def test_a_mail_failure_does_not_undo_the_create(api, connection, on_commit):
+    body = {"connection": connection.name, "email": "ann@example.com", "password": STRONG_PASSWORD}
+    failing = mock.patch("users.verification.send_mail", side_effect=OSError("smtp down"))
+    with failing as send, on_commit(execute=True):
+        response = api.post(USERS, body, format="json")
+    assert send.call_count == 1
+    assert response.status_code == 201
+    assert User.objects.filter(email="ann@example.com").exists()
+
+
+def test_signup_sends_one_mail(api_client, signup_app, mailoutbox, on_commit):
+    body = {
+        "client_id": signup_app.client_id,
+        "connection": "Username-Password-Authentication",
+        "email": "ann@example.com",
+        "password": STRONG_PASSWORD,
+    }
+    with on_commit(execute=True):
+        response = api_client.post("/dbconnections/signup", body, format="json")
+    assert response.status_code == 200
+    assert response.json()["email_verified"] is False
+    assert [m.to for m in mailoutbox] == [["ann@example.com"]]
+
+
+def test_a_refused_signup_sends_nothing(api_client, signup_app, mailoutbox, on_commit):
+    body = {
+        "client_id": signup_app.client_id,
+        "connection": "Username-Password-Authentication",
+        "email": "ann@example.com",
+        "password": STRONG_PASSWORD,
+    }
+    with on_commit(execute=True):
+        assert api_client.post("/dbconnections/signup", body, format="json").status_code == 200
+    mailoutbox.clear()
+    with on_commit(execute=True) as callbacks:
+        assert api_client.post("/dbconnections/signup", body, format="json").status_code == 400
+        weak = {**body, "email": "bob@example.com", "password": "weak"}
+        assert api_client.post("/dbconnections/signup", weak, format="json").status_code == 400
+    assert callbacks == []
+    assert mailoutbox == []
+
+
+def test_a_v1_create_sends_one_mail(api, connection, mailoutbox, on_commit):
+    with on_commit(execute=True):
+        body = {"email": "ann@example.com", "password": STRONG_PASSWORD}
+        response = api.post("/v1/users", body, format="json")
+    assert response.status_code == 201
+    assert [m.to for m in mailoutbox] == [["ann@example.com"]]
+
+
+# --- following the link --------------------------------------------------------------------------------
+
+
+def test_following_the_link_verifies_the_address_once(api, client, connection, mailoutbox, on_commit):
+    created = _create(api, on_commit)
+    link = _path(mailoutbox[0])
+
+    first = client.get(link)
+    assert first.status_code == 200
+    assert '<h1 class="ok">E-mail verified</h1>' in first.text
+    assert "Thank you: your e-mail address is verified." in first.text
+    user = User.objects.get(user_id=created["user_id"])
+    assert user.email_verified is True
+    assert user.updated_at > user.created_at
+    assert _verified_events().filter(user_id=user.user_id).count() == 1
+    profile = api.get(f"{USERS}/{created['user_id']}").json()
+    assert profile["email_verified"] is True
+
+    second = client.get(link)
+    assert second.status_code == 200
+    assert '<h1 class="ok">E-mail already verified</h1>' in second.text
+    assert User.objects.get().updated_at == user.updated_at
+    assert _verified_events().count() == 1
+
+
+def test_a_tampered_link_shows_a_clear_page(api, client, connection, mailoutbox, on_commit):
+    _create(api, on_commit)
+    link = _path(mailoutbox[0])
+    tampered = link[:-3] + ("AAA" if not link.endswith("AAA") else "BBB")
+    response = client.get(tampered)
+    assert response.status_code == 400
+    assert '<h1 class="bad">Invalid link</h1>' in response.text
+    assert "This verification link is not valid." in response.text
+    assert User.objects.get().email_verified is False
+    assert not _verified_events().exists()
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", "?ticket=", "?ticket=garbage", "?ticket=" + signing.dumps({"u": "auth0|x", "e": "ann@example.com"})],
+    ids=["no-ticket", "empty", "garbage", "other-salt"],
+)
+def test_a_link_that_is_not_ours_is_invalid(api, client, connection, on_commit, query):
+    _create(api, on_commit)
+    response = client.get(f"/email-verification{query}")
+    assert response.status_code == 400
+    assert "Invalid link" in response.text
+    assert User.objects.get().email_verified is False
+
+
+def test_a_ticket_signed_for_another_purpose_does_not_verify(api, client, connection, on_commit):
+    created = _create(api, on_commit)
+    forged = signing.dumps({"u": created["user_id"], "e": "ann@example.com"}, compress=True)
+    response = client.get("/email-verification", {"ticket": forged})
+    assert response.status_code == 400
+    assert "Invalid link" in response.text
+    assert User.objects.get().email_verified is False
+
+
+@pytest.mark.parametrize(
+    ("age", "verified"),
+    [(FIVE_DAYS - 60, True), (FIVE_DAYS + 60, False)],
+    ids=["just-inside-five-days", "just-past-five-days"],
+)
+def test_links_expire_after_five_days(api, client, connection, mailoutbox, on_commit, age, verified):
+    _created, callbacks = _created_with_callbacks(api, on_commit)
+    with _signing_clock(time.time() - age):
+        for callback in callbacks:
+            callback()
+    response = client.get(_path(mailoutbox[0]))
+    if verified:
+        assert response.status_code == 200
+        assert "E-mail verified" in response.text
+    else:
+        assert response.status_code == 400
+        assert '<h1 class="bad">Link expired</h1>' in response.text
+        assert "This verification link has expired. Ask for a new verification e-mail." in response.text
+    assert User.objects.get().email_verified is verified
+
+
+def test_the_lifetime_comes_from_the_setting(api, client, connection, mailoutbox, on_commit):
+    with override_settings(EMAIL_VERIFICATION_TTL_SECONDS=60):
+        _created, callbacks = _created_with_callbacks(api, on_commit)
+        with _signing_clock(time.time() - 120):
+            callbacks[0]()
+        assert "The link expires in 1 day." in mailoutbox[0].body
+        expired = client.get(_path(mailoutbox[0]))
+        assert expired.status_code == 400
+        assert "Link expired" in expired.text
+        assert User.objects.get().email_verified is False
+    # The same link is still good under the default five days: the age, not the link, decided.
+    assert client.get(_path(mailoutbox[0])).status_code == 200
+    assert User.objects.get().email_verified is True
+
+
+def test_an_old_address_link_does_not_verify_the_new_one(api, client, connection, mailoutbox, on_commit):
+    created = _create(api, on_commit)
+    old_link = _path(mailoutbox[0])
+    changed = api.patch(f"{USERS}/{created['user_id']}", {"email": "new@example.com"}, format="json")
+    assert changed.status_code == 200
+    response = client.get(old_link)
+    assert response.status_code == 400
+    assert "Invalid link" in response.text
+    user = User.objects.get()
+    assert (user.email, user.email_verified) == ("new@example.com", False)
+
+    assert api.post(JOB, {"user_id": created["user_id"]}, format="json").status_code == 201
+    new_link = _path(mailoutbox[-1])
+    assert mailoutbox[-1].to == ["new@example.com"]
+    assert client.get(new_link).status_code == 200
+    assert User.objects.get().email_verified is True
+
+
+def test_the_verification_page_only_answers_get(client):
+    assert client.post("/email-verification?ticket=x").status_code == 405
+
+
+# --- POST /api/v2/jobs/verification-email --------------------------------------------------------------
+
+
+def test_the_job_sends_the_mail_again(api, client, connection, mailoutbox, on_commit):
+    created = _create(api, on_commit, verify_email=False)
+    assert mailoutbox == []
+    response = api.post(JOB, {"user_id": created["user_id"]}, format="json")
+    assert response.status_code == 201
+    body = response.json()
+    assert body == {
+        "type": "verification_email",
+        "status": "completed",
+        "created_at": body["created_at"],
+        "id": body["id"],
+    }
+    assert re.fullmatch(r"job_[A-Za-z0-9]{16}", body["id"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", body["created_at"])
+    assert [m.to for m in mailoutbox] == [["ann@example.com"]]
+    requests = Event.objects.filter(type=EventType.VERIFICATION_EMAIL_REQUEST, user_id=created["user_id"])
+    assert requests.count() == 1
+    assert client.get(_path(mailoutbox[0])).status_code == 200
+    assert User.objects.get().email_verified is True
+
+
+def test_the_job_answers_404_for_an_unknown_user(api, connection, mailoutbox):
+    response = api.post(JOB, {"user_id": "auth0|000000000000000000000000"}, format="json")
+    assert response.status_code == 404
+    assert response.json() == {
+        "statusCode": 404,
+        "error": "Not Found",
+        "message": "The user does not exist.",
+        "errorCode": "inexistent_user",
+        "errors": [],
+    }
+    assert mailoutbox == []
+
+
+def test_the_job_refuses_a_user_without_an_email(api, make_connection, mailoutbox):
+    make_connection(name="sms", strategy="sms")
+    created = api.post(USERS, {"connection": "sms", "phone_number": "+14155550123"}, format="json").json()
+    response = api.post(JOB, {"user_id": created["user_id"]}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {
+        "statusCode": 400,
+        "error": "Bad Request",
+        "message": "The user has no e-mail address.",
+        "errorCode": "invalid_body",
+        "errors": [{"field": "user_id", "code": "NO_EMAIL", "message": "The user has no e-mail address."}],
+    }
+    assert mailoutbox == []
+
+
+def test_the_job_refuses_an_already_verified_address(api, connection, mailoutbox, on_commit):
+    created = _create(api, on_commit, email_verified=True)
+    response = api.post(JOB, {"user_id": created["user_id"]}, format="json")
+    assert response.status_code == 400
+    message = "The user's e-mail address is already verified."
+    assert response.json() == {
+        "statusCode": 400,
+        "error": "Bad Request",
+        "message": message,
+        "errorCode": "invalid_body",
+        "errors": [{"field": "user_id", "code": "ALREADY_VERIFIED", "message": message}],
+    }
+    assert mailoutbox == []
+
+
+def test_the_job_needs_a_user_id(api, connection):
+    response = api.post(JOB, {}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {
+        "statusCode": 400,
+        "error": "Bad Request",
+        "message": "Payload validation error: 'Missing required property: user_id'.",
+        "errorCode": "invalid_body",
+        "errors": [
+            {
+                "field": "user_id",
+                "code": "OBJECT_MISSING_REQUIRED_PROPERTY",
+                "message": "Missing required property: user_id",
+            }
+        ],
+    }
+
+
+def test_the_job_needs_update_users(api_client, token, connection, mailoutbox, on_commit):
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token('create:users read:users')}")
+    created = _create(api_client, on_commit, verify_email=False)
+    response = api_client.post(JOB, {"user_id": created["user_id"]}, format="json")
+    assert response.status_code == 403
+    assert response.json() == {
+        "statusCode": 403,
+        "error": "Forbidden",
+        "message": "Insufficient scope, expected any of: update:users",
+        "errorCode": "insufficient_scope",
+        "errors": [],
+    }
+    api_client.credentials()
+    anonymous = api_client.post(JOB, {"user_id": created["user_id"]}, format="json")
+    assert anonymous.status_code == 401
+    assert anonymous.json() == {
+        "statusCode": 401,
+        "error": "Unauthorized",
+        "message": "Missing authentication",
+        "errorCode": "missing_authentication",
+        "errors": [],
+    }
+    assert anonymous["WWW-Authenticate"] == 'Bearer realm="management-api"'
+    assert mailoutbox == []
