@@ -81,6 +81,10 @@ def additional_properties(names: str) -> str:
     return _("Additional properties not allowed: %(names)s") % {"names": names}
 
 
+def too_few_properties(count: int, minimum: int) -> str:
+    return _("Too few properties defined (%(count)s), minimum %(minimum)s") % {"count": count, "minimum": minimum}
+
+
 def missing_property(name: str) -> str:
     return _("Missing required property: %(name)s") % {"name": name}
 

@@ -36,6 +36,9 @@ class ClientIdListField(StrictField):
         return list(dict.fromkeys(data))
 
 
+# Of Auth0's CreateConnectionRequestContent only what this service acts on: display_name, realms,
+# is_domain_connection, show_as_button, metadata and the rest are refused as additional properties rather than
+# accepted and silently dropped.
 class CreateConnectionRequestSerializer(StrictSerializer):
     name = StrictCharField(
         min_length=1,
@@ -59,11 +62,19 @@ class CreateConnectionRequestSerializer(StrictSerializer):
         return value
 
 
+# name and strategy cannot change (Auth0 refuses them as additional properties); display_name, realms,
+# is_domain_connection, show_as_button and metadata are refused too: nothing here would act on them.
 class UpdateConnectionRequestSerializer(StrictSerializer):
     options = JSONObjectField(max_depth=6, help_text=_("Options for the connection; replaces the whole object"))
     enabled_clients = ClientIdListField(
         help_text=_("The identifiers of the clients for which the connection is to be enabled.")
     )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # Auth0's schema has minProperties: 1; an empty PATCH is a mistake, not a no-op that moves updated_at.
+        if not attrs:
+            raise fail(messages.too_few_properties(0, 1), "OBJECT_PROPERTIES_MINIMUM")
+        return attrs
 
 
 class ConnectionFieldsQuerySerializer(StrictSerializer):
@@ -74,6 +85,7 @@ class ConnectionFieldsQuerySerializer(StrictSerializer):
 
 
 class ListConnectionsQuerySerializer(ConnectionFieldsQuerySerializer):
+    # Auth0's documented default is 100 (the view applies it); the help text stays the translated sentence.
     per_page = QueryIntegerField(min_value=1, max_value=100, help_text=_("The amount of entries per page."))
     page = QueryIntegerField(min_value=0, max_value=MAX_PAGE, help_text=_("The page number. Zero based."))
     include_totals = QueryBooleanField(help_text=_("true if a query summary must be included in the result."))

@@ -1,11 +1,14 @@
-"""Writes of connections. Raises ``PayloadValidationError``, ``ConnectionAlreadyExists``,
-``ConnectionNotFoundById`` and ``UnknownClients``."""
+"""Writes of connections, shared by the connections API, the admin and the ``create_connection`` command.
+
+Raises ``PayloadValidationError`` (options that do not fit the strategy), ``UnknownClients`` (400),
+``ConnectionAlreadyExists`` (409) and ``ConnectionNotFoundById`` (404).
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
@@ -16,10 +19,14 @@ from connections.errors import ConnectionAlreadyExists, ConnectionNotFoundById, 
 from connections.models import Connection
 from connections.options import validate_connection
 
+if TYPE_CHECKING:
+    from clients.models import Client
+
 logger = logging.getLogger(__name__)
 
 
-def _set_enabled_clients(connection: Connection, client_ids: Iterable[str]) -> None:
+def _clients(client_ids: Iterable[str]) -> list[Client]:
+    """The clients named, all of them, or ``UnknownClients`` naming the missing ids."""
     from clients.models import Client
 
     wanted = list(dict.fromkeys(client_ids))
@@ -28,7 +35,7 @@ def _set_enabled_clients(connection: Connection, client_ids: Iterable[str]) -> N
     if missing:
         message = _("Unknown clients in enabled_clients: %(ids)s") % {"ids": ", ".join(missing)}
         raise UnknownClients(message, errors=[FieldError("enabled_clients", "UNKNOWN_CLIENT", message)])
-    connection.clients.set(clients)
+    return clients
 
 
 @transaction.atomic
@@ -40,15 +47,21 @@ def create_connection(
     enabled_clients: Iterable[str] | None = None,
     actor: Actor,
 ) -> Connection:
-    """Create a connection; the unique name constraint, not a prior lookup, decides conflicts."""
+    """Create a connection, enabled for ``enabled_clients``.
+
+    Raises ``PayloadValidationError`` for a bad name, strategy or options, ``UnknownClients`` for a client id
+    that does not exist, and ``ConnectionAlreadyExists`` when the name is taken: the unique constraint, not a
+    prior lookup, decides that (names are case-sensitive, as Auth0's are).
+    """
     stored = validate_connection(name=name, strategy=strategy, options=options or {})
+    clients = _clients(enabled_clients or ())  # a bad body is a 400 before a taken name is a 409
     try:
         with transaction.atomic():
             connection = Connection.objects.create(name=name, strategy=strategy, options=stored)
     except IntegrityError as exc:
         raise ConnectionAlreadyExists() from exc
-    if enabled_clients:
-        _set_enabled_clients(connection, enabled_clients)
+    if clients:
+        connection.clients.set(clients)
     _record(connection, "Create a Connection", actor)
     logger.info("connection created id=%s name=%s by %s", connection.id, name, actor)
     return connection
@@ -69,27 +82,28 @@ def update_connection(
     enabled_clients: Iterable[str] | None = None,
     actor: Actor,
 ) -> Connection:
-    """Replace the options (the whole object, as Auth0 does) and/or the enabled clients."""
+    """Replace the options (the whole object, as Auth0 does) and/or the set of enabled clients.
+
+    ``None`` leaves a part as it is. The options are validated for the connection's strategy, as on create.
+    Raises ``ConnectionNotFoundById``, ``PayloadValidationError`` and ``UnknownClients``. ``updated_at`` moves.
+    """
     connection = _locked(connection_id)
+    changed = []
     if options is not None:
         connection.options = validate_connection(name=connection.name, strategy=connection.strategy, options=options)
-        connection.save(update_fields=["options", "updated_at"])
+        changed.append("options")
     if enabled_clients is not None:
-        _set_enabled_clients(connection, enabled_clients)
-        connection.save(update_fields=["updated_at"])
-    _record(
-        connection,
-        "Update a Connection",
-        actor,
-        fields=sorted(k for k, v in (("options", options), ("enabled_clients", enabled_clients)) if v is not None),
-    )
-    logger.info("connection updated id=%s by %s", connection.id, actor)
+        connection.clients.set(_clients(enabled_clients))
+        changed.append("enabled_clients")
+    connection.save(update_fields=["updated_at", *(["options"] if options is not None else [])])
+    _record(connection, "Update a Connection", actor, fields=sorted(changed))
+    logger.info("connection updated id=%s fields=%s by %s", connection.id, ",".join(changed), actor)
     return connection
 
 
 @transaction.atomic
 def delete_connection(*, connection_id: str, actor: Actor) -> None:
-    """Delete a connection and, as Auth0 does, every user in it."""
+    """Delete a connection and, as Auth0 does, every user in it. Raises ``ConnectionNotFoundById``."""
     connection = _locked(connection_id)
     users = connection.users.count()
     _record(connection, "Delete a Connection", actor, users_deleted=users)
@@ -112,7 +126,7 @@ def _record(connection: Connection, description: str, actor: Actor, **details: A
 
 
 def connection_as_json(connection: Connection) -> dict[str, Any]:
-    """Auth0's connection body."""
+    """Auth0's connection body, with the keys we can fill truthfully (enabled clients sorted by id)."""
     return {
         "id": connection.id,
         "name": connection.name,

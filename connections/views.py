@@ -26,6 +26,10 @@ from connections.services import (
 )
 from users.views import client_actor, select_fields
 
+# Auth0's OAS: "The amount of entries per page. Defaults to 100 if not provided" (checkpoint ``take``: 50).
+DEFAULT_PER_PAGE = 100
+DEFAULT_TAKE = 50
+
 _CONNECTION_ID = OpenApiParameter("connection_id", str, OpenApiParameter.PATH, description="The id of the connection.")
 
 
@@ -55,7 +59,7 @@ class ConnectionCollectionView(ManagementAPIView):
         connections = list_connections(strategies=strategies, name=query.get("name"))
         if "take" in query or "from" in query:
             return Response(self._checkpoint_page(connections, query))
-        per_page = query.get("per_page", 50)
+        per_page = query.get("per_page", DEFAULT_PER_PAGE)
         start = query.get("page", 0) * per_page
         page = [select_fields(connection_as_json(c), query) for c in connections[start : start + per_page]]
         if not query.get("include_totals"):
@@ -65,7 +69,7 @@ class ConnectionCollectionView(ManagementAPIView):
     @staticmethod
     def _checkpoint_page(connections: Any, query: dict[str, Any]) -> dict[str, Any]:
         """Auth0's checkpoint pagination (``from``/``take``, answering ``next``), which the SDKs use."""
-        take = query.get("take", 50)
+        take = query.get("take", DEFAULT_TAKE)
         if query.get("from"):
             connections = connections.filter(id__gt=query["from"])
         rows = list(connections[: take + 1])
