@@ -41,6 +41,11 @@ class User(models.Model):
     password_hash = models.CharField(
         verbose_name=_("password hash"), max_length=255, null=True, blank=True, editable=False
     )
+    # An imported hash of another scheme (Auth0's ``custom_password_hash`` object, validated and bounded): kept
+    # until the user's next successful password check, which replaces it with a bcrypt ``password_hash``.
+    custom_password_hash = models.JSONField(
+        verbose_name=_("custom password hash"), null=True, blank=True, editable=False
+    )
     created_at = models.DateTimeField(
         verbose_name=_("created at"),
     )
