@@ -109,9 +109,31 @@ def build_user(
     custom_password_hash: dict[str, Any] | None = None,
     now: datetime,
 ) -> User:
-    """The unsaved row for a validated body, with Auth0's defaults (name, nickname, picture, user id).
+    """The unsaved row for a validated body, with Auth0's defaults (name, nickname, picture, user id)."""
+    return User(
+        connection=connection,
+        **new_user_values(
+            strategy=connection.strategy,
+            data=data,
+            password_hash=password_hash,
+            custom_password_hash=custom_password_hash,
+            now=now,
+        ),
+    )
 
-    Shared by ``create_user`` and the bulk importer so both store exactly the same thing for the same input.
+
+def new_user_values(
+    *,
+    strategy: str,
+    data: Mapping[str, Any],
+    password_hash: str | None = None,
+    custom_password_hash: dict[str, Any] | None = None,
+    now: datetime,
+) -> dict[str, Any]:
+    """The stored values of a new user (all but the connection), with Auth0's defaults filled in.
+
+    Shared by ``create_user`` and the bulk importer (which writes plain rows, not model instances), so both
+    store exactly the same thing for the same input.
     """
     email = data["email"].lower() if data.get("email") is not None else None
     username = data["username"].lower() if data.get("username") is not None else None
@@ -120,27 +142,26 @@ def build_user(
     identifier = email or phone_number or username or ""
     name = data.get("name") or identifier
     nickname = data.get("nickname") or (email.split("@", 1)[0] if email else identifier)
-    return User(
-        user_id=full_user_id(connection.strategy, local_id),
-        connection=connection,
-        email=email,
-        email_verified=bool(data.get("email_verified", False)),
-        username=username,
-        phone_number=phone_number,
-        phone_verified=bool(data.get("phone_verified", False)),
-        given_name=data.get("given_name"),
-        family_name=data.get("family_name"),
-        name=name,
-        nickname=nickname,
-        picture=data.get("picture") or default_picture(email=email, name=name),
-        user_metadata=data.get("user_metadata"),
-        app_metadata=data.get("app_metadata"),
-        blocked=data.get("blocked"),
-        password_hash=password_hash,
-        custom_password_hash=custom_password_hash,
-        created_at=now,
-        updated_at=now,
-    )
+    return {
+        "user_id": full_user_id(strategy, local_id),
+        "email": email,
+        "email_verified": bool(data.get("email_verified", False)),
+        "username": username,
+        "phone_number": phone_number,
+        "phone_verified": bool(data.get("phone_verified", False)),
+        "given_name": data.get("given_name"),
+        "family_name": data.get("family_name"),
+        "name": name,
+        "nickname": nickname,
+        "picture": data.get("picture") or default_picture(email=email, name=name),
+        "user_metadata": data.get("user_metadata"),
+        "app_metadata": data.get("app_metadata"),
+        "blocked": data.get("blocked"),
+        "password_hash": password_hash,
+        "custom_password_hash": custom_password_hash,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 @transaction.atomic
