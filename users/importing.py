@@ -25,8 +25,8 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, BinaryIO
 
@@ -123,6 +123,27 @@ class _Candidate:
     bcrypt_hash: str | None = None  # of a plain ``password``
 
 
+@dataclass(eq=False)
+class _Prepared:
+    now: datetime
+    fresh: list[_Candidate]
+    rows: list[list[Any]]
+    waiting: list[_Candidate]  # plain passwords not hashed: their e-mail is taken
+
+
+@dataclass(eq=False)
+class _Outcome:
+    """What the writer did with a batch, applied to the summary by the reading thread."""
+
+    inserted: int = 0
+    updated: int = 0
+    skipped: int = 0
+    rejected: list[RejectedUser] = field(default_factory=list)
+
+    def reject(self, index: int, raw: Any, errors: list[JobError]) -> None:
+        self.rejected.append(RejectedUser(index=index, raw=raw, errors=errors))
+
+
 def check_import_connection(connection: Connection) -> None:
     """Only database connections take imports (Auth0's rule): the others have no passwords to import."""
     if connection.strategy != Strategy.AUTH0:
@@ -139,20 +160,23 @@ def import_users(
     batch_size: int = DEFAULT_BATCH_SIZE,
     on_reject: Callable[[RejectedUser], None] | None = None,
     on_progress: Callable[[ImportSummary, int], None] | None = None,
+    pipelined: bool = True,
 ) -> ImportSummary:
     """Import every user of ``source`` into ``connection``; see the module docstring for the rules.
 
     ``on_progress`` gets the running summary and the bytes read so far after each batch. ``dry_run`` does all
-    the work, uniqueness included, inside one transaction that is rolled back.
+    the work, uniqueness included, inside one transaction that is rolled back. ``pipelined`` writes from a
+    second thread with its own database connection (so not inside a caller's transaction); a dry run and
+    ``pipelined=False`` write from the calling thread.
     """
     check_import_connection(connection)
     importer = _Importer(connection, actor, upsert=upsert, on_reject=on_reject)
     reader = _CountingReader(source)
     if not dry_run:
-        importer.run(reader, batch_size, on_progress)
+        importer.run(reader, batch_size, on_progress, pipelined=pipelined)
         return importer.summary
     with transaction.atomic():
-        importer.run(reader, batch_size, on_progress)
+        importer.run(reader, batch_size, on_progress, pipelined=False)
         transaction.set_rollback(True)
     return importer.summary
 
@@ -285,23 +309,60 @@ class _Importer:
             )
 
     def run(
-        self, reader: _CountingReader, batch_size: int, on_progress: Callable[[ImportSummary, int], None] | None
+        self,
+        reader: _CountingReader,
+        batch_size: int,
+        on_progress: Callable[[ImportSummary, int], None] | None,
+        *,
+        pipelined: bool,
     ) -> None:
-        batch: list[_Candidate] = []
-        for index, raw, parse_error in read_users(reader):
-            self.summary.total += 1
-            candidate = self._validate(index, raw, parse_error)
-            if candidate is not None:
-                batch.append(candidate)
-            if len(batch) >= batch_size:
-                self._write(batch)
-                batch = []
-                if on_progress:
-                    on_progress(self.summary, reader.bytes_read)
-        if batch:
-            self._write(batch)
+        """Validate in this thread while the previous batch is written in another (its own connection).
+
+        Validation is Python work and writing is mostly waiting for the database, so the two overlap; the
+        writer never runs more than one batch ahead, which keeps memory flat.
+        """
+        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer") if pipelined else None
+        pending: Future[_Outcome] | None = None
+        try:
+            batch: list[_Candidate] = []
+            for index, raw, parse_error in read_users(reader):
+                self.summary.total += 1
+                candidate = self._validate(index, raw, parse_error)
+                if candidate is not None:
+                    batch.append(candidate)
+                if len(batch) >= batch_size:
+                    pending = self._flush(batch, writer, pending)
+                    batch = []
+                    if on_progress:
+                        on_progress(self.summary, reader.bytes_read)
+            if batch:
+                pending = self._flush(batch, writer, pending)
+            if pending is not None:
+                self._apply(pending.result())
+        finally:
+            if writer is not None:
+                writer.submit(_close_connection).result()  # the writer thread's own connection
+                writer.shutdown()
         if on_progress:
             on_progress(self.summary, reader.bytes_read)
+
+    def _flush(
+        self, batch: list[_Candidate], writer: ThreadPoolExecutor | None, pending: Future[_Outcome] | None
+    ) -> Future[_Outcome] | None:
+        prepared = self._prepare(batch)
+        if writer is None:
+            self._apply(self._store(prepared))
+            return None
+        if pending is not None:
+            self._apply(pending.result())
+        return writer.submit(self._store, prepared)
+
+    def _apply(self, outcome: _Outcome) -> None:
+        self.summary.inserted += outcome.inserted
+        self.summary.updated += outcome.updated
+        self.summary.skipped += outcome.skipped
+        for rejected in outcome.rejected:
+            self._reject(rejected.index, rejected.raw, rejected.errors)
 
     # --- validation ---------------------------------------------------------------------------------------
 
@@ -331,7 +392,8 @@ class _Importer:
 
     # --- writing ------------------------------------------------------------------------------------------
 
-    def _write(self, batch: list[_Candidate]) -> None:
+    def _prepare(self, batch: list[_Candidate]) -> _Prepared:
+        """The CPU side of a batch: plain passwords hashed, rows built."""
         now = now_ms()
         waiting = self._hash_passwords(batch)
         for candidate in batch:
@@ -345,11 +407,16 @@ class _Importer:
             )
         held = {id(c) for c in waiting}
         fresh = [c for c in batch if id(c) not in held]
+        return _Prepared(now=now, fresh=fresh, rows=self._rows(fresh, now), waiting=waiting)
+
+    def _store(self, prepared: _Prepared) -> _Outcome:
+        """The batch's transaction: insert, sort out what the constraints turned away, record the event."""
+        out = _Outcome()
         with transaction.atomic():
-            inserted = self._insert(fresh, now)
+            inserted = self._insert(prepared.fresh, prepared.rows)
             done = {id(c) for c in inserted}
-            rest = [c for c in fresh if id(c) not in done] + waiting
-            late = self._resolve(rest, now) if rest else {"inserted": [], "updated": []}
+            rest = [c for c in prepared.fresh if id(c) not in done] + prepared.waiting
+            late = self._resolve(rest, prepared.now, out) if rest else {"inserted": [], "updated": []}
             ids = {"inserted": [c.values["user_id"] for c in inserted] + late["inserted"], "updated": late["updated"]}
             if ids["inserted"] or ids["updated"]:
                 record_event(
@@ -360,7 +427,8 @@ class _Importer:
                     connection_id=self.connection.pk,
                     details=ids,
                 )
-        self.summary.inserted += len(inserted)
+        out.inserted += len(inserted)
+        return out
 
     def _hash_passwords(self, batch: list[_Candidate]) -> list[_Candidate]:
         """Hash plain passwords over all cores; returns the users left unhashed because they already exist.
@@ -401,7 +469,7 @@ class _Importer:
             rows.append(row)
         return rows
 
-    def _insert(self, batch: list[_Candidate], now: datetime) -> list[_Candidate]:
+    def _insert(self, batch: list[_Candidate], rows: list[list[Any]]) -> list[_Candidate]:
         """Insert what the constraints let in; returns those candidates, in file order.
 
         On PostgreSQL the batch is copied (``COPY``, the fast path) into a session table and inserted from there
@@ -410,7 +478,6 @@ class _Importer:
         """
         if not batch:
             return []
-        rows = self._rows(batch, now)
         returned: set[str] = set()
         with db.cursor() as cursor:
             if self.staging:
@@ -445,7 +512,7 @@ class _Importer:
         cursor.execute(self.from_staging_sql)
         return [r[0] for r in cursor.fetchall()]
 
-    def _resolve(self, rest: list[_Candidate], now: datetime) -> dict[str, list[str]]:
+    def _resolve(self, rest: list[_Candidate], now: datetime, out: _Outcome) -> dict[str, list[str]]:
         """Sort out the users the constraints turned away; returns the ids inserted late and updated."""
         emails = {c.values["email"] for c in rest if c.values["email"]}
         usernames = {c.values["username"] for c in rest if c.values["username"]}
@@ -461,12 +528,12 @@ class _Importer:
             by["user_id"][row.user_id] = row
         outcomes: dict[str, list[str]] = {"inserted": [], "updated": []}
         for candidate in rest:
-            outcome = self._settle(candidate, by, now)
+            outcome = self._settle(candidate, by, now, out)
             if outcome in outcomes:
                 outcomes[outcome].append(candidate.values["user_id"])
         return outcomes
 
-    def _settle(self, candidate: _Candidate, by: dict[str, dict[Any, User]], now: datetime) -> str:
+    def _settle(self, candidate: _Candidate, by: dict[str, dict[Any, User]], now: datetime, out: _Outcome) -> str:
         values, data = candidate.values, candidate.data
         keys = ["email", "username", "phone_number"] + (["user_id"] if data.get("user_id") else [])
         matches = {key: by[key].get(values[key]) for key in keys if values[key]}
@@ -474,27 +541,27 @@ class _Importer:
         rows = {row.pk: row for row in matches.values()}
         if not rows:
             if "password" in data and candidate.bcrypt_hash is None:
-                return self._insert_late(candidate, now)
-            self._reject(candidate.index, candidate.raw, [_conflict("CONFLICT", _("The user already exists."))])
+                return self._insert_late(candidate, now, out)
+            out.reject(candidate.index, candidate.raw, [_conflict("CONFLICT", _("The user already exists."))])
             return "failed"
         if any(row.created_at >= self.started or row.updated_at >= self.started for row in rows.values()):
             message = _("The file names this user more than once.")
-            self._reject(candidate.index, candidate.raw, [_conflict("DUPLICATED_USER", message)])
+            out.reject(candidate.index, candidate.raw, [_conflict("DUPLICATED_USER", message)])
             return "failed"
         row = next(iter(rows.values()))
         if len(rows) == 1 and self._identical(row, candidate):
-            self.summary.skipped += 1
+            out.skipped += 1
             return "skipped"
         if self.upsert and "email" in matches and len(rows) == 1:
             changed = [key for key in ("username", "phone_number", "user_id") if key in data and key not in matches]
             if changed:
                 message = _("An import cannot change %(fields)s of an existing user.") % {"fields": ", ".join(changed)}
-                self._reject(candidate.index, candidate.raw, [_conflict("CONFLICT", message)])
+                out.reject(candidate.index, candidate.raw, [_conflict("CONFLICT", message)])
                 return "failed"
             if self._update(row, candidate, now):
-                self.summary.updated += 1
+                out.updated += 1
                 return "updated"
-            self.summary.skipped += 1
+            out.skipped += 1
             return "skipped"
         if "email" in matches:
             error = _conflict("CONFLICT_EMAIL", _("A user with this email already exists in the connection."))
@@ -503,17 +570,17 @@ class _Importer:
             error = _conflict("CONFLICT_USERNAME", message)
         else:
             error = _conflict("CONFLICT", _("The user already exists."))
-        self._reject(candidate.index, candidate.raw, [error])
+        out.reject(candidate.index, candidate.raw, [error])
         return "failed"
 
-    def _insert_late(self, candidate: _Candidate, now: datetime) -> str:
+    def _insert_late(self, candidate: _Candidate, now: datetime, out: _Outcome) -> str:
         """A user held back unhashed whose e-mail was freed meanwhile: hash it and try once more."""
         candidate.bcrypt_hash = candidate.values["password_hash"] = hash_password(candidate.data["password"])
         with transaction.atomic():
-            if self._insert([candidate], now):
-                self.summary.inserted += 1
+            if self._insert([candidate], self._rows([candidate], now)):
+                out.inserted += 1
                 return "inserted"
-        self._reject(candidate.index, candidate.raw, [_conflict("CONFLICT", _("The user already exists."))])
+        out.reject(candidate.index, candidate.raw, [_conflict("CONFLICT", _("The user already exists."))])
         return "failed"
 
     def _identical(self, row: User, candidate: _Candidate) -> bool:
@@ -544,6 +611,10 @@ class _Importer:
         User.objects.filter(pk=row.pk).update(**changes)
         values["user_id"] = row.user_id
         return True
+
+
+def _close_connection() -> None:
+    db.close()  # resolved in the calling thread: the proxy gives each thread its own connection
 
 
 def _conflict(code: str, message: str) -> JobError:
