@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, BinaryIO
 
 import ijson
@@ -288,7 +289,7 @@ class _Importer:
         self.on_reject = on_reject
         self.summary = ImportSummary()
         self.validator = ImportUserValidator()
-        self.started = now_ms()  # rows created or updated since are this run's own
+        self.started = _next_millisecond()  # rows created or updated since are this run's own
         columns = [f for f in User._meta.concrete_fields if not f.primary_key]
         self.names = [f.attname for f in columns]
         self.connection_column = self.names.index("connection_id")
@@ -609,8 +610,18 @@ class _Importer:
             return False
         changes["updated_at"] = now
         User.objects.filter(pk=row.pk).update(**changes)
+        for key, value in changes.items():
+            setattr(row, key, value)  # a later user of the batch meeting this row sees it was this run's
         values["user_id"] = row.user_id
         return True
+
+
+def _next_millisecond() -> datetime:
+    """A start time no earlier write can share: stamps are whole milliseconds, so wait for the next one."""
+    start = now_ms() + timedelta(milliseconds=1)
+    while now_ms() < start:
+        time.sleep(0.0002)
+    return start
 
 
 def _close_connection() -> None:

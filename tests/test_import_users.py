@@ -1,0 +1,433 @@
+"""Bulk import (``users.importing`` and ``manage.py import_users``): Auth0's format, the API's rules, resumable."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import bcrypt
+import pytest
+from django.core.management import CommandError, call_command
+
+from audit.models import Event
+from config.actors import SYSTEM
+from connections.models import Connection
+from users.importing import (
+    ImportConnectionError,
+    ImportFileError,
+    ImportSummary,
+    RejectedUser,
+    import_users,
+)
+from users.models import User
+from users.passwords import verify_password
+
+HASH = bcrypt.hashpw(b"Secret-123", bcrypt.gensalt(4)).decode()
+OTHER_HASH = bcrypt.hashpw(b"Other-456", bcrypt.gensalt(4)).decode()
+
+
+def _array(users: list[Any]) -> io.BytesIO:
+    return io.BytesIO(json.dumps(users).encode())
+
+
+def _lines(users: list[Any]) -> io.BytesIO:
+    return io.BytesIO("\n".join(json.dumps(u) for u in users).encode())
+
+
+@pytest.fixture
+def run(connection: Connection) -> Callable[..., tuple[ImportSummary, list[RejectedUser]]]:
+    """Import in the test's own transaction (the writer thread would use a connection of its own)."""
+
+    def go(source: Any, *, into: Connection | None = None, **kwargs: Any) -> tuple[ImportSummary, list[RejectedUser]]:
+        rejected: list[RejectedUser] = []
+        if isinstance(source, list):
+            source = _array(source)
+        summary = import_users(
+            source,
+            connection=into or connection,
+            actor=SYSTEM,
+            on_reject=rejected.append,
+            pipelined=False,
+            **kwargs,
+        )
+        return summary, rejected
+
+    return go
+
+
+def _codes(rejected: list[RejectedUser]) -> list[list[tuple[str, str]]]:
+    return [[(e["code"], e["path"]) for e in r.errors] for r in rejected]
+
+
+# --- what gets stored ---------------------------------------------------------------------------------------
+
+
+def test_imported_users_get_the_profile_a_create_would_give(run, connection):
+    summary, rejected = run(
+        [
+            {"email": "Jane.Doe@Example.com", "password_hash": HASH, "given_name": "Jane", "user_metadata": {"a": 1}},
+            {"email": "chuck@example.com", "email_verified": True, "user_id": "legacy-42", "blocked": True},
+        ]
+    )
+    assert rejected == []
+    assert summary.as_auth0() == {"failed": 0, "updated": 0, "inserted": 2, "total": 2}
+    jane = User.objects.get(email="jane.doe@example.com")
+    assert jane.connection == connection
+    assert jane.user_id.startswith("auth0|") and len(jane.user_id) == len("auth0|") + 24
+    assert (jane.name, jane.nickname, jane.given_name) == ("jane.doe@example.com", "jane.doe", "Jane")
+    assert jane.picture.startswith("https://s.gravatar.com/avatar/")
+    assert jane.email_verified is False  # Auth0: false unless the file says otherwise
+    assert jane.password_hash == HASH  # stored as it came
+    assert verify_password("Secret-123", jane.password_hash)
+    assert jane.user_metadata == {"a": 1}
+    chuck = User.objects.get(email="chuck@example.com")
+    assert chuck.user_id == "auth0|legacy-42"  # the strategy is prepended, as Auth0 does
+    assert (chuck.email_verified, chuck.blocked, chuck.password_hash) == (True, True, None)
+
+
+def test_each_batch_is_recorded_in_the_audit_log_with_its_users(run):
+    run([{"email": f"u{i}@example.com"} for i in range(5)], batch_size=2)
+    events = list(Event.objects.filter(description="Import users").order_by("id"))
+    assert [len(e.details["inserted"]) for e in events] == [2, 2, 1]
+    assert {uid for e in events for uid in e.details["inserted"]} == set(User.objects.values_list("user_id", flat=True))
+    assert events[0].connection == "Username-Password-Authentication"
+
+
+def test_json_lines_are_read_line_by_line_and_a_broken_line_is_rejected_alone(run):
+    source = io.BytesIO(b'{"email": "a@example.com"}\n\n{"email": "b@exa\n{"email": "c@example.com"}\n')
+    summary, rejected = run(source)
+    assert sorted(User.objects.values_list("email", flat=True)) == ["a@example.com", "c@example.com"]
+    assert summary.as_auth0() == {"failed": 1, "updated": 0, "inserted": 2, "total": 3}
+    assert rejected[0].errors == [{"code": "INVALID_JSON", "message": "Line 3 is not valid JSON.", "path": ""}]
+
+
+def test_plain_passwords_are_hashed_with_bcrypt_and_never_stored(run):
+    summary, _rejected = run([{"email": "p@example.com", "password": "Str0ng!Passw0rd"}])
+    assert summary.inserted == 1
+    user = User.objects.get()
+    assert user.password_hash.startswith("$2b$") and verify_password("Str0ng!Passw0rd", user.password_hash)
+    assert "Str0ng!Passw0rd" not in json.dumps(list(Event.objects.values("details", "description")))
+
+
+def test_plain_passwords_must_pass_the_connections_policy(run, make_connection):
+    strict = make_connection(name="Strict", passwordPolicy="excellent")
+    summary, rejected = run([{"email": "w@example.com", "password": "weak"}], into=strict)
+    assert summary.failed == 1 and not User.objects.exists()
+    assert rejected[0].errors[0]["code"] == "PASSWORD_STRENGTH"
+    assert rejected[0].errors[0]["path"] == "password"
+    assert "password" not in rejected[0].user  # a rejected user is reported without its plain password
+
+
+# --- the schema: every rule refuses ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("user", "expected"),
+    [
+        ({"email": "a@example.com", "scopes": ["x"]}, [("OBJECT_ADDITIONAL_PROPERTIES", "")]),
+        ({"given_name": "No e-mail"}, [("OBJECT_REQUIRED", "email")]),
+        ({"email": "not-an-email"}, [("FORMAT", "email")]),
+        ({"email": 5}, [("INVALID_TYPE", "email")]),
+        ({"email": "a@example.com", "email_verified": "true"}, [("INVALID_TYPE", "email_verified")]),
+        ({"email": "a@example.com", "blocked": None}, [("INVALID_TYPE", "blocked")]),
+        ({"email": "a@example.com", "given_name": ""}, [("MIN_LENGTH", "given_name")]),
+        ({"email": "a@example.com", "family_name": "x" * 151}, [("MAX_LENGTH", "family_name")]),
+        ({"email": "a@example.com", "name": "x" * 301}, [("MAX_LENGTH", "name")]),
+        ({"email": "a@example.com", "nickname": "x" * 301}, [("MAX_LENGTH", "nickname")]),
+        ({"email": "a@example.com", "picture": "javascript:alert(1)"}, [("FORMAT", "picture")]),
+        ({"email": "a@example.com", "user_id": "has space"}, [("PATTERN", "user_id")]),
+        ({"email": "a@example.com", "user_metadata": []}, [("INVALID_TYPE", "user_metadata")]),
+        ({"email": "a@example.com", "app_metadata": {"bad": "\x00"}}, [("INVALID_CHARACTERS", "app_metadata")]),
+        ({"email": "a@example.com", "password_hash": "$1$md5crypt"}, [("FORMAT", "password_hash")]),
+        ({"email": "a@example.com", "password_hash": 12}, [("INVALID_TYPE", "password_hash")]),
+        ({"email": "a@example.com", "custom_password_hash": "md5"}, [("INVALID_TYPE", "custom_password_hash")]),
+        ({"email": "a@example.com", "password": "x" * 73}, [("MAX_LENGTH", "password")]),
+        ({"email": "a@example.com", "mfa_factors": [{"totp": {"secret": "x"}}]}, [("NOT_SUPPORTED", "mfa_factors")]),
+        (
+            {"email": "a@example.com", "password": "Str0ng!Passw0rd", "password_hash": HASH},
+            [("NOT_PASSED", "password_hash")],
+        ),
+        ("a@example.com", [("INVALID_TYPE", "")]),
+        # the strategy's rules, as for POST /api/v2/users
+        ({"email": "a@example.com", "username": "jane"}, [("USERNAME_NOT_ALLOWED", "username")]),
+        ({"email": "a@example.com", "phone_number": "+14155550123"}, [("NOT_ALLOWED_FOR_STRATEGY", "phone_number")]),
+    ],
+)
+def test_a_user_breaking_a_rule_is_rejected_with_its_code_and_path(run, user, expected):
+    summary, rejected = run([user, {"email": "fine@example.com"}])
+    assert _codes(rejected) == [expected]
+    assert summary.as_auth0() == {"failed": 1, "updated": 0, "inserted": 1, "total": 2}
+    assert list(User.objects.values_list("email", flat=True)) == ["fine@example.com"]
+
+
+def test_a_connection_that_requires_usernames_requires_them_on_import(run, make_connection):
+    named = make_connection(name="Named", requires_username=True)
+    _summary, rejected = run(
+        [
+            {"email": "a@example.com"},
+            {"email": "b@example.com", "username": "b@example.com"},
+            {"email": "c@example.com", "username": "Carol"},
+        ],
+        into=named,
+    )
+    assert _codes(rejected) == [
+        [("OBJECT_MISSING_REQUIRED_PROPERTY", "username")],
+        [("USERNAME_IS_EMAIL", "username")],
+    ]
+    assert User.objects.get().username == "carol"
+
+
+@pytest.mark.parametrize("strategy", ["sms", "email"])
+def test_only_database_connections_take_imports(run, make_connection, strategy):
+    other = make_connection(name=f"Passwordless-{strategy}", strategy=strategy)
+    with pytest.raises(ImportConnectionError, match=r"Connection must be a database connection\."):
+        run([{"email": "a@example.com"}], into=other)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "Users file must not be empty."),
+        (b"  \n ", "Users file must not be empty."),
+        (b'"users"', "must be a JSON array of users or JSON lines"),
+        (b'[{"email": "a@example.com"}, {"email": ', "not valid JSON after user"),
+    ],
+)
+def test_a_file_that_is_not_users_is_refused_whole(run, content, message):
+    with pytest.raises(ImportFileError, match=message):
+        run(io.BytesIO(content))
+
+
+def test_an_empty_array_imports_nothing(run):
+    summary, rejected = run(io.BytesIO(b"\xef\xbb\xbf [ ]"))
+    assert summary == ImportSummary() and rejected == []
+
+
+# --- uniqueness, decided by the constraints ----------------------------------------------------------------
+
+
+def test_a_user_named_twice_in_the_file_is_a_duplicate_in_any_batch(run):
+    users = [{"email": "dup@example.com"}, {"email": "x@example.com"}, {"email": "DUP@example.com"}]
+    summary, rejected = run(users, batch_size=1)
+    assert _codes(rejected) == [[("DUPLICATED_USER", "")]]
+    assert rejected[0].index == 2
+    _summary, rejected = run([{"email": "again@example.com"}, {"email": "Again@example.com"}])  # in one batch
+    assert _codes(rejected) == [[("DUPLICATED_USER", "")]]
+    assert User.objects.count() == 3
+
+
+def test_two_users_with_one_user_id_keep_the_first(run):
+    _summary, rejected = run([{"email": "a@example.com", "user_id": "u1"}, {"email": "b@example.com", "user_id": "u1"}])
+    assert User.objects.get().email == "a@example.com"
+    assert _codes(rejected) == [[("DUPLICATED_USER", "")]] and rejected[0].index == 1
+
+
+def test_an_existing_different_user_is_a_conflict_without_upsert(run, make_connection):
+    named = make_connection(name="Named", requires_username=True)
+    run([{"email": "a@example.com", "username": "alice", "given_name": "A"}], into=named)
+    _summary, rejected = run(
+        [
+            {"email": "a@example.com", "username": "alice", "given_name": "Changed"},
+            {"email": "new@example.com", "username": "ALICE"},
+        ],
+        into=named,
+    )
+    assert _codes(rejected) == [[("CONFLICT_EMAIL", "")], [("CONFLICT_USERNAME", "")]]
+    assert User.objects.get().given_name == "A"
+
+
+def test_the_same_email_in_another_connection_is_another_user(run, make_connection):
+    run([{"email": "a@example.com"}])
+    summary, _rejected = run([{"email": "a@example.com"}], into=make_connection(name="Other"))
+    assert summary.inserted == 1 and User.objects.count() == 2
+
+
+# --- resumable ----------------------------------------------------------------------------------------------
+
+
+class _Killed(Exception):
+    pass
+
+
+def _kill_after_first_batch(summary: ImportSummary, bytes_read: int) -> None:
+    raise _Killed
+
+
+@pytest.mark.parametrize("upsert", [False, True])
+def test_an_import_killed_midway_and_run_again_ends_with_every_user_once(run, upsert):
+    users = [{"email": f"u{i}@example.com", "password_hash": HASH, "user_metadata": {"i": i}} for i in range(7)]
+    with pytest.raises(_Killed):
+        run(users, batch_size=3, on_progress=_kill_after_first_batch)
+    assert User.objects.count() == 3  # the first batch committed, nothing of the second
+    summary, rejected = run(users, batch_size=3, upsert=upsert)
+    assert rejected == []
+    assert (summary.inserted, summary.skipped, summary.updated, summary.failed) == (4, 3, 0, 0)
+    assert sorted(User.objects.values_list("email", flat=True)) == sorted(u["email"] for u in users)
+
+
+def test_a_second_run_with_plain_passwords_skips_without_hashing_again(run, monkeypatch):
+    users = [{"email": f"p{i}@example.com", "password": "Str0ng!Passw0rd"} for i in range(3)]
+    run(users)
+    hashes = dict(User.objects.values_list("email", "password_hash"))
+    import users.importing as importing
+
+    monkeypatch.setattr(importing, "hash_password", lambda p: pytest.fail("hashed again"))
+    summary, rejected = run(users)
+    assert (summary.skipped, summary.inserted, rejected) == (3, 0, [])
+    assert dict(User.objects.values_list("email", "password_hash")) == hashes
+
+
+# --- upsert -------------------------------------------------------------------------------------------------
+
+
+def test_upsert_replaces_the_upsertable_attributes_and_does_not_merge_metadata(run):
+    run([{"email": "a@example.com", "given_name": "A", "user_metadata": {"keep": 1, "x": 1}, "password_hash": HASH}])
+    before = User.objects.get()
+    summary, rejected = run(
+        [{"email": "A@example.com", "given_name": "Ann", "user_metadata": {"x": 2}, "password_hash": OTHER_HASH}],
+        upsert=True,
+    )
+    assert (summary.updated, summary.inserted, rejected) == (1, 0, [])
+    user = User.objects.get()
+    assert (user.user_id, user.created_at) == (before.user_id, before.created_at)
+    assert user.given_name == "Ann"
+    assert user.user_metadata == {"x": 2}  # replaced, as Auth0's import does, not merged
+    assert user.password_hash == OTHER_HASH
+    assert user.updated_at > before.updated_at
+    event = Event.objects.filter(description="Import users").latest("id")
+    assert event.details == {"inserted": [], "updated": [before.user_id]}
+
+
+def test_upsert_without_a_difference_is_not_an_update(run):
+    run([{"email": "a@example.com", "given_name": "A"}])
+    summary, _ = run([{"email": "a@example.com", "given_name": "A"}], upsert=True)
+    assert (summary.updated, summary.skipped) == (0, 1)
+
+
+def test_upsert_cannot_change_an_identifier(run, make_connection):
+    named = make_connection(name="Named", requires_username=True)
+    run([{"email": "a@example.com", "username": "alice"}], into=named)
+    _summary, rejected = run([{"email": "a@example.com", "username": "alicia"}], into=named, upsert=True)
+    assert _codes(rejected) == [[("CONFLICT", "")]]
+    assert "username" in rejected[0].errors[0]["message"]
+    assert User.objects.get().username == "alice"
+
+
+def test_upsert_of_a_user_named_twice_still_reports_the_duplicate(run):
+    run([{"email": "a@example.com", "given_name": "A"}])
+    summary, rejected = run(
+        [{"email": "a@example.com", "given_name": "B"}, {"email": "a@example.com", "given_name": "C"}], upsert=True
+    )
+    assert summary.updated == 1 and _codes(rejected) == [[("DUPLICATED_USER", "")]]
+    assert User.objects.get().given_name == "B"
+
+
+# --- dry run ------------------------------------------------------------------------------------------------
+
+
+def test_a_dry_run_reports_everything_and_writes_nothing(run):
+    run([{"email": "taken@example.com"}])
+    users = [
+        {"email": "new@example.com"},
+        {"email": "taken@example.com", "given_name": "X"},
+        {"email": "NEW@example.com"},
+        {"email": "bad"},
+    ]
+    summary, rejected = run(users, dry_run=True, batch_size=1)
+    assert summary.as_auth0() == {"failed": 3, "updated": 0, "inserted": 1, "total": 4}
+    assert _codes(rejected) == [[("CONFLICT_EMAIL", "")], [("DUPLICATED_USER", "")], [("FORMAT", "email")]]
+    assert list(User.objects.values_list("email", flat=True)) == ["taken@example.com"]
+    assert Event.objects.filter(description="Import users").count() == 1  # the setup's, none from the dry run
+
+
+# --- the writer thread ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_pipelined_import_writes_from_its_own_connection(make_connection):
+    connection = make_connection()
+    users = [{"email": f"t{i}@example.com"} for i in range(25)] + [{"email": "t3@example.com"}]
+    rejected: list[RejectedUser] = []
+    summary = import_users(_lines(users), connection=connection, actor=SYSTEM, batch_size=4, on_reject=rejected.append)
+    assert summary.as_auth0() == {"failed": 1, "updated": 0, "inserted": 25, "total": 26}
+    assert _codes(rejected) == [[("DUPLICATED_USER", "")]]
+    assert User.objects.count() == 25
+
+
+# --- the command --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def write(tmp_path: Path) -> Callable[[str, Any], Path]:
+    def go(name: str, content: Any) -> Path:
+        path = tmp_path / name
+        path.write_bytes(content if isinstance(content, bytes) else json.dumps(content).encode())
+        return path
+
+    return go
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_command_imports_reports_and_writes_a_rejects_file_that_can_be_run_again(make_connection, write, capsys):
+    make_connection()
+    path = write("users.json", [{"email": "ok@example.com"}, {"email": "fix-me", "given_name": "F"}])
+    with pytest.raises(SystemExit) as exit_:
+        call_command("import_users", str(path), "--connection", "Username-Password-Authentication", "--no-progress")
+    assert exit_.value.code == 1
+    out = capsys.readouterr().out
+    assert "inserted 1" in out and "failed 1" in out and "users.rejects.json" in out
+    rejects = path.with_name("users.rejects.json")
+    assert rejects.stat().st_mode & 0o777 == 0o600
+    entries = json.loads(rejects.read_text())
+    assert entries == [
+        {
+            "user": {"email": "fix-me", "given_name": "F"},
+            "errors": [
+                {"code": "FORMAT", "message": "Object didn't pass validation for format email: fix-me", "path": "email"}
+            ],
+        }
+    ]
+    entries[0]["user"]["email"] = "fixed@example.com"
+    rejects.write_text(json.dumps(entries))
+    call_command("import_users", str(rejects), "--connection", "Username-Password-Authentication", "--no-progress")
+    assert "inserted 1" in capsys.readouterr().out
+    assert User.objects.get(email="fixed@example.com").given_name == "F"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_command_keeps_json_lines_as_json_lines(make_connection, write, capsys):
+    make_connection()
+    path = write("users.jsonl", b'{"email": "a@example.com"}\n{"email": "a@example.com"}\n')
+    with pytest.raises(SystemExit):
+        call_command("import_users", str(path), "--connection", "Username-Password-Authentication", "--no-progress")
+    lines = path.with_name("users.rejects.jsonl").read_text().splitlines()
+    assert [json.loads(line)["errors"][0]["code"] for line in lines] == ["DUPLICATED_USER"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_command_dry_run_writes_nothing(make_connection, write, capsys):
+    make_connection()
+    path = write("users.json", [{"email": "a@example.com"}])
+    call_command(
+        "import_users", str(path), "--connection", "Username-Password-Authentication", "--dry-run", "--no-progress"
+    )
+    assert "would be inserted 1" in capsys.readouterr().out
+    assert not User.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_command_refuses_what_it_cannot_use(make_connection, write):
+    make_connection()
+    path = write("users.json", [{"email": "a@example.com"}])
+    with pytest.raises(CommandError, match="no connection named"):
+        call_command("import_users", str(path), "--connection", "Nope", "--no-progress")
+    with pytest.raises(CommandError, match="no such file"):
+        call_command("import_users", str(path) + ".missing", "--connection", "Username-Password-Authentication")
+    with pytest.raises(CommandError, match="must not be empty"):
+        call_command("import_users", str(write("empty.json", b"")), "--connection", "Username-Password-Authentication")
+    with pytest.raises(CommandError, match="--batch-size"):
+        call_command("import_users", str(path), "--connection", "Username-Password-Authentication", "--batch-size", "0")
+    assert not User.objects.exists()
