@@ -211,7 +211,7 @@ def test_an_empty_array_imports_nothing(run):
 
 def test_a_user_named_twice_in_the_file_is_a_duplicate_in_any_batch(run):
     users = [{"email": "dup@example.com"}, {"email": "x@example.com"}, {"email": "DUP@example.com"}]
-    summary, rejected = run(users, batch_size=1)
+    _summary, rejected = run(users, batch_size=1)
     assert _codes(rejected) == [[("DUPLICATED_USER", "")]]
     assert rejected[0].index == 2
     _summary, rejected = run([{"email": "again@example.com"}, {"email": "Again@example.com"}])  # in one batch
