@@ -108,13 +108,22 @@ class TokenView(APIView):
 
     @extend_schema(
         operation_id="post_token",
-        summary="Get a management API token (client credentials)",
+        summary="Get a token (client credentials, or a user's password)",
+        description=(
+            "client_credentials: a management API token for the client's granted scopes. password and "
+            "http://auth0.com/oauth/grant-type/password-realm: an end user's token (sub = user_id, gty password, "
+            "OpenID scopes only), never accepted by the management API. Wrong e-mail, username or password: 403 "
+            "invalid_grant; blocked user: 401 unauthorized; too many failed attempts per IP or username: 429 "
+            "too_many_attempts; no realm and no DEFAULT_DIRECTORY: 500 server_error, as Auth0 answers."
+        ),
         request=TokenRequestDoc,
         responses={
             200: TokenResponseDoc,
             400: OAuthErrorDoc,
             401: OAuthErrorDoc,
             403: OAuthErrorDoc,
+            429: OAuthErrorDoc,
+            500: OAuthErrorDoc,
             **errors(411, 413),  # the body guards answer before the view, in the management envelope
         },
         auth=[],
