@@ -26,6 +26,10 @@ class EventType(models.TextChoices):
     SUCCESS_VERIFICATION_EMAIL = "sv", _("Success Verification Email")
     FAILED_VERIFICATION_EMAIL = "fv", _("Failed Verification Email")
     VERIFICATION_EMAIL_REQUEST = "svr", _("Success Verification Email Request")
+    SUCCESS_LOGIN = "s", _("Success Login")
+    FAILED_LOGIN = "f", _("Failed Login")
+    FAILED_LOGIN_INCORRECT_PASSWORD = "fp", _("Failed Login (Incorrect Password)")
+    FAILED_LOGIN_INVALID_USERNAME = "fu", _("Failed Login (Invalid Email/Username)")
 
 
 class Event(models.Model):

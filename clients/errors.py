@@ -4,8 +4,9 @@ from __future__ import annotations
 
 
 class OAuthError(Exception):
-    def __init__(self, status: int, error: str, description: str) -> None:
+    def __init__(self, status: int, error: str, description: str, *, retry_after: int | None = None) -> None:
         super().__init__(description)
+        self.retry_after = retry_after
         self.status = status
         self.error = error
         self.description = description

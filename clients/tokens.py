@@ -115,6 +115,8 @@ class InvalidToken(Exception):
 
 
 CLIENT_CREDENTIALS = "client-credentials"
+# An end user's token from the password grants: never honoured by the management API.
+PASSWORD = "password"  # noqa: S105 - a grant type, not a secret
 # Minted by ``manage.py issue_token`` for operators' scripts: not bound to a Client row, so they are
 # honoured until they expire (keep them short) or the signing key changes.
 OPERATOR = "operator"
@@ -127,12 +129,16 @@ def issue_token(
     expires_in: int | None = None,
     audience: str | None = None,
     grant_type: str = CLIENT_CREDENTIALS,
+    subject: str | None = None,
 ) -> str:
-    """Sign an access token with Auth0's claims: iss, sub ``<client_id>@clients``, aud, azp, gty, scope."""
+    """Sign an access token with Auth0's claims: iss, sub, aud, azp, gty, scope.
+
+    ``sub`` is ``<client_id>@clients`` for a client's own token, or ``subject`` (a user's ``user_id``).
+    """
     now = timezone.now()
     lifetime = expires_in if expires_in is not None else settings.ACCESS_TOKEN_LIFETIME_SECONDS
     claims: dict[str, Any] = {
-        "sub": f"{client_id}@clients",
+        "sub": subject or f"{client_id}@clients",
         "aud": audience or settings.MANAGEMENT_API_AUDIENCE,
         "iat": int(now.timestamp()),
         "exp": int(now.timestamp()) + lifetime,
@@ -160,6 +166,9 @@ def verify_token(raw: str) -> TokenPrincipal:
         raise InvalidToken(_("Invalid token"))
     client_id = claims.get("azp")
     grant_type = claims.get("gty")
+    if grant_type == PASSWORD:
+        # An end user's token speaks for a person, not a client: it never authorises the management API.
+        raise InvalidToken(_("Invalid token"), "user_token")
     if not isinstance(client_id, str) or grant_type not in (CLIENT_CREDENTIALS, OPERATOR):
         raise InvalidToken(_("Invalid token"))
     if grant_type == CLIENT_CREDENTIALS:

@@ -15,21 +15,28 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions as drf
 from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from clients.errors import OAuthError
 from clients.scopes import parse_scopes
 from clients.services import authenticate_client
-from clients.tokens import issue_token
+from clients.tokens import PASSWORD, issue_token
+from config.actors import Actor, request_metadata
 from config.api_docs import JwksDoc, OAuthErrorDoc, TokenRequestDoc, TokenResponseDoc, errors
 from config.exceptions import exception_handler
 from config.parsers import StrictJSONParser
+from config.throttling import LOGIN_FAILURES_PER_IP, LOGIN_FAILURES_PER_USERNAME
+from connections.models import Strategy
+from users.errors import UserBlocked, WrongCredentials
+from users.services import log_in
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -37,7 +44,13 @@ _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 def oauth_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, OAuthError):
         headers = dict(_NO_STORE)
-        if exc.status == 401 and getattr(context.get("request"), "used_basic_auth", False):
+        if exc.retry_after is not None:
+            headers["Retry-After"] = str(exc.retry_after)
+        if (
+            exc.error == "access_denied"
+            and exc.status == 401
+            and getattr(context.get("request"), "used_basic_auth", False)
+        ):
             headers["WWW-Authenticate"] = 'Basic realm="oauth"'
         return Response({"error": exc.error, "error_description": exc.description}, exc.status, headers=headers)
     if isinstance(exc, drf.ParseError | drf.UnsupportedMediaType):
@@ -95,13 +108,22 @@ class TokenView(APIView):
 
     @extend_schema(
         operation_id="post_token",
-        summary="Get a management API token (client credentials)",
+        summary="Get a token (client credentials, or a user's password)",
+        description=(
+            "client_credentials: a management API token for the client's granted scopes. password and "
+            "http://auth0.com/oauth/grant-type/password-realm: an end user's token (sub = user_id, gty password, "
+            "OpenID scopes only), never accepted by the management API. Wrong e-mail, username or password: 403 "
+            "invalid_grant; blocked user: 401 unauthorized; too many failed attempts per IP or username: 429 "
+            "too_many_attempts; no realm and no DEFAULT_DIRECTORY: 500 server_error, as Auth0 answers."
+        ),
         request=TokenRequestDoc,
         responses={
             200: TokenResponseDoc,
             400: OAuthErrorDoc,
             401: OAuthErrorDoc,
             403: OAuthErrorDoc,
+            429: OAuthErrorDoc,
+            500: OAuthErrorDoc,
             **errors(411, 413),  # the body guards answer before the view, in the management envelope
         },
         auth=[],
@@ -111,7 +133,7 @@ class TokenView(APIView):
         if not isinstance(data, Mapping):
             raise OAuthError(400, "invalid_request", _("The body must be a JSON object or a form."))
         grant_type = _string(data, "grant_type")
-        if grant_type != "client_credentials":
+        if grant_type != "client_credentials" and grant_type not in PASSWORD_GRANTS:
             raise OAuthError(
                 400, "unsupported_grant_type", _("Unsupported grant type: %(grant)s") % {"grant": grant_type}
             )
@@ -124,6 +146,8 @@ class TokenView(APIView):
             secret = _string(data, "client_secret") or ""
         if data.get("organization") is not None:  # the SDK always sends "organization": null
             raise OAuthError(400, "invalid_request", _("Organizations are not supported."))
+        if grant_type in PASSWORD_GRANTS:
+            return _password_grant(request, data, client_id=client_id, secret=secret)
         audience = _string(data, "audience", required=False) or settings.MANAGEMENT_API_AUDIENCE
         requested = parse_scopes(_string(data, "scope", required=False) or "")
 
@@ -153,6 +177,83 @@ class TokenView(APIView):
         if scopes:
             body["scope"] = " ".join(scopes)
         return Response(body, headers=_NO_STORE)
+
+
+PASSWORD_GRANTS = ("password", "http://auth0.com/oauth/grant-type/password-realm")
+# What an end user's token may carry: OpenID Connect scopes only, never a management API permission.
+# (offline_access is not granted: no refresh tokens are issued.)
+USER_SCOPES = ("openid", "profile", "email")
+
+
+def _password_audiences() -> set[str]:
+    return {settings.MANAGEMENT_API_AUDIENCE, f"{settings.AUTH_ISSUER}userinfo", *settings.PASSWORD_GRANT_AUDIENCES}
+
+
+def _password_grant(request: Request, data: Mapping[str, Any], *, client_id: str, secret: str) -> Response:
+    """Resource-owner password grants, as Auth0 answers them; the client authenticates as for client credentials."""
+    username = _string(data, "username") or ""
+    password = _string(data, "password") or ""
+    realm = _string(data, "realm", required=False)
+    audience = _string(data, "audience", required=False) or f"{settings.AUTH_ISSUER}userinfo"
+    requested = parse_scopes(_string(data, "scope", required=False) or "openid")
+
+    client = authenticate_client(client_id=client_id, secret=secret)
+    if client is None:
+        raise OAuthError(401, "access_denied", _("Unauthorized"))
+    connection_name = realm or settings.DEFAULT_DIRECTORY
+    if not connection_name:
+        raise OAuthError(500, "server_error", _("Authorization server not configured with default connection."))
+    connection = client.connections.filter(name=connection_name, strategy=Strategy.AUTH0).first()
+    if connection is None:  # unknown, not a database connection, or not enabled for this client: one answer
+        raise OAuthError(400, "invalid_request", _("the connection is not enabled"))
+    if audience not in _password_audiences():
+        raise OAuthError(403, "access_denied", _("Service not found: %(audience)s") % {"audience": audience})
+
+    ip = BaseThrottle().get_ident(request)
+    account = f"{connection.pk}:{username.lower()}"
+    for limit, ident, description in (
+        (LOGIN_FAILURES_PER_IP, ip, _TOO_MANY_FROM_IP),
+        (LOGIN_FAILURES_PER_USERNAME, account, _TOO_MANY_FOR_USER),
+    ):
+        wait = limit.retry_after(ident)
+        if wait is not None:
+            raise OAuthError(429, "too_many_attempts", str(description), retry_after=wait)
+
+    _ip, agent = request_metadata(request)
+    actor = Actor(kind="client", id=client.client_id, ip=ip, user_agent=agent)
+    try:
+        user = log_in(connection=connection, username=username, password=password, actor=actor)
+    except WrongCredentials as exc:
+        LOGIN_FAILURES_PER_IP.add_failure(ip)
+        LOGIN_FAILURES_PER_USERNAME.add_failure(account)
+        raise OAuthError(exc.status, exc.code, exc.message) from exc
+    except UserBlocked as exc:
+        raise OAuthError(exc.status, exc.code, exc.message) from exc
+    LOGIN_FAILURES_PER_USERNAME.clear(account)
+
+    scopes = [scope for scope in USER_SCOPES if scope in requested]
+    lifetime = settings.ACCESS_TOKEN_LIFETIME_SECONDS
+    body: dict[str, Any] = {
+        "access_token": issue_token(
+            client_id=client.client_id,
+            scopes=scopes,
+            expires_in=lifetime,
+            audience=audience,
+            grant_type=PASSWORD,
+            subject=user.user_id,
+        ),
+        "token_type": "Bearer",
+        "expires_in": lifetime,
+    }
+    if scopes:
+        body["scope"] = " ".join(scopes)
+    return Response(body, headers=_NO_STORE)
+
+
+_TOO_MANY_FROM_IP = gettext_lazy(
+    "We have detected suspicious login behavior and further attempts will be blocked. Please contact the administrator."
+)
+_TOO_MANY_FOR_USER = gettext_lazy("Your account has been blocked after multiple consecutive login attempts.")
 
 
 class JwksView(APIView):

@@ -111,11 +111,28 @@ class JobDoc(s.Serializer):
 
 
 class TokenRequestDoc(s.Serializer):
-    grant_type = s.ChoiceField(choices=["client_credentials"])
+    grant_type = s.ChoiceField(
+        choices=["client_credentials", "password", "http://auth0.com/oauth/grant-type/password-realm"]
+    )
     client_id = s.CharField(required=False, help_text="Or in HTTP Basic.")
     client_secret = s.CharField(required=False, help_text="Or in HTTP Basic.")
-    audience = s.CharField(required=False)
-    scope = s.CharField(required=False, help_text="Space-separated; narrows the granted scopes.")
+    audience = s.CharField(
+        required=False,
+        help_text="Client credentials: the management API (the default). Password grants: $AUTH_ISSUER/userinfo "
+        "(the default), the management API audience (whose bearer authentication refuses user tokens) or one of "
+        "PASSWORD_GRANT_AUDIENCES.",
+    )
+    scope = s.CharField(
+        required=False,
+        help_text="Space-separated; narrows the granted scopes. Password grants grant only openid, profile and "
+        "email (default openid).",
+    )
+    username = s.CharField(required=False, help_text="Password grants: the user's e-mail or username.")
+    password = s.CharField(required=False, help_text="Password grants: the user's password.")
+    realm = s.CharField(
+        required=False,
+        help_text="Password grants: the database connection, enabled for the client. Default: DEFAULT_DIRECTORY.",
+    )
     organization = s.CharField(required=False, allow_null=True, help_text="Only null is accepted.")
 
 

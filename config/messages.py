@@ -45,6 +45,46 @@ def format_mismatch(format_name: str, value: str) -> str:
     }
 
 
+def format_mismatch_hidden(format_name: str) -> str:
+    """A value that must not be quoted back (a password hash, salt or key) failed its format."""
+    return _("Object didn't pass validation for format %(format)s") % {"format": format_name}
+
+
+def parameter_below_minimum(name: str, value: object, minimum: object) -> str:
+    return _("Value %(value)s of %(name)s is less than minimum %(minimum)s") % {
+        "name": name,
+        "value": value,
+        "minimum": minimum,
+    }
+
+
+def parameter_above_maximum(name: str, value: object, maximum: object) -> str:
+    return _("Value %(value)s of %(name)s is greater than maximum %(maximum)s") % {
+        "name": name,
+        "value": value,
+        "maximum": maximum,
+    }
+
+
+def memory_above_maximum(needed: int, maximum: int) -> str:
+    return _("Memory needed (%(needed)s bytes) is greater than maximum %(maximum)s bytes") % {
+        "needed": needed,
+        "maximum": maximum,
+    }
+
+
+def not_power_of_two(name: str, value: int) -> str:
+    return _("Value %(value)s of %(name)s is not a power of two greater than 1") % {"name": name, "value": value}
+
+
+def not_allowed_with_algorithm(name: str, algorithm: str) -> str:
+    return _("Property %(name)s is not allowed with algorithm %(algorithm)s") % {"name": name, "algorithm": algorithm}
+
+
+def digest_unavailable(name: str) -> str:
+    return _("Digest %(name)s is not available on this server") % {"name": name}
+
+
 def below_minimum(value: object, minimum: object) -> str:
     return _("Value %(value)s is less than minimum %(minimum)s") % {"value": value, "minimum": minimum}
 

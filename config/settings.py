@@ -153,6 +153,15 @@ SIGNUP_USER_EXISTS_ERROR = env_bool("SIGNUP_USER_EXISTS_ERROR", False)
 # request never finished (a killed process) is given up.
 IDEMPOTENCY_KEY_TTL_SECONDS = env_int("IDEMPOTENCY_KEY_TTL_SECONDS", 86_400)
 IDEMPOTENCY_LOCK_SECONDS = env_int("IDEMPOTENCY_LOCK_SECONDS", 60)
+# Failed password logins (POST /oauth/token, password grants) per client IP and per username per window
+# ("off" disables); past the limit the endpoint answers 429 too_many_attempts without checking the password.
+LOGIN_FAILURES_PER_IP = os.environ.get("LOGIN_FAILURES_PER_IP", "100/hour")
+LOGIN_FAILURES_PER_USERNAME = os.environ.get("LOGIN_FAILURES_PER_USERNAME", "10/hour")
+# The database connection the password grant uses when the request names no realm (Auth0's tenant setting).
+DEFAULT_DIRECTORY = os.environ.get("DEFAULT_DIRECTORY", "")
+# Audiences the password grant issues tokens for, besides the management API's (whose bearer authentication
+# refuses them) and $AUTH_ISSUER/userinfo. Comma-separated.
+PASSWORD_GRANT_AUDIENCES = [a.strip() for a in os.environ.get("PASSWORD_GRANT_AUDIENCES", "").split(",") if a.strip()]
 # The connection POST /v1/users creates users in.
 V1_USERS_CONNECTION = os.environ.get("V1_USERS_CONNECTION", "Username-Password-Authentication")
 

@@ -7,6 +7,7 @@ concurrent processes never lose a count the way a read-modify-write log would. T
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -96,3 +97,57 @@ class ClientIPRateThrottle(FixedWindowThrottle):
 
     def identity(self, request: Request) -> str | None:
         return self.get_ident(request)
+
+
+class FailureLimit:
+    """Counts failures, not requests: ``settings.<rate_setting>`` failed attempts per identity per window.
+
+    The password grant asks ``retry_after`` before checking a password (so a locked-out guesser costs no
+    bcrypt), calls ``add_failure`` after a wrong one and ``clear`` after a success. Identities are hashed
+    into the cache key: no e-mail address or username is stored in Redis.
+    """
+
+    def __init__(self, rate_setting: str, scope: str) -> None:
+        self.rate_setting = rate_setting
+        self.scope = scope
+
+    def _window(self, ident: str) -> tuple[str, int, float, float] | None:
+        parsed = parse_rate(getattr(settings, self.rate_setting))
+        if parsed is None:
+            return None
+        limit, period = parsed
+        now = time.time()
+        window = int(now // period) * period
+        digest = hashlib.sha256(ident.encode("utf-8", "backslashreplace")).hexdigest()[:32]
+        return f"failures:{self.scope}:{digest}:{period}:{window}", limit, now, window + period
+
+    def retry_after(self, ident: str) -> int | None:
+        """Seconds until the window ends when the identity has used up its failures, else None."""
+        window = self._window(ident)
+        if window is None:
+            return None
+        key, limit, now, end = window
+        if (cache.get(key) or 0) < limit:
+            return None
+        return max(1, int(end - now) + 1)
+
+    def add_failure(self, ident: str) -> None:
+        window = self._window(ident)
+        if window is None:
+            return
+        key, _limit, now, end = window
+        timeout = int(end - now) + 2
+        cache.add(key, 0, timeout=timeout)
+        try:
+            cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.add(key, 1, timeout=timeout)
+
+    def clear(self, ident: str) -> None:
+        window = self._window(ident)
+        if window is not None:
+            cache.delete(window[0])
+
+
+LOGIN_FAILURES_PER_IP = FailureLimit("LOGIN_FAILURES_PER_IP", "login-ip")
+LOGIN_FAILURES_PER_USERNAME = FailureLimit("LOGIN_FAILURES_PER_USERNAME", "login-user")

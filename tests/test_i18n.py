@@ -91,10 +91,12 @@ def test_signup_and_v1_errors_are_translated(api_client, connection, token):
 
 
 def test_oauth_errors_are_translated(api_client):
-    response = api_client.post("/oauth/token", {"grant_type": "password"}, format="json", HTTP_ACCEPT_LANGUAGE="ja")
+    response = api_client.post(
+        "/oauth/token", {"grant_type": "authorization_code"}, format="json", HTTP_ACCEPT_LANGUAGE="ja"
+    )
     assert response.json() == {
         "error": "unsupported_grant_type",
-        "error_description": "サポートされていないグラントタイプです: password",
+        "error_description": "サポートされていないグラントタイプです: authorization_code",
     }
 
 

@@ -139,7 +139,12 @@ def test_token_from_the_endpoint_creates_users(api_client, client_and_secret, co
             "access_denied",
             "Service not enabled within domain: https://other.example/api/v2/",
         ),
-        ({"grant_type": "password"}, 400, "unsupported_grant_type", "Unsupported grant type: password"),
+        (
+            {"grant_type": "authorization_code"},
+            400,
+            "unsupported_grant_type",
+            "Unsupported grant type: authorization_code",
+        ),
         ({"grant_type": None}, 400, "invalid_request", "Missing required parameter: grant_type"),
         ({"client_id": None}, 400, "invalid_request", "Missing required parameter: client_id"),
         ({"client_secret": None}, 400, "invalid_request", "Missing required parameter: client_secret"),

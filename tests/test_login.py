@@ -1,0 +1,389 @@
+"""The password check (``check_user_password``) and Auth0's password grants on ``POST /oauth/token``."""
+
+from __future__ import annotations
+
+import hashlib
+from urllib.parse import urlsplit
+
+import jwt
+import pytest
+from auth0.authentication import GetToken
+from auth0.authentication.exceptions import Auth0Error
+from django.conf import settings
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
+from audit.models import Event, EventType
+from clients.services import create_client
+from config.actors import SYSTEM, Actor
+from tests.conftest import STRONG_PASSWORD
+from users.models import User
+from users.password_hashes import is_current_bcrypt
+from users.passwords import verify_password
+from users.services import check_user_password, create_user, update_user
+
+pytestmark = pytest.mark.django_db
+
+ACTOR = Actor(kind="client", id="login-test", ip="192.0.2.1")
+PASSWORD_REALM = "http://auth0.com/oauth/grant-type/password-realm"
+IMPORTED_PASSWORD = "imported-Passw0rd!"
+
+
+def _user(email: str = "jane@example.com") -> User:
+    return create_user(
+        data={"connection": "Username-Password-Authentication", "email": email, "password": STRONG_PASSWORD},
+        actor=SYSTEM,
+    )
+
+
+def _md5_custom(password: str = IMPORTED_PASSWORD) -> dict:
+    salt = "pepper"
+    return {
+        "algorithm": "md5",
+        "hash": {"value": hashlib.md5((salt + password).encode()).hexdigest(), "encoding": "hex"},  # noqa: S324
+        "salt": {"value": salt, "encoding": "utf8", "position": "prefix"},
+        "password": {"encoding": "utf8"},
+    }
+
+
+def _imported(user: User, *, password_hash: str | None = None, custom: dict | None = None) -> User:
+    User.objects.filter(pk=user.pk).update(password_hash=password_hash, custom_password_hash=custom)
+    return User.objects.select_related("connection").get(pk=user.pk)
+
+
+# --- check_user_password ------------------------------------------------------------------------------------
+
+
+def test_check_replaces_a_custom_hash_with_bcrypt_at_the_configured_cost(connection):
+    user = _imported(_user(), custom=_md5_custom())
+    assert check_user_password(user=user, password=IMPORTED_PASSWORD, actor=ACTOR) is True
+    stored = User.objects.get(pk=user.pk)
+    assert stored.custom_password_hash is None
+    assert is_current_bcrypt(stored.password_hash)
+    assert stored.password_hash.startswith(f"$2b${settings.BCRYPT_ROUNDS:02d}$")
+    assert verify_password(IMPORTED_PASSWORD, stored.password_hash)
+    event = Event.objects.get(type=EventType.SUCCESS_LOGIN)
+    assert event.user_id == user.user_id and event.details == {"rehashed": True}
+    assert event.actor_id == "login-test" and event.ip == "192.0.2.1"
+
+
+def test_check_replaces_a_django_hash_and_a_bcrypt_hash_of_another_cost(connection):
+    django_user = _imported(_user("a@example.com"), password_hash=PBKDF2PasswordHasher().encode("s3cret!", "salty"))
+    assert check_user_password(user=django_user, password="s3cret!", actor=ACTOR)
+    assert is_current_bcrypt(User.objects.get(pk=django_user.pk).password_hash)
+
+    import bcrypt
+
+    other_cost = bcrypt.hashpw(b"s3cret!", bcrypt.gensalt(rounds=settings.BCRYPT_ROUNDS + 1)).decode()
+    bcrypt_user = _imported(_user("b@example.com"), password_hash=other_cost)
+    assert check_user_password(user=bcrypt_user, password="s3cret!", actor=ACTOR)
+    rehashed = User.objects.get(pk=bcrypt_user.pk).password_hash
+    assert rehashed != other_cost and is_current_bcrypt(rehashed)
+
+
+def test_check_leaves_a_current_bcrypt_hash_alone(connection):
+    user = _user()
+    before = user.password_hash
+    assert check_user_password(user=user, password=STRONG_PASSWORD, actor=ACTOR)
+    assert User.objects.get(pk=user.pk).password_hash == before
+    assert Event.objects.get(type=EventType.SUCCESS_LOGIN).details == {"rehashed": False}
+
+
+def test_failed_check_changes_nothing_and_records_fp(connection):
+    custom = _md5_custom()
+    user = _imported(_user(), custom=custom)
+    assert check_user_password(user=user, password="wrong-password", actor=ACTOR) is False
+    stored = User.objects.get(pk=user.pk)
+    assert stored.custom_password_hash == custom and stored.password_hash is None
+    event = Event.objects.get(type=EventType.FAILED_LOGIN_INCORRECT_PASSWORD)
+    assert event.user_id == user.user_id
+    assert not Event.objects.filter(type=EventType.SUCCESS_LOGIN).exists()
+
+
+def test_rehash_loses_to_a_concurrent_password_change(connection):
+    stale = _imported(_user(), custom=_md5_custom())
+    # Another request changes the password after this one read the row and before it writes.
+    update_user(user_id=stale.user_id, data={"password": "N3w!Passw0rd-2"}, actor=SYSTEM)
+    assert check_user_password(user=stale, password=IMPORTED_PASSWORD, actor=ACTOR) is True
+    stored = User.objects.get(pk=stale.pk)
+    assert verify_password("N3w!Passw0rd-2", stored.password_hash)
+    assert not verify_password(IMPORTED_PASSWORD, stored.password_hash)
+    assert Event.objects.get(type=EventType.SUCCESS_LOGIN).details == {"rehashed": False}
+
+
+def test_rehash_compares_the_stored_custom_hash_too(connection):
+    stale = _imported(_user(), custom=_md5_custom())
+    newer = _md5_custom("another-Passw0rd")
+    User.objects.filter(pk=stale.pk).update(custom_password_hash=newer)  # an upsert import meanwhile
+    assert check_user_password(user=stale, password=IMPORTED_PASSWORD, actor=ACTOR)
+    assert User.objects.get(pk=stale.pk).custom_password_hash == newer
+
+
+def test_blocked_user_and_user_without_hash_fail(connection):
+    blocked = _user("blocked@example.com")
+    User.objects.filter(pk=blocked.pk).update(blocked=True)
+    blocked.refresh_from_db()
+    assert check_user_password(user=blocked, password=STRONG_PASSWORD, actor=ACTOR) is False
+    assert Event.objects.filter(type=EventType.FAILED_LOGIN, user_id=blocked.user_id).exists()
+
+    no_hash = _imported(_user("nohash@example.com"))
+    assert check_user_password(user=no_hash, password=STRONG_PASSWORD, actor=ACTOR) is False
+    assert not Event.objects.filter(type=EventType.SUCCESS_LOGIN).exists()
+
+
+def test_plaintext_is_never_recorded(connection):
+    user = _imported(_user(), custom=_md5_custom())
+    check_user_password(user=user, password="wrong-guess-xyz", actor=ACTOR)
+    check_user_password(user=user, password=IMPORTED_PASSWORD, actor=ACTOR)
+    for event in Event.objects.all():
+        text = f"{event.description} {event.details}"
+        assert IMPORTED_PASSWORD not in text and "wrong-guess-xyz" not in text
+
+
+# --- POST /oauth/token, password grants ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def app(connection):
+    return create_client(
+        name="app", scopes="read:users", connections=["Username-Password-Authentication"], actor=SYSTEM
+    )
+
+
+@pytest.fixture
+def default_directory(settings):
+    settings.DEFAULT_DIRECTORY = "Username-Password-Authentication"
+
+
+def _login(api_client, app, username="jane@example.com", password=STRONG_PASSWORD, **extra):
+    client, secret = app
+    body = {"client_id": client.client_id, "client_secret": secret, "username": username, "password": password}
+    body.setdefault("grant_type", PASSWORD_REALM)
+    body.update(extra)
+    if body["grant_type"] == PASSWORD_REALM:
+        body.setdefault("realm", "Username-Password-Authentication")
+    body = {key: value for key, value in body.items() if value is not None}
+    return api_client.post("/oauth/token", body, format="json", REMOTE_ADDR=extra.pop("ip", "192.0.2.10"))
+
+
+def _claims(token: str, audience: str) -> dict:
+    return jwt.decode(
+        token, settings.JWT_SIGNING_KEY.public_pem, algorithms=["RS256"], audience=audience, issuer=settings.AUTH_ISSUER
+    )
+
+
+def test_password_realm_grant_issues_a_user_token(api_client, app):
+    user = _user()
+    response = _login(api_client, app, username="Jane@Example.com", scope="openid profile email")
+    assert response.status_code == 200, response.json()
+    assert response["Cache-Control"] == "no-store"
+    body = response.json()
+    assert set(body) == {"access_token", "token_type", "expires_in", "scope"}
+    assert body["token_type"] == "Bearer" and body["expires_in"] == settings.ACCESS_TOKEN_LIFETIME_SECONDS
+    assert body["scope"] == "openid profile email"
+    claims = _claims(body["access_token"], f"{settings.AUTH_ISSUER}userinfo")
+    assert claims["sub"] == user.user_id
+    assert claims["gty"] == "password"
+    assert claims["azp"] == app[0].client_id
+    assert jwt.get_unverified_header(body["access_token"])["alg"] == "RS256"
+
+
+def test_password_grant_uses_the_default_directory(api_client, app, default_directory):
+    _user()
+    response = _login(api_client, app, grant_type="password", scope=None)
+    assert response.status_code == 200, response.json()
+    assert response.json()["scope"] == "openid"
+
+
+def test_password_grant_without_realm_or_default_directory_is_auth0s_server_error(api_client, app, settings):
+    settings.DEFAULT_DIRECTORY = ""
+    _user()
+    response = _login(api_client, app, grant_type="password")
+    assert response.status_code == 500
+    assert response.json() == {
+        "error": "server_error",
+        "error_description": "Authorization server not configured with default connection.",
+    }
+
+
+def test_scope_is_limited_to_openid_scopes(api_client, app):
+    _user()
+    response = _login(
+        api_client, app, scope="openid email offline_access create:users read:users delete:users update:users"
+    )
+    assert response.status_code == 200
+    assert response.json()["scope"] == "openid email"
+    claims = _claims(response.json()["access_token"], f"{settings.AUTH_ISSUER}userinfo")
+    assert claims["scope"] == "openid email"
+
+
+def test_login_by_username(api_client, app, make_connection):
+    app[0].connections.add(make_connection(name="with-usernames", requires_username=True))
+    create_user(
+        data={
+            "connection": "with-usernames",
+            "email": "u@example.com",
+            "username": "Jane_D",
+            "password": STRONG_PASSWORD,
+        },
+        actor=SYSTEM,
+    )
+    response = _login(api_client, app, username="jane_d", realm="with-usernames")
+    assert response.status_code == 200, response.json()
+
+
+def test_wrong_password_and_unknown_user_get_the_same_answer(api_client, app):
+    _user()
+    for username, password in (("jane@example.com", "Wrong!Passw0rd"), ("nobody@example.com", STRONG_PASSWORD)):
+        response = _login(api_client, app, username=username, password=password)
+        assert response.status_code == 403
+        assert response.json() == {"error": "invalid_grant", "error_description": "Wrong email or password."}
+    assert Event.objects.filter(type=EventType.FAILED_LOGIN_INCORRECT_PASSWORD).count() == 1
+    unknown = Event.objects.get(type=EventType.FAILED_LOGIN_INVALID_USERNAME)
+    assert unknown.user_name == "nobody@example.com" and unknown.connection == "Username-Password-Authentication"
+
+
+def test_blocked_user_is_told_only_with_the_right_password(api_client, app):
+    user = _user()
+    User.objects.filter(pk=user.pk).update(blocked=True)
+    response = _login(api_client, app)
+    assert response.status_code == 401
+    assert response.json() == {"error": "unauthorized", "error_description": "user is blocked"}
+    assert _login(api_client, app, password="Wrong!Passw0rd").status_code == 403
+
+
+def test_imported_hash_logs_in_and_is_upgraded_through_the_endpoint(api_client, app):
+    user = _imported(_user(), custom=_md5_custom())
+    assert _login(api_client, app, password=IMPORTED_PASSWORD).status_code == 200
+    stored = User.objects.get(pk=user.pk)
+    assert stored.custom_password_hash is None and is_current_bcrypt(stored.password_hash)
+    assert _login(api_client, app, password=IMPORTED_PASSWORD).status_code == 200
+
+
+def test_client_must_authenticate_and_have_the_connection_enabled(api_client, app, make_connection):
+    _user()
+    client, _secret = app
+    assert _login(api_client, (client, "wrong-secret")).json() == {
+        "error": "access_denied",
+        "error_description": "Unauthorized",
+    }
+    make_connection(name="not-enabled")
+    make_connection(name="sms", strategy="sms")
+    for realm in ("not-enabled", "sms", "does-not-exist"):
+        response = _login(api_client, app, realm=realm)
+        assert response.status_code == 400
+        assert response.json() == {"error": "invalid_request", "error_description": "the connection is not enabled"}
+
+
+def test_unknown_audience_is_refused(api_client, app):
+    _user()
+    response = _login(api_client, app, audience="https://elsewhere.example/api")
+    assert response.status_code == 403
+    assert response.json() == {
+        "error": "access_denied",
+        "error_description": "Service not found: https://elsewhere.example/api",
+    }
+
+
+def test_failed_attempts_are_throttled_per_username(api_client, app, settings):
+    settings.LOGIN_FAILURES_PER_USERNAME = "3/hour"
+    _user()
+    _user("other@example.com")
+    for _ in range(3):
+        assert _login(api_client, app, password="Wrong!Passw0rd").status_code == 403
+    blocked = _login(api_client, app)  # even the right password is not checked any more
+    assert blocked.status_code == 429
+    assert blocked.json()["error"] == "too_many_attempts"
+    assert int(blocked["Retry-After"]) > 0
+    assert _login(api_client, app, username="other@example.com").status_code == 200
+
+
+def test_success_resets_the_username_budget(api_client, app, settings):
+    settings.LOGIN_FAILURES_PER_USERNAME = "3/hour"
+    _user()
+    for _ in range(2):
+        _login(api_client, app, password="Wrong!Passw0rd")
+    assert _login(api_client, app).status_code == 200
+    for _ in range(2):
+        assert _login(api_client, app, password="Wrong!Passw0rd").status_code == 403
+    assert _login(api_client, app).status_code == 200
+
+
+def test_failed_attempts_are_throttled_per_ip(api_client, app, settings):
+    settings.LOGIN_FAILURES_PER_IP = "2/hour"
+    _user()
+    for name in ("a@example.com", "b@example.com"):
+        assert _login(api_client, app, username=name).status_code == 403
+    response = _login(api_client, app)
+    assert response.status_code == 429
+    assert response.json()["error"] == "too_many_attempts"
+    client, secret = app
+    other_ip = api_client.post(
+        "/oauth/token",
+        {
+            "grant_type": PASSWORD_REALM,
+            "client_id": client.client_id,
+            "client_secret": secret,
+            "username": "jane@example.com",
+            "password": STRONG_PASSWORD,
+            "realm": "Username-Password-Authentication",
+        },
+        format="json",
+        REMOTE_ADDR="198.51.100.7",
+    )
+    assert other_ip.status_code == 200
+
+
+def test_user_token_never_authorises_the_management_api(api_client, app):
+    _user()
+    token = _login(api_client, app, audience=settings.MANAGEMENT_API_AUDIENCE, scope="openid create:users").json()[
+        "access_token"
+    ]
+    claims = _claims(token, settings.MANAGEMENT_API_AUDIENCE)
+    assert claims["gty"] == "password" and "create:users" not in claims.get("scope", "")
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    response = api_client.post(
+        "/api/v2/users",
+        {"connection": "Username-Password-Authentication", "email": "x@example.com", "password": STRONG_PASSWORD},
+        format="json",
+    )
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Bearer")
+    body = response.json()
+    assert body["statusCode"] == 401 and body["error"] == "Unauthorized" and body["message"] == "Invalid token"
+    assert api_client.get("/api/v2/users").status_code == 401
+
+
+def test_even_a_forged_scope_on_a_user_token_is_refused(api_client, connection):
+    from clients.tokens import PASSWORD, issue_token
+
+    token = issue_token(client_id="c", scopes=["create:users"], grant_type=PASSWORD, subject="auth0|abc")
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    response = api_client.post("/api/v2/users", {"connection": connection.name}, format="json")
+    assert response.status_code == 401
+    assert response.json()["message"] == "Invalid token"
+
+
+@pytest.mark.live
+def test_official_sdk_logs_in_with_password_realm(live_server_url, make_connection):
+    make_connection()
+    client, secret = create_client(
+        name="sdk-app", scopes="read:users", connections=["Username-Password-Authentication"], actor=SYSTEM
+    )
+    user = _imported(_user(), custom=_md5_custom())
+    domain = urlsplit(live_server_url).netloc
+    token = GetToken(domain, client.client_id, client_secret=secret, protocol="http")
+    granted = token.login(
+        username="jane@example.com",
+        password=IMPORTED_PASSWORD,
+        realm="Username-Password-Authentication",
+        audience=settings.MANAGEMENT_API_AUDIENCE,
+    )
+    assert granted["token_type"] == "Bearer"
+    assert _claims(granted["access_token"], settings.MANAGEMENT_API_AUDIENCE)["sub"] == user.user_id
+    assert User.objects.get(pk=user.pk).custom_password_hash is None
+
+    with pytest.raises(Auth0Error) as wrong:
+        token.login(username="jane@example.com", password="nope", realm="Username-Password-Authentication")
+    assert wrong.value.status_code == 403
+    assert wrong.value.error_code == "invalid_grant"
+    assert wrong.value.message == "Wrong email or password."
