@@ -431,3 +431,53 @@ def test_the_command_refuses_what_it_cannot_use(make_connection, write):
     with pytest.raises(CommandError, match="--batch-size"):
         call_command("import_users", str(path), "--connection", "Username-Password-Authentication", "--batch-size", "0")
     assert not User.objects.exists()
+
+
+# --- imported hashes at the next login ------------------------------------------------------------------------
+
+
+def _legacy_hashes(password: str) -> list[dict[str, Any]]:
+    import hashlib
+
+    from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
+    salt = "NaCl-1234"
+    return [
+        {"password_hash": HASH},
+        {"password_hash": PBKDF2PasswordHasher().encode(password, "djangosalt12", iterations=1000)},
+        {
+            "custom_password_hash": {
+                "algorithm": "sha256",
+                "hash": {"value": hashlib.sha256((salt + password).encode()).hexdigest(), "encoding": "hex"},
+                "salt": {"value": salt, "position": "prefix"},
+            }
+        },
+        {
+            "custom_password_hash": {
+                "algorithm": "md5",
+                "hash": {"value": hashlib.md5(password.encode(), usedforsecurity=False).hexdigest(), "encoding": "hex"},
+            }
+        },
+    ]
+
+
+def test_imported_hashes_log_in_and_are_replaced_by_bcrypt(run):
+    from users.password_hashes import is_current_bcrypt
+    from users.services import check_user_password
+
+    users = [{"email": f"h{i}@example.com", **secret} for i, secret in enumerate(_legacy_hashes("Secret-123"))]
+    summary, rejected = run(users)
+    assert (summary.inserted, rejected) == (4, [])
+    for user in User.objects.order_by("email"):
+        assert not check_user_password(user=user, password="wrong", actor=SYSTEM)
+        assert check_user_password(user=user, password="Secret-123", actor=SYSTEM), user.email
+        user.refresh_from_db()
+        assert is_current_bcrypt(user.password_hash) and user.custom_password_hash is None
+        assert verify_password("Secret-123", user.password_hash)
+
+
+def test_a_hash_too_costly_to_verify_is_refused_on_import(run):
+    slow = "$2b$16$" + "a" * 53
+    summary, rejected = run([{"email": "slow@example.com", "password_hash": slow}])
+    assert summary.failed == 1 and rejected[0].errors[0]["path"] == "password_hash"
+    assert rejected[0].errors[0]["code"] == "MAXIMUM"
