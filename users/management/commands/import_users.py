@@ -140,7 +140,7 @@ class Command(BaseCommand):
         elapsed = time.monotonic() - started or 1e-9
         verb = "would be " if opts["dry_run"] else ""
         self.stdout.write(
-            f"{summary.total} users in {elapsed:.1f} s ({summary.total / elapsed:,.0f} users/s): "
+            f"{summary.total} users in {elapsed:.2f} s ({summary.total / elapsed:,.0f} users/s): "
             f"{verb}inserted {summary.inserted}, {verb}updated {summary.updated}, "
             f"skipped {summary.skipped} (already present), failed {summary.failed}"
         )
