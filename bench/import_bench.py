@@ -120,9 +120,8 @@ def main() -> None:
     size = files["large"].stat().st_size / 1e6
     print(f"machine: {os.cpu_count()} cores; files: {args.small:,} and {args.users:,} users ({size:,.0f} MB)")
     print("users/s counts the import itself; 'with start-up' adds the command's Django start-up and exit")
-    print(
-        f"{'database':<10} {'users':>10} {'seconds':>8} {'users/s':>9} {'with start-up':>14} {'peak RSS':>9} {'failed':>7}"
-    )
+    header = ("database", "users", "seconds", "users/s", "with start-up", "peak RSS", "failed")
+    print("{:<10} {:>10} {:>8} {:>9} {:>14} {:>9} {:>7}".format(*header))
     databases = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     for db in databases:
         for label in ("small", "large"):
