@@ -93,6 +93,9 @@ class ImportUserValidator:
 
     def __init__(self) -> None:
         self.fields = ImportUserSerializer().fields
+        # DRF's run_validation adds nothing to a present, non-null value of a field without validators but
+        # calls: those fields go straight to to_internal_value, which does all the checking.
+        self._direct = {name for name, f in self.fields.items() if not f.validators}
 
     def validate(self, record: Any) -> tuple[dict[str, Any], list[JobError]]:
         if not isinstance(record, Mapping):
@@ -112,8 +115,12 @@ class ImportUserValidator:
                 message = _("MFA enrolments cannot be imported: this service has no multi-factor authentication.")
                 errors.append(_error("NOT_SUPPORTED", message, key))
             elif key in self.fields:
+                field = self.fields[key]
                 try:
-                    data[key] = self.fields[key].run_validation(value)
+                    if value is not None and key in self._direct:
+                        data[key] = field.to_internal_value(value)
+                    else:
+                        data[key] = field.run_validation(value)
                 except serializers.ValidationError as exc:
                     errors.extend(_field_errors(exc.detail, key))
         given = [key for key in SECRET_FIELDS if key in record]

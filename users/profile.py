@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from datetime import datetime
 from typing import Any
@@ -28,13 +29,20 @@ def avatar_initials(name: str) -> str:
     return words[0][:2].lower() if words else "default"
 
 
+@functools.lru_cache(maxsize=2048)
+def _avatar(initials: str) -> tuple[str, str]:
+    """The avatar URL for some initials, plain and quoted (a bulk import asks for the same few thousand)."""
+    avatar = _AVATAR.format(initials=quote(initials, safe=""))
+    return avatar, quote(avatar, safe="")
+
+
 def default_picture(*, email: str | None, name: str) -> str:
     """Auth0's gravatar URL with its initials avatar as fallback (just the avatar without an e-mail)."""
-    avatar = _AVATAR.format(initials=quote(avatar_initials(name), safe=""))
+    avatar, quoted = _avatar(avatar_initials(name))
     if not email:
         return avatar
     digest = hashlib.md5(email.strip().lower().encode(), usedforsecurity=False).hexdigest()
-    return _GRAVATAR.format(digest=digest, fallback=quote(avatar, safe=""))
+    return _GRAVATAR.format(digest=digest, fallback=quoted)
 
 
 def format_timestamp(value: datetime) -> str:
