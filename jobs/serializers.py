@@ -14,11 +14,13 @@ from django.core.files.uploadedfile import UploadedFile
 from django.http import QueryDict
 from django.utils.datastructures import MultiValueDict
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers as s
 
 from config import messages
 from config.errors import FieldError, PayloadValidationError
-from config.schema import check_text, echo
+from config.schema import StrictSerializer, check_text, echo
 from jobs.models import Job
 from users.profile import format_timestamp
 
@@ -115,8 +117,15 @@ def parse_import_users_request(data: QueryDict, files: MultiValueDict) -> Import
 
 
 # Documentation of the request and response bodies (the OpenAPI document); never used to validate.
-class ImportUsersRequestDoc(s.Serializer):
-    users = s.FileField(help_text="The users to import: a JSON array or JSON lines, at most 500 KB.")
+@extend_schema_field(OpenApiTypes.BINARY)
+class UsersFileDocField(s.FileField):
+    pass
+
+
+# No docstring: drf-spectacular would show it as the schema's description. StrictSerializer: unknown parts are
+# refused (additionalProperties: false).
+class ImportUsersRequestDoc(StrictSerializer):
+    users = UsersFileDocField(help_text="The users to import: a JSON array or JSON lines, at most 500 KB.")
     connection_id = s.RegexField(
         CONNECTION_ID_PATTERN,
         help_text="connection_id of the connection to which users will be imported.",

@@ -20,19 +20,21 @@ from jobs.serializers import (
 from jobs.services import create_import_job
 from users.views import client_actor
 
-_JOB_ID = OpenApiParameter("id", str, OpenApiParameter.PATH, description="ID of the job.")
+_JOB_ID = OpenApiParameter("job_id", str, OpenApiParameter.PATH, description="ID of the job.")
 _READ_SCOPES = ("create:users", "read:users")
 
 
 class ImportUsersJobView(ManagementAPIView):
-    """``POST /api/v2/jobs/users-imports``: queue a bulk import; ``manage.py run_jobs`` runs it."""
-
     required_scopes = {"POST": ("create:users",)}
     parser_classes = [StrictMultiPartParser]
 
     @extend_schema(
         operation_id="post_users-imports",
         summary="Create import users job",
+        description=(
+            "Queue a bulk import of a JSON array (or JSON lines) of users into a database connection; a worker "
+            "(`manage.py run_jobs`) runs it. At most two jobs may be pending or processing at once (429 beyond)."
+        ),
         request={"multipart/form-data": ImportUsersRequestDoc},
         responses={202: ImportJobDoc, **errors(400, 401, 403, 429, *BODY_ERRORS)},
     )
