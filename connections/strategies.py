@@ -102,11 +102,15 @@ def _raise(errors: list[FieldError]) -> None:
         raise PayloadValidationError(messages.joined([e.message for e in errors]), errors=errors)
 
 
-def check_user_fields(connection: Connection, data: Mapping[str, Any]) -> None:
-    """Refuse fields the strategy does not take and demand the ones it needs."""
+def check_user_fields(connection: Connection, data: Mapping[str, Any], *, password_required: bool = True) -> None:
+    """Refuse fields the strategy does not take and demand the ones it needs.
+
+    An imported user may come without a password (``password_required=False``): it gets one by reset.
+    """
     strategy = connection.strategy
     errors = _refused(strategy, data)
-    errors += [_missing(field) for field in _REQUIRED[strategy] if data.get(field) is None]
+    required = [f for f in _REQUIRED[strategy] if password_required or f != "password"]
+    errors += [_missing(field) for field in required if data.get(field) is None]
     if strategy == Strategy.AUTH0:
         username = data.get("username")
         if connection.requires_username:

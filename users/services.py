@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import phonenumbers
@@ -66,31 +67,60 @@ def create_user(
     connection = get_connection(name=data["connection"])
     check_user_fields(connection, data)
 
+    password = data.get("password")
+    if password is not None:
+        check_password_policy(connection=connection, data=data)
+    password_hash = hash_password(password) if password is not None else None
+    user = build_user(connection=connection, data=data, password_hash=password_hash, now=now_ms())
+    send_verification = bool(user.email) and should_send_on_create(
+        email_verified=data.get("email_verified"), verify_email=data.get("verify_email")
+    )
+    _insert(user, connection, send_verification=send_verification, actor=actor, event=event)
+    logger.info("user created user_id=%s connection=%s by %s", user.user_id, connection.name, actor)
+    return user
+
+
+def check_password_policy(*, connection: Connection, data: Mapping[str, Any]) -> None:
+    """The connection's password policy applied to ``data["password"]``, with the user's own details."""
+    check_password(
+        data["password"],
+        options=connection.options,
+        user_info={
+            "email": data["email"].lower() if data.get("email") is not None else None,
+            "username": data["username"].lower() if data.get("username") is not None else None,
+            "name": data.get("name"),
+            "nickname": data.get("nickname"),
+            "user_metadata": data.get("user_metadata"),
+        },
+    )
+
+
+def now_ms() -> datetime:
+    """Now, cut to milliseconds: Auth0 shows milliseconds, and a stored value must equal the shown one."""
+    now = timezone.now()
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)  # Auth0 shows milliseconds
+
+
+def build_user(
+    *,
+    connection: Connection,
+    data: Mapping[str, Any],
+    password_hash: str | None = None,
+    custom_password_hash: dict[str, Any] | None = None,
+    now: datetime,
+) -> User:
+    """The unsaved row for a validated body, with Auth0's defaults (name, nickname, picture, user id).
+
+    Shared by ``create_user`` and the bulk importer so both store exactly the same thing for the same input.
+    """
     email = data["email"].lower() if data.get("email") is not None else None
     username = data["username"].lower() if data.get("username") is not None else None
     phone_number = _canonical_phone(data.get("phone_number"))
-    password = data.get("password")
-    if password is not None:
-        check_password(
-            password,
-            options=connection.options,
-            user_info={
-                "email": email,
-                "username": username,
-                "name": data.get("name"),
-                "nickname": data.get("nickname"),
-                "user_metadata": data.get("user_metadata"),
-            },
-        )
-    password_hash = hash_password(password) if password is not None else None
-
-    now = timezone.now()
-    now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # Auth0 shows milliseconds
     local_id = data.get("user_id") or new_object_id(now)
     identifier = email or phone_number or username or ""
     name = data.get("name") or identifier
     nickname = data.get("nickname") or (email.split("@", 1)[0] if email else identifier)
-    user = User(
+    return User(
         user_id=full_user_id(connection.strategy, local_id),
         connection=connection,
         email=email,
@@ -107,15 +137,10 @@ def create_user(
         app_metadata=data.get("app_metadata"),
         blocked=data.get("blocked"),
         password_hash=password_hash,
+        custom_password_hash=custom_password_hash,
         created_at=now,
         updated_at=now,
     )
-    send_verification = bool(email) and should_send_on_create(
-        email_verified=data.get("email_verified"), verify_email=data.get("verify_email")
-    )
-    _insert(user, connection, send_verification=send_verification, actor=actor, event=event)
-    logger.info("user created user_id=%s connection=%s by %s", user.user_id, connection.name, actor)
-    return user
 
 
 @transaction.atomic

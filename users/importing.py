@@ -1,0 +1,507 @@
+"""Bulk import of users in Auth0's format: streaming, validated as the API validates, batched, resumable.
+
+The file is a JSON array of user objects or JSON lines (one object a line), read as a stream so memory stays
+flat whatever its size. Each user passes the import schema (``users.import_schema``, the API's own fields) and the
+connection's strategy rules; plain passwords pass its password policy and are hashed with bcrypt over all cores
+(bcrypt releases the GIL, so a thread per core is enough); imported hashes are stored as they are.
+
+Rows are written a batch at a time, each batch one transaction with its audit event, by one multi-row
+``INSERT … ON CONFLICT DO NOTHING RETURNING``: the unique constraints, not a prior lookup, decide what is new.
+Users the constraints turned away are then sorted out against the rows they met:
+
+- a row this run already wrote (created or updated since it started): ``DUPLICATED_USER``, the file names the
+  user twice;
+- with ``upsert``, a row with the same e-mail: its upsertable attributes are replaced (metadata is not merged);
+- a row identical to the user: skipped, which is what makes a killed import safe to run again;
+- anything else: a ``CONFLICT_*`` error.
+
+Nothing is skipped silently: every user ends inserted, updated, skipped (identical) or rejected with reasons.
+Raises ``ImportConnectionError`` for a connection that cannot take imports and ``ImportFileError`` for a file
+that is not a JSON array or JSON lines (users before the fault are already committed; a re-run skips them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, BinaryIO
+
+import ijson
+from django.db import connection as db
+from django.db import transaction
+from django.db.models import Q
+from django.utils.translation import gettext as _
+
+from audit.models import EventType
+from audit.services import record_event
+from config.actors import Actor
+from config.errors import PayloadValidationError
+from connections.models import Connection, Strategy
+from connections.password_policy import PasswordPolicyError
+from connections.strategies import check_user_fields
+from users.import_schema import ImportUserValidator, JobError
+from users.models import User
+from users.passwords import hash_password
+from users.services import build_user, check_password_policy, now_ms
+
+DEFAULT_BATCH_SIZE = 1000
+
+# What an upsert replaces: the profile, never the identifiers (Auth0 matches on e-mail and keeps the rest).
+UPSERTABLE = (
+    "email_verified",
+    "phone_verified",
+    "given_name",
+    "family_name",
+    "name",
+    "nickname",
+    "picture",
+    "blocked",
+    "user_metadata",
+    "app_metadata",
+)
+# What "identical" compares, beside the password: everything the file can set.
+_COMPARED = ("email", "username", "phone_number", *UPSERTABLE)
+
+
+class ImportFileError(Exception):
+    """The file as a whole cannot be read as users."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ImportConnectionError(Exception):
+    """The connection cannot take imported users."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class ImportSummary:
+    total: int = 0
+    inserted: int = 0
+    updated: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+    def as_auth0(self) -> dict[str, int]:
+        """Auth0's job summary; users skipped as already present count in ``total`` only."""
+        return {"failed": self.failed, "updated": self.updated, "inserted": self.inserted, "total": self.total}
+
+
+@dataclass
+class RejectedUser:
+    index: int
+    raw: Any
+    errors: list[JobError]
+
+    @property
+    def user(self) -> Any:
+        """The user as given, without a plain password (hashes are not secrets of this service)."""
+        if isinstance(self.raw, dict) and "password" in self.raw:
+            return {key: value for key, value in self.raw.items() if key != "password"}
+        return self.raw
+
+    def as_auth0(self) -> dict[str, Any]:
+        """Auth0's job error entry ``{user, errors}``."""
+        return {"user": self.user, "errors": self.errors}
+
+
+@dataclass
+class _Candidate:
+    index: int
+    raw: Any
+    data: dict[str, Any]
+    user: User | None = None
+    bcrypt_hash: str | None = None  # of a plain ``password``
+
+
+def check_import_connection(connection: Connection) -> None:
+    """Only database connections take imports (Auth0's rule): the others have no passwords to import."""
+    if connection.strategy != Strategy.AUTH0:
+        raise ImportConnectionError(_("Connection must be a database connection."))
+
+
+def import_users(
+    source: BinaryIO,
+    *,
+    connection: Connection,
+    actor: Actor,
+    upsert: bool = False,
+    dry_run: bool = False,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    on_reject: Callable[[RejectedUser], None] | None = None,
+    on_progress: Callable[[ImportSummary, int], None] | None = None,
+) -> ImportSummary:
+    """Import every user of ``source`` into ``connection``; see the module docstring for the rules.
+
+    ``on_progress`` gets the running summary and the bytes read so far after each batch. ``dry_run`` does all
+    the work, uniqueness included, inside one transaction that is rolled back.
+    """
+    check_import_connection(connection)
+    importer = _Importer(connection, actor, upsert=upsert, on_reject=on_reject)
+    reader = _CountingReader(source)
+    if not dry_run:
+        importer.run(reader, batch_size, on_progress)
+        return importer.summary
+    with transaction.atomic():
+        importer.run(reader, batch_size, on_progress)
+        transaction.set_rollback(True)
+    return importer.summary
+
+
+class _CountingReader:
+    """A binary stream that counts what was read (progress and ETA come from the bytes consumed)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.bytes_read = 0
+        self._pushback = b""
+
+    def peek_first(self) -> bytes:
+        """The first byte that is not white space (a BOM is dropped), without consuming it."""
+        head = b""
+        while True:
+            chunk = self.stream.read(4096)
+            if not chunk:
+                self._pushback = head
+                return b""
+            head += chunk
+            stripped = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+            if stripped:
+                self._pushback = stripped
+                self.bytes_read += len(head) - len(stripped)
+                return stripped[:1]
+
+    def read(self, size: int = -1) -> bytes:
+        if size == 0:
+            return b""  # ijson reads nothing first, to learn whether the stream gives bytes or text
+        if self._pushback:
+            data, self._pushback = self._pushback, b""
+            if size < 0:
+                data += self.stream.read()
+            self.bytes_read += len(data)
+            return data
+        data = self.stream.read(size)
+        self.bytes_read += len(data)
+        return data
+
+    def __iter__(self) -> Iterator[bytes]:
+        """Lines, for JSON lines files."""
+        pending = b""
+        while chunk := self.read(1 << 16):
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            yield from lines
+        if pending:
+            yield pending
+
+
+def read_users(reader: _CountingReader) -> Iterator[tuple[int, Any, JobError | None]]:
+    """``(index, user, parse error)`` for each user of a JSON array or JSON lines file, streaming.
+
+    A rejects file written by ``import_users`` (entries ``{"user": …, "errors": […]}``) reads as its users,
+    so it can be fixed and run again.
+    """
+    first = reader.peek_first()
+    if not first:
+        raise ImportFileError(_("Users file must not be empty."))
+    if first == b"[":
+        items = ijson.items(reader, "item", use_float=True)
+        index = 0
+        try:
+            for index, item in enumerate(items):
+                yield index, _unwrap(item), None
+        except (ijson.JSONError, ijson.IncompleteJSONError) as exc:
+            raise ImportFileError(
+                _("The users file is not valid JSON after user %(index)s: %(reason)s")
+                % {"index": index, "reason": str(exc)[:200]}
+            ) from exc
+        return
+    if first != b"{":
+        raise ImportFileError(_("The users file must be a JSON array of users or JSON lines (one user a line)."))
+    index = 0
+    for number, line in enumerate(reader, start=1):
+        if not line.strip():
+            continue
+        try:
+            yield index, _unwrap(json.loads(line)), None
+        except (ValueError, RecursionError):
+            error = {
+                "code": "INVALID_JSON",
+                "message": _("Line %(line)s is not valid JSON.") % {"line": number},
+                "path": "",
+            }
+            yield index, line.decode("utf-8", "replace")[:1000], error
+        index += 1
+
+
+def _unwrap(item: Any) -> Any:
+    if isinstance(item, dict) and item.keys() == {"user", "errors"}:
+        return item["user"]
+    return item
+
+
+class _Importer:
+    def __init__(
+        self,
+        connection: Connection,
+        actor: Actor,
+        *,
+        upsert: bool,
+        on_reject: Callable[[RejectedUser], None] | None,
+    ) -> None:
+        self.connection = connection
+        self.actor = actor
+        self.upsert = upsert
+        self.on_reject = on_reject
+        self.summary = ImportSummary()
+        self.validator = ImportUserValidator()
+        self.started = now_ms()  # rows created or updated since are this run's own
+        self.columns = [f for f in User._meta.concrete_fields if not f.primary_key]
+        self.json_columns = {i for i, f in enumerate(self.columns) if f.get_internal_type() == "JSONField"}
+        self.time_columns = {i for i, f in enumerate(self.columns) if f.get_internal_type() == "DateTimeField"}
+        limit = min(db.features.max_query_params or 65535, 65535)
+        self.rows_per_statement = max(1, limit // len(self.columns))
+
+    def run(
+        self, reader: _CountingReader, batch_size: int, on_progress: Callable[[ImportSummary, int], None] | None
+    ) -> None:
+        batch: list[_Candidate] = []
+        for index, raw, parse_error in read_users(reader):
+            self.summary.total += 1
+            candidate = self._validate(index, raw, parse_error)
+            if candidate is not None:
+                batch.append(candidate)
+            if len(batch) >= batch_size:
+                self._write(batch)
+                batch = []
+                if on_progress:
+                    on_progress(self.summary, reader.bytes_read)
+        if batch:
+            self._write(batch)
+        if on_progress:
+            on_progress(self.summary, reader.bytes_read)
+
+    # --- validation ---------------------------------------------------------------------------------------
+
+    def _reject(self, index: int, raw: Any, errors: list[JobError]) -> None:
+        self.summary.failed += 1
+        if self.on_reject:
+            self.on_reject(RejectedUser(index=index, raw=raw, errors=errors))
+
+    def _validate(self, index: int, raw: Any, parse_error: JobError | None) -> _Candidate | None:
+        if parse_error is not None:
+            self._reject(index, raw, [parse_error])
+            return None
+        data, errors = self.validator.validate(raw)
+        if not errors:
+            try:
+                check_user_fields(self.connection, data, password_required=False)
+                if "password" in data:
+                    check_password_policy(connection=self.connection, data=data)
+            except PayloadValidationError as exc:
+                errors = [{"code": e.code, "message": e.message, "path": e.field or ""} for e in exc.errors]
+            except PasswordPolicyError as exc:
+                errors = [{"code": "PASSWORD_STRENGTH", "message": str(exc), "path": "password"}]
+        if errors:
+            self._reject(index, raw, errors)
+            return None
+        return _Candidate(index=index, raw=raw, data=data)
+
+    # --- writing ------------------------------------------------------------------------------------------
+
+    def _write(self, batch: list[_Candidate]) -> None:
+        now = now_ms()
+        waiting = self._hash_passwords(batch)
+        for candidate in batch:
+            data = candidate.data
+            candidate.user = build_user(
+                connection=self.connection,
+                data=data,
+                password_hash=data.get("password_hash") or candidate.bcrypt_hash,
+                custom_password_hash=data.get("custom_password_hash"),
+                now=now,
+            )
+        fresh = [c for c in batch if c not in waiting]
+        with transaction.atomic():
+            inserted = self._insert(fresh)
+            rest = [c for c in fresh if c not in inserted] + waiting
+            late = self._resolve(rest, now) if rest else {"inserted": [], "updated": []}
+            ids = {"inserted": [c.user.user_id for c in inserted] + late["inserted"], "updated": late["updated"]}
+            if ids["inserted"] or ids["updated"]:
+                record_event(
+                    type=EventType.SUCCESS_API_OPERATION,
+                    description="Import users",
+                    actor=self.actor,
+                    connection_name=self.connection.name,
+                    connection_id=self.connection.pk,
+                    details=ids,
+                )
+        self.summary.inserted += len(inserted)
+
+    def _hash_passwords(self, batch: list[_Candidate]) -> list[_Candidate]:
+        """Hash plain passwords over all cores; returns the users left unhashed because they already exist.
+
+        Without upsert a user whose e-mail is already taken can only be skipped or refused, so its password is
+        not hashed (a re-run of a killed import would otherwise pay the whole bcrypt bill again).
+        """
+        plain = [c for c in batch if "password" in c.data]
+        if not plain:
+            return []
+        waiting: list[_Candidate] = []
+        if not self.upsert:
+            taken = set(
+                User.objects.filter(
+                    connection=self.connection, email__in=[c.data["email"].lower() for c in plain]
+                ).values_list("email", flat=True)
+            )
+            waiting = [c for c in plain if c.data["email"].lower() in taken]
+            plain = [c for c in plain if c.data["email"].lower() not in taken]
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            hashes = pool.map(hash_password, [c.data["password"] for c in plain])
+            for candidate, hashed in zip(plain, hashes, strict=True):
+                candidate.bcrypt_hash = hashed
+        return waiting
+
+    def _values(self, user: User) -> list[Any]:
+        values = [getattr(user, f.attname) for f in self.columns]
+        for i in self.json_columns:
+            if values[i] is not None:
+                values[i] = db.ops.adapt_json_value(values[i], None)
+        for i in self.time_columns:
+            values[i] = db.ops.adapt_datetimefield_value(values[i])
+        return values
+
+    def _insert(self, batch: list[_Candidate]) -> list[_Candidate]:
+        """Insert what the constraints let in; returns those candidates, in file order."""
+        table = db.ops.quote_name(User._meta.db_table)
+        names = ", ".join(db.ops.quote_name(f.column) for f in self.columns)
+        row = "(" + ", ".join(["%s"] * len(self.columns)) + ")"
+        inserted: list[_Candidate] = []
+        with db.cursor() as cursor:
+            for start in range(0, len(batch), self.rows_per_statement):
+                chunk = batch[start : start + self.rows_per_statement]
+                sql = (
+                    f"INSERT INTO {table} ({names}) VALUES {', '.join([row] * len(chunk))} "  # noqa: S608 (names are ours)
+                    f"ON CONFLICT DO NOTHING RETURNING {db.ops.quote_name('user_id')}"
+                )
+                cursor.execute(sql, [value for c in chunk for value in self._values(c.user)])
+                returned = {r[0] for r in cursor.fetchall()}
+                # Rows go in in VALUES order, so of two users with one id the first is the one stored.
+                for candidate in chunk:
+                    if candidate.user.user_id in returned:
+                        returned.discard(candidate.user.user_id)
+                        inserted.append(candidate)
+        return inserted
+
+    def _resolve(self, rest: list[_Candidate], now: datetime) -> dict[str, list[str]]:
+        """Sort out the users the constraints turned away; returns the ids inserted late and updated."""
+        users = [c.user for c in rest]
+        emails = {u.email for u in users if u.email}
+        usernames = {u.username for u in users if u.username}
+        phones = {u.phone_number for u in users if u.phone_number}
+        ids = {u.user_id for c, u in zip(rest, users, strict=True) if c.data.get("user_id")}
+        same_connection = Q(email__in=emails) | Q(username__in=usernames) | Q(phone_number__in=phones)
+        found = User.objects.filter(Q(connection=self.connection) & same_connection | Q(user_id__in=ids))
+        by: dict[str, dict[Any, User]] = {"email": {}, "username": {}, "phone_number": {}, "user_id": {}}
+        for row in found:
+            for key in ("email", "username", "phone_number"):
+                if row.connection_id == self.connection.pk and getattr(row, key):
+                    by[key][getattr(row, key)] = row
+            by["user_id"][row.user_id] = row
+        outcomes: dict[str, list[str]] = {"inserted": [], "updated": []}
+        for candidate in rest:
+            outcome = self._settle(candidate, by, now)
+            if outcome in outcomes:
+                outcomes[outcome].append(candidate.user.user_id)
+        return outcomes
+
+    def _settle(self, candidate: _Candidate, by: dict[str, dict[Any, User]], now: datetime) -> str:
+        user, data = candidate.user, candidate.data
+        keys = ["email", "username", "phone_number"] + (["user_id"] if data.get("user_id") else [])
+        matches = {key: by[key].get(getattr(user, key)) for key in keys if getattr(user, key)}
+        matches = {key: row for key, row in matches.items() if row is not None}
+        rows = {row.pk: row for row in matches.values()}
+        if not rows:
+            if "password" in data and candidate.bcrypt_hash is None:
+                return self._insert_late(candidate)
+            self._reject(candidate.index, candidate.raw, [_conflict("CONFLICT", _("The user already exists."))])
+            return "failed"
+        if any(row.created_at >= self.started or row.updated_at >= self.started for row in rows.values()):
+            message = _("The file names this user more than once.")
+            self._reject(candidate.index, candidate.raw, [_conflict("DUPLICATED_USER", message)])
+            return "failed"
+        row = next(iter(rows.values()))
+        if len(rows) == 1 and self._identical(row, candidate):
+            self.summary.skipped += 1
+            return "skipped"
+        if self.upsert and "email" in matches and len(rows) == 1:
+            changed = [key for key in ("username", "phone_number", "user_id") if key in data and key not in matches]
+            if changed:
+                message = _("An import cannot change %(fields)s of an existing user.") % {"fields": ", ".join(changed)}
+                self._reject(candidate.index, candidate.raw, [_conflict("CONFLICT", message)])
+                return "failed"
+            if self._update(row, candidate, now):
+                self.summary.updated += 1
+                return "updated"
+            self.summary.skipped += 1
+            return "skipped"
+        if "email" in matches:
+            error = _conflict("CONFLICT_EMAIL", _("A user with this email already exists in the connection."))
+        elif "username" in matches:
+            message = _("A user with this username already exists in the connection.")
+            error = _conflict("CONFLICT_USERNAME", message)
+        else:
+            error = _conflict("CONFLICT", _("The user already exists."))
+        self._reject(candidate.index, candidate.raw, [error])
+        return "failed"
+
+    def _insert_late(self, candidate: _Candidate) -> str:
+        """A user held back unhashed whose e-mail was freed meanwhile: hash it and try once more."""
+        candidate.bcrypt_hash = candidate.user.password_hash = hash_password(candidate.data["password"])
+        with transaction.atomic():
+            if self._insert([candidate]):
+                self.summary.inserted += 1
+                return "inserted"
+        self._reject(candidate.index, candidate.raw, [_conflict("CONFLICT", _("The user already exists."))])
+        return "failed"
+
+    def _identical(self, row: User, candidate: _Candidate) -> bool:
+        user, data = candidate.user, candidate.data
+        if any(getattr(row, f) != getattr(user, f) for f in _COMPARED):
+            return False
+        if data.get("user_id") and row.user_id != user.user_id:
+            return False
+        if "password" in data:  # a bcrypt hash of it cannot be compared without paying for bcrypt
+            return row.password_hash is not None or row.custom_password_hash is not None
+        return row.password_hash == user.password_hash and row.custom_password_hash == user.custom_password_hash
+
+    def _update(self, row: User, candidate: _Candidate, now: datetime) -> bool:
+        """Replace the upsertable attributes the file gives; False when nothing differs."""
+        data, user = candidate.data, candidate.user
+        changes: dict[str, Any] = {f: getattr(user, f) for f in UPSERTABLE if f in data}
+        if "password" in data or "password_hash" in data:
+            changes.update(password_hash=user.password_hash, custom_password_hash=None)
+        elif "custom_password_hash" in data:
+            changes.update(password_hash=None, custom_password_hash=user.custom_password_hash)
+        changes = {key: value for key, value in changes.items() if getattr(row, key) != value}
+        if not changes:
+            return False
+        changes["updated_at"] = now
+        User.objects.filter(pk=row.pk).update(**changes)
+        candidate.user = row
+        for key, value in changes.items():
+            setattr(row, key, value)
+        return True
+
+
+def _conflict(code: str, message: str) -> JobError:
+    return {"code": code, "message": message, "path": ""}
