@@ -1,11 +1,10 @@
 """Jobs in the admin: read-only, to follow imports and read their outcome. The uploaded file is not shown
-(it may hold password hashes), only its size."""
+(it may hold passwords), only its size."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 from django.http import HttpRequest
-from django.utils.translation import gettext_lazy as _
 
 from jobs.models import Job
 
@@ -17,11 +16,7 @@ class JobAdmin(admin.ModelAdmin):
     search_fields = ("id", "external_id", "created_by", "connection_name")
     date_hierarchy = "created_at"
     exclude = ("users_file",)
-    readonly_fields = [*(f.name for f in Job._meta.fields if f.name != "users_file"), "file_size"]
-
-    @admin.display(description=_("file size (bytes)"))
-    def file_size(self, obj: Job) -> int:
-        return len(obj.users_file or b"")
+    readonly_fields = [f.name for f in Job._meta.fields if f.name != "users_file"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

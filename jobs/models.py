@@ -7,6 +7,8 @@ and any worker on any host can run it. A worker owns a job while ``claimed_by`` 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -50,6 +52,10 @@ class Job(models.Model):
     send_completion_email = models.BooleanField(verbose_name=_("send completion e-mail"), default=True)
     users_file = models.BinaryField(verbose_name=_("users file"))
     file_name = models.CharField(verbose_name=_("file name"), max_length=255, blank=True)
+    # The file is emptied once the job is finished (it may hold plain passwords); its size stays.
+    file_size = models.PositiveIntegerField(verbose_name=_("file size (bytes)"), default=0)
+    # How far the current run has read the file: Auth0's percentage_done and time_left_seconds.
+    bytes_read = models.PositiveIntegerField(verbose_name=_("bytes read"), default=0)
     # {"failed", "updated", "inserted", "total"}: progress while processing, the outcome once finished.
     summary = models.JSONField(verbose_name=_("summary"), null=True, blank=True)
     # Auth0's job error objects: [{"user": {...}, "errors": [{"code", "message", "path"}]}], in file order.
@@ -57,6 +63,7 @@ class Job(models.Model):
     failure_message = models.TextField(verbose_name=_("failure message"), blank=True)
     created_by = models.CharField(verbose_name=_("created by"), max_length=255)
     created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
+    # When the latest run (the first, or a take-over) started.
     started_at = models.DateTimeField(verbose_name=_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(verbose_name=_("finished at"), null=True, blank=True)
     claimed_by = models.CharField(verbose_name=_("claimed by"), max_length=255, blank=True)
@@ -94,3 +101,14 @@ class Job(models.Model):
     @property
     def finished(self) -> bool:
         return self.status in FINISHED_STATUSES
+
+    def progress(self, now: datetime) -> tuple[int, int | None]:
+        """Percentage of the file read by the current run, and the seconds left at its pace (None: unknown)."""
+        if not self.file_size or not self.bytes_read:
+            return 0, None
+        percentage = min(100, self.bytes_read * 100 // self.file_size)
+        if self.heartbeat_at is None or self.started_at is None:
+            return percentage, None
+        elapsed = max((self.heartbeat_at - self.started_at).total_seconds(), 0.0)
+        left = elapsed * (self.file_size - self.bytes_read) / self.bytes_read
+        return percentage, max(0, round(left - max((now - self.heartbeat_at).total_seconds(), 0.0)))

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
 from django.http import QueryDict
+from django.utils import timezone
 from django.utils.datastructures import MultiValueDict
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -21,7 +22,7 @@ from rest_framework import serializers as s
 from config import messages
 from config.errors import FieldError, PayloadValidationError
 from config.schema import StrictSerializer, check_text, echo
-from jobs.models import Job
+from jobs.models import Job, JobStatus
 from users.profile import format_timestamp
 
 CONNECTION_ID_PATTERN = r"^con_[A-Za-z0-9]{16}$"
@@ -158,7 +159,9 @@ class ImportJobDoc(s.Serializer):
     created_at = s.DateTimeField()
     id = s.CharField()
     external_id = s.CharField(required=False)
-    summary = JobSummaryDoc(required=False)
+    summary = JobSummaryDoc(required=False, help_text="Once finished.")
+    percentage_done = s.IntegerField(required=False, help_text="While processing: how much of the file is read.")
+    time_left_seconds = s.IntegerField(required=False, help_text="While processing, once it can be estimated.")
     status_details = s.CharField(required=False, help_text="Why a failed job failed.")
 
 
@@ -174,7 +177,7 @@ class JobUserErrorDoc(s.Serializer):
 
 
 def job_body(job: Job) -> dict[str, Any]:
-    """Auth0's job object: ``summary`` once finished, ``status_details`` when it failed."""
+    """Auth0's job object: progress while processing, ``summary`` once finished, ``status_details`` if failed."""
     body: dict[str, Any] = {
         "type": job.type,
         "status": job.status,
@@ -187,6 +190,11 @@ def job_body(job: Job) -> dict[str, Any]:
         body["external_id"] = job.external_id
     if job.finished and job.summary is not None:
         body["summary"] = job.summary
+    if job.status == JobStatus.PROCESSING:
+        percentage, seconds_left = job.progress(timezone.now())
+        body["percentage_done"] = percentage
+        if seconds_left is not None:
+            body["time_left_seconds"] = seconds_left
     if job.failure_message:
         body["status_details"] = job.failure_message
     return body

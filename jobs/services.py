@@ -17,8 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import DateTimeField, F, Q, Value
-from django.db.models.functions import Coalesce
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -66,6 +65,7 @@ def create_import_job(*, request: ImportUsersRequest, actor: Actor) -> Job:
         external_id=request.external_id,
         send_completion_email=request.send_completion_email,
         users_file=request.users,
+        file_size=len(request.users),
         file_name=request.file_name,
         created_by=actor.id,
     )
@@ -122,7 +122,8 @@ def claim_job(*, worker_id: str, now: datetime | None = None) -> Job | None:
             status=JobStatus.PROCESSING,
             claimed_by=worker_id,
             heartbeat_at=now,
-            started_at=Coalesce(F("started_at"), Value(now, output_field=DateTimeField())),
+            started_at=now,
+            bytes_read=0,
             attempts=F("attempts") + 1,
         )
         if won:
@@ -134,11 +135,13 @@ def _owned(job_id: str, worker_id: str) -> Any:
     return Job.objects.filter(id=job_id, status=JobStatus.PROCESSING, claimed_by=worker_id)
 
 
-def beat(*, job_id: str, worker_id: str, summary: dict[str, int] | None = None) -> bool:
+def beat(*, job_id: str, worker_id: str, summary: dict[str, int] | None = None, bytes_read: int | None = None) -> bool:
     """Prove the worker is alive (and record progress); ``False`` when the job is no longer this worker's."""
     values: dict[str, Any] = {"heartbeat_at": timezone.now()}
     if summary is not None:
         values["summary"] = summary
+    if bytes_read is not None:
+        values["bytes_read"] = bytes_read
     return bool(_owned(job_id, worker_id).update(**values))
 
 
@@ -151,9 +154,12 @@ def finish_job(
     errors: list[dict[str, Any]],
     failure_message: str = "",
 ) -> bool:
-    """Completed or failed, with its outcome; ``False`` when another worker had taken the job over."""
+    """Completed or failed, with its outcome; ``False`` when another worker had taken the job over.
+
+    The file goes: it may hold plain passwords, and nothing reads it once the job is finished."""
     return bool(
         _owned(job_id, worker_id).update(
+            users_file=b"",
             status=status,
             summary=summary,
             errors=errors,

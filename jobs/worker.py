@@ -24,7 +24,8 @@ from django.db import DatabaseError, close_old_connections, connections
 from config.actors import Actor
 from jobs.models import Job, JobStatus
 from jobs.services import beat, claim_job, fail_abandoned_jobs, finish_job, purge_finished_jobs, release_job
-from users.importing import ImportFileError, ImportSummary, RejectedUser, import_users
+from users.import_schema import SECRET_FIELDS
+from users.importing import ImportConnectionError, ImportFileError, ImportSummary, RejectedUser, import_users
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,16 @@ def _carried(previous: dict[str, int] | None, current: ImportSummary) -> dict[st
     counts["inserted"] += int(previous.get("inserted", 0))
     counts["updated"] += int(previous.get("updated", 0))
     return counts
+
+
+# Never kept in the job nor answered by /errors: passwords, password hashes and MFA secrets of refused users.
+_HIDDEN_FIELDS = frozenset({*SECRET_FIELDS, "mfa_factors"})
+
+
+def _without_secrets(user: Any) -> Any:
+    if isinstance(user, dict):
+        return {key: value for key, value in user.items() if key not in _HIDDEN_FIELDS}
+    return user
 
 
 class _Heartbeat(threading.Thread):
@@ -131,10 +142,10 @@ class Worker:
         rejected: list[RejectedUser] = []
         heartbeat = _Heartbeat(job_id=job.id, worker_id=self.worker_id, interval=self.heartbeat_interval)
 
-        def on_progress(summary: ImportSummary) -> None:
+        def on_progress(summary: ImportSummary, bytes_read: int = 0) -> None:
             # Between batches: each batch is committed, so this is where stopping (or a lost claim) is safe.
             if heartbeat.lost.is_set() or not beat(
-                job_id=job.id, worker_id=self.worker_id, summary=_carried(previous, summary)
+                job_id=job.id, worker_id=self.worker_id, summary=_carried(previous, summary), bytes_read=bytes_read
             ):
                 raise JobLost()
             if self.stopping.is_set():
@@ -157,7 +168,7 @@ class Worker:
         except JobLost:
             self.report(f"{job.id}: taken over by another worker, left to it")
             return
-        except ImportFileError as exc:
+        except (ImportFileError, ImportConnectionError) as exc:
             self._finish(job, JobStatus.FAILED, previous, None, rejected, exc.message)
             return
         except Exception:
@@ -180,7 +191,9 @@ class Worker:
         rejected: list[RejectedUser],
         failure: str,
     ) -> None:
-        errors = [{"user": r.user, "errors": r.errors} for r in sorted(rejected, key=lambda r: r.index)]
+        errors = [
+            {"user": _without_secrets(r.user), "errors": r.errors} for r in sorted(rejected, key=lambda r: r.index)
+        ]
         counts = _carried(previous, summary) if summary is not None else previous
         if finish_job(
             job_id=job.id,

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from datetime import timedelta
+from io import BytesIO
 from urllib.parse import urlsplit
 
 import pytest
@@ -21,11 +22,12 @@ from django.utils import timezone
 
 from audit.models import Event
 from clients.services import create_client
-from config.actors import SYSTEM
+from config.actors import SYSTEM, Actor
 from jobs.models import Job, JobStatus
-from jobs.services import claim_job, release_job
-from jobs.worker import Worker
+from jobs.services import beat, claim_job, release_job
+from jobs.worker import Worker, _Heartbeat
 from tests.live import ROOT, database_url
+from users.importing import ImportSummary, import_users
 from users.models import User
 
 URL = "/api/v2/jobs/users-imports"
@@ -301,38 +303,106 @@ def test_errors_of_a_job_that_refused_nobody_is_204(post_import, importer):
 
 @pytest.mark.django_db(transaction=True)
 def test_an_unreadable_file_fails_the_job_with_the_importers_message(post_import, importer):
-    job_id = post_import(b'{"email": "not an array"').json()["id"]
+    job_id = post_import(b"not json at all").json()["id"]
     call_command("run_jobs", "--once")
     job = importer.get(f"/api/v2/jobs/{job_id}").json()
     assert job["status"] == "failed"
-    assert job["status_details"]
+    assert job["status_details"] == "The users file must be a JSON array of users or JSON lines (one user a line)."
     errors = importer.get(f"/api/v2/jobs/{job_id}/errors").json()
     assert errors["status"] == "failed" and errors["status_details"] == job["status_details"]
+
+
+class WorkerDied(Exception):
+    pass
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_job_left_processing_by_a_dead_worker_is_taken_over_and_ends_with_each_user_once(post_import, importer):
     job_id = post_import().json()["id"]
-    # The dead worker had imported everything but died before recording the outcome.
-    assert claim_job(worker_id="dead-worker") is not None
-    from io import BytesIO
+    # A worker claimed the job, committed its first batch (two users), recorded that progress, and died.
+    job = claim_job(worker_id="dead-worker")
 
-    from config.actors import Actor
-    from users.importing import import_users
+    def die_after_first_batch(summary: ImportSummary, bytes_read: int) -> None:
+        beat(job_id=job.id, worker_id="dead-worker", summary=summary.as_auth0(), bytes_read=bytes_read)
+        raise WorkerDied()
 
-    job = Job.objects.get(pk=job_id)
-    import_users(BytesIO(bytes(job.users_file)), connection=job.connection, actor=Actor("client", "test-client"))
-    Job.objects.filter(pk=job_id).update(
-        heartbeat_at=timezone.now() - timedelta(seconds=settings.JOBS_STALE_AFTER_SECONDS + 1),
-        summary={"failed": 0, "updated": 0, "inserted": 3, "total": 3},
-    )
+    with pytest.raises(WorkerDied):
+        import_users(
+            BytesIO(bytes(job.users_file)),
+            connection=job.connection,
+            actor=Actor("client", "test-client"),
+            batch_size=2,
+            on_progress=die_after_first_batch,
+        )
+    assert User.objects.count() == 2
+    stale = timezone.now() - timedelta(seconds=settings.JOBS_STALE_AFTER_SECONDS + 1)
+    Job.objects.filter(pk=job_id).update(heartbeat_at=stale)
+    assert importer.get(f"/api/v2/jobs/{job_id}").json()["status"] == "processing"
 
     call_command("run_jobs", "--once")
 
     job = Job.objects.get(pk=job_id)
     assert (job.status, job.attempts, job.claimed_by) == ("completed", 2, "")
     assert job.summary == {"failed": 0, "updated": 0, "inserted": 3, "total": 3}
-    assert User.objects.count() == 3
+    assert sorted(User.objects.values_list("email", flat=True)) == sorted(u["email"] for u in GOOD_USERS)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_running_job_shows_its_progress(post_import, importer):
+    job_id = post_import().json()["id"]
+    claim_job(worker_id="busy")
+    size = Job.objects.get(pk=job_id).file_size
+    Job.objects.filter(pk=job_id).update(
+        bytes_read=size // 2, started_at=timezone.now() - timedelta(seconds=10), heartbeat_at=timezone.now()
+    )
+    job = importer.get(f"/api/v2/jobs/{job_id}").json()
+    assert job["status"] == "processing"
+    assert job["percentage_done"] == 50 or job["percentage_done"] == 49
+    assert 5 <= job["time_left_seconds"] <= 12
+    assert "summary" not in job
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_heartbeat_runs_while_the_job_runs_and_notices_a_take_over(post_import):
+    job_id = post_import().json()["id"]
+    claim_job(worker_id="me")
+    Job.objects.filter(pk=job_id).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
+    heartbeat = _Heartbeat(job_id=job_id, worker_id="me", interval=0.05)
+    heartbeat.start()
+    try:
+        deadline = time.monotonic() + 10
+        while Job.objects.get(pk=job_id).heartbeat_at < timezone.now() - timedelta(minutes=1):
+            assert time.monotonic() < deadline, "no heartbeat"
+            time.sleep(0.05)
+        Job.objects.filter(pk=job_id).update(claimed_by="someone-else")
+        assert heartbeat.lost.wait(10)
+    finally:
+        heartbeat.done.set()
+        heartbeat.join()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_json_lines_import_and_the_file_is_dropped_once_finished(post_import, importer):
+    lines = b"\n".join(json.dumps(user).encode() for user in GOOD_USERS)
+    job_id = post_import(lines).json()["id"]
+    call_command("run_jobs", "--once")
+    assert importer.get(f"/api/v2/jobs/{job_id}").json()["summary"]["inserted"] == 3
+    job = Job.objects.get(pk=job_id)
+    assert bytes(job.users_file) == b""
+    assert job.file_size == len(lines)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_refused_users_are_kept_without_their_secrets(post_import, importer):
+    refused = {"email": "bad@", "password": "Str0ng!Passw0rd-plain", "mfa_factors": [{"totp": {"secret": "S3CRET"}}]}
+    job_id = post_import([refused, BAD_USER]).json()["id"]
+    call_command("run_jobs", "--once")
+    stored = json.dumps(Job.objects.get(pk=job_id).errors)
+    answered = importer.get(f"/api/v2/jobs/{job_id}/errors").content.decode()
+    for text in (stored, answered):
+        assert "bad@" in text and "not-an-email" in text
+        for secret in ("Str0ng!Passw0rd-plain", "S3CRET", "$2b$10$"):
+            assert secret not in text
 
 
 @pytest.mark.django_db(transaction=True)
