@@ -564,3 +564,33 @@ def test_the_official_sdk_imports_users_and_reads_the_job(live_server_url, make_
     failures = api.jobs.errors.get(created.id)
     assert len(failures) == 1
     assert failures[0].user["email"] == "not-an-email"
+
+
+@pytest.mark.live
+def test_concurrent_creates_never_exceed_two_active_jobs(live_server_url, make_connection, token):
+    import requests
+
+    connection = make_connection()
+    headers = {"Authorization": f"Bearer {token('create:users')}"}
+    content = json.dumps(GOOD_USERS).encode()
+    barrier = threading.Barrier(8)
+    statuses: list[int] = []
+
+    def create() -> None:
+        barrier.wait()
+        response = requests.post(
+            f"{live_server_url}{URL}",
+            headers=headers,
+            files={"users": ("users.json", content, "application/json")},
+            data={"connection_id": connection.id},
+            timeout=30,
+        )
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=create) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [202, 202] + [429] * 6
+    assert Job.objects.count() == 2
