@@ -176,6 +176,13 @@ def release_job(*, job_id: str, worker_id: str) -> bool:
     return bool(_owned(job_id, worker_id).update(status=JobStatus.PENDING, claimed_by="", heartbeat_at=None))
 
 
+def abandon_job(*, job_id: str, worker_id: str) -> bool:
+    """The run crashed: mark the heartbeat stale at once, so the next claim retries it without waiting
+    (``JOBS_MAX_ATTEMPTS`` still bounds the retries)."""
+    long_ago = timezone.now() - timedelta(seconds=settings.JOBS_STALE_AFTER_SECONDS + 1)
+    return bool(_owned(job_id, worker_id).update(heartbeat_at=long_ago))
+
+
 def purge_finished_jobs(*, now: datetime | None = None) -> int:
     """Delete jobs finished more than ``JOBS_RETENTION_SECONDS`` ago (Auth0 keeps job data for 24 hours)."""
     now = now or timezone.now()

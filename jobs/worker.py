@@ -9,6 +9,7 @@ stop (SIGTERM/SIGINT) finishes the batch it is in, then hands the job back as pe
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
@@ -23,7 +24,15 @@ from django.db import DatabaseError, close_old_connections, connections
 
 from config.actors import Actor
 from jobs.models import Job, JobStatus
-from jobs.services import beat, claim_job, fail_abandoned_jobs, finish_job, purge_finished_jobs, release_job
+from jobs.services import (
+    abandon_job,
+    beat,
+    claim_job,
+    fail_abandoned_jobs,
+    finish_job,
+    purge_finished_jobs,
+    release_job,
+)
 from users.import_schema import SECRET_FIELDS
 from users.importing import ImportConnectionError, ImportFileError, ImportSummary, RejectedUser, import_users
 
@@ -161,26 +170,31 @@ class Worker:
                 on_reject=rejected.append,
                 on_progress=on_progress,
             )
-        except StopRequested:
+            outcome: BaseException | None = None
+        except (StopRequested, JobLost, ImportFileError, ImportConnectionError) as exc:
+            outcome = exc
+        except Exception as exc:
+            logger.exception("%s: the import crashed", job.id)
+            outcome = exc
+        finally:
+            heartbeat.done.set()  # before anything below writes the job: no beat may follow
+            heartbeat.join()
+
+        if outcome is None:
+            self._finish(job, JobStatus.COMPLETED, previous, summary, rejected, "")
+        elif isinstance(outcome, StopRequested):
             release_job(job_id=job.id, worker_id=self.worker_id)
             self.report(f"{job.id}: stopped between batches, handed back as pending")
-            return
-        except JobLost:
+        elif isinstance(outcome, JobLost):
             self.report(f"{job.id}: taken over by another worker, left to it")
-            return
-        except (ImportFileError, ImportConnectionError) as exc:
-            self._finish(job, JobStatus.FAILED, previous, None, rejected, exc.message)
-            return
-        except Exception:
-            # A bug or a lost database: the job stays processing, its heartbeat stops, and another worker (or
-            # this one, restarted) takes it over; JOBS_MAX_ATTEMPTS bounds the retries.
-            logger.exception("%s: the import crashed", job.id)
-            self.report(f"{job.id}: crashed; another worker will take it over once its heartbeat is stale")
-            return
-        finally:
-            heartbeat.done.set()
-            heartbeat.join()
-        self._finish(job, JobStatus.COMPLETED, previous, summary, rejected, "")
+        elif isinstance(outcome, ImportFileError | ImportConnectionError):
+            self._finish(job, JobStatus.FAILED, previous, None, rejected, outcome.message)
+        else:
+            # A bug or a lost database: the job stays processing with a stale heartbeat, so the next claim (by any
+            # worker, this one included) runs it again; JOBS_MAX_ATTEMPTS bounds the retries.
+            with contextlib.suppress(DatabaseError):
+                abandon_job(job_id=job.id, worker_id=self.worker_id)
+            self.report(f"{job.id}: crashed ({type(outcome).__name__}); left to be retried")
 
     def _finish(
         self,
