@@ -594,3 +594,18 @@ def test_concurrent_creates_never_exceed_two_active_jobs(live_server_url, make_c
         thread.join()
     assert sorted(statuses) == [202, 202] + [429] * 6
     assert Job.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_crashed_run_is_retried_at_once_and_given_up_after_max_attempts(post_import, importer, monkeypatch):
+    job_id = post_import().json()["id"]
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("importer bug")
+
+    monkeypatch.setattr("jobs.worker.import_users", crash)
+    call_command("run_jobs", "--once")  # crashes, retries at once, until JOBS_MAX_ATTEMPTS
+    job = importer.get(f"/api/v2/jobs/{job_id}").json()
+    assert job["status"] == "failed"
+    assert job["status_details"] == "The job was interrupted too many times and was given up."
+    assert Job.objects.get(pk=job_id).attempts == settings.JOBS_MAX_ATTEMPTS
