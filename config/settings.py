@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "clients",
     "audit",
     "idempotency",
+    "jobs",
 ]
 
 MIDDLEWARE = [
@@ -162,6 +163,16 @@ DEFAULT_DIRECTORY = os.environ.get("DEFAULT_DIRECTORY", "")
 # Audiences the password grant issues tokens for, besides the management API's (whose bearer authentication
 # refuses them) and $AUTH_ISSUER/userinfo. Comma-separated.
 PASSWORD_GRANT_AUDIENCES = [a.strip() for a in os.environ.get("PASSWORD_GRANT_AUDIENCES", "").split(",") if a.strip()]
+# Bulk import jobs (POST /api/v2/jobs/users-imports and manage.py run_jobs): how many may be pending or
+# processing at once (Auth0's tenant limit is 2), how often a running worker proves it is alive, after how long
+# without a heartbeat another worker takes its job over, how many times a job is tried, how long finished jobs
+# are kept (Auth0 deletes them after 24 h) and how often an idle worker looks for work.
+JOBS_MAX_ACTIVE = env_int("JOBS_MAX_ACTIVE", 2)
+JOBS_HEARTBEAT_SECONDS = env_int("JOBS_HEARTBEAT_SECONDS", 10)
+JOBS_STALE_AFTER_SECONDS = env_int("JOBS_STALE_AFTER_SECONDS", 120)
+JOBS_MAX_ATTEMPTS = env_int("JOBS_MAX_ATTEMPTS", 3)
+JOBS_RETENTION_SECONDS = env_int("JOBS_RETENTION_SECONDS", 86_400)
+JOBS_POLL_INTERVAL_SECONDS = env_int("JOBS_POLL_INTERVAL_SECONDS", 2)
 # The connection POST /v1/users creates users in.
 V1_USERS_CONNECTION = os.environ.get("V1_USERS_CONNECTION", "Username-Password-Authentication")
 

@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/v2/", include("users.urls")),
     path("api/v2/", include("connections.urls")),
     path("api/v2/", include("audit.urls")),
+    path("api/v2/", include("jobs.urls")),
     path("", include("clients.urls")),
     path("", include("users.public_urls")),
 ]

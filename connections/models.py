@@ -13,9 +13,14 @@ from django.utils.translation import gettext_lazy as _
 _ALPHANUMERIC = string.ascii_letters + string.digits
 
 
+def prefixed_id(prefix: str) -> str:
+    """``<prefix>_`` + 16 random alphanumerics: Auth0's id format for connections (``con_``) and jobs (``job_``)."""
+    return f"{prefix}_" + "".join(secrets.choice(_ALPHANUMERIC) for _ in range(16))
+
+
 def new_connection_id() -> str:
     """``con_`` + 16 alphanumerics, Auth0's connection id format."""
-    return "con_" + "".join(secrets.choice(_ALPHANUMERIC) for _ in range(16))
+    return prefixed_id("con")
 
 
 class Strategy(models.TextChoices):

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install and run the service: virtualenv, migrations on the embedded SQLite database (or DATABASE_URL),
-# the demo connection, a printed bearer token, then gunicorn on 127.0.0.1:8000.
+# the demo connection, a printed bearer token, then gunicorn on 127.0.0.1:8000 with the job worker beside it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -38,9 +38,31 @@ Try:
 
 INFO
 
-exec .venv/bin/gunicorn config.wsgi \
+# The job worker (bulk imports) runs beside gunicorn and stops with it. Background commands of a script ignore
+# SIGINT, so Ctrl-C (or a SIGTERM to this script) is passed on to both explicitly; each finishes cleanly (gunicorn
+# its requests, the worker its current batch).
+.venv/bin/python manage.py run_jobs &
+WORKER_PID=$!
+.venv/bin/gunicorn config.wsgi \
   --bind "$BIND" \
   --workers "${WEB_CONCURRENCY:-$(nproc 2>/dev/null || echo 2)}" \
   --threads "${GUNICORN_THREADS:-4}" \
   --access-logfile - \
-  --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-127.0.0.1}"
+  --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-127.0.0.1}" &
+GUNICORN_PID=$!
+
+stop_both() {
+  kill -TERM "$GUNICORN_PID" "$WORKER_PID" 2>/dev/null || true
+}
+trap stop_both INT TERM
+
+status=0
+wait "$GUNICORN_PID" || status=$?
+# A trapped signal interrupts wait before gunicorn has finished stopping: wait until it really has.
+while kill -0 "$GUNICORN_PID" 2>/dev/null; do
+  wait "$GUNICORN_PID" || status=$?
+done
+# gunicorn is gone (stopped, or failed to start): the worker goes too.
+kill -TERM "$WORKER_PID" 2>/dev/null || true
+wait "$WORKER_PID" 2>/dev/null || true
+exit "$status"

@@ -165,7 +165,7 @@ def import_users(
 ) -> ImportSummary:
     """Import every user of ``source`` into ``connection``; see the module docstring for the rules.
 
-    ``on_progress`` gets the running summary and the bytes read so far after each batch. ``dry_run`` does all
+    ``on_progress`` gets the running summary and the bytes read so far after each batch commits. ``dry_run`` does all
     the work, uniqueness included, inside one transaction that is rolled back. ``pipelined`` writes from a
     second thread with its own database connection (so not inside a caller's transaction); a dry run and
     ``pipelined=False`` write from the calling thread.
@@ -288,6 +288,8 @@ class _Importer:
         self.upsert = upsert
         self.on_reject = on_reject
         self.summary = ImportSummary()
+        self.reader: _CountingReader | None = None
+        self.on_progress: Callable[[ImportSummary, int], None] | None = None
         self.validator = ImportUserValidator()
         self.started = _next_millisecond()  # rows created or updated since are this run's own
         columns = [f for f in User._meta.concrete_fields if not f.primary_key]
@@ -322,6 +324,7 @@ class _Importer:
         Validation is Python work and writing is mostly waiting for the database, so the two overlap; the
         writer never runs more than one batch ahead, which keeps memory flat.
         """
+        self.reader, self.on_progress = reader, on_progress
         writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer") if pipelined else None
         pending: Future[_Outcome] | None = None
         try:
@@ -334,8 +337,6 @@ class _Importer:
                 if len(batch) >= batch_size:
                     pending = self._flush(batch, writer, pending)
                     batch = []
-                    if on_progress:
-                        on_progress(self.summary, reader.bytes_read)
             if batch:
                 pending = self._flush(batch, writer, pending)
             if pending is not None:
@@ -364,6 +365,8 @@ class _Importer:
         self.summary.skipped += outcome.skipped
         for rejected in outcome.rejected:
             self._reject(rejected.index, rejected.raw, rejected.errors)
+        if self.on_progress:  # after each batch is committed, so progress never counts what may be lost
+            self.on_progress(self.summary, self.reader.bytes_read)
 
     # --- validation ---------------------------------------------------------------------------------------
 

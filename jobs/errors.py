@@ -1,0 +1,50 @@
+"""Errors of the jobs API: stable codes, Auth0's messages."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+from config.errors import DomainError
+
+
+class JobErrorCode:
+    """The ``errorCode`` values this app answers with."""
+
+    INVALID_BODY = "invalid_body"
+    INEXISTENT_JOB = "inexistent_job"
+    TOO_MANY_JOBS = "too_many_requests"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+
+
+class JobNotFound(DomainError):
+    status = 404
+    code = JobErrorCode.INEXISTENT_JOB
+    default_message = _("The job does not exist.")
+
+
+class TooManyActiveJobs(DomainError):
+    """Auth0 runs at most two import jobs per tenant at once (``JOBS_MAX_ACTIVE``)."""
+
+    status = 429
+    code = JobErrorCode.TOO_MANY_JOBS
+
+    def __init__(self, active: int) -> None:
+        super().__init__(
+            _("There are %(count)s active import users jobs, please wait until some of them are finished and try again")
+            % {"count": active}
+        )
+
+
+class ImportRejected(DomainError):
+    """The request names a connection the importer cannot write to (``ImportConnectionError``)."""
+
+    status = 400
+    code = JobErrorCode.INVALID_BODY
+
+
+class UsersFileTooLarge(DomainError):
+    status = 413
+    code = JobErrorCode.PAYLOAD_TOO_LARGE
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(_("Payload content length greater than maximum allowed: %(limit)s") % {"limit": limit})

@@ -1,0 +1,611 @@
+"""Bulk import jobs: ``POST /api/v2/jobs/users-imports``, ``GET /api/v2/jobs/{id}[/errors]`` and the
+``run_jobs`` worker (claims, heartbeats, take-overs, restarts, the 24 h purge), through real URLs and tokens."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+from io import BytesIO
+from urllib.parse import urlsplit
+
+import pytest
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.utils import timezone
+
+from audit.models import Event
+from clients.services import create_client
+from config.actors import SYSTEM, Actor
+from jobs.models import Job, JobStatus
+from jobs.services import beat, claim_job, release_job
+from jobs.worker import Worker, _Heartbeat
+from tests.live import ROOT, database_url
+from users.importing import ImportSummary, import_users
+from users.models import User
+
+URL = "/api/v2/jobs/users-imports"
+GOOD_USERS = [
+    {"email": "ann@example.com", "email_verified": True},
+    {"email": "bob@example.com"},
+    {"email": "cat@example.com", "given_name": "Cat"},
+]
+BAD_USER = {"email": "not-an-email", "password_hash": "$2b$10$secretsecretsecretsecretsecretsecretsecretsecretsecre"}
+
+
+def users_file(users: object = None, name: str = "users.json") -> SimpleUploadedFile:
+    content = users if isinstance(users, bytes) else json.dumps(GOOD_USERS if users is None else users).encode()
+    return SimpleUploadedFile(name, content, content_type="application/json")
+
+
+@pytest.fixture
+def importer(api_client, token):
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token('create:users read:users')}")
+    return api_client
+
+
+@pytest.fixture
+def post_import(importer, connection):
+    def post(users: object = None, **parts: object):
+        headers = _headers(parts)
+        data: dict[str, object] = {"connection_id": connection.id, **parts}
+        if users is not False:
+            data["users"] = users_file(users)
+        data = {key: value for key, value in data.items() if value is not None}
+        return importer.post(URL, data, format="multipart", **headers)
+
+    return post
+
+
+def _headers(parts: dict[str, object]) -> dict[str, str]:
+    language = parts.pop("_language", None)
+    return {"HTTP_ACCEPT_LANGUAGE": str(language)} if language else {}
+
+
+def envelope(status: int, error: str, message: str, code: str) -> dict[str, object]:
+    return {"statusCode": status, "error": error, "message": message, "errorCode": code}
+
+
+def without_errors(body: dict[str, object]) -> dict[str, object]:
+    return {key: value for key, value in body.items() if key != "errors"}
+
+
+# --- POST /api/v2/jobs/users-imports -------------------------------------------------------------------------
+
+
+def test_create_answers_202_with_auth0s_job_body(post_import, connection):
+    response = post_import(external_id="migration-7", upsert="true", send_completion_email="false")
+    assert response.status_code == 202
+    body = response.json()
+    assert body == {
+        "type": "users_import",
+        "status": "pending",
+        "connection_id": connection.id,
+        "connection": "Username-Password-Authentication",
+        "created_at": body["created_at"],
+        "id": body["id"],
+        "external_id": "migration-7",
+    }
+    assert len(body["id"]) == 20 and body["id"].startswith("job_") and body["id"][4:].isalnum()
+    assert body["created_at"].endswith("Z")
+    job = Job.objects.get(pk=body["id"])
+    assert (job.upsert, job.send_completion_email, job.created_by) == (True, False, "test-client")
+    assert json.loads(bytes(job.users_file)) == GOOD_USERS
+    assert job.file_name == "users.json"
+
+
+def test_create_defaults_upsert_false_and_completion_email_true_and_omits_external_id(post_import):
+    body = post_import().json()
+    assert "external_id" not in body
+    job = Job.objects.get(pk=body["id"])
+    assert (job.upsert, job.send_completion_email, job.external_id) == (False, True, "")
+
+
+def test_create_records_an_audit_event_with_the_job(post_import, connection):
+    job_id = post_import().json()["id"]
+    event = Event.objects.get(description="Create import users job")
+    assert (event.type, event.actor_kind, event.actor_id) == ("sapi", "client", "test-client")
+    assert (event.connection, event.connection_id) == (connection.name, connection.id)
+    assert event.details["job_id"] == job_id
+
+
+@pytest.mark.parametrize(
+    ("parts", "message"),
+    [
+        ({"users": False}, "Must provide 'users' file as multipart part."),
+        ({"users": b""}, "Users file must not be empty."),
+        ({"connection_id": None}, "Must provide 'connection_id' as multipart part."),
+        (
+            {"connection_id": "con_short"},
+            "Payload validation error: 'String does not match pattern ^con_[A-Za-z0-9]{16}$' "
+            "on property connection_id.",
+        ),
+        ({"connection_id": "con_0000000000000001"}, "The connection does not exist."),
+        (
+            {"upsert": "yes"},
+            "Payload validation error: 'Expected type boolean but found type string' on property upsert.",
+        ),
+        (
+            {"send_completion_email": "1"},
+            "Payload validation error: 'Expected type boolean but found type string' on property "
+            "send_completion_email.",
+        ),
+        ({"scopes": "x"}, "Payload validation error: 'Additional properties not allowed: scopes'."),
+        (
+            {"external_id": "x" * 256},
+            "Payload validation error: 'String is too long (256 chars), maximum 255' on property external_id.",
+        ),
+    ],
+)
+def test_create_refuses_bad_parts_with_auth0s_messages(post_import, parts, message):
+    users = parts.pop("users", None)
+    response = post_import(users, **parts)
+    assert response.status_code == 400
+    code = "inexistent_connection" if message == "The connection does not exist." else "invalid_body"
+    assert without_errors(response.json()) == envelope(400, "Bad Request", message, code)
+    assert not Job.objects.exists()
+
+
+def test_users_sent_as_a_text_part_is_not_a_file(importer, connection):
+    response = importer.post(URL, {"users": "[]", "connection_id": connection.id}, format="multipart")
+    assert response.status_code == 400
+    assert response.json()["message"] == "Must provide 'users' file as multipart part."
+
+
+def test_create_refuses_a_connection_that_is_not_a_database(importer, make_connection):
+    sms = make_connection(name="sms", strategy="sms")
+    response = importer.post(URL, {"users": users_file(), "connection_id": sms.id}, format="multipart")
+    assert response.status_code == 400
+    assert without_errors(response.json()) == envelope(
+        400, "Bad Request", "Connection must be a database connection.", "invalid_body"
+    )
+
+
+def test_a_malformed_multipart_body_is_a_400(importer, connection):
+    response = importer.generic("POST", URL, b"--nope\r\ngarbage", content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert without_errors(response.json()) == envelope(
+        400, "Bad Request", "Payload validation error: 'Invalid multipart payload format'.", "invalid_body"
+    )
+
+
+def test_a_json_body_is_415(importer, connection):
+    response = importer.post(URL, {"connection_id": connection.id}, format="json")
+    assert response.status_code == 415
+    assert response.json()["errorCode"] == "unsupported_media_type"
+
+
+def test_a_file_over_the_body_limit_is_413(post_import, settings):
+    settings.MAX_REQUEST_BODY_BYTES = 1000
+    response = post_import([{"email": f"user{i}@example.com"} for i in range(100)])
+    assert response.status_code == 413
+    assert without_errors(response.json()) == envelope(
+        413,
+        "Request Entity Too Large",
+        "Payload content length greater than maximum allowed: 1000",
+        "payload_too_large",
+    )
+    assert not Job.objects.exists()
+
+
+def test_messages_follow_accept_language(post_import):
+    response = post_import(False, _language="ja")
+    assert response.status_code == 400
+    assert response.json()["message"] == "'users' ファイルを multipart のパートとして指定してください。"
+
+
+def test_a_third_active_job_is_refused_with_429(post_import):
+    first, second = post_import(), post_import()
+    assert first.status_code == second.status_code == 202
+    Job.objects.filter(pk=first.json()["id"]).update(
+        status=JobStatus.PROCESSING, claimed_by="w", heartbeat_at=timezone.now()
+    )
+    third = post_import()
+    assert third.status_code == 429
+    assert without_errors(third.json()) == envelope(
+        429,
+        "Too Many Requests",
+        "There are 2 active import users jobs, please wait until some of them are finished and try again",
+        "too_many_requests",
+    )
+    assert Job.objects.count() == 2
+    # A finished job no longer counts.
+    Job.objects.filter(pk=second.json()["id"]).update(status=JobStatus.COMPLETED, finished_at=timezone.now())
+    assert post_import().status_code == 202
+
+
+def test_create_needs_a_token_and_the_create_users_scope(api_client, token, connection):
+    data = {"users": users_file(), "connection_id": connection.id}
+    anonymous = api_client.post(URL, data, format="multipart")
+    assert anonymous.status_code == 401
+    assert anonymous["WWW-Authenticate"].startswith("Bearer")
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token('read:users update:users')}")
+    data = {"users": users_file(), "connection_id": connection.id}
+    refused = api_client.post(URL, data, format="multipart")
+    assert refused.status_code == 403
+    assert without_errors(refused.json()) == envelope(
+        403, "Forbidden", "Insufficient scope, expected any of: create:users", "insufficient_scope"
+    )
+    assert not Job.objects.exists()
+
+
+# --- GET /api/v2/jobs/{id} and /errors -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scopes", ["read:users", "create:users"])
+def test_get_job_with_either_scope(post_import, api_client, token, scopes):
+    job_id = post_import().json()["id"]
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token(scopes)}")
+    response = api_client.get(f"/api/v2/jobs/{job_id}")
+    assert response.status_code == 200
+    assert response.json()["status"] == "pending"
+    assert "summary" not in response.json()
+
+
+def test_get_job_refuses_other_scopes_and_no_token(post_import, api_client, token):
+    job_id = post_import().json()["id"]
+    for path in (f"/api/v2/jobs/{job_id}", f"/api/v2/jobs/{job_id}/errors"):
+        api_client.credentials()
+        assert api_client.get(path).status_code == 401
+        api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token('update:users')}")
+        refused = api_client.get(path)
+        assert refused.status_code == 403
+        assert refused.json()["message"] == "Insufficient scope, expected any of: create:users,read:users"
+
+
+@pytest.mark.parametrize("path", ["/api/v2/jobs/job_0000000000000000", "/api/v2/jobs/nope/errors"])
+def test_unknown_job_is_404(db, importer, path):
+    response = importer.get(path)
+    assert response.status_code == 404
+    assert without_errors(response.json()) == envelope(404, "Not Found", "The job does not exist.", "inexistent_job")
+
+
+# --- the worker ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_runs_a_job_to_completed_with_summary_and_errors(post_import, importer):
+    job_id = post_import([*GOOD_USERS, BAD_USER]).json()["id"]
+    pending_errors = importer.get(f"/api/v2/jobs/{job_id}/errors")
+    assert pending_errors.status_code == 200
+    assert pending_errors.json()["status"] == "pending"
+
+    call_command("run_jobs", "--once")
+
+    job = importer.get(f"/api/v2/jobs/{job_id}").json()
+    assert job["status"] == "completed"
+    assert job["summary"] == {"failed": 1, "updated": 0, "inserted": 3, "total": 4}
+    errors = importer.get(f"/api/v2/jobs/{job_id}/errors")
+    assert errors.status_code == 200
+    [rejected] = errors.json()
+    assert rejected["user"]["email"] == "not-an-email"
+    assert "password_hash" not in rejected["user"]
+    assert rejected["errors"] and {"code", "message"} <= set(rejected["errors"][0])
+    assert User.objects.filter(email__in=[u["email"] for u in GOOD_USERS]).count() == 3
+    row = Job.objects.get(pk=job_id)
+    assert row.claimed_by == "" and row.started_at and row.finished_at and row.attempts == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_errors_of_a_job_that_refused_nobody_is_204(post_import, importer):
+    job_id = post_import().json()["id"]
+    call_command("run_jobs", "--once")
+    response = importer.get(f"/api/v2/jobs/{job_id}/errors")
+    assert response.status_code == 204
+    assert response.content == b""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unreadable_file_fails_the_job_with_the_importers_message(post_import, importer):
+    job_id = post_import(b"not json at all").json()["id"]
+    call_command("run_jobs", "--once")
+    job = importer.get(f"/api/v2/jobs/{job_id}").json()
+    assert job["status"] == "failed"
+    assert job["status_details"] == "The users file must be a JSON array of users or JSON lines (one user a line)."
+    errors = importer.get(f"/api/v2/jobs/{job_id}/errors").json()
+    assert errors["status"] == "failed" and errors["status_details"] == job["status_details"]
+
+
+class WorkerDied(Exception):
+    pass
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_left_processing_by_a_dead_worker_is_taken_over_and_ends_with_each_user_once(post_import, importer):
+    job_id = post_import().json()["id"]
+    # A worker claimed the job, committed its first batch (two users), recorded that progress, and died.
+    job = claim_job(worker_id="dead-worker")
+
+    def die_after_first_batch(summary: ImportSummary, bytes_read: int) -> None:
+        beat(job_id=job.id, worker_id="dead-worker", summary=summary.as_auth0(), bytes_read=bytes_read)
+        raise WorkerDied()
+
+    with pytest.raises(WorkerDied):
+        import_users(
+            BytesIO(bytes(job.users_file)),
+            connection=job.connection,
+            actor=Actor("client", "test-client"),
+            batch_size=2,
+            on_progress=die_after_first_batch,
+        )
+    assert User.objects.count() == 2
+    stale = timezone.now() - timedelta(seconds=settings.JOBS_STALE_AFTER_SECONDS + 1)
+    Job.objects.filter(pk=job_id).update(heartbeat_at=stale)
+    assert importer.get(f"/api/v2/jobs/{job_id}").json()["status"] == "processing"
+
+    call_command("run_jobs", "--once")
+
+    job = Job.objects.get(pk=job_id)
+    assert (job.status, job.attempts, job.claimed_by) == ("completed", 2, "")
+    assert job.summary == {"failed": 0, "updated": 0, "inserted": 3, "total": 3}
+    assert sorted(User.objects.values_list("email", flat=True)) == sorted(u["email"] for u in GOOD_USERS)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_running_job_shows_its_progress(post_import, importer):
+    job_id = post_import().json()["id"]
+    claim_job(worker_id="busy")
+    size = Job.objects.get(pk=job_id).file_size
+    Job.objects.filter(pk=job_id).update(
+        bytes_read=size // 2, started_at=timezone.now() - timedelta(seconds=10), heartbeat_at=timezone.now()
+    )
+    job = importer.get(f"/api/v2/jobs/{job_id}").json()
+    assert job["status"] == "processing"
+    assert job["percentage_done"] == 50 or job["percentage_done"] == 49
+    assert 5 <= job["time_left_seconds"] <= 12
+    assert "summary" not in job
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_heartbeat_runs_while_the_job_runs_and_notices_a_take_over(post_import):
+    job_id = post_import().json()["id"]
+    claim_job(worker_id="me")
+    Job.objects.filter(pk=job_id).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
+    heartbeat = _Heartbeat(job_id=job_id, worker_id="me", interval=0.05)
+    heartbeat.start()
+    try:
+        deadline = time.monotonic() + 10
+        while Job.objects.get(pk=job_id).heartbeat_at < timezone.now() - timedelta(minutes=1):
+            assert time.monotonic() < deadline, "no heartbeat"
+            time.sleep(0.05)
+        Job.objects.filter(pk=job_id).update(claimed_by="someone-else")
+        assert heartbeat.lost.wait(10)
+    finally:
+        heartbeat.done.set()
+        heartbeat.join()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_json_lines_import_and_the_file_is_dropped_once_finished(post_import, importer):
+    lines = b"\n".join(json.dumps(user).encode() for user in GOOD_USERS)
+    job_id = post_import(lines).json()["id"]
+    call_command("run_jobs", "--once")
+    assert importer.get(f"/api/v2/jobs/{job_id}").json()["summary"]["inserted"] == 3
+    job = Job.objects.get(pk=job_id)
+    assert bytes(job.users_file) == b""
+    assert job.file_size == len(lines)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_refused_users_are_kept_without_their_secrets(post_import, importer):
+    refused = {"email": "bad@", "password": "Str0ng!Passw0rd-plain", "mfa_factors": [{"totp": {"secret": "S3CRET"}}]}
+    job_id = post_import([refused, BAD_USER]).json()["id"]
+    call_command("run_jobs", "--once")
+    stored = json.dumps(Job.objects.get(pk=job_id).errors)
+    answered = importer.get(f"/api/v2/jobs/{job_id}/errors").content.decode()
+    for text in (stored, answered):
+        assert "bad@" in text and "not-an-email" in text
+        for secret in ("Str0ng!Passw0rd-plain", "S3CRET", "$2b$10$"):
+            assert secret not in text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_live_workers_job_is_not_taken_over(post_import):
+    job_id = post_import().json()["id"]
+    assert claim_job(worker_id="alive").id == job_id
+    call_command("run_jobs", "--once")
+    assert Job.objects.get(pk=job_id).claimed_by == "alive"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_interrupted_too_many_times_is_given_up(post_import, importer, settings):
+    job_id = post_import().json()["id"]
+    claim_job(worker_id="dead")
+    Job.objects.filter(pk=job_id).update(
+        attempts=settings.JOBS_MAX_ATTEMPTS, heartbeat_at=timezone.now() - timedelta(days=1)
+    )
+    call_command("run_jobs", "--once")
+    job = importer.get(f"/api/v2/jobs/{job_id}").json()
+    assert job["status"] == "failed"
+    assert job["status_details"] == "The job was interrupted too many times and was given up."
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stopped_worker_hands_its_job_back_and_a_new_worker_finishes_it(post_import, importer):
+    job_id = post_import().json()["id"]
+    first = Worker(worker_id="first")
+    job = claim_job(worker_id="first")
+    first.stop()  # SIGTERM arrived: the current batch ends, then the job goes back to the queue
+    first.run_job(job)
+    row = Job.objects.get(pk=job_id)
+    assert (row.status, row.claimed_by, row.heartbeat_at) == ("pending", "", None)
+
+    call_command("run_jobs", "--once")  # a restarted worker
+
+    job = importer.get(f"/api/v2/jobs/{job_id}").json()
+    assert job["status"] == "completed"
+    assert job["summary"] == {"failed": 0, "updated": 0, "inserted": 3, "total": 3}
+    assert User.objects.count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_never_claim_the_same_job(post_import):
+    job_ids = {post_import().json()["id"], post_import().json()["id"]}
+    claims: list[str | None] = []
+    barrier = threading.Barrier(6)
+
+    def claim(worker: str) -> None:
+        from django.db import connection
+
+        try:
+            barrier.wait()
+            job = claim_job(worker_id=worker)
+            claims.append(job.id if job else None)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=claim, args=(f"w{i}",)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    won = [job_id for job_id in claims if job_id]
+    assert sorted(won) == sorted(job_ids)
+    assert Job.objects.filter(status="processing").count() == 2
+    assert len(set(Job.objects.values_list("claimed_by", flat=True))) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_release_only_works_for_the_owner(post_import):
+    job_id = post_import().json()["id"]
+    claim_job(worker_id="owner")
+    assert release_job(job_id=job_id, worker_id="someone-else") is False
+    assert Job.objects.get(pk=job_id).claimed_by == "owner"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_finished_jobs_are_purged_after_24_hours(post_import):
+    old_id, recent_id = post_import().json()["id"], post_import().json()["id"]
+    now = timezone.now()
+    Job.objects.filter(pk=old_id).update(status="completed", finished_at=now - timedelta(hours=25))
+    Job.objects.filter(pk=recent_id).update(status="failed", finished_at=now - timedelta(hours=23))
+    Job.objects.filter(pk=recent_id).update(created_at=now - timedelta(days=3))
+    pending = Job.objects.create(
+        type="users_import",
+        connection=Job.objects.get(pk=recent_id).connection,
+        connection_name="x",
+        users_file=b"[]",
+        created_by="c",
+    )
+    Job.objects.filter(pk=pending.pk).update(created_at=now - timedelta(days=3))
+    Worker(worker_id="janitor").housekeeping()
+    assert set(Job.objects.values_list("id", flat=True)) == {recent_id, pending.pk}
+
+
+@pytest.mark.live
+def test_the_worker_process_stops_on_sigterm(transactional_db):
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": database_url(),
+        "SECRET_KEY": settings.SECRET_KEY,
+        "DATA_DIR": str(settings.DATA_DIR),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "run_jobs", "--poll-interval", "30"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        time.sleep(3)
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    assert "stopped after 0 job(s)" in output
+
+
+# --- the official SDK, unmodified ---------------------------------------------------------------------------
+
+
+@pytest.mark.live
+def test_the_official_sdk_imports_users_and_reads_the_job(live_server_url, make_connection):
+    from auth0.authentication import GetToken
+    from auth0.management import Auth0
+
+    connection = make_connection()
+    client, secret = create_client(name="importer", scopes="create:users read:users", actor=SYSTEM)
+    grant = GetToken(urlsplit(live_server_url).netloc, client.client_id, client_secret=secret, protocol="http")
+    access = grant.client_credentials(settings.MANAGEMENT_API_AUDIENCE)["access_token"]
+    api = Auth0(base_url=f"{live_server_url}/api/v2", token=access, max_retries=0)
+
+    content = json.dumps([*GOOD_USERS, BAD_USER]).encode()
+    created = api.jobs.users_imports.create(
+        users=("users.json", content, "application/json"),
+        connection_id=connection.id,
+        upsert=True,
+        external_id="sdk-run",
+        send_completion_email=False,
+    )
+    assert created.status == "pending" and created.type == "users_import" and created.id.startswith("job_")
+    assert created.connection_id == connection.id and created.external_id == "sdk-run"
+    job = Job.objects.get(pk=created.id)
+    assert (job.upsert, job.send_completion_email) == (True, False)
+
+    minimal = api.jobs.users_imports.create(users=content, connection_id=connection.id)  # no optional parts
+    assert minimal.status == "pending"
+
+    call_command("run_jobs", "--once")
+
+    fetched = api.jobs.get(created.id)
+    assert fetched.status == "completed"
+    assert fetched.summary.inserted == 3 and fetched.summary.failed == 1 and fetched.summary.total == 4
+    failures = api.jobs.errors.get(created.id)
+    assert len(failures) == 1
+    assert failures[0].user["email"] == "not-an-email"
+
+
+@pytest.mark.live
+def test_concurrent_creates_never_exceed_two_active_jobs(live_server_url, make_connection, token):
+    import requests
+
+    connection = make_connection()
+    headers = {"Authorization": f"Bearer {token('create:users')}"}
+    content = json.dumps(GOOD_USERS).encode()
+    barrier = threading.Barrier(8)
+    statuses: list[int] = []
+
+    def create() -> None:
+        barrier.wait()
+        response = requests.post(
+            f"{live_server_url}{URL}",
+            headers=headers,
+            files={"users": ("users.json", content, "application/json")},
+            data={"connection_id": connection.id},
+            timeout=30,
+        )
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=create) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [202, 202] + [429] * 6
+    assert Job.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_crashed_run_is_retried_at_once_and_given_up_after_max_attempts(post_import, importer, monkeypatch):
+    job_id = post_import().json()["id"]
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("importer bug")
+
+    monkeypatch.setattr("jobs.worker.import_users", crash)
+    call_command("run_jobs", "--once")  # crashes, retries at once, until JOBS_MAX_ATTEMPTS
+    job = importer.get(f"/api/v2/jobs/{job_id}").json()
+    assert job["status"] == "failed"
+    assert job["status_details"] == "The job was interrupted too many times and was given up."
+    assert Job.objects.get(pk=job_id).attempts == settings.JOBS_MAX_ATTEMPTS
