@@ -16,16 +16,9 @@ from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 
 from config import messages
-from config.schema import JSONObjectField, StrictBooleanField, StrictCharField, StrictSerializer, echo, json_type
+from config.schema import JSONObjectField, StrictCharField, StrictSerializer, echo, json_type
 from users.password_hashes import HashFormatError, normalize_custom_password_hash, normalize_password_hash
-from users.serializers import (
-    METADATA_MAX_DEPTH,
-    USER_ID_PATTERN,
-    EmailAddressField,
-    PasswordField,
-    PhoneNumberField,
-    StrictUriField,
-)
+from users.serializers import CreateUserRequestSerializer, EmailAddressField
 
 JobError = dict[str, str]
 
@@ -33,29 +26,26 @@ JobError = dict[str, str]
 SECRET_FIELDS = ("password", "password_hash", "custom_password_hash")
 
 
+_API = CreateUserRequestSerializer._declared_fields
+
+
 class ImportUserSerializer(StrictSerializer):
+    # The API's own field objects (DRF binds a copy per serializer), so a rule changed there changes here.
     email = EmailAddressField(required=True, help_text=gettext_lazy("The user's email."))
-    email_verified = StrictBooleanField(help_text=gettext_lazy("Whether the user's email address is verified."))
-    phone_number = PhoneNumberField(help_text=gettext_lazy("The user's phone number (E.164)."))
-    phone_verified = StrictBooleanField(help_text=gettext_lazy("Whether the user's phone number is verified."))
-    user_id = StrictCharField(
-        min_length=0,
-        max_length=255,
-        pattern=USER_ID_PATTERN,
-        help_text=gettext_lazy("The user's unique identifier; the connection's strategy is prepended."),
-    )
-    username = StrictCharField(min_length=1, max_length=128, help_text=gettext_lazy("The user's username."))
-    given_name = StrictCharField(min_length=1, max_length=150, help_text=gettext_lazy("The user's given name(s)."))
-    family_name = StrictCharField(min_length=1, max_length=150, help_text=gettext_lazy("The user's family name(s)."))
-    name = StrictCharField(min_length=1, max_length=300, help_text=gettext_lazy("The user's full name."))
-    nickname = StrictCharField(min_length=1, max_length=300, help_text=gettext_lazy("The user's nickname."))
-    picture = StrictUriField(help_text=gettext_lazy("A URI pointing to the user's picture."))
-    blocked = StrictBooleanField(help_text=gettext_lazy("Whether the user is blocked."))
-    app_metadata = JSONObjectField(max_depth=METADATA_MAX_DEPTH, help_text=gettext_lazy("The user's app metadata."))
-    user_metadata = JSONObjectField(max_depth=METADATA_MAX_DEPTH, help_text=gettext_lazy("The user's user metadata."))
-    password = PasswordField(
-        min_length=1, help_text=gettext_lazy("A plain password, hashed with bcrypt on import (an extension).")
-    )
+    email_verified = _API["email_verified"]
+    phone_number = _API["phone_number"]
+    phone_verified = _API["phone_verified"]
+    user_id = _API["user_id"]
+    username = _API["username"]
+    given_name = _API["given_name"]
+    family_name = _API["family_name"]
+    name = _API["name"]
+    nickname = _API["nickname"]
+    picture = _API["picture"]
+    blocked = _API["blocked"]
+    app_metadata = _API["app_metadata"]
+    user_metadata = _API["user_metadata"]
+    password = _API["password"]
     password_hash = StrictCharField(help_text=gettext_lazy("A bcrypt ($2a$/$2b$) or Django password hash."))
     custom_password_hash = JSONObjectField(
         max_depth=4, help_text=gettext_lazy("A password hash of another algorithm, as Auth0 describes it.")
