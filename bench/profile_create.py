@@ -3,9 +3,10 @@
     .venv/bin/python bench/profile_create.py [--count N] [--rounds 4] [--operator] [--profile cprofile|pyinstrument]
 
 Runs ``POST /api/v2/users`` N times with Django's test client on a fresh SQLite file (or ``BENCH_DATABASE_URL``)
-and prints the wall and CPU milliseconds per create, the time of one bcrypt hash at the same cost, the CPU beside
-the hash, and the SQL queries of one create. The token is a client-credentials token of a real ``Client`` (as
-the SDKs use) unless ``--operator``. ``--profile`` prints the hottest functions.
+and prints the wall and CPU milliseconds per create (the best of ``--repeat`` runs), the time of one bcrypt hash
+at the same cost, the CPU beside the hash, and the SQL statements of one create. The token is a
+client-credentials token of a real ``Client`` (as the SDKs use) unless ``--operator``. ``--profile`` prints the
+hottest functions.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of --count creates; the best is reported")
     parser.add_argument("--operator", action="store_true", help="an operator token (no client row to check)")
     parser.add_argument("--profile", choices=["cprofile", "pyinstrument"])
     parser.add_argument("--no-mail", action="store_true", help='send "verify_email": false (no verification mail)')
@@ -118,10 +120,14 @@ def main() -> None:
 
         profiler = Profiler(interval=0.0002)
         profiler.start()
-    wall, cpu = time.perf_counter(), time.process_time()
-    for _ in range(args.count):
-        create()
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    best_wall = best_cpu = float("inf")
+    for _run in range(1 if profiler else args.repeat):
+        wall, cpu = time.perf_counter(), time.process_time()
+        for _ in range(args.count):
+            create()
+        best_wall = min(best_wall, time.perf_counter() - wall)
+        best_cpu = min(best_cpu, time.process_time() - cpu)
+    wall, cpu = best_wall, best_cpu
     if args.profile == "cprofile":
         import pstats
 
