@@ -3,6 +3,8 @@ state (a connection or client changed through the API is seen by the very next r
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.db import connection as db
 from django.test.utils import CaptureQueriesContext
@@ -97,3 +99,26 @@ def test_deactivating_the_client_refuses_its_token_on_the_very_next_request(clie
 
     assert refused.status_code == 401
     assert _create(client_api, "three@example.com").status_code == 201
+
+
+def test_a_remembered_token_is_refused_once_it_expires(client_api, token):
+    short = token("create:users", expires_in=1)
+    client_api.credentials(HTTP_AUTHORIZATION=f"Bearer {short}")
+    assert _create(client_api, "early@example.com").status_code == 201  # verified, and remembered
+
+    time.sleep(1.1)
+    response = _create(client_api, "late@example.com")
+
+    assert response.status_code == 401
+    assert response.json()["message"] == "Expired token received for JSON Web Token validation"
+
+
+def test_a_remembered_token_is_refused_when_the_signing_key_changes(client_api, settings, tmp_path):
+    from config.keys import load_signing_key
+
+    assert _create(client_api, "kept@example.com").status_code == 201
+
+    settings.JWT_SIGNING_KEY = load_signing_key(pem=None, pem_file=None, data_dir=tmp_path)
+    response = _create(client_api, "rekeyed@example.com")
+
+    assert response.status_code == 401
