@@ -122,3 +122,18 @@ def test_a_remembered_token_is_refused_when_the_signing_key_changes(client_api, 
     response = _create(client_api, "rekeyed@example.com")
 
     assert response.status_code == 401
+
+
+def test_a_serializer_bound_once_keeps_nothing_from_one_body_to_the_next(client_api):
+    bad = {"connection": "Username-Password-Authentication", "email": "nope", "colour": "red"}
+
+    first = client_api.post("/api/v2/users", bad, format="json")
+    created = _create(client_api, "fine@example.com")
+    again = client_api.post("/api/v2/users", bad, format="json")
+    missing = client_api.post("/api/v2/users", {"email": "x@example.com"}, format="json")
+
+    assert first.status_code == again.status_code == 400
+    assert first.json() == again.json()
+    assert created.status_code == 201
+    assert created.json()["email"] == "fine@example.com"
+    assert [e["field"] for e in missing.json()["errors"]] == ["connection"]
