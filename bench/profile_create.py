@@ -132,7 +132,7 @@ def main() -> None:
         import pstats
 
         profiler.disable()
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+        pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(45)
     elif args.profile == "pyinstrument":
         profiler.stop()
         print(profiler.output_text(unicode=True, color=False, show_all=False))
