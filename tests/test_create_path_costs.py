@@ -137,3 +137,22 @@ def test_a_serializer_bound_once_keeps_nothing_from_one_body_to_the_next(client_
     assert created.status_code == 201
     assert created.json()["email"] == "fine@example.com"
     assert [e["field"] for e in missing.json()["errors"]] == ["connection"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_deleted_while_the_password_hashes_is_400_not_500(client_api, connection, monkeypatch):
+    import users.services
+    from connections.models import Connection
+
+    real_hash = users.services.hash_password
+
+    def hash_while_the_connection_goes(password):
+        Connection.objects.filter(pk=connection.pk).delete()
+        return real_hash(password)
+
+    monkeypatch.setattr(users.services, "hash_password", hash_while_the_connection_goes)
+    response = _create(client_api, "orphan@example.com")
+
+    assert response.status_code == 400
+    assert response.json()["errorCode"] == "inexistent_connection"
+    assert not User.objects.exists()

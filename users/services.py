@@ -132,12 +132,11 @@ def _insert(
             if send_verification:
                 schedule_verification_email(user)
     except IntegrityError as exc:
-        if inserted:
-            raise  # the audit row, not the user, was refused
-        if is_unique_violation(exc):
+        if not inserted and is_unique_violation(exc):
             raise UserAlreadyExists() from exc
+        # Deleted while we were hashing: the foreign key is checked at COMMIT (Django creates it deferred).
         if not Connection.objects.filter(pk=connection.pk).exists():
-            raise ConnectionNotFound() from exc  # deleted while we were hashing
+            raise ConnectionNotFound() from exc
         raise
 
 
