@@ -42,9 +42,8 @@ PYTHON = sys.executable
 BIND = "127.0.0.1:8799"
 CONNECTION = "Username-Password-Authentication"
 # scripts/serve.sh's defaults, chosen by measurement on the 2-core machine (README, Performance): bcrypt
-# releases the GIL while hashing, and a thread must take it back afterwards; with two workers per core and four
-# threads each, fewer threads wait on each GIL and concurrency 16 never queues behind busy threads.
-DEFAULT_WORKERS = 2 * (os.cpu_count() or 1)
+# releases the GIL while hashing, so a worker per core keeps the cores busy; four threads hide database waits.
+DEFAULT_WORKERS = os.cpu_count() or 2
 DEFAULT_THREADS = 4
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 

@@ -17,8 +17,8 @@ if [ -z "${SECRET_KEY:-}" ]; then
 fi  # settings read $DATA_DIR/secret_key when SECRET_KEY is not set
 
 BIND="${BIND:-127.0.0.1:8000}"
-# Two workers per core, four threads each: measured best with bench/run.py (README, Performance). bcrypt
-# releases the GIL while hashing; fewer threads per process wait less for it afterwards.
+# A worker per core, four threads each: measured with bench/run.py (README, Performance). bcrypt releases the
+# GIL while hashing, so two cores stay busy; spare threads hide database waits; more workers only cost CPU.
 
 .venv/bin/python manage.py compile_translations >/dev/null
 .venv/bin/python manage.py migrate --noinput >/dev/null
@@ -42,7 +42,7 @@ INFO
 
 exec .venv/bin/gunicorn config.wsgi \
   --bind "$BIND" \
-  --workers "${WEB_CONCURRENCY:-$(( 2 * $(nproc 2>/dev/null || echo 1) ))}" \
+  --workers "${WEB_CONCURRENCY:-$(nproc 2>/dev/null || echo 2)}" \
   --threads "${GUNICORN_THREADS:-4}" \
   --access-logfile - \
   --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-127.0.0.1}"
