@@ -1,15 +1,28 @@
 """Benchmark creates against gunicorn with wrk, beside the bcrypt bound of this machine.
 
-    .venv/bin/python bench/run.py [--db sqlite|postgres] [--workers N] [--threads N] [--duration S]
+    .venv/bin/python bench/run.py [--db sqlite|postgres|both] [--workers N] [--threads N] [--duration S]
+                                  [--rounds R] [--no-mail] [--concurrency 1,4,16] [--no-cheap | --cheap-only]
 
-Prints, for concurrency 1, 4 and 16: creates/s and p50/p90/p99 latency; the bcrypt bound (hashes per second over
-all cores at the configured cost) and the ratio of the two; and the same run with the cheapest bcrypt cost (4),
-which shows the server's own work per create. Needs wrk (apt-get install wrk). Figures, not assertions.
+For each database, prints for concurrency 1, 4 and 16 (or those given): creates/s and p50/p90/p99 latency;
+the bcrypt bound (hashes per second over all cores at the configured cost) and the ratio of the two; the time of
+one hash at that cost on one thread (p50 at concurrency 1 cannot be below it). Then the same run with the
+cheapest bcrypt cost (4; ``--no-cheap`` skips it, ``--cheap-only`` runs just it) measures the server's own CPU
+per create directly: the CPU time (utime + stime from /proc) of the gunicorn master and its workers over the
+measured runs, less the CPU of that many cost-4 hashes, divided by the number of creates. CPU time is steadier
+than throughput when other work shares the machine (though contention inflates it too: compare runs made
+side by side).
+
+Each create is a ``POST /api/v2/users`` with a client-credentials token (a real ``Client``, as the SDKs use) and
+a new e-mail address; without ``--no-mail`` the body leaves ``verify_email`` unset, so every create also sends
+the verification mail (console backend, to /dev/null), as Auth0's default does. PostgreSQL runs use
+``BENCH_DATABASE_URL`` (the database is dropped and created). Needs wrk (apt-get install wrk). Figures, not
+assertions.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
 import re
@@ -18,12 +31,21 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import bcrypt
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+BIND = "127.0.0.1:8799"
+CONNECTION = "Username-Password-Authentication"
+# scripts/serve.sh's defaults, chosen by measurement on the 2-core machine (README, Performance): bcrypt
+# releases the GIL while hashing, so a worker per core keeps the cores busy; four threads hide database waits.
+DEFAULT_WORKERS = os.cpu_count() or 2
+DEFAULT_THREADS = 4
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def bcrypt_bound(rounds: int, seconds: float = 3.0) -> float:
@@ -43,6 +65,19 @@ def _hash_for(rounds: int, seconds: float) -> int:
     return count
 
 
+def one_hash_ms(rounds: int, seconds: float = 1.0) -> float:
+    """CPU milliseconds of one hash at ``rounds`` on one thread (the best of three tries)."""
+    salt = bcrypt.gensalt(rounds=rounds)
+    best = float("inf")
+    for _try in range(3):
+        count, start = 0, time.process_time()
+        while time.process_time() - start < seconds / 3 or count < 3:
+            bcrypt.hashpw(b"Str0ng!Passw0rd", salt)
+            count += 1
+        best = min(best, (time.process_time() - start) * 1000 / count)
+    return best
+
+
 def _latency_ms(text: str, label: str) -> float:
     match = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
     if not match:
@@ -51,41 +86,109 @@ def _latency_ms(text: str, label: str) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
-def run_wrk(url: str, token: str, concurrency: int, duration: int) -> dict[str, float]:
-    env = {**os.environ, "BENCH_TOKEN": token, "BENCH_RUN": secrets.token_hex(4)}
+def run_wrk(url: str, token: str, concurrency: int, duration: int, *, mail: bool) -> dict[str, float]:
+    env = {
+        **os.environ,
+        "BENCH_TOKEN": token,
+        "BENCH_RUN": secrets.token_hex(4),
+        "BENCH_EXTRA": "" if mail else ',"verify_email":false',
+    }
     out = subprocess.run(
         ["wrk", "-t", str(min(concurrency, 4)), "-c", str(concurrency), "-d", f"{duration}s", "--latency",
          "-s", str(ROOT / "bench" / "create_users.lua"), url],
         capture_output=True, text=True, env=env, check=True,
     ).stdout  # fmt: skip
     requests = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = float(re.search(r"(\d+) requests in", out).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    non2xx = float(errors.group(1)) if errors else 0.0
     return {
         "rps": requests,
         "p50": _latency_ms(out, "50"),
         "p90": _latency_ms(out, "90"),
         "p99": _latency_ms(out, "99"),
-        "non2xx": float(errors.group(1)) if errors else 0.0,
+        "non2xx": non2xx,
+        "creates": total - non2xx,
     }
+
+
+def process_tree_cpu(root: int) -> float:
+    """CPU seconds (user + system) of ``root`` and its child processes (the gunicorn master and workers)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
+        pid, ppid = int(entry.name), int(fields[1])
+        if pid == root or ppid == root:
+            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+    return total
+
+
+def _post(url: str, body: dict[str, str]) -> dict[str, str]:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
 
 
 def serve(env: dict[str, str], workers: int, threads: int) -> subprocess.Popen:
     manage = [PYTHON, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "-v0"], env=env, check=True, cwd=ROOT)
     subprocess.run(
-        [*manage, "create_connection", "Username-Password-Authentication", "--if-missing"],
+        [*manage, "create_connection", CONNECTION, "--if-missing"],
         env=env, check=True, cwd=ROOT, capture_output=True,
     )  # fmt: skip
     process = subprocess.Popen(
-        [PYTHON, "-m", "gunicorn", "config.wsgi", "-b", "127.0.0.1:8799",
-         "-w", str(workers), "--threads", str(threads)],
+        [PYTHON, "-m", "gunicorn", "config.wsgi", "-b", BIND, "-w", str(workers), "--threads", str(threads)],
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    time.sleep(3)
+    for _attempt in range(100):
+        time.sleep(0.2)
+        try:
+            urllib.request.urlopen(f"http://{BIND}/.well-known/jwks.json", timeout=2).close()
+            break
+        except OSError:
+            continue
     return process
 
 
-def bench(db: str, rounds: int, workers: int, threads: int, duration: int) -> list[tuple[int, dict[str, float]]]:
+def client_token(env: dict[str, str]) -> str:
+    """A client with ``create:users`` and a token from ``/oauth/token``, as an SDK gets one."""
+    created = subprocess.run(
+        [PYTHON, str(ROOT / "manage.py"), "create_client", "bench", "--scopes", "create:users"],
+        env=env, cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    client = json.loads(created)
+    answer = _post(
+        f"http://{BIND}/oauth/token",
+        {
+            "grant_type": "client_credentials",
+            "client_id": client["client_id"],
+            "client_secret": client["client_secret"],
+            "audience": client["audience"],
+        },
+    )
+    return answer["access_token"]
+
+
+def _reset_postgres(url: str) -> None:
+    parts = urllib.parse.urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = urllib.parse.urlunsplit(parts._replace(path="/postgres"))
+    for sql in (f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'):
+        subprocess.run(["psql", admin, "-q", "-c", sql], capture_output=True, check=True)
+
+
+def bench(
+    db: str, rounds: int, workers: int, threads: int, duration: int, *, mail: bool, concurrency: list[int]
+) -> tuple[list[tuple[int, dict[str, float]]], float]:
+    """The wrk runs at each concurrency (1, 4 and 16 by default), and the server's CPU seconds over them."""
     data = tempfile.mkdtemp(prefix="userdir-bench-")
     env = {
         **os.environ,
@@ -95,48 +198,83 @@ def bench(db: str, rounds: int, workers: int, threads: int, duration: int) -> li
         "MANAGEMENT_API_RATE_LIMIT": "off",
         "LOG_LEVEL": "WARNING",
     }
+    env.pop("DATABASE_URL", None)
     if db == "postgres":
         env["DATABASE_URL"] = os.environ.get(
-            "BENCH_DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/userdir_bench"
+            "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/userdir_perfbench"
         )
-        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-c", "DROP DATABASE IF EXISTS userdir_bench"],
-                       capture_output=True)  # fmt: skip
-        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-c", "CREATE DATABASE userdir_bench"],
-                       capture_output=True)  # fmt: skip
-    token = subprocess.run(
-        [PYTHON, str(ROOT / "manage.py"), "issue_token", "--scopes", "create:users"],
-        env=env, cwd=ROOT, capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
+        _reset_postgres(env["DATABASE_URL"])
     server = serve(env, workers, threads)
     try:
-        return [(c, run_wrk("http://127.0.0.1:8799", token, c, duration)) for c in (1, 4, 16)]
+        token = client_token(env)
+        url = f"http://{BIND}"
+        run_wrk(url, token, 4, 1, mail=mail)  # warm-up: imports, database connections, caches
+        cpu = process_tree_cpu(server.pid)
+        results = [(c, run_wrk(url, token, c, duration, mail=mail)) for c in concurrency]
+        return results, process_tree_cpu(server.pid) - cpu
     finally:
         server.terminate()
         server.wait()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--duration", type=int, default=10)
-    args = parser.parse_args()
+def report(db: str, args: argparse.Namespace, bound: float, hash_ms: float, cheap_hash_ms: float) -> None:
+    print(f"server: gunicorn {args.workers} workers x {args.threads} threads, {db}")
+    if not args.cheap_only:
+        main_run(db, args, bound, hash_ms)
+    if not args.no_cheap:
+        cheap_run(db, args, cheap_hash_ms)
 
-    bound = bcrypt_bound(args.rounds)
-    print(f"machine: {os.cpu_count()} cores; bcrypt bound at cost {args.rounds}: {bound:.1f} hashes/s")
-    print(f"server: gunicorn {args.workers} workers x {args.threads} threads, {args.db}")
+
+def main_run(db: str, args: argparse.Namespace, bound: float, hash_ms: float) -> None:
     print(f"{'conc':>4} {'creates/s':>10} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'vs bound':>9} {'non-2xx':>8}")
-    for concurrency, r in bench(args.db, args.rounds, args.workers, args.threads, args.duration):
+    results, _cpu = bench(
+        db, args.rounds, args.workers, args.threads, args.duration, mail=not args.no_mail, concurrency=args.concurrency
+    )
+    for concurrency, r in results:
         print(
             f"{concurrency:>4} {r['rps']:>10.1f} {r['p50']:>8.1f} {r['p90']:>8.1f} {r['p99']:>8.1f} "
             f"{r['rps'] / bound:>8.0%} {int(r['non2xx']):>8}"
         )
-    cheap = bench(args.db, 4, args.workers, args.threads, args.duration)
+    concurrency, first = results[0]
+    p50 = first["p50"]
+    print(f"p50 at concurrency {concurrency}: {p50:.1f} ms = one hash ({hash_ms:.1f} ms) + {p50 - hash_ms:.1f} ms")
+
+
+def cheap_run(db: str, args: argparse.Namespace, cheap_hash_ms: float) -> None:
+    cheap, cpu = bench(
+        db, 4, args.workers, args.threads, args.duration, mail=not args.no_mail, concurrency=args.concurrency
+    )
     best = max(r["rps"] for _c, r in cheap)
+    creates = sum(r["creates"] for _c, r in cheap)
     cores = os.cpu_count() or 1
+    own = (cpu * 1000 - creates * cheap_hash_ms) / creates if creates else float("nan")
     print(f"cheapest hash (cost 4): up to {best:.0f} creates/s -> about {cores * 1000 / best:.2f} ms of CPU per create")
+    print(
+        f"own CPU per create (cost 4, measured): {cpu:.1f} s of server CPU for {int(creates)} creates = "
+        f"{cpu * 1000 / creates:.2f} ms, less one cost-4 hash ({cheap_hash_ms:.2f} ms) = {own:.2f} ms"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="sqlite")
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--no-mail", action="store_true", help='send "verify_email": false (no verification mail)')
+    parser.add_argument("--concurrency", default="1,4,16", help="comma-separated wrk connection counts")
+    parser.add_argument("--no-cheap", action="store_true", help="skip the cost-4 run (own CPU per create)")
+    parser.add_argument("--cheap-only", action="store_true", help="only the cost-4 run (own CPU per create)")
+    args = parser.parse_args()
+    args.concurrency = [int(c) for c in args.concurrency.split(",")]
+
+    bound = bcrypt_bound(args.rounds)
+    hash_ms, cheap_hash_ms = one_hash_ms(args.rounds), one_hash_ms(4)
+    print(f"machine: {os.cpu_count()} cores; bcrypt bound at cost {args.rounds}: {bound:.1f} hashes/s")
+    print(f"one hash on one thread: {hash_ms:.1f} ms at cost {args.rounds}, {cheap_hash_ms:.2f} ms at cost 4")
+    for db in ("sqlite", "postgres") if args.db == "both" else (args.db,):
+        report(db, args, bound, hash_ms, cheap_hash_ms)
 
 
 if __name__ == "__main__":

@@ -7,14 +7,17 @@ Settings are read at call time, so tests can override them.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, timedelta
 from functools import lru_cache
 from typing import Any
 
 import jwt
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework_simplejwt.backends import TokenBackend
@@ -29,9 +32,14 @@ from rest_framework_simplejwt.tokens import Token
 class KeyedTokenBackend(TokenBackend):
     """simplejwt's backend plus a ``kid`` header on issue and a ``kid`` check on verify."""
 
+    # Verified tokens remembered per backend (so per key, audience and issuer), by their exact text.
+    VERIFIED_CACHE_SIZE = 256
+
     def __init__(self, *, kid: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.kid = kid
+        self._verified: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
 
     def encode(self, payload: dict[str, Any]) -> str:
         claims = dict(payload)
@@ -47,13 +55,35 @@ class KeyedTokenBackend(TokenBackend):
         )
 
     def decode(self, token: Any, verify: bool = True) -> dict[str, Any]:
+        """simplejwt's checks plus the ``kid``; a token this backend already verified skips them.
+
+        A client sends the same token with every request until it expires, and checking the RS256 signature
+        and the claims again cost about a third of a millisecond each time. Only a token that passed every
+        check is remembered; of those checks only ``exp`` can change its answer with time (``nbf`` and ``iat``
+        only become more valid), so a remembered token past its expiry is forgotten and decoded afresh, which
+        raises exactly as before.
+        """
+        remember = verify and isinstance(token, str | bytes)
+        if remember:
+            known = self._verified.get(token)
+            if known is not None:
+                if known["exp"] > time.time() - self.get_leeway().total_seconds():
+                    return dict(known)
+                with self._lock:
+                    self._verified.pop(token, None)
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
             raise TokenBackendError("Token is invalid") from exc
         if header.get("kid") != self.kid:
             raise TokenBackendError("Token is signed by an unknown key")
-        return super().decode(token, verify=verify)
+        payload = super().decode(token, verify=verify)
+        if remember and isinstance(payload.get("exp"), int | float):
+            with self._lock:
+                if len(self._verified) >= self.VERIFIED_CACHE_SIZE:
+                    self._verified.pop(next(iter(self._verified)))  # the oldest
+                self._verified[token] = dict(payload)
+        return payload
 
 
 @lru_cache(maxsize=4)
@@ -177,11 +207,38 @@ def verify_token(raw: str) -> TokenPrincipal:
 
 
 def _check_client(client_id: str, issued_at: Any) -> None:
-    """A client's token dies with the client: deactivation and secret rotation take effect at once."""
+    """A client's token dies with the client: deactivation and secret rotation take effect at once.
+
+    Every request reads the client's row, so no process can honour a revoked token from a cache. The read is
+    plain SQL on the primary key: the ORM's query building cost fifteen times the query itself here
+    (274 µs against 18 µs on SQLite), on every authenticated request.
+    """
     from clients.models import Client
 
-    client = Client.objects.filter(pk=client_id).values("is_active", "secret_rotated_at").first()
-    if client is None or not client["is_active"]:
+    with connection.cursor() as cursor:
+        cursor.execute(_client_state_sql(connection.vendor), [client_id])
+        row = cursor.fetchone()
+    if row is None or not row[0]:
         raise InvalidToken(_("Invalid token"), "inactive_client")
-    if not isinstance(issued_at, int | float) or issued_at < int(client["secret_rotated_at"].timestamp()):
+    rotated_at = row[1]
+    if isinstance(rotated_at, str):  # SQLite hands back the stored text, naive UTC (what the ORM converts)
+        rotated_at = Client._meta.get_field("secret_rotated_at").to_python(rotated_at)
+        if timezone.is_naive(rotated_at):
+            rotated_at = timezone.make_aware(rotated_at, UTC)
+    if not isinstance(issued_at, int | float) or issued_at < int(rotated_at.timestamp()):
         raise InvalidToken(_("Invalid token"), "revoked_token")
+
+
+@lru_cache(maxsize=2)
+def _client_state_sql(vendor: str) -> str:
+    """The state query, in the quoting of the database ``vendor``."""
+    from clients.models import Client
+
+    quote = connection.ops.quote_name
+    meta = Client._meta
+    return "SELECT {}, {} FROM {} WHERE {} = %s".format(  # noqa: S608 - names from the model, quoted
+        quote(meta.get_field("is_active").column),
+        quote(meta.get_field("secret_rotated_at").column),
+        quote(meta.db_table),
+        quote(meta.pk.column),
+    )

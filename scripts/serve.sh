@@ -17,6 +17,8 @@ if [ -z "${SECRET_KEY:-}" ]; then
 fi  # settings read $DATA_DIR/secret_key when SECRET_KEY is not set
 
 BIND="${BIND:-127.0.0.1:8000}"
+# A worker per core, four threads each: measured with bench/run.py (README, Performance). bcrypt releases the
+# GIL while hashing, so two cores stay busy; spare threads hide database waits; more workers only cost CPU.
 
 .venv/bin/python manage.py compile_translations >/dev/null
 .venv/bin/python manage.py migrate --noinput >/dev/null

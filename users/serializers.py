@@ -92,6 +92,8 @@ class PasswordField(StrictCharField):
 
 
 class CreateUserRequestSerializer(StrictSerializer):
+    bind_once = True  # see config.schema.validate_payload
+
     email = EmailAddressField(help_text=_("The user's email."))
     phone_number = PhoneNumberField(help_text=_("The user's phone number (following the E.164 recommendation)."))
     user_metadata = JSONObjectField(
@@ -149,6 +151,8 @@ class CreateUserRequestSerializer(StrictSerializer):
 
 class UpdateUserRequestSerializer(StrictSerializer):
     """Auth0's ``UpdateUserRequestContent`` (the fields this service implements). ``null`` removes a field."""
+
+    bind_once = True  # see config.schema.validate_payload
 
     blocked = StrictBooleanField(
         help_text=_("Whether this user was blocked by an administrator (true) or not (false).")

@@ -172,22 +172,26 @@ def new_user_values(
     }
 
 
-@transaction.atomic
 def _insert(
     user: User, connection: Connection, *, send_verification: bool, actor: Actor, event: tuple[EventType, str]
 ) -> None:
+    # No savepoint around the insert (two fewer statements per create): a refused insert rolls the whole
+    # transaction back, and the reason is worked out after it, outside.
+    inserted = False
     try:
         with transaction.atomic():
             user.save(force_insert=True)
+            inserted = True
+            record_event(type=event[0], description=event[1], actor=actor, user=user)
+            if send_verification:
+                schedule_verification_email(user)
     except IntegrityError as exc:
-        if is_unique_violation(exc):
+        if not inserted and is_unique_violation(exc):
             raise UserAlreadyExists() from exc
+        # Deleted while we were hashing: the foreign key is checked at COMMIT (Django creates it deferred).
         if not Connection.objects.filter(pk=connection.pk).exists():
-            raise ConnectionNotFound() from exc  # deleted while we were hashing
+            raise ConnectionNotFound() from exc
         raise
-    record_event(type=event[0], description=event[1], actor=actor, user=user)
-    if send_verification:
-        schedule_verification_email(user)
 
 
 _PROFILE_FIELDS = ("given_name", "family_name", "name", "nickname", "picture")

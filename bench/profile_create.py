@@ -1,0 +1,151 @@
+"""In-process creates through the whole Django stack (middleware, DRF, service, renderer), no server.
+
+    .venv/bin/python bench/profile_create.py [--count N] [--rounds 4] [--operator] [--profile cprofile|pyinstrument]
+
+Runs ``POST /api/v2/users`` N times with Django's test client on a fresh SQLite file (or ``BENCH_DATABASE_URL``)
+and prints the wall and CPU milliseconds per create (the best of ``--repeat`` runs), the time of one bcrypt hash
+at the same cost, the CPU beside the hash, and the SQL statements of one create. The token is a
+client-credentials token of a real ``Client`` (as the SDKs use) unless ``--operator``. ``--profile`` prints the
+hottest functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def setup(rounds: int) -> None:
+    os.environ["DATA_DIR"] = tempfile.mkdtemp(prefix="userdir-profile-")
+    Path(os.environ["DATA_DIR"], "static").mkdir()
+    os.environ.setdefault("SECRET_KEY", "bench")
+    os.environ["BCRYPT_ROUNDS"] = str(rounds)
+    os.environ["MANAGEMENT_API_RATE_LIMIT"] = "off"
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    if os.environ.get("BENCH_DATABASE_URL"):
+        os.environ["DATABASE_URL"] = os.environ["BENCH_DATABASE_URL"]
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("flush", "--noinput", verbosity=0) if _has_tables() else None
+    call_command("migrate", verbosity=0)
+
+
+def _has_tables() -> bool:
+    from django.db import connection
+
+    return "users_user" in connection.introspection.table_names()
+
+
+def one_hash_ms(rounds: int, count: int = 20) -> float:
+    import bcrypt
+
+    salt = bcrypt.gensalt(rounds=rounds)
+    start = time.process_time()
+    for _ in range(count):
+        bcrypt.hashpw(b"Str0ng!Passw0rd", salt)
+    return (time.process_time() - start) * 1000 / count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of --count creates; the best is reported")
+    parser.add_argument("--operator", action="store_true", help="an operator token (no client row to check)")
+    parser.add_argument("--profile", choices=["cprofile", "pyinstrument"])
+    parser.add_argument("--no-mail", action="store_true", help='send "verify_email": false (no verification mail)')
+    args = parser.parse_args()
+    setup(args.rounds)
+
+    from django.db import connection as db
+    from django.test import Client as HttpClient
+
+    from clients.services import create_client
+    from clients.tokens import OPERATOR, issue_token
+    from config.actors import SYSTEM
+    from connections.services import create_connection
+
+    create_connection(name="Username-Password-Authentication", strategy="auth0", actor=SYSTEM)
+    if args.operator:
+        token = issue_token(client_id="bench", scopes=["create:users"], grant_type=OPERATOR)
+    else:
+        client, _secret = create_client(name="bench", scopes=["create:users"], connections=[], actor=SYSTEM)
+        token = issue_token(client_id=client.client_id, scopes=["create:users"])
+    http = HttpClient(HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_HOST="127.0.0.1")
+    counter = iter(range(10**9))
+    devnull = open(os.devnull, "w")  # noqa: SIM115 - open for the whole run
+
+    def create() -> None:
+        extra = ',"verify_email":false' if args.no_mail else ""
+        body = (
+            '{"connection":"Username-Password-Authentication",'
+            f'"email":"p{next(counter)}@example.com","password":"Str0ng!Passw0rd"{extra}}}'
+        )
+        with contextlib.redirect_stdout(devnull):  # the console mailer prints each verification mail
+            response = http.post("/api/v2/users", body, content_type="application/json")
+        if response.status_code != 201:
+            raise SystemExit(f"create failed: {response.status_code} {response.content[:300]!r}")
+
+    for _ in range(20):  # warm-up: imports, caches, the first connection
+        create()
+    queries: list[str] = []
+
+    def record(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        queries.append(sql)
+        return execute(sql, params, many, context)
+
+    with db.execute_wrapper(record):
+        create()
+
+    profiler = None
+    if args.profile == "cprofile":
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    elif args.profile == "pyinstrument":
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.0002)
+        profiler.start()
+    best_wall = best_cpu = float("inf")
+    for _run in range(1 if profiler else args.repeat):
+        wall, cpu = time.perf_counter(), time.process_time()
+        for _ in range(args.count):
+            create()
+        best_wall = min(best_wall, time.perf_counter() - wall)
+        best_cpu = min(best_cpu, time.process_time() - cpu)
+    wall, cpu = best_wall, best_cpu
+    if args.profile == "cprofile":
+        import pstats
+
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(45)
+    elif args.profile == "pyinstrument":
+        profiler.stop()
+        print(profiler.output_text(unicode=True, color=False, show_all=False))
+
+    hash_ms = one_hash_ms(args.rounds)
+    per_wall, per_cpu = wall * 1000 / args.count, cpu * 1000 / args.count
+    print(f"database: {db.vendor}; token: {'operator' if args.operator else 'client-credentials'}")
+    print(f"{args.count} creates at cost {args.rounds}: {per_wall:.2f} ms wall, {per_cpu:.2f} ms CPU per create")
+    print(f"one hash at cost {args.rounds}: {hash_ms:.2f} ms CPU -> {per_cpu - hash_ms:.2f} ms CPU beside the hash")
+    print(f"queries per create: {len(queries)}")
+    for sql in queries:
+        print("   ", sql[:150])
+
+
+if __name__ == "__main__":
+    main()

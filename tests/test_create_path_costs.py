@@ -1,0 +1,158 @@
+"""The create path's cost guards: the statements one create runs, and that nothing on the path serves stale
+state (a connection or client changed through the API is seen by the very next request)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.db import connection as db
+from django.test.utils import CaptureQueriesContext
+
+from clients.services import create_client, set_client_active
+from clients.tokens import issue_token
+from config.actors import SYSTEM
+from users.models import User
+
+WEAK = "a"
+STRONG = "Str0ng!Passw0rd"
+
+
+@pytest.fixture
+def client_api(api_client, connection):
+    """An API client holding a client-credentials token (the revocation check runs) with every scope used here."""
+    client, _secret = create_client(
+        name="costs",
+        scopes="create:users update:connections delete:connections",
+        actor=SYSTEM,
+    )
+    token = issue_token(client_id=client.client_id, scopes=["create:users", "update:connections", "delete:connections"])
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    api_client.client_row = client
+    return api_client
+
+
+def _create(api, email, password=STRONG, connection="Username-Password-Authentication"):
+    body = {"connection": connection, "email": email, "password": password, "verify_email": False}
+    return api.post("/api/v2/users", body, format="json")
+
+
+def test_a_create_runs_the_client_check_the_connection_lookup_and_two_inserts(client_api):
+    _create(client_api, "warm@example.com")  # first request: nothing lazily loaded is counted
+
+    with CaptureQueriesContext(db) as queries:
+        response = _create(client_api, "counted@example.com")
+
+    assert response.status_code == 201
+    statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+    tables = [
+        name
+        for q in queries.captured_queries
+        for name in ("clients_client", "connections_connection", "users_user", "audit_event")
+        if name in q["sql"]
+    ]
+    # Inside the test's transaction the create's own transaction is a savepoint (BEGIN/COMMIT when served).
+    assert statements == ["SELECT", "SELECT", "SAVEPOINT", "INSERT", "INSERT", "RELEASE"], statements
+    assert tables == ["clients_client", "connections_connection", "users_user", "audit_event"]
+
+
+def test_a_deleted_connection_refuses_the_very_next_create(client_api, connection):
+    assert _create(client_api, "before@example.com").status_code == 201
+
+    assert client_api.delete(f"/api/v2/connections/{connection.id}").status_code == 204
+    response = _create(client_api, "after@example.com")
+
+    assert response.status_code == 400
+    assert response.json()["errorCode"] == "inexistent_connection"
+    assert not User.objects.filter(email="after@example.com").exists()
+
+
+def test_changed_options_apply_to_the_very_next_create(client_api, make_connection):
+    db_connection = make_connection(name="db", passwordPolicy="none")
+    assert _create(client_api, "weak@example.com", WEAK, "db").status_code == 201
+
+    response = client_api.patch(
+        f"/api/v2/connections/{db_connection.id}", {"options": {"passwordPolicy": "good"}}, format="json"
+    )
+    assert response.status_code == 200
+    refused = _create(client_api, "weak2@example.com", WEAK, "db")
+
+    assert refused.status_code == 400
+    assert refused.json()["errorCode"] == "invalid_password"
+    assert _create(client_api, "strong@example.com", STRONG, "db").status_code == 201
+
+
+def test_a_recreated_connection_of_the_same_name_gets_the_next_create(client_api, connection, make_connection):
+    assert client_api.delete(f"/api/v2/connections/{connection.id}").status_code == 204
+    again = make_connection(name=connection.name)
+
+    assert _create(client_api, "again@example.com").status_code == 201
+    assert User.objects.get(email="again@example.com").connection_id == again.id
+
+
+def test_deactivating_the_client_refuses_its_token_on_the_very_next_request(client_api):
+    assert _create(client_api, "one@example.com").status_code == 201
+
+    set_client_active(client_id=client_api.client_row.client_id, active=False, actor=SYSTEM)
+    refused = _create(client_api, "two@example.com")
+    set_client_active(client_id=client_api.client_row.client_id, active=True, actor=SYSTEM)
+
+    assert refused.status_code == 401
+    assert _create(client_api, "three@example.com").status_code == 201
+
+
+def test_a_remembered_token_is_refused_once_it_expires(client_api, token):
+    short = token("create:users", expires_in=1)
+    client_api.credentials(HTTP_AUTHORIZATION=f"Bearer {short}")
+    assert _create(client_api, "early@example.com").status_code == 201  # verified, and remembered
+
+    time.sleep(1.1)
+    response = _create(client_api, "late@example.com")
+
+    assert response.status_code == 401
+    assert response.json()["message"] == "Expired token received for JSON Web Token validation"
+
+
+def test_a_remembered_token_is_refused_when_the_signing_key_changes(client_api, settings, tmp_path):
+    from config.keys import load_signing_key
+
+    assert _create(client_api, "kept@example.com").status_code == 201
+
+    settings.JWT_SIGNING_KEY = load_signing_key(pem=None, pem_file=None, data_dir=tmp_path)
+    response = _create(client_api, "rekeyed@example.com")
+
+    assert response.status_code == 401
+
+
+def test_a_serializer_bound_once_keeps_nothing_from_one_body_to_the_next(client_api):
+    bad = {"connection": "Username-Password-Authentication", "email": "nope", "colour": "red"}
+
+    first = client_api.post("/api/v2/users", bad, format="json")
+    created = _create(client_api, "fine@example.com")
+    again = client_api.post("/api/v2/users", bad, format="json")
+    missing = client_api.post("/api/v2/users", {"email": "x@example.com"}, format="json")
+
+    assert first.status_code == again.status_code == 400
+    assert first.json() == again.json()
+    assert created.status_code == 201
+    assert created.json()["email"] == "fine@example.com"
+    assert [e["field"] for e in missing.json()["errors"]] == ["connection"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_deleted_while_the_password_hashes_is_400_not_500(client_api, connection, monkeypatch):
+    import users.services
+    from connections.models import Connection
+
+    real_hash = users.services.hash_password
+
+    def hash_while_the_connection_goes(password):
+        Connection.objects.filter(pk=connection.pk).delete()
+        return real_hash(password)
+
+    monkeypatch.setattr(users.services, "hash_password", hash_while_the_connection_goes)
+    response = _create(client_api, "orphan@example.com")
+
+    assert response.status_code == 400
+    assert response.json()["errorCode"] == "inexistent_connection"
+    assert not User.objects.exists()
