@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 from users.models import User
 
+_NOT_ASCII_ALNUM = re.compile(r"[^A-Za-z0-9]+")
 _GRAVATAR = "https://s.gravatar.com/avatar/{digest}?s=480&r=pg&d={fallback}"
 _AVATAR = "https://cdn.auth0.com/avatars/{initials}.png"
 
@@ -22,7 +24,7 @@ def avatar_initials(name: str) -> str:
     """
     if "@" in name and len(name.split()) == 1:
         name = name.split("@", 1)[0]
-    words = ["".join(c for c in word if c.isascii() and c.isalnum()) for word in name.split()]
+    words = [_NOT_ASCII_ALNUM.sub("", word) for word in name.split()]
     words = [word for word in words if word]
     if len(words) >= 2:
         return (words[0][0] + words[1][0]).lower()
