@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import operator
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -33,8 +34,8 @@ from datetime import datetime, timedelta
 from typing import Any, BinaryIO
 
 import ijson
+from django.db import IntegrityError, transaction
 from django.db import connection as db
-from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
@@ -48,7 +49,7 @@ from connections.strategies import check_user_fields
 from users.import_schema import ImportUserValidator, JobError
 from users.models import User
 from users.passwords import hash_password
-from users.services import check_password_policy, new_user_values, now_ms
+from users.services import check_password_policy, is_unique_violation, new_user_values, now_ms
 
 # Users per transaction. Each batch has a fixed cost (a commit waits for the disk, the staging round trips, the
 # audit row) and one is validated while the previous one is written: at 5,000 the fixed part is noise and the two
@@ -310,12 +311,13 @@ class _Importer:
         self.rows_per_statement = max(1, limit // len(columns))
         self.staging = ""
         self._staged_session: Any = None
+        self._expect_no_conflict = True
         if db.vendor == "postgresql":
             self.staging = f"userdir_import_{os.getpid()}"
             self.copy_sql = f"COPY {self.staging} ({quoted}, _n) FROM STDIN"
-            self.from_staging_sql = (
-                f"{self.insert_head} SELECT {quoted} FROM {self.staging} ORDER BY _n {self.insert_tail}"  # noqa: S608
-            )
+            select = f"SELECT {quoted} FROM {self.staging} ORDER BY _n"  # noqa: S608 (our own names)
+            self.from_staging_sql = f"{self.insert_head} {select} {self.insert_tail}"
+            self.plain_from_staging_sql = f"{self.insert_head} {select} RETURNING {db.ops.quote_name('user_id')}"
 
     def run(
         self,
@@ -333,6 +335,11 @@ class _Importer:
         self.reader, self.on_progress = reader, on_progress
         writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer") if pipelined else None
         pending: Future[_Outcome] | None = None
+        switch_interval = sys.getswitchinterval()
+        if writer is not None:
+            # The writer needs the GIL for a moment after each answer of the database; with the reading thread
+            # busy, the default 5 ms hand-over left it waiting most of a batch (measured: 4.6 s of 5.3 s).
+            sys.setswitchinterval(min(switch_interval, 0.001))
         try:
             batch: list[_Candidate] = []
             for index, raw, parse_error in read_users(reader):
@@ -351,6 +358,7 @@ class _Importer:
             if writer is not None:
                 writer.submit(_close_connection).result()  # the writer thread's own connection
                 writer.shutdown()
+                sys.setswitchinterval(switch_interval)
         if on_progress:
             on_progress(self.summary, reader.bytes_read)
 
@@ -513,8 +521,7 @@ class _Importer:
         """COPY the rows into this session's staging table, then insert from it in file order.
 
         The staging table is made once per database session (a temporary table lives as long as its session)
-        and emptied with DELETE after each batch: TRUNCATE would give it a new file every time, which costs
-        more than the thousand rows do.
+        and emptied after each batch.
         """
         session = cursor.cursor.connection
         if self._staged_session is not session:
@@ -527,9 +534,25 @@ class _Importer:
         with cursor.cursor.copy(self.copy_sql) as copy:
             for n, row in enumerate(rows):
                 copy.write_row((*row, n))
-        cursor.execute(self.from_staging_sql)
-        returned = [r[0] for r in cursor.fetchall()]
-        cursor.execute(f"DELETE FROM {self.staging}")  # noqa: S608 (our own name)
+        returned = None
+        if self._expect_no_conflict:
+            # A plain INSERT costs PostgreSQL a third less than ON CONFLICT's speculative insertion. When a
+            # constraint refuses a row, the savepoint undoes the statement and the batch goes in the careful way.
+            try:
+                with transaction.atomic():
+                    cursor.execute(self.plain_from_staging_sql)
+                    returned = [r[0] for r in cursor.fetchall()]
+            except IntegrityError as exc:
+                if not is_unique_violation(exc):
+                    raise
+        if returned is None:
+            cursor.execute(self.from_staging_sql)
+            returned = [r[0] for r in cursor.fetchall()]
+        # A batch that met existing users (a resumed import) is likely followed by more of them.
+        self._expect_no_conflict = len(returned) == len(rows)
+        # TRUNCATE, not DELETE: autovacuum never visits temporary tables, so deleted rows would pile up and be
+        # scanned again by every later batch.
+        cursor.execute(f"TRUNCATE {self.staging}")
         return returned
 
     def _resolve(self, rest: list[_Candidate], now: datetime, out: _Outcome) -> dict[str, list[str]]:
