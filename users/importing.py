@@ -5,8 +5,10 @@ flat whatever its size. Each user passes the import schema (``users.import_schem
 connection's strategy rules; plain passwords pass its password policy and are hashed with bcrypt over all cores
 (bcrypt releases the GIL, so a thread per core is enough); imported hashes are stored as they are.
 
-Rows are written a batch at a time, each batch one transaction with its audit event, by one multi-row
-``INSERT … ON CONFLICT DO NOTHING RETURNING``: the unique constraints, not a prior lookup, decide what is new.
+Rows are written a batch at a time, each batch one transaction with its audit event, by a multi-row
+``INSERT … ON CONFLICT DO NOTHING RETURNING`` (on PostgreSQL from a ``COPY``-filled session table, and as a plain
+``INSERT`` in a savepoint while no batch has met existing users): the unique constraints, not a prior lookup,
+decide what is new.
 Users the constraints turned away are then sorted out against the rows they met:
 
 - a row this run already wrote (created or updated since it started): ``DUPLICATED_USER``, the file names the
@@ -49,7 +51,8 @@ from connections.strategies import check_user_fields
 from users.import_schema import ImportUserValidator, JobError
 from users.models import User
 from users.passwords import hash_password
-from users.services import check_password_policy, is_unique_violation, new_user_values, now_ms
+from users.profile import now_ms
+from users.services import check_password_policy, is_unique_violation, new_user_values
 
 # Users per transaction. Each batch has a fixed cost (a commit waits for the disk, the staging round trips, the
 # audit row) and one is validated while the previous one is written: at 5,000 the fixed part is noise and the two

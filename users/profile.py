@@ -9,6 +9,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from django.utils import timezone
+
 from users.models import User
 
 _NOT_ASCII_ALNUM = re.compile(r"[^A-Za-z0-9]+")
@@ -45,6 +47,12 @@ def default_picture(*, email: str | None, name: str) -> str:
         return avatar
     digest = hashlib.md5(email.strip().lower().encode(), usedforsecurity=False).hexdigest()
     return _GRAVATAR.format(digest=digest, fallback=quoted)
+
+
+def now_ms() -> datetime:
+    """Now, cut to milliseconds: Auth0 shows milliseconds, and a stored value must equal the shown one."""
+    now = timezone.now()
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def format_timestamp(value: datetime) -> str:

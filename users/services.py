@@ -21,7 +21,6 @@ import phonenumbers
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.models import EventType
@@ -38,7 +37,7 @@ from users.identifiers import full_user_id, new_object_id
 from users.models import User
 from users.password_hashes import is_current_bcrypt, verify_stored_password
 from users.passwords import BCRYPT_MAX_BYTES, hash_password
-from users.profile import default_picture
+from users.profile import default_picture, now_ms
 from users.selectors import get_user
 from users.verification import schedule_verification_email, should_send_on_create
 
@@ -79,7 +78,8 @@ def create_user(
     if password is not None:
         check_password_policy(connection=connection, data=data)
     password_hash = hash_password(password) if password is not None else None
-    user = build_user(connection=connection, data=data, password_hash=password_hash, now=now_ms())
+    values = new_user_values(strategy=connection.strategy, data=data, password_hash=password_hash, now=now_ms())
+    user = User(connection=connection, **values)
     send_verification = bool(user.email) and should_send_on_create(
         email_verified=data.get("email_verified"), verify_email=data.get("verify_email")
     )
@@ -100,33 +100,6 @@ def check_password_policy(*, connection: Connection, data: Mapping[str, Any]) ->
             "nickname": data.get("nickname"),
             "user_metadata": data.get("user_metadata"),
         },
-    )
-
-
-def now_ms() -> datetime:
-    """Now, cut to milliseconds: Auth0 shows milliseconds, and a stored value must equal the shown one."""
-    now = timezone.now()
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)  # Auth0 shows milliseconds
-
-
-def build_user(
-    *,
-    connection: Connection,
-    data: Mapping[str, Any],
-    password_hash: str | None = None,
-    custom_password_hash: dict[str, Any] | None = None,
-    now: datetime,
-) -> User:
-    """The unsaved row for a validated body, with Auth0's defaults (name, nickname, picture, user id)."""
-    return User(
-        connection=connection,
-        **new_user_values(
-            strategy=connection.strategy,
-            data=data,
-            password_hash=password_hash,
-            custom_password_hash=custom_password_hash,
-            now=now,
-        ),
     )
 
 
@@ -277,8 +250,7 @@ def _apply_changes(pk: int, data: Mapping[str, Any], password_hash: str | None, 
             changes[field] = _merge_metadata(getattr(user, field), data[field])
     if password_hash is not None:
         changes["password_hash"] = password_hash
-    now = timezone.now()
-    changes["updated_at"] = now.replace(microsecond=now.microsecond // 1000 * 1000)
+    changes["updated_at"] = now_ms()
     for field, value in changes.items():
         setattr(user, field, value)
     try:

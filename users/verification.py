@@ -16,13 +16,14 @@ from django.core import signing
 from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from audit.models import EventType
 from audit.services import record_event
 from config.actors import Actor
 from users.models import User
+from users.profile import now_ms
 
 logger = logging.getLogger(__name__)
 
@@ -98,10 +99,7 @@ def verify_ticket(ticket: str) -> VerificationResult:
 
 @transaction.atomic
 def _mark_verified(user: User) -> VerificationResult:
-    now = timezone.now()
-    updated = User.objects.filter(pk=user.pk, email_verified=False).update(
-        email_verified=True, updated_at=now.replace(microsecond=now.microsecond // 1000 * 1000)
-    )
+    updated = User.objects.filter(pk=user.pk, email_verified=False).update(email_verified=True, updated_at=now_ms())
     if not updated:
         return VerificationResult.ALREADY_VERIFIED
     record_event(
