@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any, BinaryIO
 
 import ijson
@@ -118,16 +119,20 @@ class RejectedUser:
     raw: Any
     errors: list[JobError]
 
+    @cached_property
+    def _report(self) -> tuple[Any, list[str]]:
+        return ({}, []) if self.raw is None else reported_user(self.raw)
+
     @property
     def user(self) -> Any:
         """The user as an error report may keep it: no password-like key at any depth, nothing a database
         cannot store (``users.import_schema.reported_user``); ``{}`` for an unreadable line."""
-        return {} if self.raw is None else reported_user(self.raw)[0]
+        return self._report[0]
 
     @property
     def removed(self) -> list[str]:
         """The paths of the password-like keys left out of ``user``."""
-        return [] if self.raw is None else reported_user(self.raw)[1]
+        return self._report[1]
 
     def as_auth0(self) -> dict[str, Any]:
         """Auth0's job error entry ``{user, errors}``."""
