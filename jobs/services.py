@@ -85,11 +85,14 @@ def _stale_before(now: datetime) -> datetime:
 
 
 def fail_abandoned_jobs(*, now: datetime | None = None) -> int:
-    """Jobs whose workers died ``JOBS_MAX_ATTEMPTS`` times are given up (failed) rather than retried forever."""
+    """Jobs whose workers died ``JOBS_MAX_ATTEMPTS`` times are given up (failed) rather than retried forever.
+
+    Their file goes at once, as a finished job's does: it may hold plain passwords."""
     now = now or timezone.now()
     return Job.objects.filter(
         status=JobStatus.PROCESSING, heartbeat_at__lt=_stale_before(now), attempts__gte=settings.JOBS_MAX_ATTEMPTS
     ).update(
+        users_file=b"",
         status=JobStatus.FAILED,
         finished_at=now,
         claimed_by="",

@@ -15,12 +15,14 @@ import logging
 import os
 import socket
 import threading
+import traceback
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connections
+from django.utils.translation import gettext as _
 
 from config.actors import Actor
 from jobs.models import Job, JobStatus
@@ -33,7 +35,6 @@ from jobs.services import (
     purge_finished_jobs,
     release_job,
 )
-from users.import_schema import SECRET_FIELDS
 from users.importing import ImportConnectionError, ImportFileError, ImportSummary, RejectedUser, import_users
 
 logger = logging.getLogger(__name__)
@@ -62,14 +63,11 @@ def _carried(previous: dict[str, int] | None, current: ImportSummary) -> dict[st
     return counts
 
 
-# Never kept in the job nor answered by /errors: passwords, password hashes and MFA secrets of refused users.
-_HIDDEN_FIELDS = frozenset({*SECRET_FIELDS, "mfa_factors"})
-
-
-def _without_secrets(user: Any) -> Any:
-    if isinstance(user, dict):
-        return {key: value for key, value in user.items() if key not in _HIDDEN_FIELDS}
-    return user
+def _log_crash(job_id: str, exc: BaseException) -> None:
+    """The crash's type and where it happened, never its message: a database error quotes the data it refused
+    (PostgreSQL's ``CONTEXT: JSON data, line 1: …``), which came from the users file."""
+    where = "".join(traceback.format_tb(exc.__traceback__))
+    logger.error("%s: the import crashed (%s)\n%s", job_id, type(exc).__name__, where)
 
 
 class _Heartbeat(threading.Thread):
@@ -128,7 +126,13 @@ class Worker:
                 self.stopping.wait(self.poll_interval)
                 continue
             if job is not None:
-                self.run_job(job)
+                try:
+                    self.run_job(job)
+                except Exception as exc:  # one job's fault never stops the worker: retried, then given up
+                    _log_crash(job.id, exc)
+                    with contextlib.suppress(DatabaseError):
+                        abandon_job(job_id=job.id, worker_id=self.worker_id)
+                    self.report(f"{job.id}: its outcome could not be recorded ({type(exc).__name__})")
                 ran += 1
                 continue
             if once:
@@ -174,7 +178,7 @@ class Worker:
         except (StopRequested, JobLost, ImportFileError, ImportConnectionError) as exc:
             outcome = exc
         except Exception as exc:
-            logger.exception("%s: the import crashed", job.id)
+            _log_crash(job.id, exc)
             outcome = exc
         finally:
             heartbeat.done.set()  # before anything below writes the job: no beat may follow
@@ -205,18 +209,31 @@ class Worker:
         rejected: list[RejectedUser],
         failure: str,
     ) -> None:
-        errors = [
-            {"user": _without_secrets(r.user), "errors": r.errors} for r in sorted(rejected, key=lambda r: r.index)
-        ]
+        errors = [r.as_auth0() for r in sorted(rejected, key=lambda r: r.index)]
         counts = _carried(previous, summary) if summary is not None else previous
-        if finish_job(
-            job_id=job.id,
-            worker_id=self.worker_id,
-            status=status,
-            summary=counts,
-            errors=errors,
-            failure_message=failure,
-        ):
+        try:
+            finished = finish_job(
+                job_id=job.id,
+                worker_id=self.worker_id,
+                status=status,
+                summary=counts,
+                errors=errors,
+                failure_message=failure,
+            )
+        except DatabaseError as exc:
+            # The report is built to be storable (users.import_schema.reported_user); should a database still
+            # refuse it, the job ends failed without it rather than stopping the worker or running again.
+            _log_crash(job.id, exc)
+            status, failure = JobStatus.FAILED, _("The job's error report could not be stored.")
+            finished = finish_job(
+                job_id=job.id,
+                worker_id=self.worker_id,
+                status=status,
+                summary=counts,
+                errors=[],
+                failure_message=failure,
+            )
+        if finished:
             self.report(f"{job.id}: {status} {counts or ''} {failure}".rstrip())
         else:
             self.report(f"{job.id}: taken over by another worker before it finished; its outcome is not recorded")

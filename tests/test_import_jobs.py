@@ -18,11 +18,13 @@ import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.db import DataError
 from django.utils import timezone
 
 from audit.models import Event
 from clients.services import create_client
 from config.actors import SYSTEM, Actor
+from jobs import worker as jobs_worker
 from jobs.models import Job, JobStatus
 from jobs.services import beat, claim_job, release_job
 from jobs.worker import Worker, _Heartbeat
@@ -609,3 +611,153 @@ def test_a_crashed_run_is_retried_at_once_and_given_up_after_max_attempts(post_i
     assert job["status"] == "failed"
     assert job["status_details"] == "The job was interrupted too many times and was given up."
     assert Job.objects.get(pk=job_id).attempts == settings.JOBS_MAX_ATTEMPTS
+
+
+# --- hostile files: no secret kept or served, no job stops the worker -----------------------------------------
+
+SECRET = "Plain-Secret-1"
+
+
+def _everything_kept(job_id: str, importer, output: str = "") -> str:
+    """Every place a job's outcome is kept, served or printed, as one text."""
+    row = Job.objects.get(pk=job_id)
+    served = importer.get(f"/api/v2/jobs/{job_id}/errors").content.decode()
+    body = importer.get(f"/api/v2/jobs/{job_id}").content.decode()
+    return "\n".join([json.dumps(row.errors), row.failure_message, served, body, output])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unparseable_line_is_reported_by_number_and_code_without_its_text(post_import, importer, capsys):
+    lines = b'{"email": "ok@example.com"}\n{"email":"a@example.com","password":"' + SECRET.encode() + b'",}\n'
+    job_id = post_import(lines).json()["id"]
+    call_command("run_jobs", "--once")
+    kept = _everything_kept(job_id, importer, capsys.readouterr().out)
+    assert SECRET not in kept and "a@example.com" not in kept
+    assert importer.get(f"/api/v2/jobs/{job_id}/errors").json() == [
+        {"user": {}, "errors": [{"code": "INVALID_JSON", "message": "Line 2 is not valid JSON.", "path": ""}]}
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_broken_array_fails_the_job_without_the_parsers_excerpt(post_import, importer, capsys):
+    content = b'[{"email": "ok@example.com"}, {"email": "a@example.com", "password": ' + SECRET.encode() + b"}]"
+    job_id = post_import(content).json()["id"]
+    call_command("run_jobs", "--once")
+    job = importer.get(f"/api/v2/jobs/{job_id}").json()
+    assert job["status"] == "failed"
+    assert job["status_details"] == "The users file is not valid JSON after 1 user."
+    assert SECRET not in _everything_kept(job_id, importer, capsys.readouterr().out)
+    assert bytes(Job.objects.get(pk=job_id).users_file) == b""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_keys_like_passwords_in_any_case_and_depth_are_never_kept(post_import, importer):
+    refused = {
+        "email": "bad@",
+        "Password": SECRET,
+        "PASSWORD_HASH": SECRET + "-h",
+        "user_metadata": {"old": {"Secret": SECRET + "-s", "apiToken": SECRET + "-t"}, "plan": "gold"},
+        "custom": [{"ldap_password": SECRET + "-l"}],
+    }
+    job_id = post_import([refused]).json()["id"]
+    call_command("run_jobs", "--once")
+    assert SECRET not in _everything_kept(job_id, importer)
+    [entry] = importer.get(f"/api/v2/jobs/{job_id}/errors").json()
+    assert entry["user"] == {"email": "bad@", "user_metadata": {"old": {}, "plan": "gold"}, "custom": [{}]}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_error_about_a_secret_never_quotes_it(post_import, importer):
+    hashed = {"algorithm": "md5", "hash": {"value": "a" * 32, "encoding": SECRET}}
+    job_id = post_import([{"email": "a@example.com", "custom_password_hash": hashed}]).json()["id"]
+    call_command("run_jobs", "--once")
+    assert SECRET not in _everything_kept(job_id, importer)
+    [entry] = importer.get(f"/api/v2/jobs/{job_id}/errors").json()
+    assert entry["errors"] == [
+        {
+            "code": "ENUM_MISMATCH",
+            "message": "The value is not valid (ENUM_MISMATCH); it is not shown because it is a secret.",
+            "path": "custom_password_hash.hash.encoding",
+        }
+    ]
+
+
+HOSTILE_LINES = [
+    # (line, error code, path): each a user no database could store as given
+    (b'{"email":"deep@example.com","user_metadata":' + b'{"a":' * 5000 + b"1" + b"}" * 5000 + b"}", "MAX_DEPTH"),
+    (b'{"email":"big@example.com","x":1e400}', "INVALID_NUMBER"),
+    (b'{"email":"nul@example.com","user_metadata":{"k\\u0000":"v"}}', "INVALID_CHARACTERS"),
+    (b'{"email":"lone\\ud800@example.com"}', "INVALID_CHARACTERS"),
+]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_hostile_users_are_per_user_errors_and_the_job_completes(post_import, importer):
+    lines = b"\n".join([line for line, _code in HOSTILE_LINES] + [b'{"email": "ok@example.com"}'])
+    job_id = post_import(lines).json()["id"]
+    call_command("run_jobs", "--once")
+    job = importer.get(f"/api/v2/jobs/{job_id}").json()
+    assert job["status"] == "completed"
+    assert job["summary"] == {"failed": 4, "updated": 0, "inserted": 1, "total": 5}
+    response = importer.get(f"/api/v2/jobs/{job_id}/errors")
+    assert response.status_code == 200
+    assert [entry["errors"][0]["code"] for entry in response.json()] == [code for _line, code in HOSTILE_LINES]
+    assert list(User.objects.values_list("email", flat=True)) == ["ok@example.com"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lone_surrogate_in_an_array_is_refused_not_rewritten(post_import, importer):
+    content = b'[{"email": "lone\\ud800@example.com"}, {"email": "pair@example.com", "name": "\\ud83d\\ude00"}]'
+    job_id = post_import(content).json()["id"]
+    call_command("run_jobs", "--once")
+    [entry] = importer.get(f"/api/v2/jobs/{job_id}/errors").json()
+    assert entry["errors"][0]["code"] == "INVALID_CHARACTERS"
+    assert entry["user"] == {"email": "lone\\ud800@example.com"}  # the report writes it as an escape
+    assert not User.objects.filter(email__startswith="lone").exists()  # not "lone?@example.com"
+    assert User.objects.get(email="pair@example.com").name == "\U0001f600"  # a pair is one character
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_that_cannot_be_finished_fails_and_the_worker_takes_the_next(post_import, importer, monkeypatch):
+    first = post_import([BAD_USER]).json()["id"]
+    second = post_import().json()["id"]
+    real_finish = jobs_worker.finish_job
+
+    def refuse_the_report(**kwargs: object):
+        if kwargs["errors"]:
+            raise DataError("unsupported Unicode escape sequence")  # what PostgreSQL said of a NUL
+        return real_finish(**kwargs)
+
+    monkeypatch.setattr("jobs.worker.finish_job", refuse_the_report)
+    call_command("run_jobs", "--once")
+    failed = importer.get(f"/api/v2/jobs/{first}").json()
+    assert failed["status"] == "failed"
+    assert failed["status_details"] == "The job's error report could not be stored."
+    assert bytes(Job.objects.get(pk=first).users_file) == b""
+    assert importer.get(f"/api/v2/jobs/{second}").json()["status"] == "completed"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_given_up_job_loses_its_file_at_once(post_import, settings):
+    job_id = post_import([{"email": "a@example.com", "password": SECRET}]).json()["id"]
+    claim_job(worker_id="dead")
+    Job.objects.filter(pk=job_id).update(
+        attempts=settings.JOBS_MAX_ATTEMPTS, heartbeat_at=timezone.now() - timedelta(days=1)
+    )
+    call_command("run_jobs", "--once")
+    job = Job.objects.get(pk=job_id)
+    assert job.status == "failed"
+    assert bytes(job.users_file) == b""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_crash_is_logged_without_its_message(post_import, monkeypatch, caplog):
+    post_import().json()
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError(f"bad value {SECRET}")
+
+    monkeypatch.setattr("jobs.worker.import_users", crash)
+    call_command("run_jobs", "--once")
+    assert "RuntimeError" in caplog.text
+    assert SECRET not in caplog.text

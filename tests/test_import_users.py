@@ -15,6 +15,7 @@ from django.core.management import CommandError, call_command
 from audit.models import Event
 from config.actors import SYSTEM
 from connections.models import Connection
+from tests.conftest import STRONG_PASSWORD
 from users.importing import (
     ImportConnectionError,
     ImportFileError,
@@ -140,7 +141,7 @@ def test_plain_passwords_must_pass_the_connections_policy(run, make_connection):
         ({"email": "a@example.com", "picture": "javascript:alert(1)"}, [("FORMAT", "picture")]),
         ({"email": "a@example.com", "user_id": "has space"}, [("PATTERN", "user_id")]),
         ({"email": "a@example.com", "user_metadata": []}, [("INVALID_TYPE", "user_metadata")]),
-        ({"email": "a@example.com", "app_metadata": {"bad": "\x00"}}, [("INVALID_CHARACTERS", "app_metadata")]),
+        ({"email": "a@example.com", "app_metadata": {"bad": "\x00"}}, [("INVALID_CHARACTERS", "app_metadata.bad")]),
         ({"email": "a@example.com", "password_hash": "$1$md5crypt"}, [("FORMAT", "password_hash")]),
         ({"email": "a@example.com", "password_hash": 12}, [("INVALID_TYPE", "password_hash")]),
         ({"email": "a@example.com", "custom_password_hash": "md5"}, [("INVALID_TYPE", "custom_password_hash")]),
@@ -193,7 +194,7 @@ def test_only_database_connections_take_imports(run, make_connection, strategy):
         (b"", "Users file must not be empty."),
         (b"  \n ", "Users file must not be empty."),
         (b'"users"', "must be a JSON array of users or JSON lines"),
-        (b'[{"email": "a@example.com"}, {"email": ', "not valid JSON after user"),
+        (b'[{"email": "a@example.com"}, {"email": ', r"^The users file is not valid JSON after 1 user\.$"),
     ],
 )
 def test_a_file_that_is_not_users_is_refused_whole(run, content, message):
@@ -481,3 +482,88 @@ def test_a_hash_too_costly_to_verify_is_refused_on_import(run):
     summary, rejected = run([{"email": "slow@example.com", "password_hash": slow}])
     assert summary.failed == 1 and rejected[0].errors[0]["path"] == "password_hash"
     assert rejected[0].errors[0]["code"] == "MAXIMUM"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_rejects_file_keeps_no_password_and_a_rerun_asks_for_it_back(make_connection, write, capsys):
+    make_connection()
+    secret = "Plain-Secret-1"
+    lines = (
+        b'{"email": "fix-me", "password": "' + secret.encode() + b'", "user_metadata": {"Pin_Token": "1"}}\n'
+        b'{"email": "b@example.com", "Password": "' + secret.encode() + b'",}\n'
+    )
+    path = write("users.jsonl", lines)
+    with pytest.raises(SystemExit):
+        call_command("import_users", str(path), "--connection", "Username-Password-Authentication", "--no-progress")
+    rejects = path.with_name("users.rejects.jsonl")
+    text = rejects.read_text()
+    assert secret not in text and secret not in capsys.readouterr().out
+    first, second = (json.loads(line) for line in text.splitlines())
+    assert first["user"] == {"email": "fix-me", "user_metadata": {}}
+    assert first["removed"] == ["password", "user_metadata.Pin_Token"]
+    assert second == {
+        "user": {},
+        "errors": [{"code": "INVALID_JSON", "message": "Line 2 is not valid JSON.", "path": ""}],
+    }
+
+    # Fixed but without its password: refused, never imported without it.
+    first["user"]["email"] = "fixed@example.com"
+    retry = write("retry.jsonl", json.dumps(first).encode() + b"\n")
+    with pytest.raises(SystemExit):
+        call_command("import_users", str(retry), "--connection", "Username-Password-Authentication", "--no-progress")
+    [again] = [json.loads(line) for line in retry.with_name("retry.rejects.jsonl").read_text().splitlines()]
+    assert again["errors"][0]["code"] == "SECRET_REMOVED"
+    assert not User.objects.filter(email="fixed@example.com").exists()
+
+    # With the secrets back, it goes in.
+    first["user"].update(password=STRONG_PASSWORD, user_metadata={"Pin_Token": "1"})
+    write("retry.jsonl", json.dumps(first).encode() + b"\n")
+    call_command("import_users", str(retry), "--connection", "Username-Password-Authentication", "--no-progress")
+    assert User.objects.get(email="fixed@example.com").password_hash.startswith("$2b$")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_command_refuses_a_rejects_file_behind_a_symlink_or_readable_by_others(make_connection, write, tmp_path):
+    make_connection()
+    path = write("users.json", [{"email": "fix-me", "password": STRONG_PASSWORD}])
+    target = tmp_path / "elsewhere"
+    target.write_text("")
+    path.with_name("users.rejects.json").symlink_to(target)
+    with pytest.raises(CommandError, match="symbolic link"):
+        call_command("import_users", str(path), "--connection", "Username-Password-Authentication", "--no-progress")
+    assert target.read_text() == ""
+
+    loose = tmp_path / "loose.json"
+    loose.write_text("")
+    loose.chmod(0o644)
+    with pytest.raises(CommandError, match="mode 0600"):
+        call_command(
+            "import_users", str(path), "--connection", "Username-Password-Authentication", "--rejects", str(loose)
+        )
+    assert loose.read_text() == ""
+
+    private = tmp_path / "private.json"
+    private.write_text("old")
+    private.chmod(0o600)
+    with pytest.raises(SystemExit):
+        call_command(
+            "import_users", str(path), "--connection", "Username-Password-Authentication", "--rejects", str(private)
+        )
+    assert json.loads(private.read_text())[0]["removed"] == ["password"]
+    assert private.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_piped_array_keeps_a_lone_surrogate_for_the_validator(run):
+    class Pipe(io.BytesIO):
+        def seekable(self) -> bool:
+            return False
+
+    summary, rejected = run(Pipe(b'[{"email": "lone\\udc00@example.com"}, {"email": "ok@example.com"}]'))
+    assert _codes(rejected) == [[("INVALID_CHARACTERS", "email")]]
+    assert summary.inserted == 1
+
+
+def test_an_array_with_a_number_out_of_range_stops_without_quoting_the_file(run):
+    with pytest.raises(ImportFileError) as error:
+        run(io.BytesIO(b'[{"email": "a@example.com"}, {"email": "b@example.com", "password": 1e400}]'))
+    assert error.value.message == "The users file is not valid JSON after 1 user."

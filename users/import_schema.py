@@ -8,7 +8,8 @@ hashed on import) is this service's extension. Errors are Auth0's job error obje
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import math
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -16,7 +17,7 @@ from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 
 from config import messages
-from config.schema import JSONObjectField, StrictCharField, StrictSerializer, echo, json_type
+from config.schema import JSONObjectField, StrictCharField, StrictSerializer, check_text, echo, json_type, storable_text
 from users.password_hashes import HashFormatError, normalize_custom_password_hash, normalize_password_hash
 from users.serializers import CreateUserRequestSerializer, EmailAddressField
 
@@ -24,6 +25,33 @@ JobError = dict[str, str]
 
 # The ways a password may arrive; at most one per user.
 SECRET_FIELDS = ("password", "password_hash", "custom_password_hash")
+
+# Deepest nesting (the user object is level 1) an imported user may have: well beyond what the fields accept
+# (metadata: 10 levels below its key), so a valid user never meets it, and far below what a database's JSON
+# (SQLite: 1,000 levels) or Python's json module (a RecursionError) would refuse.
+MAX_USER_DEPTH = 32
+
+# What makes a key password-like, for ``is_secret_key``.
+_SECRET_KEY_PARTS = ("password", "passwd", "pwd", "secret", "hash", "token")
+_SECRET_KEYS = frozenset({"mfa_factors"})
+
+# Codes whose messages never quote the value (types, lengths, names of keys): they may stay on an error about a
+# value under a password-like key; any other code's message is replaced there (see ``redact_errors``).
+_VALUE_FREE_CODES = frozenset(
+    {
+        "INVALID_TYPE",
+        "MIN_LENGTH",
+        "MAX_LENGTH",
+        "OBJECT_REQUIRED",
+        "OBJECT_ADDITIONAL_PROPERTIES",
+        "NOT_PASSED",
+        "NOT_SUPPORTED",
+        "PASSWORD_STRENGTH",
+        "MAX_DEPTH",
+        "INVALID_NUMBER",
+        "INVALID_CHARACTERS",
+    }
+)
 
 
 _API = CreateUserRequestSerializer._declared_fields
@@ -73,6 +101,116 @@ def _field_errors(detail: Any, path: str) -> list[JobError]:
     return [_error(str(getattr(detail, "code", "INVALID")), str(detail), path)]
 
 
+def is_secret_key(key: Any) -> bool:
+    """Whether a key of an imported user holds a secret that no error report may keep, at any depth.
+
+    The rule: a key whose lower-cased name contains ``password``, ``passwd``, ``pwd``, ``secret``, ``hash`` or
+    ``token`` (``password``, ``Password``, ``password_hash``, ``custom_password_hash``, ``user_metadata.apiToken``,
+    an MFA factor's ``secret``, ...), and ``mfa_factors`` as a whole. It errs on the side of hiding: a report may
+    lose a harmless key, never show a secret (the developer guide: plaintext passwords and secrets are never
+    stored, logged or echoed, including inside error reports of imports and jobs).
+    """
+    if not isinstance(key, str):
+        return False
+    lowered = key.lower()
+    return lowered in _SECRET_KEYS or any(part in lowered for part in _SECRET_KEY_PARTS)
+
+
+def _walk(value: Any, path: str, depth: int) -> Iterator[tuple[str, Any, int]]:
+    """``(path, value, depth)`` of every key and value of ``value`` down to ``MAX_USER_DEPTH``, iteratively (a
+    hostile file nests thousands of levels). A key is given as a value of its own, at its parent's path."""
+    stack = [(path, value, depth)]
+    while stack:
+        path, value, depth = stack.pop()
+        yield path, value, depth
+        if depth > MAX_USER_DEPTH:
+            continue
+        if isinstance(value, dict):
+            for key, item in reversed(value.items()):
+                yield path, key, depth
+                stack.append((_join(path, key), item, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((_join(path, str(i)), item, depth + 1) for i, item in reversed(list(enumerate(value))))
+
+
+def _join(path: str, key: Any) -> str:
+    name = storable_text(str(key))
+    return f"{path}.{name}" if path else name
+
+
+def check_storable(record: Any) -> list[JobError]:
+    """What no database can store or no JSON column hold, anywhere in ``record``: at most one error per kind.
+
+    ``MAX_DEPTH`` nesting beyond ``MAX_USER_DEPTH`` levels, ``INVALID_NUMBER`` a number out of range (``1e400``
+    reads as infinity, which JSON cannot write), ``INVALID_CHARACTERS`` a NUL or a lone surrogate in a key or a
+    text (``config.schema.check_text``, the rule of every API input: PostgreSQL refuses NUL, and no lone
+    surrogate encodes as UTF-8). Auth0 documents no bulk-import code for these; the codes are the API's own.
+    """
+    found: dict[str, JobError] = {}
+    for path, value, depth in _walk(record, "", 1):
+        if depth > MAX_USER_DEPTH and isinstance(value, dict | list):
+            found.setdefault("MAX_DEPTH", _error("MAX_DEPTH", messages.too_deep(MAX_USER_DEPTH), path))
+        elif isinstance(value, float) and not math.isfinite(value):
+            found.setdefault("INVALID_NUMBER", _error("INVALID_NUMBER", messages.not_finite(), path))
+        elif isinstance(value, str) and "INVALID_CHARACTERS" not in found:
+            try:
+                check_text(value)
+            except serializers.ValidationError as exc:
+                found["INVALID_CHARACTERS"] = _error("INVALID_CHARACTERS", str(exc.detail[0]), path)
+    return list(found.values())
+
+
+def reported_user(raw: Any) -> tuple[Any, list[str]]:
+    """A refused user as an error report may keep it, and the paths of what was removed.
+
+    Every password-like key (``is_secret_key``) goes, at any depth; what a database could not store is made
+    storable, since the report describes input that was refused, not data that was imported: nesting beyond
+    ``MAX_USER_DEPTH`` and numbers out of range become ``null``, NUL and lone surrogates are written as
+    escapes (``config.schema.storable_text``).
+    """
+    removed: list[str] = []
+
+    def copy(value: Any, path: str, depth: int) -> Any:
+        if isinstance(value, dict | list) and depth > MAX_USER_DEPTH:
+            return None
+        if isinstance(value, dict):
+            kept = {}
+            for key, item in value.items():
+                if is_secret_key(key):
+                    removed.append(_join(path, key))
+                else:
+                    kept[storable_text(str(key))] = copy(item, _join(path, key), depth + 1)
+            return kept
+        if isinstance(value, list):
+            return [copy(item, _join(path, str(i)), depth + 1) for i, item in enumerate(value)]
+        if isinstance(value, str):
+            return storable_text(value)
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        return value
+
+    return copy(raw, "", 1), removed
+
+
+def redact_errors(errors: list[JobError]) -> list[JobError]:
+    """Errors that quote nothing found under a password-like key.
+
+    An error whose path passes through such a key keeps its message only when its code's messages never quote
+    the value (types, lengths, key names); otherwise the message says what kind of error it was, and no more.
+    """
+    out = []
+    for error in errors:
+        if any(is_secret_key(part) for part in error.get("path", "").split(".")) and (
+            error["code"] not in _VALUE_FREE_CODES
+        ):
+            message = _("The value is not valid (%(code)s); it is not shown because it is a secret.") % {
+                "code": error["code"]
+            }
+            error = {**error, "message": message}
+        out.append(error)
+    return out
+
+
 class ImportUserValidator:
     """Checks imported users one at a time with fields bound once.
 
@@ -90,6 +228,9 @@ class ImportUserValidator:
     def validate(self, record: Any) -> tuple[dict[str, Any], list[JobError]]:
         if not isinstance(record, Mapping):
             return {}, [_error("INVALID_TYPE", messages.invalid_type("object", json_type(record)), "")]
+        unstorable = check_storable(record)
+        if unstorable:  # the fields would only repeat these, or trip over what they cannot handle
+            return {}, unstorable
         data: dict[str, Any] = {}
         errors: list[JobError] = []
         unknown = [str(key) for key in record if key not in self.fields]

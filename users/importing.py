@@ -27,12 +27,14 @@ from __future__ import annotations
 import json
 import operator
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any, BinaryIO
 
 import ijson
@@ -40,15 +42,17 @@ from django.db import IntegrityError, transaction
 from django.db import connection as db
 from django.db.models import Q
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from audit.models import EventType
 from audit.services import record_event
 from config.actors import Actor
 from config.errors import PayloadValidationError
+from config.schema import echo
 from connections.models import Connection, Strategy
 from connections.password_policy import PasswordPolicyError
 from connections.strategies import check_user_fields
-from users.import_schema import ImportUserValidator, JobError
+from users.import_schema import MAX_USER_DEPTH, ImportUserValidator, JobError, redact_errors, reported_user
 from users.models import User
 from users.passwords import hash_password
 from users.profile import now_ms
@@ -108,16 +112,27 @@ class ImportSummary:
 
 @dataclass
 class RejectedUser:
+    """A refused user: its position in the file, the user as read (``None`` for an unreadable line) and
+    Auth0's error objects, which never quote a secret (``users.import_schema.redact_errors``)."""
+
     index: int
     raw: Any
     errors: list[JobError]
 
+    @cached_property
+    def _report(self) -> tuple[Any, list[str]]:
+        return ({}, []) if self.raw is None else reported_user(self.raw)
+
     @property
     def user(self) -> Any:
-        """The user as given, without a plain password (hashes are not secrets of this service)."""
-        if isinstance(self.raw, dict) and "password" in self.raw:
-            return {key: value for key, value in self.raw.items() if key != "password"}
-        return self.raw
+        """The user as an error report may keep it: no password-like key at any depth, nothing a database
+        cannot store (``users.import_schema.reported_user``); ``{}`` for an unreadable line."""
+        return self._report[0]
+
+    @property
+    def removed(self) -> list[str]:
+        """The paths of the password-like keys left out of ``user``."""
+        return self._report[1]
 
     def as_auth0(self) -> dict[str, Any]:
         """Auth0's job error entry ``{user, errors}``."""
@@ -214,6 +229,26 @@ class _CountingReader:
                 self.bytes_read += len(head) - len(stripped)
                 return stripped[:1]
 
+    def free_of(self, found: Callable[[bytes], bool]) -> bool:
+        """Read what is left of a stream that can be rewound, and rewind it: ``True`` when ``found`` saw
+        nothing in any window of it (windows overlap by 11 bytes), ``False`` when it did or the stream cannot
+        be rewound. ``bytes_read`` is left as it was."""
+        if not getattr(self.stream, "seekable", lambda: False)():
+            return False
+        start = self.stream.tell()
+        try:
+            tail = b""
+            chunk = self._pushback or self.stream.read(1 << 20)
+            while chunk:
+                window = tail + chunk
+                if found(window):
+                    return False
+                tail = window[-11:]
+                chunk = self.stream.read(1 << 20)
+            return True
+        finally:
+            self.stream.seek(start)
+
     def read(self, size: int = -1) -> bytes:
         if size == 0:
             return b""  # ijson reads nothing first, to learn whether the stream gives bytes or text
@@ -241,22 +276,33 @@ class _CountingReader:
 def read_users(reader: _CountingReader) -> Iterator[tuple[int, Any, JobError | None]]:
     """``(index, user, parse error)`` for each user of a JSON array or JSON lines file, streaming.
 
-    A rejects file written by ``import_users`` (entries ``{"user": …, "errors": […]}``) reads as its users,
-    so it can be fixed and run again.
+    A line of JSON lines that cannot be read is reported by its number and a code alone (``INVALID_JSON``, or
+    ``MAX_DEPTH`` when it nests deeper than the parser goes), with ``None`` as its user: the text may hold a
+    password. An array that stops being JSON ends the import with an ``ImportFileError`` that names the number
+    of users read, never the parser's excerpt of the input. Text is read as written: a lone surrogate escape
+    (``\\ud800``) stays one, for the validator to refuse (``_array_items``).
+
+    A rejects file written by ``import_users`` (entries ``{"user": …, "errors": […]}``, with ``"removed"`` when
+    secrets were left out) reads as its users, so it can be fixed and run again (``_unwrap``).
     """
     first = reader.peek_first()
     if not first:
         raise ImportFileError(_("Users file must not be empty."))
     if first == b"[":
-        items = ijson.items(reader, "item", use_float=True)
-        index = 0
+        index = -1
         try:
-            for index, item in enumerate(items):
-                yield index, _unwrap(item), None
-        except (ijson.JSONError, ijson.IncompleteJSONError) as exc:
+            for index, item in enumerate(_array_items(reader)):
+                user, error = _unwrap(item)
+                yield index, user, error
+        except (ijson.JSONError, ijson.IncompleteJSONError, ValueError) as exc:  # UnicodeDecodeError included
+            read = index + 1
             raise ImportFileError(
-                _("The users file is not valid JSON after user %(index)s: %(reason)s")
-                % {"index": index, "reason": str(exc)[:200]}
+                ngettext(
+                    "The users file is not valid JSON after %(count)s user.",
+                    "The users file is not valid JSON after %(count)s users.",
+                    read,
+                )
+                % {"count": read}
             ) from exc
         return
     if first != b"{":
@@ -266,21 +312,74 @@ def read_users(reader: _CountingReader) -> Iterator[tuple[int, Any, JobError | N
         if not line.strip():
             continue
         try:
-            yield index, _unwrap(json.loads(line)), None
-        except (ValueError, RecursionError):
-            error = {
-                "code": "INVALID_JSON",
-                "message": _("Line %(line)s is not valid JSON.") % {"line": number},
-                "path": "",
-            }
-            yield index, line.decode("utf-8", "replace")[:1000], error
+            user, error = _unwrap(json.loads(line))
+            yield index, user, error
+        except RecursionError:
+            yield index, None, _line_error("MAX_DEPTH", _("Line %(line)s nests too deeply.") % {"line": number})
+        except ValueError:  # json.JSONDecodeError and UnicodeDecodeError
+            yield index, None, _line_error("INVALID_JSON", _("Line %(line)s is not valid JSON.") % {"line": number})
         index += 1
 
 
-def _unwrap(item: Any) -> Any:
-    if isinstance(item, dict) and item.keys() == {"user", "errors"}:
-        return item["user"]
-    return item
+def _line_error(code: str, message: str) -> JobError:
+    return {"code": code, "message": message, "path": ""}
+
+
+# A surrogate escape that is not half of a pair: ijson's fast C parser (yajl) turns it into "?" without a word.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_HIGH = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+
+
+def _has_lone_surrogate_escape(data: bytes) -> bool:
+    if b"\\ud" not in data and b"\\uD" not in data:
+        return False  # the common case, at memory speed
+    pairs = {m.start() for m in _HIGH.finditer(data)}
+    paired = pairs | {start + 6 for start in pairs}
+    return any(m.start() not in paired for m in _SURROGATE_ESCAPE.finditer(data))
+
+
+def _array_items(reader: _CountingReader) -> Iterator[Any]:
+    """The items of a JSON array, parsed by ijson's C backend unless the file holds a lone surrogate escape.
+
+    The C backend (yajl) writes a lone surrogate as ``?``, which would import a different e-mail than the file
+    gives; ijson's pure-Python backend keeps it (and is some twenty times slower, so it reads only such files).
+    The file is scanned first when it can be rewound; a stream that cannot (standard input) always gets the
+    Python backend.
+    """
+    backend: Any = ijson
+    if not reader.free_of(_has_lone_surrogate_escape):
+        backend = ijson.get_backend("python")
+    return backend.items(reader, "item", use_float=True)
+
+
+def _unwrap(item: Any) -> tuple[Any, JobError | None]:
+    """A rejects-file entry as its user; an entry whose secrets were left out must have them back first.
+
+    Such an entry lists them under ``removed``: if any is still missing the user is refused (``SECRET_REMOVED``)
+    rather than imported without its password; deleting ``removed`` imports it as it stands.
+    """
+    if not isinstance(item, dict) or not {"user", "errors"} <= item.keys() <= {"user", "errors", "removed"}:
+        return item, None
+    user, removed = item["user"], item.get("removed") or []
+    if isinstance(removed, list) and removed:
+        present = set(_paths(user))
+        missing = [str(path) for path in removed if path not in present]
+        if missing:
+            message = _(
+                "Left out of the rejects file because they are secrets: %(paths)s. Put them back, or delete "
+                '"removed" to import the user without them.'
+            ) % {"paths": echo(", ".join(missing))}
+            return user, {"code": "SECRET_REMOVED", "message": message, "path": ""}
+    return user, None
+
+
+def _paths(value: Any, path: str = "", depth: int = 1) -> Iterator[str]:
+    """The dotted path of every key of ``value`` (``users.import_schema.reported_user`` writes them so)."""
+    if isinstance(value, dict) and depth <= MAX_USER_DEPTH:
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            yield here
+            yield from _paths(item, here, depth + 1)
 
 
 class _Importer:
@@ -390,7 +489,7 @@ class _Importer:
     def _reject(self, index: int, raw: Any, errors: list[JobError]) -> None:
         self.summary.failed += 1
         if self.on_reject:
-            self.on_reject(RejectedUser(index=index, raw=raw, errors=errors))
+            self.on_reject(RejectedUser(index=index, raw=raw, errors=redact_errors(errors)))
 
     def _validate(self, index: int, raw: Any, parse_error: JobError | None) -> _Candidate | None:
         if parse_error is not None:

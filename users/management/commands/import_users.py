@@ -1,15 +1,16 @@
 """``manage.py import_users FILE --connection NAME``: Auth0's bulk-import format, streamed into a connection.
 
 Prints a progress bar (users/s, ETA from the bytes read) on stderr and a summary on stdout; users that fail go
-to a rejects file (``FILE.rejects.json`` or ``.jsonl``, same format, each user with its reasons) that can be
-fixed and imported again. Exits 1 when any user failed, and with an error for a file or connection that cannot
-be used at all.
+to a rejects file (``FILE.rejects.json`` or ``.jsonl``, same format, each user with its reasons and without its
+secrets, mode 0600) that can be fixed and imported again. Exits 1 when any user failed, and with an error for a
+file or connection that cannot be used at all.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 import sys
 import time
 from pathlib import Path
@@ -34,25 +35,39 @@ from users.importing import (
 class _RejectsFile:
     """Rejected users in the input's own format, created on the first one (no empty file after a clean run).
 
-    Entries are ``{"user": …, "errors": […]}`` as Auth0's job errors are; ``import_users`` reads such a file as
-    its users. The user is written as given, plain password included, so the file is private to its owner.
+    Entries are ``{"user": …, "errors": […]}`` as Auth0's job errors are, the user without its password-like
+    keys (``users.import_schema.reported_user``); an entry that lost some lists their paths under
+    ``"removed"``, and ``import_users`` refuses it (``SECRET_REMOVED``) until they are put back or ``"removed"``
+    is deleted, so a re-run never imports a user without the password it had. The file is created with mode
+    0600 and never through a symbolic link; an existing file is reused only when it is a regular file of this
+    user that no one else may read (``CommandError`` otherwise).
     """
 
     def __init__(self, path: Path, lines: bool) -> None:
         self.path, self.lines, self.count = path, lines, 0
         self._file: IO[str] | None = None
 
+    def check(self) -> None:
+        """Refuse, before any import, a path the file could not safely be written to."""
+        try:
+            status = self.path.lstat()
+        except FileNotFoundError:
+            return
+        _check_private(self.path, status)
+
     def write(self, rejected: RejectedUser) -> None:
         if self._file is None:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            self._file = open(fd, "w", encoding="utf-8")  # noqa: SIM115 (closed in close())
+            self._file = open(_open_private(self.path), "w", encoding="utf-8")  # noqa: SIM115 (closed in close())
             if not self.lines:
                 self._file.write("[\n")
-        entry = json.dumps({"user": rejected.raw, "errors": rejected.errors}, ensure_ascii=False)
+        entry: dict[str, Any] = {"user": rejected.user, "errors": rejected.errors}
+        if rejected.removed:
+            entry["removed"] = rejected.removed
+        text = json.dumps(entry, ensure_ascii=False)
         if self.lines:
-            self._file.write(entry + "\n")
+            self._file.write(text + "\n")
         else:
-            self._file.write(("," if self.count else "") + entry + "\n")
+            self._file.write(("," if self.count else "") + text + "\n")
         self.count += 1
 
     def close(self) -> None:
@@ -60,6 +75,32 @@ class _RejectsFile:
             if not self.lines:
                 self._file.write("]\n")
             self._file.close()
+
+
+def _check_private(path: Path, status: os.stat_result) -> None:
+    if stat.S_ISLNK(status.st_mode):
+        raise CommandError(f"refusing to write the rejects file through a symbolic link: {path}")
+    if not stat.S_ISREG(status.st_mode) or status.st_uid != os.geteuid() or status.st_mode & 0o077:
+        raise CommandError(f"refusing to reuse {path}: not a regular file of yours with mode 0600; remove it first")
+
+
+def _open_private(path: Path) -> int:
+    """A descriptor for writing ``path`` from its start: created with mode 0600, or an existing private file."""
+    try:
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        pass
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW)
+    except OSError as exc:  # ELOOP: a symbolic link
+        raise CommandError(f"refusing to write the rejects file through a symbolic link: {path}") from exc
+    try:
+        _check_private(path, os.fstat(fd))
+        os.ftruncate(fd, 0)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _is_json_lines(path: Path) -> bool:
@@ -98,6 +139,7 @@ class Command(BaseCommand):
         if lines and not opts["rejects"]:
             rejects_path = rejects_path.with_suffix(".jsonl")
         rejects = _RejectsFile(rejects_path, lines)
+        rejects.check()
 
         size = None if from_stdin else path.stat().st_size
         bar = tqdm(
