@@ -242,7 +242,9 @@ class TokenView(APIView):
         scopes = [scope for scope in client.scopes if not requested or scope in requested]
         lifetime = settings.ACCESS_TOKEN_LIFETIME_SECONDS
         body: dict[str, Any] = {
-            "access_token": issue_token(client_id=client.client_id, scopes=scopes, expires_in=lifetime),
+            "access_token": issue_token(
+                client_id=client.client_id, scopes=scopes, expires_in=lifetime, generation=client.token_generation
+            ),
             "token_type": "Bearer",
             "expires_in": lifetime,
         }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import timedelta
 from io import StringIO
 from urllib.parse import urlencode
 
@@ -11,6 +12,7 @@ import jwt
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from clients.models import Client
 from clients.services import create_client, rotate_client_secret, set_client_active
@@ -352,9 +354,6 @@ def test_deactivated_client_gets_no_token_and_its_tokens_are_refused(api_client,
 def test_rotating_the_secret_retires_the_old_secret_and_its_tokens(api_client, client_and_secret, connection):
     client, secret = client_and_secret
     token = _grant(api_client, client, secret).json()["access_token"]
-    import time
-
-    time.sleep(1.01)  # iat has one-second resolution
     out = StringIO()
     call_command("rotate_client_secret", client.client_id, stdout=out)
     new_secret = out.getvalue().strip()
@@ -363,6 +362,68 @@ def test_rotating_the_secret_retires_the_old_secret_and_its_tokens(api_client, c
     assert _grant(api_client, client, new_secret).status_code == 200
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     assert api_client.post("/api/v2/users", {"connection": connection.name}, format="json").status_code == 401
+
+
+def _creates(api_client, token, connection):
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return api_client.post("/api/v2/users", {"connection": connection.name}, format="json").status_code != 401
+
+
+def test_rotation_revokes_a_token_whatever_the_clocks_say(api_client, client_and_secret, connection):
+    """A token minted in the rotation's second, or by a host whose clock is ahead, is revoked all the same."""
+    client, secret = client_and_secret
+    token = _grant(api_client, client, secret).json()["access_token"]
+    assert _creates(api_client, token, connection)
+    rotate_client_secret(client_id=client.client_id, actor=SYSTEM)
+    # As if the rotation happened before the token was minted (a clock behind): the generation still differs.
+    Client.objects.filter(pk=client.client_id).update(secret_rotated_at=timezone.now() - timedelta(hours=1))
+    assert not _creates(api_client, token, connection)
+
+
+def test_each_rotation_raises_the_generation_and_new_tokens_carry_it(api_client, client_and_secret, connection):
+    client, _secret = client_and_secret
+    for expected in (1, 2):
+        secret = rotate_client_secret(client_id=client.client_id, actor=SYSTEM)
+        assert Client.objects.get(pk=client.client_id).token_generation == expected
+        token = _grant(api_client, client, secret).json()["access_token"]
+        assert jwt.decode(token, options={"verify_signature": False})["gen"] == expected
+        assert _creates(api_client, token, connection)
+
+
+def _legacy_token(client, issued_at):
+    """A client's token as minted before tokens carried ``gen``."""
+    claims = {
+        "iss": settings.AUTH_ISSUER,
+        "sub": f"{client.client_id}@clients",
+        "aud": settings.MANAGEMENT_API_AUDIENCE,
+        "iat": int(issued_at),
+        "exp": int(issued_at) + 600,
+        "azp": client.client_id,
+        "gty": "client-credentials",
+        "scope": "create:users",
+    }
+    return jwt.encode(
+        claims, settings.JWT_SIGNING_KEY.private_pem, algorithm="RS256", headers={"kid": settings.JWT_SIGNING_KEY.kid}
+    )
+
+
+def test_a_token_from_before_generations_is_honoured_until_the_next_rotation(api_client, client_and_secret, connection):
+    client, _secret = client_and_secret
+    Client.objects.filter(pk=client.client_id).update(secret_rotated_at=timezone.now() - timedelta(hours=1))
+    token = _legacy_token(client, timezone.now().timestamp())
+    assert _creates(api_client, token, connection)
+    rotate_client_secret(client_id=client.client_id, actor=SYSTEM)
+    Client.objects.filter(pk=client.client_id).update(secret_rotated_at=timezone.now() - timedelta(hours=1))
+    assert not _creates(api_client, token, connection)
+
+
+def test_a_token_from_before_generations_minted_in_the_rotations_second_is_refused(
+    api_client, client_and_secret, connection
+):
+    client, _secret = client_and_secret
+    rotated = timezone.now().replace(microsecond=500_000)
+    Client.objects.filter(pk=client.client_id).update(secret_rotated_at=rotated)
+    assert not _creates(api_client, _legacy_token(client, rotated.timestamp()), connection)  # iat 0.5 s earlier
 
 
 def test_commands_refuse_unknown_client_ids():
