@@ -139,6 +139,7 @@ HOSTILE_JSON = [
     '{"client_id": "\\ud800", "connection": "\\udfff"}',
     '{"client_id": "app\\u0000", "email": "a\\u0000b@example.com", "password": "a\\u0000"}',
     '{"client_id": ["x"], "email": {"a": "\\ud800"}}',
+    '{"email": 1e999, "user_metadata": {"n": -1e999}}',
 ]
 HOSTILE_FORMS = ["email=a%00b%40example.com&password=x", "client_id=app%00&connection=%00", "%00=1"]
 ENDPOINTS = ["/api/v2/users", "/v1/users", "/dbconnections/signup"]
