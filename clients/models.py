@@ -38,10 +38,13 @@ class Client(models.Model):
         blank=True,
         help_text="Connections enabled for sign-up.",
     )
-    # Tokens issued before this moment are refused: rotating a leaked secret also retires its tokens.
+    # When the secret last changed (shown in the admin; also the rule for tokens minted before generations).
     secret_rotated_at = models.DateTimeField(
         verbose_name=_("secret rotated at"),
     )
+    # Raised by one on every rotation and carried by each token as its ``gen`` claim: a token of another generation
+    # is refused, so a rotation retires every earlier token whatever the clocks say.
+    token_generation = models.PositiveIntegerField(verbose_name=_("token generation"), default=0, editable=False)
     created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(verbose_name=_("updated at"), auto_now=True)
 

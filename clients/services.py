@@ -14,6 +14,7 @@ from functools import cache
 import bcrypt
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -76,10 +77,20 @@ def create_client(
 
 @transaction.atomic
 def rotate_client_secret(*, client_id: str, actor: Actor) -> str:
-    """A new secret; the old one stops working and tokens issued before now are refused."""
+    """A new secret; the old one stops working and every token issued before is refused.
+
+    The client's ``token_generation`` goes up by one in the same UPDATE (atomic in the database, so two concurrent
+    rotations raise it twice); tokens carry the generation they were minted in and ``clients.tokens`` honours only
+    the current one, so even a token minted in the same second, or on a host whose clock is behind, dies here.
+    Raises ``ClientNotFound`` for an unknown id.
+    """
     secret, digest = _new_secret()
+    now = timezone.now()
     updated = Client.objects.filter(pk=client_id).update(
-        secret_hash=digest, secret_rotated_at=timezone.now(), updated_at=timezone.now()
+        secret_hash=digest,
+        secret_rotated_at=now,
+        token_generation=F("token_generation") + 1,
+        updated_at=now,
     )
     if not updated:
         raise ClientNotFound(client_id)

@@ -28,6 +28,8 @@ from rest_framework_simplejwt.exceptions import (
 )
 from rest_framework_simplejwt.tokens import Token
 
+from config.schema import text_fault
+
 
 class KeyedTokenBackend(TokenBackend):
     """simplejwt's backend plus a ``kid`` header on issue and a ``kid`` check on verify."""
@@ -73,10 +75,15 @@ class KeyedTokenBackend(TokenBackend):
                     self._verified.pop(token, None)
         try:
             header = jwt.get_unverified_header(token)
+            unverified = jwt.decode(token, options={"verify_signature": False})
         except jwt.PyJWTError as exc:
             raise TokenBackendError("Token is invalid") from exc
         if header.get("kid") != self.kid:
             raise TokenBackendError("Token is signed by an unknown key")
+        # PyJWT converts these with int() (a list raises TypeError, 1e308 OverflowError) and simplejwt turns exp
+        # into a datetime (a numeric string raises TypeError): each would be a 500, so the types are checked first.
+        if not all(_is_timestamp(unverified[name]) for name in _TIME_CLAIMS if name in unverified):
+            raise TokenBackendError("Token has an invalid time claim")
         payload = super().decode(token, verify=verify)
         if remember and isinstance(payload.get("exp"), int | float):
             with self._lock:
@@ -84,6 +91,16 @@ class KeyedTokenBackend(TokenBackend):
                     self._verified.pop(next(iter(self._verified)))  # the oldest
                 self._verified[token] = dict(payload)
         return payload
+
+
+_TIME_CLAIMS = ("exp", "iat", "nbf")
+# The last second a datetime can hold (9999-12-31T23:59:59Z): a time claim beyond it cannot be compared.
+_LAST_TIMESTAMP = 253_402_300_799
+
+
+def _is_timestamp(value: Any) -> bool:
+    """A NumericDate (RFC 7519 §2): a JSON number, not a boolean, that a datetime can hold."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= _LAST_TIMESTAMP
 
 
 @lru_cache(maxsize=4)
@@ -150,6 +167,8 @@ PASSWORD = "password"  # noqa: S105 - a grant type, not a secret
 # Minted by ``manage.py issue_token`` for operators' scripts: not bound to a Client row, so they are
 # honoured until they expire (keep them short) or the signing key changes.
 OPERATOR = "operator"
+# A client's token carries the client's token generation when it was minted (a private claim, RFC 7519 §4.3).
+GENERATION_CLAIM = "gen"
 
 
 def issue_token(
@@ -160,10 +179,13 @@ def issue_token(
     audience: str | None = None,
     grant_type: str = CLIENT_CREDENTIALS,
     subject: str | None = None,
+    generation: int = 0,
 ) -> str:
     """Sign an access token with Auth0's claims: iss, sub, aud, azp, gty, scope.
 
-    ``sub`` is ``<client_id>@clients`` for a client's own token, or ``subject`` (a user's ``user_id``).
+    ``sub`` is ``<client_id>@clients`` for a client's own token, or ``subject`` (a user's ``user_id``). A client's
+    own token also carries ``gen``, the client's ``token_generation`` when it was minted (see ``verify_token``);
+    a stale ``generation`` only makes the token refused, never honours a revoked one.
     """
     now = timezone.now()
     lifetime = expires_in if expires_in is not None else settings.ACCESS_TOKEN_LIFETIME_SECONDS
@@ -175,6 +197,8 @@ def issue_token(
         "azp": client_id,
         "gty": grant_type,
     }
+    if grant_type == CLIENT_CREDENTIALS:
+        claims[GENERATION_CLAIM] = generation
     scope = " ".join(dict.fromkeys(s for s in scopes if s))
     if scope:
         claims["scope"] = scope
@@ -182,7 +206,13 @@ def issue_token(
 
 
 def verify_token(raw: str) -> TokenPrincipal:
-    """Check signature, key, expiry, audience, issuer and the client; raise ``InvalidToken`` otherwise."""
+    """Check signature, key, expiry, audience, issuer, claim types and the client; raise ``InvalidToken`` otherwise.
+
+    Every claim of the wrong type (``exp``/``iat``/``nbf`` not a number, ``scope``/``sub``/``azp`` not a string,
+    ``gen`` not an integer) makes the token invalid (401), never a 500.
+    """
+    if not raw.isascii():  # a JWT is base64url and dots; PyJWT would fail to encode a lone surrogate
+        raise InvalidToken(_("Invalid token"))
     try:
         token = ManagementApiToken(raw)  # type: ignore[arg-type]
     except ExpiredTokenError as exc:
@@ -201,13 +231,22 @@ def verify_token(raw: str) -> TokenPrincipal:
         raise InvalidToken(_("Invalid token"), "user_token")
     if not isinstance(client_id, str) or grant_type not in (CLIENT_CREDENTIALS, OPERATOR):
         raise InvalidToken(_("Invalid token"))
+    if text_fault(client_id) is not None or text_fault(subject) is not None or text_fault(scope) is not None:
+        raise InvalidToken(_("Invalid token"))  # a NUL would reach the client lookup (and the audit log)
     if grant_type == CLIENT_CREDENTIALS:
-        _check_client(client_id, claims.get("iat"))
+        _check_client(client_id, claims)
     return TokenPrincipal(client_id=client_id, scopes=frozenset(scope.split()), claims=claims)
 
 
-def _check_client(client_id: str, issued_at: Any) -> None:
+def _check_client(client_id: str, claims: dict[str, Any]) -> None:
     """A client's token dies with the client: deactivation and secret rotation take effect at once.
+
+    A token is honoured only when its ``gen`` claim equals the client's ``token_generation``, which every
+    rotation raises: no clock is compared, so a token minted in the same second as a rotation (or by a host whose
+    clock is behind) is refused too. A token without ``gen`` was minted before tokens carried it: it is honoured
+    only while the client has not been rotated since (generation 0) and when its ``iat``, a whole second, is
+    after the last rotation, so one minted in the rotation's second is refused. Those tokens are all gone one
+    ``ACCESS_TOKEN_LIFETIME_SECONDS`` after the upgrade.
 
     Every request reads the client's row, so no process can honour a revoked token from a cache. The read is
     plain SQL on the primary key: the ORM's query building cost fifteen times the query itself here
@@ -220,12 +259,18 @@ def _check_client(client_id: str, issued_at: Any) -> None:
         row = cursor.fetchone()
     if row is None or not row[0]:
         raise InvalidToken(_("Invalid token"), "inactive_client")
-    rotated_at = row[1]
-    if isinstance(rotated_at, str):  # SQLite hands back the stored text, naive UTC (what the ORM converts)
-        rotated_at = Client._meta.get_field("secret_rotated_at").to_python(rotated_at)
-        if timezone.is_naive(rotated_at):
-            rotated_at = timezone.make_aware(rotated_at, UTC)
-    if not isinstance(issued_at, int | float) or issued_at < int(rotated_at.timestamp()):
+    rotated_at, current = row[1], row[2]
+    generation = claims.get(GENERATION_CLAIM)
+    if generation is None:
+        if isinstance(rotated_at, str):  # SQLite hands back the stored text, naive UTC (what the ORM converts)
+            rotated_at = Client._meta.get_field("secret_rotated_at").to_python(rotated_at)
+            if timezone.is_naive(rotated_at):
+                rotated_at = timezone.make_aware(rotated_at, UTC)
+        issued_at = claims.get("iat")
+        honoured = current == 0 and _is_timestamp(issued_at) and issued_at > rotated_at.timestamp()
+    else:
+        honoured = type(generation) is int and generation == current
+    if not honoured:
         raise InvalidToken(_("Invalid token"), "revoked_token")
 
 
@@ -236,9 +281,10 @@ def _client_state_sql(vendor: str) -> str:
 
     quote = connection.ops.quote_name
     meta = Client._meta
-    return "SELECT {}, {} FROM {} WHERE {} = %s".format(  # noqa: S608 - names from the model, quoted
+    return "SELECT {}, {}, {} FROM {} WHERE {} = %s".format(  # noqa: S608 - names from the model, quoted
         quote(meta.get_field("is_active").column),
         quote(meta.get_field("secret_rotated_at").column),
+        quote(meta.get_field("token_generation").column),
         quote(meta.db_table),
         quote(meta.pk.column),
     )

@@ -6,7 +6,6 @@ These speak OAuth, not the management API: errors are ``{error, error_descriptio
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote
@@ -14,6 +13,7 @@ from urllib.parse import unquote
 import jwt
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
+from django.http import QueryDict
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
@@ -26,6 +26,7 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from clients.errors import OAuthError
+from clients.models import Client
 from clients.scopes import parse_scopes
 from clients.services import authenticate_client
 from clients.tokens import PASSWORD, issue_token
@@ -33,7 +34,13 @@ from config.actors import Actor, request_metadata
 from config.api_docs import JwksDoc, OAuthErrorDoc, TokenRequestDoc, TokenResponseDoc, errors
 from config.exceptions import exception_handler
 from config.parsers import StrictJSONParser
-from config.throttling import LOGIN_FAILURES_PER_IP, LOGIN_FAILURES_PER_USERNAME
+from config.schema import storable_text, text_fault
+from config.throttling import (
+    CLIENT_AUTH_FAILURES_PER_CLIENT,
+    CLIENT_AUTH_FAILURES_PER_IP,
+    LOGIN_FAILURES_PER_IP,
+    LOGIN_FAILURES_PER_USERNAME,
+)
 from connections.models import Strategy
 from users.errors import UserBlocked, WrongCredentials
 from users.services import log_in
@@ -70,19 +77,88 @@ def oauth_exception_handler(exc: Exception, context: dict[str, Any]) -> Response
 
 
 def _basic_credentials(request: Request) -> tuple[str, str] | None:
+    """The client id and secret of an ``Authorization: Basic`` header, or None without one.
+
+    Raises ``OAuthError`` 400 ``invalid_request`` for a header that is not base64 of UTF-8 ``id:secret``, or whose
+    parts hold text no database can store (``config.schema.text_fault``).
+    """
     header = request.META.get("HTTP_AUTHORIZATION", "")
     scheme, _sep, value = header.partition(" ")
     if scheme.lower() != "basic":
         return None
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError) as exc:  # ValueError: binascii.Error, or a non-ASCII header
         raise OAuthError(400, "invalid_request", _("Malformed HTTP Basic credentials.")) from exc
     client_id, sep, secret = decoded.partition(":")
     if not sep:
         raise OAuthError(400, "invalid_request", _("Malformed HTTP Basic credentials."))
     # RFC 6749 §2.3.1: both parts are form-urlencoded before being joined.
-    return unquote(client_id), unquote(secret)
+    client_id, secret = unquote(client_id), unquote(secret)
+    if text_fault(client_id) is not None or text_fault(secret) is not None:
+        raise OAuthError(400, "invalid_request", _("Malformed HTTP Basic credentials."))
+    return client_id, secret
+
+
+def _check_text(data: Mapping[str, Any]) -> None:
+    """Every parameter's name and text value must be text the databases can store, before any is used.
+
+    A NUL or a lone surrogate would otherwise reach a lookup (client, connection, user) or an echoed error
+    description and end in a 500. Raises ``OAuthError`` 400 ``invalid_request`` (RFC 6749 §5.2).
+    """
+    for name in data:
+        values = data.getlist(name) if isinstance(data, QueryDict) else [data[name]]
+        for text in (name, *(value for value in values if isinstance(value, str))):
+            fault = text_fault(text)
+            if fault is not None:
+                raise OAuthError(
+                    400,
+                    "invalid_request",
+                    _("Invalid characters in parameter %(name)s: %(reason)s")
+                    % {"name": storable_text(name), "reason": fault},
+                )
+
+
+def _client_credentials(request: Request, data: Mapping[str, Any]) -> tuple[str, str]:
+    """The client id and secret, from HTTP Basic or from the body, never both (RFC 6749 §2.3.1: "The client MUST
+    NOT use more than one authentication method in each request").
+
+    A body ``client_id`` beside Basic credentials is accepted only when it names the same client (some OAuth
+    libraries always send it); a body ``client_secret`` beside them is a second method. Raises ``OAuthError`` 400
+    ``invalid_request``.
+    """
+    basic = _basic_credentials(request)
+    request.used_basic_auth = basic is not None  # type: ignore[attr-defined]
+    if basic is None:
+        return _string(data, "client_id") or "", _string(data, "client_secret") or ""
+    if data.get("client_secret") is not None or data.get("client_id") not in (None, basic[0]):
+        raise OAuthError(
+            400,
+            "invalid_request",
+            _("The client must authenticate with one method only: HTTP Basic or the body, not both."),
+        )
+    return basic
+
+
+def _authenticated_client(request: Request, *, client_id: str, secret: str) -> Client:
+    """The client these credentials authenticate; failures are counted per address and per client id.
+
+    The budgets are checked before the secret is: a caller past ``CLIENT_AUTH_FAILURES_PER_IP`` or
+    ``CLIENT_AUTH_FAILURES_PER_CLIENT`` costs no bcrypt. Raises ``OAuthError`` 429 ``too_many_attempts`` (with
+    ``Retry-After``) or 401 ``access_denied`` "Unauthorized" (Auth0's answer to a wrong secret).
+    """
+    ip = BaseThrottle().get_ident(request) or ""
+    for limit, ident in ((CLIENT_AUTH_FAILURES_PER_IP, ip), (CLIENT_AUTH_FAILURES_PER_CLIENT, client_id)):
+        wait = limit.retry_after(ident)
+        if wait is not None:
+            raise OAuthError(429, "too_many_attempts", str(_TOO_MANY_CLIENT_FAILURES), retry_after=wait)
+    client = authenticate_client(client_id=client_id, secret=secret)
+    if client is None:
+        CLIENT_AUTH_FAILURES_PER_IP.add_failure(ip)
+        CLIENT_AUTH_FAILURES_PER_CLIENT.add_failure(client_id)
+        raise OAuthError(401, "access_denied", _("Unauthorized"))
+    CLIENT_AUTH_FAILURES_PER_CLIENT.clear(client_id)
+    return client
 
 
 def _string(data: Mapping[str, Any], name: str, *, required: bool = True) -> str | None:
@@ -114,7 +190,10 @@ class TokenView(APIView):
             "http://auth0.com/oauth/grant-type/password-realm: an end user's token (sub = user_id, gty password, "
             "OpenID scopes only), never accepted by the management API. Wrong e-mail, username or password: 403 "
             "invalid_grant; blocked user: 401 unauthorized; too many failed attempts per IP or username: 429 "
-            "too_many_attempts; no realm and no DEFAULT_DIRECTORY: 500 server_error, as Auth0 answers."
+            "too_many_attempts; no realm and no DEFAULT_DIRECTORY: 500 server_error, as Auth0 answers. The client "
+            "authenticates with HTTP Basic or client_id and client_secret in the body, never both (400 "
+            "invalid_request); a NUL or a lone surrogate in any parameter is 400 invalid_request; too many failed "
+            "client authentications per IP or per client id: 429 too_many_attempts, before the secret is checked."
         ),
         request=TokenRequestDoc,
         responses={
@@ -132,18 +211,13 @@ class TokenView(APIView):
         data = request.data
         if not isinstance(data, Mapping):
             raise OAuthError(400, "invalid_request", _("The body must be a JSON object or a form."))
+        _check_text(data)
         grant_type = _string(data, "grant_type")
         if grant_type != "client_credentials" and grant_type not in PASSWORD_GRANTS:
             raise OAuthError(
                 400, "unsupported_grant_type", _("Unsupported grant type: %(grant)s") % {"grant": grant_type}
             )
-        basic = _basic_credentials(request)
-        request.used_basic_auth = basic is not None  # type: ignore[attr-defined]
-        if basic is not None:
-            client_id, secret = basic
-        else:
-            client_id = _string(data, "client_id") or ""
-            secret = _string(data, "client_secret") or ""
+        client_id, secret = _client_credentials(request, data)
         if data.get("organization") is not None:  # the SDK always sends "organization": null
             raise OAuthError(400, "invalid_request", _("Organizations are not supported."))
         if grant_type in PASSWORD_GRANTS:
@@ -151,9 +225,7 @@ class TokenView(APIView):
         audience = _string(data, "audience", required=False) or settings.MANAGEMENT_API_AUDIENCE
         requested = parse_scopes(_string(data, "scope", required=False) or "")
 
-        client = authenticate_client(client_id=client_id, secret=secret)
-        if client is None:
-            raise OAuthError(401, "access_denied", _("Unauthorized"))
+        client = _authenticated_client(request, client_id=client_id, secret=secret)
         if audience != settings.MANAGEMENT_API_AUDIENCE:
             raise OAuthError(
                 403,
@@ -170,7 +242,9 @@ class TokenView(APIView):
         scopes = [scope for scope in client.scopes if not requested or scope in requested]
         lifetime = settings.ACCESS_TOKEN_LIFETIME_SECONDS
         body: dict[str, Any] = {
-            "access_token": issue_token(client_id=client.client_id, scopes=scopes, expires_in=lifetime),
+            "access_token": issue_token(
+                client_id=client.client_id, scopes=scopes, expires_in=lifetime, generation=client.token_generation
+            ),
             "token_type": "Bearer",
             "expires_in": lifetime,
         }
@@ -197,9 +271,7 @@ def _password_grant(request: Request, data: Mapping[str, Any], *, client_id: str
     audience = _string(data, "audience", required=False) or f"{settings.AUTH_ISSUER}userinfo"
     requested = parse_scopes(_string(data, "scope", required=False) or "openid")
 
-    client = authenticate_client(client_id=client_id, secret=secret)
-    if client is None:
-        raise OAuthError(401, "access_denied", _("Unauthorized"))
+    client = _authenticated_client(request, client_id=client_id, secret=secret)
     connection_name = realm or settings.DEFAULT_DIRECTORY
     if not connection_name:
         raise OAuthError(500, "server_error", _("Authorization server not configured with default connection."))
@@ -254,6 +326,7 @@ _TOO_MANY_FROM_IP = gettext_lazy(
     "We have detected suspicious login behavior and further attempts will be blocked. Please contact the administrator."
 )
 _TOO_MANY_FOR_USER = gettext_lazy("Your account has been blocked after multiple consecutive login attempts.")
+_TOO_MANY_CLIENT_FAILURES = gettext_lazy("Too many failed client authentications. Try again later.")
 
 
 class JwksView(APIView):

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 
 from config.errors import error_body
+from config.schema import text_fault
 
 
 class BodySizeLimitMiddleware:
@@ -47,14 +48,7 @@ class BodySizeLimitMiddleware:
 
 
 def _storable(text: str) -> bool:
-    """Text every database can store: no NUL (PostgreSQL refuses it) and valid UTF-8 (no lone surrogates)."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    return text_fault(text) is None
 
 
 class UnsafeCharactersMiddleware:

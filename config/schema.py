@@ -67,14 +67,24 @@ def fail(message: str, code: str) -> serializers.ValidationError:
     return serializers.ValidationError(ErrorDetail(message, code=code))
 
 
-def check_text(value: str) -> None:
-    """Text the databases can store: no NUL (PostgreSQL refuses it) and no lone surrogates."""
+def text_fault(value: str) -> str | None:
+    """Why the databases cannot store ``value`` (a NUL, which PostgreSQL refuses; a lone surrogate, which is not
+    UTF-8), as a translated sentence, or None when they can. The one text check of every input path: bodies,
+    query strings and paths (``config.middleware``), OAuth parameters and credentials (``clients.views``)."""
     if "\x00" in value:
-        raise fail(messages.nul_character(), "INVALID_CHARACTERS")
+        return messages.nul_character()
     try:
         value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise fail(messages.lone_surrogate(), "INVALID_CHARACTERS") from exc
+    except UnicodeEncodeError:
+        return messages.lone_surrogate()
+    return None
+
+
+def check_text(value: str) -> None:
+    """Raise a DRF ``ValidationError`` (code ``INVALID_CHARACTERS``) for text ``text_fault`` refuses."""
+    fault = text_fault(value)
+    if fault is not None:
+        raise fail(fault, "INVALID_CHARACTERS")
 
 
 class StrictField(serializers.Field):

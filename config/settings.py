@@ -158,6 +158,12 @@ IDEMPOTENCY_LOCK_SECONDS = env_int("IDEMPOTENCY_LOCK_SECONDS", 60)
 # ("off" disables); past the limit the endpoint answers 429 too_many_attempts without checking the password.
 LOGIN_FAILURES_PER_IP = os.environ.get("LOGIN_FAILURES_PER_IP", "100/hour")
 LOGIN_FAILURES_PER_USERNAME = os.environ.get("LOGIN_FAILURES_PER_USERNAME", "10/hour")
+# Failed client authentications at POST /oauth/token (wrong client id or secret) per client IP and per client id
+# ("off" disables); past either, 429 too_many_attempts without running bcrypt. A client's budget is reset by its
+# next success; anyone who knows a client id can spend it, so it is kept well above what a misconfigured deploy
+# retrying would use.
+CLIENT_AUTH_FAILURES_PER_IP = os.environ.get("CLIENT_AUTH_FAILURES_PER_IP", "100/hour")
+CLIENT_AUTH_FAILURES_PER_CLIENT = os.environ.get("CLIENT_AUTH_FAILURES_PER_CLIENT", "100/hour")
 # The database connection the password grant uses when the request names no realm (Auth0's tenant setting).
 DEFAULT_DIRECTORY = os.environ.get("DEFAULT_DIRECTORY", "")
 # Audiences the password grant issues tokens for, besides the management API's (whose bearer authentication

@@ -151,3 +151,6 @@ class FailureLimit:
 
 LOGIN_FAILURES_PER_IP = FailureLimit("LOGIN_FAILURES_PER_IP", "login-ip")
 LOGIN_FAILURES_PER_USERNAME = FailureLimit("LOGIN_FAILURES_PER_USERNAME", "login-user")
+# Failed client authentications at POST /oauth/token (wrong or unknown client id or secret), checked before bcrypt.
+CLIENT_AUTH_FAILURES_PER_IP = FailureLimit("CLIENT_AUTH_FAILURES_PER_IP", "client-auth-ip")
+CLIENT_AUTH_FAILURES_PER_CLIENT = FailureLimit("CLIENT_AUTH_FAILURES_PER_CLIENT", "client-auth-client")

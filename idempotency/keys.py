@@ -10,7 +10,6 @@ not hold its key: the retry runs again, and the database's unique constraints st
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 from collections.abc import Callable
 from datetime import timedelta
@@ -18,8 +17,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.http import QueryDict
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -44,10 +46,42 @@ class IdempotencyInProgress(DomainError):
     code = "idempotency_request_in_progress"
 
 
+def keyed_digest(purpose: str, value: Any) -> str:
+    """HMAC-SHA256 (hex) of ``value``'s canonical JSON, keyed from ``SECRET_KEY`` and ``purpose``.
+
+    The canonical form sorts object keys and escapes everything outside ASCII (``ensure_ascii``), so any parsed
+    JSON value, lone surrogates and NUL included, has one form and encodes. Raises nothing for parsed JSON or
+    form data.
+    """
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return salted_hmac(f"idempotency.keys.{purpose}", canonical, algorithm="sha256").hexdigest()
+
+
 def _fingerprint(request: Request) -> str:
-    body = request.data if isinstance(request.data, dict) else dict(request.data.lists())
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(f"{request.method} {request.path}\n{canonical}".encode()).hexdigest()
+    """The request (method, path, body) as a keyed digest: equal bodies give equal fingerprints.
+
+    A form and a JSON body are told apart; a form keeps every value of a repeated field, in order.
+    """
+    data = request.data
+    body = ["form", {key: data.getlist(key) for key in data}] if isinstance(data, QueryDict) else ["json", data]
+    return keyed_digest("fingerprint", [request.method, request.path, body])
+
+
+def _storable_body(data: Any) -> tuple[bool, Any]:
+    """``(True, body as the client receives it)``, or ``(False, None)`` when a JSON column cannot hold it.
+
+    The body is rendered as the client gets it (lazy translations become text); PostgreSQL's ``jsonb`` refuses
+    ``\\u0000`` and no column takes a lone surrogate, so such a body is answered but not kept.
+    """
+    if data is None:
+        return True, None
+    try:
+        text = JSONRenderer().render(data).decode("utf-8")
+    except (TypeError, ValueError):  # UnicodeEncodeError is a ValueError: a lone surrogate
+        return False, None
+    if "\\u0000" in text:
+        return False, None
+    return True, json.loads(text)
 
 
 def _claim(caller: str, endpoint: str, key: str, fingerprint: str) -> IdempotencyRecord | Response | None:
@@ -108,12 +142,13 @@ def idempotent(endpoint: str, caller: Callable[[Request], str]) -> Callable[...,
                 except Exception:
                     IdempotencyRecord.objects.filter(pk=getattr(claim, "pk", None)).delete()
                     raise
-            if claim is None or response.status_code >= 500:
+            storable, body = _storable_body(response.data)
+            if claim is None or response.status_code >= 500 or not storable:
                 IdempotencyRecord.objects.filter(pk=getattr(claim, "pk", None)).delete()
                 return response
             IdempotencyRecord.objects.filter(pk=claim.pk).update(
                 status_code=response.status_code,
-                response_body=response.data,
+                response_body=body,
                 location=response.get("Location", "")[:500],
             )
             return response

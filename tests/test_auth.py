@@ -198,3 +198,28 @@ def test_a_deactivated_clients_token_is_401(api_client, connection):
     token = issue_token(client_id=client.client_id, scopes=["create:users"])
     set_client_active(client_id=client.client_id, active=False, actor=SYSTEM)
     _assert_401(_post(api_client, f"Bearer {token}"), "Invalid token")
+
+
+@pytest.mark.parametrize("name", ["exp", "iat", "nbf"])
+@pytest.mark.parametrize("value", ["9999999999", "x", [1], {"a": 1}, True, 10**20, 1e308, -5])
+def test_a_time_claim_that_is_no_timestamp_is_401(api_client, connection, name, value):
+    claims = _claims(gty=OPERATOR)
+    claims[name] = value
+    _assert_401(_post(api_client, f"Bearer {_signed(claims)}"), "Invalid token")
+
+
+@pytest.mark.parametrize("name", ["scope", "sub", "azp"])
+@pytest.mark.parametrize("value", [["create:users"], 5, {"a": "b"}, True, "create:users\x00"])
+def test_a_text_claim_that_is_no_storable_string_is_401(api_client, connection, name, value):
+    claims = _claims(gty=OPERATOR)
+    claims[name] = value
+    _assert_401(_post(api_client, f"Bearer {_signed(claims)}"), "Invalid token")
+
+
+@pytest.mark.parametrize("value", [["client-credentials"], 1, None])
+def test_a_grant_type_claim_that_is_no_known_string_is_401(api_client, connection, value):
+    _assert_401(_post(api_client, f"Bearer {_signed(_claims(gty=value))}"), "Invalid token")
+
+
+def test_a_token_with_a_lone_surrogate_is_401(api_client, connection):
+    _assert_401(_post(api_client, "Bearer abc\ud800.def.ghi"), "Invalid token")

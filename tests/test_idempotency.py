@@ -126,6 +126,77 @@ def test_v1_users_and_signup_are_idempotent(api_client, token, connection):
     assert User.objects.count() == 2
 
 
+# Bodies that are no object, or hold text no database can store (written as JSON escapes, so the parsed body
+# holds the lone surrogate or the NUL itself).
+HOSTILE_JSON = [
+    "[]",
+    "null",
+    '"x"',
+    "1",
+    "true",
+    '{"email": "\\ud800@example.com", "password": "Str0ng!Passw0rd"}',
+    '{"\\ud800": 1}',
+    '{"client_id": "\\ud800", "connection": "\\udfff"}',
+    '{"client_id": "app\\u0000", "email": "a\\u0000b@example.com", "password": "a\\u0000"}',
+    '{"client_id": ["x"], "email": {"a": "\\ud800"}}',
+    '{"email": 1e999, "user_metadata": {"n": -1e999}}',
+]
+HOSTILE_FORMS = ["email=a%00b%40example.com&password=x", "client_id=app%00&connection=%00", "%00=1"]
+ENDPOINTS = ["/api/v2/users", "/v1/users", "/dbconnections/signup"]
+
+
+def _post(api_client, path, body, content_type, **headers):
+    return api_client.generic("POST", path, body, content_type=content_type, **headers)
+
+
+@pytest.mark.parametrize("path", ENDPOINTS)
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [(body, "application/json") for body in HOSTILE_JSON]
+    + [(body, "application/x-www-form-urlencoded") for body in HOSTILE_FORMS],
+)
+def test_the_key_never_changes_the_answer_to_a_hostile_body(api_client, token, connection, path, body, content_type):
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token('create:users')}")
+    plain = _post(api_client, path, body, content_type)
+    assert 400 <= plain.status_code < 500
+    keyed = _post(api_client, path, body, content_type, HTTP_IDEMPOTENCY_KEY="hostile")
+    replayed = _post(api_client, path, body, content_type, HTTP_IDEMPOTENCY_KEY="hostile")
+    assert (keyed.status_code, keyed.json()) == (plain.status_code, plain.json())
+    assert (replayed.status_code, replayed.json()) == (plain.status_code, plain.json())
+    assert replayed["Idempotent-Replayed"] == "true"
+    assert not User.objects.exists()
+
+
+def test_the_stored_fingerprint_is_keyed_by_the_server_secret(create, connection, settings):
+    """Without the server's secret, the stored fingerprint cannot be used to test guesses of the password."""
+    create(_body(connection), HTTP_IDEMPOTENCY_KEY="fp")
+    first = IdempotencyRecord.objects.get().request_hash
+    IdempotencyRecord.objects.all().delete()
+    User.objects.all().delete()
+    settings.SECRET_KEY = "another-secret-key-" + "x" * 40
+    create(_body(connection), HTTP_IDEMPOTENCY_KEY="fp")
+    assert IdempotencyRecord.objects.get().request_hash != first
+
+
+def _signup(api_client, app, connection, email, ip):
+    body = {"client_id": app.client_id, "connection": connection.name, "email": email, "password": STRONG_PASSWORD}
+    return api_client.post("/dbconnections/signup", body, format="json", HTTP_IDEMPOTENCY_KEY="mine", REMOTE_ADDR=ip)
+
+
+def test_signup_keys_of_one_application_are_scoped_by_the_callers_address(api_client, connection):
+    """Two people signing up through one application cannot squat (or read) each other's key."""
+    app, _secret = create_client(name="web", scopes="", connections=[connection.name], actor=SYSTEM)
+    first = _signup(api_client, app, connection, "ann@example.com", "192.0.2.1")
+    other = _signup(api_client, app, connection, "bob@example.com", "192.0.2.2")
+    assert (first.status_code, other.status_code) == (200, 200)
+    assert other.json()["email"] == "bob@example.com"
+    assert "Idempotent-Replayed" not in other
+    same_address = _signup(api_client, app, connection, "cid@example.com", "192.0.2.1")
+    assert same_address.status_code == 422
+    assert User.objects.count() == 2
+    assert not IdempotencyRecord.objects.filter(caller__contains="192.0.2").exists()
+
+
 @pytest.mark.live
 def test_concurrent_requests_with_one_key_create_one_user(live_server_url, make_connection):
     make_connection()

@@ -7,6 +7,7 @@ the management envelope. A taken e-mail or username answers the generic ``invali
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -17,6 +18,7 @@ from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from config.actors import Actor, request_metadata
@@ -27,7 +29,7 @@ from config.parsers import StrictJSONParser
 from config.throttling import ClientIPRateThrottle
 from connections.errors import ConnectionNotFound
 from connections.password_policy import PasswordPolicyError
-from idempotency.keys import idempotent
+from idempotency.keys import idempotent, keyed_digest
 from users.errors import UserAlreadyExists
 from users.public_serializers import SignupRequestSerializer
 from users.signup import SignupRefused, sign_up
@@ -91,9 +93,17 @@ def signup_exception_handler(exc: Exception, context: dict[str, Any]) -> Respons
 
 
 def _signup_caller(request: Request) -> str:
-    """Sign-ups have no token: the key belongs to the client the body names."""
-    client_id = request.data.get("client_id") if hasattr(request.data, "get") else None
-    return f"signup:{str(client_id or '')[:64]}"
+    """Whose key this is: the client the body names, seen from the caller's address.
+
+    Sign-ups carry no credential and a client id is public (every copy of the application holds it), so a key
+    scoped by the client id alone would let one anonymous caller squat, or read the replayed answer of, a key
+    another caller uses. The address narrows the scope to callers behind one address (``NUM_PROXIES`` decides
+    which address counts); a retry from another address runs again, and the unique constraints still stop a
+    second user. Both parts are kept only as a keyed digest: no address is stored, and any body (no client id,
+    an array, NUL) has a caller.
+    """
+    client_id = request.data.get("client_id") if isinstance(request.data, Mapping) else None
+    return f"signup:{keyed_digest('signup-caller', [client_id, BaseThrottle().get_ident(request)])}"
 
 
 class SignupView(APIView):
