@@ -33,7 +33,12 @@ from config.actors import Actor, request_metadata
 from config.api_docs import JwksDoc, OAuthErrorDoc, TokenRequestDoc, TokenResponseDoc, errors
 from config.exceptions import exception_handler
 from config.parsers import StrictJSONParser
-from config.throttling import LOGIN_FAILURES_PER_IP, LOGIN_FAILURES_PER_USERNAME
+from config.throttling import (
+    LOGIN_FAILURES_PER_IP,
+    LOGIN_FAILURES_PER_USERNAME,
+    FailureLimit,
+    LimiterUnavailable,
+)
 from connections.models import Strategy
 from users.errors import UserBlocked, WrongCredentials
 from users.services import log_in
@@ -53,6 +58,8 @@ def oauth_exception_handler(exc: Exception, context: dict[str, Any]) -> Response
         ):
             headers["WWW-Authenticate"] = 'Basic realm="oauth"'
         return Response({"error": exc.error, "error_description": exc.description}, exc.status, headers=headers)
+    if isinstance(exc, LimiterUnavailable):  # a failure limit could not be checked: refused, never let through
+        return Response({"error": exc.code, "error_description": exc.message}, exc.status, headers=dict(_NO_STORE))
     if isinstance(exc, drf.ParseError | drf.UnsupportedMediaType):
         return Response(
             {"error": "invalid_request", "error_description": _("The body must be JSON or form-encoded.")},
@@ -211,24 +218,36 @@ def _password_grant(request: Request, data: Mapping[str, Any], *, client_id: str
 
     ip = BaseThrottle().get_ident(request)
     account = f"{connection.pk}:{username.lower()}"
+    # Each limit reserves this attempt's failure before the password is checked (atomic across processes, so
+    # concurrent guesses cannot all pass), and a locked-out guesser costs no bcrypt. A success gives it back.
+    held: list[tuple[FailureLimit, str]] = []
     for limit, ident, description in (
         (LOGIN_FAILURES_PER_IP, ip, _TOO_MANY_FROM_IP),
         (LOGIN_FAILURES_PER_USERNAME, account, _TOO_MANY_FOR_USER),
     ):
-        wait = limit.retry_after(ident)
+        try:
+            wait = limit.take(ident)
+        except LimiterUnavailable:
+            _give_back(held)
+            raise
         if wait is not None:
+            _give_back(held)
             raise OAuthError(429, "too_many_attempts", str(description), retry_after=wait)
+        held.append((limit, ident))
 
     _ip, agent = request_metadata(request)
     actor = Actor(kind="client", id=client.client_id, ip=ip, user_agent=agent)
     try:
         user = log_in(connection=connection, username=username, password=password, actor=actor)
-    except WrongCredentials as exc:
-        LOGIN_FAILURES_PER_IP.add_failure(ip)
-        LOGIN_FAILURES_PER_USERNAME.add_failure(account)
+    except WrongCredentials as exc:  # a failure: the reserved failures stay counted
         raise OAuthError(exc.status, exc.code, exc.message) from exc
-    except UserBlocked as exc:
+    except UserBlocked as exc:  # the right password: not a failed guess
+        _give_back(held)
         raise OAuthError(exc.status, exc.code, exc.message) from exc
+    except BaseException:
+        _give_back(held)
+        raise
+    LOGIN_FAILURES_PER_IP.give_back(ip)
     LOGIN_FAILURES_PER_USERNAME.clear(account)
 
     scopes = [scope for scope in USER_SCOPES if scope in requested]
@@ -248,6 +267,11 @@ def _password_grant(request: Request, data: Mapping[str, Any], *, client_id: str
     if scopes:
         body["scope"] = " ".join(scopes)
     return Response(body, headers=_NO_STORE)
+
+
+def _give_back(held: list[tuple[FailureLimit, str]]) -> None:
+    for limit, ident in held:
+        limit.give_back(ident)
 
 
 _TOO_MANY_FROM_IP = gettext_lazy(
