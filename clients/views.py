@@ -40,6 +40,8 @@ from config.throttling import (
     CLIENT_AUTH_FAILURES_PER_IP,
     LOGIN_FAILURES_PER_IP,
     LOGIN_FAILURES_PER_USERNAME,
+    FailureLimit,
+    LimiterUnavailable,
 )
 from connections.models import Strategy
 from users.errors import UserBlocked, WrongCredentials
@@ -60,6 +62,8 @@ def oauth_exception_handler(exc: Exception, context: dict[str, Any]) -> Response
         ):
             headers["WWW-Authenticate"] = 'Basic realm="oauth"'
         return Response({"error": exc.error, "error_description": exc.description}, exc.status, headers=headers)
+    if isinstance(exc, LimiterUnavailable):  # a failure limit could not be checked: refused, never let through
+        return Response({"error": exc.code, "error_description": exc.message}, exc.status, headers=dict(_NO_STORE))
     if isinstance(exc, drf.ParseError | drf.UnsupportedMediaType):
         return Response(
             {"error": "invalid_request", "error_description": _("The body must be JSON or form-encoded.")},
@@ -148,15 +152,18 @@ def _authenticated_client(request: Request, *, client_id: str, secret: str) -> C
     ``Retry-After``) or 401 ``access_denied`` "Unauthorized" (Auth0's answer to a wrong secret).
     """
     ip = BaseThrottle().get_ident(request) or ""
-    for limit, ident in ((CLIENT_AUTH_FAILURES_PER_IP, ip), (CLIENT_AUTH_FAILURES_PER_CLIENT, client_id)):
-        wait = limit.retry_after(ident)
-        if wait is not None:
-            raise OAuthError(429, "too_many_attempts", str(_TOO_MANY_CLIENT_FAILURES), retry_after=wait)
-    client = authenticate_client(client_id=client_id, secret=secret)
-    if client is None:
-        CLIENT_AUTH_FAILURES_PER_IP.add_failure(ip)
-        CLIENT_AUTH_FAILURES_PER_CLIENT.add_failure(client_id)
+    held = _reserve_failures(
+        (CLIENT_AUTH_FAILURES_PER_IP, ip, _TOO_MANY_CLIENT_FAILURES),
+        (CLIENT_AUTH_FAILURES_PER_CLIENT, client_id, _TOO_MANY_CLIENT_FAILURES),
+    )
+    try:
+        client = authenticate_client(client_id=client_id, secret=secret)
+    except BaseException:
+        _give_back(held)
+        raise
+    if client is None:  # a failure: the reserved failures stay counted
         raise OAuthError(401, "access_denied", _("Unauthorized"))
+    CLIENT_AUTH_FAILURES_PER_IP.give_back(ip)
     CLIENT_AUTH_FAILURES_PER_CLIENT.clear(client_id)
     return client
 
@@ -283,24 +290,24 @@ def _password_grant(request: Request, data: Mapping[str, Any], *, client_id: str
 
     ip = BaseThrottle().get_ident(request)
     account = f"{connection.pk}:{username.lower()}"
-    for limit, ident, description in (
+    held = _reserve_failures(
         (LOGIN_FAILURES_PER_IP, ip, _TOO_MANY_FROM_IP),
         (LOGIN_FAILURES_PER_USERNAME, account, _TOO_MANY_FOR_USER),
-    ):
-        wait = limit.retry_after(ident)
-        if wait is not None:
-            raise OAuthError(429, "too_many_attempts", str(description), retry_after=wait)
+    )
 
     _ip, agent = request_metadata(request)
     actor = Actor(kind="client", id=client.client_id, ip=ip, user_agent=agent)
     try:
         user = log_in(connection=connection, username=username, password=password, actor=actor)
-    except WrongCredentials as exc:
-        LOGIN_FAILURES_PER_IP.add_failure(ip)
-        LOGIN_FAILURES_PER_USERNAME.add_failure(account)
+    except WrongCredentials as exc:  # a failure: the reserved failures stay counted
         raise OAuthError(exc.status, exc.code, exc.message) from exc
-    except UserBlocked as exc:
+    except UserBlocked as exc:  # the right password: not a failed guess
+        _give_back(held)
         raise OAuthError(exc.status, exc.code, exc.message) from exc
+    except BaseException:
+        _give_back(held)
+        raise
+    LOGIN_FAILURES_PER_IP.give_back(ip)
     LOGIN_FAILURES_PER_USERNAME.clear(account)
 
     scopes = [scope for scope in USER_SCOPES if scope in requested]
@@ -320,6 +327,33 @@ def _password_grant(request: Request, data: Mapping[str, Any], *, client_id: str
     if scopes:
         body["scope"] = " ".join(scopes)
     return Response(body, headers=_NO_STORE)
+
+
+def _reserve_failures(*limits: tuple[FailureLimit, str, Any]) -> list[tuple[FailureLimit, str]]:
+    """Reserve this attempt's failure in each limit before the secret is checked; what was reserved.
+
+    Reserving first is atomic across processes, so concurrent guesses cannot all pass, and a locked-out caller
+    costs no bcrypt; the caller gives the reservations back when the attempt did not fail. Raises ``OAuthError``
+    429 ``too_many_attempts`` (with ``Retry-After``) past a limit, and ``LimiterUnavailable`` (503) when the
+    store does not answer, both after giving back what was already reserved.
+    """
+    held: list[tuple[FailureLimit, str]] = []
+    for limit, ident, description in limits:
+        try:
+            wait = limit.take(ident)
+        except LimiterUnavailable:
+            _give_back(held)
+            raise
+        if wait is not None:
+            _give_back(held)
+            raise OAuthError(429, "too_many_attempts", str(description), retry_after=wait)
+        held.append((limit, ident))
+    return held
+
+
+def _give_back(held: list[tuple[FailureLimit, str]]) -> None:
+    for limit, ident in held:
+        limit.give_back(ident)
 
 
 _TOO_MANY_FROM_IP = gettext_lazy(

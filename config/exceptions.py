@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from config.errors import DomainError, FieldError, error_body
+from config.throttling import retry_after_header
 from connections.password_policy import PasswordPolicyError
 
 logger = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         status, code, errors = 429, "too_many_requests", []
         message = _("Global limit has been reached")
         if exc.wait is not None:
-            headers["Retry-After"] = str(int(exc.wait) + 1)
+            headers["Retry-After"] = retry_after_header(exc.wait)
     elif isinstance(exc, drf.ParseError):
         status, code, errors = 400, "invalid_body", []
         message = _("Invalid request payload JSON format")

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "audit",
     "idempotency",
     "jobs",
+    "ratelimits",
 ]
 
 MIDDLEWARE = [
@@ -126,26 +127,34 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     DATA_DIR.mkdir(parents=True, exist_ok=True)
+    _sqlite_file = Path(DATABASES["default"]["NAME"])
+    if str(_sqlite_file) != ":memory:" and not _sqlite_file.exists():
+        # Created owner-only before SQLite creates it with the umask's 0644: it holds password hashes. SQLite
+        # gives its -wal and -shm files the database file's mode.
+        _sqlite_file.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(_sqlite_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Rate-limit counters live in the cache: with REDIS_URL every server process shares one budget; without it
-# each process counts on its own.
+# Rate limits are token buckets shared by every server process (ratelimits.buckets): in Redis when REDIS_URL is
+# set, else in the database (table ratelimits_bucket), so a limit holds exactly with any number of workers.
+# Nothing shared lives in Django's cache itself.
 REDIS_URL = os.environ.get("REDIS_URL", "")
+CACHE_KEY_PREFIX = os.environ.get("CACHE_KEY_PREFIX", "userdir")
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "userdir"),
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
             "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
         }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# Requests per client (token azp) per window, e.g. "1000/minute"; "off" disables the limit.
+# Requests per client (token azp): a bucket of N refilled at N per period, e.g. "1000/minute"; "off" disables it.
 MANAGEMENT_API_RATE_LIMIT = os.environ.get("MANAGEMENT_API_RATE_LIMIT", "1000/minute")
-# Public sign-ups per client IP address per window ("off" disables the limit).
+# Public sign-ups per client IP address, a bucket like the one above ("off" disables the limit).
 SIGNUP_RATE_LIMIT = os.environ.get("SIGNUP_RATE_LIMIT", "20/minute")
 # Sign-up answers a taken e-mail or username with the generic invalid_signup unless this is on
 # (Auth0's tenant flag enable_public_signup_user_exists_error): generic answers prevent account enumeration.
@@ -154,7 +163,7 @@ SIGNUP_USER_EXISTS_ERROR = env_bool("SIGNUP_USER_EXISTS_ERROR", False)
 # request never finished (a killed process) is given up.
 IDEMPOTENCY_KEY_TTL_SECONDS = env_int("IDEMPOTENCY_KEY_TTL_SECONDS", 86_400)
 IDEMPOTENCY_LOCK_SECONDS = env_int("IDEMPOTENCY_LOCK_SECONDS", 60)
-# Failed password logins (POST /oauth/token, password grants) per client IP and per username per window
+# Failed password logins (POST /oauth/token, password grants) per client IP and per username, as buckets
 # ("off" disables); past the limit the endpoint answers 429 too_many_attempts without checking the password.
 LOGIN_FAILURES_PER_IP = os.environ.get("LOGIN_FAILURES_PER_IP", "100/hour")
 LOGIN_FAILURES_PER_USERNAME = os.environ.get("LOGIN_FAILURES_PER_USERNAME", "10/hour")
@@ -208,6 +217,9 @@ STORAGES = {
 
 # E-mail: the console by default; SMTP when EMAIL_HOST is set.
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/")
+# The admin's session and CSRF cookies travel over HTTPS only when the public URL is https (or when set).
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", PUBLIC_BASE_URL.lower().startswith("https://"))
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", PUBLIC_BASE_URL.lower().startswith("https://"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "no-reply@localhost")
 _smtp_host = os.environ.get("EMAIL_HOST", "")
 _mailer: dict = (

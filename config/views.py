@@ -25,12 +25,36 @@ def server_error(request: HttpRequest) -> JsonResponse:
 
 
 def health(request: HttpRequest) -> JsonResponse:
-    """Liveness and database reachability, for load balancers and start-up scripts."""
+    """Whether this process can serve, for load balancers and start-up scripts.
+
+    ``{"status": "ok" | "unavailable", "checks": {"database": ..., "cache": ...}}``: each dependency is
+    ``"ok"`` or ``"error: <kind of error>"`` (never a host, URL or password). ``cache`` is the rate-limit store
+    (Redis when ``REDIS_URL`` is set, else the database's table). 200 when every check is ok, else 503: with the
+    store down, password grants are refused (``config.throttling``'s outage policy), so the service is degraded.
+    """
+    checks = {"database": _check_database(), "cache": _check_rate_limit_store()}
+    healthy = all(result == "ok" for result in checks.values())
+    return JsonResponse(
+        {"status": "ok" if healthy else "unavailable", "checks": checks}, status=200 if healthy else 503
+    )
+
+
+def _check_database() -> str:
     from django.db import DatabaseError, connection
 
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-    except DatabaseError:
-        return JsonResponse(error_body(503, _("Database unavailable"), "database_unavailable"), status=503)
-    return JsonResponse({"status": "ok"})
+    except DatabaseError as exc:
+        return f"error: {type(exc).__name__}"
+    return "ok"
+
+
+def _check_rate_limit_store() -> str:
+    from ratelimits.buckets import StoreUnavailable, ping
+
+    try:
+        ping()
+    except StoreUnavailable as exc:
+        return f"error: {type(exc.__cause__ or exc).__name__}"
+    return "ok"

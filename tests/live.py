@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.error import URLError
+from urllib.error import HTTPError, URLError
 from urllib.request import urlopen
 
 from django.conf import settings
@@ -88,6 +88,8 @@ def gunicorn_server(
                 raise RuntimeError(f"gunicorn exited early; see {log.name}")
             try:
                 urlopen(f"{base_url}/health", timeout=1)  # noqa: S310 - loopback only
+                break
+            except HTTPError:  # up, but unhealthy (a test may start it so on purpose)
                 break
             except URLError:
                 if time.monotonic() > deadline:

@@ -26,7 +26,7 @@ from config.api_docs import SignupErrorDoc, SignupResponseDoc, errors
 from config.errors import DomainError, PayloadValidationError
 from config.exceptions import exception_handler
 from config.parsers import StrictJSONParser
-from config.throttling import ClientIPRateThrottle
+from config.throttling import ClientIPRateThrottle, retry_after_header
 from connections.errors import ConnectionNotFound
 from connections.password_policy import PasswordPolicyError
 from idempotency.keys import idempotent, keyed_digest
@@ -88,7 +88,7 @@ def signup_exception_handler(exc: Exception, context: dict[str, Any]) -> Respons
             "description": _("Too many sign-ups from this address. Try again later."),
             "statusCode": 429,
         }
-        return Response(body, 429, headers={"Retry-After": str(int(exc.wait or 0) + 1)})
+        return Response(body, 429, headers={"Retry-After": retry_after_header(exc.wait)})
     return exception_handler(exc, context)
 
 

@@ -1,0 +1,63 @@
+"""Settings read from the environment at start-up: each case starts a fresh interpreter with its own environment."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _settings(tmp_path: Path, **env: str) -> dict[str, str]:
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE)"
+    )
+    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "PUBLIC_BASE_URL"}}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={
+            **clean,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "SECRET_KEY": "test-secret-key-not-for-production",
+            "DATA_DIR": str(tmp_path),
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    session, csrf = result.stdout.split()
+    return {"session": session, "csrf": csrf}
+
+
+@pytest.mark.parametrize(
+    ("env", "secure"),
+    [
+        ({"PUBLIC_BASE_URL": "https://users.example.com"}, "True"),
+        ({"PUBLIC_BASE_URL": "http://localhost:8000"}, "False"),
+        ({}, "False"),
+        (
+            {"PUBLIC_BASE_URL": "http://localhost:8000", "SESSION_COOKIE_SECURE": "true", "CSRF_COOKIE_SECURE": "1"},
+            "True",
+        ),
+        (
+            {"PUBLIC_BASE_URL": "https://users.example.com", "SESSION_COOKIE_SECURE": "0", "CSRF_COOKIE_SECURE": "off"},
+            "False",
+        ),
+    ],
+)
+def test_admin_cookies_are_secure_when_the_public_url_is_https_or_when_set(tmp_path, env, secure):
+    assert _settings(tmp_path, **env) == {"session": secure, "csrf": secure}
+
+
+def test_the_embedded_sqlite_database_is_created_owner_only(tmp_path):
+    _settings(tmp_path)
+    database = tmp_path / "db.sqlite3"
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600
