@@ -34,6 +34,7 @@ REFUSED = {
     "dotless-i": "\u0131a@example.com",  # upper case is "I"
     "kelvin-sign": "\u212aate@example.com",  # lower-cases to ASCII "kate@..."
     "greek-final-sigma": "\u03bd\u03af\u03ba\u03bf\u03c2@example.gr",  # one of three cases of sigma
+    "greek-capital-sigma-at-the-end": "\u039d\u0399\u039a\u039f\u03a3@example.gr",  # stored with a final sigma
     "zero-width-space": "ka\u200bte@example.com",
     "left-to-right-mark": "kate\u200e@example.com",
     "byte-order-mark": "\ufeffkate@example.com",
