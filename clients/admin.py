@@ -1,8 +1,10 @@
 """Machine-to-machine clients in the Django admin.
 
-Creating a client (or rotating its secret) shows the secret once, in the confirmation message, and never
-again: only its bcrypt hash is stored. Rotation and (de)activation are actions that call the same services
-the management commands call.
+Creating a client (or rotating its secret) shows the secret once, on the page that answers the POST, and
+never again: only its bcrypt hash is stored. The secret is not put in a flash message: Django's default message
+storage keeps messages in a signed but readable cookie, so the secret would travel back with every request
+until shown (and sit in the browser's cookie store). The admin's views send ``Cache-Control: no-store``.
+Rotation and (de)activation are actions that call the same services the management commands call.
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -74,25 +77,36 @@ class ClientAdmin(admin.ModelAdmin):
         obj._state.adding = False
         if not form.cleaned_data.get("is_active", True):
             set_client_active(client_id=client.client_id, active=False, actor=admin_actor(request))
-        self.message_user(
-            request,
-            _("Client secret (shown only now, copy it): %(secret)s") % {"secret": secret},
-            messages.WARNING,
-        )
+        # Kept on this request only, for response_add to render; never stored, never in a message.
+        request._new_client_secret = (client, secret)  # type: ignore[attr-defined]
+
+    def response_add(self, request: HttpRequest, obj: Client, post_url_continue: str | None = None) -> HttpResponse:
+        shown = getattr(request, "_new_client_secret", None)
+        if shown is None:
+            return super().response_add(request, obj, post_url_continue)
+        return self._secrets_page(request, [shown], title=_("Client created"))
+
+    def _secrets_page(self, request: HttpRequest, shown: list[tuple[Client, str]], *, title: str) -> HttpResponse:
+        """The page that shows new secrets once: rendered in the response, stored nowhere."""
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": title,
+            "shown": shown,
+        }
+        return TemplateResponse(request, "admin/clients/client/secrets.html", context)
 
     def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool) -> None:
         if change:
             super().save_related(request, form, formsets, change)
 
     @admin.action(description=_("Rotate the secret of the selected clients"))
-    def rotate_secret(self, request: HttpRequest, queryset: QuerySet[Client]) -> None:
-        for client in queryset:
-            secret = rotate_client_secret(client_id=client.client_id, actor=admin_actor(request))
-            self.message_user(
-                request,
-                _("New secret for %(name)s (shown only now): %(secret)s") % {"name": client.name, "secret": secret},
-                messages.WARNING,
-            )
+    def rotate_secret(self, request: HttpRequest, queryset: QuerySet[Client]) -> HttpResponse:
+        shown = [
+            (client, rotate_client_secret(client_id=client.client_id, actor=admin_actor(request)))
+            for client in queryset.order_by("name", "pk")
+        ]
+        return self._secrets_page(request, shown, title=_("New client secrets"))
 
     @admin.action(description=_("Deactivate the selected clients (their tokens stop working)"))
     def deactivate(self, request: HttpRequest, queryset: QuerySet[Client]) -> None:

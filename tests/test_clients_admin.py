@@ -1,21 +1,38 @@
-"""Clients in the admin: the secret is shown once at creation, rotation and deactivation are actions."""
+"""Clients in the admin: the secret is shown once, on the response page, never in a cookie; rotation and
+deactivation are actions."""
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import pytest
+from django.contrib.messages.storage.cookie import CookieStorage
 
 from clients.models import Client
-from clients.services import create_client
+from clients.services import authenticate_client, create_client
 from config.actors import SYSTEM
 
 pytestmark = pytest.mark.django_db
 
 
-def _messages(response) -> list[str]:
-    return [str(m) for m in response.context["messages"]] if response.context else []
+def _shown_secrets(response: Any) -> list[tuple[Client, str]]:
+    assert response.status_code == 200
+    assert "admin/clients/client/secrets.html" in [t.name for t in response.templates]
+    return list(response.context["shown"])
 
 
-def test_adding_a_client_shows_its_secret_once_and_stores_only_the_hash(admin_client, connection):
+def _assert_only_in_the_page(response: Any, admin_client: Any, secret: str) -> None:
+    """The secret is in the page's HTML and nowhere a browser keeps it: no cookie, no cacheable response."""
+    assert secret in response.text
+    for name, morsel in response.cookies.items():
+        assert secret not in morsel.OutputString(), name
+    for name, morsel in admin_client.cookies.items():
+        assert secret not in morsel.value, name
+    assert "no-store" in response.headers["Cache-Control"]
+
+
+def test_adding_a_client_shows_its_secret_once_on_the_page_and_stores_only_the_hash(admin_client, connection):
     response = admin_client.post(
         "/admin/clients/client/add/",
         {
@@ -24,34 +41,54 @@ def test_adding_a_client_shows_its_secret_once_and_stores_only_the_hash(admin_cl
             "connections": [connection.pk],
             "is_active": "on",
         },
-        follow=True,
     )
-    assert response.status_code == 200
     client = Client.objects.get(name="Backoffice")
     assert client.scopes == ["create:users", "read:users"]
     assert list(client.connections.all()) == [connection]
-    (shown,) = [m for m in _messages(response) if "secret" in m.lower()]
-    secret = shown.rsplit(" ", 1)[-1]
-    assert len(secret) >= 40
+    ((shown_client, secret),) = _shown_secrets(response)
+    assert shown_client.pk == client.pk
+    assert authenticate_client(client_id=client.client_id, secret=secret) == client
     assert secret not in client.secret_hash
+    _assert_only_in_the_page(response, admin_client, secret)
 
-    page = admin_client.get(f"/admin/clients/client/{client.pk}/change/")
-    assert secret not in page.text
-    assert client.secret_hash not in page.text
+    for page in (f"/admin/clients/client/{client.pk}/change/", "/admin/clients/client/"):
+        text = admin_client.get(page).text
+        assert secret not in text
+        assert client.secret_hash not in text
 
 
-def test_rotate_and_deactivate_actions(admin_client):
-    client, _secret = create_client(name="ops", scopes="read:users", actor=SYSTEM)
-    old_hash = client.secret_hash
+def test_no_cookie_of_the_answer_holds_a_working_secret(admin_client, rf):
+    """Whatever page answers, nothing in its cookies (the messages cookie decoded) authenticates the client."""
+    response = admin_client.post("/admin/clients/client/add/", {"name": "ops", "is_active": "on"})
+    client = Client.objects.get(name="ops")
+    texts = []
+    for name, morsel in response.cookies.items():
+        texts.append(morsel.value)
+        if name == CookieStorage.cookie_name:
+            texts.extend(str(message) for message in CookieStorage(rf.get("/"))._decode(morsel.value) or [])
+    candidates = {token for text in texts for token in re.findall(r"[A-Za-z0-9_-]{20,}", text)}
+    assert [c for c in candidates if authenticate_client(client_id=client.client_id, secret=c)] == []
+
+
+def test_rotating_shows_each_new_secret_once_on_the_page(admin_client):
+    first, _ = create_client(name="ops", scopes="read:users", actor=SYSTEM)
+    second, _ = create_client(name="billing", scopes="read:users", actor=SYSTEM)
+    old_hashes = {first.pk: first.secret_hash, second.pk: second.secret_hash}
     response = admin_client.post(
-        "/admin/clients/client/",
-        {"action": "rotate_secret", "_selected_action": [client.pk]},
-        follow=True,
+        "/admin/clients/client/", {"action": "rotate_secret", "_selected_action": [first.pk, second.pk]}
     )
-    assert any("New secret" in m for m in _messages(response))
-    client.refresh_from_db()
-    assert client.secret_hash != old_hash
+    shown = _shown_secrets(response)
+    assert [client.name for client, _secret in shown] == ["billing", "ops"]
+    for client, secret in shown:
+        client.refresh_from_db()
+        assert client.secret_hash != old_hashes[client.pk]
+        assert authenticate_client(client_id=client.client_id, secret=secret) == client
+        _assert_only_in_the_page(response, admin_client, secret)
+        assert secret not in admin_client.get("/admin/clients/client/").text
 
+
+def test_deactivate_and_activate_actions(admin_client):
+    client, _secret = create_client(name="ops", scopes="read:users", actor=SYSTEM)
     admin_client.post("/admin/clients/client/", {"action": "deactivate", "_selected_action": [client.pk]})
     client.refresh_from_db()
     assert client.is_active is False

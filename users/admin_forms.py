@@ -81,7 +81,8 @@ def _run(form: forms.Form, action: Any, password_field: str = "password") -> Any
 class _PlainTextFields(forms.ModelForm):
     """Formats are checked by the API's schema, so its wording (and every problem at once) reaches the form."""
 
-    email = forms.CharField(label=_("e-mail"), required=False)
+    # Not stripped: the address is checked as typed, like the API's (users.emails.check_email_address).
+    email = forms.CharField(label=_("e-mail"), required=False, strip=False)
     phone_number = forms.CharField(label=_("phone number"), required=False)
     picture = forms.CharField(label=_("picture"), required=False)
 

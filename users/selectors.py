@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
+from users.emails import email_lookup_key
 from users.errors import UserNotFound
 from users.models import User
 
@@ -36,12 +37,17 @@ def list_users(
     email: str | None = None,
     sort: tuple[str, int] = ("created_at", -1),
 ) -> UserPage:
-    """One page of users, filtered by connection name and e-mail (case-insensitive), in a stable order."""
+    """One page of users, filtered by connection name and e-mail (any letter case), in a stable order.
+
+    The e-mail is compared in its stored form (``users.emails.email_lookup_key``): a text that is no acceptable
+    address (a Kelvin sign for ``K``, an invisible character) matches nobody.
+    """
     queryset: QuerySet[User] = User.objects.select_related("connection")
     if connection is not None:
         queryset = queryset.filter(connection__name=connection)
     if email is not None:
-        queryset = queryset.filter(email=email.lower())
+        key = email_lookup_key(email)
+        queryset = queryset.filter(email=key) if key is not None else queryset.none()
     field, direction = sort
     prefix = "-" if direction < 0 else ""
     queryset = queryset.order_by(f"{prefix}{field}", f"{prefix}id")
@@ -51,5 +57,12 @@ def list_users(
 
 
 def users_by_email(*, email: str) -> list[User]:
-    """Every user with this e-mail, in any connection (stored lower-cased, so any case matches)."""
-    return list(User.objects.select_related("connection").filter(email=email.lower()).order_by("created_at", "id"))
+    """Every user with this e-mail, in any connection, in any letter case; none for a text that is no address.
+
+    Compared in the stored form (``users.emails.email_lookup_key``), so ``\u212aate@example.com`` (Kelvin sign)
+    does not find ``kate@example.com``.
+    """
+    key = email_lookup_key(email)
+    if key is None:
+        return []
+    return list(User.objects.select_related("connection").filter(email=key).order_by("created_at", "id"))

@@ -32,6 +32,7 @@ from connections.models import Connection
 from connections.password_policy import check_password
 from connections.selectors import get_connection
 from connections.strategies import check_update_fields, check_user_fields
+from users.emails import email_lookup_key, fold_email
 from users.errors import UserAlreadyExists, UserBlocked, UserNotFound, WrongCredentials
 from users.identifiers import full_user_id, new_object_id
 from users.models import User
@@ -94,7 +95,7 @@ def check_password_policy(*, connection: Connection, data: Mapping[str, Any]) ->
         data["password"],
         options=connection.options,
         user_info={
-            "email": data["email"].lower() if data.get("email") is not None else None,
+            "email": fold_email(data["email"]) if data.get("email") is not None else None,
             "username": data["username"].lower() if data.get("username") is not None else None,
             "name": data.get("name"),
             "nickname": data.get("nickname"),
@@ -116,7 +117,7 @@ def new_user_values(
     Shared by ``create_user`` and the bulk importer (which writes plain rows, not model instances), so both
     store exactly the same thing for the same input.
     """
-    email = data["email"].lower() if data.get("email") is not None else None
+    email = fold_email(data["email"]) if data.get("email") is not None else None
     username = data["username"].lower() if data.get("username") is not None else None
     phone_number = _canonical_phone(data.get("phone_number"))
     local_id = data.get("user_id") or new_object_id(now)
@@ -231,7 +232,7 @@ def _apply_changes(pk: int, data: Mapping[str, Any], password_hash: str | None, 
         raise UserNotFound() from exc  # deleted meanwhile
     changes: dict[str, Any] = {}
     if "email" in data:
-        email = data["email"].lower() if data["email"] is not None else None
+        email = fold_email(data["email"]) if data["email"] is not None else None
         if email != user.email:
             changes["email"] = email
             changes["email_verified"] = False
@@ -375,13 +376,13 @@ def log_in(*, connection: Connection, username: str, password: str, actor: Actor
     Raises ``WrongCredentials`` for an unknown user, a wrong password or a user without a password (one
     answer for all, in about the same time), ``UserBlocked`` for a blocked user with the right password.
     """
-    lowered = username.lower()
-    user = (
-        User.objects.select_related("connection")
-        .filter(Q(email=lowered) | Q(username=lowered), connection=connection)
-        .order_by("id")
-        .first()
-    )
+    match = Q(username=username.lower())
+    # An e-mail is compared in its stored form: a text that is no acceptable address (a Kelvin sign for "K")
+    # must not log in as the address it lower-cases to.
+    email = email_lookup_key(username)
+    if email is not None:
+        match |= Q(email=email)
+    user = User.objects.select_related("connection").filter(match, connection=connection).order_by("id").first()
     if user is None:
         _spend_one_check()
         record_failure(
