@@ -44,7 +44,7 @@ class ClientAdmin(admin.ModelAdmin):
     list_display = ("name", "client_id", "is_active", "scope_list", "created_at")
     list_filter = ("is_active",)
     search_fields = ("name", "client_id")
-    readonly_fields = ("client_id", "secret_rotated_at", "created_at", "updated_at")
+    readonly_fields = ("client_id", "secret_rotated_at", "token_generation", "created_at", "updated_at")
     filter_horizontal = ("connections",)
     actions = ("rotate_secret", "deactivate", "activate")
 

@@ -52,6 +52,7 @@ from config.schema import echo
 from connections.models import Connection, Strategy
 from connections.password_policy import PasswordPolicyError
 from connections.strategies import check_user_fields
+from users.emails import fold_email
 from users.import_schema import MAX_USER_DEPTH, ImportUserValidator, JobError, redact_errors, reported_user
 from users.models import User
 from users.passwords import hash_password
@@ -561,12 +562,12 @@ class _Importer:
             return []
         waiting: list[_Candidate] = []
         if not self.upsert:
-            emails = [c.data["email"].lower() for c in plain]
+            emails = [fold_email(c.data["email"]) for c in plain]
             taken = set(
                 User.objects.filter(connection=self.connection, email__in=emails).values_list("email", flat=True)
             )
-            waiting = [c for c in plain if c.data["email"].lower() in taken]
-            plain = [c for c in plain if c.data["email"].lower() not in taken]
+            waiting = [c for c in plain if fold_email(c.data["email"]) in taken]
+            plain = [c for c in plain if fold_email(c.data["email"]) not in taken]
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
             hashes = pool.map(hash_password, [c.data["password"] for c in plain])
             for candidate, hashed in zip(plain, hashes, strict=True):
