@@ -288,10 +288,10 @@ def test_a_token_without_create_users_is_401_unauthorized(api_client, token, con
 @override_settings(MANAGEMENT_API_RATE_LIMIT="1/minute")
 def test_the_client_rate_limit_answers_in_the_v1_shape(v1, connection):
     with mock.patch("config.throttling.time") as clock:
-        clock.time.return_value = 1_700_000_010.0  # mid-window
+        clock.time.return_value = 1_700_000_010.0
         assert _post(v1, {"email": "a@example.com", "password": STRONG_PASSWORD}).status_code == 201
         response = _post(v1, {"email": "b@example.com", "password": STRONG_PASSWORD})
     assert response.status_code == 429
     assert response.json() == {"error": "too_many_requests", "message": "Too many requests. Try again later."}
-    assert response["Retry-After"] == "31"
+    assert response["Retry-After"] == "60"  # a bucket of one, refilled once a minute: the token is back in 60 s
     assert User.objects.count() == 1

@@ -20,6 +20,7 @@ from config.api_docs import V1ErrorDoc, V1UserDoc, errors
 from config.errors import DomainError, PayloadValidationError
 from config.exceptions import exception_handler
 from config.schema import validate_payload
+from config.throttling import retry_after_header
 from connections.errors import ConnectionNotFound
 from connections.password_policy import PasswordPolicyError
 from idempotency.keys import idempotent
@@ -66,7 +67,7 @@ def v1_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | 
         return Response(
             {"error": "too_many_requests", "message": _("Too many requests. Try again later.")},
             429,
-            headers={"Retry-After": str(int(exc.wait or 0) + 1)},
+            headers={"Retry-After": retry_after_header(exc.wait)},
         )
     return exception_handler(exc, context)
 
