@@ -7,6 +7,7 @@ data directory, a generated signing key); with ``DEBUG`` off the service refuses
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -130,27 +131,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     _sqlite_file = Path(DATABASES["default"]["NAME"])
     if str(_sqlite_file) != ":memory:" and not _sqlite_file.exists():
         # Created owner-only before SQLite creates it with the umask's 0644: it holds password hashes. SQLite
-        # gives its -wal and -shm files the database file's mode.
+        # gives its -wal and -shm files the database file's mode. Another process starting at the same moment
+        # may win the creation: its file is just as private.
         _sqlite_file.parent.mkdir(parents=True, exist_ok=True)
-        os.close(os.open(_sqlite_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(_sqlite_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Rate limits are token buckets shared by every server process (ratelimits.buckets): in Redis when REDIS_URL is
-# set, else in the database (table ratelimits_bucket), so a limit holds exactly with any number of workers.
-# Nothing shared lives in Django's cache itself.
+# set (keys under CACHE_KEY_PREFIX), else in the database (table ratelimits_bucket), so a limit holds exactly with
+# any number of workers. Django's own cache holds nothing shared and stays the per-process default.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 CACHE_KEY_PREFIX = os.environ.get("CACHE_KEY_PREFIX", "userdir")
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": CACHE_KEY_PREFIX,
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
-        }
-    }
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # Requests per client (token azp): a bucket of N refilled at N per period, e.g. "1000/minute"; "off" disables it.
 MANAGEMENT_API_RATE_LIMIT = os.environ.get("MANAGEMENT_API_RATE_LIMIT", "1000/minute")

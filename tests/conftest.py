@@ -29,11 +29,17 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache() -> None:
-    """Rate-limit counters live in the cache: every test starts with a full budget."""
-    from django.core.cache import cache
+def _full_rate_limit_buckets() -> None:
+    """Every test starts with full rate-limit buckets: the database's roll back with each test; Redis's (when the
+    suite runs with ``REDIS_URL``) are deleted here."""
+    from django.conf import settings
 
-    cache.clear()
+    if settings.REDIS_URL:
+        from ratelimits.buckets import RedisStore
+
+        store = RedisStore(settings.REDIS_URL, settings.CACHE_KEY_PREFIX)
+        for key in store.client.scan_iter(match=store._key("*")):
+            store.client.delete(key)
 
 
 @pytest.fixture(autouse=True)
