@@ -227,3 +227,26 @@ def test_concurrent_requests_with_one_key_create_one_user(live_server_url, make_
     in_progress = [body for status, body in results if status == 409]
     assert all(b["errorCode"] == "idempotency_request_in_progress" for b in in_progress)
     assert User.objects.filter(email="race@example.com").count() == 1
+
+
+# attack2: /v1/users turns every DomainError into {"error": "invalid_request"}, so the idempotency refusals lose
+# their documented codes (422 idempotency_key_reused, 409 idempotency_request_in_progress); a /v1 client that
+# reads a 409 as email_exists cannot tell "still running" from "taken".
+def test_v1_users_keeps_the_idempotency_error_codes(api_client, token, connection):
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token('create:users')}")
+    first = {"email": "v1a@example.com", "password": STRONG_PASSWORD}
+    assert api_client.post("/v1/users", first, format="json", HTTP_IDEMPOTENCY_KEY="v1-reuse").status_code == 201
+    other = {"email": "v1b@example.com", "password": STRONG_PASSWORD}
+    response = api_client.post("/v1/users", other, format="json", HTTP_IDEMPOTENCY_KEY="v1-reuse")
+    assert response.status_code == 422
+    assert response.json()["error"] == "idempotency_key_reused"
+
+
+# attack2: on PostgreSQL the answer is kept in a jsonb column, which reorders object keys (shortest first), so a
+# replay is the same JSON but not the same body ("gets the first answer again (same status and body)").
+def test_a_replay_is_byte_for_byte_the_first_answer(create, connection):
+    body = {**_body(connection), "user_metadata": {"zeta": 1, "alpha": 2}}
+    first = create(body, HTTP_IDEMPOTENCY_KEY="bytes-1")
+    again = create(body, HTTP_IDEMPOTENCY_KEY="bytes-1")
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.content == first.content

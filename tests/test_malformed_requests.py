@@ -430,3 +430,23 @@ def test_a_repeated_query_parameter_is_an_array_and_refused(api_client: APIClien
         "Query validation error: 'Expected type integer but found type array' on property per_page "
         "(Number of results per page)."
     )
+
+
+# attack2: a JSON body with bytes that are not UTF-8 is 400, but Django decodes a form body with errors="replace":
+# "%FF" arrives as U+FFFD and is stored (name "Ann\ufffd"); a password sent so is stored as U+FFFD and any other
+# invalid byte (or a real U+FFFD) then logs in. Every input path must get the same text checks.
+def test_form_values_that_are_not_utf8_are_refused_not_rewritten(admin_api):
+    body = f"connection={CONNECTION}&email=jane%40example.com&password=Str0ng%21Passw0rd&name=Ann%FF"
+    response = admin_api.generic("POST", URL, body, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400
+    assert response.json()["errorCode"] == "invalid_body"
+    assert not User.objects.exists()
+
+
+# attack2: a repeated query parameter is refused ("not silently truncated", config.schema.validate_query), but a
+# repeated form field silently keeps its last value (config.schema._from_form reads data[key]).
+def test_a_repeated_form_field_is_refused_not_truncated(admin_api):
+    body = f"connection={CONNECTION}&email=first%40example.com&email=second%40example.com&password=Str0ng%21Passw0rd"
+    response = admin_api.generic("POST", URL, body, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400
+    assert not User.objects.exists()

@@ -458,3 +458,29 @@ def test_jwks_publishes_the_signing_key(api_client):
 
     token = issue_token(client_id="x", scopes=["read:users"])
     assert jwt.decode(token, public, algorithms=["RS256"], audience=AUDIENCE)["azp"] == "x"
+
+
+# attack2: RFC 6749 §3.2 "Request and response parameters MUST NOT be included more than once" and §5.2
+# (invalid_request: "includes a parameter more than once"); the form's last client_id is used instead.
+def test_a_repeated_parameter_is_400_invalid_request(api_client, client_and_secret):
+    client, secret = client_and_secret
+    body = f"grant_type=client_credentials&client_id=someone-else&client_id={client.client_id}&client_secret={secret}"
+    response = api_client.generic("POST", "/oauth/token", body, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+
+
+# attack2: a lone surrogate or other invalid UTF-8 sent percent-encoded (in a form value, or in HTTP Basic, whose
+# parts are form-urlencoded) is silently decoded to U+FFFD and checked as a secret, instead of 400.
+@pytest.mark.parametrize("where", ["form", "basic"])
+def test_percent_encoded_invalid_utf8_is_400_invalid_request(api_client, client_and_secret, where):
+    client, _secret = client_and_secret
+    if where == "form":
+        body = f"grant_type=client_credentials&client_id={client.client_id}&client_secret=%ED%A0%80"
+        response = api_client.generic("POST", "/oauth/token", body, content_type="application/x-www-form-urlencoded")
+    else:
+        credentials = base64.b64encode(f"{client.client_id}:%ED%A0%80".encode()).decode()
+        body = {"grant_type": "client_credentials"}
+        response = api_client.post("/oauth/token", body, format="json", HTTP_AUTHORIZATION=f"Basic {credentials}")
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"

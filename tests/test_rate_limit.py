@@ -273,3 +273,25 @@ def test_the_sdk_with_default_retries_surfaces_a_conflict_within_seconds(
             api.users.create(**body)
     assert len(slept) == 2  # the SDK did retry, twice
     assert sum(slept) < 5, slept
+
+
+# attack2: with the buckets in SQLite, a writer holding the database lock (a backup, a long import batch, another
+# tool) makes every bucket take wait SQLite's 30 s busy timeout, the same as gunicorn's default worker timeout:
+# live, POST /api/v2/users under such a lock got no HTTP answer at all (WORKER TIMEOUT, SIGKILL), while /health
+# kept answering 200 "ok" because it only reads. /health must see that the limit store cannot be written.
+def test_health_is_503_while_the_sqlite_database_cannot_be_written(transactional_db, api_client):
+    import sqlite3
+
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's database-wide write lock")
+    locker = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None, timeout=5)
+    try:
+        locker.execute("BEGIN IMMEDIATE")  # what any other writer holds while it writes
+        response = api_client.get("/health")
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    assert response.status_code == 503
+    assert set(response.json()["checks"].values()) != {"ok"}
