@@ -54,6 +54,27 @@ class DomainError(Exception):
         super().__init__(self.message)
 
 
+class DatabaseUnavailable(DomainError):
+    """The database could not answer in time (locked by another writer, unreachable): 503, try again.
+
+    Raised by the API's error translation for Django's ``OperationalError``, so an outage is answered in each
+    contract's envelope instead of a 500 or a worker killed mid-request.
+    """
+
+    status = 503
+    code = "temporarily_unavailable"
+    default_message = _("The service is temporarily unavailable. Try again later.")
+
+
+def as_domain_error(exc: Exception) -> Exception:
+    """``exc``, or the ``DomainError`` it means: an ``OperationalError`` is a ``DatabaseUnavailable``."""
+    from django.db import OperationalError
+
+    if isinstance(exc, OperationalError):
+        return DatabaseUnavailable()
+    return exc
+
+
 class PayloadValidationError(DomainError):
     status = 400
     code = "invalid_body"

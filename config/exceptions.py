@@ -15,7 +15,7 @@ from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from config.errors import DomainError, FieldError, error_body
+from config.errors import DatabaseUnavailable, DomainError, FieldError, as_domain_error, error_body
 from config.throttling import retry_after_header
 from connections.password_policy import PasswordPolicyError
 
@@ -40,6 +40,9 @@ def _flatten(detail: Any, prefix: str | None = None) -> list[FieldError]:
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     headers: dict[str, str] = {}
+    exc = as_domain_error(exc)
+    if isinstance(exc, DatabaseUnavailable):
+        headers["Retry-After"] = "1"
     if isinstance(exc, PasswordPolicyError):
         errors = [FieldError("password", code, message) for code, message in exc.failures]
         # The name stays as Auth0 sends it (clients match on it); the sentence follows the language.

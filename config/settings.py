@@ -121,9 +121,10 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Concurrent writers wait for the lock (timeout) and take it up front (IMMEDIATE) instead of failing
-    # with "database is locked"; WAL lets readers proceed while one writer works.
+    # with "database is locked"; WAL lets readers proceed while one writer works. The wait stays below
+    # gunicorn's 30 s worker timeout, so a request behind a long lock gets a 503 rather than no answer at all.
     DATABASES["default"]["OPTIONS"] = {
-        "timeout": 30,
+        "timeout": 20,
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }

@@ -21,10 +21,12 @@ raises :class:`StoreUnavailable`; what that means (refuse or let through) is the
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -130,7 +132,7 @@ class DatabaseStore:
         params = {"key": key, "now": now_ms, "interval": rate.interval_ms, "capacity": rate.capacity_ms}
         try:
             # A savepoint when the caller is inside a transaction: a failure here must not break the caller's.
-            with transaction.atomic(), connection.cursor() as cursor:
+            with _short_lock_wait(), transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute(self._sql(), params)
                 rows = cursor.fetchall()
             if secrets.randbelow(PURGE_ONE_IN) == 0:
@@ -166,10 +168,36 @@ class DatabaseStore:
             raise StoreUnavailable("the database did not answer") from exc
 
     def ping(self) -> None:
+        """A write that changes nothing: on SQLite it needs the database's write lock, as every take does."""
         try:
-            Bucket.objects.filter(key="").exists()
+            with _short_lock_wait(), transaction.atomic():
+                Bucket.objects.filter(key="").update(tat=0)
         except DatabaseError as exc:
             raise StoreUnavailable("the database did not answer") from exc
+
+
+# How long a take waits for SQLite's write lock, in milliseconds: as long as Redis may take to answer (2 s), after
+# which the outage policy applies (config.throttling) instead of the request waiting out the database's timeout.
+SQLITE_LOCK_WAIT_MS = 2000
+
+
+@contextlib.contextmanager
+def _short_lock_wait() -> Iterator[None]:
+    """On SQLite outside a transaction, wait at most ``SQLITE_LOCK_WAIT_MS`` for the write lock, then restore the
+    connection's own busy timeout; elsewhere (PostgreSQL locks one row; a transaction already holds the lock)
+    nothing changes."""
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
+        yield
+        return
+    connection.ensure_connection()
+    own_ms = int(connection.settings_dict.get("OPTIONS", {}).get("timeout", 5) * 1000)
+    with connection.cursor() as cursor:
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_LOCK_WAIT_MS}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA busy_timeout = {own_ms}")
 
 
 def purge_full_buckets(now_ms: int, batch: int = PURGE_BATCH) -> int:

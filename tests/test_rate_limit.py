@@ -23,6 +23,7 @@ from ratelimits.buckets import purge_full_buckets
 from ratelimits.models import Bucket
 from tests.conftest import STRONG_PASSWORD
 from tests.live import gunicorn_server
+from users.models import User
 from users.services import create_user
 
 pytestmark = pytest.mark.django_db
@@ -295,3 +296,36 @@ def test_health_is_503_while_the_sqlite_database_cannot_be_written(transactional
         locker.close()
     assert response.status_code == 503
     assert set(response.json()["checks"].values()) != {"ok"}
+
+
+def test_a_create_behind_a_long_sqlite_write_lock_is_503_not_a_500(transactional_db, connection, api_client, token):
+    """Another writer holds SQLite's lock: the bucket gives up after its short wait (the request passes, as the
+    outage policy says for capacity limits), the create gives up after the database's timeout, and the answer is
+    503 ``temporarily_unavailable`` with ``Retry-After``, never a 500 or a worker killed with no answer."""
+    import sqlite3
+
+    from django.db import connection as db
+
+    if db.vendor != "sqlite":
+        pytest.skip("SQLite's database-wide write lock")
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token('create:users')}")
+    body = {"connection": connection.name, "email": "locked@example.com", "password": STRONG_PASSWORD}
+    locker = sqlite3.connect(db.settings_dict["NAME"], isolation_level=None, timeout=5)
+    try:
+        locker.execute("BEGIN IMMEDIATE")
+        # The database's own wait, shortened for the test (20 s when served, below gunicorn's worker timeout).
+        with db.cursor() as cursor:
+            cursor.execute("PRAGMA busy_timeout = 500")
+        original = db.settings_dict["OPTIONS"].get("timeout")
+        db.settings_dict["OPTIONS"]["timeout"] = 0.5  # what the bucket's short wait restores afterwards
+        try:
+            response = api_client.post("/api/v2/users", body, format="json")
+        finally:
+            db.settings_dict["OPTIONS"]["timeout"] = original
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    assert response.status_code == 503
+    assert response.json()["errorCode"] == "temporarily_unavailable"
+    assert response["Retry-After"] == "1"
+    assert not User.objects.filter(email="locked@example.com").exists()

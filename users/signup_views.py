@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 
 from config.actors import Actor, request_metadata
 from config.api_docs import SignupErrorDoc, SignupResponseDoc, errors
-from config.errors import DomainError, PayloadValidationError
+from config.errors import DomainError, PayloadValidationError, as_domain_error
 from config.exceptions import exception_handler
 from config.parsers import StrictJSONParser
 from config.throttling import ClientIPRateThrottle, retry_after_header
@@ -42,6 +42,7 @@ def _bad_request(code: str, description: Any, name: str = "BadRequestError", **e
 
 
 def signup_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    exc = as_domain_error(exc)
     if isinstance(exc, PasswordPolicyError):
         body: dict[str, Any] = {
             "name": exc.name,
