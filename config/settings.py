@@ -137,6 +137,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         _sqlite_file.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileExistsError):
             os.close(os.open(_sqlite_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    # A file made before this rule (or by another tool) is made private too, with its -wal and -shm files.
+    for _path in (_sqlite_file, Path(f"{_sqlite_file}-wal"), Path(f"{_sqlite_file}-shm")):
+        with contextlib.suppress(OSError):
+            if _path.stat().st_mode & 0o077 and _path.stat().st_uid == os.geteuid():
+                _path.chmod(0o600)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Rate limits are token buckets shared by every server process (ratelimits.buckets): in Redis when REDIS_URL is
@@ -209,7 +214,7 @@ STORAGES = {
 }
 
 # E-mail: the console by default; SMTP when EMAIL_HOST is set.
-PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/")
+PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://localhost:8000").strip().rstrip("/")
 # The admin's session and CSRF cookies travel over HTTPS only when the public URL is https (or when set).
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", PUBLIC_BASE_URL.lower().startswith("https://"))
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", PUBLIC_BASE_URL.lower().startswith("https://"))

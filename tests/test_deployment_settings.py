@@ -41,6 +41,7 @@ def _settings(tmp_path: Path, **env: str) -> dict[str, str]:
     ("env", "secure"),
     [
         ({"PUBLIC_BASE_URL": "https://users.example.com"}, "True"),
+        ({"PUBLIC_BASE_URL": " https://users.example.com/ "}, "True"),  # stray spaces do not turn it off
         ({"PUBLIC_BASE_URL": "http://localhost:8000"}, "False"),
         ({}, "False"),
         (
@@ -61,3 +62,12 @@ def test_the_embedded_sqlite_database_is_created_owner_only(tmp_path):
     _settings(tmp_path)
     database = tmp_path / "db.sqlite3"
     assert stat.S_IMODE(database.stat().st_mode) == 0o600
+
+
+def test_an_existing_sqlite_database_readable_by_others_is_made_owner_only(tmp_path):
+    for name in ("db.sqlite3", "db.sqlite3-wal"):
+        (tmp_path / name).touch(mode=0o644)
+        (tmp_path / name).chmod(0o644)
+    _settings(tmp_path)
+    for name in ("db.sqlite3", "db.sqlite3-wal"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
