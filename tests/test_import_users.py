@@ -567,3 +567,66 @@ def test_an_array_with_a_number_out_of_range_stops_without_quoting_the_file(run)
     with pytest.raises(ImportFileError) as error:
         run(io.BytesIO(b'[{"email": "a@example.com"}, {"email": "b@example.com", "password": 1e400}]'))
     assert error.value.message == "The users file is not valid JSON after 1 user."
+
+
+# --- attack1 (security test pass): each test below fails until its finding is fixed ---------------------------
+
+
+def test_a_deeply_nested_array_item_is_read_in_flat_memory(run):
+    # attack1: ijson.items keeps a prefix string per open level ("item.item.item…"), so memory grows with the
+    # square of the depth: 20,000 levels (40 KB) peak at ~1 GB; a 200 KB job file (100,000 levels) got the
+    # worker OOM-killed. The file's own size, not its depth, must bound memory.
+    import tracemalloc
+
+    depth = 20_000
+    content = b"[" + b"[" * depth + b"]" * depth + b', {"email": "ok@example.com"}]'
+    tracemalloc.start()
+    try:
+        summary, rejected = run(io.BytesIO(content))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert summary.inserted == 1 and len(rejected) == 1
+    assert peak < 64 * 1024 * 1024, f"peak {peak / 2**20:.0f} MiB for a {len(content)} byte file"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_command_never_truncates_a_file_with_other_hard_links(make_connection, write, tmp_path):
+    # attack1: a private (0600) file reached through a second hard link passed the checks and was truncated.
+    make_connection()
+    path = write("users.json", [{"email": "fix-me"}])
+    precious = tmp_path / "precious"
+    precious.write_text("keep me")
+    precious.chmod(0o600)
+    (tmp_path / "rejects.json").hardlink_to(precious)
+    with pytest.raises(CommandError):
+        call_command(
+            "import_users",
+            str(path),
+            "--connection",
+            "Username-Password-Authentication",
+            "--no-progress",
+            "--rejects",
+            str(tmp_path / "rejects.json"),
+        )
+    assert precious.read_text() == "keep me"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_command_refuses_a_rejects_file_in_a_missing_directory_before_importing(make_connection, write, tmp_path):
+    # attack1: only lstat() was checked up front; the import ran, then FileNotFoundError escaped as a traceback.
+    make_connection()
+    path = write("users.json", [{"email": "ok@example.com"}, {"email": "fix-me"}])
+    with pytest.raises(CommandError):
+        call_command(
+            "import_users",
+            str(path),
+            "--connection",
+            "Username-Password-Authentication",
+            "--no-progress",
+            "--batch-size",
+            "1",
+            "--rejects",
+            str(tmp_path / "missing" / "rejects.json"),
+        )
+    assert not User.objects.exists()
