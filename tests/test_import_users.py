@@ -630,3 +630,53 @@ def test_the_command_refuses_a_rejects_file_in_a_missing_directory_before_import
             str(tmp_path / "missing" / "rejects.json"),
         )
     assert not User.objects.exists()
+
+
+# --- the edges of the attack1 fixes ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("parser", ["yajl", "python"])
+def test_a_user_nested_too_deeply_is_refused_for_its_depth_by_either_parser(run, parser):
+    # A lone surrogate anywhere in the file sends it to ijson's Python backend; both build items alike.
+    deep = b'{"email": "deep@example.com", "user_metadata": {"a": ' + b"[" * 5000 + b"]" * 5000 + b"}}"
+    lone = b', {"email": "lone\\ud800@example.com"}' if parser == "python" else b""
+    summary, rejected = run(io.BytesIO(b"[" + deep + b', {"email": "ok@example.com"}' + lone + b"]"))
+    assert summary.inserted == 1
+    assert rejected[0].errors[0]["code"] == "MAX_DEPTH"
+    assert rejected[0].user["email"] == "deep@example.com"
+
+
+@pytest.mark.parametrize("escape", [b"\\ud800", b"\\udc00", b"\\\\ud800\\udc00"])
+@pytest.mark.parametrize("shift", range(14))
+def test_a_lone_surrogate_escape_across_the_edge_of_a_scanned_window_is_found(run, escape, shift):
+    # The scan reads the file in windows (the first ends at byte 4096, the size of the first read); an escape
+    # cut by that edge must still be seen whole, or yajl reads the user with "?" (or fails the file).
+    head = b'[{"email": "a@example.com", "name": "'
+    padding = b"p" * (4096 - len(head) - shift)
+    content = head + padding + escape + b'"}, {"email": "ok@example.com"}]'
+    summary, rejected = run(io.BytesIO(content))
+    assert summary.inserted == 1
+    assert [e["code"] for e in rejected[0].errors] == ["INVALID_CHARACTERS"]
+
+
+@pytest.mark.parametrize("removed", ["password", [1], [["password"]], None, {"password": 1}])
+def test_a_rejects_entry_whose_removed_is_not_a_list_of_paths_is_refused(run, removed):
+    entry = {"user": {"email": "a@example.com"}, "errors": [], "removed": removed}
+    summary, rejected = run([entry, {"email": "ok@example.com"}])
+    assert summary.inserted == 1 and not User.objects.filter(email="a@example.com").exists()
+    assert rejected[0].errors == [
+        {
+            "code": "INVALID_TYPE",
+            "message": '"removed" must list the paths of the keys left out, as strings.',
+            "path": "",
+        }
+    ]
+
+
+def test_a_secret_removed_error_never_quotes_what_removed_lists(run):
+    entry = {"user": {"email": "a@example.com"}, "errors": [], "removed": ["Hunter2-Secret", "password"]}
+    _summary, rejected = run([entry])
+    [error] = rejected[0].errors
+    assert error["code"] == "SECRET_REMOVED"
+    assert "Hunter2" not in json.dumps(rejected[0].as_auth0())
+    assert error["message"].startswith("2 keys listed under")
