@@ -508,6 +508,7 @@ def test_the_worker_process_stops_on_sigterm(transactional_db):
         "DATABASE_URL": database_url(),
         "SECRET_KEY": settings.SECRET_KEY,
         "DATA_DIR": str(settings.DATA_DIR),
+        "PYTHONUNBUFFERED": "1",
     }
     process = subprocess.Popen(
         [sys.executable, "manage.py", "run_jobs", "--poll-interval", "30"],
@@ -518,9 +519,15 @@ def test_the_worker_process_stops_on_sigterm(transactional_db):
         text=True,
     )
     try:
-        time.sleep(3)
+        # The worker says "running" once its signal handlers are in place: a signal sent before would kill it.
+        seen = []
+        for line in process.stdout:
+            seen.append(line)
+            if " running" in line:
+                break
         process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=15)
+        rest, _ = process.communicate(timeout=120)  # a safety net for a worker that never stops, not a measure
+        output = "".join(seen) + rest
     finally:
         if process.poll() is None:
             process.kill()
@@ -814,3 +821,55 @@ def test_an_escaped_backslash_before_a_surrogate_pair_look_alike_is_a_per_user_e
     assert job["status"] == "completed", job
     [entry] = importer.get(f"/api/v2/jobs/{job_id}/errors").json()
     assert entry["errors"][0]["code"] == "INVALID_CHARACTERS"
+
+
+# --- the edges of the attack1 fixes ---------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_user_that_is_not_an_object_is_reported_as_an_empty_one(post_import, importer):
+    job_id = post_import(b'["' + SECRET.encode() + b'", {"email": "ok@example.com"}]').json()["id"]
+    call_command("run_jobs", "--once")
+    [entry] = importer.get(f"/api/v2/jobs/{job_id}/errors").json()
+    assert entry["user"] == {} and entry["errors"][0]["code"] == "INVALID_TYPE"
+    assert SECRET not in _everything_kept(job_id, importer)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_secret_key_words_stand_alone_so_ordinary_keys_stay_in_the_report(post_import, importer):
+    metadata = {"shipping": "by sea", "footprint": "small", "userPIN": SECRET, "otp": SECRET, "card-pin": SECRET}
+    job_id = post_import([{"email": "a@example.com", "name": 1, "user_metadata": metadata}]).json()["id"]
+    call_command("run_jobs", "--once")
+    [entry] = importer.get(f"/api/v2/jobs/{job_id}/errors").json()
+    assert entry["user"]["user_metadata"] == {"shipping": "by sea", "footprint": "small"}
+    assert SECRET not in _everything_kept(job_id, importer)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_text_parts_in_utf8_beyond_ascii_are_kept_as_sent(importer, connection):
+    # The strict decoding goes through Latin-1 and back: nothing outside ASCII may be lost on the way.
+    upload = users_file(name="utilisateurs-é.json")
+    data = {"users": upload, "connection_id": connection.id, "external_id": "café-😀"}
+    response = importer.post(URL, data, format="multipart")
+    assert response.status_code == 202, response.content
+    job = Job.objects.get()
+    assert (job.external_id, job.file_name) == ("café-😀", "utilisateurs-é.json")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_text_part_that_is_not_utf8_gets_the_invalid_characters_error(importer, connection):
+    body = (
+        b'--B\r\nContent-Disposition: form-data; name="users"; filename="u.json"\r\n\r\n[{"email": "a@example.com"}]'
+        b'\r\n--B\r\nContent-Disposition: form-data; name="connection_id"\r\n\r\n' + connection.id.encode() + b"\r\n"
+        b'--B\r\nContent-Disposition: form-data; name="upsert"\r\n\r\ntru\xc3\r\n--B--\r\n'
+    )
+    response = importer.generic("POST", URL, body, content_type="multipart/form-data; boundary=B")
+    assert response.json() == {
+        **envelope(
+            400,
+            "Bad Request",
+            "Payload validation error: 'String is not valid UTF-8' on property upsert.",
+            "invalid_body",
+        ),
+        "errors": [{"field": "upsert", "code": "INVALID_CHARACTERS", "message": "String is not valid UTF-8"}],
+    }
