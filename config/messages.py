@@ -113,6 +113,10 @@ def lone_surrogate() -> str:
     return _("String contains invalid Unicode (lone surrogate)")
 
 
+def not_encoded_as(charset: str) -> str:
+    return _("String is not valid %(charset)s") % {"charset": charset}
+
+
 def not_finite() -> str:
     return _("Number is out of range (not finite)")
 

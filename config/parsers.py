@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import codecs
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.http import QueryDict
+from django.utils.datastructures import MultiValueDict
 from django.utils.translation import gettext as _
 from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import DataAndFiles, JSONParser, MultiPartParser
 
 from config import messages
-from config.errors import DomainError, PayloadValidationError
+from config.errors import DomainError, FieldError, PayloadValidationError
 
 
 class PayloadTooLarge(DomainError):
@@ -30,17 +33,61 @@ class StrictJSONParser(JSONParser):
 
 
 class StrictMultiPartParser(MultiPartParser):
-    """DRF's multipart parser whose every refusal is Auth0's 400 (or 413), never a 500."""
+    """DRF's multipart parser whose every refusal is Auth0's 400 (or 413), never a 500, and whose text is
+    decoded strictly.
+
+    Django decodes part names, text parts and file names with ``errors="replace"``: the bytes ``a\\xff`` would
+    arrive as ``"a\\ufffd"`` and be stored so. Django is therefore asked for Latin-1, which maps every byte to
+    one character and loses nothing, and each name and text is turned back into its bytes and decoded here in
+    the request's charset (UTF-8 unless it names another), strictly: text that is not valid there is a 400
+    (``INVALID_CHARACTERS``), the check every other text input gets. Files stay bytes. A part whose header
+    line itself is not UTF-8 never reaches this point: Django drops that header, and with it the part.
+    """
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        context = dict(parser_context or {})
+        charset = context.get("encoding") or settings.DEFAULT_CHARSET
+        context["encoding"] = "latin-1"
         try:
-            return super().parse(stream, media_type, parser_context)
+            parsed = super().parse(stream, media_type, context)
         except RequestDataTooBig as exc:
             raise PayloadTooLarge(
                 _("Payload content length greater than maximum allowed: %(limit)s")
                 % {"limit": settings.MAX_REQUEST_BODY_BYTES}
             ) from exc
         except (ParseError, SuspiciousOperation, ValueError, UnicodeDecodeError) as exc:
-            raise PayloadValidationError(
-                messages.validation_error("Payload", _("Invalid multipart payload format"))
-            ) from exc
+            raise _invalid_multipart() from exc
+        try:
+            charset = codecs.lookup(charset).name.upper()
+        except LookupError as exc:
+            raise _invalid_multipart() from exc
+        data = QueryDict(mutable=True)
+        for name, values in parsed.data.lists():
+            field = _decoded(name, charset, None)
+            for value in values:
+                data.appendlist(field, _decoded(value, charset, field))
+        data._mutable = False
+        files = MultiValueDict()
+        for name, uploads in parsed.files.lists():
+            field = _decoded(name, charset, None)
+            for upload in uploads:
+                if upload.name:
+                    upload.name = _decoded(upload.name, charset, field)
+                files.appendlist(field, upload)
+        return DataAndFiles(data, files)
+
+
+def _invalid_multipart() -> PayloadValidationError:
+    return PayloadValidationError(messages.validation_error("Payload", _("Invalid multipart payload format")))
+
+
+def _decoded(text: str, charset: str, field: str | None) -> str:
+    """``text`` (decoded as Latin-1) decoded again, strictly, in ``charset``; a 400 when it is not valid there."""
+    try:
+        return text.encode("latin-1").decode(charset)
+    except UnicodeError as exc:
+        detail = messages.not_encoded_as(charset)
+        raise PayloadValidationError(
+            messages.validation_error("Payload", detail, field),
+            errors=[FieldError(field, "INVALID_CHARACTERS", detail)],
+        ) from exc

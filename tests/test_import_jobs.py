@@ -508,6 +508,7 @@ def test_the_worker_process_stops_on_sigterm(transactional_db):
         "DATABASE_URL": database_url(),
         "SECRET_KEY": settings.SECRET_KEY,
         "DATA_DIR": str(settings.DATA_DIR),
+        "PYTHONUNBUFFERED": "1",
     }
     process = subprocess.Popen(
         [sys.executable, "manage.py", "run_jobs", "--poll-interval", "30"],
@@ -518,9 +519,15 @@ def test_the_worker_process_stops_on_sigterm(transactional_db):
         text=True,
     )
     try:
-        time.sleep(3)
+        # The worker says "running" once its signal handlers are in place: a signal sent before would kill it.
+        seen = []
+        for line in process.stdout:
+            seen.append(line)
+            if " running" in line:
+                break
         process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=15)
+        rest, _ = process.communicate(timeout=120)  # a safety net for a worker that never stops, not a measure
+        output = "".join(seen) + rest
     finally:
         if process.poll() is None:
             process.kill()
@@ -761,3 +768,108 @@ def test_a_crash_is_logged_without_its_message(post_import, monkeypatch, caplog)
     call_command("run_jobs", "--once")
     assert "RuntimeError" in caplog.text
     assert SECRET not in caplog.text
+
+
+# --- attack1 (security test pass): each test below fails until its finding is fixed ---------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rejects_entry_with_unhashable_removed_paths_is_a_per_user_error(post_import, importer):
+    # attack1: `"removed": [{...}]` made `_unwrap` raise TypeError (unhashable): the run crashed, was retried
+    # JOBS_MAX_ATTEMPTS times and the job failed "interrupted too many times"; the CLI printed a traceback.
+    content = (
+        b'[{"user": {"email": "r@example.com"}, "errors": [], "removed": [{"a": 1}]}, {"email": "ok@example.com"}]'
+    )
+    job_id = post_import(content).json()["id"]
+    call_command("run_jobs", "--once")
+    job = importer.get(f"/api/v2/jobs/{job_id}").json()
+    assert job["status"] == "completed", job
+    assert job["summary"] == {"failed": 1, "updated": 0, "inserted": 1, "total": 2}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("key", ["pass_word", "Pass-Word", "passphrase", "api_key", "apiKey", "private_key"])
+def test_a_secret_under_another_spelling_of_a_password_key_is_not_shown(post_import, importer, key):
+    # attack1: is_secret_key only looks for password/passwd/pwd/secret/hash/token, so these stay in /errors.
+    user = {"email": "a@example.com", "name": 1, "user_metadata": {key: SECRET}}
+    job_id = post_import([user]).json()["id"]
+    call_command("run_jobs", "--once")
+    assert SECRET not in _everything_kept(job_id, importer)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_external_id_that_is_not_utf8_is_refused_not_rewritten(importer, connection):
+    # attack1: Django decodes form fields with errors="replace": b"a\xff" was stored as "a\ufffd" with a 202.
+    body = (
+        b'--B\r\nContent-Disposition: form-data; name="users"; filename="u.json"\r\n\r\n[{"email": "a@example.com"}]'
+        b'\r\n--B\r\nContent-Disposition: form-data; name="connection_id"\r\n\r\n' + connection.id.encode() + b"\r\n"
+        b'--B\r\nContent-Disposition: form-data; name="external_id"\r\n\r\na\xff\r\n--B--\r\n'
+    )
+    response = importer.generic("POST", URL, body, content_type="multipart/form-data; boundary=B")
+    assert response.status_code == 400, response.content
+    assert not Job.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_escaped_backslash_before_a_surrogate_pair_look_alike_is_a_per_user_error(post_import, importer):
+    # attack1: `x\\ud800\udc00` is a backslash, "ud800" and a LONE low surrogate; the scan took it for a pair,
+    # so yajl read the array and failed on it: a valid JSON file failed whole ("not valid JSON after 0 users").
+    content = b'[{"email": "a@example.com", "name": "x\\\\ud800\\udc00"}, {"email": "ok@example.com"}]'
+    job_id = post_import(content).json()["id"]
+    call_command("run_jobs", "--once")
+    job = importer.get(f"/api/v2/jobs/{job_id}").json()
+    assert job["status"] == "completed", job
+    [entry] = importer.get(f"/api/v2/jobs/{job_id}/errors").json()
+    assert entry["errors"][0]["code"] == "INVALID_CHARACTERS"
+
+
+# --- the edges of the attack1 fixes ---------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_user_that_is_not_an_object_is_reported_as_an_empty_one(post_import, importer):
+    job_id = post_import(b'["' + SECRET.encode() + b'", {"email": "ok@example.com"}]').json()["id"]
+    call_command("run_jobs", "--once")
+    [entry] = importer.get(f"/api/v2/jobs/{job_id}/errors").json()
+    assert entry["user"] == {} and entry["errors"][0]["code"] == "INVALID_TYPE"
+    assert SECRET not in _everything_kept(job_id, importer)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_secret_key_words_stand_alone_so_ordinary_keys_stay_in_the_report(post_import, importer):
+    metadata = {"shipping": "by sea", "footprint": "small", "userPIN": SECRET, "otp": SECRET, "card-pin": SECRET}
+    job_id = post_import([{"email": "a@example.com", "name": 1, "user_metadata": metadata}]).json()["id"]
+    call_command("run_jobs", "--once")
+    [entry] = importer.get(f"/api/v2/jobs/{job_id}/errors").json()
+    assert entry["user"]["user_metadata"] == {"shipping": "by sea", "footprint": "small"}
+    assert SECRET not in _everything_kept(job_id, importer)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_text_parts_in_utf8_beyond_ascii_are_kept_as_sent(importer, connection):
+    # The strict decoding goes through Latin-1 and back: nothing outside ASCII may be lost on the way.
+    upload = users_file(name="utilisateurs-é.json")
+    data = {"users": upload, "connection_id": connection.id, "external_id": "café-😀"}
+    response = importer.post(URL, data, format="multipart")
+    assert response.status_code == 202, response.content
+    job = Job.objects.get()
+    assert (job.external_id, job.file_name) == ("café-😀", "utilisateurs-é.json")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_text_part_that_is_not_utf8_gets_the_invalid_characters_error(importer, connection):
+    body = (
+        b'--B\r\nContent-Disposition: form-data; name="users"; filename="u.json"\r\n\r\n[{"email": "a@example.com"}]'
+        b'\r\n--B\r\nContent-Disposition: form-data; name="connection_id"\r\n\r\n' + connection.id.encode() + b"\r\n"
+        b'--B\r\nContent-Disposition: form-data; name="upsert"\r\n\r\ntru\xc3\r\n--B--\r\n'
+    )
+    response = importer.generic("POST", URL, body, content_type="multipart/form-data; boundary=B")
+    assert response.json() == {
+        **envelope(
+            400,
+            "Bad Request",
+            "Payload validation error: 'String is not valid UTF-8' on property upsert.",
+            "invalid_body",
+        ),
+        "errors": [{"field": "upsert", "code": "INVALID_CHARACTERS", "message": "String is not valid UTF-8"}],
+    }

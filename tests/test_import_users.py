@@ -567,3 +567,116 @@ def test_an_array_with_a_number_out_of_range_stops_without_quoting_the_file(run)
     with pytest.raises(ImportFileError) as error:
         run(io.BytesIO(b'[{"email": "a@example.com"}, {"email": "b@example.com", "password": 1e400}]'))
     assert error.value.message == "The users file is not valid JSON after 1 user."
+
+
+# --- attack1 (security test pass): each test below fails until its finding is fixed ---------------------------
+
+
+def test_a_deeply_nested_array_item_is_read_in_flat_memory(run):
+    # attack1: ijson.items keeps a prefix string per open level ("item.item.item…"), so memory grows with the
+    # square of the depth: 20,000 levels (40 KB) peak at ~1 GB; a 200 KB job file (100,000 levels) got the
+    # worker OOM-killed. The file's own size, not its depth, must bound memory.
+    import tracemalloc
+
+    depth = 20_000
+    content = b"[" + b"[" * depth + b"]" * depth + b', {"email": "ok@example.com"}]'
+    tracemalloc.start()
+    try:
+        summary, rejected = run(io.BytesIO(content))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert summary.inserted == 1 and len(rejected) == 1
+    assert peak < 64 * 1024 * 1024, f"peak {peak / 2**20:.0f} MiB for a {len(content)} byte file"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_command_never_truncates_a_file_with_other_hard_links(make_connection, write, tmp_path):
+    # attack1: a private (0600) file reached through a second hard link passed the checks and was truncated.
+    make_connection()
+    path = write("users.json", [{"email": "fix-me"}])
+    precious = tmp_path / "precious"
+    precious.write_text("keep me")
+    precious.chmod(0o600)
+    (tmp_path / "rejects.json").hardlink_to(precious)
+    with pytest.raises(CommandError):
+        call_command(
+            "import_users",
+            str(path),
+            "--connection",
+            "Username-Password-Authentication",
+            "--no-progress",
+            "--rejects",
+            str(tmp_path / "rejects.json"),
+        )
+    assert precious.read_text() == "keep me"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_command_refuses_a_rejects_file_in_a_missing_directory_before_importing(make_connection, write, tmp_path):
+    # attack1: only lstat() was checked up front; the import ran, then FileNotFoundError escaped as a traceback.
+    make_connection()
+    path = write("users.json", [{"email": "ok@example.com"}, {"email": "fix-me"}])
+    with pytest.raises(CommandError):
+        call_command(
+            "import_users",
+            str(path),
+            "--connection",
+            "Username-Password-Authentication",
+            "--no-progress",
+            "--batch-size",
+            "1",
+            "--rejects",
+            str(tmp_path / "missing" / "rejects.json"),
+        )
+    assert not User.objects.exists()
+
+
+# --- the edges of the attack1 fixes ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("parser", ["yajl", "python"])
+def test_a_user_nested_too_deeply_is_refused_for_its_depth_by_either_parser(run, parser):
+    # A lone surrogate anywhere in the file sends it to ijson's Python backend; both build items alike.
+    deep = b'{"email": "deep@example.com", "user_metadata": {"a": ' + b"[" * 5000 + b"]" * 5000 + b"}}"
+    lone = b', {"email": "lone\\ud800@example.com"}' if parser == "python" else b""
+    summary, rejected = run(io.BytesIO(b"[" + deep + b', {"email": "ok@example.com"}' + lone + b"]"))
+    assert summary.inserted == 1
+    assert rejected[0].errors[0]["code"] == "MAX_DEPTH"
+    assert rejected[0].user["email"] == "deep@example.com"
+
+
+@pytest.mark.parametrize("escape", [b"\\ud800", b"\\udc00", b"\\\\ud800\\udc00"])
+@pytest.mark.parametrize("shift", range(14))
+def test_a_lone_surrogate_escape_across_the_edge_of_a_scanned_window_is_found(run, escape, shift):
+    # The scan reads the file in windows (the first ends at byte 4096, the size of the first read); an escape
+    # cut by that edge must still be seen whole, or yajl reads the user with "?" (or fails the file).
+    head = b'[{"email": "a@example.com", "name": "'
+    padding = b"p" * (4096 - len(head) - shift)
+    content = head + padding + escape + b'"}, {"email": "ok@example.com"}]'
+    summary, rejected = run(io.BytesIO(content))
+    assert summary.inserted == 1
+    assert [e["code"] for e in rejected[0].errors] == ["INVALID_CHARACTERS"]
+
+
+@pytest.mark.parametrize("removed", ["password", [1], [["password"]], None, {"password": 1}])
+def test_a_rejects_entry_whose_removed_is_not_a_list_of_paths_is_refused(run, removed):
+    entry = {"user": {"email": "a@example.com"}, "errors": [], "removed": removed}
+    summary, rejected = run([entry, {"email": "ok@example.com"}])
+    assert summary.inserted == 1 and not User.objects.filter(email="a@example.com").exists()
+    assert rejected[0].errors == [
+        {
+            "code": "INVALID_TYPE",
+            "message": '"removed" must list the paths of the keys left out, as strings.',
+            "path": "",
+        }
+    ]
+
+
+def test_a_secret_removed_error_never_quotes_what_removed_lists(run):
+    entry = {"user": {"email": "a@example.com"}, "errors": [], "removed": ["Hunter2-Secret", "password"]}
+    _summary, rejected = run([entry])
+    [error] = rejected[0].errors
+    assert error["code"] == "SECRET_REMOVED"
+    assert "Hunter2" not in json.dumps(rejected[0].as_auth0())
+    assert error["message"].startswith("2 keys listed under")

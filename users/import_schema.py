@@ -9,6 +9,8 @@ hashed on import) is this service's extension. Errors are Auth0's job error obje
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -31,9 +33,23 @@ SECRET_FIELDS = ("password", "password_hash", "custom_password_hash")
 # (SQLite: 1,000 levels) or Python's json module (a RecursionError) would refuse.
 MAX_USER_DEPTH = 32
 
-# What makes a key password-like, for ``is_secret_key``.
-_SECRET_KEY_PARTS = ("password", "passwd", "pwd", "secret", "hash", "token")
-_SECRET_KEYS = frozenset({"mfa_factors"})
+# What makes a key password-like, for ``is_secret_key``: text found anywhere in the key's letters and digits,
+# and words that must stand alone (as a substring, "pin" is in "shipping" and "otp" in "footprint").
+_SECRET_KEY_PARTS = (
+    "pass",  # password, passwd, pass_word, passphrase, passcode; also passport, bypass: hidden too
+    "pwd",
+    "secret",
+    "hash",
+    "token",
+    "apikey",
+    "privatekey",
+    "accesskey",
+    "credential",
+    "mfafactors",
+)
+_SECRET_KEY_WORDS = frozenset({"pin", "otp", "totp", "hotp", "key"})
+# Words of a key: runs of letters and digits, camelCase split (apiKey: api, key; userPIN: user, pin).
+_KEY_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[^\W_A-Za-z]+")
 
 # Codes whose messages never quote the value (types, lengths, names of keys): they may stay on an error about a
 # value under a password-like key; any other code's message is replaced there (see ``redact_errors``).
@@ -104,16 +120,21 @@ def _field_errors(detail: Any, path: str) -> list[JobError]:
 def is_secret_key(key: Any) -> bool:
     """Whether a key of an imported user holds a secret that no error report may keep, at any depth.
 
-    The rule: a key whose lower-cased name contains ``password``, ``passwd``, ``pwd``, ``secret``, ``hash`` or
-    ``token`` (``password``, ``Password``, ``password_hash``, ``custom_password_hash``, ``user_metadata.apiToken``,
-    an MFA factor's ``secret``, ...), and ``mfa_factors`` as a whole. It errs on the side of hiding: a report may
-    lose a harmless key, never show a secret (the developer guide: plaintext passwords and secrets are never
-    stored, logged or echoed, including inside error reports of imports and jobs).
+    The rule: the key is put in Unicode's compatibility form (NFKC) and cut into words (runs of letters and
+    digits, camelCase split: ``apiKey`` is ``api``, ``Key``); lower-cased and run together, the words contain
+    ``pass``, ``pwd``, ``secret``, ``hash``, ``token``, ``apikey``, ``privatekey``, ``accesskey``,
+    ``credential`` or ``mfafactors``, or one of them is ``pin``, ``otp``, ``totp``, ``hotp`` or ``key``. So
+    ``password``, ``Pass-Word``, ``pass_word``, ``passphrase``, ``custom_password_hash``, ``api_key``,
+    ``apiKey``, ``private_key``, ``userPIN`` and an MFA factor's ``secret`` are secrets; ``shipping``,
+    ``footprint`` and ``monkey`` are not. It errs on the side of hiding (``passport`` and ``public_key`` go
+    too): a report may lose a harmless key, never show a secret (the developer guide: plaintext passwords and
+    secrets are never stored, logged or echoed, including inside error reports of imports and jobs).
     """
     if not isinstance(key, str):
         return False
-    lowered = key.lower()
-    return lowered in _SECRET_KEYS or any(part in lowered for part in _SECRET_KEY_PARTS)
+    words = [word.lower() for word in _KEY_WORD.findall(unicodedata.normalize("NFKC", key))]
+    joined = "".join(words)
+    return any(part in joined for part in _SECRET_KEY_PARTS) or not _SECRET_KEY_WORDS.isdisjoint(words)
 
 
 def _walk(value: Any, path: str, depth: int) -> Iterator[tuple[str, Any, int]]:
@@ -163,11 +184,14 @@ def check_storable(record: Any) -> list[JobError]:
 def reported_user(raw: Any) -> tuple[Any, list[str]]:
     """A refused user as an error report may keep it, and the paths of what was removed.
 
-    Every password-like key (``is_secret_key``) goes, at any depth; what a database could not store is made
-    storable, since the report describes input that was refused, not data that was imported: nesting beyond
-    ``MAX_USER_DEPTH`` and numbers out of range become ``null``, NUL and lone surrogates are written as
-    escapes (``config.schema.storable_text``).
+    A user that is not an object is reported as ``{}`` (its error, ``INVALID_TYPE``, says what it was): a line
+    that is only a string may be a password. Every password-like key (``is_secret_key``) goes, at any depth;
+    what a database could not store is made storable, since the report describes input that was refused, not
+    data that was imported: nesting beyond ``MAX_USER_DEPTH`` and numbers out of range become ``null``, NUL and
+    lone surrogates are written as escapes (``config.schema.storable_text``).
     """
+    if not isinstance(raw, dict):
+        return {}, []
     removed: list[str] = []
 
     def copy(value: Any, path: str, depth: int) -> Any:

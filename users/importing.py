@@ -48,7 +48,6 @@ from audit.models import EventType
 from audit.services import record_event
 from config.actors import Actor
 from config.errors import PayloadValidationError
-from config.schema import echo
 from connections.models import Connection, Strategy
 from connections.password_policy import PasswordPolicyError
 from connections.strategies import check_user_fields
@@ -122,12 +121,13 @@ class RejectedUser:
 
     @cached_property
     def _report(self) -> tuple[Any, list[str]]:
-        return ({}, []) if self.raw is None else reported_user(self.raw)
+        return reported_user(self.raw)
 
     @property
     def user(self) -> Any:
         """The user as an error report may keep it: no password-like key at any depth, nothing a database
-        cannot store (``users.import_schema.reported_user``); ``{}`` for an unreadable line."""
+        cannot store (``users.import_schema.reported_user``); ``{}`` for an unreadable line or a user that is
+        not an object."""
         return self._report[0]
 
     @property
@@ -232,21 +232,30 @@ class _CountingReader:
 
     def free_of(self, found: Callable[[bytes], bool]) -> bool:
         """Read what is left of a stream that can be rewound, and rewind it: ``True`` when ``found`` saw
-        nothing in any window of it (windows overlap by 11 bytes), ``False`` when it did or the stream cannot
-        be rewound. ``bytes_read`` is left as it was."""
+        nothing in any window of it, ``False`` when it did or the stream cannot be rewound. ``bytes_read`` is
+        left as it was.
+
+        Windows end just after a byte that no JSON escape can continue (anything but a backslash, a hex digit
+        or ``u``), so no escape, surrogate pair or run of backslashes is ever split between two windows and
+        each window starts where an escape may start. Bytes that never offer such an end (over 1 MB of them)
+        count as found: the answer errs on the careful side.
+        """
         if not getattr(self.stream, "seekable", lambda: False)():
             return False
         start = self.stream.tell()
         try:
-            tail = b""
+            carry = b""
             chunk = self._pushback or self.stream.read(1 << 20)
             while chunk:
-                window = tail + chunk
-                if found(window):
+                window = carry + chunk
+                end = len(window.rstrip(_ESCAPE_BYTES))
+                if end and found(window[:end]):
                     return False
-                tail = window[-11:]
+                carry = window[end:]
+                if len(carry) > 1 << 20:
+                    return False
                 chunk = self.stream.read(1 << 20)
-            return True
+            return not (carry and found(carry))
         finally:
             self.stream.seek(start)
 
@@ -326,21 +335,35 @@ def _line_error(code: str, message: str) -> JobError:
     return {"code": code, "message": message, "path": ""}
 
 
-# A surrogate escape that is not half of a pair: ijson's fast C parser (yajl) turns it into "?" without a word.
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
-_HIGH = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+# What a JSON escape is made of (``\\``, ``\uD83D``, ...): a window of the file never ends on one of these.
+_ESCAPE_BYTES = b"\\0123456789abcdefABCDEFu"
+_HIGH = rb"\\u[dD][89abAB][0-9a-fA-F]{2}"
+_LOW = rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+# A surrogate escape, as a pair or alone (group 1). A match starts a run of backslashes (none before it) and steps
+# over the escaped backslashes of that run, so in ``\\ud800`` (an escaped backslash, then text) there is no escape
+# at all; a pair is matched whole, so its low half is never taken for a lone one.
+_SURROGATE_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*(?:" + _HIGH + _LOW + rb"|(" + _HIGH + rb"|" + _LOW + rb"))")
 
 
 def _has_lone_surrogate_escape(data: bytes) -> bool:
+    """Whether ``data`` (a window of a JSON file that starts where an escape may start) writes a surrogate
+    that is not half of a pair: ijson's fast C parser (yajl) turns a lone high one into ``?`` without a word
+    and fails the whole file on a lone low one."""
     if b"\\ud" not in data and b"\\uD" not in data:
         return False  # the common case, at memory speed
-    pairs = {m.start() for m in _HIGH.finditer(data)}
-    paired = pairs | {start + 6 for start in pairs}
-    return any(m.start() not in paired for m in _SURROGATE_ESCAPE.finditer(data))
+    return any(match.group(1) for match in _SURROGATE_ESCAPE.finditer(data))
+
+
+# Containers at this depth (the array's items are level 1) are kept empty and their content is read but not
+# built: two levels below the deepest a user may have (a rejects-file entry holds its user one level down, and
+# the level below that is where validation finds the excess and refuses the user, ``MAX_DEPTH``), so no valid
+# user loses anything and no depth costs memory.
+_BUILT_DEPTH = MAX_USER_DEPTH + 2
 
 
 def _array_items(reader: _CountingReader) -> Iterator[Any]:
-    """The items of a JSON array, parsed by ijson's C backend unless the file holds a lone surrogate escape.
+    """The items of a JSON array, built from ijson's C parser events unless the file holds a lone surrogate
+    escape.
 
     The C backend (yajl) writes a lone surrogate as ``?``, which would import a different e-mail than the file
     gives; ijson's pure-Python backend keeps it (and is some twenty times slower, so it reads only such files).
@@ -350,26 +373,91 @@ def _array_items(reader: _CountingReader) -> Iterator[Any]:
     backend: Any = ijson
     if not reader.free_of(_has_lone_surrogate_escape):
         backend = ijson.get_backend("python")
-    return backend.items(reader, "item", use_float=True)
+    return _items(backend.basic_parse(reader, use_float=True))
+
+
+def _items(events: Iterator[tuple[str, Any]]) -> Iterator[Any]:
+    """The items of the array whose ``ijson.basic_parse`` events these are, one at a time.
+
+    Not ``ijson.items``: it keeps a prefix string (``item.item.…``) for every open level, so its memory grows
+    with the square of the depth (20,000 levels, a 40 KB file: 1 GB). Here a level costs one container up to
+    ``_BUILT_DEPTH`` and a counter below it, and the parser's errors (``ijson.JSONError``, ``ValueError``)
+    pass through. The events are read to their end, so what follows the array is checked too.
+    """
+    stack: list[Any] = []
+    top: Any = None  # the container being filled, None between items
+    in_map = False
+    key: Any = None
+    next(events, None)  # the array's own start (``read_users`` saw the "[")
+    for event, value in events:
+        if event == "map_key":
+            key = value
+        elif event == "start_map" or event == "start_array":
+            container: Any = {} if event == "start_map" else []
+            if in_map:
+                top[key] = container
+            elif top is not None:
+                top.append(container)
+            if len(stack) + 1 >= _BUILT_DEPTH:
+                _skip(events)
+            else:
+                stack.append(container)
+                top, in_map = container, event == "start_map"
+        elif event == "end_map" or event == "end_array":
+            if not stack:
+                continue  # the array's own end
+            item = stack.pop()
+            if stack:
+                top = stack[-1]
+                in_map = type(top) is dict
+            else:
+                top, in_map = None, False
+                yield item
+        elif in_map:
+            top[key] = value
+        elif top is not None:
+            top.append(value)
+        else:
+            yield value  # an item that is not a container
+
+
+def _skip(events: Iterator[tuple[str, Any]]) -> None:
+    """Read the events of the container just opened up to its end, counting levels only."""
+    depth = 1
+    for event, _value in events:
+        if event == "start_map" or event == "start_array":
+            depth += 1
+        elif event == "end_map" or event == "end_array":
+            depth -= 1
+            if not depth:
+                return
 
 
 def _unwrap(item: Any) -> tuple[Any, JobError | None]:
     """A rejects-file entry as its user; an entry whose secrets were left out must have them back first.
 
-    Such an entry lists them under ``removed``: if any is still missing the user is refused (``SECRET_REMOVED``)
-    rather than imported without its password; deleting ``removed`` imports it as it stands.
+    Such an entry lists their paths under ``removed`` (a list of strings, or the user is refused with
+    ``INVALID_TYPE``): if any is still missing the user is refused (``SECRET_REMOVED``) rather than imported
+    without its password; deleting ``removed`` imports it as it stands. The message counts the missing paths
+    but does not quote them: whatever the file wrote there would be echoed into job errors.
     """
     if not isinstance(item, dict) or not {"user", "errors"} <= item.keys() <= {"user", "errors", "removed"}:
         return item, None
-    user, removed = item["user"], item.get("removed") or []
-    if isinstance(removed, list) and removed:
+    user, removed = item["user"], item.get("removed", [])
+    if not isinstance(removed, list) or not all(isinstance(path, str) for path in removed):
+        message = _('"removed" must list the paths of the keys left out, as strings.')
+        return user, {"code": "INVALID_TYPE", "message": message, "path": ""}
+    if removed:
         present = set(_paths(user))
-        missing = [str(path) for path in removed if path not in present]
+        missing = sum(1 for path in removed if path not in present)
         if missing:
-            message = _(
-                "Left out of the rejects file because they are secrets: %(paths)s. Put them back, or delete "
-                '"removed" to import the user without them.'
-            ) % {"paths": echo(", ".join(missing))}
+            message = ngettext(
+                '%(count)s key listed under "removed" was left out of the rejects file because it is a secret. '
+                'Put it back, or delete "removed" to import the user without it.',
+                '%(count)s keys listed under "removed" were left out of the rejects file because they are '
+                'secrets. Put them back, or delete "removed" to import the user without them.',
+                missing,
+            ) % {"count": missing}
             return user, {"code": "SECRET_REMOVED", "message": message, "path": ""}
     return user, None
 

@@ -8,6 +8,7 @@ file or connection that cannot be used at all.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -40,7 +41,8 @@ class _RejectsFile:
     ``"removed"``, and ``import_users`` refuses it (``SECRET_REMOVED``) until they are put back or ``"removed"``
     is deleted, so a re-run never imports a user without the password it had. The file is created with mode
     0600 and never through a symbolic link; an existing file is reused only when it is a regular file of this
-    user that no one else may read (``CommandError`` otherwise).
+    user that no one else may read and that has no other hard link; the directory must exist (``CommandError``
+    otherwise, before anything is imported).
     """
 
     def __init__(self, path: Path, lines: bool) -> None:
@@ -48,7 +50,13 @@ class _RejectsFile:
         self._file: IO[str] | None = None
 
     def check(self) -> None:
-        """Refuse, before any import, a path the file could not safely be written to."""
+        """Refuse, before any import, a path the file could not safely be written to: a directory that is
+        missing or not writable, a symbolic link, anything but a private regular file with no other link."""
+        parent = self.path.parent
+        if not parent.is_dir():
+            raise CommandError(f"no such directory for the rejects file: {parent}")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise CommandError(f"cannot write the rejects file into {parent}: permission denied")
         try:
             status = self.path.lstat()
         except FileNotFoundError:
@@ -57,7 +65,11 @@ class _RejectsFile:
 
     def write(self, rejected: RejectedUser) -> None:
         if self._file is None:
-            self._file = open(_open_private(self.path), "w", encoding="utf-8")  # noqa: SIM115 (closed in close())
+            try:
+                fd = _open_private(self.path)
+            except OSError as exc:  # checked up front; the directory changed since
+                raise CommandError(f"cannot write the rejects file {self.path}: {exc.strerror}") from exc
+            self._file = open(fd, "w", encoding="utf-8")  # noqa: SIM115 (closed in close())
             if not self.lines:
                 self._file.write("[\n")
         entry: dict[str, Any] = {"user": rejected.user, "errors": rejected.errors}
@@ -82,20 +94,27 @@ def _check_private(path: Path, status: os.stat_result) -> None:
         raise CommandError(f"refusing to write the rejects file through a symbolic link: {path}")
     if not stat.S_ISREG(status.st_mode) or status.st_uid != os.geteuid() or status.st_mode & 0o077:
         raise CommandError(f"refusing to reuse {path}: not a regular file of yours with mode 0600; remove it first")
+    if status.st_nlink > 1:  # another name of the same file, which truncating it would empty too
+        raise CommandError(f"refusing to reuse {path}: the file has other hard links; remove it first")
 
 
 def _open_private(path: Path) -> int:
-    """A descriptor for writing ``path`` from its start: created with mode 0600, or an existing private file."""
+    """A descriptor for writing ``path`` from its start: created with mode 0600, or an existing private file
+    (``CommandError`` for anything else, checked on the open file so a swap after ``check`` changes nothing)."""
     try:
         return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     except FileExistsError:
         pass
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW)
-    except OSError as exc:  # ELOOP: a symbolic link
-        raise CommandError(f"refusing to write the rejects file through a symbolic link: {path}") from exc
+        # O_NONBLOCK: opening a FIFO put at the path would otherwise wait for a reader; fstat refuses it below.
+        fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise CommandError(f"refusing to write the rejects file through a symbolic link: {path}") from exc
+        raise CommandError(f"refusing to reuse {path}: {exc.strerror}; remove it first") from exc
     try:
         _check_private(path, os.fstat(fd))
+        os.set_blocking(fd, True)
         os.ftruncate(fd, 0)
     except BaseException:
         os.close(fd)
