@@ -18,7 +18,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions as drf
-from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -32,8 +31,9 @@ from clients.services import authenticate_client
 from clients.tokens import PASSWORD, issue_token
 from config.actors import Actor, request_metadata
 from config.api_docs import JwksDoc, OAuthErrorDoc, TokenRequestDoc, TokenResponseDoc, errors
+from config.errors import DatabaseUnavailable, as_domain_error
 from config.exceptions import exception_handler
-from config.parsers import StrictJSONParser
+from config.parsers import FormParseError, StrictFormParser, StrictJSONParser
 from config.schema import storable_text, text_fault
 from config.throttling import (
     CLIENT_AUTH_FAILURES_PER_CLIENT,
@@ -51,6 +51,7 @@ _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 def oauth_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    exc = as_domain_error(exc)
     if isinstance(exc, OAuthError):
         headers = dict(_NO_STORE)
         if exc.retry_after is not None:
@@ -62,8 +63,10 @@ def oauth_exception_handler(exc: Exception, context: dict[str, Any]) -> Response
         ):
             headers["WWW-Authenticate"] = 'Basic realm="oauth"'
         return Response({"error": exc.error, "error_description": exc.description}, exc.status, headers=headers)
-    if isinstance(exc, LimiterUnavailable):  # a failure limit could not be checked: refused, never let through
+    if isinstance(exc, LimiterUnavailable | DatabaseUnavailable):  # 503: refused, never let through
         return Response({"error": exc.code, "error_description": exc.message}, exc.status, headers=dict(_NO_STORE))
+    if isinstance(exc, FormParseError):
+        return Response({"error": "invalid_request", "error_description": str(exc.detail)}, 400)
     if isinstance(exc, drf.ParseError | drf.UnsupportedMediaType):
         return Response(
             {"error": "invalid_request", "error_description": _("The body must be JSON or form-encoded.")},
@@ -83,8 +86,8 @@ def oauth_exception_handler(exc: Exception, context: dict[str, Any]) -> Response
 def _basic_credentials(request: Request) -> tuple[str, str] | None:
     """The client id and secret of an ``Authorization: Basic`` header, or None without one.
 
-    Raises ``OAuthError`` 400 ``invalid_request`` for a header that is not base64 of UTF-8 ``id:secret``, or whose
-    parts hold text no database can store (``config.schema.text_fault``).
+    Raises ``OAuthError`` 400 ``invalid_request`` for a header that is not base64 of UTF-8 ``id:secret``, whose
+    percent-escapes are not UTF-8, or whose parts hold text no database can store (``config.schema.text_fault``).
     """
     header = request.META.get("HTTP_AUTHORIZATION", "")
     scheme, _sep, value = header.partition(" ")
@@ -97,18 +100,25 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
     client_id, sep, secret = decoded.partition(":")
     if not sep:
         raise OAuthError(400, "invalid_request", _("Malformed HTTP Basic credentials."))
-    # RFC 6749 §2.3.1: both parts are form-urlencoded before being joined.
-    client_id, secret = unquote(client_id), unquote(secret)
+    # RFC 6749 §2.3.1: both parts are form-urlencoded before being joined. Decoded strictly: an escape that is
+    # not UTF-8 ("%FF", the lone surrogate "%ED%A0%80") is refused, never checked as a U+FFFD secret.
+    try:
+        client_id, secret = unquote(client_id, errors="strict"), unquote(secret, errors="strict")
+    except UnicodeDecodeError as exc:
+        raise OAuthError(400, "invalid_request", _("Malformed HTTP Basic credentials.")) from exc
     if text_fault(client_id) is not None or text_fault(secret) is not None:
         raise OAuthError(400, "invalid_request", _("Malformed HTTP Basic credentials."))
     return client_id, secret
 
 
-def _check_text(data: Mapping[str, Any]) -> None:
-    """Every parameter's name and text value must be text the databases can store, before any is used.
+def _check_parameters(data: Mapping[str, Any]) -> None:
+    """Every parameter's name and text value must be text the databases can store, and no parameter may be sent
+    more than once, before any is used.
 
     A NUL or a lone surrogate would otherwise reach a lookup (client, connection, user) or an echoed error
-    description and end in a 500. Raises ``OAuthError`` 400 ``invalid_request`` (RFC 6749 §5.2).
+    description and end in a 500; a repeated form parameter would silently be read as its last value (RFC 6749
+    §3.2: "Request and response parameters MUST NOT be included more than once"). Raises ``OAuthError`` 400
+    ``invalid_request`` (RFC 6749 §5.2).
     """
     for name in data:
         values = data.getlist(name) if isinstance(data, QueryDict) else [data[name]]
@@ -121,6 +131,10 @@ def _check_text(data: Mapping[str, Any]) -> None:
                     _("Invalid characters in parameter %(name)s: %(reason)s")
                     % {"name": storable_text(name), "reason": fault},
                 )
+        if len(values) > 1:
+            raise OAuthError(
+                400, "invalid_request", _("Parameter %(name)s is included more than once.") % {"name": name}
+            )
 
 
 def _client_credentials(request: Request, data: Mapping[str, Any]) -> tuple[str, str]:
@@ -184,7 +198,7 @@ class TokenView(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    parser_classes = [StrictJSONParser, FormParser]
+    parser_classes = [StrictJSONParser, StrictFormParser]
 
     def get_exception_handler(self) -> Any:
         return oauth_exception_handler
@@ -218,7 +232,7 @@ class TokenView(APIView):
         data = request.data
         if not isinstance(data, Mapping):
             raise OAuthError(400, "invalid_request", _("The body must be a JSON object or a form."))
-        _check_text(data)
+        _check_parameters(data)
         grant_type = _string(data, "grant_type")
         if grant_type != "client_credentials" and grant_type not in PASSWORD_GRANTS:
             raise OAuthError(

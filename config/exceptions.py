@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from config.errors import DatabaseUnavailable, DomainError, FieldError, as_domain_error, error_body
+from config.parsers import FormParseError
 from config.throttling import retry_after_header
 from connections.password_policy import PasswordPolicyError
 
@@ -67,7 +68,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             headers["Retry-After"] = retry_after_header(exc.wait)
     elif isinstance(exc, drf.ParseError):
         status, code, errors = 400, "invalid_body", []
-        message = _("Invalid request payload JSON format")
+        message = str(exc.detail) if isinstance(exc, FormParseError) else _("Invalid request payload JSON format")
     elif isinstance(exc, drf.UnsupportedMediaType):
         status, code, errors = 415, "unsupported_media_type", []
         message = _("Unsupported Media Type: %(type)s") % {"type": exc.detail}

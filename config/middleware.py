@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core.handlers.wsgi import get_bytes_from_wsgi
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 
 from config.errors import error_body
+from config.parsers import parse_form
 from config.schema import text_fault
 
 
@@ -55,7 +57,8 @@ class UnsafeCharactersMiddleware:
     """Refuse a NUL or invalid Unicode in the path or query string before any view looks it up.
 
     Such a character would reach the database as part of a lookup (``/users/{id}``, ``?email=``) and
-    PostgreSQL answers it with an error, not an empty result: a 400 here keeps it from becoming a 500.
+    PostgreSQL answers it with an error, not an empty result: a 400 here keeps it from becoming a 500. A query
+    string whose escapes are not UTF-8 ("%FF") is refused too: Django's ``request.GET`` would read it as U+FFFD.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -66,10 +69,21 @@ class UnsafeCharactersMiddleware:
             return JsonResponse(
                 error_body(400, _("The request path contains invalid characters."), "invalid_uri"), status=400
             )
-        values = [item for key in request.GET for item in (key, *request.GET.getlist(key))]
-        if not all(_storable(value) for value in values):
+        if not self._strict_utf8(request) or not all(
+            _storable(item) for key in request.GET for item in (key, *request.GET.getlist(key))
+        ):
             return JsonResponse(
                 error_body(400, _("The query string contains invalid characters."), "invalid_query_string"),
                 status=400,
             )
         return self.get_response(request)
+
+    @staticmethod
+    def _strict_utf8(request: HttpRequest) -> bool:
+        try:
+            parse_form(get_bytes_from_wsgi(request.META, "QUERY_STRING", ""), "utf-8")
+        except UnicodeDecodeError:
+            return False
+        except ValueError:
+            pass  # too many parameters: request.GET refuses them (TooManyFieldsSent, 400) as it always did
+        return True

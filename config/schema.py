@@ -335,10 +335,17 @@ def payload_message(serializer: serializers.Serializer, errors: list[FieldError]
 
 
 def _from_form(data: QueryDict, serializer: serializers.Serializer) -> dict[str, Any]:
-    """A form body as the JSON object it stands for: booleans and objects are written as text there."""
+    """A form body as the JSON object it stands for: booleans and objects are written as text there.
+
+    A repeated field is an array, as a repeated query parameter is (``validate_query``): the field refuses it
+    unless it takes an array, so no value is silently dropped (``QueryDict[key]`` would keep only the last).
+    """
     out: dict[str, Any] = {}
-    for key in data:
-        value: Any = data[key]
+    for key, values in data.lists():
+        if len(values) > 1:
+            out[key] = values
+            continue
+        value: Any = values[0]
         field = serializer.fields.get(key)
         if isinstance(field, StrictBooleanField) and value in ("true", "false"):
             value = value == "true"

@@ -288,7 +288,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["clients.permissions.HasRequiredScopes"],
     "DEFAULT_PARSER_CLASSES": [
         "config.parsers.StrictJSONParser",
-        "rest_framework.parsers.FormParser",
+        "config.parsers.StrictFormParser",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "config.exceptions.exception_handler",

@@ -1,10 +1,11 @@
 """``Idempotency-Key`` for the create endpoints (beyond Auth0).
 
-A retry with the same key and body from the same caller gets the first answer (status and body) and creates
-nothing; the same key with another body is 422 ``idempotency_key_reused``; while the first request runs, a
-second one is 409 ``idempotency_request_in_progress``. Keys expire after ``IDEMPOTENCY_KEY_TTL_SECONDS``. A
-request that ends in a 5xx, or whose process died (its claim is older than ``IDEMPOTENCY_LOCK_SECONDS``), does
-not hold its key: the retry runs again, and the database's unique constraints still stop a second user.
+A retry with the same key and body from the same caller gets the first answer (status, and body and
+``Content-Type`` byte for byte) and creates nothing; the same key with another body is 422
+``idempotency_key_reused``; while the first request runs, a second one is 409 ``idempotency_request_in_progress``
+with ``Retry-After: 1``. Keys expire after ``IDEMPOTENCY_KEY_TTL_SECONDS``. A request that ends in a 5xx, or whose
+process died (its claim is older than ``IDEMPOTENCY_LOCK_SECONDS``), does not hold its key: the retry runs again,
+and the database's unique constraints still stop a second user.
 """
 
 from __future__ import annotations
@@ -17,11 +18,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.http import QueryDict
+from django.http import HttpResponse, QueryDict
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -67,24 +67,17 @@ def _fingerprint(request: Request) -> str:
     return keyed_digest("fingerprint", [request.method, request.path, body])
 
 
-def _storable_body(data: Any) -> tuple[bool, Any]:
-    """``(True, body as the client receives it)``, or ``(False, None)`` when a JSON column cannot hold it.
-
-    The body is rendered as the client gets it (lazy translations become text); PostgreSQL's ``jsonb`` refuses
-    ``\\u0000`` and no column takes a lone surrogate, so such a body is answered but not kept.
-    """
-    if data is None:
-        return True, None
+def _storable_text(content: bytes) -> str | None:
+    """The rendered body as text a column can hold, or None: bytes that are not UTF-8 (no text column takes
+    them) or a NUL (PostgreSQL's text columns refuse it) are answered but not kept."""
     try:
-        text = JSONRenderer().render(data).decode("utf-8")
-    except (TypeError, ValueError):  # UnicodeEncodeError is a ValueError: a lone surrogate
-        return False, None
-    if "\\u0000" in text:
-        return False, None
-    return True, json.loads(text)
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return None if "\x00" in text else text
 
 
-def _claim(caller: str, endpoint: str, key: str, fingerprint: str) -> IdempotencyRecord | Response | None:
+def _claim(caller: str, endpoint: str, key: str, fingerprint: str) -> IdempotencyRecord | HttpResponse | None:
     """Insert our claim, or answer from (or about) the earlier request with this key."""
     now = timezone.now()
     for _attempt in range(2):
@@ -113,26 +106,43 @@ def _claim(caller: str, endpoint: str, key: str, fingerprint: str) -> Idempotenc
                 raise IdempotencyInProgress(
                     _("A request with this Idempotency-Key is still being processed. Retry shortly.")
                 ) from None
-            headers = {"Idempotent-Replayed": "true"}
-            if existing.location:
-                headers["Location"] = existing.location
-            return Response(existing.response_body, status=existing.status_code, headers=headers)
+            return _replay(existing)
     return None
+
+
+def _replay(record: IdempotencyRecord) -> HttpResponse:
+    """The kept answer, its body and ``Content-Type`` exactly as first sent (none for a bodiless answer)."""
+    response = HttpResponse(record.response_body.encode("utf-8"), status=record.status_code)
+    if record.content_type:
+        response["Content-Type"] = record.content_type
+    else:
+        del response["Content-Type"]
+    response["Idempotent-Replayed"] = "true"
+    if record.location:
+        response["Location"] = record.location
+    return response
 
 
 def idempotent(endpoint: str, caller: Callable[[Request], str]) -> Callable[..., Any]:
     """Decorate a view's ``post``: honour ``Idempotency-Key`` when the request carries one."""
 
-    def decorate(handler: Callable[..., Response]) -> Callable[..., Response]:
+    def decorate(handler: Callable[..., Response]) -> Callable[..., HttpResponse]:
         @functools.wraps(handler)
-        def wrapper(view: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
+        def wrapper(view: Any, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
             key = request.META.get(HEADER)
             if key is None:
                 return handler(view, request, *args, **kwargs)
             if not 1 <= len(key) <= 255 or not key.isascii() or not key.isprintable():
                 raise InvalidIdempotencyKey(_("Idempotency-Key must be 1 to 255 printable ASCII characters."))
-            claim = _claim(caller(request), endpoint, key, _fingerprint(request))
-            if isinstance(claim, Response):
+            try:
+                claim = _claim(caller(request), endpoint, key, _fingerprint(request))
+            except IdempotencyInProgress as exc:
+                # The first request is about to finish (or, if its process died, to be given up after
+                # IDEMPOTENCY_LOCK_SECONDS): tell the client when to try again (RFC 9110 §10.2.3).
+                in_progress = view.handle_exception(exc)
+                in_progress["Retry-After"] = "1"
+                return in_progress
+            if isinstance(claim, HttpResponse):
                 return claim
             try:
                 response = handler(view, request, *args, **kwargs)
@@ -142,13 +152,23 @@ def idempotent(endpoint: str, caller: Callable[[Request], str]) -> Callable[...,
                 except Exception:
                     IdempotencyRecord.objects.filter(pk=getattr(claim, "pk", None)).delete()
                     raise
-            storable, body = _storable_body(response.data)
-            if claim is None or response.status_code >= 500 or not storable:
+            try:
+                # Rendered here as DRF's dispatch would (finalizing twice changes nothing), so what is kept is
+                # the exact bytes the client gets.
+                response = view.finalize_response(request, response, *args, **kwargs)
+                if hasattr(response, "render"):
+                    response.render()
+            except Exception:
+                IdempotencyRecord.objects.filter(pk=getattr(claim, "pk", None)).delete()
+                raise
+            body = _storable_text(response.content)
+            if claim is None or response.status_code >= 500 or body is None:
                 IdempotencyRecord.objects.filter(pk=getattr(claim, "pk", None)).delete()
                 return response
             IdempotencyRecord.objects.filter(pk=claim.pk).update(
                 status_code=response.status_code,
                 response_body=body,
+                content_type=response.get("Content-Type", ""),
                 location=response.get("Location", "")[:500],
             )
             return response

@@ -15,7 +15,10 @@ class IdempotencyRecord(models.Model):
     request_hash = models.CharField(_("request hash"), max_length=64)
     # Null while the first request is still running; then its answer.
     status_code = models.PositiveSmallIntegerField(_("status code"), null=True, blank=True)
-    response_body = models.JSONField(_("response body"), null=True, blank=True)
+    # The answer's body and Content-Type exactly as they were sent (UTF-8 text; empty for a bodiless answer), so a
+    # replay is byte for byte the first answer: a jsonb column would reorder the keys of a JSON object.
+    response_body = models.TextField(_("response body"), blank=True)
+    content_type = models.CharField(_("content type"), max_length=200, blank=True)
     location = models.CharField(_("location"), max_length=500, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     expires_at = models.DateTimeField(_("expires at"), db_index=True)

@@ -95,6 +95,7 @@ def test_a_running_claim_answers_409_in_progress(create, connection):
     running = create(_body(connection), HTTP_IDEMPOTENCY_KEY="key-6")
     assert running.status_code == 409
     assert running.json()["errorCode"] == "idempotency_request_in_progress"
+    assert running["Retry-After"] == "1"
 
 
 @pytest.mark.parametrize("key", ["", "x" * 256, "naïve", "tab\there"])
@@ -250,3 +251,26 @@ def test_a_replay_is_byte_for_byte_the_first_answer(create, connection):
     again = create(body, HTTP_IDEMPOTENCY_KEY="bytes-1")
     assert again["Idempotent-Replayed"] == "true"
     assert again.content == first.content
+
+
+def test_v1_users_answers_a_running_claim_409_in_progress_not_email_exists(api_client, token, connection):
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token('create:users')}")
+    body = {"email": "v1run@example.com", "password": STRONG_PASSWORD}
+    assert api_client.post("/v1/users", body, format="json", HTTP_IDEMPOTENCY_KEY="v1-run").status_code == 201
+    IdempotencyRecord.objects.update(status_code=None, created_at=timezone.now())
+    running = api_client.post("/v1/users", body, format="json", HTTP_IDEMPOTENCY_KEY="v1-run")
+    assert running.status_code == 409
+    assert running.json() == {
+        "error": "idempotency_request_in_progress",
+        "message": "A request with this Idempotency-Key is still being processed. Retry shortly.",
+    }
+    assert running["Retry-After"] == "1"
+
+
+def test_a_replay_keeps_the_content_type_and_the_indentation_asked_for_first(create, connection):
+    body = _body(connection)
+    first = create(body, HTTP_IDEMPOTENCY_KEY="indent-1", HTTP_ACCEPT="application/json; indent=2")
+    again = create(body, HTTP_IDEMPOTENCY_KEY="indent-1")
+    assert first.content.startswith(b"{\n  ")
+    assert again.content == first.content
+    assert again["Content-Type"] == first["Content-Type"]

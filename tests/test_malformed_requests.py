@@ -14,6 +14,8 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
+from clients.services import create_client
+from config.actors import SYSTEM
 from tests.conftest import STRONG_PASSWORD
 from users.models import User
 
@@ -404,6 +406,9 @@ def test_a_run_of_bad_requests_stores_nothing_and_a_good_one_still_works(
         ("/api/v2/users-by-email?email=a%00b", "invalid_query_string"),
         ("/api/v2/connections?name=%00", "invalid_query_string"),
         ("/api/v2/users?%00=1", "invalid_query_string"),
+        # Escapes that are not UTF-8: Django's request.GET would read them as U+FFFD.
+        ("/api/v2/users?email=a%FFb%40example.com", "invalid_query_string"),
+        ("/api/v2/users-by-email?email=%ED%A0%80%40example.com", "invalid_query_string"),
     ],
 )
 def test_nul_or_invalid_unicode_in_path_or_query_is_a_400(
@@ -449,4 +454,72 @@ def test_a_repeated_form_field_is_refused_not_truncated(admin_api):
     body = f"connection={CONNECTION}&email=first%40example.com&email=second%40example.com&password=Str0ng%21Passw0rd"
     response = admin_api.generic("POST", URL, body, content_type="application/x-www-form-urlencoded")
     assert response.status_code == 400
+    assert not User.objects.exists()
+
+
+# The same refusal in each contract's envelope, for escapes and for raw bytes that are not UTF-8 (Django's
+# QueryDict would read raw bytes as ISO-8859-1), on every endpoint that takes a form.
+NOT_UTF8_FORMS = [b"name=Ann%FF", b"name=%ED%A0%80", b"name=Ann\xff"]
+
+
+@pytest.mark.parametrize("tail", NOT_UTF8_FORMS)
+def test_a_form_that_is_not_utf8_is_400_in_each_contracts_envelope(api_client: APIClient, token: Any, tail: bytes):
+    app, _secret = create_client(name="web", scopes="", connections=[CONNECTION], actor=SYSTEM)
+    form = "application/x-www-form-urlencoded"
+    base = f"email=jane%40example.com&password=Str0ng%21Passw0rd&connection={CONNECTION}&".encode()
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token('create:users')}")
+    management = api_client.generic("POST", URL, base + tail, content_type=form)
+    assert (management.status_code, management.json()) == (
+        400,
+        {
+            "statusCode": 400,
+            "error": "Bad Request",
+            "message": "Invalid form body: the text is not valid UTF-8.",
+            "errorCode": "invalid_body",
+            "errors": [],
+        },
+    )
+    v1 = api_client.generic("POST", "/v1/users", base + tail, content_type=form)
+    assert (v1.status_code, v1.json()) == (
+        400,
+        {"error": "invalid_request", "message": "Invalid form body: the text is not valid UTF-8."},
+    )
+    api_client.credentials()
+    signup = api_client.generic(
+        "POST", "/dbconnections/signup", base + f"client_id={app.client_id}&".encode() + tail, content_type=form
+    )
+    assert (signup.status_code, signup.json()) == (
+        400,
+        {
+            "name": "BadRequestError",
+            "code": "invalid_body",
+            "description": "Invalid form body: the text is not valid UTF-8.",
+            "statusCode": 400,
+        },
+    )
+    assert not User.objects.exists()
+
+
+def test_a_form_in_a_declared_charset_is_read_in_it(admin_api: APIClient) -> None:
+    body = f"connection={CONNECTION}&email=jane%40example.com&password=Str0ng%21Passw0rd&name=Ren%E9e"
+    response = admin_api.generic(
+        "POST", URL, body, content_type="application/x-www-form-urlencoded; charset=iso-8859-1"
+    )
+    assert response.status_code == 201
+    assert User.objects.get().name == "Renée"
+
+
+@pytest.mark.parametrize("path", ["/v1/users", "/dbconnections/signup"])
+def test_a_repeated_form_field_is_refused_on_every_contract(api_client: APIClient, token: Any, path: str) -> None:
+    app, _secret = create_client(name="web", scopes="", connections=[CONNECTION], actor=SYSTEM)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token('create:users')}")
+    body = (
+        f"client_id={app.client_id}&connection={CONNECTION}&email=first%40example.com"
+        "&email=second%40example.com&password=Str0ng%21Passw0rd"
+    )
+    if path == "/v1/users":
+        body = "email=first%40example.com&email=second%40example.com&password=Str0ng%21Passw0rd"
+    response = api_client.generic("POST", path, body, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400
+    assert "Expected type string but found type array" in response.content.decode()
     assert not User.objects.exists()

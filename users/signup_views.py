@@ -14,7 +14,6 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions as drf
-from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -25,7 +24,7 @@ from config.actors import Actor, request_metadata
 from config.api_docs import SignupErrorDoc, SignupResponseDoc, errors
 from config.errors import DomainError, PayloadValidationError, as_domain_error
 from config.exceptions import exception_handler
-from config.parsers import StrictJSONParser
+from config.parsers import FormParseError, StrictFormParser, StrictJSONParser
 from config.throttling import ClientIPRateThrottle, retry_after_header
 from connections.errors import ConnectionNotFound
 from connections.password_policy import PasswordPolicyError
@@ -78,7 +77,9 @@ def signup_exception_handler(exc: Exception, context: dict[str, Any]) -> Respons
         body = {
             "name": "BadRequestError",
             "code": "invalid_body",
-            "description": _("The body must be a JSON object or form-encoded."),
+            "description": str(exc.detail)
+            if isinstance(exc, FormParseError)
+            else _("The body must be a JSON object or form-encoded."),
             "statusCode": status,
         }
         return Response(body, status)
@@ -110,7 +111,7 @@ def _signup_caller(request: Request) -> str:
 class SignupView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    parser_classes = [StrictJSONParser, FormParser]
+    parser_classes = [StrictJSONParser, StrictFormParser]
     throttle_classes = [ClientIPRateThrottle]
 
     def get_exception_handler(self) -> Any:

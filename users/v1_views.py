@@ -1,7 +1,9 @@
 """``POST /v1/users``: a plain facade for simple integrations, over the same ``create_user`` service.
 
 Body ``{email, password, name}``; the user goes into ``settings.V1_USERS_CONNECTION``. Errors are
-``{"error": "invalid_request" | "email_exists" | "unauthorized", "message": ...}`` with 400 / 409 / 401.
+``{"error": "invalid_request" | "email_exists" | "unauthorized", "message": ...}`` with 400 / 409 / 401; every
+other refusal keeps its own status and code (``idempotency_key_reused`` 422, ``idempotency_request_in_progress``
+409, ``invalid_idempotency_key`` 400, ``too_many_requests`` 429, ...).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from rest_framework.response import Response
 
 from config.api import ManagementAPIView
 from config.api_docs import V1ErrorDoc, V1UserDoc, errors
-from config.errors import DomainError, PayloadValidationError
+from config.errors import DomainError, PayloadValidationError, as_domain_error
 from config.exceptions import exception_handler
+from config.parsers import FormParseError
 from config.schema import validate_payload
 from config.throttling import retry_after_header
 from connections.errors import ConnectionNotFound
@@ -36,6 +39,7 @@ def _error(status: int, error: str, message: str, **extra: Any) -> Response:
 
 
 def v1_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    exc = as_domain_error(exc)
     if isinstance(exc, UserAlreadyExists):
         return _error(409, "email_exists", _("A user with this email already exists."))
     if isinstance(exc, PasswordPolicyError):
@@ -46,7 +50,9 @@ def v1_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | 
     if isinstance(exc, PayloadValidationError):
         return _error(400, "invalid_request", exc.message, errors=[e.as_dict() for e in exc.errors])
     if isinstance(exc, DomainError):
-        return _error(exc.status, "invalid_request", exc.message)
+        # Its own code, never a generic one: a 409 "invalid_request" for a key still in progress would read, on
+        # this contract, like email_exists, and a client could not tell "still running" from "taken".
+        return _error(exc.status, exc.code, exc.message)
     if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
         return Response(
             {"error": "unauthorized", "message": str(exc.detail)},
@@ -61,6 +67,8 @@ def v1_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | 
             401,
             headers={"WWW-Authenticate": 'Bearer realm="management-api", error="insufficient_scope"'},
         )
+    if isinstance(exc, FormParseError):
+        return _error(400, "invalid_request", str(exc.detail))
     if isinstance(exc, drf.ParseError | drf.UnsupportedMediaType):
         return _error(400, "invalid_request", _("The body must be a JSON object."))
     if isinstance(exc, drf.Throttled):
