@@ -873,3 +873,84 @@ def test_a_text_part_that_is_not_utf8_gets_the_invalid_characters_error(importer
         ),
         "errors": [{"field": "upsert", "code": "INVALID_CHARACTERS", "message": "String is not valid UTF-8"}],
     }
+
+
+# --- attack3 ------------------------------------------------------------------------------------------------
+
+
+def _multipart(connection_id: str, *extra: bytes, filename: bytes = b"u.json") -> bytes:
+    return (
+        b'--B\r\nContent-Disposition: form-data; name="users"; filename="' + filename + b'"\r\n\r\n'
+        b'[{"email": "a@example.com"}]\r\n'
+        b'--B\r\nContent-Disposition: form-data; name="connection_id"\r\n\r\n'
+        + connection_id.encode()
+        + b"\r\n"
+        + b"".join(extra)
+        + b"--B--\r\n"
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("charset", ["rot13", "hex"])
+def test_a_multipart_charset_that_is_not_a_text_encoding_is_a_400(importer, connection, charset):  # attack3
+    # codecs.lookup("rot13") succeeds, so StrictMultiPartParser keeps it; _decoded() then calls
+    # bytes.decode("ROT-13"), which raises LookupError (not a UnicodeError): 500.
+    body = _multipart(connection.id)
+    response = importer.generic("POST", URL, body, content_type=f"multipart/form-data; boundary=B; charset={charset}")
+    assert response.status_code == 400, response.content
+    assert not Job.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("name", ["€.json", "ユーザー.json", "русские.json", "à-la-carte.json"])
+def test_a_file_name_in_valid_utf8_is_kept_whatever_its_bytes(importer, connection, name):  # attack3
+    # Django's sanitize_file_name runs on the Latin-1 view of the name and drops "non-printable" characters:
+    # the UTF-8 continuation bytes 0x80-0x9F (C1 controls), 0xA0 (no-break space) and 0xAD (soft hyphen). So
+    # "€" (E2 82 AC) loses its 0x82 and the valid name is refused as "String is not valid UTF-8".
+    body = _multipart(connection.id, filename=name.encode())
+    response = importer.generic("POST", URL, body, content_type="multipart/form-data; boundary=B")
+    assert response.status_code == 202, response.content
+    assert Job.objects.get().file_name == name
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_rfc2231_file_name_that_is_not_utf8_is_refused_not_stored_as_u_fffd(importer, connection):  # attack3
+    # filename*=UTF-8''%FF.json: Django's RFC 2231 decoding replaces the bad byte with U+FFFD before the strict
+    # re-decoding sees it, and the job was stored with file_name "\ufffd.json" (202).
+    body = (
+        b"--B\r\nContent-Disposition: form-data; name=\"users\"; filename*=UTF-8''%FF.json\r\n\r\n"
+        b'[{"email": "a@example.com"}]\r\n'
+        b'--B\r\nContent-Disposition: form-data; name="connection_id"\r\n\r\n'
+        + connection.id.encode()
+        + b"\r\n--B--\r\n"
+    )
+    response = importer.generic("POST", URL, body, content_type="multipart/form-data; boundary=B")
+    assert response.status_code == 400, response.content
+    assert not Job.objects.filter(file_name__contains="\ufffd").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_part_whose_header_is_not_utf8_is_refused_not_silently_dropped(importer, connection):  # attack3
+    # Django skips a part header line that is not UTF-8, and with it the part: an "upsert" part whose
+    # Content-Disposition carries a byte 0xFF vanished and the job ran with upsert=false (202).
+    upsert = b'--B\r\nContent-Disposition: form-data; name="upsert"; x="\xff"\r\n\r\ntrue\r\n'
+    response = importer.generic(
+        "POST", URL, _multipart(connection.id, upsert), content_type="multipart/form-data; boundary=B"
+    )
+    assert response.status_code == 400, response.content
+    assert not Job.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("number", [2**63, -(2**63), 2**64])
+def test_an_integer_beyond_int64_in_an_array_file_is_read_as_json_lines_read_it(  # attack3
+    post_import, importer, number
+):
+    # attack3: yajl (ijson's C backend) refuses integers outside int64, and -2**63 too (its own overflow check):
+    # the whole array file failed "not valid JSON after 0 users", while the same user as JSON lines, piped on
+    # standard input (pure-Python backend), or through POST /api/v2/users is accepted.
+    job_id = post_import([{"email": "a@example.com", "app_metadata": {"n": number}}]).json()["id"]
+    call_command("run_jobs", "--once")
+    job = importer.get(f"/api/v2/jobs/{job_id}").json()
+    assert job["status"] == "completed", job
+    assert User.objects.get(email="a@example.com").app_metadata == {"n": number}

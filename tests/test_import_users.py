@@ -680,3 +680,16 @@ def test_a_secret_removed_error_never_quotes_what_removed_lists(run):
     assert error["code"] == "SECRET_REMOVED"
     assert "Hunter2" not in json.dumps(rejected[0].as_auth0())
     assert error["message"].startswith("2 keys listed under")
+
+
+# attack3: on PostgreSQL jsonb keeps numbers as numeric and writes 1e308 back as a 309-digit integer (and 1e23 as
+# 10**23, which is not the float 1e23), so a re-run of the same file (the documented way to resume an import)
+# finds the row "different": CONFLICT_EMAIL without --upsert, "updated" with it. SQLite skips it as identical.
+@pytest.mark.parametrize("number", [1e308, 1e23])
+def test_a_second_run_skips_a_user_whose_metadata_holds_a_large_float(run, number):  # attack3
+    users = [{"email": "a@example.com", "app_metadata": {"n": number}}]
+    run(users)
+    summary, rejected = run(users)
+    assert _codes(rejected) == []
+    assert (summary.inserted, summary.skipped, summary.updated, summary.failed) == (0, 1, 0, 0)
+    assert User.objects.get().app_metadata == {"n": number}

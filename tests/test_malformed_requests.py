@@ -523,3 +523,58 @@ def test_a_repeated_form_field_is_refused_on_every_contract(api_client: APIClien
     assert response.status_code == 400
     assert "Expected type string but found type array" in response.content.decode()
     assert not User.objects.exists()
+
+
+# attack3: codecs.lookup() knows "rot13", "hex", "base64" and "zlib", so Django keeps them as the request's
+# encoding, but they are not text encodings: bytes.decode() raises LookupError, which parse_form does not catch.
+# Every form endpoint answered 500 (in the management envelope, also on /oauth/token, /v1 and sign-up).
+NOT_TEXT_CODECS = ["rot13", "hex", "base64", "zlib"]
+
+
+@pytest.mark.parametrize("charset", NOT_TEXT_CODECS)
+def test_a_form_declaring_a_codec_that_is_not_a_text_encoding_is_a_400(  # attack3
+    api_client: APIClient, token: Any, charset: str
+) -> None:
+    app, secret = create_client(name="web", scopes="", connections=[CONNECTION], actor=SYSTEM)
+    form = f"application/x-www-form-urlencoded; charset={charset}"
+    body = f"email=jane%40example.com&password=Str0ng%21Passw0rd&connection={CONNECTION}"
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token('create:users')}")
+    management = api_client.generic("POST", URL, body, content_type=form)
+    assert management.status_code == 400, management.content
+    assert management.json()["errorCode"] == "invalid_body"
+    v1 = api_client.generic("POST", "/v1/users", body, content_type=form)
+    assert v1.status_code == 400, v1.content
+    assert v1.json()["error"] == "invalid_request"
+    api_client.credentials()
+    signup_body = body + f"&client_id={app.client_id}"
+    signup = api_client.generic("POST", "/dbconnections/signup", signup_body, content_type=form)
+    assert signup.status_code == 400, signup.content
+    assert signup.json()["code"] == "invalid_body"
+    oauth = api_client.generic(
+        "POST",
+        "/oauth/token",
+        f"grant_type=client_credentials&client_id={app.client_id}&client_secret={secret}",
+        content_type=form,
+    )
+    assert oauth.status_code == 400, oauth.content
+    assert oauth.json()["error"] == "invalid_request"
+    assert not User.objects.exists()
+
+
+# attack3: the raw query-string check (config.middleware.UnsafeCharactersMiddleware) answers in the management
+# envelope on every path, so /oauth/token, /v1/users and /dbconnections/signup get
+# {"statusCode", "error", "message", "errorCode", "errors"} instead of their own contract's error shape.
+def test_a_query_string_that_is_not_utf8_is_400_in_each_contracts_envelope(  # attack3
+    api_client: APIClient, token: Any
+) -> None:
+    oauth = api_client.post("/oauth/token?x=%FF", {}, format="json")
+    assert oauth.status_code == 400
+    assert set(oauth.json()) == {"error", "error_description"}
+    assert oauth.json()["error"] == "invalid_request"
+    signup = api_client.post("/dbconnections/signup?x=%FF", {}, format="json")
+    assert signup.status_code == 400
+    assert set(signup.json()) >= {"name", "code", "description", "statusCode"}
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token('create:users')}")
+    v1 = api_client.post("/v1/users?x=%FF", {}, format="json")
+    assert v1.status_code == 400
+    assert set(v1.json()) == {"error", "message"}
