@@ -30,7 +30,7 @@ from clients.scopes import parse_scopes
 from clients.services import authenticate_client
 from clients.tokens import PASSWORD, issue_token
 from config.actors import Actor, request_metadata
-from config.api_docs import JwksDoc, OAuthErrorDoc, TokenRequestDoc, TokenResponseDoc, errors
+from config.api_docs import JwksDoc, OAuthErrorDoc, TokenRequestDoc, TokenResponseDoc
 from config.errors import DatabaseUnavailable, as_domain_error
 from config.exceptions import exception_handler
 from config.parsers import FormParseError, StrictFormParser, StrictJSONParser
@@ -222,9 +222,7 @@ class TokenView(APIView):
             400: OAuthErrorDoc,
             401: OAuthErrorDoc,
             403: OAuthErrorDoc,
-            429: OAuthErrorDoc,
-            500: OAuthErrorDoc,
-            **errors(411, 413),  # the body guards answer before the view, in the management envelope
+            **{status: OAuthErrorDoc for status in (411, 413, 429, 500, 503)},
         },
         auth=[],
     )

@@ -21,7 +21,7 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from config.actors import Actor, request_metadata
-from config.api_docs import SignupErrorDoc, SignupResponseDoc, errors
+from config.api_docs import SignupErrorDoc, SignupResponseDoc
 from config.errors import DomainError, PayloadValidationError, as_domain_error
 from config.exceptions import exception_handler
 from config.parsers import FormParseError, StrictFormParser, StrictJSONParser
@@ -126,8 +126,7 @@ class SignupView(APIView):
             200: SignupResponseDoc,
             400: SignupErrorDoc,
             415: SignupErrorDoc,
-            429: SignupErrorDoc,
-            **errors(411, 413),  # the body guards answer before the view, in the management envelope
+            **{status: SignupErrorDoc for status in (411, 413, 429)},
         },
         auth=[],
     )

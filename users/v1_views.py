@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api import ManagementAPIView
-from config.api_docs import V1ErrorDoc, V1UserDoc, errors
+from config.api_docs import V1ErrorDoc, V1UserDoc
 from config.errors import DomainError, PayloadValidationError, as_domain_error
 from config.exceptions import exception_handler
 from config.parsers import FormParseError
@@ -93,8 +93,7 @@ class V1UsersView(ManagementAPIView):
         request=V1CreateUserSerializer,
         responses={
             201: V1UserDoc,
-            **{status: V1ErrorDoc for status in (400, 401, 409, 429, 503)},
-            **errors(411, 413),  # the body guards answer before the view, in the management envelope
+            **{status: V1ErrorDoc for status in (400, 401, 409, 411, 413, 422, 429, 503)},
         },
     )
     def post(self, request: Request) -> Response:
