@@ -34,7 +34,9 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from functools import cached_property
+from itertools import islice
 from typing import Any, BinaryIO
 
 import ijson
@@ -79,6 +81,7 @@ UPSERTABLE = (
 )
 # What "identical" compares, beside the password: everything the file can set.
 _COMPARED = ("email", "username", "phone_number", *UPSERTABLE)
+_JSON_FIELDS = frozenset(f.name for f in User._meta.concrete_fields if f.get_internal_type() == "JSONField")
 
 
 class ImportFileError(Exception):
@@ -214,6 +217,7 @@ class _CountingReader:
         self.stream = stream
         self.bytes_read = 0
         self._pushback = b""
+        self._read_again = 0  # bytes read a second time after ``rewind``, not counted twice
 
     def peek_first(self) -> bytes:
         """The first byte that is not white space (a BOM is dropped), without consuming it."""
@@ -259,6 +263,17 @@ class _CountingReader:
         finally:
             self.stream.seek(start)
 
+    def mark(self) -> tuple[int, bytes, int]:
+        """Where a stream that can be rewound stands, for ``rewind``."""
+        return self.stream.tell(), self._pushback, self.bytes_read
+
+    def rewind(self, mark: tuple[int, bytes, int]) -> None:
+        """Back to ``mark``. ``bytes_read`` does not step back: what is read again is counted once, so progress
+        and ETA stay monotonic."""
+        position, self._pushback, counted = mark
+        self.stream.seek(position)
+        self._read_again = self.bytes_read - counted
+
     def read(self, size: int = -1) -> bytes:
         if size == 0:
             return b""  # ijson reads nothing first, to learn whether the stream gives bytes or text
@@ -266,10 +281,11 @@ class _CountingReader:
             data, self._pushback = self._pushback, b""
             if size < 0:
                 data += self.stream.read()
-            self.bytes_read += len(data)
-            return data
-        data = self.stream.read(size)
-        self.bytes_read += len(data)
+        else:
+            data = self.stream.read(size)
+        again = min(self._read_again, len(data))
+        self._read_again -= again
+        self.bytes_read += len(data) - again
         return data
 
     def __iter__(self) -> Iterator[bytes]:
@@ -363,17 +379,37 @@ _BUILT_DEPTH = MAX_USER_DEPTH + 2
 
 def _array_items(reader: _CountingReader) -> Iterator[Any]:
     """The items of a JSON array, built from ijson's C parser events unless the file holds a lone surrogate
-    escape.
+    escape or an integer beyond 64 bits.
 
     The C backend (yajl) writes a lone surrogate as ``?``, which would import a different e-mail than the file
     gives; ijson's pure-Python backend keeps it (and is some twenty times slower, so it reads only such files).
     The file is scanned first when it can be rewound; a stream that cannot (standard input) always gets the
     Python backend.
+
+    yajl also refuses an integer outside int64 (and -2**63, by its own overflow check) with "integer overflow",
+    though JSON sets no limit and Python's ``json`` reads it. The C backend runs only on a stream that can be
+    rewound, so on that error the file is read again from the start by the Python backend, which steps over the
+    items already given (both backends build the same items from the same bytes, so none is given twice).
+    Only such files pay, and only for the part before the integer; a pre-scan for long digit runs would send
+    every file with long numeric ids in its strings to the slow backend too.
     """
-    backend: Any = ijson
+    python = ijson.get_backend("python")
     if not reader.free_of(_has_lone_surrogate_escape):
-        backend = ijson.get_backend("python")
-    return _items(backend.basic_parse(reader, use_float=True))
+        yield from _items(python.basic_parse(reader, use_float=True))
+        return
+    start = reader.mark()
+    given = 0
+    try:
+        for item in _items(ijson.basic_parse(reader, use_float=True)):
+            yield item
+            given += 1
+        return
+    except ijson.IncompleteJSONError as exc:
+        # yajl's message (``yajl_parser.c``): the one refusal of valid JSON the C backend makes
+        if not str(exc).startswith("parse error: integer overflow"):
+            raise
+    reader.rewind(start)
+    yield from islice(_items(python.basic_parse(reader, use_float=True)), given, None)
 
 
 def _items(events: Iterator[tuple[str, Any]]) -> Iterator[Any]:
@@ -503,6 +539,7 @@ class _Importer:
         self.staging = ""
         self._staged_session: Any = None
         self._expect_no_conflict = True
+        self.jsonb = db.vendor == "postgresql"
         if db.vendor == "postgresql":
             self.staging = f"userdir_import_{os.getpid()}"
             self.copy_sql = f"COPY {self.staging} ({quoted}, _n) FROM STDIN"
@@ -817,9 +854,21 @@ class _Importer:
         out.reject(candidate.index, candidate.raw, [_conflict("CONFLICT", _("The user already exists."))])
         return "failed"
 
+    def _differs(self, row: User, key: str, value: Any) -> bool:
+        """Whether storing ``value`` under ``key`` would change what ``row`` holds.
+
+        jsonb keeps a number as ``numeric`` and writes it back without an exponent, so on PostgreSQL a float
+        such as ``1e23`` reads back as the integer 10**23 (which is not the float 1e23): a stored JSON value is
+        compared with what jsonb makes of the file's (``_as_jsonb``), only when the plain comparison fails.
+        """
+        stored = getattr(row, key)
+        if stored == value:
+            return False
+        return not (self.jsonb and key in _JSON_FIELDS and stored == _as_jsonb(value))
+
     def _identical(self, row: User, candidate: _Candidate) -> bool:
         values, data = candidate.values, candidate.data
-        if any(getattr(row, f) != values[f] for f in _COMPARED):
+        if any(self._differs(row, f, values[f]) for f in _COMPARED):
             return False
         if data.get("user_id") and row.user_id != values["user_id"]:
             return False
@@ -838,7 +887,7 @@ class _Importer:
             changes.update(password_hash=values["password_hash"], custom_password_hash=None)
         elif "custom_password_hash" in data:
             changes.update(password_hash=None, custom_password_hash=values["custom_password_hash"])
-        changes = {key: value for key, value in changes.items() if getattr(row, key) != value}
+        changes = {key: value for key, value in changes.items() if self._differs(row, key, value)}
         if not changes:
             return False
         changes["updated_at"] = now
@@ -847,6 +896,25 @@ class _Importer:
             setattr(row, key, value)  # a later user of the batch meeting this row sees it was this run's
         values["user_id"] = row.user_id
         return True
+
+
+def _as_jsonb(value: Any) -> Any:
+    """``value`` as PostgreSQL gives it back from a jsonb column it was written to as ``json.dumps`` text.
+
+    jsonb reads a number as ``numeric`` (exact decimal) and writes it without an exponent: ``1e+23`` comes back
+    as ``100000000000000000000000``, an integer for Python, and 10**23 is not the float 1e23 (the float is
+    99999999999999991611392). ``json.dumps`` writes a float with an exponent (``repr``) only from 1e16 up, and
+    those all come back as integers; any other float comes back as the same float (``-0.0`` as ``0.0``, which
+    Python counts equal). PostgreSQL documents the conversion in "JSON Types" (Table 8.23: number is numeric).
+    """
+    if type(value) is float:
+        text = repr(value)
+        return int(Decimal(text)) if "e+" in text else value
+    if type(value) is dict:
+        return {key: _as_jsonb(item) for key, item in value.items()}
+    if type(value) is list:
+        return [_as_jsonb(item) for item in value]
+    return value
 
 
 def _next_millisecond() -> datetime:
