@@ -29,9 +29,14 @@ class PayloadTooLarge(DomainError):
 
 
 class StrictJSONParser(JSONParser):
-    """DRF's parser (NaN/Infinity refused) that also survives absurdly deep nesting."""
+    """DRF's parser (NaN/Infinity refused) that also survives absurdly deep nesting and reads only the charsets
+    in ``TEXT_CHARSETS`` (``ParseError``, each contract's 400 for a body that is not JSON, for any other)."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        try:
+            declared_charset(media_type)  # DRF decodes in request.encoding: utf-7 would rewrite "+AGE-" as "a"
+        except UnsupportedCharset as exc:
+            raise ParseError(_unsupported_charset_message(exc.charset)) from exc
         try:
             return super().parse(stream, media_type, parser_context)
         except RecursionError as exc:
