@@ -891,7 +891,9 @@ def _multipart(connection_id: str, *extra: bytes, filename: bytes = b"u.json") -
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("charset", ["rot13", "hex"])
+@pytest.mark.parametrize(
+    "charset", ["rot13", "hex", "utf-7", "unicode_escape", "raw_unicode_escape", "idna", "punycode", "bogus"]
+)
 def test_a_multipart_charset_that_is_not_a_text_encoding_is_a_400(importer, connection, charset):  # attack3
     # codecs.lookup("rot13") succeeds, so StrictMultiPartParser keeps it; _decoded() then calls
     # bytes.decode("ROT-13"), which raises LookupError (not a UnicodeError): 500.
@@ -954,3 +956,74 @@ def test_an_integer_beyond_int64_in_an_array_file_is_read_as_json_lines_read_it(
     job = importer.get(f"/api/v2/jobs/{job_id}").json()
     assert job["status"] == "completed", job
     assert User.objects.get(email="a@example.com").app_metadata == {"n": number}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_rfc2231_file_name_is_refused_even_in_valid_utf8(importer, connection):
+    # RFC 7578 section 4.2: senders MUST NOT use RFC 5987/2231's "filename*" in multipart/form-data.
+    body = (
+        b"--B\r\nContent-Disposition: form-data; name=\"users\"; filename*=UTF-8''%E2%82%AC.json\r\n\r\n"
+        b'[{"email": "a@example.com"}]\r\n'
+        b'--B\r\nContent-Disposition: form-data; name="connection_id"\r\n\r\n'
+        + connection.id.encode()
+        + b"\r\n--B--\r\n"
+    )
+    response = importer.generic("POST", URL, body, content_type="multipart/form-data; boundary=B")
+    assert without_errors(response.json()) == envelope(
+        400,
+        "Bad Request",
+        "Payload validation error: 'Invalid multipart part header: Content-Disposition'.",
+        "invalid_body",
+    )
+    assert not Job.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "line",
+    [b'Content-Disposition form-data; name="upsert"', b"Content-Disposition: form-data; name*=rot13''upsert"],
+    ids=["no-colon", "unknown-rfc2231-charset"],
+)
+def test_a_part_header_line_django_would_skip_is_refused(importer, connection, line):
+    upsert = b"--B\r\n" + line + b"\r\n\r\ntrue\r\n"
+    response = importer.generic(
+        "POST", URL, _multipart(connection.id, upsert), content_type="multipart/form-data; boundary=B"
+    )
+    assert response.status_code == 400, response.content
+    assert not Job.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_part_header_that_is_not_utf8_gets_the_invalid_characters_error(importer, connection):
+    upsert = b'--B\r\nContent-Disposition: form-data; name="ups\xe9rt"\r\n\r\ntrue\r\n'
+    response = importer.generic(
+        "POST", URL, _multipart(connection.id, upsert), content_type="multipart/form-data; boundary=B"
+    )
+    assert response.json() == {
+        **envelope(400, "Bad Request", "Payload validation error: 'String is not valid UTF-8'.", "invalid_body"),
+        "errors": [{"field": None, "code": "INVALID_CHARACTERS", "message": "String is not valid UTF-8"}],
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_multipart_body_in_latin1_has_its_text_parts_read_in_latin1(importer, connection):
+    # Django reads part headers as UTF-8 whatever the charset; text parts are decoded in the declared one.
+    external_id = b'--B\r\nContent-Disposition: form-data; name="external_id"\r\n\r\ncaf\xe9\r\n'
+    response = importer.generic(
+        "POST",
+        URL,
+        _multipart(connection.id, external_id),
+        content_type="multipart/form-data; boundary=B; charset=ISO-8859-1",
+    )
+    assert response.status_code == 202, response.content
+    assert Job.objects.get().external_id == "café"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_file_name_beyond_ascii_is_refused_in_a_us_ascii_body(importer, connection):
+    body = _multipart(connection.id, filename="é.json".encode())
+    response = importer.generic("POST", URL, body, content_type="multipart/form-data; boundary=B; charset=us-ascii")
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"] == [
+        {"field": None, "code": "INVALID_CHARACTERS", "message": "String is not valid US-ASCII"}
+    ]

@@ -139,6 +139,15 @@ def test_invalid_utf8_is_refused(admin_api: APIClient, raw: bytes) -> None:
     assert assert_envelope(post(admin_api, raw), 400) == INVALID_JSON
 
 
+@pytest.mark.parametrize("charset", ["utf-7", "unicode_escape", "raw_unicode_escape", "rot13", "bogus"])
+def test_json_in_a_charset_outside_the_allow_list_is_refused(admin_api: APIClient, charset: str) -> None:
+    # attack3 N1: DRF decodes JSON in request.encoding, so charset=utf-7 stored the name "+AGE-" as "a".
+    body = VALID_JSON[:-1] + ', "name": "+AGE-"}'
+    response = post(admin_api, body, content_type=f"application/json; charset={charset}")
+    assert assert_envelope(response, 400) == INVALID_JSON
+    assert not User.objects.exists()
+
+
 def test_body_in_a_compressing_charset_is_refused(admin_api: APIClient) -> None:
     """``charset=bz2_codec`` would decompress a small body into a huge one after the size check."""
     response = post(admin_api, VALID_JSON, content_type="application/json; charset=bz2_codec")
@@ -528,7 +537,20 @@ def test_a_repeated_form_field_is_refused_on_every_contract(api_client: APIClien
 # attack3: codecs.lookup() knows "rot13", "hex", "base64" and "zlib", so Django keeps them as the request's
 # encoding, but they are not text encodings: bytes.decode() raises LookupError, which parse_form does not catch.
 # Every form endpoint answered 500 (in the management envelope, also on /oauth/token, /v1 and sign-up).
-NOT_TEXT_CODECS = ["rot13", "hex", "base64", "zlib"]
+# The tester's note N1: text codecs that rewrite what they read ("+AGE-" is "a" in utf-7) were accepted too, and an
+# unknown charset was read as UTF-8 (Django drops it from request.encoding): only TEXT_CHARSETS are read now.
+NOT_TEXT_CODECS = [
+    "rot13",
+    "hex",
+    "base64",
+    "zlib",
+    "utf-7",
+    "unicode_escape",
+    "raw_unicode_escape",
+    "idna",
+    "punycode",
+    "bogus",
+]
 
 
 @pytest.mark.parametrize("charset", NOT_TEXT_CODECS)
@@ -578,3 +600,22 @@ def test_a_query_string_that_is_not_utf8_is_400_in_each_contracts_envelope(  # a
     v1 = api_client.post("/v1/users?x=%FF", {}, format="json")
     assert v1.status_code == 400
     assert set(v1.json()) == {"error", "message"}
+
+
+def test_a_form_in_a_charset_outside_the_allow_list_says_which_charsets_are_read(admin_api: APIClient) -> None:
+    body = f"connection={CONNECTION}&email=jane%40example.com&password=Str0ng%21Passw0rd&name=%2BAGE-"
+    response = admin_api.generic("POST", URL, body, content_type="application/x-www-form-urlencoded; charset=UTF-7")
+    assert assert_envelope(response, 400)["message"] == (
+        "Unsupported charset UTF-7: send UTF-8 (or US-ASCII, ISO-8859-1)."
+    )
+    assert not User.objects.exists()
+
+
+@pytest.mark.parametrize("charset", ["utf8", "US-ASCII", "latin1", "ISO_8859-1", "cp819"])
+def test_a_form_in_an_alias_of_an_allowed_charset_is_read(admin_api: APIClient, charset: str) -> None:
+    body = f"connection={CONNECTION}&email=jane%40example.com&password=Str0ng%21Passw0rd&name=Jane"
+    response = admin_api.generic(
+        "POST", URL, body, content_type=f"application/x-www-form-urlencoded; charset={charset}"
+    )
+    assert response.status_code == 201, response.content
+    assert User.objects.get().name == "Jane"
