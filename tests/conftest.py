@@ -95,10 +95,23 @@ def create(admin_api: APIClient) -> Callable[..., Any]:
     return post
 
 
-@pytest.fixture
-def live_server_url(transactional_db: None) -> Iterator[str]:
-    """A gunicorn server (several workers) on the test database; rows it writes are visible here."""
+@pytest.fixture(scope="session")
+def _session_live_server(django_db_setup: None) -> Iterator[str]:
+    """One gunicorn server (several workers) on the test database for the whole session (per xdist worker).
+
+    Starting gunicorn costs about a second, once per test that needs a server; the data it serves is whatever is
+    committed in the test database, which ``transactional_db`` empties after each test, so one server can serve
+    every test that uses the default settings. It stops before ``django_db_setup`` drops the test database.
+    """
     from tests.live import gunicorn_server
 
     with gunicorn_server(workers=3, threads=4) as url:
         yield url
+
+
+@pytest.fixture
+def live_server_url(transactional_db: None, _session_live_server: str) -> str:
+    """The base URL of the session's gunicorn server on the test database, with the default settings; rows it
+    writes are visible here and rows committed here are visible to it. A test that needs other settings (rate
+    limits, worker counts, REDIS_URL) starts its own with ``tests.live.gunicorn_server``."""
+    return _session_live_server

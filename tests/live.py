@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -53,6 +54,8 @@ def gunicorn_server(
         "SECRET_KEY": settings.SECRET_KEY,
         "DATA_DIR": str(settings.DATA_DIR),
         "BCRYPT_ROUNDS": str(settings.BCRYPT_ROUNDS),
+        # The tests' own key prefix (one per xdist worker), so the per-test Redis clean-up reaches the server's keys.
+        "CACHE_KEY_PREFIX": settings.CACHE_KEY_PREFIX,
         "DEBUG": "false",
         "LOG_LEVEL": "WARNING",
         **(env or {}),
@@ -99,7 +102,9 @@ def gunicorn_server(
                 time.sleep(0.1)
         yield base_url
     finally:
-        process.terminate()
+        # SIGQUIT is gunicorn's quick shutdown: the test is done with the server, and the graceful one (SIGTERM)
+        # waits seconds for idle keep-alive connections.
+        process.send_signal(signal.SIGQUIT)
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:

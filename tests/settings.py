@@ -6,6 +6,12 @@ import tempfile
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
 os.environ.setdefault("BCRYPT_ROUNDS", "4")
 os.environ.setdefault("DATA_DIR", tempfile.mkdtemp(prefix="userdir-test-"))
+# Each pytest-xdist worker inherits the controller's environment: give it its own data dir (so its own SQLite test
+# database, logs and files) and its own Redis key prefix (the per-test clean-up deletes every key under it).
+if _worker := os.environ.get("PYTEST_XDIST_WORKER"):
+    os.makedirs(os.environ["DATA_DIR"], exist_ok=True)
+    os.environ["DATA_DIR"] = tempfile.mkdtemp(prefix=f"{_worker}-", dir=os.environ["DATA_DIR"])
+    os.environ["CACHE_KEY_PREFIX"] = f"{os.environ.get('CACHE_KEY_PREFIX', 'userdir')}-{_worker}"
 
 from config.settings import *  # noqa: F403
 

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from django.test import override_settings
 from rest_framework.test import APIClient
 
 from tests.conftest import STRONG_PASSWORD
@@ -1203,6 +1204,9 @@ def test_responses_carry_rate_limit_headers(api, new_user, method, path, body, s
     assert before <= int(response["x-ratelimit-reset"]) <= before + 3600
 
 
+# An hour-long bucket: at the default 1000/minute a request comes back every 60 ms, so a slow (loaded, parallel)
+# run saw two requests leave the same count.
+@override_settings(MANAGEMENT_API_RATE_LIMIT="1000/hour")
 def test_rate_limit_remaining_counts_down(api, new_user):
     user = new_user()
     first = int(api.get(url(user["user_id"]))["x-ratelimit-remaining"])
