@@ -31,7 +31,7 @@ from clients.services import authenticate_client
 from clients.tokens import PASSWORD, issue_token
 from config.actors import Actor, request_metadata
 from config.api_docs import JwksDoc, OAuthErrorDoc, TokenRequestDoc, TokenResponseDoc
-from config.errors import DatabaseUnavailable, as_domain_error
+from config.errors import TemporarilyUnavailable, as_domain_error
 from config.exceptions import exception_handler
 from config.parsers import FormParseError, StrictFormParser, StrictJSONParser
 from config.schema import storable_text, text_fault
@@ -63,7 +63,7 @@ def oauth_exception_handler(exc: Exception, context: dict[str, Any]) -> Response
         ):
             headers["WWW-Authenticate"] = 'Basic realm="oauth"'
         return Response({"error": exc.error, "error_description": exc.description}, exc.status, headers=headers)
-    if isinstance(exc, LimiterUnavailable | DatabaseUnavailable):  # 503: refused, never let through
+    if isinstance(exc, TemporarilyUnavailable):  # 503: refused, never let through
         return Response({"error": exc.code, "error_description": exc.message}, exc.status, headers=dict(_NO_STORE))
     if isinstance(exc, FormParseError):
         return Response({"error": "invalid_request", "error_description": str(exc.detail)}, 400)

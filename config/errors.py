@@ -54,16 +54,20 @@ class DomainError(Exception):
         super().__init__(self.message)
 
 
-class DatabaseUnavailable(DomainError):
+class TemporarilyUnavailable(DomainError):
+    """A dependency the request needs did not answer: 503 ``temporarily_unavailable``, try again shortly."""
+
+    status = 503
+    code = "temporarily_unavailable"
+    default_message = _("The service is temporarily unavailable. Try again later.")
+
+
+class DatabaseUnavailable(TemporarilyUnavailable):
     """The database could not answer in time (locked by another writer, unreachable): 503, try again.
 
     Raised by the API's error translation for Django's ``OperationalError``, so an outage is answered in each
     contract's envelope instead of a 500 or a worker killed mid-request.
     """
-
-    status = 503
-    code = "temporarily_unavailable"
-    default_message = _("The service is temporarily unavailable. Try again later.")
 
 
 def as_domain_error(exc: Exception) -> Exception:

@@ -22,11 +22,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.utils.translation import gettext_lazy as _
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
-from config.errors import DomainError
+from config.errors import TemporarilyUnavailable
 from ratelimits import buckets
 from ratelimits.buckets import Rate, StoreUnavailable
 
@@ -38,12 +37,8 @@ _WARN_EVERY_SECONDS = 60.0
 _last_warning = 0.0
 
 
-class LimiterUnavailable(DomainError):
+class LimiterUnavailable(TemporarilyUnavailable):
     """A failure limit could not be checked (its store is down): 503, the request is refused, never let through."""
-
-    status = 503
-    code = "temporarily_unavailable"
-    default_message = _("The service is temporarily unavailable. Try again later.")
 
 
 @dataclass(frozen=True)
