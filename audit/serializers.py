@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from config.schema import MAX_PAGE, QueryBooleanField, QueryIntegerField, StrictCharField, StrictSerializer
+from core.schema import MAX_PAGE, QueryBooleanField, QueryIntegerField, StrictCharField, StrictSerializer
 
 
 class ListLogsQuerySerializer(StrictSerializer):

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 
 from audit.models import Event, EventType
-from config.actors import Actor
-from config.schema import storable_text
+from core.actors import Actor
+from core.schema import storable_text
 
 if TYPE_CHECKING:
     from users.models import User

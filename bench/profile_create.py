@@ -74,8 +74,8 @@ def main() -> None:
 
     from clients.services import create_client
     from clients.tokens import OPERATOR, issue_token
-    from config.actors import SYSTEM
     from connections.services import create_connection
+    from core.actors import SYSTEM
 
     create_connection(name="Username-Password-Authentication", strategy="auth0", actor=SYSTEM)
     if args.operator:

@@ -22,7 +22,7 @@ from django.utils.translation import ngettext
 from clients.models import Client
 from clients.scopes import KNOWN_SCOPES
 from clients.services import create_client, rotate_client_secret, set_client_active
-from config.actors import admin_actor
+from core.actors import admin_actor
 
 
 class ClientForm(forms.ModelForm):

@@ -21,9 +21,9 @@ from django.utils.translation import gettext as _
 from clients.errors import ClientNotFound
 from clients.models import Client
 from clients.scopes import parse_scopes, unknown_scopes
-from config.actors import Actor
-from config.errors import FieldError, PayloadValidationError
 from connections.models import Connection
+from core.actors import Actor
+from core.errors import FieldError, PayloadValidationError
 
 logger = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from rest_framework_simplejwt.exceptions import (
 )
 from rest_framework_simplejwt.tokens import Token
 
-from config.schema import text_fault
+from core.schema import text_fault
 
 
 class KeyedTokenBackend(TokenBackend):

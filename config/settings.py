@@ -69,7 +69,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "config",
+    "core",
+    "api",
     "connections",
     "users",
     "clients",
@@ -80,8 +81,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "config.middleware.BodySizeLimitMiddleware",
-    "config.middleware.UnsafeCharactersMiddleware",
+    "api.middleware.BodySizeLimitMiddleware",
+    "api.middleware.UnsafeCharactersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -284,14 +285,14 @@ SIMPLE_JWT = {
 }
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["clients.authentication.BearerTokenAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["clients.permissions.HasRequiredScopes"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.bearer.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.HasRequiredScopes"],
     "DEFAULT_PARSER_CLASSES": [
-        "config.parsers.StrictJSONParser",
-        "config.parsers.StrictFormParser",
+        "api.parsers.StrictJSONParser",
+        "api.parsers.StrictFormParser",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "EXCEPTION_HANDLER": "config.exceptions.exception_handler",
+    "EXCEPTION_HANDLER": "api.problems.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
     "STRICT_JSON": True,
@@ -315,7 +316,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "config.openapi.add_server_responses",
+        "api.openapi.add_server_responses",
     ],
 }
 

@@ -1,25 +1,14 @@
-"""Root URLs. No trailing slashes, as Auth0's API has none."""
+"""Root URLs: the Django admin and the API (``api.urls``); Django's own error pages answer in the API's envelope."""
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
-
-from config.views import health
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("health", health, name="health"),
-    path("api/v2/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
-    path("api/v2/docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="api-docs"),
-    path("api/v2/", include("users.urls")),
-    path("api/v2/", include("connections.urls")),
-    path("api/v2/", include("audit.urls")),
-    path("api/v2/", include("jobs.urls")),
-    path("", include("clients.urls")),
-    path("", include("users.public_urls")),
+    path("", include("api.urls")),
 ]
 
-handler400 = "config.views.bad_request"
-handler403 = "config.views.permission_denied"
-handler404 = "config.views.not_found"
-handler500 = "config.views.server_error"
+handler400 = "api.views.bad_request"
+handler403 = "api.views.permission_denied"
+handler404 = "api.views.not_found"
+handler500 = "api.views.server_error"

@@ -10,11 +10,11 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 
-from config.actors import admin_actor
-from config.admin_steps import render_choose_first
 from connections.admin_forms import ChooseStrategyForm, ConnectionForm, option_fields
 from connections.models import Connection, Strategy
 from connections.services import delete_connection
+from core.actors import admin_actor
+from core.admin_steps import render_choose_first
 
 
 @admin.register(Connection)

@@ -8,11 +8,11 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from config.actors import Actor
-from config.errors import DomainError, PayloadValidationError
 from connections.models import Connection, Strategy
 from connections.password_policy import LEVELS
 from connections.services import create_connection, update_connection
+from core.actors import Actor
+from core.errors import DomainError, PayloadValidationError
 
 DATABASE_OPTIONS = (
     "requires_username",

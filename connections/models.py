@@ -65,8 +65,8 @@ class Connection(models.Model):
         return f"{self.name} ({self.strategy})"
 
     def clean(self) -> None:
-        from config.errors import PayloadValidationError
         from connections.options import validate_connection
+        from core.errors import PayloadValidationError
 
         try:
             self.options = validate_connection(name=self.name, strategy=self.strategy, options=self.options)

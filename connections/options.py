@@ -13,7 +13,9 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
-from config.schema import (
+from connections.models import CONNECTION_NAME_PATTERN, Strategy
+from connections.password_policy import LEVELS
+from core.schema import (
     StrictBooleanField,
     StrictCharField,
     StrictChoiceField,
@@ -22,8 +24,6 @@ from config.schema import (
     StrictStringListField,
     validate_payload,
 )
-from connections.models import CONNECTION_NAME_PATTERN, Strategy
-from connections.password_policy import LEVELS
 
 
 class UsernameLengthOptions(StrictSerializer):

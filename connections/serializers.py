@@ -6,8 +6,9 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
-from config import messages
-from config.schema import (
+from connections.models import CONNECTION_NAME_PATTERN, Strategy
+from core import messages
+from core.schema import (
     MAX_PAGE,
     JSONObjectField,
     QueryBooleanField,
@@ -19,7 +20,6 @@ from config.schema import (
     fail,
     json_type,
 )
-from connections.models import CONNECTION_NAME_PATTERN, Strategy
 
 
 class ClientIdListField(StrictField):

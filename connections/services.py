@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from config.actors import Actor
-from config.errors import FieldError
 from connections.errors import ConnectionAlreadyExists, ConnectionNotFoundById, UnknownClients
 from connections.models import Connection
 from connections.options import validate_connection
+from core.actors import Actor
+from core.errors import FieldError
 
 if TYPE_CHECKING:
     from clients.models import Client

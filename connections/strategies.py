@@ -14,9 +14,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils.translation import gettext as _
 
-from config import messages
-from config.errors import FieldError, PayloadValidationError
 from connections.models import Connection, Strategy
+from core import messages
+from core.errors import FieldError, PayloadValidationError
 
 # Auth0's username alphabet: unaccented letters and digits plus these symbols (docs: require-username).
 USERNAME_SYMBOLS = "@^$.!`-#+'~_"

@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from config.errors import DomainError
+from core.errors import DomainError
 from idempotency.models import IdempotencyRecord
 
 HEADER = "HTTP_IDEMPOTENCY_KEY"

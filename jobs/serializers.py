@@ -19,9 +19,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers as s
 
-from config import messages
-from config.errors import FieldError, PayloadValidationError
-from config.schema import StrictSerializer, check_text, echo
+from core import messages
+from core.errors import FieldError, PayloadValidationError
+from core.schema import StrictSerializer, check_text, echo
 from jobs.models import Job, JobStatus
 from users.profile import format_timestamp
 

@@ -23,13 +23,13 @@ from django.utils.translation import gettext as _
 
 from audit.models import EventType
 from audit.services import record_event
-from config.actors import Actor
 from connections.errors import ConnectionNotFound
 from connections.models import Connection
+from core.actors import Actor
 from jobs.errors import ImportRejected, TooManyActiveJobs
 from jobs.models import ACTIVE_STATUSES, Job, JobStatus, JobType
 from jobs.serializers import ImportUsersRequest
-from users.importing import ImportConnectionError, check_import_connection
+from users.imports.pipeline import ImportConnectionError, check_import_connection
 
 # Any constant both sides agree on: PostgreSQL serialises job creation on this advisory lock.
 _CREATE_LOCK_KEY = 0x6A6F6273  # "jobs"

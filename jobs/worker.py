@@ -24,7 +24,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connections
 from django.utils.translation import gettext as _
 
-from config.actors import Actor
+from core.actors import Actor
 from jobs.models import Job, JobStatus
 from jobs.services import (
     abandon_job,
@@ -35,7 +35,7 @@ from jobs.services import (
     purge_finished_jobs,
     release_job,
 )
-from users.importing import ImportConnectionError, ImportFileError, ImportSummary, RejectedUser, import_users
+from users.imports.pipeline import ImportConnectionError, ImportFileError, ImportSummary, RejectedUser, import_users
 
 logger = logging.getLogger(__name__)
 
@@ -221,7 +221,7 @@ class Worker:
                 failure_message=failure,
             )
         except DatabaseError as exc:
-            # The report is built to be storable (users.import_schema.reported_user); should a database still
+            # The report is built to be storable (users.imports.validation.reported_user); should a database still
             # refuse it, the job ends failed without it rather than stopping the worker or running again.
             _log_crash(job.id, exc)
             status, failure = JobStatus.FAILED, _("The job's error report could not be stored.")

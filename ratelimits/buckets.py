@@ -177,7 +177,7 @@ class DatabaseStore:
 
 
 # How long a take waits for SQLite's write lock, in milliseconds: as long as Redis may take to answer (2 s), after
-# which the outage policy applies (config.throttling) instead of the request waiting out the database's timeout.
+# which the outage policy applies (api.throttling) instead of the request waiting out the database's timeout.
 SQLITE_LOCK_WAIT_MS = 2000
 
 

@@ -10,9 +10,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from clients.tokens import OPERATOR, issue_token
-from config.actors import SYSTEM
 from connections.models import Connection
 from connections.services import create_connection
+from core.actors import SYSTEM
 
 STRONG_PASSWORD = "Str0ng!Passw0rd"
 
@@ -23,7 +23,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
     from django.conf import settings
 
-    from config.translations import compile_catalogues
+    from core.translations import compile_catalogues
 
     compile_catalogues([Path(p) for p in settings.LOCALE_PATHS])
 

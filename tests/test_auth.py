@@ -192,7 +192,7 @@ def test_a_100_kb_token_is_401(api_client, connection):
 
 def test_a_deactivated_clients_token_is_401(api_client, connection):
     from clients.services import create_client, set_client_active
-    from config.actors import SYSTEM
+    from core.actors import SYSTEM
 
     client, _secret = create_client(name="gone", scopes="create:users", actor=SYSTEM)
     token = issue_token(client_id=client.client_id, scopes=["create:users"])

@@ -11,7 +11,7 @@ from django.contrib.messages.storage.cookie import CookieStorage
 
 from clients.models import Client
 from clients.services import authenticate_client, create_client
-from config.actors import SYSTEM
+from core.actors import SYSTEM
 
 pytestmark = pytest.mark.django_db
 

@@ -11,11 +11,11 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from config.actors import SYSTEM
-from config.errors import PayloadValidationError
 from connections.errors import ConnectionAlreadyExists
 from connections.models import Connection, new_connection_id
 from connections.services import create_connection
+from core.actors import SYSTEM
+from core.errors import PayloadValidationError
 from users.models import User
 
 pytestmark = pytest.mark.django_db

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from clients.services import create_client
-from config.actors import SYSTEM
 from connections.models import Connection
+from core.actors import SYSTEM
 from tests.conftest import STRONG_PASSWORD
 from users.models import User
 

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from clients.services import create_client, set_client_active
 from clients.tokens import issue_token
-from config.actors import SYSTEM
+from core.actors import SYSTEM
 from users.models import User
 
 WEAK = "a"

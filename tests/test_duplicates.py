@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from django.db import IntegrityError, transaction
 
-from config.actors import SYSTEM
+from core.actors import SYSTEM
 from users.errors import UserAlreadyExists
 from users.models import User
 from users.services import create_user

@@ -15,7 +15,7 @@ from django.test import override_settings
 
 from audit.models import Event, EventType
 from clients.services import create_client
-from config.actors import SYSTEM
+from core.actors import SYSTEM
 from tests.conftest import STRONG_PASSWORD
 from users.models import User
 

@@ -9,8 +9,8 @@ import pytest
 from django.conf import settings
 
 from clients.services import create_client
-from config.actors import SYSTEM
-from config.translations import compile_catalogues
+from core.actors import SYSTEM
+from core.translations import compile_catalogues
 
 pytestmark = pytest.mark.django_db
 

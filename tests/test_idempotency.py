@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from clients.services import create_client
 from clients.tokens import OPERATOR, issue_token
-from config.actors import SYSTEM
+from core.actors import SYSTEM
 from idempotency.models import IdempotencyRecord
 from tests.conftest import STRONG_PASSWORD
 from users.models import User

@@ -23,13 +23,13 @@ from django.utils import timezone
 
 from audit.models import Event
 from clients.services import create_client
-from config.actors import SYSTEM, Actor
+from core.actors import SYSTEM, Actor
 from jobs import worker as jobs_worker
 from jobs.models import Job, JobStatus
 from jobs.services import beat, claim_job, release_job
 from jobs.worker import Worker, _Heartbeat
 from tests.live import ROOT, database_url
-from users.importing import ImportSummary, import_users
+from users.imports.pipeline import ImportSummary, import_users
 from users.models import User
 
 URL = "/api/v2/jobs/users-imports"

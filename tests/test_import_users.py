@@ -1,4 +1,4 @@
-"""Bulk import (``users.importing`` and ``manage.py import_users``): Auth0's format, the API's rules, resumable."""
+"""Bulk import (``users.imports`` and ``manage.py import_users``): Auth0's format, the API's rules, resumable."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from audit.models import Event
-from config.actors import SYSTEM
 from connections.models import Connection
+from core.actors import SYSTEM
 from tests.conftest import STRONG_PASSWORD
-from users.importing import (
+from users.credentials.passwords import verify_password
+from users.imports.pipeline import (
     ImportConnectionError,
     ImportFileError,
     ImportSummary,
@@ -24,7 +25,6 @@ from users.importing import (
     import_users,
 )
 from users.models import User
-from users.passwords import verify_password
 
 HASH = bcrypt.hashpw(b"Secret-123", bcrypt.gensalt(4)).decode()
 OTHER_HASH = bcrypt.hashpw(b"Other-456", bcrypt.gensalt(4)).decode()
@@ -273,7 +273,7 @@ def test_a_second_run_with_plain_passwords_skips_without_hashing_again(run, monk
     users = [{"email": f"p{i}@example.com", "password": "Str0ng!Passw0rd"} for i in range(3)]
     run(users)
     hashes = dict(User.objects.values_list("email", "password_hash"))
-    import users.importing as importing
+    import users.imports.pipeline as importing
 
     monkeypatch.setattr(importing, "hash_password", lambda p: pytest.fail("hashed again"))
     summary, rejected = run(users)
@@ -463,7 +463,7 @@ def _legacy_hashes(password: str) -> list[dict[str, Any]]:
 
 
 def test_imported_hashes_log_in_and_are_replaced_by_bcrypt(run):
-    from users.password_hashes import is_current_bcrypt
+    from users.credentials.hashes import is_current_bcrypt
     from users.services import check_user_password
 
     users = [{"email": f"h{i}@example.com", **secret} for i, secret in enumerate(_legacy_hashes("Secret-123"))]

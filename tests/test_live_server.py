@@ -166,7 +166,7 @@ def signup_server_url(transactional_db):
 
 def test_concurrent_signups_of_one_email_make_one_user(signup_server_url, make_connection):
     from clients.services import create_client
-    from config.actors import SYSTEM
+    from core.actors import SYSTEM
 
     live_server_url = signup_server_url
     connection = make_connection()

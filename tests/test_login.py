@@ -14,11 +14,11 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 from audit.models import Event, EventType
 from clients.services import create_client
-from config.actors import SYSTEM, Actor
+from core.actors import SYSTEM, Actor
 from tests.conftest import STRONG_PASSWORD
+from users.credentials.hashes import is_current_bcrypt
+from users.credentials.passwords import verify_password
 from users.models import User
-from users.password_hashes import is_current_bcrypt
-from users.passwords import verify_password
 from users.services import check_user_password, create_user, update_user
 
 pytestmark = pytest.mark.django_db

@@ -15,7 +15,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from clients.services import create_client
-from config.actors import SYSTEM
+from core.actors import SYSTEM
 from tests.conftest import STRONG_PASSWORD
 from users.models import User
 
@@ -457,8 +457,8 @@ def test_form_values_that_are_not_utf8_are_refused_not_rewritten(admin_api):
     assert not User.objects.exists()
 
 
-# attack2: a repeated query parameter is refused ("not silently truncated", config.schema.validate_query), but a
-# repeated form field silently keeps its last value (config.schema._from_form reads data[key]).
+# attack2: a repeated query parameter is refused ("not silently truncated", core.schema.validate_query), but a
+# repeated form field silently keeps its last value (core.schema._from_form reads data[key]).
 def test_a_repeated_form_field_is_refused_not_truncated(admin_api):
     body = f"connection={CONNECTION}&email=first%40example.com&email=second%40example.com&password=Str0ng%21Passw0rd"
     response = admin_api.generic("POST", URL, body, content_type="application/x-www-form-urlencoded")
@@ -583,7 +583,7 @@ def test_a_form_declaring_a_codec_that_is_not_a_text_encoding_is_a_400(  # attac
     assert not User.objects.exists()
 
 
-# attack3: the raw query-string check (config.middleware.UnsafeCharactersMiddleware) answers in the management
+# attack3: the raw query-string check (api.middleware.UnsafeCharactersMiddleware) answers in the management
 # envelope on every path, so /oauth/token, /v1/users and /dbconnections/signup get
 # {"statusCode", "error", "message", "errorCode", "errors"} instead of their own contract's error shape.
 def test_a_query_string_that_is_not_utf8_is_400_in_each_contracts_envelope(  # attack3

@@ -10,8 +10,8 @@ import pytest
 from django.conf import settings
 from django.utils import translation
 
-from users import password_hashes
-from users.password_hashes import (
+from users.credentials import hashes as password_hashes
+from users.credentials.hashes import (
     HashFormatError,
     is_current_bcrypt,
     normalize_custom_password_hash,

@@ -8,7 +8,7 @@ import pytest
 from django.test import override_settings
 
 from clients.services import create_client, set_client_active
-from config.actors import SYSTEM
+from core.actors import SYSTEM
 from tests.conftest import STRONG_PASSWORD
 from users.models import User
 

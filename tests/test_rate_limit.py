@@ -15,10 +15,10 @@ from urllib.request import Request, urlopen
 import pytest
 from django.test import override_settings
 
+from api.throttling import parse_rate
 from clients.services import create_client
 from clients.tokens import OPERATOR, issue_token
-from config.actors import SYSTEM
-from config.throttling import parse_rate
+from core.actors import SYSTEM
 from ratelimits.buckets import purge_full_buckets
 from ratelimits.models import Bucket
 from tests.conftest import STRONG_PASSWORD

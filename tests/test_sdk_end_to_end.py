@@ -12,7 +12,7 @@ from auth0.management.errors import NotFoundError, TooManyRequestsError
 from django.conf import settings
 
 from clients.services import create_client
-from config.actors import SYSTEM
+from core.actors import SYSTEM
 from tests.conftest import STRONG_PASSWORD
 from tests.live import gunicorn_server
 

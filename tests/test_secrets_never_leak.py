@@ -12,7 +12,7 @@ from django.db import connection as db
 from django.test import override_settings
 
 from clients.services import create_client
-from config.actors import SYSTEM
+from core.actors import SYSTEM
 from users.models import User
 
 pytestmark = pytest.mark.django_db

@@ -11,10 +11,10 @@ import pytest
 from django.test import override_settings
 
 from clients.services import create_client, set_client_active
-from config.actors import SYSTEM
+from core.actors import SYSTEM
 from tests.conftest import STRONG_PASSWORD
+from users.credentials.passwords import verify_password
 from users.models import User
-from users.passwords import verify_password
 
 pytestmark = pytest.mark.django_db
 
@@ -579,7 +579,7 @@ WINDOW_MIDDLE = 1_700_000_010.0
 
 @pytest.fixture
 def clock():
-    with mock.patch("config.throttling.time") as fake:
+    with mock.patch("api.throttling.time") as fake:
         fake.time.return_value = WINDOW_MIDDLE
         yield fake
 

@@ -10,8 +10,8 @@ from urllib.parse import quote
 
 import pytest
 
+from users.credentials.passwords import verify_password
 from users.models import User
-from users.passwords import verify_password
 
 pytestmark = pytest.mark.django_db
 

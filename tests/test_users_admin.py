@@ -6,8 +6,8 @@ import pytest
 
 from audit.models import Event
 from tests.conftest import STRONG_PASSWORD
+from users.credentials.passwords import verify_password
 from users.models import User
-from users.passwords import verify_password
 
 pytestmark = pytest.mark.django_db
 

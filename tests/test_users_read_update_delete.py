@@ -7,8 +7,8 @@ from urllib.parse import quote
 import pytest
 
 from tests.conftest import STRONG_PASSWORD
+from users.credentials.passwords import verify_password
 from users.models import User
-from users.passwords import verify_password
 
 pytestmark = pytest.mark.django_db
 

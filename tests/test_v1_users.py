@@ -9,8 +9,8 @@ import pytest
 from django.test import override_settings
 
 from tests.conftest import STRONG_PASSWORD
+from users.credentials.passwords import verify_password
 from users.models import User
-from users.passwords import verify_password
 
 pytestmark = pytest.mark.django_db
 
@@ -287,7 +287,7 @@ def test_a_token_without_create_users_is_401_unauthorized(api_client, token, con
 
 @override_settings(MANAGEMENT_API_RATE_LIMIT="1/minute")
 def test_the_client_rate_limit_answers_in_the_v1_shape(v1, connection):
-    with mock.patch("config.throttling.time") as clock:
+    with mock.patch("api.throttling.time") as clock:
         clock.time.return_value = 1_700_000_010.0
         assert _post(v1, {"email": "a@example.com", "password": STRONG_PASSWORD}).status_code == 201
         response = _post(v1, {"email": "b@example.com", "password": STRONG_PASSWORD})

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from clients.services import create_client
-from config.actors import SYSTEM
+from core.actors import SYSTEM
 from tests.conftest import STRONG_PASSWORD
 from users.models import User
 from users.verification import verification_link

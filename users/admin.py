@@ -19,9 +19,9 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from config.actors import admin_actor
-from config.admin_steps import render_choose_first
 from connections.models import Connection
+from core.actors import admin_actor
+from core.admin_steps import render_choose_first
 from users.admin_forms import ChooseConnectionForm, UserAddForm, UserChangeForm, fields_for
 from users.models import User
 from users.services import delete_user, update_user

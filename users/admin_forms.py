@@ -13,11 +13,11 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from config.actors import Actor
-from config.errors import DomainError, FieldError, PayloadValidationError
-from config.schema import validate_payload
 from connections.models import Connection, Strategy
 from connections.password_policy import PasswordPolicyError
+from core.actors import Actor
+from core.errors import DomainError, FieldError, PayloadValidationError
+from core.schema import validate_payload
 from users.errors import UserAlreadyExists
 from users.models import User
 from users.serializers import CreateUserRequestSerializer, UpdateUserRequestSerializer

@@ -7,7 +7,7 @@ from typing import Any
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from config.schema import JSONObjectField, StrictCharField, StrictSerializer, echo, fail
+from core.schema import JSONObjectField, StrictCharField, StrictSerializer, echo, fail
 from users.serializers import EmailAddressField, PasswordField, StrictUriField
 
 SIGNUP_METADATA_MAX_PROPERTIES = 10
@@ -47,7 +47,7 @@ class SignupMetadataField(JSONObjectField):
 class SignupRequestSerializer(StrictSerializer):
     """``POST /dbconnections/signup``: Auth0's Authentication API body for database connections."""
 
-    bind_once = True  # see config.schema.validate_payload
+    bind_once = True  # see core.schema.validate_payload
 
     client_id = StrictCharField(
         min_length=1, max_length=64, required=True, help_text=_("The client_id of your client.")
@@ -79,7 +79,7 @@ class SignupRequestSerializer(StrictSerializer):
 class V1CreateUserSerializer(StrictSerializer):
     """``POST /v1/users``: e-mail, password and an optional name, nothing else."""
 
-    bind_once = True  # see config.schema.validate_payload
+    bind_once = True  # see core.schema.validate_payload
 
     email = EmailAddressField(required=True, help_text=_("The user's unique email address."))
     password = PasswordField(min_length=1, required=True, help_text=_("A strong password for the new account."))

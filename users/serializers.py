@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 import phonenumbers
 from django.utils.translation import gettext_lazy as _
 
-from config import messages
-from config.schema import (
+from core import messages
+from core.schema import (
     MAX_PAGE,
     JSONObjectField,
     QueryBooleanField,
@@ -25,8 +25,8 @@ from config.schema import (
     echo,
     fail,
 )
+from users.credentials.passwords import BCRYPT_MAX_BYTES
 from users.emails import InvalidEmailAddress, check_email_address
-from users.passwords import BCRYPT_MAX_BYTES
 
 PHONE_PATTERN = r"^\+[0-9]{1,15}$"
 USER_ID_PATTERN = r"^\S*$"
@@ -92,7 +92,7 @@ class PasswordField(StrictCharField):
 
 
 class CreateUserRequestSerializer(StrictSerializer):
-    bind_once = True  # see config.schema.validate_payload
+    bind_once = True  # see core.schema.validate_payload
 
     email = EmailAddressField(help_text=_("The user's email."))
     phone_number = PhoneNumberField(help_text=_("The user's phone number (following the E.164 recommendation)."))
@@ -152,7 +152,7 @@ class CreateUserRequestSerializer(StrictSerializer):
 class UpdateUserRequestSerializer(StrictSerializer):
     """Auth0's ``UpdateUserRequestContent`` (the fields this service implements). ``null`` removes a field."""
 
-    bind_once = True  # see config.schema.validate_payload
+    bind_once = True  # see core.schema.validate_payload
 
     blocked = StrictBooleanField(
         help_text=_("Whether this user was blocked by an administrator (true) or not (false).")

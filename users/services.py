@@ -25,19 +25,19 @@ from django.utils.translation import gettext as _
 
 from audit.models import EventType
 from audit.services import record_event, record_failure
-from config.actors import Actor
-from config.errors import FieldError, PayloadValidationError
 from connections.errors import ConnectionNotFound
 from connections.models import Connection
 from connections.password_policy import check_password
 from connections.selectors import get_connection
 from connections.strategies import check_update_fields, check_user_fields
+from core.actors import Actor
+from core.errors import FieldError, PayloadValidationError
+from users.credentials.hashes import is_current_bcrypt, verify_stored_password
+from users.credentials.passwords import BCRYPT_MAX_BYTES, hash_password
 from users.emails import email_lookup_key, fold_email
 from users.errors import UserAlreadyExists, UserBlocked, UserNotFound, WrongCredentials
 from users.identifiers import full_user_id, new_object_id
 from users.models import User
-from users.password_hashes import is_current_bcrypt, verify_stored_password
-from users.passwords import BCRYPT_MAX_BYTES, hash_password
 from users.profile import default_picture, now_ms
 from users.selectors import get_user
 from users.verification import schedule_verification_email, should_send_on_create

@@ -13,11 +13,11 @@ from django.utils.translation import gettext as _
 from audit.models import EventType
 from audit.services import record_failure
 from clients.models import Client
-from config.actors import Actor
-from config.errors import DomainError
-from config.schema import validate_payload
 from connections.models import Connection, Strategy
 from connections.password_policy import PasswordPolicyError
+from core.actors import Actor
+from core.errors import DomainError
+from core.schema import validate_payload
 from users.models import User
 from users.public_serializers import SignupRequestSerializer
 from users.services import create_user

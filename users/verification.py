@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from audit.models import EventType
 from audit.services import record_event
-from config.actors import Actor
+from core.actors import Actor
 from users.models import User
 from users.profile import now_ms
 

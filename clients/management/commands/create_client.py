@@ -9,8 +9,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from clients.services import create_client
-from config.actors import Actor
-from config.errors import DomainError
+from core.actors import Actor
+from core.errors import DomainError
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from clients.errors import ClientNotFound
 from clients.services import rotate_client_secret
-from config.actors import Actor
+from core.actors import Actor
 
 
 class Command(BaseCommand):

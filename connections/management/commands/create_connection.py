@@ -7,11 +7,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from config.actors import Actor
-from config.errors import DomainError
 from connections.models import DEFAULT_USERNAME_MAX, DEFAULT_USERNAME_MIN, Connection, Strategy
 from connections.password_policy import LEVELS
 from connections.services import connection_as_json, create_connection
+from core.actors import Actor
+from core.errors import DomainError
 
 
 class Command(BaseCommand):

@@ -20,10 +20,10 @@ from typing import IO, Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from config.actors import Actor
 from connections.errors import ConnectionNotFound
 from connections.selectors import get_connection
-from users.importing import (
+from core.actors import Actor
+from users.imports.pipeline import (
     DEFAULT_BATCH_SIZE,
     ImportConnectionError,
     ImportFileError,
@@ -37,7 +37,7 @@ class _RejectsFile:
     """Rejected users in the input's own format, created on the first one (no empty file after a clean run).
 
     Entries are ``{"user": …, "errors": […]}`` as Auth0's job errors are, the user without its password-like
-    keys (``users.import_schema.reported_user``); an entry that lost some lists their paths under
+    keys (``users.imports.validation.reported_user``); an entry that lost some lists their paths under
     ``"removed"``, and ``import_users`` refuses it (``SECRET_REMOVED``) until they are put back or ``"removed"``
     is deleted, so a re-run never imports a user without the password it had. The file is created with mode
     0600 and never through a symbolic link; an existing file is reused only when it is a regular file of this

@@ -1,0 +1,125 @@
+"""The users endpoints of the management API: thin views over ``users.services`` and ``users.selectors``."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.base import ManagementAPIView, select_fields
+from api.bearer import client_actor
+from api.docs import BODY_ERRORS, USERS_LIST, UserProfileDoc, errors
+from core.schema import validate_payload, validate_query
+from idempotency.keys import idempotent
+from users.profile import user_profile
+from users.selectors import get_user, list_users, users_by_email
+from users.serializers import (
+    CreateUserRequestSerializer,
+    ListUsersQuerySerializer,
+    UpdateUserRequestSerializer,
+    UserFieldsQuerySerializer,
+    UsersByEmailQuerySerializer,
+)
+from users.services import create_user, delete_user, update_user
+
+_USER_ID = OpenApiParameter("user_id", str, OpenApiParameter.PATH, description="ID of the user (URL-encoded).")
+
+
+class UserCollectionView(ManagementAPIView):
+    required_scopes = {"POST": ("create:users",), "GET": ("read:users",)}
+
+    @idempotent("POST /api/v2/users", caller=lambda request: f"client:{request.auth.client_id}")
+    @extend_schema(
+        operation_id="post_users",
+        summary="Create a User",
+        request=CreateUserRequestSerializer,
+        responses={201: UserProfileDoc, **errors(400, 401, 403, 409, 429, *BODY_ERRORS)},
+    )
+    def post(self, request: Request) -> Response:
+        data = validate_payload(CreateUserRequestSerializer, request.data)
+        user = create_user(data=data, actor=client_actor(request))
+        location = f"/api/v2/users/{quote(user.user_id, safe='')}"
+        return Response(user_profile(user), status=201, headers={"Location": location})
+
+    @extend_schema(
+        operation_id="get_users",
+        summary="List Users",
+        parameters=[ListUsersQuerySerializer],
+        responses={200: USERS_LIST, **errors(400, 401, 403, 429)},
+    )
+    def get(self, request: Request) -> Response:
+        query = validate_query(ListUsersQuerySerializer, request.query_params)
+        field, _, direction = query.get("sort", "created_at:-1").partition(":")
+        page = list_users(
+            page=query.get("page", 0),
+            per_page=query.get("per_page", 50),
+            connection=query.get("connection"),
+            email=query.get("email"),
+            sort=(field, int(direction)),
+        )
+        users = [select_fields(user_profile(user), query) for user in page.users]
+        if not query.get("include_totals", False):
+            return Response(users)
+        return Response(
+            {
+                "start": page.start,
+                "limit": page.limit,
+                "length": len(users),
+                "total": page.total,
+                "users": users,
+            }
+        )
+
+
+class UserDetailView(ManagementAPIView):
+    required_scopes = {"GET": ("read:users",), "PATCH": ("update:users",), "DELETE": ("delete:users",)}
+
+    @extend_schema(
+        operation_id="get_users_by_id",
+        summary="Get a User",
+        parameters=[UserFieldsQuerySerializer, _USER_ID],
+        responses={200: UserProfileDoc, **errors(400, 401, 403, 404, 429)},
+    )
+    def get(self, request: Request, user_id: str) -> Response:
+        query = validate_query(UserFieldsQuerySerializer, request.query_params)
+        return Response(select_fields(user_profile(get_user(user_id=user_id)), query))
+
+    @extend_schema(
+        operation_id="patch_users_by_id",
+        summary="Update a User",
+        parameters=[_USER_ID],
+        request=UpdateUserRequestSerializer,
+        responses={200: UserProfileDoc, **errors(400, 401, 403, 404, 409, 429, *BODY_ERRORS)},
+    )
+    def patch(self, request: Request, user_id: str) -> Response:
+        data = validate_payload(UpdateUserRequestSerializer, request.data)
+        return Response(user_profile(update_user(user_id=user_id, data=data, actor=client_actor(request))))
+
+    @extend_schema(
+        operation_id="delete_users_by_id",
+        summary="Delete a User",
+        parameters=[_USER_ID],
+        responses={
+            204: OpenApiResponse(description="The user is gone (also when it did not exist)."),
+            **errors(401, 403, 404, 429),  # 404: an id the route cannot match (a line break, say)
+        },
+    )
+    def delete(self, request: Request, user_id: str) -> Response:
+        delete_user(user_id=user_id, actor=client_actor(request))
+        return Response(status=204)
+
+
+class UsersByEmailView(ManagementAPIView):
+    required_scopes = {"GET": ("read:users",)}
+
+    @extend_schema(
+        operation_id="get_users_by_email",
+        summary="Search Users by Email",
+        parameters=[UsersByEmailQuerySerializer],
+        responses={200: UserProfileDoc(many=True), **errors(400, 401, 403, 429)},
+    )
+    def get(self, request: Request) -> Response:
+        query = validate_query(UsersByEmailQuerySerializer, request.query_params)
+        return Response([select_fields(user_profile(u), query) for u in users_by_email(email=query["email"])])

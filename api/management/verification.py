@@ -1,0 +1,73 @@
+"""``POST /api/v2/jobs/verification-email``: send the verification e-mail again (Auth0's management API)."""
+
+from __future__ import annotations
+
+import smtplib
+
+from django.utils import timezone
+from django.utils.crypto import get_random_string
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.base import ManagementAPIView
+from api.bearer import client_actor
+from api.docs import BODY_ERRORS, JobDoc, errors
+from audit.models import EventType
+from audit.services import record_event
+from core.errors import DomainError, FieldError, PayloadValidationError
+from core.schema import StrictCharField, StrictSerializer, validate_payload
+from users.profile import format_timestamp
+from users.selectors import get_user
+from users.verification import send_verification_email
+
+
+class MailUnavailable(DomainError):
+    status = 503
+    code = "mail_unavailable"
+    default_message = _("The verification e-mail could not be sent. Try again later.")
+
+
+class VerificationEmailJobSerializer(StrictSerializer):
+    user_id = StrictCharField(min_length=1, required=True, help_text=_("user_id of the user to send the e-mail to."))
+    client_id = StrictCharField(min_length=1, help_text=_("client_id of the client (accepted for compatibility)."))
+
+
+class VerificationEmailJobView(ManagementAPIView):
+    """``POST /api/v2/jobs/verification-email``: send the verification e-mail again."""
+
+    required_scopes = {"POST": ("update:users",)}
+
+    @extend_schema(
+        operation_id="post_verification_email",
+        summary="Send an email address verification email",
+        request=VerificationEmailJobSerializer,
+        responses={201: JobDoc, **errors(400, 401, 403, 404, 429, *BODY_ERRORS)},
+    )
+    def post(self, request: Request) -> Response:
+        data = validate_payload(VerificationEmailJobSerializer, request.data)
+        user = get_user(user_id=data["user_id"])
+        if not user.email:
+            error = FieldError("user_id", "NO_EMAIL", str(_("The user has no e-mail address.")))
+            raise PayloadValidationError(error.message, errors=[error])
+        if user.email_verified:
+            error = FieldError("user_id", "ALREADY_VERIFIED", str(_("The user's e-mail address is already verified.")))
+            raise PayloadValidationError(error.message, errors=[error])
+        record_event(
+            type=EventType.VERIFICATION_EMAIL_REQUEST,
+            description="Verification email requested",
+            actor=client_actor(request),
+            user=user,
+        )
+        try:
+            send_verification_email(user)
+        except (OSError, smtplib.SMTPException) as exc:  # the mail server, not the caller, failed
+            raise MailUnavailable() from exc
+        body = {
+            "type": "verification_email",
+            "status": "completed",  # sent before answering, so never "pending"
+            "created_at": format_timestamp(timezone.now()),
+            "id": "job_" + get_random_string(16),
+        }
+        return Response(body, status=201)

@@ -1,0 +1,101 @@
+"""Refuse requests no view should see (bodies too large or of unknown length, unsafe paths and query strings),
+before anything reads them, in the error shape of the API the path belongs to.
+
+DRF streams the request body straight into its parser, so Django's DATA_UPLOAD_MAX_MEMORY_SIZE never sees
+JSON bodies; this check on the declared length is what bounds them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.handlers.wsgi import get_bytes_from_wsgi
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
+
+from api.parsers import parse_form
+from core.errors import error_body
+from core.schema import text_fault
+
+# The APIs whose error shape is not the management API's, by path prefix (the only thing known before a view is
+# chosen): OAuth's {error, error_description} (RFC 6749 §5.2), the Authentication API's {name, code,
+# description, statusCode} and /v1's {error, message}.
+_OAUTH_PREFIXES = ("/oauth/", "/.well-known/")
+_AUTHENTICATION_PREFIXES = ("/dbconnections/",)
+_V1_PREFIXES = ("/v1/",)
+
+
+def refusal(request: HttpRequest, status: int, message: str, code: str) -> JsonResponse:
+    """A refusal of ``request`` in the error shape of the API its path belongs to.
+
+    ``code`` is the management API's ``errorCode`` (``invalid_query_string``, ``payload_too_large``, ...); OAuth
+    answers ``invalid_request`` for every such refusal, as RFC 6749 §5.2 names a malformed request.
+    """
+    path = request.path_info
+    if path.startswith(_OAUTH_PREFIXES):
+        body: dict[str, object] = {"error": "invalid_request", "error_description": message}
+        return JsonResponse(body, status=status, headers={"Cache-Control": "no-store"})
+    if path.startswith(_AUTHENTICATION_PREFIXES):
+        body = {"name": "BadRequestError", "code": code, "description": message, "statusCode": status}
+        return JsonResponse(body, status=status)
+    if path.startswith(_V1_PREFIXES):  # /v1 names every malformed request invalid_request
+        return JsonResponse({"error": "invalid_request" if status == 400 else code, "message": message}, status=status)
+    return JsonResponse(error_body(status, message, code), status=status)
+
+
+class BodySizeLimitMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = settings.MAX_REQUEST_BODY_BYTES
+        declared = request.META.get("CONTENT_LENGTH") or ""
+        if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower() and not declared:
+            return refusal(request, 411, _("A Content-Length header is required."), "length_required")
+        if declared:
+            try:
+                length = int(declared)
+            except ValueError:
+                length = -1
+            if length < 0:
+                return refusal(request, 400, _("Invalid Content-Length header."), "invalid_body")
+            if length > limit:
+                message = _("Payload content length greater than maximum allowed: %(limit)s") % {"limit": limit}
+                return refusal(request, 413, message, "payload_too_large")
+        return self.get_response(request)
+
+
+def _storable(text: str) -> bool:
+    return text_fault(text) is None
+
+
+class UnsafeCharactersMiddleware:
+    """Refuse a NUL or invalid Unicode in the path or query string before any view looks it up.
+
+    Such a character would reach the database as part of a lookup (``/users/{id}``, ``?email=``) and
+    PostgreSQL answers it with an error, not an empty result: a 400 here keeps it from becoming a 500. A query
+    string whose escapes are not UTF-8 ("%FF") is refused too: Django's ``request.GET`` would read it as U+FFFD.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not _storable(request.path):
+            return refusal(request, 400, _("The request path contains invalid characters."), "invalid_uri")
+        if not self._strict_utf8(request) or not all(
+            _storable(item) for key in request.GET for item in (key, *request.GET.getlist(key))
+        ):
+            return refusal(request, 400, _("The query string contains invalid characters."), "invalid_query_string")
+        return self.get_response(request)
+
+    @staticmethod
+    def _strict_utf8(request: HttpRequest) -> bool:
+        try:
+            parse_form(get_bytes_from_wsgi(request.META, "QUERY_STRING", ""), "utf-8")
+        except UnicodeDecodeError:
+            return False
+        except ValueError:
+            pass  # too many parameters: request.GET refuses them (TooManyFieldsSent, 400) as it always did
+        return True

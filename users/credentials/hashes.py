@@ -1,0 +1,626 @@
+"""Imported password hashes: validation (for bulk import) and verification (for the login check).
+
+Two inputs, both stored as they arrive once this module has accepted them:
+
+* ``password_hash``: bcrypt ``$2a$``/``$2b$`` (Auth0's rule), or, as our documented extension, one of Django's
+  own stored formats (``pbkdf2_sha256``, ``pbkdf2_sha1``, ``argon2``, ``bcrypt_sha256``, ``bcrypt``, ``scrypt``
+  and the salted legacy ``md5``/``sha1``). Django formats are verified with Django's hashers, instantiated
+  here explicitly so ``settings.PASSWORD_HASHERS`` plays no part.
+* ``custom_password_hash``: Auth0's object (``algorithm``, ``hash``, ``salt``, ``password``, ``keylen``,
+  ``cost``, ``blockSize``, ``parallelization``), with ``additionalProperties: false`` at every level.
+
+Every cost parameter is bounded (bcrypt cost 15, PBKDF2 10,000,000 iterations, 1 GiB of memory for argon2 and
+scrypt, small time cost and parallelism), so a hostile import file cannot make one login stall a worker.
+Digests the platform lacks (OpenSSL 3 often has no md4 or whirlpool) are refused here, not at login.
+
+Errors are ``HashFormatError`` with Auth0's bulk-import job codes (``FORMAT``, ``INVALID_TYPE``,
+``ENUM_MISMATCH``, ``OBJECT_REQUIRED``, ``OBJECT_ADDITIONAL_PROPERTIES``, ``MAXIMUM``, ``MINIMUM``,
+``PATTERN``, ``MAX_LENGTH``, ``MIN_LENGTH``), a dotted ``path`` and z-schema's wording. Messages never quote
+hash, salt or key material. Comparisons are constant-time.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import logging
+import re
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import bcrypt
+from argon2 import low_level as argon2_low_level
+from argon2.exceptions import VerificationError as Argon2VerificationError
+from django.conf import settings
+from django.contrib.auth import hashers as django_hashers
+
+from core import messages
+from core.schema import echo, json_type
+
+logger = logging.getLogger(__name__)
+
+ALGORITHMS = ("argon2", "bcrypt", "hmac", "ldap", "md4", "md5", "sha1", "sha256", "sha512", "pbkdf2", "scrypt")
+ENCODINGS = ("base64", "hex", "utf8")
+DIGESTS = ("md4", "md5", "ripemd160", "sha1", "sha224", "sha256", "sha384", "sha512", "whirlpool")
+PASSWORD_ENCODINGS = ("ascii", "utf8", "utf16le", "ucs2", "latin1", "binary")
+SALT_POSITIONS = ("prefix", "suffix")
+
+# Bounds: what one password check may cost at most.
+MIN_BCRYPT_COST = 4
+MAX_BCRYPT_COST = 15
+MAX_PBKDF2_ITERATIONS = 10_000_000
+MAX_MEMORY_BYTES = 1 << 30  # 1 GiB, for argon2 (m is in KiB) and scrypt (128 * N * r bytes)
+MAX_ARGON2_MEMORY_KIB = MAX_MEMORY_BYTES // 1024
+MAX_ARGON2_TIME_COST = 10
+MAX_PARALLELISM = 16
+MAX_SCRYPT_COST = 1 << 20
+MAX_SCRYPT_BLOCK_SIZE = 32
+MAX_KEY_LENGTH = 1024  # derived key length in bytes (pbkdf2 ``l``, scrypt ``keylen``)
+MAX_VALUE_LENGTH = 1024  # characters of a hash, salt or key value
+MAX_PASSWORD_HASH_LENGTH = 255  # the column's size
+BCRYPT_MAX_BYTES = 72
+
+# Auth0's custom_password_hash defaults.
+PBKDF2_DEFAULT_ITERATIONS = 100_000
+PBKDF2_DEFAULT_KEY_LENGTH = 64
+SCRYPT_DEFAULT_COST = 16_384
+SCRYPT_DEFAULT_BLOCK_SIZE = 8
+SCRYPT_DEFAULT_PARALLELIZATION = 1
+
+_DIGEST_SIZES = {
+    "md4": 16,
+    "md5": 16,
+    "ripemd160": 20,
+    "sha1": 20,
+    "sha224": 28,
+    "sha256": 32,
+    "sha384": 48,
+    "sha512": 64,
+    "whirlpool": 64,
+}
+_LDAP_SCHEMES = {
+    "MD5": ("md5", False),
+    "SMD5": ("md5", True),
+    "SHA": ("sha1", False),
+    "SSHA": ("sha1", True),
+    "SHA256": ("sha256", False),
+    "SSHA256": ("sha256", True),
+    "SHA512": ("sha512", False),
+    "SSHA512": ("sha512", True),
+}
+# Algorithms whose whole hash is one self-describing string: hash.encoding utf8, no separate salt.
+_STRING_ALGORITHMS = ("argon2", "bcrypt", "ldap", "pbkdf2")
+# The scheme name of a bare ``$2a$``/``$2b$`` hash (Django's own ``bcrypt$...`` format is "bcrypt").
+_PLAIN_BCRYPT = "$2"
+_DIGEST_ALGORITHMS = ("md4", "md5", "sha1", "sha256", "sha512")
+
+_BCRYPT = re.compile(r"\$(2[aby])\$(\d\d)\$[./A-Za-z0-9]{53}")
+_B64 = r"[A-Za-z0-9+/]+"
+_ARGON2 = re.compile(
+    rf"\$(argon2id|argon2i|argon2d)\$(?:v=(\d+)\$)?m=(\d{{1,10}}),t=(\d{{1,10}}),p=(\d{{1,10}})\$({_B64})\$({_B64})"
+)
+_PBKDF2 = re.compile(
+    r"\$pbkdf2-([a-z0-9]+)\$([a-z]=\d{1,10}(?:,[a-z]=\d{1,10})*)?\$([A-Za-z0-9+/._-]+={0,2})\$([A-Za-z0-9+/._-]+={0,2})"
+)
+_LDAP = re.compile(r"\{([A-Za-z0-9]+)\}([A-Za-z0-9+/]+={0,2})")
+_DJANGO_PBKDF2 = re.compile(r"(pbkdf2_sha256|pbkdf2_sha1)\$(\d{1,10})\$([^$\s]{1,128})\$([A-Za-z0-9+/]+={0,2})")
+_DJANGO_SCRYPT = re.compile(r"scrypt\$(\d{1,10})\$([^$\s]{1,128})\$(\d{1,10})\$(\d{1,10})\$([A-Za-z0-9+/]+={0,2})")
+_DJANGO_SALTED = re.compile(r"(md5|sha1)\$([^$\s]{1,128})\$([0-9a-f]+)")
+
+
+class HashFormatError(ValueError):
+    """An imported hash refused: Auth0's job error ``code``, a z-schema ``message`` and the dotted ``path``."""
+
+    def __init__(self, code: str, message: str, path: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.path = path
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message, "path": self.path}
+
+
+# --- small validators -------------------------------------------------------------------------------------
+
+
+def _format(format_name: str, path: str) -> HashFormatError:
+    return HashFormatError("FORMAT", messages.format_mismatch_hidden(format_name), path)
+
+
+def _bounded(value: int, path: str, *, minimum: int, maximum: int, name: str | None = None) -> int:
+    if value < minimum:
+        message = (
+            messages.parameter_below_minimum(name, value, minimum) if name else messages.below_minimum(value, minimum)
+        )
+        raise HashFormatError("MINIMUM", message, path)
+    if value > maximum:
+        message = (
+            messages.parameter_above_maximum(name, value, maximum) if name else messages.above_maximum(value, maximum)
+        )
+        raise HashFormatError("MAXIMUM", message, path)
+    return value
+
+
+def _object(value: Any, path: str, *, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise HashFormatError("INVALID_TYPE", messages.invalid_type("object", json_type(value)), path)
+    extra = [str(key) for key in value if key not in allowed]
+    if extra:
+        names = echo(", ".join(extra))
+        raise HashFormatError("OBJECT_ADDITIONAL_PROPERTIES", messages.additional_properties(names), path)
+    for name in required:
+        if name not in value:
+            raise HashFormatError("OBJECT_REQUIRED", messages.missing_property(name), f"{path}.{name}")
+    return value
+
+
+def _string(value: Any, path: str, *, max_length: int = MAX_VALUE_LENGTH) -> str:
+    if not isinstance(value, str):
+        raise HashFormatError("INVALID_TYPE", messages.invalid_type("string", json_type(value)), path)
+    if len(value) < 1:
+        raise HashFormatError("MIN_LENGTH", messages.too_short(len(value), 1), path)
+    if len(value) > max_length:
+        raise HashFormatError("MAX_LENGTH", messages.too_long(len(value), max_length), path)
+    return value
+
+
+def _enum(value: Any, path: str, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str):
+        raise HashFormatError("INVALID_TYPE", messages.invalid_type("string", json_type(value)), path)
+    if value not in choices:
+        raise HashFormatError("ENUM_MISMATCH", messages.enum_mismatch(echo(value)), path)
+    return value
+
+
+def _integer(value: Any, path: str, *, minimum: int, maximum: int) -> int:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise HashFormatError("INVALID_TYPE", messages.invalid_type("integer", json_type(value)), path)
+    return _bounded(value, path, minimum=minimum, maximum=maximum)
+
+
+def _not_allowed(name: str, algorithm: str, path: str) -> HashFormatError:
+    return HashFormatError(
+        "OBJECT_ADDITIONAL_PROPERTIES", messages.not_allowed_with_algorithm(name, algorithm), f"{path}.{name}"
+    )
+
+
+@cache
+def digest_available(name: str) -> bool:
+    """Whether this platform's hashlib (OpenSSL) computes ``name``."""
+    try:
+        hashlib.new(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _decode(value: str, encoding: str, path: str) -> bytes:
+    """Bytes of a value in Auth0's encodings: hex in either case, base64 standard or URL-safe, padding optional."""
+    if encoding == "hex":
+        if len(value) % 2 or not re.fullmatch(r"[0-9a-fA-F]*", value):
+            raise _format("hex", path)
+        return bytes.fromhex(value)
+    if encoding == "base64":
+        return _b64decode(value, path)
+    try:
+        return value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise _format("utf8", path) from exc
+
+
+def _b64decode(value: str, path: str) -> bytes:
+    stripped = value.rstrip("=")
+    if len(value) - len(stripped) > 2 or not re.fullmatch(r"[A-Za-z0-9+/_.-]*", stripped) or len(stripped) % 4 == 1:
+        raise _format("base64", path)
+    # "." is the bcrypt/crypt alphabet's, which passlib-style PHC strings use in place of "+".
+    standard = stripped.replace("-", "+").replace("_", "/").replace(".", "+")
+    try:
+        return base64.b64decode(standard + "=" * (-len(standard) % 4), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise _format("base64", path) from exc
+
+
+# --- password_hash ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Argon2:
+    variant: str
+    memory_kib: int
+    time_cost: int
+    parallelism: int
+
+
+def _parse_bcrypt(value: str, path: str, *, prefixes: tuple[str, ...]) -> int:
+    match = _BCRYPT.fullmatch(value)
+    if match is None or match.group(1) not in prefixes:
+        raise _format("bcrypt", path)
+    return _bounded(int(match.group(2)), path, minimum=MIN_BCRYPT_COST, maximum=MAX_BCRYPT_COST, name="cost")
+
+
+def _parse_argon2(value: str, path: str) -> _Argon2:
+    """An argon2 PHC string (``$argon2id$v=19$m=65536,t=3,p=4$salt$hash``), parameters bounded."""
+    match = _ARGON2.fullmatch(value)
+    if match is None:
+        raise _format("argon2", path)
+    variant, version, memory, time_cost, parallelism, salt, digest = match.groups()
+    if version is not None and version not in ("16", "19"):
+        raise _format("argon2", path)
+    parallelism_value = _bounded(int(parallelism), path, minimum=1, maximum=MAX_PARALLELISM, name="p")
+    memory_kib = _bounded(int(memory), path, minimum=8 * parallelism_value, maximum=MAX_ARGON2_MEMORY_KIB, name="m")
+    time_value = _bounded(int(time_cost), path, minimum=1, maximum=MAX_ARGON2_TIME_COST, name="t")
+    if len(_b64decode(salt, path)) < 8 or len(_b64decode(digest, path)) < 4:
+        raise _format("argon2", path)
+    return _Argon2(variant, memory_kib, time_value, parallelism_value)
+
+
+def _check_scrypt_memory(cost: int, block_size: int, path: str) -> None:
+    needed = 128 * cost * block_size
+    if needed > MAX_MEMORY_BYTES:
+        raise HashFormatError("MAXIMUM", messages.memory_above_maximum(needed, MAX_MEMORY_BYTES), path)
+
+
+def _check_power_of_two(value: int, path: str, name: str) -> None:
+    if value < 2 or value & (value - 1):
+        raise HashFormatError("FORMAT", messages.not_power_of_two(name, value), path)
+
+
+def _parse_password_hash(value: str, path: str) -> str:
+    """The scheme of a well-formed, bounded ``password_hash``; raises ``HashFormatError`` otherwise."""
+    if value.startswith("$2"):
+        _parse_bcrypt(value, path, prefixes=("2a", "2b"))
+        return _PLAIN_BCRYPT
+    scheme = value.split("$", 1)[0]
+    if scheme in ("pbkdf2_sha256", "pbkdf2_sha1"):
+        match = _DJANGO_PBKDF2.fullmatch(value)
+        if match is None:
+            raise _format(scheme, path)
+        _bounded(int(match.group(2)), path, minimum=1, maximum=MAX_PBKDF2_ITERATIONS, name="iterations")
+        size = _DIGEST_SIZES["sha256" if scheme == "pbkdf2_sha256" else "sha1"]
+        if len(_b64decode(match.group(4), path)) != size:
+            raise _format(scheme, path)
+        return scheme
+    if scheme == "argon2":
+        _parse_argon2(value[len("argon2") :], path)
+        return scheme
+    if scheme in ("bcrypt_sha256", "bcrypt"):
+        inner = value[len(scheme) + 1 :]
+        _parse_bcrypt(inner, path, prefixes=("2a", "2b"))
+        return scheme
+    if scheme == "scrypt":
+        match = _DJANGO_SCRYPT.fullmatch(value)
+        if match is None:
+            raise _format(scheme, path)
+        cost, _salt, block_size, parallelism, digest = match.groups()
+        _check_power_of_two(int(cost), path, "N")
+        _bounded(int(cost), path, minimum=2, maximum=MAX_SCRYPT_COST, name="N")
+        _bounded(int(block_size), path, minimum=1, maximum=MAX_SCRYPT_BLOCK_SIZE, name="r")
+        _bounded(int(parallelism), path, minimum=1, maximum=MAX_PARALLELISM, name="p")
+        _check_scrypt_memory(int(cost), int(block_size), path)
+        if len(_b64decode(digest, path)) != 64:
+            raise _format(scheme, path)
+        return scheme
+    if scheme in ("md5", "sha1"):
+        match = _DJANGO_SALTED.fullmatch(value)
+        if match is None or len(match.group(3)) != 2 * _DIGEST_SIZES[scheme]:
+            raise _format(scheme, path)
+        return scheme
+    raise _format("bcrypt", path)
+
+
+def normalize_password_hash(value: str) -> str:
+    """``value`` if it is a well-formed, bounded hash this service verifies; raises ``HashFormatError``.
+
+    bcrypt ``$2a$``/``$2b$`` with cost 4..15, or one of Django's stored formats (see the module docstring).
+    """
+    path = "password_hash"
+    _string(value, path, max_length=MAX_PASSWORD_HASH_LENGTH)
+    _parse_password_hash(value, path)
+    return value
+
+
+def is_current_bcrypt(password_hash: str | None) -> bool:
+    """True when the hash is bcrypt at ``settings.BCRYPT_ROUNDS``: no re-hash is due."""
+    if not password_hash:
+        return False
+    match = _BCRYPT.fullmatch(password_hash)
+    return match is not None and match.group(1) in ("2a", "2b") and int(match.group(2)) == settings.BCRYPT_ROUNDS
+
+
+# --- custom_password_hash -----------------------------------------------------------------------------------
+
+_TOP_KEYS = ("algorithm", "hash", "salt", "password", "keylen", "cost", "blockSize", "parallelization")
+_SCRYPT_KEYS = ("keylen", "cost", "blockSize", "parallelization")
+
+
+def normalize_custom_password_hash(value: object) -> dict:
+    """Auth0's ``custom_password_hash`` object, checked and with its defaults filled in (JSON-serialisable).
+
+    Raises ``HashFormatError`` for the first problem found, as z-schema reports one per property.
+    """
+    root = "custom_password_hash"
+    data = _object(value, root, allowed=_TOP_KEYS, required=("algorithm", "hash"))
+    algorithm = _enum(data["algorithm"], f"{root}.algorithm", ALGORITHMS)
+    if algorithm in _DIGEST_ALGORITHMS and not digest_available(algorithm):
+        raise HashFormatError("ENUM_MISMATCH", messages.digest_unavailable(algorithm), f"{root}.algorithm")
+
+    hash_path = f"{root}.hash"
+    hash_data = _object(data["hash"], hash_path, allowed=("value", "encoding", "digest", "key"), required=("value",))
+    hash_value = _string(hash_data["value"], f"{hash_path}.value")
+    if "encoding" in hash_data:
+        encoding = _enum(hash_data["encoding"], f"{hash_path}.encoding", ENCODINGS)
+    elif algorithm in _STRING_ALGORITHMS:
+        encoding = "utf8"
+    else:
+        raise HashFormatError("OBJECT_REQUIRED", messages.missing_property("encoding"), f"{hash_path}.encoding")
+    allowed_encodings = ("utf8",) if algorithm in _STRING_ALGORITHMS else ("base64", "hex")
+    if encoding not in allowed_encodings:
+        raise HashFormatError("ENUM_MISMATCH", messages.enum_mismatch(encoding), f"{hash_path}.encoding")
+    normalised_hash: dict[str, Any] = {"value": hash_value, "encoding": encoding}
+
+    if algorithm == "hmac":
+        if "digest" not in hash_data:
+            raise HashFormatError("OBJECT_REQUIRED", messages.missing_property("digest"), f"{hash_path}.digest")
+        if "key" not in hash_data:
+            raise HashFormatError("OBJECT_REQUIRED", messages.missing_property("key"), f"{hash_path}.key")
+        digest = _enum(hash_data["digest"], f"{hash_path}.digest", DIGESTS)
+        if not digest_available(digest):
+            raise HashFormatError("ENUM_MISMATCH", messages.digest_unavailable(digest), f"{hash_path}.digest")
+        key_path = f"{hash_path}.key"
+        key = _object(hash_data["key"], key_path, allowed=("value", "encoding"), required=("value",))
+        key_value = _string(key["value"], f"{key_path}.value")
+        key_encoding = _enum(key.get("encoding", "utf8"), f"{key_path}.encoding", ENCODINGS)
+        _decode(key_value, key_encoding, f"{key_path}.value")
+        normalised_hash["digest"] = digest
+        normalised_hash["key"] = {"value": key_value, "encoding": key_encoding}
+    else:
+        for name in ("digest", "key"):
+            if name in hash_data:
+                raise _not_allowed(name, algorithm, hash_path)
+
+    normalised: dict[str, Any] = {"algorithm": algorithm, "hash": normalised_hash}
+
+    if "salt" in data:
+        if algorithm in _STRING_ALGORITHMS:
+            raise _not_allowed("salt", algorithm, root)
+        salt_path = f"{root}.salt"
+        salt = _object(data["salt"], salt_path, allowed=("value", "encoding", "position"), required=("value",))
+        salt_value = _string(salt["value"], f"{salt_path}.value")
+        salt_encoding = _enum(salt.get("encoding", "utf8"), f"{salt_path}.encoding", ENCODINGS)
+        position = _enum(salt.get("position", "prefix"), f"{salt_path}.position", SALT_POSITIONS)
+        _decode(salt_value, salt_encoding, f"{salt_path}.value")
+        normalised["salt"] = {"value": salt_value, "encoding": salt_encoding, "position": position}
+
+    password_encoding = "utf8"  # noqa: S105 - an encoding name
+    if "password" in data:
+        password_path = f"{root}.password"
+        password = _object(data["password"], password_path, allowed=("encoding",))
+        password_encoding = _enum(password.get("encoding", "utf8"), f"{password_path}.encoding", PASSWORD_ENCODINGS)
+    normalised["password"] = {"encoding": password_encoding}
+
+    if algorithm == "scrypt":
+        if "keylen" not in data:
+            raise HashFormatError("OBJECT_REQUIRED", messages.missing_property("keylen"), f"{root}.keylen")
+        keylen = _integer(data["keylen"], f"{root}.keylen", minimum=1, maximum=MAX_KEY_LENGTH)
+        cost = _integer(data.get("cost", SCRYPT_DEFAULT_COST), f"{root}.cost", minimum=2, maximum=MAX_SCRYPT_COST)
+        _check_power_of_two(cost, f"{root}.cost", "cost")
+        block_size = _integer(
+            data.get("blockSize", SCRYPT_DEFAULT_BLOCK_SIZE),
+            f"{root}.blockSize",
+            minimum=1,
+            maximum=MAX_SCRYPT_BLOCK_SIZE,
+        )
+        parallelization = _integer(
+            data.get("parallelization", SCRYPT_DEFAULT_PARALLELIZATION),
+            f"{root}.parallelization",
+            minimum=1,
+            maximum=MAX_PARALLELISM,
+        )
+        _check_scrypt_memory(cost, block_size, f"{root}.cost")
+        normalised.update(keylen=keylen, cost=cost, blockSize=block_size, parallelization=parallelization)
+    else:
+        for name in _SCRYPT_KEYS:
+            if name in data:
+                raise _not_allowed(name, algorithm, root)
+
+    _check_hash_value(normalised, f"{hash_path}.value")
+    return normalised
+
+
+def _check_hash_value(normalised: dict[str, Any], path: str) -> None:
+    """The hash value parses for its algorithm, within the bounds, and has the digest's length."""
+    algorithm = normalised["algorithm"]
+    value = normalised["hash"]["value"]
+    if algorithm == "argon2":
+        _parse_argon2(value, path)
+    elif algorithm == "bcrypt":
+        _parse_bcrypt(value, path, prefixes=("2a", "2b", "2y"))
+    elif algorithm == "ldap":
+        _parse_ldap(value, path)
+    elif algorithm == "pbkdf2":
+        _parse_pbkdf2(value, path)
+    else:
+        digest = _decode(value, normalised["hash"]["encoding"], path)
+        if algorithm == "scrypt":
+            expected = normalised["keylen"]
+        elif algorithm == "hmac":
+            expected = _DIGEST_SIZES[normalised["hash"]["digest"]]
+        else:
+            expected = _DIGEST_SIZES[algorithm]
+        if len(digest) != expected:
+            raise _format(f"{algorithm} ({expected} bytes)", path)
+
+
+def _parse_ldap(value: str, path: str) -> tuple[str, bytes, bytes]:
+    """RFC 2307 ``{SCHEME}base64``: (digest name, digest, salt)."""
+    match = _LDAP.fullmatch(value)
+    if match is None:
+        raise _format("ldap", path)
+    scheme = _LDAP_SCHEMES.get(match.group(1).upper())
+    if scheme is None:
+        raise HashFormatError("ENUM_MISMATCH", messages.enum_mismatch(echo(match.group(1))), path)
+    digest_name, salted = scheme
+    raw = _b64decode(match.group(2), path)
+    size = _DIGEST_SIZES[digest_name]
+    if (salted and len(raw) <= size) or (not salted and len(raw) != size):
+        raise _format("ldap", path)
+    return digest_name, raw[:size], raw[size:]
+
+
+@dataclass(frozen=True)
+class _Pbkdf2:
+    digest: str
+    iterations: int
+    salt: bytes
+    derived: bytes
+
+
+def _parse_pbkdf2(value: str, path: str) -> _Pbkdf2:
+    """``$pbkdf2-<digest>$i=<iterations>,l=<keylen>$<b64 salt>$<b64 hash>`` (defaults i=100000, l=64)."""
+    match = _PBKDF2.fullmatch(value)
+    if match is None:
+        raise _format("pbkdf2", path)
+    digest, params, salt, derived = match.groups()
+    if digest not in DIGESTS:
+        raise HashFormatError("ENUM_MISMATCH", messages.enum_mismatch(echo(digest)), path)
+    if not digest_available(digest):
+        raise HashFormatError("ENUM_MISMATCH", messages.digest_unavailable(digest), path)
+    values: dict[str, int] = {}
+    for pair in (params or "").split(","):
+        if not pair:
+            continue
+        name, _sep, number = pair.partition("=")
+        if name not in ("i", "l") or name in values:
+            raise _format("pbkdf2", path)
+        values[name] = int(number)
+    iterations = _bounded(
+        values.get("i", PBKDF2_DEFAULT_ITERATIONS), path, minimum=1, maximum=MAX_PBKDF2_ITERATIONS, name="i"
+    )
+    keylen = _bounded(values.get("l", PBKDF2_DEFAULT_KEY_LENGTH), path, minimum=1, maximum=MAX_KEY_LENGTH, name="l")
+    derived_bytes = _b64decode(derived, path)
+    if len(derived_bytes) != keylen:
+        raise _format("pbkdf2", path)
+    return _Pbkdf2(digest, iterations, _b64decode(salt, path), derived_bytes)
+
+
+# --- verification -------------------------------------------------------------------------------------------
+
+
+def _password_bytes(password: str, encoding: str) -> bytes | None:
+    """The password as the source system hashed it (Node.js ``Buffer.from(password, encoding)``)."""
+    try:
+        if encoding == "utf8":
+            return password.encode("utf-8")
+        utf16 = password.encode("utf-16-le", "surrogatepass")
+    except UnicodeEncodeError:
+        return None
+    if encoding in ("utf16le", "ucs2"):
+        return utf16
+    return utf16[::2]  # ascii, latin1, binary: the low byte of each UTF-16 code unit, as Node.js writes them
+
+
+def _verify_custom(password: str, data: dict[str, Any]) -> bool:
+    secret = _password_bytes(password, data["password"]["encoding"])
+    if secret is None:
+        return False
+    algorithm = data["algorithm"]
+    value = data["hash"]["value"]
+    path = "custom_password_hash.hash.value"
+    if algorithm == "argon2":
+        variant = _ARGON2.fullmatch(value).group(1)  # type: ignore[union-attr]
+        kind = {
+            "argon2id": argon2_low_level.Type.ID,
+            "argon2i": argon2_low_level.Type.I,
+            "argon2d": argon2_low_level.Type.D,
+        }[variant]
+        try:
+            return argon2_low_level.verify_secret(value.encode("ascii"), secret, kind)
+        except Argon2VerificationError:
+            return False
+    if algorithm == "bcrypt":
+        if len(secret) > BCRYPT_MAX_BYTES:
+            return False
+        return bcrypt.checkpw(secret, ("$2b$" + value[4:] if value.startswith("$2y$") else value).encode("ascii"))
+    if algorithm == "ldap":
+        digest_name, expected, salt = _parse_ldap(value, path)
+        return hmac.compare_digest(hashlib.new(digest_name, secret + salt).digest(), expected)
+    if algorithm == "pbkdf2":
+        parsed = _parse_pbkdf2(value, path)
+        computed = hashlib.pbkdf2_hmac(parsed.digest, secret, parsed.salt, parsed.iterations, dklen=len(parsed.derived))
+        return hmac.compare_digest(computed, parsed.derived)
+
+    expected = _decode(value, data["hash"]["encoding"], path)
+    salt = b""
+    salted = secret
+    if "salt" in data:
+        salt = _decode(data["salt"]["value"], data["salt"]["encoding"], "custom_password_hash.salt.value")
+        salted = salt + secret if data["salt"]["position"] == "prefix" else secret + salt
+    if algorithm == "scrypt":
+        cost, block_size, parallelization = data["cost"], data["blockSize"], data["parallelization"]
+        maxmem = min(2**31 - 1, 128 * block_size * (cost + parallelization + 2) + (1 << 20))
+        computed = hashlib.scrypt(
+            secret, salt=salt, n=cost, r=block_size, p=parallelization, maxmem=maxmem, dklen=data["keylen"]
+        )
+    elif algorithm == "hmac":
+        key = data["hash"]["key"]
+        key_bytes = _decode(key["value"], key["encoding"], "custom_password_hash.hash.key.value")
+        computed = hmac.new(key_bytes, salted, data["hash"]["digest"]).digest()
+    else:
+        computed = hashlib.new(algorithm, salted).digest()
+    return hmac.compare_digest(computed, expected)
+
+
+def _verify_password_hash(password: str, value: str) -> bool:
+    scheme = _parse_password_hash(value, "password_hash")
+    if scheme == _PLAIN_BCRYPT:
+        secret = password.encode("utf-8")
+        return len(secret) <= BCRYPT_MAX_BYTES and bcrypt.checkpw(secret, value.encode("ascii"))
+    if scheme == "sha1":  # Django 5.1 dropped SHA1PasswordHasher; the format is sha1(salt + password), in hex
+        _scheme, salt, expected = value.split("$", 2)
+        computed = hashlib.sha1(salt.encode("utf-8") + password.encode("utf-8")).hexdigest()  # noqa: S324
+        return hmac.compare_digest(computed, expected)
+    hasher: django_hashers.BasePasswordHasher
+    if scheme == "pbkdf2_sha256":
+        hasher = django_hashers.PBKDF2PasswordHasher()
+    elif scheme == "pbkdf2_sha1":
+        hasher = django_hashers.PBKDF2SHA1PasswordHasher()
+    elif scheme == "argon2":
+        hasher = django_hashers.Argon2PasswordHasher()
+    elif scheme == "bcrypt_sha256":
+        hasher = django_hashers.BCryptSHA256PasswordHasher()
+    elif scheme == "bcrypt":
+        hasher = django_hashers.BCryptPasswordHasher()
+    elif scheme == "scrypt":
+        scrypt_hasher = django_hashers.ScryptPasswordHasher()
+        _scheme, cost, _salt, block_size, parallelism, _digest = value.split("$")
+        # OpenSSL's default ceiling is 32 MiB; the parse above already bounded 128 * N * r by 1 GiB.
+        scrypt_hasher.maxmem = min(  # type: ignore[misc]
+            2**31 - 1, 128 * int(block_size) * (int(cost) + int(parallelism) + 2) + (1 << 20)
+        )
+        hasher = scrypt_hasher
+    else:
+        hasher = django_hashers.MD5PasswordHasher()
+    return bool(hasher.verify(password, value))  # Django's hashers compare in constant time
+
+
+def verify_stored_password(password: str, *, password_hash: str | None, custom_password_hash: dict | None) -> bool:
+    """Whether ``password`` matches the stored hash: the custom hash when there is one, else ``password_hash``.
+
+    A stored value that no longer passes validation (written by hand, or under older bounds) never matches.
+    """
+    try:
+        if custom_password_hash is not None:
+            return _verify_custom(password, normalize_custom_password_hash(custom_password_hash))
+        if password_hash:
+            return _verify_password_hash(password, password_hash)
+    except HashFormatError as exc:
+        logger.warning("stored password hash refused: %s at %s", exc.code, exc.path)
+    except (ValueError, UnicodeError):  # e.g. a password Django's or bcrypt's encoders refuse
+        return False
+    return False
