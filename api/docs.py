@@ -20,7 +20,8 @@ class ErrorEnvelopeDoc(s.Serializer):
     error = s.CharField(help_text="HTTP reason phrase.")
     message = s.CharField()
     errorCode = s.CharField(required=False)
-    errors = FieldErrorDoc(many=True)
+    # DRF's metaclass moves declared fields out of the class, so this does not shadow Serializer.errors.
+    errors = FieldErrorDoc(many=True)  # type: ignore[assignment]
 
 
 class IdentityDoc(s.Serializer):
@@ -179,7 +180,8 @@ class SignupErrorDoc(s.Serializer):
     description = s.JSONField(help_text="A sentence, or password-sheriff's rules for PasswordStrengthError.")
     message = s.CharField(required=False)
     policy = s.CharField(required=False)
-    errors = FieldErrorDoc(many=True, required=False)
+    # DRF's metaclass moves declared fields out of the class, so this does not shadow Serializer.errors.
+    errors = FieldErrorDoc(many=True, required=False)  # type: ignore[assignment]
     statusCode = s.IntegerField()
 
 
@@ -195,7 +197,8 @@ class V1UserDoc(s.Serializer):
 class V1ErrorDoc(s.Serializer):
     error = s.CharField()
     message = s.CharField()
-    errors = FieldErrorDoc(many=True, required=False)
+    # DRF's metaclass moves declared fields out of the class, so this does not shadow Serializer.errors.
+    errors = FieldErrorDoc(many=True, required=False)  # type: ignore[assignment]
 
 
 # Every request with a body can also meet the body guards: no length (411), too long (413), wrong type (415).

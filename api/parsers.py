@@ -117,7 +117,11 @@ class StrictFormParser(FormParser):
     names another) and for too many fields.
     """
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> QueryDict:
+    # The stubs' read-only QueryDict (_ImmutableQueryDict) is a type-only class; ours is read-only as Django's own
+    # are (parse_form sets _mutable = False).
+    def parse(  # type: ignore[override]
+        self, stream: Any, media_type: str | None = None, parser_context: Any = None
+    ) -> QueryDict:
         try:
             encoding = declared_charset(media_type)
         except UnsupportedCharset as exc:
@@ -188,6 +192,8 @@ class _LatinOneMultiPartParser(DjangoMultiPartParser):
         super().__init__(meta, input_data, upload_handlers, "latin-1")
         self.charset = charset
 
+    _boundary: bytes  # set by Django's MultiPartParser.__init__ (private, so not in the stubs)
+
     @property
     def boundary(self) -> bytes:
         """The boundary Django validated (``boundary_re``) from the ``Content-Type``."""
@@ -250,7 +256,7 @@ def _decoded_parts(data: QueryDict, files: MultiValueDict, charset: str) -> tupl
         for value in values:
             decoded.appendlist(field, _decoded(value, charset, field))
     decoded._mutable = False
-    decoded_files = MultiValueDict()
+    decoded_files: MultiValueDict[str, Any] = MultiValueDict()
     for name, uploads in files.lists():
         decoded_files.setlist(_decoded(name, charset, None), uploads)
     return decoded, decoded_files

@@ -16,7 +16,7 @@ class HasRequiredScopes(BasePermission):
     """Reads ``view.required_scopes = {"POST": ("create:users",), ...}``. A view without it is closed."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        if not hasattr(view, request.method.lower()):
+        if not hasattr(view, (request.method or "").lower()):
             return True  # DRF answers 405 for a method the view does not handle
         required = getattr(view, "required_scopes", {}).get(request.method)
         principal = request.auth
@@ -27,9 +27,9 @@ class HasRequiredScopes(BasePermission):
         if not required:
             return False
         if not principal.has_any_scope(required):
-            exc = PermissionDenied(
+            denied = PermissionDenied(
                 _("Insufficient scope, expected any of: %(scopes)s") % {"scopes": ",".join(required)}
             )
-            exc.error_code = "insufficient_scope"  # type: ignore[attr-defined]
-            raise exc
+            denied.error_code = "insufficient_scope"  # type: ignore[attr-defined]
+            raise denied
         return True

@@ -64,8 +64,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif isinstance(exc, drf.Throttled):
         status, code, errors = 429, "too_many_requests", []
         message = _("Global limit has been reached")
-        if exc.wait is not None:
-            headers["Retry-After"] = retry_after_header(exc.wait)
+        wait = exc.wait  # type: ignore[attr-defined]  # DRF sets Throttled.wait; its stubs omit it
+        if wait is not None:
+            headers["Retry-After"] = retry_after_header(wait)
     elif isinstance(exc, drf.ParseError):
         status, code, errors = 400, "invalid_body", []
         message = str(exc.detail) if isinstance(exc, FormParseError) else _("Invalid request payload JSON format")

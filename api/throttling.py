@@ -25,6 +25,7 @@ from django.conf import settings
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
+from clients.tokens import TokenPrincipal
 from core.errors import TemporarilyUnavailable
 from ratelimits import buckets
 from ratelimits.buckets import Rate, StoreUnavailable
@@ -121,7 +122,7 @@ class ClientRateThrottle(TokenBucketThrottle):
 
     def identity(self, request: Request) -> str | None:
         principal = request.auth
-        return principal.client_id if principal is not None else None
+        return principal.client_id if isinstance(principal, TokenPrincipal) else None
 
 
 class ClientIPRateThrottle(TokenBucketThrottle):

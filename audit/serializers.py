@@ -11,6 +11,10 @@ class ListLogsQuerySerializer(StrictSerializer):
     page = QueryIntegerField(min_value=0, max_value=MAX_PAGE, help_text=_("Page index of the results to return."))
     per_page = QueryIntegerField(min_value=0, max_value=100, help_text=_("Number of results per page."))
     sort = StrictCharField(pattern=r"^date:(1|-1)$", help_text=_("date:1 for oldest first, date:-1 for newest."))
-    fields = StrictCharField(help_text=_("Comma-separated list of fields to include or exclude."))
+    # DRF's metaclass moves declared fields out of the class, so this does not shadow Serializer.fields; the stubs
+    # cannot express that.
+    fields = StrictCharField(  # type: ignore[assignment]
+        help_text=_("Comma-separated list of fields to include or exclude.")
+    )
     include_fields = QueryBooleanField(help_text=_("Whether the fields are included (true) or excluded (false)."))
     include_totals = QueryBooleanField(help_text=_("Return an object with the total count (true) or an array."))

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,7 @@ import bcrypt
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
-from run import bcrypt_bound  # noqa: E402 (bench/run.py, beside this file)
+from run import bcrypt_bound, found  # noqa: E402 (bench/run.py, beside this file)
 
 PYTHON = sys.executable
 CONNECTION = "Username-Password-Authentication"
@@ -91,9 +90,9 @@ def run_import(env: dict[str, str], path: Path) -> dict[str, float]:
         text = out.read()
     if child.returncode not in (0, 1):
         raise RuntimeError(f"import_users failed: {text}")
-    inserted = int(re.search(r"inserted (\d+)", text).group(1))
-    failed = int(re.search(r"failed (\d+)", text).group(1))
-    importing = float(re.search(r"users in ([\d.]+) s", text).group(1))  # the command's own, without start-up
+    inserted = int(found(r"inserted (\d+)", text))
+    failed = int(found(r"failed (\d+)", text))
+    importing = float(found(r"users in ([\d.]+) s", text))  # the command's own, without start-up
     return {
         "seconds": importing,
         "wall": seconds,

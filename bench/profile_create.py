@@ -17,7 +17,9 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -102,14 +104,14 @@ def main() -> None:
         create()
     queries: list[str] = []
 
-    def record(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+    def record(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
         queries.append(sql)
         return execute(sql, params, many, context)
 
     with db.execute_wrapper(record):
         create()
 
-    profiler = None
+    profiler: Any = None  # a cProfile.Profile or a pyinstrument Profiler
     if args.profile == "cprofile":
         import cProfile
 

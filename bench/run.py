@@ -86,6 +86,14 @@ def _latency_ms(text: str, label: str) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
+def found(pattern: str, text: str) -> str:
+    """The first group of ``pattern`` in a tool's output; raises ``RuntimeError`` with the output when absent."""
+    match = re.search(pattern, text)
+    if match is None:
+        raise RuntimeError(f"{pattern!r} not found in:\n{text}")
+    return match.group(1)
+
+
 def run_wrk(url: str, token: str, concurrency: int, duration: int, *, mail: bool) -> dict[str, float]:
     env = {
         **os.environ,
@@ -98,8 +106,8 @@ def run_wrk(url: str, token: str, concurrency: int, duration: int, *, mail: bool
          "-s", str(ROOT / "bench" / "create_users.lua"), url],
         capture_output=True, text=True, env=env, check=True,
     ).stdout  # fmt: skip
-    requests = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    total = float(re.search(r"(\d+) requests in", out).group(1))
+    requests = float(found(r"Requests/sec:\s+([\d.]+)", out))
+    total = float(found(r"(\d+) requests in", out))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     non2xx = float(errors.group(1)) if errors else 0.0
     return {

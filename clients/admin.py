@@ -16,6 +16,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -86,7 +87,9 @@ class ClientAdmin(admin.ModelAdmin):
             return super().response_add(request, obj, post_url_continue)
         return self._secrets_page(request, [shown], title=_("Client created"))
 
-    def _secrets_page(self, request: HttpRequest, shown: list[tuple[Client, str]], *, title: str) -> HttpResponse:
+    def _secrets_page(
+        self, request: HttpRequest, shown: list[tuple[Client, str]], *, title: str | Promise
+    ) -> HttpResponse:
         """The page that shows new secrets once: rendered in the response, stored nowhere."""
         context = {
             **self.admin_site.each_context(request),

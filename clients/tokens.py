@@ -28,6 +28,7 @@ from rest_framework_simplejwt.exceptions import (
 )
 from rest_framework_simplejwt.tokens import Token
 
+from core.db import column_of
 from core.schema import text_fault
 
 
@@ -282,9 +283,9 @@ def _client_state_sql(vendor: str) -> str:
     quote = connection.ops.quote_name
     meta = Client._meta
     return "SELECT {}, {}, {} FROM {} WHERE {} = %s".format(  # noqa: S608 - names from the model, quoted
-        quote(meta.get_field("is_active").column),
-        quote(meta.get_field("secret_rotated_at").column),
-        quote(meta.get_field("token_generation").column),
+        quote(column_of(meta.get_field("is_active"))),
+        quote(column_of(meta.get_field("secret_rotated_at"))),
+        quote(column_of(meta.get_field("token_generation"))),
         quote(meta.db_table),
-        quote(meta.pk.column),
+        quote(column_of(meta.pk)),
     )

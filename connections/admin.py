@@ -48,7 +48,8 @@ class ConnectionAdmin(admin.ModelAdmin):
         return super().add_view(request, form_url, extra_context)
 
     def get_form(self, request: HttpRequest, obj: Connection | None = None, change: bool = False, **kwargs: Any) -> Any:
-        strategy, actor = self._strategy(request, obj), admin_actor(request)
+        # add_view asks for the strategy first; the fallback is get_fieldsets' own.
+        strategy, actor = self._strategy(request, obj) or Strategy.AUTH0, admin_actor(request)
 
         class Form(ConnectionForm):
             def __init__(self, *args: Any, **kw: Any) -> None:

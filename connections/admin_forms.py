@@ -120,7 +120,8 @@ class ConnectionForm(forms.ModelForm):
         return options
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data  # what ModelForm.clean() returns (typed Optional: a Form.clean() may return None)
         if self.errors:
             return cleaned
         try:

@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 
 from connections.errors import ConnectionNotFound, ConnectionNotFoundById
 from connections.models import Connection
+from core.db import column_of
 
 
 def get_connection(*, name: str) -> Connection:
@@ -30,9 +31,9 @@ def _by_name_sql(vendor: str) -> str:
     """``SELECT <every column> FROM connections WHERE name = %s`` in the quoting of the database ``vendor``."""
     quote = connection.ops.quote_name
     meta = Connection._meta
-    columns = ", ".join(quote(field.column) for field in meta.concrete_fields)
+    columns = ", ".join(quote(column_of(field)) for field in meta.concrete_fields)
     return "SELECT {} FROM {} WHERE {} = %s".format(  # noqa: S608 - names from the model, quoted
-        columns, quote(meta.db_table), quote(meta.get_field("name").column)
+        columns, quote(meta.db_table), quote(column_of(meta.get_field("name")))
     )
 
 

@@ -78,7 +78,11 @@ class UpdateConnectionRequestSerializer(StrictSerializer):
 
 
 class ConnectionFieldsQuerySerializer(StrictSerializer):
-    fields = StrictCharField(help_text=_("A comma separated list of fields to include or exclude."))
+    # DRF's metaclass moves declared fields out of the class, so this does not shadow Serializer.fields; the stubs
+    # cannot express that.
+    fields = StrictCharField(  # type: ignore[assignment]
+        help_text=_("A comma separated list of fields to include or exclude.")
+    )
     include_fields = QueryBooleanField(
         help_text=_("true if the fields specified are to be included in the result, false otherwise.")
     )
@@ -96,4 +100,7 @@ class ListConnectionsQuerySerializer(ConnectionFieldsQuerySerializer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # "from" is a Python keyword: declared here rather than as a class attribute.
-        self.fields["from"] = StrictCharField(help_text=_("Optional id from which to start selection."))
+        # mypy takes the declared field "fields" above for Serializer.fields (see there).
+        self.fields["from"] = StrictCharField(  # type: ignore[index]
+            help_text=_("Optional id from which to start selection.")
+        )

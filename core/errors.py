@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 # Boom's reason phrases (what Auth0 sends as ``error``); Python renamed some of them.
@@ -46,9 +47,10 @@ class DomainError(Exception):
 
     status: int = 400
     code: str = "bad_request"
-    default_message: str = _("Bad request.")
+    # A lazy translation, rendered in the request's language when the error is raised.
+    default_message: str | Promise = _("Bad request.")
 
-    def __init__(self, message: str | None = None, *, errors: list[FieldError] | None = None) -> None:
+    def __init__(self, message: str | Promise | None = None, *, errors: list[FieldError] | None = None) -> None:
         self.message = str(message if message is not None else self.default_message)
         self.errors = list(errors or [])
         super().__init__(self.message)

@@ -274,7 +274,9 @@ class StrictSerializer(serializers.Serializer):
             value = super().to_internal_value(data)
         except serializers.ValidationError as exc:
             # Report every problem at once, as z-schema does, not just the unknown keys.
-            raise serializers.ValidationError({**errors, **exc.detail}) from exc
+            # A serializer's field errors are always a mapping; anything else would be a non-field error.
+            detail = exc.detail if isinstance(exc.detail, dict) else {api_settings.NON_FIELD_ERRORS_KEY: exc.detail}
+            raise serializers.ValidationError({**errors, **detail}) from exc
         if errors:
             raise serializers.ValidationError(errors)
         return value

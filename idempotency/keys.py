@@ -150,7 +150,8 @@ def idempotent(endpoint: str, caller: Callable[[Request], str]) -> Callable[...,
                 try:
                     response = view.handle_exception(exc)  # renders domain errors; re-raises real bugs
                 except Exception:
-                    IdempotencyRecord.objects.filter(pk=getattr(claim, "pk", None)).delete()
+                    if claim is not None:
+                        IdempotencyRecord.objects.filter(pk=claim.pk).delete()
                     raise
             try:
                 # Rendered here as DRF's dispatch would (finalizing twice changes nothing), so what is kept is
@@ -159,11 +160,14 @@ def idempotent(endpoint: str, caller: Callable[[Request], str]) -> Callable[...,
                 if hasattr(response, "render"):
                     response.render()
             except Exception:
-                IdempotencyRecord.objects.filter(pk=getattr(claim, "pk", None)).delete()
+                if claim is not None:
+                    IdempotencyRecord.objects.filter(pk=claim.pk).delete()
                 raise
             body = _storable_text(response.content)
-            if claim is None or response.status_code >= 500 or body is None:
-                IdempotencyRecord.objects.filter(pk=getattr(claim, "pk", None)).delete()
+            if claim is None:
+                return response
+            if response.status_code >= 500 or body is None:
+                IdempotencyRecord.objects.filter(pk=claim.pk).delete()
                 return response
             IdempotencyRecord.objects.filter(pk=claim.pk).update(
                 status_code=response.status_code,

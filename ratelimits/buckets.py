@@ -28,12 +28,15 @@ import logging
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
 from ratelimits.models import Bucket
+
+if TYPE_CHECKING:
+    import redis
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +132,12 @@ class DatabaseStore:
         raise StoreUnavailable(f"rate limits need PostgreSQL or SQLite, not {connection.vendor}")
 
     def take(self, key: str, rate: Rate, now_ms: int) -> tuple[bool, int]:
-        params = {"key": key, "now": now_ms, "interval": rate.interval_ms, "capacity": rate.capacity_ms}
+        params: dict[str, str | int] = {
+            "key": key,
+            "now": now_ms,
+            "interval": rate.interval_ms,
+            "capacity": rate.capacity_ms,
+        }
         try:
             # A savepoint when the caller is inside a transaction: a failure here must not break the caller's.
             with _short_lock_wait(), transaction.atomic(), connection.cursor() as cursor:
@@ -244,7 +252,7 @@ return 1
 
 
 @functools.lru_cache(maxsize=4)
-def _redis_client(url: str):  # type: ignore[no-untyped-def]  # redis-py's client is untyped generic
+def _redis_client(url: str) -> redis.Redis:
     import redis
 
     # Short timeouts: a Redis that does not answer must not hold a request for long (see the outage policy).

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -53,6 +53,14 @@ class UserAdmin(admin.ModelAdmin):
         pk = request.GET.get("connection")
         return Connection.objects.filter(pk=pk).first() if pk else None
 
+    def _connection_to_add_to(self, request: HttpRequest) -> Connection:
+        """The chosen connection of step two; add_view shows step one when there is none, so only a request made
+        by hand past it gets the 404."""
+        connection = self._chosen_connection(request)
+        if connection is None:
+            raise Http404
+        return connection
+
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
         if self._chosen_connection(request) is None:
             return render_choose_first(
@@ -67,7 +75,7 @@ class UserAdmin(admin.ModelAdmin):
     def get_form(self, request: HttpRequest, obj: User | None = None, change: bool = False, **kwargs: Any) -> Any:
         actor = admin_actor(request)
         if obj is None:
-            connection = self._chosen_connection(request)
+            connection = self._connection_to_add_to(request)
 
             class AddForm(UserAddForm):
                 def __init__(self, *args: Any, **kw: Any) -> None:
@@ -83,8 +91,8 @@ class UserAdmin(admin.ModelAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj: User | None = None) -> Any:
         if obj is None:
-            connection = self._chosen_connection(request)
-            return [(connection.name if connection else None, {"fields": fields_for(connection)})]
+            connection = self._connection_to_add_to(request)
+            return [(connection.name, {"fields": fields_for(connection)})]
         editable = [f for f in fields_for(obj.connection) if f not in ("password", "verify_email")]
         for flag in ("email_verified", "phone_verified"):
             if flag not in editable:

@@ -49,7 +49,12 @@ class JSONObjectFormField(forms.JSONField):
         return "" if value is None else json.dumps(value, ensure_ascii=False, indent=2)
 
 
-def _apply_errors(form: forms.Form, errors: list[FieldError], message: str, password_field: str = "password") -> None:  # noqa: S107 - a field name
+def _apply_errors(
+    form: forms.BaseForm,
+    errors: list[FieldError],
+    message: str,
+    password_field: str = "password",  # noqa: S107 - a field name
+) -> None:
     placed = False
     for error in errors:
         field = (error.field or "").split(".")[0]
@@ -61,7 +66,7 @@ def _apply_errors(form: forms.Form, errors: list[FieldError], message: str, pass
         form.add_error(None, message)
 
 
-def _run(form: forms.Form, action: Any, password_field: str = "password") -> Any:  # noqa: S107 - a field name
+def _run(form: forms.BaseForm, action: Any, password_field: str = "password") -> Any:  # noqa: S107 - a field name
     """Call a service and turn its domain errors into form errors."""
     try:
         return action()
@@ -122,7 +127,8 @@ class UserAddForm(_PlainTextFields):
         return payload
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data  # what ModelForm.clean() returns (typed Optional: a Form.clean() may return None)
         try:
             data = validate_payload(CreateUserRequestSerializer, self._payload())
         except PayloadValidationError as exc:
@@ -185,7 +191,8 @@ class UserChangeForm(_PlainTextFields):
         return changes
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data  # what ModelForm.clean() returns (typed Optional: a Form.clean() may return None)
         changes = self._changes()
         if not changes:
             return cleaned

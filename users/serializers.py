@@ -220,7 +220,9 @@ class UpdateUserRequestSerializer(StrictSerializer):
 
 
 class UserFieldsQuerySerializer(StrictSerializer):
-    fields = StrictCharField(
+    # DRF's metaclass moves declared fields out of the class, so this does not shadow Serializer.fields; the stubs
+    # cannot express that.
+    fields = StrictCharField(  # type: ignore[assignment]
         help_text=_(
             "Comma-separated list of fields to include or exclude (based on value provided for "
             "include_fields) in the result. Leave empty to retrieve all fields."

@@ -90,7 +90,8 @@ def signup_exception_handler(exc: Exception, context: dict[str, Any]) -> Respons
             "description": _("Too many sign-ups from this address. Try again later."),
             "statusCode": 429,
         }
-        return Response(body, 429, headers={"Retry-After": retry_after_header(exc.wait)})
+        # DRF sets Throttled.wait; its stubs omit it.
+        return Response(body, 429, headers={"Retry-After": retry_after_header(exc.wait)})  # type: ignore[attr-defined]
     return exception_handler(exc, context)
 
 

@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.base import ManagementAPIView, select_fields
-from api.bearer import client_actor
+from api.bearer import bearer_principal, client_actor
 from api.docs import BODY_ERRORS, USERS_LIST, UserProfileDoc, errors
 from core.schema import validate_payload, validate_query
 from idempotency.keys import idempotent
@@ -30,7 +30,7 @@ _USER_ID = OpenApiParameter("user_id", str, OpenApiParameter.PATH, description="
 class UserCollectionView(ManagementAPIView):
     required_scopes = {"POST": ("create:users",), "GET": ("read:users",)}
 
-    @idempotent("POST /api/v2/users", caller=lambda request: f"client:{request.auth.client_id}")
+    @idempotent("POST /api/v2/users", caller=lambda request: f"client:{bearer_principal(request).client_id}")
     @extend_schema(
         operation_id="post_users",
         summary="Create a User",

@@ -12,7 +12,9 @@ from urllib.parse import unquote
 
 import jwt
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.http import QueryDict
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -78,7 +80,8 @@ def oauth_exception_handler(exc: Exception, context: dict[str, Any]) -> Response
         return Response(
             {"error": "too_many_requests", "error_description": _("Too many requests")},
             429,
-            headers={"Retry-After": str(int(exc.wait or 1) + 1)},
+            # DRF sets Throttled.wait; its stubs omit it.
+            headers={"Retry-After": str(int(exc.wait or 1) + 1)},  # type: ignore[attr-defined]
         )
     return exception_handler(exc, context)
 
@@ -385,6 +388,8 @@ class JwksView(APIView):
     def get(self, request: Request) -> Response:
         key = settings.JWT_SIGNING_KEY
         public = serialization.load_pem_public_key(key.public_pem.encode())
+        if not isinstance(public, rsa.RSAPublicKey):  # config.keys loads RSA keys only
+            raise ImproperlyConfigured("The JWT signing key must be an RSA key")
         jwk = jwt.algorithms.RSAAlgorithm.to_jwk(public, as_dict=True)
         jwk.update({"kid": key.kid, "alg": "RS256", "use": "sig"})
         return Response({"keys": [jwk]}, headers={"Cache-Control": "public, max-age=300"})

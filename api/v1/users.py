@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.base import ManagementAPIView
-from api.bearer import client_actor
+from api.bearer import bearer_principal, client_actor
 from api.docs import V1ErrorDoc, V1UserDoc
 from api.parsers import FormParseError
 from api.problems import exception_handler
@@ -75,7 +75,8 @@ def v1_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | 
         return Response(
             {"error": "too_many_requests", "message": _("Too many requests. Try again later.")},
             429,
-            headers={"Retry-After": retry_after_header(exc.wait)},
+            # DRF sets Throttled.wait; its stubs omit it.
+            headers={"Retry-After": retry_after_header(exc.wait)},  # type: ignore[attr-defined]
         )
     return exception_handler(exc, context)
 
@@ -86,7 +87,7 @@ class V1UsersView(ManagementAPIView):
     def get_exception_handler(self) -> Any:
         return v1_exception_handler
 
-    @idempotent("POST /v1/users", caller=lambda request: f"client:{request.auth.client_id}")
+    @idempotent("POST /v1/users", caller=lambda request: f"client:{bearer_principal(request).client_id}")
     @extend_schema(
         operation_id="post_v1_users",
         summary="Create a new user (plain facade)",

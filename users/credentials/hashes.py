@@ -600,9 +600,7 @@ def _verify_password_hash(password: str, value: str) -> bool:
         scrypt_hasher = django_hashers.ScryptPasswordHasher()
         _scheme, cost, _salt, block_size, parallelism, _digest = value.split("$")
         # OpenSSL's default ceiling is 32 MiB; the parse above already bounded 128 * N * r by 1 GiB.
-        scrypt_hasher.maxmem = min(  # type: ignore[misc]
-            2**31 - 1, 128 * int(block_size) * (int(cost) + int(parallelism) + 2) + (1 << 20)
-        )
+        scrypt_hasher.maxmem = min(2**31 - 1, 128 * int(block_size) * (int(cost) + int(parallelism) + 2) + (1 << 20))
         hasher = scrypt_hasher
     else:
         hasher = django_hashers.MD5PasswordHasher()

@@ -52,6 +52,7 @@ from connections.models import Connection, Strategy
 from connections.password_policy import PasswordPolicyError
 from connections.strategies import check_user_fields
 from core.actors import Actor
+from core.db import column_of
 from core.errors import PayloadValidationError
 from users.credentials.passwords import hash_password
 from users.emails import fold_email
@@ -148,7 +149,7 @@ class _Candidate:
     index: int
     raw: Any
     data: dict[str, Any]
-    values: dict[str, Any] | None = None  # the row to store (``users.services.new_user_values``)
+    values: dict[str, Any] = field(default_factory=dict)  # the row to store (``users.services.new_user_values``)
     bcrypt_hash: str | None = None  # of a plain ``password``
 
 
@@ -530,7 +531,7 @@ class _Importer:
         self.in_column_order = operator.itemgetter(*self.names)
         self.json_columns = [i for i, f in enumerate(columns) if f.get_internal_type() == "JSONField"]
         self.time_columns = [i for i, f in enumerate(columns) if f.get_internal_type() == "DateTimeField"]
-        quoted = ", ".join(db.ops.quote_name(f.column) for f in columns)
+        quoted = ", ".join(db.ops.quote_name(column_of(f)) for f in columns)
         self.insert_head = f"INSERT INTO {db.ops.quote_name(User._meta.db_table)} ({quoted})"
         self.insert_tail = f"ON CONFLICT DO NOTHING RETURNING {db.ops.quote_name('user_id')}"
         self.values_row = "(" + ", ".join(["%s"] * len(columns)) + ")"
@@ -607,7 +608,8 @@ class _Importer:
         self.summary.skipped += outcome.skipped
         for rejected in outcome.rejected:
             self._reject(rejected.index, rejected.raw, rejected.errors)
-        if self.on_progress:  # after each batch is committed, so progress never counts what may be lost
+        # After each batch is committed, so progress never counts what may be lost (both are set by run()).
+        if self.on_progress and self.reader is not None:
             self.on_progress(self.summary, self.reader.bytes_read)
 
     # --- validation ---------------------------------------------------------------------------------------
@@ -807,8 +809,8 @@ class _Importer:
     def _settle(self, candidate: _Candidate, by: dict[str, dict[Any, User]], now: datetime, out: _Outcome) -> str:
         values, data = candidate.values, candidate.data
         keys = ["email", "username", "phone_number"] + (["user_id"] if data.get("user_id") else [])
-        matches = {key: by[key].get(values[key]) for key in keys if values[key]}
-        matches = {key: row for key, row in matches.items() if row is not None}
+        looked_up = {key: by[key].get(values[key]) for key in keys if values[key]}
+        matches = {key: row for key, row in looked_up.items() if row is not None}
         rows = {row.pk: row for row in matches.values()}
         if not rows:
             if "password" in data and candidate.bcrypt_hash is None:

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 
 from core import messages
-from core.schema import JSONObjectField, StrictCharField, StrictSerializer, check_text, echo, json_type, storable_text
+from core.schema import JSONObjectField, StrictCharField, StrictSerializer, echo, json_type, storable_text, text_fault
 from users.credentials.hashes import HashFormatError, normalize_custom_password_hash, normalize_password_hash
 from users.serializers import CreateUserRequestSerializer, EmailAddressField
 
@@ -164,7 +164,7 @@ def check_storable(record: Any) -> list[JobError]:
 
     ``MAX_DEPTH`` nesting beyond ``MAX_USER_DEPTH`` levels, ``INVALID_NUMBER`` a number out of range (``1e400``
     reads as infinity, which JSON cannot write), ``INVALID_CHARACTERS`` a NUL or a lone surrogate in a key or a
-    text (``core.schema.check_text``, the rule of every API input: PostgreSQL refuses NUL, and no lone
+    text (``core.schema.text_fault``, the rule of every API input: PostgreSQL refuses NUL, and no lone
     surrogate encodes as UTF-8). Auth0 documents no bulk-import code for these; the codes are the API's own.
     """
     found: dict[str, JobError] = {}
@@ -174,10 +174,9 @@ def check_storable(record: Any) -> list[JobError]:
         elif isinstance(value, float) and not math.isfinite(value):
             found.setdefault("INVALID_NUMBER", _error("INVALID_NUMBER", messages.not_finite(), path))
         elif isinstance(value, str) and "INVALID_CHARACTERS" not in found:
-            try:
-                check_text(value)
-            except serializers.ValidationError as exc:
-                found["INVALID_CHARACTERS"] = _error("INVALID_CHARACTERS", str(exc.detail[0]), path)
+            fault = text_fault(value)
+            if fault is not None:
+                found["INVALID_CHARACTERS"] = _error("INVALID_CHARACTERS", fault, path)
     return list(found.values())
 
 

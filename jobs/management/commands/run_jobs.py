@@ -28,7 +28,7 @@ class Command(BaseCommand):
         if poll_interval is not None and poll_interval <= 0:
             raise CommandError("--poll-interval must be positive")
         worker = Worker(poll_interval=poll_interval, report=lambda line: self.stdout.write(line))
-        previous: dict[int, Any] = {}
+        previous: dict[signal.Signals, Any] = {}
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
                 previous[sig] = signal.signal(sig, worker.stop)
