@@ -6,7 +6,6 @@ import secrets
 import string
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -63,19 +62,6 @@ class Connection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.strategy})"
-
-    def clean(self) -> None:
-        from connections.options import validate_connection
-        from core.errors import PayloadValidationError
-
-        try:
-            self.options = validate_connection(name=self.name, strategy=self.strategy, options=self.options)
-        except PayloadValidationError as exc:
-            by_field: dict[str, list[str]] = {}
-            for error in exc.errors:
-                field = (error.field or "options").split(".")[0]
-                by_field.setdefault(field if field in ("name", "strategy") else "options", []).append(error.message)
-            raise ValidationError(by_field or {"options": exc.message}) from exc
 
     # Small, read-only views of the options the validators need.
     @property

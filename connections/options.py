@@ -1,7 +1,7 @@
 """The shape of a connection and its options, validated as Auth0 validates them.
 
-Used by the ``create_connection`` command, ``Connection.clean`` (admin) and, later, the connections API, so a
-bad option is refused the same way everywhere.
+Used by ``connections.services`` (the connections API, the admin form and the ``create_connection`` command all
+write through it), so a bad option is refused the same way everywhere.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
 from connections.models import CONNECTION_NAME_PATTERN, Strategy
-from connections.password_policy import LEVELS
+from connections.password_policy import DEFAULT_LEVEL, LEVELS
 from core.schema import (
     StrictBooleanField,
     StrictCharField,
@@ -126,11 +126,11 @@ def _plain(value: Any) -> Any:
 def validate_connection(*, name: Any, strategy: Any, options: Any) -> dict[str, Any]:
     """Check a connection's name, strategy and options; return the options to store.
 
-    Raises ``PayloadValidationError`` naming each bad field. ``passwordPolicy`` defaults to ``good`` for
-    database connections, as Auth0's does.
+    Raises ``PayloadValidationError`` naming each bad field. ``passwordPolicy`` defaults to
+    ``password_policy.DEFAULT_LEVEL`` (``good``) for database connections, as Auth0's does.
     """
     validate_payload(ConnectionDefinition, {"name": name, "strategy": strategy})
     stored = _validate_options(strategy, options if options is not None else {})
     if strategy == Strategy.AUTH0:
-        stored.setdefault("passwordPolicy", "good")
+        stored.setdefault("passwordPolicy", DEFAULT_LEVEL)
     return stored
