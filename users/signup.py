@@ -76,9 +76,9 @@ def record_refused_signup(*, body: Any, error: Exception, actor: Actor) -> None:
     reason = getattr(error, "description", None) or getattr(error, "message", None) or str(error)
     record_failure(
         type=EventType.FAILED_SIGNUP,
-        description=str(reason)[:500],
+        description=str(reason),
         actor=actor,
-        user_name=str(body.get("email") or body.get("username") or "")[:300],
-        connection_name=str(body.get("connection") or "")[:128],
+        user_name=str(body.get("email") or body.get("username") or ""),
+        connection_name=str(body.get("connection") or ""),
         details={"code": str(code), "client_id": str(body.get("client_id") or "")[:64]},
     )
