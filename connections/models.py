@@ -28,8 +28,9 @@ class Strategy(models.TextChoices):
     EMAIL = "email", _("Passwordless e-mail")
 
 
-# Auth0's connection name rule: letters and digits, single hyphens between them.
+# Auth0's connection name rule: letters and digits, single hyphens between them, at most 128 characters.
 CONNECTION_NAME_PATTERN = r"^[a-zA-Z0-9](-[a-zA-Z0-9]|[a-zA-Z0-9])*$"
+CONNECTION_NAME_MAX_LENGTH = 128
 
 DEFAULT_USERNAME_MIN = 1
 DEFAULT_USERNAME_MAX = 15
@@ -39,7 +40,7 @@ class Connection(models.Model):
     id = models.CharField(
         verbose_name=_("id"), primary_key=True, max_length=20, default=new_connection_id, editable=False
     )
-    name = models.CharField(verbose_name=_("name"), max_length=128, unique=True)
+    name = models.CharField(verbose_name=_("name"), max_length=CONNECTION_NAME_MAX_LENGTH, unique=True)
     strategy = models.CharField(verbose_name=_("strategy"), max_length=16, choices=Strategy.choices)
     options = models.JSONField(verbose_name=_("options"), default=dict, blank=True)
     created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)

@@ -13,8 +13,8 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
-from connections.models import CONNECTION_NAME_PATTERN, Strategy
-from connections.password_policy import DEFAULT_LEVEL, LEVELS
+from connections.models import CONNECTION_NAME_MAX_LENGTH, CONNECTION_NAME_PATTERN, Strategy
+from connections.password_policy import DEFAULT_LEVEL, LEVELS, MIN_LENGTH_BOUNDS
 from core.schema import (
     StrictBooleanField,
     StrictCharField,
@@ -43,7 +43,9 @@ class ValidationOptions(StrictSerializer):
 
 class PasswordComplexityOptions(StrictSerializer):
     min_length = StrictIntegerField(
-        min_value=1, max_value=128, help_text=_("Minimum password length; supersedes the policy's.")
+        min_value=MIN_LENGTH_BOUNDS[0],
+        max_value=MIN_LENGTH_BOUNDS[1],
+        help_text=_("Minimum password length; supersedes the policy's."),
     )
 
 
@@ -87,7 +89,7 @@ class PasswordlessConnectionOptions(StrictSerializer):
 class ConnectionDefinition(StrictSerializer):
     name = StrictCharField(
         min_length=1,
-        max_length=128,
+        max_length=CONNECTION_NAME_MAX_LENGTH,
         pattern=CONNECTION_NAME_PATTERN,
         required=True,
         help_text=_("The name of the connection"),

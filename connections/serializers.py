@@ -7,7 +7,7 @@ from typing import Any, Required, TypedDict
 
 from django.utils.translation import gettext_lazy as _
 
-from connections.models import CONNECTION_NAME_PATTERN, Strategy
+from connections.models import CONNECTION_NAME_MAX_LENGTH, CONNECTION_NAME_PATTERN, Strategy
 from core import messages
 from core.schema import (
     MAX_PAGE,
@@ -52,7 +52,7 @@ class NewConnection(TypedDict, total=False):
 class CreateConnectionRequestSerializer(StrictSerializer[NewConnection]):
     name = StrictCharField(
         min_length=1,
-        max_length=128,
+        max_length=CONNECTION_NAME_MAX_LENGTH,
         pattern=CONNECTION_NAME_PATTERN,
         required=True,
         help_text=_(
