@@ -141,7 +141,6 @@ def schema_field(spec: UserField, **options: Any) -> serializers.Field:
 class NewUser(TypedDict, total=False):
     """A body ``CreateUserRequestSerializer`` accepted: the input of ``users.services.create_user``."""
 
-    connection: Required[str]
     email: str
     phone_number: str
     user_metadata: dict[str, Any]
@@ -155,6 +154,7 @@ class NewUser(TypedDict, total=False):
     nickname: str
     picture: str
     user_id: str
+    connection: Required[str]
     password: str
     verify_email: bool
     username: str
