@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from django.db import transaction
+from django.db import models, transaction
 
 from audit.models import Event, EventType
 from core.actors import Actor
@@ -51,9 +51,15 @@ def _storable(value: Any) -> Any:
     return value
 
 
+# The size of each text column of an event.
+_COLUMN_SIZES = {
+    field.name: field.max_length for field in Event._meta.concrete_fields if isinstance(field, models.CharField)
+}
+
+
 def _fit(value: str, column: str) -> str:
     """``value`` made storable, then cut to the column's size (escaping first: it may lengthen the text)."""
-    return storable_text(value)[: Event._meta.get_field(column).max_length]
+    return storable_text(value)[: _COLUMN_SIZES[column]]
 
 
 def _clean(details: dict[str, Any] | None) -> dict[str, Any]:

@@ -112,7 +112,7 @@ def _validate_options(strategy: str, options: Any) -> dict[str, Any]:
         (StrictSerializer,),
         {"options": schema(required=False, help_text=_("Options for the connection"))},
     )
-    validated = validate_payload(envelope, {"options": options})
+    validated: dict[str, Any] = validate_payload(envelope, {"options": options})
     return _plain(validated.get("options") or {})
 
 

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from audit.models import EventType
@@ -24,7 +24,7 @@ from core.errors import FieldError
 logger = logging.getLogger(__name__)
 
 
-def _clients(client_ids: Iterable[str]) -> list[models.Model]:
+def _clients(client_ids: Iterable[str]) -> list[Any]:
     """The clients named, all of them, or ``UnknownClients`` naming the missing ids.
 
     Clients point at connections (``clients.Client.connections``), not the other way round, so the client model

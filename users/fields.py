@@ -23,6 +23,9 @@ from django.utils.translation import gettext_lazy as _
 
 from users.emails import MAX_EMAIL_LENGTH
 
+# Auth0's nesting limit for user_metadata and app_metadata.
+METADATA_MAX_DEPTH = 10
+
 
 class Kind(enum.Enum):
     """The JSON type and format of a field, which decides the schema field class that checks it."""
@@ -43,6 +46,7 @@ class UserField:
     ``max_length`` is the longest value in characters, and the size of the model's column. A ``TEXT`` field's
     schema checks it directly; the e-mail rule (at most 254 UTF-16 units, validator.js) and the phone pattern
     (``+`` and at most 15 digits) imply it and report a longer value in their own words, as Auth0 does.
+    ``max_depth`` is how deeply an ``OBJECT`` may nest.
     """
 
     name: str
@@ -51,11 +55,8 @@ class UserField:
     min_length: int | None = None
     max_length: int | None = None
     pattern: str | None = None
-    max_depth: int | None = None
+    max_depth: int = METADATA_MAX_DEPTH
 
-
-# Auth0's nesting limit for user_metadata and app_metadata.
-METADATA_MAX_DEPTH = 10
 
 EMAIL = UserField("email", Kind.EMAIL, _("The user's email."), max_length=MAX_EMAIL_LENGTH)
 PHONE_NUMBER = UserField(
@@ -69,7 +70,6 @@ USER_METADATA = UserField(
     "user_metadata",
     Kind.OBJECT,
     _("Data related to the user that does not affect the application's core functionality."),
-    max_depth=METADATA_MAX_DEPTH,
 )
 BLOCKED = UserField(
     "blocked", Kind.BOOLEAN, _("Whether this user was blocked by an administrator (true) or not (false).")
@@ -89,7 +89,6 @@ APP_METADATA = UserField(
     "app_metadata",
     Kind.OBJECT,
     _("Data related to the user that does affect the application's core functionality."),
-    max_depth=METADATA_MAX_DEPTH,
 )
 GIVEN_NAME = UserField("given_name", Kind.TEXT, _("The user's given name(s)."), min_length=1, max_length=150)
 FAMILY_NAME = UserField("family_name", Kind.TEXT, _("The user's family name(s)."), min_length=1, max_length=150)

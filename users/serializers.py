@@ -138,8 +138,9 @@ def schema_field(spec: UserField, **options: Any) -> serializers.Field:
     raise AssertionError(spec.kind)
 
 
-class NewUser(TypedDict, total=False):
-    """A body ``CreateUserRequestSerializer`` accepted: the input of ``users.services.create_user``."""
+class UserInput(TypedDict, total=False):
+    """A new user's own fields, validated: what a create, a sign-up and an imported user have in common, and what
+    ``users.services.new_user_values`` and ``check_password_policy`` read."""
 
     email: str
     phone_number: str
@@ -154,10 +155,15 @@ class NewUser(TypedDict, total=False):
     nickname: str
     picture: str
     user_id: str
-    connection: Required[str]
     password: str
-    verify_email: bool
     username: str
+
+
+class NewUser(UserInput, total=False):
+    """A body ``CreateUserRequestSerializer`` accepted: the input of ``users.services.create_user``."""
+
+    connection: Required[str]
+    verify_email: bool
 
 
 class CreateUserRequestSerializer(StrictSerializer[NewUser]):

@@ -41,7 +41,7 @@ from users.identifiers import full_user_id, new_object_id
 from users.models import User
 from users.profile import default_picture, now_ms
 from users.selectors import get_user
-from users.serializers import NewUser, UserChanges
+from users.serializers import NewUser, UserChanges, UserInput
 from users.verification import schedule_verification_email, should_send_on_create
 
 logger = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ def create_user(
     return user
 
 
-def check_password_policy(*, connection: Connection, data: NewUser) -> None:
+def check_password_policy(*, connection: Connection, data: UserInput) -> None:
     """The connection's password policy applied to ``data["password"]``, with the user's own details."""
     check_password(
         data["password"],
@@ -109,7 +109,7 @@ def check_password_policy(*, connection: Connection, data: NewUser) -> None:
 def new_user_values(
     *,
     strategy: str,
-    data: NewUser,
+    data: UserInput,
     password_hash: str | None = None,
     custom_password_hash: dict[str, Any] | None = None,
     now: datetime,
