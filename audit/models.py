@@ -24,7 +24,6 @@ class EventType(models.TextChoices):
     SUCCESS_SIGNUP = "ss", _("Success Signup")
     FAILED_SIGNUP = "fs", _("Failed Signup")
     SUCCESS_VERIFICATION_EMAIL = "sv", _("Success Verification Email")
-    FAILED_VERIFICATION_EMAIL = "fv", _("Failed Verification Email")
     VERIFICATION_EMAIL_REQUEST = "svr", _("Success Verification Email Request")
     SUCCESS_LOGIN = "s", _("Success Login")
     FAILED_LOGIN = "f", _("Failed Login")

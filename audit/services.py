@@ -4,16 +4,37 @@ rolled back."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from django.db import transaction
+from django.db import models, transaction
 
 from audit.models import Event, EventType
 from core.actors import Actor
 from core.schema import storable_text
 
-if TYPE_CHECKING:
-    from users.models import User
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+class AuditedUser(Protocol):
+    """What an event copies of the user it is about (a ``users.models.User`` has all of it): the audit log knows
+    users only by this shape, so it depends on no app that records events."""
+
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def username(self) -> str | None: ...
+    @property
+    def phone_number(self) -> str | None: ...
+    @property
+    def connection_id(self) -> str: ...
+    @property
+    def connection(self) -> _Named: ...
+
 
 # Keys that must never reach the log, whatever a caller passes in ``details``.
 _SECRET_KEYS = frozenset({"password", "password_hash", "client_secret", "secret", "access_token", "ticket"})
@@ -30,6 +51,17 @@ def _storable(value: Any) -> Any:
     return value
 
 
+# The size of each text column of an event.
+_COLUMN_SIZES = {
+    field.name: field.max_length for field in Event._meta.concrete_fields if isinstance(field, models.CharField)
+}
+
+
+def _fit(value: str, column: str) -> str:
+    """``value`` made storable, then cut to the column's size (escaping first: it may lengthen the text)."""
+    return storable_text(value)[: _COLUMN_SIZES[column]]
+
+
 def _clean(details: dict[str, Any] | None) -> dict[str, Any]:
     return _storable({key: value for key, value in (details or {}).items() if key not in _SECRET_KEYS})
 
@@ -39,30 +71,34 @@ def record_event(
     type: EventType,
     description: str,
     actor: Actor,
-    user: User | None = None,
+    user: AuditedUser | None = None,
     user_id: str = "",
     user_name: str = "",
     connection_name: str = "",
     connection_id: str = "",
     details: dict[str, Any] | None = None,
 ) -> Event:
-    """One audit row in the caller's transaction."""
+    """One audit row in the caller's transaction.
+
+    ``user`` fills in the user id, name and connection; text is made storable (``core.schema.storable_text``)
+    and cut to its column's size here, so callers pass what they have.
+    """
     if user is not None:
         user_id = user.user_id
         connection_name = user.connection.name
         connection_id = user.connection_id
     return Event.objects.create(
         type=type,
-        description=storable_text(description)[:500],
+        description=_fit(description, "description"),
         actor_kind=actor.kind,
-        actor_id=storable_text(actor.id)[:255],
-        ip=storable_text(actor.ip or "")[:64],
-        user_agent=storable_text(actor.user_agent or "")[:512],
+        actor_id=_fit(actor.id, "actor_id"),
+        ip=_fit(actor.ip or "", "ip"),
+        user_agent=_fit(actor.user_agent or "", "user_agent"),
         user_id=user_id,
         user_name=(user.email or user.username or user.phone_number or "")
         if user is not None
-        else storable_text(user_name),
-        connection=storable_text(connection_name),
+        else _fit(user_name, "user_name"),
+        connection=_fit(connection_name, "connection"),
         connection_id=connection_id,
         details=_clean(details),
     )

@@ -8,8 +8,8 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from connections.models import Connection, Strategy
-from connections.password_policy import LEVELS
+from connections.models import DEFAULT_USERNAME_MAX, DEFAULT_USERNAME_MIN, Connection, Strategy
+from connections.password_policy import DEFAULT_LEVEL, LEVELS, policy_level
 from connections.services import create_connection, update_connection
 from core.actors import Actor
 from core.errors import DomainError, PayloadValidationError
@@ -47,7 +47,7 @@ class ConnectionForm(forms.ModelForm):
     username_min = forms.IntegerField(label=_("Minimum username length."), required=False)
     username_max = forms.IntegerField(label=_("Maximum username length."), required=False)
     password_policy = forms.ChoiceField(
-        label=_("Password strength level."), choices=[(level, level) for level in LEVELS], initial="good"
+        label=_("Password strength level."), choices=[(level, level) for level in LEVELS], initial=DEFAULT_LEVEL
     )
     min_length = forms.IntegerField(label=_("Minimum password length; supersedes the policy's."), required=False)
     dictionary_enabled = forms.BooleanField(label=_("Refuse common passwords."), required=False)
@@ -83,7 +83,7 @@ class ConnectionForm(forms.ModelForm):
             "requires_username": options.get("requires_username", False),
             "username_min": username.get("min"),
             "username_max": username.get("max"),
-            "password_policy": options.get("passwordPolicy") or "none",
+            "password_policy": policy_level(options),
             "min_length": (options.get("password_complexity_options") or {}).get("min_length"),
             "dictionary_enabled": dictionary.get("enable", False),
             "dictionary_words": "\n".join(dictionary.get("dictionary", [])),
@@ -108,7 +108,10 @@ class ConnectionForm(forms.ModelForm):
             options["requires_username"] = True
         if data.get("username_min") is not None or data.get("username_max") is not None:
             options["validation"] = {
-                "username": {"min": data.get("username_min") or 1, "max": data.get("username_max") or 15}
+                "username": {
+                    "min": data.get("username_min") or DEFAULT_USERNAME_MIN,
+                    "max": data.get("username_max") or DEFAULT_USERNAME_MAX,
+                }
             }
         if data.get("min_length") is not None:
             options["password_complexity_options"] = {"min_length": data["min_length"]}

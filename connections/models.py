@@ -6,7 +6,6 @@ import secrets
 import string
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -29,8 +28,9 @@ class Strategy(models.TextChoices):
     EMAIL = "email", _("Passwordless e-mail")
 
 
-# Auth0's connection name rule: letters and digits, single hyphens between them.
+# Auth0's connection name rule: letters and digits, single hyphens between them, at most 128 characters.
 CONNECTION_NAME_PATTERN = r"^[a-zA-Z0-9](-[a-zA-Z0-9]|[a-zA-Z0-9])*$"
+CONNECTION_NAME_MAX_LENGTH = 128
 
 DEFAULT_USERNAME_MIN = 1
 DEFAULT_USERNAME_MAX = 15
@@ -40,7 +40,7 @@ class Connection(models.Model):
     id = models.CharField(
         verbose_name=_("id"), primary_key=True, max_length=20, default=new_connection_id, editable=False
     )
-    name = models.CharField(verbose_name=_("name"), max_length=128, unique=True)
+    name = models.CharField(verbose_name=_("name"), max_length=CONNECTION_NAME_MAX_LENGTH, unique=True)
     strategy = models.CharField(verbose_name=_("strategy"), max_length=16, choices=Strategy.choices)
     options = models.JSONField(verbose_name=_("options"), default=dict, blank=True)
     created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
@@ -63,19 +63,6 @@ class Connection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.strategy})"
-
-    def clean(self) -> None:
-        from connections.options import validate_connection
-        from core.errors import PayloadValidationError
-
-        try:
-            self.options = validate_connection(name=self.name, strategy=self.strategy, options=self.options)
-        except PayloadValidationError as exc:
-            by_field: dict[str, list[str]] = {}
-            for error in exc.errors:
-                field = (error.field or "options").split(".")[0]
-                by_field.setdefault(field if field in ("name", "strategy") else "options", []).append(error.message)
-            raise ValidationError(by_field or {"options": exc.message}) from exc
 
     # Small, read-only views of the options the validators need.
     @property

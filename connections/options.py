@@ -1,7 +1,7 @@
 """The shape of a connection and its options, validated as Auth0 validates them.
 
-Used by the ``create_connection`` command, ``Connection.clean`` (admin) and, later, the connections API, so a
-bad option is refused the same way everywhere.
+Used by ``connections.services`` (the connections API, the admin form and the ``create_connection`` command all
+write through it), so a bad option is refused the same way everywhere.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
-from connections.models import CONNECTION_NAME_PATTERN, Strategy
-from connections.password_policy import LEVELS
+from connections.models import CONNECTION_NAME_MAX_LENGTH, CONNECTION_NAME_PATTERN, Strategy
+from connections.password_policy import DEFAULT_LEVEL, LEVELS, MIN_LENGTH_BOUNDS
 from core.schema import (
     StrictBooleanField,
     StrictCharField,
@@ -43,7 +43,9 @@ class ValidationOptions(StrictSerializer):
 
 class PasswordComplexityOptions(StrictSerializer):
     min_length = StrictIntegerField(
-        min_value=1, max_value=128, help_text=_("Minimum password length; supersedes the policy's.")
+        min_value=MIN_LENGTH_BOUNDS[0],
+        max_value=MIN_LENGTH_BOUNDS[1],
+        help_text=_("Minimum password length; supersedes the policy's."),
     )
 
 
@@ -87,7 +89,7 @@ class PasswordlessConnectionOptions(StrictSerializer):
 class ConnectionDefinition(StrictSerializer):
     name = StrictCharField(
         min_length=1,
-        max_length=128,
+        max_length=CONNECTION_NAME_MAX_LENGTH,
         pattern=CONNECTION_NAME_PATTERN,
         required=True,
         help_text=_("The name of the connection"),
@@ -110,7 +112,7 @@ def _validate_options(strategy: str, options: Any) -> dict[str, Any]:
         (StrictSerializer,),
         {"options": schema(required=False, help_text=_("Options for the connection"))},
     )
-    validated = validate_payload(envelope, {"options": options})
+    validated: dict[str, Any] = validate_payload(envelope, {"options": options})
     return _plain(validated.get("options") or {})
 
 
@@ -126,11 +128,11 @@ def _plain(value: Any) -> Any:
 def validate_connection(*, name: Any, strategy: Any, options: Any) -> dict[str, Any]:
     """Check a connection's name, strategy and options; return the options to store.
 
-    Raises ``PayloadValidationError`` naming each bad field. ``passwordPolicy`` defaults to ``good`` for
-    database connections, as Auth0's does.
+    Raises ``PayloadValidationError`` naming each bad field. ``passwordPolicy`` defaults to
+    ``password_policy.DEFAULT_LEVEL`` (``good``) for database connections, as Auth0's does.
     """
     validate_payload(ConnectionDefinition, {"name": name, "strategy": strategy})
     stored = _validate_options(strategy, options if options is not None else {})
     if strategy == Strategy.AUTH0:
-        stored.setdefault("passwordPolicy", "good")
+        stored.setdefault("passwordPolicy", DEFAULT_LEVEL)
     return stored

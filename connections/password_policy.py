@@ -347,6 +347,12 @@ def _enabled(options: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
     return None
 
 
+def policy_level(options: Mapping[str, Any]) -> str:
+    """The strength level a connection's options ask for: ``DEFAULT_LEVEL`` when they name none, ``none`` for an
+    explicit null (as in Auth0's API)."""
+    return options.get("passwordPolicy", DEFAULT_LEVEL) or "none"
+
+
 def check_password(password: str, *, options: Mapping[str, Any], user_info: Mapping[str, Any]) -> None:
     """Apply a database connection's password policies to a new password.
 
@@ -354,7 +360,7 @@ def check_password(password: str, *, options: Mapping[str, Any], user_info: Mapp
     `username`, `name`, `nickname` and `user_metadata`. Raises PasswordPolicyError named after
     the first failing policy: strength, then dictionary, then personal information.
     """
-    level = options.get("passwordPolicy", DEFAULT_LEVEL) or "none"
+    level = policy_level(options)
     complexity = options.get("password_complexity_options") or {}
     min_length = complexity.get("min_length")
 

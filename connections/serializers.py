@@ -1,12 +1,13 @@
-"""Wire schemas of the connections API (shape only; options are checked per strategy by ``options.py``)."""
+"""Wire schemas of the connections API (shape only; options are checked per strategy by ``options.py``), and the
+typed bodies they accept, which the views pass to ``connections.services`` as keywords."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Required, TypedDict
 
 from django.utils.translation import gettext_lazy as _
 
-from connections.models import CONNECTION_NAME_PATTERN, Strategy
+from connections.models import CONNECTION_NAME_MAX_LENGTH, CONNECTION_NAME_PATTERN, Strategy
 from core import messages
 from core.schema import (
     MAX_PAGE,
@@ -36,13 +37,22 @@ class ClientIdListField(StrictField):
         return list(dict.fromkeys(data))
 
 
+class NewConnection(TypedDict, total=False):
+    """A body ``CreateConnectionRequestSerializer`` accepted: ``connections.services.create_connection``'s keywords."""
+
+    name: Required[str]
+    strategy: Required[str]
+    options: dict[str, Any]
+    enabled_clients: list[str]
+
+
 # Of Auth0's CreateConnectionRequestContent only what this service acts on: display_name, realms,
 # is_domain_connection, show_as_button, metadata and the rest are refused as additional properties rather than
 # accepted and silently dropped.
-class CreateConnectionRequestSerializer(StrictSerializer):
+class CreateConnectionRequestSerializer(StrictSerializer[NewConnection]):
     name = StrictCharField(
         min_length=1,
-        max_length=128,
+        max_length=CONNECTION_NAME_MAX_LENGTH,
         pattern=CONNECTION_NAME_PATTERN,
         required=True,
         help_text=_(
@@ -62,9 +72,16 @@ class CreateConnectionRequestSerializer(StrictSerializer):
         return value
 
 
+class ConnectionChanges(TypedDict, total=False):
+    """A body ``UpdateConnectionRequestSerializer`` accepted: ``connections.services.update_connection``'s keywords."""
+
+    options: dict[str, Any]
+    enabled_clients: list[str]
+
+
 # name and strategy cannot change (Auth0 refuses them as additional properties); display_name, realms,
 # is_domain_connection, show_as_button and metadata are refused too: nothing here would act on them.
-class UpdateConnectionRequestSerializer(StrictSerializer):
+class UpdateConnectionRequestSerializer(StrictSerializer[ConnectionChanges]):
     options = JSONObjectField(max_depth=6, help_text=_("Options for the connection; replaces the whole object"))
     enabled_clients = ClientIdListField(
         help_text=_("The identifiers of the clients for which the connection is to be enabled.")

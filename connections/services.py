@@ -8,30 +8,32 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from audit.models import EventType
+from audit.services import record_event
 from connections.errors import ConnectionAlreadyExists, ConnectionNotFoundById, UnknownClients
 from connections.models import Connection
 from connections.options import validate_connection
 from core.actors import Actor
 from core.errors import FieldError
 
-if TYPE_CHECKING:
-    from clients.models import Client
-
 logger = logging.getLogger(__name__)
 
 
-def _clients(client_ids: Iterable[str]) -> list[Client]:
-    """The clients named, all of them, or ``UnknownClients`` naming the missing ids."""
-    from clients.models import Client
+def _clients(client_ids: Iterable[str]) -> list[Any]:
+    """The clients named, all of them, or ``UnknownClients`` naming the missing ids.
 
+    Clients point at connections (``clients.Client.connections``), not the other way round, so the client model
+    is reached through that relation: this app does not import ``clients``, which imports it.
+    """
+    client_model = Connection._meta.get_field("clients").related_model
     wanted = list(dict.fromkeys(client_ids))
-    clients = list(Client.objects.filter(pk__in=wanted))
-    missing = sorted(set(wanted) - {c.client_id for c in clients})
+    clients = list(client_model._default_manager.filter(pk__in=wanted))
+    missing = sorted(set(wanted) - {c.pk for c in clients})
     if missing:
         message = _("Unknown clients in enabled_clients: %(ids)s") % {"ids": ", ".join(missing)}
         raise UnknownClients(message, errors=[FieldError("enabled_clients", "UNKNOWN_CLIENT", message)])
@@ -112,9 +114,6 @@ def delete_connection(*, connection_id: str, actor: Actor) -> None:
 
 
 def _record(connection: Connection, description: str, actor: Actor, **details: Any) -> None:
-    from audit.models import EventType
-    from audit.services import record_event
-
     record_event(
         type=EventType.SUCCESS_API_OPERATION,
         description=description,
@@ -132,7 +131,7 @@ def connection_as_json(connection: Connection) -> dict[str, Any]:
         "name": connection.name,
         "strategy": connection.strategy,
         "options": connection.options,
-        "enabled_clients": sorted(client.client_id for client in connection.clients.all()),
+        "enabled_clients": sorted(client.pk for client in connection.clients.all()),
         "realms": [connection.name],
         "is_domain_connection": False,
     }

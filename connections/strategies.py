@@ -22,6 +22,9 @@ from core.errors import FieldError, PayloadValidationError
 USERNAME_SYMBOLS = "@^$.!`-#+'~_"
 USERNAME_ALPHABET = frozenset(string.ascii_letters + string.digits + USERNAME_SYMBOLS)
 
+# The fields that say who a user is and how they log in; each strategy takes some of them and refuses the rest.
+IDENTIFIER_FIELDS = ("email", "password", "username", "phone_number")
+
 # Fields a strategy refuses outright: password only on database connections, and so on.
 _NOT_ALLOWED: dict[str, tuple[str, ...]] = {
     Strategy.AUTH0: ("phone_number",),
@@ -33,6 +36,16 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     Strategy.SMS: ("phone_number",),
     Strategy.EMAIL: ("email",),
 }
+
+
+def identifier_fields(connection: Connection) -> tuple[str, ...]:
+    """The identifying fields (``IDENTIFIER_FIELDS``, in that order) this connection's users may have: those its
+    strategy does not refuse, and ``username`` only where the connection requires one (Auth0's rule). The admin
+    forms show exactly these; ``check_user_fields`` refuses the others."""
+    refused = set(_NOT_ALLOWED[connection.strategy])
+    if not (connection.strategy == Strategy.AUTH0 and connection.requires_username):
+        refused.add("username")
+    return tuple(field for field in IDENTIFIER_FIELDS if field not in refused)
 
 
 def _missing(field: str) -> FieldError:

@@ -14,7 +14,7 @@ import math
 import re
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
 from django.http import QueryDict
 from rest_framework import serializers
@@ -246,9 +246,15 @@ class JSONObjectField(StrictField):
             raise fail(messages.not_finite(), "INVALID_NUMBER")
 
 
+# What ``validate_payload`` returns for a schema: a ``TypedDict`` of its fields where the schema names one
+# (``class CreateUserRequestSerializer(StrictSerializer[NewUser])``), a plain dict otherwise.
+_Validated = TypeVar("_Validated", bound=Mapping[str, Any])
+
+
 # A JSON object with ``additionalProperties: false``. (A comment, not a docstring: drf-spectacular would show a
-# docstring as the description of every request schema.)
-class StrictSerializer(serializers.Serializer):
+# docstring as the description of every request schema.) At run time ``StrictSerializer[X]`` is the class itself
+# (DRF's ``__class_getitem__``); the parameter is for the type checker only.
+class StrictSerializer(serializers.Serializer, Generic[_Validated]):
     def to_internal_value(self, data: Any) -> Any:
         if not isinstance(data, Mapping):
             raise serializers.ValidationError(
@@ -363,12 +369,15 @@ def _from_form(data: QueryDict, serializer: serializers.Serializer) -> dict[str,
 
 
 def validate_payload(
-    serializer_class: type[serializers.Serializer],
+    serializer_class: type[StrictSerializer[_Validated]],
     data: Any,
     *,
     context: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Validate a request body against a strict serializer or raise ``PayloadValidationError``."""
+) -> _Validated:
+    """Validate a request body against a strict serializer or raise ``PayloadValidationError``.
+
+    Returns the validated body, typed as the serializer declares (``StrictSerializer[NewUser]``).
+    """
     # Binding a serializer copies its fields, so the field-less instance is only made when needed (a form body
     # or a body that is no object at all): JSON objects, the common case, bind once.
     if isinstance(data, QueryDict):
@@ -379,7 +388,7 @@ def validate_payload(
     serializer = _take(serializer_class, data, context)
     try:
         if serializer.is_valid():
-            return dict(serializer.validated_data)
+            return cast(_Validated, dict(serializer.validated_data))
         errors = _collect(serializer, serializer.errors, [])
         raise PayloadValidationError(payload_message(serializer, errors), errors=errors)
     finally:

@@ -26,6 +26,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.errors import DomainError
+from core.schema import text_fault
 from idempotency.models import IdempotencyRecord
 
 HEADER = "HTTP_IDEMPOTENCY_KEY"
@@ -69,12 +70,13 @@ def _fingerprint(request: Request) -> str:
 
 def _storable_text(content: bytes) -> str | None:
     """The rendered body as text a column can hold, or None: bytes that are not UTF-8 (no text column takes
-    them) or a NUL (PostgreSQL's text columns refuse it) are answered but not kept."""
+    them) or text ``core.schema.text_fault`` refuses (a NUL: PostgreSQL's text columns refuse it) are answered
+    but not kept."""
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    return None if "\x00" in text else text
+    return text if text_fault(text) is None else None
 
 
 def _claim(caller: str, endpoint: str, key: str, fingerprint: str) -> IdempotencyRecord | HttpResponse | None:

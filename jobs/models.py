@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from connections.models import Connection, prefixed_id
+from connections.models import CONNECTION_NAME_MAX_LENGTH, Connection, prefixed_id
 
 
 def new_job_id() -> str:
@@ -46,7 +46,7 @@ class Job(models.Model):
         Connection, verbose_name=_("connection"), on_delete=models.CASCADE, related_name="jobs"
     )
     # The name as it was when the job was created: what Auth0 answers as ``connection``.
-    connection_name = models.CharField(verbose_name=_("connection name"), max_length=128)
+    connection_name = models.CharField(verbose_name=_("connection name"), max_length=CONNECTION_NAME_MAX_LENGTH)
     upsert = models.BooleanField(verbose_name=_("upsert"), default=False)
     external_id = models.CharField(verbose_name=_("external id"), max_length=255, blank=True)
     send_completion_email = models.BooleanField(verbose_name=_("send completion e-mail"), default=True)

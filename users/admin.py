@@ -22,7 +22,7 @@ from django.utils.translation import ngettext
 from connections.models import Connection
 from core.actors import admin_actor
 from core.admin_steps import render_choose_first
-from users.admin_forms import ChooseConnectionForm, UserAddForm, UserChangeForm, fields_for
+from users.admin_forms import ChooseConnectionForm, UserAddForm, UserChangeForm, fields_for, takes_password
 from users.models import User
 from users.services import delete_user, update_user
 
@@ -97,7 +97,7 @@ class UserAdmin(admin.ModelAdmin):
         for flag in ("email_verified", "phone_verified"):
             if flag not in editable:
                 editable.append(flag)
-        if obj.connection.strategy == "auth0":
+        if takes_password(obj.connection):
             editable.append("new_password")
         return [(None, {"fields": _READ_ONLY}), (_("Profile"), {"fields": editable})]
 

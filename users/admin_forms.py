@@ -13,31 +13,30 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from connections.models import Connection, Strategy
+from connections.models import Connection
 from connections.password_policy import PasswordPolicyError
+from connections.strategies import identifier_fields
 from core.actors import Actor
 from core.errors import DomainError, FieldError, PayloadValidationError
 from core.schema import validate_payload
 from users.errors import UserAlreadyExists
+from users.fields import METADATA_FIELDS, PROFILE_FIELDS, VERIFICATION_FLAGS
 from users.models import User
 from users.serializers import CreateUserRequestSerializer, UpdateUserRequestSerializer
 from users.services import create_user, update_user
 
-_PROFILE = ("given_name", "family_name", "name", "nickname", "picture")
-_BY_STRATEGY: dict[str, tuple[str, ...]] = {
-    Strategy.AUTH0: ("email", "password", "username", "email_verified", "verify_email"),
-    Strategy.SMS: ("phone_number", "phone_verified"),
-    Strategy.EMAIL: ("email", "email_verified", "verify_email"),
-}
-_JSON_FIELDS = ("user_metadata", "app_metadata")
-
 
 def fields_for(connection: Connection) -> list[str]:
-    """The fields a connection's strategy allows, in form order."""
-    fields = list(_BY_STRATEGY[connection.strategy])
-    if connection.strategy == Strategy.AUTH0 and not connection.requires_username:
-        fields.remove("username")
-    return [*fields, *_PROFILE, *_JSON_FIELDS, "blocked"]
+    """The fields a connection's users may have, in form order: the identifiers its strategy takes
+    (``connections.strategies.identifier_fields``), their verification flags, the profile, metadata, ``blocked``."""
+    identifiers = identifier_fields(connection)
+    flags = [flag for field in identifiers for flag in VERIFICATION_FLAGS.get(field, ())]
+    return [*identifiers, *flags, *PROFILE_FIELDS, *METADATA_FIELDS, "blocked"]
+
+
+def takes_password(connection: Connection) -> bool:
+    """Whether the connection's strategy takes a password (an operator may set one)."""
+    return "password" in identifier_fields(connection)
 
 
 class JSONObjectFormField(forms.JSONField):
@@ -104,7 +103,7 @@ class UserAddForm(_PlainTextFields):
         model = User
         fields = (
             "email", "username", "phone_number", "email_verified", "phone_verified",
-            *_PROFILE, "blocked",
+            *PROFILE_FIELDS, "blocked",
         )  # fmt: skip
 
     def __init__(self, *args: Any, connection: Connection, actor: Actor, **kwargs: Any) -> None:
@@ -159,7 +158,7 @@ class UserChangeForm(_PlainTextFields):
         model = User
         fields = (
             "email", "username", "phone_number", "email_verified", "phone_verified",
-            *_PROFILE, "user_metadata", "app_metadata", "blocked",
+            *PROFILE_FIELDS, *METADATA_FIELDS, "blocked",
         )  # fmt: skip
 
     def __init__(self, *args: Any, actor: Actor, **kwargs: Any) -> None:
@@ -170,7 +169,7 @@ class UserChangeForm(_PlainTextFields):
         for name in list(self.fields):
             if name not in allowed and name not in ("email_verified", "phone_verified"):
                 del self.fields[name]
-        if self.instance.connection.strategy != Strategy.AUTH0:
+        if not takes_password(self.instance.connection):
             del self.fields["new_password"]
 
     def _changes(self) -> dict[str, Any]:
@@ -179,7 +178,7 @@ class UserChangeForm(_PlainTextFields):
             if name == "new_password":
                 continue
             value = self.cleaned_data.get(name)
-            if name in _JSON_FIELDS:
+            if name in METADATA_FIELDS:
                 # The form edits the whole object: send it as a replacement (clear, then merge all keys).
                 old = getattr(self.instance, name) or {}
                 new = value or {}

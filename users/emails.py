@@ -57,7 +57,7 @@ class InvalidEmailAddress(ValueError):
 # allow_display_name, domain_specific_validation, allow_ip_domain, host lists and blacklisted_chars are off.
 # JavaScript regexes without the ``u`` flag work on UTF-16 code units and ``/i`` folds ASCII letters only for
 # these classes, so the classes below spell out A-Za-z and run on the UTF-16 view of the text (``_utf16``).
-_MAX_EMAIL_LENGTH = 254  # defaultMaxEmailLength, compared with JavaScript's str.length (UTF-16 units)
+MAX_EMAIL_LENGTH = 254  # defaultMaxEmailLength, compared with JavaScript's str.length (UTF-16 units)
 _USER_UTF8_PART = re.compile(r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u00A1-\uD7FF\uF900-\uFDCF\uFDF0-\uFFEF]+")
 _QUOTED_USER_UTF8 = re.compile(
     r"(?:[\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
@@ -105,7 +105,7 @@ def _utf8_length(units: str) -> int:
 def auth0_accepts(text: str) -> bool:
     """Whether Auth0's ``format: email`` (validator.js ``isEmail`` as z-schema calls it) accepts ``text``."""
     text = _utf16(text)
-    if len(text) > _MAX_EMAIL_LENGTH:
+    if len(text) > MAX_EMAIL_LENGTH:
         return False
     user, _at, domain = text.rpartition("@")
     if _utf8_length(user) > 64 or _utf8_length(domain) > 254:

@@ -4,6 +4,8 @@ E-mail and username are stored lower-cased (Auth0 lower-cases both on database c
 constraints below compare lower-cased values too, so no entry point can store a case variant twice, and
 concurrent creates are decided by the database, never by a prior lookup.
 
+Column sizes are the wire limits of ``users.fields`` (declared there once).
+
 Optional text fields are NULL when never given (ruff's DJ001 is silenced for this file on purpose): the
 profile leaves such fields out rather than showing "", and the partial unique constraints skip NULLs.
 """
@@ -15,6 +17,7 @@ from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from connections.models import Connection
+from users.fields import EMAIL, FAMILY_NAME, GIVEN_NAME, NAME, NICKNAME, PHONE_NUMBER, USERNAME
 
 
 class User(models.Model):
@@ -24,15 +27,19 @@ class User(models.Model):
     connection = models.ForeignKey(
         Connection, verbose_name=_("connection"), on_delete=models.CASCADE, related_name="users"
     )
-    email = models.EmailField(verbose_name=_("e-mail"), max_length=254, null=True, blank=True)
+    email = models.EmailField(verbose_name=_("e-mail"), max_length=EMAIL.max_length, null=True, blank=True)
     email_verified = models.BooleanField(verbose_name=_("e-mail verified"), default=False)
-    username = models.CharField(verbose_name=_("username"), max_length=128, null=True, blank=True)
-    phone_number = models.CharField(verbose_name=_("phone number"), max_length=16, null=True, blank=True)
+    username = models.CharField(verbose_name=_("username"), max_length=USERNAME.max_length, null=True, blank=True)
+    phone_number = models.CharField(
+        verbose_name=_("phone number"), max_length=PHONE_NUMBER.max_length, null=True, blank=True
+    )
     phone_verified = models.BooleanField(verbose_name=_("phone verified"), default=False)
-    given_name = models.CharField(verbose_name=_("given name"), max_length=150, null=True, blank=True)
-    family_name = models.CharField(verbose_name=_("family name"), max_length=150, null=True, blank=True)
-    name = models.CharField(verbose_name=_("name"), max_length=300, null=True, blank=True)
-    nickname = models.CharField(verbose_name=_("nickname"), max_length=300, null=True, blank=True)
+    given_name = models.CharField(verbose_name=_("given name"), max_length=GIVEN_NAME.max_length, null=True, blank=True)
+    family_name = models.CharField(
+        verbose_name=_("family name"), max_length=FAMILY_NAME.max_length, null=True, blank=True
+    )
+    name = models.CharField(verbose_name=_("name"), max_length=NAME.max_length, null=True, blank=True)
+    nickname = models.CharField(verbose_name=_("nickname"), max_length=NICKNAME.max_length, null=True, blank=True)
     picture = models.TextField(verbose_name=_("picture"), null=True, blank=True)
     user_metadata = models.JSONField(verbose_name=_("user metadata"), null=True, blank=True)
     app_metadata = models.JSONField(verbose_name=_("app metadata"), null=True, blank=True)

@@ -1,14 +1,16 @@
-"""Request schemas of the two non-management entry points: public sign-up and the ``/v1/users`` facade."""
+"""Request schemas of the two non-management entry points, public sign-up and the ``/v1/users`` facade, and the
+typed bodies they accept. Each user field is built from its one declaration in ``users.fields``."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Required, TypedDict
 
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.schema import JSONObjectField, StrictCharField, StrictSerializer, echo, fail
-from users.serializers import EmailAddressField, PasswordField, StrictUriField
+from users.fields import CONNECTION, EMAIL, FAMILY_NAME, GIVEN_NAME, NAME, NICKNAME, PASSWORD, PICTURE, USERNAME
+from users.serializers import schema_field
 
 SIGNUP_METADATA_MAX_PROPERTIES = 10
 SIGNUP_METADATA_MAX_NAME = 100
@@ -44,7 +46,23 @@ class SignupMetadataField(JSONObjectField):
         return value
 
 
-class SignupRequestSerializer(StrictSerializer):
+class SignupRequest(TypedDict, total=False):
+    """A body ``SignupRequestSerializer`` accepted: the input of ``users.signup.sign_up``."""
+
+    client_id: Required[str]
+    connection: Required[str]
+    email: str
+    password: Required[str]
+    username: str
+    given_name: str
+    family_name: str
+    name: str
+    nickname: str
+    picture: str
+    user_metadata: dict[str, str]
+
+
+class SignupRequestSerializer(StrictSerializer[SignupRequest]):
     """``POST /dbconnections/signup``: Auth0's Authentication API body for database connections."""
 
     bind_once = True  # see core.schema.validate_payload
@@ -52,21 +70,17 @@ class SignupRequestSerializer(StrictSerializer):
     client_id = StrictCharField(
         min_length=1, max_length=64, required=True, help_text=_("The client_id of your client.")
     )
-    connection = StrictCharField(
-        min_length=1, required=True, help_text=_("The name of the database configured to your client.")
+    connection = schema_field(
+        CONNECTION, required=True, help_text=_("The name of the database configured to your client.")
     )
-    email = EmailAddressField(help_text=_("The user's email address."))
-    password = PasswordField(min_length=1, required=True, help_text=_("The user's desired password."))
-    username = StrictCharField(
-        min_length=1,
-        max_length=128,
-        help_text=_("The user's username. Only valid if the connection requires a username."),
-    )
-    given_name = StrictCharField(min_length=1, max_length=150, help_text=_("The user's given name(s)."))
-    family_name = StrictCharField(min_length=1, max_length=150, help_text=_("The user's family name(s)."))
-    name = StrictCharField(min_length=1, max_length=300, help_text=_("The user's full name."))
-    nickname = StrictCharField(min_length=1, max_length=300, help_text=_("The user's nickname."))
-    picture = StrictUriField(help_text=_("A URI pointing to the user's picture."))
+    email = schema_field(EMAIL, help_text=_("The user's email address."))
+    password = schema_field(PASSWORD, required=True, help_text=_("The user's desired password."))
+    username = schema_field(USERNAME)
+    given_name = schema_field(GIVEN_NAME)
+    family_name = schema_field(FAMILY_NAME)
+    name = schema_field(NAME)
+    nickname = schema_field(NICKNAME)
+    picture = schema_field(PICTURE)
     user_metadata = SignupMetadataField(
         max_depth=1,
         help_text=_(
@@ -76,11 +90,19 @@ class SignupRequestSerializer(StrictSerializer):
     )
 
 
-class V1CreateUserSerializer(StrictSerializer):
+class V1NewUser(TypedDict, total=False):
+    """A body ``V1CreateUserSerializer`` accepted."""
+
+    email: Required[str]
+    password: Required[str]
+    name: str
+
+
+class V1CreateUserSerializer(StrictSerializer[V1NewUser]):
     """``POST /v1/users``: e-mail, password and an optional name, nothing else."""
 
     bind_once = True  # see core.schema.validate_payload
 
-    email = EmailAddressField(required=True, help_text=_("The user's unique email address."))
-    password = PasswordField(min_length=1, required=True, help_text=_("A strong password for the new account."))
-    name = StrictCharField(min_length=1, max_length=300, help_text=_("The user's full name."))
+    email = schema_field(EMAIL, required=True, help_text=_("The user's unique email address."))
+    password = schema_field(PASSWORD, required=True, help_text=_("A strong password for the new account."))
+    name = schema_field(NAME)

@@ -10,8 +10,6 @@ from users.emails import email_lookup_key
 from users.errors import UserNotFound
 from users.models import User
 
-SORTABLE_FIELDS = ("created_at", "updated_at", "email", "user_id", "name", "username")
-
 
 def get_user(*, user_id: str) -> User:
     """The user with this ``<provider>|<id>``; raises ``UserNotFound`` (404 ``inexistent_user``)."""

@@ -1,16 +1,20 @@
-"""The wire schema of user creation: Auth0's ``CreateUserRequestContent``, exactly.
+"""The wire schemas of the users endpoints: Auth0's ``CreateUserRequestContent`` and ``UpdateUserRequestContent``,
+exactly, the query strings of the reads, and the typed bodies (``NewUser``, ``UserChanges``) the services take.
 
-Shape, types, formats and lengths only. Which fields a connection accepts is the strategy's business
-(``connections.strategies``); the password policy is the connection's (``connections.password_policy``).
+Shape, types, formats and lengths only, each field built from its one declaration in ``users.fields``. Which
+fields a connection accepts is the strategy's business (``connections.strategies``); the password policy is the
+connection's (``connections.password_policy``).
 Help texts are Auth0's property descriptions: they appear in error messages and in the OpenAPI document.
 """
 
 from __future__ import annotations
 
+from typing import Any, Required, TypedDict
 from urllib.parse import urlsplit
 
 import phonenumbers
 from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
 
 from core import messages
 from core.schema import (
@@ -27,10 +31,28 @@ from core.schema import (
 )
 from users.credentials.passwords import BCRYPT_MAX_BYTES
 from users.emails import InvalidEmailAddress, check_email_address
+from users.fields import (
+    APP_METADATA,
+    BLOCKED,
+    CONNECTION,
+    EMAIL,
+    EMAIL_VERIFIED,
+    FAMILY_NAME,
+    GIVEN_NAME,
+    NAME,
+    NICKNAME,
+    PASSWORD,
+    PHONE_NUMBER,
+    PHONE_VERIFIED,
+    PICTURE,
+    USER_ID,
+    USER_METADATA,
+    USERNAME,
+    VERIFY_EMAIL,
+    Kind,
+    UserField,
+)
 
-PHONE_PATTERN = r"^\+[0-9]{1,15}$"
-USER_ID_PATTERN = r"^\S*$"
-METADATA_MAX_DEPTH = 10
 _URI_SCHEMES = frozenset({"http", "https", "ftp"})
 
 
@@ -49,10 +71,8 @@ class EmailAddressField(StrictCharField):
 
 
 class PhoneNumberField(StrictCharField):
-    """E.164 by the schema's pattern, then a number that really exists according to phonenumbers."""
-
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(pattern=PHONE_PATTERN, **kwargs)  # type: ignore[arg-type]
+    """E.164 by the schema's pattern (``users.fields.PHONE_NUMBER``), then a number that really exists according to
+    phonenumbers."""
 
     def check_format(self, value: str) -> None:
         try:
@@ -91,132 +111,146 @@ class PasswordField(StrictCharField):
             raise fail(messages.too_many_bytes(size, BCRYPT_MAX_BYTES), "MAX_LENGTH")
 
 
-class CreateUserRequestSerializer(StrictSerializer):
+def schema_field(spec: UserField, **options: Any) -> serializers.Field:
+    """The strict schema field of a user field: its kind's type and format check and its limits.
+
+    ``options`` go to the field (``required``, ``allow_null``, ``help_text``); the help text defaults to Auth0's
+    description of the field in ``CreateUserRequestContent``, which error messages quote.
+    """
+    options.setdefault("help_text", spec.description)
+    match spec.kind:
+        case Kind.TEXT:
+            return StrictCharField(
+                min_length=spec.min_length, max_length=spec.max_length, pattern=spec.pattern, **options
+            )
+        case Kind.EMAIL:
+            return EmailAddressField(**options)  # the address rule bounds the length, in its own words
+        case Kind.PHONE_NUMBER:
+            return PhoneNumberField(pattern=spec.pattern, **options)  # the pattern bounds the length
+        case Kind.URI:
+            return StrictUriField(**options)
+        case Kind.PASSWORD:
+            return PasswordField(min_length=spec.min_length, **options)
+        case Kind.BOOLEAN:
+            return StrictBooleanField(**options)
+        case Kind.OBJECT:
+            return JSONObjectField(max_depth=spec.max_depth, **options)
+    raise AssertionError(spec.kind)
+
+
+class UserInput(TypedDict, total=False):
+    """A new user's own fields, validated: what a create, a sign-up and an imported user have in common, and what
+    ``users.services.new_user_values`` and ``check_password_policy`` read."""
+
+    email: str
+    phone_number: str
+    user_metadata: dict[str, Any]
+    blocked: bool
+    email_verified: bool
+    phone_verified: bool
+    app_metadata: dict[str, Any]
+    given_name: str
+    family_name: str
+    name: str
+    nickname: str
+    picture: str
+    user_id: str
+    password: str
+    username: str
+
+
+class NewUser(UserInput, total=False):
+    """A body ``CreateUserRequestSerializer`` accepted: the input of ``users.services.create_user``."""
+
+    connection: Required[str]
+    verify_email: bool
+
+
+class CreateUserRequestSerializer(StrictSerializer[NewUser]):
     bind_once = True  # see core.schema.validate_payload
 
-    email = EmailAddressField(help_text=_("The user's email."))
-    phone_number = PhoneNumberField(help_text=_("The user's phone number (following the E.164 recommendation)."))
-    user_metadata = JSONObjectField(
-        max_depth=METADATA_MAX_DEPTH,
-        help_text=_("Data related to the user that does not affect the application's core functionality."),
-    )
-    blocked = StrictBooleanField(
-        help_text=_("Whether this user was blocked by an administrator (true) or not (false).")
-    )
-    email_verified = StrictBooleanField(
-        help_text=_(
-            "Whether this email address is verified (true) or unverified (false). User will "
-            "receive a verification email after creation if `email_verified` is false or not specified"
-        )
-    )
-    phone_verified = StrictBooleanField(
-        help_text=_("Whether this phone number has been verified (true) or not (false).")
-    )
-    app_metadata = JSONObjectField(
-        max_depth=METADATA_MAX_DEPTH,
-        help_text=_("Data related to the user that does affect the application's core functionality."),
-    )
-    given_name = StrictCharField(min_length=1, max_length=150, help_text=_("The user's given name(s)."))
-    family_name = StrictCharField(min_length=1, max_length=150, help_text=_("The user's family name(s)."))
-    name = StrictCharField(min_length=1, max_length=300, help_text=_("The user's full name."))
-    nickname = StrictCharField(min_length=1, max_length=300, help_text=_("The user's nickname."))
-    picture = StrictUriField(help_text=_("A URI pointing to the user's picture."))
-    user_id = StrictCharField(
-        min_length=0,
-        max_length=255,
-        pattern=USER_ID_PATTERN,
-        help_text=_("The external user's id provided by the identity provider."),
-    )
-    connection = StrictCharField(
-        min_length=1,
-        required=True,
-        help_text=_("Name of the connection this user should be created in."),
-    )
-    password = PasswordField(
-        min_length=1,
-        help_text=_("Initial password for this user. Only valid for auth0 connection strategy."),
-    )
-    verify_email = StrictBooleanField(
-        help_text=_(
-            "Whether the user will receive a verification email after creation (true) or no "
-            "email (false). Overrides behavior of `email_verified` parameter."
-        )
-    )
-    username = StrictCharField(
-        min_length=1,
-        max_length=128,
-        help_text=_("The user's username. Only valid if the connection requires a username."),
-    )
+    email = schema_field(EMAIL)
+    phone_number = schema_field(PHONE_NUMBER)
+    user_metadata = schema_field(USER_METADATA)
+    blocked = schema_field(BLOCKED)
+    email_verified = schema_field(EMAIL_VERIFIED)
+    phone_verified = schema_field(PHONE_VERIFIED)
+    app_metadata = schema_field(APP_METADATA)
+    given_name = schema_field(GIVEN_NAME)
+    family_name = schema_field(FAMILY_NAME)
+    name = schema_field(NAME)
+    nickname = schema_field(NICKNAME)
+    picture = schema_field(PICTURE)
+    user_id = schema_field(USER_ID)
+    connection = schema_field(CONNECTION, required=True)
+    password = schema_field(PASSWORD)
+    verify_email = schema_field(VERIFY_EMAIL)
+    username = schema_field(USERNAME)
 
 
-class UpdateUserRequestSerializer(StrictSerializer):
+class UserChanges(TypedDict, total=False):
+    """A body ``UpdateUserRequestSerializer`` accepted: the input of ``users.services.update_user``.
+
+    ``None`` removes a field.
+    """
+
+    blocked: bool
+    email_verified: bool
+    email: str | None
+    phone_number: str | None
+    phone_verified: bool
+    user_metadata: dict[str, Any] | None
+    app_metadata: dict[str, Any] | None
+    given_name: str | None
+    family_name: str | None
+    name: str | None
+    nickname: str | None
+    picture: str | None
+    verify_email: bool
+    password: str
+    connection: str
+    client_id: str
+    username: str | None
+
+
+class UpdateUserRequestSerializer(StrictSerializer[UserChanges]):
     """Auth0's ``UpdateUserRequestContent`` (the fields this service implements). ``null`` removes a field."""
 
     bind_once = True  # see core.schema.validate_payload
 
-    blocked = StrictBooleanField(
-        help_text=_("Whether this user was blocked by an administrator (true) or not (false).")
-    )
-    email_verified = StrictBooleanField(
+    blocked = schema_field(BLOCKED)
+    email_verified = schema_field(
+        EMAIL_VERIFIED,
         help_text=_(
             "Whether this email address is verified (true) or unverified (false). If set to false the user "
             "will not receive a verification email unless `verify_email` is set to true."
-        )
+        ),
     )
-    email = EmailAddressField(allow_null=True, help_text=_("Email address of this user."))
-    phone_number = PhoneNumberField(
-        allow_null=True, help_text=_("The user's phone number (following the E.164 recommendation).")
+    email = schema_field(EMAIL, allow_null=True, help_text=_("Email address of this user."))
+    phone_number = schema_field(PHONE_NUMBER, allow_null=True)
+    phone_verified = schema_field(PHONE_VERIFIED)
+    user_metadata = schema_field(
+        USER_METADATA, allow_null=True, help_text=_("User metadata to which this user has read/write access.")
     )
-    phone_verified = StrictBooleanField(
-        help_text=_("Whether this phone number has been verified (true) or not (false).")
+    app_metadata = schema_field(
+        APP_METADATA, allow_null=True, help_text=_("User metadata to which this user has read-only access.")
     )
-    user_metadata = JSONObjectField(
-        max_depth=METADATA_MAX_DEPTH,
-        allow_null=True,
-        help_text=_("User metadata to which this user has read/write access."),
-    )
-    app_metadata = JSONObjectField(
-        max_depth=METADATA_MAX_DEPTH,
-        allow_null=True,
-        help_text=_("User metadata to which this user has read-only access."),
-    )
-    given_name = StrictCharField(
-        min_length=1,
-        max_length=150,
-        allow_null=True,
-        help_text=_("Given name/first name/forename of this user."),
-    )
-    family_name = StrictCharField(
-        min_length=1,
-        max_length=150,
-        allow_null=True,
-        help_text=_("Family name/last name/surname of this user."),
-    )
-    name = StrictCharField(min_length=1, max_length=300, allow_null=True, help_text=_("Name of this user."))
-    nickname = StrictCharField(
-        min_length=1,
-        max_length=300,
-        allow_null=True,
-        help_text=_("Preferred nickname or alias of this user."),
-    )
-    picture = StrictUriField(allow_null=True, help_text=_("URL to picture, photo, or avatar of this user."))
-    verify_email = StrictBooleanField(
+    given_name = schema_field(GIVEN_NAME, allow_null=True, help_text=_("Given name/first name/forename of this user."))
+    family_name = schema_field(FAMILY_NAME, allow_null=True, help_text=_("Family name/last name/surname of this user."))
+    name = schema_field(NAME, allow_null=True, help_text=_("Name of this user."))
+    nickname = schema_field(NICKNAME, allow_null=True, help_text=_("Preferred nickname or alias of this user."))
+    picture = schema_field(PICTURE, allow_null=True, help_text=_("URL to picture, photo, or avatar of this user."))
+    verify_email = schema_field(
+        VERIFY_EMAIL,
         help_text=_(
             "Whether this user will receive a verification email after creation (true) or no email "
             "(false). Overrides behavior of `email_verified` parameter."
-        )
+        ),
     )
-    password = PasswordField(
-        min_length=1, help_text=_("New password for this user. Only valid for database connections.")
-    )
-    connection = StrictCharField(min_length=1, help_text=_("Name of the connection to target for this user update."))
+    password = schema_field(PASSWORD, help_text=_("New password for this user. Only valid for database connections."))
+    connection = schema_field(CONNECTION, help_text=_("Name of the connection to target for this user update."))
     client_id = StrictCharField(min_length=1, help_text=_("Auth0 client ID. Only valid when updating email address."))
-    username = StrictCharField(
-        min_length=1,
-        max_length=128,
-        allow_null=True,
-        help_text=_("The user's username. Only valid if the connection requires a username."),
-    )
+    username = schema_field(USERNAME, allow_null=True)
 
 
 class UserFieldsQuerySerializer(StrictSerializer):
@@ -249,7 +283,7 @@ class ListUsersQuerySerializer(UserFieldsQuerySerializer):
         help_text=_("Field to sort by. Use field:order where order is 1 for ascending and -1 for descending."),
     )
     connection = StrictCharField(min_length=1, help_text=_("Connection filter."))
-    email = StrictCharField(min_length=1, max_length=254, help_text=_("E-mail filter (any letter case)."))
+    email = StrictCharField(min_length=1, max_length=EMAIL.max_length, help_text=_("E-mail filter (any letter case)."))
     search_engine = StrictChoiceField(choices=("v1", "v2", "v3"), help_text=_("The version of the search engine."))
     primary_order = QueryBooleanField(
         help_text=_("Results are always returned in a deterministic order; accepted for compatibility.")
@@ -259,7 +293,7 @@ class ListUsersQuerySerializer(UserFieldsQuerySerializer):
 class UsersByEmailQuerySerializer(UserFieldsQuerySerializer):
     email = StrictCharField(
         min_length=1,
-        max_length=254,
+        max_length=EMAIL.max_length,
         required=True,
         help_text=_("Email address to search for (any letter case)."),
     )

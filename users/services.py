@@ -36,10 +36,12 @@ from users.credentials.hashes import is_current_bcrypt, verify_stored_password
 from users.credentials.passwords import BCRYPT_MAX_BYTES, hash_password
 from users.emails import email_lookup_key, fold_email
 from users.errors import UserAlreadyExists, UserBlocked, UserNotFound, WrongCredentials
+from users.fields import METADATA_FIELDS, PROFILE_FIELDS
 from users.identifiers import full_user_id, new_object_id
 from users.models import User
 from users.profile import default_picture, now_ms
 from users.selectors import get_user
+from users.serializers import NewUser, UserChanges, UserInput
 from users.verification import schedule_verification_email, should_send_on_create
 
 logger = logging.getLogger(__name__)
@@ -62,11 +64,11 @@ def _canonical_phone(phone_number: str | None) -> str | None:
 
 def create_user(
     *,
-    data: Mapping[str, Any],
+    data: NewUser,
     actor: Actor,
     event: tuple[EventType, str] = (EventType.SUCCESS_API_OPERATION, "Create a User"),
 ) -> User:
-    """Create one user from a body that already passed ``CreateUserRequestSerializer``.
+    """Create one user from a validated body (``NewUser``: what ``CreateUserRequestSerializer`` accepts).
 
     The strategy rules and password policy are checked here so no caller can skip them; the bcrypt hash
     is computed before the transaction so the write lock is held for the insert alone. Uniqueness is left
@@ -89,7 +91,7 @@ def create_user(
     return user
 
 
-def check_password_policy(*, connection: Connection, data: Mapping[str, Any]) -> None:
+def check_password_policy(*, connection: Connection, data: UserInput) -> None:
     """The connection's password policy applied to ``data["password"]``, with the user's own details."""
     check_password(
         data["password"],
@@ -107,7 +109,7 @@ def check_password_policy(*, connection: Connection, data: Mapping[str, Any]) ->
 def new_user_values(
     *,
     strategy: str,
-    data: Mapping[str, Any],
+    data: UserInput,
     password_hash: str | None = None,
     custom_password_hash: dict[str, Any] | None = None,
     now: datetime,
@@ -168,9 +170,6 @@ def _insert(
         raise
 
 
-_PROFILE_FIELDS = ("given_name", "family_name", "name", "nickname", "picture")
-
-
 def _merge_metadata(current: dict[str, Any] | None, change: dict[str, Any] | None) -> dict[str, Any] | None:
     """Auth0's rule: merged at the top level, a ``null`` value removes its key, ``{}`` clears everything."""
     if change is None or change == {}:
@@ -184,8 +183,8 @@ def _merge_metadata(current: dict[str, Any] | None, change: dict[str, Any] | Non
     return merged or None
 
 
-def update_user(*, user_id: str, data: Mapping[str, Any], actor: Actor) -> User:
-    """Apply a validated ``UpdateUserRequestSerializer`` body to a user.
+def update_user(*, user_id: str, data: UserChanges, actor: Actor) -> User:
+    """Apply a validated body (``UserChanges``: what ``UpdateUserRequestSerializer`` accepts) to a user.
 
     The same strategy rules and password policy as a create; a changed e-mail or phone number is
     unverified again unless the body says otherwise, and a changed e-mail gets a verification mail only
@@ -225,7 +224,8 @@ def update_user(*, user_id: str, data: Mapping[str, Any], actor: Actor) -> User:
 
 
 @transaction.atomic
-def _apply_changes(pk: int, data: Mapping[str, Any], password_hash: str | None, actor: Actor) -> User:
+def _apply_changes(pk: int, changed: UserChanges, password_hash: str | None, actor: Actor) -> User:
+    data: Mapping[str, Any] = changed  # read field by field below
     try:
         user = User.objects.select_for_update().select_related("connection").get(pk=pk)
     except User.DoesNotExist as exc:
@@ -243,10 +243,10 @@ def _apply_changes(pk: int, data: Mapping[str, Any], password_hash: str | None, 
         if phone != user.phone_number:
             changes["phone_number"] = phone
             changes["phone_verified"] = False
-    for field in (*_PROFILE_FIELDS, "blocked", "email_verified", "phone_verified"):
+    for field in (*PROFILE_FIELDS, "blocked", "email_verified", "phone_verified"):
         if field in data:
             changes[field] = data[field]
-    for field in ("user_metadata", "app_metadata"):
+    for field in METADATA_FIELDS:
         if field in data:
             changes[field] = _merge_metadata(getattr(user, field), data[field])
     if password_hash is not None:

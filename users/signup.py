@@ -1,12 +1,13 @@
 """Public sign-up: the client and connection checks Auth0 makes, then the one ``create_user`` path.
 
-Raises ``SignupRefused`` (client or connection not usable for sign-up) and whatever ``create_user`` raises.
+``sign_up`` takes a body the view validated (``SignupRequest``) and raises ``SignupRefused`` (client or connection
+not usable for sign-up) and whatever ``create_user`` raises; ``record_refused_signup`` records any refusal.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from django.utils.translation import gettext as _
 
@@ -17,9 +18,9 @@ from connections.models import Connection, Strategy
 from connections.password_policy import PasswordPolicyError
 from core.actors import Actor
 from core.errors import DomainError
-from core.schema import validate_payload
 from users.models import User
-from users.public_serializers import SignupRequestSerializer
+from users.public_serializers import SignupRequest
+from users.serializers import NewUser
 from users.services import create_user
 
 
@@ -32,22 +33,22 @@ class SignupRefused(Exception):
         self.description = description
 
 
-def sign_up(*, payload: Any, actor: Actor) -> tuple[User, dict[str, Any]]:
-    """Create a user through public sign-up: an active client, a database connection enabled for it,
-    sign-ups not disabled; then the same schema, strategy and policy rules as the management API.
+def sign_up(*, data: SignupRequest, actor: Actor) -> User:
+    """Create a user through public sign-up, from a body ``SignupRequestSerializer`` accepted: an active client,
+    a database connection enabled for it, sign-ups not disabled; then the same strategy and policy rules as the
+    management API (``create_user``).
 
-    Returns the user and the validated body. Every refusal is recorded as a failed sign-up (``fs``) before
-    it propagates; the successful one is recorded (``ss``) in the create's own transaction.
+    Raises ``SignupRefused`` and whatever ``create_user`` raises. Every refusal is recorded as a failed sign-up
+    (``fs``) before it propagates; the successful one is recorded (``ss``) in the create's own transaction.
     """
     try:
-        data = validate_payload(SignupRequestSerializer, payload)
-        return _sign_up(data, actor), data
+        return _sign_up(data, actor)
     except (DomainError, PasswordPolicyError, SignupRefused) as exc:
-        _record_refusal(payload, exc, actor)
+        record_refused_signup(body=data, error=exc, actor=actor)
         raise
 
 
-def _sign_up(data: Mapping[str, Any], actor: Actor) -> User:
+def _sign_up(data: SignupRequest, actor: Actor) -> User:
     client = Client.objects.filter(pk=data["client_id"], is_active=True).first()
     if client is None:
         raise SignupRefused("invalid_client", _("Unknown or inactive client."))
@@ -60,19 +61,24 @@ def _sign_up(data: Mapping[str, Any], actor: Actor) -> User:
         raise SignupRefused("invalid_connection", _("Sign-up is only available on database connections."))
     if connection.signup_disabled:
         raise SignupRefused("operation_not_enabled", _("public signup is disabled"))
-    fields = {key: value for key, value in data.items() if key != "client_id"}
+    # Every other field of a sign-up is a field of the create schema (public_serializers builds both alike).
+    fields = cast(NewUser, {key: value for key, value in data.items() if key != "client_id"})
     return create_user(data=fields, actor=actor, event=(EventType.SUCCESS_SIGNUP, "Successful signup"))
 
 
-def _record_refusal(payload: Any, exc: Exception, actor: Actor) -> None:
-    body = payload if isinstance(payload, Mapping) else {}
-    code = getattr(exc, "code", "invalid_signup")
-    reason = getattr(exc, "description", None) or getattr(exc, "message", None) or str(exc)
+def record_refused_signup(*, body: Any, error: Exception, actor: Actor) -> None:
+    """Record a refused sign-up (``fs``), on its own: the body as sent (any JSON, or a form) and why it was refused.
+
+    The view calls it for a body the schema refuses; ``sign_up`` for every later refusal.
+    """
+    body = body if isinstance(body, Mapping) else {}
+    code = getattr(error, "code", "invalid_signup")
+    reason = getattr(error, "description", None) or getattr(error, "message", None) or str(error)
     record_failure(
         type=EventType.FAILED_SIGNUP,
-        description=str(reason)[:500],
+        description=str(reason),
         actor=actor,
-        user_name=str(body.get("email") or body.get("username") or "")[:300],
-        connection_name=str(body.get("connection") or "")[:128],
+        user_name=str(body.get("email") or body.get("username") or ""),
+        connection_name=str(body.get("connection") or ""),
         details={"code": str(code), "client_id": str(body.get("client_id") or "")[:64]},
     )

@@ -28,12 +28,15 @@ from connections.errors import ConnectionNotFound
 from connections.password_policy import PasswordPolicyError
 from core.actors import Actor, request_metadata
 from core.errors import DomainError, PayloadValidationError, as_domain_error
+from core.schema import validate_payload
 from idempotency.keys import idempotent, keyed_digest
 from users.errors import UserAlreadyExists
+from users.fields import EMAIL, PROFILE_FIELDS, USERNAME
 from users.public_serializers import SignupRequestSerializer
-from users.signup import SignupRefused, sign_up
+from users.signup import SignupRefused, record_refused_signup, sign_up
 
-_ECHOED = ("email", "username", "given_name", "family_name", "name", "nickname", "picture")
+# What the answer echoes of the user, when the body gave it (Auth0's sign-up response).
+_ECHOED = (EMAIL.name, USERNAME.name, *PROFILE_FIELDS)
 
 
 def _bad_request(code: str, description: Any, name: str = "BadRequestError", **extra: Any) -> dict[str, Any]:
@@ -136,7 +139,12 @@ class SignupView(APIView):
         client_id = request.data.get("client_id") if hasattr(request.data, "get") else None
         # An anonymous person signing up through the application whose client id the body names.
         actor = Actor(kind="anonymous", id=str(client_id or "unknown")[:64], ip=ip, user_agent=agent)
-        user, data = sign_up(payload=request.data, actor=actor)
+        try:
+            data = validate_payload(SignupRequestSerializer, request.data)
+        except PayloadValidationError as exc:
+            record_refused_signup(body=request.data, error=exc, actor=actor)
+            raise
+        user = sign_up(data=data, actor=actor)
         body: dict[str, Any] = {"_id": user.identity_user_id, "email_verified": user.email_verified}
         body.update({field: getattr(user, field) for field in _ECHOED if field in data})
         return Response(body, status=200)

@@ -21,7 +21,8 @@ from rest_framework import serializers
 from core import messages
 from core.schema import JSONObjectField, StrictCharField, StrictSerializer, echo, json_type, storable_text, text_fault
 from users.credentials.hashes import HashFormatError, normalize_custom_password_hash, normalize_password_hash
-from users.serializers import CreateUserRequestSerializer, EmailAddressField
+from users.fields import EMAIL
+from users.serializers import CreateUserRequestSerializer, schema_field
 
 JobError = dict[str, str]
 
@@ -75,7 +76,7 @@ _API = CreateUserRequestSerializer._declared_fields
 
 class ImportUserSerializer(StrictSerializer):
     # The API's own field objects (DRF binds a copy per serializer), so a rule changed there changes here.
-    email = EmailAddressField(required=True, help_text=gettext_lazy("The user's email."))
+    email = schema_field(EMAIL, required=True)  # required here, optional in the API (an sms user has none)
     email_verified = _API["email_verified"]
     phone_number = _API["phone_number"]
     phone_verified = _API["phone_verified"]
