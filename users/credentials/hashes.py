@@ -112,7 +112,11 @@ _DJANGO_SALTED = re.compile(r"(md5|sha1)\$([^$\s]{1,128})\$([0-9a-f]+)")
 
 
 class HashFormatError(ValueError):
-    """An imported hash refused: Auth0's job error ``code``, a z-schema ``message`` and the dotted ``path``."""
+    """An imported hash refused: Auth0's job error ``code``, a z-schema ``message`` and the dotted ``path``.
+
+    A parser's ``ValueError``, not a ``DomainError``: the import validator turns it into one row's job error, and
+    it never leaves the import.
+    """
 
     def __init__(self, code: str, message: str, path: str) -> None:
         super().__init__(message)

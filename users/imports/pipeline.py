@@ -53,7 +53,7 @@ from connections.password_policy import PasswordPolicyError
 from connections.strategies import check_user_fields
 from core.actors import Actor
 from core.db import column_of
-from core.errors import PayloadValidationError
+from core.errors import DomainError, ErrorCode, PayloadValidationError
 from users.credentials.passwords import hash_password
 from users.emails import fold_email
 from users.imports.validation import MAX_USER_DEPTH, ImportUserValidator, JobError, redact_errors, reported_user
@@ -85,20 +85,16 @@ _COMPARED = ("email", "username", "phone_number", *UPSERTABLE)
 _JSON_FIELDS = frozenset(f.name for f in User._meta.concrete_fields if f.get_internal_type() == "JSONField")
 
 
-class ImportFileError(Exception):
-    """The file as a whole cannot be read as users."""
+class ImportFileError(DomainError):
+    """The file as a whole cannot be read as users (400 ``invalid_body``)."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    code = ErrorCode.INVALID_BODY
 
 
-class ImportConnectionError(Exception):
-    """The connection cannot take imported users."""
+class ImportConnectionError(DomainError):
+    """The connection cannot take imported users (400 ``invalid_body``)."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    code = ErrorCode.INVALID_BODY
 
 
 @dataclass
