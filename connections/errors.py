@@ -16,6 +16,14 @@ class ConnectionErrorCode(StrEnum):
     CONNECTION_CONFLICT = "connection_conflict"
     # A password a connection's policy refuses (``connections.password_policy.PasswordPolicyError``).
     INVALID_PASSWORD = "invalid_password"  # noqa: S105 - an error code, not a secret
+    # Field codes: a connection's rules for its users' fields (``connections.strategies``), its enabled clients.
+    NOT_ALLOWED_FOR_STRATEGY = "NOT_ALLOWED_FOR_STRATEGY"
+    REQUIRED_FOR_STRATEGY = "REQUIRED_FOR_STRATEGY"
+    USERNAME_NOT_ALLOWED = "USERNAME_NOT_ALLOWED"
+    USERNAME_LENGTH = "USERNAME_LENGTH"
+    USERNAME_CHARACTERS = "USERNAME_CHARACTERS"
+    USERNAME_IS_EMAIL = "USERNAME_IS_EMAIL"
+    UNKNOWN_CLIENT = "UNKNOWN_CLIENT"
 
 
 class ConnectionNotFound(DomainError):

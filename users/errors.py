@@ -21,7 +21,8 @@ class UserErrorCode(StrEnum):
     INVALID_CONNECTION = "invalid_connection"
     OPERATION_NOT_ENABLED = "operation_not_enabled"
     MAIL_UNAVAILABLE = "mail_unavailable"
-    # Field codes of ``POST /api/v2/jobs/verification-email``.
+    # Field codes: a user's update naming another connection; ``POST /api/v2/jobs/verification-email``.
+    CONNECTION_MISMATCH = "CONNECTION_MISMATCH"
     NO_EMAIL = "NO_EMAIL"
     ALREADY_VERIFIED = "ALREADY_VERIFIED"
 
