@@ -25,6 +25,16 @@ class UserErrorCode(StrEnum):
     CONNECTION_MISMATCH = "CONNECTION_MISMATCH"
     NO_EMAIL = "NO_EMAIL"
     ALREADY_VERIFIED = "ALREADY_VERIFIED"
+    # Auth0's bulk-import job error codes (``users.imports``), beside z-schema's (``core.errors.FieldCode``).
+    INVALID_JSON = "INVALID_JSON"
+    NOT_PASSED = "NOT_PASSED"
+    NOT_SUPPORTED = "NOT_SUPPORTED"
+    PASSWORD_STRENGTH = "PASSWORD_STRENGTH"  # noqa: S105 - an error code, not a secret
+    SECRET_REMOVED = "SECRET_REMOVED"  # noqa: S105 - an error code, not a secret
+    CONFLICT = "CONFLICT"
+    CONFLICT_EMAIL = "CONFLICT_EMAIL"
+    CONFLICT_USERNAME = "CONFLICT_USERNAME"
+    DUPLICATED_USER = "DUPLICATED_USER"
 
 
 class UserAlreadyExists(DomainError):
