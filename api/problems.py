@@ -107,7 +107,7 @@ def translate(exc: Exception, request: Request | None = None) -> Problem | None:
         return _password_problem(exc)
     if isinstance(exc, DomainError):
         headers = {"WWW-Authenticate": exc.challenge} if exc.challenge else {}
-        return Problem(exc.status, exc.code, exc.message, tuple(exc.errors), headers, exc.retry_after)
+        return Problem(exc.status, exc.code, exc.message, tuple(exc.errors), headers, retry_after=exc.retry_after)
     if isinstance(exc, Http404):
         return Problem(404, ProblemCode.NOT_FOUND, _("Not Found"))
     if isinstance(exc, PermissionDenied):  # Django's: the view refused without saying why
@@ -120,7 +120,7 @@ def translate(exc: Exception, request: Request | None = None) -> Problem | None:
 def _password_problem(exc: PasswordPolicyError) -> Problem:
     """Sheriff's name stays as Auth0 sends it (clients match on it); the sentence follows the language."""
     return Problem(
-        400,
+        exc.status,
         exc.code,
         _(exc.message),
         tuple(FieldError("password", code, message) for code, message in exc.failures),
@@ -129,7 +129,11 @@ def _password_problem(exc: PasswordPolicyError) -> Problem:
 
 
 def _drf_problem(exc: drf.APIException, request: Request | None) -> Problem:
-    detail = str(exc.detail) if not isinstance(exc, drf.ValidationError) else None
+    if isinstance(exc, drf.ValidationError):
+        errors = _flatten(exc.detail)
+        message = " (also) ".join(f"Payload validation error: '{e.message}'." for e in errors)
+        return Problem(400, ErrorCode.INVALID_BODY, message, tuple(errors))
+    detail = str(exc.detail)
     match exc:
         case drf.NotAuthenticated() | drf.AuthenticationFailed():
             # A failed authentication is 401 with a challenge, whatever DRF made of it (RFC 9110 §15.5.2).
@@ -137,16 +141,16 @@ def _drf_problem(exc: drf.APIException, request: Request | None) -> Problem:
             if isinstance(exc, drf.AuthenticationFailed):
                 default = ProblemCode.INVALID_TOKEN
             code = getattr(exc, "error_code", None) or default
-            return Problem(401, code, detail or "", headers={"WWW-Authenticate": BEARER_CHALLENGE}, detail=detail)
+            return Problem(401, code, detail, headers={"WWW-Authenticate": BEARER_CHALLENGE}, detail=detail)
         case drf.PermissionDenied():
             code = getattr(exc, "error_code", None) or ProblemCode.INSUFFICIENT_SCOPE
-            return Problem(403, code, detail or "", detail=detail)
+            return Problem(403, code, detail, detail=detail)
         case drf.Throttled():
             message = _("Global limit has been reached")
             wait = exc.wait  # type: ignore[attr-defined]  # DRF sets Throttled.wait; its stubs omit it
             return Problem(429, ProblemCode.RATE_LIMITED, message, retry_after=wait, detail=detail)
         case FormParseError():  # the form's own explanation (charset, text, field count) is for the client
-            return Problem(400, ErrorCode.INVALID_BODY, detail or "", detail=detail)
+            return Problem(400, ErrorCode.INVALID_BODY, detail, detail=detail)
         case drf.ParseError():
             return Problem(400, ProblemCode.MALFORMED_BODY, _("Invalid request payload JSON format"), detail=detail)
         case drf.UnsupportedMediaType():
@@ -158,12 +162,8 @@ def _drf_problem(exc: drf.APIException, request: Request | None) -> Problem:
             return Problem(405, ProblemCode.METHOD_NOT_ALLOWED, message, detail=detail)
         case drf.NotFound():
             return Problem(404, ProblemCode.NOT_FOUND, _("Not Found"), detail=detail)
-        case drf.ValidationError():
-            errors = _flatten(exc.detail)
-            message = " (also) ".join(f"Payload validation error: '{e.message}'." for e in errors)
-            return Problem(400, ErrorCode.INVALID_BODY, message, tuple(errors))
-        case _:  # NotAcceptable (no renderer for the Accept header), or any other APIException
-            return Problem(exc.status_code, exc.default_code, detail or "", detail=detail)
+        case _:  # NotAcceptable (ProblemCode.NOT_ACCEPTABLE: no renderer for the Accept header), or any other
+            return Problem(exc.status_code, exc.default_code, detail, detail=detail)
 
 
 def _flatten(detail: Any, prefix: str | None = None) -> list[FieldError]:

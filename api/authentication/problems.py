@@ -7,6 +7,7 @@ so sign-up cannot be used to find out who has an account.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -16,7 +17,7 @@ from api.management import problems as management
 from api.problems import Problem, ProblemCode, Rendered
 from api.throttling import retry_after_header
 from connections.errors import ConnectionErrorCode
-from core.errors import ErrorCode
+from core.errors import ErrorCode, FieldError
 from users.errors import UserErrorCode
 
 # Refusals of the HTTP layer this API has no body for (no authentication, a method or Accept header the endpoint
@@ -37,7 +38,7 @@ _CODES: dict[str, str] = {ProblemCode.INVALID_CONTENT_LENGTH: ErrorCode.INVALID_
 
 def render(problem: Problem) -> Rendered:
     """``problem`` as Auth0's Authentication API answers it."""
-    code, message = problem.code, problem.message
+    code, message, status = problem.code, problem.message, problem.status
     if code in _MANAGEMENT_SHAPED:
         return management.render(problem)
     if code == ConnectionErrorCode.INVALID_PASSWORD and problem.password_policy is not None:
@@ -50,8 +51,8 @@ def render(problem: Problem) -> Rendered:
         }
         if policy.policy is not None:
             body["policy"] = policy.policy
-        body["statusCode"] = problem.status
-        return Rendered(body, problem.status, {})
+        body["statusCode"] = status
+        return Rendered(body, status, {})
     if code == ProblemCode.RATE_LIMITED:
         body = {
             "name": "TooManyRequestsError",
@@ -62,22 +63,24 @@ def render(problem: Problem) -> Rendered:
         return Rendered(body, 429, {"Retry-After": retry_after_header(problem.retry_after)})
     if code == UserErrorCode.USER_EXISTS:
         if settings.SIGNUP_USER_EXISTS_ERROR:
-            code, message = "user_exists", _("The user already exists.")
-        else:
-            code, message = "invalid_signup", _("Invalid sign up")
-        return _bad_request(code, message, 400)
+            return _bad_request("user_exists", _("The user already exists."), 400)
+        return _bad_request("invalid_signup", _("Invalid sign up"), 400)
     if code == ConnectionErrorCode.INEXISTENT_CONNECTION:
         return _bad_request(UserErrorCode.INVALID_CONNECTION, _("The connection does not exist."), 400)
     if code in _UNREADABLE_BODY:
-        return _bad_request(
-            ErrorCode.INVALID_BODY, _("The body must be a JSON object or form-encoded."), problem.status
-        )
-    return _bad_request(_CODES.get(code, code), message, problem.status, problem)
+        return _bad_request(ErrorCode.INVALID_BODY, _("The body must be a JSON object or form-encoded."), status)
+    return _bad_request(_CODES.get(code, code), message, status, problem.errors, problem.headers)
 
 
-def _bad_request(code: str, description: str, status: int, problem: Problem | None = None) -> Rendered:
+def _bad_request(
+    code: str,
+    description: str,
+    status: int,
+    errors: tuple[FieldError, ...] = (),
+    headers: Mapping[str, str] | None = None,
+) -> Rendered:
     body: dict[str, Any] = {"name": "BadRequestError", "code": code, "description": description}
-    if problem is not None and problem.errors:
-        body["errors"] = [error.as_dict() for error in problem.errors]
+    if errors:
+        body["errors"] = [error.as_dict() for error in errors]
     body["statusCode"] = status
-    return Rendered(body, status, dict(problem.headers) if problem is not None else {})
+    return Rendered(body, status, dict(headers or {}))

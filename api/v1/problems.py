@@ -32,7 +32,7 @@ _INVALID_REQUEST = frozenset(
         ProblemCode.INVALID_URI,
     }
 )
-INVALID_REQUEST = "invalid_request"
+_INVALID_REQUEST_ERROR = "invalid_request"
 
 
 def render(problem: Problem) -> Rendered:
@@ -43,7 +43,7 @@ def render(problem: Problem) -> Rendered:
     if code == UserErrorCode.USER_EXISTS:
         return _error(409, "email_exists", _("A user with this email already exists."))
     if code == ConnectionErrorCode.INVALID_PASSWORD:
-        return _error(400, INVALID_REQUEST, f"{problem.message}.", [e.as_dict() for e in problem.errors])
+        return _error(400, _INVALID_REQUEST_ERROR, f"{problem.message}.", [e.as_dict() for e in problem.errors])
     if code == ConnectionErrorCode.INEXISTENT_CONNECTION:
         message = _("The connection for /v1/users is not configured on this server.")
         return _error(503, "service_unavailable", message)
@@ -55,13 +55,13 @@ def render(problem: Problem) -> Rendered:
     if problem.status == 401:
         return _error(401, "unauthorized", problem.message, headers=dict(problem.headers))
     if code in _UNREADABLE_BODY:
-        return _error(400, INVALID_REQUEST, _("The body must be a JSON object."))
+        return _error(400, _INVALID_REQUEST_ERROR, _("The body must be a JSON object."))
     if code == ProblemCode.RATE_LIMITED:
         headers = {"Retry-After": retry_after_header(problem.retry_after)}
         return _error(429, ErrorCode.TOO_MANY_REQUESTS, _("Too many requests. Try again later."), headers=headers)
     errors = [e.as_dict() for e in problem.errors] or None
     if problem.status == 400 and code in _INVALID_REQUEST:
-        return _error(400, INVALID_REQUEST, problem.message, errors, headers=dict(problem.headers))
+        return _error(400, _INVALID_REQUEST_ERROR, problem.message, errors, headers=dict(problem.headers))
     return _error(problem.status, code, problem.message, errors, headers=dict(problem.headers))
 
 
