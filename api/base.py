@@ -12,6 +12,7 @@ from api.throttling import ClientRateThrottle
 
 
 class ManagementAPIView(APIView):
+    # Names no problem_renderer: its errors are in the management envelope, the default (api.views.exception_handler).
     throttle_classes = [ClientRateThrottle]
 
     def check_permissions(self, request: Request) -> None:

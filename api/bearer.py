@@ -10,8 +10,12 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
 from rest_framework.request import Request
 
-from clients.tokens import InvalidToken, TokenPrincipal, verify_token
+from clients.errors import InvalidToken
+from clients.tokens import TokenPrincipal, verify_token
 from core.actors import Actor, request_metadata
+
+# The challenge of every 401 the bearer-token APIs answer (RFC 6750 §3).
+BEARER_CHALLENGE = 'Bearer realm="management-api"'
 
 
 class BearerTokenAuthentication(BaseAuthentication):
@@ -31,7 +35,7 @@ class BearerTokenAuthentication(BaseAuthentication):
         return principal, principal
 
     def authenticate_header(self, request: Request) -> str:
-        return 'Bearer realm="management-api"'
+        return BEARER_CHALLENGE
 
 
 def _failed(message: str, code: str) -> AuthenticationFailed:

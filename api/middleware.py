@@ -14,34 +14,33 @@ from django.core.handlers.wsgi import get_bytes_from_wsgi
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 
+from api.authentication import problems as authentication
+from api.management import problems as management
+from api.oauth import problems as oauth
 from api.parsers import parse_form
-from core.errors import error_body
+from api.problems import Problem, ProblemCode, ProblemRenderer
+from api.v1 import problems as v1
+from core.errors import ErrorCode
 from core.schema import text_fault
 
 # The APIs whose error shape is not the management API's, by path prefix (the only thing known before a view is
 # chosen): OAuth's {error, error_description} (RFC 6749 §5.2), the Authentication API's {name, code,
 # description, statusCode} and /v1's {error, message}.
-_OAUTH_PREFIXES = ("/oauth/", "/.well-known/")
-_AUTHENTICATION_PREFIXES = ("/dbconnections/",)
-_V1_PREFIXES = ("/v1/",)
+_RENDERERS_BY_PREFIX: tuple[tuple[tuple[str, ...], ProblemRenderer], ...] = (
+    (("/oauth/", "/.well-known/"), oauth.render),
+    (("/dbconnections/",), authentication.render),
+    (("/v1/",), v1.render),
+)
 
 
 def refusal(request: HttpRequest, status: int, message: str, code: str) -> JsonResponse:
-    """A refusal of ``request`` in the error shape of the API its path belongs to.
-
-    ``code`` is the management API's ``errorCode`` (``invalid_query_string``, ``payload_too_large``, ...); OAuth
-    answers ``invalid_request`` for every such refusal, as RFC 6749 §5.2 names a malformed request.
-    """
+    """A refusal of ``request`` in the error shape of the API its path belongs to (the management API's for any
+    other path). ``code`` is a ``ProblemCode`` or ``ErrorCode`` (``invalid_query_string``, ``payload_too_large``, ...);
+    each contract's renderer spells it (OAuth names every such refusal ``invalid_request``, RFC 6749 §5.2)."""
     path = request.path_info
-    if path.startswith(_OAUTH_PREFIXES):
-        body: dict[str, object] = {"error": "invalid_request", "error_description": message}
-        return JsonResponse(body, status=status, headers={"Cache-Control": "no-store"})
-    if path.startswith(_AUTHENTICATION_PREFIXES):
-        body = {"name": "BadRequestError", "code": code, "description": message, "statusCode": status}
-        return JsonResponse(body, status=status)
-    if path.startswith(_V1_PREFIXES):  # /v1 names every malformed request invalid_request
-        return JsonResponse({"error": "invalid_request" if status == 400 else code, "message": message}, status=status)
-    return JsonResponse(error_body(status, message, code), status=status)
+    render = next((render for prefixes, render in _RENDERERS_BY_PREFIX if path.startswith(prefixes)), management.render)
+    body, status, headers = render(Problem(status, code, message))
+    return JsonResponse(body, status=status, headers=headers)
 
 
 class BodySizeLimitMiddleware:
@@ -52,17 +51,17 @@ class BodySizeLimitMiddleware:
         limit = settings.MAX_REQUEST_BODY_BYTES
         declared = request.META.get("CONTENT_LENGTH") or ""
         if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower() and not declared:
-            return refusal(request, 411, _("A Content-Length header is required."), "length_required")
+            return refusal(request, 411, _("A Content-Length header is required."), ProblemCode.LENGTH_REQUIRED)
         if declared:
             try:
                 length = int(declared)
             except ValueError:
                 length = -1
             if length < 0:
-                return refusal(request, 400, _("Invalid Content-Length header."), "invalid_body")
+                return refusal(request, 400, _("Invalid Content-Length header."), ProblemCode.INVALID_CONTENT_LENGTH)
             if length > limit:
                 message = _("Payload content length greater than maximum allowed: %(limit)s") % {"limit": limit}
-                return refusal(request, 413, message, "payload_too_large")
+                return refusal(request, 413, message, ErrorCode.PAYLOAD_TOO_LARGE)
         return self.get_response(request)
 
 
@@ -83,11 +82,12 @@ class UnsafeCharactersMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not _storable(request.path):
-            return refusal(request, 400, _("The request path contains invalid characters."), "invalid_uri")
+            return refusal(request, 400, _("The request path contains invalid characters."), ProblemCode.INVALID_URI)
         if not self._strict_utf8(request) or not all(
             _storable(item) for key in request.GET for item in (key, *request.GET.getlist(key))
         ):
-            return refusal(request, 400, _("The query string contains invalid characters."), "invalid_query_string")
+            message = _("The query string contains invalid characters.")
+            return refusal(request, 400, message, ErrorCode.INVALID_QUERY_STRING)
         return self.get_response(request)
 
     @staticmethod

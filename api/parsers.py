@@ -20,12 +20,12 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import DataAndFiles, FormParser, JSONParser, MultiPartParser
 
 from core import messages
-from core.errors import DomainError, FieldError, PayloadValidationError
+from core.errors import DomainError, ErrorCode, FieldCode, FieldError, PayloadValidationError
 
 
 class PayloadTooLarge(DomainError):
     status = 413
-    code = "payload_too_large"
+    code = ErrorCode.PAYLOAD_TOO_LARGE
 
 
 class StrictJSONParser(JSONParser):
@@ -44,7 +44,11 @@ class StrictJSONParser(JSONParser):
 
 
 class FormParseError(ParseError):
-    """A form body that cannot be read as it is: each contract's handler answers 400 with this detail."""
+    """A form body that cannot be read as it is: every contract answers 400 with this detail.
+
+    DRF's ``ParseError`` rather than a ``DomainError``: DRF's request raises what its parsers raise, and
+    ``api.problems.translate`` reads it as a ``ParseError`` whose detail is for the client.
+    """
 
 
 # The charsets a body may declare, by ``codecs.lookup(...).name``, each with the name shown in errors (IANA's
@@ -57,7 +61,10 @@ TEXT_CHARSETS = {"utf-8": "UTF-8", "ascii": "US-ASCII", "iso8859-1": "ISO-8859-1
 
 
 class UnsupportedCharset(ValueError):
-    """A ``Content-Type`` charset that is not one of ``TEXT_CHARSETS`` (or no codec at all)."""
+    """A ``Content-Type`` charset that is not one of ``TEXT_CHARSETS`` (or no codec at all).
+
+    A parser helper's ``ValueError``, not a ``DomainError``: each parser turns it into its own refusal.
+    """
 
     def __init__(self, charset: str) -> None:
         super().__init__(charset)
@@ -227,7 +234,7 @@ def _check_part_headers(body: bytes, boundary: bytes, charset: str) -> None:
                     detail = messages.not_encoded_as(TEXT_CHARSETS[encoding])
                     raise PayloadValidationError(
                         messages.validation_error("Payload", detail),
-                        errors=[FieldError(None, "INVALID_CHARACTERS", detail)],
+                        errors=[FieldError(None, FieldCode.INVALID_CHARACTERS, detail)],
                     ) from exc
             if not line:
                 continue  # the line break after the boundary
@@ -274,5 +281,5 @@ def _decoded(text: str, charset: str, field: str | None) -> str:
         detail = messages.not_encoded_as(TEXT_CHARSETS[charset])
         raise PayloadValidationError(
             messages.validation_error("Payload", detail, field),
-            errors=[FieldError(field, "INVALID_CHARACTERS", detail)],
+            errors=[FieldError(field, FieldCode.INVALID_CHARACTERS, detail)],
         ) from exc

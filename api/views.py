@@ -1,27 +1,52 @@
-"""Plain-Django error views, so even requests that never reach DRF get the JSON envelope."""
+"""Where the frameworks hand us their errors: DRF's exception handler (each view's contract), Django's error views
+(the management envelope whatever the path, as a request that never reached a view names no contract), and the
+health check."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest, JsonResponse
 from django.utils.translation import gettext as _
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
 
-from core.errors import error_body
+from api.management import problems as management
+from api.problems import Problem, ProblemCode, translate
+from core.errors import ErrorCode
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's ``EXCEPTION_HANDLER``: ``translate``, then render in the contract the view names (``problem_renderer``),
+    the management API's when it names none. None for a real bug: Django's ``handler500`` (below) answers it."""
+    problem = translate(exc, context.get("request"))
+    if problem is None:
+        return None
+    set_rollback()
+    render = getattr(context.get("view"), "problem_renderer", None) or management.render
+    body, status, headers = render(problem)
+    return Response(body, status=status, headers=headers)
+
+
+def _page(problem: Problem) -> JsonResponse:
+    body, status, headers = management.render(problem)
+    return JsonResponse(body, status=status, headers=headers)
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return JsonResponse(error_body(400, _("Bad Request"), "bad_request"), status=400)
+    return _page(Problem(400, ErrorCode.BAD_REQUEST, _("Bad Request")))
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return JsonResponse(error_body(403, _("Forbidden"), "forbidden"), status=403)
+    return _page(Problem(403, ProblemCode.FORBIDDEN, _("Forbidden")))
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return JsonResponse(error_body(404, _("Not Found"), "not_found"), status=404)
+    return _page(Problem(404, ProblemCode.NOT_FOUND, _("Not Found")))
 
 
 def server_error(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(error_body(500, _("An internal server error occurred"), "internal_error"), status=500)
+    return _page(Problem(500, ProblemCode.INTERNAL_ERROR, _("An internal server error occurred")))
 
 
 def health(request: HttpRequest) -> JsonResponse:

@@ -18,12 +18,12 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from clients.errors import ClientNotFound
+from clients.errors import ClientErrorCode, ClientNotFound
 from clients.models import Client
 from clients.scopes import parse_scopes, unknown_scopes
 from connections.models import Connection
 from core.actors import Actor
-from core.errors import FieldError, PayloadValidationError
+from core.errors import FieldCode, FieldError, PayloadValidationError
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,9 @@ def _checked_scopes(scopes: Iterable[str] | str) -> list[str]:
     parsed = parse_scopes(scopes if isinstance(scopes, str) else list(scopes))
     unknown = unknown_scopes(parsed)
     if unknown:
-        error = FieldError("scopes", "UNKNOWN_SCOPE", _("Unknown scopes: %(scopes)s") % {"scopes": " ".join(unknown)})
+        error = FieldError(
+            "scopes", ClientErrorCode.UNKNOWN_SCOPE, _("Unknown scopes: %(scopes)s") % {"scopes": " ".join(unknown)}
+        )
         raise PayloadValidationError(error.message, errors=[error])
     return parsed
 
@@ -49,7 +51,9 @@ def _connections(names: Iterable[str]) -> list[Connection]:
     missing = sorted(set(wanted) - {c.name for c in found})
     if missing:
         error = FieldError(
-            "connections", "UNKNOWN_CONNECTION", _("Unknown connections: %(names)s") % {"names": ", ".join(missing)}
+            "connections",
+            ClientErrorCode.UNKNOWN_CONNECTION,
+            _("Unknown connections: %(names)s") % {"names": ", ".join(missing)},
         )
         raise PayloadValidationError(error.message, errors=[error])
     return found
@@ -62,7 +66,8 @@ def create_client(
     """Create a client; returns it with its plaintext secret, which is never retrievable again."""
     if not name or not name.strip():
         raise PayloadValidationError(
-            _("The client needs a name."), errors=[FieldError("name", "MIN_LENGTH", _("The client needs a name."))]
+            _("The client needs a name."),
+            errors=[FieldError("name", FieldCode.MIN_LENGTH, _("The client needs a name."))],
         )
     granted = _checked_scopes(scopes)
     enabled = _connections(connections)
@@ -93,7 +98,7 @@ def rotate_client_secret(*, client_id: str, actor: Actor) -> str:
         updated_at=now,
     )
     if not updated:
-        raise ClientNotFound(client_id)
+        raise ClientNotFound()
     logger.info("client secret rotated client_id=%s by %s", client_id, actor)
     return secret
 
@@ -102,7 +107,7 @@ def rotate_client_secret(*, client_id: str, actor: Actor) -> str:
 def set_client_active(*, client_id: str, active: bool, actor: Actor) -> None:
     """Deactivated clients get no tokens, and their existing tokens are refused from the next request."""
     if not Client.objects.filter(pk=client_id).update(is_active=active, updated_at=timezone.now()):
-        raise ClientNotFound(client_id)
+        raise ClientNotFound()
     logger.info("client %s client_id=%s by %s", "activated" if active else "deactivated", client_id, actor)
 
 

@@ -28,6 +28,7 @@ from rest_framework_simplejwt.exceptions import (
 )
 from rest_framework_simplejwt.tokens import Token
 
+from clients.errors import ClientErrorCode, InvalidToken
 from core.db import column_of
 from core.schema import text_fault
 
@@ -153,15 +154,6 @@ class TokenPrincipal:
         return any(scope in self.scopes for scope in required)
 
 
-class InvalidToken(Exception):
-    """A bearer token we will not honour; ``message`` uses Auth0's wording."""
-
-    def __init__(self, message: str, code: str = "invalid_token") -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-
-
 CLIENT_CREDENTIALS = "client-credentials"
 # An end user's token from the password grants: never honoured by the management API.
 PASSWORD = "password"  # noqa: S105 - a grant type, not a secret
@@ -229,7 +221,7 @@ def verify_token(raw: str) -> TokenPrincipal:
     grant_type = claims.get("gty")
     if grant_type == PASSWORD:
         # An end user's token speaks for a person, not a client: it never authorises the management API.
-        raise InvalidToken(_("Invalid token"), "user_token")
+        raise InvalidToken(_("Invalid token"), ClientErrorCode.USER_TOKEN)
     if not isinstance(client_id, str) or grant_type not in (CLIENT_CREDENTIALS, OPERATOR):
         raise InvalidToken(_("Invalid token"))
     if text_fault(client_id) is not None or text_fault(subject) is not None or text_fault(scope) is not None:
@@ -259,7 +251,7 @@ def _check_client(client_id: str, claims: dict[str, Any]) -> None:
         cursor.execute(_client_state_sql(connection.vendor), [client_id])
         row = cursor.fetchone()
     if row is None or not row[0]:
-        raise InvalidToken(_("Invalid token"), "inactive_client")
+        raise InvalidToken(_("Invalid token"), ClientErrorCode.INACTIVE_CLIENT)
     rotated_at, current = row[1], row[2]
     generation = claims.get(GENERATION_CLAIM)
     if generation is None:
@@ -272,7 +264,7 @@ def _check_client(client_id: str, claims: dict[str, Any]) -> None:
     else:
         honoured = type(generation) is int and generation == current
     if not honoured:
-        raise InvalidToken(_("Invalid token"), "revoked_token")
+        raise InvalidToken(_("Invalid token"), ClientErrorCode.REVOKED_TOKEN)
 
 
 @lru_cache(maxsize=2)

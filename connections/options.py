@@ -15,6 +15,7 @@ from rest_framework.exceptions import ErrorDetail
 
 from connections.models import CONNECTION_NAME_MAX_LENGTH, CONNECTION_NAME_PATTERN, Strategy
 from connections.password_policy import DEFAULT_LEVEL, LEVELS, MIN_LENGTH_BOUNDS
+from core.errors import FieldCode
 from core.schema import (
     StrictBooleanField,
     StrictCharField,
@@ -33,7 +34,7 @@ class UsernameLengthOptions(StrictSerializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["min"] > attrs["max"]:
             message = gettext("Value %(min)s is greater than max %(max)s") % {"min": attrs["min"], "max": attrs["max"]}
-            raise serializers.ValidationError({"min": [ErrorDetail(message, code="MAXIMUM")]})
+            raise serializers.ValidationError({"min": [ErrorDetail(message, code=FieldCode.MAXIMUM)]})
         return attrs
 
 

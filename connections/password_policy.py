@@ -29,6 +29,9 @@ from typing import Any
 from django.contrib.auth.password_validation import CommonPasswordValidator
 from django.utils.translation import gettext, gettext_noop
 
+from connections.errors import ConnectionErrorCode
+from core.errors import DomainError
+
 LEVELS: tuple[str, ...] = ("none", "low", "fair", "good", "excellent")
 
 # Used when a connection's options carry no `passwordPolicy` key: it is the level Auth0 gives new
@@ -47,16 +50,17 @@ DICTIONARY_ERROR = "PasswordDictionaryError"
 NO_USER_INFO_ERROR = "PasswordNoUserInfoError"
 
 
-class PasswordPolicyError(Exception):
-    """A password broke one of the connection's password policies.
+class PasswordPolicyError(DomainError):
+    """A password broke one of the connection's password policies: 400 ``invalid_password``.
 
-    A domain error: the views turn it into Auth0's body (`name`, `message`, `code`, `description`,
-    `policy`) or into form errors (`failures`). `name`, `message` and `description` describe the
-    first policy that failed; `failures` lists every failed rule of every enabled policy, so a
-    form can show all problems at once.
+    ``api.problems.translate`` turns it into a problem each contract renders in Auth0's shape (`name`,
+    `message`, `code`, `description`, `policy`); the admin forms show `failures`. `name`, `message`
+    (untranslated: sheriff's English) and `description` describe the first policy that failed; `failures`
+    lists every failed rule of every enabled policy, so a form can show all problems at once.
     """
 
-    code = "invalid_password"
+    status = 400
+    code = ConnectionErrorCode.INVALID_PASSWORD
 
     def __init__(
         self,
@@ -67,13 +71,15 @@ class PasswordPolicyError(Exception):
         policy: str | None = None,
         failures: Sequence[tuple[str, str]] = (),
     ) -> None:
+        super().__init__(message)
         self.name = name
-        self.message = message
         self.description = description
         self.policy = policy
         self.failures: list[tuple[str, str]] = list(failures)
+
+    def __str__(self) -> str:
         # The Management API reports these errors as "<name>: <message>".
-        super().__init__(f"{name}: {message}")
+        return f"{self.name}: {self.message}"
 
 
 # --- sheriff's rules ------------------------------------------------------------------------------

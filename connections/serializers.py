@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from connections.models import CONNECTION_NAME_MAX_LENGTH, CONNECTION_NAME_PATTERN, Strategy
 from core import messages
+from core.errors import FieldCode
 from core.schema import (
     MAX_PAGE,
     JSONObjectField,
@@ -33,7 +34,7 @@ class ClientIdListField(StrictField):
             raise self.type_error(data)
         for item in data:
             if not isinstance(item, str):
-                raise fail(messages.invalid_type("string", json_type(item)), "INVALID_TYPE")
+                raise fail(messages.invalid_type("string", json_type(item)), FieldCode.INVALID_TYPE)
         return list(dict.fromkeys(data))
 
 
@@ -68,7 +69,7 @@ class CreateConnectionRequestSerializer(StrictSerializer[NewConnection]):
 
     def validate_strategy(self, value: str) -> str:
         if value not in Strategy.values:
-            raise fail(messages.enum_mismatch(value), "ENUM_MISMATCH")
+            raise fail(messages.enum_mismatch(value), FieldCode.ENUM_MISMATCH)
         return value
 
 
@@ -90,7 +91,7 @@ class UpdateConnectionRequestSerializer(StrictSerializer[ConnectionChanges]):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # Auth0's schema has minProperties: 1; an empty PATCH is a mistake, not a no-op that moves updated_at.
         if not attrs:
-            raise fail(messages.too_few_properties(0, 1), "OBJECT_PROPERTIES_MINIMUM")
+            raise fail(messages.too_few_properties(0, 1), FieldCode.OBJECT_PROPERTIES_MINIMUM)
         return attrs
 
 

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from audit.models import EventType
 from audit.services import record_event
-from connections.errors import ConnectionAlreadyExists, ConnectionNotFoundById, UnknownClients
+from connections.errors import ConnectionAlreadyExists, ConnectionErrorCode, ConnectionNotFoundById, UnknownClients
 from connections.models import Connection
 from connections.options import validate_connection
 from core.actors import Actor
@@ -36,7 +36,9 @@ def _clients(client_ids: Iterable[str]) -> list[Any]:
     missing = sorted(set(wanted) - {c.pk for c in clients})
     if missing:
         message = _("Unknown clients in enabled_clients: %(ids)s") % {"ids": ", ".join(missing)}
-        raise UnknownClients(message, errors=[FieldError("enabled_clients", "UNKNOWN_CLIENT", message)])
+        raise UnknownClients(
+            message, errors=[FieldError("enabled_clients", ConnectionErrorCode.UNKNOWN_CLIENT, message)]
+        )
     return clients
 
 

@@ -14,9 +14,10 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils.translation import gettext as _
 
+from connections.errors import ConnectionErrorCode
 from connections.models import Connection, Strategy
 from core import messages
-from core.errors import FieldError, PayloadValidationError
+from core.errors import FieldCode, FieldError, PayloadValidationError
 
 # Auth0's username alphabet: unaccented letters and digits plus these symbols (docs: require-username).
 USERNAME_SYMBOLS = "@^$.!`-#+'~_"
@@ -52,10 +53,10 @@ def _missing(field: str) -> FieldError:
     if field in ("email", "password"):
         # Auth0's own wording for database connections.
         message = _('"%(field)s" is required') % {"field": field}
-        return FieldError(field, "OBJECT_MISSING_REQUIRED_PROPERTY", message)
+        return FieldError(field, FieldCode.OBJECT_MISSING_REQUIRED_PROPERTY, message)
     return FieldError(
         field,
-        "OBJECT_MISSING_REQUIRED_PROPERTY",
+        FieldCode.OBJECT_MISSING_REQUIRED_PROPERTY,
         messages.validation_error("Payload", messages.missing_property(field)),
     )
 
@@ -69,14 +70,14 @@ def username_errors(connection: Connection, username: str) -> list[FieldError]:
             "min": low,
             "max": high,
         }
-        errors.append(FieldError("username", "USERNAME_LENGTH", message))
+        errors.append(FieldError("username", ConnectionErrorCode.USERNAME_LENGTH, message))
     bad = sorted(set(username) - USERNAME_ALPHABET)
     if bad:
         message = _("The username may only contain letters a-z, digits and %(symbols)s (not allowed: %(bad)s).") % {
             "symbols": " ".join(USERNAME_SYMBOLS),
             "bad": "".join(bad)[:20],
         }
-        errors.append(FieldError("username", "USERNAME_CHARACTERS", message))
+        errors.append(FieldError("username", ConnectionErrorCode.USERNAME_CHARACTERS, message))
     else:
         try:
             validate_email(username)
@@ -84,7 +85,7 @@ def username_errors(connection: Connection, username: str) -> list[FieldError]:
             pass
         else:
             message = _("The username cannot be an email address.")
-            errors.append(FieldError("username", "USERNAME_IS_EMAIL", message))
+            errors.append(FieldError("username", ConnectionErrorCode.USERNAME_IS_EMAIL, message))
     return errors
 
 
@@ -93,7 +94,7 @@ def _refused(strategy: str, data: Mapping[str, Any]) -> list[FieldError]:
     return [
         FieldError(
             field,
-            "NOT_ALLOWED_FOR_STRATEGY",
+            ConnectionErrorCode.NOT_ALLOWED_FOR_STRATEGY,
             _("Cannot set %(field)s for connection with strategy %(strategy)s.")
             % {"field": field, "strategy": strategy},
         )
@@ -105,7 +106,7 @@ def _refused(strategy: str, data: Mapping[str, Any]) -> list[FieldError]:
 def _username_not_allowed() -> FieldError:
     return FieldError(
         "username",
-        "USERNAME_NOT_ALLOWED",
+        ConnectionErrorCode.USERNAME_NOT_ALLOWED,
         _("Cannot set username for connection without requires_username."),
     )
 
@@ -143,7 +144,7 @@ def check_update_fields(connection: Connection, changes: Mapping[str, Any]) -> N
     errors += [
         FieldError(
             field,
-            "REQUIRED_FOR_STRATEGY",
+            ConnectionErrorCode.REQUIRED_FOR_STRATEGY,
             _("Cannot remove %(field)s: the connection requires it.") % {"field": field},
         )
         for field in required

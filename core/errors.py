@@ -1,33 +1,55 @@
-"""The error vocabulary every app raises, and the one wire envelope it becomes.
+"""The error vocabulary every app raises: ``DomainError`` with a stable code, ``FieldError`` entries, and the codes
+shared across apps (``ErrorCode``) and z-schema's field codes (``FieldCode``).
 
-Domain errors are plain exceptions with an HTTP status, a stable ``code`` and a message; they know nothing
-about response bodies. ``api.problems.exception_handler`` (DRF) and the plain-Django handlers in
-``api.views`` both render them through :func:`error_body`, so the envelope lives in one place.
+Domain errors are plain exceptions with an HTTP status, a stable ``code`` and a message; they know nothing about
+response bodies. ``api.problems.translate`` turns them (and every framework error) into a problem, and one renderer
+per wire contract writes it; each app lists its own codes in its ``errors.py`` (``UserErrorCode``, ...).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from http import HTTPStatus
+from enum import StrEnum
 from typing import Any
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-# Boom's reason phrases (what Auth0 sends as ``error``); Python renamed some of them.
-_REASONS = {
-    413: "Request Entity Too Large",
-    422: "Unprocessable Entity",
-}
+
+class ErrorCode(StrEnum):
+    """Codes more than one app answers with (Auth0's ``errorCode`` values). A ``StrEnum``: members are the strings
+    themselves, so they compare equal to them and serialise as them."""
+
+    BAD_REQUEST = "bad_request"
+    INVALID_BODY = "invalid_body"
+    INVALID_QUERY_STRING = "invalid_query_string"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    TEMPORARILY_UNAVAILABLE = "temporarily_unavailable"
+    TOO_MANY_REQUESTS = "too_many_requests"
 
 
-def reason_phrase(status: int) -> str:
-    if status in _REASONS:
-        return _REASONS[status]
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
+class FieldCode(StrEnum):
+    """z-schema's codes for one field's problem (the ``code`` of an ``errors`` entry), as Auth0 reports them."""
+
+    ARRAY_LENGTH_LONG = "ARRAY_LENGTH_LONG"
+    ENUM_MISMATCH = "ENUM_MISMATCH"
+    FORMAT = "FORMAT"
+    INVALID_CHARACTERS = "INVALID_CHARACTERS"
+    INVALID_NUMBER = "INVALID_NUMBER"
+    INVALID_TYPE = "INVALID_TYPE"
+    MAX_DEPTH = "MAX_DEPTH"
+    MAX_LENGTH = "MAX_LENGTH"
+    MAXIMUM = "MAXIMUM"
+    MIN_LENGTH = "MIN_LENGTH"
+    MINIMUM = "MINIMUM"
+    OBJECT_ADDITIONAL_PROPERTIES = "OBJECT_ADDITIONAL_PROPERTIES"
+    OBJECT_MISSING_REQUIRED_PROPERTY = "OBJECT_MISSING_REQUIRED_PROPERTY"
+    OBJECT_PROPERTIES_MAXIMUM = "OBJECT_PROPERTIES_MAXIMUM"
+    OBJECT_PROPERTIES_MINIMUM = "OBJECT_PROPERTIES_MINIMUM"
+    # Auth0's bulk-import validator says OBJECT_REQUIRED where the API's z-schema says
+    # OBJECT_MISSING_REQUIRED_PROPERTY.
+    OBJECT_REQUIRED = "OBJECT_REQUIRED"
+    PATTERN = "PATTERN"
 
 
 @dataclass(frozen=True)
@@ -43,12 +65,18 @@ class FieldError:
 
 
 class DomainError(Exception):
-    """Base for errors a service raises; subclasses set ``status``, ``code`` and ``default_message``."""
+    """Base of every error a service raises; subclasses set ``status``, ``code`` and ``default_message``.
+
+    ``retry_after`` (seconds) says when trying again may succeed; ``challenge`` is the ``WWW-Authenticate`` value a
+    401 carries (RFC 9110 §11.6.1). Both are ``None`` unless the error knows better.
+    """
 
     status: int = 400
-    code: str = "bad_request"
+    code: str = ErrorCode.BAD_REQUEST
     # A lazy translation, rendered in the request's language when the error is raised.
     default_message: str | Promise = _("Bad request.")
+    retry_after: int | None = None
+    challenge: str | None = None
 
     def __init__(self, message: str | Promise | None = None, *, errors: list[FieldError] | None = None) -> None:
         self.message = str(message if message is not None else self.default_message)
@@ -60,52 +88,27 @@ class TemporarilyUnavailable(DomainError):
     """A dependency the request needs did not answer: 503 ``temporarily_unavailable``, try again shortly."""
 
     status = 503
-    code = "temporarily_unavailable"
+    code = ErrorCode.TEMPORARILY_UNAVAILABLE
     default_message = _("The service is temporarily unavailable. Try again later.")
 
 
 class DatabaseUnavailable(TemporarilyUnavailable):
-    """The database could not answer in time (locked by another writer, unreachable): 503, try again.
+    """The database could not answer in time (locked by another writer, unreachable): 503, try again in a second.
 
-    Raised by the API's error translation for Django's ``OperationalError``, so an outage is answered in each
+    What ``api.problems.translate`` makes of Django's ``OperationalError``, so an outage is answered in each
     contract's envelope instead of a 500 or a worker killed mid-request.
     """
 
-
-def as_domain_error(exc: Exception) -> Exception:
-    """``exc``, or the ``DomainError`` it means: an ``OperationalError`` is a ``DatabaseUnavailable``."""
-    from django.db import OperationalError
-
-    if isinstance(exc, OperationalError):
-        return DatabaseUnavailable()
-    return exc
+    retry_after = 1
 
 
 class PayloadValidationError(DomainError):
     status = 400
-    code = "invalid_body"
+    code = ErrorCode.INVALID_BODY
     default_message = _("Payload validation error.")
 
 
 class QueryValidationError(DomainError):
     status = 400
-    code = "invalid_query_string"
+    code = ErrorCode.INVALID_QUERY_STRING
     default_message = _("Query validation error.")
-
-
-def error_body(
-    status: int,
-    message: str,
-    code: str | None,
-    errors: list[FieldError] | None = None,
-) -> dict[str, Any]:
-    """Auth0's management-API envelope plus our ``errors`` array."""
-    body: dict[str, Any] = {
-        "statusCode": status,
-        "error": reason_phrase(status),
-        "message": str(message),
-    }
-    if code:
-        body["errorCode"] = code
-    body["errors"] = [e.as_dict() for e in errors or []]
-    return body

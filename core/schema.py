@@ -23,7 +23,7 @@ from rest_framework.settings import api_settings
 from rest_framework.utils.json import strict_constant
 
 from core import messages
-from core.errors import FieldError, PayloadValidationError, QueryValidationError
+from core.errors import FieldCode, FieldError, PayloadValidationError, QueryValidationError
 
 _ECHO_LIMIT = 120
 # Highest page index a list accepts: beyond it the offset overflows SQLite's integers (and is useless anyway).
@@ -84,7 +84,7 @@ def check_text(value: str) -> None:
     """Raise a DRF ``ValidationError`` (code ``INVALID_CHARACTERS``) for text ``text_fault`` refuses."""
     fault = text_fault(value)
     if fault is not None:
-        raise fail(fault, "INVALID_CHARACTERS")
+        raise fail(fault, FieldCode.INVALID_CHARACTERS)
 
 
 class StrictField(serializers.Field):
@@ -98,11 +98,11 @@ class StrictField(serializers.Field):
 
     def validate_empty_values(self, data: Any) -> tuple[bool, Any]:
         if data is None and not self.allow_null:
-            raise fail(messages.invalid_type(self.expected_type, "null"), "INVALID_TYPE")
+            raise fail(messages.invalid_type(self.expected_type, "null"), FieldCode.INVALID_TYPE)
         return super().validate_empty_values(data)
 
     def type_error(self, data: Any) -> serializers.ValidationError:
-        return fail(messages.invalid_type(self.expected_type, json_type(data)), "INVALID_TYPE")
+        return fail(messages.invalid_type(self.expected_type, json_type(data)), FieldCode.INVALID_TYPE)
 
     def to_representation(self, value: Any) -> Any:
         return value
@@ -130,13 +130,13 @@ class StrictCharField(StrictField):
             raise self.type_error(data)
         check_text(data)
         if self.min_length is not None and len(data) < self.min_length:
-            raise fail(messages.too_short(len(data), self.min_length), "MIN_LENGTH")
+            raise fail(messages.too_short(len(data), self.min_length), FieldCode.MIN_LENGTH)
         if self.max_length is not None and len(data) > self.max_length:
-            raise fail(messages.too_long(len(data), self.max_length), "MAX_LENGTH")
+            raise fail(messages.too_long(len(data), self.max_length), FieldCode.MAX_LENGTH)
         # Our patterns are anchored; fullmatch keeps Python's "$ before a final newline" from letting
         # "+123\n" pass as "^\+[0-9]{1,15}$".
         if self._regex is not None and not self._regex.fullmatch(data):
-            raise fail(messages.pattern_mismatch(str(self.pattern), echo(data)), "PATTERN")
+            raise fail(messages.pattern_mismatch(str(self.pattern), echo(data)), FieldCode.PATTERN)
         self.check_format(data)
         return data
 
@@ -169,9 +169,9 @@ class StrictIntegerField(StrictField):
                 raise self.type_error(data)
             data = int(data)
         if self.min_value is not None and data < self.min_value:
-            raise fail(messages.below_minimum(data, self.min_value), "MINIMUM")
+            raise fail(messages.below_minimum(data, self.min_value), FieldCode.MINIMUM)
         if self.max_value is not None and data > self.max_value:
-            raise fail(messages.above_maximum(data, self.max_value), "MAXIMUM")
+            raise fail(messages.above_maximum(data, self.max_value), FieldCode.MAXIMUM)
         return data
 
 
@@ -187,7 +187,7 @@ class StrictChoiceField(StrictField):
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, bool) or data not in self.choices:
-            raise fail(messages.enum_mismatch(echo(json.dumps(data))), "ENUM_MISMATCH")
+            raise fail(messages.enum_mismatch(echo(json.dumps(data))), FieldCode.ENUM_MISMATCH)
         return data
 
 
@@ -205,13 +205,13 @@ class StrictStringListField(StrictField):
         if not isinstance(data, list):
             raise self.type_error(data)
         if len(data) > self.max_items:
-            raise fail(messages.array_too_long(len(data), self.max_items), "ARRAY_LENGTH_LONG")
+            raise fail(messages.array_too_long(len(data), self.max_items), FieldCode.ARRAY_LENGTH_LONG)
         for item in data:
             if not isinstance(item, str):
-                raise fail(messages.invalid_type("string", json_type(item)), "INVALID_TYPE")
+                raise fail(messages.invalid_type("string", json_type(item)), FieldCode.INVALID_TYPE)
             check_text(item)
             if len(item) > self.max_item_length:
-                raise fail(messages.too_long(len(item), self.max_item_length), "MAX_LENGTH")
+                raise fail(messages.too_long(len(item), self.max_item_length), FieldCode.MAX_LENGTH)
         return data
 
 
@@ -233,7 +233,7 @@ class JSONObjectField(StrictField):
     def _check(self, value: Any, depth: int) -> None:
         if isinstance(value, dict | list):
             if depth > self.max_depth:
-                raise fail(messages.too_deep(self.max_depth), "MAX_DEPTH")
+                raise fail(messages.too_deep(self.max_depth), FieldCode.MAX_DEPTH)
             items = value.items() if isinstance(value, dict) else enumerate(value)
             for key, item in items:
                 if isinstance(key, str):
@@ -243,7 +243,7 @@ class JSONObjectField(StrictField):
             check_text(value)
         elif isinstance(value, float) and not math.isfinite(value):
             # 1e400 parses as infinity; JSON cannot say that and the JSON columns refuse it.
-            raise fail(messages.not_finite(), "INVALID_NUMBER")
+            raise fail(messages.not_finite(), FieldCode.INVALID_NUMBER)
 
 
 # What ``validate_payload`` returns for a schema: a ``TypedDict`` of its fields where the schema names one
@@ -262,7 +262,7 @@ class StrictSerializer(serializers.Serializer, Generic[_Validated]):
                     api_settings.NON_FIELD_ERRORS_KEY: [
                         ErrorDetail(
                             messages.invalid_type("object", json_type(data)),
-                            code="INVALID_TYPE",
+                            code=FieldCode.INVALID_TYPE,
                         )
                     ]
                 }
@@ -273,7 +273,7 @@ class StrictSerializer(serializers.Serializer, Generic[_Validated]):
             errors[api_settings.NON_FIELD_ERRORS_KEY] = [
                 ErrorDetail(
                     messages.additional_properties(echo(",".join(map(str, unknown)))),
-                    code="OBJECT_ADDITIONAL_PROPERTIES",
+                    code=FieldCode.OBJECT_ADDITIONAL_PROPERTIES,
                 )
             ]
         try:
@@ -289,7 +289,7 @@ class StrictSerializer(serializers.Serializer, Generic[_Validated]):
 
     def validate_empty_values(self, data: Any) -> tuple[bool, Any]:
         if data is None and not self.allow_null:
-            raise fail(messages.invalid_type("object", "null"), "INVALID_TYPE")
+            raise fail(messages.invalid_type("object", "null"), FieldCode.INVALID_TYPE)
         return super().validate_empty_values(data)
 
 
@@ -319,7 +319,7 @@ def _collect(serializer: serializers.Serializer, detail: Any, path: list[str]) -
         return [
             FieldError(
                 ".".join(path),
-                "OBJECT_MISSING_REQUIRED_PROPERTY",
+                FieldCode.OBJECT_MISSING_REQUIRED_PROPERTY,
                 messages.missing_property(path[-1]),
             )
         ]
@@ -331,7 +331,7 @@ def payload_message(serializer: serializers.Serializer, errors: list[FieldError]
     parts = []
     for error in errors:
         owner = (error.field or "").split(".")
-        if error.code == "OBJECT_MISSING_REQUIRED_PROPERTY":
+        if error.code == FieldCode.OBJECT_MISSING_REQUIRED_PROPERTY:
             owner = owner[:-1]
         owner = [p for p in owner if p]
         if not owner:
@@ -383,7 +383,7 @@ def validate_payload(
     if isinstance(data, QueryDict):
         data = _from_form(data, serializer_class(context=context or {}))
     if not isinstance(data, Mapping):
-        error = FieldError(None, "INVALID_TYPE", messages.invalid_type("object", json_type(data)))
+        error = FieldError(None, FieldCode.INVALID_TYPE, messages.invalid_type("object", json_type(data)))
         raise PayloadValidationError(payload_message(serializer_class(), [error]), errors=[error])
     serializer = _take(serializer_class, data, context)
     try:

@@ -25,26 +25,11 @@ from django.utils.translation import gettext as _
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.errors import DomainError
 from core.schema import text_fault
+from idempotency.errors import IdempotencyInProgress, IdempotencyKeyReused, InvalidIdempotencyKey
 from idempotency.models import IdempotencyRecord
 
 HEADER = "HTTP_IDEMPOTENCY_KEY"
-
-
-class InvalidIdempotencyKey(DomainError):
-    status = 400
-    code = "invalid_idempotency_key"
-
-
-class IdempotencyKeyReused(DomainError):
-    status = 422
-    code = "idempotency_key_reused"
-
-
-class IdempotencyInProgress(DomainError):
-    status = 409
-    code = "idempotency_request_in_progress"
 
 
 def keyed_digest(purpose: str, value: Any) -> str:

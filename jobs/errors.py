@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from django.utils.translation import gettext_lazy as _
 
-from core.errors import DomainError
+from core.errors import DomainError, ErrorCode
 
 
-class JobErrorCode:
-    """The ``errorCode`` values this app answers with."""
+class JobErrorCode(StrEnum):
+    """The codes this app answers with: ``errorCode`` values and its own field codes."""
 
-    INVALID_BODY = "invalid_body"
+    INVALID_BODY = ErrorCode.INVALID_BODY
     INEXISTENT_JOB = "inexistent_job"
-    TOO_MANY_JOBS = "too_many_requests"
-    PAYLOAD_TOO_LARGE = "payload_too_large"
+    TOO_MANY_JOBS = ErrorCode.TOO_MANY_REQUESTS
+    PAYLOAD_TOO_LARGE = ErrorCode.PAYLOAD_TOO_LARGE
+    # Field codes of ``POST /api/v2/jobs/users-imports``.
+    EMPTY_FILE = "EMPTY_FILE"
+    INVALID_TEXT = "INVALID_TEXT"
 
 
 class JobNotFound(DomainError):

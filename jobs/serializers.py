@@ -20,8 +20,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers as s
 
 from core import messages
-from core.errors import FieldError, PayloadValidationError
+from core.errors import FieldCode, FieldError, PayloadValidationError
 from core.schema import StrictSerializer, echo, text_fault
+from jobs.errors import JobErrorCode
 from jobs.models import Job, JobStatus
 from users.profile import format_timestamp
 
@@ -54,10 +55,10 @@ def _single_text(data: QueryDict, name: str) -> str | None:
     if not values:
         return None
     if len(values) > 1:
-        raise _payload_error(name, "INVALID_TYPE", messages.invalid_type("string", "array"))
+        raise _payload_error(name, FieldCode.INVALID_TYPE, messages.invalid_type("string", "array"))
     fault = text_fault(values[0])
     if fault is not None:
-        raise _payload_error(name, "INVALID_TEXT", fault)
+        raise _payload_error(name, JobErrorCode.INVALID_TEXT, fault)
     return values[0]
 
 
@@ -66,7 +67,7 @@ def _boolean(data: QueryDict, name: str, default: bool) -> bool:
     if value is None:
         return default
     if value not in ("true", "false"):
-        raise _payload_error(name, "INVALID_TYPE", messages.invalid_type("boolean", "string"))
+        raise _payload_error(name, FieldCode.INVALID_TYPE, messages.invalid_type("boolean", "string"))
     return value == "true"
 
 
@@ -77,27 +78,31 @@ def parse_import_users_request(data: QueryDict, files: MultiValueDict) -> Import
         names = echo(",".join(dict.fromkeys(unknown)))
         raise _refuse(
             None,
-            "OBJECT_ADDITIONAL_PROPERTIES",
+            FieldCode.OBJECT_ADDITIONAL_PROPERTIES,
             messages.validation_error("Payload", messages.additional_properties(names)),
         )
     uploads: list[UploadedFile] = files.getlist("users")
     if not uploads or "users" in data:
-        raise _refuse("users", "OBJECT_MISSING_REQUIRED_PROPERTY", _("Must provide 'users' file as multipart part."))
+        raise _refuse(
+            "users", FieldCode.OBJECT_MISSING_REQUIRED_PROPERTY, _("Must provide 'users' file as multipart part.")
+        )
     if len(uploads) > 1:
-        raise _payload_error("users", "INVALID_TYPE", messages.invalid_type("string", "array"))
+        raise _payload_error("users", FieldCode.INVALID_TYPE, messages.invalid_type("string", "array"))
     content = uploads[0].read()
     if not content:
-        raise _refuse("users", "EMPTY_FILE", _("Users file must not be empty."))
+        raise _refuse("users", JobErrorCode.EMPTY_FILE, _("Users file must not be empty."))
     connection_id = _single_text(data, "connection_id")
     if connection_id is None:
         raise _refuse(
-            "connection_id", "OBJECT_MISSING_REQUIRED_PROPERTY", _("Must provide 'connection_id' as multipart part.")
+            "connection_id",
+            FieldCode.OBJECT_MISSING_REQUIRED_PROPERTY,
+            _("Must provide 'connection_id' as multipart part."),
         )
     if not _CONNECTION_ID.fullmatch(connection_id):
         # Auth0 quotes the pattern but not the value here.
         raise _refuse(
             "connection_id",
-            "PATTERN",
+            FieldCode.PATTERN,
             _("Payload validation error: 'String does not match pattern %(pattern)s' on property connection_id.")
             % {"pattern": CONNECTION_ID_PATTERN},
         )
@@ -105,7 +110,9 @@ def parse_import_users_request(data: QueryDict, files: MultiValueDict) -> Import
     send_completion_email = _boolean(data, "send_completion_email", True)
     external_id = _single_text(data, "external_id") or ""
     if len(external_id) > EXTERNAL_ID_MAX_LENGTH:
-        raise _payload_error("external_id", "MAX_LENGTH", messages.too_long(len(external_id), EXTERNAL_ID_MAX_LENGTH))
+        raise _payload_error(
+            "external_id", FieldCode.MAX_LENGTH, messages.too_long(len(external_id), EXTERNAL_ID_MAX_LENGTH)
+        )
     return ImportUsersRequest(
         users=content,
         file_name=(uploads[0].name or "")[:255],

@@ -45,6 +45,10 @@ def new_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+# The two below are plain exceptions, not DomainErrors: they are the worker's own control flow (raised through the
+# importer and caught in ``_run`` a few lines up the stack), never a refusal a caller or a response could see.
+
+
 class StopRequested(Exception):
     """Raised from the importer's progress callback, between batches, when the worker must stop."""
 

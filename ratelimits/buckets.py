@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Protocol
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
+from core.errors import TemporarilyUnavailable
 from ratelimits.models import Bucket
 
 if TYPE_CHECKING:
@@ -45,8 +46,18 @@ PURGE_ONE_IN = 100
 PURGE_BATCH = 500
 
 
-class StoreUnavailable(Exception):
-    """The shared store (Redis or the database) did not answer; ``__cause__`` holds the driver's error."""
+class StoreUnavailable(TemporarilyUnavailable):
+    """The shared store (Redis or the database) did not answer; ``reason`` says which, ``__cause__`` holds the
+    driver's error.
+
+    A ``TemporarilyUnavailable`` (503): the callers decide what an outage means (``api.throttling`` lets a request
+    through or refuses it), and one a caller forgot still answers "try again", never a 500. ``reason`` names the
+    backend, so it stays out of the message a response shows.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
 
 
 @dataclass(frozen=True)

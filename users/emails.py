@@ -44,7 +44,10 @@ import email_validator
 
 
 class InvalidEmailAddress(ValueError):
-    """The text is not an address this service accepts; ``reason`` says which rule refused it (for logs/tests)."""
+    """The text is not an address this service accepts; ``reason`` says which rule refused it (for logs/tests).
+
+    A parser's ``ValueError``, not a ``DomainError``: the serializers turn it into a ``FORMAT`` field error.
+    """
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)

@@ -1,19 +1,51 @@
 """Errors raised by the users app (stable codes, Auth0's messages)."""
 
+from __future__ import annotations
+
+from enum import StrEnum
+
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import DomainError
 
 
+class UserErrorCode(StrEnum):
+    """The codes this app answers with: ``errorCode`` values and its own field codes."""
+
+    USER_EXISTS = "auth0_idp_error"  # Auth0's code for a taken e-mail, username or phone number
+    INEXISTENT_USER = "inexistent_user"
+    INVALID_GRANT = "invalid_grant"
+    UNAUTHORIZED = "unauthorized"
+    # Sign-up refusals (Auth0's Authentication API).
+    INVALID_CLIENT = "invalid_client"
+    INVALID_CONNECTION = "invalid_connection"
+    OPERATION_NOT_ENABLED = "operation_not_enabled"
+    MAIL_UNAVAILABLE = "mail_unavailable"
+    # Field codes: a user's update naming another connection; ``POST /api/v2/jobs/verification-email``.
+    CONNECTION_MISMATCH = "CONNECTION_MISMATCH"
+    NO_EMAIL = "NO_EMAIL"
+    ALREADY_VERIFIED = "ALREADY_VERIFIED"
+    # Auth0's bulk-import job error codes (``users.imports``), beside z-schema's (``core.errors.FieldCode``).
+    INVALID_JSON = "INVALID_JSON"
+    NOT_PASSED = "NOT_PASSED"
+    NOT_SUPPORTED = "NOT_SUPPORTED"
+    PASSWORD_STRENGTH = "PASSWORD_STRENGTH"  # noqa: S105 - an error code, not a secret
+    SECRET_REMOVED = "SECRET_REMOVED"  # noqa: S105 - an error code, not a secret
+    CONFLICT = "CONFLICT"
+    CONFLICT_EMAIL = "CONFLICT_EMAIL"
+    CONFLICT_USERNAME = "CONFLICT_USERNAME"
+    DUPLICATED_USER = "DUPLICATED_USER"
+
+
 class UserAlreadyExists(DomainError):
     status = 409
-    code = "auth0_idp_error"
+    code = UserErrorCode.USER_EXISTS
     default_message = _("The user already exists.")
 
 
 class UserNotFound(DomainError):
     status = 404
-    code = "inexistent_user"
+    code = UserErrorCode.INEXISTENT_USER
     default_message = _("The user does not exist.")
 
 
@@ -21,7 +53,7 @@ class WrongCredentials(DomainError):
     """Unknown user, wrong password or no password: one answer, so nobody learns which."""
 
     status = 403
-    code = "invalid_grant"
+    code = UserErrorCode.INVALID_GRANT
     default_message = _("Wrong email or password.")
 
 
@@ -29,5 +61,21 @@ class UserBlocked(DomainError):
     """The password was right but the user is blocked."""
 
     status = 401
-    code = "unauthorized"
+    code = UserErrorCode.UNAUTHORIZED
     default_message = _("user is blocked")
+
+
+class MailUnavailable(DomainError):
+    """The mail server did not take the verification e-mail (503): the server, not the caller, failed."""
+
+    status = 503
+    code = UserErrorCode.MAIL_UNAVAILABLE
+    default_message = _("The verification e-mail could not be sent. Try again later.")
+
+
+class SignupRefused(DomainError):
+    """A sign-up the client or connection does not allow (400); ``code`` and the message go on the wire."""
+
+    def __init__(self, code: UserErrorCode, description: str) -> None:
+        super().__init__(description)
+        self.code = code

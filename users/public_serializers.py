@@ -8,6 +8,7 @@ from typing import Any, Required, TypedDict
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from core.errors import FieldCode
 from core.schema import JSONObjectField, StrictCharField, StrictSerializer, echo, fail
 from users.fields import CONNECTION, EMAIL, FAMILY_NAME, GIVEN_NAME, NAME, NICKNAME, PASSWORD, PICTURE, USERNAME
 from users.serializers import schema_field
@@ -26,22 +27,22 @@ class SignupMetadataField(JSONObjectField):
             raise fail(
                 _("Too many properties defined (%(count)s), maximum %(maximum)s")
                 % {"count": len(value), "maximum": SIGNUP_METADATA_MAX_PROPERTIES},
-                "OBJECT_PROPERTIES_MAXIMUM",
+                FieldCode.OBJECT_PROPERTIES_MAXIMUM,
             )
         for key, item in value.items():
             if len(key) > SIGNUP_METADATA_MAX_NAME:
                 raise fail(
                     _("Property name is too long (%(length)s chars), maximum %(maximum)s: %(name)s")
                     % {"length": len(key), "maximum": SIGNUP_METADATA_MAX_NAME, "name": echo(key)},
-                    "MAX_LENGTH",
+                    FieldCode.MAX_LENGTH,
                 )
             if not isinstance(item, str):
-                raise fail(gettext("Property %(name)s must be a string") % {"name": echo(key)}, "INVALID_TYPE")
+                raise fail(gettext("Property %(name)s must be a string") % {"name": echo(key)}, FieldCode.INVALID_TYPE)
             if len(item) > SIGNUP_METADATA_MAX_VALUE:
                 raise fail(
                     _("Property %(name)s is too long (%(length)s chars), maximum %(maximum)s")
                     % {"name": echo(key), "length": len(item), "maximum": SIGNUP_METADATA_MAX_VALUE},
-                    "MAX_LENGTH",
+                    FieldCode.MAX_LENGTH,
                 )
         return value
 

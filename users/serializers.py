@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from core import messages
+from core.errors import FieldCode
 from core.schema import (
     MAX_PAGE,
     JSONObjectField,
@@ -67,7 +68,7 @@ class EmailAddressField(StrictCharField):
         try:
             check_email_address(value)
         except InvalidEmailAddress as exc:
-            raise fail(messages.format_mismatch("email", echo(value)), "FORMAT") from exc
+            raise fail(messages.format_mismatch("email", echo(value)), FieldCode.FORMAT) from exc
 
 
 class PhoneNumberField(StrictCharField):
@@ -78,9 +79,9 @@ class PhoneNumberField(StrictCharField):
         try:
             number = phonenumbers.parse(value, None)
         except phonenumbers.NumberParseException as exc:
-            raise fail(messages.format_mismatch("phone-number", value), "FORMAT") from exc
+            raise fail(messages.format_mismatch("phone-number", value), FieldCode.FORMAT) from exc
         if not phonenumbers.is_valid_number(number):
-            raise fail(messages.format_mismatch("phone-number", value), "FORMAT")
+            raise fail(messages.format_mismatch("phone-number", value), FieldCode.FORMAT)
 
 
 class StrictUriField(StrictCharField):
@@ -99,7 +100,7 @@ class StrictUriField(StrictCharField):
             except ValueError:
                 valid = False
         if not valid:
-            raise fail(messages.format_mismatch("strict-uri", echo(value)), "FORMAT")
+            raise fail(messages.format_mismatch("strict-uri", echo(value)), FieldCode.FORMAT)
 
 
 class PasswordField(StrictCharField):
@@ -108,7 +109,7 @@ class PasswordField(StrictCharField):
     def check_format(self, value: str) -> None:
         size = len(value.encode("utf-8"))
         if size > BCRYPT_MAX_BYTES:
-            raise fail(messages.too_many_bytes(size, BCRYPT_MAX_BYTES), "MAX_LENGTH")
+            raise fail(messages.too_many_bytes(size, BCRYPT_MAX_BYTES), FieldCode.MAX_LENGTH)
 
 
 def schema_field(spec: UserField, **options: Any) -> serializers.Field:

@@ -35,7 +35,7 @@ from core.errors import FieldError, PayloadValidationError
 from users.credentials.hashes import is_current_bcrypt, verify_stored_password
 from users.credentials.passwords import BCRYPT_MAX_BYTES, hash_password
 from users.emails import email_lookup_key, fold_email
-from users.errors import UserAlreadyExists, UserBlocked, UserNotFound, WrongCredentials
+from users.errors import UserAlreadyExists, UserBlocked, UserErrorCode, UserNotFound, WrongCredentials
 from users.fields import METADATA_FIELDS, PROFILE_FIELDS
 from users.identifiers import full_user_id, new_object_id
 from users.models import User
@@ -196,7 +196,9 @@ def update_user(*, user_id: str, data: UserChanges, actor: Actor) -> User:
     user = get_user(user_id=user_id)
     connection = user.connection
     if data.get("connection") is not None and data["connection"] != connection.name:
-        error = FieldError("connection", "CONNECTION_MISMATCH", _("The user does not belong to that connection."))
+        error = FieldError(
+            "connection", UserErrorCode.CONNECTION_MISMATCH, _("The user does not belong to that connection.")
+        )
         raise PayloadValidationError(error.message, errors=[error])
     check_update_fields(connection, data)
 

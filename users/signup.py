@@ -15,22 +15,13 @@ from audit.models import EventType
 from audit.services import record_failure
 from clients.models import Client
 from connections.models import Connection, Strategy
-from connections.password_policy import PasswordPolicyError
 from core.actors import Actor
 from core.errors import DomainError
+from users.errors import SignupRefused, UserErrorCode
 from users.models import User
 from users.public_serializers import SignupRequest
 from users.serializers import NewUser
 from users.services import create_user
-
-
-class SignupRefused(Exception):
-    """A sign-up the client or connection does not allow; ``code`` and ``description`` go on the wire."""
-
-    def __init__(self, code: str, description: str) -> None:
-        super().__init__(description)
-        self.code = code
-        self.description = description
 
 
 def sign_up(*, data: SignupRequest, actor: Actor) -> User:
@@ -43,7 +34,7 @@ def sign_up(*, data: SignupRequest, actor: Actor) -> User:
     """
     try:
         return _sign_up(data, actor)
-    except (DomainError, PasswordPolicyError, SignupRefused) as exc:
+    except DomainError as exc:
         record_refused_signup(body=data, error=exc, actor=actor)
         raise
 
@@ -51,16 +42,16 @@ def sign_up(*, data: SignupRequest, actor: Actor) -> User:
 def _sign_up(data: SignupRequest, actor: Actor) -> User:
     client = Client.objects.filter(pk=data["client_id"], is_active=True).first()
     if client is None:
-        raise SignupRefused("invalid_client", _("Unknown or inactive client."))
+        raise SignupRefused(UserErrorCode.INVALID_CLIENT, _("Unknown or inactive client."))
     connection = Connection.objects.filter(name=data["connection"]).first()
     if connection is None:
-        raise SignupRefused("invalid_connection", _("The connection does not exist."))
+        raise SignupRefused(UserErrorCode.INVALID_CONNECTION, _("The connection does not exist."))
     if not client.connections.filter(pk=connection.pk).exists():
-        raise SignupRefused("invalid_connection", _("The connection is not enabled for this client."))
+        raise SignupRefused(UserErrorCode.INVALID_CONNECTION, _("The connection is not enabled for this client."))
     if connection.strategy != Strategy.AUTH0:
-        raise SignupRefused("invalid_connection", _("Sign-up is only available on database connections."))
+        raise SignupRefused(UserErrorCode.INVALID_CONNECTION, _("Sign-up is only available on database connections."))
     if connection.signup_disabled:
-        raise SignupRefused("operation_not_enabled", _("public signup is disabled"))
+        raise SignupRefused(UserErrorCode.OPERATION_NOT_ENABLED, _("public signup is disabled"))
     # Every other field of a sign-up is a field of the create schema (public_serializers builds both alike).
     fields = cast(NewUser, {key: value for key, value in data.items() if key != "client_id"})
     return create_user(data=fields, actor=actor, event=(EventType.SUCCESS_SIGNUP, "Successful signup"))

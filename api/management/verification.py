@@ -16,17 +16,12 @@ from api.bearer import client_actor
 from api.docs import BODY_ERRORS, JobDoc, errors
 from audit.models import EventType
 from audit.services import record_event
-from core.errors import DomainError, FieldError, PayloadValidationError
+from core.errors import FieldError, PayloadValidationError
 from core.schema import StrictCharField, StrictSerializer, validate_payload
+from users.errors import MailUnavailable, UserErrorCode
 from users.profile import format_timestamp
 from users.selectors import get_user
 from users.verification import send_verification_email
-
-
-class MailUnavailable(DomainError):
-    status = 503
-    code = "mail_unavailable"
-    default_message = _("The verification e-mail could not be sent. Try again later.")
 
 
 class VerificationEmailJobSerializer(StrictSerializer):
@@ -49,10 +44,12 @@ class VerificationEmailJobView(ManagementAPIView):
         data = validate_payload(VerificationEmailJobSerializer, request.data)
         user = get_user(user_id=data["user_id"])
         if not user.email:
-            error = FieldError("user_id", "NO_EMAIL", str(_("The user has no e-mail address.")))
+            error = FieldError("user_id", UserErrorCode.NO_EMAIL, str(_("The user has no e-mail address.")))
             raise PayloadValidationError(error.message, errors=[error])
         if user.email_verified:
-            error = FieldError("user_id", "ALREADY_VERIFIED", str(_("The user's e-mail address is already verified.")))
+            error = FieldError(
+                "user_id", UserErrorCode.ALREADY_VERIFIED, str(_("The user's e-mail address is already verified."))
+            )
             raise PayloadValidationError(error.message, errors=[error])
         record_event(
             type=EventType.VERIFICATION_EMAIL_REQUEST,

@@ -19,7 +19,6 @@ from django.http import QueryDict
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions as drf
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -27,8 +26,9 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from api.docs import JwksDoc, OAuthErrorDoc, TokenRequestDoc, TokenResponseDoc
-from api.parsers import FormParseError, StrictFormParser, StrictJSONParser
-from api.problems import exception_handler
+from api.oauth import problems
+from api.oauth.problems import NO_STORE
+from api.parsers import StrictFormParser, StrictJSONParser
 from api.throttling import (
     CLIENT_AUTH_FAILURES_PER_CLIENT,
     CLIENT_AUTH_FAILURES_PER_IP,
@@ -37,53 +37,16 @@ from api.throttling import (
     FailureLimit,
     LimiterUnavailable,
 )
-from clients.errors import OAuthError
+from clients.errors import ClientErrorCode, OAuthError
 from clients.models import Client
 from clients.scopes import parse_scopes
 from clients.services import authenticate_client
 from clients.tokens import PASSWORD, issue_token
 from connections.models import Strategy
 from core.actors import Actor, request_metadata
-from core.errors import TemporarilyUnavailable, as_domain_error
 from core.schema import storable_text, text_fault
 from users.errors import UserBlocked, WrongCredentials
 from users.services import log_in
-
-_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-
-
-def oauth_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    exc = as_domain_error(exc)
-    if isinstance(exc, OAuthError):
-        headers = dict(_NO_STORE)
-        if exc.retry_after is not None:
-            headers["Retry-After"] = str(exc.retry_after)
-        if (
-            exc.error == "access_denied"
-            and exc.status == 401
-            and getattr(context.get("request"), "used_basic_auth", False)
-        ):
-            headers["WWW-Authenticate"] = 'Basic realm="oauth"'
-        return Response({"error": exc.error, "error_description": exc.description}, exc.status, headers=headers)
-    if isinstance(exc, TemporarilyUnavailable):  # 503: refused, never let through
-        return Response({"error": exc.code, "error_description": exc.message}, exc.status, headers=dict(_NO_STORE))
-    if isinstance(exc, FormParseError):
-        return Response({"error": "invalid_request", "error_description": str(exc.detail)}, 400)
-    if isinstance(exc, drf.ParseError | drf.UnsupportedMediaType):
-        return Response(
-            {"error": "invalid_request", "error_description": _("The body must be JSON or form-encoded.")},
-            400,
-        )
-    if isinstance(exc, drf.MethodNotAllowed):
-        return Response({"error": "invalid_request", "error_description": str(exc.detail)}, 405)
-    if isinstance(exc, drf.Throttled):
-        return Response(
-            {"error": "too_many_requests", "error_description": _("Too many requests")},
-            429,
-            # DRF sets Throttled.wait; its stubs omit it.
-            headers={"Retry-After": str(int(exc.wait or 1) + 1)},  # type: ignore[attr-defined]
-        )
-    return exception_handler(exc, context)
 
 
 def _basic_credentials(request: Request) -> tuple[str, str] | None:
@@ -99,18 +62,18 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
     except (ValueError, UnicodeDecodeError) as exc:  # ValueError: binascii.Error, or a non-ASCII header
-        raise OAuthError(400, "invalid_request", _("Malformed HTTP Basic credentials.")) from exc
+        raise OAuthError(400, ClientErrorCode.INVALID_REQUEST, _("Malformed HTTP Basic credentials.")) from exc
     client_id, sep, secret = decoded.partition(":")
     if not sep:
-        raise OAuthError(400, "invalid_request", _("Malformed HTTP Basic credentials."))
+        raise OAuthError(400, ClientErrorCode.INVALID_REQUEST, _("Malformed HTTP Basic credentials."))
     # RFC 6749 §2.3.1: both parts are form-urlencoded before being joined. Decoded strictly: an escape that is
     # not UTF-8 ("%FF", the lone surrogate "%ED%A0%80") is refused, never checked as a U+FFFD secret.
     try:
         client_id, secret = unquote(client_id, errors="strict"), unquote(secret, errors="strict")
     except UnicodeDecodeError as exc:
-        raise OAuthError(400, "invalid_request", _("Malformed HTTP Basic credentials.")) from exc
+        raise OAuthError(400, ClientErrorCode.INVALID_REQUEST, _("Malformed HTTP Basic credentials.")) from exc
     if text_fault(client_id) is not None or text_fault(secret) is not None:
-        raise OAuthError(400, "invalid_request", _("Malformed HTTP Basic credentials."))
+        raise OAuthError(400, ClientErrorCode.INVALID_REQUEST, _("Malformed HTTP Basic credentials."))
     return client_id, secret
 
 
@@ -130,13 +93,15 @@ def _check_parameters(data: Mapping[str, Any]) -> None:
             if fault is not None:
                 raise OAuthError(
                     400,
-                    "invalid_request",
+                    ClientErrorCode.INVALID_REQUEST,
                     _("Invalid characters in parameter %(name)s: %(reason)s")
                     % {"name": storable_text(name), "reason": fault},
                 )
         if len(values) > 1:
             raise OAuthError(
-                400, "invalid_request", _("Parameter %(name)s is included more than once.") % {"name": name}
+                400,
+                ClientErrorCode.INVALID_REQUEST,
+                _("Parameter %(name)s is included more than once.") % {"name": name},
             )
 
 
@@ -155,7 +120,7 @@ def _client_credentials(request: Request, data: Mapping[str, Any]) -> tuple[str,
     if data.get("client_secret") is not None or data.get("client_id") not in (None, basic[0]):
         raise OAuthError(
             400,
-            "invalid_request",
+            ClientErrorCode.INVALID_REQUEST,
             _("The client must authenticate with one method only: HTTP Basic or the body, not both."),
         )
     return basic
@@ -179,7 +144,9 @@ def _authenticated_client(request: Request, *, client_id: str, secret: str) -> C
         _give_back(held)
         raise
     if client is None:  # a failure: the reserved failures stay counted
-        raise OAuthError(401, "access_denied", _("Unauthorized"))
+        # A client that tried HTTP Basic is challenged to use it again (RFC 6749 §5.2, invalid_client).
+        challenge = 'Basic realm="oauth"' if getattr(request, "used_basic_auth", False) else None
+        raise OAuthError(401, ClientErrorCode.ACCESS_DENIED, _("Unauthorized"), challenge=challenge)
     CLIENT_AUTH_FAILURES_PER_IP.give_back(ip)
     CLIENT_AUTH_FAILURES_PER_CLIENT.clear(client_id)
     return client
@@ -189,10 +156,14 @@ def _string(data: Mapping[str, Any], name: str, *, required: bool = True) -> str
     value = data.get(name)
     if value is None or value == "":
         if required:
-            raise OAuthError(400, "invalid_request", _("Missing required parameter: %(name)s") % {"name": name})
+            raise OAuthError(
+                400, ClientErrorCode.INVALID_REQUEST, _("Missing required parameter: %(name)s") % {"name": name}
+            )
         return None
     if not isinstance(value, str):
-        raise OAuthError(400, "invalid_request", _("Parameter %(name)s must be a string.") % {"name": name})
+        raise OAuthError(
+            400, ClientErrorCode.INVALID_REQUEST, _("Parameter %(name)s must be a string.") % {"name": name}
+        )
     return value
 
 
@@ -203,8 +174,7 @@ class TokenView(APIView):
     permission_classes = [AllowAny]
     parser_classes = [StrictJSONParser, StrictFormParser]
 
-    def get_exception_handler(self) -> Any:
-        return oauth_exception_handler
+    problem_renderer = staticmethod(problems.render)
 
     @extend_schema(
         operation_id="post_token",
@@ -232,16 +202,18 @@ class TokenView(APIView):
     def post(self, request: Request) -> Response:
         data = request.data
         if not isinstance(data, Mapping):
-            raise OAuthError(400, "invalid_request", _("The body must be a JSON object or a form."))
+            raise OAuthError(400, ClientErrorCode.INVALID_REQUEST, _("The body must be a JSON object or a form."))
         _check_parameters(data)
         grant_type = _string(data, "grant_type")
         if grant_type != "client_credentials" and grant_type not in PASSWORD_GRANTS:
             raise OAuthError(
-                400, "unsupported_grant_type", _("Unsupported grant type: %(grant)s") % {"grant": grant_type}
+                400,
+                ClientErrorCode.UNSUPPORTED_GRANT_TYPE,
+                _("Unsupported grant type: %(grant)s") % {"grant": grant_type},
             )
         client_id, secret = _client_credentials(request, data)
         if data.get("organization") is not None:  # the SDK always sends "organization": null
-            raise OAuthError(400, "invalid_request", _("Organizations are not supported."))
+            raise OAuthError(400, ClientErrorCode.INVALID_REQUEST, _("Organizations are not supported."))
         if grant_type in PASSWORD_GRANTS:
             return _password_grant(request, data, client_id=client_id, secret=secret)
         audience = _string(data, "audience", required=False) or settings.MANAGEMENT_API_AUDIENCE
@@ -251,13 +223,13 @@ class TokenView(APIView):
         if audience != settings.MANAGEMENT_API_AUDIENCE:
             raise OAuthError(
                 403,
-                "access_denied",
+                ClientErrorCode.ACCESS_DENIED,
                 _("Service not enabled within domain: %(audience)s") % {"audience": audience},
             )
         if not client.scopes:
             raise OAuthError(
                 403,
-                "access_denied",
+                ClientErrorCode.ACCESS_DENIED,
                 _('Client is not authorized to access "%(audience)s". No scopes are granted to it.')
                 % {"audience": audience},
             )
@@ -272,7 +244,7 @@ class TokenView(APIView):
         }
         if scopes:
             body["scope"] = " ".join(scopes)
-        return Response(body, headers=_NO_STORE)
+        return Response(body, headers=NO_STORE)
 
 
 PASSWORD_GRANTS = ("password", "http://auth0.com/oauth/grant-type/password-realm")
@@ -296,12 +268,16 @@ def _password_grant(request: Request, data: Mapping[str, Any], *, client_id: str
     client = _authenticated_client(request, client_id=client_id, secret=secret)
     connection_name = realm or settings.DEFAULT_DIRECTORY
     if not connection_name:
-        raise OAuthError(500, "server_error", _("Authorization server not configured with default connection."))
+        raise OAuthError(
+            500, ClientErrorCode.SERVER_ERROR, _("Authorization server not configured with default connection.")
+        )
     connection = client.connections.filter(name=connection_name, strategy=Strategy.AUTH0).first()
     if connection is None:  # unknown, not a database connection, or not enabled for this client: one answer
-        raise OAuthError(400, "invalid_request", _("the connection is not enabled"))
+        raise OAuthError(400, ClientErrorCode.INVALID_REQUEST, _("the connection is not enabled"))
     if audience not in _password_audiences():
-        raise OAuthError(403, "access_denied", _("Service not found: %(audience)s") % {"audience": audience})
+        raise OAuthError(
+            403, ClientErrorCode.ACCESS_DENIED, _("Service not found: %(audience)s") % {"audience": audience}
+        )
 
     ip = BaseThrottle().get_ident(request)
     account = f"{connection.pk}:{username.lower()}"
@@ -341,7 +317,7 @@ def _password_grant(request: Request, data: Mapping[str, Any], *, client_id: str
     }
     if scopes:
         body["scope"] = " ".join(scopes)
-    return Response(body, headers=_NO_STORE)
+    return Response(body, headers=NO_STORE)
 
 
 def _reserve_failures(*limits: tuple[FailureLimit, str, Any]) -> list[tuple[FailureLimit, str]]:
@@ -361,7 +337,7 @@ def _reserve_failures(*limits: tuple[FailureLimit, str, Any]) -> list[tuple[Fail
             raise
         if wait is not None:
             _give_back(held)
-            raise OAuthError(429, "too_many_attempts", str(description), retry_after=wait)
+            raise OAuthError(429, ClientErrorCode.TOO_MANY_ATTEMPTS, str(description), retry_after=wait)
         held.append((limit, ident))
     return held
 

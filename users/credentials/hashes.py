@@ -38,6 +38,7 @@ from django.conf import settings
 from django.contrib.auth import hashers as django_hashers
 
 from core import messages
+from core.errors import FieldCode
 from core.schema import echo, json_type
 
 logger = logging.getLogger(__name__)
@@ -112,7 +113,11 @@ _DJANGO_SALTED = re.compile(r"(md5|sha1)\$([^$\s]{1,128})\$([0-9a-f]+)")
 
 
 class HashFormatError(ValueError):
-    """An imported hash refused: Auth0's job error ``code``, a z-schema ``message`` and the dotted ``path``."""
+    """An imported hash refused: Auth0's job error ``code``, a z-schema ``message`` and the dotted ``path``.
+
+    A parser's ``ValueError``, not a ``DomainError``: the import validator turns it into one row's job error, and
+    it never leaves the import.
+    """
 
     def __init__(self, code: str, message: str, path: str) -> None:
         super().__init__(message)
@@ -128,7 +133,7 @@ class HashFormatError(ValueError):
 
 
 def _format(format_name: str, path: str) -> HashFormatError:
-    return HashFormatError("FORMAT", messages.format_mismatch_hidden(format_name), path)
+    return HashFormatError(FieldCode.FORMAT, messages.format_mismatch_hidden(format_name), path)
 
 
 def _bounded(value: int, path: str, *, minimum: int, maximum: int, name: str | None = None) -> int:
@@ -136,43 +141,43 @@ def _bounded(value: int, path: str, *, minimum: int, maximum: int, name: str | N
         message = (
             messages.parameter_below_minimum(name, value, minimum) if name else messages.below_minimum(value, minimum)
         )
-        raise HashFormatError("MINIMUM", message, path)
+        raise HashFormatError(FieldCode.MINIMUM, message, path)
     if value > maximum:
         message = (
             messages.parameter_above_maximum(name, value, maximum) if name else messages.above_maximum(value, maximum)
         )
-        raise HashFormatError("MAXIMUM", message, path)
+        raise HashFormatError(FieldCode.MAXIMUM, message, path)
     return value
 
 
 def _object(value: Any, path: str, *, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise HashFormatError("INVALID_TYPE", messages.invalid_type("object", json_type(value)), path)
+        raise HashFormatError(FieldCode.INVALID_TYPE, messages.invalid_type("object", json_type(value)), path)
     extra = [str(key) for key in value if key not in allowed]
     if extra:
         names = echo(", ".join(extra))
-        raise HashFormatError("OBJECT_ADDITIONAL_PROPERTIES", messages.additional_properties(names), path)
+        raise HashFormatError(FieldCode.OBJECT_ADDITIONAL_PROPERTIES, messages.additional_properties(names), path)
     for name in required:
         if name not in value:
-            raise HashFormatError("OBJECT_REQUIRED", messages.missing_property(name), f"{path}.{name}")
+            raise HashFormatError(FieldCode.OBJECT_REQUIRED, messages.missing_property(name), f"{path}.{name}")
     return value
 
 
 def _string(value: Any, path: str, *, max_length: int = MAX_VALUE_LENGTH) -> str:
     if not isinstance(value, str):
-        raise HashFormatError("INVALID_TYPE", messages.invalid_type("string", json_type(value)), path)
+        raise HashFormatError(FieldCode.INVALID_TYPE, messages.invalid_type("string", json_type(value)), path)
     if len(value) < 1:
-        raise HashFormatError("MIN_LENGTH", messages.too_short(len(value), 1), path)
+        raise HashFormatError(FieldCode.MIN_LENGTH, messages.too_short(len(value), 1), path)
     if len(value) > max_length:
-        raise HashFormatError("MAX_LENGTH", messages.too_long(len(value), max_length), path)
+        raise HashFormatError(FieldCode.MAX_LENGTH, messages.too_long(len(value), max_length), path)
     return value
 
 
 def _enum(value: Any, path: str, choices: tuple[str, ...]) -> str:
     if not isinstance(value, str):
-        raise HashFormatError("INVALID_TYPE", messages.invalid_type("string", json_type(value)), path)
+        raise HashFormatError(FieldCode.INVALID_TYPE, messages.invalid_type("string", json_type(value)), path)
     if value not in choices:
-        raise HashFormatError("ENUM_MISMATCH", messages.enum_mismatch(echo(value)), path)
+        raise HashFormatError(FieldCode.ENUM_MISMATCH, messages.enum_mismatch(echo(value)), path)
     return value
 
 
@@ -180,13 +185,13 @@ def _integer(value: Any, path: str, *, minimum: int, maximum: int) -> int:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise HashFormatError("INVALID_TYPE", messages.invalid_type("integer", json_type(value)), path)
+        raise HashFormatError(FieldCode.INVALID_TYPE, messages.invalid_type("integer", json_type(value)), path)
     return _bounded(value, path, minimum=minimum, maximum=maximum)
 
 
 def _not_allowed(name: str, algorithm: str, path: str) -> HashFormatError:
     return HashFormatError(
-        "OBJECT_ADDITIONAL_PROPERTIES", messages.not_allowed_with_algorithm(name, algorithm), f"{path}.{name}"
+        FieldCode.OBJECT_ADDITIONAL_PROPERTIES, messages.not_allowed_with_algorithm(name, algorithm), f"{path}.{name}"
     )
 
 
@@ -263,12 +268,12 @@ def _parse_argon2(value: str, path: str) -> _Argon2:
 def _check_scrypt_memory(cost: int, block_size: int, path: str) -> None:
     needed = 128 * cost * block_size
     if needed > MAX_MEMORY_BYTES:
-        raise HashFormatError("MAXIMUM", messages.memory_above_maximum(needed, MAX_MEMORY_BYTES), path)
+        raise HashFormatError(FieldCode.MAXIMUM, messages.memory_above_maximum(needed, MAX_MEMORY_BYTES), path)
 
 
 def _check_power_of_two(value: int, path: str, name: str) -> None:
     if value < 2 or value & (value - 1):
-        raise HashFormatError("FORMAT", messages.not_power_of_two(name, value), path)
+        raise HashFormatError(FieldCode.FORMAT, messages.not_power_of_two(name, value), path)
 
 
 def _parse_password_hash(value: str, path: str) -> str:
@@ -348,7 +353,7 @@ def normalize_custom_password_hash(value: object) -> dict:
     data = _object(value, root, allowed=_TOP_KEYS, required=("algorithm", "hash"))
     algorithm = _enum(data["algorithm"], f"{root}.algorithm", ALGORITHMS)
     if algorithm in _DIGEST_ALGORITHMS and not digest_available(algorithm):
-        raise HashFormatError("ENUM_MISMATCH", messages.digest_unavailable(algorithm), f"{root}.algorithm")
+        raise HashFormatError(FieldCode.ENUM_MISMATCH, messages.digest_unavailable(algorithm), f"{root}.algorithm")
 
     hash_path = f"{root}.hash"
     hash_data = _object(data["hash"], hash_path, allowed=("value", "encoding", "digest", "key"), required=("value",))
@@ -358,20 +363,20 @@ def normalize_custom_password_hash(value: object) -> dict:
     elif algorithm in _STRING_ALGORITHMS:
         encoding = "utf8"
     else:
-        raise HashFormatError("OBJECT_REQUIRED", messages.missing_property("encoding"), f"{hash_path}.encoding")
+        raise HashFormatError(FieldCode.OBJECT_REQUIRED, messages.missing_property("encoding"), f"{hash_path}.encoding")
     allowed_encodings = ("utf8",) if algorithm in _STRING_ALGORITHMS else ("base64", "hex")
     if encoding not in allowed_encodings:
-        raise HashFormatError("ENUM_MISMATCH", messages.enum_mismatch(encoding), f"{hash_path}.encoding")
+        raise HashFormatError(FieldCode.ENUM_MISMATCH, messages.enum_mismatch(encoding), f"{hash_path}.encoding")
     normalised_hash: dict[str, Any] = {"value": hash_value, "encoding": encoding}
 
     if algorithm == "hmac":
         if "digest" not in hash_data:
-            raise HashFormatError("OBJECT_REQUIRED", messages.missing_property("digest"), f"{hash_path}.digest")
+            raise HashFormatError(FieldCode.OBJECT_REQUIRED, messages.missing_property("digest"), f"{hash_path}.digest")
         if "key" not in hash_data:
-            raise HashFormatError("OBJECT_REQUIRED", messages.missing_property("key"), f"{hash_path}.key")
+            raise HashFormatError(FieldCode.OBJECT_REQUIRED, messages.missing_property("key"), f"{hash_path}.key")
         digest = _enum(hash_data["digest"], f"{hash_path}.digest", DIGESTS)
         if not digest_available(digest):
-            raise HashFormatError("ENUM_MISMATCH", messages.digest_unavailable(digest), f"{hash_path}.digest")
+            raise HashFormatError(FieldCode.ENUM_MISMATCH, messages.digest_unavailable(digest), f"{hash_path}.digest")
         key_path = f"{hash_path}.key"
         key = _object(hash_data["key"], key_path, allowed=("value", "encoding"), required=("value",))
         key_value = _string(key["value"], f"{key_path}.value")
@@ -406,7 +411,7 @@ def normalize_custom_password_hash(value: object) -> dict:
 
     if algorithm == "scrypt":
         if "keylen" not in data:
-            raise HashFormatError("OBJECT_REQUIRED", messages.missing_property("keylen"), f"{root}.keylen")
+            raise HashFormatError(FieldCode.OBJECT_REQUIRED, messages.missing_property("keylen"), f"{root}.keylen")
         keylen = _integer(data["keylen"], f"{root}.keylen", minimum=1, maximum=MAX_KEY_LENGTH)
         cost = _integer(data.get("cost", SCRYPT_DEFAULT_COST), f"{root}.cost", minimum=2, maximum=MAX_SCRYPT_COST)
         _check_power_of_two(cost, f"{root}.cost", "cost")
@@ -464,7 +469,7 @@ def _parse_ldap(value: str, path: str) -> tuple[str, bytes, bytes]:
         raise _format("ldap", path)
     scheme = _LDAP_SCHEMES.get(match.group(1).upper())
     if scheme is None:
-        raise HashFormatError("ENUM_MISMATCH", messages.enum_mismatch(echo(match.group(1))), path)
+        raise HashFormatError(FieldCode.ENUM_MISMATCH, messages.enum_mismatch(echo(match.group(1))), path)
     digest_name, salted = scheme
     raw = _b64decode(match.group(2), path)
     size = _DIGEST_SIZES[digest_name]
@@ -488,9 +493,9 @@ def _parse_pbkdf2(value: str, path: str) -> _Pbkdf2:
         raise _format("pbkdf2", path)
     digest, params, salt, derived = match.groups()
     if digest not in DIGESTS:
-        raise HashFormatError("ENUM_MISMATCH", messages.enum_mismatch(echo(digest)), path)
+        raise HashFormatError(FieldCode.ENUM_MISMATCH, messages.enum_mismatch(echo(digest)), path)
     if not digest_available(digest):
-        raise HashFormatError("ENUM_MISMATCH", messages.digest_unavailable(digest), path)
+        raise HashFormatError(FieldCode.ENUM_MISMATCH, messages.digest_unavailable(digest), path)
     values: dict[str, int] = {}
     for pair in (params or "").split(","):
         if not pair:

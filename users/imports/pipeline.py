@@ -53,9 +53,10 @@ from connections.password_policy import PasswordPolicyError
 from connections.strategies import check_user_fields
 from core.actors import Actor
 from core.db import column_of
-from core.errors import PayloadValidationError
+from core.errors import DomainError, ErrorCode, FieldCode, PayloadValidationError
 from users.credentials.passwords import hash_password
 from users.emails import fold_email
+from users.errors import UserErrorCode
 from users.imports.validation import MAX_USER_DEPTH, ImportUserValidator, JobError, redact_errors, reported_user
 from users.models import User
 from users.profile import now_ms
@@ -85,20 +86,16 @@ _COMPARED = ("email", "username", "phone_number", *UPSERTABLE)
 _JSON_FIELDS = frozenset(f.name for f in User._meta.concrete_fields if f.get_internal_type() == "JSONField")
 
 
-class ImportFileError(Exception):
-    """The file as a whole cannot be read as users."""
+class ImportFileError(DomainError):
+    """The file as a whole cannot be read as users (400 ``invalid_body``)."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    code = ErrorCode.INVALID_BODY
 
 
-class ImportConnectionError(Exception):
-    """The connection cannot take imported users."""
+class ImportConnectionError(DomainError):
+    """The connection cannot take imported users (400 ``invalid_body``)."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    code = ErrorCode.INVALID_BODY
 
 
 @dataclass
@@ -342,9 +339,13 @@ def read_users(reader: _CountingReader) -> Iterator[tuple[int, Any, JobError | N
             user, error = _unwrap(json.loads(line))
             yield index, user, error
         except RecursionError:
-            yield index, None, _line_error("MAX_DEPTH", _("Line %(line)s nests too deeply.") % {"line": number})
+            yield index, None, _line_error(FieldCode.MAX_DEPTH, _("Line %(line)s nests too deeply.") % {"line": number})
         except ValueError:  # json.JSONDecodeError and UnicodeDecodeError
-            yield index, None, _line_error("INVALID_JSON", _("Line %(line)s is not valid JSON.") % {"line": number})
+            yield (
+                index,
+                None,
+                _line_error(UserErrorCode.INVALID_JSON, _("Line %(line)s is not valid JSON.") % {"line": number}),
+            )
         index += 1
 
 
@@ -483,7 +484,7 @@ def _unwrap(item: Any) -> tuple[Any, JobError | None]:
     user, removed = item["user"], item.get("removed", [])
     if not isinstance(removed, list) or not all(isinstance(path, str) for path in removed):
         message = _('"removed" must list the paths of the keys left out, as strings.')
-        return user, {"code": "INVALID_TYPE", "message": message, "path": ""}
+        return user, {"code": FieldCode.INVALID_TYPE, "message": message, "path": ""}
     if removed:
         present = set(_paths(user))
         missing = sum(1 for path in removed if path not in present)
@@ -495,7 +496,7 @@ def _unwrap(item: Any) -> tuple[Any, JobError | None]:
                 'secrets. Put them back, or delete "removed" to import the user without them.',
                 missing,
             ) % {"count": missing}
-            return user, {"code": "SECRET_REMOVED", "message": message, "path": ""}
+            return user, {"code": UserErrorCode.SECRET_REMOVED, "message": message, "path": ""}
     return user, None
 
 
@@ -632,7 +633,7 @@ class _Importer:
             except PayloadValidationError as exc:
                 errors = [{"code": e.code, "message": e.message, "path": e.field or ""} for e in exc.errors]
             except PasswordPolicyError as exc:
-                errors = [{"code": "PASSWORD_STRENGTH", "message": str(exc), "path": "password"}]
+                errors = [{"code": UserErrorCode.PASSWORD_STRENGTH, "message": str(exc), "path": "password"}]
         if errors:
             self._reject(index, raw, errors)
             return None
@@ -815,11 +816,13 @@ class _Importer:
         if not rows:
             if "password" in data and candidate.bcrypt_hash is None:
                 return self._insert_late(candidate, now, out)
-            out.reject(candidate.index, candidate.raw, [_conflict("CONFLICT", _("The user already exists."))])
+            out.reject(
+                candidate.index, candidate.raw, [_conflict(UserErrorCode.CONFLICT, _("The user already exists."))]
+            )
             return "failed"
         if any(row.created_at >= self.started or row.updated_at >= self.started for row in rows.values()):
             message = _("The file names this user more than once.")
-            out.reject(candidate.index, candidate.raw, [_conflict("DUPLICATED_USER", message)])
+            out.reject(candidate.index, candidate.raw, [_conflict(UserErrorCode.DUPLICATED_USER, message)])
             return "failed"
         row = next(iter(rows.values()))
         if len(rows) == 1 and self._identical(row, candidate):
@@ -829,7 +832,7 @@ class _Importer:
             changed = [key for key in ("username", "phone_number", "user_id") if key in data and key not in matches]
             if changed:
                 message = _("An import cannot change %(fields)s of an existing user.") % {"fields": ", ".join(changed)}
-                out.reject(candidate.index, candidate.raw, [_conflict("CONFLICT", message)])
+                out.reject(candidate.index, candidate.raw, [_conflict(UserErrorCode.CONFLICT, message)])
                 return "failed"
             if self._update(row, candidate, now):
                 out.updated += 1
@@ -837,12 +840,14 @@ class _Importer:
             out.skipped += 1
             return "skipped"
         if "email" in matches:
-            error = _conflict("CONFLICT_EMAIL", _("A user with this email already exists in the connection."))
+            error = _conflict(
+                UserErrorCode.CONFLICT_EMAIL, _("A user with this email already exists in the connection.")
+            )
         elif "username" in matches:
             message = _("A user with this username already exists in the connection.")
-            error = _conflict("CONFLICT_USERNAME", message)
+            error = _conflict(UserErrorCode.CONFLICT_USERNAME, message)
         else:
-            error = _conflict("CONFLICT", _("The user already exists."))
+            error = _conflict(UserErrorCode.CONFLICT, _("The user already exists."))
         out.reject(candidate.index, candidate.raw, [error])
         return "failed"
 
@@ -853,7 +858,7 @@ class _Importer:
             if self._insert([candidate], self._rows([candidate], now)):
                 out.inserted += 1
                 return "inserted"
-        out.reject(candidate.index, candidate.raw, [_conflict("CONFLICT", _("The user already exists."))])
+        out.reject(candidate.index, candidate.raw, [_conflict(UserErrorCode.CONFLICT, _("The user already exists."))])
         return "failed"
 
     def _differs(self, row: User, key: str, value: Any) -> bool:

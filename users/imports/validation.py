@@ -19,8 +19,10 @@ from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 
 from core import messages
+from core.errors import FieldCode
 from core.schema import JSONObjectField, StrictCharField, StrictSerializer, echo, json_type, storable_text, text_fault
 from users.credentials.hashes import HashFormatError, normalize_custom_password_hash, normalize_password_hash
+from users.errors import UserErrorCode
 from users.fields import EMAIL
 from users.serializers import CreateUserRequestSerializer, schema_field
 
@@ -56,17 +58,17 @@ _KEY_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[^\W_A-Za-z]+")
 # value under a password-like key; any other code's message is replaced there (see ``redact_errors``).
 _VALUE_FREE_CODES = frozenset(
     {
-        "INVALID_TYPE",
-        "MIN_LENGTH",
-        "MAX_LENGTH",
-        "OBJECT_REQUIRED",
-        "OBJECT_ADDITIONAL_PROPERTIES",
-        "NOT_PASSED",
-        "NOT_SUPPORTED",
-        "PASSWORD_STRENGTH",
-        "MAX_DEPTH",
-        "INVALID_NUMBER",
-        "INVALID_CHARACTERS",
+        FieldCode.INVALID_TYPE,
+        FieldCode.MIN_LENGTH,
+        FieldCode.MAX_LENGTH,
+        FieldCode.OBJECT_REQUIRED,
+        FieldCode.OBJECT_ADDITIONAL_PROPERTIES,
+        UserErrorCode.NOT_PASSED,
+        UserErrorCode.NOT_SUPPORTED,
+        UserErrorCode.PASSWORD_STRENGTH,
+        FieldCode.MAX_DEPTH,
+        FieldCode.INVALID_NUMBER,
+        FieldCode.INVALID_CHARACTERS,
     }
 )
 
@@ -171,13 +173,13 @@ def check_storable(record: Any) -> list[JobError]:
     found: dict[str, JobError] = {}
     for path, value, depth in _walk(record, "", 1):
         if depth > MAX_USER_DEPTH and isinstance(value, dict | list):
-            found.setdefault("MAX_DEPTH", _error("MAX_DEPTH", messages.too_deep(MAX_USER_DEPTH), path))
+            found.setdefault(FieldCode.MAX_DEPTH, _error(FieldCode.MAX_DEPTH, messages.too_deep(MAX_USER_DEPTH), path))
         elif isinstance(value, float) and not math.isfinite(value):
-            found.setdefault("INVALID_NUMBER", _error("INVALID_NUMBER", messages.not_finite(), path))
-        elif isinstance(value, str) and "INVALID_CHARACTERS" not in found:
+            found.setdefault(FieldCode.INVALID_NUMBER, _error(FieldCode.INVALID_NUMBER, messages.not_finite(), path))
+        elif isinstance(value, str) and FieldCode.INVALID_CHARACTERS not in found:
             fault = text_fault(value)
             if fault is not None:
-                found["INVALID_CHARACTERS"] = _error("INVALID_CHARACTERS", fault, path)
+                found["INVALID_CHARACTERS"] = _error(FieldCode.INVALID_CHARACTERS, fault, path)
     return list(found.values())
 
 
@@ -251,7 +253,7 @@ class ImportUserValidator:
 
     def validate(self, record: Any) -> tuple[dict[str, Any], list[JobError]]:
         if not isinstance(record, Mapping):
-            return {}, [_error("INVALID_TYPE", messages.invalid_type("object", json_type(record)), "")]
+            return {}, [_error(FieldCode.INVALID_TYPE, messages.invalid_type("object", json_type(record)), "")]
         unstorable = check_storable(record)
         if unstorable:  # the fields would only repeat these, or trip over what they cannot handle
             return {}, unstorable
@@ -260,15 +262,15 @@ class ImportUserValidator:
         unknown = [str(key) for key in record if key not in self.fields]
         if unknown:
             message = messages.additional_properties(echo(",".join(unknown)))
-            errors.append(_error("OBJECT_ADDITIONAL_PROPERTIES", message, ""))
+            errors.append(_error(FieldCode.OBJECT_ADDITIONAL_PROPERTIES, message, ""))
         if "email" not in record:
-            errors.append(_error("OBJECT_REQUIRED", messages.missing_property("email"), "email"))
+            errors.append(_error(FieldCode.OBJECT_REQUIRED, messages.missing_property("email"), "email"))
         for key, value in record.items():
             if key in _HASHES:
                 self._hash(key, value, data, errors)
             elif key == "mfa_factors":
                 message = _("MFA enrolments cannot be imported: this service has no multi-factor authentication.")
-                errors.append(_error("NOT_SUPPORTED", message, key))
+                errors.append(_error(UserErrorCode.NOT_SUPPORTED, message, key))
             elif key in self.fields:
                 field = self.fields[key]
                 try:
@@ -281,14 +283,14 @@ class ImportUserValidator:
         given = [key for key in SECRET_FIELDS if key in record]
         if len(given) > 1:
             message = _("Only one of password, password_hash and custom_password_hash may be given.")
-            errors.append(_error("NOT_PASSED", message, given[1]))
+            errors.append(_error(UserErrorCode.NOT_PASSED, message, given[1]))
         return data, errors
 
     @staticmethod
     def _hash(key: str, value: Any, data: dict[str, Any], errors: list[JobError]) -> None:
         expected = "string" if key == "password_hash" else "object"
         if json_type(value) != expected:
-            errors.append(_error("INVALID_TYPE", messages.invalid_type(expected, json_type(value)), key))
+            errors.append(_error(FieldCode.INVALID_TYPE, messages.invalid_type(expected, json_type(value)), key))
             return
         try:
             data[key] = _HASHES[key](value)
