@@ -31,14 +31,13 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-import bcrypt
 from argon2 import low_level as argon2_low_level
 from argon2.exceptions import VerificationError as Argon2VerificationError
-from django.conf import settings
 from django.contrib.auth import hashers as django_hashers
 
 from core import messages
 from core.errors import FieldCode
+from core.hashing import bcrypt_verify
 from core.schema import echo, json_type
 
 logger = logging.getLogger(__name__)
@@ -62,7 +61,6 @@ MAX_SCRYPT_BLOCK_SIZE = 32
 MAX_KEY_LENGTH = 1024  # derived key length in bytes (pbkdf2 ``l``, scrypt ``keylen``)
 MAX_VALUE_LENGTH = 1024  # characters of a hash, salt or key value
 MAX_PASSWORD_HASH_LENGTH = 255  # the column's size
-BCRYPT_MAX_BYTES = 72
 
 # Auth0's custom_password_hash defaults.
 PBKDF2_DEFAULT_ITERATIONS = 100_000
@@ -330,14 +328,6 @@ def normalize_password_hash(value: str) -> str:
     return value
 
 
-def is_current_bcrypt(password_hash: str | None) -> bool:
-    """True when the hash is bcrypt at ``settings.BCRYPT_ROUNDS``: no re-hash is due."""
-    if not password_hash:
-        return False
-    match = _BCRYPT.fullmatch(password_hash)
-    return match is not None and match.group(1) in ("2a", "2b") and int(match.group(2)) == settings.BCRYPT_ROUNDS
-
-
 # --- custom_password_hash -----------------------------------------------------------------------------------
 
 _TOP_KEYS = ("algorithm", "hash", "salt", "password", "keylen", "cost", "blockSize", "parallelization")
@@ -549,9 +539,8 @@ def _verify_custom(password: str, data: dict[str, Any]) -> bool:
         except Argon2VerificationError:
             return False
     if algorithm == "bcrypt":
-        if len(secret) > BCRYPT_MAX_BYTES:
-            return False
-        return bcrypt.checkpw(secret, ("$2b$" + value[4:] if value.startswith("$2y$") else value).encode("ascii"))
+        # $2y$ (PHP's name) is the same algorithm as $2b$, which the bcrypt package reads.
+        return bcrypt_verify(secret, "$2b$" + value[4:] if value.startswith("$2y$") else value)
     if algorithm == "ldap":
         digest_name, expected, salt = _parse_ldap(value, path)
         return hmac.compare_digest(hashlib.new(digest_name, secret + salt).digest(), expected)
@@ -584,8 +573,7 @@ def _verify_custom(password: str, data: dict[str, Any]) -> bool:
 def _verify_password_hash(password: str, value: str) -> bool:
     scheme = _parse_password_hash(value, "password_hash")
     if scheme == _PLAIN_BCRYPT:
-        secret = password.encode("utf-8")
-        return len(secret) <= BCRYPT_MAX_BYTES and bcrypt.checkpw(secret, value.encode("ascii"))
+        return bcrypt_verify(password, value)
     if scheme == "sha1":  # Django 5.1 dropped SHA1PasswordHasher; the format is sha1(salt + password), in hex
         _scheme, salt, expected = value.split("$", 2)
         computed = hashlib.sha1(salt.encode("utf-8") + password.encode("utf-8")).hexdigest()  # noqa: S324
