@@ -17,7 +17,7 @@ from connections.models import Connection
 from core.actors import SYSTEM
 from core.hashing import bcrypt_verify as verify_password
 from tests.conftest import STRONG_PASSWORD
-from users.imports.pipeline import (
+from users.imports import (
     ImportConnectionError,
     ImportFileError,
     ImportSummary,
@@ -273,7 +273,7 @@ def test_a_second_run_with_plain_passwords_skips_without_hashing_again(run, monk
     users = [{"email": f"p{i}@example.com", "password": "Str0ng!Passw0rd"} for i in range(3)]
     run(users)
     hashes = dict(User.objects.values_list("email", "password_hash"))
-    import users.imports.pipeline as importing
+    import users.imports.writer as importing
 
     monkeypatch.setattr(importing, "hash_password", lambda p: pytest.fail("hashed again"))
     summary, rejected = run(users)

@@ -3,7 +3,8 @@
 Types, formats and lengths are the ones ``POST /api/v2/users`` enforces (the same field classes), so a user that
 the API would refuse is refused on import too. Auth0's import schema adds ``password_hash`` and
 ``custom_password_hash`` (validated and bounded by ``users.credentials.hashes``); ``password`` (a plain password,
-hashed on import) is this service's extension. Errors are Auth0's job error objects ``{code, message, path}``.
+hashed on import) is this service's extension. Errors are Auth0's job error objects ``{code, message, path}``;
+a refused user is reported (``RejectedUser``) without its secrets (``reported_user``, ``redact_errors``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -296,3 +299,33 @@ class ImportUserValidator:
             data[key] = _HASHES[key](value)
         except HashFormatError as exc:
             errors.append(_error(exc.code, exc.message, exc.path))
+
+
+@dataclass
+class RejectedUser:
+    """A refused user: its position in the file, the user as read (``None`` for an unreadable line) and
+    Auth0's error objects, which never quote a secret (``redact_errors``)."""
+
+    index: int
+    raw: Any
+    errors: list[JobError]
+
+    @cached_property
+    def _report(self) -> tuple[Any, list[str]]:
+        return reported_user(self.raw)
+
+    @property
+    def user(self) -> Any:
+        """The user as an error report may keep it: no password-like key at any depth, nothing a database
+        cannot store (``reported_user``); ``{}`` for an unreadable line or a user that is
+        not an object."""
+        return self._report[0]
+
+    @property
+    def removed(self) -> list[str]:
+        """The paths of the password-like keys left out of ``user``."""
+        return self._report[1]
+
+    def as_auth0(self) -> dict[str, Any]:
+        """Auth0's job error entry ``{user, errors}``."""
+        return {"user": self.user, "errors": self.errors}
