@@ -36,7 +36,7 @@ import logging
 import re
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from argon2 import low_level as argon2_low_level
 from argon2.exceptions import VerificationError as Argon2VerificationError
@@ -213,6 +213,12 @@ def _parse_bcrypt(value: str, path: str, *, prefixes: tuple[str, ...]) -> int:
     return _bounded(int(match.group(2)), path, minimum=MIN_BCRYPT_COST, maximum=MAX_BCRYPT_COST, name="cost")
 
 
+def bcrypt_cost(value: str) -> int | None:
+    """The cost of a ``$2a$``/``$2b$`` bcrypt hash as the ``bcrypt`` package writes it, or None for anything else."""
+    match = _BCRYPT.fullmatch(value)
+    return int(match.group(2)) if match is not None and match.group(1) in ("2a", "2b") else None
+
+
 def _parse_argon2(value: str, path: str) -> _Argon2:
     """An argon2 PHC string (``$argon2id$v=19$m=65536,t=3,p=4$salt$hash``), parameters bounded."""
     match = _ARGON2.fullmatch(value)
@@ -294,9 +300,9 @@ def normalize_password_hash(value: str) -> str:
     """
     path = "password_hash"
     try:
-        _PASSWORD_HASH_FIELD.run_validation(value)
+        _PASSWORD_HASH_FIELD.to_internal_value(value)  # null included: "found type null", as run_validation says
     except serializers.ValidationError as exc:
-        detail = exc.detail[0]
+        [detail] = cast(list[ErrorDetail], exc.detail)  # a field raises one ErrorDetail
         raise HashFormatError(str(detail.code), str(detail), path) from None
     _parse_password_hash(value, path)
     return value
