@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -27,7 +27,7 @@ from core.schema import JSONObjectField, StrictCharField, StrictSerializer, echo
 from users.credentials.hashes import HashFormatError, normalize_custom_password_hash, normalize_password_hash
 from users.errors import UserErrorCode
 from users.fields import EMAIL
-from users.serializers import CreateUserRequestSerializer, schema_field
+from users.serializers import CreateUserRequestSerializer, UserInput, schema_field
 
 JobError = dict[str, str]
 
@@ -240,6 +240,13 @@ def redact_errors(errors: list[JobError]) -> list[JobError]:
     return out
 
 
+class ImportedUser(UserInput, total=False):
+    """An imported user that passed ``ImportUserValidator``: a new user's fields and the hash it may bring."""
+
+    password_hash: str
+    custom_password_hash: dict[str, Any]
+
+
 class ImportUserValidator:
     """Checks imported users one at a time with fields bound once.
 
@@ -254,12 +261,14 @@ class ImportUserValidator:
         # calls: those fields go straight to to_internal_value, which does all the checking.
         self._direct = {name for name, f in self.fields.items() if not f.validators}
 
-    def validate(self, record: Any) -> tuple[dict[str, Any], list[JobError]]:
+    def validate(self, record: Any) -> tuple[ImportedUser, list[JobError]]:
         if not isinstance(record, Mapping):
-            return {}, [_error(FieldCode.INVALID_TYPE, messages.invalid_type("object", json_type(record)), "")]
+            return ImportedUser(), [
+                _error(FieldCode.INVALID_TYPE, messages.invalid_type("object", json_type(record)), "")
+            ]
         unstorable = check_storable(record)
         if unstorable:  # the fields would only repeat these, or trip over what they cannot handle
-            return {}, unstorable
+            return ImportedUser(), unstorable
         data: dict[str, Any] = {}
         errors: list[JobError] = []
         unknown = [str(key) for key in record if key not in self.fields]
@@ -287,7 +296,7 @@ class ImportUserValidator:
         if len(given) > 1:
             message = _("Only one of password, password_hash and custom_password_hash may be given.")
             errors.append(_error(UserErrorCode.NOT_PASSED, message, given[1]))
-        return data, errors
+        return cast(ImportedUser, data), errors  # the fields' values, by the fields' own names
 
     @staticmethod
     def _hash(key: str, value: Any, data: dict[str, Any], errors: list[JobError]) -> None:

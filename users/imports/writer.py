@@ -24,6 +24,7 @@ from connections.models import Connection
 from core.db import column_of
 from users.credentials.passwords import hash_password
 from users.emails import fold_email
+from users.imports.validation import ImportedUser
 from users.models import User
 from users.services import is_unique_violation, new_user_values
 
@@ -34,7 +35,7 @@ class Candidate:
 
     index: int
     raw: Any
-    data: dict[str, Any]
+    data: ImportedUser
     values: dict[str, Any] = field(default_factory=dict)  # the row to store (``users.services.new_user_values``)
     bcrypt_hash: str | None = None  # of a plain ``password``
 
