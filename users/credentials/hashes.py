@@ -46,6 +46,7 @@ from rest_framework.exceptions import ErrorDetail
 from rest_framework.fields import Field
 
 from core import messages
+from core.errors import FieldCode
 from core.hashing import bcrypt_verify
 from core.schema import StrictCharField, StrictIntegerField, StrictSerializer, echo, fail, json_type
 
@@ -120,7 +121,11 @@ _DJANGO_SALTED = re.compile(r"(md5|sha1)\$([^$\s]{1,128})\$([0-9a-f]+)")
 
 
 class HashFormatError(ValueError):
-    """An imported hash refused: Auth0's job error ``code``, a z-schema ``message`` and the dotted ``path``."""
+    """An imported hash refused: Auth0's job error ``code``, a z-schema ``message`` and the dotted ``path``.
+
+    A parser's ``ValueError``, not a ``DomainError``: the import validator turns it into one row's job error, and
+    it never leaves the import.
+    """
 
     def __init__(self, code: str, message: str, path: str) -> None:
         super().__init__(message)
@@ -136,7 +141,7 @@ class HashFormatError(ValueError):
 
 
 def _format(format_name: str, path: str) -> HashFormatError:
-    return HashFormatError("FORMAT", messages.format_mismatch_hidden(format_name), path)
+    return HashFormatError(FieldCode.FORMAT, messages.format_mismatch_hidden(format_name), path)
 
 
 def _bounded(value: int, path: str, *, minimum: int, maximum: int, name: str | None = None) -> int:
@@ -144,18 +149,18 @@ def _bounded(value: int, path: str, *, minimum: int, maximum: int, name: str | N
         message = (
             messages.parameter_below_minimum(name, value, minimum) if name else messages.below_minimum(value, minimum)
         )
-        raise HashFormatError("MINIMUM", message, path)
+        raise HashFormatError(FieldCode.MINIMUM, message, path)
     if value > maximum:
         message = (
             messages.parameter_above_maximum(name, value, maximum) if name else messages.above_maximum(value, maximum)
         )
-        raise HashFormatError("MAXIMUM", message, path)
+        raise HashFormatError(FieldCode.MAXIMUM, message, path)
     return value
 
 
 def _not_allowed(name: str, algorithm: str, path: str) -> HashFormatError:
     return HashFormatError(
-        "OBJECT_ADDITIONAL_PROPERTIES", messages.not_allowed_with_algorithm(name, algorithm), f"{path}.{name}"
+        FieldCode.OBJECT_ADDITIONAL_PROPERTIES, messages.not_allowed_with_algorithm(name, algorithm), f"{path}.{name}"
     )
 
 
@@ -238,12 +243,12 @@ def _parse_argon2(value: str, path: str) -> _Argon2:
 def _check_scrypt_memory(cost: int, block_size: int, path: str) -> None:
     needed = 128 * cost * block_size
     if needed > MAX_MEMORY_BYTES:
-        raise HashFormatError("MAXIMUM", messages.memory_above_maximum(needed, MAX_MEMORY_BYTES), path)
+        raise HashFormatError(FieldCode.MAXIMUM, messages.memory_above_maximum(needed, MAX_MEMORY_BYTES), path)
 
 
 def _check_power_of_two(value: int, path: str, name: str) -> None:
     if value < 2 or value & (value - 1):
-        raise HashFormatError("FORMAT", messages.not_power_of_two(name, value), path)
+        raise HashFormatError(FieldCode.FORMAT, messages.not_power_of_two(name, value), path)
 
 
 def _parse_password_hash(value: str, path: str) -> str:
@@ -326,9 +331,9 @@ class _EnumField(StrictCharField):
 
     def check_format(self, value: str) -> None:
         if value not in self.choices:
-            raise fail(messages.enum_mismatch(echo(value)), "ENUM_MISMATCH")
+            raise fail(messages.enum_mismatch(echo(value)), FieldCode.ENUM_MISMATCH)
         if value in self.platform_digests and not digest_available(value):
-            raise fail(messages.digest_unavailable(value), "ENUM_MISMATCH")
+            raise fail(messages.digest_unavailable(value), FieldCode.ENUM_MISMATCH)
 
 
 def _value_field() -> StrictCharField:
@@ -400,17 +405,17 @@ def _checked_object(schema: StrictSerializer, value: Any, path: str) -> dict[str
     very same field objects, as ``users.imports.validation.ImportUserValidator`` does for the whole user.
     """
     if not isinstance(value, dict):  # parsed JSON: an object is a dict (an ABC check costs more per hash)
-        raise HashFormatError("INVALID_TYPE", messages.invalid_type("object", json_type(value)), path)
+        raise HashFormatError(FieldCode.INVALID_TYPE, messages.invalid_type("object", json_type(value)), path)
     fields = _fields_of(schema)
     unknown = [str(key) for key in value if key not in fields]
     if unknown:
         message = messages.additional_properties(echo(",".join(unknown)))
-        raise HashFormatError("OBJECT_ADDITIONAL_PROPERTIES", message, path)
+        raise HashFormatError(FieldCode.OBJECT_ADDITIONAL_PROPERTIES, message, path)
     checked: dict[str, Any] = {}
     for name, field in fields.items():
         if name not in value:
             if field.required:
-                raise HashFormatError("OBJECT_REQUIRED", messages.missing_property(name), f"{path}.{name}")
+                raise HashFormatError(FieldCode.OBJECT_REQUIRED, messages.missing_property(name), f"{path}.{name}")
         elif isinstance(field, StrictSerializer):
             checked[name] = _checked_object(field, value[name], f"{path}.{name}")
         else:
@@ -434,16 +439,16 @@ def _normalise_custom(data: dict[str, Any]) -> dict[str, Any]:
     elif algorithm in _STRING_ALGORITHMS:
         encoding = "utf8"
     else:
-        raise HashFormatError("OBJECT_REQUIRED", messages.missing_property("encoding"), f"{hash_path}.encoding")
+        raise HashFormatError(FieldCode.OBJECT_REQUIRED, messages.missing_property("encoding"), f"{hash_path}.encoding")
     allowed_encodings = ("utf8",) if algorithm in _STRING_ALGORITHMS else ("base64", "hex")
     if encoding not in allowed_encodings:
-        raise HashFormatError("ENUM_MISMATCH", messages.enum_mismatch(encoding), f"{hash_path}.encoding")
+        raise HashFormatError(FieldCode.ENUM_MISMATCH, messages.enum_mismatch(encoding), f"{hash_path}.encoding")
     normalised_hash: dict[str, Any] = {"value": hash_data["value"], "encoding": encoding}
 
     if algorithm == "hmac":
         for name in ("digest", "key"):
             if name not in hash_data:
-                raise HashFormatError("OBJECT_REQUIRED", messages.missing_property(name), f"{hash_path}.{name}")
+                raise HashFormatError(FieldCode.OBJECT_REQUIRED, messages.missing_property(name), f"{hash_path}.{name}")
         key = hash_data["key"]
         key_encoding = key.get("encoding", "utf8")
         _decode(key["value"], key_encoding, f"{hash_path}.key.value")
@@ -472,7 +477,7 @@ def _normalise_custom(data: dict[str, Any]) -> dict[str, Any]:
 
     if algorithm == "scrypt":
         if "keylen" not in data:
-            raise HashFormatError("OBJECT_REQUIRED", messages.missing_property("keylen"), f"{ROOT}.keylen")
+            raise HashFormatError(FieldCode.OBJECT_REQUIRED, messages.missing_property("keylen"), f"{ROOT}.keylen")
         cost = data.get("cost", SCRYPT_DEFAULT_COST)
         _check_power_of_two(cost, f"{ROOT}.cost", "cost")
         block_size = data.get("blockSize", SCRYPT_DEFAULT_BLOCK_SIZE)
@@ -519,7 +524,7 @@ def _parse_ldap(value: str, path: str) -> tuple[str, bytes, bytes]:
         raise _format("ldap", path)
     scheme = _LDAP_SCHEMES.get(match.group(1).upper())
     if scheme is None:
-        raise HashFormatError("ENUM_MISMATCH", messages.enum_mismatch(echo(match.group(1))), path)
+        raise HashFormatError(FieldCode.ENUM_MISMATCH, messages.enum_mismatch(echo(match.group(1))), path)
     digest_name, salted = scheme
     raw = _b64decode(match.group(2), path)
     size = _DIGEST_SIZES[digest_name]
@@ -543,9 +548,9 @@ def _parse_pbkdf2(value: str, path: str) -> _Pbkdf2:
         raise _format("pbkdf2", path)
     digest, params, salt, derived = match.groups()
     if digest not in DIGESTS:
-        raise HashFormatError("ENUM_MISMATCH", messages.enum_mismatch(echo(digest)), path)
+        raise HashFormatError(FieldCode.ENUM_MISMATCH, messages.enum_mismatch(echo(digest)), path)
     if not digest_available(digest):
-        raise HashFormatError("ENUM_MISMATCH", messages.digest_unavailable(digest), path)
+        raise HashFormatError(FieldCode.ENUM_MISMATCH, messages.digest_unavailable(digest), path)
     values: dict[str, int] = {}
     for pair in (params or "").split(","):
         if not pair:
