@@ -9,10 +9,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Iterable
-from functools import cache
 
-import bcrypt
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -24,14 +21,14 @@ from clients.scopes import parse_scopes, unknown_scopes
 from connections.models import Connection
 from core.actors import Actor
 from core.errors import FieldCode, FieldError, PayloadValidationError
+from core.hashing import BCRYPT_MAX_BYTES, bcrypt_hash, bcrypt_spend_one_check, bcrypt_verify
 
 logger = logging.getLogger(__name__)
 
 
 def _new_secret() -> tuple[str, str]:
     secret = secrets.token_urlsafe(48)  # 64 characters: within bcrypt's 72 bytes
-    digest = bcrypt.hashpw(secret.encode(), bcrypt.gensalt(rounds=settings.BCRYPT_ROUNDS)).decode()
-    return secret, digest
+    return secret, bcrypt_hash(secret)
 
 
 def _checked_scopes(scopes: Iterable[str] | str) -> list[str]:
@@ -111,18 +108,12 @@ def set_client_active(*, client_id: str, active: bool, actor: Actor) -> None:
     logger.info("client %s client_id=%s by %s", "activated" if active else "deactivated", client_id, actor)
 
 
-@cache
-def _dummy_hash() -> bytes:
-    return bcrypt.hashpw(b"dummy-secret-for-timing", bcrypt.gensalt(rounds=settings.BCRYPT_ROUNDS))
-
-
 def authenticate_client(*, client_id: str, secret: str) -> Client | None:
     """The active client these credentials belong to, or None. Costs one bcrypt check either way."""
     client = Client.objects.filter(pk=client_id).first() if client_id else None
-    encoded = secret.encode("utf-8")
-    if client is None or len(encoded) > 72:
-        bcrypt.checkpw(b"x", _dummy_hash())  # same cost as a real check: no client-id oracle by timing
+    if client is None or len(secret.encode("utf-8")) > BCRYPT_MAX_BYTES:
+        bcrypt_spend_one_check()  # same cost as a real check: no client-id oracle by timing
         return None
-    if not bcrypt.checkpw(encoded, client.secret_hash.encode()):
+    if not bcrypt_verify(secret, client.secret_hash):
         return None
     return client if client.is_active else None

@@ -29,7 +29,7 @@ from core.actors import Actor
 from jobs.errors import ImportRejected, TooManyActiveJobs
 from jobs.models import ACTIVE_STATUSES, Job, JobStatus, JobType
 from jobs.serializers import ImportUsersRequest
-from users.imports.pipeline import ImportConnectionError, check_import_connection
+from users.imports import ImportConnectionError, check_import_connection
 
 # Any constant both sides agree on: PostgreSQL serialises job creation on this advisory lock.
 _CREATE_LOCK_KEY = 0x6A6F6273  # "jobs"

@@ -35,7 +35,7 @@ from jobs.services import (
     purge_finished_jobs,
     release_job,
 )
-from users.imports.pipeline import ImportConnectionError, ImportFileError, ImportSummary, RejectedUser, import_users
+from users.imports import ImportConnectionError, ImportFileError, ImportSummary, RejectedUser, import_users
 
 logger = logging.getLogger(__name__)
 

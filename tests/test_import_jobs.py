@@ -29,7 +29,7 @@ from jobs.models import Job, JobStatus
 from jobs.services import beat, claim_job, release_job
 from jobs.worker import Worker, _Heartbeat
 from tests.live import ROOT, database_url
-from users.imports.pipeline import ImportSummary, import_users
+from users.imports import ImportSummary, import_users
 from users.models import User
 
 URL = "/api/v2/jobs/users-imports"

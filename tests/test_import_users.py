@@ -15,9 +15,9 @@ from django.core.management import CommandError, call_command
 from audit.models import Event
 from connections.models import Connection
 from core.actors import SYSTEM
+from core.hashing import bcrypt_verify as verify_password
 from tests.conftest import STRONG_PASSWORD
-from users.credentials.passwords import verify_password
-from users.imports.pipeline import (
+from users.imports import (
     ImportConnectionError,
     ImportFileError,
     ImportSummary,
@@ -273,7 +273,7 @@ def test_a_second_run_with_plain_passwords_skips_without_hashing_again(run, monk
     users = [{"email": f"p{i}@example.com", "password": "Str0ng!Passw0rd"} for i in range(3)]
     run(users)
     hashes = dict(User.objects.values_list("email", "password_hash"))
-    import users.imports.pipeline as importing
+    import users.imports.writer as importing
 
     monkeypatch.setattr(importing, "hash_password", lambda p: pytest.fail("hashed again"))
     summary, rejected = run(users)
@@ -463,15 +463,17 @@ def _legacy_hashes(password: str) -> list[dict[str, Any]]:
 
 
 def test_imported_hashes_log_in_and_are_replaced_by_bcrypt(run):
-    from users.credentials.hashes import is_current_bcrypt
-    from users.services import check_user_password
+    from users.credentials.login import log_in
+    from users.credentials.passwords import is_current_bcrypt
+    from users.errors import WrongCredentials
 
     users = [{"email": f"h{i}@example.com", **secret} for i, secret in enumerate(_legacy_hashes("Secret-123"))]
     summary, rejected = run(users)
     assert (summary.inserted, rejected) == (4, [])
-    for user in User.objects.order_by("email"):
-        assert not check_user_password(user=user, password="wrong", actor=SYSTEM)
-        assert check_user_password(user=user, password="Secret-123", actor=SYSTEM), user.email
+    for user in User.objects.select_related("connection").order_by("email"):
+        with pytest.raises(WrongCredentials):
+            log_in(connection=user.connection, username=user.email, password="wrong", actor=SYSTEM)
+        assert log_in(connection=user.connection, username=user.email, password="Secret-123", actor=SYSTEM) == user
         user.refresh_from_db()
         assert is_current_bcrypt(user.password_hash) and user.custom_password_hash is None
         assert verify_password("Secret-123", user.password_hash)

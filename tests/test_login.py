@@ -1,4 +1,4 @@
-"""The password check (``check_user_password``) and Auth0's password grants on ``POST /oauth/token``."""
+"""The password check (``users.credentials.login.log_in``) and Auth0's password grants on ``POST /oauth/token``."""
 
 from __future__ import annotations
 
@@ -15,11 +15,14 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from audit.models import Event, EventType
 from clients.services import create_client
 from core.actors import SYSTEM, Actor
+from core.hashing import bcrypt_verify as verify_password
 from tests.conftest import STRONG_PASSWORD
-from users.credentials.hashes import is_current_bcrypt
-from users.credentials.passwords import verify_password
+from users.credentials import login
+from users.credentials.login import log_in
+from users.credentials.passwords import is_current_bcrypt
+from users.errors import UserBlocked, WrongCredentials
 from users.models import User
-from users.services import check_user_password, create_user, update_user
+from users.services import create_user, update_user
 
 pytestmark = pytest.mark.django_db
 
@@ -50,12 +53,33 @@ def _imported(user: User, *, password_hash: str | None = None, custom: dict | No
     return User.objects.select_related("connection").get(pk=user.pk)
 
 
-# --- check_user_password ------------------------------------------------------------------------------------
+def _log_in(user: User, password: str) -> bool:
+    """Whether ``user`` logs in with ``password`` through the real check (``log_in``, by e-mail)."""
+    try:
+        log_in(connection=user.connection, username=user.email, password=password, actor=ACTOR)
+    except (WrongCredentials, UserBlocked):
+        return False
+    return True
+
+
+def _meanwhile(monkeypatch, change) -> None:
+    """Run ``change`` (another request's write) after ``log_in`` verified the password and before it writes."""
+    verify = login.verify_stored_password
+
+    def verify_then_change(password, **stored):
+        verified = verify(password, **stored)
+        change()
+        return verified
+
+    monkeypatch.setattr(login, "verify_stored_password", verify_then_change)
+
+
+# --- the password check -------------------------------------------------------------------------------------
 
 
 def test_check_replaces_a_custom_hash_with_bcrypt_at_the_configured_cost(connection):
     user = _imported(_user(), custom=_md5_custom())
-    assert check_user_password(user=user, password=IMPORTED_PASSWORD, actor=ACTOR) is True
+    assert _log_in(user, IMPORTED_PASSWORD) is True
     stored = User.objects.get(pk=user.pk)
     assert stored.custom_password_hash is None
     assert is_current_bcrypt(stored.password_hash)
@@ -68,14 +92,14 @@ def test_check_replaces_a_custom_hash_with_bcrypt_at_the_configured_cost(connect
 
 def test_check_replaces_a_django_hash_and_a_bcrypt_hash_of_another_cost(connection):
     django_user = _imported(_user("a@example.com"), password_hash=PBKDF2PasswordHasher().encode("s3cret!", "salty"))
-    assert check_user_password(user=django_user, password="s3cret!", actor=ACTOR)
+    assert _log_in(django_user, "s3cret!")
     assert is_current_bcrypt(User.objects.get(pk=django_user.pk).password_hash)
 
     import bcrypt
 
     other_cost = bcrypt.hashpw(b"s3cret!", bcrypt.gensalt(rounds=settings.BCRYPT_ROUNDS + 1)).decode()
     bcrypt_user = _imported(_user("b@example.com"), password_hash=other_cost)
-    assert check_user_password(user=bcrypt_user, password="s3cret!", actor=ACTOR)
+    assert _log_in(bcrypt_user, "s3cret!")
     rehashed = User.objects.get(pk=bcrypt_user.pk).password_hash
     assert rehashed != other_cost and is_current_bcrypt(rehashed)
 
@@ -83,7 +107,7 @@ def test_check_replaces_a_django_hash_and_a_bcrypt_hash_of_another_cost(connecti
 def test_check_leaves_a_current_bcrypt_hash_alone(connection):
     user = _user()
     before = user.password_hash
-    assert check_user_password(user=user, password=STRONG_PASSWORD, actor=ACTOR)
+    assert _log_in(user, STRONG_PASSWORD)
     assert User.objects.get(pk=user.pk).password_hash == before
     assert Event.objects.get(type=EventType.SUCCESS_LOGIN).details == {"rehashed": False}
 
@@ -91,7 +115,7 @@ def test_check_leaves_a_current_bcrypt_hash_alone(connection):
 def test_failed_check_changes_nothing_and_records_fp(connection):
     custom = _md5_custom()
     user = _imported(_user(), custom=custom)
-    assert check_user_password(user=user, password="wrong-password", actor=ACTOR) is False
+    assert _log_in(user, "wrong-password") is False
     stored = User.objects.get(pk=user.pk)
     assert stored.custom_password_hash == custom and stored.password_hash is None
     event = Event.objects.get(type=EventType.FAILED_LOGIN_INCORRECT_PASSWORD)
@@ -99,22 +123,25 @@ def test_failed_check_changes_nothing_and_records_fp(connection):
     assert not Event.objects.filter(type=EventType.SUCCESS_LOGIN).exists()
 
 
-def test_rehash_loses_to_a_concurrent_password_change(connection):
+def test_rehash_loses_to_a_concurrent_password_change(connection, monkeypatch):
     stale = _imported(_user(), custom=_md5_custom())
     # Another request changes the password after this one read the row and before it writes.
-    update_user(user_id=stale.user_id, data={"password": "N3w!Passw0rd-2"}, actor=SYSTEM)
-    assert check_user_password(user=stale, password=IMPORTED_PASSWORD, actor=ACTOR) is True
+    _meanwhile(
+        monkeypatch, lambda: update_user(user_id=stale.user_id, data={"password": "N3w!Passw0rd-2"}, actor=SYSTEM)
+    )
+    assert _log_in(stale, IMPORTED_PASSWORD) is True
     stored = User.objects.get(pk=stale.pk)
     assert verify_password("N3w!Passw0rd-2", stored.password_hash)
     assert not verify_password(IMPORTED_PASSWORD, stored.password_hash)
     assert Event.objects.get(type=EventType.SUCCESS_LOGIN).details == {"rehashed": False}
 
 
-def test_rehash_compares_the_stored_custom_hash_too(connection):
+def test_rehash_compares_the_stored_custom_hash_too(connection, monkeypatch):
     stale = _imported(_user(), custom=_md5_custom())
     newer = _md5_custom("another-Passw0rd")
-    User.objects.filter(pk=stale.pk).update(custom_password_hash=newer)  # an upsert import meanwhile
-    assert check_user_password(user=stale, password=IMPORTED_PASSWORD, actor=ACTOR)
+    # an upsert import meanwhile
+    _meanwhile(monkeypatch, lambda: User.objects.filter(pk=stale.pk).update(custom_password_hash=newer))
+    assert _log_in(stale, IMPORTED_PASSWORD)
     assert User.objects.get(pk=stale.pk).custom_password_hash == newer
 
 
@@ -122,18 +149,18 @@ def test_blocked_user_and_user_without_hash_fail(connection):
     blocked = _user("blocked@example.com")
     User.objects.filter(pk=blocked.pk).update(blocked=True)
     blocked.refresh_from_db()
-    assert check_user_password(user=blocked, password=STRONG_PASSWORD, actor=ACTOR) is False
+    assert _log_in(blocked, STRONG_PASSWORD) is False
     assert Event.objects.filter(type=EventType.FAILED_LOGIN, user_id=blocked.user_id).exists()
 
     no_hash = _imported(_user("nohash@example.com"))
-    assert check_user_password(user=no_hash, password=STRONG_PASSWORD, actor=ACTOR) is False
+    assert _log_in(no_hash, STRONG_PASSWORD) is False
     assert not Event.objects.filter(type=EventType.SUCCESS_LOGIN).exists()
 
 
 def test_plaintext_is_never_recorded(connection):
     user = _imported(_user(), custom=_md5_custom())
-    check_user_password(user=user, password="wrong-guess-xyz", actor=ACTOR)
-    check_user_password(user=user, password=IMPORTED_PASSWORD, actor=ACTOR)
+    _log_in(user, "wrong-guess-xyz")
+    _log_in(user, IMPORTED_PASSWORD)
     for event in Event.objects.all():
         text = f"{event.description} {event.details}"
         assert IMPORTED_PASSWORD not in text and "wrong-guess-xyz" not in text

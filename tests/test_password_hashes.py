@@ -13,11 +13,11 @@ from django.utils import translation
 from users.credentials import hashes as password_hashes
 from users.credentials.hashes import (
     HashFormatError,
-    is_current_bcrypt,
     normalize_custom_password_hash,
     normalize_password_hash,
     verify_stored_password,
 )
+from users.credentials.passwords import is_current_bcrypt
 
 B53 = "C" * 53  # a well-formed bcrypt salt and checksum, for the format checks
 

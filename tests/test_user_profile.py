@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import pytest
 
-from users.credentials.passwords import verify_password
+from core.hashing import bcrypt_verify as verify_password
 from users.models import User
 
 pytestmark = pytest.mark.django_db

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from audit.models import Event
+from core.hashing import bcrypt_verify as verify_password
 from tests.conftest import STRONG_PASSWORD
-from users.credentials.passwords import verify_password
 from users.models import User
 
 pytestmark = pytest.mark.django_db

@@ -6,8 +6,8 @@ from urllib.parse import quote
 
 import pytest
 
+from core.hashing import bcrypt_verify as verify_password
 from tests.conftest import STRONG_PASSWORD
-from users.credentials.passwords import verify_password
 from users.models import User
 
 pytestmark = pytest.mark.django_db

@@ -8,8 +8,8 @@ from unittest import mock
 import pytest
 from django.test import override_settings
 
+from core.hashing import bcrypt_verify as verify_password
 from tests.conftest import STRONG_PASSWORD
-from users.credentials.passwords import verify_password
 from users.models import User
 
 pytestmark = pytest.mark.django_db

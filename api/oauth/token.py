@@ -45,8 +45,8 @@ from clients.tokens import PASSWORD, issue_token
 from connections.models import Strategy
 from core.actors import Actor, request_metadata
 from core.schema import storable_text, text_fault
+from users.credentials.login import log_in
 from users.errors import UserBlocked, WrongCredentials
-from users.services import log_in
 
 
 def _basic_credentials(request: Request) -> tuple[str, str] | None:

@@ -7,7 +7,14 @@ Two inputs, both stored as they arrive once this module has accepted them:
   and the salted legacy ``md5``/``sha1``). Django formats are verified with Django's hashers, instantiated
   here explicitly so ``settings.PASSWORD_HASHERS`` plays no part.
 * ``custom_password_hash``: Auth0's object (``algorithm``, ``hash``, ``salt``, ``password``, ``keylen``,
-  ``cost``, ``blockSize``, ``parallelization``), with ``additionalProperties: false`` at every level.
+  ``cost``, ``blockSize``, ``parallelization``), with ``additionalProperties: false`` at every level, declared
+  with the API's strict fields (``CustomPasswordHashSerializer``).
+
+The string formats (bcrypt, argon2 PHC, RFC 2307 ``{SCHEME}``, Auth0's ``$pbkdf2-<digest>$i=…,l=…``, Django's)
+are parsed here: the parsers of passlib's maintained fork (libpass) and argon2-cffi's ``extract_parameters`` were
+tried and are laxer than these bounds need (an ``{SHA}`` digest of 3 bytes, a 3-byte argon2 digest, upper-case
+LDAP schemes only), and Auth0's pbkdf2 string is not passlib's. Verification uses bcrypt, argon2-cffi, hashlib
+and Django's hashers.
 
 Every cost parameter is bounded (bcrypt cost 15, PBKDF2 10,000,000 iterations, 1 GiB of memory for argon2 and
 scrypt, small time cost and parallelism), so a hostile import file cannot make one login stall a worker.
@@ -29,17 +36,19 @@ import logging
 import re
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
-import bcrypt
 from argon2 import low_level as argon2_low_level
 from argon2.exceptions import VerificationError as Argon2VerificationError
-from django.conf import settings
 from django.contrib.auth import hashers as django_hashers
+from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
+from rest_framework.fields import Field
 
 from core import messages
 from core.errors import FieldCode
-from core.schema import echo, json_type
+from core.hashing import bcrypt_verify
+from core.schema import StrictCharField, StrictIntegerField, StrictSerializer, echo, fail, json_type
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +71,6 @@ MAX_SCRYPT_BLOCK_SIZE = 32
 MAX_KEY_LENGTH = 1024  # derived key length in bytes (pbkdf2 ``l``, scrypt ``keylen``)
 MAX_VALUE_LENGTH = 1024  # characters of a hash, salt or key value
 MAX_PASSWORD_HASH_LENGTH = 255  # the column's size
-BCRYPT_MAX_BYTES = 72
 
 # Auth0's custom_password_hash defaults.
 PBKDF2_DEFAULT_ITERATIONS = 100_000
@@ -150,45 +158,6 @@ def _bounded(value: int, path: str, *, minimum: int, maximum: int, name: str | N
     return value
 
 
-def _object(value: Any, path: str, *, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise HashFormatError(FieldCode.INVALID_TYPE, messages.invalid_type("object", json_type(value)), path)
-    extra = [str(key) for key in value if key not in allowed]
-    if extra:
-        names = echo(", ".join(extra))
-        raise HashFormatError(FieldCode.OBJECT_ADDITIONAL_PROPERTIES, messages.additional_properties(names), path)
-    for name in required:
-        if name not in value:
-            raise HashFormatError(FieldCode.OBJECT_REQUIRED, messages.missing_property(name), f"{path}.{name}")
-    return value
-
-
-def _string(value: Any, path: str, *, max_length: int = MAX_VALUE_LENGTH) -> str:
-    if not isinstance(value, str):
-        raise HashFormatError(FieldCode.INVALID_TYPE, messages.invalid_type("string", json_type(value)), path)
-    if len(value) < 1:
-        raise HashFormatError(FieldCode.MIN_LENGTH, messages.too_short(len(value), 1), path)
-    if len(value) > max_length:
-        raise HashFormatError(FieldCode.MAX_LENGTH, messages.too_long(len(value), max_length), path)
-    return value
-
-
-def _enum(value: Any, path: str, choices: tuple[str, ...]) -> str:
-    if not isinstance(value, str):
-        raise HashFormatError(FieldCode.INVALID_TYPE, messages.invalid_type("string", json_type(value)), path)
-    if value not in choices:
-        raise HashFormatError(FieldCode.ENUM_MISMATCH, messages.enum_mismatch(echo(value)), path)
-    return value
-
-
-def _integer(value: Any, path: str, *, minimum: int, maximum: int) -> int:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise HashFormatError(FieldCode.INVALID_TYPE, messages.invalid_type("integer", json_type(value)), path)
-    return _bounded(value, path, minimum=minimum, maximum=maximum)
-
-
 def _not_allowed(name: str, algorithm: str, path: str) -> HashFormatError:
     return HashFormatError(
         FieldCode.OBJECT_ADDITIONAL_PROPERTIES, messages.not_allowed_with_algorithm(name, algorithm), f"{path}.{name}"
@@ -247,6 +216,12 @@ def _parse_bcrypt(value: str, path: str, *, prefixes: tuple[str, ...]) -> int:
     if match is None or match.group(1) not in prefixes:
         raise _format("bcrypt", path)
     return _bounded(int(match.group(2)), path, minimum=MIN_BCRYPT_COST, maximum=MAX_BCRYPT_COST, name="cost")
+
+
+def bcrypt_cost(value: str) -> int | None:
+    """The cost of a ``$2a$``/``$2b$`` bcrypt hash as the ``bcrypt`` package writes it, or None for anything else."""
+    match = _BCRYPT.fullmatch(value)
+    return int(match.group(2)) if match is not None and match.group(1) in ("2a", "2b") else None
 
 
 def _parse_argon2(value: str, path: str) -> _Argon2:
@@ -319,47 +294,148 @@ def _parse_password_hash(value: str, path: str) -> str:
     raise _format("bcrypt", path)
 
 
+# The API's string field: type and length as every request body checks them (``core.schema``).
+_PASSWORD_HASH_FIELD = StrictCharField(min_length=1, max_length=MAX_PASSWORD_HASH_LENGTH)
+
+
 def normalize_password_hash(value: str) -> str:
     """``value`` if it is a well-formed, bounded hash this service verifies; raises ``HashFormatError``.
 
     bcrypt ``$2a$``/``$2b$`` with cost 4..15, or one of Django's stored formats (see the module docstring).
     """
     path = "password_hash"
-    _string(value, path, max_length=MAX_PASSWORD_HASH_LENGTH)
+    try:
+        _PASSWORD_HASH_FIELD.to_internal_value(value)  # null included: "found type null", as run_validation says
+    except serializers.ValidationError as exc:
+        [detail] = cast(list[ErrorDetail], exc.detail)  # a field raises one ErrorDetail
+        raise HashFormatError(str(detail.code), str(detail), path) from None
     _parse_password_hash(value, path)
     return value
 
 
-def is_current_bcrypt(password_hash: str | None) -> bool:
-    """True when the hash is bcrypt at ``settings.BCRYPT_ROUNDS``: no re-hash is due."""
-    if not password_hash:
-        return False
-    match = _BCRYPT.fullmatch(password_hash)
-    return match is not None and match.group(1) in ("2a", "2b") and int(match.group(2)) == settings.BCRYPT_ROUNDS
-
-
 # --- custom_password_hash -----------------------------------------------------------------------------------
 
-_TOP_KEYS = ("algorithm", "hash", "salt", "password", "keylen", "cost", "blockSize", "parallelization")
+ROOT = "custom_password_hash"
 _SCRYPT_KEYS = ("keylen", "cost", "blockSize", "parallelization")
+
+
+class _EnumField(StrictCharField):
+    """A string out of ``choices`` (a JSON Schema ``enum`` of strings): ``INVALID_TYPE`` for anything but a
+    string, ``ENUM_MISMATCH`` for another string. A digest name in ``platform_digests`` must also be one this
+    platform's hashlib computes (OpenSSL 3 often has no md4 or whirlpool): refused here, not at login."""
+
+    def __init__(self, *, choices: tuple[str, ...], platform_digests: tuple[str, ...] = (), **kwargs: Any) -> None:
+        self.choices = choices
+        self.platform_digests = platform_digests
+        super().__init__(**kwargs)
+
+    def check_format(self, value: str) -> None:
+        if value not in self.choices:
+            raise fail(messages.enum_mismatch(echo(value)), FieldCode.ENUM_MISMATCH)
+        if value in self.platform_digests and not digest_available(value):
+            raise fail(messages.digest_unavailable(value), FieldCode.ENUM_MISMATCH)
+
+
+def _value_field() -> StrictCharField:
+    return StrictCharField(required=True, min_length=1, max_length=MAX_VALUE_LENGTH)
+
+
+# Auth0's custom_password_hash schema (bulk-user-import-schema), ``additionalProperties: false`` at every level,
+# declared with the API's strict fields; what depends on the algorithm is checked in ``validate``.
+class CustomPasswordHashKeySerializer(StrictSerializer):
+    value = _value_field()
+    encoding = _EnumField(choices=ENCODINGS)
+
+
+class CustomPasswordHashValueSerializer(StrictSerializer):
+    value = _value_field()
+    encoding = _EnumField(choices=ENCODINGS)
+    digest = _EnumField(choices=DIGESTS, platform_digests=DIGESTS)
+    key = CustomPasswordHashKeySerializer(required=False)
+
+
+class CustomPasswordHashSaltSerializer(StrictSerializer):
+    value = _value_field()
+    encoding = _EnumField(choices=ENCODINGS)
+    position = _EnumField(choices=SALT_POSITIONS)
+
+
+class CustomPasswordHashPasswordSerializer(StrictSerializer):
+    encoding = _EnumField(choices=PASSWORD_ENCODINGS)
+
+
+class CustomPasswordHashSerializer(StrictSerializer):
+    algorithm = _EnumField(required=True, choices=ALGORITHMS, platform_digests=_DIGEST_ALGORITHMS)
+    hash = CustomPasswordHashValueSerializer(required=True)
+    salt = CustomPasswordHashSaltSerializer(required=False)
+    password = CustomPasswordHashPasswordSerializer(required=False)
+    keylen = StrictIntegerField(min_value=1, max_value=MAX_KEY_LENGTH)
+    cost = StrictIntegerField(min_value=2, max_value=MAX_SCRYPT_COST)
+    blockSize = StrictIntegerField(min_value=1, max_value=MAX_SCRYPT_BLOCK_SIZE)  # Auth0's name
+    parallelization = StrictIntegerField(min_value=1, max_value=MAX_PARALLELISM)
+
+
+@cache
+def _bound_schema() -> CustomPasswordHashSerializer:
+    return CustomPasswordHashSerializer()  # its fields are bound once; they keep no state between values
 
 
 def normalize_custom_password_hash(value: object) -> dict:
     """Auth0's ``custom_password_hash`` object, checked and with its defaults filled in (JSON-serialisable).
 
-    Raises ``HashFormatError`` for the first problem found, as z-schema reports one per property.
+    Each property is checked by its field of ``CustomPasswordHashSerializer`` (the API's strict fields, their
+    codes and z-schema wording), then the rules that depend on the algorithm. Raises ``HashFormatError`` for
+    the first problem found, with the job error code (``OBJECT_REQUIRED`` for a missing property, as Auth0's
+    bulk import names it) and the dotted path from ``custom_password_hash``.
     """
-    root = "custom_password_hash"
-    data = _object(value, root, allowed=_TOP_KEYS, required=("algorithm", "hash"))
-    algorithm = _enum(data["algorithm"], f"{root}.algorithm", ALGORITHMS)
-    if algorithm in _DIGEST_ALGORITHMS and not digest_available(algorithm):
-        raise HashFormatError(FieldCode.ENUM_MISMATCH, messages.digest_unavailable(algorithm), f"{root}.algorithm")
+    return _normalise_custom(_checked_object(_bound_schema(), value, ROOT))
 
-    hash_path = f"{root}.hash"
-    hash_data = _object(data["hash"], hash_path, allowed=("value", "encoding", "digest", "key"), required=("value",))
-    hash_value = _string(hash_data["value"], f"{hash_path}.value")
+
+@cache
+def _fields_of(schema: StrictSerializer) -> dict[str, Field]:
+    return dict(schema.fields)  # a plain dict: DRF's BindingDict is a slow mapping to walk per hash
+
+
+def _checked_object(schema: StrictSerializer, value: Any, path: str) -> dict[str, Any]:
+    """``value`` through ``schema``'s bound fields as ``StrictSerializer`` checks a body (not an object: the
+    type; unknown keys; then each field in declaration order), stopping at the first problem.
+
+    DRF's own loop visits every declared field, present or not, and costs ten times this per hash (about
+    40 µs, where an import file may hold a million of them); this visits the keys the object has, with the
+    very same field objects, as ``users.imports.validation.ImportUserValidator`` does for the whole user.
+    """
+    if not isinstance(value, dict):  # parsed JSON: an object is a dict (an ABC check costs more per hash)
+        raise HashFormatError(FieldCode.INVALID_TYPE, messages.invalid_type("object", json_type(value)), path)
+    fields = _fields_of(schema)
+    unknown = [str(key) for key in value if key not in fields]
+    if unknown:
+        message = messages.additional_properties(echo(",".join(unknown)))
+        raise HashFormatError(FieldCode.OBJECT_ADDITIONAL_PROPERTIES, message, path)
+    checked: dict[str, Any] = {}
+    for name, field in fields.items():
+        if name not in value:
+            if field.required:
+                raise HashFormatError(FieldCode.OBJECT_REQUIRED, messages.missing_property(name), f"{path}.{name}")
+        elif isinstance(field, StrictSerializer):
+            checked[name] = _checked_object(field, value[name], f"{path}.{name}")
+        else:
+            try:
+                # No field here has validators, so this is all run_validation would do (null included).
+                checked[name] = field.to_internal_value(value[name])
+            except serializers.ValidationError as exc:
+                [detail] = cast(list[ErrorDetail], exc.detail)  # a field raises one ErrorDetail
+                raise HashFormatError(str(detail.code), str(detail), f"{path}.{name}") from None
+    return checked
+
+
+def _normalise_custom(data: dict[str, Any]) -> dict[str, Any]:
+    """The rules of ``custom_password_hash`` that depend on the algorithm, on fields already checked one by one;
+    defaults filled in. Raises ``HashFormatError``."""
+    algorithm = data["algorithm"]
+    hash_data = data["hash"]
+    hash_path = f"{ROOT}.hash"
     if "encoding" in hash_data:
-        encoding = _enum(hash_data["encoding"], f"{hash_path}.encoding", ENCODINGS)
+        encoding = hash_data["encoding"]
     elif algorithm in _STRING_ALGORITHMS:
         encoding = "utf8"
     else:
@@ -367,23 +443,17 @@ def normalize_custom_password_hash(value: object) -> dict:
     allowed_encodings = ("utf8",) if algorithm in _STRING_ALGORITHMS else ("base64", "hex")
     if encoding not in allowed_encodings:
         raise HashFormatError(FieldCode.ENUM_MISMATCH, messages.enum_mismatch(encoding), f"{hash_path}.encoding")
-    normalised_hash: dict[str, Any] = {"value": hash_value, "encoding": encoding}
+    normalised_hash: dict[str, Any] = {"value": hash_data["value"], "encoding": encoding}
 
     if algorithm == "hmac":
-        if "digest" not in hash_data:
-            raise HashFormatError(FieldCode.OBJECT_REQUIRED, messages.missing_property("digest"), f"{hash_path}.digest")
-        if "key" not in hash_data:
-            raise HashFormatError(FieldCode.OBJECT_REQUIRED, messages.missing_property("key"), f"{hash_path}.key")
-        digest = _enum(hash_data["digest"], f"{hash_path}.digest", DIGESTS)
-        if not digest_available(digest):
-            raise HashFormatError(FieldCode.ENUM_MISMATCH, messages.digest_unavailable(digest), f"{hash_path}.digest")
-        key_path = f"{hash_path}.key"
-        key = _object(hash_data["key"], key_path, allowed=("value", "encoding"), required=("value",))
-        key_value = _string(key["value"], f"{key_path}.value")
-        key_encoding = _enum(key.get("encoding", "utf8"), f"{key_path}.encoding", ENCODINGS)
-        _decode(key_value, key_encoding, f"{key_path}.value")
-        normalised_hash["digest"] = digest
-        normalised_hash["key"] = {"value": key_value, "encoding": key_encoding}
+        for name in ("digest", "key"):
+            if name not in hash_data:
+                raise HashFormatError(FieldCode.OBJECT_REQUIRED, messages.missing_property(name), f"{hash_path}.{name}")
+        key = hash_data["key"]
+        key_encoding = key.get("encoding", "utf8")
+        _decode(key["value"], key_encoding, f"{hash_path}.key.value")
+        normalised_hash["digest"] = hash_data["digest"]
+        normalised_hash["key"] = {"value": key["value"], "encoding": key_encoding}
     else:
         for name in ("digest", "key"):
             if name in hash_data:
@@ -393,46 +463,31 @@ def normalize_custom_password_hash(value: object) -> dict:
 
     if "salt" in data:
         if algorithm in _STRING_ALGORITHMS:
-            raise _not_allowed("salt", algorithm, root)
-        salt_path = f"{root}.salt"
-        salt = _object(data["salt"], salt_path, allowed=("value", "encoding", "position"), required=("value",))
-        salt_value = _string(salt["value"], f"{salt_path}.value")
-        salt_encoding = _enum(salt.get("encoding", "utf8"), f"{salt_path}.encoding", ENCODINGS)
-        position = _enum(salt.get("position", "prefix"), f"{salt_path}.position", SALT_POSITIONS)
-        _decode(salt_value, salt_encoding, f"{salt_path}.value")
-        normalised["salt"] = {"value": salt_value, "encoding": salt_encoding, "position": position}
+            raise _not_allowed("salt", algorithm, ROOT)
+        salt = data["salt"]
+        salt_encoding = salt.get("encoding", "utf8")
+        _decode(salt["value"], salt_encoding, f"{ROOT}.salt.value")
+        normalised["salt"] = {
+            "value": salt["value"],
+            "encoding": salt_encoding,
+            "position": salt.get("position", "prefix"),
+        }
 
-    password_encoding = "utf8"  # noqa: S105 - an encoding name
-    if "password" in data:
-        password_path = f"{root}.password"
-        password = _object(data["password"], password_path, allowed=("encoding",))
-        password_encoding = _enum(password.get("encoding", "utf8"), f"{password_path}.encoding", PASSWORD_ENCODINGS)
-    normalised["password"] = {"encoding": password_encoding}
+    normalised["password"] = {"encoding": data.get("password", {}).get("encoding", "utf8")}
 
     if algorithm == "scrypt":
         if "keylen" not in data:
-            raise HashFormatError(FieldCode.OBJECT_REQUIRED, messages.missing_property("keylen"), f"{root}.keylen")
-        keylen = _integer(data["keylen"], f"{root}.keylen", minimum=1, maximum=MAX_KEY_LENGTH)
-        cost = _integer(data.get("cost", SCRYPT_DEFAULT_COST), f"{root}.cost", minimum=2, maximum=MAX_SCRYPT_COST)
-        _check_power_of_two(cost, f"{root}.cost", "cost")
-        block_size = _integer(
-            data.get("blockSize", SCRYPT_DEFAULT_BLOCK_SIZE),
-            f"{root}.blockSize",
-            minimum=1,
-            maximum=MAX_SCRYPT_BLOCK_SIZE,
-        )
-        parallelization = _integer(
-            data.get("parallelization", SCRYPT_DEFAULT_PARALLELIZATION),
-            f"{root}.parallelization",
-            minimum=1,
-            maximum=MAX_PARALLELISM,
-        )
-        _check_scrypt_memory(cost, block_size, f"{root}.cost")
-        normalised.update(keylen=keylen, cost=cost, blockSize=block_size, parallelization=parallelization)
+            raise HashFormatError(FieldCode.OBJECT_REQUIRED, messages.missing_property("keylen"), f"{ROOT}.keylen")
+        cost = data.get("cost", SCRYPT_DEFAULT_COST)
+        _check_power_of_two(cost, f"{ROOT}.cost", "cost")
+        block_size = data.get("blockSize", SCRYPT_DEFAULT_BLOCK_SIZE)
+        parallelization = data.get("parallelization", SCRYPT_DEFAULT_PARALLELIZATION)
+        _check_scrypt_memory(cost, block_size, f"{ROOT}.cost")
+        normalised.update(keylen=data["keylen"], cost=cost, blockSize=block_size, parallelization=parallelization)
     else:
         for name in _SCRYPT_KEYS:
             if name in data:
-                raise _not_allowed(name, algorithm, root)
+                raise _not_allowed(name, algorithm, ROOT)
 
     _check_hash_value(normalised, f"{hash_path}.value")
     return normalised
@@ -549,9 +604,8 @@ def _verify_custom(password: str, data: dict[str, Any]) -> bool:
         except Argon2VerificationError:
             return False
     if algorithm == "bcrypt":
-        if len(secret) > BCRYPT_MAX_BYTES:
-            return False
-        return bcrypt.checkpw(secret, ("$2b$" + value[4:] if value.startswith("$2y$") else value).encode("ascii"))
+        # $2y$ (PHP's name) is the same algorithm as $2b$, which the bcrypt package reads.
+        return bcrypt_verify(secret, "$2b$" + value[4:] if value.startswith("$2y$") else value)
     if algorithm == "ldap":
         digest_name, expected, salt = _parse_ldap(value, path)
         return hmac.compare_digest(hashlib.new(digest_name, secret + salt).digest(), expected)
@@ -584,8 +638,7 @@ def _verify_custom(password: str, data: dict[str, Any]) -> bool:
 def _verify_password_hash(password: str, value: str) -> bool:
     scheme = _parse_password_hash(value, "password_hash")
     if scheme == _PLAIN_BCRYPT:
-        secret = password.encode("utf-8")
-        return len(secret) <= BCRYPT_MAX_BYTES and bcrypt.checkpw(secret, value.encode("ascii"))
+        return bcrypt_verify(password, value)
     if scheme == "sha1":  # Django 5.1 dropped SHA1PasswordHasher; the format is sha1(salt + password), in hex
         _scheme, salt, expected = value.split("$", 2)
         computed = hashlib.sha1(salt.encode("utf-8") + password.encode("utf-8")).hexdigest()  # noqa: S324

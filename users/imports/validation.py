@@ -3,7 +3,8 @@
 Types, formats and lengths are the ones ``POST /api/v2/users`` enforces (the same field classes), so a user that
 the API would refuse is refused on import too. Auth0's import schema adds ``password_hash`` and
 ``custom_password_hash`` (validated and bounded by ``users.credentials.hashes``); ``password`` (a plain password,
-hashed on import) is this service's extension. Errors are Auth0's job error objects ``{code, message, path}``.
+hashed on import) is this service's extension. Errors are Auth0's job error objects ``{code, message, path}``;
+a refused user is reported (``RejectedUser``) without its secrets (``reported_user``, ``redact_errors``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, cast
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -24,7 +27,7 @@ from core.schema import JSONObjectField, StrictCharField, StrictSerializer, echo
 from users.credentials.hashes import HashFormatError, normalize_custom_password_hash, normalize_password_hash
 from users.errors import UserErrorCode
 from users.fields import EMAIL
-from users.serializers import CreateUserRequestSerializer, schema_field
+from users.serializers import CreateUserRequestSerializer, UserInput, schema_field
 
 JobError = dict[str, str]
 
@@ -237,6 +240,13 @@ def redact_errors(errors: list[JobError]) -> list[JobError]:
     return out
 
 
+class ImportedUser(UserInput, total=False):
+    """An imported user that passed ``ImportUserValidator``: a new user's fields and the hash it may bring."""
+
+    password_hash: str
+    custom_password_hash: dict[str, Any]
+
+
 class ImportUserValidator:
     """Checks imported users one at a time with fields bound once.
 
@@ -251,12 +261,14 @@ class ImportUserValidator:
         # calls: those fields go straight to to_internal_value, which does all the checking.
         self._direct = {name for name, f in self.fields.items() if not f.validators}
 
-    def validate(self, record: Any) -> tuple[dict[str, Any], list[JobError]]:
+    def validate(self, record: Any) -> tuple[ImportedUser, list[JobError]]:
         if not isinstance(record, Mapping):
-            return {}, [_error(FieldCode.INVALID_TYPE, messages.invalid_type("object", json_type(record)), "")]
+            return ImportedUser(), [
+                _error(FieldCode.INVALID_TYPE, messages.invalid_type("object", json_type(record)), "")
+            ]
         unstorable = check_storable(record)
         if unstorable:  # the fields would only repeat these, or trip over what they cannot handle
-            return {}, unstorable
+            return ImportedUser(), unstorable
         data: dict[str, Any] = {}
         errors: list[JobError] = []
         unknown = [str(key) for key in record if key not in self.fields]
@@ -284,7 +296,7 @@ class ImportUserValidator:
         if len(given) > 1:
             message = _("Only one of password, password_hash and custom_password_hash may be given.")
             errors.append(_error(UserErrorCode.NOT_PASSED, message, given[1]))
-        return data, errors
+        return cast(ImportedUser, data), errors  # the fields' values, by the fields' own names
 
     @staticmethod
     def _hash(key: str, value: Any, data: dict[str, Any], errors: list[JobError]) -> None:
@@ -296,3 +308,33 @@ class ImportUserValidator:
             data[key] = _HASHES[key](value)
         except HashFormatError as exc:
             errors.append(_error(exc.code, exc.message, exc.path))
+
+
+@dataclass
+class RejectedUser:
+    """A refused user: its position in the file, the user as read (``None`` for an unreadable line) and
+    Auth0's error objects, which never quote a secret (``redact_errors``)."""
+
+    index: int
+    raw: Any
+    errors: list[JobError]
+
+    @cached_property
+    def _report(self) -> tuple[Any, list[str]]:
+        return reported_user(self.raw)
+
+    @property
+    def user(self) -> Any:
+        """The user as an error report may keep it: no password-like key at any depth, nothing a database
+        cannot store (``reported_user``); ``{}`` for an unreadable line or a user that is
+        not an object."""
+        return self._report[0]
+
+    @property
+    def removed(self) -> list[str]:
+        """The paths of the password-like keys left out of ``user``."""
+        return self._report[1]
+
+    def as_auth0(self) -> dict[str, Any]:
+        """Auth0's job error entry ``{user, errors}``."""
+        return {"user": self.user, "errors": self.errors}

@@ -23,7 +23,7 @@ from tqdm import tqdm
 from connections.errors import ConnectionNotFound
 from connections.selectors import get_connection
 from core.actors import Actor
-from users.imports.pipeline import (
+from users.imports import (
     DEFAULT_BATCH_SIZE,
     ImportConnectionError,
     ImportFileError,

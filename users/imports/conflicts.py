@@ -1,0 +1,212 @@
+"""Sorting out the imported users the unique constraints turned away, against the rows they met.
+
+- a row this run already wrote (created or updated since it started): ``DUPLICATED_USER``, the file names the
+  user twice;
+- with ``upsert``, a row with the same e-mail: its upsertable attributes are replaced (metadata is not merged);
+- a row identical to the user: skipped, which is what makes a killed import safe to run again;
+- anything else: a ``CONFLICT_*`` error (``CONFLICT_EMAIL``, ``CONFLICT_USERNAME`` or ``CONFLICT``, Auth0's job
+  error codes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection as db
+from django.db import transaction
+from django.db.models import Q
+from django.utils.translation import gettext as _
+
+from connections.models import Connection
+from users.errors import UserErrorCode
+from users.imports.validation import JobError, RejectedUser
+from users.imports.writer import Candidate, Writer
+from users.models import User
+
+# What an upsert replaces: the profile, never the identifiers (Auth0 matches on e-mail and keeps the rest).
+UPSERTABLE = (
+    "email_verified",
+    "phone_verified",
+    "given_name",
+    "family_name",
+    "name",
+    "nickname",
+    "picture",
+    "blocked",
+    "user_metadata",
+    "app_metadata",
+)
+# What "identical" compares, beside the password: everything the file can set.
+_COMPARED = ("email", "username", "phone_number", *UPSERTABLE)
+_JSON_FIELDS = frozenset(f.name for f in User._meta.concrete_fields if f.get_internal_type() == "JSONField")
+
+
+@dataclass(eq=False)
+class Outcome:
+    """What the writer did with a batch, applied to the summary by the reading thread."""
+
+    inserted: int = 0
+    updated: int = 0
+    skipped: int = 0
+    rejected: list[RejectedUser] = field(default_factory=list)
+
+    def reject(self, index: int, raw: Any, errors: list[JobError]) -> None:
+        self.rejected.append(RejectedUser(index=index, raw=raw, errors=errors))
+
+
+class Resolver:
+    """Decides, for one import, what becomes of each user the constraints turned away.
+
+    ``started`` is when the import began: rows created or updated since are this run's own.
+    """
+
+    def __init__(self, connection: Connection, writer: Writer, *, upsert: bool, started: datetime) -> None:
+        self.connection = connection
+        self.writer = writer
+        self.upsert = upsert
+        self.started = started
+        self.jsonb = db.vendor == "postgresql"
+
+    def resolve(self, rest: list[Candidate], now: datetime, out: Outcome) -> dict[str, list[str]]:
+        """Sort out the users the constraints turned away; returns the ids inserted late and updated."""
+        emails = {c.values["email"] for c in rest if c.values["email"]}
+        usernames = {c.values["username"] for c in rest if c.values["username"]}
+        phones = {c.values["phone_number"] for c in rest if c.values["phone_number"]}
+        ids = {c.values["user_id"] for c in rest if c.data.get("user_id")}
+        same_connection = Q(email__in=emails) | Q(username__in=usernames) | Q(phone_number__in=phones)
+        found = User.objects.filter(Q(connection=self.connection) & same_connection | Q(user_id__in=ids))
+        by: dict[str, dict[Any, User]] = {"email": {}, "username": {}, "phone_number": {}, "user_id": {}}
+        for row in found:
+            for key in ("email", "username", "phone_number"):
+                if row.connection_id == self.connection.pk and getattr(row, key):
+                    by[key][getattr(row, key)] = row
+            by["user_id"][row.user_id] = row
+        outcomes: dict[str, list[str]] = {"inserted": [], "updated": []}
+        for candidate in rest:
+            outcome = self._settle(candidate, by, now, out)
+            if outcome in outcomes:
+                outcomes[outcome].append(candidate.values["user_id"])
+        return outcomes
+
+    def _settle(self, candidate: Candidate, by: dict[str, dict[Any, User]], now: datetime, out: Outcome) -> str:
+        values, data = candidate.values, candidate.data
+        keys = ["email", "username", "phone_number"] + (["user_id"] if data.get("user_id") else [])
+        looked_up = {key: by[key].get(values[key]) for key in keys if values[key]}
+        matches = {key: row for key, row in looked_up.items() if row is not None}
+        rows = {row.pk: row for row in matches.values()}
+        if not rows:
+            if "password" in data and candidate.bcrypt_hash is None:
+                return self._insert_late(candidate, now, out)
+            out.reject(
+                candidate.index, candidate.raw, [_conflict(UserErrorCode.CONFLICT, _("The user already exists."))]
+            )
+            return "failed"
+        if any(row.created_at >= self.started or row.updated_at >= self.started for row in rows.values()):
+            message = _("The file names this user more than once.")
+            out.reject(candidate.index, candidate.raw, [_conflict(UserErrorCode.DUPLICATED_USER, message)])
+            return "failed"
+        row = next(iter(rows.values()))
+        if len(rows) == 1 and self._identical(row, candidate):
+            out.skipped += 1
+            return "skipped"
+        if self.upsert and "email" in matches and len(rows) == 1:
+            changed = [key for key in ("username", "phone_number", "user_id") if key in data and key not in matches]
+            if changed:
+                message = _("An import cannot change %(fields)s of an existing user.") % {"fields": ", ".join(changed)}
+                out.reject(candidate.index, candidate.raw, [_conflict(UserErrorCode.CONFLICT, message)])
+                return "failed"
+            if self._update(row, candidate, now):
+                out.updated += 1
+                return "updated"
+            out.skipped += 1
+            return "skipped"
+        if "email" in matches:
+            error = _conflict(
+                UserErrorCode.CONFLICT_EMAIL, _("A user with this email already exists in the connection.")
+            )
+        elif "username" in matches:
+            message = _("A user with this username already exists in the connection.")
+            error = _conflict(UserErrorCode.CONFLICT_USERNAME, message)
+        else:
+            error = _conflict(UserErrorCode.CONFLICT, _("The user already exists."))
+        out.reject(candidate.index, candidate.raw, [error])
+        return "failed"
+
+    def _insert_late(self, candidate: Candidate, now: datetime, out: Outcome) -> str:
+        """A user held back unhashed whose e-mail was freed meanwhile: hash it and try once more."""
+        self.writer.hash_late(candidate)
+        with transaction.atomic():
+            if self.writer.insert([candidate], self.writer.rows([candidate], now)):
+                out.inserted += 1
+                return "inserted"
+        out.reject(candidate.index, candidate.raw, [_conflict(UserErrorCode.CONFLICT, _("The user already exists."))])
+        return "failed"
+
+    def _differs(self, row: User, key: str, value: Any) -> bool:
+        """Whether storing ``value`` under ``key`` would change what ``row`` holds.
+
+        jsonb keeps a number as ``numeric`` and writes it back without an exponent, so on PostgreSQL a float
+        such as ``1e23`` reads back as the integer 10**23 (which is not the float 1e23): a stored JSON value is
+        compared with what jsonb makes of the file's (``_as_jsonb``), only when the plain comparison fails.
+        """
+        stored = getattr(row, key)
+        if stored == value:
+            return False
+        return not (self.jsonb and key in _JSON_FIELDS and stored == _as_jsonb(value))
+
+    def _identical(self, row: User, candidate: Candidate) -> bool:
+        values, data = candidate.values, candidate.data
+        if any(self._differs(row, f, values[f]) for f in _COMPARED):
+            return False
+        if data.get("user_id") and row.user_id != values["user_id"]:
+            return False
+        if "password" in data:  # a bcrypt hash of it cannot be compared without paying for bcrypt
+            return row.password_hash is not None or row.custom_password_hash is not None
+        return (row.password_hash, row.custom_password_hash) == (
+            values["password_hash"],
+            values["custom_password_hash"],
+        )
+
+    def _update(self, row: User, candidate: Candidate, now: datetime) -> bool:
+        """Replace the upsertable attributes the file gives; False when nothing differs."""
+        data, values = candidate.data, candidate.values
+        changes: dict[str, Any] = {f: values[f] for f in UPSERTABLE if f in data}
+        if "password" in data or "password_hash" in data:
+            changes.update(password_hash=values["password_hash"], custom_password_hash=None)
+        elif "custom_password_hash" in data:
+            changes.update(password_hash=None, custom_password_hash=values["custom_password_hash"])
+        changes = {key: value for key, value in changes.items() if self._differs(row, key, value)}
+        if not changes:
+            return False
+        changes["updated_at"] = now
+        User.objects.filter(pk=row.pk).update(**changes)
+        for key, value in changes.items():
+            setattr(row, key, value)  # a later user of the batch meeting this row sees it was this run's
+        values["user_id"] = row.user_id
+        return True
+
+
+def _as_jsonb(value: Any) -> Any:
+    """``value`` as PostgreSQL gives it back from a jsonb column it was written to as ``json.dumps`` text.
+
+    jsonb reads a number as ``numeric`` (exact decimal) and writes it without an exponent: ``1e+23`` comes back
+    as ``100000000000000000000000``, an integer for Python, and 10**23 is not the float 1e23 (the float is
+    99999999999999991611392). ``json.dumps`` writes a float with an exponent (``repr``) only from 1e16 up, and
+    those all come back as integers; any other float comes back as the same float (``-0.0`` as ``0.0``, which
+    Python counts equal). PostgreSQL documents the conversion in "JSON Types" (Table 8.23: number is numeric).
+    """
+    if type(value) is float:
+        text = repr(value)
+        return int(Decimal(text)) if "e+" in text else value
+    if type(value) is dict:
+        return {key: _as_jsonb(item) for key, item in value.items()}
+    if type(value) is list:
+        return [_as_jsonb(item) for item in value]
+    return value
+
+
+def _conflict(code: str, message: str) -> JobError:
+    return {"code": code, "message": message, "path": ""}
