@@ -37,4 +37,4 @@ def email_verification(request: HttpRequest) -> HttpResponse:
     }
     status, title, message = pages[result]
     context = {"title": title, "message": message, "success": status == 200}
-    return render(request, "users/verification_result.html", context, status=status)
+    return render(request, "authentication/verification_result.html", context, status=status)
