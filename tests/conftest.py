@@ -9,12 +9,19 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
+from clients.models import Client
+from clients.services import create_client
 from clients.tokens import OPERATOR, issue_token
 from connections.models import Connection
 from connections.services import create_connection
 from core.actors import SYSTEM
+from tests.helpers import DB, EMAIL, OTHER_DB, SMS, STRONG_PASSWORD, USERNAME_DB, USERS
 
-STRONG_PASSWORD = "Str0ng!Passw0rd"
+# Every scope of the management API, for the ``api`` client.
+MANAGEMENT_SCOPES = (
+    "create:users read:users update:users delete:users "
+    "create:connections read:connections update:connections delete:connections read:logs"
+)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -79,6 +86,25 @@ def connection(make_connection: Callable[..., Connection]) -> Connection:
 
 
 @pytest.fixture
+def scoped_client(token: Callable[..., str]) -> Callable[[str | None], APIClient]:
+    """A fresh API client with a token holding only ``scopes`` (or no token at all with ``None``)."""
+
+    def make(scopes: str | None) -> APIClient:
+        client = APIClient()
+        if scopes is not None:
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {token(scopes)}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def api(scoped_client: Callable[[str | None], APIClient]) -> APIClient:
+    """An API client whose token holds every management scope."""
+    return scoped_client(MANAGEMENT_SCOPES)
+
+
+@pytest.fixture
 def admin_api(api_client: APIClient, token: Callable[..., str]) -> APIClient:
     """An API client holding a token with ``create:users``."""
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token('create:users')}")
@@ -90,9 +116,44 @@ def create(admin_api: APIClient) -> Callable[..., Any]:
     """POST a JSON body to /api/v2/users with a create:users token."""
 
     def post(body: Any, **kwargs: Any) -> Any:
-        return admin_api.post("/api/v2/users", body, format="json", **kwargs)
+        return admin_api.post(USERS, body, format="json", **kwargs)
 
     return post
+
+
+@pytest.fixture
+def user_connections(make_connection: Callable[..., Connection]) -> None:
+    """The connections the users API tests read and change users in (names in ``tests.helpers``)."""
+    make_connection(name=DB)
+    make_connection(name=OTHER_DB)
+    make_connection(name=USERNAME_DB, requires_username=True, validation={"username": {"min": 3, "max": 15}})
+    make_connection(name=SMS, strategy="sms")
+    make_connection(name=EMAIL, strategy="email")
+
+
+@pytest.fixture
+def new_user(api: APIClient) -> Callable[..., dict[str, Any]]:
+    """Create a user through ``POST /api/v2/users`` and return the created profile; a database connection's user
+    gets ``STRONG_PASSWORD`` unless the fields say otherwise, a passwordless one's none."""
+
+    def make(email: str | None = "ann@example.com", connection: str = DB, **fields: Any) -> dict[str, Any]:
+        body: dict[str, Any] = {"connection": connection, **fields}
+        if Connection.objects.get(name=connection).strategy == "auth0":
+            body.setdefault("password", STRONG_PASSWORD)
+        if email is not None:
+            body["email"] = email
+        response = api.post(USERS, body, format="json")
+        assert response.status_code == 201, response.json()
+        return response.json()
+
+    return make
+
+
+@pytest.fixture
+def signup_app(connection: Connection) -> Client:
+    """An active client (no secret needed) with the default database connection enabled, for sign-ups."""
+    client, _secret = create_client(name="web", scopes="", connections=[connection.name], actor=SYSTEM)
+    return client
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from core.hashing import bcrypt_verify as verify_password
-from tests.conftest import STRONG_PASSWORD
+from tests.helpers import STRONG_PASSWORD
 from users.models import User
 
 pytestmark = pytest.mark.django_db

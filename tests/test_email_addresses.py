@@ -18,7 +18,7 @@ from django.core.management import call_command
 
 from clients.services import create_client
 from core.actors import SYSTEM
-from tests.conftest import STRONG_PASSWORD
+from tests.helpers import STRONG_PASSWORD
 from users.emails import InvalidEmailAddress, auth0_accepts, check_email_address
 from users.models import User
 

@@ -16,7 +16,7 @@ from django.test import override_settings
 from audit.models import Event, EventType
 from clients.services import create_client
 from core.actors import SYSTEM
-from tests.conftest import STRONG_PASSWORD
+from tests.helpers import STRONG_PASSWORD
 from users.models import User
 
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from clients.tokens import OPERATOR, issue_token
-from tests.conftest import STRONG_PASSWORD
+from tests.helpers import STRONG_PASSWORD
 from tests.live import gunicorn_server
 
 pytestmark = [pytest.mark.live]

@@ -12,7 +12,7 @@ from auth0.management import Auth0
 from auth0.management.errors import BadRequestError, ConflictError, ForbiddenError, UnauthorizedError
 
 from clients.tokens import OPERATOR, issue_token
-from tests.conftest import STRONG_PASSWORD
+from tests.helpers import STRONG_PASSWORD
 from users.models import User
 
 pytestmark = [pytest.mark.live]

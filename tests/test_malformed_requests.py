@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 
 from clients.services import create_client
 from core.actors import SYSTEM
-from tests.conftest import STRONG_PASSWORD
+from tests.helpers import STRONG_PASSWORD
 from users.models import User
 
 pytestmark = pytest.mark.django_db

@@ -21,7 +21,7 @@ from clients.tokens import OPERATOR, issue_token
 from core.actors import SYSTEM
 from ratelimits.buckets import purge_full_buckets
 from ratelimits.models import Bucket
-from tests.conftest import STRONG_PASSWORD
+from tests.helpers import STRONG_PASSWORD
 from tests.live import gunicorn_server
 from users.models import User
 from users.services import create_user

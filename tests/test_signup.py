@@ -13,7 +13,7 @@ from django.test import override_settings
 from clients.services import create_client, set_client_active
 from core.actors import SYSTEM
 from core.hashing import bcrypt_verify as verify_password
-from tests.conftest import STRONG_PASSWORD
+from tests.helpers import STRONG_PASSWORD
 from users.models import User
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ import pytest
 
 from clients.services import create_client
 from core.actors import SYSTEM
-from tests.conftest import STRONG_PASSWORD
+from tests.helpers import STRONG_PASSWORD
 from users.models import User
 from users.verification import verification_link
 

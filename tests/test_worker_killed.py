@@ -17,7 +17,7 @@ import pytest
 
 from audit.models import Event
 from clients.tokens import OPERATOR, issue_token
-from tests.conftest import STRONG_PASSWORD
+from tests.helpers import STRONG_PASSWORD
 from tests.live import gunicorn_server
 from users.models import User
 
