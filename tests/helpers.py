@@ -41,7 +41,14 @@ def connection_url(connection_id: str) -> str:
 
 # --- the management API's error bodies ------------------------------------------------------------------------
 
-REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict"}
+REASONS = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    409: "Conflict",
+    503: "Service Unavailable",
+}
 
 
 def management_error(
