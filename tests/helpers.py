@@ -6,6 +6,7 @@ Fixtures live in ``tests/conftest.py``; these are functions and constants, impor
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -87,7 +88,10 @@ CONNECTION_NOT_FOUND = management_error(404, "The connection does not exist", "i
 # --- users --------------------------------------------------------------------------------------------------
 
 
-def backdate(user_id: str, created_at: Any) -> None:
+OLD_TIME = datetime(2020, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+
+
+def backdate(user_id: str, created_at: datetime = OLD_TIME) -> None:
     """Move a user's timestamps into the past (the clock cannot be trusted to tick between requests)."""
     User.objects.filter(user_id=user_id).update(created_at=created_at, updated_at=created_at)
 

@@ -9,6 +9,7 @@ import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from urllib.error import HTTPError
 from urllib.request import Request, urlopen
 
@@ -21,7 +22,7 @@ from clients.tokens import OPERATOR, issue_token
 from core.actors import SYSTEM
 from ratelimits.buckets import purge_full_buckets
 from ratelimits.models import Bucket
-from tests.helpers import STRONG_PASSWORD
+from tests.helpers import STRONG_PASSWORD, user_url
 from tests.live import gunicorn_server
 from users.models import User
 from users.services import create_user
@@ -93,6 +94,58 @@ def test_the_limit_can_be_switched_off(api_client, token):
 def test_unauthenticated_requests_are_refused_before_counting(api_client, token):
     assert _post(api_client, "garbage").status_code == 401
     assert _post(api_client, token("create:users")).status_code == 400
+
+
+# --- the users endpoints' headers -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("get", "{user}", None, 200),
+        ("get", "/api/v2/users", None, 200),
+        ("get", "/api/v2/users?include_totals=true", None, 200),
+        ("get", "/api/v2/users-by-email?email=ann@example.com", None, 200),
+        ("patch", "{user}", {"nickname": "annie"}, 200),
+        ("delete", "{user}", None, 204),
+        ("get", "/api/v2/users/auth0%7Cnobody", None, 404),
+        ("patch", "/api/v2/users/auth0%7Cnobody", {"nickname": "annie"}, 404),
+        ("delete", "/api/v2/users/auth0%7Cnobody", None, 204),
+        ("get", "/api/v2/users?per_page=101", None, 400),
+        ("get", "/api/v2/users-by-email", None, 400),
+        ("patch", "{user}", {"nickname": 1}, 400),
+    ],
+)
+@pytest.mark.usefixtures("connection")
+def test_responses_carry_rate_limit_headers(api, new_user, method, path, body, status):
+    user = new_user()
+    before = int(datetime.now(UTC).timestamp())
+    response = getattr(api, method)(path.format(user=user_url(user["user_id"])), body, format="json")
+    assert response.status_code == status
+    limit = int(response["x-ratelimit-limit"])
+    remaining = int(response["x-ratelimit-remaining"])
+    assert 0 < remaining < limit  # the create spent one request already
+    assert before <= int(response["x-ratelimit-reset"]) <= before + 3600
+
+
+# An hour-long bucket: at the default 1000/minute a request comes back every 60 ms, so a slow (loaded, parallel)
+# run saw two requests leave the same count.
+@override_settings(MANAGEMENT_API_RATE_LIMIT="1000/hour")
+@pytest.mark.usefixtures("connection")
+def test_rate_limit_remaining_counts_down(api, new_user):
+    user = new_user()
+    first = int(api.get(user_url(user["user_id"]))["x-ratelimit-remaining"])
+    second = int(api.get("/api/v2/users")["x-ratelimit-remaining"])
+    third = int(api.patch(user_url(user["user_id"]), {"name": "Ann"}, format="json")["x-ratelimit-remaining"])
+    assert (second, third) == (first - 1, first - 2)
+
+
+@pytest.mark.usefixtures("connection")
+def test_a_refused_scope_still_carries_rate_limit_headers(scoped_client, new_user):
+    user = new_user()
+    response = scoped_client("create:users").get(user_url(user["user_id"]))
+    assert response.status_code == 403
+    assert int(response["x-ratelimit-remaining"]) < int(response["x-ratelimit-limit"])
 
 
 @pytest.mark.parametrize(
