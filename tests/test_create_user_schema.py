@@ -16,12 +16,11 @@ import pytest
 from rest_framework.test import APIClient
 
 from core.hashing import bcrypt_verify as verify_password
-from tests.helpers import STRONG_PASSWORD
+from tests.helpers import DB, STRONG_PASSWORD
 from users.models import User
 
 pytestmark = pytest.mark.django_db
 
-DB = "Username-Password-Authentication"  # passwordPolicy "good" (the default)
 USERNAME_DB = "with-username"  # requires_username, usernames 1..128
 NO_POLICY_DB = "no-policy"  # passwordPolicy "none": only the schema limits the password
 SMS = "sms"
