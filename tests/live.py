@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -11,8 +12,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.error import HTTPError, URLError
-from urllib.request import urlopen
+from urllib.request import Request, urlopen
 
 from django.conf import settings
 from django.db import connection
@@ -111,3 +113,27 @@ def gunicorn_server(
             process.kill()
             process.wait()
         log.close()
+
+
+def worker_pids(master: int) -> list[int]:
+    """The pids of a gunicorn master's worker processes (its children, from /proc)."""
+    children = Path(f"/proc/{master}/task/{master}/children")
+    return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+
+
+def post_json(
+    url: str, body: object, headers: dict[str, str] | None = None, method: str = "POST"
+) -> tuple[int, Any, dict[str, str]]:
+    """Send ``body`` as JSON to a live server; return the status, the decoded JSON answer and the headers, for
+    error statuses too."""
+    request = Request(  # noqa: S310 - loopback test servers
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", **(headers or {})},
+        method=method,
+    )
+    try:
+        with urlopen(request, timeout=60) as response:  # noqa: S310
+            return response.status, json.loads(response.read()), dict(response.headers)
+    except HTTPError as error:
+        return error.code, json.loads(error.read()), dict(error.headers)

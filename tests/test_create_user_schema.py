@@ -16,7 +16,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from core.hashing import bcrypt_verify as verify_password
-from tests.helpers import DB, STRONG_PASSWORD
+from tests.helpers import DB, STRONG_PASSWORD, invalid_body
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -95,13 +95,8 @@ def with_field(field: str, value: Any) -> dict[str, Any]:
 
 def refusal(field: str, code: str, detail: str) -> dict[str, Any]:
     """The whole body of a one-problem refusal, worded as Auth0's z-schema errors are."""
-    return {
-        "statusCode": 400,
-        "error": "Bad Request",
-        "message": f"Payload validation error: '{detail}' on property {field} ({DESCRIPTIONS[field]}).",
-        "errorCode": "invalid_body",
-        "errors": [{"field": field, "code": code, "message": detail}],
-    }
+    message = f"Payload validation error: '{detail}' on property {field} ({DESCRIPTIONS[field]})."
+    return invalid_body((field, code, detail), message=message)
 
 
 def assert_refused(response: Any, field: str, code: str, detail: str) -> None:

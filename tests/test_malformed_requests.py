@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 
 from clients.services import create_client
 from core.actors import SYSTEM
-from tests.helpers import DB, STRONG_PASSWORD
+from tests.helpers import DB, STRONG_PASSWORD, invalid_body
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -52,13 +52,7 @@ def assert_envelope(response: Any, status: int) -> dict[str, Any]:
 
 def not_an_object(json_type: str) -> dict[str, Any]:
     message = f"Expected type object but found type {json_type}"
-    return {
-        "statusCode": 400,
-        "error": "Bad Request",
-        "message": f"Payload validation error: '{message}'.",
-        "errorCode": "invalid_body",
-        "errors": [{"field": None, "code": "INVALID_TYPE", "message": message}],
-    }
+    return invalid_body((None, "INVALID_TYPE", message), message=f"Payload validation error: '{message}'.")
 
 
 def post(client: APIClient, data: str | bytes, content_type: str = "application/json", **extra: Any) -> Any:

@@ -11,7 +11,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from urllib.error import HTTPError
-from urllib.request import Request, urlopen
+from urllib.request import urlopen
 
 import pytest
 from django.test import override_settings
@@ -23,7 +23,7 @@ from core.actors import SYSTEM
 from ratelimits.buckets import purge_full_buckets
 from ratelimits.models import Bucket
 from tests.helpers import STRONG_PASSWORD, user_url
-from tests.live import gunicorn_server
+from tests.live import gunicorn_server, post_json
 from users.models import User
 from users.services import create_user
 
@@ -188,17 +188,7 @@ def test_health_names_each_dependency(api_client):
 
 
 def _send(url: str, path: str, body: dict, headers: dict[str, str] | None = None) -> tuple[int, dict, dict]:
-    request = Request(  # noqa: S310 - loopback test servers
-        f"{url}{path}",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", **(headers or {})},
-        method="POST",
-    )
-    try:
-        with urlopen(request, timeout=60) as response:  # noqa: S310
-            return response.status, json.loads(response.read()), dict(response.headers)
-    except HTTPError as error:
-        return error.code, json.loads(error.read()), dict(error.headers)
+    return post_json(f"{url}{path}", body, headers)
 
 
 def _health(url: str) -> tuple[int, dict]:
