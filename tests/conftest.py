@@ -35,6 +35,24 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     compile_catalogues([Path(p) for p in settings.LOCALE_PATHS])
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """With ``-n``, deal tests out one at a time (xdist's ``--maxschedchunk 1``) unless the caller chose otherwise.
+
+    xdist's default first hands each worker a quarter of its share in one consecutive block, so the live-server
+    tests (run first, see below) all landed on one worker, which was still busy a minute after the others had
+    finished. Dealt one at a time, the long tests spread over the workers and the short ones fill in around them.
+    """
+    if getattr(config.option, "maxschedchunk", 0) is None:
+        config.option.maxschedchunk = 1
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the live-server tests first. Each takes seconds (the fuzz loop and a schemathesis run about 15 s): dealt
+    out last, one keeps its worker busy after the others have finished; dealt out first, the other workers fill in
+    around it. The order is the same in every worker, as xdist requires."""
+    items.sort(key=lambda item: item.get_closest_marker("live") is None)
+
+
 @pytest.fixture(autouse=True)
 def _full_rate_limit_buckets() -> None:
     """Every test starts with full rate-limit buckets: the database's roll back with each test; Redis's (when the
