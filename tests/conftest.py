@@ -1,5 +1,6 @@
-"""Shared fixtures: a real API client, connections made through the real service, tokens issued by the
-real token code."""
+"""Shared fixtures: a real API client, connections made through the real service, tokens issued by the real token
+code, users made through the real API, and one gunicorn server per session for the live tests. Plain helpers (common
+values, URLs, whole error bodies) are in ``tests/helpers.py``; the live-server tools in ``tests/live.py``."""
 
 from __future__ import annotations
 
