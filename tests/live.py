@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -82,6 +83,7 @@ def gunicorn_server(
         env=server_env,
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group, so a worker its master left behind can be ended too
     )
     if pids is not None:
         pids.append(process.pid)
@@ -112,6 +114,10 @@ def gunicorn_server(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        # A worker that missed its master's quit (seen once, busy with an unreachable Redis) would outlive the
+        # test as an orphan: end whatever is left of the server's process group.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
         log.close()
 
 
