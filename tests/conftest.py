@@ -1,5 +1,6 @@
-"""Shared fixtures: a real API client, connections made through the real service, tokens issued by the
-real token code."""
+"""Shared fixtures: a real API client, connections made through the real service, tokens issued by the real token
+code, users made through the real API, and one gunicorn server per session for the live tests. Plain helpers (common
+values, URLs, whole error bodies) are in ``tests/helpers.py``; the live-server tools in ``tests/live.py``."""
 
 from __future__ import annotations
 
@@ -9,12 +10,19 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
+from clients.models import Client
+from clients.services import create_client
 from clients.tokens import OPERATOR, issue_token
 from connections.models import Connection
 from connections.services import create_connection
 from core.actors import SYSTEM
+from tests.helpers import DB, EMAIL, OTHER_DB, SMS, STRONG_PASSWORD, USERNAME_DB, USERS
 
-STRONG_PASSWORD = "Str0ng!Passw0rd"
+# Every scope of the management API, for the ``api`` client.
+MANAGEMENT_SCOPES = (
+    "create:users read:users update:users delete:users "
+    "create:connections read:connections update:connections delete:connections read:logs"
+)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -26,6 +34,24 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     from core.translations import compile_catalogues
 
     compile_catalogues([Path(p) for p in settings.LOCALE_PATHS])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """With ``-n``, deal tests out one at a time (xdist's ``--maxschedchunk 1``) unless the caller chose otherwise.
+
+    xdist's default first hands each worker a quarter of its share in one consecutive block, so the live-server
+    tests (run first, see below) all landed on one worker, which was still busy a minute after the others had
+    finished. Dealt one at a time, the long tests spread over the workers and the short ones fill in around them.
+    """
+    if getattr(config.option, "maxschedchunk", 0) is None:
+        config.option.maxschedchunk = 1
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the live-server tests first. Each takes seconds (the fuzz loop and a schemathesis run about 15 s): dealt
+    out last, one keeps its worker busy after the others have finished; dealt out first, the other workers fill in
+    around it. The order is the same in every worker, as xdist requires."""
+    items.sort(key=lambda item: item.get_closest_marker("live") is None)
 
 
 @pytest.fixture(autouse=True)
@@ -79,6 +105,25 @@ def connection(make_connection: Callable[..., Connection]) -> Connection:
 
 
 @pytest.fixture
+def scoped_client(token: Callable[..., str]) -> Callable[[str | None], APIClient]:
+    """A fresh API client with a token holding only ``scopes`` (or no token at all with ``None``)."""
+
+    def make(scopes: str | None) -> APIClient:
+        client = APIClient()
+        if scopes is not None:
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {token(scopes)}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def api(scoped_client: Callable[[str | None], APIClient]) -> APIClient:
+    """An API client whose token holds every management scope."""
+    return scoped_client(MANAGEMENT_SCOPES)
+
+
+@pytest.fixture
 def admin_api(api_client: APIClient, token: Callable[..., str]) -> APIClient:
     """An API client holding a token with ``create:users``."""
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token('create:users')}")
@@ -90,9 +135,44 @@ def create(admin_api: APIClient) -> Callable[..., Any]:
     """POST a JSON body to /api/v2/users with a create:users token."""
 
     def post(body: Any, **kwargs: Any) -> Any:
-        return admin_api.post("/api/v2/users", body, format="json", **kwargs)
+        return admin_api.post(USERS, body, format="json", **kwargs)
 
     return post
+
+
+@pytest.fixture
+def user_connections(make_connection: Callable[..., Connection]) -> None:
+    """The connections the users API tests read and change users in (names in ``tests.helpers``)."""
+    make_connection(name=DB)
+    make_connection(name=OTHER_DB)
+    make_connection(name=USERNAME_DB, requires_username=True, validation={"username": {"min": 3, "max": 15}})
+    make_connection(name=SMS, strategy="sms")
+    make_connection(name=EMAIL, strategy="email")
+
+
+@pytest.fixture
+def new_user(api: APIClient) -> Callable[..., dict[str, Any]]:
+    """Create a user through ``POST /api/v2/users`` and return the created profile; a database connection's user
+    gets ``STRONG_PASSWORD`` unless the fields say otherwise, a passwordless one's none."""
+
+    def make(email: str | None = "ann@example.com", connection: str = DB, **fields: Any) -> dict[str, Any]:
+        body: dict[str, Any] = {"connection": connection, **fields}
+        if Connection.objects.get(name=connection).strategy == "auth0":
+            body.setdefault("password", STRONG_PASSWORD)
+        if email is not None:
+            body["email"] = email
+        response = api.post(USERS, body, format="json")
+        assert response.status_code == 201, response.json()
+        return response.json()
+
+    return make
+
+
+@pytest.fixture
+def signup_app(connection: Connection) -> Client:
+    """An active client (no secret needed) with the default database connection enabled, for sign-ups."""
+    client, _secret = create_client(name="web", scopes="", connections=[connection.name], actor=SYSTEM)
+    return client
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 import socket
@@ -11,8 +13,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.error import HTTPError, URLError
-from urllib.request import urlopen
+from urllib.request import Request, urlopen
 
 from django.conf import settings
 from django.db import connection
@@ -80,6 +83,7 @@ def gunicorn_server(
         env=server_env,
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group, so a worker its master left behind can be ended too
     )
     if pids is not None:
         pids.append(process.pid)
@@ -110,4 +114,32 @@ def gunicorn_server(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        # A worker that missed its master's quit (seen once, busy with an unreachable Redis) would outlive the
+        # test as an orphan: end whatever is left of the server's process group.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
         log.close()
+
+
+def worker_pids(master: int) -> list[int]:
+    """The pids of a gunicorn master's worker processes (its children, from /proc)."""
+    children = Path(f"/proc/{master}/task/{master}/children")
+    return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+
+
+def post_json(
+    url: str, body: object, headers: dict[str, str] | None = None, method: str = "POST"
+) -> tuple[int, Any, dict[str, str]]:
+    """Send ``body`` as JSON to a live server; return the status, the decoded JSON answer and the headers, for
+    error statuses too."""
+    request = Request(  # noqa: S310 - loopback test servers
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", **(headers or {})},
+        method=method,
+    )
+    try:
+        with urlopen(request, timeout=60) as response:  # noqa: S310
+            return response.status, json.loads(response.read()), dict(response.headers)
+    except HTTPError as error:
+        return error.code, json.loads(error.read()), dict(error.headers)

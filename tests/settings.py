@@ -19,6 +19,9 @@ from config.settings import *  # noqa: F403
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": os.path.join(os.environ["DATA_DIR"], "test.sqlite3")}  # noqa: F405
 
+# Operators' passwords (Django's auth.User, e.g. pytest-django's admin_client) hashed cheaply: see tests/hashers.py.
+PASSWORD_HASHERS = ["tests.hashers.FastPBKDF2PasswordHasher"]
+
 # Serve admin assets straight from the apps (no collectstatic in tests).
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True

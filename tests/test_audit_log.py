@@ -10,7 +10,7 @@ import pytest
 from audit.models import Event
 from clients.services import create_client
 from core.actors import SYSTEM, Actor
-from tests.conftest import STRONG_PASSWORD
+from tests.helpers import STRONG_PASSWORD
 from users.models import User
 from users.services import create_user
 

@@ -11,20 +11,13 @@ import pytest
 from clients.services import create_client
 from connections.models import Connection
 from core.actors import SYSTEM
-from tests.conftest import STRONG_PASSWORD
+from tests.helpers import CONNECTION_NOT_FOUND, CONNECTIONS, STRONG_PASSWORD, invalid_body, management_error
 from users.models import User
 
 pytestmark = pytest.mark.django_db
 
 CONNECTION_SCOPES = "create:connections read:connections update:connections delete:connections"
-URL = "/api/v2/connections"
 UNKNOWN_ID = "con_0000000000000000"
-
-
-@pytest.fixture
-def api(api_client, token):
-    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token(f'{CONNECTION_SCOPES} create:users')}")
-    return api_client
 
 
 @pytest.fixture
@@ -35,23 +28,7 @@ def app_ids():
 
 
 def _post(api, **body: Any):
-    return api.post(URL, {"name": "Staff", "strategy": "auth0", **body}, format="json")
-
-
-def _error(status: int, message: str, code: str, errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    reason = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict"}
-    return {
-        "statusCode": status,
-        "error": reason[status],
-        "message": message,
-        "errorCode": code,
-        "errors": errors or [],
-    }
-
-
-def _invalid_body(message: str, *errors: tuple[str | None, str]) -> dict[str, Any]:
-    """A 400 ``invalid_body`` whose single problem is ``message`` (z-schema's wording inside Auth0's)."""
-    return _error(400, message, "invalid_body", [{"field": f, "code": c, "message": m} for f, c, m in errors])
+    return api.post(CONNECTIONS, {"name": "Staff", "strategy": "auth0", **body}, format="json")
 
 
 # --- POST /api/v2/connections ---------------------------------------------------------------------------------
@@ -85,35 +62,36 @@ def test_create_passwordless_connection_keeps_only_the_options_given(api, strate
 
 
 def test_create_without_name_and_strategy_names_both(api):
-    response = api.post(URL, {}, format="json")
+    response = api.post(CONNECTIONS, {}, format="json")
     assert response.status_code == 400
-    assert response.json() == _invalid_body(
-        "Payload validation error: 'Missing required property: name'. (also) "
-        "Payload validation error: 'Missing required property: strategy'.",
+    assert response.json() == invalid_body(
         ("name", "OBJECT_MISSING_REQUIRED_PROPERTY", "Missing required property: name"),
         ("strategy", "OBJECT_MISSING_REQUIRED_PROPERTY", "Missing required property: strategy"),
+        message="Payload validation error: 'Missing required property: name'. (also) "
+        "Payload validation error: 'Missing required property: strategy'.",
     )
 
 
 def test_create_refuses_a_strategy_we_do_not_implement(api):
     response = _post(api, strategy="google-oauth2")
     assert response.status_code == 400
-    assert response.json() == _invalid_body(
-        "Payload validation error: 'No enum match for: google-oauth2' on property strategy "
-        "(The identity provider identifier).",
+    assert response.json() == invalid_body(
         ("strategy", "ENUM_MISMATCH", "No enum match for: google-oauth2"),
+        message="Payload validation error: 'No enum match for: google-oauth2' on property strategy "
+        "(The identity provider identifier).",
     )
 
 
-def test_create_refuses_a_name_outside_auth0s_pattern(api):
-    response = _post(api, name="-staff")
+@pytest.mark.parametrize("name", ["-staff", "bad name"])
+def test_create_refuses_a_name_outside_auth0s_pattern(api, name):
+    response = _post(api, name=name)
     assert response.status_code == 400
     pattern = "^[a-zA-Z0-9](-[a-zA-Z0-9]|[a-zA-Z0-9])*$"
-    message = f"String does not match pattern {pattern}: -staff"
-    assert response.json() == _invalid_body(
-        f"Payload validation error: '{message}' on property name (The name of the connection. Must start and "
-        "end with an alphanumeric character and can only contain alphanumeric characters and '-'. Max length 128).",
+    message = f"String does not match pattern {pattern}: {name}"
+    assert response.json() == invalid_body(
         ("name", "PATTERN", message),
+        message=f"Payload validation error: '{message}' on property name (The name of the connection. Must start and "
+        "end with an alphanumeric character and can only contain alphanumeric characters and '-'. Max length 128).",
     )
 
 
@@ -122,19 +100,22 @@ def test_create_refuses_properties_we_do_not_act_on(api, prop):
     response = _post(api, **{prop: "x"})
     assert response.status_code == 400
     message = f"Additional properties not allowed: {prop}"
-    assert response.json() == _invalid_body(
-        f"Payload validation error: '{message}'.", (None, "OBJECT_ADDITIONAL_PROPERTIES", message)
+    assert response.json() == invalid_body(
+        (None, "OBJECT_ADDITIONAL_PROPERTIES", message), message=f"Payload validation error: '{message}'."
     )
     assert not Connection.objects.exists()
 
 
-def test_create_validates_options_for_the_strategy(api):
-    response = _post(api, name="Codes", strategy="sms", options={"passwordPolicy": "good"})
+@pytest.mark.parametrize(
+    ("strategy", "option"), [("sms", "passwordPolicy"), ("auth0", "unknown")], ids=["database-only", "unknown"]
+)
+def test_create_validates_options_for_the_strategy(api, strategy, option):
+    response = _post(api, name="Codes", strategy=strategy, options={option: "good"})
     assert response.status_code == 400
-    message = "Additional properties not allowed: passwordPolicy"
-    assert response.json() == _invalid_body(
-        f"Payload validation error: '{message}' on property options (Options for the connection).",
+    message = f"Additional properties not allowed: {option}"
+    assert response.json() == invalid_body(
         ("options", "OBJECT_ADDITIONAL_PROPERTIES", message),
+        message=f"Payload validation error: '{message}' on property options (Options for the connection).",
     )
 
 
@@ -153,9 +134,10 @@ def test_create_refuses_options_that_are_no_object(api):
     response = _post(api, options="none")
     assert response.status_code == 400
     message = "Expected type object but found type string"
-    assert response.json() == _invalid_body(
-        f"Payload validation error: '{message}' on property options (Options for the connection, per strategy).",
+    assert response.json() == invalid_body(
         ("options", "INVALID_TYPE", message),
+        message=f"Payload validation error: '{message}' on property options "
+        "(Options for the connection, per strategy).",
     )
 
 
@@ -163,7 +145,7 @@ def test_create_with_an_unknown_client_is_400_naming_the_field(api, app_ids):
     response = _post(api, enabled_clients=[app_ids[0], "nope", "gone"])
     assert response.status_code == 400
     message = "Unknown clients in enabled_clients: gone, nope"
-    assert response.json() == _invalid_body(message, ("enabled_clients", "UNKNOWN_CLIENT", message))
+    assert response.json() == invalid_body(("enabled_clients", "UNKNOWN_CLIENT", message), message=message)
     assert not Connection.objects.exists()
 
 
@@ -179,7 +161,9 @@ def test_a_taken_name_is_409_and_nothing_changes(api, app_ids):
     first = _post(api).json()
     response = _post(api, strategy="sms", enabled_clients=[app_ids[0]])
     assert response.status_code == 409
-    assert response.json() == _error(409, "A connection with the same name already exists", "connection_conflict")
+    assert response.json() == management_error(
+        409, "A connection with the same name already exists", "connection_conflict"
+    )
     assert list(Connection.objects.values_list("id", "strategy")) == [(first["id"], "auth0")]
     assert not Connection.objects.get().clients.exists()
 
@@ -199,7 +183,7 @@ def test_names_are_unique_case_sensitively(api):
 
 
 def test_a_body_that_is_no_object_is_400(api):
-    response = api.post(URL, [{"name": "Staff"}], format="json")
+    response = api.post(CONNECTIONS, [{"name": "Staff"}], format="json")
     assert response.status_code == 400
     assert response.json()["message"] == "Payload validation error: 'Expected type object but found type array'."
 
@@ -212,7 +196,7 @@ def four(api):
     """Three database connections and one SMS connection, in the order the list answers them."""
     made = [_post(api, name=name).json() for name in ("A1", "B2", "C3")]
     made.append(_post(api, name="S1", strategy="sms").json())
-    listed = api.get(URL).json()
+    listed = api.get(CONNECTIONS).json()
     assert sorted(listed, key=lambda c: c["name"]) == made
     return listed
 
@@ -220,47 +204,52 @@ def four(api):
 def test_list_is_a_plain_array_in_a_stable_order_by_id(api, four):
     # By id, in the database's collation (PostgreSQL's may not be Python's code-point order).
     assert [c["id"] for c in four] == list(Connection.objects.order_by("id").values_list("id", flat=True))
-    assert api.get(URL).json() == four
+    assert api.get(CONNECTIONS).json() == four
 
 
 def test_list_pages_with_totals(api, four):
-    response = api.get(f"{URL}?per_page=3&page=1&include_totals=true")
+    response = api.get(f"{CONNECTIONS}?per_page=3&page=1&include_totals=true")
     assert response.status_code == 200
     assert response.json() == {"start": 3, "limit": 3, "total": 4, "connections": four[3:]}
-    assert api.get(f"{URL}?per_page=3&page=0").json() == four[:3]
-    assert api.get(f"{URL}?per_page=3&page=5").json() == []
-    assert api.get(f"{URL}?include_totals=false").json() == four
-    assert api.get(f"{URL}?include_totals=true").json() == {"start": 0, "limit": 100, "total": 4, "connections": four}
+    assert api.get(f"{CONNECTIONS}?per_page=3&page=0").json() == four[:3]
+    assert api.get(f"{CONNECTIONS}?per_page=3&page=5").json() == []
+    assert api.get(f"{CONNECTIONS}?include_totals=false").json() == four
+    assert api.get(f"{CONNECTIONS}?include_totals=true").json() == {
+        "start": 0,
+        "limit": 100,
+        "total": 4,
+        "connections": four,
+    }
 
 
 def test_list_answers_100_per_page_by_default(api, make_connection):
     for n in range(101):
         make_connection(name=f"c{n:03d}")
-    assert len(api.get(URL).json()) == 100
-    assert len(api.get(f"{URL}?page=1").json()) == 1
+    assert len(api.get(CONNECTIONS).json()) == 100
+    assert len(api.get(f"{CONNECTIONS}?page=1").json()) == 1
 
 
 def test_list_filters_by_strategy_repeated_or_comma_separated_and_by_name(api, four):
     sms = [c for c in four if c["strategy"] == "sms"]
-    assert api.get(f"{URL}?strategy=sms").json() == sms
-    assert api.get(f"{URL}?strategy=sms&strategy=auth0").json() == four
-    assert api.get(f"{URL}?strategy=sms,auth0").json() == four
-    assert api.get(f"{URL}?strategy=google-oauth2").json() == []
-    assert api.get(f"{URL}?name=B2").json() == [c for c in four if c["name"] == "B2"]
-    assert api.get(f"{URL}?name=b2").json() == []
-    totals = api.get(f"{URL}?strategy=auth0&include_totals=true&per_page=2").json()
+    assert api.get(f"{CONNECTIONS}?strategy=sms").json() == sms
+    assert api.get(f"{CONNECTIONS}?strategy=sms&strategy=auth0").json() == four
+    assert api.get(f"{CONNECTIONS}?strategy=sms,auth0").json() == four
+    assert api.get(f"{CONNECTIONS}?strategy=google-oauth2").json() == []
+    assert api.get(f"{CONNECTIONS}?name=B2").json() == [c for c in four if c["name"] == "B2"]
+    assert api.get(f"{CONNECTIONS}?name=b2").json() == []
+    totals = api.get(f"{CONNECTIONS}?strategy=auth0&include_totals=true&per_page=2").json()
     assert totals["total"] == 3 and len(totals["connections"]) == 2
 
 
 def test_list_pages_by_checkpoint(api, four):
-    first = api.get(f"{URL}?take=3").json()
+    first = api.get(f"{CONNECTIONS}?take=3").json()
     assert first == {"connections": four[:3], "next": four[2]["id"]}
-    assert api.get(f"{URL}?take=3&from={first['next']}").json() == {"connections": four[3:]}
+    assert api.get(f"{CONNECTIONS}?take=3&from={first['next']}").json() == {"connections": four[3:]}
 
 
 def test_list_keeps_only_the_fields_asked_for(api, four):
-    assert api.get(f"{URL}?fields=id,name").json() == [{"id": c["id"], "name": c["name"]} for c in four]
-    dropped = api.get(f"{URL}?fields=options,enabled_clients&include_fields=false").json()
+    assert api.get(f"{CONNECTIONS}?fields=id,name").json() == [{"id": c["id"], "name": c["name"]} for c in four]
+    dropped = api.get(f"{CONNECTIONS}?fields=options,enabled_clients&include_fields=false").json()
     assert dropped[0] == {k: v for k, v in four[0].items() if k not in ("options", "enabled_clients")}
 
 
@@ -317,10 +306,10 @@ def test_list_keeps_only_the_fields_asked_for(api, four):
     ],
 )
 def test_list_refuses_bad_query_values(api, query, message, field, code):
-    response = api.get(f"{URL}?{query}")
+    response = api.get(f"{CONNECTIONS}?{query}")
     assert response.status_code == 400
     inner = message.split("'")[1]
-    assert response.json() == _error(
+    assert response.json() == management_error(
         400, message, "invalid_query_string", [{"field": field, "code": code, "message": inner}]
     )
 
@@ -330,18 +319,21 @@ def test_list_refuses_bad_query_values(api, query, message, field, code):
 
 def test_get_answers_the_connection(api, app_ids):
     created = _post(api, enabled_clients=app_ids, options={"passwordPolicy": "fair"}).json()
-    response = api.get(f"{URL}/{created['id']}")
+    response = api.get(f"{CONNECTIONS}/{created['id']}")
     assert response.status_code == 200
     assert response.json() == created
-    assert api.get(f"{URL}/{created['id']}?fields=id,strategy").json() == {"id": created["id"], "strategy": "auth0"}
+    assert api.get(f"{CONNECTIONS}/{created['id']}?fields=id,strategy").json() == {
+        "id": created["id"],
+        "strategy": "auth0",
+    }
 
 
 @pytest.mark.parametrize("connection_id", [UNKNOWN_ID, "not-a-connection-id", "con_short"])
 def test_get_of_an_unknown_connection_is_404_without_a_final_period(api, connection_id):
     """Auth0's OAS gives the id no pattern, so a malformed id is as unknown as a well-formed one."""
-    response = api.get(f"{URL}/{connection_id}")
+    response = api.get(f"{CONNECTIONS}/{connection_id}")
     assert response.status_code == 404
-    assert response.json() == _error(404, "The connection does not exist", "inexistent_connection")
+    assert response.json() == CONNECTION_NOT_FOUND
 
 
 # --- PATCH /api/v2/connections/{id} --------------------------------------------------------------------------
@@ -351,7 +343,7 @@ def test_patch_replaces_the_whole_options_object(api):
     options = {"passwordPolicy": "fair", "requires_username": True, "brute_force_protection": True}
     created = _post(api, options=options).json()
     before = Connection.objects.get(pk=created["id"])
-    response = api.patch(f"{URL}/{created['id']}", {"options": {"disable_signup": True}}, format="json")
+    response = api.patch(f"{CONNECTIONS}/{created['id']}", {"options": {"disable_signup": True}}, format="json")
     assert response.status_code == 200
     # Auth0: "the entire options object is overridden"; the policy falls back to its default.
     assert response.json() == {**created, "options": {"disable_signup": True, "passwordPolicy": "good"}}
@@ -359,15 +351,15 @@ def test_patch_replaces_the_whole_options_object(api):
     assert after.options == {"disable_signup": True, "passwordPolicy": "good"}
     assert after.updated_at > before.updated_at
     assert after.created_at == before.created_at
-    assert api.get(f"{URL}/{created['id']}").json() == response.json()
+    assert api.get(f"{CONNECTIONS}/{created['id']}").json() == response.json()
 
 
 def test_patch_sets_and_clears_the_enabled_clients(api, app_ids):
     created = _post(api, enabled_clients=[app_ids[0]], options={"passwordPolicy": "low"}).json()
-    response = api.patch(f"{URL}/{created['id']}", {"enabled_clients": app_ids}, format="json")
+    response = api.patch(f"{CONNECTIONS}/{created['id']}", {"enabled_clients": app_ids}, format="json")
     assert response.status_code == 200
     assert response.json() == {**created, "enabled_clients": app_ids}  # options untouched
-    cleared = api.patch(f"{URL}/{created['id']}", {"enabled_clients": []}, format="json")
+    cleared = api.patch(f"{CONNECTIONS}/{created['id']}", {"enabled_clients": []}, format="json")
     assert cleared.json()["enabled_clients"] == []
     assert not Connection.objects.get(pk=created["id"]).clients.exists()
 
@@ -375,59 +367,59 @@ def test_patch_sets_and_clears_the_enabled_clients(api, app_ids):
 def test_patch_with_an_unknown_client_changes_nothing(api, app_ids):
     created = _post(api, enabled_clients=[app_ids[0]]).json()
     body = {"options": {"passwordPolicy": "none"}, "enabled_clients": ["nope"]}
-    response = api.patch(f"{URL}/{created['id']}", body, format="json")
+    response = api.patch(f"{CONNECTIONS}/{created['id']}", body, format="json")
     assert response.status_code == 400
     message = "Unknown clients in enabled_clients: nope"
-    assert response.json() == _invalid_body(message, ("enabled_clients", "UNKNOWN_CLIENT", message))
-    assert api.get(f"{URL}/{created['id']}").json() == created
+    assert response.json() == invalid_body(("enabled_clients", "UNKNOWN_CLIENT", message), message=message)
+    assert api.get(f"{CONNECTIONS}/{created['id']}").json() == created
 
 
 @pytest.mark.parametrize(("prop", "value"), [("name", "Other"), ("strategy", "sms"), ("display_name", "Staff")])
 def test_patch_refuses_name_strategy_and_display_name(api, prop, value):
     created = _post(api).json()
-    response = api.patch(f"{URL}/{created['id']}", {prop: value}, format="json")
+    response = api.patch(f"{CONNECTIONS}/{created['id']}", {prop: value}, format="json")
     assert response.status_code == 400
     message = f"Additional properties not allowed: {prop}"
-    assert response.json() == _invalid_body(
-        f"Payload validation error: '{message}'.", (None, "OBJECT_ADDITIONAL_PROPERTIES", message)
+    assert response.json() == invalid_body(
+        (None, "OBJECT_ADDITIONAL_PROPERTIES", message), message=f"Payload validation error: '{message}'."
     )
-    assert api.get(f"{URL}/{created['id']}").json() == created
+    assert api.get(f"{CONNECTIONS}/{created['id']}").json() == created
 
 
 def test_an_empty_patch_is_400(api):
     created = _post(api).json()
     updated_at = Connection.objects.get(pk=created["id"]).updated_at
-    response = api.patch(f"{URL}/{created['id']}", {}, format="json")
+    response = api.patch(f"{CONNECTIONS}/{created['id']}", {}, format="json")
     assert response.status_code == 400
     message = "Too few properties defined (0), minimum 1"
-    assert response.json() == _invalid_body(
-        f"Payload validation error: '{message}'.", (None, "OBJECT_PROPERTIES_MINIMUM", message)
+    assert response.json() == invalid_body(
+        (None, "OBJECT_PROPERTIES_MINIMUM", message), message=f"Payload validation error: '{message}'."
     )
     assert Connection.objects.get(pk=created["id"]).updated_at == updated_at
 
 
 def test_patch_validates_options_for_the_connections_strategy(api):
     created = _post(api, name="Codes", strategy="email").json()
-    response = api.patch(f"{URL}/{created['id']}", {"options": {"requires_username": True}}, format="json")
+    response = api.patch(f"{CONNECTIONS}/{created['id']}", {"options": {"requires_username": True}}, format="json")
     assert response.status_code == 400
     message = "Additional properties not allowed: requires_username"
-    assert response.json() == _invalid_body(
-        f"Payload validation error: '{message}' on property options (Options for the connection).",
+    assert response.json() == invalid_body(
         ("options", "OBJECT_ADDITIONAL_PROPERTIES", message),
+        message=f"Payload validation error: '{message}' on property options (Options for the connection).",
     )
 
 
 def test_patch_of_an_unknown_connection_is_404(api):
-    response = api.patch(f"{URL}/{UNKNOWN_ID}", {"options": {}}, format="json")
+    response = api.patch(f"{CONNECTIONS}/{UNKNOWN_ID}", {"options": {}}, format="json")
     assert response.status_code == 404
-    assert response.json() == _error(404, "The connection does not exist", "inexistent_connection")
+    assert response.json() == CONNECTION_NOT_FOUND
 
 
 def test_a_stricter_password_policy_applies_to_the_next_user(api):
     created = _post(api, options={"passwordPolicy": "low"}).json()
     weak = {"connection": "Staff", "email": "a@example.com", "password": "abcdef"}
     assert api.post("/api/v2/users", weak, format="json").status_code == 201
-    patched = api.patch(f"{URL}/{created['id']}", {"options": {"passwordPolicy": "excellent"}}, format="json")
+    patched = api.patch(f"{CONNECTIONS}/{created['id']}", {"options": {"passwordPolicy": "excellent"}}, format="json")
     assert patched.status_code == 200
     refused = api.post("/api/v2/users", {**weak, "email": "b@example.com"}, format="json")
     assert refused.status_code == 400
@@ -445,36 +437,36 @@ def test_delete_answers_204_and_takes_the_users_with_it(api):
     for name, email in (("Staff", "a@example.com"), ("Staff", "b@example.com"), ("Kept", "a@example.com")):
         body = {"connection": name, "email": email, "password": STRONG_PASSWORD}
         assert api.post("/api/v2/users", body, format="json").status_code == 201
-    response = api.delete(f"{URL}/{doomed['id']}")
+    response = api.delete(f"{CONNECTIONS}/{doomed['id']}")
     assert response.status_code == 204
     assert response.content == b""
     assert list(Connection.objects.values_list("id", flat=True)) == [kept["id"]]
     assert list(User.objects.values_list("connection__name", "email")) == [("Kept", "a@example.com")]
-    assert api.get(f"{URL}/{doomed['id']}").status_code == 404
-    assert api.get(URL).json() == [kept]
+    assert api.get(f"{CONNECTIONS}/{doomed['id']}").status_code == 404
+    assert api.get(CONNECTIONS).json() == [kept]
 
 
 def test_a_deleted_connections_name_can_be_taken_again(api):
     first = _post(api).json()
-    assert api.delete(f"{URL}/{first['id']}").status_code == 204
+    assert api.delete(f"{CONNECTIONS}/{first['id']}").status_code == 204
     again = _post(api)
     assert again.status_code == 201 and again.json()["id"] != first["id"]
 
 
 def test_delete_of_an_unknown_connection_is_404(api):
-    response = api.delete(f"{URL}/{UNKNOWN_ID}")
+    response = api.delete(f"{CONNECTIONS}/{UNKNOWN_ID}")
     assert response.status_code == 404
-    assert response.json() == _error(404, "The connection does not exist", "inexistent_connection")
+    assert response.json() == CONNECTION_NOT_FOUND
 
 
 # --- scopes and authentication -------------------------------------------------------------------------------
 
 ENDPOINTS = [
-    ("post", URL, "create:connections"),
-    ("get", URL, "read:connections"),
-    ("get", f"{URL}/{UNKNOWN_ID}", "read:connections"),
-    ("patch", f"{URL}/{UNKNOWN_ID}", "update:connections"),
-    ("delete", f"{URL}/{UNKNOWN_ID}", "delete:connections"),
+    ("post", CONNECTIONS, "create:connections"),
+    ("get", CONNECTIONS, "read:connections"),
+    ("get", f"{CONNECTIONS}/{UNKNOWN_ID}", "read:connections"),
+    ("patch", f"{CONNECTIONS}/{UNKNOWN_ID}", "update:connections"),
+    ("delete", f"{CONNECTIONS}/{UNKNOWN_ID}", "delete:connections"),
 ]
 
 
@@ -484,20 +476,22 @@ def test_each_endpoint_needs_its_own_scope(api_client, token, method, path, scop
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token(f'{others} create:users read:users')}")
     response = getattr(api_client, method)(path, format="json")
     assert response.status_code == 403
-    assert response.json() == _error(403, f"Insufficient scope, expected any of: {scope}", "insufficient_scope")
+    assert response.json() == management_error(
+        403, f"Insufficient scope, expected any of: {scope}", "insufficient_scope"
+    )
 
 
 @pytest.mark.parametrize(("method", "path", "scope"), ENDPOINTS)
 def test_each_endpoint_needs_a_token(api_client, method, path, scope):
     response = getattr(api_client, method)(path, format="json")
     assert response.status_code == 401
-    assert response.json() == _error(401, "Missing authentication", "missing_authentication")
+    assert response.json() == management_error(401, "Missing authentication", "missing_authentication")
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
 def test_a_garbage_token_is_401(api_client):
     api_client.credentials(HTTP_AUTHORIZATION="Bearer not-a-jwt")
-    response = api_client.get(URL)
+    response = api_client.get(CONNECTIONS)
     assert response.status_code == 401
     assert response.json()["errorCode"] == "invalid_token"
 
@@ -553,7 +547,7 @@ def test_auth0_sdk_creates_lists_reads_updates_and_deletes_connections(live_serv
 
 def test_an_empty_patch_is_400_in_japanese_too(api):
     created = _post(api).json()
-    response = api.patch(f"{URL}/{created['id']}", {}, format="json", HTTP_ACCEPT_LANGUAGE="ja")
+    response = api.patch(f"{CONNECTIONS}/{created['id']}", {}, format="json", HTTP_ACCEPT_LANGUAGE="ja")
     assert response.status_code == 400
     assert response.json()["errorCode"] == "invalid_body"
     assert "定義されたプロパティが少なすぎます（0 個）。最小 1 個です" in response.json()["message"]

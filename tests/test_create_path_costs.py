@@ -13,10 +13,10 @@ from clients.services import create_client, set_client_active
 from clients.tokens import issue_token
 from core.actors import SYSTEM
 from ratelimits import buckets
+from tests.helpers import STRONG_PASSWORD
 from users.models import User
 
 WEAK = "a"
-STRONG = "Str0ng!Passw0rd"
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def client_api(api_client, connection):
     return api_client
 
 
-def _create(api, email, password=STRONG, connection="Username-Password-Authentication"):
+def _create(api, email, password=STRONG_PASSWORD, connection="Username-Password-Authentication"):
     body = {"connection": connection, "email": email, "password": password, "verify_email": False}
     return api.post("/api/v2/users", body, format="json")
 
@@ -88,7 +88,7 @@ def test_changed_options_apply_to_the_very_next_create(client_api, make_connecti
 
     assert refused.status_code == 400
     assert refused.json()["errorCode"] == "invalid_password"
-    assert _create(client_api, "strong@example.com", STRONG, "db").status_code == 201
+    assert _create(client_api, "strong@example.com", STRONG_PASSWORD, "db").status_code == 201
 
 
 def test_a_recreated_connection_of_the_same_name_gets_the_next_create(client_api, connection, make_connection):

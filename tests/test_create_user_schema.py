@@ -16,12 +16,11 @@ import pytest
 from rest_framework.test import APIClient
 
 from core.hashing import bcrypt_verify as verify_password
-from tests.conftest import STRONG_PASSWORD
+from tests.helpers import DB, STRONG_PASSWORD, invalid_body
 from users.models import User
 
 pytestmark = pytest.mark.django_db
 
-DB = "Username-Password-Authentication"  # passwordPolicy "good" (the default)
 USERNAME_DB = "with-username"  # requires_username, usernames 1..128
 NO_POLICY_DB = "no-policy"  # passwordPolicy "none": only the schema limits the password
 SMS = "sms"
@@ -96,13 +95,8 @@ def with_field(field: str, value: Any) -> dict[str, Any]:
 
 def refusal(field: str, code: str, detail: str) -> dict[str, Any]:
     """The whole body of a one-problem refusal, worded as Auth0's z-schema errors are."""
-    return {
-        "statusCode": 400,
-        "error": "Bad Request",
-        "message": f"Payload validation error: '{detail}' on property {field} ({DESCRIPTIONS[field]}).",
-        "errorCode": "invalid_body",
-        "errors": [{"field": field, "code": code, "message": detail}],
-    }
+    message = f"Payload validation error: '{detail}' on property {field} ({DESCRIPTIONS[field]})."
+    return invalid_body((field, code, detail), message=message)
 
 
 def assert_refused(response: Any, field: str, code: str, detail: str) -> None:

@@ -10,14 +10,13 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from core.actors import SYSTEM
+from tests.helpers import DB, STRONG_PASSWORD
 from users.errors import UserAlreadyExists
 from users.models import User
 from users.services import create_user
 
 pytestmark = pytest.mark.django_db
 
-DB = "Username-Password-Authentication"
-PASSWORD = "Str0ng!Passw0rd"
 PHONE = "+14258831929"
 CONFLICT = {
     "statusCode": 409,
@@ -35,7 +34,7 @@ def assert_conflict(response, *, rows: int = 1) -> None:
 
 
 def user_body(email: str, connection: str = DB, **fields) -> dict:
-    return {"connection": connection, "email": email, "password": PASSWORD, **fields}
+    return {"connection": connection, "email": email, "password": STRONG_PASSWORD, **fields}
 
 
 # --- through the API ------------------------------------------------------------------------------

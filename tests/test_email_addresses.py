@@ -18,14 +18,12 @@ from django.core.management import call_command
 
 from clients.services import create_client
 from core.actors import SYSTEM
-from tests.conftest import STRONG_PASSWORD
+from tests.helpers import DB, STRONG_PASSWORD
 from users.emails import InvalidEmailAddress, auth0_accepts, check_email_address
 from users.models import User
 
 pytestmark = pytest.mark.django_db
 
-DB = "Username-Password-Authentication"
-SCOPES = "create:users read:users update:users"
 
 # Each passes Django's EmailValidator or validator.js (Auth0), and none may be stored.
 REFUSED = {
@@ -78,23 +76,8 @@ def _errors(response: Any) -> list[tuple[str, str, str]]:
 
 
 @pytest.fixture
-def api(api_client, token):
-    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token(SCOPES)}")
-    return api_client
-
-
-@pytest.fixture
-def kate(api, connection) -> dict[str, Any]:
-    body = {"connection": DB, "email": "kate@example.com", "password": STRONG_PASSWORD}
-    response = api.post("/api/v2/users", body, format="json")
-    assert response.status_code == 201, response.json()
-    return response.json()
-
-
-@pytest.fixture
-def app(connection):
-    client, _secret = create_client(name="web", scopes="", connections=[DB], actor=SYSTEM)
-    return client
+def kate(new_user, connection) -> dict[str, Any]:
+    return new_user("kate@example.com")
 
 
 # --- the rule itself ---------------------------------------------------------------------------------------
@@ -224,8 +207,8 @@ def test_patch_refuses(api, kate, email: str) -> None:
 
 
 @pytest.mark.parametrize("email", REFUSED.values(), ids=REFUSED.keys())
-def test_signup_refuses(api_client, app, email: str) -> None:
-    body = {"client_id": app.client_id, "connection": DB, "email": email, "password": STRONG_PASSWORD}
+def test_signup_refuses(api_client, signup_app, email: str) -> None:
+    body = {"client_id": signup_app.client_id, "connection": DB, "email": email, "password": STRONG_PASSWORD}
     response = api_client.post("/dbconnections/signup", body, format="json")
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_body"
@@ -313,8 +296,8 @@ def test_create_accepts_and_stores_a_form_the_api_accepts_again(api, connection,
 
 
 @pytest.mark.parametrize(("sent", "stored"), ACCEPTED.values(), ids=ACCEPTED.keys())
-def test_signup_accepts(api_client, app, sent: str, stored: str) -> None:
-    body = {"client_id": app.client_id, "connection": DB, "email": sent, "password": STRONG_PASSWORD}
+def test_signup_accepts(api_client, signup_app, sent: str, stored: str) -> None:
+    body = {"client_id": signup_app.client_id, "connection": DB, "email": sent, "password": STRONG_PASSWORD}
     response = api_client.post("/dbconnections/signup", body, format="json")
     assert response.status_code == 200, response.json()
     assert response.json()["email"] == stored

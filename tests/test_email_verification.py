@@ -14,23 +14,23 @@ from django.core import signing
 from django.test import override_settings
 
 from audit.models import Event, EventType
-from clients.services import create_client
-from core.actors import SYSTEM
-from tests.conftest import STRONG_PASSWORD
+from tests.helpers import (
+    MISSING_TOKEN,
+    SIGNUP,
+    STRONG_PASSWORD,
+    USER_NOT_FOUND,
+    USERS,
+    VERIFICATION_JOB,
+    forbidden,
+    invalid_body,
+    management_error,
+)
 from users.models import User
 
 pytestmark = pytest.mark.django_db
 
-USERS = "/api/v2/users"
-JOB = "/api/v2/jobs/verification-email"
 FIVE_DAYS = 5 * 86400
 LINK = re.compile(r"(?P<base>\S+)/email-verification\?ticket=(?P<ticket>\S+)")
-
-
-@pytest.fixture
-def api(api_client, token):
-    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token('create:users update:users read:users')}")
-    return api_client
 
 
 @pytest.fixture
@@ -38,12 +38,6 @@ def on_commit(django_capture_on_commit_callbacks):
     """``django_capture_on_commit_callbacks``: requests run inside the test transaction, so callbacks only run
     when captured and executed (or, with ``transaction=True``, on a real commit)."""
     return django_capture_on_commit_callbacks
-
-
-@pytest.fixture
-def signup_app(connection):
-    client, _secret = create_client(name="web", scopes="", connections=[connection.name], actor=SYSTEM)
-    return client
 
 
 def _create(api, capture, **fields):
@@ -177,7 +171,7 @@ def test_signup_sends_one_mail(api_client, signup_app, mailoutbox, on_commit):
         "password": STRONG_PASSWORD,
     }
     with on_commit(execute=True):
-        response = api_client.post("/dbconnections/signup", body, format="json")
+        response = api_client.post(SIGNUP, body, format="json")
     assert response.status_code == 200
     assert response.json()["email_verified"] is False
     assert [m.to for m in mailoutbox] == [["ann@example.com"]]
@@ -191,14 +185,22 @@ def test_a_refused_signup_sends_nothing(api_client, signup_app, mailoutbox, on_c
         "password": STRONG_PASSWORD,
     }
     with on_commit(execute=True):
-        assert api_client.post("/dbconnections/signup", body, format="json").status_code == 200
+        assert api_client.post(SIGNUP, body, format="json").status_code == 200
     mailoutbox.clear()
     with on_commit(execute=True) as callbacks:
-        assert api_client.post("/dbconnections/signup", body, format="json").status_code == 400
+        assert api_client.post(SIGNUP, body, format="json").status_code == 400
         weak = {**body, "email": "bob@example.com", "password": "weak"}
-        assert api_client.post("/dbconnections/signup", weak, format="json").status_code == 400
+        assert api_client.post(SIGNUP, weak, format="json").status_code == 400
     assert callbacks == []
     assert mailoutbox == []
+
+
+def test_the_mail_follows_the_request_language(api, connection, mailoutbox, on_commit):
+    body = {"connection": connection.name, "email": "a@example.com", "password": STRONG_PASSWORD}
+    with on_commit(execute=True):
+        api.post(USERS, body, format="json", HTTP_ACCEPT_LANGUAGE="ja")
+    assert mailoutbox[0].subject == "メールアドレスの確認"
+    assert "次のリンクを開いて" in mailoutbox[0].body
 
 
 def test_a_v1_create_sends_one_mail(api, connection, mailoutbox, on_commit):
@@ -315,7 +317,7 @@ def test_an_old_address_link_does_not_verify_the_new_one(api, client, connection
     user = User.objects.get()
     assert (user.email, user.email_verified) == ("new@example.com", False)
 
-    assert api.post(JOB, {"user_id": created["user_id"]}, format="json").status_code == 201
+    assert api.post(VERIFICATION_JOB, {"user_id": created["user_id"]}, format="json").status_code == 201
     new_link = _path(mailoutbox[-1])
     assert mailoutbox[-1].to == ["new@example.com"]
     assert client.get(new_link).status_code == 200
@@ -332,7 +334,7 @@ def test_the_verification_page_only_answers_get(client):
 def test_the_job_sends_the_mail_again(api, client, connection, mailoutbox, on_commit):
     created = _create(api, on_commit, verify_email=False)
     assert mailoutbox == []
-    response = api.post(JOB, {"user_id": created["user_id"]}, format="json")
+    response = api.post(VERIFICATION_JOB, {"user_id": created["user_id"]}, format="json")
     assert response.status_code == 201
     body = response.json()
     assert body == {
@@ -351,87 +353,59 @@ def test_the_job_sends_the_mail_again(api, client, connection, mailoutbox, on_co
 
 
 def test_the_job_answers_404_for_an_unknown_user(api, connection, mailoutbox):
-    response = api.post(JOB, {"user_id": "auth0|000000000000000000000000"}, format="json")
+    response = api.post(VERIFICATION_JOB, {"user_id": "auth0|000000000000000000000000"}, format="json")
     assert response.status_code == 404
-    assert response.json() == {
-        "statusCode": 404,
-        "error": "Not Found",
-        "message": "The user does not exist.",
-        "errorCode": "inexistent_user",
-        "errors": [],
-    }
+    assert response.json() == USER_NOT_FOUND
     assert mailoutbox == []
 
 
 def test_the_job_refuses_a_user_without_an_email(api, make_connection, mailoutbox):
     make_connection(name="sms", strategy="sms")
     created = api.post(USERS, {"connection": "sms", "phone_number": "+14155550123"}, format="json").json()
-    response = api.post(JOB, {"user_id": created["user_id"]}, format="json")
+    response = api.post(VERIFICATION_JOB, {"user_id": created["user_id"]}, format="json")
     assert response.status_code == 400
-    assert response.json() == {
-        "statusCode": 400,
-        "error": "Bad Request",
-        "message": "The user has no e-mail address.",
-        "errorCode": "invalid_body",
-        "errors": [{"field": "user_id", "code": "NO_EMAIL", "message": "The user has no e-mail address."}],
-    }
+    assert response.json() == invalid_body(("user_id", "NO_EMAIL", "The user has no e-mail address."))
     assert mailoutbox == []
 
 
 def test_the_job_refuses_an_already_verified_address(api, connection, mailoutbox, on_commit):
     created = _create(api, on_commit, email_verified=True)
-    response = api.post(JOB, {"user_id": created["user_id"]}, format="json")
+    response = api.post(VERIFICATION_JOB, {"user_id": created["user_id"]}, format="json")
     assert response.status_code == 400
     message = "The user's e-mail address is already verified."
-    assert response.json() == {
-        "statusCode": 400,
-        "error": "Bad Request",
-        "message": message,
-        "errorCode": "invalid_body",
-        "errors": [{"field": "user_id", "code": "ALREADY_VERIFIED", "message": message}],
-    }
+    assert response.json() == invalid_body(("user_id", "ALREADY_VERIFIED", message))
     assert mailoutbox == []
 
 
 def test_the_job_needs_a_user_id(api, connection):
-    response = api.post(JOB, {}, format="json")
+    response = api.post(VERIFICATION_JOB, {}, format="json")
     assert response.status_code == 400
-    assert response.json() == {
-        "statusCode": 400,
-        "error": "Bad Request",
-        "message": "Payload validation error: 'Missing required property: user_id'.",
-        "errorCode": "invalid_body",
-        "errors": [
-            {
-                "field": "user_id",
-                "code": "OBJECT_MISSING_REQUIRED_PROPERTY",
-                "message": "Missing required property: user_id",
-            }
-        ],
-    }
+    assert response.json() == invalid_body(
+        ("user_id", "OBJECT_MISSING_REQUIRED_PROPERTY", "Missing required property: user_id"),
+        message="Payload validation error: 'Missing required property: user_id'.",
+    )
 
 
 def test_the_job_needs_update_users(api_client, token, connection, mailoutbox, on_commit):
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token('create:users read:users')}")
     created = _create(api_client, on_commit, verify_email=False)
-    response = api_client.post(JOB, {"user_id": created["user_id"]}, format="json")
+    response = api_client.post(VERIFICATION_JOB, {"user_id": created["user_id"]}, format="json")
     assert response.status_code == 403
-    assert response.json() == {
-        "statusCode": 403,
-        "error": "Forbidden",
-        "message": "Insufficient scope, expected any of: update:users",
-        "errorCode": "insufficient_scope",
-        "errors": [],
-    }
+    assert response.json() == forbidden("update:users")
     api_client.credentials()
-    anonymous = api_client.post(JOB, {"user_id": created["user_id"]}, format="json")
+    anonymous = api_client.post(VERIFICATION_JOB, {"user_id": created["user_id"]}, format="json")
     assert anonymous.status_code == 401
-    assert anonymous.json() == {
-        "statusCode": 401,
-        "error": "Unauthorized",
-        "message": "Missing authentication",
-        "errorCode": "missing_authentication",
-        "errors": [],
-    }
+    assert anonymous.json() == MISSING_TOKEN
     assert anonymous["WWW-Authenticate"] == 'Bearer realm="management-api"'
     assert mailoutbox == []
+
+
+def test_a_mail_server_failure_on_resend_is_a_503(api, connection, on_commit):
+    created = _create(api, on_commit, verify_email=False)
+    with mock.patch("users.verification.send_mail", side_effect=OSError("smtp down")):
+        response = api.post(VERIFICATION_JOB, {"user_id": created["user_id"]}, format="json")
+    assert response.status_code == 503
+    assert response.json()["errorCode"] == "mail_unavailable"
+    assert response.json() == management_error(
+        503, "The verification e-mail could not be sent. Try again later.", "mail_unavailable"
+    )

@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from clients.tokens import OPERATOR, issue_token
-from tests.conftest import STRONG_PASSWORD
-from tests.live import gunicorn_server
+from tests.helpers import STRONG_PASSWORD
+from tests.live import gunicorn_server, worker_pids
 
 pytestmark = [pytest.mark.live]
 
@@ -75,11 +75,6 @@ def _rss_kib(pid: int) -> int:
     return 0
 
 
-def _worker_pids(master: int) -> list[int]:
-    children = Path(f"/proc/{master}/task/{master}/children")
-    return [int(pid) for pid in children.read_text().split()] if children.exists() else []
-
-
 def test_ten_thousand_malformed_requests(transactional_db, make_connection):
     make_connection()
     rng = random.Random(SEED)
@@ -93,7 +88,7 @@ def test_ten_thousand_malformed_requests(transactional_db, make_connection):
     with gunicorn_server(workers=1, threads=2, env=env, pids=pids) as url:
         host = urlsplit(url).netloc
         conn = http.client.HTTPConnection(host, timeout=30)
-        workers = _worker_pids(pids[0])
+        workers = worker_pids(pids[0])
         sent = 0
 
         def send(method: str, path: str, body: bytes | None, headers: dict[str, str]) -> int:

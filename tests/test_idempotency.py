@@ -15,7 +15,7 @@ from clients.services import create_client
 from clients.tokens import OPERATOR, issue_token
 from core.actors import SYSTEM
 from idempotency.models import IdempotencyRecord
-from tests.conftest import STRONG_PASSWORD
+from tests.helpers import STRONG_PASSWORD
 from users.models import User
 
 pytestmark = pytest.mark.django_db

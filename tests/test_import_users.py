@@ -16,7 +16,7 @@ from audit.models import Event
 from connections.models import Connection
 from core.actors import SYSTEM
 from core.hashing import bcrypt_verify as verify_password
-from tests.conftest import STRONG_PASSWORD
+from tests.helpers import STRONG_PASSWORD
 from users.imports import (
     ImportConnectionError,
     ImportFileError,

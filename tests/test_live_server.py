@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import ThreadPoolExecutor
 from urllib.error import HTTPError
 from urllib.request import Request, urlopen
@@ -12,7 +11,8 @@ from auth0.management import Auth0
 from auth0.management.errors import BadRequestError, ConflictError, ForbiddenError, UnauthorizedError
 
 from clients.tokens import OPERATOR, issue_token
-from tests.conftest import STRONG_PASSWORD
+from tests.helpers import STRONG_PASSWORD
+from tests.live import post_json
 from users.models import User
 
 pytestmark = [pytest.mark.live]
@@ -26,17 +26,8 @@ def _concurrency() -> int:
 
 
 def _post(url: str, token: str, body: dict) -> tuple[int, dict]:
-    request = Request(  # noqa: S310 - loopback test server
-        f"{url}/api/v2/users",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
-        method="POST",
-    )
-    try:
-        with urlopen(request, timeout=60) as response:  # noqa: S310
-            return response.status, json.loads(response.read())
-    except HTTPError as error:
-        return error.code, json.loads(error.read())
+    status, answer, _headers = post_json(f"{url}/api/v2/users", body, {"Authorization": f"Bearer {token}"})
+    return status, answer
 
 
 def _race(url: str, bodies: list[dict]) -> list[tuple[int, dict]]:
@@ -177,18 +168,10 @@ def test_concurrent_signups_of_one_email_make_one_user(signup_server_url, make_c
     ]
 
     def signup(body: dict) -> int:
-        request = Request(  # noqa: S310 - loopback test server
-            f"{live_server_url}/dbconnections/signup",
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        try:
-            with urlopen(request, timeout=60) as response:  # noqa: S310
-                return response.status
-        except HTTPError as error:
-            assert json.loads(error.read())["code"] == "invalid_signup"
-            return error.code
+        status, answer, _headers = post_json(f"{live_server_url}/dbconnections/signup", body)
+        if status != 200:
+            assert answer["code"] == "invalid_signup"
+        return status
 
     with ThreadPoolExecutor(max_workers=len(bodies)) as pool:
         statuses = list(pool.map(signup, bodies))
@@ -212,17 +195,13 @@ def test_concurrent_patches_of_two_users_to_one_email_leave_one_winner(live_serv
 
     def patch(index: int) -> int:
         user_id = ids[index % 2]
-        request = Request(  # noqa: S310 - loopback test server
+        status, _answer, _headers = post_json(
             f"{live_server_url}/api/v2/users/{user_id.replace('|', '%7C')}",
-            data=json.dumps({"email": "Taken@Example.com" if index % 3 else "taken@example.com"}).encode(),
-            headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+            {"email": "Taken@Example.com" if index % 3 else "taken@example.com"},
+            {"Authorization": f"Bearer {token}"},
             method="PATCH",
         )
-        try:
-            with urlopen(request, timeout=60) as response:  # noqa: S310
-                return response.status
-        except HTTPError as error:
-            return error.code
+        return status
 
     with ThreadPoolExecutor(max_workers=_concurrency()) as pool:
         statuses = list(pool.map(patch, range(_concurrency())))

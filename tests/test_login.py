@@ -16,7 +16,7 @@ from audit.models import Event, EventType
 from clients.services import create_client
 from core.actors import SYSTEM, Actor
 from core.hashing import bcrypt_verify as verify_password
-from tests.conftest import STRONG_PASSWORD
+from tests.helpers import STRONG_PASSWORD
 from users.credentials import login
 from users.credentials.login import log_in
 from users.credentials.passwords import is_current_bcrypt

@@ -16,14 +16,13 @@ from rest_framework.test import APIClient
 
 from clients.services import create_client
 from core.actors import SYSTEM
-from tests.conftest import STRONG_PASSWORD
+from tests.helpers import DB, STRONG_PASSWORD, invalid_body
 from users.models import User
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v2/users"
-CONNECTION = "Username-Password-Authentication"
-VALID = {"connection": CONNECTION, "email": "jane@example.com", "password": STRONG_PASSWORD}
+VALID = {"connection": DB, "email": "jane@example.com", "password": STRONG_PASSWORD}
 VALID_JSON = json.dumps(VALID)
 
 INVALID_JSON = {
@@ -53,13 +52,7 @@ def assert_envelope(response: Any, status: int) -> dict[str, Any]:
 
 def not_an_object(json_type: str) -> dict[str, Any]:
     message = f"Expected type object but found type {json_type}"
-    return {
-        "statusCode": 400,
-        "error": "Bad Request",
-        "message": f"Payload validation error: '{message}'.",
-        "errorCode": "invalid_body",
-        "errors": [{"field": None, "code": "INVALID_TYPE", "message": message}],
-    }
+    return invalid_body((None, "INVALID_TYPE", message), message=f"Payload validation error: '{message}'.")
 
 
 def post(client: APIClient, data: str | bytes, content_type: str = "application/json", **extra: Any) -> Any:
@@ -450,7 +443,7 @@ def test_a_repeated_query_parameter_is_an_array_and_refused(api_client: APIClien
 # "%FF" arrives as U+FFFD and is stored (name "Ann\ufffd"); a password sent so is stored as U+FFFD and any other
 # invalid byte (or a real U+FFFD) then logs in. Every input path must get the same text checks.
 def test_form_values_that_are_not_utf8_are_refused_not_rewritten(admin_api):
-    body = f"connection={CONNECTION}&email=jane%40example.com&password=Str0ng%21Passw0rd&name=Ann%FF"
+    body = f"connection={DB}&email=jane%40example.com&password=Str0ng%21Passw0rd&name=Ann%FF"
     response = admin_api.generic("POST", URL, body, content_type="application/x-www-form-urlencoded")
     assert response.status_code == 400
     assert response.json()["errorCode"] == "invalid_body"
@@ -460,7 +453,7 @@ def test_form_values_that_are_not_utf8_are_refused_not_rewritten(admin_api):
 # attack2: a repeated query parameter is refused ("not silently truncated", core.schema.validate_query), but a
 # repeated form field silently keeps its last value (core.schema._from_form reads data[key]).
 def test_a_repeated_form_field_is_refused_not_truncated(admin_api):
-    body = f"connection={CONNECTION}&email=first%40example.com&email=second%40example.com&password=Str0ng%21Passw0rd"
+    body = f"connection={DB}&email=first%40example.com&email=second%40example.com&password=Str0ng%21Passw0rd"
     response = admin_api.generic("POST", URL, body, content_type="application/x-www-form-urlencoded")
     assert response.status_code == 400
     assert not User.objects.exists()
@@ -473,9 +466,9 @@ NOT_UTF8_FORMS = [b"name=Ann%FF", b"name=%ED%A0%80", b"name=Ann\xff"]
 
 @pytest.mark.parametrize("tail", NOT_UTF8_FORMS)
 def test_a_form_that_is_not_utf8_is_400_in_each_contracts_envelope(api_client: APIClient, token: Any, tail: bytes):
-    app, _secret = create_client(name="web", scopes="", connections=[CONNECTION], actor=SYSTEM)
+    app, _secret = create_client(name="web", scopes="", connections=[DB], actor=SYSTEM)
     form = "application/x-www-form-urlencoded"
-    base = f"email=jane%40example.com&password=Str0ng%21Passw0rd&connection={CONNECTION}&".encode()
+    base = f"email=jane%40example.com&password=Str0ng%21Passw0rd&connection={DB}&".encode()
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token('create:users')}")
     management = api_client.generic("POST", URL, base + tail, content_type=form)
     assert (management.status_code, management.json()) == (
@@ -510,7 +503,7 @@ def test_a_form_that_is_not_utf8_is_400_in_each_contracts_envelope(api_client: A
 
 
 def test_a_form_in_a_declared_charset_is_read_in_it(admin_api: APIClient) -> None:
-    body = f"connection={CONNECTION}&email=jane%40example.com&password=Str0ng%21Passw0rd&name=Ren%E9e"
+    body = f"connection={DB}&email=jane%40example.com&password=Str0ng%21Passw0rd&name=Ren%E9e"
     response = admin_api.generic(
         "POST", URL, body, content_type="application/x-www-form-urlencoded; charset=iso-8859-1"
     )
@@ -520,10 +513,10 @@ def test_a_form_in_a_declared_charset_is_read_in_it(admin_api: APIClient) -> Non
 
 @pytest.mark.parametrize("path", ["/v1/users", "/dbconnections/signup"])
 def test_a_repeated_form_field_is_refused_on_every_contract(api_client: APIClient, token: Any, path: str) -> None:
-    app, _secret = create_client(name="web", scopes="", connections=[CONNECTION], actor=SYSTEM)
+    app, _secret = create_client(name="web", scopes="", connections=[DB], actor=SYSTEM)
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token('create:users')}")
     body = (
-        f"client_id={app.client_id}&connection={CONNECTION}&email=first%40example.com"
+        f"client_id={app.client_id}&connection={DB}&email=first%40example.com"
         "&email=second%40example.com&password=Str0ng%21Passw0rd"
     )
     if path == "/v1/users":
@@ -557,9 +550,9 @@ NOT_TEXT_CODECS = [
 def test_a_form_declaring_a_codec_that_is_not_a_text_encoding_is_a_400(  # attack3
     api_client: APIClient, token: Any, charset: str
 ) -> None:
-    app, secret = create_client(name="web", scopes="", connections=[CONNECTION], actor=SYSTEM)
+    app, secret = create_client(name="web", scopes="", connections=[DB], actor=SYSTEM)
     form = f"application/x-www-form-urlencoded; charset={charset}"
-    body = f"email=jane%40example.com&password=Str0ng%21Passw0rd&connection={CONNECTION}"
+    body = f"email=jane%40example.com&password=Str0ng%21Passw0rd&connection={DB}"
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token('create:users')}")
     management = api_client.generic("POST", URL, body, content_type=form)
     assert management.status_code == 400, management.content
@@ -603,7 +596,7 @@ def test_a_query_string_that_is_not_utf8_is_400_in_each_contracts_envelope(  # a
 
 
 def test_a_form_in_a_charset_outside_the_allow_list_says_which_charsets_are_read(admin_api: APIClient) -> None:
-    body = f"connection={CONNECTION}&email=jane%40example.com&password=Str0ng%21Passw0rd&name=%2BAGE-"
+    body = f"connection={DB}&email=jane%40example.com&password=Str0ng%21Passw0rd&name=%2BAGE-"
     response = admin_api.generic("POST", URL, body, content_type="application/x-www-form-urlencoded; charset=UTF-7")
     assert assert_envelope(response, 400)["message"] == (
         "Unsupported charset UTF-7: send UTF-8 (or US-ASCII, ISO-8859-1)."
@@ -613,7 +606,7 @@ def test_a_form_in_a_charset_outside_the_allow_list_says_which_charsets_are_read
 
 @pytest.mark.parametrize("charset", ["utf8", "US-ASCII", "latin1", "ISO_8859-1", "cp819"])
 def test_a_form_in_an_alias_of_an_allowed_charset_is_read(admin_api: APIClient, charset: str) -> None:
-    body = f"connection={CONNECTION}&email=jane%40example.com&password=Str0ng%21Passw0rd&name=Jane"
+    body = f"connection={DB}&email=jane%40example.com&password=Str0ng%21Passw0rd&name=Jane"
     response = admin_api.generic(
         "POST", URL, body, content_type=f"application/x-www-form-urlencoded; charset={charset}"
     )

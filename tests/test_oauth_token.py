@@ -17,7 +17,7 @@ from django.utils import timezone
 from clients.models import Client
 from clients.services import create_client, rotate_client_secret, set_client_active
 from core.actors import SYSTEM
-from tests.conftest import STRONG_PASSWORD
+from tests.helpers import STRONG_PASSWORD
 
 pytestmark = pytest.mark.django_db
 

@@ -6,6 +6,7 @@ boundaries through the API, with the whole error body, and a refused password ne
 
 import pytest
 
+from tests.helpers import management_error
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -32,13 +33,8 @@ def should_contain(*missing: str) -> tuple[str, str]:
 
 
 def refusal(message: str, *failures: tuple[str, str]) -> dict:
-    return {
-        "statusCode": 400,
-        "error": "Bad Request",
-        "message": message,
-        "errorCode": "invalid_password",
-        "errors": [{"field": "password", "code": code, "message": text} for code, text in failures],
-    }
+    errors = [{"field": "password", "code": code, "message": text} for code, text in failures]
+    return management_error(400, message, "invalid_password", errors)
 
 
 def too_weak(*failures: tuple[str, str]) -> dict:

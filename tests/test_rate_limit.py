@@ -9,8 +9,9 @@ import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from urllib.error import HTTPError
-from urllib.request import Request, urlopen
+from urllib.request import urlopen
 
 import pytest
 from django.test import override_settings
@@ -21,8 +22,8 @@ from clients.tokens import OPERATOR, issue_token
 from core.actors import SYSTEM
 from ratelimits.buckets import purge_full_buckets
 from ratelimits.models import Bucket
-from tests.conftest import STRONG_PASSWORD
-from tests.live import gunicorn_server
+from tests.helpers import STRONG_PASSWORD, user_url
+from tests.live import gunicorn_server, post_json
 from users.models import User
 from users.services import create_user
 
@@ -95,6 +96,58 @@ def test_unauthenticated_requests_are_refused_before_counting(api_client, token)
     assert _post(api_client, token("create:users")).status_code == 400
 
 
+# --- the users endpoints' headers -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("get", "{user}", None, 200),
+        ("get", "/api/v2/users", None, 200),
+        ("get", "/api/v2/users?include_totals=true", None, 200),
+        ("get", "/api/v2/users-by-email?email=ann@example.com", None, 200),
+        ("patch", "{user}", {"nickname": "annie"}, 200),
+        ("delete", "{user}", None, 204),
+        ("get", "/api/v2/users/auth0%7Cnobody", None, 404),
+        ("patch", "/api/v2/users/auth0%7Cnobody", {"nickname": "annie"}, 404),
+        ("delete", "/api/v2/users/auth0%7Cnobody", None, 204),
+        ("get", "/api/v2/users?per_page=101", None, 400),
+        ("get", "/api/v2/users-by-email", None, 400),
+        ("patch", "{user}", {"nickname": 1}, 400),
+    ],
+)
+@pytest.mark.usefixtures("connection")
+def test_responses_carry_rate_limit_headers(api, new_user, method, path, body, status):
+    user = new_user()
+    before = int(datetime.now(UTC).timestamp())
+    response = getattr(api, method)(path.format(user=user_url(user["user_id"])), body, format="json")
+    assert response.status_code == status
+    limit = int(response["x-ratelimit-limit"])
+    remaining = int(response["x-ratelimit-remaining"])
+    assert 0 < remaining < limit  # the create spent one request already
+    assert before <= int(response["x-ratelimit-reset"]) <= before + 3600
+
+
+# An hour-long bucket: at the default 1000/minute a request comes back every 60 ms, so a slow (loaded, parallel)
+# run saw two requests leave the same count.
+@override_settings(MANAGEMENT_API_RATE_LIMIT="1000/hour")
+@pytest.mark.usefixtures("connection")
+def test_rate_limit_remaining_counts_down(api, new_user):
+    user = new_user()
+    first = int(api.get(user_url(user["user_id"]))["x-ratelimit-remaining"])
+    second = int(api.get("/api/v2/users")["x-ratelimit-remaining"])
+    third = int(api.patch(user_url(user["user_id"]), {"name": "Ann"}, format="json")["x-ratelimit-remaining"])
+    assert (second, third) == (first - 1, first - 2)
+
+
+@pytest.mark.usefixtures("connection")
+def test_a_refused_scope_still_carries_rate_limit_headers(scoped_client, new_user):
+    user = new_user()
+    response = scoped_client("create:users").get(user_url(user["user_id"]))
+    assert response.status_code == 403
+    assert int(response["x-ratelimit-remaining"]) < int(response["x-ratelimit-limit"])
+
+
 @pytest.mark.parametrize(
     ("rate", "parsed"),
     [("100/minute", (100, 60)), ("5/s", (5, 1)), ("7/hour", (7, 3600)), ("off", None), ("", None)],
@@ -135,17 +188,7 @@ def test_health_names_each_dependency(api_client):
 
 
 def _send(url: str, path: str, body: dict, headers: dict[str, str] | None = None) -> tuple[int, dict, dict]:
-    request = Request(  # noqa: S310 - loopback test servers
-        f"{url}{path}",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", **(headers or {})},
-        method="POST",
-    )
-    try:
-        with urlopen(request, timeout=60) as response:  # noqa: S310
-            return response.status, json.loads(response.read()), dict(response.headers)
-    except HTTPError as error:
-        return error.code, json.loads(error.read()), dict(error.headers)
+    return post_json(f"{url}{path}", body, headers)
 
 
 def _health(url: str) -> tuple[int, dict]:
@@ -247,9 +290,7 @@ def test_an_unreachable_redis_is_never_a_500_and_health_says_so(transactional_db
 
 
 @pytest.mark.live
-def test_the_sdk_with_default_retries_surfaces_a_conflict_within_seconds(
-    transactional_db, make_connection, monkeypatch
-):
+def test_the_sdk_with_default_retries_surfaces_a_conflict_within_seconds(live_server_url, make_connection, monkeypatch):
     """auth0-python retries a 409 twice, sleeping until ``x-ratelimit-reset``: it must be near for a far-off limit."""
     from auth0.management import Auth0
     from auth0.management.core import http_client
@@ -267,11 +308,11 @@ def test_the_sdk_with_default_retries_surfaces_a_conflict_within_seconds(
     monkeypatch.setattr(http_client.time, "sleep", recording_sleep)
     token = issue_token(client_id="sdk", scopes=["create:users"], grant_type=OPERATOR)
     body = {"connection": "Username-Password-Authentication", "email": "dup@example.com", "password": STRONG_PASSWORD}
-    with gunicorn_server(workers=2) as url:  # the default limit, 1000/minute
-        api = Auth0(base_url=f"{url}/api/v2", token=token)  # the SDK's default max_retries
+    # The session's server runs the default limit, 1000/minute.
+    api = Auth0(base_url=f"{live_server_url}/api/v2", token=token)  # the SDK's default max_retries
+    api.users.create(**body)
+    with pytest.raises(ConflictError):
         api.users.create(**body)
-        with pytest.raises(ConflictError):
-            api.users.create(**body)
     assert len(slept) == 2  # the SDK did retry, twice
     assert sum(slept) < 5, slept
 

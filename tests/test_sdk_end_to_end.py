@@ -13,7 +13,7 @@ from django.conf import settings
 
 from clients.services import create_client
 from core.actors import SYSTEM
-from tests.conftest import STRONG_PASSWORD
+from tests.helpers import STRONG_PASSWORD
 from tests.live import gunicorn_server
 
 pytestmark = [pytest.mark.live]

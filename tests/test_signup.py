@@ -13,12 +13,11 @@ from django.test import override_settings
 from clients.services import create_client, set_client_active
 from core.actors import SYSTEM
 from core.hashing import bcrypt_verify as verify_password
-from tests.conftest import STRONG_PASSWORD
+from tests.helpers import SIGNUP, STRONG_PASSWORD
 from users.models import User
 
 pytestmark = pytest.mark.django_db
 
-URL = "/dbconnections/signup"
 OBJECT_ID = re.compile(r"[0-9a-f]{24}")
 MISSING = "OBJECT_MISSING_REQUIRED_PROPERTY"
 
@@ -56,13 +55,6 @@ def _invalid_body(description: str, *errors: tuple[str | None, str, str]) -> dic
 
 
 @pytest.fixture
-def app(connection):
-    """An active client with the default database connection enabled."""
-    client, _secret = create_client(name="web", scopes="", connections=[connection.name], actor=SYSTEM)
-    return client
-
-
-@pytest.fixture
 def named_app(make_connection):
     """An active client whose only connection requires a username."""
     make_connection(name="Named", requires_username=True)
@@ -70,9 +62,9 @@ def named_app(make_connection):
     return client
 
 
-def _body(app, **fields):
+def _body(signup_app, **fields):
     return {
-        "client_id": app.client_id,
+        "client_id": signup_app.client_id,
         "connection": "Username-Password-Authentication",
         "email": "Ann@Example.com",
         "password": STRONG_PASSWORD,
@@ -92,14 +84,14 @@ def _named_body(named_app, **fields):
 
 
 def _signup(api_client, body, **extra):
-    return api_client.post(URL, body, format="json", **extra)
+    return api_client.post(SIGNUP, body, format="json", **extra)
 
 
 # --- success -------------------------------------------------------------------------------------------
 
 
-def test_signup_answers_200_with_the_bare_id_the_email_and_email_verified(api_client, app, connection):
-    response = _signup(api_client, _body(app))
+def test_signup_answers_200_with_the_bare_id_the_email_and_email_verified(api_client, signup_app, connection):
+    response = _signup(api_client, _body(signup_app))
     assert response.status_code == 200
     body = response.json()
     assert body == {"_id": body["_id"], "email": "ann@example.com", "email_verified": False}
@@ -109,6 +101,7 @@ def test_signup_answers_200_with_the_bare_id_the_email_and_email_verified(api_cl
     assert user.connection == connection
     assert user.email == "ann@example.com"
     assert user.password_hash != STRONG_PASSWORD
+    assert user.password_hash.startswith("$2b$")
     assert verify_password(STRONG_PASSWORD, user.password_hash)
 
 
@@ -140,9 +133,9 @@ def test_signup_echoes_every_profile_field_given_but_not_the_metadata(api_client
     assert (user.username, user.given_name, user.family_name) == ("ann_lee", "Ann", "Lee")
 
 
-def test_signup_accepts_a_form_encoded_body(api_client, app):
+def test_signup_accepts_a_form_encoded_body(api_client, signup_app):
     response = api_client.post(
-        URL, urlencode(_body(app, name="Ann Lee")), content_type="application/x-www-form-urlencoded"
+        SIGNUP, urlencode(_body(signup_app, name="Ann Lee")), content_type="application/x-www-form-urlencoded"
     )
     assert response.status_code == 200
     body = response.json()
@@ -155,14 +148,14 @@ def test_signup_accepts_a_form_encoded_body(api_client, app):
     assert User.objects.get().name == "Ann Lee"
 
 
-def test_signup_needs_no_bearer_and_ignores_a_bad_one(api_client, app):
-    response = _signup(api_client, _body(app), HTTP_AUTHORIZATION="Bearer not-a-token")
+def test_signup_needs_no_bearer_and_ignores_a_bad_one(api_client, signup_app):
+    response = _signup(api_client, _body(signup_app), HTTP_AUTHORIZATION="Bearer not-a-token")
     assert response.status_code == 200
     assert User.objects.count() == 1
 
 
-def test_signup_defaults_the_profile_like_a_management_create(api_client, app):
-    _signup(api_client, _body(app))
+def test_signup_defaults_the_profile_like_a_management_create(api_client, signup_app):
+    _signup(api_client, _body(signup_app))
     user = User.objects.get()
     assert (user.name, user.nickname) == ("ann@example.com", "ann")
     assert user.picture.startswith("https://s.gravatar.com/avatar/")
@@ -197,7 +190,7 @@ def test_signup_defaults_the_profile_like_a_management_create(api_client, app):
                 "Payload validation error: 'Additional properties not allowed: app_metadata'.",
                 (None, "OBJECT_ADDITIONAL_PROPERTIES", "Additional properties not allowed: app_metadata"),
             ),
-            id="no-app-metadata",
+            id="no-signup_app-metadata",
         ),
         pytest.param(
             {"given_name": "x" * 151},
@@ -235,11 +228,26 @@ def test_signup_defaults_the_profile_like_a_management_create(api_client, app):
         ),
     ],
 )
-def test_signup_applies_the_management_schema_and_strategy_rules(api_client, app, fields, expected):
-    body = {key: value for key, value in _body(app, **fields).items() if value is not None}
+def test_signup_applies_the_management_schema_and_strategy_rules(api_client, signup_app, fields, expected):
+    body = {key: value for key, value in _body(signup_app, **fields).items() if value is not None}
     response = _signup(api_client, body)
     assert response.status_code == 400
     assert response.json() == expected
+    assert not User.objects.exists()
+
+
+def test_signup_reports_every_schema_problem_together(api_client, signup_app):
+    response = _signup(api_client, _body(signup_app, email="not-an-email", scopes="x"))
+    assert response.status_code == 400
+    assert {e["code"] for e in response.json()["errors"]} == {"FORMAT", "OBJECT_ADDITIONAL_PROPERTIES"}
+    extra = "Additional properties not allowed: scopes"
+    email = "Object didn't pass validation for format email: not-an-email"
+    assert response.json() == _invalid_body(
+        f"Payload validation error: '{extra}'. (also) "
+        f"Payload validation error: '{email}' on property email (The user's email address).",
+        (None, "OBJECT_ADDITIONAL_PROPERTIES", extra),
+        ("email", "FORMAT", email),
+    )
     assert not User.objects.exists()
 
 
@@ -266,8 +274,8 @@ def test_signup_applies_the_connections_username_rules(api_client, named_app):
     )
 
 
-def test_a_body_that_is_not_an_object_is_invalid_body(api_client, app):
-    response = _signup(api_client, [_body(app)])
+def test_a_body_that_is_not_an_object_is_invalid_body(api_client, signup_app):
+    response = _signup(api_client, [_body(signup_app)])
     assert response.status_code == 400
     assert response.json() == _invalid_body(
         "Payload validation error: 'Expected type object but found type array'.",
@@ -275,8 +283,9 @@ def test_a_body_that_is_not_an_object_is_invalid_body(api_client, app):
     )
 
 
-def test_malformed_json_is_a_400_in_the_signup_shape(api_client, app):
-    response = api_client.post(URL, data='{"client_id": ', content_type="application/json")
+@pytest.mark.parametrize("text", ['{"client_id": ', "{"])
+def test_malformed_json_is_a_400_in_the_signup_shape(api_client, signup_app, text):
+    response = api_client.post(SIGNUP, data=text, content_type="application/json")
     assert response.status_code == 400
     assert response.json() == {
         "name": "BadRequestError",
@@ -324,17 +333,17 @@ _METADATA_DESCRIPTION = (
         pytest.param("blue", "INVALID_TYPE", "Expected type object but found type string", id="string"),
     ],
 )
-def test_signup_metadata_limits(api_client, app, metadata, code, message):
-    response = _signup(api_client, _body(app, user_metadata=metadata))
+def test_signup_metadata_limits(api_client, signup_app, metadata, code, message):
+    response = _signup(api_client, _body(signup_app, user_metadata=metadata))
     assert response.status_code == 400
     expected = _invalid_body(_METADATA_DESCRIPTION.format(message), ("user_metadata", code, message))
     assert response.json() == expected
     assert not User.objects.exists()
 
 
-def test_signup_metadata_at_the_limits_is_accepted(api_client, app):
+def test_signup_metadata_at_the_limits_is_accepted(api_client, signup_app):
     metadata = {f"{i}" + "k" * 99: "v" * 500 for i in range(10)}
-    assert _signup(api_client, _body(app, user_metadata=metadata)).status_code == 200
+    assert _signup(api_client, _body(signup_app, user_metadata=metadata)).status_code == 200
     assert User.objects.get().user_metadata == metadata
 
 
@@ -366,7 +375,7 @@ def test_a_taken_identifier_is_user_exists_when_the_setting_is_on(api_client, na
     assert User.objects.count() == 1
 
 
-def test_a_user_created_through_the_management_api_blocks_the_same_signup(api_client, app, create):
+def test_a_user_created_through_the_management_api_blocks_the_same_signup(api_client, signup_app, create):
     created = create(
         {
             "connection": "Username-Password-Authentication",
@@ -376,7 +385,7 @@ def test_a_user_created_through_the_management_api_blocks_the_same_signup(api_cl
     )
     assert created.status_code == 201
     api_client.credentials()
-    response = _signup(api_client, _body(app))
+    response = _signup(api_client, _body(signup_app))
     assert response.json() == INVALID_SIGNUP
     assert User.objects.count() == 1
 
@@ -384,8 +393,8 @@ def test_a_user_created_through_the_management_api_blocks_the_same_signup(api_cl
 # --- password policies ---------------------------------------------------------------------------------
 
 
-def test_a_weak_password_is_auth0s_full_password_strength_error(api_client, app):
-    response = _signup(api_client, _body(app, password="hello!world"))
+def test_a_weak_password_is_auth0s_full_password_strength_error(api_client, signup_app):
+    response = _signup(api_client, _body(signup_app, password="hello!world"))
     assert response.status_code == 400
     assert response.json() == {
         "name": "PasswordStrengthError",
@@ -493,8 +502,8 @@ def test_a_password_with_personal_info_is_the_no_user_info_error(api_client, str
 # --- client and connection checks ----------------------------------------------------------------------
 
 
-def test_a_missing_client_id_is_refused(api_client, app):
-    body = _body(app)
+def test_a_missing_client_id_is_refused(api_client, signup_app):
+    body = _body(signup_app)
     del body["client_id"]
     response = _signup(api_client, body)
     assert response.status_code == 400
@@ -505,33 +514,35 @@ def test_a_missing_client_id_is_refused(api_client, app):
     assert not User.objects.exists()
 
 
-def test_an_unknown_client_is_refused(api_client, app):
-    response = _signup(api_client, _body(app, client_id="x" * 32))
+def test_an_unknown_client_is_refused(api_client, signup_app):
+    response = _signup(api_client, _body(signup_app, client_id="x" * 32))
     assert response.status_code == 400
     assert response.json() == _refusal("invalid_client", "Unknown or inactive client.")
     assert not User.objects.exists()
 
 
-def test_an_inactive_client_is_refused(api_client, app):
-    set_client_active(client_id=app.client_id, active=False, actor=SYSTEM)
-    response = _signup(api_client, _body(app))
+def test_an_inactive_client_is_refused(api_client, signup_app):
+    set_client_active(client_id=signup_app.client_id, active=False, actor=SYSTEM)
+    response = _signup(api_client, _body(signup_app))
     assert response.status_code == 400
     assert response.json() == _refusal("invalid_client", "Unknown or inactive client.")
     assert not User.objects.exists()
-    set_client_active(client_id=app.client_id, active=True, actor=SYSTEM)
-    assert _signup(api_client, _body(app)).status_code == 200
+    set_client_active(client_id=signup_app.client_id, active=True, actor=SYSTEM)
+    assert _signup(api_client, _body(signup_app)).status_code == 200
 
 
-def test_an_unknown_connection_is_refused(api_client, app):
-    response = _signup(api_client, _body(app, connection="Nope"))
+def test_an_unknown_connection_is_refused(api_client, signup_app):
+    response = _signup(api_client, _body(signup_app, connection="Nope"))
     assert response.status_code == 400
     assert response.json() == _refusal("invalid_connection", "The connection does not exist.")
 
 
-def test_a_connection_not_enabled_for_the_client_is_refused(api_client, app, make_connection):
+@pytest.mark.parametrize("elsewhere_enabled", [False, True], ids=["for-no-client", "for-another-client"])
+def test_a_connection_not_enabled_for_the_client_is_refused(api_client, signup_app, make_connection, elsewhere_enabled):
     make_connection(name="Elsewhere")
-    create_client(name="other", scopes="", connections=["Elsewhere"], actor=SYSTEM)
-    response = _signup(api_client, _body(app, connection="Elsewhere"))
+    if elsewhere_enabled:
+        create_client(name="other", scopes="", connections=["Elsewhere"], actor=SYSTEM)
+    response = _signup(api_client, _body(signup_app, connection="Elsewhere"))
     assert response.status_code == 400
     assert response.json() == _refusal("invalid_connection", "The connection is not enabled for this client.")
     assert not User.objects.exists()
@@ -585,10 +596,10 @@ def clock():
 
 
 @override_settings(SIGNUP_RATE_LIMIT="2/minute")
-def test_signups_are_limited_per_client_address(api_client, app, clock):
+def test_signups_are_limited_per_client_address(api_client, signup_app, clock):
     for i in range(2):
-        assert _signup(api_client, _body(app, email=f"u{i}@example.com")).status_code == 200
-    limited = _signup(api_client, _body(app, email="u3@example.com"))
+        assert _signup(api_client, _body(signup_app, email=f"u{i}@example.com")).status_code == 200
+    limited = _signup(api_client, _body(signup_app, email="u3@example.com"))
     assert limited.status_code == 429
     assert limited.json() == TOO_MANY
     assert limited["Retry-After"] == "30"  # a bucket of 2 refilled at 2 a minute: the next token in 30 s
@@ -596,46 +607,46 @@ def test_signups_are_limited_per_client_address(api_client, app, clock):
 
 
 @override_settings(SIGNUP_RATE_LIMIT="2/minute")
-def test_each_client_address_has_its_own_budget(api_client, app, clock):
+def test_each_client_address_has_its_own_budget(api_client, signup_app, clock):
     for i in range(2):
-        response = _signup(api_client, _body(app, email=f"a{i}@example.com"), REMOTE_ADDR="10.0.0.1")
+        response = _signup(api_client, _body(signup_app, email=f"a{i}@example.com"), REMOTE_ADDR="10.0.0.1")
         assert response.status_code == 200
-    assert _signup(api_client, _body(app, email="a3@example.com"), REMOTE_ADDR="10.0.0.1").status_code == 429
+    assert _signup(api_client, _body(signup_app, email="a3@example.com"), REMOTE_ADDR="10.0.0.1").status_code == 429
     for i in range(2):
-        response = _signup(api_client, _body(app, email=f"b{i}@example.com"), REMOTE_ADDR="10.0.0.2")
+        response = _signup(api_client, _body(signup_app, email=f"b{i}@example.com"), REMOTE_ADDR="10.0.0.2")
         assert response.status_code == 200
-    assert _signup(api_client, _body(app, email="b3@example.com"), REMOTE_ADDR="10.0.0.2").status_code == 429
+    assert _signup(api_client, _body(signup_app, email="b3@example.com"), REMOTE_ADDR="10.0.0.2").status_code == 429
 
 
 @override_settings(SIGNUP_RATE_LIMIT="2/minute")
-def test_a_forged_forwarded_for_header_gets_no_new_budget(api_client, app, clock):
+def test_a_forged_forwarded_for_header_gets_no_new_budget(api_client, signup_app, clock):
     for i in range(2):
-        assert _signup(api_client, _body(app, email=f"u{i}@example.com")).status_code == 200
-    forged = _signup(api_client, _body(app, email="u3@example.com"), HTTP_X_FORWARDED_FOR="203.0.113.7")
+        assert _signup(api_client, _body(signup_app, email=f"u{i}@example.com")).status_code == 200
+    forged = _signup(api_client, _body(signup_app, email="u3@example.com"), HTTP_X_FORWARDED_FOR="203.0.113.7")
     assert forged.status_code == 429
 
 
 @override_settings(SIGNUP_RATE_LIMIT="2/minute")
-def test_refused_signups_use_up_the_budget_too(api_client, app, clock):
+def test_refused_signups_use_up_the_budget_too(api_client, signup_app, clock):
     for _ in range(2):
-        assert _signup(api_client, _body(app, client_id="nope")).status_code == 400
-    assert _signup(api_client, _body(app)).json() == TOO_MANY
+        assert _signup(api_client, _body(signup_app, client_id="nope")).status_code == 400
+    assert _signup(api_client, _body(signup_app)).json() == TOO_MANY
     assert not User.objects.exists()
 
 
 @override_settings(SIGNUP_RATE_LIMIT="2/minute")
-def test_the_budget_comes_back_with_the_next_window(api_client, app, clock):
+def test_the_budget_comes_back_with_the_next_window(api_client, signup_app, clock):
     for i in range(2):
-        assert _signup(api_client, _body(app, email=f"u{i}@example.com")).status_code == 200
-    assert _signup(api_client, _body(app, email="u3@example.com")).status_code == 429
+        assert _signup(api_client, _body(signup_app, email=f"u{i}@example.com")).status_code == 200
+    assert _signup(api_client, _body(signup_app, email="u3@example.com")).status_code == 429
     clock.time.return_value = WINDOW_MIDDLE + 60
-    assert _signup(api_client, _body(app, email="u3@example.com")).status_code == 200
+    assert _signup(api_client, _body(signup_app, email="u3@example.com")).status_code == 200
 
 
-def test_the_default_budget_is_twenty_a_minute(api_client, app, clock):
+def test_the_default_budget_is_twenty_a_minute(api_client, signup_app, clock):
     for _ in range(20):
-        assert _signup(api_client, _body(app, client_id="nope")).status_code == 400
-    assert _signup(api_client, _body(app)).status_code == 429
+        assert _signup(api_client, _body(signup_app, client_id="nope")).status_code == 400
+    assert _signup(api_client, _body(signup_app)).status_code == 429
 
 
 # --- the official SDK against a real server ------------------------------------------------------------

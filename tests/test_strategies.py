@@ -9,12 +9,11 @@ import re
 import pytest
 
 from connections.strategies import USERNAME_SYMBOLS
+from tests.helpers import DB, STRONG_PASSWORD, invalid_body
 from users.models import User
 
 pytestmark = pytest.mark.django_db
 
-DB = "Username-Password-Authentication"
-PASSWORD = "Str0ng!Passw0rd"
 PHONE = "+14258831929"
 OBJECT_ID = re.compile(r"[0-9a-f]{24}")
 
@@ -58,17 +57,6 @@ def username_characters(bad: str) -> tuple[str, str, str]:
     )
 
 
-def invalid_body(*errors: tuple[str, str, str]) -> dict:
-    """The whole 400 body: every message joined by ``(also)``, every error naming its field."""
-    return {
-        "statusCode": 400,
-        "error": "Bad Request",
-        "message": " (also) ".join(message for _, _, message in errors),
-        "errorCode": "invalid_body",
-        "errors": [{"field": field, "code": code, "message": message} for field, code, message in errors],
-    }
-
-
 def assert_refused(response, *errors: tuple[str, str, str]) -> None:
     assert response.status_code == 400, response.json()
     assert response.json() == invalid_body(*errors)
@@ -85,7 +73,7 @@ def with_username(username: str, connection: str = "with-username") -> dict:
     return {
         "connection": connection,
         "email": "chuck@example.com",
-        "password": PASSWORD,
+        "password": STRONG_PASSWORD,
         "username": username,
     }
 
@@ -102,7 +90,7 @@ def with_username(username: str, connection: str = "with-username") -> dict:
     ],
 )
 def test_database_connection_requires_email_and_password(create, connection, omitted, errors):
-    body = {"connection": DB, "email": "chuck@example.com", "password": PASSWORD}
+    body = {"connection": DB, "email": "chuck@example.com", "password": STRONG_PASSWORD}
     for field in omitted:
         del body[field]
 
@@ -110,7 +98,9 @@ def test_database_connection_requires_email_and_password(create, connection, omi
 
 
 def test_database_connection_refuses_phone_number(create, connection):
-    response = create({"connection": DB, "email": "chuck@example.com", "password": PASSWORD, "phone_number": PHONE})
+    response = create(
+        {"connection": DB, "email": "chuck@example.com", "password": STRONG_PASSWORD, "phone_number": PHONE}
+    )
 
     assert_refused(response, not_allowed("phone_number", "auth0"))
 
@@ -131,7 +121,9 @@ def test_database_connection_reports_every_problem_at_once(create, connection):
 
 
 def test_username_refused_on_connection_without_requires_username(create, connection):
-    response = create({"connection": DB, "email": "chuck@example.com", "password": PASSWORD, "username": "chuck"})
+    response = create(
+        {"connection": DB, "email": "chuck@example.com", "password": STRONG_PASSWORD, "username": "chuck"}
+    )
 
     assert_refused(response, USERNAME_NOT_ALLOWED)
 
@@ -143,7 +135,7 @@ def test_username_refused_even_when_connection_sets_username_limits_without_requ
 
 
 def test_username_required_when_connection_requires_it(create, username_connection):
-    response = create({"connection": "with-username", "email": "chuck@example.com", "password": PASSWORD})
+    response = create({"connection": "with-username", "email": "chuck@example.com", "password": STRONG_PASSWORD})
 
     assert_refused(response, MISSING_USERNAME)
 
@@ -303,7 +295,7 @@ def test_sms_requires_phone_number(create, sms):
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("password", PASSWORD), ("email", "chuck@example.com"), ("username", "chuck")],
+    [("password", STRONG_PASSWORD), ("email", "chuck@example.com"), ("username", "chuck")],
 )
 def test_sms_refuses_database_fields(create, sms, field, value):
     response = create({"connection": "sms", "phone_number": PHONE, field: value})
@@ -312,7 +304,7 @@ def test_sms_refuses_database_fields(create, sms, field, value):
 
 
 def test_sms_reports_every_refused_field(create, sms):
-    response = create({"connection": "sms", "email": "chuck@example.com", "password": PASSWORD, "username": "c"})
+    response = create({"connection": "sms", "email": "chuck@example.com", "password": STRONG_PASSWORD, "username": "c"})
 
     assert_refused(
         response,
@@ -356,7 +348,7 @@ def test_email_connection_requires_email(create, email_connection):
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("password", PASSWORD), ("phone_number", PHONE), ("username", "chuck")],
+    [("password", STRONG_PASSWORD), ("phone_number", PHONE), ("username", "chuck")],
 )
 def test_email_connection_refuses_other_fields(create, email_connection, field, value):
     response = create({"connection": "email", "email": "chuck@example.com", field: value})

@@ -11,12 +11,11 @@ from urllib.parse import quote
 import pytest
 
 from core.hashing import bcrypt_verify as verify_password
+from tests.helpers import DB, STRONG_PASSWORD
 from users.models import User
 
 pytestmark = pytest.mark.django_db
 
-DB = "Username-Password-Authentication"
-PASSWORD = "Str0ng!Passw0rd"
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 GENERATED_USER_ID = re.compile(r"auth0\|([0-9a-f]{24})")
 # go-auth0 v1.45.0 test/data/recordings/TestUserManager_Create.yaml
@@ -54,7 +53,7 @@ def without_server_values(body: dict) -> dict:
 
 
 def test_minimal_create_returns_exactly_auth0s_keys(create, connection):
-    response = create({"connection": DB, "email": "chuck@example.com", "password": PASSWORD})
+    response = create({"connection": DB, "email": "chuck@example.com", "password": STRONG_PASSWORD})
 
     body = created(response)
     assert set(body) == {
@@ -69,13 +68,13 @@ def test_minimal_create_returns_exactly_auth0s_keys(create, connection):
         "picture",
     }
     assert all(value is not None for value in body.values())
-    assert PASSWORD not in response.content.decode()
+    assert STRONG_PASSWORD not in response.content.decode()
     assert "$2b$" not in response.content.decode()
     assert response["Content-Type"].startswith("application/json")
 
 
 def test_minimal_create_matches_the_captured_body(create, connection):
-    body = created(create({"connection": DB, "email": "chuck@example.com", "password": PASSWORD}))
+    body = created(create({"connection": DB, "email": "chuck@example.com", "password": STRONG_PASSWORD}))
 
     assert without_server_values(body) == {
         "email": "chuck@example.com",
@@ -91,7 +90,9 @@ def test_go_auth0_capture_with_username(create, make_connection):
     # go-auth0 TestUserManager_Create: the same request, the same body (but for ids and timestamps).
     make_connection(requires_username=True)
 
-    response = create({"connection": DB, "email": "chuck@example.com", "username": "chuck", "password": PASSWORD})
+    response = create(
+        {"connection": DB, "email": "chuck@example.com", "username": "chuck", "password": STRONG_PASSWORD}
+    )
 
     assert without_server_values(created(response)) == {
         "email": "chuck@example.com",
@@ -107,7 +108,7 @@ def test_go_auth0_capture_with_username(create, make_connection):
 def test_timestamps_are_equal_utc_milliseconds(create, connection):
     before = datetime.now(UTC).replace(microsecond=0)
 
-    body = created(create({"connection": DB, "email": "chuck@example.com", "password": PASSWORD}))
+    body = created(create({"connection": DB, "email": "chuck@example.com", "password": STRONG_PASSWORD}))
 
     after = datetime.now(UTC)
     assert body["created_at"] == body["updated_at"]
@@ -115,7 +116,7 @@ def test_timestamps_are_equal_utc_milliseconds(create, connection):
 
 
 def test_generated_user_id_is_an_object_id_starting_with_the_creation_time(create, connection):
-    body = created(create({"connection": DB, "email": "chuck@example.com", "password": PASSWORD}))
+    body = created(create({"connection": DB, "email": "chuck@example.com", "password": STRONG_PASSWORD}))
 
     match = GENERATED_USER_ID.fullmatch(body["user_id"])
     assert match, body["user_id"]
@@ -126,14 +127,14 @@ def test_generated_user_id_is_an_object_id_starting_with_the_creation_time(creat
 
 
 def test_generated_user_ids_differ(create, connection):
-    first = created(create({"connection": DB, "email": "one@example.com", "password": PASSWORD}))
-    second = created(create({"connection": DB, "email": "two@example.com", "password": PASSWORD}))
+    first = created(create({"connection": DB, "email": "one@example.com", "password": STRONG_PASSWORD}))
+    second = created(create({"connection": DB, "email": "two@example.com", "password": STRONG_PASSWORD}))
 
     assert first["user_id"] != second["user_id"]
 
 
 def test_location_header_names_the_new_user(create, connection):
-    response = create({"connection": DB, "email": "chuck@example.com", "password": PASSWORD})
+    response = create({"connection": DB, "email": "chuck@example.com", "password": STRONG_PASSWORD})
 
     user_id = created(response)["user_id"]
     assert response["Location"] == f"/api/v2/users/auth0%7C{user_id.removeprefix('auth0|')}"
@@ -144,7 +145,7 @@ def test_location_header_names_the_new_user(create, connection):
 
 @pytest.mark.parametrize("given", ["testaccdatasourceuser", "1235463", "a-b_c.d@e"])
 def test_custom_user_id_is_prefixed_and_bare_in_identities(create, connection, given):
-    response = create({"connection": DB, "email": "chuck@example.com", "password": PASSWORD, "user_id": given})
+    response = create({"connection": DB, "email": "chuck@example.com", "password": STRONG_PASSWORD, "user_id": given})
 
     body = created(response)
     assert body["user_id"] == f"auth0|{given}"
@@ -167,7 +168,7 @@ def test_terraform_capture_with_every_profile_field(create, make_connection):
             "family_name": "Lastname",
             "username": "testaccdatasourceuser",
             "nickname": "testaccdatasourceuser",
-            "password": PASSWORD,
+            "password": STRONG_PASSWORD,
             "user_metadata": metadata,
             "app_metadata": metadata,
             "picture": "https://www.example.com/picture.jpg",
@@ -198,7 +199,7 @@ def test_go_auth0_capture_with_given_names_but_no_name(create, make_connection):
             "connection": DB,
             "email": "chuck878@example.com",
             "username": "test-user636",
-            "password": PASSWORD,
+            "password": STRONG_PASSWORD,
             "given_name": "Chuck",
             "family_name": "Sanchez",
             "nickname": "Chucky",
@@ -231,7 +232,7 @@ def test_go_auth0_capture_with_given_names_but_no_name(create, make_connection):
 
 
 def test_defaults_name_nickname_and_picture_from_the_email(create, connection):
-    body = created(create({"connection": DB, "email": "chuck@example.com", "password": PASSWORD}))
+    body = created(create({"connection": DB, "email": "chuck@example.com", "password": STRONG_PASSWORD}))
 
     assert body["name"] == "chuck@example.com"
     assert body["nickname"] == "chuck"
@@ -244,7 +245,7 @@ def test_name_defaults_to_email_even_with_given_and_family_names(create, connect
             {
                 "connection": DB,
                 "email": "chuck@example.com",
-                "password": PASSWORD,
+                "password": STRONG_PASSWORD,
                 "given_name": "Chuck",
                 "family_name": "Norris",
             }
@@ -265,7 +266,7 @@ def test_name_defaults_to_email_even_with_given_and_family_names(create, connect
     ],
 )
 def test_nickname_defaults_to_the_email_local_part(create, connection, email, nickname):
-    body = created(create({"connection": DB, "email": email, "password": PASSWORD}))
+    body = created(create({"connection": DB, "email": email, "password": STRONG_PASSWORD}))
 
     assert body["nickname"] == nickname
 
@@ -278,21 +279,21 @@ def test_nickname_defaults_to_the_email_local_part(create, connection, email, ni
     ],
 )
 def test_default_picture_is_gravatar_with_first_two_letters_of_the_name(create, connection, email, initials):
-    body = created(create({"connection": DB, "email": email, "password": PASSWORD}))
+    body = created(create({"connection": DB, "email": email, "password": STRONG_PASSWORD}))
 
     assert body["picture"] == gravatar(email, initials)
 
 
 @pytest.mark.parametrize(("name", "initials"), [("John3 Doe", "jd"), ("ada lovelace king", "al"), ("Zoë", "zo")])
 def test_default_picture_uses_initials_of_the_given_name(create, connection, name, initials):
-    body = created(create({"connection": DB, "email": "john@example.com", "password": PASSWORD, "name": name}))
+    body = created(create({"connection": DB, "email": "john@example.com", "password": STRONG_PASSWORD, "name": name}))
 
     assert body["name"] == name
     assert body["picture"] == gravatar("john@example.com", initials)
 
 
 def test_email_is_lower_cased_everywhere(create, connection):
-    body = created(create({"connection": DB, "email": "Chuck.Norris@Example.COM", "password": PASSWORD}))
+    body = created(create({"connection": DB, "email": "Chuck.Norris@Example.COM", "password": STRONG_PASSWORD}))
 
     assert body["email"] == "chuck.norris@example.com"
     assert body["name"] == "chuck.norris@example.com"
@@ -302,7 +303,7 @@ def test_email_is_lower_cased_everywhere(create, connection):
 
 
 def test_default_chuck_picture_is_the_same_whatever_the_email_case(create, connection):
-    body = created(create({"connection": DB, "email": "CHUCK@EXAMPLE.COM", "password": PASSWORD}))
+    body = created(create({"connection": DB, "email": "CHUCK@EXAMPLE.COM", "password": STRONG_PASSWORD}))
 
     assert body["picture"] == CHUCK_PICTURE
 
@@ -328,19 +329,21 @@ def test_default_chuck_picture_is_the_same_whatever_the_email_case(create, conne
     ],
 )
 def test_given_value_is_echoed(create, connection, field, value):
-    body = created(create({"connection": DB, "email": "chuck@example.com", "password": PASSWORD, field: value}))
+    body = created(create({"connection": DB, "email": "chuck@example.com", "password": STRONG_PASSWORD, field: value}))
 
     assert body[field] == value
 
 
 def test_blocked_is_left_out_unless_sent(create, connection):
-    body = created(create({"connection": DB, "email": "chuck@example.com", "password": PASSWORD}))
+    body = created(create({"connection": DB, "email": "chuck@example.com", "password": STRONG_PASSWORD}))
 
     assert "blocked" not in body
 
 
 def test_verify_email_and_password_are_never_echoed(create, connection):
-    body = created(create({"connection": DB, "email": "chuck@example.com", "password": PASSWORD, "verify_email": True}))
+    body = created(
+        create({"connection": DB, "email": "chuck@example.com", "password": STRONG_PASSWORD, "verify_email": True})
+    )
 
     assert "verify_email" not in body
     assert "password" not in body
@@ -351,20 +354,20 @@ def test_verify_email_and_password_are_never_echoed(create, connection):
 
 
 def test_password_is_stored_as_a_verifiable_bcrypt_hash(create, connection):
-    created(create({"connection": DB, "email": "chuck@example.com", "password": PASSWORD}))
+    created(create({"connection": DB, "email": "chuck@example.com", "password": STRONG_PASSWORD}))
 
     stored = User.objects.get().password_hash
     assert stored.startswith("$2b$")
-    assert stored != PASSWORD
-    assert PASSWORD not in stored
-    assert verify_password(PASSWORD, stored)
-    assert not verify_password(PASSWORD.lower(), stored)
-    assert not verify_password(PASSWORD + "x", stored)
+    assert stored != STRONG_PASSWORD
+    assert STRONG_PASSWORD not in stored
+    assert verify_password(STRONG_PASSWORD, stored)
+    assert not verify_password(STRONG_PASSWORD.lower(), stored)
+    assert not verify_password(STRONG_PASSWORD + "x", stored)
 
 
 def test_same_password_gets_a_different_salt(create, connection):
-    created(create({"connection": DB, "email": "one@example.com", "password": PASSWORD}))
-    created(create({"connection": DB, "email": "two@example.com", "password": PASSWORD}))
+    created(create({"connection": DB, "email": "one@example.com", "password": STRONG_PASSWORD}))
+    created(create({"connection": DB, "email": "two@example.com", "password": STRONG_PASSWORD}))
 
     first, second = User.objects.values_list("password_hash", flat=True)
     assert first != second

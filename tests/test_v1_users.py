@@ -1,4 +1,5 @@
-"""POST /v1/users: the plain facade over the same ``create_user`` service, in its own contract."""
+"""POST /v1/users: the plain facade over the same ``create_user`` service, in its own contract (``{error, message}``):
+whole bodies, the service's rules, authentication and the client rate limit."""
 
 from __future__ import annotations
 
@@ -9,24 +10,23 @@ import pytest
 from django.test import override_settings
 
 from core.hashing import bcrypt_verify as verify_password
-from tests.conftest import STRONG_PASSWORD
+from tests.helpers import STRONG_PASSWORD, V1_USERS
 from users.models import User
 
 pytestmark = pytest.mark.django_db
 
-URL = "/v1/users"
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 BEARER_CHALLENGE = 'Bearer realm="management-api"'
 
 
 @pytest.fixture
-def v1(api_client, token):
-    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token('create:users')}")
-    return api_client
+def v1(admin_api):
+    """A client whose token holds ``create:users``, all /v1/users asks for."""
+    return admin_api
 
 
 def _post(client, body, **extra):
-    return client.post(URL, body, format="json", **extra)
+    return client.post(V1_USERS, body, format="json", **extra)
 
 
 def _invalid(message: str, *errors: tuple[str | None, str, str]) -> dict:
@@ -224,8 +224,9 @@ def test_invalid_bodies_are_400_invalid_request(v1, connection, body, expected):
     assert not User.objects.exists()
 
 
-def test_malformed_json_is_400_invalid_request(v1, connection):
-    response = v1.post(URL, data='{"email": ', content_type="application/json")
+@pytest.mark.parametrize("text", ['{"email": ', "{"])
+def test_malformed_json_is_400_invalid_request(v1, connection, text):
+    response = v1.post(V1_USERS, data=text, content_type="application/json")
     assert response.status_code == 400
     assert response.json() == {"error": "invalid_request", "message": "The body must be a JSON object."}
 

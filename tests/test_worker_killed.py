@@ -9,7 +9,6 @@ import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
 
@@ -17,18 +16,13 @@ import pytest
 
 from audit.models import Event
 from clients.tokens import OPERATOR, issue_token
-from tests.conftest import STRONG_PASSWORD
-from tests.live import gunicorn_server
+from tests.helpers import STRONG_PASSWORD
+from tests.live import gunicorn_server, worker_pids
 from users.models import User
 
 pytestmark = [pytest.mark.live]
 
 BATCH = 120
-
-
-def _workers(master: int) -> list[int]:
-    children = Path(f"/proc/{master}/task/{master}/children")
-    return [int(pid) for pid in children.read_text().split()] if children.exists() else []
 
 
 def test_killing_a_worker_mid_batch_loses_or_halves_nothing(transactional_db, make_connection):
@@ -71,7 +65,7 @@ def test_killing_a_worker_mid_batch_loses_or_halves_nothing(transactional_db, ma
             deadline = time.monotonic() + 30
             while len(acknowledged) < BATCH // 5 and time.monotonic() < deadline:
                 time.sleep(0.01)
-            victims = _workers(pids[0])
+            victims = worker_pids(pids[0])
             if victims:
                 os.kill(victims[0], signal.SIGKILL)
                 killed.append(victims[0])
