@@ -96,6 +96,23 @@ def backdate(user_id: str, created_at: datetime = OLD_TIME) -> None:
     User.objects.filter(user_id=user_id).update(created_at=created_at, updated_at=created_at)
 
 
+def password_hash_of(user: User) -> str:
+    """The user's stored ``password_hash``; fails the test when there is none (the callers gave the user a password
+    or a bcrypt hash: ``None`` would be a passwordless user, or one still holding a custom hash)."""
+    assert user.password_hash is not None, f"{user.user_id} has no password_hash"
+    return user.password_hash
+
+
+def stored_emails() -> list[str]:
+    """Every user's e-mail, sorted; fails the test when a user has none (the callers imported or created users by
+    e-mail only)."""
+    emails = []
+    for user_id, email in User.objects.values_list("user_id", "email"):
+        assert email is not None, f"{user_id} has no e-mail"
+        emails.append(email)
+    return sorted(emails)
+
+
 def listed_ids(response: Any) -> list[str]:
     """The user ids of a 200 list answer, in order."""
     assert response.status_code == 200, response.json()

@@ -10,7 +10,7 @@ import pytest
 from audit.models import Event
 from clients.services import create_client
 from core.actors import SYSTEM, Actor
-from tests.helpers import STRONG_PASSWORD
+from tests.helpers import STRONG_PASSWORD, password_hash_of
 from users.models import User
 from users.services import create_user
 
@@ -45,7 +45,7 @@ def test_an_api_create_writes_one_sapi_event(api, connection):
     assert (event.user_id, event.user_name) == (user["user_id"], "ann@example.com")
     assert (event.connection, event.connection_id) == (connection.name, connection.id)
     assert (event.ip, event.user_agent) == ("10.1.2.3", "ops/1.0")
-    _no_secret_anywhere(STRONG_PASSWORD, User.objects.get().password_hash)
+    _no_secret_anywhere(STRONG_PASSWORD, password_hash_of(User.objects.get()))
 
 
 def test_a_refused_create_writes_nothing(api, connection):

@@ -16,7 +16,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from core.hashing import bcrypt_verify as verify_password
-from tests.helpers import DB, STRONG_PASSWORD, invalid_body
+from tests.helpers import DB, STRONG_PASSWORD, invalid_body, password_hash_of
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -182,7 +182,7 @@ def test_verify_email_is_accepted_and_never_echoed(create: Callable[..., Any], v
 def test_valid_password_is_accepted_and_never_echoed(create: Callable[..., Any]) -> None:
     profile = assert_created(create(with_field("password", STRONG_PASSWORD)))
     assert "password" not in profile
-    assert verify_password(STRONG_PASSWORD, User.objects.get().password_hash)
+    assert verify_password(STRONG_PASSWORD, password_hash_of(User.objects.get()))
 
 
 def test_body_with_all_17_properties_is_accepted(create: Callable[..., Any], make_connection: Any) -> None:
@@ -361,8 +361,8 @@ def test_connection_name_of_one_character_is_accepted(
 def test_password_of_1_to_72_bytes_is_accepted(create: Callable[..., Any], password: str) -> None:
     assert_created(create({**base_body("password"), "connection": NO_POLICY_DB, "password": password}))
     # Stored whole: bcrypt would silently ignore anything past 72 bytes.
-    assert verify_password(password, User.objects.get().password_hash)
-    assert not verify_password(password[:-1], User.objects.get().password_hash)
+    assert verify_password(password, password_hash_of(User.objects.get()))
+    assert not verify_password(password[:-1], password_hash_of(User.objects.get()))
 
 
 @pytest.mark.parametrize(
@@ -737,7 +737,7 @@ def test_form_encoded_body_creates_a_user(admin_api: APIClient) -> None:
     assert profile["email"] == "jane@example.com"
     assert profile["given_name"] == "Jane"
     assert profile["family_name"] == "Doe"
-    assert verify_password(STRONG_PASSWORD, User.objects.get().password_hash)
+    assert verify_password(STRONG_PASSWORD, password_hash_of(User.objects.get()))
 
 
 @pytest.mark.parametrize("text", ["true", "false"])

@@ -5,6 +5,7 @@ case variant even when the service is bypassed.
 """
 
 from datetime import UTC, datetime
+from typing import TypedDict, Unpack
 
 import pytest
 from django.db import IntegrityError, transaction
@@ -13,6 +14,7 @@ from core.actors import SYSTEM
 from tests.helpers import DB, STRONG_PASSWORD
 from users.errors import UserAlreadyExists
 from users.models import User
+from users.serializers import NewUser
 from users.services import create_user
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +35,15 @@ def assert_conflict(response, *, rows: int = 1) -> None:
     assert User.objects.count() == rows
 
 
-def user_body(email: str, connection: str = DB, **fields) -> dict:
+class OtherFields(TypedDict, total=False):
+    """The fields besides e-mail and connection these tests give a user."""
+
+    username: str
+    user_id: str
+    name: str
+
+
+def user_body(email: str, connection: str = DB, **fields: Unpack[OtherFields]) -> NewUser:
     return {"connection": connection, "email": email, "password": STRONG_PASSWORD, **fields}
 
 

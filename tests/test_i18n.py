@@ -29,7 +29,8 @@ def test_catalogues_are_compiled_from_the_po_files(tmp_path):
     (target / "django.po").write_bytes(CATALOGUE.read_bytes())
     assert compile_catalogues([tmp_path]) == [target / "django.mo"]
     assert compile_catalogues([tmp_path]) == []  # up to date: nothing rewritten
-    assert polib.mofile(str(target / "django.mo")).find("Invalid token").msgstr == "無効なトークンです"
+    entry = polib.mofile(str(target / "django.mo")).find("Invalid token")
+    assert entry is not None and entry.msgstr == "無効なトークンです"
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,9 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from io import BytesIO
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -28,12 +29,13 @@ from jobs import worker as jobs_worker
 from jobs.models import Job, JobStatus
 from jobs.services import beat, claim_job, release_job
 from jobs.worker import Worker, _Heartbeat
+from tests.helpers import stored_emails
 from tests.live import ROOT, database_url
 from users.imports import ImportSummary, import_users
 from users.models import User
 
 URL = "/api/v2/jobs/users-imports"
-GOOD_USERS = [
+GOOD_USERS: list[dict[str, Any]] = [
     {"email": "ann@example.com", "email_verified": True},
     {"email": "bob@example.com"},
     {"email": "cat@example.com", "given_name": "Cat"},
@@ -322,16 +324,17 @@ class WorkerDied(Exception):
 def test_a_job_left_processing_by_a_dead_worker_is_taken_over_and_ends_with_each_user_once(post_import, importer):
     job_id = post_import().json()["id"]
     # A worker claimed the job, committed its first batch (two users), recorded that progress, and died.
-    job = claim_job(worker_id="dead-worker")
+    claimed = claim_job(worker_id="dead-worker")
+    assert claimed is not None
 
     def die_after_first_batch(summary: ImportSummary, bytes_read: int) -> None:
-        beat(job_id=job.id, worker_id="dead-worker", summary=summary.as_auth0(), bytes_read=bytes_read)
+        beat(job_id=claimed.id, worker_id="dead-worker", summary=summary.as_auth0(), bytes_read=bytes_read)
         raise WorkerDied()
 
     with pytest.raises(WorkerDied):
         import_users(
-            BytesIO(bytes(job.users_file)),
-            connection=job.connection,
+            BytesIO(bytes(claimed.users_file)),
+            connection=claimed.connection,
             actor=Actor("client", "test-client"),
             batch_size=2,
             on_progress=die_after_first_batch,
@@ -346,7 +349,7 @@ def test_a_job_left_processing_by_a_dead_worker_is_taken_over_and_ends_with_each
     job = Job.objects.get(pk=job_id)
     assert (job.status, job.attempts, job.claimed_by) == ("completed", 2, "")
     assert job.summary == {"failed": 0, "updated": 0, "inserted": 3, "total": 3}
-    assert sorted(User.objects.values_list("email", flat=True)) == sorted(u["email"] for u in GOOD_USERS)
+    assert stored_emails() == sorted(u["email"] for u in GOOD_USERS)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -370,10 +373,16 @@ def test_the_heartbeat_runs_while_the_job_runs_and_notices_a_take_over(post_impo
     claim_job(worker_id="me")
     Job.objects.filter(pk=job_id).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
     heartbeat = _Heartbeat(job_id=job_id, worker_id="me", interval=0.05)
+
+    def last_beat() -> datetime:
+        beat = Job.objects.get(pk=job_id).heartbeat_at
+        assert beat is not None  # set above, and a beat only moves it
+        return beat
+
     heartbeat.start()
     try:
         deadline = time.monotonic() + 10
-        while Job.objects.get(pk=job_id).heartbeat_at < timezone.now() - timedelta(minutes=1):
+        while last_beat() < timezone.now() - timedelta(minutes=1):
             assert time.monotonic() < deadline, "no heartbeat"
             time.sleep(0.05)
         Job.objects.filter(pk=job_id).update(claimed_by="someone-else")
@@ -410,7 +419,8 @@ def test_refused_users_are_kept_without_their_secrets(post_import, importer):
 @pytest.mark.django_db(transaction=True)
 def test_a_live_workers_job_is_not_taken_over(post_import):
     job_id = post_import().json()["id"]
-    assert claim_job(worker_id="alive").id == job_id
+    claimed = claim_job(worker_id="alive")
+    assert claimed is not None and claimed.id == job_id
     call_command("run_jobs", "--once")
     assert Job.objects.get(pk=job_id).claimed_by == "alive"
 
@@ -433,6 +443,7 @@ def test_a_stopped_worker_hands_its_job_back_and_a_new_worker_finishes_it(post_i
     job_id = post_import().json()["id"]
     first = Worker(worker_id="first")
     job = claim_job(worker_id="first")
+    assert job is not None
     first.stop()  # SIGTERM arrived: the current batch ends, then the job goes back to the queue
     first.run_job(job)
     row = Job.objects.get(pk=job_id)
@@ -521,6 +532,7 @@ def test_the_worker_process_stops_on_sigterm(transactional_db):
     try:
         # The worker says "running" once its signal handlers are in place: a signal sent before would kill it.
         seen = []
+        assert process.stdout is not None  # stdout=PIPE
         for line in process.stdout:
             seen.append(line)
             if " running" in line:
@@ -730,7 +742,7 @@ def test_a_job_that_cannot_be_finished_fails_and_the_worker_takes_the_next(post_
     second = post_import().json()["id"]
     real_finish = jobs_worker.finish_job
 
-    def refuse_the_report(**kwargs: object):
+    def refuse_the_report(**kwargs: Any) -> bool:
         if kwargs["errors"]:
             raise DataError("unsupported Unicode escape sequence")  # what PostgreSQL said of a NUL
         return real_finish(**kwargs)

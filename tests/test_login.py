@@ -16,7 +16,7 @@ from audit.models import Event, EventType
 from clients.services import create_client
 from core.actors import SYSTEM, Actor
 from core.hashing import bcrypt_verify as verify_password
-from tests.helpers import STRONG_PASSWORD
+from tests.helpers import STRONG_PASSWORD, password_hash_of
 from users.credentials import login
 from users.credentials.login import log_in
 from users.credentials.passwords import is_current_bcrypt
@@ -55,6 +55,7 @@ def _imported(user: User, *, password_hash: str | None = None, custom: dict | No
 
 def _log_in(user: User, password: str) -> bool:
     """Whether ``user`` logs in with ``password`` through the real check (``log_in``, by e-mail)."""
+    assert user.email is not None
     try:
         log_in(connection=user.connection, username=user.email, password=password, actor=ACTOR)
     except (WrongCredentials, UserBlocked):
@@ -83,8 +84,8 @@ def test_check_replaces_a_custom_hash_with_bcrypt_at_the_configured_cost(connect
     stored = User.objects.get(pk=user.pk)
     assert stored.custom_password_hash is None
     assert is_current_bcrypt(stored.password_hash)
-    assert stored.password_hash.startswith(f"$2b${settings.BCRYPT_ROUNDS:02d}$")
-    assert verify_password(IMPORTED_PASSWORD, stored.password_hash)
+    assert password_hash_of(stored).startswith(f"$2b${settings.BCRYPT_ROUNDS:02d}$")
+    assert verify_password(IMPORTED_PASSWORD, password_hash_of(stored))
     event = Event.objects.get(type=EventType.SUCCESS_LOGIN)
     assert event.user_id == user.user_id and event.details == {"rehashed": True}
     assert event.actor_id == "login-test" and event.ip == "192.0.2.1"
@@ -131,8 +132,8 @@ def test_rehash_loses_to_a_concurrent_password_change(connection, monkeypatch):
     )
     assert _log_in(stale, IMPORTED_PASSWORD) is True
     stored = User.objects.get(pk=stale.pk)
-    assert verify_password("N3w!Passw0rd-2", stored.password_hash)
-    assert not verify_password(IMPORTED_PASSWORD, stored.password_hash)
+    assert verify_password("N3w!Passw0rd-2", password_hash_of(stored))
+    assert not verify_password(IMPORTED_PASSWORD, password_hash_of(stored))
     assert Event.objects.get(type=EventType.SUCCESS_LOGIN).details == {"rehashed": False}
 
 

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.utils import timezone
@@ -454,6 +455,7 @@ def test_jwks_publishes_the_signing_key(api_client):
     assert key["kid"] == settings.JWT_SIGNING_KEY.kid
     assert key["kty"] == "RSA" and key["alg"] == "RS256" and key["use"] == "sig"
     public = jwt.algorithms.RSAAlgorithm.from_jwk(json.dumps(key))
+    assert isinstance(public, RSAPublicKey)  # the JWKS never publishes the private half
     from clients.tokens import issue_token
 
     token = issue_token(client_id="x", scopes=["read:users"])
@@ -480,7 +482,11 @@ def test_percent_encoded_invalid_utf8_is_400_invalid_request(api_client, client_
         response = api_client.generic("POST", "/oauth/token", body, content_type="application/x-www-form-urlencoded")
     else:
         credentials = base64.b64encode(f"{client.client_id}:%ED%A0%80".encode()).decode()
-        body = {"grant_type": "client_credentials"}
-        response = api_client.post("/oauth/token", body, format="json", HTTP_AUTHORIZATION=f"Basic {credentials}")
+        response = api_client.post(
+            "/oauth/token",
+            {"grant_type": "client_credentials"},
+            format="json",
+            HTTP_AUTHORIZATION=f"Basic {credentials}",
+        )
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"

@@ -4,6 +4,8 @@ The rules themselves are unit-tested in ``test_password_policy.py``; here each l
 boundaries through the API, with the whole error body, and a refused password never leaves a user behind.
 """
 
+from typing import Any
+
 import pytest
 
 from tests.helpers import management_error
@@ -49,7 +51,7 @@ def personal(*failures: tuple[str, str]) -> dict:
     return refusal("PasswordNoUserInfoError: Password contains user information", *failures)
 
 
-def post(create, connection: str, password: str, **fields) -> object:
+def post(create, connection: str, password: str, **fields) -> Any:
     return create({"connection": connection, "email": "chuck@example.com", "password": password, **fields})
 
 

@@ -195,6 +195,7 @@ def test_each_contract_words_a_taken_email_its_own_way(exists_error):
     from users.errors import UserAlreadyExists
 
     problem = translate(UserAlreadyExists())
+    assert problem is not None
     assert management.render(problem).body["errorCode"] == "auth0_idp_error"
     assert v1.render(problem)[:2] == (
         {"error": "email_exists", "message": "A user with this email already exists."},

@@ -86,4 +86,5 @@ def test_rate_limit_surfaces_as_too_many_requests(transactional_db):
             api.users.get("auth0|000000000000000000000000")
     assert limited.value.status_code == 429
     assert limited.value.body["errorCode"] == "too_many_requests"
+    assert limited.value.headers is not None
     assert limited.value.headers["x-ratelimit-remaining"] == "0"

@@ -13,7 +13,7 @@ from django.test import override_settings
 from clients.services import create_client, set_client_active
 from core.actors import SYSTEM
 from core.hashing import bcrypt_verify as verify_password
-from tests.helpers import SIGNUP, STRONG_PASSWORD
+from tests.helpers import SIGNUP, STRONG_PASSWORD, password_hash_of
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -100,9 +100,10 @@ def test_signup_answers_200_with_the_bare_id_the_email_and_email_verified(api_cl
     assert user.user_id == f"auth0|{body['_id']}"
     assert user.connection == connection
     assert user.email == "ann@example.com"
-    assert user.password_hash != STRONG_PASSWORD
-    assert user.password_hash.startswith("$2b$")
-    assert verify_password(STRONG_PASSWORD, user.password_hash)
+    stored = password_hash_of(user)
+    assert stored != STRONG_PASSWORD
+    assert stored.startswith("$2b$")
+    assert verify_password(STRONG_PASSWORD, stored)
 
 
 def test_signup_echoes_every_profile_field_given_but_not_the_metadata(api_client, named_app):
@@ -158,6 +159,7 @@ def test_signup_defaults_the_profile_like_a_management_create(api_client, signup
     _signup(api_client, _body(signup_app))
     user = User.objects.get()
     assert (user.name, user.nickname) == ("ann@example.com", "ann")
+    assert user.picture is not None
     assert user.picture.startswith("https://s.gravatar.com/avatar/")
 
 

@@ -11,7 +11,7 @@ from urllib.parse import quote
 import pytest
 
 from core.hashing import bcrypt_verify as verify_password
-from tests.helpers import DB, STRONG_PASSWORD
+from tests.helpers import DB, STRONG_PASSWORD, password_hash_of
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -356,7 +356,7 @@ def test_verify_email_and_password_are_never_echoed(create, connection):
 def test_password_is_stored_as_a_verifiable_bcrypt_hash(create, connection):
     created(create({"connection": DB, "email": "chuck@example.com", "password": STRONG_PASSWORD}))
 
-    stored = User.objects.get().password_hash
+    stored = password_hash_of(User.objects.get())
     assert stored.startswith("$2b$")
     assert stored != STRONG_PASSWORD
     assert STRONG_PASSWORD not in stored

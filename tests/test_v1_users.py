@@ -10,7 +10,7 @@ import pytest
 from django.test import override_settings
 
 from core.hashing import bcrypt_verify as verify_password
-from tests.helpers import STRONG_PASSWORD, V1_USERS
+from tests.helpers import STRONG_PASSWORD, V1_USERS, password_hash_of
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -56,7 +56,7 @@ def test_creates_a_user_in_the_v1_connection_and_answers_201(v1, connection):
     assert TIMESTAMP.fullmatch(body["created_at"])
     assert re.fullmatch(r"auth0\|[0-9a-f]{24}", body["id"])
     assert user.connection == connection
-    assert verify_password(STRONG_PASSWORD, user.password_hash)
+    assert verify_password(STRONG_PASSWORD, password_hash_of(user))
     assert user.blocked is not True
 
 
