@@ -1,4 +1,7 @@
+from pathlib import Path
+
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class CoreConfig(AppConfig):
@@ -7,3 +10,19 @@ class CoreConfig(AppConfig):
 
     name = "core"
     verbose_name = "Core"
+
+    def ready(self) -> None:
+        """Compile any missing or stale message catalogue before the first request, however the process was
+        started (``gunicorn config.wsgi`` directly, ``manage.py``, the job worker): ``core.translations``.
+
+        It runs before any request activates a language, so the first catalogue Django loads for one already
+        sees a substitute directory put in ``LOCALE_PATHS`` here (a read-only install).
+        """
+        from core.translations import ensure_compiled
+
+        current = [Path(p) for p in settings.LOCALE_PATHS]
+        data_dir = getattr(settings, "DATA_DIR", None)
+        fallbacks = [Path(data_dir) / "locale"] if data_dir else []
+        paths = ensure_compiled(current, fallbacks)
+        if paths != current:
+            settings.LOCALE_PATHS = [str(p) for p in paths]

@@ -94,21 +94,86 @@ def test_signups_succeeded_and_refused_are_recorded(api_client, connection):
 
     refusals = [
         {**body},  # taken
-        {**body, "email": "b@example.com", "password": "weak"},
+        # a weak password that no log text contains ("weak" is in "Password is too weak")
+        {**body, "email": "b@example.com", "password": "feeble"},
         {**body, "client_id": "nope"},
         {**body, "email": "not-an-email"},
     ]
     for refused in refusals:
         assert api_client.post("/dbconnections/signup", refused, format="json").status_code == 400
     failures = list(Event.objects.filter(type="fs").order_by("id"))
-    assert [f.details["code"] for f in failures] == [
+    assert [f.details["error"]["code"] for f in failures] == [
         "auth0_idp_error",
         "invalid_password",
         "invalid_client",
         "invalid_body",
     ]
     assert all(f.connection == connection.name for f in failures)
-    _no_secret_anywhere(STRONG_PASSWORD, 'weak"')
+    _no_secret_anywhere(STRONG_PASSWORD, "feeble")
+
+
+def test_a_refused_signup_is_logged_as_auth0_logs_it_never_as_a_repr(api, api_client, connection, admin_client):
+    # Auth0's "Failed Signup" entry (auth0-log-schemas fs.schema.json): a text description, a details object.
+    app, _secret = create_client(name="web", scopes="", connections=[connection.name], actor=SYSTEM)
+    body = {"client_id": app.client_id, "connection": connection.name, "email": "b@example.com", "password": "feeble"}
+    assert api_client.post("/dbconnections/signup", body, format="json").status_code == 400
+    [entry] = [log for log in api.get("/api/v2/logs").json() if log["type"] == "fs"]
+    assert entry["description"] == "Password is too weak"
+    assert entry["user_name"] == "b@example.com" and entry["connection"] == connection.name
+    assert entry["details"] == {
+        "error": {
+            "message": "Password is too weak",
+            "code": "invalid_password",
+            "name": "PasswordStrengthError",
+            "description": {
+                "rules": [
+                    {
+                        "message": "At least %d characters in length",
+                        "format": [8],
+                        "code": "lengthAtLeast",
+                        "verified": False,
+                    },
+                    {
+                        "message": "Contain at least %d of the following %d types of characters:",
+                        "code": "containsAtLeast",
+                        "format": [3, 4],
+                        "items": [
+                            {"message": "lower case letters (a-z)", "code": "lowerCase", "verified": True},
+                            {"message": "upper case letters (A-Z)", "code": "upperCase", "verified": False},
+                            {"message": "numbers (i.e. 0-9)", "code": "numbers", "verified": False},
+                            {
+                                "message": "special characters (e.g. !@#$%^&*)",
+                                "code": "specialCharacters",
+                                "verified": False,
+                            },
+                        ],
+                        "verified": False,
+                    },
+                ],
+                "verified": False,
+            },
+        },
+        "client_id": app.client_id,
+        "actor": {"kind": "anonymous", "id": app.client_id},
+    }
+    event = Event.objects.get(type="fs")
+    page = admin_client.get(f"/admin/audit/event/{event.pk}/change/").content.decode()
+    assert "Password is too weak" in page and "{&#x27;rules&#x27;" not in page and "{'rules'" not in page
+
+
+def test_every_refused_signup_description_is_its_message(api_client, connection):
+    app, _secret = create_client(name="web", scopes="", connections=[connection.name], actor=SYSTEM)
+    body = {"client_id": app.client_id, "connection": connection.name, "email": "a@example.com", "password": "x"}
+    for refused in ({**body, "password": STRONG_PASSWORD}, {**body, "client_id": "nope"}, {**body, "email": "no"}):
+        api_client.post("/dbconnections/signup", refused, format="json")
+    api_client.post("/dbconnections/signup", {**body, "password": STRONG_PASSWORD}, format="json")  # taken
+    descriptions = list(Event.objects.filter(type="fs").order_by("id").values_list("description", flat=True))
+    assert descriptions == [
+        "Unknown or inactive client.",
+        "Payload validation error: 'Object didn't pass validation for format email: no' on property email "
+        "(The user's email address).",
+        "The user already exists.",
+    ]
 
 
 def test_verification_and_its_request_are_recorded(api, client, connection, django_capture_on_commit_callbacks):

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import polib
 import pytest
 from django.conf import settings
 
 from clients.services import create_client
+from core import translations
 from core.actors import SYSTEM
 from core.translations import compile_catalogues
+from tests.live import ROOT, _free_port, database_url, post_json
 
 pytestmark = pytest.mark.django_db
 
@@ -121,3 +131,140 @@ def test_positional_placeholders_keep_their_order_in_japanese(create, connection
     body = {"connection": connection.name, "email": "a@example.com", "password": "password"}
     (error,) = create(body, HTTP_ACCEPT_LANGUAGE="ja").json()["errors"]
     assert error["message"].startswith("少なくとも 3 種類の文字を含める（次の 4 種類のうち）")
+
+
+# --- the compiled catalogue, however the service is started (issue 13) -----------------------------------------
+
+# What a plain start needs of the checkout: the packages and the catalogue's source, never a compiled .mo.
+_SOURCES = ("api", "audit", "clients", "config", "connections", "core", "idempotency", "jobs", "locale", "ratelimits")
+_NO_BUILD_OUTPUT = shutil.ignore_patterns("*.mo", "__pycache__")
+
+
+@pytest.fixture
+def clean_copy(tmp_path: Path) -> Path:
+    """The service's source as a fresh checkout has it: no ``.mo`` anywhere, nothing compiled."""
+    copy = tmp_path / "checkout"
+    for name in (*_SOURCES, "users"):
+        shutil.copytree(ROOT / name, copy / name, ignore=_NO_BUILD_OUTPUT)
+    assert not list(copy.rglob("*.mo"))
+    return copy
+
+
+@pytest.mark.live
+@pytest.mark.django_db(transaction=True)
+def test_gunicorn_started_directly_from_a_fresh_checkout_answers_in_japanese(clean_copy):
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": database_url(),
+        "SECRET_KEY": settings.SECRET_KEY,
+        "DATA_DIR": str(clean_copy.parent / "data"),
+        "DEBUG": "false",
+    }
+    # The way a container, a systemd unit or a PaaS starts it: no serve.sh, no compile step.
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    server = subprocess.Popen(
+        [str(gunicorn), "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+        cwd=clean_copy,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        status, body, _headers = _post_when_up(f"http://127.0.0.1:{port}/api/v2/users", server)
+    finally:
+        server.send_signal(signal.SIGQUIT)
+        server.wait(timeout=15)
+    assert status == 401
+    assert body["message"] == "認証情報がありません"
+    assert (clean_copy / "locale" / "ja" / "LC_MESSAGES" / "django.mo").is_file()  # compiled on start, in place
+
+
+def _post_when_up(url: str, server: subprocess.Popen[bytes]) -> tuple[int, Any, dict[str, str]]:
+    deadline = time.monotonic() + 30
+    while True:
+        if server.poll() is not None:
+            raise RuntimeError(server.stderr.read().decode() if server.stderr else "gunicorn exited")
+        try:
+            return post_json(url, {}, headers={"Accept-Language": "ja"})
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+_READ_ONLY_START = """
+import errno, sys
+import core.translations as translations
+
+compile_catalogue = translations.compile_catalogue
+refused = sys.argv[1]
+
+def read_only(po_path, mo_path):
+    if str(mo_path).startswith(refused):
+        raise OSError(errno.EROFS, "Read-only file system")
+    return compile_catalogue(po_path, mo_path)
+
+translations.compile_catalogue = read_only
+import django
+django.setup()
+from django.utils import translation
+translation.activate("ja")
+print(translation.gettext("Invalid token"))
+"""
+
+
+def _start_read_only(copy: Path, refused: Path) -> subprocess.CompletedProcess[str]:
+    """Set Django up from ``copy`` (as the WSGI module does) with every write under ``refused`` failing, as on a
+    read-only filesystem (the tests run as root, whom file modes do not stop)."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "SECRET_KEY": "x",
+        "DATA_DIR": str(copy.parent / "data"),
+        "DATABASE_URL": "sqlite:///:memory:",
+        "TMPDIR": str(copy.parent / "tmp"),
+    }
+    (copy.parent / "tmp").mkdir(exist_ok=True)
+    command = [sys.executable, "-c", _READ_ONLY_START, str(refused)]
+    return subprocess.run(command, cwd=copy, env=env, capture_output=True, text=True, timeout=60, check=True)
+
+
+def test_a_read_only_install_compiles_its_catalogue_into_the_data_directory(clean_copy):
+    started = _start_read_only(clean_copy, refused=clean_copy)
+    assert started.stdout.strip() == "無効なトークンです"
+    assert not list(clean_copy.rglob("*.mo"))
+    [compiled] = (clean_copy.parent / "data" / "locale").glob("compiled-*/ja/LC_MESSAGES/django.mo")
+    assert polib.mofile(str(compiled)).find("Invalid token") is not None
+
+
+def test_with_nowhere_to_write_the_service_still_starts_in_english(clean_copy):
+    started = _start_read_only(clean_copy, refused=clean_copy.parent)
+    assert started.stdout.strip() == "Invalid token"
+    assert "translations unavailable" in started.stderr
+    assert not list(clean_copy.parent.rglob("*.mo"))
+
+
+def test_a_stale_catalogue_in_a_read_only_directory_is_shadowed_by_a_fresh_one(tmp_path, monkeypatch):
+    source = tmp_path / "locale"
+    po = source / "ja" / "LC_MESSAGES" / "django.po"
+    po.parent.mkdir(parents=True)
+    po.write_bytes(CATALOGUE.read_bytes())
+    stale = po.with_suffix(".mo")
+    stale.write_bytes(b"stale")
+    os.utime(stale, (0, 0))
+    real = translations.compile_catalogue
+
+    def read_only(po_path: Path, mo_path: Path) -> None:
+        if source in mo_path.parents:
+            raise OSError(errno.EROFS, "Read-only file system")
+        real(po_path, mo_path)
+
+    monkeypatch.setattr(translations, "compile_catalogue", read_only)
+    paths = translations.ensure_compiled([source], [tmp_path / "data"])
+    assert len(paths) == 2 and paths[1] == source  # the substitute first: the first path to have a message wins
+    assert polib.mofile(str(paths[0] / "ja" / "LC_MESSAGES" / "django.mo")).find("Invalid token") is not None
+    assert stale.read_bytes() == b"stale"
+    assert translations.ensure_compiled([source], [tmp_path / "data"]) == paths  # fresh now: nothing rewritten

@@ -297,6 +297,22 @@ def test_worker_runs_a_job_to_completed_with_summary_and_errors(post_import, imp
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_user_that_exists_without_upsert_is_auth0s_duplicated_user(post_import, importer):
+    # Auth0's answer, recorded by go-auth0 (test/data/recordings/TestJobManager_ReadErrors.yaml)
+    post_import([{"email": "chuck@example.com"}])
+    call_command("run_jobs", "--once")
+    job_id = post_import([{"email": "chuck@example.com", "email_verified": True}]).json()["id"]
+    call_command("run_jobs", "--once")
+    errors = importer.get(f"/api/v2/jobs/{job_id}/errors")
+    assert errors.json() == [
+        {
+            "user": {"email": "chuck@example.com", "email_verified": True},
+            "errors": [{"code": "DUPLICATED_USER", "message": "The user already exist and upsert parameter is false"}],
+        }
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
 def test_errors_of_a_job_that_refused_nobody_is_204(post_import, importer):
     job_id = post_import().json()["id"]
     call_command("run_jobs", "--once")

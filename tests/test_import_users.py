@@ -59,8 +59,9 @@ def run(connection: Connection) -> Callable[..., tuple[ImportSummary, list[Rejec
     return go
 
 
-def _codes(rejected: list[RejectedUser]) -> list[list[tuple[str, str]]]:
-    return [[(e["code"], e["path"]) for e in r.errors] for r in rejected]
+def _codes(rejected: list[RejectedUser]) -> list[list[tuple[str, str | None]]]:
+    """Each error's code and path (``None`` for an error about the user as a whole: Auth0 gives those no path)."""
+    return [[(e["code"], e.get("path")) for e in r.errors] for r in rejected]
 
 
 # --- what gets stored ---------------------------------------------------------------------------------------
@@ -146,7 +147,10 @@ def test_plain_passwords_must_pass_the_connections_policy(run, make_connection):
         ({"email": "a@example.com", "password_hash": 12}, [("INVALID_TYPE", "password_hash")]),
         ({"email": "a@example.com", "custom_password_hash": "md5"}, [("INVALID_TYPE", "custom_password_hash")]),
         ({"email": "a@example.com", "password": "x" * 73}, [("MAX_LENGTH", "password")]),
-        ({"email": "a@example.com", "mfa_factors": [{"totp": {"secret": "x"}}]}, [("NOT_SUPPORTED", "mfa_factors")]),
+        (
+            {"email": "a@example.com", "mfa_factors": [{"totp": {"secret": "x"}}]},
+            [("MFA_FACTORS_FAILED", "mfa_factors")],
+        ),
         (
             {"email": "a@example.com", "password": "Str0ng!Passw0rd", "password_hash": HASH},
             [("NOT_PASSED", "password_hash")],
@@ -175,9 +179,10 @@ def test_a_connection_that_requires_usernames_requires_them_on_import(run, make_
         into=named,
     )
     assert _codes(rejected) == [
-        [("OBJECT_MISSING_REQUIRED_PROPERTY", "username")],
+        [("OBJECT_REQUIRED", "username")],
         [("USERNAME_IS_EMAIL", "username")],
     ]
+    assert rejected[0].errors[0]["message"] == "Missing required property: username"
     assert User.objects.get().username == "carol"
 
 
@@ -213,31 +218,62 @@ def test_an_empty_array_imports_nothing(run):
 def test_a_user_named_twice_in_the_file_is_a_duplicate_in_any_batch(run):
     users = [{"email": "dup@example.com"}, {"email": "x@example.com"}, {"email": "DUP@example.com"}]
     _summary, rejected = run(users, batch_size=1)
-    assert _codes(rejected) == [[("DUPLICATED_USER", "")]]
+    assert rejected[0].errors == [
+        {"code": "DUPLICATED_USER", "message": "A user with this email was already provided."}
+    ]
     assert rejected[0].index == 2
     _summary, rejected = run([{"email": "again@example.com"}, {"email": "Again@example.com"}])  # in one batch
-    assert _codes(rejected) == [[("DUPLICATED_USER", "")]]
+    assert _codes(rejected) == [[("DUPLICATED_USER", None)]]
     assert User.objects.count() == 3
 
 
 def test_two_users_with_one_user_id_keep_the_first(run):
     _summary, rejected = run([{"email": "a@example.com", "user_id": "u1"}, {"email": "b@example.com", "user_id": "u1"}])
     assert User.objects.get().email == "a@example.com"
-    assert _codes(rejected) == [[("DUPLICATED_USER", "")]] and rejected[0].index == 1
+    assert rejected[0].errors == [
+        {"code": "DUPLICATED_USER", "message": "A user with this user_id was already provided."}
+    ]
+    assert rejected[0].index == 1
 
 
-def test_an_existing_different_user_is_a_conflict_without_upsert(run, make_connection):
+# Auth0's answer, recorded by go-auth0 (test/data/recordings/TestJobManager_ReadErrors.yaml): no path.
+EXISTS = {"code": "DUPLICATED_USER", "message": "The user already exist and upsert parameter is false"}
+
+
+def test_an_existing_different_user_is_auth0s_duplicated_user_without_upsert(run, make_connection):
+    # "pre-existing users that match on email address, user ID, phone, or username will fail" (Bulk User Imports)
     named = make_connection(name="Named", requires_username=True)
-    run([{"email": "a@example.com", "username": "alice", "given_name": "A"}], into=named)
+    run([{"email": "a@example.com", "username": "alice", "given_name": "A", "user_id": "a1"}], into=named)
     _summary, rejected = run(
         [
             {"email": "a@example.com", "username": "alice", "given_name": "Changed"},
             {"email": "new@example.com", "username": "ALICE"},
+            {"email": "other@example.com", "username": "other", "user_id": "a1"},
         ],
         into=named,
     )
-    assert _codes(rejected) == [[("CONFLICT_EMAIL", "")], [("CONFLICT_USERNAME", "")]]
+    assert [r.as_auth0() for r in rejected] == [
+        {"user": {"email": "a@example.com", "username": "alice", "given_name": "Changed"}, "errors": [EXISTS]},
+        {"user": {"email": "new@example.com", "username": "ALICE"}, "errors": [EXISTS]},
+        {"user": {"email": "other@example.com", "username": "other", "user_id": "a1"}, "errors": [EXISTS]},
+    ]
     assert User.objects.get().given_name == "A"
+
+
+def test_with_upsert_an_identifier_of_another_user_is_a_conflict(run, make_connection):
+    named = make_connection(name="Named", requires_username=True)
+    run([{"email": "a@example.com", "username": "alice"}, {"email": "b@example.com", "username": "bob"}], into=named)
+    _summary, rejected = run(
+        [{"email": "a@example.com", "username": "bob"}, {"email": "c@example.com", "username": "alice"}],
+        into=named,
+        upsert=True,
+    )
+    taken = {"code": "CONFLICT_USERNAME", "message": "A user with this username already exists in the connection."}
+    assert [r.errors for r in rejected] == [[taken], [taken]]
+    assert sorted(User.objects.values_list("email", "username")) == [
+        ("a@example.com", "alice"),
+        ("b@example.com", "bob"),
+    ]
 
 
 def test_the_same_email_in_another_connection_is_another_user(run, make_connection):
@@ -314,7 +350,7 @@ def test_upsert_cannot_change_an_identifier(run, make_connection):
     named = make_connection(name="Named", requires_username=True)
     run([{"email": "a@example.com", "username": "alice"}], into=named)
     _summary, rejected = run([{"email": "a@example.com", "username": "alicia"}], into=named, upsert=True)
-    assert _codes(rejected) == [[("CONFLICT", "")]]
+    assert _codes(rejected) == [[("CONFLICT", None)]]
     assert "username" in rejected[0].errors[0]["message"]
     assert User.objects.get().username == "alice"
 
@@ -324,7 +360,7 @@ def test_upsert_of_a_user_named_twice_still_reports_the_duplicate(run):
     summary, rejected = run(
         [{"email": "a@example.com", "given_name": "B"}, {"email": "a@example.com", "given_name": "C"}], upsert=True
     )
-    assert summary.updated == 1 and _codes(rejected) == [[("DUPLICATED_USER", "")]]
+    assert summary.updated == 1 and _codes(rejected) == [[("DUPLICATED_USER", None)]]
     assert User.objects.get().given_name == "B"
 
 
@@ -341,7 +377,11 @@ def test_a_dry_run_reports_everything_and_writes_nothing(run):
     ]
     summary, rejected = run(users, dry_run=True, batch_size=1)
     assert summary.as_auth0() == {"failed": 3, "updated": 0, "inserted": 1, "total": 4}
-    assert _codes(rejected) == [[("CONFLICT_EMAIL", "")], [("DUPLICATED_USER", "")], [("FORMAT", "email")]]
+    assert _codes(rejected) == [[("DUPLICATED_USER", None)], [("DUPLICATED_USER", None)], [("FORMAT", "email")]]
+    assert [r.errors[0]["message"] for r in rejected[:2]] == [
+        "The user already exist and upsert parameter is false",
+        "A user with this email was already provided.",
+    ]
     assert list(User.objects.values_list("email", flat=True)) == ["taken@example.com"]
     assert Event.objects.filter(description="Import users").count() == 1  # the setup's, none from the dry run
 
@@ -356,7 +396,7 @@ def test_the_pipelined_import_writes_from_its_own_connection(make_connection):
     rejected: list[RejectedUser] = []
     summary = import_users(_lines(users), connection=connection, actor=SYSTEM, batch_size=4, on_reject=rejected.append)
     assert summary.as_auth0() == {"failed": 1, "updated": 0, "inserted": 25, "total": 26}
-    assert _codes(rejected) == [[("DUPLICATED_USER", "")]]
+    assert _codes(rejected) == [[("DUPLICATED_USER", None)]]
     assert User.objects.count() == 25
 
 
@@ -408,6 +448,24 @@ def test_the_command_keeps_json_lines_as_json_lines(make_connection, write, caps
         call_command("import_users", str(path), "--connection", "Username-Password-Authentication", "--no-progress")
     lines = path.with_name("users.rejects.jsonl").read_text().splitlines()
     assert [json.loads(line)["errors"][0]["code"] for line in lines] == ["DUPLICATED_USER"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_rejects_file_holds_auth0s_job_errors(make_connection, write, capsys):
+    make_connection()
+    call_command(
+        "import_users",
+        str(write("first.json", [{"email": "taken@example.com"}])),
+        "--connection",
+        "Username-Password-Authentication",
+        "--no-progress",
+    )
+    path = write("users.json", [{"email": "taken@example.com", "given_name": "T"}, {"email": "x@example.com"}])
+    with pytest.raises(SystemExit):
+        call_command("import_users", str(path), "--connection", "Username-Password-Authentication", "--no-progress")
+    assert json.loads(path.with_name("users.rejects.json").read_text()) == [
+        {"user": {"email": "taken@example.com", "given_name": "T"}, "errors": [EXISTS]}
+    ]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -689,7 +747,7 @@ def test_a_secret_removed_error_never_quotes_what_removed_lists(run):
 
 # attack3: on PostgreSQL jsonb keeps numbers as numeric and writes 1e308 back as a 309-digit integer (and 1e23 as
 # 10**23, which is not the float 1e23), so a re-run of the same file (the documented way to resume an import)
-# finds the row "different": CONFLICT_EMAIL without --upsert, "updated" with it. SQLite skips it as identical.
+# finds the row "different": DUPLICATED_USER without --upsert, "updated" with it. SQLite skips it as identical.
 @pytest.mark.parametrize("number", [1e308, 1e23])
 def test_a_second_run_skips_a_user_whose_metadata_holds_a_large_float(run, number):  # attack3
     users = [{"email": "a@example.com", "app_metadata": {"n": number}}]

@@ -25,16 +25,19 @@ class UserErrorCode(StrEnum):
     CONNECTION_MISMATCH = "CONNECTION_MISMATCH"
     NO_EMAIL = "NO_EMAIL"
     ALREADY_VERIFIED = "ALREADY_VERIFIED"
-    # Auth0's bulk-import job error codes (``users.imports``), beside z-schema's (``core.errors.FieldCode``).
-    INVALID_JSON = "INVALID_JSON"
+    # Auth0's bulk-import job error codes (``users.imports``), beside z-schema's (``core.errors.FieldCode``): the
+    # list of "Bulk User Imports", section "Retrieve failed entries". CONFLICT_EMAIL is on it too, but every case
+    # it could name is DUPLICATED_USER (no upsert) or an update (upsert), so it is never answered.
     NOT_PASSED = "NOT_PASSED"
-    NOT_SUPPORTED = "NOT_SUPPORTED"
-    PASSWORD_STRENGTH = "PASSWORD_STRENGTH"  # noqa: S105 - an error code, not a secret
-    SECRET_REMOVED = "SECRET_REMOVED"  # noqa: S105 - an error code, not a secret
+    MFA_FACTORS_FAILED = "MFA_FACTORS_FAILED"
     CONFLICT = "CONFLICT"
-    CONFLICT_EMAIL = "CONFLICT_EMAIL"
     CONFLICT_USERNAME = "CONFLICT_USERNAME"
     DUPLICATED_USER = "DUPLICATED_USER"
+    # This service's own import codes, for what Auth0's import has no case of: a JSON lines file's unreadable line,
+    # a plain password (Auth0 takes hashes only), a rejects file whose secrets were left out.
+    INVALID_JSON = "INVALID_JSON"
+    PASSWORD_STRENGTH = "PASSWORD_STRENGTH"  # noqa: S105 - an error code, not a secret
+    SECRET_REMOVED = "SECRET_REMOVED"  # noqa: S105 - an error code, not a secret
 
 
 class UserAlreadyExists(DomainError):

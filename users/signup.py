@@ -15,6 +15,7 @@ from audit.models import EventType
 from audit.services import record_failure
 from clients.models import Client
 from connections.models import Connection, Strategy
+from connections.password_policy import PasswordPolicyError
 from core.actors import Actor
 from core.errors import DomainError
 from users.errors import SignupRefused, UserErrorCode
@@ -57,19 +58,31 @@ def _sign_up(data: SignupRequest, actor: Actor) -> User:
     return create_user(data=fields, actor=actor, event=(EventType.SUCCESS_SIGNUP, "Successful signup"))
 
 
-def record_refused_signup(*, body: Any, error: Exception, actor: Actor) -> None:
-    """Record a refused sign-up (``fs``), on its own: the body as sent (any JSON, or a form) and why it was refused.
+def record_refused_signup(*, body: Any, error: DomainError, actor: Actor) -> None:
+    """Record a refused sign-up (``fs``), on its own: who tried, on which connection, and why it was refused.
 
-    The view calls it for a body the schema refuses; ``sign_up`` for every later refusal.
+    The view calls it for a body the schema refuses; ``sign_up`` for every later refusal. Stored the way Auth0's
+    "Failed Signup" log entries are (auth0/auth0-log-schemas, ``schemas/log-types/fs.schema.json``: a text
+    ``description`` of the issue, the rest in a ``details`` object): ``description`` is the error's short message
+    ("Password is too weak", "The user already exists."), and ``details.error`` holds its ``message`` and
+    ``code``, with a password policy error's ``name`` and its structured rules (``description``, no password in
+    them: only which rules were met). Never a Python repr of an object, whatever the error.
     """
     body = body if isinstance(body, Mapping) else {}
-    code = getattr(error, "code", "invalid_signup")
-    reason = getattr(error, "description", None) or getattr(error, "message", None) or str(error)
     record_failure(
         type=EventType.FAILED_SIGNUP,
-        description=str(reason),
+        description=error.message,
         actor=actor,
         user_name=str(body.get("email") or body.get("username") or ""),
         connection_name=str(body.get("connection") or ""),
-        details={"code": str(code), "client_id": str(body.get("client_id") or "")[:64]},
+        details={"error": _error_details(error), "client_id": str(body.get("client_id") or "")[:64]},
     )
+
+
+def _error_details(error: DomainError) -> dict[str, Any]:
+    """What a log entry's ``details.error`` keeps of a refusal: JSON values only."""
+    details: dict[str, Any] = {"message": error.message, "code": str(error.code)}
+    if isinstance(error, PasswordPolicyError):
+        details["name"] = error.name
+        details["description"] = error.description  # sheriff's rules (a dict) or a sentence
+    return details

@@ -1,11 +1,23 @@
 """Sorting out the imported users the unique constraints turned away, against the rows they met.
 
-- a row this run already wrote (created or updated since it started): ``DUPLICATED_USER``, the file names the
-  user twice;
+Auth0's job errors, as Auth0 words them (the codes: "Bulk User Imports", section "Retrieve failed entries",
+https://auth0.com/docs/manage-users/user-migration/bulk-user-imports#retrieve-failed-entries; the messages as
+Auth0's job errors endpoint answers them). These errors name no property, so they carry no ``path``:
+
+- a row this run already wrote (created or updated since it started): ``DUPLICATED_USER`` "A user with this email
+  was already provided." (or username, phone_number, user_id), the file names the user twice; Auth0's wording,
+  quoted by an Auth0 engineer in community.auth0.com/t/102951;
+- without ``upsert``, a row with the same e-mail, username, phone number or ``user_id``: ``DUPLICATED_USER`` "The
+  user already exist and upsert parameter is false", Auth0's answer recorded by go-auth0
+  (test/data/recordings/TestJobManager_ReadErrors.yaml) for a user whose e-mail exists, which the page's
+  ``upsert`` row extends to any of the four ("pre-existing users that match on email address, user ID, phone, or
+  username will fail");
 - with ``upsert``, a row with the same e-mail: its upsertable attributes are replaced (metadata is not merged);
-- a row identical to the user: skipped, which is what makes a killed import safe to run again;
-- anything else: a ``CONFLICT_*`` error (``CONFLICT_EMAIL``, ``CONFLICT_USERNAME`` or ``CONFLICT``, Auth0's job
-  error codes).
+  ``CONFLICT`` when the file would change its username, phone number or ``user_id`` (not upsertable), or when
+  they belong to another user (``CONFLICT_USERNAME`` for a username): Auth0's codes, our messages (Auth0
+  documents none);
+- a row identical to the user: skipped, which is what makes a killed import safe to run again (Auth0 has no
+  such case: it reports ``DUPLICATED_USER``).
 """
 
 from __future__ import annotations
@@ -25,6 +37,10 @@ from users.errors import UserErrorCode
 from users.imports.validation import JobError, RejectedUser
 from users.imports.writer import Candidate, Writer
 from users.models import User
+
+# Auth0's messages, in Auth0's English whatever the language (clients match on them); see the module docstring.
+EXISTS_WITHOUT_UPSERT = "The user already exist and upsert parameter is false"
+ALREADY_PROVIDED = "A user with this %(key)s was already provided."
 
 # What an upsert replaces: the profile, never the identifiers (Auth0 matches on e-mail and keeps the rest).
 UPSERTABLE = (
@@ -100,19 +116,23 @@ class Resolver:
         if not rows:
             if "password" in data and candidate.bcrypt_hash is None:
                 return self._insert_late(candidate, now, out)
-            out.reject(
-                candidate.index, candidate.raw, [_conflict(UserErrorCode.CONFLICT, _("The user already exists."))]
-            )
+            error = _conflict(UserErrorCode.CONFLICT, _("The user already exists."))
+            out.reject(candidate.index, candidate.raw, [error])
             return "failed"
-        if any(row.created_at >= self.started or row.updated_at >= self.started for row in rows.values()):
-            message = _("The file names this user more than once.")
+        ours = [key for key, row in matches.items() if row.created_at >= self.started or row.updated_at >= self.started]
+        if ours:
+            message = ALREADY_PROVIDED % {"key": ours[0]}
             out.reject(candidate.index, candidate.raw, [_conflict(UserErrorCode.DUPLICATED_USER, message)])
             return "failed"
         row = next(iter(rows.values()))
         if len(rows) == 1 and self._identical(row, candidate):
             out.skipped += 1
             return "skipped"
-        if self.upsert and "email" in matches and len(rows) == 1:
+        if not self.upsert:
+            error = _conflict(UserErrorCode.DUPLICATED_USER, EXISTS_WITHOUT_UPSERT)
+            out.reject(candidate.index, candidate.raw, [error])
+            return "failed"
+        if "email" in matches and len(rows) == 1:
             changed = [key for key in ("username", "phone_number", "user_id") if key in data and key not in matches]
             if changed:
                 message = _("An import cannot change %(fields)s of an existing user.") % {"fields": ", ".join(changed)}
@@ -123,11 +143,9 @@ class Resolver:
                 return "updated"
             out.skipped += 1
             return "skipped"
-        if "email" in matches:
-            error = _conflict(
-                UserErrorCode.CONFLICT_EMAIL, _("A user with this email already exists in the connection.")
-            )
-        elif "username" in matches:
+        # Upsert matches on the e-mail only: another identifier that belongs to another user (or to a user
+        # whose e-mail differs) cannot be taken.
+        if "username" in matches and matches["username"].pk != getattr(matches.get("email"), "pk", None):
             message = _("A user with this username already exists in the connection.")
             error = _conflict(UserErrorCode.CONFLICT_USERNAME, message)
         else:
@@ -209,4 +227,5 @@ def _as_jsonb(value: Any) -> Any:
 
 
 def _conflict(code: str, message: str) -> JobError:
-    return {"code": code, "message": message, "path": ""}
+    """A job error about the user as a whole: Auth0 gives these no ``path``."""
+    return {"code": code, "message": message}

@@ -31,8 +31,9 @@ from audit.services import record_event
 from connections.models import Connection, Strategy
 from connections.password_policy import PasswordPolicyError
 from connections.strategies import check_user_fields
+from core import messages
 from core.actors import Actor
-from core.errors import DomainError, ErrorCode, PayloadValidationError
+from core.errors import DomainError, ErrorCode, FieldCode, FieldError, PayloadValidationError
 from users.errors import UserErrorCode
 from users.imports.conflicts import Outcome, Resolver
 from users.imports.reader import CountingReader, read_users
@@ -207,7 +208,7 @@ class _Importer:
                 if "password" in data:
                     check_password_policy(connection=self.connection, data=data)
             except PayloadValidationError as exc:
-                errors = [{"code": e.code, "message": e.message, "path": e.field or ""} for e in exc.errors]
+                errors = [_job_error(e) for e in exc.errors]
             except PasswordPolicyError as exc:
                 errors = [{"code": UserErrorCode.PASSWORD_STRENGTH, "message": str(exc), "path": "password"}]
         if errors:
@@ -241,6 +242,19 @@ class _Importer:
                 )
         out.inserted += len(inserted)
         return out
+
+
+def _job_error(error: FieldError) -> JobError:
+    """A strategy rule's field error as a job error. A missing property is ``OBJECT_REQUIRED`` on import, where the
+    API says ``OBJECT_MISSING_REQUIRED_PROPERTY``: Auth0's bulk-import list has the one, not the other ("Bulk User
+    Imports", section "Retrieve failed entries")."""
+    if error.code == FieldCode.OBJECT_MISSING_REQUIRED_PROPERTY and error.field:
+        return _job_field_error(FieldCode.OBJECT_REQUIRED, messages.missing_property(error.field), error.field)
+    return _job_field_error(error.code, error.message, error.field or "")
+
+
+def _job_field_error(code: str, message: str, path: str) -> JobError:
+    return {"code": code, "message": message, "path": path}
 
 
 def _next_millisecond() -> datetime:

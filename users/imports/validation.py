@@ -67,7 +67,7 @@ _VALUE_FREE_CODES = frozenset(
         FieldCode.OBJECT_REQUIRED,
         FieldCode.OBJECT_ADDITIONAL_PROPERTIES,
         UserErrorCode.NOT_PASSED,
-        UserErrorCode.NOT_SUPPORTED,
+        UserErrorCode.MFA_FACTORS_FAILED,
         UserErrorCode.PASSWORD_STRENGTH,
         FieldCode.MAX_DEPTH,
         FieldCode.INVALID_NUMBER,
@@ -281,8 +281,9 @@ class ImportUserValidator:
             if key in _HASHES:
                 self._hash(key, value, data, errors)
             elif key == "mfa_factors":
+                # Auth0's code for MFA enrolments that could not be made; here none ever can.
                 message = _("MFA enrolments cannot be imported: this service has no multi-factor authentication.")
-                errors.append(_error(UserErrorCode.NOT_SUPPORTED, message, key))
+                errors.append(_error(UserErrorCode.MFA_FACTORS_FAILED, message, key))
             elif key in self.fields:
                 field = self.fields[key]
                 try:
