@@ -89,9 +89,14 @@ class UserDetailView(ManagementAPIView):
     @extend_schema(
         operation_id="patch_users_by_id",
         summary="Update a User",
+        description=(
+            "Changing the e-mail, username or phone number to one another user of the connection has is refused "
+            "with 400 `auth0_idp_error` and `The specified new email already exists` (`username`, `phone number` "
+            "likewise), as Auth0 answers it; creating such a user is a 409 instead."
+        ),
         parameters=[_USER_ID],
         request=UpdateUserRequestSerializer,
-        responses={200: UserProfileDoc, **errors(400, 401, 403, 404, 409, 429, *BODY_ERRORS)},
+        responses={200: UserProfileDoc, **errors(400, 401, 403, 404, 429, *BODY_ERRORS)},
     )
     def patch(self, request: Request, user_id: str) -> Response:
         data = validate_payload(UpdateUserRequestSerializer, request.data)
