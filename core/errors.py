@@ -22,6 +22,7 @@ class ErrorCode(StrEnum):
 
     BAD_REQUEST = "bad_request"
     INVALID_BODY = "invalid_body"
+    INVALID_PAGING = "invalid_paging"
     INVALID_QUERY_STRING = "invalid_query_string"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     TEMPORARILY_UNAVAILABLE = "temporarily_unavailable"
@@ -112,3 +113,12 @@ class QueryValidationError(DomainError):
     status = 400
     code = ErrorCode.INVALID_QUERY_STRING
     default_message = _("Query validation error.")
+
+
+class PagingLimitExceeded(DomainError):
+    """An offset page past the records a list lets one page through: 400 ``invalid_paging``. The message is the
+    list's own (each of Auth0's lists words it differently), given by the management API's lists."""
+
+    status = 400
+    code = ErrorCode.INVALID_PAGING
+    default_message = _("Requesting page exceeds the allowed maximum of 1000 records.")

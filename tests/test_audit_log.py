@@ -228,6 +228,41 @@ def test_logs_api_answers_auth0s_shape_with_paging(api, connection):
     assert api.get("/api/v2/logs?per_page=101").status_code == 400
 
 
+def _logs_paging_refusal(page: int) -> dict:
+    """Auth0's logs search refusing a page past the first 1000 events (tfadeyi/auth0-simple-exporter#69)."""
+    message = (
+        f"Requesting page {page} exceeds the allowed maximum of 1000 records: please consider searching by checkpoint "
+        "https://auth0.com/docs/logs/retrieve-log-events-using-mgmt-api#retrieve-logs-by-checkpoint"
+    )
+    return {"statusCode": 400, "error": "Bad Request", "message": message, "errorCode": "invalid_paging", "errors": []}
+
+
+@pytest.mark.parametrize(
+    ("query", "page"),
+    [("per_page=100&page=11", 11), ("page=21", 21), ("per_page=1&page=1001", 1001), ("per_page=7&page=143", 143)],
+)
+def test_logs_refuse_a_page_starting_past_the_first_thousand_events(api, query, page):
+    response = api.get(f"/api/v2/logs?{query}")
+    assert response.status_code == 400
+    assert response.json() == _logs_paging_refusal(page)
+
+
+@pytest.mark.parametrize("query", ["per_page=100&page=10", "page=20", "per_page=1&page=1000", "per_page=0&page=9"])
+def test_logs_answer_a_page_starting_within_the_first_thousand_events(api, query):
+    assert api.get(f"/api/v2/logs?{query}").json() == []
+
+
+def test_logs_totals_count_every_event_on_the_pages_allowed(api):
+    # Inserted directly: a thousand audited API calls would make this file slow, and only reading them is tested.
+    Event.objects.bulk_create(
+        Event(type="sapi", description="Create a User", actor_kind="client", actor_id="ops-tool") for _ in range(1105)
+    )
+    last = api.get("/api/v2/logs?per_page=100&page=10&include_totals=true").json()
+    assert (last["start"], last["limit"], last["length"], last["total"]) == (1000, 100, 100, 1105)
+    past = api.get("/api/v2/logs?per_page=100&page=11&include_totals=true")
+    assert (past.status_code, past.json()) == (400, _logs_paging_refusal(11))
+
+
 def test_logs_need_read_logs(api_client, token):
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token('read:users')}")
     response = api_client.get("/api/v2/logs")

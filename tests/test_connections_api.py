@@ -247,6 +247,29 @@ def test_list_pages_by_checkpoint(api, four):
     assert api.get(f"{CONNECTIONS}?take=3&from={first['next']}").json() == {"connections": four[3:]}
 
 
+@pytest.mark.parametrize(
+    ("query", "page"), [("per_page=100&page=10", 10), ("page=10", 10), ("per_page=3&page=333", 333)]
+)
+def test_list_refuses_an_offset_page_past_the_first_thousand_connections(api, four, query, page):
+    response = api.get(f"{CONNECTIONS}?{query}")
+    assert response.status_code == 400
+    message = (
+        f"Requesting page {page} exceeds the allowed maximum of 1000 records. "
+        "To fetch results beyond 1000, use the checkpoint pagination method."
+    )
+    assert response.json() == management_error(400, message, "invalid_paging")
+
+
+def test_list_answers_offset_pages_within_the_first_thousand_connections(api, four):
+    assert api.get(f"{CONNECTIONS}?per_page=100&page=9").json() == []
+    assert api.get(f"{CONNECTIONS}?per_page=3&page=332&include_totals=true").json() == {
+        "start": 996,
+        "limit": 3,
+        "total": 4,
+        "connections": [],
+    }
+
+
 def test_list_keeps_only_the_fields_asked_for(api, four):
     assert api.get(f"{CONNECTIONS}?fields=id,name").json() == [{"id": c["id"], "name": c["name"]} for c in four]
     dropped = api.get(f"{CONNECTIONS}?fields=options,enabled_clients&include_fields=false").json()

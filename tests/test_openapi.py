@@ -79,6 +79,15 @@ def test_error_bodies_are_documented(document):
     assert set(_resolve(document, oauth)["properties"]) == {"error", "error_description"}
 
 
+def test_the_paging_limit_and_the_patch_conflict_are_documented(document):
+    paths = document["paths"]
+    for path in ("/api/v2/users", "/api/v2/logs", "/api/v2/connections"):
+        assert "invalid_paging" in paths[path]["get"]["description"], path
+    patch = paths["/api/v2/users/{user_id}"]["patch"]
+    assert "409" not in patch["responses"]  # a taken identifier is a 400 on a change
+    assert "The specified new email already exists" in patch["description"]
+
+
 def test_create_user_request_matches_auth0s_schema(document):
     if not AUTH0_OAS.exists():
         pytest.skip("Auth0's OpenAPI document is not beside the project (../shared/reference)")

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import pytest
 from auth0.authentication import GetToken
 from auth0.authentication.exceptions import Auth0Error
 from auth0.management import Auth0
-from auth0.management.errors import NotFoundError, TooManyRequestsError
+from auth0.management.errors import BadRequestError, NotFoundError, TooManyRequestsError
 from django.conf import settings
 
+from audit.models import Event
 from clients.services import create_client
+from connections.models import Connection
 from core.actors import SYSTEM
 from tests.helpers import STRONG_PASSWORD
 from tests.live import gunicorn_server
+from users.models import User
 
 pytestmark = [pytest.mark.live]
 
@@ -88,3 +92,57 @@ def test_rate_limit_surfaces_as_too_many_requests(transactional_db):
     assert limited.value.body["errorCode"] == "too_many_requests"
     assert limited.value.headers is not None
     assert limited.value.headers["x-ratelimit-remaining"] == "0"
+
+
+def _bulk_users(connection: Connection, count: int) -> None:
+    """``count`` users inserted directly: creating a thousand through the API is not what these tests are about."""
+    now = datetime.now(UTC)
+    User.objects.bulk_create(
+        User(
+            connection=connection, user_id=f"auth0|{i:024x}", email=f"u{i}@example.com", created_at=now, updated_at=now
+        )
+        for i in range(count)
+    )
+
+
+def test_the_sdks_users_pager_reads_every_page_then_stops(live_server_url, make_connection):
+    _bulk_users(make_connection(), 5)
+    client, secret = create_client(name="ops-script", scopes="read:users", actor=SYSTEM)
+    api = _management(live_server_url, client.client_id, secret)
+    listed = [user.user_id for user in api.users.list(per_page=2)]  # pages of 2, 2, 1, then an empty one
+    assert sorted(listed) == sorted(User.objects.values_list("user_id", flat=True))
+
+
+def test_the_sdks_users_pager_stops_with_auth0s_error_after_the_first_thousand(live_server_url, make_connection):
+    _bulk_users(make_connection(), 1001)
+    client, secret = create_client(name="ops-script", scopes="read:users", actor=SYSTEM)
+    api = _management(live_server_url, client.client_id, secret)
+    listed: list[str | None] = []
+    with pytest.raises(BadRequestError) as refused:
+        for user in api.users.list(per_page=100):
+            listed.append(user.user_id)
+    assert len(set(listed)) == len(listed) == 1000
+    assert refused.value.status_code == 400
+    assert refused.value.body == {
+        "statusCode": 400,
+        "error": "Bad Request",
+        "message": "You can only page through the first 1000 records. "
+        "See https://auth0.com/docs/users/search/v3/view-search-results-by-page#limitation",
+        "errorCode": "invalid_paging",
+        "errors": [],
+    }
+
+
+def test_the_sdks_logs_pager_stops_with_auth0s_error_past_the_first_thousand(live_server_url):
+    Event.objects.bulk_create(
+        Event(type="sapi", description="Create a User", actor_kind="client", actor_id="x") for _ in range(1150)
+    )
+    client, secret = create_client(name="ops-script", scopes="read:logs", actor=SYSTEM)
+    api = _management(live_server_url, client.client_id, secret)
+    listed: list[str | None] = []
+    with pytest.raises(BadRequestError) as refused:
+        for log in api.logs.list(per_page=100):
+            listed.append(log.log_id)
+    assert len(set(listed)) == len(listed) == 1100  # pages 0 to 10 start within the first 1000 events
+    assert refused.value.body["errorCode"] == "invalid_paging"
+    assert refused.value.body["message"].startswith("Requesting page 11 exceeds the allowed maximum of 1000 records")

@@ -95,6 +95,19 @@ def test_the_change_form_edits_through_the_service_and_never_shows_the_hash(admi
     assert Event.objects.filter(description="Update a User", actor_kind="admin").exists()
 
 
+def test_changing_to_another_users_email_is_an_error_on_the_field(admin_client, connection, create):
+    create({"connection": connection.name, "email": "bob@example.com", "password": STRONG_PASSWORD})
+    create({"connection": connection.name, "email": "ann@example.com", "password": STRONG_PASSWORD})
+    ann = User.objects.get(email="ann@example.com")
+    form = {"email": "BOB@example.com", "picture": ann.picture, "user_metadata": "", "app_metadata": ""}
+    refused = admin_client.post(f"/admin/users/user/{ann.pk}/change/", form)
+    assert refused.status_code == 200
+    errors = refused.context["adminform"].form.errors
+    assert errors == {"email": ["The specified new email already exists"]}
+    ann.refresh_from_db()
+    assert ann.email == "ann@example.com"
+
+
 def test_block_and_unblock_actions(admin_client, connection, create):
     create({"connection": connection.name, "email": "ann@example.com", "password": STRONG_PASSWORD})
     user = User.objects.get()

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import pytest
 
+from connections.models import Connection
 from tests.helpers import (
     DB,
     EMAIL,
@@ -24,9 +25,11 @@ from tests.helpers import (
     backdate,
     forbidden,
     listed_ids,
+    management_error,
     query_error,
     user_url,
 )
+from users.models import User
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("user_connections")]
 
@@ -261,6 +264,66 @@ def test_list_pages_hold_fifty_users_by_default(api, new_user):
     assert len(api.get("/api/v2/users?page=1").json()) == 1
     totals = api.get("/api/v2/users?include_totals=true").json()
     assert (totals["start"], totals["limit"], totals["length"], totals["total"]) == (0, 50, 50, 51)
+
+
+# Auth0's answer to a page past the first 1000 users ("View Search Results by Page", its limitation).
+INVALID_PAGING = management_error(
+    400,
+    "You can only page through the first 1000 records. "
+    "See https://auth0.com/docs/users/search/v3/view-search-results-by-page#limitation",
+    "invalid_paging",
+)
+
+
+def _many_users(count: int) -> None:
+    """``count`` users of the database connection, inserted directly: a thousand creates through the API would make
+    this file slow, and only reading them is tested here."""
+    connection = Connection.objects.get(name=DB)
+    User.objects.bulk_create(
+        User(
+            connection=connection,
+            user_id=f"auth0|{i:024x}",
+            email=f"user{i}@example.com",
+            created_at=OLD_TIME + timedelta(seconds=i),
+            updated_at=OLD_TIME,
+        )
+        for i in range(count)
+    )
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "per_page=100&page=10",
+        "per_page=100&page=10&include_totals=true",
+        "page=20",  # 50 a page by default
+        "per_page=1&page=1000",
+        "per_page=7&page=142",  # 143 * 7 = 1001
+        "per_page=100&page=100000",
+    ],
+)
+def test_list_refuses_a_page_past_the_first_thousand_users(api, query):
+    response = api.get(f"/api/v2/users?{query}")
+    assert response.status_code == 400
+    assert response.json() == INVALID_PAGING
+
+
+@pytest.mark.parametrize(
+    "query", ["per_page=100&page=9", "page=19", "per_page=1&page=999", "per_page=7&page=141", "per_page=0&page=5000"]
+)
+def test_list_answers_every_page_within_the_first_thousand_users(api, query):
+    assert api.get(f"/api/v2/users?{query}").json() == []
+
+
+def test_list_totals_count_every_user_on_the_pages_allowed(api):
+    _many_users(1005)
+    last = api.get("/api/v2/users?per_page=100&page=9&include_totals=true&sort=created_at:1")
+    assert last.status_code == 200
+    body = last.json()
+    assert (body["start"], body["limit"], body["length"], body["total"]) == (900, 100, 100, 1005)
+    assert body["users"][-1]["email"] == "user999@example.com"
+    past = api.get("/api/v2/users?per_page=100&page=10&include_totals=true&sort=created_at:1")
+    assert (past.status_code, past.json()) == (400, INVALID_PAGING)
 
 
 def test_list_with_totals_is_an_object(api, five_users):

@@ -19,7 +19,7 @@ from connections.strategies import identifier_fields
 from core.actors import Actor
 from core.errors import DomainError, FieldError, PayloadValidationError
 from core.schema import validate_payload
-from users.errors import UserAlreadyExists
+from users.errors import IdentifierTaken, UserAlreadyExists
 from users.fields import METADATA_FIELDS, PROFILE_FIELDS, VERIFICATION_FLAGS
 from users.models import User
 from users.serializers import CreateUserRequestSerializer, UpdateUserRequestSerializer
@@ -75,6 +75,8 @@ def _run(form: forms.BaseForm, action: Any, password_field: str = "password") ->
             form.add_error(target, message)
     except UserAlreadyExists as exc:
         form.add_error(None, exc.message)
+    except IdentifierTaken as exc:  # a change to an identifier another user holds: shown beside that field
+        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
     except PayloadValidationError as exc:
         _apply_errors(form, exc.errors, exc.message, password_field)
     except DomainError as exc:

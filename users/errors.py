@@ -46,6 +46,32 @@ class UserAlreadyExists(DomainError):
     default_message = _("The user already exists.")
 
 
+class IdentifierTaken(DomainError):
+    """A change (``PATCH /api/v2/users/{id}``, the admin's change form) to an e-mail, username or phone number that
+    another user of the connection holds: 400 ``auth0_idp_error``, not the 409 a create answers.
+
+    Auth0 words it per identifier ("The specified new email already exists"; public clients branch on that text)
+    and reports it with the connection's ``auth0_idp_error`` code (auth0/node-auth0#139: a taken e-mail on update is
+    ``{"statusCode":400,"error":"Bad Request","errorCode":"auth0_idp_error"}``). ``field`` names the identifier, so a
+    form can show the refusal beside it. Only ``users.services.update_user`` raises it, never a create: the ``/v1``
+    and sign-up renderers read ``auth0_idp_error`` as a create's conflict.
+    """
+
+    status = 400
+    code = UserErrorCode.USER_EXISTS
+    MESSAGES = {
+        # Auth0's texts for e-mail (community.auth0.com/t/7413, public clients) and username (public clients).
+        "email": _("The specified new email already exists"),
+        "username": _("The specified new username already exists"),
+        # Not found in public material: worded like the two above.
+        "phone_number": _("The specified new phone number already exists"),
+    }
+
+    def __init__(self, field: str) -> None:
+        super().__init__(self.MESSAGES[field])
+        self.field = field
+
+
 class UserNotFound(DomainError):
     status = 404
     code = UserErrorCode.INEXISTENT_USER

@@ -2,7 +2,8 @@
 
 ``create_user`` raises ``ConnectionNotFound`` (400 ``inexistent_connection``), ``PayloadValidationError``
 (400 ``invalid_body``: a field the strategy refuses or lacks), ``PasswordPolicyError`` (400) and
-``UserAlreadyExists`` (409 ``auth0_idp_error``). ``update_user`` also raises ``UserNotFound`` (404).
+``UserAlreadyExists`` (409 ``auth0_idp_error``). ``update_user`` raises ``UserNotFound`` (404) and, for an identifier
+another user holds, ``IdentifierTaken`` (400 ``auth0_idp_error``) instead of the create's 409.
 Logging in is ``users.credentials.login``.
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 
 import phonenumbers
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
 from django.utils.translation import gettext as _
 
 from audit.models import EventType
@@ -28,7 +30,7 @@ from core.actors import Actor
 from core.errors import FieldError, PayloadValidationError
 from users.credentials.passwords import hash_password
 from users.emails import fold_email
-from users.errors import UserAlreadyExists, UserErrorCode, UserNotFound
+from users.errors import IdentifierTaken, UserAlreadyExists, UserErrorCode, UserNotFound
 from users.fields import METADATA_FIELDS, PROFILE_FIELDS
 from users.identifiers import full_user_id, new_object_id
 from users.models import User
@@ -181,10 +183,12 @@ def update_user(*, user_id: str, data: UserChanges, actor: Actor) -> User:
 
     The same strategy rules and password policy as a create; a changed e-mail or phone number is
     unverified again unless the body says otherwise, and a changed e-mail gets a verification mail only
-    with ``verify_email: true``; uniqueness conflicts are ``UserAlreadyExists``.
+    with ``verify_email: true``. An e-mail, username or phone number another user of the connection holds is
+    ``IdentifierTaken`` (400 ``auth0_idp_error``, "The specified new email already exists": Auth0 answers a
+    change with 400 where a create gets 409), decided by the unique constraints, so concurrent changes get it too.
     The password is hashed before the transaction; the row is then locked so concurrent metadata merges
     cannot lose each other's keys. Raises ``UserNotFound``, ``PayloadValidationError``,
-    ``PasswordPolicyError``, ``UserAlreadyExists``.
+    ``PasswordPolicyError``, ``IdentifierTaken``.
     """
     user = get_user(user_id=user_id)
     connection = user.connection
@@ -254,7 +258,7 @@ def _apply_changes(pk: int, changed: UserChanges, password_hash: str | None, act
             user.save(update_fields=list(changes))
     except IntegrityError as exc:
         if is_unique_violation(exc):
-            raise UserAlreadyExists() from exc
+            raise IdentifierTaken(_taken_identifier(user, changes)) from exc
         raise
     fields = sorted(set(data) - {"password"}) + (["password"] if "password" in data else [])
     record_event(
@@ -267,6 +271,27 @@ def _apply_changes(pk: int, changed: UserChanges, password_hash: str | None, act
     if data.get("verify_email") and "email" in changes and user.email and not user.email_verified:
         schedule_verification_email(user)  # Auth0 mails a changed address only when asked to
     return user
+
+
+def _taken_identifier(user: User, changes: Mapping[str, Any]) -> str:
+    """Which changed identifier the database refused: the first of e-mail, username and phone number that another
+    user of the connection holds now.
+
+    Asked after the refusal, so the unique constraint alone decides whether there is a conflict (a concurrent change
+    that won is committed by then, and visible); this only names it. Compared as the constraints compare.
+    """
+    others = User.objects.filter(connection_id=user.connection_id).exclude(pk=user.pk)
+    changed = [field for field in ("email", "username", "phone_number") if changes.get(field) is not None]
+    for field in changed:
+        value = changes[field]
+        holders = (
+            others.filter(phone_number=value)
+            if field == "phone_number"
+            else others.annotate(folded=Lower(field)).filter(folded=value.lower())
+        )
+        if holders.exists():
+            return field
+    return changed[0] if changed else "email"  # the holder is gone again: name the first candidate
 
 
 @transaction.atomic

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from api.base import ManagementAPIView, select_fields
 from api.bearer import client_actor
 from api.docs import BODY_ERRORS, CONNECTIONS_LIST, ConnectionDoc, errors
+from api.management.paging import check_connections_page
 from connections.selectors import get_connection_by_id, list_connections
 from connections.serializers import (
     ConnectionFieldsQuerySerializer,
@@ -50,6 +51,12 @@ class ConnectionCollectionView(ManagementAPIView):
     @extend_schema(
         operation_id="get_connections",
         summary="Get all connections",
+        description=(
+            "Connections by offset (`page`, `per_page`) or by checkpoint (`from`, `take`). As on Auth0, checkpoint "
+            "paging is the one for more than 1000 connections: an offset page reaching past them, "
+            "`(page + 1) * per_page > 1000`, is refused with 400 `invalid_paging` (`Requesting page 10 exceeds the "
+            "allowed maximum of 1000 records. To fetch results beyond 1000, use the checkpoint pagination method.`)."
+        ),
         parameters=[ListConnectionsQuerySerializer],
         responses={200: CONNECTIONS_LIST, **errors(400, 401, 403, 429)},
     )
@@ -60,6 +67,7 @@ class ConnectionCollectionView(ManagementAPIView):
         if "take" in query or "from" in query:
             return Response(self._checkpoint_page(connections, query))
         per_page = query.get("per_page", DEFAULT_PER_PAGE)
+        check_connections_page(page=query.get("page", 0), per_page=per_page)
         start = query.get("page", 0) * per_page
         page = [select_fields(connection_as_json(c), query) for c in connections[start : start + per_page]]
         if not query.get("include_totals"):

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from api.base import ManagementAPIView, select_fields
 from api.docs import LOGS_LIST, LogDoc, errors
+from api.management.paging import check_logs_page
 from audit.errors import LogNotFound
 from audit.models import Event
 from audit.serializers import ListLogsQuerySerializer
@@ -42,6 +43,13 @@ class LogCollectionView(ManagementAPIView):
     @extend_schema(
         operation_id="get_logs",
         summary="Search log events",
+        description=(
+            "Log events page by page (`page`, `per_page`). As on Auth0, paging goes through the first 1000 events "
+            "only: a page starting past them, `page * per_page > 1000`, is refused with 400 `invalid_paging` "
+            "(`Requesting page 11 exceeds the allowed maximum of 1000 records: please consider searching by "
+            "checkpoint https://auth0.com/docs/logs/retrieve-log-events-using-mgmt-api#retrieve-logs-by-checkpoint`)"
+            "; `include_totals` still counts every event."
+        ),
         parameters=[ListLogsQuerySerializer],
         responses={200: LOGS_LIST, **errors(400, 401, 403, 429)},
     )
@@ -50,6 +58,7 @@ class LogCollectionView(ManagementAPIView):
         order = "date" if query.get("sort") == "date:1" else "-date"
         events = Event.objects.order_by(order, order.replace("date", "id"))
         per_page = query.get("per_page", 50)
+        check_logs_page(page=query.get("page", 0), per_page=per_page)
         start = query.get("page", 0) * per_page
         logs = [select_fields(log_as_json(e), query) for e in events[start : start + per_page]]
         if not query.get("include_totals"):

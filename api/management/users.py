@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from api.base import ManagementAPIView, select_fields
 from api.bearer import bearer_principal, client_actor
 from api.docs import BODY_ERRORS, USERS_LIST, UserProfileDoc, errors
+from api.management.paging import check_users_page
 from core.schema import validate_payload, validate_query
 from idempotency.keys import idempotent
 from users.profile import user_profile
@@ -46,12 +47,20 @@ class UserCollectionView(ManagementAPIView):
     @extend_schema(
         operation_id="get_users",
         summary="List Users",
+        description=(
+            "Users page by page (`page`, `per_page`), in a stable order. Only the first 1000 users can be paged "
+            "through: a page reaching past them, `(page + 1) * per_page > 1000`, is refused with 400 `invalid_paging` "
+            "(`You can only page through the first 1000 records. See https://auth0.com/docs/users/search/v3/"
+            "view-search-results-by-page#limitation`), as Auth0 refuses it; `include_totals` still counts every "
+            "matching user."
+        ),
         parameters=[ListUsersQuerySerializer],
         responses={200: USERS_LIST, **errors(400, 401, 403, 429)},
     )
     def get(self, request: Request) -> Response:
         query = validate_query(ListUsersQuerySerializer, request.query_params)
         field, _, direction = query.get("sort", "created_at:-1").partition(":")
+        check_users_page(page=query.get("page", 0), per_page=query.get("per_page", 50))
         page = list_users(
             page=query.get("page", 0),
             per_page=query.get("per_page", 50),
@@ -89,9 +98,14 @@ class UserDetailView(ManagementAPIView):
     @extend_schema(
         operation_id="patch_users_by_id",
         summary="Update a User",
+        description=(
+            "Changing the e-mail, username or phone number to one another user of the connection has is refused "
+            "with 400 `auth0_idp_error` and `The specified new email already exists` (`username`, `phone number` "
+            "likewise), as Auth0 answers it; creating such a user is a 409 instead."
+        ),
         parameters=[_USER_ID],
         request=UpdateUserRequestSerializer,
-        responses={200: UserProfileDoc, **errors(400, 401, 403, 404, 409, 429, *BODY_ERRORS)},
+        responses={200: UserProfileDoc, **errors(400, 401, 403, 404, 429, *BODY_ERRORS)},
     )
     def patch(self, request: Request, user_id: str) -> Response:
         data = validate_payload(UpdateUserRequestSerializer, request.data)
