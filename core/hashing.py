@@ -31,11 +31,14 @@ def bcrypt_hash(secret: str) -> str:
 def bcrypt_verify(secret: str | bytes, hashed: str) -> bool:
     """Whether ``secret`` (text as UTF-8, or bytes as they are) matches the bcrypt ``hashed`` (``$2a$``/``$2b$``).
 
-    A secret over 72 bytes never matches (bcrypt would compare its first 72 bytes only). Raises ``ValueError``
-    for a ``hashed`` that is not bcrypt.
+    A secret over 72 bytes never matches (bcrypt would compare its first 72 bytes only), after costing as much as a
+    check: answered at once, it told a known user's wrong password (no check) from an unknown user's (one dummy
+    check, ``bcrypt_spend_one_check``) by the time the answer took. Raises ``ValueError`` for a ``hashed`` that is
+    not bcrypt.
     """
     encoded = secret.encode("utf-8") if isinstance(secret, str) else secret
     if len(encoded) > BCRYPT_MAX_BYTES:
+        bcrypt_spend_one_check()
         return False
     return bcrypt.checkpw(encoded, hashed.encode("ascii"))
 

@@ -548,6 +548,91 @@ def test_custom_password_hash_refusal(name, value, code, path):
     _refused(value, code, path)
 
 
+# Which problem is reported when a hash has several: a job's error report (GET /api/v2/jobs/{id}/errors) shows the
+# first, so the order is part of the wire contract. A level's shape (unknown, then missing properties) comes before
+# any of its values, the algorithm before the rest, and a property the algorithm does not take is refused as such,
+# whatever its value.
+CUSTOM_FIRST_PROBLEMS = [
+    (
+        "a missing hash before an unknown algorithm",
+        _with(_with(SALTED_MD5, "algorithm", "crc32"), "hash", ...),
+        "OBJECT_REQUIRED",
+        f"{ROOT}.hash",
+        "Missing required property: hash",
+    ),
+    (
+        "a missing hash.encoding before a salt.encoding out of the enum",
+        _with(_with(SALTED_MD5, "hash.encoding", ...), "salt.encoding", "rot13"),
+        "OBJECT_REQUIRED",
+        f"{ROOT}.hash.encoding",
+        "Missing required property: encoding",
+    ),
+    (
+        "a hash.key that is no object, with md5",
+        _with(SALTED_MD5, "hash.key", 5),
+        "OBJECT_ADDITIONAL_PROPERTIES",
+        f"{ROOT}.hash.key",
+        "Property key is not allowed with algorithm md5",
+    ),
+    (
+        "a hash.key with unknown properties, with md5",
+        _with(SALTED_MD5, "hash.key", {"zz": 1}),
+        "OBJECT_ADDITIONAL_PROPERTIES",
+        f"{ROOT}.hash.key",
+        "Property key is not allowed with algorithm md5",
+    ),
+    (
+        "a hash.digest out of the enum, with md5",
+        _with(SALTED_MD5, "hash.digest", "crc"),
+        "OBJECT_ADDITIONAL_PROPERTIES",
+        f"{ROOT}.hash.digest",
+        "Property digest is not allowed with algorithm md5",
+    ),
+    (
+        "a keylen that is no integer, with md5",
+        _with(SALTED_MD5, "keylen", "32"),
+        "OBJECT_ADDITIONAL_PROPERTIES",
+        f"{ROOT}.keylen",
+        "Property keylen is not allowed with algorithm md5",
+    ),
+    (
+        "a blockSize below its minimum, with sha256",
+        _with(_digest("sha256", "00" * 32), "blockSize", 0),
+        "OBJECT_ADDITIONAL_PROPERTIES",
+        f"{ROOT}.blockSize",
+        "Property blockSize is not allowed with algorithm sha256",
+    ),
+    (
+        "a salt that is no object, with bcrypt",
+        _with(BCRYPT, "salt", 5),
+        "OBJECT_ADDITIONAL_PROPERTIES",
+        f"{ROOT}.salt",
+        "Property salt is not allowed with algorithm bcrypt",
+    ),
+    (
+        "two unknown top-level properties",
+        _with(_with(SALTED_MD5, "zz", 1), "yy", 2),
+        "OBJECT_ADDITIONAL_PROPERTIES",
+        ROOT,
+        "Additional properties not allowed: zz, yy",
+    ),
+    (
+        "two unknown hash.key properties",
+        _with(_with(HMAC, "hash.key.zz", 1), "hash.key.yy", 2),
+        "OBJECT_ADDITIONAL_PROPERTIES",
+        f"{ROOT}.hash.key",
+        "Additional properties not allowed: zz, yy",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "code", "path", "message"), CUSTOM_FIRST_PROBLEMS, ids=[r[0] for r in CUSTOM_FIRST_PROBLEMS]
+)
+def test_custom_password_hash_reports_its_first_problem_as_it_always_did(name, value, code, path, message):
+    assert _refused(value, code, path).message == message
+
+
 def test_custom_messages_use_z_schema_wording():
     assert _refused(_with(SALTED_MD5, "rounds", 3), "OBJECT_ADDITIONAL_PROPERTIES", ROOT).message == (
         "Additional properties not allowed: rounds"

@@ -384,58 +384,22 @@ def normalize_custom_password_hash(value: object) -> dict:
     """Auth0's ``custom_password_hash`` object, checked and with its defaults filled in (JSON-serialisable).
 
     Each property is checked by its field of ``CustomPasswordHashSerializer`` (the API's strict fields, their
-    codes and z-schema wording), then the rules that depend on the algorithm. Raises ``HashFormatError`` for
-    the first problem found, with the job error code (``OBJECT_REQUIRED`` for a missing property, as Auth0's
-    bulk import names it) and the dotted path from ``custom_password_hash``.
+    codes and z-schema wording), in the order a job's error report has always shown (it names the first problem
+    only): each object's shape (type, unknown properties, missing required ones) before its values, the algorithm
+    before the rest, and a property the algorithm does not take refused as such (``not allowed with algorithm``)
+    before its own value is looked at. Raises ``HashFormatError`` with the job error code (``OBJECT_REQUIRED`` for a
+    missing property, as Auth0's bulk import names it) and the dotted path from ``custom_password_hash``.
     """
-    return _normalise_custom(_checked_object(_bound_schema(), value, ROOT))
+    schema = _bound_schema()
+    data = _shaped(schema, value, ROOT)
+    algorithm = _checked(schema, "algorithm", data["algorithm"], ROOT)
 
-
-@cache
-def _fields_of(schema: StrictSerializer) -> dict[str, Field]:
-    return dict(schema.fields)  # a plain dict: DRF's BindingDict is a slow mapping to walk per hash
-
-
-def _checked_object(schema: StrictSerializer, value: Any, path: str) -> dict[str, Any]:
-    """``value`` through ``schema``'s bound fields as ``StrictSerializer`` checks a body (not an object: the
-    type; unknown keys; then each field in declaration order), stopping at the first problem.
-
-    DRF's own loop visits every declared field, present or not, and costs ten times this per hash (about
-    40 µs, where an import file may hold a million of them); this visits the keys the object has, with the
-    very same field objects, as ``users.imports.validation.ImportUserValidator`` does for the whole user.
-    """
-    if not isinstance(value, dict):  # parsed JSON: an object is a dict (an ABC check costs more per hash)
-        raise HashFormatError(FieldCode.INVALID_TYPE, messages.invalid_type("object", json_type(value)), path)
-    fields = _fields_of(schema)
-    unknown = [str(key) for key in value if key not in fields]
-    if unknown:
-        message = messages.additional_properties(echo(",".join(unknown)))
-        raise HashFormatError(FieldCode.OBJECT_ADDITIONAL_PROPERTIES, message, path)
-    checked: dict[str, Any] = {}
-    for name, field in fields.items():
-        if name not in value:
-            if field.required:
-                raise HashFormatError(FieldCode.OBJECT_REQUIRED, messages.missing_property(name), f"{path}.{name}")
-        elif isinstance(field, StrictSerializer):
-            checked[name] = _checked_object(field, value[name], f"{path}.{name}")
-        else:
-            try:
-                # No field here has validators, so this is all run_validation would do (null included).
-                checked[name] = field.to_internal_value(value[name])
-            except serializers.ValidationError as exc:
-                [detail] = cast(list[ErrorDetail], exc.detail)  # a field raises one ErrorDetail
-                raise HashFormatError(str(detail.code), str(detail), f"{path}.{name}") from None
-    return checked
-
-
-def _normalise_custom(data: dict[str, Any]) -> dict[str, Any]:
-    """The rules of ``custom_password_hash`` that depend on the algorithm, on fields already checked one by one;
-    defaults filled in. Raises ``HashFormatError``."""
-    algorithm = data["algorithm"]
-    hash_data = data["hash"]
+    hash_schema = _nested(schema, "hash")
     hash_path = f"{ROOT}.hash"
+    hash_data = _shaped(hash_schema, data["hash"], hash_path)
+    hash_value = _checked(hash_schema, "value", hash_data["value"], hash_path)
     if "encoding" in hash_data:
-        encoding = hash_data["encoding"]
+        encoding = _checked(hash_schema, "encoding", hash_data["encoding"], hash_path)
     elif algorithm in _STRING_ALGORITHMS:
         encoding = "utf8"
     else:
@@ -443,17 +407,21 @@ def _normalise_custom(data: dict[str, Any]) -> dict[str, Any]:
     allowed_encodings = ("utf8",) if algorithm in _STRING_ALGORITHMS else ("base64", "hex")
     if encoding not in allowed_encodings:
         raise HashFormatError(FieldCode.ENUM_MISMATCH, messages.enum_mismatch(encoding), f"{hash_path}.encoding")
-    normalised_hash: dict[str, Any] = {"value": hash_data["value"], "encoding": encoding}
+    normalised_hash: dict[str, Any] = {"value": hash_value, "encoding": encoding}
 
     if algorithm == "hmac":
         for name in ("digest", "key"):
             if name not in hash_data:
                 raise HashFormatError(FieldCode.OBJECT_REQUIRED, messages.missing_property(name), f"{hash_path}.{name}")
-        key = hash_data["key"]
-        key_encoding = key.get("encoding", "utf8")
-        _decode(key["value"], key_encoding, f"{hash_path}.key.value")
-        normalised_hash["digest"] = hash_data["digest"]
-        normalised_hash["key"] = {"value": key["value"], "encoding": key_encoding}
+        digest = _checked(hash_schema, "digest", hash_data["digest"], hash_path)
+        key_schema = _nested(hash_schema, "key")
+        key_path = f"{hash_path}.key"
+        key = _shaped(key_schema, hash_data["key"], key_path)
+        key_value = _checked(key_schema, "value", key["value"], key_path)
+        key_encoding = _checked(key_schema, "encoding", key.get("encoding", "utf8"), key_path)
+        _decode(key_value, key_encoding, f"{key_path}.value")
+        normalised_hash["digest"] = digest
+        normalised_hash["key"] = {"value": key_value, "encoding": key_encoding}
     else:
         for name in ("digest", "key"):
             if name in hash_data:
@@ -464,26 +432,35 @@ def _normalise_custom(data: dict[str, Any]) -> dict[str, Any]:
     if "salt" in data:
         if algorithm in _STRING_ALGORITHMS:
             raise _not_allowed("salt", algorithm, ROOT)
-        salt = data["salt"]
-        salt_encoding = salt.get("encoding", "utf8")
-        _decode(salt["value"], salt_encoding, f"{ROOT}.salt.value")
-        normalised["salt"] = {
-            "value": salt["value"],
-            "encoding": salt_encoding,
-            "position": salt.get("position", "prefix"),
-        }
+        salt_schema = _nested(schema, "salt")
+        salt_path = f"{ROOT}.salt"
+        salt = _shaped(salt_schema, data["salt"], salt_path)
+        salt_value = _checked(salt_schema, "value", salt["value"], salt_path)
+        salt_encoding = _checked(salt_schema, "encoding", salt.get("encoding", "utf8"), salt_path)
+        position = _checked(salt_schema, "position", salt.get("position", "prefix"), salt_path)
+        _decode(salt_value, salt_encoding, f"{salt_path}.value")
+        normalised["salt"] = {"value": salt_value, "encoding": salt_encoding, "position": position}
 
-    normalised["password"] = {"encoding": data.get("password", {}).get("encoding", "utf8")}
+    password_encoding = "utf8"  # noqa: S105 - an encoding name
+    if "password" in data:
+        password_schema = _nested(schema, "password")
+        password_path = f"{ROOT}.password"
+        password = _shaped(password_schema, data["password"], password_path)
+        password_encoding = _checked(password_schema, "encoding", password.get("encoding", "utf8"), password_path)
+    normalised["password"] = {"encoding": password_encoding}
 
     if algorithm == "scrypt":
         if "keylen" not in data:
             raise HashFormatError(FieldCode.OBJECT_REQUIRED, messages.missing_property("keylen"), f"{ROOT}.keylen")
-        cost = data.get("cost", SCRYPT_DEFAULT_COST)
+        keylen = _checked(schema, "keylen", data["keylen"], ROOT)
+        cost = _checked(schema, "cost", data.get("cost", SCRYPT_DEFAULT_COST), ROOT)
         _check_power_of_two(cost, f"{ROOT}.cost", "cost")
-        block_size = data.get("blockSize", SCRYPT_DEFAULT_BLOCK_SIZE)
-        parallelization = data.get("parallelization", SCRYPT_DEFAULT_PARALLELIZATION)
+        block_size = _checked(schema, "blockSize", data.get("blockSize", SCRYPT_DEFAULT_BLOCK_SIZE), ROOT)
+        parallelization = _checked(
+            schema, "parallelization", data.get("parallelization", SCRYPT_DEFAULT_PARALLELIZATION), ROOT
+        )
         _check_scrypt_memory(cost, block_size, f"{ROOT}.cost")
-        normalised.update(keylen=data["keylen"], cost=cost, blockSize=block_size, parallelization=parallelization)
+        normalised.update(keylen=keylen, cost=cost, blockSize=block_size, parallelization=parallelization)
     else:
         for name in _SCRYPT_KEYS:
             if name in data:
@@ -491,6 +468,47 @@ def _normalise_custom(data: dict[str, Any]) -> dict[str, Any]:
 
     _check_hash_value(normalised, f"{hash_path}.value")
     return normalised
+
+
+@cache
+def _fields_of(schema: StrictSerializer) -> dict[str, Field]:
+    return dict(schema.fields)  # a plain dict: DRF's BindingDict is a slow mapping to walk per hash
+
+
+def _nested(schema: StrictSerializer, name: str) -> StrictSerializer:
+    return cast(StrictSerializer, _fields_of(schema)[name])
+
+
+def _shaped(schema: StrictSerializer, value: Any, path: str) -> dict[str, Any]:
+    """``value`` if it is an object with no property ``schema`` lacks and every property it requires (z-schema's
+    order for one level); its values are checked one by one by the caller (``_checked``).
+
+    DRF's own loop visits every declared field, present or not, and costs ten times this per hash (about
+    40 µs, where an import file may hold a million of them); this and ``_checked`` use the very same field objects
+    on the keys the object has, as ``users.imports.validation.ImportUserValidator`` does for the whole user.
+    """
+    if not isinstance(value, dict):  # parsed JSON: an object is a dict (an ABC check costs more per hash)
+        raise HashFormatError(FieldCode.INVALID_TYPE, messages.invalid_type("object", json_type(value)), path)
+    fields = _fields_of(schema)
+    unknown = [str(key) for key in value if key not in fields]
+    if unknown:
+        # ", " between the names: the wording job error reports have always had for a hash (not the API's ",").
+        message = messages.additional_properties(echo(", ".join(unknown)))
+        raise HashFormatError(FieldCode.OBJECT_ADDITIONAL_PROPERTIES, message, path)
+    for name, field in fields.items():
+        if field.required and name not in value:
+            raise HashFormatError(FieldCode.OBJECT_REQUIRED, messages.missing_property(name), f"{path}.{name}")
+    return value
+
+
+def _checked(schema: StrictSerializer, name: str, value: Any, path: str) -> Any:
+    """``value`` through ``schema``'s field ``name``; its ``ValidationError`` as a ``HashFormatError`` at
+    ``path.name``. No field here has validators, so this is all ``run_validation`` would do (null included)."""
+    try:
+        return _fields_of(schema)[name].to_internal_value(value)
+    except serializers.ValidationError as exc:
+        [detail] = cast(list[ErrorDetail], exc.detail)  # a field raises one ErrorDetail
+        raise HashFormatError(str(detail.code), str(detail), f"{path}.{name}") from None
 
 
 def _check_hash_value(normalised: dict[str, Any], path: str) -> None:
