@@ -138,6 +138,17 @@ def test_an_operational_error_is_a_503_to_retry_in_a_second():
     assert management.render(problem).headers == {"Retry-After": "1"}
 
 
+def test_every_contract_says_when_to_retry_a_503():
+    """A database that did not answer is a 503 with ``Retry-After`` in every contract, not only the management API's
+    (RFC 9110 §10.2.3: a 503 may say how long the client should wait)."""
+    problem = translate(OperationalError("database is locked"))
+    assert problem is not None
+    for render in (management.render, authentication.render, oauth.render, v1.render):
+        rendered = render(problem)
+        assert rendered.status == 503
+        assert rendered.headers["Retry-After"] == "1", render.__module__
+
+
 @pytest.mark.parametrize("exc", [RuntimeError("a bug"), KeyError("x"), SuspiciousOperation("Django answers it")])
 def test_only_a_real_bug_or_what_django_answers_itself_has_no_problem(exc):
     assert translate(exc) is None

@@ -69,7 +69,10 @@ def render(problem: Problem) -> Rendered:
         return _bad_request(UserErrorCode.INVALID_CONNECTION, _("The connection does not exist."), 400)
     if code in _UNREADABLE_BODY:
         return _bad_request(ErrorCode.INVALID_BODY, _("The body must be a JSON object or form-encoded."), status)
-    return _bad_request(_CODES.get(code, code), message, status, problem.errors, problem.headers)
+    headers = dict(problem.headers)
+    if problem.retry_after is not None:  # e.g. a database to retry shortly (503)
+        headers["Retry-After"] = retry_after_header(problem.retry_after)
+    return _bad_request(_CODES.get(code, code), message, status, problem.errors, headers)
 
 
 def _bad_request(

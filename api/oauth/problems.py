@@ -57,7 +57,7 @@ def render(problem: Problem) -> Rendered:
         headers = {"Retry-After": retry_after_header(problem.retry_after)}
         return _error(429, ErrorCode.TOO_MANY_REQUESTS, _("Too many requests"), headers)
     headers = dict(NO_STORE)
-    if problem.status == 429 and problem.retry_after is not None:
+    if problem.retry_after is not None:  # too many attempts (429), or a database to retry shortly (503)
         headers["Retry-After"] = retry_after_header(problem.retry_after)
     headers.update(problem.headers)
     return _error(problem.status, code, problem.message, headers)

@@ -60,9 +60,12 @@ def render(problem: Problem) -> Rendered:
         headers = {"Retry-After": retry_after_header(problem.retry_after)}
         return _error(429, ErrorCode.TOO_MANY_REQUESTS, _("Too many requests. Try again later."), headers=headers)
     errors = [e.as_dict() for e in problem.errors] or None
+    headers = dict(problem.headers)
+    if problem.retry_after is not None:  # e.g. a database to retry shortly (503)
+        headers["Retry-After"] = retry_after_header(problem.retry_after)
     if problem.status == 400 and code in _INVALID_REQUEST:
-        return _error(400, _INVALID_REQUEST_ERROR, problem.message, errors, headers=dict(problem.headers))
-    return _error(problem.status, code, problem.message, errors, headers=dict(problem.headers))
+        return _error(400, _INVALID_REQUEST_ERROR, problem.message, errors, headers=headers)
+    return _error(problem.status, code, problem.message, errors, headers=headers)
 
 
 def _error(
