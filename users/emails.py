@@ -20,9 +20,16 @@ imported user). It accepts the text exactly as sent (nothing is trimmed or norma
       (capital I with dot, which lower-cases to ``i`` + U+0307), U+0131 (dotless i) and U+017F (long s), whose
       upper case is ASCII ``I``/``S`` so that any case-insensitive comparison merges them with ``i``/``s``, and
       U+03C2 (Greek final sigma); ``ß``, ``é``, Cyrillic, CJK and the like are kept.
-   c. **email-validator accepts it** (RFC 6531 syntax, IDNA 2008 domain, and no control, format, private-use,
-      unassigned or non-ASCII space characters). validator.js lets invisible characters (U+200B, U+200E,
-      U+FEFF, U+00AD) through in the local part and the domain; this refuses them.
+   c. **No invisible character**: nothing of Unicode's ``Default_Ignorable_Code_Point`` (UAX #44; the characters a
+      renderer draws as nothing: format and bidi controls, variation selectors U+FE00-U+FE0F and
+      U+E0100-U+E01EF, U+034F COMBINING GRAPHEME JOINER, the Hangul fillers U+115F/U+1160/U+3164/U+FFA0, the
+      Mongolian free variation selectors, tags U+E0000-U+E0FFF, ...) and no U+2800 BRAILLE PATTERN BLANK (drawn as
+      an empty cell). validator.js accepts them all in the local part and the domain; email-validator refuses the
+      format characters but not the marks and letters among them, and its IDNA step silently drops those in a
+      domain (``kate@exa<U+FE0F>mple.com`` is ``kate@example.com`` to it, a second spelling of that address).
+   d. **email-validator accepts it** (RFC 6531 syntax, IDNA 2008 domain, and no control, format, private-use,
+      unassigned or non-ASCII space characters) **and reads it as written**: its normalised form of the stored
+      (lower-cased) text is that text itself, so no IDNA mapping (UTS #46) makes two texts one mailbox.
 
 4. **Its lower-cased form passes as well**, so what is stored (``fold_email``) always passes the documented
    format, and two accepted addresses are stored alike only when they differ by letter case.
@@ -120,7 +127,7 @@ def auth0_accepts(text: str) -> bool:
     return all(_USER_UTF8_PART.fullmatch(part) for part in user.split("."))
 
 
-# --- 4. Case stability --------------------------------------------------------------------------------------
+# --- 3b. Case stability --------------------------------------------------------------------------------------
 @lru_cache(maxsize=4096)
 def _case_stable(char: str) -> bool:
     """``char`` is caseless or one half of exactly one upper/lower pair (see the module docstring)."""
@@ -135,19 +142,50 @@ def _case_stable(char: str) -> bool:
     return len(upper) != 1 or upper == char or upper.lower() == char
 
 
-def _check_one(text: str) -> None:
+# --- 3c. Invisible characters -------------------------------------------------------------------------------
+# Default_Ignorable_Code_Point from Unicode's DerivedCoreProperties.txt (the same list from Unicode 14.0 to 15.1,
+# the version of this Python's unicodedata): the derived property has no accessor in unicodedata, and the whole
+# list is a few dozen ranges. Plus U+2800 BRAILLE PATTERN BLANK, a visible-width blank that is not in it.
+_INVISIBLE_RANGES = (
+    (0x00AD, 0x00AD),  # SOFT HYPHEN
+    (0x034F, 0x034F),  # COMBINING GRAPHEME JOINER
+    (0x061C, 0x061C),  # ARABIC LETTER MARK
+    (0x115F, 0x1160),  # HANGUL CHOSEONG FILLER, HANGUL JUNGSEONG FILLER
+    (0x17B4, 0x17B5),  # KHMER VOWEL INHERENT AQ, AA
+    (0x180B, 0x180F),  # MONGOLIAN FREE VARIATION SELECTORS ONE-THREE, VOWEL SEPARATOR, FREE VARIATION SELECTOR FOUR
+    (0x200B, 0x200F),  # ZERO WIDTH SPACE .. RIGHT-TO-LEFT MARK
+    (0x202A, 0x202E),  # bidi embeddings and overrides
+    (0x2060, 0x206F),  # WORD JOINER .. NOMINAL DIGIT SHAPES (invisible operators, bidi isolates)
+    (0x2800, 0x2800),  # BRAILLE PATTERN BLANK (ours, not Unicode's)
+    (0x3164, 0x3164),  # HANGUL FILLER
+    (0xFE00, 0xFE0F),  # VARIATION SELECTOR-1 .. 16
+    (0xFEFF, 0xFEFF),  # ZERO WIDTH NO-BREAK SPACE (byte order mark)
+    (0xFFA0, 0xFFA0),  # HALFWIDTH HANGUL FILLER
+    (0xFFF0, 0xFFF8),  # reserved
+    (0x1BCA0, 0x1BCA3),  # SHORTHAND FORMAT LETTER OVERLAP .. UP STEP
+    (0x1D173, 0x1D17A),  # MUSICAL SYMBOL BEGIN BEAM .. END PHRASE
+    (0xE0000, 0xE0FFF),  # LANGUAGE TAG, TAG SPACE .. CANCEL TAG, VARIATION SELECTOR-17 .. 256, reserved
+)
+_INVISIBLE = re.compile("[" + "".join(f"{chr(low)}-{chr(high)}" for low, high in _INVISIBLE_RANGES) + "]")
+
+
+def _check_one(text: str) -> str | None:
+    """Rules 1 to 3 for ``text``; returns email-validator's normalised form of a non-ASCII text (None for ASCII)."""
     if not auth0_accepts(text):
         raise InvalidEmailAddress("refused by Auth0's format: email")
     if text.startswith('"'):
         raise InvalidEmailAddress("a quoted local part")
     if text.isascii():
-        return  # nothing below can refuse ASCII that passed the checks above (see the module docstring)
+        return None  # nothing below can refuse ASCII that passed the checks above (see the module docstring)
     if unicodedata.normalize("NFKC", text) != text:
         raise InvalidEmailAddress("not in NFKC form")
     if not all(_case_stable(char) for char in text):
         raise InvalidEmailAddress("a character changes identity when lower-cased")
+    invisible = _INVISIBLE.search(text)
+    if invisible is not None:
+        raise InvalidEmailAddress(f"an invisible character (U+{ord(invisible.group()):04X})")
     try:
-        email_validator.validate_email(
+        result = email_validator.validate_email(
             text,
             check_deliverability=False,
             allow_smtputf8=True,
@@ -160,18 +198,23 @@ def _check_one(text: str) -> None:
         )
     except email_validator.EmailNotValidError as exc:
         raise InvalidEmailAddress(str(exc)) from exc
+    return result.normalized
 
 
 def check_email_address(text: str) -> None:
     """Accept ``text`` as an e-mail address or raise ``InvalidEmailAddress`` (rules in the module docstring).
 
-    The text is checked as sent (nothing is trimmed or normalised first), then in the lower case it is stored in.
+    The text is checked as sent (nothing is trimmed or normalised first), then in the lower case it is stored in,
+    which email-validator must read as written (rule 3d).
     """
-    _check_one(text)
-    if not text.isascii():
-        folded = text.lower()
-        if folded != text:
-            _check_one(folded)
+    normalized = _check_one(text)
+    if text.isascii():
+        return
+    folded = text.lower()
+    if folded != text:
+        normalized = _check_one(folded)
+    if normalized != folded:
+        raise InvalidEmailAddress(f"another spelling of {normalized}")
 
 
 def fold_email(text: str) -> str:

@@ -38,6 +38,10 @@ class UserErrorCode(StrEnum):
     INVALID_JSON = "INVALID_JSON"
     PASSWORD_STRENGTH = "PASSWORD_STRENGTH"  # noqa: S105 - an error code, not a secret
     SECRET_REMOVED = "SECRET_REMOVED"  # noqa: S105 - an error code, not a secret
+    # Field codes of metadata Auth0 would not store (``users.metadata``; a reserved app_metadata name is NOT_PASSED):
+    # a name with "." or "$", and metadata over the size limit. Auth0 publishes no code for either.
+    INVALID_FIELD_NAME = "INVALID_FIELD_NAME"
+    METADATA_TOO_LARGE = "METADATA_TOO_LARGE"
 
 
 class UserAlreadyExists(DomainError):

@@ -1,7 +1,8 @@
 """Writes of directory users. Every entry point (REST view, sign-up, admin form, import) calls these.
 
 ``create_user`` raises ``ConnectionNotFound`` (400 ``inexistent_connection``), ``PayloadValidationError``
-(400 ``invalid_body``: a field the strategy refuses or lacks), ``PasswordPolicyError`` (400) and
+(400 ``invalid_body``: a field the strategy refuses or lacks, or ``InvalidMetadata``: metadata Auth0 would not
+store), ``PasswordPolicyError`` (400) and
 ``UserAlreadyExists`` (409 ``auth0_idp_error``). ``update_user`` raises ``UserNotFound`` (404) and, for an identifier
 another user holds, ``IdentifierTaken`` (400 ``auth0_idp_error``) instead of the create's 409.
 Logging in is ``users.credentials.login``.
@@ -33,6 +34,7 @@ from users.emails import fold_email
 from users.errors import IdentifierTaken, UserAlreadyExists, UserErrorCode, UserNotFound
 from users.fields import METADATA_FIELDS, PROFILE_FIELDS
 from users.identifiers import full_user_id, new_object_id
+from users.metadata import check_field_names, check_metadata_fields, check_metadata_size
 from users.models import User
 from users.profile import default_picture, now_ms
 from users.selectors import get_user
@@ -67,8 +69,11 @@ def create_user(
 
     The strategy rules and password policy are checked here so no caller can skip them; the bcrypt hash
     is computed before the transaction so the write lock is held for the insert alone. Uniqueness is left
-    to the database constraints: a lost race surfaces as ``UserAlreadyExists``, never as a duplicate.
+    to the database constraints: a lost race surfaces as ``UserAlreadyExists``, never as a duplicate. Metadata Auth0
+    would not store (a name with ``.`` or ``$``, a reserved ``app_metadata`` name, over 16 MB) is ``InvalidMetadata``
+    (400 ``invalid_body``, ``users.metadata``), checked first like the rest of the body.
     """
+    check_metadata_fields(data)
     connection = get_connection(name=data["connection"])
     check_user_fields(connection, data)
 
@@ -187,9 +192,14 @@ def update_user(*, user_id: str, data: UserChanges, actor: Actor) -> User:
     ``IdentifierTaken`` (400 ``auth0_idp_error``, "The specified new email already exists": Auth0 answers a
     change with 400 where a create gets 409), decided by the unique constraints, so concurrent changes get it too.
     The password is hashed before the transaction; the row is then locked so concurrent metadata merges
-    cannot lose each other's keys. Raises ``UserNotFound``, ``PayloadValidationError``,
-    ``PasswordPolicyError``, ``IdentifierTaken``.
+    cannot lose each other's keys. The metadata names sent follow ``users.metadata`` (checked first, like the rest
+    of the body), and so does the size of the merged metadata. Raises ``UserNotFound``, ``PayloadValidationError``
+    (``InvalidMetadata`` among them), ``PasswordPolicyError``, ``IdentifierTaken``.
     """
+    sent: Mapping[str, Any] = data  # read field by field
+    for field in METADATA_FIELDS:
+        if sent.get(field):
+            check_field_names(field, sent[field])
     user = get_user(user_id=user_id)
     connection = user.connection
     if data.get("connection") is not None and data["connection"] != connection.name:
@@ -248,6 +258,11 @@ def _apply_changes(pk: int, changed: UserChanges, password_hash: str | None, act
     for field in METADATA_FIELDS:
         if field in data:
             changes[field] = _merge_metadata(getattr(user, field), data[field])
+    if any(field in changes for field in METADATA_FIELDS):
+        # Measured on the merged result, under the row lock: the body alone is always far below the limit.
+        check_metadata_size(
+            changes.get("user_metadata", user.user_metadata), changes.get("app_metadata", user.app_metadata)
+        )
     if password_hash is not None:
         changes["password_hash"] = password_hash
     changes["updated_at"] = now_ms()

@@ -25,6 +25,14 @@ from users.serializers import (
 )
 from users.services import create_user, delete_user, update_user
 
+# Auth0's "Metadata Field Names and Data Types" (users.metadata), as both writes document it.
+_METADATA_RULES = (
+    'Metadata names may not contain `.` or `$` at any depth (400 `invalid_body`, `Fields with "." are not allowed, '
+    "please remove all dotted fields. Example: user_metadata.foo.bar`), `app_metadata` may not use the names Auth0 "
+    "reserves at its top level (`Forbidden attribute in app_metadata: email`; also `blocked`, `user_id`, "
+    "`identities`, `username` and the rest of Auth0's list), and a user's `user_metadata` and `app_metadata` "
+    "together are at most 16 MB of JSON."
+)
 _USER_ID = OpenApiParameter("user_id", str, OpenApiParameter.PATH, description="ID of the user (URL-encoded).")
 
 
@@ -35,6 +43,7 @@ class UserCollectionView(ManagementAPIView):
     @extend_schema(
         operation_id="post_users",
         summary="Create a User",
+        description=_METADATA_RULES,
         request=CreateUserRequestSerializer,
         responses={201: UserProfileDoc, **errors(400, 401, 403, 409, 429, *BODY_ERRORS)},
     )
@@ -101,7 +110,9 @@ class UserDetailView(ManagementAPIView):
         description=(
             "Changing the e-mail, username or phone number to one another user of the connection has is refused "
             "with 400 `auth0_idp_error` and `The specified new email already exists` (`username`, `phone number` "
-            "likewise), as Auth0 answers it; creating such a user is a 409 instead."
+            "likewise), as Auth0 answers it; creating such a user is a 409 instead. "
+            + _METADATA_RULES
+            + " The names sent are checked (a `null` removing a key included), and the size after merging."
         ),
         parameters=[_USER_ID],
         request=UpdateUserRequestSerializer,

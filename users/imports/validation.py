@@ -3,7 +3,8 @@
 Types, formats and lengths are the ones ``POST /api/v2/users`` enforces (the same field classes), so a user that
 the API would refuse is refused on import too. Auth0's import schema adds ``password_hash`` and
 ``custom_password_hash`` (validated and bounded by ``users.credentials.hashes``); ``password`` (a plain password,
-hashed on import) is this service's extension. Errors are Auth0's job error objects ``{code, message, path}``;
+hashed on import) is this service's extension. Metadata follows Auth0's naming and size rules (``users.metadata``),
+as it does through the API. Errors are Auth0's job error objects ``{code, message, path}``;
 a refused user is reported (``RejectedUser``) without its secrets (``reported_user``, ``redact_errors``).
 """
 
@@ -26,7 +27,8 @@ from core.errors import FieldCode
 from core.schema import JSONObjectField, StrictCharField, StrictSerializer, echo, json_type, storable_text, text_fault
 from users.credentials.hashes import HashFormatError, normalize_custom_password_hash, normalize_password_hash
 from users.errors import UserErrorCode
-from users.fields import EMAIL
+from users.fields import EMAIL, METADATA_FIELDS
+from users.metadata import InvalidMetadata, check_metadata_fields
 from users.serializers import CreateUserRequestSerializer, UserInput, schema_field
 
 JobError = dict[str, str]
@@ -67,6 +69,8 @@ _VALUE_FREE_CODES = frozenset(
         FieldCode.OBJECT_REQUIRED,
         FieldCode.OBJECT_ADDITIONAL_PROPERTIES,
         UserErrorCode.NOT_PASSED,
+        UserErrorCode.INVALID_FIELD_NAME,  # quotes the path of a key, never a value
+        UserErrorCode.METADATA_TOO_LARGE,
         UserErrorCode.MFA_FACTORS_FAILED,
         UserErrorCode.PASSWORD_STRENGTH,
         FieldCode.MAX_DEPTH,
@@ -293,6 +297,13 @@ class ImportUserValidator:
                         data[key] = field.run_validation(value)
                 except serializers.ValidationError as exc:
                     errors.extend(_field_errors(exc.detail, key))
+        if not any(error["path"].split(".")[0] in METADATA_FIELDS for error in errors):
+            # Auth0's metadata rules (users.metadata), once the fields are objects: a reserved app_metadata name is
+            # NOT_PASSED, as Auth0's import reports its schema's "not" rules.
+            try:
+                check_metadata_fields(data)
+            except InvalidMetadata as exc:
+                errors.append(_error(exc.field_code, exc.message, exc.path))
         given = [key for key in SECRET_FIELDS if key in record]
         if len(given) > 1:
             message = _("Only one of password, password_hash and custom_password_hash may be given.")
