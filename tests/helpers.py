@@ -117,3 +117,19 @@ def listed_ids(response: Any) -> list[str]:
     """The user ids of a 200 list answer, in order."""
     assert response.status_code == 200, response.json()
     return [user["user_id"] for user in response.json()]
+
+
+def run_import_job(api: Any, connection_id: str, users: list[Any]) -> str:
+    """Upload ``users`` as a ``users.json`` import job into the connection, run the worker once; the job's id."""
+    import json
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.core.management import call_command
+
+    upload = SimpleUploadedFile("users.json", json.dumps(users).encode(), content_type="application/json")
+    response = api.post(
+        "/api/v2/jobs/users-imports", {"connection_id": connection_id, "users": upload}, format="multipart"
+    )
+    assert response.status_code == 202, response.json()
+    call_command("run_jobs", "--once")
+    return str(response.json()["id"])

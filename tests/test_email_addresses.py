@@ -16,12 +16,10 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management import call_command
 
 from clients.services import create_client
 from core.actors import SYSTEM
-from tests.helpers import DB, STRONG_PASSWORD, stored_emails
+from tests.helpers import DB, STRONG_PASSWORD, run_import_job, stored_emails
 from users.emails import InvalidEmailAddress, auth0_accepts, check_email_address
 from users.models import User
 
@@ -421,13 +419,7 @@ def test_admin_form_checks_the_address_as_typed(admin_client, connection) -> Non
 @pytest.mark.django_db(transaction=True)
 def test_import_refuses_each_and_takes_the_accepted(api, connection) -> None:
     users = [{"email": email} for email in REFUSED.values()] + [{"email": sent} for sent, _ in ACCEPTED.values()]
-    upload = SimpleUploadedFile("users.json", json.dumps(users).encode(), content_type="application/json")
-    response = api.post(
-        "/api/v2/jobs/users-imports", {"connection_id": connection.id, "users": upload}, format="multipart"
-    )
-    assert response.status_code == 202, response.json()
-    call_command("run_jobs", "--once")
-    job_id = response.json()["id"]
+    job_id = run_import_job(api, connection.id, users)
     assert api.get(f"/api/v2/jobs/{job_id}").json()["summary"] == {
         "failed": len(REFUSED),
         "updated": 0,

@@ -8,10 +8,8 @@ import json
 from typing import Any
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management import call_command
 
-from tests.helpers import DB, SIGNUP, STRONG_PASSWORD, USERS, invalid_body, user_url
+from tests.helpers import DB, SIGNUP, STRONG_PASSWORD, USERS, invalid_body, run_import_job, user_url
 from users.metadata import MAX_METADATA_BYTES, RESERVED_APP_METADATA_NAMES
 from users.models import User
 
@@ -221,13 +219,7 @@ def test_import_reports_each_refused_user_and_imports_the_rest(api, connection) 
         {"email": "both@example.com", "user_metadata": {"a.b": 1}, "app_metadata": {"email": "x"}},
         {"email": "fine@example.com", **ACCEPTED},
     ]
-    upload = SimpleUploadedFile("users.json", json.dumps(users).encode(), content_type="application/json")
-    response = api.post(
-        "/api/v2/jobs/users-imports", {"connection_id": connection.id, "users": upload}, format="multipart"
-    )
-    assert response.status_code == 202, response.json()
-    call_command("run_jobs", "--once")
-    job_id = response.json()["id"]
+    job_id = run_import_job(api, connection.id, users)
     assert api.get(f"/api/v2/jobs/{job_id}").json()["summary"] == {"failed": 4, "updated": 0, "inserted": 1, "total": 5}
     errors = {item["user"]["email"]: item["errors"] for item in api.get(f"/api/v2/jobs/{job_id}/errors").json()}
     assert errors == {
