@@ -81,12 +81,14 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: Django never deactivates a language, so anything answering before it (the guards below) would speak
+    # the language of the thread's previous request. It reads only Accept-Language and the language cookie.
+    "django.middleware.locale.LocaleMiddleware",
     "api.middleware.BodySizeLimitMiddleware",
     "api.middleware.UnsafeCharactersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

@@ -101,6 +101,32 @@ def test_signup_and_v1_errors_are_translated(api_client, connection, token):
     assert taken.json() == {"error": "email_exists", "message": "このメールアドレスのユーザーはすでに存在します。"}
 
 
+def test_refusals_made_before_any_view_follow_the_requests_own_language(api_client):
+    """The guards that refuse a bad query string or body size answer before a view is chosen; they spoke the
+    language of whatever request the same worker thread had served before (a caller without Accept-Language got
+    Japanese after someone else's "ja") and never the caller's own."""
+    english = {
+        "statusCode": 400,
+        "error": "Bad Request",
+        "message": "The query string contains invalid characters.",
+        "errorCode": "invalid_query_string",
+        "errors": [],
+    }
+    japanese = {**english, "message": "クエリ文字列に使用できない文字が含まれています。"}
+    api_client.get("/api/v2/users", HTTP_ACCEPT_LANGUAGE="ja")  # another caller, served first
+    assert api_client.get("/api/v2/users?page=%00").json() == english
+    assert api_client.get("/api/v2/users?page=%00", HTTP_ACCEPT_LANGUAGE="ja").json() == japanese
+    too_large = api_client.post(
+        "/dbconnections/signup",
+        "{}",
+        content_type="application/json",
+        HTTP_ACCEPT_LANGUAGE="ja",
+        CONTENT_LENGTH="10000000",
+    )
+    assert too_large.status_code == 413
+    assert too_large.json()["description"] == "本文の長さが上限を超えています: 512000"
+
+
 def test_oauth_errors_are_translated(api_client):
     response = api_client.post(
         "/oauth/token", {"grant_type": "authorization_code"}, format="json", HTTP_ACCEPT_LANGUAGE="ja"

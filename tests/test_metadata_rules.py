@@ -186,6 +186,32 @@ def test_a_patch_that_would_grow_the_metadata_past_16_mb_is_refused(api, ann) ->
     assert User.objects.get().user_metadata is None
 
 
+def test_a_large_number_counts_as_the_digits_it_reads_back_as(api, connection) -> None:
+    """PostgreSQL's jsonb keeps a number as ``numeric`` and writes ``1e+308`` back as 1 and 308 zeros, which reads
+    as an integer: 70,000 of them are a 490 KB body and 21.7 MB of metadata on every later read. They are measured
+    as they read back, on every database (so SQLite refuses what PostgreSQL would store over the limit)."""
+    count = 70_000
+    body = {
+        "connection": DB,
+        "email": "kate@example.com",
+        "password": STRONG_PASSWORD,
+        "user_metadata": {"x": [1e308] * count},
+    }
+    size = len('{"x":[]}') + count * 309 + (count - 1)  # 10**308 has 309 digits
+    message = (
+        f"Metadata is too large ({size} bytes), maximum 16777216 bytes for user_metadata and app_metadata together"
+    )
+    response = api.post(USERS, body, format="json")
+    assert response.status_code == 400
+    assert response.json() == _refusal("user_metadata", "METADATA_TOO_LARGE", message)
+    assert not User.objects.exists()
+    # Small exponents, negative ones and numbers with a fraction read back as they were sent.
+    fine = {"x": [1e15, 1.5e-300, -2.5e20, 10**30], "y": 1e20}
+    created = api.post(USERS, {**body, "user_metadata": fine}, format="json")
+    assert created.status_code == 201
+    assert User.objects.get().user_metadata == fine
+
+
 # --- sign-up, the bulk import, the admin's forms ------------------------------------------------------------
 
 

@@ -68,6 +68,29 @@ def test_schema_and_duplicate_errors_are_form_errors(admin_client, connection):
     assert User.objects.count() == 1
 
 
+def test_metadata_nested_past_what_json_reads_is_a_form_error_not_a_500(admin_client, connection, create):
+    """Python's json gives up with RecursionError (not a JSON error) some thousand levels down; 100,000 brackets fit
+    in a 200 KB form and once ended the add and change forms with 500."""
+    deep = "[" * 100_000 + "]" * 100_000
+    too_deep = ["Object is nested too deeply (more than 10 levels)"]
+    added = admin_client.post(
+        f"{ADD}?connection={connection.pk}",
+        {"email": "ann@example.com", "password": STRONG_PASSWORD, "user_metadata": deep, "app_metadata": ""},
+    )
+    assert added.status_code == 200
+    assert added.context["adminform"].form.errors == {"user_metadata": too_deep}
+    assert f">\n{deep}</textarea>" in added.text  # shown again as typed, not quoted as a JSON string
+    assert not User.objects.exists()
+    create({"connection": connection.name, "email": "ann@example.com", "password": STRONG_PASSWORD})
+    user = User.objects.get()
+    form = {"email": "ann@example.com", "picture": user.picture, "user_metadata": "", "app_metadata": deep}
+    changed = admin_client.post(f"/admin/users/user/{user.pk}/change/", form)
+    assert changed.status_code == 200
+    assert changed.context["adminform"].form.errors == {"app_metadata": too_deep}
+    user.refresh_from_db()
+    assert user.app_metadata is None
+
+
 def test_the_change_form_edits_through_the_service_and_never_shows_the_hash(admin_client, connection, create):
     create({"connection": connection.name, "email": "ann@example.com", "password": STRONG_PASSWORD})
     user = User.objects.get()

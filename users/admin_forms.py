@@ -11,16 +11,18 @@ import json
 from typing import Any
 
 from django import forms
+from django.forms.fields import InvalidJSONInput
 from django.utils.translation import gettext_lazy as _
 
 from connections.models import Connection
 from connections.password_policy import PasswordPolicyError
 from connections.strategies import identifier_fields
+from core import messages
 from core.actors import Actor
-from core.errors import DomainError, FieldError, PayloadValidationError
+from core.errors import DomainError, FieldCode, FieldError, PayloadValidationError
 from core.schema import validate_payload
 from users.errors import IdentifierTaken, UserAlreadyExists
-from users.fields import METADATA_FIELDS, PROFILE_FIELDS, VERIFICATION_FLAGS
+from users.fields import METADATA_FIELDS, METADATA_MAX_DEPTH, PROFILE_FIELDS, VERIFICATION_FLAGS
 from users.models import User
 from users.serializers import CreateUserRequestSerializer, UpdateUserRequestSerializer
 from users.services import create_user, update_user
@@ -44,7 +46,24 @@ class JSONObjectFormField(forms.JSONField):
 
     widget = forms.Textarea(attrs={"rows": 4, "cols": 60})
 
+    def to_python(self, value: Any) -> Any:
+        """Django's JSON parsing, and nesting too deep for Python's ``json`` (which raises ``RecursionError``, not
+        a JSON error, a thousand or so levels down) refused as the API's schema refuses anything past its depth."""
+        try:
+            return super().to_python(value)
+        except RecursionError as exc:
+            raise forms.ValidationError(messages.too_deep(METADATA_MAX_DEPTH), code=FieldCode.MAX_DEPTH) from exc
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        """What the refused form shows again: the text as typed when it is too deep to read back."""
+        try:
+            return super().bound_data(data, initial)
+        except RecursionError:
+            return InvalidJSONInput(data)
+
     def prepare_value(self, value: Any) -> str:
+        if isinstance(value, InvalidJSONInput):
+            return value  # text that is not JSON is shown as typed, not quoted as a JSON string
         return "" if value is None else json.dumps(value, ensure_ascii=False, indent=2)
 
 

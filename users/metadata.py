@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
+from decimal import Decimal
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -137,10 +138,35 @@ def _names(field: str, value: Any) -> Iterator[tuple[str, str]]:
 
 
 def metadata_size(value: Any) -> int:
-    """Bytes of ``value`` as compact UTF-8 JSON (0 for ``None``): what rule 3 measures."""
+    """Bytes of ``value`` as compact UTF-8 JSON (0 for ``None``), as it reads back from the store: what rule 3
+    measures.
+
+    PostgreSQL's ``jsonb`` keeps a number as ``numeric``, which it writes back in plain notation: ``1e+308`` (six
+    bytes sent) reads back as 1 and 308 zeros, an integer. A float JSON writes with a positive exponent is counted
+    as those digits on every database, so a 500 KB body cannot store 20 MB (PostgreSQL documentation, "JSON
+    Types": numbers are stored as ``numeric``; "Numeric Types": output never uses exponential notation).
+    """
     if value is None:
         return 0
-    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    size = len(text.encode("utf-8"))
+    if "e+" in text:  # only then can a float be written with a positive exponent
+        size += sum(len(str(int(Decimal(repr(number))))) - len(repr(number)) for number in _exponent_floats(value))
+    return size
+
+
+def _exponent_floats(value: Any) -> Iterator[float]:
+    """Every float below ``value`` that JSON writes with a positive exponent (``1e+308``, ``-2.5e+20``); iterative."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, float):
+            if "e+" in repr(node):
+                yield node
+        elif isinstance(node, Mapping):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
 
 
 def check_metadata_size(user_metadata: Any, app_metadata: Any) -> None:
