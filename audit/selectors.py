@@ -18,7 +18,7 @@ from django.db.models import Q, QuerySet
 # range scan of the (date, id) index. Spelled as two ORed conditions, PostgreSQL plans a full scan or a bitmap OR.
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan
 
-from audit.errors import CheckpointNotFound
+from audit.errors import CheckpointNotFound, LogNotFound
 from audit.models import Event
 
 ASCENDING = 1
@@ -37,6 +37,14 @@ class EventPage:
 
 def _ordered(events: QuerySet[Event], sort: int) -> QuerySet[Event]:
     return events.order_by("date", "id") if sort == ASCENDING else events.order_by("-date", "-id")
+
+
+def get_event(*, log_id: str) -> Event:
+    """The event whose ``log_id`` is given. Raises ``LogNotFound`` (404 ``inexistent_log``) when there is none."""
+    event = Event.objects.filter(log_id=log_id).first()
+    if event is None:
+        raise LogNotFound()
+    return event
 
 
 def list_events(

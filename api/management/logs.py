@@ -13,9 +13,8 @@ from rest_framework.response import Response
 from api.base import ManagementAPIView, select_fields
 from api.docs import LOGS_LIST, LogDoc, errors
 from api.management.paging import check_logs_page
-from audit.errors import LogNotFound
 from audit.models import Event
-from audit.selectors import EventPage, events_after, events_of_user, list_events
+from audit.selectors import EventPage, events_after, events_of_user, get_event, list_events
 from audit.serializers import ListLogsQuerySerializer, UserLogsQuerySerializer
 from core.schema import validate_query
 from users.profile import format_timestamp
@@ -123,10 +122,7 @@ class LogDetailView(ManagementAPIView):
         responses={200: LogDoc, **errors(401, 403, 404, 429)},
     )
     def get(self, request: Request, log_id: str) -> Response:
-        event = Event.objects.filter(log_id=log_id).first()
-        if event is None:
-            raise LogNotFound()
-        return Response(log_as_json(event))
+        return Response(log_as_json(get_event(log_id=log_id)))
 
 
 class UserLogsView(ManagementAPIView):
