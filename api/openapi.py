@@ -16,7 +16,7 @@ from drf_spectacular.extensions import (
     OpenApiSerializerFieldExtension,
 )
 
-from clients.scopes import KNOWN_SCOPES
+from clients.scopes import SCOPE_DESCRIPTIONS
 
 
 def _strict_string(field: Any) -> dict[str, Any]:
@@ -157,7 +157,7 @@ class BearerTokenAuthenticationExtension(OpenApiAuthenticationExtension):
                 "flows": {
                     "clientCredentials": {
                         "tokenUrl": "/oauth/token",
-                        "scopes": {scope: scope for scope in KNOWN_SCOPES},
+                        "scopes": {scope: str(text) for scope, text in SCOPE_DESCRIPTIONS.items()},
                     }
                 },
             },

@@ -21,14 +21,14 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from clients.models import Client
-from clients.scopes import KNOWN_SCOPES
+from clients.scopes import SCOPE_DESCRIPTIONS
 from clients.services import create_client, rotate_client_secret, set_client_active
 from core.actors import admin_actor
 
 
 class ClientForm(forms.ModelForm):
     scopes = forms.MultipleChoiceField(
-        choices=[(scope, scope) for scope in KNOWN_SCOPES],
+        choices=[(scope, f"{scope} ({text})") for scope, text in SCOPE_DESCRIPTIONS.items()],
         widget=forms.CheckboxSelectMultiple,
         required=False,
         label=_("Granted scopes"),

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-KNOWN_SCOPES: tuple[str, ...] = (
-    "create:users",
-    "read:users",
-    "update:users",
-    "delete:users",
-    "create:connections",
-    "read:connections",
-    "update:connections",
-    "delete:connections",
-    "read:logs",
-)
+from django.utils.translation import gettext_lazy as _
+
+# Each scope with Auth0's description of it (the Management API's permission list; "Read logs relating to users" is
+# read:logs_users, which get_logs, get_logs_by_id and get_logs_by_user accept as well as read:logs).
+SCOPE_DESCRIPTIONS = {
+    "create:users": _("Create Users"),
+    "read:users": _("Read Users"),
+    "update:users": _("Update Users"),
+    "delete:users": _("Delete Users"),
+    "create:connections": _("Create Connections"),
+    "read:connections": _("Read Connections"),
+    "update:connections": _("Update Connections"),
+    "delete:connections": _("Delete Connections"),
+    "read:logs": _("Read Logs"),
+    "read:logs_users": _("Read logs relating to users"),
+}
+KNOWN_SCOPES: tuple[str, ...] = tuple(SCOPE_DESCRIPTIONS)
 
 
 def parse_scopes(value: str | list[str] | tuple[str, ...]) -> list[str]:

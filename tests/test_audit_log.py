@@ -267,7 +267,7 @@ def test_logs_need_read_logs(api_client, token):
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token('read:users')}")
     response = api_client.get("/api/v2/logs")
     assert response.status_code == 403
-    assert response.json()["message"] == "Insufficient scope, expected any of: read:logs"
+    assert response.json()["message"] == "Insufficient scope, expected any of: read:logs,read:logs_users"
 
 
 def test_admin_shows_events_read_only(admin_client, api, connection):

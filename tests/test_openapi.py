@@ -59,8 +59,9 @@ def test_every_operation_is_documented_with_its_scopes_and_errors(document):
         ("/api/v2/connections/{connection_id}", "patch"): ["update:connections"],
         ("/api/v2/connections/{connection_id}", "delete"): ["delete:connections"],
         ("/api/v2/jobs/verification-email", "post"): ["update:users"],
-        ("/api/v2/logs", "get"): ["read:logs"],
-        ("/api/v2/logs/{log_id}", "get"): ["read:logs"],
+        ("/api/v2/logs", "get"): ["read:logs", "read:logs_users"],
+        ("/api/v2/logs/{log_id}", "get"): ["read:logs", "read:logs_users"],
+        ("/api/v2/users/{user_id}/logs", "get"): ["read:logs", "read:logs_users"],
         ("/v1/users", "post"): ["create:users"],
     }
     for (path, method), scopes in expected.items():

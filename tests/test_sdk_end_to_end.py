@@ -146,3 +146,50 @@ def test_the_sdks_logs_pager_stops_with_auth0s_error_past_the_first_thousand(liv
     assert len(set(listed)) == len(listed) == 1100  # pages 0 to 10 start within the first 1000 events
     assert refused.value.body["errorCode"] == "invalid_paging"
     assert refused.value.body["message"].startswith("Requesting page 11 exceeds the allowed maximum of 1000 records")
+
+
+def test_the_sdk_reads_a_users_log_events_page_by_page(live_server_url):
+    # auth0-python 6 calls get_logs_by_user as users.logs.list(id, ...) (version 4's users.get_log_events); it asks
+    # include_totals=true and reads pages until one is empty.
+    Event.objects.bulk_create(
+        Event(type="sapi", description="Update a User", actor_kind="client", actor_id="x", user_id="auth0|abc/def")
+        for _ in range(7)
+    )
+    Event.objects.create(type="sapi", description="Update a User", actor_kind="client", actor_id="x", user_id="x")
+    client, secret = create_client(name="ops-script", scopes="read:logs_users", actor=SYSTEM)
+    api = _management(live_server_url, client.client_id, secret)
+    pager = api.users.logs.list("auth0|abc/def", per_page=3, sort="date:1")
+    assert (pager.response.total, pager.response.start, pager.response.limit) == (7, 0, 3)
+    ids = [log.log_id for log in pager]
+    expected = list(
+        Event.objects.filter(user_id="auth0|abc/def").order_by("date", "id").values_list("log_id", flat=True)
+    )
+    assert ids == expected
+    assert list(api.users.logs.list("auth0|nobody")) == []
+
+
+def test_a_log_exporter_pages_by_checkpoint_through_the_sdks_client(live_server_url):
+    # auth0-python 6's logs.list takes no from/take and reads the answer as a totals object, so a checkpoint
+    # exporter sends the request through the SDK's own authenticated HTTP client, as auth0-python 4's
+    # logs.search(from_param=..., take=...) did (with its page/per_page/include_totals defaults alongside).
+    Event.objects.bulk_create(
+        Event(type="sapi", description="Create a User", actor_kind="client", actor_id="x") for _ in range(1030)
+    )
+    client, secret = create_client(name="exporter", scopes="read:logs", actor=SYSTEM)
+    api = _management(live_server_url, client.client_id, secret)
+    http = api._client_wrapper.httpx_client
+    everything = list(Event.objects.order_by("date", "id").values_list("log_id", flat=True))
+    checkpoint, seen = everything[0], []
+    while True:
+        params = {"from": checkpoint, "take": 100, "page": 0, "per_page": 50, "include_totals": "true"}
+        response = http.request("logs", method="GET", params=params)
+        assert response.status_code == 200
+        batch = [entry["log_id"] for entry in response.json()]
+        assert response.links["next"]["url"].endswith(
+            f"/api/v2/logs?from={batch[-1] if batch else checkpoint}&take=100"
+        )
+        if not batch:
+            break
+        seen += batch
+        checkpoint = batch[-1]
+    assert seen == everything[1:]

@@ -6,6 +6,8 @@ from api.management import connections, jobs, logs, users, verification
 
 urlpatterns = [
     path("users", users.UserCollectionView.as_view(), name="users"),
+    # Before users/<path:user_id>, which would take "auth0|abc/logs" for a user id.
+    path("users/<path:user_id>/logs", logs.UserLogsView.as_view(), name="user-logs"),
     path("users/<path:user_id>", users.UserDetailView.as_view(), name="user-detail"),
     path("users-by-email", users.UsersByEmailView.as_view(), name="users-by-email"),
     path("connections", connections.ConnectionCollectionView.as_view(), name="connections"),
