@@ -12,6 +12,7 @@ KNOWN_SCOPES: tuple[str, ...] = (
     "update:connections",
     "delete:connections",
     "read:logs",
+    "create:user_tickets",
 )
 
 
