@@ -13,6 +13,7 @@ from typing import TypedDict
 from urllib.parse import urlsplit
 
 from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
 
 from core import messages
 from core.errors import FieldCode
@@ -38,14 +39,20 @@ class ResultUrlField(StrictUriField):
     ``javascript:``, ``data:`` and ``ftp:`` (and anything else a browser might run or fetch) are refused."""
 
     def check_format(self, value: str) -> None:
-        super().check_format(value)
-        if urlsplit(value).scheme.lower() not in {"http", "https"}:
+        try:
+            super().check_format(value)
+            allowed = urlsplit(value).scheme.lower() in {"http", "https"}
+        except serializers.ValidationError:
+            allowed = False
+        if not allowed:
             raise fail(messages.format_mismatch("url", echo(value)), FieldCode.FORMAT)
 
 
 class TicketIdentitySerializer(StrictSerializer):
-    user_id = StrictCharField(min_length=1, max_length=300, help_text=_("user_id of the identity."))
-    provider = StrictChoiceField(choices=("auth0",), help_text=_("Identity provider name of the identity."))
+    user_id = StrictCharField(min_length=1, max_length=300, required=True, help_text=_("user_id of the identity."))
+    provider = StrictChoiceField(
+        choices=("auth0",), required=True, help_text=_("Identity provider name of the identity.")
+    )
     connection_id = StrictCharField(pattern=CONNECTION_ID_PATTERN, help_text=_("connection_id of the identity."))
 
 
@@ -106,7 +113,7 @@ class PasswordChangeTicketRequestSerializer(_TicketRequestSerializer):
     mark_email_as_verified = StrictBooleanField(
         help_text=_("Whether to set the email_verified attribute to true once the password is changed.")
     )
-    identity = TicketIdentitySerializer(help_text=_("The user's identity (requires user_id)."))
+    identity = TicketIdentitySerializer(required=False, help_text=_("The user's identity (requires user_id)."))
 
 
 class EmailVerificationTicketRequestSerializer(_TicketRequestSerializer):
@@ -115,7 +122,7 @@ class EmailVerificationTicketRequestSerializer(_TicketRequestSerializer):
     user_id = StrictCharField(
         min_length=1, max_length=300, required=True, help_text=_("user_id of for whom the ticket should be created.")
     )
-    identity = TicketIdentitySerializer(help_text=_("The identity to verify."))
+    identity = TicketIdentitySerializer(required=False, help_text=_("The identity to verify."))
 
 
 class ChangePasswordRequest(TypedDict, total=False):

@@ -28,7 +28,7 @@ import enum
 import logging
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -45,13 +45,14 @@ from audit.models import EventType
 from audit.services import record_event, record_failure
 from clients.errors import ClientNotFound
 from clients.models import Client
+from connections.models import Connection
 from connections.password_policy import PasswordPolicyError
 from connections.selectors import get_connection_by_id
 from connections.strategies import Strategy
 from core.actors import Actor
 from core.errors import FieldCode, FieldError, PayloadValidationError
 from users.emails import email_lookup_key
-from users.errors import TicketRejected, TicketRejection, UserErrorCode, UserNotFound
+from users.errors import SignupRefused, TicketRejected, TicketRejection, UserErrorCode, UserNotFound
 from users.models import Ticket, TicketPurpose, User
 from users.profile import now_ms
 from users.selectors import get_user
@@ -100,12 +101,14 @@ def issue_ticket(
     client_id: str = "",
     include_email_in_redirect: bool = False,
     mark_email_as_verified: bool = False,
+    audit: bool = True,
 ) -> str:
     """Create a ticket and return its link (the only place the token exists).
 
     ``ttl_sec`` 0 or None is Auth0's five days; callers check the bounds (``MAX_TTL_SECONDS``) and ``result_url``
     (``core.urls``-style: absolute http(s)) first. Records Auth0's ``sapi`` entry for the management API's
-    operation; the token is in no log and no audit entry.
+    operation unless ``audit`` is off (a caller recording its own entry); the token is in no log and no audit
+    entry.
     """
     token = secrets.token_urlsafe(32)
     now = now_ms()
@@ -125,13 +128,14 @@ def issue_ticket(
         TicketPurpose.PASSWORD_CHANGE: "Create a password change ticket",
         TicketPurpose.EMAIL_VERIFICATION: "Create an email verification ticket",
     }[purpose]
-    record_event(
-        type=EventType.SUCCESS_API_OPERATION,
-        description=description,
-        actor=actor,
-        user=user,
-        details={"ticket": ticket.pk, "expires_at": ticket.expires_at.isoformat()},
-    )
+    if audit:
+        record_event(
+            type=EventType.SUCCESS_API_OPERATION,
+            description=description,
+            actor=actor,
+            user=user,
+            details={"ticket": ticket.pk, "expires_at": ticket.expires_at.isoformat()},
+        )
     logger.info("%s ticket %s issued user_id=%s by %s", purpose, ticket.pk, user.user_id, actor)
     return ticket_url(purpose, token)
 
@@ -168,7 +172,9 @@ def create_password_change_ticket(*, data: Mapping[str, Any], actor: Actor) -> s
     """
     by_email = "email" in data or "connection_id" in data
     if by_email and "user_id" in data:
-        raise _refuse("user_id", UserErrorCode.CONFLICTING_FIELDS, _("Send either user_id, or email and connection_id."))
+        raise _refuse(
+            "user_id", UserErrorCode.CONFLICTING_FIELDS, _("Send either user_id, or email and connection_id.")
+        )
     if "identity" in data and "user_id" not in data:
         raise _refuse("identity", UserErrorCode.CONFLICTING_FIELDS, _("identity requires user_id."))
     if by_email:
@@ -346,6 +352,7 @@ def verify_email(*, token: str, actor: Actor) -> tuple[VerificationOutcome, Tick
             User.objects.filter(pk=user.pk).update(email_verified=True, updated_at=now_ms())
             user.email_verified = True
             outcome = VerificationOutcome.VERIFIED
+            actor = replace(actor, id=user.user_id)  # the person who opened the link: the user
             record_event(
                 type=EventType.SUCCESS_VERIFICATION_EMAIL,
                 description="Successful verification email",
@@ -368,24 +375,48 @@ def record_rejected_ticket(*, purpose: TicketPurpose, reason: TicketRejection, a
 # --- the Authentication API's change_password ------------------------------------------------------------------
 
 
-def request_password_reset(*, email: str, connection_name: str, actor: Actor) -> bool:
+def check_reset_request(*, client_id: str, connection_name: str, actor: Actor) -> Connection:
+    """The database connection a ``change_password`` request names, as sign-up checks it: an active client with
+    the connection enabled for it. Raises ``SignupRefused`` (400 ``invalid_client`` / ``invalid_connection``) and
+    records Auth0's ``fcpr`` for it."""
+    refusal = None
+    client = Client.objects.filter(pk=client_id, is_active=True).first()
+    connection = Connection.objects.filter(name=connection_name).first()
+    if client is None:
+        refusal = SignupRefused(UserErrorCode.INVALID_CLIENT, _("Unknown or inactive client."))
+    elif connection is None:
+        refusal = SignupRefused(UserErrorCode.INVALID_CONNECTION, _("The connection does not exist."))
+    elif not client.connections.filter(pk=connection.pk).exists():
+        refusal = SignupRefused(UserErrorCode.INVALID_CONNECTION, _("The connection is not enabled for this client."))
+    elif connection.strategy != Strategy.AUTH0:
+        refusal = SignupRefused(
+            UserErrorCode.INVALID_CONNECTION, _("Password changes are only available on database connections.")
+        )
+    if refusal is not None:
+        record_failure(
+            type=EventType.FAILED_CHANGE_PASSWORD_REQUEST,
+            description=refusal.message,
+            actor=actor,
+            connection_name=connection_name,
+            details={"error": {"code": str(refusal.code)}},
+        )
+        raise refusal
+    assert connection is not None  # every way to a missing connection was refused above
+    return connection
+
+
+def request_password_reset(*, email: str, connection: Connection, actor: Actor) -> bool:
     """``POST /dbconnections/change_password``: mail a password-change link when the address has an account.
 
     Returns whether a mail was scheduled (for tests; the HTTP answer is the same either way, so nobody can probe
-    which addresses have accounts). The user must be in the named database connection and not blocked. Records
-    Auth0's ``scpr`` (with the user) or nothing for an unknown address. The mail goes after commit, in the
-    request's language; its link lives ``PASSWORD_RESET_TTL_SECONDS``.
+    which addresses have accounts). The user must be in the connection and not blocked. Records Auth0's ``scpr``
+    with the user, nothing for an unknown address. The mail goes after commit, in the request's language; its link
+    lives ``PASSWORD_RESET_TTL_SECONDS``.
     """
-    from users.emails import email_lookup_key
-
     key = email_lookup_key(email)
     if key is None:
         return False
-    user = (
-        User.objects.select_related("connection")
-        .filter(email=key, connection__name=connection_name, connection__strategy=Strategy.AUTH0)
-        .first()
-    )
+    user = User.objects.select_related("connection").filter(email=key, connection=connection).first()
     if user is None or user.blocked:
         return False
     with transaction.atomic():
@@ -394,6 +425,7 @@ def request_password_reset(*, email: str, connection_name: str, actor: Actor) ->
             purpose=TicketPurpose.PASSWORD_CHANGE,
             actor=actor,
             ttl_sec=settings.PASSWORD_RESET_TTL_SECONDS,
+            audit=False,
         )
         record_event(
             type=EventType.SUCCESS_CHANGE_PASSWORD_REQUEST,
