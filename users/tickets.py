@@ -437,6 +437,18 @@ def request_password_reset(*, email: str, connection: Connection, actor: Actor) 
     return True
 
 
+def send_password_reset(*, user: User, actor: Actor) -> None:
+    """The admin's "Send password reset": a password-change ticket (as the API issues it) mailed to the user now.
+
+    Raises what ``create_password_change_ticket`` raises (a user without passwords), ``PayloadValidationError``
+    for a user without an e-mail address, and the mail server's errors (``OSError``, ``smtplib.SMTPException``).
+    """
+    if not user.email:
+        raise _refuse("user_id", UserErrorCode.NO_EMAIL, _("The user has no e-mail address."))
+    link = create_password_change_ticket(data={"user_id": user.user_id}, actor=actor)
+    send_password_reset_email(user, link)
+
+
 def send_password_reset_email(user: User, link: str) -> None:
     """Send the reset link now (the operator's admin action; ``schedule_password_reset_email`` after commit)."""
     if not user.email:
