@@ -46,7 +46,7 @@ def rule_states(html: str) -> dict[str, str]:
 
 
 def test_the_form_shows_the_connections_rules_unchecked(client, reset_token):
-    response = client.get("/lo/reset", {"ticket": reset_token})
+    response = client.get("/lo/reset", {"ticket": reset_token}, follow=True)
     html = response.content.decode()
     assert response.status_code == 200
     assert rule_states(html) == {
@@ -129,7 +129,7 @@ def test_the_page_answers_get_and_post_only(client, reset_token):
 def test_posts_without_the_csrf_token_are_refused(reset_token):
     browser = DjangoClient(enforce_csrf_checks=True)
     assert post(browser, reset_token, NEW_PASSWORD).status_code == 403
-    page = browser.get("/lo/reset", {"ticket": reset_token}).content.decode()
+    page = browser.get("/lo/reset", {"ticket": reset_token}, follow=True).content.decode()
     (csrf,) = re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
     data = {
         "ticket": reset_token,
@@ -143,21 +143,52 @@ def test_posts_without_the_csrf_token_are_refused(reset_token):
 def test_every_answer_keeps_the_ticket_from_leaking(api, client, connection, new_user):
     token = ticket_for(api, new_user()["user_id"], result_url="https://app.example.com/")
     answers = [
-        client.get("/lo/reset", {"ticket": token}),
+        client.get("/lo/reset", {"ticket": token}),  # to /lo/reset, the ticket in a cookie
+        client.get("/lo/reset"),
         post(client, token, "weak"),
         post(client, token, NEW_PASSWORD),  # the redirect to the result_url
         post(client, token, NEW_PASSWORD),  # used
         client.get("/lo/reset", {"ticket": "unknown"}),
     ]
-    assert [answer.status_code for answer in answers] == [200, 400, 302, 400, 400]
+    assert [answer.status_code for answer in answers] == [302, 200, 400, 302, 400, 400]
+    assert answers[0]["Location"] == "/lo/reset"
+    assert answers[3]["Location"].startswith("https://app.example.com/?success=true")
+    policies = [answer["Referrer-Policy"] for answer in answers]
+    # The form pages keep Referer on this site (a same-origin POST keeps its Origin for the CSRF check); the
+    # redirects and refusals send none at all, so the result_url never sees where the user came from.
+    assert policies == ["no-referrer", "same-origin", "same-origin", "no-referrer", "no-referrer", "no-referrer"]
     for answer in answers:
-        assert answer["Referrer-Policy"] == "no-referrer"
         assert answer["Cache-Control"] == "no-store"
         assert "default-src 'none'" in answer["Content-Security-Policy"]
 
 
+def test_the_link_moves_the_ticket_out_of_the_url_into_a_signed_cookie(client, reset_token):
+    response = client.get("/lo/reset", {"ticket": reset_token})
+    assert (response.status_code, response["Location"]) == (302, "/lo/reset")
+    cookie = response.cookies["reset_ticket"]
+    assert cookie["httponly"] and cookie["samesite"] == "Lax" and cookie["path"] == "/lo/reset"
+    assert int(cookie["max-age"]) == 3600
+    page = client.get("/lo/reset")
+    assert page.status_code == 200
+    assert "Change your password" in page.content.decode()
+    # A cookie that was not signed here is no ticket.
+    client.cookies["reset_ticket"] = reset_token
+    assert client.get("/lo/reset").status_code == 400
+    # Without any cookie there is nothing to show.
+    del client.cookies["reset_ticket"]
+    assert client.get("/lo/reset").status_code == 400
+
+
+def test_success_forgets_the_cookie(client, reset_token):
+    client.get("/lo/reset", {"ticket": reset_token})
+    response = post(client, reset_token, NEW_PASSWORD)
+    assert response.status_code == 200
+    assert response.cookies["reset_ticket"].value == ""
+
+
 def test_the_page_in_japanese(client, reset_token):
-    html = client.get("/lo/reset", {"ticket": reset_token}, headers={"accept-language": "ja"}).content.decode()
+    page = client.get("/lo/reset", {"ticket": reset_token}, headers={"accept-language": "ja"}, follow=True)
+    html = page.content.decode()
     assert '<html lang="ja">' in html
     assert "パスワードの変更" in html
     assert "新しいパスワード" in html

@@ -6,18 +6,24 @@ Auth0's ``success``/``message`` parameters, or shows a page of its own. A refuse
 each rule marked met or not (server-side: no JavaScript needed), an ``role="alert"`` summary and the errors tied to
 the field by ``aria-describedby``.
 
-The ticket is in the URL, so every answer says ``Referrer-Policy: no-referrer`` (it must not reach the result_url or
-any other site through ``Referer``) and ``Cache-Control: no-store``; the form posts the ticket in its body to
-``/lo/reset`` without a query string, so only the first ``GET`` puts it in a server's access log. Our own logs name
-tickets by row id only. CSRF-protected by Django's middleware.
+The ticket arrives in the URL. The first ``GET`` moves it into a short-lived signed cookie (HttpOnly, SameSite=Lax,
+path ``/lo/reset``) and redirects to ``/lo/reset`` without a query string (the pattern of Django's own
+``PasswordResetConfirmView``), so the address bar, the history and every later request line no longer hold it; the
+form posts it in its body. Only that first request line reaches a server's access log. Every answer says
+``Cache-Control: no-store``; the redirects say ``Referrer-Policy: no-referrer`` and the form page ``same-origin``
+(its ``Referer`` never leaves this site, and a same-origin form POST keeps its ``Origin``, which Django's CSRF
+check compares: under ``no-referrer`` browsers send ``Origin: null``). Our own logs name tickets by row id only.
+CSRF-protected by Django's middleware.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
@@ -33,10 +39,17 @@ from users.tickets import find_ticket, record_rejected_ticket, reset_password
 CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'"
 
 
-def protect(response: HttpResponse) -> HttpResponse:
-    """The headers of every page that holds a ticket: not cached, no Referer, nothing else loaded."""
+COOKIE = "reset_ticket"
+_COOKIE_SALT = "api.authentication.password_reset"
+# Long enough to fill in the form; the ticket's own expiry still applies.
+_COOKIE_MAX_AGE = 3600
+
+
+def protect(response: HttpResponse, referrer_policy: str = "no-referrer") -> HttpResponse:
+    """The headers of every answer that holds or leads on from a ticket: not cached, no Referer to other sites,
+    nothing else loaded."""
     response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = referrer_policy
     response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     return response
 
@@ -86,14 +99,18 @@ def _form(
         "checked": checked,
         "errors": errors or [],
     }
-    return protect(render(request, "authentication/password_reset.html", context, status=status))
+    page = render(request, "authentication/password_reset.html", context, status=status)
+    return protect(page, referrer_policy="same-origin")
 
 
 @require_http_methods(["GET", "POST"])
 def password_reset(request: HttpRequest) -> HttpResponse:
-    """Show the form (GET) or set the password (POST). Answers 200, 302 to the result_url, or 400 pages."""
+    """Show the form (GET: the link's ``?ticket=`` redirects once to ``/lo/reset``, see the module) or set the password
+    (POST). Answers 200, 302 (to ``/lo/reset`` or to the result_url), or 400 pages."""
     if request.method == "GET":
-        token = request.GET.get("ticket", "")
+        if "ticket" in request.GET:
+            return _move_to_cookie(request, request.GET["ticket"])
+        token = request.get_signed_cookie(COOKIE, default="", salt=_COOKIE_SALT, max_age=_COOKIE_MAX_AGE)
         try:
             ticket = find_ticket(token, TicketPurpose.PASSWORD_CHANGE)
         except TicketRejected as exc:
@@ -139,10 +156,35 @@ def password_reset(request: HttpRequest) -> HttpResponse:
     except TicketRejected as exc:  # used or spent between the check and the claim
         return rejected_page(request, exc.reason, TicketPurpose.PASSWORD_CHANGE)
     if outcome.redirect_to:
-        return protect(HttpResponseRedirect(outcome.redirect_to))
-    context = {
-        "title": _("Password changed"),
-        "message": _("Your password has been changed. You can now log in with the new password."),
-        "success": True,
-    }
-    return protect(render(request, "authentication/verification_result.html", context))
+        response: HttpResponse = HttpResponseRedirect(outcome.redirect_to)
+    else:
+        context = {
+            "title": _("Password changed"),
+            "message": _("Your password has been changed. You can now log in with the new password."),
+            "success": True,
+        }
+        response = render(request, "authentication/verification_result.html", context)
+    response.delete_cookie(COOKIE, path=reverse("password-reset"))
+    return protect(response)
+
+
+def _move_to_cookie(request: HttpRequest, token: str) -> HttpResponse:
+    """A usable ticket from the link goes into the signed cookie, and the browser to ``/lo/reset``; any other gets
+    its page at once."""
+    try:
+        find_ticket(token, TicketPurpose.PASSWORD_CHANGE)
+    except TicketRejected as exc:
+        return rejected_page(request, exc.reason, TicketPurpose.PASSWORD_CHANGE)
+    path = reverse("password-reset")
+    response = HttpResponseRedirect(path)
+    response.set_signed_cookie(
+        COOKIE,
+        token,
+        salt=_COOKIE_SALT,
+        max_age=_COOKIE_MAX_AGE,
+        path=path,
+        secure=request.is_secure() or settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )
+    return protect(response)
