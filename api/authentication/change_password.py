@@ -86,7 +86,7 @@ class ChangePasswordView(APIView):
         ),
         request=ChangePasswordRequestSerializer,
         responses={
-            200: OpenApiResponse(description=SENT, response={"type": "string", "example": SENT}),
+            (200, "text/plain"): OpenApiResponse(description=SENT, response={"type": "string", "example": SENT}),
             **{status: SignupErrorDoc for status in (400, 411, 413, 415, 429)},
         },
         auth=[],

@@ -110,7 +110,7 @@ def password_reset(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         if "ticket" in request.GET:
             return _move_to_cookie(request, request.GET["ticket"])
-        token = request.get_signed_cookie(COOKIE, default="", salt=_COOKIE_SALT, max_age=_COOKIE_MAX_AGE)
+        token = request.get_signed_cookie(COOKIE, default="", salt=_COOKIE_SALT, max_age=_COOKIE_MAX_AGE) or ""
         try:
             ticket = find_ticket(token, TicketPurpose.PASSWORD_CHANGE)
         except TicketRejected as exc:
