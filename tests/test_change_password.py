@@ -54,7 +54,7 @@ def test_a_known_address_gets_the_mail_and_auth0s_text(api_client, signup_app, n
     (link,) = LINK.findall(mail.body)
     assert Ticket.objects.get().purpose == TicketPurpose.PASSWORD_CHANGE
     parts = urlsplit(link)
-    assert api_client.get(f"{parts.path}?{parts.query}").status_code == 200
+    assert api_client.get(f"{parts.path}?{parts.query}", follow=True).status_code == 200
     event = Event.objects.get(type=EventType.SUCCESS_CHANGE_PASSWORD_REQUEST)
     assert event.user_id and event.actor_id == signup_app.client_id
     assert urlsplit(link).query.split("=", 1)[1].rstrip("#") not in str(event.details)
