@@ -106,9 +106,9 @@ def issue_ticket(
     """Create a ticket and return its link (the only place the token exists).
 
     ``ttl_sec`` 0 or None is Auth0's five days; callers check the bounds (``MAX_TTL_SECONDS``) and ``result_url``
-    (``core.urls``-style: absolute http(s)) first. Records Auth0's ``sapi`` entry for the management API's
-    operation unless ``audit`` is off (a caller recording its own entry); the token is in no log and no audit
-    entry.
+    (``users.ticket_serializers.ResultUrlField``: absolute http(s)) first. Records Auth0's ``sapi`` entry for the
+    management API's operation unless ``audit`` is off (a caller recording its own entry); the token is in no log
+    and no audit entry.
     """
     token = secrets.token_urlsafe(32)
     now = now_ms()
