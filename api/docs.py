@@ -225,3 +225,7 @@ CONNECTIONS_LIST = PolymorphicProxySerializer(
 LOGS_LIST = PolymorphicProxySerializer(
     component_name="LogList", serializers=[LogDoc(many=True), LogPageDoc], resource_type_field_name=None, many=False
 )
+
+
+class TicketDoc(s.Serializer):
+    ticket = s.CharField(help_text="The ticket's URL: give it to the user (no e-mail is sent).")

@@ -29,6 +29,12 @@ class EventType(models.TextChoices):
     FAILED_LOGIN = "f", _("Failed Login")
     FAILED_LOGIN_INCORRECT_PASSWORD = "fp", _("Failed Login (Incorrect Password)")
     FAILED_LOGIN_INVALID_USERNAME = "fu", _("Failed Login (Invalid Email/Username)")
+    # Password changes and tickets: Auth0's "Log Event Type Codes" (auth0.com/docs/logs/references/log-events-data).
+    SUCCESS_CHANGE_PASSWORD = "scp", _("Success Change Password")
+    FAILED_CHANGE_PASSWORD = "fcp", _("Failed Change Password")
+    SUCCESS_CHANGE_PASSWORD_REQUEST = "scpr", _("Success Change Password Request")
+    FAILED_CHANGE_PASSWORD_REQUEST = "fcpr", _("Failed Change Password Request")
+    FAILED_VERIFICATION_EMAIL = "fv", _("Failed Verification Email")
 
 
 class Event(models.Model):

@@ -17,6 +17,7 @@ SCOPE_DESCRIPTIONS = {
     "delete:connections": _("Delete Connections"),
     "read:logs": _("Read Logs"),
     "read:logs_users": _("Read logs relating to users"),
+    "create:user_tickets": _("Create user tickets"),
 }
 KNOWN_SCOPES: tuple[str, ...] = tuple(SCOPE_DESCRIPTIONS)
 

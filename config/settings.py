@@ -157,6 +157,9 @@ CACHE_KEY_PREFIX = os.environ.get("CACHE_KEY_PREFIX", "userdir")
 MANAGEMENT_API_RATE_LIMIT = os.environ.get("MANAGEMENT_API_RATE_LIMIT", "1000/minute")
 # Public sign-ups per client IP address, a bucket like the one above ("off" disables the limit).
 SIGNUP_RATE_LIMIT = os.environ.get("SIGNUP_RATE_LIMIT", "20/minute")
+# POST /dbconnections/change_password: requests per client address, and per e-mail address asked about.
+CHANGE_PASSWORD_RATE_LIMIT = os.environ.get("CHANGE_PASSWORD_RATE_LIMIT", "10/minute")
+CHANGE_PASSWORD_RATE_LIMIT_PER_EMAIL = os.environ.get("CHANGE_PASSWORD_RATE_LIMIT_PER_EMAIL", "3/hour")
 # Sign-up answers a taken e-mail or username with the generic invalid_signup unless this is on
 # (Auth0's tenant flag enable_public_signup_user_exists_error): generic answers prevent account enumeration.
 SIGNUP_USER_EXISTS_ERROR = env_bool("SIGNUP_USER_EXISTS_ERROR", False)
@@ -251,6 +254,8 @@ else:  # Django 5.2 LTS (Python 3.11) predates MAILERS
         EMAIL_TIMEOUT = _mailer["OPTIONS"]["timeout"]
 # How long a verification link stays valid (default five days, as Auth0's).
 EMAIL_VERIFICATION_TTL_SECONDS = env_int("EMAIL_VERIFICATION_TTL_SECONDS", 5 * 86400)
+# Lifetime of the link POST /dbconnections/change_password mails (Auth0's ticket default: five days).
+PASSWORD_RESET_TTL_SECONDS = env_int("PASSWORD_RESET_TTL_SECONDS", 5 * 86400)
 
 # Request bodies above this many bytes are refused with 413 before they are read (Auth0's own limit).
 MAX_REQUEST_BODY_BYTES = env_int("MAX_REQUEST_BODY_BYTES", 512_000)

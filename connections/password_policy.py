@@ -408,3 +408,54 @@ def check_password(password: str, *, options: Mapping[str, Any], user_info: Mapp
         error = errors[0]
         error.failures = failures
         raise error
+
+
+# --- the rules as a checklist for people --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RuleStatus:
+    """One rule of a connection's policies in the request's language, and whether a password meets it."""
+
+    code: str
+    text: str
+    met: bool
+    items: tuple[RuleStatus, ...] = ()
+
+
+def policy_checklist(password: str, *, options: Mapping[str, Any], user_info: Mapping[str, Any]) -> list[RuleStatus]:
+    """Every rule ``check_password`` applies, each with whether ``password`` meets it, worded for a page.
+
+    The strength rules are sheriff's report (``strength_report``), as Auth0's password-reset page lists them; then
+    the dictionary and personal-information policies when the connection enables them.
+    """
+    complexity = options.get("password_complexity_options") or {}
+    report = strength_report(password, policy_level(options), complexity.get("min_length"))
+    checklist = [
+        RuleStatus(
+            code=rule["code"],
+            text=_format(gettext(rule["message"]), rule.get("format", ())),
+            met=rule["verified"],
+            items=tuple(
+                RuleStatus(code=item["code"], text=gettext(item["message"]), met=item["verified"])
+                for item in rule.get("items", ())
+            ),
+        )
+        for rule in report["rules"]
+    ]
+    dictionary = _enabled(options, "password_dictionary")
+    if dictionary is not None:
+        common = bool(password) and _is_common(password, dictionary.get("dictionary") or ())
+        checklist.append(
+            RuleStatus("password_dictionary", gettext("Not a common password"), bool(password) and not common)
+        )
+    if _enabled(options, "password_no_personal_info") is not None:
+        personal = _contains_personal_info(password, user_info)
+        checklist.append(
+            RuleStatus(
+                "password_no_personal_info",
+                gettext("Does not contain your name, username or e-mail"),
+                bool(password) and not personal,
+            )
+        )
+    return checklist

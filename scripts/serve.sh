@@ -45,11 +45,14 @@ INFO
 # its requests, the worker its current batch).
 .venv/bin/python manage.py run_jobs &
 WORKER_PID=$!
+# The access log names the path without its query string and leaves the Referer out: a ticket link
+# (/lo/reset?ticket=..., /u/email-verification?ticket=...) or an address in ?email= would otherwise be written to it.
 .venv/bin/gunicorn config.wsgi \
   --bind "$BIND" \
   --workers "${WEB_CONCURRENCY:-$(nproc 2>/dev/null || echo 2)}" \
   --threads "${GUNICORN_THREADS:-4}" \
   --access-logfile - \
+  --access-logformat '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(a)s"' \
   --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-127.0.0.1}" &
 GUNICORN_PID=$!
 

@@ -21,7 +21,7 @@ from tests.helpers import DB, EMAIL, OTHER_DB, SMS, STRONG_PASSWORD, USERNAME_DB
 # Every scope of the management API, for the ``api`` client.
 MANAGEMENT_SCOPES = (
     "create:users read:users update:users delete:users "
-    "create:connections read:connections update:connections delete:connections read:logs"
+    "create:connections read:connections update:connections delete:connections read:logs create:user_tickets"
 )
 
 

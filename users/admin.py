@@ -9,11 +9,13 @@ an action; deleting goes through ``delete_user`` so it is on record. The passwor
 from __future__ import annotations
 
 import json
+import smtplib
 from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -22,6 +24,8 @@ from django.utils.translation import ngettext
 from connections.models import Connection
 from core.actors import admin_actor
 from core.admin_steps import render_choose_first
+from core.errors import DomainError
+from users import tickets
 from users.admin_forms import ChooseConnectionForm, UserAddForm, UserChangeForm, fields_for, takes_password
 from users.models import User
 from users.services import delete_user, update_user
@@ -45,7 +49,7 @@ class UserAdmin(admin.ModelAdmin):
     search_fields = ("user_id", "email", "username", "phone_number")
     list_select_related = ("connection",)
     readonly_fields = _READ_ONLY
-    actions = ("block", "unblock")
+    actions = ("block", "unblock", "send_password_reset", "invitation_links")
 
     # --- which connection, which fields ----------------------------------------------------------------
 
@@ -147,3 +151,62 @@ class UserAdmin(admin.ModelAdmin):
         self.message_user(
             request, ngettext("%(count)d user updated.", "%(count)d users updated.", count) % {"count": count}
         )
+
+    @admin.action(description=_("Send password reset e-mail to the selected users"))
+    def send_password_reset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        """Mail each selected user a password-change link (the API's ticket); users without passwords or e-mail
+        are skipped and named."""
+        sent, skipped = 0, []
+        for user in queryset.select_related("connection"):
+            try:
+                tickets.send_password_reset(user=user, actor=admin_actor(request))
+            except DomainError:
+                skipped.append(user.user_id)
+                continue
+            except (OSError, smtplib.SMTPException):
+                self.message_user(
+                    request, _("The mail server did not accept the e-mail. Try again later."), messages.ERROR
+                )
+                return
+            sent += 1
+        self.message_user(
+            request,
+            ngettext("%(count)d password reset e-mail sent.", "%(count)d password reset e-mails sent.", sent)
+            % {"count": sent},
+        )
+        if skipped:
+            self.message_user(
+                request,
+                _("Skipped (no e-mail address or no password on their connection): %(users)s")
+                % {"users": ", ".join(skipped)},
+                messages.WARNING,
+            )
+
+    @admin.action(description=_("Copy invitation links for the selected users"))
+    def invitation_links(self, request: HttpRequest, queryset: QuerySet[User]) -> HttpResponse:
+        """A password-change link per selected user, shown once on the page that answers the action (never in a
+        message: Django keeps messages in a readable cookie), for the operator to send as an invitation."""
+        shown, skipped = [], []
+        for user in queryset.select_related("connection"):
+            try:
+                shown.append(
+                    (
+                        user,
+                        tickets.create_password_change_ticket(
+                            data={"user_id": user.user_id}, actor=admin_actor(request)
+                        ),
+                    )
+                )
+            except DomainError:
+                skipped.append(user)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Invitation links"),
+            "shown": shown,
+            "skipped": skipped,
+        }
+        response = TemplateResponse(request, "admin/users/user/invitation_links.html", context)
+        response["Cache-Control"] = "no-store"
+        response["Referrer-Policy"] = "no-referrer"
+        return response

@@ -42,6 +42,12 @@ class UserErrorCode(StrEnum):
     # a name with "." or "$", and metadata over the size limit. Auth0 publishes no code for either.
     INVALID_FIELD_NAME = "INVALID_FIELD_NAME"
     METADATA_TOO_LARGE = "METADATA_TOO_LARGE"
+    # Tickets (``users.tickets``): a link that cannot be used; field codes of a ticket request this service refuses.
+    INVALID_TICKET = "invalid_ticket"
+    NO_PASSWORD = "NO_PASSWORD"  # noqa: S105 - a field code: the user's connection has no passwords
+    UNSAFE_URL = "UNSAFE_URL"
+    UNSUPPORTED = "UNSUPPORTED"
+    CONFLICTING_FIELDS = "CONFLICTING_FIELDS"
 
 
 class UserAlreadyExists(DomainError):
@@ -104,6 +110,28 @@ class MailUnavailable(DomainError):
     status = 503
     code = UserErrorCode.MAIL_UNAVAILABLE
     default_message = _("The verification e-mail could not be sent. Try again later.")
+
+
+class TicketRejection(StrEnum):
+    """Why a ticket link cannot be used (the page words each; ``blocked`` reads as an invalid link)."""
+
+    INVALID = "invalid"
+    USED = "used"
+    EXPIRED = "expired"
+    BLOCKED = "blocked"
+
+
+class TicketRejected(DomainError):
+    """A ticket link that is unknown, used, expired, spent by a password or e-mail change, or whose user is blocked
+    or deleted (``users.tickets``). Only the ticket pages meet it; ``reason`` picks their text."""
+
+    status = 400
+    code = UserErrorCode.INVALID_TICKET
+    default_message = _("This link is not valid.")
+
+    def __init__(self, reason: TicketRejection) -> None:
+        super().__init__()
+        self.reason = reason
 
 
 class SignupRefused(DomainError):

@@ -100,3 +100,45 @@ class User(models.Model):
     def identity_user_id(self) -> str:
         """The id without the provider prefix, as ``identities[0].user_id`` shows it."""
         return self.user_id.split("|", 1)[1]
+
+
+class TicketPurpose(models.TextChoices):
+    """What a ticket lets its holder do (Auth0's two ticket kinds, ``/api/v2/tickets/...``)."""
+
+    PASSWORD_CHANGE = "password_change", _("password change")
+    EMAIL_VERIFICATION = "email_verification", _("e-mail verification")
+
+
+class Ticket(models.Model):
+    """A one-time link for one user: a password change or an e-mail verification (``users.tickets``).
+
+    Only a keyed HMAC of the link's random token is stored (``digest``), never the token; ``fingerprint`` is a keyed
+    HMAC of the user's password hash and e-mail when the ticket was issued, so a change of either afterwards makes
+    the ticket useless. ``used_at`` is set once, by a conditional UPDATE (``used_at IS NULL``).
+    """
+
+    digest = models.CharField(verbose_name=_("digest"), max_length=64, editable=False)
+    purpose = models.CharField(verbose_name=_("purpose"), max_length=32, choices=TicketPurpose.choices)
+    user = models.ForeignKey(User, verbose_name=_("user"), on_delete=models.CASCADE, related_name="tickets")
+    fingerprint = models.CharField(verbose_name=_("fingerprint"), max_length=64, editable=False)
+    result_url = models.TextField(verbose_name=_("result URL"), blank=True, default="")
+    client_id = models.CharField(verbose_name=_("client id"), max_length=64, blank=True, default="")
+    include_email_in_redirect = models.BooleanField(verbose_name=_("include e-mail in redirect"), default=False)
+    mark_email_as_verified = models.BooleanField(verbose_name=_("mark e-mail as verified"), default=False)
+    created_at = models.DateTimeField(verbose_name=_("created at"))
+    expires_at = models.DateTimeField(verbose_name=_("expires at"))
+    used_at = models.DateTimeField(verbose_name=_("used at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("ticket")
+        verbose_name_plural = _("tickets")
+        constraints = [
+            models.UniqueConstraint(fields=["digest"], name="users_ticket_digest_unique"),
+            models.CheckConstraint(
+                condition=models.Q(purpose__in=TicketPurpose.values), name="users_ticket_purpose_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["expires_at"], name="users_ticket_expires_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} ticket for {self.user_id}"

@@ -183,7 +183,13 @@ def _merge_metadata(current: dict[str, Any] | None, change: dict[str, Any] | Non
     return merged or None
 
 
-def update_user(*, user_id: str, data: UserChanges, actor: Actor) -> User:
+def update_user(
+    *,
+    user_id: str,
+    data: UserChanges,
+    actor: Actor,
+    event: tuple[EventType, str] = (EventType.SUCCESS_API_OPERATION, "Update a User"),
+) -> User:
     """Apply a validated body (``UserChanges``: what ``UpdateUserRequestSerializer`` accepts) to a user.
 
     The same strategy rules and password policy as a create; a changed e-mail or phone number is
@@ -195,6 +201,10 @@ def update_user(*, user_id: str, data: UserChanges, actor: Actor) -> User:
     cannot lose each other's keys. The metadata names sent follow ``users.metadata`` (checked first, like the rest
     of the body), and so does the size of the merged metadata. Raises ``UserNotFound``, ``PayloadValidationError``
     (``InvalidMetadata`` among them), ``PasswordPolicyError``, ``IdentifierTaken``.
+
+    ``event`` (type, description) names the audit entry: the API's PATCH is Auth0's ``sapi`` "Update a User"; the
+    password-reset page (``users.tickets.reset_password``) sets the password through this same function and records
+    Auth0's ``scp`` instead.
     """
     sent: Mapping[str, Any] = data  # read field by field
     for field in METADATA_FIELDS:
@@ -227,13 +237,19 @@ def update_user(*, user_id: str, data: UserChanges, actor: Actor) -> User:
         )
         password_hash = hash_password(data["password"])
 
-    user = _apply_changes(user.pk, data, password_hash, actor)
+    user = _apply_changes(user.pk, data, password_hash, actor, event)
     logger.info("user updated user_id=%s fields=%s by %s", user.user_id, sorted(set(data)), actor)
     return user
 
 
 @transaction.atomic
-def _apply_changes(pk: int, changed: UserChanges, password_hash: str | None, actor: Actor) -> User:
+def _apply_changes(
+    pk: int,
+    changed: UserChanges,
+    password_hash: str | None,
+    actor: Actor,
+    event: tuple[EventType, str] = (EventType.SUCCESS_API_OPERATION, "Update a User"),
+) -> User:
     data: Mapping[str, Any] = changed  # read field by field below
     try:
         user = User.objects.select_for_update().select_related("connection").get(pk=pk)
@@ -277,8 +293,8 @@ def _apply_changes(pk: int, changed: UserChanges, password_hash: str | None, act
         raise
     fields = sorted(set(data) - {"password"}) + (["password"] if "password" in data else [])
     record_event(
-        type=EventType.SUCCESS_API_OPERATION,
-        description="Update a User",
+        type=event[0],
+        description=event[1],
         actor=actor,
         user=user,
         details={"fields": fields},

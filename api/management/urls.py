@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from api.management import connections, jobs, logs, users, verification
+from api.management import connections, jobs, logs, tickets, users, verification
 
 urlpatterns = [
     path("users", users.UserCollectionView.as_view(), name="users"),
@@ -19,6 +19,12 @@ urlpatterns = [
         "jobs/verification-email",
         verification.VerificationEmailJobView.as_view(),
         name="jobs-verification-email",
+    ),
+    path("tickets/password-change", tickets.PasswordChangeTicketView.as_view(), name="tickets-password-change"),
+    path(
+        "tickets/email-verification",
+        tickets.EmailVerificationTicketView.as_view(),
+        name="tickets-email-verification",
     ),
     path("jobs/users-imports", jobs.ImportUsersJobView.as_view(), name="jobs-users-imports"),
     path("jobs/<str:job_id>", jobs.JobDetailView.as_view(), name="job-detail"),

@@ -1,0 +1,190 @@
+"""``/lo/reset?ticket=…``: the password-reset page a password-change ticket opens (Auth0's classic reset page).
+
+``GET`` shows the form with the connection's password rules; ``POST`` sets the password through
+``users.tickets.reset_password`` (the API's own update service), then redirects to the ticket's ``result_url`` with
+Auth0's ``success``/``message`` parameters, or shows a page of its own. A refused password shows the form again with
+each rule marked met or not (server-side: no JavaScript needed), an ``role="alert"`` summary and the errors tied to
+the field by ``aria-describedby``.
+
+The ticket arrives in the URL. The first ``GET`` moves it into a short-lived signed cookie (HttpOnly, SameSite=Lax,
+path ``/lo/reset``) and redirects to ``/lo/reset`` without a query string (the pattern of Django's own
+``PasswordResetConfirmView``), so the address bar, the history and every later request line no longer hold it; the
+form posts it in its body. Only that first request line reaches a server's access log. Every answer says
+``Cache-Control: no-store``; the redirects say ``Referrer-Policy: no-referrer`` and the form page ``same-origin``
+(its ``Referer`` never leaves this site, and a same-origin form POST keeps its ``Origin``, which Django's CSRF
+check compares: under ``no-referrer`` browsers send ``Origin: null``). Our own logs name tickets by row id only.
+CSRF-protected by Django's middleware.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from connections.password_policy import PasswordPolicyError, RuleStatus, policy_checklist
+from core.actors import Actor, request_metadata
+from core.hashing import BCRYPT_MAX_BYTES
+from core.schema import text_fault
+from users.errors import TicketRejected, TicketRejection
+from users.models import Ticket, TicketPurpose
+from users.tickets import find_ticket, record_rejected_ticket, reset_password
+
+# Strict enough for a page of our own: no scripts, no frames, styles inline, images from nowhere.
+CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'"
+
+
+COOKIE = "reset_ticket"
+_COOKIE_SALT = "api.authentication.password_reset"
+# Long enough to fill in the form; the ticket's own expiry still applies.
+_COOKIE_MAX_AGE = 3600
+
+
+def protect(response: HttpResponse, referrer_policy: str = "no-referrer") -> HttpResponse:
+    """The headers of every answer that holds or leads on from a ticket: not cached, no Referer to other sites,
+    nothing else loaded."""
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = referrer_policy
+    response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    return response
+
+
+def rejected_page(request: HttpRequest, reason: TicketRejection, purpose: TicketPurpose) -> HttpResponse:
+    """The page for a link that cannot be used, worded by why (blocked reads as invalid: nothing to learn)."""
+    thing = _("password reset link") if purpose == TicketPurpose.PASSWORD_CHANGE else _("verification link")
+    texts = {
+        TicketRejection.EXPIRED: (_("Link expired"), _("This %(thing)s has expired. Ask for a new one.")),
+        TicketRejection.USED: (_("Link already used"), _("This %(thing)s has already been used. Ask for a new one.")),
+        TicketRejection.INVALID: (
+            _("Invalid link"),
+            _("This %(thing)s is not valid. Check that you opened the whole link from the e-mail."),
+        ),
+    }
+    title, message = texts.get(reason, texts[TicketRejection.INVALID])
+    context = {"title": title, "message": message % {"thing": thing}, "success": False}
+    return protect(render(request, "authentication/verification_result.html", context, status=400))
+
+
+def _user_info(ticket: Ticket) -> dict[str, Any]:
+    user = ticket.user
+    return {
+        "email": user.email,
+        "username": user.username,
+        "name": user.name,
+        "nickname": user.nickname,
+        "user_metadata": user.user_metadata,
+    }
+
+
+def _form(
+    request: HttpRequest,
+    ticket: Ticket,
+    token: str,
+    *,
+    rules: list[RuleStatus],
+    errors: list[str] | None = None,
+    checked: bool = False,
+    status: int = 200,
+) -> HttpResponse:
+    context = {
+        "title": _("Change your password"),
+        "ticket": token,
+        "email": ticket.user.email or ticket.user.username or "",
+        "rules": rules,
+        "checked": checked,
+        "errors": errors or [],
+    }
+    page = render(request, "authentication/password_reset.html", context, status=status)
+    return protect(page, referrer_policy="same-origin")
+
+
+@require_http_methods(["GET", "POST"])
+def password_reset(request: HttpRequest) -> HttpResponse:
+    """Show the form (GET: the link's ``?ticket=`` redirects once to ``/lo/reset``, see the module) or set the password
+    (POST). Answers 200, 302 (to ``/lo/reset`` or to the result_url), or 400 pages."""
+    if request.method == "GET":
+        if "ticket" in request.GET:
+            return _move_to_cookie(request, request.GET["ticket"])
+        token = request.get_signed_cookie(COOKIE, default="", salt=_COOKIE_SALT, max_age=_COOKIE_MAX_AGE) or ""
+        try:
+            ticket = find_ticket(token, TicketPurpose.PASSWORD_CHANGE)
+        except TicketRejected as exc:
+            return rejected_page(request, exc.reason, TicketPurpose.PASSWORD_CHANGE)
+        return _form(
+            request, ticket, token, rules=policy_checklist("", options=ticket.user.connection.options, user_info={})
+        )
+
+    token = request.POST.get("ticket", "")
+    password = request.POST.get("password", "")
+    confirmation = request.POST.get("password_confirmation", "")
+    ip, agent = request_metadata(request)
+    try:
+        ticket = find_ticket(token if text_fault(token) is None else "", TicketPurpose.PASSWORD_CHANGE)
+    except TicketRejected as exc:
+        record_rejected_ticket(
+            purpose=TicketPurpose.PASSWORD_CHANGE,
+            reason=exc.reason,
+            actor=Actor(kind="anonymous", id="unknown", ip=ip, user_agent=agent),
+        )
+        return rejected_page(request, exc.reason, TicketPurpose.PASSWORD_CHANGE)
+    options = ticket.user.connection.options
+    fault = text_fault(password)
+    problem = None
+    if not password:
+        problem = _("Enter a new password.")
+    elif fault is not None:
+        problem = _("The password contains characters that cannot be used.")
+    elif len(password.encode("utf-8")) > BCRYPT_MAX_BYTES:
+        problem = _("The password is too long: at most %(limit)d bytes.") % {"limit": BCRYPT_MAX_BYTES}
+    elif password != confirmation:
+        problem = _("The two passwords do not match.")
+    safe = password if fault is None else ""
+    rules = policy_checklist(safe, options=options, user_info=_user_info(ticket))
+    if problem is not None:
+        return _form(request, ticket, token, rules=rules, errors=[problem], checked=bool(safe), status=400)
+    actor = Actor(kind="anonymous", id=ticket.user.user_id, ip=ip, user_agent=agent)
+    try:
+        outcome = reset_password(token=token, password=password, actor=actor)
+    except PasswordPolicyError as exc:
+        messages = [message for _code, message in exc.failures] or [_("The password does not meet the rules.")]
+        return _form(request, ticket, token, rules=rules, errors=messages, checked=True, status=400)
+    except TicketRejected as exc:  # used or spent between the check and the claim
+        return rejected_page(request, exc.reason, TicketPurpose.PASSWORD_CHANGE)
+    if outcome.redirect_to:
+        response: HttpResponse = HttpResponseRedirect(outcome.redirect_to)
+    else:
+        context = {
+            "title": _("Password changed"),
+            "message": _("Your password has been changed. You can now log in with the new password."),
+            "success": True,
+        }
+        response = render(request, "authentication/verification_result.html", context)
+    response.delete_cookie(COOKIE, path=reverse("password-reset"))
+    return protect(response)
+
+
+def _move_to_cookie(request: HttpRequest, token: str) -> HttpResponse:
+    """A usable ticket from the link goes into the signed cookie, and the browser to ``/lo/reset``; any other gets
+    its page at once."""
+    try:
+        find_ticket(token, TicketPurpose.PASSWORD_CHANGE)
+    except TicketRejected as exc:
+        return rejected_page(request, exc.reason, TicketPurpose.PASSWORD_CHANGE)
+    path = reverse("password-reset")
+    response = HttpResponseRedirect(path)
+    response.set_signed_cookie(
+        COOKIE,
+        token,
+        salt=_COOKIE_SALT,
+        max_age=_COOKIE_MAX_AGE,
+        path=path,
+        secure=request.is_secure() or settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )
+    return protect(response)
