@@ -18,7 +18,13 @@ class CoreConfig(AppConfig):
         It runs before any request activates a language, so the first catalogue Django loads for one already
         sees a substitute directory put in ``LOCALE_PATHS`` here (a read-only install).
         """
+        from django.db.backends.signals import connection_created
+
+        from core.jsonsearch import register_sqlite_function
         from core.translations import ensure_compiled
+
+        # The JSON searches' SQLite twin of PostgreSQL's jsonpath (core.jsonsearch), on every new connection.
+        connection_created.connect(register_sqlite_function, dispatch_uid="core.jsonsearch.sqlite_function")
 
         current = [Path(p) for p in settings.LOCALE_PATHS]
         data_dir = getattr(settings, "DATA_DIR", None)

@@ -15,6 +15,7 @@ from api.management.paging import check_users_page
 from core.schema import validate_payload, validate_query
 from idempotency.keys import idempotent
 from users.profile import user_profile
+from users.search import check_search_engine, user_filter
 from users.selectors import get_user, list_users, users_by_email
 from users.serializers import (
     CreateUserRequestSerializer,
@@ -61,7 +62,13 @@ class UserCollectionView(ManagementAPIView):
             "through: a page reaching past them, `(page + 1) * per_page > 1000`, is refused with 400 `invalid_paging` "
             "(`You can only page through the first 1000 records. See https://auth0.com/docs/users/search/v3/"
             "view-search-results-by-page#limitation`), as Auth0 refuses it; `include_totals` still counts every "
-            "matching user."
+            "matching user. `q` searches in Lucene syntax (search engine v3, see the parameter); a user is found by "
+            "the search as soon as its create returns (Auth0's search is eventually consistent). `connection`, "
+            "`email`, `sort`, `fields` and paging combine with it. `sort` takes created_at, updated_at, last_login, "
+            "logins_count, email, user_id, name or username; ties are broken by creation order, and users without a "
+            "value (never logged in, for last_login) come last in either direction. A malformed or refused query is 400 "
+            "`invalid_query_string` with a message naming the problem; `search_engine=v1` is refused with "
+            "`You are not allowed to use search_engine=v1.`"
         ),
         parameters=[ListUsersQuerySerializer],
         responses={200: USERS_LIST, **errors(400, 401, 403, 429)},
@@ -70,11 +77,13 @@ class UserCollectionView(ManagementAPIView):
         query = validate_query(ListUsersQuerySerializer, request.query_params)
         field, _, direction = query.get("sort", "created_at:-1").partition(":")
         check_users_page(page=query.get("page", 0), per_page=query.get("per_page", 50))
+        check_search_engine(query.get("search_engine"))
         page = list_users(
             page=query.get("page", 0),
             per_page=query.get("per_page", 50),
             connection=query.get("connection"),
             email=query.get("email"),
+            q=user_filter(query["q"]) if "q" in query else None,
             sort=(field, int(direction)),
         )
         users = [select_fields(user_profile(user), query) for user in page.users]
