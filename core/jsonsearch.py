@@ -33,6 +33,9 @@ Op = Literal["eq", "exists", "like", "range"]
 
 SQLITE_FUNCTION = "userdir_json_match"
 
+# A value that is indexed: not null, not an empty object, not an empty array (the filter has unwrapped one level).
+_PRESENT = '@.type() != "null" && (@.type() != "object" || exists(@.*)) && (@.type() != "array" || exists(@[*]))'
+
 # Characters with a meaning in XQuery regular expressions (jsonpath's like_regex): escaped in literal parts.
 _REGEX_SPECIAL = frozenset(".^$*+?()[]{}|\\-")
 
@@ -135,7 +138,7 @@ def jsonpaths(test: JsonTest) -> list[str]:
     two, is a plain path or equality a GIN index answers, the second the exact condition."""
     path = _path(test.keys)
     if test.op == "exists":
-        return [path, f"{path} ? (@ != null || exists(@.*))"]
+        return [path, f"{path} ? ({_PRESENT})"]
     if test.op == "eq":
         choices = [f"@ == {_literal(test.text)}"]
         number = as_number(test.text)

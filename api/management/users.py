@@ -66,9 +66,9 @@ class UserCollectionView(ManagementAPIView):
             "the search as soon as its create returns (Auth0's search is eventually consistent). `connection`, "
             "`email`, `sort`, `fields` and paging combine with it. `sort` takes created_at, updated_at, last_login, "
             "logins_count, email, user_id, name or username; ties are broken by creation order, and users without a "
-            "value (never logged in, for last_login) come last in either direction. A malformed or refused query is 400 "
-            "`invalid_query_string` with a message naming the problem; `search_engine=v1` is refused with "
-            "`You are not allowed to use search_engine=v1.`"
+            "value (never logged in, for last_login) come last in either direction. "
+            "A malformed or refused query is 400 `invalid_query_string` with a message naming the problem; "
+            "`search_engine=v1` is refused with `You are not allowed to use search_engine=v1.`"
         ),
         parameters=[ListUsersQuerySerializer],
         responses={200: USERS_LIST, **errors(400, 401, 403, 429)},
