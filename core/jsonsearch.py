@@ -14,8 +14,8 @@ for").
   ``userdir_json_match(column, spec)`` on each connection (``core.apps``). It reads every row's JSON (no index), which
   suits the development and test databases SQLite serves here.
 
-``JsonMatch`` is the Django expression; it is never NULL (a row without the column is no match), so ``NOT`` of it
-keeps such rows.
+``JsonMatch`` is the Django expression. It is NULL where the column is NULL: callers AND it with ``column IS NOT
+NULL`` (users.search does), so that ``NOT`` keeps such rows while the bare ``@?`` stays visible to the index.
 """
 
 from __future__ import annotations
@@ -251,7 +251,7 @@ def register_sqlite_function(sender: Any, connection: Any, **kwargs: Any) -> Non
 
 
 class JsonMatch(Func):
-    """``test`` on the JSON column ``field``, as a boolean that is never NULL."""
+    """``test`` on the JSON column ``field``, as a boolean (NULL for a NULL column on PostgreSQL)."""
 
     output_field = BooleanField()
     conditional = True
@@ -268,5 +268,7 @@ class JsonMatch(Func):
             params: list[Any] = []
             for path in paths:
                 params += [*column_params, path]
-            return f"COALESCE(({sql}), false)", params
+            # No COALESCE: it would hide the operator from the GIN index. NULL only for a NULL column, which the
+            # callers test first (``column IS NOT NULL AND ...``), so NOT keeps such rows.
+            return f"({sql})", params
         return f"({SQLITE_FUNCTION}({column_sql}, %s) = 1)", [*column_params, self.test.as_json()]

@@ -98,6 +98,8 @@ class User(models.Model):
             models.Index(fields=["last_login", "id"], name="users_user_last_login_idx"),
             models.Index(fields=["logins_count", "id"], name="users_user_logins_count_idx"),
             models.Index(fields=["connection", "created_at", "id"], name="users_user_conn_created_idx"),
+            # blocked:true: few users are blocked, so a partial index is small.
+            models.Index(fields=["id"], condition=models.Q(blocked=True), name="users_user_blocked_idx"),
         ]
 
     def __str__(self) -> str:

@@ -42,4 +42,8 @@ class Migration(migrations.Migration):
             model_name='user',
             index=models.Index(fields=['connection', 'created_at', 'id'], name='users_user_conn_created_idx'),
         ),
+        migrations.AddIndex(
+            model_name='user',
+            index=models.Index(condition=models.Q(('blocked', True)), fields=['id'], name='users_user_blocked_idx'),
+        ),
     ]
