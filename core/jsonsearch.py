@@ -176,7 +176,7 @@ def lax_values(document: Any, keys: tuple[str, ...]) -> Iterator[Any]:
     item by item (one level, as each lax accessor unwraps one), and so is an array found at the end."""
     current = [document]
     for key in keys:
-        following = []
+        following: list[Any] = []
         for value in current:
             items = value if isinstance(value, list) else [value]
             following.extend(item[key] for item in items if isinstance(item, dict) and key in item)

@@ -45,7 +45,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from django.db.models import BooleanField, Func, Q
+from django.db.models import Lookup, Q
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -62,7 +62,7 @@ _parse_lock = threading.Lock()
 _parser = None
 
 
-def _luqum_parser():  # type: ignore[no-untyped-def]
+def _luqum_parser() -> Any:
     """luqum's parser, built once; PLY prints its table warnings while building them, which are not ours to show."""
     global _parser
     if _parser is None:
@@ -335,21 +335,21 @@ def glob_pattern(parts: tuple[str | None, ...]) -> str:
     return "".join(out)
 
 
-class WildcardMatch(Func):
-    """``expression`` matches the wildcard ``parts``, case-sensitively: ``LIKE`` on PostgreSQL (a btree
-    ``text_pattern_ops`` index serves a prefix, a ``pg_trgm`` GIN index any pattern with 3 literal characters),
-    ``GLOB`` on SQLite (whose ``LIKE`` ignores ASCII case). NULL for a NULL ``expression``: callers AND it with a
-    not-null test so ``NOT`` keeps such rows."""
+class Wildcard(Lookup):
+    """``field__wildcard=parts``: the column matches the wildcard ``parts`` (from ``Value.parts``), case-sensitively:
+    ``LIKE`` on PostgreSQL (a btree ``varchar_pattern_ops`` index serves a prefix, a ``pg_trgm`` GIN index any pattern
+    with 3 literal characters), ``GLOB`` on SQLite (whose ``LIKE`` ignores ASCII case).
 
-    output_field = BooleanField()
-    conditional = True
+    A lookup rather than an expression so that Django's ``NOT`` adds ``column IS NOT NULL`` for a nullable column,
+    and the plain predicate stays what an index matches. Registered on ``CharField`` by ``core.apps``.
+    """
 
-    def __init__(self, expression: Any, parts: tuple[str | None, ...]) -> None:
-        super().__init__(expression)
-        self.parts = parts
+    lookup_name = "wildcard"
+    prepare_rhs = False
 
-    def as_sql(self, compiler: Any, connection: Any, **extra_context: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
-        sql, params = compiler.compile(self.source_expressions[0])
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        lhs_sql, lhs_params = self.process_lhs(compiler, connection)
+        parts = tuple(self.rhs)
         if connection.vendor == "sqlite":
-            return f"({sql} GLOB %s)", [*params, glob_pattern(self.parts)]
-        return f"({sql} LIKE %s ESCAPE '\\')", [*params, like_pattern(self.parts)]
+            return f"{lhs_sql} GLOB %s", [*lhs_params, glob_pattern(parts)]
+        return f"{lhs_sql} LIKE %s ESCAPE '\\'", [*lhs_params, like_pattern(parts)]

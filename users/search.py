@@ -42,14 +42,10 @@ logged in (the column holds 0), so Auth0's ``NOT _exists_:logins_count OR logins
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from django.db.models import F, Q
-from django.db.models.expressions import Combinable
-from django.db.models.functions import Lower
-from django.db.models.lookups import Exact, GreaterThan, GreaterThanOrEqual, IsNull, LessThan, LessThanOrEqual
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from connections.models import Strategy
@@ -60,7 +56,6 @@ from core.search import (
     Bound,
     InvalidQuery,
     Value,
-    WildcardMatch,
     build_filter,
 )
 
@@ -80,8 +75,10 @@ class _Text:
     lower: bool = False
     folded: bool = False
 
-    def expression(self) -> Combinable:
-        return Lower(self.column) if self.lower else F(self.column)
+    @property
+    def path(self) -> str:
+        """The lookup path of the compared value: ``name__lower`` or ``email``."""
+        return f"{self.column}__lower" if self.lower else self.column
 
     def value(self, text: str) -> str:
         return text.lower() if self.folded else text
@@ -160,8 +157,12 @@ class UserFields:
             raise InvalidQuery(_("A range needs a field, for example logins_count:[1 TO 10]."))
         if field in _TEXT:
             spec = _TEXT[field]
-            bounds = [(b, spec.value(b.text) if b.text is not None else None) for b in (low, high)]
-            return _compare(spec.expression(), spec.column, bounds[0], bounds[1], field)
+            q = Q(**{f"{spec.path}__isnull": False})
+            if low.text is not None:
+                q &= Q(**{f"{spec.path}__{'gte' if low.inclusive else 'gt'}": spec.value(low.text)})
+            if high.text is not None:
+                q &= Q(**{f"{spec.path}__{'lte' if high.inclusive else 'lt'}": spec.value(high.text)})
+            return q
         if field in _DATE:
             column = _DATE[field]
             q = Q(**{f"{column}__isnull": False})
@@ -206,7 +207,7 @@ class UserFields:
             if spec.column == "connection__name":
                 return MATCH_ALL
             # On lower(column) where that is what is indexed: its btree index answers IS NOT NULL.
-            return Q(IsNull(spec.expression(), False))
+            return Q(**{f"{spec.path}__isnull": False})
         if field == "email.domain":
             return Q(email__isnull=False)
         if field in _BOOLEAN:
@@ -236,23 +237,23 @@ def _any_of(parts: list[Q]) -> Q:
 
 
 def _text_term(spec: _Text, value: Value, field: str) -> Q:
-    present = Q(**{f"{spec.column}__isnull": False})
+    # Field lookups: Django's NOT adds "column IS NOT NULL" for a nullable column, so NOT name:x keeps the users
+    # without a name, and the plain predicate is what the indexes match.
     if value.is_wildcard:
         _check_wildcard(value, field)
         parts = tuple(spec.value(p) if p is not None else None for p in value.parts or ())
-        return present & Q(WildcardMatch(spec.expression(), parts))
-    return present & Q(Exact(spec.expression(), spec.value(value.text)))
+        return Q(**{f"{spec.path}__wildcard": parts})
+    return Q(**{spec.path: spec.value(value.text)})
 
 
 def _email_domain(value: Value, field: str) -> Q:
-    present = Q(email__isnull=False)
     parts: tuple[str | None, ...]
     if value.is_wildcard:
         _check_wildcard(value, field)
         parts = (None, "@", *(p.lower() if p is not None else None for p in value.parts or ()))
     else:
         parts = (None, "@" + value.text.lower())
-    return present & Q(WildcardMatch(F("email"), parts))
+    return Q(email__wildcard=parts)
 
 
 def _check_wildcard(value: Value, field: str) -> None:
@@ -317,20 +318,6 @@ def _period(text: str, field: str) -> tuple[datetime, datetime]:
     if instant.tzinfo is None:
         instant = instant.replace(tzinfo=UTC)
     return instant, instant + timedelta(microseconds=1)
-
-
-def _compare(
-    expression: Combinable, column: str, low: tuple[Bound, str | None], high: tuple[Bound, str | None], field: str
-) -> Q:
-    q = Q(**{f"{column}__isnull": False})
-    (low_bound, low_value), (high_bound, high_value) = low, high
-    if low_value is not None:
-        lookup: Callable[..., object] = GreaterThanOrEqual if low_bound.inclusive else GreaterThan
-        q &= Q(lookup(expression, low_value))
-    if high_value is not None:
-        lookup = LessThanOrEqual if high_bound.inclusive else LessThan
-        q &= Q(lookup(expression, high_value))
-    return q
 
 
 def _metadata_path(field: str) -> tuple[str | None, tuple[str, ...]]:
