@@ -24,9 +24,10 @@ ranges), a field inside a field (``a:b:c``) and anything luqum cannot parse.
 
 Bounds (checked before the tree is walked, so no input costs more than they allow):
 
-- ``MAX_QUERY_LENGTH`` = 4,096 characters. Auth0 answers ``414 Request-URI Too Large`` past its URL limit (Auth0:
-  "Retrieve Users with the Get Users Endpoint", Limitations); 4 KiB holds dozens of e-mail addresses OR-ed together
-  and keeps the parser's work (linear in the length) small.
+- ``MAX_QUERY_LENGTH`` = 1,024 characters. The whole URL must fit the server's request line (gunicorn refuses one
+  over 4,094 bytes with 414, as Auth0 answers ``414 Request-URI Too Large`` past its own limit: "Retrieve Users with
+  the Get Users Endpoint", Limitations), and percent-encoding can triple a query's length; 1,024 characters still
+  hold twenty e-mail addresses OR-ed together, and keep the parser's work (linear in the length) small.
 - ``MAX_TERMS`` = 64 terms, ranges and existence tests: each becomes one SQL predicate; 64 keeps the statement and
   its plan small, and no search a person or a script writes by hand comes near.
 - ``MAX_DEPTH`` = 16 nested operators and parentheses: Django compiles a nested ``Q`` recursively and SQLite refuses
@@ -52,7 +53,7 @@ from django.utils.translation import gettext_lazy
 from core.errors import DomainError, ErrorCode
 from core.schema import text_fault
 
-MAX_QUERY_LENGTH = 4096
+MAX_QUERY_LENGTH = 1024
 MAX_TERMS = 64
 MAX_DEPTH = 16
 
@@ -270,6 +271,8 @@ class _Translator:
 
         if isinstance(node, t.Word) and node.value == "*":
             return None
+        if isinstance(node, t.Prohibit) and isinstance(node.a, t.Word):  # luqum reads a bound "-5" as NOT 5
+            return "-" + node.a.unescaped_value
         if isinstance(node, t.Phrase):
             return node.unescaped_value[1:-1]
         if isinstance(node, t.Word):

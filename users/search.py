@@ -310,14 +310,14 @@ def _period(text: str, field: str) -> tuple[datetime, datetime]:
             start = datetime(day.year, day.month, day.day, tzinfo=UTC)
             return start, start + timedelta(days=1)
         instant = datetime.fromisoformat(text)
+        # In UTC, as both databases store it; the first and last days of the calendar would overflow on the way.
+        instant = instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
+        return instant, instant + timedelta(microseconds=1)
     except (ValueError, OverflowError) as exc:
         raise InvalidQuery(
             _("%(field)s takes a date such as 2026-01-31 or 2026-01-31T10:00:00Z, not %(value)s.")
             % {"field": field, "value": text[:80]}
         ) from exc
-    if instant.tzinfo is None:
-        instant = instant.replace(tzinfo=UTC)
-    return instant, instant + timedelta(microseconds=1)
 
 
 def _metadata_path(field: str) -> tuple[str | None, tuple[str, ...]]:

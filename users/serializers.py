@@ -298,7 +298,7 @@ class ListUsersQuerySerializer(UserFieldsQuerySerializer):
             "[a TO b] and {a TO b} (* for an open end), * wildcards (one not at the start of the term needs 3 "
             "literal characters), _exists_:field. Ranges and wildcards are refused on user_metadata; ?, regular "
             "expressions, fuzzy and boost syntax are refused; an unknown field matches nothing. At most "
-            "4096 characters, 64 terms and 16 levels of nesting. A refused query is 400 invalid_query_string "
+            "1024 characters, 64 terms and 16 levels of nesting. A refused query is 400 invalid_query_string "
             "naming the problem."
         ),
     )

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from api.base import ManagementAPIView, select_fields
 from api.bearer import bearer_principal, client_actor
-from api.docs import BODY_ERRORS, USERS_LIST, UserProfileDoc, errors
+from api.docs import BODY_ERRORS, USERS_LIST, ErrorEnvelopeDoc, UserProfileDoc, errors
 from api.management.paging import check_users_page
 from core.schema import validate_payload, validate_query
 from idempotency.keys import idempotent
@@ -71,7 +71,20 @@ class UserCollectionView(ManagementAPIView):
             "`search_engine=v1` is refused with `You are not allowed to use search_engine=v1.`"
         ),
         parameters=[ListUsersQuerySerializer],
-        responses={200: USERS_LIST, **errors(400, 401, 403, 429)},
+        responses={
+            200: USERS_LIST,
+            **errors(401, 403, 429),
+            400: OpenApiResponse(
+                ErrorEnvelopeDoc,
+                description=(
+                    "`invalid_query_string`: a parameter out of its schema, a `q` that cannot be parsed or is refused "
+                    "(the message names the term: `?`, regular expressions, fuzzy or boost syntax, a wildcard not at "
+                    "the start of a term with fewer than 3 characters, ranges or wildcards on user_metadata, a value "
+                    "that is not of the field's type, over 1024 characters, 64 terms or 16 levels of nesting), or "
+                    "`search_engine=v1`. `invalid_paging`: a page past the first 1000 users."
+                ),
+            ),
+        },
     )
     def get(self, request: Request) -> Response:
         query = validate_query(ListUsersQuerySerializer, request.query_params)
