@@ -350,7 +350,7 @@ class Wildcard(Lookup):
     lookup_name = "wildcard"
     prepare_rhs = False
 
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
         lhs_sql, lhs_params = self.process_lhs(compiler, connection)
         parts = tuple(self.rhs)
         if connection.vendor == "sqlite":
