@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('connections', '0001_initial'),
-        ('users', '0002_custom_password_hash'),
+        ('users', '0003_tickets'),
     ]
 
     operations = [

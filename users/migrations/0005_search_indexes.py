@@ -66,6 +66,6 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("users", "0003_login_statistics")]
+    dependencies = [("users", "0004_login_statistics")]
 
     operations = [migrations.RunPython(create, drop, elidable=False)]
