@@ -49,6 +49,13 @@ class UserProfileDoc(s.Serializer):
     given_name = s.CharField(required=False)
     family_name = s.CharField(required=False)
     blocked = s.BooleanField(required=False)
+    last_ip = s.CharField(required=False, help_text="Last IP address from which this user logged in.")
+    last_login = s.DateTimeField(required=False, help_text="Last date and time this user logged in.")
+    logins_count = s.IntegerField(
+        required=False,
+        help_text="Total number of logins this user has performed (a blocked user's correct password counts too). "
+        "The three login fields are left out until the first login.",
+    )
 
 
 class UserPageDoc(StrictSerializer):

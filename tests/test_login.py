@@ -434,3 +434,70 @@ def test_official_sdk_logs_in_with_password_realm(live_server_url, make_connecti
     assert wrong.value.status_code == 403
     assert wrong.value.error_code == "invalid_grant"
     assert wrong.value.message == "Wrong email or password."
+
+
+# --- login statistics ----------------------------------------------------------------------------------------------
+
+
+def _profile(api, user_id: str) -> dict:
+    response = api.get(f"/api/v2/users/{user_id}")
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_login_statistics_are_left_out_until_the_first_login_then_counted(api_client, api, app):
+    user = _user()
+    before = _profile(api, user.user_id)
+    assert not {"last_login", "last_ip", "logins_count"} & set(before)
+
+    assert _login(api_client, app, ip="198.51.100.4").status_code == 200
+    first = _profile(api, user.user_id)
+    assert first["logins_count"] == 1
+    assert first["last_ip"] == "198.51.100.4"
+    stored = User.objects.get(pk=user.pk).last_login
+    assert stored is not None
+    assert first["last_login"] == stored.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stored.microsecond // 1000:03d}Z"
+
+    assert _login(api_client, app, ip="198.51.100.5").status_code == 200
+    second = _profile(api, user.user_id)
+    assert second["logins_count"] == 2
+    assert second["last_ip"] == "198.51.100.5"
+    assert second["last_login"] >= first["last_login"]
+
+
+def test_a_wrong_password_is_no_login(api_client, api, app):
+    user = _user()
+    assert _login(api_client, app, password="wrong-Passw0rd!").status_code == 403
+    assert User.objects.get(pk=user.pk).logins_count == 0
+    assert "logins_count" not in _profile(api, user.user_id)
+
+
+def test_a_blocked_users_correct_password_counts_as_a_login(api_client, api, app):
+    # Auth0 ("User Search Query Syntax"): "If a user is blocked and logs in, the blocked session is counted in
+    # logins_count and updates the last_login value."
+    user = _user()
+    update_user(user_id=user.user_id, data={"blocked": True}, actor=SYSTEM)
+    assert _login(api_client, app, ip="198.51.100.9").status_code == 401
+    profile = _profile(api, user.user_id)
+    assert profile["logins_count"] == 1
+    assert profile["last_ip"] == "198.51.100.9"
+    assert "last_login" in profile
+
+
+def test_the_count_is_computed_in_the_database(connection):
+    # Two logins that read the same row both count: the UPDATE adds one to the stored value, never a stale copy.
+    user = _user()
+    stale = User.objects.select_related("connection").get(pk=user.pk)
+    assert _log_in(user, STRONG_PASSWORD)
+    login._count_login(user=stale, actor=ACTOR)
+    assert User.objects.get(pk=user.pk).logins_count == 2
+    assert stale.logins_count == 2
+
+
+def test_logged_in_users_are_searchable_by_their_statistics(api_client, api, app):
+    user = _user()
+    _user("other@example.com")
+    assert _login(api_client, app, ip="198.51.100.4").status_code == 200
+    for q in ("logins_count:1", "_exists_:last_login", "last_ip:198.51.100.4", "logins_count:[1 TO *]"):
+        response = api.get("/api/v2/users", {"q": q, "search_engine": "v3"})
+        assert [u["user_id"] for u in response.json()] == [user.user_id], q

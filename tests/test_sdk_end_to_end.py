@@ -193,3 +193,35 @@ def test_a_log_exporter_pages_by_checkpoint_through_the_sdks_client(live_server_
         seen += batch
         checkpoint = batch[-1]
     assert seen == everything[1:]
+
+
+@pytest.fixture
+def search_directory(user_connections) -> dict[str, str]:
+    """test_user_search's directory, for the live server."""
+    from tests.test_user_search import PEOPLE
+
+    ids = {}
+    for index, (person, (connection_name, fields)) in enumerate(PEOPLE.items()):
+        connection = Connection.objects.get(name=connection_name)
+        values = {"updated_at": fields["created_at"], **fields}
+        user = User.objects.create(user_id=f"{connection.strategy}|{index:024x}", connection=connection, **values)
+        ids[person] = user.user_id
+    return ids
+
+
+def test_sdk_search_runs_every_auth0_example(live_server_url, search_directory):
+    from tests.test_user_search import AUTH0_EXAMPLES
+
+    client, secret = create_client(name="ops-script", scopes="read:users", actor=SYSTEM)
+    api = _management(live_server_url, client.client_id, secret)
+    names = {user_id: name for name, user_id in search_directory.items()}
+    for q, expected in AUTH0_EXAMPLES:
+        listed = api.users.list(q=q, search_engine="v3", per_page=100)
+        assert {names[user.user_id] for user in listed} == expected, q
+
+    with pytest.raises(BadRequestError) as refused:
+        api.users.list(q="name:*sa", search_engine="v3")
+    assert refused.value.body["errorCode"] == "invalid_query_string"
+    with pytest.raises(BadRequestError) as v1:
+        api.users.list(q="name:john", search_engine="v1")
+    assert v1.value.body["message"] == "You are not allowed to use search_engine=v1."

@@ -148,3 +148,56 @@ def test_deleting_in_the_admin_is_recorded(admin_client, connection, create):
     admin_client.post(f"/admin/users/user/{user.pk}/delete/", {"post": "yes"})
     assert not User.objects.exists()
     assert Event.objects.filter(type="du", actor_kind="admin").exists()
+
+
+@pytest.fixture
+def two_users(connection, create):
+    create({"connection": connection.name, "email": "ann@example.com", "password": STRONG_PASSWORD, "name": "Ann Lee"})
+    create(
+        {
+            "connection": connection.name,
+            "email": "bob@example.org",
+            "password": STRONG_PASSWORD,
+            "app_metadata": {"plan": "gold"},
+        }
+    )
+    return {u.email: u.user_id for u in User.objects.all()}
+
+
+def _listed(response) -> set[str]:
+    assert response.status_code == 200
+    return {user.email for user in response.context["cl"].result_list}
+
+
+@pytest.mark.parametrize(
+    ("term", "expected"),
+    [
+        ("ann@example.com", {"ann@example.com"}),  # a plain word: a whole value of a profile field
+        ("ANN@EXAMPLE.COM", {"ann@example.com"}),
+        ("name:ann*", {"ann@example.com"}),
+        ('name:"ann lee"', {"ann@example.com"}),
+        ("email:*@example.org", {"bob@example.org"}),
+        ('app_metadata.plan:"gold"', {"bob@example.org"}),
+        ("NOT app_metadata.plan:gold", {"ann@example.com"}),
+        ("", {"ann@example.com", "bob@example.org"}),
+    ],
+)
+def test_the_search_box_takes_the_apis_q(admin_client, two_users, term, expected):
+    assert _listed(admin_client.get("/admin/users/user/", {"q": term})) == expected
+
+
+@pytest.mark.parametrize(
+    ("term", "reason"),
+    [
+        ("(name:ann", "The query could not be parsed"),
+        ("name:*nn", "needs at least 3 characters"),
+        ("logins_count:abc", "logins_count takes a whole number, not abc."),
+    ],
+)
+def test_a_refused_search_says_why_above_an_empty_list(admin_client, two_users, term, reason):
+    response = admin_client.get("/admin/users/user/", {"q": term}, follow=True)
+    assert _listed(response) == set()
+    shown = [str(message) for message in response.context["messages"]]
+    assert len(shown) == 1
+    assert shown[0].startswith("The search was not run: ")
+    assert reason in shown[0]

@@ -37,7 +37,7 @@ PHONE = "+14155550123"
 PER_PAGE = "Number of results per page"
 PAGE = "Page index of the results to return. First page is 0"
 SORT = "Field to sort by. Use field:order where order is 1 for ascending and -1 for descending"
-SORT_PATTERN = r"^(created_at|updated_at|email|user_id|name|username):(1|-1)$"
+SORT_PATTERN = r"^(created_at|updated_at|last_login|logins_count|email|user_id|name|username):(1|-1)$"
 INCLUDE_TOTALS = (
     "Return results inside an object that contains the total result count (true) or as a direct array of "
     "results (false, default)"
@@ -420,8 +420,6 @@ def test_list_keeps_or_drops_fields(api, new_user):
             "page=99999999999999999999999",
             query_error("page", "MAXIMUM", "Value 99999999999999999999999 is greater than maximum 100000", PAGE),
         ),
-        # Auth0's Lucene search (``q``) is not implemented: refused as unknown rather than ignored.
-        ("q=email:x", query_error(None, "OBJECT_ADDITIONAL_PROPERTIES", "Additional properties not allowed: q")),
     ],
 )
 def test_list_refuses_bad_query_strings(api, new_user, query, expected):

@@ -25,12 +25,23 @@ from connections.models import Connection
 from core.actors import admin_actor
 from core.admin_steps import render_choose_first
 from core.errors import DomainError
+from core.search import InvalidQuery
 from users import tickets
 from users.admin_forms import ChooseConnectionForm, UserAddForm, UserChangeForm, fields_for, takes_password
 from users.models import User
+from users.search import user_filter
 from users.services import delete_user, update_user
 
-_READ_ONLY = ("user_id", "connection", "identities", "created_at", "updated_at")
+_READ_ONLY = (
+    "user_id",
+    "connection",
+    "identities",
+    "created_at",
+    "updated_at",
+    "last_login",
+    "last_ip",
+    "logins_count",
+)
 
 
 @admin.register(User)
@@ -46,10 +57,32 @@ class UserAdmin(admin.ModelAdmin):
         "created_at",
     )
     list_filter = ("connection", "blocked", "email_verified")
-    search_fields = ("user_id", "email", "username", "phone_number")
+    # The search box takes the API's ``q`` (users.search): get_search_results. search_fields only makes Django show
+    # the box.
+    search_fields = ("user_id",)
+    search_help_text = _(
+        "Lucene syntax, as the API's q: a whole e-mail, name, username, phone number or user id; "
+        'name:john*, email:*@example.com, app_metadata.plan:"gold", logins_count:[10 TO *], NOT blocked:true.'
+    )
     list_select_related = ("connection",)
     readonly_fields = _READ_ONLY
     actions = ("block", "unblock", "send_password_reset", "invitation_links")
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[User], search_term: str
+    ) -> tuple[QuerySet[User], bool]:
+        """The users the search box's text matches, read as the API's ``q`` (``users.search.user_filter``); a query
+        the search refuses shows its reason above an empty list rather than failing or listing everyone."""
+        if not search_term.strip():
+            return queryset, False
+        try:
+            search = user_filter(search_term)
+        except InvalidQuery as refusal:
+            self.message_user(
+                request, _("The search was not run: %(reason)s") % {"reason": refusal.message}, messages.ERROR
+            )
+            return queryset.none(), False
+        return queryset.filter(search), False
 
     # --- which connection, which fields ----------------------------------------------------------------
 

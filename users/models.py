@@ -53,6 +53,11 @@ class User(models.Model):
     custom_password_hash = models.JSONField(
         verbose_name=_("custom password hash"), null=True, blank=True, editable=False
     )
+    # Login statistics of the password grant (users.credentials.login): Auth0's profile leaves them out until the
+    # user's first login (reference/auth0.md), so ``last_login`` and ``last_ip`` are NULL and the count 0 until then.
+    last_login = models.DateTimeField(verbose_name=_("last login"), null=True, blank=True, editable=False)
+    last_ip = models.CharField(verbose_name=_("last IP address"), max_length=45, null=True, blank=True, editable=False)
+    logins_count = models.PositiveIntegerField(verbose_name=_("logins count"), default=0, editable=False)
     created_at = models.DateTimeField(
         verbose_name=_("created at"),
     )
@@ -84,9 +89,17 @@ class User(models.Model):
                 name="users_user_phone_unique_per_connection",
             ),
         ]
+        # The indexes of the list's sorts and of the search's ranges and existence tests (users.search); the text
+        # and JSON indexes that only PostgreSQL has (pattern, trigram, GIN) are in migration 0004.
         indexes = [
             models.Index(fields=["email"], name="users_user_email_idx"),
             models.Index(fields=["created_at"], name="users_user_created_at_idx"),
+            models.Index(fields=["updated_at", "id"], name="users_user_updated_at_idx"),
+            models.Index(fields=["last_login", "id"], name="users_user_last_login_idx"),
+            models.Index(fields=["logins_count", "id"], name="users_user_logins_count_idx"),
+            models.Index(fields=["connection", "created_at", "id"], name="users_user_conn_created_idx"),
+            # blocked:true: few users are blocked, so a partial index is small.
+            models.Index(fields=["id"], condition=models.Q(blocked=True), name="users_user_blocked_idx"),
         ]
 
     def __str__(self) -> str:

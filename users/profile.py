@@ -93,4 +93,10 @@ def user_profile(user: User) -> dict[str, Any]:
         "blocked": user.blocked,
     }
     body.update({key: value for key, value in optional.items() if value is not None})
+    # Left out until the first login (Auth0's profile has no last_login, last_ip or logins_count before it).
+    if user.last_login is not None:
+        if user.last_ip is not None:
+            body["last_ip"] = user.last_ip
+        body["last_login"] = format_timestamp(user.last_login)
+        body["logins_count"] = user.logins_count
     return body

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import F, Q, QuerySet
 
 from users.emails import email_lookup_key
 from users.errors import UserNotFound
@@ -33,22 +33,30 @@ def list_users(
     per_page: int = 50,
     connection: str | None = None,
     email: str | None = None,
+    q: Q | None = None,
     sort: tuple[str, int] = ("created_at", -1),
 ) -> UserPage:
-    """One page of users, filtered by connection name and e-mail (any letter case), in a stable order.
+    """One page of users, filtered by connection name, e-mail (any letter case) and the search filter ``q`` (from
+    ``users.search.user_filter``), in a stable order: ``sort``'s field, then the row id in the same direction.
 
     The e-mail is compared in its stored form (``users.emails.email_lookup_key``): a text that is no acceptable
-    address (a Kelvin sign for ``K``, an invisible character) matches nobody.
+    address (a Kelvin sign for ``K``, an invisible character) matches nobody. Users without a value for the sort
+    field (never logged in, for ``last_login``) come last in either direction, as Elasticsearch sorts missing
+    values by default (Auth0's search engine).
     """
     queryset: QuerySet[User] = User.objects.select_related("connection")
+    if q is not None:
+        queryset = queryset.filter(q)
     if connection is not None:
         queryset = queryset.filter(connection__name=connection)
     if email is not None:
         key = email_lookup_key(email)
         queryset = queryset.filter(email=key) if key is not None else queryset.none()
     field, direction = sort
-    prefix = "-" if direction < 0 else ""
-    queryset = queryset.order_by(f"{prefix}{field}", f"{prefix}id")
+    if direction < 0:
+        queryset = queryset.order_by(F(field).desc(nulls_last=True), F("id").desc())
+    else:
+        queryset = queryset.order_by(F(field).asc(nulls_last=True), F("id").asc())
     start = page * per_page
     users = list(queryset[start : start + per_page]) if per_page else []
     return UserPage(users=users, start=start, limit=per_page, total=queryset.count())

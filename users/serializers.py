@@ -30,6 +30,7 @@ from core.schema import (
     echo,
     fail,
 )
+from core.search import MAX_QUERY_LENGTH
 from users.credentials.passwords import BCRYPT_MAX_BYTES
 from users.emails import InvalidEmailAddress, check_email_address
 from users.fields import (
@@ -280,12 +281,36 @@ class ListUsersQuerySerializer(UserFieldsQuerySerializer):
         )
     )
     sort = StrictCharField(
-        pattern=r"^(created_at|updated_at|email|user_id|name|username):(1|-1)$",
+        pattern=r"^(created_at|updated_at|last_login|logins_count|email|user_id|name|username):(1|-1)$",
+        # Auth0's description, which its z-schema errors quote (the fields and the order: the OpenAPI operation).
         help_text=_("Field to sort by. Use field:order where order is 1 for ascending and -1 for descending."),
+    )
+    q = StrictCharField(
+        max_length=MAX_QUERY_LENGTH,
+        help_text=_(
+            "Query in Lucene query string syntax (search_engine v3). Fields: user_id, email, email.domain, "
+            "email_verified, name, given_name, family_name, nickname, username, phone_number, phone_verified, "
+            "identities.connection, identities.provider, identities.user_id, identities.isSocial, blocked, "
+            "created_at, updated_at, last_login, last_ip, logins_count, and app_metadata.<path> / "
+            "user_metadata.<path> (paths go through arrays). Terms match whole values; email, username, name, "
+            "given_name, family_name and nickname in any case, every other field exactly. A bare term searches the "
+            "profile fields, never metadata. AND, OR, NOT (capitalised), parentheses, quoted phrases, ranges "
+            "[a TO b] and {a TO b} (* for an open end), * wildcards (one not at the start of the term needs 3 "
+            "literal characters), _exists_:field. Ranges and wildcards are refused on user_metadata; ?, regular "
+            "expressions, fuzzy and boost syntax are refused; an unknown field matches nothing. At most "
+            "1024 characters, 64 terms and 16 levels of nesting. A refused query is 400 invalid_query_string "
+            "naming the problem."
+        ),
     )
     connection = StrictCharField(min_length=1, help_text=_("Connection filter."))
     email = StrictCharField(min_length=1, max_length=EMAIL.max_length, help_text=_("E-mail filter (any letter case)."))
-    search_engine = StrictChoiceField(choices=("v1", "v2", "v3"), help_text=_("The version of the search engine."))
+    search_engine = StrictChoiceField(
+        choices=("v1", "v2", "v3"),
+        help_text=_(
+            "The version of the search engine: v3 (the default); v2 is read as v3; v1 is refused with 400 "
+            "invalid_query_string, as Auth0 refuses it."
+        ),
+    )
     primary_order = QueryBooleanField(
         help_text=_("Results are always returned in a deterministic order; accepted for compatibility.")
     )

@@ -143,6 +143,10 @@ def new_user_values(
         "blocked": data.get("blocked"),
         "password_hash": password_hash,
         "custom_password_hash": custom_password_hash,
+        # Never logged in (users.credentials.login counts the logins).
+        "last_login": None,
+        "last_ip": None,
+        "logins_count": 0,
         "created_at": now,
         "updated_at": now,
     }

@@ -10,11 +10,12 @@ from rest_framework.response import Response
 
 from api.base import ManagementAPIView, select_fields
 from api.bearer import bearer_principal, client_actor
-from api.docs import BODY_ERRORS, USERS_LIST, UserProfileDoc, errors
+from api.docs import BODY_ERRORS, USERS_LIST, ErrorEnvelopeDoc, UserProfileDoc, errors
 from api.management.paging import check_users_page
 from core.schema import validate_payload, validate_query
 from idempotency.keys import idempotent
 from users.profile import user_profile
+from users.search import check_search_engine, user_filter
 from users.selectors import get_user, list_users, users_by_email
 from users.serializers import (
     CreateUserRequestSerializer,
@@ -61,20 +62,41 @@ class UserCollectionView(ManagementAPIView):
             "through: a page reaching past them, `(page + 1) * per_page > 1000`, is refused with 400 `invalid_paging` "
             "(`You can only page through the first 1000 records. See https://auth0.com/docs/users/search/v3/"
             "view-search-results-by-page#limitation`), as Auth0 refuses it; `include_totals` still counts every "
-            "matching user."
+            "matching user. `q` searches in Lucene syntax (search engine v3, see the parameter); a user is found by "
+            "the search as soon as its create returns (Auth0's search is eventually consistent). `connection`, "
+            "`email`, `sort`, `fields` and paging combine with it. `sort` takes created_at, updated_at, last_login, "
+            "logins_count, email, user_id, name or username; ties are broken by creation order, and users without a "
+            "value (never logged in, for last_login) come last in either direction. "
+            "A malformed or refused query is 400 `invalid_query_string` with a message naming the problem; "
+            "`search_engine=v1` is refused with `You are not allowed to use search_engine=v1.`"
         ),
         parameters=[ListUsersQuerySerializer],
-        responses={200: USERS_LIST, **errors(400, 401, 403, 429)},
+        responses={
+            200: USERS_LIST,
+            **errors(401, 403, 429),
+            400: OpenApiResponse(
+                ErrorEnvelopeDoc,
+                description=(
+                    "`invalid_query_string`: a parameter out of its schema, a `q` that cannot be parsed or is refused "
+                    "(the message names the term: `?`, regular expressions, fuzzy or boost syntax, a wildcard not at "
+                    "the start of a term with fewer than 3 characters, ranges or wildcards on user_metadata, a value "
+                    "that is not of the field's type, over 1024 characters, 64 terms or 16 levels of nesting), or "
+                    "`search_engine=v1`. `invalid_paging`: a page past the first 1000 users."
+                ),
+            ),
+        },
     )
     def get(self, request: Request) -> Response:
         query = validate_query(ListUsersQuerySerializer, request.query_params)
         field, _, direction = query.get("sort", "created_at:-1").partition(":")
         check_users_page(page=query.get("page", 0), per_page=query.get("per_page", 50))
+        check_search_engine(query.get("search_engine"))
         page = list_users(
             page=query.get("page", 0),
             per_page=query.get("per_page", 50),
             connection=query.get("connection"),
             email=query.get("email"),
+            q=user_filter(query["q"]) if "q" in query else None,
             sort=(field, int(direction)),
         )
         users = [select_fields(user_profile(user), query) for user in page.users]

@@ -5,6 +5,11 @@ is stored (bcrypt, or an imported format: ``users.credentials.hashes``); a succe
 ``settings.BCRYPT_ROUNDS`` re-hashes the password with bcrypt. Raises ``WrongCredentials`` (403
 ``invalid_grant``) or ``UserBlocked`` (401 ``unauthorized``); every attempt is an audit event (``s``, ``fp``,
 ``fu`` or ``f``, as Auth0's log event types).
+
+A correct password counts as a login, for a blocked user too: ``logins_count`` goes up by one and ``last_login``
+and ``last_ip`` are set (Auth0: "If a user is blocked and logs in, the blocked session is counted in logins_count and
+updates the last_login value", "User Search Query Syntax", searchable fields), by one ``UPDATE`` computing the count in
+the database (``F("logins_count") + 1``), so concurrent logins never lose one.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import enum
 import logging
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 
 from audit.models import EventType
 from audit.services import record_event, record_failure
@@ -25,6 +30,7 @@ from users.credentials.passwords import BCRYPT_MAX_BYTES, hash_password, is_curr
 from users.emails import email_lookup_key
 from users.errors import UserBlocked, WrongCredentials
 from users.models import User
+from users.profile import now_ms
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +93,9 @@ def _check_password(*, user: User, password: str, actor: Actor) -> _Outcome:
         return _Outcome.WRONG_PASSWORD
     # The password is checked first, so a wrong guess never learns that the account is blocked.
     if user.blocked:
-        record_failure(type=EventType.FAILED_LOGIN, description="user is blocked", actor=actor, user=user)
+        with transaction.atomic():
+            _count_login(user=user, actor=actor)
+            record_failure(type=EventType.FAILED_LOGIN, description="user is blocked", actor=actor, user=user)
         return _Outcome.BLOCKED
 
     new_hash = None
@@ -104,6 +112,7 @@ def _check_password(*, user: User, password: str, actor: Actor) -> _Outcome:
 def _record_login(
     *, user: User, stored_hash: str | None, stored_custom: dict | None, new_hash: str | None, actor: Actor
 ) -> None:
+    _count_login(user=user, actor=actor)
     rehashed = False
     if new_hash is not None:
         # Only if the row still holds the hash just verified: a password changed meanwhile is never overwritten.
@@ -124,3 +133,13 @@ def _record_login(
         user=user,
         details={"rehashed": rehashed},
     )
+
+
+def _count_login(*, user: User, actor: Actor) -> None:
+    """One more login for ``user``: the count incremented in the database, ``last_login`` now, ``last_ip`` the
+    caller's address (kept when the caller has none); ``user`` gets the stored values."""
+    changes: dict[str, object] = {"logins_count": F("logins_count") + 1, "last_login": now_ms()}
+    if actor.ip:
+        changes["last_ip"] = actor.ip[:45]
+    User.objects.filter(pk=user.pk).update(**changes)
+    user.refresh_from_db(fields=["logins_count", "last_login", "last_ip"])

@@ -60,7 +60,8 @@ class Writer:
         self.names = [f.attname for f in columns]
         self.in_column_order = operator.itemgetter(*self.names)
         self.json_columns = [i for i, f in enumerate(columns) if f.get_internal_type() == "JSONField"]
-        self.time_columns = [i for i, f in enumerate(columns) if f.get_internal_type() == "DateTimeField"]
+        # The import's own time, once per batch: created_at and updated_at (last_login stays NULL).
+        self.time_columns = [i for i, f in enumerate(columns) if f.attname in ("created_at", "updated_at")]
         quoted = ", ".join(db.ops.quote_name(column_of(f)) for f in columns)
         self.insert_head = f"INSERT INTO {db.ops.quote_name(User._meta.db_table)} ({quoted})"
         self.insert_tail = f"ON CONFLICT DO NOTHING RETURNING {db.ops.quote_name('user_id')}"
