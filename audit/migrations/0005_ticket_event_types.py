@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('audit', '0003_drop_unused_event_type'),
+        ('audit', '0004_event_checkpoint_indexes'),
     ]
 
     operations = [
