@@ -98,9 +98,10 @@ class UserCollectionView(ManagementAPIView):
             email=query.get("email"),
             q=user_filter(query["q"]) if "q" in query else None,
             sort=(field, int(direction)),
+            count=query.get("include_totals", False),
         )
         users = [select_fields(user_profile(user), query) for user in page.users]
-        if not query.get("include_totals", False):
+        if page.total is None:
             return Response(users)
         return Response(
             {
