@@ -254,35 +254,42 @@ def write_manifest(target: Target, manifest: dict[str, Any]) -> None:
     target.manifest.write_text(json.dumps(manifest))
 
 
-def prepare_database(target: Target, users: int, reuse: bool) -> dict[str, Any]:
-    """A database of ``users`` seeded users: kept when ``reuse`` finds it complete, resumed when half done."""
+def prepare_database(target: Target, seeder: Target, users: int, reuse: bool) -> None:
+    """A database of ``users`` seeded users, imported by ``seeder``'s checkout, then migrated by the project under
+    test: kept when ``reuse`` finds it seeded, resumed when half done, else made afresh."""
     manifest = read_manifest(target)
-    same = manifest.get("users") == users and manifest.get("shape") == SHAPE
-    if reuse and same:
-        counted = target.helper("count")
-        if counted == users and manifest.get("spread"):
-            print(f"reusing the seeded database: {counted:,} users ({target.url or target.data_dir})")
-            return manifest
-        print(f"resuming the seeding: {counted:,} of {users:,} users present")
-    else:
+    kept = reuse and manifest.get("users") == users and manifest.get("shape") == SHAPE
+    if not kept:
         if target.data_dir.exists():
             shutil.rmtree(target.data_dir)
         if target.url:
             base, name = target.url.rsplit("/", 1)
             for sql in (f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}"):
                 subprocess.run(["psql", base + "/postgres", "-qc", sql], check=True, capture_output=True)
-        manifest = {"users": users, "shape": SHAPE, "imported": [], "spread": False}
+        manifest = {"users": users, "shape": SHAPE, "imported": [], "spread": ""}
     target.data_dir.mkdir(parents=True, exist_ok=True)
     write_manifest(target, manifest)
+    if kept:
+        counted = target.helper("count")["users"] if len(manifest["imported"]) == len(CONNECTIONS) else -1
+        if counted != users:  # an interrupted import: run them all again, the importer skips what is there
+            print(f"resuming the seeding: {max(counted, 0):,} of {users:,} users present")
+            manifest["imported"] = []
+    if len(manifest["imported"]) < len(CONNECTIONS):
+        seeder.manage("migrate", "-v0")
+        for name, _share in CONNECTIONS:
+            seeder.manage("create_connection", name, "--strategy", "auth0", "--if-missing")
+        import_all(seeder, Seeded(users), manifest)
+    # The migrations of the project under test (on a seeded database its indexes are built here: timed).
+    started = time.monotonic()
     target.manage("migrate", "-v0")
-    for name, _share in CONNECTIONS:
-        target.manage("create_connection", name, "--strategy", "auth0", "--if-missing")
-    seed(target, Seeded(users), manifest)
-    return manifest
+    print(f"migrate ({target.project.name}): {time.monotonic() - started:.1f} s")
+    state = target.helper("count")
+    print(f"database: {state['users']:,} of {users:,} users")
+    spread_dates(target, manifest, logins=state["logins"])
 
 
-def seed(target: Target, seeded: Seeded, manifest: dict[str, Any]) -> None:
-    """Import the users not yet imported, connection by connection, then spread their dates; print the rates."""
+def import_all(target: Target, seeded: Seeded, manifest: dict[str, Any]) -> None:
+    """Import the users not yet imported, connection by connection; print the rates."""
     import bcrypt  # only seeding needs it
 
     hashes = [bcrypt.hashpw(f"pool-{n}".encode(), bcrypt.gensalt(10)).decode() for n in range(8)]
@@ -302,15 +309,21 @@ def seed(target: Target, seeded: Seeded, manifest: dict[str, Any]) -> None:
     if imported:
         seconds = time.monotonic() - started
         print(f"import: {imported:,} users in {seconds:.1f} s ({imported / seconds:,.0f} users/s, load {load()})")
-    if not manifest["spread"]:
-        t0 = time.monotonic()
-        spread = target.helper("spread")
-        print(
-            f"dates: created_at spread over {SPAN_START:%Y-%m-%d}..{SPAN_END:%Y-%m-%d} by one UPDATE after the import "
-            f"(the import stamps every user with its own time); {spread} ({time.monotonic() - t0:.1f} s)"
-        )
-        manifest["spread"] = True
-        write_manifest(target, manifest)
+
+
+def spread_dates(target: Target, manifest: dict[str, Any], *, logins: bool) -> None:
+    """Spread created_at (and the login statistics, once the model has them) unless done already."""
+    done = {True: "dates", "": ""}.get(manifest["spread"], manifest["spread"])  # True: an older manifest
+    if done == "dates+logins" or (done == "dates" and not logins):
+        return
+    t0 = time.monotonic()
+    spread = target.helper("spread")
+    print(
+        f"dates: created_at spread over {SPAN_START:%Y-%m-%d}..{SPAN_END:%Y-%m-%d} by one UPDATE after the import "
+        f"(the import stamps every user with its own time); {spread} ({time.monotonic() - t0:.1f} s)"
+    )
+    manifest["spread"] = "dates+logins" if logins else "dates"
+    write_manifest(target, manifest)
 
 
 def import_range(target: Target, connection: str, indexes: range, hashes: list[str]) -> str:
@@ -328,9 +341,9 @@ def import_range(target: Target, connection: str, indexes: range, hashes: list[s
         child.wait()
         out.seek(0)
         text = out.read().strip()
-    if child.returncode not in (0, 1):
-        raise RuntimeError(f"import_users failed: {text}")
     summary = text.splitlines()[0] if text else ""
+    if child.returncode not in (0, 1) or not re.match(r"\d+ users in ", summary):  # a crash exits 1 too
+        raise RuntimeError(f"import_users failed: {text}")
     if child.returncode == 1:
         summary += f" (rejects in {target.data_dir / 'rejects.json'})"
     return summary
@@ -361,18 +374,24 @@ class Server:
             env=target.env, cwd=target.project, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
             start_new_session=True,
         )  # fmt: skip
-        deadline = time.monotonic() + 60
+        try:
+            self._wait_until_up()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_until_up(self) -> None:
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
-                if requests.get(f"{self.base}/health", timeout=2).status_code == 200:
+                if requests.get(f"{self.base}/health", timeout=30).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except requests.RequestException:
                 pass
             if self.process.poll() is not None:
                 raise SystemExit(f"gunicorn exited: {self.process.stderr.read() if self.process.stderr else ''}")
             time.sleep(0.3)
-        self.stop()
-        raise SystemExit("gunicorn did not answer /health within 60 s")
+        raise SystemExit("gunicorn did not answer /health within 120 s")
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -466,15 +485,23 @@ class Result:
     load: str = ""
 
 
-def measure(session: requests.Session, base: str, kind: Kind, count: int, warmup: int, seed: int) -> Result:
-    """``warmup`` then ``count`` requests of ``kind``, one after another; stops at the first refusal."""
+def measure(
+    session: requests.Session, base: str, kind: Kind, count: int, warmup: int, seed: int, budget: float
+) -> Result:
+    """``warmup`` then ``count`` requests of ``kind``, one after another; stops at the first refusal, and after
+    ``budget`` seconds once 20 requests are measured (a slow kind's figures then rest on fewer requests)."""
     rnd = random.Random(seed)
+    deadline = time.monotonic() + budget
     example = kind.make(random.Random(seed))
     result = Result(kind, "&".join(f"{k}={v}" for k, v in example.items() if k != "search_engine"))
     for n in range(warmup + count):
         params = kind.make(rnd)
         started = time.perf_counter()
-        response = session.get(f"{base}/api/v2/users", params=params, timeout=120)
+        try:
+            response = session.get(f"{base}/api/v2/users", params=params, timeout=120)
+        except requests.RequestException as exc:
+            result.error = f"no answer: {exc}"
+            break
         elapsed = (time.perf_counter() - started) * 1000
         if response.status_code != 200:
             try:
@@ -486,6 +513,8 @@ def measure(session: requests.Session, base: str, kind: Kind, count: int, warmup
             break
         if n < warmup:
             continue
+        if len(result.times_ms) >= 20 and time.monotonic() > deadline:
+            break
         body = response.json()
         result.times_ms.append(elapsed)
         if isinstance(body, dict):
@@ -503,7 +532,10 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def print_table(results: list[Result]) -> None:
-    head = f"{'kind':<23} {'p50 ms':>8} {'p99 ms':>8} {'rows':>6} {'total':>9} {'target':>8} {'load':>15}  example q"
+    head = (
+        f"{'kind':<23} {'n':>4} {'p50 ms':>8} {'p99 ms':>8} {'rows':>6} {'total':>9} {'target':>8} {'load':>15}  "
+        "example q"
+    )
     print(head)
     print("-" * len(head))
     refusals: dict[str, list[str]] = {}
@@ -511,7 +543,7 @@ def print_table(results: list[Result]) -> None:
         target = f"<={r.kind.target_ms:g}" if r.kind.target_ms else ""
         if r.error:
             status = " ".join(r.error.split(" ", 2)[:2]).rstrip(":")
-            print(f"{r.kind.name:<23} {status:<34} {target:>8} {r.load:>15}  {r.example}")
+            print(f"{r.kind.name:<23} {'':>4} {status:<34} {target:>8} {r.load:>15}  {r.example}")
             refusals.setdefault(r.error, []).append(r.kind.name)
             continue
         p50 = statistics.median(r.times_ms)
@@ -520,8 +552,8 @@ def print_table(results: list[Result]) -> None:
             mark = " ok" if p50 <= r.kind.target_ms else " MISS"
         total = f"{statistics.mean(r.totals):,.0f}" if r.totals else ""
         print(
-            f"{r.kind.name:<23} {p50:>8.2f} {percentile(r.times_ms, 0.99):>8.2f} {statistics.mean(r.rows):>6.1f} "
-            f"{total:>9} {target + mark:>8} {r.load:>15}  {r.example}"
+            f"{r.kind.name:<23} {len(r.times_ms):>4} {p50:>8.2f} {percentile(r.times_ms, 0.99):>8.2f} "
+            f"{statistics.mean(r.rows):>6.1f} {total:>9} {target + mark:>8} {r.load:>15}  {r.example}"
         )
     for error, names in refusals.items():
         print(f"refused ({', '.join(names)}): {error}")
@@ -556,10 +588,12 @@ def in_project(task: str) -> None:
     print(json.dumps(answer))
 
 
-def _count(_payload: Any) -> int:
+def _count(_payload: Any) -> dict[str, Any]:
+    """How many users there are, and whether the model has the login statistics (``logins_count``)."""
     from users.models import User
 
-    return User.objects.count()
+    names = {f.name for f in User._meta.get_fields()}
+    return {"users": User.objects.count(), "logins": {"logins_count", "last_login"} <= names}
 
 
 def _spread(_payload: Any) -> str:
@@ -658,7 +692,9 @@ def main() -> None:
     parser.add_argument("--users", type=int, help="users to seed (default 1,000,000 on PostgreSQL, 100,000 on SQLite)")
     parser.add_argument("--reuse", action="store_true", help="measure the kept seeded database again (or resume)")
     parser.add_argument("--project", type=Path, default=ROOT, help="the checkout to run (default: this one)")
+    parser.add_argument("--seed-with", type=Path, help="the checkout whose import seeds (default: --project)")
     parser.add_argument("--data-dir", type=Path)
+    parser.add_argument("--budget", type=float, default=60, help="seconds per kind before it stops early")
     parser.add_argument("--requests", type=int, default=200, help="measured requests per kind")
     parser.add_argument("--warmup", type=int, default=20, help="unmeasured requests per kind first")
     parser.add_argument("--workers", type=int, default=1, help="gunicorn workers (4 threads each)")
@@ -677,14 +713,18 @@ def main() -> None:
     data_dir = args.data_dir or Path(tempfile.gettempdir()) / f"userdir-search-bench-{args.db}-{users}"
     project = args.project.resolve()
     target = Target(project=project, db=args.db, url=url, data_dir=data_dir)
+    seed_project = (args.seed_with or project).resolve()
+    seeder = Target(project=seed_project, db=args.db, url=url, data_dir=data_dir)
     commit = subprocess.run(
         ["git", "-C", str(project), "log", "-1", "--format=%h %s"], capture_output=True, text=True
     ).stdout.strip()
     print(f"== {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}, {os.cpu_count()} cores, load {load()}")
     print(f"== project {project} at {commit[:90]}")
+    if seed_project != project:
+        print(f"== seeding with {seed_project}")
     print(f"== {args.db}: {url or data_dir / 'db.sqlite3'}, {users:,} users")
 
-    prepare_database(target, users, args.reuse)
+    prepare_database(target, seeder, users, args.reuse)
     if args.seed_only:
         return
     token = target.manage("issue_token", "--scopes", "read:users", "--client-id", "search-bench").stdout.strip()
@@ -699,7 +739,8 @@ def main() -> None:
         session.headers["Authorization"] = f"Bearer {token}"
         print(f"== gunicorn: {args.workers} worker(s) x 4 threads; {args.warmup} + {args.requests} requests per kind")
         for n, kind in enumerate(chosen):
-            results.append(measure(session, server.base, kind, args.requests, args.warmup, seed=SEED + n))
+            result = measure(session, server.base, kind, args.requests, args.warmup, SEED + n, args.budget)
+            results.append(result)
     finally:
         server.stop()
     print_table(results)
