@@ -486,10 +486,10 @@ class Result:
 
 
 def measure(
-    session: requests.Session, base: str, kind: Kind, count: int, warmup: int, seed: int, budget: float
+    session: requests.Session, base: str, kind: Kind, count: int, warmup: int, seed: int, budget: float, least: int
 ) -> Result:
     """``warmup`` then ``count`` requests of ``kind``, one after another; stops at the first refusal. A slow kind
-    warms up for at most a quarter of ``budget`` seconds and stops after ``budget`` once 5 requests are measured
+    warms up for at most a quarter of ``budget`` seconds and stops after ``budget`` once ``least`` requests are measured
     (its figures then rest on fewer requests: the table shows how many)."""
     rnd = random.Random(seed)
     started = time.monotonic()
@@ -525,7 +525,7 @@ def measure(
             result.totals.append(int(body["total"]))
         else:
             result.rows.append(len(body))
-        if len(result.times_ms) >= 5 and time.monotonic() > deadline:
+        if len(result.times_ms) >= least and time.monotonic() > deadline:
             break
     result.load = load()
     return result
@@ -700,6 +700,7 @@ def main() -> None:
     parser.add_argument("--seed-with", type=Path, help="the checkout whose import seeds (default: --project)")
     parser.add_argument("--data-dir", type=Path)
     parser.add_argument("--budget", type=float, default=60, help="seconds per kind before it stops early")
+    parser.add_argument("--least", type=int, default=5, help="requests a kind measures even past its budget")
     parser.add_argument("--requests", type=int, default=200, help="measured requests per kind")
     parser.add_argument("--warmup", type=int, default=20, help="unmeasured requests per kind first")
     parser.add_argument("--workers", type=int, default=1, help="gunicorn workers (4 threads each)")
@@ -744,7 +745,8 @@ def main() -> None:
         session.headers["Authorization"] = f"Bearer {token}"
         print(f"== gunicorn: {args.workers} worker(s) x 4 threads; {args.warmup} + {args.requests} requests per kind")
         for n, kind in enumerate(chosen):
-            result = measure(session, server.base, kind, args.requests, args.warmup, SEED + n, args.budget)
+            budget = (args.budget, args.least)
+            result = measure(session, server.base, kind, args.requests, args.warmup, SEED + n, *budget)
             results.append(result)
     finally:
         server.stop()
