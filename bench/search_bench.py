@@ -748,6 +748,8 @@ def main() -> None:
             budget = (args.budget, args.least)
             result = measure(session, server.base, kind, args.requests, args.warmup, SEED + n, *budget)
             results.append(result)
+            done = result.error or f"p50 {statistics.median(result.times_ms):.1f} ms over {len(result.times_ms)}"
+            print(f"  {kind.name}: {done}", file=sys.stderr, flush=True)
     finally:
         server.stop()
     print_table(results)
