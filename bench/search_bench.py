@@ -1,7 +1,11 @@
 """Benchmark user search, ``GET /api/v2/users?q=<Lucene>&search_engine=v3``, through gunicorn (issue 14).
 
-    .venv/bin/python bench/search_bench.py [--db sqlite|postgres] [--users N] [--reuse] [--project DIR]
-        [--requests 200] [--warmup 20] [--workers 1] [--port 8061] [--explain] [--kinds a,b,...]
+    .venv/bin/python bench/search_bench.py [--db sqlite|postgres] [--users N] [--reuse] [--seed-only]
+        [--project DIR] [--seed-with DIR] [--requests 200] [--warmup 20] [--budget 60] [--least 5]
+        [--workers 1] [--port 8061] [--explain] [--kinds "exact email,prefix name,..."]
+
+    # e.g. a branch under test, seeded once by main's import (kept in $TMPDIR for --reuse):
+    .venv/bin/python bench/search_bench.py --db postgres --project ../wt-search --seed-with . --explain
 
 Seeds N users (default 1,000,000 on PostgreSQL, 100,000 on SQLite) in three database connections through the
 real bulk import (``manage.py import_users``, fed a JSON array on standard input; imported password hashes, so no
@@ -26,8 +30,10 @@ PostgreSQL runs use ``BENCH_DATABASE_URL`` (default ``postgres://postgres@127.0.
 dropped and created unless ``--reuse`` finds it seeded). ``--project`` runs the server, the import and the
 migrations from another checkout (e.g. a worktree of a branch under test) with this script. ``--data-dir``
 (default ``$TMPDIR/userdir-search-bench-<db>-<N>``) holds the SQLite file, the signing key and the plans.
-Rate limits stay on, in Redis when ``REDIS_URL`` is set, at a rate the benchmark cannot reach. Figures, not
-assertions.
+Rate limits stay on, in Redis when ``REDIS_URL`` is set, at a rate the benchmark cannot reach. A slow kind stops
+after ``--budget`` seconds once ``--least`` requests are measured (the ``n`` column). ``--seed-with`` imports with
+another checkout than the one measured (the measured one then migrates the seeded database: its new indexes are
+built there, timed). Figures, not assertions.
 """
 
 from __future__ import annotations
