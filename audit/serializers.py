@@ -8,6 +8,7 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 
 from core.schema import MAX_PAGE, QueryBooleanField, QueryIntegerField, StrictCharField, StrictSerializer
+from core.search import MAX_QUERY_LENGTH
 
 # log_id's column size: a longer checkpoint names no event and is refused before any query.
 CHECKPOINT_MAX_LENGTH = 64
@@ -25,6 +26,16 @@ class ListLogsQuerySerializer(StrictSerializer):
     )
     include_fields = QueryBooleanField(help_text=_("Whether the fields are included (true) or excluded (false)."))
     include_totals = QueryBooleanField(help_text=_("Return an object with the total count (true) or an array."))
+    q = StrictCharField(
+        max_length=MAX_QUERY_LENGTH,
+        help_text=_(
+            "Query in Lucene query string syntax (Auth0's log search). Fields, all case sensitive: type, user_id, "
+            "user_name, client_id, connection, connection_id, description, ip, user_agent, log_id, and date (a day "
+            "such as 2026-01-31, a month, a year or an instant; ranges like date:[2026-01-01 TO 2026-01-31]). A bare "
+            "term searches connection, description, ip, log_id, type and user_name. log_id ranges read in the "
+            "log's order: log_id:[ID TO *] is that event and every later one."
+        ),
+    )
     # Auth0's OAS: "Number of entries to retrieve when using the from parameter. Default 50, max 100".
     take = QueryIntegerField(
         min_value=1, max_value=100, help_text=_("Number of entries to retrieve when using the from parameter.")

@@ -44,6 +44,7 @@ import io
 import logging
 import threading
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from django.db.models import Lookup, Q
@@ -356,3 +357,60 @@ class Wildcard(Lookup):
         if connection.vendor == "sqlite":
             return f"{lhs_sql} GLOB %s", [*lhs_params, glob_pattern(parts)]
         return f"{lhs_sql} LIKE %s ESCAPE '\\'", [*lhs_params, like_pattern(parts)]
+
+
+def date_period(text: str, field: str) -> tuple[datetime, datetime]:
+    """The instants ``[start, end)`` that ``text`` names: a year (``2026``), a month (``2026-01``), a day
+    (``2026-01-31``) or an instant (ISO 8601, UTC when no offset is given; ``end`` is one microsecond later).
+    Raises ``InvalidQuery`` (400 ``invalid_query_string``) for any other text.
+
+    A range's inclusive upper bound ends with its period and an exclusive one before it starts, so
+    ``last_login:[* TO 2017-12]`` holds all of December 2017 and ``updated_at:{2018-01-15 TO *]`` starts after
+    that day (Auth0's migration table reads them so)."""
+    try:
+        if len(text) == 4 and text.isascii() and text.isdigit():
+            start = datetime(int(text), 1, 1, tzinfo=UTC)
+            return start, start.replace(year=start.year + 1)
+        if len(text) == 7 and text[4] == "-":
+            day = date.fromisoformat(f"{text}-01")
+            start = datetime(day.year, day.month, 1, tzinfo=UTC)
+            following = datetime(day.year + day.month // 12, day.month % 12 + 1, 1, tzinfo=UTC)
+            return start, following
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            return start, start + timedelta(days=1)
+        instant = datetime.fromisoformat(text)
+        # In UTC, as both databases store it; the first and last days of the calendar would overflow on the way.
+        instant = instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
+        return instant, instant + timedelta(microseconds=1)
+    except (ValueError, OverflowError) as exc:
+        raise InvalidQuery(
+            _("%(field)s takes a date such as 2026-01-31 or 2026-01-31T10:00:00Z, not %(value)s.")
+            % {"field": field, "value": text[:80]}
+        ) from exc
+
+
+# Auth0 ("User Search Query Syntax"): "For other uses of wildcards (e.g. suffix matching), literals must have 3
+# characters or more. For example, name:*usa is allowed, but name:*sa is not."
+MIN_WILDCARD_LITERALS = 3
+
+
+def check_wildcard(value: Value, field: str) -> None:
+    """Refuse a wildcard term that does not start with its text and has fewer than 3 literal characters (Auth0: "For
+    other uses of wildcards (e.g. suffix matching), literals must have 3 characters or more"): ``InvalidQuery``."""
+    parts = value.parts or ()
+    if parts and parts[0] is None and value.literal_length < MIN_WILDCARD_LITERALS:
+        raise InvalidQuery(
+            _(
+                "A wildcard search that does not start with its text needs at least %(count)s characters besides "
+                "the wildcards: %(field)s:%(term)s"
+            )
+            % {"count": MIN_WILDCARD_LITERALS, "field": field, "term": value.text}
+        )
+
+
+def no_wildcard(value: Value, field: str) -> None:
+    """Refuse a wildcard on a field that takes none (dates, numbers, booleans): ``InvalidQuery``."""
+    if value.is_wildcard:
+        raise InvalidQuery(_("Wildcard searches are not available on %(field)s.") % {"field": field})

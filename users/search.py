@@ -43,7 +43,6 @@ logged in (the column holds 0), so Auth0's ``NOT _exists_:logins_count OR logins
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
 
 from django.db.models import Q
 from django.utils.translation import gettext as _
@@ -57,10 +56,10 @@ from core.search import (
     InvalidQuery,
     Value,
     build_filter,
+    check_wildcard,
+    date_period,
+    no_wildcard,
 )
-
-# Auth0: "For other uses of wildcards (e.g. suffix matching), literals must have 3 characters or more".
-MIN_WILDCARD_LITERALS = 3
 
 METADATA_ROOTS = ("app_metadata", "user_metadata")
 BARE_TERM_FIELDS = ("user_id", "email", "username", "phone_number", "name", "given_name", "family_name", "nickname")
@@ -124,21 +123,21 @@ class UserFields:
             column, present = _BOOLEAN[field]
             return Q(**{f"{present}__isnull": False, column: _boolean(value, field)})
         if field in _DATE:
-            _no_wildcard(value, field)
-            start, end = _period(value.text, field)
+            no_wildcard(value, field)
+            start, end = date_period(value.text, field)
             column = _DATE[field]
             return Q(**{f"{column}__gte": start, f"{column}__lt": end})
         if field == "logins_count":
-            _no_wildcard(value, field)
+            no_wildcard(value, field)
             return Q(logins_count=_integer(value.text, field))
         if field == "identities.provider":
-            _no_wildcard(value, field)
+            no_wildcard(value, field)
             return Q(user_id__startswith=f"{value.text}|")
         if field == "identities.user_id":
-            _no_wildcard(value, field)
+            no_wildcard(value, field)
             return Q(user_id__in=[f"{provider}|{value.text}" for provider in Strategy.values])
         if field == "identities.isSocial":
-            _no_wildcard(value, field)
+            no_wildcard(value, field)
             return MATCH_NOTHING if _boolean(value, field) else MATCH_ALL
         root, keys = _metadata_path(field)
         if root is None:
@@ -148,7 +147,7 @@ class UserFields:
                 raise InvalidQuery(
                     _("Wildcard searches are not available on user_metadata fields: %(field)s") % {"field": field}
                 )
-            _check_wildcard(value, field)
+            check_wildcard(value, field)
             return _metadata(root, JsonTest(keys=keys, op="like", parts=value.parts or ()))
         return _metadata(root, JsonTest(keys=keys, op="eq", text=value.text))
 
@@ -167,10 +166,10 @@ class UserFields:
             column = _DATE[field]
             q = Q(**{f"{column}__isnull": False})
             if low.text is not None:
-                start, end = _period(low.text, field)
+                start, end = date_period(low.text, field)
                 q &= Q(**{f"{column}__gte": start if low.inclusive else end})
             if high.text is not None:
-                start, end = _period(high.text, field)
+                start, end = date_period(high.text, field)
                 q &= Q(**{f"{column}__lt": end if high.inclusive else start})
             return q
         if field == "logins_count":
@@ -240,7 +239,7 @@ def _text_term(spec: _Text, value: Value, field: str) -> Q:
     # Field lookups: Django's NOT adds "column IS NOT NULL" for a nullable column, so NOT name:x keeps the users
     # without a name, and the plain predicate is what the indexes match.
     if value.is_wildcard:
-        _check_wildcard(value, field)
+        check_wildcard(value, field)
         parts = tuple(spec.value(p) if p is not None else None for p in value.parts or ())
         return Q(**{f"{spec.path}__wildcard": parts})
     return Q(**{spec.path: spec.value(value.text)})
@@ -249,32 +248,15 @@ def _text_term(spec: _Text, value: Value, field: str) -> Q:
 def _email_domain(value: Value, field: str) -> Q:
     parts: tuple[str | None, ...]
     if value.is_wildcard:
-        _check_wildcard(value, field)
+        check_wildcard(value, field)
         parts = (None, "@", *(p.lower() if p is not None else None for p in value.parts or ()))
     else:
         parts = (None, "@" + value.text.lower())
     return Q(email__wildcard=parts)
 
 
-def _check_wildcard(value: Value, field: str) -> None:
-    parts = value.parts or ()
-    if parts and parts[0] is None and value.literal_length < MIN_WILDCARD_LITERALS:
-        raise InvalidQuery(
-            _(
-                "A wildcard search that does not start with its text needs at least %(count)s characters besides "
-                "the wildcards: %(field)s:%(term)s"
-            )
-            % {"count": MIN_WILDCARD_LITERALS, "field": field, "term": value.text}
-        )
-
-
-def _no_wildcard(value: Value, field: str) -> None:
-    if value.is_wildcard:
-        raise InvalidQuery(_("Wildcard searches are not available on %(field)s.") % {"field": field})
-
-
 def _boolean(value: Value, field: str) -> bool:
-    _no_wildcard(value, field)
+    no_wildcard(value, field)
     if value.text not in ("true", "false"):
         raise InvalidQuery(
             _("%(field)s takes true or false, not %(value)s.") % {"field": field, "value": value.text[:80]}
@@ -287,37 +269,6 @@ def _integer(text: str, field: str) -> int:
     if not (digits.isascii() and digits.isdigit()) or len(digits) > 18:
         raise InvalidQuery(_("%(field)s takes a whole number, not %(value)s.") % {"field": field, "value": text[:80]})
     return int(text)
-
-
-def _period(text: str, field: str) -> tuple[datetime, datetime]:
-    """The instants ``[start, end)`` that ``text`` names: a year (``2026``), a month (``2026-01``), a day
-    (``2026-01-31``) or an instant (ISO 8601, UTC when no offset is given; ``end`` is one microsecond later).
-
-    A range's inclusive upper bound ends with its period and an exclusive one before it starts, so
-    ``last_login:[* TO 2017-12]`` holds all of December 2017 and ``updated_at:{2018-01-15 TO *]`` starts after
-    that day (Auth0's migration table reads them so)."""
-    try:
-        if len(text) == 4 and text.isascii() and text.isdigit():
-            start = datetime(int(text), 1, 1, tzinfo=UTC)
-            return start, start.replace(year=start.year + 1)
-        if len(text) == 7 and text[4] == "-":
-            day = date.fromisoformat(f"{text}-01")
-            start = datetime(day.year, day.month, 1, tzinfo=UTC)
-            following = datetime(day.year + day.month // 12, day.month % 12 + 1, 1, tzinfo=UTC)
-            return start, following
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            return start, start + timedelta(days=1)
-        instant = datetime.fromisoformat(text)
-        # In UTC, as both databases store it; the first and last days of the calendar would overflow on the way.
-        instant = instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
-        return instant, instant + timedelta(microseconds=1)
-    except (ValueError, OverflowError) as exc:
-        raise InvalidQuery(
-            _("%(field)s takes a date such as 2026-01-31 or 2026-01-31T10:00:00Z, not %(value)s.")
-            % {"field": field, "value": text[:80]}
-        ) from exc
 
 
 def _metadata_path(field: str) -> tuple[str | None, tuple[str, ...]]:

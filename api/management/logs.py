@@ -14,6 +14,7 @@ from api.base import ManagementAPIView, select_fields
 from api.docs import LOGS_LIST, LogDoc, errors
 from api.management.paging import check_logs_page
 from audit.models import Event
+from audit.search import event_filter
 from audit.selectors import EventPage, events_after, events_of_user, get_event, list_events
 from audit.serializers import ListLogsQuerySerializer, UserLogsQuerySerializer
 from core.schema import validate_query
@@ -88,7 +89,9 @@ class LogCollectionView(ManagementAPIView):
             "the first 1000 events only: a page starting past them, `page * per_page > 1000`, is refused with 400 "
             "`invalid_paging` (`Requesting page 11 exceeds the allowed maximum of 1000 records: please consider "
             "searching by checkpoint https://auth0.com/docs/logs/retrieve-log-events-using-mgmt-api#retrieve-logs-"
-            "by-checkpoint`); `include_totals` still counts every event.\n\n" + _CHECKPOINT_RULES
+            "by-checkpoint`); `include_totals` still counts every event. `q` searches in Lucene syntax as Auth0's "
+            '"Log Search Query Syntax" describes (fields in the parameter\'s description; a malformed query is 400 '
+            "`invalid_query_string` naming the problem; an unknown field matches nothing).\n\n" + _CHECKPOINT_RULES
         ),
         parameters=[ListLogsQuerySerializer, _NEXT_LINK],
         responses={200: LOGS_LIST, **errors(400, 401, 403, 429)},
@@ -100,7 +103,8 @@ class LogCollectionView(ManagementAPIView):
         per_page = query.get("per_page", DEFAULT_PER_PAGE)
         check_logs_page(page=query.get("page", 0), per_page=per_page)
         count = query.get("include_totals", False)
-        page = list_events(page=query.get("page", 0), per_page=per_page, sort=_sort(query), count=count)
+        search = event_filter(query["q"]) if query.get("q") else None
+        page = list_events(filter=search, page=query.get("page", 0), per_page=per_page, sort=_sort(query), count=count)
         return Response(logs_body(page, query))
 
     @staticmethod
