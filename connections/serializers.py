@@ -19,6 +19,7 @@ from core.schema import (
     StrictCharField,
     StrictField,
     StrictSerializer,
+    check_text,
     fail,
     json_type,
 )
@@ -35,6 +36,8 @@ class ClientIdListField(StrictField):
         for item in data:
             if not isinstance(item, str):
                 raise fail(messages.invalid_type("string", json_type(item)), FieldCode.INVALID_TYPE)
+            # A form-encoded body reaches here without the JSON parser's text check: PostgreSQL refuses a NUL.
+            check_text(item)
         return list(dict.fromkeys(data))
 
 

@@ -5,6 +5,7 @@ server."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
@@ -574,3 +575,16 @@ def test_an_empty_patch_is_400_in_japanese_too(api):
     assert response.status_code == 400
     assert response.json()["errorCode"] == "invalid_body"
     assert "定義されたプロパティが少なすぎます（0 個）。最小 1 個です" in response.json()["message"]
+
+
+@pytest.mark.parametrize("bad", ["\x00", "cli\x00x"])
+def test_a_form_posted_client_id_with_a_nul_is_400_not_500(api, bad):
+    """A form-encoded body does not pass the JSON parser's text check; PostgreSQL refuses a NUL in a query
+    (schemathesis found the 500)."""
+    body = urlencode({"name": "form-conn", "strategy": "auth0", "enabled_clients": ["", bad]}, doseq=True)
+    response = api.post(CONNECTIONS, body, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400, response.json()
+    body = response.json()
+    assert body["errorCode"] == "invalid_body"
+    assert [(e["field"], e["code"]) for e in body["errors"]] == [("enabled_clients", "INVALID_CHARACTERS")]
+    assert not Connection.objects.filter(name="form-conn").exists()
