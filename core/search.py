@@ -47,7 +47,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
-from django.db.models import Lookup, Q
+from django.db.models import Lookup, Q, lookups
+from django.db.models.functions import Lower
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -351,12 +352,111 @@ class Wildcard(Lookup):
     lookup_name = "wildcard"
     prepare_rhs = False
 
+    def pattern_sql(self, connection: Any) -> str:
+        """The SQL of the pattern parameter (``FoldedWildcard`` lower-cases it)."""
+        return "%s"
+
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
         lhs_sql, lhs_params = self.process_lhs(compiler, connection)
         parts = tuple(self.rhs)
+        pattern = self.pattern_sql(connection)
         if connection.vendor == "sqlite":
-            return f"{lhs_sql} GLOB %s", [*lhs_params, glob_pattern(parts)]
-        return f"{lhs_sql} LIKE %s ESCAPE '\\'", [*lhs_params, like_pattern(parts)]
+            return f"{lhs_sql} GLOB {pattern}", [*lhs_params, glob_pattern(parts)]
+        return f"{lhs_sql} LIKE {pattern} ESCAPE '\\'", [*lhs_params, like_pattern(parts)]
+
+
+# --- case folding ---------------------------------------------------------------------------------------------------
+
+SQLITE_LOWER = "userdir_lower"
+
+
+def fold_case(text: str) -> str:
+    """``text`` lower-cased as PostgreSQL's ``lower()`` does under a libc collation (the server's default
+    provider; ``C.UTF-8``, ``en_US.UTF-8``): each code point on its own, by Unicode's simple lower-case mapping.
+
+    Python's ``str.lower`` is the full mapping, which differs in two places only: ``İ`` (U+0130) becomes ``i`` plus
+    U+0307 COMBINING DOT ABOVE there and ``i`` here, and a word-final ``Σ`` becomes the final sigma (U+03C2) there
+    and the plain sigma (U+03C3) here.
+    Everything else is the same (``tests/test_search_case_folding.py`` compares every code point with PostgreSQL).
+    So ``ß`` stays ``ß`` (``STRASSE`` does not find ``Straße``; ``STRAẞE``, with the capital sharp s, does) and
+    ``İstanbul``, ``ISTANBUL`` and ``istanbul`` are one name, while the dotless i (U+0131) stays a letter of its own.
+    A database created with the ICU provider lower-cases ``İ`` to two code points instead; this is the libc one.
+    """
+    if text.isascii():
+        return text.lower()
+    return text.replace("\u0130", "i").replace("\u03a3", "\u03c3").lower()
+
+
+def sqlite_lower(text: object) -> object:
+    """``userdir_lower(text)``: ``fold_case`` for a text, the value itself otherwise (NULL stays NULL). SQLite's own
+    ``lower()`` folds ASCII letters only."""
+    return fold_case(text) if isinstance(text, str) else text
+
+
+def register_sqlite_lower(sender: Any, connection: Any, **kwargs: Any) -> None:
+    """``connection_created`` receiver: give each SQLite connection ``userdir_lower``."""
+    if connection.vendor == "sqlite":
+        connection.connection.create_function(SQLITE_LOWER, 1, sqlite_lower, deterministic=True)
+
+
+def _lower_function(connection: Any) -> str:
+    return SQLITE_LOWER if connection.vendor == "sqlite" else "LOWER"
+
+
+class FoldedLower(Lower):
+    """``column__lower``: ``lower(column)`` on PostgreSQL (what the ``lower(column)`` indexes of users 0005 hold),
+    ``userdir_lower(column)`` on SQLite (``fold_case``: the same answer for every letter, not ASCII's only).
+
+    Its comparisons (``exact``, ``gt``, ``gte``, ``lt``, ``lte``, ``wildcard``) lower-case their value with the same
+    function in SQL, so both sides are folded by one rule whatever the database. Registered on ``CharField`` by
+    ``core.apps`` in place of Django's ``Lower``.
+    """
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+        return self.as_sql(compiler, connection, function=SQLITE_LOWER, **extra_context)
+
+
+class _FoldedValue:
+    """A comparison whose value is lower-cased in SQL by ``FoldedLower``'s function (a constant: PostgreSQL folds
+    ``lower('...')`` while planning, so the index conditions stay what they were)."""
+
+    def process_rhs(self, compiler: Any, connection: Any) -> tuple[str, Any]:
+        sql, params = super().process_rhs(compiler, connection)  # type: ignore[misc]
+        return f"{_lower_function(connection)}({sql})", params
+
+
+@FoldedLower.register_lookup
+class FoldedExact(_FoldedValue, lookups.Exact):
+    pass
+
+
+@FoldedLower.register_lookup
+class FoldedGreaterThan(_FoldedValue, lookups.GreaterThan):
+    pass
+
+
+@FoldedLower.register_lookup
+class FoldedGreaterThanOrEqual(_FoldedValue, lookups.GreaterThanOrEqual):
+    pass
+
+
+@FoldedLower.register_lookup
+class FoldedLessThan(_FoldedValue, lookups.LessThan):
+    pass
+
+
+@FoldedLower.register_lookup
+class FoldedLessThanOrEqual(_FoldedValue, lookups.LessThanOrEqual):
+    pass
+
+
+@FoldedLower.register_lookup
+class FoldedWildcard(Wildcard):
+    """``column__lower__wildcard=parts``: the pattern lower-cased by the column's function (``%``, ``_``, ``\\`` and
+    GLOB's brackets have no case)."""
+
+    def pattern_sql(self, connection: Any) -> str:
+        return f"{_lower_function(connection)}(%s)"
 
 
 def date_period(text: str, field: str) -> tuple[datetime, datetime]:
