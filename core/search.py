@@ -459,10 +459,15 @@ class FoldedWildcard(Wildcard):
         return f"{_lower_function(connection)}(%s)"
 
 
-def date_period(text: str, field: str) -> tuple[datetime, datetime]:
+def date_period(text: str, field: str) -> tuple[datetime | None, datetime | None]:
     """The instants ``[start, end)`` that ``text`` names: a year (``2026``), a month (``2026-01``), a day
     (``2026-01-31``) or an instant (ISO 8601, UTC when no offset is given; ``end`` is one microsecond later).
     Raises ``InvalidQuery`` (400 ``invalid_query_string``) for any other text.
+
+    ``None`` is an instant after the last one Python's ``datetime`` holds (9999-12-31T23:59:59.999999Z): the end
+    of ``9999``, ``9999-12`` or ``9999-12-31``, either end of an instant past it (``9999-12-31T23:00:00-02:00``).
+    An instant before the first one (``0001-01-01T00:00:00+01:00``) is clamped to it: nothing stored is earlier.
+    ``date_bounds`` turns them into conditions.
 
     A range's inclusive upper bound ends with its period and an exclusive one before it starts, so
     ``last_login:[* TO 2017-12]`` holds all of December 2017 and ``updated_at:{2018-01-15 TO *]`` starts after
@@ -470,25 +475,72 @@ def date_period(text: str, field: str) -> tuple[datetime, datetime]:
     try:
         if len(text) == 4 and text.isascii() and text.isdigit():
             start = datetime(int(text), 1, 1, tzinfo=UTC)
-            return start, start.replace(year=start.year + 1)
+            return start, _later(lambda: start.replace(year=start.year + 1))
         if len(text) == 7 and text[4] == "-":
             day = date.fromisoformat(f"{text}-01")
             start = datetime(day.year, day.month, 1, tzinfo=UTC)
-            following = datetime(day.year + day.month // 12, day.month % 12 + 1, 1, tzinfo=UTC)
-            return start, following
+            return start, _later(lambda: datetime(day.year + day.month // 12, day.month % 12 + 1, 1, tzinfo=UTC))
         if len(text) == 10:
             day = date.fromisoformat(text)
             start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            return start, start + timedelta(days=1)
+            return start, _later(lambda: start + timedelta(days=1))
         instant = datetime.fromisoformat(text)
-        # In UTC, as both databases store it; the first and last days of the calendar would overflow on the way.
-        instant = instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
-        return instant, instant + timedelta(microseconds=1)
-    except (ValueError, OverflowError) as exc:
+    except ValueError as exc:
         raise InvalidQuery(
             _("%(field)s takes a date such as 2026-01-31 or 2026-01-31T10:00:00Z, not %(value)s.")
             % {"field": field, "value": text[:80]}
         ) from exc
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
+    else:
+        offset = instant.utcoffset() or timedelta(0)
+        try:
+            instant = instant.astimezone(UTC)
+        except OverflowError:  # past either end of the calendar once in UTC
+            if offset > timedelta(0):
+                return _FIRST_INSTANT, _FIRST_INSTANT
+            return None, None
+    return instant, _later(lambda: instant + timedelta(microseconds=1))
+
+
+_FIRST_INSTANT = datetime.min.replace(tzinfo=UTC)
+
+
+def _later(compute: Any) -> datetime | None:
+    """``compute()``, or ``None`` when it is past the last instant ``datetime`` holds."""
+    try:
+        return compute()  # type: ignore[no-any-return]
+    except (OverflowError, ValueError):  # timedelta past 9999 overflows; datetime(10000, ...) is a ValueError
+        return None
+
+
+def date_bounds(column: str, low: Bound, high: Bound, field: str) -> Q:
+    """The condition on the date ``column`` for the range ``low`` to ``high`` (ends from ``date_period``): an
+    inclusive low bound from its period's start, an exclusive one from its end; an inclusive high bound up to its
+    period's end, an exclusive one up to its start. An end past the calendar (``[* TO 9999-12-31]``) bounds
+    nothing; a start past it (``{9999-12-31 TO *]``) admits nothing. Raises ``InvalidQuery`` for a bad date."""
+    q = Q(**{f"{column}__isnull": False})
+    if low.text is not None:
+        start, end = date_period(low.text, field)
+        q &= _from(column, start if low.inclusive else end)
+    if high.text is not None:
+        start, end = date_period(high.text, field)
+        q &= _before(column, end if high.inclusive else start)
+    return q
+
+
+def date_term(column: str, text: str, field: str) -> Q:
+    """The condition on the date ``column`` for one period or instant (``date_period``)."""
+    start, end = date_period(text, field)
+    return _from(column, start) & _before(column, end)
+
+
+def _from(column: str, instant: datetime | None) -> Q:
+    return MATCH_NOTHING if instant is None else Q(**{f"{column}__gte": instant})
+
+
+def _before(column: str, instant: datetime | None) -> Q:
+    return Q(**{f"{column}__isnull": False}) if instant is None else Q(**{f"{column}__lt": instant})
 
 
 # Auth0 ("User Search Query Syntax"): "For other uses of wildcards (e.g. suffix matching), literals must have 3

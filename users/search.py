@@ -60,7 +60,8 @@ from core.search import (
     Value,
     build_filter,
     check_wildcard,
-    date_period,
+    date_bounds,
+    date_term,
     no_wildcard,
 )
 
@@ -129,9 +130,7 @@ class UserFields:
             return Q(**{f"{present}__isnull": False, column: _boolean(value, field)})
         if field in _DATE:
             no_wildcard(value, field)
-            start, end = date_period(value.text, field)
-            column = _DATE[field]
-            return Q(**{f"{column}__gte": start, f"{column}__lt": end})
+            return date_term(_DATE[field], value.text, field)
         if field == "logins_count":
             no_wildcard(value, field)
             return Q(logins_count=_integer(value.text, field))
@@ -168,15 +167,7 @@ class UserFields:
                 q &= Q(**{f"{spec.path}__{'lte' if high.inclusive else 'lt'}": spec.value(high.text)})
             return q
         if field in _DATE:
-            column = _DATE[field]
-            q = Q(**{f"{column}__isnull": False})
-            if low.text is not None:
-                start, end = date_period(low.text, field)
-                q &= Q(**{f"{column}__gte": start if low.inclusive else end})
-            if high.text is not None:
-                start, end = date_period(high.text, field)
-                q &= Q(**{f"{column}__lt": end if high.inclusive else start})
-            return q
+            return date_bounds(_DATE[field], low, high, field)
         if field == "logins_count":
             q = MATCH_ALL
             if low.text is not None:
