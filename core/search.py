@@ -43,6 +43,7 @@ import contextlib
 import io
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
@@ -506,10 +507,10 @@ def date_period(text: str, field: str) -> tuple[datetime | None, datetime | None
 _FIRST_INSTANT = datetime.min.replace(tzinfo=UTC)
 
 
-def _later(compute: Any) -> datetime | None:
+def _later(compute: Callable[[], datetime]) -> datetime | None:
     """``compute()``, or ``None`` when it is past the last instant ``datetime`` holds."""
     try:
-        return compute()  # type: ignore[no-any-return]
+        return compute()
     except (OverflowError, ValueError):  # timedelta past 9999 overflows; datetime(10000, ...) is a ValueError
         return None
 
