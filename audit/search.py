@@ -39,7 +39,8 @@ from core.search import (
     Value,
     build_filter,
     check_wildcard,
-    date_period,
+    date_bounds,
+    date_term,
     no_wildcard,
 )
 
@@ -83,8 +84,7 @@ class EventFields:
             return result
         if field == "date":
             no_wildcard(value, field)
-            start, end = date_period(value.text, field)
-            return Q(date__gte=start, date__lt=end)
+            return date_term("date", value.text, field)
         if field not in _TEXT:
             return MATCH_NOTHING
         column = _TEXT[field]
@@ -99,14 +99,7 @@ class EventFields:
         if field is None:
             raise InvalidQuery(_("A range needs a field, for example date:[2026-01-01 TO 2026-01-31]."))
         if field == "date":
-            q = Q(date__isnull=False)
-            if low.text is not None:
-                start, end = date_period(low.text, field)
-                q &= Q(date__gte=start if low.inclusive else end)
-            if high.text is not None:
-                start, end = date_period(high.text, field)
-                q &= Q(date__lt=end if high.inclusive else start)
-            return q
+            return date_bounds("date", low, high, field)
         if field == "log_id":
             return _log_id_range(low, high)
         if field not in _TEXT:

@@ -257,6 +257,12 @@ EMAIL_VERIFICATION_TTL_SECONDS = env_int("EMAIL_VERIFICATION_TTL_SECONDS", 5 * 8
 # Lifetime of the link POST /dbconnections/change_password mails (Auth0's ticket default: five days).
 PASSWORD_RESET_TTL_SECONDS = env_int("PASSWORD_RESET_TTL_SECONDS", 5 * 86400)
 
+# A user search (GET /api/v2/users?q=) is stopped after this many milliseconds and answered 503, as Auth0 stops its
+# searches after two seconds ("User Search Best Practices"); 0 lets it run as long as it takes.
+USER_SEARCH_TIMEOUT_MS = env_int("USER_SEARCH_TIMEOUT_MS", 2000)
+if USER_SEARCH_TIMEOUT_MS < 0:
+    raise ImproperlyConfigured(f"USER_SEARCH_TIMEOUT_MS must be 0 or more, got {USER_SEARCH_TIMEOUT_MS}")
+
 # Request bodies above this many bytes are refused with 413 before they are read (Auth0's own limit).
 MAX_REQUEST_BODY_BYTES = env_int("MAX_REQUEST_BODY_BYTES", 512_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES

@@ -20,16 +20,18 @@ class CoreConfig(AppConfig):
         """
         from django.db.backends.signals import connection_created
         from django.db.models import CharField
-        from django.db.models.functions import Lower
 
         from core.jsonsearch import register_sqlite_function
-        from core.search import Wildcard
+        from core.search import FoldedLower, Wildcard, register_sqlite_lower
         from core.translations import ensure_compiled
 
         # The JSON searches' SQLite twin of PostgreSQL's jsonpath (core.jsonsearch), on every new connection.
         connection_created.connect(register_sqlite_function, dispatch_uid="core.jsonsearch.sqlite_function")
-        # The search's text lookups (core.search): name__lower="jane", email__wildcard=(None, "@example.com").
-        CharField.register_lookup(Lower)
+        # PostgreSQL's lower() on SQLite, whose own folds ASCII only (core.search.fold_case).
+        connection_created.connect(register_sqlite_lower, dispatch_uid="core.search.sqlite_lower")
+        # The search's text lookups (core.search): name__lower="jane" (both sides folded), email__wildcard=(None,
+        # "@example.com").
+        CharField.register_lookup(FoldedLower)
         CharField.register_lookup(Wildcard)
 
         current = [Path(p) for p in settings.LOCALE_PATHS]

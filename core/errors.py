@@ -103,6 +103,18 @@ class DatabaseUnavailable(TemporarilyUnavailable):
     retry_after = 1
 
 
+class QueryTimedOut(TemporarilyUnavailable):
+    """A search ran past its time limit and was stopped (``core.db.time_limit``): 503 ``temporarily_unavailable``.
+    Auth0 answers a search that does not finish within two seconds with 503 too ("User Search Best Practices":
+    "Search queries time out (HTTP status code 503) if they're not completed in two seconds or less"). No
+    ``Retry-After``: the same query is likely to take as long again."""
+
+    default_message = _(
+        "The search took too long and was stopped. Narrow the query (fewer terms, no leading wildcard) or try again "
+        "later."
+    )
+
+
 class PayloadValidationError(DomainError):
     status = 400
     code = ErrorCode.INVALID_BODY

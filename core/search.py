@@ -43,11 +43,13 @@ import contextlib
 import io
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
-from django.db.models import Lookup, Q
+from django.db.models import Lookup, Q, lookups
+from django.db.models.functions import Lower
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -351,18 +353,122 @@ class Wildcard(Lookup):
     lookup_name = "wildcard"
     prepare_rhs = False
 
+    def pattern_sql(self, connection: Any) -> str:
+        """The SQL of the pattern parameter (``FoldedWildcard`` lower-cases it)."""
+        return "%s"
+
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
         lhs_sql, lhs_params = self.process_lhs(compiler, connection)
         parts = tuple(self.rhs)
+        pattern = self.pattern_sql(connection)
         if connection.vendor == "sqlite":
-            return f"{lhs_sql} GLOB %s", [*lhs_params, glob_pattern(parts)]
-        return f"{lhs_sql} LIKE %s ESCAPE '\\'", [*lhs_params, like_pattern(parts)]
+            return f"{lhs_sql} GLOB {pattern}", [*lhs_params, glob_pattern(parts)]
+        return f"{lhs_sql} LIKE {pattern} ESCAPE '\\'", [*lhs_params, like_pattern(parts)]
 
 
-def date_period(text: str, field: str) -> tuple[datetime, datetime]:
+# --- case folding ---------------------------------------------------------------------------------------------------
+
+SQLITE_LOWER = "userdir_lower"
+
+
+def fold_case(text: str) -> str:
+    """``text`` lower-cased as PostgreSQL's ``lower()`` does under a libc collation (the server's default
+    provider; ``C.UTF-8``, ``en_US.UTF-8``): each code point on its own, by Unicode's simple lower-case mapping.
+
+    Python's ``str.lower`` is the full mapping, which differs in two places only: ``İ`` (U+0130) becomes ``i`` plus
+    U+0307 COMBINING DOT ABOVE there and ``i`` here, and a word-final ``Σ`` becomes the final sigma (U+03C2) there
+    and the plain sigma (U+03C3) here.
+    Everything else is the same (``tests/test_search_case_folding.py`` compares every code point with PostgreSQL).
+    So ``ß`` stays ``ß`` (``STRASSE`` does not find ``Straße``; ``STRAẞE``, with the capital sharp s, does) and
+    ``İstanbul``, ``ISTANBUL`` and ``istanbul`` are one name, while the dotless i (U+0131) stays a letter of its own.
+    A database created with the ICU provider lower-cases ``İ`` to two code points instead; this is the libc one.
+    """
+    if text.isascii():
+        return text.lower()
+    return text.replace("\u0130", "i").replace("\u03a3", "\u03c3").lower()
+
+
+def sqlite_lower(text: object) -> object:
+    """``userdir_lower(text)``: ``fold_case`` for a text, the value itself otherwise (NULL stays NULL). SQLite's own
+    ``lower()`` folds ASCII letters only."""
+    return fold_case(text) if isinstance(text, str) else text
+
+
+def register_sqlite_lower(sender: Any, connection: Any, **kwargs: Any) -> None:
+    """``connection_created`` receiver: give each SQLite connection ``userdir_lower``."""
+    if connection.vendor == "sqlite":
+        connection.connection.create_function(SQLITE_LOWER, 1, sqlite_lower, deterministic=True)
+
+
+def _lower_function(connection: Any) -> str:
+    return SQLITE_LOWER if connection.vendor == "sqlite" else "LOWER"
+
+
+class FoldedLower(Lower):
+    """``column__lower``: ``lower(column)`` on PostgreSQL (what the ``lower(column)`` indexes of users 0005 hold),
+    ``userdir_lower(column)`` on SQLite (``fold_case``: the same answer for every letter, not ASCII's only).
+
+    Its comparisons (``exact``, ``gt``, ``gte``, ``lt``, ``lte``, ``wildcard``) lower-case their value with the same
+    function in SQL, so both sides are folded by one rule whatever the database. Registered on ``CharField`` by
+    ``core.apps`` in place of Django's ``Lower``.
+    """
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+        return self.as_sql(compiler, connection, function=SQLITE_LOWER, **extra_context)
+
+
+class _FoldedValue:
+    """A comparison whose value is lower-cased in SQL by ``FoldedLower``'s function (a constant: PostgreSQL folds
+    ``lower('...')`` while planning, so the index conditions stay what they were)."""
+
+    def process_rhs(self, compiler: Any, connection: Any) -> tuple[str, Any]:
+        sql, params = super().process_rhs(compiler, connection)  # type: ignore[misc]
+        return f"{_lower_function(connection)}({sql})", params
+
+
+@FoldedLower.register_lookup
+class FoldedExact(_FoldedValue, lookups.Exact):
+    pass
+
+
+@FoldedLower.register_lookup
+class FoldedGreaterThan(_FoldedValue, lookups.GreaterThan):
+    pass
+
+
+@FoldedLower.register_lookup
+class FoldedGreaterThanOrEqual(_FoldedValue, lookups.GreaterThanOrEqual):
+    pass
+
+
+@FoldedLower.register_lookup
+class FoldedLessThan(_FoldedValue, lookups.LessThan):
+    pass
+
+
+@FoldedLower.register_lookup
+class FoldedLessThanOrEqual(_FoldedValue, lookups.LessThanOrEqual):
+    pass
+
+
+@FoldedLower.register_lookup
+class FoldedWildcard(Wildcard):
+    """``column__lower__wildcard=parts``: the pattern lower-cased by the column's function (``%``, ``_``, ``\\`` and
+    GLOB's brackets have no case)."""
+
+    def pattern_sql(self, connection: Any) -> str:
+        return f"{_lower_function(connection)}(%s)"
+
+
+def date_period(text: str, field: str) -> tuple[datetime | None, datetime | None]:
     """The instants ``[start, end)`` that ``text`` names: a year (``2026``), a month (``2026-01``), a day
     (``2026-01-31``) or an instant (ISO 8601, UTC when no offset is given; ``end`` is one microsecond later).
     Raises ``InvalidQuery`` (400 ``invalid_query_string``) for any other text.
+
+    ``None`` is an instant after the last one Python's ``datetime`` holds (9999-12-31T23:59:59.999999Z): the end
+    of ``9999``, ``9999-12`` or ``9999-12-31``, either end of an instant past it (``9999-12-31T23:00:00-02:00``).
+    An instant before the first one (``0001-01-01T00:00:00+01:00``) is clamped to it: nothing stored is earlier.
+    ``date_bounds`` turns them into conditions.
 
     A range's inclusive upper bound ends with its period and an exclusive one before it starts, so
     ``last_login:[* TO 2017-12]`` holds all of December 2017 and ``updated_at:{2018-01-15 TO *]`` starts after
@@ -370,25 +476,72 @@ def date_period(text: str, field: str) -> tuple[datetime, datetime]:
     try:
         if len(text) == 4 and text.isascii() and text.isdigit():
             start = datetime(int(text), 1, 1, tzinfo=UTC)
-            return start, start.replace(year=start.year + 1)
+            return start, _later(lambda: start.replace(year=start.year + 1))
         if len(text) == 7 and text[4] == "-":
             day = date.fromisoformat(f"{text}-01")
             start = datetime(day.year, day.month, 1, tzinfo=UTC)
-            following = datetime(day.year + day.month // 12, day.month % 12 + 1, 1, tzinfo=UTC)
-            return start, following
+            return start, _later(lambda: datetime(day.year + day.month // 12, day.month % 12 + 1, 1, tzinfo=UTC))
         if len(text) == 10:
             day = date.fromisoformat(text)
             start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            return start, start + timedelta(days=1)
+            return start, _later(lambda: start + timedelta(days=1))
         instant = datetime.fromisoformat(text)
-        # In UTC, as both databases store it; the first and last days of the calendar would overflow on the way.
-        instant = instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
-        return instant, instant + timedelta(microseconds=1)
-    except (ValueError, OverflowError) as exc:
+    except ValueError as exc:
         raise InvalidQuery(
             _("%(field)s takes a date such as 2026-01-31 or 2026-01-31T10:00:00Z, not %(value)s.")
             % {"field": field, "value": text[:80]}
         ) from exc
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
+    else:
+        offset = instant.utcoffset() or timedelta(0)
+        try:
+            instant = instant.astimezone(UTC)
+        except OverflowError:  # past either end of the calendar once in UTC
+            if offset > timedelta(0):
+                return _FIRST_INSTANT, _FIRST_INSTANT
+            return None, None
+    return instant, _later(lambda: instant + timedelta(microseconds=1))
+
+
+_FIRST_INSTANT = datetime.min.replace(tzinfo=UTC)
+
+
+def _later(compute: Callable[[], datetime]) -> datetime | None:
+    """``compute()``, or ``None`` when it is past the last instant ``datetime`` holds."""
+    try:
+        return compute()
+    except (OverflowError, ValueError):  # timedelta past 9999 overflows; datetime(10000, ...) is a ValueError
+        return None
+
+
+def date_bounds(column: str, low: Bound, high: Bound, field: str) -> Q:
+    """The condition on the date ``column`` for the range ``low`` to ``high`` (ends from ``date_period``): an
+    inclusive low bound from its period's start, an exclusive one from its end; an inclusive high bound up to its
+    period's end, an exclusive one up to its start. An end past the calendar (``[* TO 9999-12-31]``) bounds
+    nothing; a start past it (``{9999-12-31 TO *]``) admits nothing. Raises ``InvalidQuery`` for a bad date."""
+    q = Q(**{f"{column}__isnull": False})
+    if low.text is not None:
+        start, end = date_period(low.text, field)
+        q &= _from(column, start if low.inclusive else end)
+    if high.text is not None:
+        start, end = date_period(high.text, field)
+        q &= _before(column, end if high.inclusive else start)
+    return q
+
+
+def date_term(column: str, text: str, field: str) -> Q:
+    """The condition on the date ``column`` for one period or instant (``date_period``)."""
+    start, end = date_period(text, field)
+    return _from(column, start) & _before(column, end)
+
+
+def _from(column: str, instant: datetime | None) -> Q:
+    return MATCH_NOTHING if instant is None else Q(**{f"{column}__gte": instant})
+
+
+def _before(column: str, instant: datetime | None) -> Q:
+    return Q(**{f"{column}__isnull": False}) if instant is None else Q(**{f"{column}__lt": instant})
 
 
 # Auth0 ("User Search Query Syntax"): "For other uses of wildcards (e.g. suffix matching), literals must have 3

@@ -191,3 +191,32 @@ def test_requests_from_one_address_are_limited(api_client, signup_app):
     for n in range(3):
         assert ask(api_client, body(signup_app, f"u{n}@example.com")).status_code == 200
     assert ask(api_client, body(signup_app, "u9@example.com")).status_code == 429
+
+
+@pytest.mark.parametrize(
+    ("first", "then"),
+    [
+        ("Ann@EXAMPLE.com", "ann@example.com"),  # letter case, as the user lookup reads it
+        ("ann@Bücher.de", "ann@xn--bcher-kva.de"),  # the domain's Unicode and IDNA (punycode) forms
+        ("ANN@BÜCHER.DE", "ann@bücher.de"),
+        ("\u212aate@example.com", "kate@example.com"),  # KELVIN SIGN for K: no address, the same mailbox
+        ("\uff21\uff2e\uff2e@example.com", "ann@example.com"),  # full-width letters
+        ("ann@\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45.com", "ann@example.com"),
+    ],
+)
+@override_settings(CHANGE_PASSWORD_RATE_LIMIT_PER_EMAIL="2/hour", CHANGE_PASSWORD_RATE_LIMIT="100/minute")
+def test_every_spelling_of_an_address_shares_one_bucket(api_client, signup_app, first, then):
+    for _ in range(2):
+        assert ask(api_client, body(signup_app, first)).status_code != 429
+    assert ask(api_client, body(signup_app, then)).status_code == 429
+    assert ask(api_client, body(signup_app, "bob@example.com")).status_code == 200  # another address: its own
+
+
+def test_the_bucket_key_starts_from_the_lookup_key():
+    """Whatever finds one stored address (``email_lookup_key``) shares its bucket: the key is built from it."""
+    from users.emails import email_lookup_key, email_rate_limit_key
+
+    for text in ["Ann@Example.COM", "ÉLODIE@exemple.fr", "δοκιμή@παράδειγμα.δοκιμή", "Straße@Example.DE"]:
+        key = email_lookup_key(text)
+        assert key is not None, text
+        assert email_rate_limit_key(text) == email_rate_limit_key(key)

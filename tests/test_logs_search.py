@@ -104,6 +104,12 @@ def found(client: Any, events: dict[str, Event], q: str, **params: Any) -> set[s
         ("date:[2026-01-06 TO 2026-02-01]", {"signup", "wrong"}),
         ("date:[2026-01-06 TO 2026-02-01}", {"signup"}),
         ("date:{2026-01-31 TO *]", {"wrong", "admin"}),
+        # the ends of the calendar: open and maximal ends are ranges like any other, never an overflow
+        ("date:[* TO 9999-12-31]", {"api", "signup", "wrong", "admin"}),
+        ("date:[0001-01-01 TO *]", {"api", "signup", "wrong", "admin"}),
+        ("date:[0001-01-01 TO 9999]", {"api", "signup", "wrong", "admin"}),
+        ("date:{9999-12-31 TO *]", set()),
+        ("date:9999-12", set()),
         ('description:"Wrong email or password."', {"wrong"}),
         ("description:Delete*", {"admin"}),
         ("user_name:*@example.com", {"api", "signup", "wrong"}),

@@ -113,6 +113,27 @@ def test_the_sdks_users_pager_reads_every_page_then_stops(live_server_url, make_
     assert sorted(listed) == sorted(User.objects.values_list("user_id", flat=True))
 
 
+def test_the_sdks_change_password_ticket_refuses_result_url_with_client_id(live_server_url, make_connection):
+    """Auth0's rule for result_url beside client_id, as an ops script using tickets.change_password meets it."""
+    _bulk_users(make_connection(), 1)
+    user_id = User.objects.get().user_id
+    app, _ = create_client(name="app", scopes="", connections=[], actor=SYSTEM)
+    client, secret = create_client(name="ops-script", scopes="create:user_tickets", actor=SYSTEM)
+    api = _management(live_server_url, client.client_id, secret)
+    with pytest.raises(BadRequestError) as refused:
+        api.tickets.change_password(user_id=user_id, result_url="https://app.example/done", client_id=app.client_id)
+    text = "result_url cannot be specified when using client_id."
+    assert refused.value.body == {
+        "statusCode": 400,
+        "error": "Bad Request",
+        "message": text,
+        "errorCode": "invalid_body",
+        "errors": [{"field": "result_url", "code": "CONFLICTING_FIELDS", "message": text}],
+    }
+    assert api.tickets.change_password(user_id=user_id, client_id=app.client_id).ticket
+    assert api.tickets.change_password(user_id=user_id, result_url="https://app.example/done").ticket
+
+
 def test_the_sdks_users_pager_stops_with_auth0s_error_after_the_first_thousand(live_server_url, make_connection):
     _bulk_users(make_connection(), 1001)
     client, secret = create_client(name="ops-script", scopes="read:users", actor=SYSTEM)

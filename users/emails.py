@@ -43,11 +43,13 @@ the library only for non-ASCII text keeps the bulk import's cost per address at 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import unicodedata
 from functools import lru_cache
 
 import email_validator
+import idna
 
 
 class InvalidEmailAddress(ValueError):
@@ -237,3 +239,29 @@ def email_lookup_key(text: str) -> str | None:
     except InvalidEmailAddress:
         return None
     return fold_email(text)
+
+
+def email_rate_limit_key(text: str) -> str:
+    """The per-address rate-limit key of ``text`` (``POST /dbconnections/change_password``): every text that finds
+    the same stored address shares it, since it starts from ``email_lookup_key`` (``Ann@EXAMPLE.com`` and
+    ``ann@example.com``), and so do spellings that the lookup tells apart or refuses but that name one mailbox for a
+    reader or a mail server:
+
+    - the domain in IDNA's ASCII form, mapped by UTS 46 (``ann@Bücher.de``, ``ann@bücher.de`` and
+      ``ann@xn--bcher-kva.de``), kept as it is where IDNA refuses it;
+    - a text that is no acceptable address by its NFKC form, case-folded (a Kelvin sign for ``K``, full-width
+      letters for ASCII ones).
+
+    A bucket shared by more spellings only limits sooner; never less than the lookup's, so no spelling of an address
+    gets a bucket of its own.
+    """
+    key = email_lookup_key(text)
+    if key is None:
+        key = unicodedata.normalize("NFKC", text).casefold()
+    local, at, domain = key.rpartition("@")
+    if not at:
+        return key
+    # A domain IDNA cannot spell stays as folded: key enough.
+    with contextlib.suppress(idna.IDNAError, UnicodeError):
+        domain = idna.encode(domain, uts46=True).decode("ascii")
+    return f"{local}@{domain}"

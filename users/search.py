@@ -24,7 +24,10 @@ tokenized"; ``name:jane`` finds "Jane" and not "Jane Smith", which is ``name:jan
 Normalised profile fields ignore case; every other field, metadata included, is compared exactly (Auth0: "Search
 values for the normalized user fields (email, name, given_name, family_name, and nickname) are case insensitive. All
 other fields (including all app_metadata/user_metadata fields) are case sensitive"; username is stored lower-cased,
-so it ignores case too). A bare term (no field) tries ``user_id``, ``email``, ``username``, ``phone_number``,
+so it ignores case too). The name fields fold case as PostgreSQL's ``lower()`` does under its default (libc)
+collation, on SQLite too (``core.search.fold_case``: ``ÉMILE`` finds ``émile``, ``STRAẞE`` finds ``Straße`` but
+``STRASSE`` does not, ``ISTANBUL`` finds ``İstanbul``); SQLite reads the whole table for them (its ``lower(column)``
+indexes fold ASCII only). A bare term (no field) tries ``user_id``, ``email``, ``username``, ``phone_number``,
 ``name``, ``given_name``, ``family_name`` and ``nickname``, never metadata ("A term without a field name will not
 match text in the user metadata fields").
 
@@ -57,7 +60,8 @@ from core.search import (
     Value,
     build_filter,
     check_wildcard,
-    date_period,
+    date_bounds,
+    date_term,
     no_wildcard,
 )
 
@@ -67,8 +71,10 @@ BARE_TERM_FIELDS = ("user_id", "email", "username", "phone_number", "name", "giv
 
 @dataclass(frozen=True)
 class _Text:
-    """A text column. ``lower``: compared as ``lower(column)`` (an expression index serves it); ``folded``: the
-    value is lower-cased before comparing (the column is stored lower-cased, or compared lower-cased)."""
+    """A text column. ``lower``: compared as ``lower(column)`` with the value lower-cased by the same SQL function
+    (``core.search.FoldedLower``: PostgreSQL's ``lower()``, and its twin on SQLite, whose own folds ASCII only;
+    an expression index serves it); ``folded``: the value is lower-cased in Python, as the column was when stored
+    (``users.emails.fold_email``, the username's ``str.lower``)."""
 
     column: str
     lower: bool = False
@@ -86,10 +92,10 @@ class _Text:
 _TEXT = {
     "email": _Text("email", folded=True),
     "username": _Text("username", folded=True),
-    "name": _Text("name", lower=True, folded=True),
-    "given_name": _Text("given_name", lower=True, folded=True),
-    "family_name": _Text("family_name", lower=True, folded=True),
-    "nickname": _Text("nickname", lower=True, folded=True),
+    "name": _Text("name", lower=True),
+    "given_name": _Text("given_name", lower=True),
+    "family_name": _Text("family_name", lower=True),
+    "nickname": _Text("nickname", lower=True),
     "user_id": _Text("user_id"),
     "phone_number": _Text("phone_number"),
     "last_ip": _Text("last_ip"),
@@ -124,9 +130,7 @@ class UserFields:
             return Q(**{f"{present}__isnull": False, column: _boolean(value, field)})
         if field in _DATE:
             no_wildcard(value, field)
-            start, end = date_period(value.text, field)
-            column = _DATE[field]
-            return Q(**{f"{column}__gte": start, f"{column}__lt": end})
+            return date_term(_DATE[field], value.text, field)
         if field == "logins_count":
             no_wildcard(value, field)
             return Q(logins_count=_integer(value.text, field))
@@ -163,15 +167,7 @@ class UserFields:
                 q &= Q(**{f"{spec.path}__{'lte' if high.inclusive else 'lt'}": spec.value(high.text)})
             return q
         if field in _DATE:
-            column = _DATE[field]
-            q = Q(**{f"{column}__isnull": False})
-            if low.text is not None:
-                start, end = date_period(low.text, field)
-                q &= Q(**{f"{column}__gte": start if low.inclusive else end})
-            if high.text is not None:
-                start, end = date_period(high.text, field)
-                q &= Q(**{f"{column}__lt": end if high.inclusive else start})
-            return q
+            return date_bounds(_DATE[field], low, high, field)
         if field == "logins_count":
             q = MATCH_ALL
             if low.text is not None:

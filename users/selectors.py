@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db.models import F, Q, QuerySet
 
+from core.db import time_limit
 from users.emails import email_lookup_key
 from users.errors import UserNotFound
 from users.models import User
@@ -45,6 +47,9 @@ def list_users(
     field (never logged in, for ``last_login``) come last in either direction, as Elasticsearch sorts missing
     values by default (Auth0's search engine). ``total`` is counted only when ``count`` is true (``include_totals``):
     counting a large match costs far more than reading one page of it.
+
+    With ``q``, each of the two queries (the page, the count) is stopped after ``settings.USER_SEARCH_TIMEOUT_MS``
+    (``core.db.time_limit``): raises ``core.errors.QueryTimedOut`` (503 ``temporarily_unavailable``).
     """
     queryset: QuerySet[User] = User.objects.select_related("connection")
     if q is not None:
@@ -65,8 +70,11 @@ def list_users(
         order = F(field).asc(nulls_last=True) if nullable else F(field).asc()
         queryset = queryset.order_by(order, F("id").asc())
     start = page * per_page
-    users = list(queryset[start : start + per_page]) if per_page else []
-    return UserPage(users=users, start=start, limit=per_page, total=queryset.count() if count else None)
+    # A search can be costly (a leading wildcard, metadata): its queries get USER_SEARCH_TIMEOUT_MS each.
+    with time_limit(settings.USER_SEARCH_TIMEOUT_MS if q is not None else 0):
+        users = list(queryset[start : start + per_page]) if per_page else []
+        total = queryset.count() if count else None
+    return UserPage(users=users, start=start, limit=per_page, total=total)
 
 
 def users_by_email(*, email: str) -> list[User]:

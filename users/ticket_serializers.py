@@ -61,7 +61,10 @@ class _TicketRequestSerializer(StrictSerializer):
 
     result_url = ResultUrlField(
         max_length=MAX_RESULT_URL_LENGTH,
-        help_text=_("URL the user will be redirected to once the ticket is used (http or https)."),
+        help_text=_(
+            "URL the user will be redirected to once the ticket is used (http or https). Cannot be specified when "
+            "using client_id."
+        ),
     )
     client_id = StrictCharField(min_length=1, max_length=64, help_text=_("ID of the client (application)."))
     organization_id = StrictCharField(

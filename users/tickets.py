@@ -146,9 +146,23 @@ def _refuse(field: str | None, code: str, message: str) -> PayloadValidationErro
 
 
 def _check_request(data: Mapping[str, Any], user: User) -> None:
-    """The checks both operations share: organizations, the client, the identity."""
+    """The checks both operations share: organizations, ``result_url`` with ``client_id``, the client, the identity.
+
+    ``result_url`` and ``client_id`` together are refused (400 ``invalid_body``, ``CONFLICTING_FIELDS`` on
+    ``result_url``): Auth0's Management API says of ``result_url`` on an e-mail verification ticket "Cannot be
+    specified when using client_id or organization_id", and on a password change ticket that it may go with
+    ``client_id`` only "when the tenant has a custom password reset page enabled and a
+    password-reset-post-challenge Action bound" (its OpenAPI, as the auth0-python SDK 6.8 quotes it), which this
+    service has not: the ticket would otherwise carry two places to send the user after use.
+    """
     if "organization_id" in data:
         raise _refuse("organization_id", UserErrorCode.UNSUPPORTED, _("This service has no organizations."))
+    if "result_url" in data and "client_id" in data:
+        raise _refuse(
+            "result_url",
+            UserErrorCode.CONFLICTING_FIELDS,
+            _("result_url cannot be specified when using client_id."),
+        )
     if "client_id" in data and not Client.objects.filter(pk=data["client_id"], is_active=True).exists():
         raise ClientNotFound()
     identity = data.get("identity")

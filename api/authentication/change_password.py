@@ -26,6 +26,7 @@ from api.problems import Problem, ProblemCode, Rendered
 from api.throttling import TokenBucketThrottle, retry_after_header
 from core.actors import Actor, request_metadata
 from core.schema import validate_payload
+from users.emails import email_rate_limit_key
 from users.ticket_serializers import ChangePasswordRequestSerializer
 from users.tickets import check_reset_request, request_password_reset
 
@@ -45,8 +46,10 @@ class ChangePasswordIPThrottle(TokenBucketThrottle):
 
 
 class ChangePasswordEmailThrottle(TokenBucketThrottle):
-    """``settings.CHANGE_PASSWORD_RATE_LIMIT_PER_EMAIL`` requests per e-mail address (any letter case); the bucket
-    key is a digest (``ratelimits.buckets``), never the address."""
+    """``settings.CHANGE_PASSWORD_RATE_LIMIT_PER_EMAIL`` requests per e-mail address: one bucket for every spelling
+    the user lookup reads as one address (any letter case) and for the domain's Unicode and IDNA forms
+    (``users.emails.email_rate_limit_key``). The bucket key is a digest (``ratelimits.buckets``), never the
+    address."""
 
     rate_setting = "CHANGE_PASSWORD_RATE_LIMIT_PER_EMAIL"
     scope = "change-password-email"
@@ -54,7 +57,7 @@ class ChangePasswordEmailThrottle(TokenBucketThrottle):
     def identity(self, request: Request) -> str | None:
         data = request.data
         email = data.get("email") if isinstance(data, Mapping) else None
-        return email.lower() if isinstance(email, str) and email else None
+        return email_rate_limit_key(email) if isinstance(email, str) and email else None
 
 
 def render(problem: Problem) -> Rendered:

@@ -68,12 +68,21 @@ class UserCollectionView(ManagementAPIView):
             "logins_count, email, user_id, name or username; ties are broken by creation order, and users without a "
             "value (never logged in, for last_login) come last in either direction. "
             "A malformed or refused query is 400 `invalid_query_string` with a message naming the problem; "
-            "`search_engine=v1` is refused with `You are not allowed to use search_engine=v1.`"
+            "`search_engine=v1` is refused with `You are not allowed to use search_engine=v1.`; a search that "
+            "runs past `USER_SEARCH_TIMEOUT_MS` (default 2000 ms, as Auth0 stops its searches after two seconds) is "
+            "stopped and answered 503 `temporarily_unavailable`."
         ),
         parameters=[ListUsersQuerySerializer],
         responses={
             200: USERS_LIST,
             **errors(401, 403, 429),
+            503: OpenApiResponse(
+                ErrorEnvelopeDoc,
+                description=(
+                    "`temporarily_unavailable`: the search ran past `USER_SEARCH_TIMEOUT_MS` and was stopped, or the "
+                    "database did not answer."
+                ),
+            ),
             400: OpenApiResponse(
                 ErrorEnvelopeDoc,
                 description=(
