@@ -18,7 +18,7 @@ class Command(BaseCommand):
     help = "Create a machine-to-machine client. The secret is printed once and never stored in clear."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("name", help="a name for people, e.g. \"Ops scripts\" (the admin lists clients by it)")
+        parser.add_argument("name", help='a name for people, e.g. "Ops scripts" (the admin lists clients by it)')
         parser.add_argument(
             "--scopes",
             required=True,
