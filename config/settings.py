@@ -140,9 +140,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         # Created owner-only before SQLite creates it with the umask's 0644: it holds password hashes. SQLite
         # gives its -wal and -shm files the database file's mode. Another process starting at the same moment
         # may win the creation: its file is just as private.
-        _sqlite_file.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileExistsError):
-            os.close(os.open(_sqlite_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        try:
+            _sqlite_file.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(_sqlite_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except OSError as exc:
+            raise ImproperlyConfigured(
+                f"DATABASE_URL (or DATA_DIR): cannot create the SQLite database {_sqlite_file}: {exc.strerror}"
+            ) from exc
     # A file made before this rule (or by another tool) is made private too, with its -wal and -shm files.
     for _path in (_sqlite_file, Path(f"{_sqlite_file}-wal"), Path(f"{_sqlite_file}-shm")):
         with contextlib.suppress(OSError):
