@@ -355,6 +355,9 @@ LOGGING = {
     },
     "filters": {"client_errors_are_debug": {"()": "core.logs.ClientErrorsAreDebug"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "loggers": {"django.request": {"filters": ["client_errors_are_debug"]}},
+    # Its own level too: Django's "django" logger above it stays at INFO whatever LOG_LEVEL says.
+    "loggers": {
+        "django.request": {"filters": ["client_errors_are_debug"], "level": os.environ.get("LOG_LEVEL", "INFO")}
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
