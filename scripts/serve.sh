@@ -36,11 +36,12 @@ CONNECTION_ID="$(.venv/bin/python manage.py create_connection Username-Password-
   --if-missing | .venv/bin/python -c 'import json, sys; print(json.load(sys.stdin)["id"])')"
 # The effective public URL (PUBLIC_BASE_URL as settings read it) and every management scope there is
 # (clients/scopes.py), so each example of the README runs with the one token printed.
-read -r PUBLIC_URL SCOPES < <(DJANGO_SETTINGS_MODULE=config.settings .venv/bin/python -c '
+read -r PUBLIC_URL LIFETIME SCOPES < <(DJANGO_SETTINGS_MODULE=config.settings .venv/bin/python -c '
 import django; django.setup()
 from django.conf import settings
 from clients.scopes import KNOWN_SCOPES
-print(settings.PUBLIC_BASE_URL, " ".join(KNOWN_SCOPES))')
+seconds = settings.ACCESS_TOKEN_LIFETIME_SECONDS
+print(settings.PUBLIC_BASE_URL, f"{seconds // 3600}h" if seconds % 3600 == 0 else f"{seconds}s", " ".join(KNOWN_SCOPES))')
 TOKEN="$(.venv/bin/python manage.py issue_token --scopes "$SCOPES" --client-id serve.sh)"
 
 # The job worker (bulk imports), started beside gunicorn and stopped with it: the one place that names it.
@@ -90,7 +91,7 @@ cat <<INFO
 userdir is running on ${PUBLIC_URL} (listening on ${BIND}); Ctrl-C stops it.
 Connection Username-Password-Authentication: ${CONNECTION_ID} (strategy auth0, password policy "good")
 
-In the shell where you follow the README, paste these lines: a token with every management scope (valid 24 h),
+In the shell where you follow the README, paste these lines: a token with every management scope (valid ${LIFETIME}),
 the connection's id, and the public URL manage.py needs there to issue tokens this server accepts.
 
 export TOKEN=${TOKEN}
