@@ -1,6 +1,7 @@
 """Writes and checks of machine-to-machine clients.
 
-Secrets are generated here, returned once to the caller, and stored only as bcrypt hashes. Raises
+Secrets are generated here, returned once to the caller, and stored only as bcrypt hashes. Operator tokens
+(``manage.py issue_token``) are minted here too, under the same scope check as a client's grants. Raises
 ``PayloadValidationError`` for unknown scopes or connections and ``ClientNotFound`` for unknown ids.
 """
 
@@ -18,6 +19,7 @@ from django.utils.translation import gettext as _
 from clients.errors import ClientErrorCode, ClientNotFound
 from clients.models import Client
 from clients.scopes import parse_scopes, unknown_scopes
+from clients.tokens import OPERATOR, issue_token
 from connections.models import Connection
 from core.actors import Actor
 from core.errors import FieldCode, FieldError, PayloadValidationError
@@ -40,6 +42,20 @@ def _checked_scopes(scopes: Iterable[str] | str) -> list[str]:
         )
         raise PayloadValidationError(error.message, errors=[error])
     return parsed
+
+
+def issue_operator_token(*, scopes: Iterable[str] | str, client_id: str, expires_in: int | None = None) -> str:
+    """A signed management API token bound to no client (``gty: operator``), valid until it expires.
+
+    ``scopes``: space-separated or a list, each one of ``clients.scopes.KNOWN_SCOPES``; ``expires_in`` in seconds
+    (default ``ACCESS_TOKEN_LIFETIME_SECONDS``). Raises ``PayloadValidationError`` (``UNKNOWN_SCOPE``) for a scope
+    this service does not know, as ``create_client`` does: such a token would be refused (403) everywhere.
+    """
+    checked = _checked_scopes(scopes)
+    if not checked:
+        error = FieldError("scopes", FieldCode.MIN_LENGTH, _("At least one scope is required."))
+        raise PayloadValidationError(error.message, errors=[error])
+    return issue_token(client_id=client_id, scopes=checked, expires_in=expires_in, grant_type=OPERATOR)
 
 
 def _connections(names: Iterable[str]) -> list[Connection]:

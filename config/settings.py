@@ -115,13 +115,16 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'db.sqlite3'}",
-        conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
-        conn_health_checks=True,
-    )
-}
+try:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            os.environ.get("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'db.sqlite3'}",
+            conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
+            conn_health_checks=True,
+        )
+    }
+except ValueError as exc:  # dj-database-url's messages name the scheme or the part, never the URL (its password)
+    raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {exc}") from exc
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Concurrent writers wait for the lock (timeout) and take it up front (IMMEDIATE) instead of failing
     # with "database is locked"; WAL lets readers proceed while one writer works. The wait stays below
@@ -137,9 +140,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         # Created owner-only before SQLite creates it with the umask's 0644: it holds password hashes. SQLite
         # gives its -wal and -shm files the database file's mode. Another process starting at the same moment
         # may win the creation: its file is just as private.
-        _sqlite_file.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileExistsError):
-            os.close(os.open(_sqlite_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        try:
+            _sqlite_file.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(_sqlite_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except OSError as exc:
+            raise ImproperlyConfigured(
+                f"DATABASE_URL (or DATA_DIR): cannot create the SQLite database {_sqlite_file}: {exc.strerror}"
+            ) from exc
     # A file made before this rule (or by another tool) is made private too, with its -wal and -shm files.
     for _path in (_sqlite_file, Path(f"{_sqlite_file}-wal"), Path(f"{_sqlite_file}-shm")):
         with contextlib.suppress(OSError):
@@ -219,11 +227,14 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
-# E-mail: the console by default; SMTP when EMAIL_HOST is set.
-PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://localhost:8000").strip().rstrip("/")
+# Where people and links reach this service (verification and ticket links, create_client's token_endpoint) and,
+# unless AUTH_ISSUER says otherwise, the tokens' issuer: one setting, so they cannot disagree. scripts/serve.sh
+# derives it from BIND when it is not set (BIND=127.0.0.1:8001 -> http://localhost:8001).
+PUBLIC_BASE_URL = (os.environ.get("PUBLIC_BASE_URL") or "http://localhost:8000").strip().rstrip("/")
 # The admin's session and CSRF cookies travel over HTTPS only when the public URL is https (or when set).
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", PUBLIC_BASE_URL.lower().startswith("https://"))
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", PUBLIC_BASE_URL.lower().startswith("https://"))
+# E-mail: the console by default; SMTP when EMAIL_HOST is set.
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "no-reply@localhost")
 _smtp_host = os.environ.get("EMAIL_HOST", "")
 _mailer: dict = (
@@ -239,7 +250,8 @@ _mailer: dict = (
         },
     }
     if _smtp_host
-    else {"BACKEND": "django.core.mail.backends.console.EmailBackend", "OPTIONS": {}}
+    # The console prints mails decoded (core.mail), so a link copied from the terminal works.
+    else {"BACKEND": "core.mail.ConsoleEmailBackend", "OPTIONS": {}}
 )
 if django.VERSION >= (6, 1):
     MAILERS = {"default": _mailer}
@@ -271,11 +283,13 @@ BCRYPT_ROUNDS = env_int("BCRYPT_ROUNDS", 10)
 if not 4 <= BCRYPT_ROUNDS <= 15:
     raise ImproperlyConfigured("BCRYPT_ROUNDS must be between 4 and 15")
 
-# Tokens: RS256, Auth0's claim layout. The issuer keeps its trailing slash, as Auth0's does.
-AUTH_ISSUER = os.environ.get("AUTH_ISSUER", "http://localhost:8000/")
+# Tokens: RS256, Auth0's claim layout. The issuer keeps its trailing slash, as Auth0's does; like Auth0's
+# (https://TENANT.auth0.com/) it is the service's public URL unless set apart. Tokens are issued and verified with
+# these same two values, so whatever they are, a token this process issues is one it accepts.
+AUTH_ISSUER = os.environ.get("AUTH_ISSUER") or f"{PUBLIC_BASE_URL}/"
 if not AUTH_ISSUER.endswith("/"):
     AUTH_ISSUER += "/"
-MANAGEMENT_API_AUDIENCE = os.environ.get("MANAGEMENT_API_AUDIENCE", f"{AUTH_ISSUER}api/v2/")
+MANAGEMENT_API_AUDIENCE = os.environ.get("MANAGEMENT_API_AUDIENCE") or f"{AUTH_ISSUER}api/v2/"
 ACCESS_TOKEN_LIFETIME_SECONDS = env_int("ACCESS_TOKEN_LIFETIME_SECONDS", 86_400)
 JWT_SIGNING_KEY = load_signing_key(
     pem=os.environ.get("JWT_PRIVATE_KEY"),
@@ -333,10 +347,23 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
+# One line format for every process serve.sh starts, as gunicorn writes its own ("[time] [pid] [LEVEL] ..."), with
+# the logger's name: the web workers' lines and the job worker's (run_jobs) read alike. 4xx answers are the API
+# working as documented and are in the access log: not WARNINGs of django.request (core.logs).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {
+            "format": "[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",
+            "datefmt": "%Y-%m-%d %H:%M:%S %z",
+        }
+    },
+    "filters": {"client_errors_are_debug": {"()": "core.logs.ClientErrorsAreDebug"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Its own level too: Django's "django" logger above it stays at INFO whatever LOG_LEVEL says.
+    "loggers": {
+        "django.request": {"filters": ["client_errors_are_debug"], "level": os.environ.get("LOG_LEVEL", "INFO")}
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }

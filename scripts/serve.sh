@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Install and run the service: virtualenv, migrations on the embedded SQLite database (or DATABASE_URL),
-# the demo connection, a printed bearer token, then gunicorn on 127.0.0.1:8000 with the job worker beside it.
+# Install (when the dependencies changed) and run the service: migrations on the embedded SQLite database (or
+# DATABASE_URL), the Username-Password-Authentication connection, gunicorn on $BIND (127.0.0.1:8000) with the job
+# worker beside it, then a banner with a ready `export TOKEN=...` line. Ctrl-C stops both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
+
+BIND="${BIND:-127.0.0.1:8000}"
+# Before anything slow: a taken port is one line, not an install, a banner and a gunicorn traceback.
+"$(pick_python)" scripts/serve_checks.py port "$BIND"
 
 ensure_venv ""
 
@@ -15,42 +20,50 @@ if [ -z "${SECRET_KEY:-}" ]; then
     (umask 077 && .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(50))' > "$DATA_DIR/secret_key")
   fi
 fi  # settings read $DATA_DIR/secret_key when SECRET_KEY is not set
-
-BIND="${BIND:-127.0.0.1:8000}"
-# A worker per core, four threads each: measured with bench/run.py (README, Performance). bcrypt releases the
-# GIL while hashing, so two cores stay busy; spare threads hide database waits; more workers only cost CPU.
+# Links in mails, create_client's token_endpoint and the tokens' issuer and audience follow the address served
+# (settings derive AUTH_ISSUER from PUBLIC_BASE_URL), unless PUBLIC_BASE_URL is set.
+if [ -z "${PUBLIC_BASE_URL:-}" ]; then
+  PUBLIC_BASE_URL="$(.venv/bin/python scripts/serve_checks.py public-url "$BIND")"
+fi
+if [ -n "$PUBLIC_BASE_URL" ]; then export PUBLIC_BASE_URL; else unset PUBLIC_BASE_URL; fi
+# A bad DATABASE_URL (or any setting) is one line naming it, before migrations would print a traceback.
+.venv/bin/python scripts/serve_checks.py database
 
 .venv/bin/python manage.py compile_translations >/dev/null
 .venv/bin/python manage.py migrate --noinput >/dev/null
 .venv/bin/python manage.py collectstatic --noinput >/dev/null
-.venv/bin/python manage.py create_connection Username-Password-Authentication --strategy auth0 --if-missing >/dev/null
-TOKEN="$(.venv/bin/python manage.py issue_token --scopes "create:users read:users" --client-id demo)"
+CONNECTION_ID="$(.venv/bin/python manage.py create_connection Username-Password-Authentication --strategy auth0 \
+  --if-missing | .venv/bin/python -c 'import json, sys; print(json.load(sys.stdin)["id"])')"
+# The effective public URL (PUBLIC_BASE_URL as settings read it) and every management scope there is
+# (clients/scopes.py), so each example of the README runs with the one token printed.
+read -r PUBLIC_URL LIFETIME SCOPES < <(DJANGO_SETTINGS_MODULE=config.settings .venv/bin/python -c '
+import django; django.setup()
+from django.conf import settings
+from clients.scopes import KNOWN_SCOPES
+seconds = settings.ACCESS_TOKEN_LIFETIME_SECONDS
+print(settings.PUBLIC_BASE_URL, f"{seconds // 3600}h" if seconds % 3600 == 0 else f"{seconds}s", " ".join(KNOWN_SCOPES))')
+TOKEN="$(.venv/bin/python manage.py issue_token --scopes "$SCOPES" --client-id serve.sh)"
 
-cat <<INFO
+# The job worker (bulk imports), started beside gunicorn and stopped with it: the one place that names it.
+WORKER_COMMAND=(.venv/bin/python manage.py run_jobs)
 
-User directory running on http://${BIND}
-Connection: Username-Password-Authentication (strategy auth0, password policy "good")
-Bearer token (create:users read:users, valid 24 h):
+# Each instance has its own gunicorn control socket (gunicornc -s PATH): two servers on one machine would
+# otherwise share $XDG_RUNTIME_DIR/gunicorn.ctl, the second taking it from the first.
+CONTROL_SOCKET="${GUNICORN_CONTROL_SOCKET:-$DATA_DIR/gunicorn-$(printf '%s' "$BIND" | tr -c 'A-Za-z0-9.-' '_').ctl}"
 
-${TOKEN}
-
-Try:
-  curl -s http://${BIND}/api/v2/users -H "Authorization: Bearer \$TOKEN" -H "Content-Type: application/json" \\
-    -d '{"connection":"Username-Password-Authentication","email":"jane@example.com","password":"Str0ng!Passw0rd"}'
-
-INFO
-
-# The job worker (bulk imports) runs beside gunicorn and stops with it. Background commands of a script ignore
-# SIGINT, so Ctrl-C (or a SIGTERM to this script) is passed on to both explicitly; each finishes cleanly (gunicorn
-# its requests, the worker its current batch).
-.venv/bin/python manage.py run_jobs &
+# Background commands of a script ignore SIGINT, so Ctrl-C (or a SIGTERM to this script) is passed on to both
+# explicitly; each finishes cleanly (gunicorn its requests, the worker its current batch).
+"${WORKER_COMMAND[@]}" &
 WORKER_PID=$!
+# A worker per core, four threads each: measured with bench/run.py (README, Performance). bcrypt releases the
+# GIL while hashing, so two cores stay busy; spare threads hide database waits; more workers only cost CPU.
 # The access log names the path without its query string and leaves the Referer out: a ticket link
 # (/lo/reset?ticket=..., /u/email-verification?ticket=...) or an address in ?email= would otherwise be written to it.
 .venv/bin/gunicorn config.wsgi \
   --bind "$BIND" \
   --workers "${WEB_CONCURRENCY:-$(nproc 2>/dev/null || echo 2)}" \
   --threads "${GUNICORN_THREADS:-4}" \
+  --control-socket "$CONTROL_SOCKET" \
   --access-logfile - \
   --access-logformat '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(a)s"' \
   --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-127.0.0.1}" &
@@ -60,6 +73,38 @@ stop_both() {
   kill -TERM "$GUNICORN_PID" "$WORKER_PID" 2>/dev/null || true
 }
 trap stop_both INT TERM
+
+# The banner only once gunicorn answers: until then nothing it says would work.
+until .venv/bin/python scripts/serve_checks.py listening "$BIND" 2>/dev/null; do
+  if ! kill -0 "$GUNICORN_PID" 2>/dev/null; then
+    echo "serve.sh: gunicorn did not start (its lines above say why)" >&2
+    stop_both
+    wait "$WORKER_PID" 2>/dev/null || true
+    exit 1
+  fi
+  sleep 0.2
+done
+
+cat <<INFO
+
+================================================================================
+userdir is running on ${PUBLIC_URL} (listening on ${BIND}); Ctrl-C stops it.
+Connection Username-Password-Authentication: ${CONNECTION_ID} (strategy auth0, password policy "good")
+
+In the shell where you follow the README, paste these lines: a token with every management scope (valid ${LIFETIME}),
+the connection's id, and the public URL manage.py needs there to issue tokens this server accepts.
+
+export TOKEN=${TOKEN}
+export CONNECTION_ID=${CONNECTION_ID}
+export PUBLIC_BASE_URL=${PUBLIC_URL}
+
+Try:  curl -s ${PUBLIC_URL}/api/v2/users -H "Authorization: Bearer \$TOKEN"
+Docs: ${PUBLIC_URL}/api/v2/docs
+Admin: ${PUBLIC_URL}/admin/ (sign-in first: .venv/bin/python manage.py createsuperuser)
+Narrower tokens: .venv/bin/python manage.py issue_token --scopes "read:users" [--expires-in 3600]
+================================================================================
+
+INFO
 
 status=0
 wait "$GUNICORN_PID" || status=$?

@@ -3,6 +3,11 @@
 import os
 import tempfile
 
+# The README's walk-through has its shell export the server's PUBLIC_BASE_URL; tests run with the defaults whatever
+# shell starts them (a served port would otherwise become every test token's issuer).
+os.environ.pop("PUBLIC_BASE_URL", None)
+os.environ.pop("AUTH_ISSUER", None)
+os.environ.pop("MANAGEMENT_API_AUDIENCE", None)
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
 os.environ.setdefault("BCRYPT_ROUNDS", "4")
 os.environ.setdefault("DATA_DIR", tempfile.mkdtemp(prefix="userdir-test-"))

@@ -48,7 +48,7 @@ def test_create_client_command_prints_the_secret_once_and_stores_only_a_hash():
     assert set(printed) == {"client_id", "client_secret", "audience", "token_endpoint"}
     assert len(printed["client_id"]) == 32 and printed["client_id"].isalnum()
     assert printed["audience"] == settings.MANAGEMENT_API_AUDIENCE
-    assert printed["token_endpoint"] == f"{settings.AUTH_ISSUER}oauth/token"
+    assert printed["token_endpoint"] == f"{settings.PUBLIC_BASE_URL}/oauth/token"
     client = Client.objects.get(pk=printed["client_id"])
     assert client.scopes == ["create:users", "read:users"]
     assert printed["client_secret"] not in client.secret_hash

@@ -15,8 +15,8 @@ class Command(BaseCommand):
     help = "Deactivate a client: it gets no new tokens and its existing tokens are refused at once."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("client_id")
-        parser.add_argument("--activate", action="store_true", help="re-activate instead")
+        parser.add_argument("client_id", help="the client's id (create_client printed it)")
+        parser.add_argument("--activate", action="store_true", help="allow the client's tokens again instead")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         try:

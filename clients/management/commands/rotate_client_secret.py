@@ -15,7 +15,7 @@ class Command(BaseCommand):
     help = "Rotate a client's secret and print the new one (shown only this once)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("client_id")
+        parser.add_argument("client_id", help="the client's id (create_client printed it)")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         try:

@@ -18,16 +18,33 @@ class Command(BaseCommand):
     help = "Create a connection and print it as JSON."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("name")
-        parser.add_argument("--strategy", choices=Strategy.values, default=Strategy.AUTH0)
-        parser.add_argument("--requires-username", action="store_true")
-        parser.add_argument("--username-min", type=int)
-        parser.add_argument("--username-max", type=int)
-        parser.add_argument("--password-policy", choices=LEVELS)
-        parser.add_argument("--min-length", type=int, help="password_complexity_options.min_length")
-        parser.add_argument("--dictionary", action="store_true", help="refuse common passwords")
-        parser.add_argument("--no-personal-info", action="store_true")
-        parser.add_argument("--disable-signup", action="store_true")
+        parser.add_argument("name", help="the connection's name, e.g. Username-Password-Authentication")
+        parser.add_argument(
+            "--strategy",
+            choices=Strategy.values,
+            default=Strategy.AUTH0,
+            help="auth0: e-mail and password (the default); sms: phone number; email: e-mail, no password",
+        )
+        parser.add_argument(
+            "--requires-username", action="store_true", help="users of an auth0 connection need a username"
+        )
+        parser.add_argument("--username-min", type=int, help=f"shortest username (default {DEFAULT_USERNAME_MIN})")
+        parser.add_argument("--username-max", type=int, help=f"longest username (default {DEFAULT_USERNAME_MAX})")
+        parser.add_argument("--password-policy", choices=LEVELS, help="Auth0's passwordPolicy (default good)")
+        parser.add_argument(
+            "--min-length",
+            type=int,
+            help="the shortest password, overriding the policy's (password_complexity_options.min_length)",
+        )
+        parser.add_argument("--dictionary", action="store_true", help="refuse common passwords (password_dictionary)")
+        parser.add_argument(
+            "--no-personal-info",
+            action="store_true",
+            help="refuse passwords containing the name, username or e-mail (password_no_personal_info)",
+        )
+        parser.add_argument(
+            "--disable-signup", action="store_true", help="refuse public sign-ups (/dbconnections/signup)"
+        )
         parser.add_argument(
             "--if-missing",
             action="store_true",
