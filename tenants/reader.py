@@ -104,10 +104,11 @@ def read_tenant(path: Path, mappings: Mapping[str, Any]) -> Document:
     """
     if path.is_dir():
         return _read_directory(path, mappings)
-    sections = _load(path, path.name, mappings)
+    # Errors of a single file name the place in it; the command names the file.
+    sections = _load(path, "", mappings)
     if not isinstance(sections, dict):
         raise TenantFileError(
-            path.name,
+            "",
             _("the file must hold an object (sections by name), not %(type)s.") % {"type": type_name(sections)},
         )
     return Document(sections=sections, base_dir=path.parent)
@@ -244,13 +245,13 @@ def _check_plain(value: Any, where: str, *, budget: int) -> None:
             raise TenantFileError(where, _("nested deeper than %(depth)d levels.") % {"depth": MAX_DEPTH})
         if isinstance(node, dict | list):
             if id(node) in ancestors:
-                raise TenantFileError(f"{where}: {path or '/'}", _("refers to itself through an alias."))
+                raise TenantFileError(_at(where, path or "/"), _("refers to itself through an alias."))
             inner = ancestors | {id(node)}
             if isinstance(node, dict):
                 for key, item in node.items():
                     if not isinstance(key, str):
                         raise TenantFileError(
-                            f"{where}: {path or '/'}",
+                            _at(where, path or "/"),
                             _("a key that is not a string (%(type)s).") % {"type": type_name(key)},
                         )
                     _check_text(key, where, path)
@@ -262,17 +263,22 @@ def _check_plain(value: Any, where: str, *, budget: int) -> None:
             _check_text(node, where, path)
         elif isinstance(node, float):
             if not math.isfinite(node):
-                raise TenantFileError(f"{where}: {path}", _("not a finite number."))
+                raise TenantFileError(_at(where, path), _("not a finite number."))
         elif not (node is None or isinstance(node, bool | int)):
             raise TenantFileError(
-                f"{where}: {path or '/'}", _("a %(type)s, which JSON cannot hold.") % {"type": type_name(node)}
+                _at(where, path or "/"), _("a %(type)s, which JSON cannot hold.") % {"type": type_name(node)}
             )
 
 
 def _check_text(text: str, where: str, path: str) -> None:
     fault = text_fault(text)
     if fault is not None:
-        raise TenantFileError(f"{where}: {path or '/'}", fault)
+        raise TenantFileError(_at(where, path or "/"), fault)
+
+
+def _at(where: str, path: str) -> str:
+    """A place in a file (``clients[0].name``), after the file's name in the directory format."""
+    return f"{where}: {path}" if where else path
 
 
 def type_name(value: Any) -> str:
