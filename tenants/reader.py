@@ -284,15 +284,15 @@ def _at(where: str, path: str) -> str:
 def type_name(value: Any) -> str:
     """What a value is, in JSON's words where JSON has one (for messages)."""
     if value is None:
-        return "null"
+        return _("null")
     if isinstance(value, bool):
-        return "a boolean"
+        return _("a boolean")
     if isinstance(value, int | float):
-        return "a number"
+        return _("a number")
     if isinstance(value, str):
-        return "a string"
+        return _("a string")
     if isinstance(value, list):
-        return "an array"
+        return _("an array")
     if isinstance(value, dict):
-        return "an object"
+        return _("an object")
     return type(value).__name__

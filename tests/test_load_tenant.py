@@ -306,6 +306,15 @@ def test_keyword_mappings_come_from_a_deploy_cli_config_file(tmp_path):
     assert Client.objects.get(pk=CLIENT_ID).scopes == ["read:users"]
 
 
+def test_an_at_keyword_inserts_any_secret_as_a_json_string(tmp_path, monkeypatch):
+    """``@@KEY@@`` writes the value as JSON text, so quotes and colons in a secret cannot break the YAML."""
+    secret = 'it\'s: "quoted" # not a comment'
+    monkeypatch.setenv("CI_SECRET", secret)
+    _load(_write(tmp_path, f"clients:\n  - name: ops\n    client_id: {CLIENT_ID}\n    client_secret: @@CI_SECRET@@\n"))
+
+    assert bcrypt_verify(secret, Client.objects.get(pk=CLIENT_ID).secret_hash)
+
+
 def test_the_environment_is_not_used_for_keywords_with_no_env(tmp_path, keywords):
     message = _refused(_write(tmp_path, EXPORT), "--no-env")
 
@@ -539,6 +548,7 @@ BOMB = (
         ("tenant.yaml", b"clients:\n  - name: caf\xe9\n", "not UTF-8 (byte 22)."),
         ("tenant.yaml", "clients:\n  - name: a\x00b\n", "not valid YAML: a character YAML does not allow"),
         ("tenant.json", '{"clients": [{"name": "a\\u0000b"}]}', "clients[0].name: "),
+        ("tenant.yaml", 'clients: [{name: "a\\0b"}]\n', "clients[0].name: "),
         ("tenant.json", '{"clients": [{"name": "a\\ud800b"}]}', "clients[0].name: "),
         ("tenant.json", '{"clients": [{"name": NaN}]}', "NaN is not a JSON number."),
         ("tenant.json", '{"clients": [' * 5000 + "]" * 5000 + "}", "nested deeper than"),
