@@ -170,8 +170,9 @@ class _Loader:
             )
 
     def _where(self, section: str, index: int) -> str:
+        """``clients[0]`` in a file; in the directory format, the item's own file (``clients/ops.json:``)."""
         origins = self.document.origins.get(section)
-        return origins[index] if origins else f"{section}[{index}]"
+        return f"{origins[index]}:" if origins else f"{section}[{index}]"
 
     def _items(self, section: str) -> list[tuple[str, dict[str, Any]]]:
         value = self.document.sections.get(section)
@@ -263,16 +264,16 @@ class _Loader:
             if strategy not in Strategy.values:
                 if strategy not in STRATEGIES:
                     raise TenantFileError(
-                        f"{where}.strategy", _("%(strategy)s is not a strategy of Auth0.") % {"strategy": strategy}
+                        _in(where, "strategy"), _("%(strategy)s is not a strategy of Auth0.") % {"strategy": strategy}
                     )
                 self.summary.skipped.append(
                     _("%(where)s %(name)s: strategy %(strategy)s not modelled")
-                    % {"where": where, "name": name, "strategy": strategy}
+                    % {"where": where.rstrip(":"), "name": name, "strategy": strategy}
                 )
                 continue
             if default is not None and strategy != default:
                 raise TenantFileError(
-                    f"{where}.strategy",
+                    _in(where, "strategy"),
                     _("the connections of %(section)s are %(strategy)s ones.")
                     % {"section": section, "strategy": default},
                 )
@@ -284,7 +285,7 @@ class _Loader:
             options = item.get("options") or {}
             if not isinstance(options, dict):
                 raise TenantFileError(
-                    f"{where}.options", _("an object expected, not %(type)s.") % {"type": type_name(options)}
+                    _in(where, "options"), _("an object expected, not %(type)s.") % {"type": type_name(options)}
                 )
             modelled = modelled_options(strategy)
             extra = set(options) - modelled
@@ -298,11 +299,13 @@ class _Loader:
             enabled = _strings(item, "enabled_clients", where)
             clients = None
             if enabled is not None:
-                clients = [(ref, self._client(ref, f"{where}.enabled_clients[{i}]")) for i, ref in enumerate(enabled)]
+                clients = [
+                    (ref, self._client(ref, _in(where, f"enabled_clients[{i}]"))) for i, ref in enumerate(enabled)
+                ]
             existing = Connection.objects.filter(name=name).first()
             if existing is not None and existing.strategy != strategy:
                 raise TenantFileError(
-                    f"{where}.strategy",
+                    _in(where, "strategy"),
                     _("the connection %(name)s exists with strategy %(strategy)s, which cannot change.")
                     % {"name": name, "strategy": existing.strategy},
                 )
@@ -314,11 +317,11 @@ class _Loader:
             reference = _required(item, "client_id", where)
             audience = _required(item, "audience", where)
             scopes = _strings(item, "scope", where) or []
-            client = self._client(reference, f"{where}.client_id")
+            client = self._client(reference, _in(where, "client_id"))
             if not _is_management_api(audience):
                 self.summary.skipped.append(
                     _("%(where)s: audience %(audience)s is not this service's Management API")
-                    % {"where": where, "audience": audience}
+                    % {"where": where.rstrip(":"), "audience": audience}
                 )
                 continue
             granted = set()
@@ -329,12 +332,12 @@ class _Loader:
                     self.skipped_scopes.add(scope)
                 else:
                     raise TenantFileError(
-                        f"{where}.scope[{index}]", _("%(scope)s is not a Management API scope.") % {"scope": scope}
+                        _in(where, f"scope[{index}]"), _("%(scope)s is not a Management API scope.") % {"scope": scope}
                     )
             if isinstance(client, _ClientPlan) and not client.may_use_client_credentials:
                 self.summary.skipped.append(
                     _("%(where)s: %(name)s may not use client credentials (its app_type or grant_types)")
-                    % {"where": where, "name": client.name}
+                    % {"where": where.rstrip(":"), "name": client.name}
                 )
                 continue
             if isinstance(client, Client):  # a client of the directory, not of the file: planned from now on
@@ -353,18 +356,18 @@ class _Loader:
                 raise TenantFileError(where, _("give either users (a list) or file (a path), not both or neither."))
             if users is not None and not isinstance(users, list):
                 raise TenantFileError(
-                    f"{where}.users", _("an array expected, not %(type)s.") % {"type": type_name(users)}
+                    _in(where, "users"), _("an array expected, not %(type)s.") % {"type": type_name(users)}
                 )
             path = None if file is None else self.document.base_dir / file
             if path is not None and not path.is_file():
-                raise TenantFileError(f"{where}.file", _("no such file: %(path)s.") % {"path": file})
+                raise TenantFileError(_in(where, "file"), _("no such file: %(path)s.") % {"path": file})
             known = (
                 connection in {plan.name for plan in self.connections}
                 or Connection.objects.filter(name=connection).exists()
             )
             if not known:
                 raise TenantFileError(
-                    f"{where}.connection", _("no connection is named %(name)s.") % {"name": connection}
+                    _in(where, "connection"), _("no connection is named %(name)s.") % {"name": connection}
                 )
             self.users.append(_UsersPlan(where, connection, users, path))
 
@@ -390,7 +393,7 @@ class _Loader:
                 if plan.secret is None:
                     self.summary.notes.append(
                         _("%(where)s %(name)s: no client_secret in the file; rotate_client_secret %(id)s gives one")
-                        % {"where": plan.where, "name": plan.name, "id": client.client_id}
+                        % {"where": plan.where.rstrip(":"), "name": plan.name, "id": client.client_id}
                     )
                 return
             client = plan.existing
@@ -475,6 +478,11 @@ class _Loader:
         )
 
 
+def _in(where: str, path: str) -> str:
+    """The place of ``path`` inside the item at ``where``: ``clients[0].name``, or ``clients/ops.json: name``."""
+    return f"{where} {path}" if where.endswith(":") else f"{where}.{path}"
+
+
 def _client_id(target: _ClientPlan | Client) -> str:
     if isinstance(target, Client):
         return target.pk
@@ -498,11 +506,11 @@ def _string(item: dict[str, Any], key: str, where: str, *, required: bool = Fals
     value = item.get(key)
     if value is None:
         if required:
-            raise TenantFileError(f"{where}.{key}", _("missing."))
+            raise TenantFileError(_in(where, f"{key}"), _("missing."))
         return None
     if not isinstance(value, str) or not value:
         raise TenantFileError(
-            f"{where}.{key}", _("a non-empty string expected, not %(type)s.") % {"type": type_name(value)}
+            _in(where, f"{key}"), _("a non-empty string expected, not %(type)s.") % {"type": type_name(value)}
         )
     return value
 
@@ -512,11 +520,11 @@ def _strings(item: dict[str, Any], key: str, where: str) -> list[str] | None:
     if value is None:
         return None
     if not isinstance(value, list):
-        raise TenantFileError(f"{where}.{key}", _("an array expected, not %(type)s.") % {"type": type_name(value)})
+        raise TenantFileError(_in(where, f"{key}"), _("an array expected, not %(type)s.") % {"type": type_name(value)})
     for index, entry in enumerate(value):
         if not isinstance(entry, str):
             raise TenantFileError(
-                f"{where}.{key}[{index}]", _("a string expected, not %(type)s.") % {"type": type_name(entry)}
+                _in(where, f"{key}[{index}]"), _("a string expected, not %(type)s.") % {"type": type_name(entry)}
             )
     return value
 
@@ -525,5 +533,5 @@ def _field_error(where: str, exc: DomainError) -> TenantFileError:
     """A service's refusal, at the place in the file: the first field it names, and its message."""
     first = exc.errors[0] if exc.errors else None
     if first is not None and first.field:
-        return TenantFileError(f"{where}.{first.field}", first.message)
+        return TenantFileError(_in(where, f"{first.field}"), first.message)
     return TenantFileError(where, exc.message)

@@ -52,6 +52,7 @@ class TenantFileError(DomainError):
     code = ErrorCode.INVALID_BODY
 
     def __init__(self, where: str, message: str) -> None:
+        where = where.rstrip(":")  # a directory item's place is its file, "clients/ops.json:"
         super().__init__(f"{where}: {message}" if where else message)
         self.where = where
 

@@ -362,6 +362,22 @@ def test_the_deploy_cli_directory_format_is_read_too(tmp_path):
     ]
 
 
+def test_an_error_in_the_directory_format_names_the_file(tmp_path):
+    (tmp_path / "grants").mkdir()
+    (tmp_path / "grants" / "ops.json").write_text(
+        json.dumps({"client_id": "ops", "audience": "https://t.auth0.com/api/v2/", "scope": ["read:user"]})
+    )
+    (tmp_path / "clients").mkdir()
+    (tmp_path / "clients" / "ops.json").write_text(json.dumps({"name": "ops"}))
+
+    message = _refused(tmp_path)
+
+    assert (
+        message
+        == f"{tmp_path}: grants/ops.json: scope[0]: read:user is not a Management API scope. Nothing was changed."
+    )
+
+
 def test_users_can_come_from_an_auth0_bulk_import_file(tmp_path, connection):
     _write(tmp_path, json.dumps([{"email": "one@example.com", "password": USER_PASSWORD}]), "users.json")
     tenant = {"users": [{"connection": connection.name, "file": "users.json"}]}
