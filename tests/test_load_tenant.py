@@ -19,6 +19,7 @@ from clients.models import Client
 from clients.services import create_client
 from connections.models import Connection
 from core.actors import SYSTEM
+from core.errors import PayloadValidationError
 from core.hashing import bcrypt_verify
 from tenants import reader
 from users.models import User
@@ -633,3 +634,21 @@ def test_a_fixed_client_id_that_is_taken_is_a_conflict():
     with pytest.raises(ClientAlreadyExists):
         create_client(name="second", scopes="", client_id=CLIENT_ID, client_secret=SECRET, actor=SYSTEM)
     assert list(Client.objects.values_list("name", flat=True)) == ["first"]
+
+
+@pytest.mark.parametrize(
+    ("secret", "code"),
+    [
+        (1234567890123456, "INVALID_TYPE"),
+        ("x" * 15, "MIN_LENGTH"),
+        ("é" * 37, "MAX_LENGTH"),
+        ("a\x00" * 8, "INVALID_CHARACTERS"),
+    ],
+)
+def test_a_fixed_secret_of_the_wrong_shape_is_refused_by_the_service(secret, code):
+    with pytest.raises(PayloadValidationError) as caught:
+        create_client(name="ops", scopes="", client_id=CLIENT_ID, client_secret=secret, actor=SYSTEM)
+
+    assert [(e.field, e.code) for e in caught.value.errors] == [("client_secret", code)]
+    assert str(secret) not in caught.value.message
+    assert not Client.objects.exists()
