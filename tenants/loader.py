@@ -38,7 +38,7 @@ from django.utils.translation import gettext as _
 
 from clients.models import Client
 from clients.scopes import KNOWN_SCOPES
-from clients.services import create_client, rotate_client_secret, update_client
+from clients.services import CLIENT_ID_PATTERN, create_client, rotate_client_secret, update_client
 from connections.models import Connection, Strategy
 from connections.options import modelled_options, validate_connection
 from connections.services import create_connection, update_connection
@@ -254,6 +254,23 @@ class _Loader:
             where, _("no client is named %(name)s, in the file or the directory.") % {"name": reference}
         )
 
+    def _enabled_client(self, reference: str, where: str) -> _ClientPlan | Client | None:
+        """A client an export enables; ``None`` for the id of a client the export left out.
+
+        The Deploy CLI writes enabled clients by name, and a client it did not export (its own, or one in
+        ``AUTH0_EXCLUDED_CLIENTS``) by its id (``mapClientID2NameSorted`` keeps what it cannot map): such an id is
+        skipped, so the export still loads. A name that matches nothing stays an error (a typo).
+        """
+        try:
+            return self._client(reference, where)
+        except TenantFileError:
+            if not CLIENT_ID_PATTERN.fullmatch(reference):
+                raise
+        self.summary.skipped.append(
+            _("%(where)s: client %(id)s is not in the file or the directory") % {"where": where, "id": reference}
+        )
+        return None
+
     def _plan_connections(self, section: str, items: list[tuple[str, dict[str, Any]]], default: str | None) -> None:
         taken = {plan.name: plan.where for plan in self.connections}
         for where, item in items:
@@ -299,9 +316,11 @@ class _Loader:
             enabled = _strings(item, "enabled_clients", where)
             clients = None
             if enabled is not None:
-                clients = [
-                    (ref, self._client(ref, _in(where, f"enabled_clients[{i}]"))) for i, ref in enumerate(enabled)
-                ]
+                clients = []
+                for i, ref in enumerate(enabled):
+                    target = self._enabled_client(ref, _in(where, f"enabled_clients[{i}]"))
+                    if target is not None:
+                        clients.append((ref, target))
             existing = Connection.objects.filter(name=name).first()
             if existing is not None and existing.strategy != strategy:
                 raise TenantFileError(

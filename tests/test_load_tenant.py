@@ -67,6 +67,7 @@ databases:
     enabled_clients:
       - ci-ops
       - My SPA
+      - DeployCl1ClientIdNotExp0rted0000
     is_domain_connection: false
     options:
       mfa:
@@ -236,6 +237,8 @@ def test_what_is_not_modelled_is_reported_once_as_skipped(tmp_path, keywords):
     skipped = [line for line in lines if line.startswith("skipped: ")]
     assert skipped == [
         "skipped: sections not modelled: pages, resourceServers, tenant",
+        "skipped: databases[0].enabled_clients[2]: client DeployCl1ClientIdNotExp0rted0000 is not in the file or the "
+        "directory",
         "skipped: connections[1] google-oauth2: strategy google-oauth2 not modelled",
         "skipped: clientGrants[1]: audience https://ci.example.com/api is not this service's Management API",
         "skipped: clients: keys not modelled: allowed_origins, callbacks, jwt_configuration, "
@@ -500,7 +503,7 @@ def test_a_bad_file_leaves_an_earlier_load_as_it_was(tmp_path, keywords):
         (("min_length: 10", "min_length: 1000"), "databases[0].options.password_complexity_options.min_length:"),
         (("- name: sms\n    strategy: sms", "- name: 'sms connection'\n    strategy: sms"), "connections[0].name:"),
         (
-            ("      - My SPA\n    is_domain", "      - Their SPA\n    is_domain"),
+            ("      - My SPA\n      - Deploy", "      - Their SPA\n      - Deploy"),
             "databases[0].enabled_clients[1]: no client is named Their SPA",
         ),
         (
