@@ -126,8 +126,10 @@ def load_tenant(document: Document, *, actor: Actor, dry_run: bool = False) -> T
     the place in the file; nothing is changed then.
     """
     loader = _Loader(document, actor)
-    loader.plan()
     with transaction.atomic():
+        # Read and written in one transaction: a row another process creates meanwhile meets the unique
+        # constraints (an error, nothing changed; a second run then finds it), never a duplicate.
+        loader.plan()
         loader.apply()
         if dry_run:
             transaction.set_rollback(True)
