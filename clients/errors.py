@@ -14,6 +14,7 @@ class ClientErrorCode(StrEnum):
     """The codes this app answers with."""
 
     INEXISTENT_CLIENT = "inexistent_client"
+    CLIENT_EXISTS = "client_exists"
     # Why a bearer token is refused (``clients.tokens.InvalidToken``, 401).
     INVALID_TOKEN = "invalid_token"  # noqa: S105 - an error code, not a secret
     USER_TOKEN = "user_token"  # noqa: S105 - an error code, not a secret
@@ -59,6 +60,14 @@ class ClientNotFound(DomainError):
     status = 404
     code = ClientErrorCode.INEXISTENT_CLIENT
     default_message = _("The client does not exist.")
+
+
+class ClientAlreadyExists(DomainError):
+    """A fixed client id that another client already has (409)."""
+
+    status = 409
+    code = ClientErrorCode.CLIENT_EXISTS
+    default_message = _("A client with this id already exists.")
 
 
 class InvalidToken(DomainError):

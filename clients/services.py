@@ -1,22 +1,25 @@
 """Writes and checks of machine-to-machine clients.
 
-Secrets are generated here, returned once to the caller, and stored only as bcrypt hashes. Operator tokens
-(``manage.py issue_token``) are minted here too, under the same scope check as a client's grants. Raises
-``PayloadValidationError`` for unknown scopes or connections and ``ClientNotFound`` for unknown ids.
+Secrets are generated here, returned once to the caller, and stored only as bcrypt hashes; a caller may instead
+fix a client's id and secret (``manage.py load_tenant``, for CI), and the secret is hashed the same way. Operator
+tokens (``manage.py issue_token``) are minted here too, under the same scope check as a client's grants. Raises
+``PayloadValidationError`` for unknown scopes or connections and a malformed fixed id or secret,
+``ClientAlreadyExists`` for a fixed id that is taken and ``ClientNotFound`` for unknown ids.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from collections.abc import Iterable
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from clients.errors import ClientErrorCode, ClientNotFound
+from clients.errors import ClientAlreadyExists, ClientErrorCode, ClientNotFound
 from clients.models import Client
 from clients.scopes import parse_scopes, unknown_scopes
 from clients.tokens import OPERATOR, issue_token
@@ -24,13 +27,57 @@ from connections.models import Connection
 from core.actors import Actor
 from core.errors import FieldCode, FieldError, PayloadValidationError
 from core.hashing import BCRYPT_MAX_BYTES, bcrypt_hash, bcrypt_spend_one_check, bcrypt_verify
+from core.schema import text_fault
 
 logger = logging.getLogger(__name__)
+
+
+# A fixed client id has the shape of a generated one (``models.new_client_id``: 32 letters and digits, Auth0's
+# shape), which the table's check constraint also demands of every row.
+CLIENT_ID_PATTERN = re.compile(r"[A-Za-z0-9]{32}")
+# A fixed secret is bcrypt's input: at most 72 bytes. At least 16 characters keeps a CI secret out of reach of
+# guessing (the token endpoint also limits failed authentications per client id and per address).
+CLIENT_SECRET_MIN_LENGTH = 16
 
 
 def _new_secret() -> tuple[str, str]:
     secret = secrets.token_urlsafe(48)  # 64 characters: within bcrypt's 72 bytes
     return secret, bcrypt_hash(secret)
+
+
+def _checked_client_id(client_id: str) -> str:
+    if not isinstance(client_id, str) or not CLIENT_ID_PATTERN.fullmatch(client_id):
+        message = _("A client id is 32 letters (A-Z, a-z) and digits.")
+        raise PayloadValidationError(message, errors=[FieldError("client_id", FieldCode.PATTERN, message)])
+    return client_id
+
+
+def _given_secret(secret: str) -> tuple[str, str]:
+    """A secret the caller chose, checked and hashed; the messages never repeat it."""
+    if not isinstance(secret, str):
+        message = _("A client secret is a string.")
+        raise PayloadValidationError(message, errors=[FieldError("client_secret", FieldCode.INVALID_TYPE, message)])
+    fault = text_fault(secret)
+    if fault is not None:
+        raise PayloadValidationError(fault, errors=[FieldError("client_secret", FieldCode.INVALID_CHARACTERS, fault)])
+    too_short = len(secret) < CLIENT_SECRET_MIN_LENGTH
+    if too_short or len(secret.encode("utf-8")) > BCRYPT_MAX_BYTES:
+        message = _("A client secret is %(min)d characters to %(max)d bytes long.") % {
+            "min": CLIENT_SECRET_MIN_LENGTH,
+            "max": BCRYPT_MAX_BYTES,
+        }
+        code = FieldCode.MIN_LENGTH if too_short else FieldCode.MAX_LENGTH
+        raise PayloadValidationError(message, errors=[FieldError("client_secret", code, message)])
+    return secret, bcrypt_hash(secret)
+
+
+def _checked_name(name: str) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise PayloadValidationError(
+            _("The client needs a name."),
+            errors=[FieldError("name", FieldCode.MIN_LENGTH, _("The client needs a name."))],
+        )
+    return name.strip()
 
 
 def _checked_scopes(scopes: Iterable[str] | str) -> list[str]:
@@ -74,35 +121,82 @@ def _connections(names: Iterable[str]) -> list[Connection]:
 
 @transaction.atomic
 def create_client(
-    *, name: str, scopes: Iterable[str] | str, connections: Iterable[str] = (), actor: Actor
+    *,
+    name: str,
+    scopes: Iterable[str] | str,
+    connections: Iterable[str] = (),
+    client_id: str | None = None,
+    client_secret: str | None = None,
+    actor: Actor,
 ) -> tuple[Client, str]:
-    """Create a client; returns it with its plaintext secret, which is never retrievable again."""
-    if not name or not name.strip():
-        raise PayloadValidationError(
-            _("The client needs a name."),
-            errors=[FieldError("name", FieldCode.MIN_LENGTH, _("The client needs a name."))],
-        )
+    """Create a client; returns it with its plaintext secret, which is never retrievable again.
+
+    ``client_id`` and ``client_secret`` fix the id (32 letters and digits) and the secret (16 characters to 72
+    bytes, stored as its bcrypt hash) instead of generating them, so a CI run knows them in advance. Raises
+    ``PayloadValidationError`` (fields ``name``, ``scopes``, ``connections``, ``client_id``, ``client_secret``)
+    and ``ClientAlreadyExists`` (409) when the fixed id is taken: the primary key decides, not a prior lookup.
+    """
+    clean_name = _checked_name(name)
     granted = _checked_scopes(scopes)
     enabled = _connections(connections)
-    secret, digest = _new_secret()
-    client = Client.objects.create(
-        name=name.strip(), scopes=granted, secret_hash=digest, secret_rotated_at=timezone.now()
-    )
+    fixed = {} if client_id is None else {"client_id": _checked_client_id(client_id)}
+    secret, digest = _new_secret() if client_secret is None else _given_secret(client_secret)
+    try:
+        with transaction.atomic():
+            client = Client.objects.create(
+                name=clean_name, scopes=granted, secret_hash=digest, secret_rotated_at=timezone.now(), **fixed
+            )
+    except IntegrityError as exc:
+        raise ClientAlreadyExists() from exc
     client.connections.set(enabled)
     logger.info("client created client_id=%s by %s", client.client_id, actor)
     return client, secret
 
 
 @transaction.atomic
-def rotate_client_secret(*, client_id: str, actor: Actor) -> str:
-    """A new secret; the old one stops working and every token issued before is refused.
+def update_client(
+    *,
+    client_id: str,
+    name: str | None = None,
+    scopes: Iterable[str] | str | None = None,
+    connections: Iterable[str] | None = None,
+    actor: Actor,
+) -> Client:
+    """Replace a client's name, granted scopes and/or enabled connections (by name); ``None`` keeps a part.
+
+    Tokens already issued keep the scopes they carry until they expire, as Auth0's do after a grant changes.
+    Raises ``ClientNotFound`` and ``PayloadValidationError`` (fields ``name``, ``scopes``, ``connections``).
+    """
+    try:
+        client = Client.objects.select_for_update().get(pk=client_id)
+    except Client.DoesNotExist as exc:
+        raise ClientNotFound() from exc
+    changed = []
+    if name is not None:
+        client.name = _checked_name(name)
+        changed.append("name")
+    if scopes is not None:
+        client.scopes = _checked_scopes(scopes)
+        changed.append("scopes")
+    if connections is not None:
+        client.connections.set(_connections(connections))
+        changed.append("connections")
+    client.save(update_fields=["updated_at", *(f for f in changed if f != "connections")])
+    logger.info("client updated client_id=%s fields=%s by %s", client_id, ",".join(changed), actor)
+    return client
+
+
+@transaction.atomic
+def rotate_client_secret(*, client_id: str, actor: Actor, secret: str | None = None) -> str:
+    """A new secret (generated, or ``secret`` when the caller fixes it, checked as ``create_client`` checks it);
+    the old one stops working and every token issued before is refused.
 
     The client's ``token_generation`` goes up by one in the same UPDATE (atomic in the database, so two concurrent
     rotations raise it twice); tokens carry the generation they were minted in and ``clients.tokens`` honours only
     the current one, so even a token minted in the same second, or on a host whose clock is behind, dies here.
-    Raises ``ClientNotFound`` for an unknown id.
+    Raises ``ClientNotFound`` for an unknown id and ``PayloadValidationError`` for a ``secret`` of the wrong length.
     """
-    secret, digest = _new_secret()
+    secret, digest = _new_secret() if secret is None else _given_secret(secret)
     now = timezone.now()
     updated = Client.objects.filter(pk=client_id).update(
         secret_hash=digest,

@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "idempotency",
     "jobs",
     "ratelimits",
+    "tenants",
 ]
 
 MIDDLEWARE = [
@@ -187,6 +188,9 @@ CLIENT_AUTH_FAILURES_PER_IP = os.environ.get("CLIENT_AUTH_FAILURES_PER_IP", "100
 CLIENT_AUTH_FAILURES_PER_CLIENT = os.environ.get("CLIENT_AUTH_FAILURES_PER_CLIENT", "100/hour")
 # The database connection the password grant uses when the request names no realm (Auth0's tenant setting).
 DEFAULT_DIRECTORY = os.environ.get("DEFAULT_DIRECTORY", "")
+# A tenant file (Auth0 Deploy CLI YAML/JSON or directory format) that `manage.py load_tenant --from-env` applies at
+# start; empty: nothing is loaded.
+TENANT_FILE = os.environ.get("TENANT_FILE", "")
 # Audiences the password grant issues tokens for, besides the management API's (whose bearer authentication
 # refuses them) and $AUTH_ISSUER/userinfo. Comma-separated.
 PASSWORD_GRANT_AUDIENCES = [a.strip() for a in os.environ.get("PASSWORD_GRANT_AUDIENCES", "").split(",") if a.strip()]

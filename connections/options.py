@@ -137,3 +137,11 @@ def validate_connection(*, name: Any, strategy: Any, options: Any) -> dict[str, 
     if strategy == Strategy.AUTH0:
         stored.setdefault("passwordPolicy", DEFAULT_LEVEL)
     return stored
+
+
+def modelled_options(strategy: str) -> frozenset[str]:
+    """The option keys this service stores and acts on for ``strategy`` (one of ``Strategy``); Auth0 has more.
+
+    Used by ``manage.py load_tenant`` to tell options it reports as skipped from those it validates.
+    """
+    return frozenset(_OPTIONS_BY_STRATEGY[strategy]().fields)

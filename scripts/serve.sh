@@ -32,6 +32,8 @@ if [ -n "$PUBLIC_BASE_URL" ]; then export PUBLIC_BASE_URL; else unset PUBLIC_BAS
 .venv/bin/python manage.py compile_translations >/dev/null
 .venv/bin/python manage.py migrate --noinput >/dev/null
 .venv/bin/python manage.py collectstatic --noinput >/dev/null
+# A declarative tenant (connections, clients with fixed ids, users) when TENANT_FILE names one; its summary is shown.
+.venv/bin/python manage.py load_tenant --from-env
 CONNECTION_ID="$(.venv/bin/python manage.py create_connection Username-Password-Authentication --strategy auth0 \
   --if-missing | .venv/bin/python -c 'import json, sys; print(json.load(sys.stdin)["id"])')"
 # The effective public URL (PUBLIC_BASE_URL as settings read it) and every management scope there is

@@ -26,7 +26,7 @@ from api.problems import Problem, ProblemCode, translate
 from api.v1 import problems as v1
 from core.errors import DomainError, ErrorCode, FieldCode, FieldError
 
-DOMAIN_APPS = ("core", "users", "connections", "clients", "audit", "jobs", "idempotency", "ratelimits")
+DOMAIN_APPS = ("core", "users", "connections", "clients", "audit", "jobs", "idempotency", "ratelimits", "tenants")
 # The exceptions that stay plain, and why (each module says so too).
 PLAIN_EXCEPTIONS = {
     "jobs.worker.StopRequested": "the worker's own control flow, caught a few frames up",
