@@ -115,7 +115,7 @@ def test_a_rolled_back_create_emits_nothing(connection, stream, hook, run_tasks)
     class Abort(Exception):
         pass
 
-    data = {"connection": connection.name, "email": "ann@example.com", "password": STRONG_PASSWORD}
+    data: Any = {"connection": connection.name, "email": "ann@example.com", "password": STRONG_PASSWORD}
     with pytest.raises(Abort), transaction.atomic():
         create_user(data=data, actor=SYSTEM)
         # Written in the transaction: the event, its delivery, and the tasks (delivery and verification mail).

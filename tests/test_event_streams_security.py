@@ -5,6 +5,7 @@ SECRET_KEY rotation through SECRET_KEY_FALLBACKS."""
 from __future__ import annotations
 
 import socket
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -80,8 +81,13 @@ def test_a_stream_to_a_private_address_cannot_be_created():
 
 
 def _create(connection):
-    data = {"connection": connection.name, "email": "ann@example.com", "password": STRONG_PASSWORD}
-    create_user(data={**data, "verify_email": False}, actor=SYSTEM)
+    data: Any = {
+        "connection": connection.name,
+        "email": "ann@example.com",
+        "password": STRONG_PASSWORD,
+        "verify_email": False,
+    }
+    create_user(data=data, actor=SYSTEM)
 
 
 def test_delivery_to_a_private_address_is_refused_when_the_flag_is_off(connection, run_tasks):
@@ -147,3 +153,20 @@ def test_a_rotated_secret_key_still_decrypts_through_the_fallbacks(settings):
     assert decrypt_secret(rotated) == "s3cret"  # now under the new key alone
     with pytest.raises(SecretDecryptionError):
         decrypt_secret(token)  # the old key is gone
+
+
+def test_the_admin_lists_streams_and_deliveries_without_secrets(admin_client, connection, run_tasks):
+    stream = create_event_stream(
+        name="crm",
+        subscriptions=["user.created"],
+        webhook_endpoint="https://93.184.215.14/events",
+        authorization=WebhookAuthorization(method="bearer", token="the-bearer-token"),
+        actor=SYSTEM,
+    )
+    _create(connection)
+    page = admin_client.get(f"/admin/events/eventstream/{stream.pk}/change/")
+    assert page.status_code == 200 and "crm" in page.text
+    assert stream.authorization_secret_encrypted not in page.text and "the-bearer-token" not in page.text
+    delivery = Delivery.objects.get()
+    assert admin_client.get("/admin/events/delivery/").status_code == 200
+    assert delivery.event_id in admin_client.get(f"/admin/events/delivery/{delivery.pk}/change/").text

@@ -84,8 +84,13 @@ def test_a_worker_killed_mid_delivery_is_redelivered_after_restart(transactional
     # The first request hangs long enough for the worker to be killed while it waits for the answer.
     with receiver(answers=[(200, {}, 60.0)]) as hook:
         _stream(hook.url)
-        data = {"connection": connection.name, "email": "ann@example.com", "password": STRONG_PASSWORD}
-        create_user(data={**data, "verify_email": False}, actor=SYSTEM)
+        data: Any = {
+            "connection": connection.name,
+            "email": "ann@example.com",
+            "password": STRONG_PASSWORD,
+            "verify_email": False,
+        }
+        create_user(data=data, actor=SYSTEM)
         short = {"EVENT_STREAMS_CLAIM_SECONDS": "2", "EVENT_STREAMS_TIMEOUT_SECONDS": "90"}
         with worker(**short) as first:
             hook.wait_for(1, timeout=60)
@@ -112,8 +117,13 @@ def test_a_thousand_creates_arrive_all_in_per_user_order_with_two_workers(transa
         _stream(hook.url)
         ids = []
         for i in range(users):
-            data = {"connection": connection.name, "email": f"u{i}@example.com", "password": STRONG_PASSWORD}
-            ids.append(create_user(data={**data, "verify_email": False}, actor=SYSTEM).user_id)
+            data: Any = {
+                "connection": connection.name,
+                "email": f"u{i}@example.com",
+                "password": STRONG_PASSWORD,
+                "verify_email": False,
+            }
+            ids.append(create_user(data=data, actor=SYSTEM).user_id)
         for round_ in range(2):  # two updates each for the first hundred users, after their create
             for user_id in ids[:updates]:
                 update_user(user_id=user_id, data={"name": f"round {round_}"}, actor=SYSTEM)
