@@ -62,4 +62,4 @@ def test_a_verification_mail_is_retried_after_a_mail_server_error(api, connectio
                 break
             time.sleep(0.01)
     assert len(calls) == 2 and [m.to for m in mailoutbox] == [["ann@example.com"]]
-    assert sorted(DBTaskResult.objects.values_list("return_value", flat=True)) == ["retrying", "sent"]
+    assert sorted(str(v) for v in DBTaskResult.objects.values_list("return_value", flat=True)) == ["retrying", "sent"]
