@@ -46,7 +46,8 @@ seconds = settings.ACCESS_TOKEN_LIFETIME_SECONDS
 print(settings.PUBLIC_BASE_URL, f"{seconds // 3600}h" if seconds % 3600 == 0 else f"{seconds}s", " ".join(KNOWN_SCOPES))')
 TOKEN="$(.venv/bin/python manage.py issue_token --scopes "$SCOPES" --client-id serve.sh)"
 
-# The job worker (bulk imports), started beside gunicorn and stopped with it: the one place that names it.
+# The worker (every queued task: event deliveries, e-mails, bulk imports), started beside gunicorn and stopped with
+# it: the one place that names it.
 WORKER_COMMAND=(.venv/bin/python manage.py run_jobs)
 
 # Each instance has its own gunicorn control socket (gunicornc -s PATH): two servers on one machine would

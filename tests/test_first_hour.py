@@ -27,7 +27,19 @@ from tests.helpers import STRONG_PASSWORD
 from tests.live import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT_APPS = {"api", "audit", "clients", "connections", "core", "idempotency", "jobs", "ratelimits", "tenants", "users"}
+PROJECT_APPS = {
+    "api",
+    "audit",
+    "clients",
+    "connections",
+    "core",
+    "events",
+    "idempotency",
+    "jobs",
+    "ratelimits",
+    "tenants",
+    "users",
+}
 
 
 # --- one public URL -------------------------------------------------------------------------------------------------
@@ -233,4 +245,4 @@ def test_run_jobs_lines_carry_time_pid_and_level_like_gunicorns():
     stamp = r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[\d+\] \[INFO\] jobs\.worker: "
     lines = (result.stdout + result.stderr).splitlines()
     assert any(re.fullmatch(stamp + r"worker \S+ running once", line) for line in lines), lines
-    assert any(re.fullmatch(stamp + r"worker \S+ stopped after 0 job\(s\)", line) for line in lines), lines
+    assert any(re.fullmatch(stamp + r"worker \S+ stopped after 0 task\(s\)", line) for line in lines), lines

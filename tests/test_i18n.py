@@ -169,6 +169,7 @@ _SOURCES = (
     "config",
     "connections",
     "core",
+    "events",
     "idempotency",
     "jobs",
     "locale",
