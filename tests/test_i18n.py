@@ -163,7 +163,17 @@ def test_positional_placeholders_keep_their_order_in_japanese(create, connection
 
 # What a plain start needs of the checkout: the packages and the catalogue's source, never a compiled .mo.
 _SOURCES = (
-    "api", "audit", "clients", "config", "connections", "core", "events", "idempotency", "jobs", "locale", "ratelimits"
+    "api",
+    "audit",
+    "clients",
+    "config",
+    "connections",
+    "core",
+    "events",
+    "idempotency",
+    "jobs",
+    "locale",
+    "ratelimits",
 )
 _NO_BUILD_OUTPUT = shutil.ignore_patterns("*.mo", "__pycache__")
 

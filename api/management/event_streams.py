@@ -45,10 +45,10 @@ from events.selectors import get_delivery, get_event_stream, list_deliveries, li
 from events.serializers import (
     DEFAULT_TAKE,
     CreateEventStreamRequestSerializer,
+    CreateTestEventRequestSerializer,
     ListDeliveriesQuerySerializer,
     ListEventStreamsQuerySerializer,
     RedeliveryRequestSerializer,
-    CreateTestEventRequestSerializer,
     UpdateEventStreamRequestSerializer,
 )
 from events.services import (
@@ -77,7 +77,9 @@ REDELIVER = ("update:event_deliveries",)
 # correctly": Event Testing, Observability, and Failure Recovery); ``statuses`` also takes ours.
 DEFAULT_DELIVERY_STATUSES = (DeliveryStatus.FAILED,)
 
-_STREAM_ID = OpenApiParameter("stream_id", str, OpenApiParameter.PATH, description="Unique identifier for the event stream.")
+_STREAM_ID = OpenApiParameter(
+    "stream_id", str, OpenApiParameter.PATH, description="Unique identifier for the event stream."
+)
 _EVENT_ID = OpenApiParameter("event_id", str, OpenApiParameter.PATH, description="Unique identifier for the event.")
 _AUTHORIZATION = "destination.configuration.webhook_authorization"
 
