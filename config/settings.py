@@ -42,6 +42,16 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from exc
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from exc
+
+
 DEBUG = env_bool("DEBUG", False)
 DATA_DIR = Path(os.environ.get("DATA_DIR") or BASE_DIR / "var")
 
@@ -203,16 +213,13 @@ JOBS_POLL_INTERVAL_SECONDS = env_int("JOBS_POLL_INTERVAL_SECONDS", 2)
 # Django's Tasks framework with django-tasks-db's database backend: a task enqueued inside a transaction is a row
 # written in that transaction (the outbox), run by `manage.py run_jobs`.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
-
-
-def env_float(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        return float(value)
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from exc
+# How often an idle worker looks for ready tasks, in seconds: the delay between a commit and its delivery.
+TASKS_POLL_INTERVAL_SECONDS = env_float("TASKS_POLL_INTERVAL_SECONDS", 0.05)
+# Finished tasks are kept this long (seconds) for inspection in the admin, then deleted by the worker.
+TASKS_RETENTION_SECONDS = env_int("TASKS_RETENTION_SECONDS", 86_400)
+# Mails sent by the worker (verification, password reset): attempts, and the first retry's delay in seconds.
+EMAIL_SEND_MAX_ATTEMPTS = env_int("EMAIL_SEND_MAX_ATTEMPTS", 5)
+EMAIL_SEND_RETRY_BASE_SECONDS = env_float("EMAIL_SEND_RETRY_BASE_SECONDS", 30.0)
 
 
 # Event streams (events/). Development and tests only: allow http endpoints and local/private addresses.

@@ -195,3 +195,19 @@ def live_server_url(transactional_db: None, _session_live_server: str) -> str:
     writes are visible here and rows committed here are visible to it. A test that needs other settings (rate
     limits, worker counts, REDIS_URL) starts its own with ``tests.live.gunicorn_server``."""
     return _session_live_server
+
+
+@pytest.fixture
+def run_tasks(db: None) -> Callable[[], int]:
+    """Run the queued tasks that are ready (event deliveries, e-mails, import jobs) in this process, as
+    ``manage.py run_jobs --once`` does, and return how many ran. Requests only queue them now: a test that expects
+    a mail or a delivery after a request runs this first."""
+
+    def run() -> int:
+        from jobs.taskworker import TaskWorker
+
+        worker = TaskWorker(worker_id="test-worker", interval=0, batch=True)
+        worker.run()
+        return worker._run_tasks
+
+    return run
