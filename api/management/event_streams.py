@@ -32,12 +32,11 @@ from rest_framework.response import Response
 from api.base import ManagementAPIView
 from api.bearer import client_actor
 from api.docs import BODY_ERRORS, errors
-from audit.models import EventType as AuditEventType
-from audit.services import record_event
 from core import messages
 from core.actors import Actor
 from core.errors import FieldCode, FieldError, PayloadValidationError, QueryValidationError
 from core.schema import payload_message, validate_payload, validate_query
+from events.audit import record_stream_write
 from events.envelope import render_cloud_event
 from events.errors import DeliveryNotFound, EventStreamNotFound
 from events.models import AuthorizationMethod, Delivery, DeliveryAttempt, DeliveryStatus, EventStream
@@ -163,14 +162,8 @@ def _authorization(body: dict[str, Any], *, current: EventStream | None = None) 
 
 
 def _audit(description: str, stream_id: str, actor: Actor, **details: Any) -> None:
-    """A ``sapi`` audit row, as every management write records one, in the caller's transaction. Only ids, names
-    and the fields changed are recorded: never a token, password or signing secret."""
-    record_event(
-        type=AuditEventType.SUCCESS_API_OPERATION,
-        description=description,
-        actor=actor,
-        details={"event_stream_id": stream_id, **details},
-    )
+    """A ``sapi`` audit row, as every management write records one, in the caller's transaction."""
+    record_stream_write(description, stream_id=stream_id, actor=actor, **details)
 
 
 # --- documentation bodies ---------------------------------------------------------------------------------------
