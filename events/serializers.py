@@ -143,6 +143,11 @@ class SubscriptionListField(StrictField):
             # A few repeats are harmless; thousands are a mistake, refused before checking them one by one.
             raise fail(messages.array_too_long(len(data), self.max_items), FieldCode.ARRAY_LENGTH_LONG)
         for index, item in enumerate(data):
+            if not isinstance(item, dict):
+                # Checked here: a bound serializer given null reports a list, which its ``errors`` cannot hold.
+                message = messages.invalid_type("object", json_type(item))
+                errors[str(index)] = [ErrorDetail(message, code=FieldCode.INVALID_TYPE)]
+                continue
             serializer = SubscriptionSerializer(data=item)
             if serializer.is_valid():
                 types.append(serializer.validated_data["event_type"])

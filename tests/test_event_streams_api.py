@@ -369,6 +369,9 @@ def _auth(**fields: Any) -> dict[str, Any]:
         (bearer_body(subscriptions=[]), "subscriptions", "ARRAY_LENGTH_SHORT"),
         (bearer_body(subscriptions="user.created"), "subscriptions", "INVALID_TYPE"),
         (bearer_body(subscriptions=["user.created"]), "subscriptions.0", "INVALID_TYPE"),
+        (bearer_body(subscriptions=[None]), "subscriptions.0", "INVALID_TYPE"),
+        (bearer_body(subscriptions=[{"event_type": "user.created"}, 5]), "subscriptions.1", "INVALID_TYPE"),
+        (bearer_body(subscriptions=[{"event_type": None}]), "subscriptions.0.event_type", "INVALID_TYPE"),
         (bearer_body(subscriptions=[{"event_type": "user.exploded"}]), "subscriptions.0.event_type", "ENUM_MISMATCH"),
         (
             bearer_body(subscriptions=[{"event_type": "user.created", "filter": "x"}]),
