@@ -245,6 +245,14 @@ def test_a_new_method_needs_its_secret(streams_api, stream):
     assert authorization_secret(EventStream.objects.get(pk=stream["id"])) == TOKEN
 
 
+def test_a_token_stored_under_a_retired_secret_key_must_be_sent_again(streams_api, stream, settings):
+    settings.SECRET_KEY = "a-new-secret-key-without-the-old-one-as-fallback"
+    destination = bearer_body()["destination"]
+    destination["configuration"]["webhook_authorization"] = {"method": "bearer"}
+    body = invalid(streams_api.patch(stream_url(stream["id"]), {"destination": destination}, format="json"))
+    assert [e["field"] for e in body["errors"]] == ["destination.configuration.webhook_authorization.token"]
+
+
 def test_patch_of_an_unknown_stream_is_404(streams_api):
     response = streams_api.patch(stream_url("est_0000000000000000"), {"name": "x"}, format="json")
     assert response.status_code == 404

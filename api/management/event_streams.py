@@ -34,6 +34,7 @@ from api.bearer import client_actor
 from api.docs import BODY_ERRORS, errors
 from core import messages
 from core.actors import Actor
+from core.crypto import SecretDecryptionError
 from core.errors import FieldCode, FieldError, PayloadValidationError, QueryValidationError
 from core.schema import payload_message, validate_payload, validate_query
 from events.audit import record_stream_write
@@ -148,14 +149,19 @@ def _authorization(body: dict[str, Any], *, current: EventStream | None = None) 
     On an update (``current``) the token or password may be left out to keep the stored one, when the method stays
     the same: Auth0's responses never show the secret, so a client that changes only the endpoint (the Terraform
     provider's write-only ``token_wo``, sent only when its version changes) cannot send it back. A new method needs
-    its secret: ``PayloadValidationError`` (missing property).
+    its secret, and so does a stored one that no configured key opens any more: ``PayloadValidationError`` (missing
+    property).
     """
     method = body["method"]
     secret = body.get("token") if method == AuthorizationMethod.BEARER else body.get("password")
     if secret is None:
         if current is None or current.authorization_method != method:
             raise _missing_secret(method)
-        secret = authorization_secret(current)
+        try:
+            secret = authorization_secret(current)
+        except SecretDecryptionError:
+            # Stored under a SECRET_KEY no longer configured: there is nothing to keep, so it must be sent again.
+            raise _missing_secret(method) from None
     if method == AuthorizationMethod.BEARER:
         return WebhookAuthorization(method=method, token=secret)
     return WebhookAuthorization(method=method, username=body["username"], password=secret)
