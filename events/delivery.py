@@ -163,10 +163,14 @@ def send(stream: EventStream, delivery: Delivery) -> Outcome:
         return Outcome(False, False, None, "the endpoint is not https", elapsed())
     try:
         address = _pinned_address(host, port)
-        pool_class = urllib3.HTTPSConnectionPool if secure else urllib3.HTTPConnectionPool
-        pool_kwargs: dict[str, object] = {"server_hostname": host, "assert_hostname": host} if secure else {}
-        pool = pool_class(
-            address, port, timeout=urllib3.Timeout(connect=timeout, read=timeout), retries=False, **pool_kwargs
+        pool_timeout = urllib3.Timeout(connect=timeout, read=timeout)
+        # The pool connects to the checked address; the host name goes to SNI, the certificate check and Host.
+        pool: urllib3.HTTPConnectionPool = (
+            urllib3.HTTPSConnectionPool(
+                address, port, timeout=pool_timeout, retries=False, server_hostname=host, assert_hostname=host
+            )
+            if secure
+            else urllib3.HTTPConnectionPool(address, port, timeout=pool_timeout, retries=False)
         )
         try:
             response = pool.urlopen(

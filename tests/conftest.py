@@ -211,3 +211,25 @@ def run_tasks(db: None) -> Callable[[], int]:
         return worker._run_tasks
 
     return run
+
+
+@pytest.fixture
+def capture_tasks(run_tasks: Callable[[], int]) -> Callable[..., Any]:
+    """What ``django_capture_on_commit_callbacks`` was to mails sent after commit, for mails (and deliveries) that
+    are now tasks queued in the request's transaction: ``with capture_tasks(execute=True) as queued:`` runs the
+    ready tasks when the block ends; ``queued`` lists one runner per task the block queued (each runs the ready
+    tasks: call it when, and under what clock, the test decides)."""
+    from contextlib import contextmanager
+
+    from django_tasks_db.models import DBTaskResult
+
+    @contextmanager
+    def capture(*, execute: bool = False) -> Iterator[list[Callable[[], int]]]:
+        before = set(DBTaskResult.objects.values_list("pk", flat=True))
+        queued: list[Callable[[], int]] = []
+        yield queued
+        queued.extend(run_tasks for _ in DBTaskResult.objects.exclude(pk__in=before).filter(status="READY"))
+        if execute:
+            run_tasks()
+
+    return capture

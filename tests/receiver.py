@@ -55,7 +55,7 @@ def receiver(**kwargs: Any) -> Iterator[Receiver]:
     state = Receiver(**kwargs)
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             with state.lock:
                 state.received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
@@ -71,7 +71,7 @@ def receiver(**kwargs: Any) -> Iterator[Receiver]:
             self.end_headers()
             self.wfile.write(b"ok")
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's signature
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
