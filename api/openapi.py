@@ -115,6 +115,69 @@ class QueryStringListFieldExtension(OpenApiSerializerFieldExtension):
         return {"type": "array", "items": {"type": "string"}}
 
 
+def _event_type_schema() -> dict[str, Any]:
+    from events.models import EventType
+
+    return {"type": "string", "enum": list(EventType.values)}
+
+
+def _delivery_status_schema() -> dict[str, Any]:
+    from events.models import DeliveryStatus
+
+    return {"type": "string", "enum": list(DeliveryStatus.values)}
+
+
+class EventTypeFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = "events.serializers.EventTypeField"
+
+    def map_serializer_field(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        return _event_type_schema()
+
+
+class SubscriptionListFieldExtension(OpenApiSerializerFieldExtension):
+    """Auth0's ``subscriptions``: ``[{"event_type": ...}]``, at least one."""
+
+    target_class = "events.serializers.SubscriptionListField"
+
+    def map_serializer_field(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        item = {
+            "type": "object",
+            "properties": {"event_type": _event_type_schema()},
+            "required": ["event_type"],
+            "additionalProperties": False,
+        }
+        return {
+            "type": "array",
+            "minItems": self.target.min_items,
+            "maxItems": self.target.max_items,
+            "items": item,
+        }
+
+
+class EventTypeListFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = "events.serializers.EventTypeListField"
+
+    def map_serializer_field(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        return {"type": "array", "items": _event_type_schema()}
+
+
+class StatusListFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = "events.serializers.StatusListField"
+
+    def map_serializer_field(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        return {"type": "array", "items": _delivery_status_schema()}
+
+
+class CommaListFieldExtension(OpenApiSerializerFieldExtension):
+    """``statuses`` and ``event_types`` in the deliveries list's query: comma-separated text."""
+
+    target_class = "events.serializers._CommaListField"
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        return {"type": "string"}
+
+
 class JSONObjectFieldExtension(OpenApiSerializerFieldExtension):
     target_class = "core.schema.JSONObjectField"
     match_subclasses = True

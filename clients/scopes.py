@@ -18,6 +18,14 @@ SCOPE_DESCRIPTIONS = {
     "read:logs": _("Read Logs"),
     "read:logs_users": _("Read logs relating to users"),
     "create:user_tickets": _("Create user tickets"),
+    # Event streams (Auth0's permission list; deliveries have their own pair: listing them also accepts
+    # read:event_streams, one delivery only read:event_deliveries, redelivering update:event_deliveries).
+    "create:event_streams": _("Create Event Streams"),
+    "read:event_streams": _("Read Event Streams"),
+    "update:event_streams": _("Update Event Streams"),
+    "delete:event_streams": _("Delete Event Streams"),
+    "read:event_deliveries": _("Read Event Deliveries"),
+    "update:event_deliveries": _("Update Event Deliveries"),
 }
 KNOWN_SCOPES: tuple[str, ...] = tuple(SCOPE_DESCRIPTIONS)
 

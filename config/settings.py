@@ -392,6 +392,13 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": False,
     "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
+    # Auth0's names for the event streams' enums (its OpenAPI document's), which would otherwise collide with the
+    # other "status" fields' enums. Value lists: the documented enums carry no labels.
+    "ENUM_NAME_OVERRIDES": {
+        "EventStreamStatusEnum": ["enabled", "disabled"],
+        "EventStreamDeliveryStatusEnum": ["pending", "delivered", "failed"],
+        "EventStreamEventTypeEnum": ["user.created", "user.updated", "user.deleted"],
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.openapi.add_server_responses",

@@ -33,6 +33,7 @@ class FieldCode(StrEnum):
     """z-schema's codes for one field's problem (the ``code`` of an ``errors`` entry), as Auth0 reports them."""
 
     ARRAY_LENGTH_LONG = "ARRAY_LENGTH_LONG"
+    ARRAY_LENGTH_SHORT = "ARRAY_LENGTH_SHORT"
     ENUM_MISMATCH = "ENUM_MISMATCH"
     FORMAT = "FORMAT"
     INVALID_CHARACTERS = "INVALID_CHARACTERS"

@@ -101,6 +101,10 @@ def array_too_long(length: int, maximum: int) -> str:
     return _("Array is too long (%(length)s), maximum %(maximum)s") % {"length": length, "maximum": maximum}
 
 
+def array_too_short(length: int, minimum: int) -> str:
+    return _("Array is too short (%(length)s), minimum %(minimum)s") % {"length": length, "minimum": minimum}
+
+
 def too_deep(maximum: int) -> str:
     return _("Object is nested too deeply (more than %(maximum)s levels)") % {"maximum": maximum}
 

@@ -1,63 +1,177 @@
-"""Event streams in the admin: read-only views of the streams (never their secrets), their deliveries and every
-attempt, to follow what was sent and why it failed. Streams are managed through the API."""
+"""Event streams and their deliveries in the admin: what each stream sends where, how its deliveries went.
+
+Streams are created and changed through the management API (``/api/v2/event-streams``), whose schema and endpoint
+check the admin would otherwise have to repeat; here they are listed and read, and *Enable*/*Disable* go through
+``events.services.update_event_stream`` with an audit row, as the API's writes do. No secret is ever shown: the
+encrypted token or password and the signing secret are not among the fields, and the authorization shows only its
+method and username.
+"""
 
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.contrib import admin, messages
+from django.db import transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from events.models import Delivery, DeliveryAttempt, EventStream
+from core.actors import admin_actor
+from events.audit import record_stream_write
+from events.models import Delivery, DeliveryAttempt, EventStream, EventStreamStatus
+from events.services import update_event_stream
 
 
-class _ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
+def _latency(attempt: DeliveryAttempt) -> str:
+    return "" if attempt.duration_ms is None else f"{attempt.duration_ms:.0f} ms"
+
+
+class _ReadOnly:
+    """Nothing added, changed or deleted from these pages."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class DeliveryInline(_ReadOnly, admin.TabularInline):
+    model = Delivery
+    fields = ("event", "event_type", "status", "attempt_count", "last_status_code", "last_latency", "updated_at")
+    readonly_fields = fields
+    ordering = ("-id",)
+    extra = 0
+    max_num = 0
+    show_change_link = True
+    verbose_name_plural = _("deliveries (newest first)")
+
+    @admin.display(description=_("last latency"))
+    def last_latency(self, delivery: Delivery) -> str:
+        attempt = delivery.attempts.order_by("-id").first()
+        return "" if attempt is None else _latency(attempt)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Delivery]:
+        # The newest 50: a stream's history can be long, the Deliveries page has the rest.
+        queryset = super().get_queryset(request)
+        newest = list(queryset.order_by("-id").values_list("pk", flat=True)[:50])
+        return queryset.filter(pk__in=newest)
 
 
 @admin.register(EventStream)
-class EventStreamAdmin(_ReadOnly):
-    list_display = ("id", "name", "status", "disabled_reason", "webhook_endpoint", "consecutive_failures", "created_at")
+class EventStreamAdmin(_ReadOnly, admin.ModelAdmin):
+    list_display = (
+        "name",
+        "id",
+        "status",
+        "disabled_reason",
+        "endpoint_host",
+        "event_type_list",
+        "consecutive_failures",
+        "failed_deliveries",
+        "created_at",
+    )
     list_filter = ("status", "disabled_reason")
     search_fields = ("id", "name", "webhook_endpoint")
-    # The encrypted secrets are left out: nothing in the admin needs them, even encrypted.
+    # Every field but the encrypted secrets.
     fields = (
         "id",
         "name",
         "status",
         "disabled_reason",
-        "subscriptions",
+        "event_type_list",
         "destination_type",
         "webhook_endpoint",
-        "authorization_method",
-        "authorization_username",
+        "authorization",
         "consecutive_failures",
         "created_at",
         "updated_at",
     )
     readonly_fields = fields
+    inlines = (DeliveryInline,)
+    actions = ("enable", "disable")
+
+    def has_status_permission(self, request: HttpRequest) -> bool:
+        """Enable/Disable: the operator's change permission on event streams (the pages stay read-only)."""
+        return request.user.has_perm("events.change_eventstream")
+
+    @admin.display(description=_("endpoint host"))
+    def endpoint_host(self, stream: EventStream) -> str:
+        try:
+            return urlsplit(stream.webhook_endpoint).netloc
+        except ValueError:
+            return stream.webhook_endpoint
+
+    @admin.display(description=_("subscriptions"))
+    def event_type_list(self, stream: EventStream) -> str:
+        return ", ".join(stream.event_types)
+
+    @admin.display(description=_("authorization"))
+    def authorization(self, stream: EventStream) -> str:
+        if stream.authorization_username:
+            return f"{stream.authorization_method} ({stream.authorization_username})"
+        return stream.authorization_method
+
+    @admin.display(description=_("failed deliveries"))
+    def failed_deliveries(self, stream: EventStream) -> int:
+        return stream.deliveries.filter(status="failed").count()
+
+    @admin.action(description=_("Enable the selected event streams"), permissions=["status"])
+    def enable(self, request: HttpRequest, queryset: QuerySet[EventStream]) -> None:
+        self._set_status(request, queryset, EventStreamStatus.ENABLED)
+
+    @admin.action(description=_("Disable the selected event streams"), permissions=["status"])
+    def disable(self, request: HttpRequest, queryset: QuerySet[EventStream]) -> None:
+        self._set_status(request, queryset, EventStreamStatus.DISABLED)
+
+    def _set_status(self, request: HttpRequest, queryset: QuerySet[EventStream], status: str) -> None:
+        actor = admin_actor(request)
+        ids = list(queryset.values_list("pk", flat=True))
+        for stream_id in ids:
+            with transaction.atomic():
+                update_event_stream(stream_id=stream_id, status=status, actor=actor)
+                record_stream_write("Update an Event Stream", stream_id=stream_id, actor=actor, fields=["status"])
+        message = ngettext(
+            "%(count)d event stream set to %(status)s.", "%(count)d event streams set to %(status)s.", len(ids)
+        )
+        self.message_user(request, message % {"count": len(ids), "status": status}, messages.SUCCESS)
 
 
-class DeliveryAttemptInline(admin.TabularInline):
+class DeliveryAttemptInline(_ReadOnly, admin.TabularInline):
     model = DeliveryAttempt
-    extra = 0
-    can_delete = False
-    fields = ("timestamp", "status", "http_status", "duration_ms", "error_message")
+    fields = ("timestamp", "status", "http_status", "latency", "error_message")
     readonly_fields = fields
+    extra = 0
+    max_num = 0
 
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
+    @admin.display(description=_("latency"))
+    def latency(self, attempt: DeliveryAttempt) -> str:
+        return _latency(attempt)
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(_ReadOnly):
-    list_display = ("event_id", "stream", "event_type", "subject", "status", "attempt_count", "next_attempt_at")
-    list_filter = ("status", "event_type")
-    search_fields = ("event__id", "subject", "stream__id")
+class DeliveryAdmin(_ReadOnly, admin.ModelAdmin):
+    list_display = (
+        "event_id",
+        "stream",
+        "event_type",
+        "subject",
+        "status",
+        "attempt_count",
+        "last_status_code",
+        "next_attempt_at",
+        "delivered_at",
+        "created_at",
+    )
+    list_filter = ("status", "event_type", "stream")
+    search_fields = ("event__id", "subject", "stream__id", "stream__name")
     list_select_related = ("stream",)
-    inlines = (DeliveryAttemptInline,)
     fields = (
         "event",
         "stream",
@@ -71,6 +185,8 @@ class DeliveryAdmin(_ReadOnly):
         "last_status_code",
         "last_error",
         "created_at",
+        "updated_at",
         "delivered_at",
     )
     readonly_fields = fields
+    inlines = (DeliveryAttemptInline,)

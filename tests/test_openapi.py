@@ -63,6 +63,16 @@ def test_every_operation_is_documented_with_its_scopes_and_errors(document):
         ("/api/v2/logs/{log_id}", "get"): ["read:logs", "read:logs_users"],
         ("/api/v2/users/{user_id}/logs", "get"): ["read:logs", "read:logs_users"],
         ("/v1/users", "post"): ["create:users"],
+        ("/api/v2/event-streams", "post"): ["create:event_streams"],
+        ("/api/v2/event-streams", "get"): ["read:event_streams"],
+        ("/api/v2/event-streams/{stream_id}", "get"): ["read:event_streams"],
+        ("/api/v2/event-streams/{stream_id}", "patch"): ["update:event_streams"],
+        ("/api/v2/event-streams/{stream_id}", "delete"): ["delete:event_streams"],
+        ("/api/v2/event-streams/{stream_id}/test", "post"): ["update:event_streams"],
+        ("/api/v2/event-streams/{stream_id}/deliveries", "get"): ["read:event_streams", "read:event_deliveries"],
+        ("/api/v2/event-streams/{stream_id}/deliveries/{event_id}", "get"): ["read:event_deliveries"],
+        ("/api/v2/event-streams/{stream_id}/redeliver", "post"): ["update:event_deliveries"],
+        ("/api/v2/event-streams/{stream_id}/redeliver/{event_id}", "post"): ["update:event_deliveries"],
     }
     for (path, method), scopes in expected.items():
         operation = paths[path][method]

@@ -24,6 +24,8 @@ SCHEMATHESIS = shutil.which("schemathesis", path=str(Path(sys.executable).parent
 ALL_SCOPES = [
     "create:users", "read:users", "update:users", "delete:users",
     "create:connections", "read:connections", "update:connections", "delete:connections", "read:logs",
+    "create:event_streams", "read:event_streams", "update:event_streams", "delete:event_streams",
+    "read:event_deliveries", "update:event_deliveries",
 ]  # fmt: skip
 
 

@@ -1,8 +1,9 @@
-"""The management API (Auth0's ``/api/v2``): users, connections, logs and jobs, mounted under ``api/v2/``."""
+"""The management API (Auth0's ``/api/v2``): users, connections, logs, jobs, tickets and event streams, mounted under
+``api/v2/``."""
 
 from django.urls import path
 
-from api.management import connections, jobs, logs, tickets, users, verification
+from api.management import connections, event_streams, jobs, logs, tickets, users, verification
 
 urlpatterns = [
     path("users", users.UserCollectionView.as_view(), name="users"),
@@ -29,4 +30,31 @@ urlpatterns = [
     path("jobs/users-imports", jobs.ImportUsersJobView.as_view(), name="jobs-users-imports"),
     path("jobs/<str:job_id>", jobs.JobDetailView.as_view(), name="job-detail"),
     path("jobs/<str:job_id>/errors", jobs.JobErrorsView.as_view(), name="job-errors"),
+    path("event-streams", event_streams.EventStreamCollectionView.as_view(), name="event-streams"),
+    path(
+        "event-streams/<str:stream_id>",
+        event_streams.EventStreamDetailView.as_view(),
+        name="event-stream-detail",
+    ),
+    path("event-streams/<str:stream_id>/test", event_streams.EventStreamTestView.as_view(), name="event-stream-test"),
+    path(
+        "event-streams/<str:stream_id>/deliveries",
+        event_streams.DeliveryCollectionView.as_view(),
+        name="event-stream-deliveries",
+    ),
+    path(
+        "event-streams/<str:stream_id>/deliveries/<str:event_id>",
+        event_streams.DeliveryDetailView.as_view(),
+        name="event-stream-delivery",
+    ),
+    path(
+        "event-streams/<str:stream_id>/redeliver",
+        event_streams.RedeliveryView.as_view(),
+        name="event-stream-redeliver",
+    ),
+    path(
+        "event-streams/<str:stream_id>/redeliver/<str:event_id>",
+        event_streams.RedeliveryByIdView.as_view(),
+        name="event-stream-redeliver-event",
+    ),
 ]
