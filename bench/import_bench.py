@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/import_bench.py [--users 200000] [--db sqlite|postgres|both] [--shape plain,rich,nohash]
                                            [--batch-size 5000] [--small 0] [--plain 400] [--no-search-indexes]
+                                           [--event-stream]
 
 Generates files of users in Auth0's bulk-import format (a JSON array) and imports each into a fresh database with
 the real command (a child process), then prints, per run: users/s of the import itself (the command's own
@@ -17,7 +18,9 @@ addresses and preferences) and ``nohash`` (``plain`` without any password). ``--
 plain users to compare peak memory with (flat memory means alike peaks). ``--plain N`` imports N users with plain
 passwords, which the importer hashes over all cores, against the bcrypt bound measured in the same run (0 skips).
 ``--no-search-indexes`` drops the search indexes of migrations users 0004-0006 before importing (PostgreSQL and
-SQLite), to show what maintaining them costs.
+SQLite), to show what maintaining them costs. ``--event-stream`` runs every import twice, without and with one
+enabled event stream subscribed to ``user.created`` (its endpoint is never called: no worker runs), so the
+second row shows what writing the events and their deliveries in each batch's transaction costs.
 
 The conditions are printed first: Python, Django, psycopg, the database's version and the settings that decide
 what a commit costs (PostgreSQL: synchronous_commit, fsync, full_page_writes, wal_level, shared_buffers,
@@ -193,6 +196,20 @@ def describe_file(path: Path, shape: str, count: int) -> str:
 # --- runs ---------------------------------------------------------------------------------------------------
 
 
+# One enabled stream subscribed to user.created, made through the service as the API makes it.
+STREAM = (
+    "from core.actors import Actor; from events.services import WebhookAuthorization, create_event_stream; "
+    "create_event_stream(name='bench', subscriptions=['user.created'], webhook_endpoint='http://127.0.0.1:9/hook', "
+    "authorization=WebhookAuthorization(method='bearer', token='bench-token'), actor=Actor(kind='system', id='bench'))"
+)
+
+
+def add_event_stream(env: dict[str, str]) -> None:
+    stream_env = {**env, "EVENT_STREAMS_ALLOW_INSECURE_ENDPOINTS": "true"}
+    manage = [PYTHON, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "shell", "-c", STREAM], env=stream_env, check=True, cwd=ROOT, capture_output=True)
+
+
 def fresh_database(db: str, data_dir: str) -> dict[str, str]:
     env = {
         **os.environ,
@@ -283,7 +300,7 @@ def run_import(env: dict[str, str], path: Path, batch_size: int) -> dict[str, fl
 
 
 HEADER = ("database", "file", "users", "seconds", "users/s", "import CPU", "DB CPU", "peak RSS", "failed", "load")
-ROW = "{:<9} {:<7} {:>9} {:>8} {:>8} {:>11} {:>9} {:>8} {:>6}  {}"
+ROW = "{:<9} {:<9} {:>9} {:>8} {:>8} {:>11} {:>9} {:>8} {:>6}  {}"
 
 
 def main() -> None:
@@ -295,7 +312,9 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=0, help="users in a first plain file (memory baseline)")
     parser.add_argument("--plain", type=int, default=0, help="users with plain passwords (hashed at cost 10)")
     parser.add_argument("--no-search-indexes", action="store_true", help="drop users 0004-0006's search indexes")
+    parser.add_argument("--event-stream", action="store_true", help="each file also with an enabled event stream")
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr] (a row at a time, also into a pipe)
     shapes = [s for s in args.shape.split(",") if s]
     if not set(shapes) <= set(SHAPES):
         parser.error(f"--shape: one or more of {', '.join(SHAPES)}")
@@ -317,22 +336,29 @@ def main() -> None:
     for shape, path, count in files:
         print(f"file {describe_file(path, shape, count)}")
     print("users/s: the import itself; CPU: per user, import process (less start-up) and the database's backends")
+    if args.event_stream:
+        print("+ES: with one enabled event stream subscribed to user.created (events and deliveries written, not sent)")
     databases = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     print(ROW.format(*HEADER))
+    streams = (False, True) if args.event_stream else (False,)
+    runs = [(shape, path, stream) for shape, path, _count in files for stream in streams]
     for db in databases:
-        for n, (shape, path, _count) in enumerate(files):
+        for n, (shape, path, stream) in enumerate(runs):
             env = fresh_database(db, tempfile.mkdtemp(prefix="userdir-import-bench-data-"))
             if args.no_search_indexes:
                 drop_search_indexes(db, env)
+            if stream:
+                add_event_stream(env)
             start_up = run_import(env, one, args.batch_size)["cpu"]
             if not n:
                 print(f"# {db}: {database_conditions(db, env)}; start-up and exit {start_up:.2f} s of CPU")
             r = run_import(env, path, args.batch_size)
             per_user = max(r["cpu"] - start_up, 0.0) / r["total"] * 1e6
+            label = shape + ("+ES" if stream else "")
             db_cpu = f"{r['db_cpu'] / r['total'] * 1e6:.0f} µs" if db == "postgres" else "(in it)"
             print(
                 ROW.format(
-                    db, shape, f"{r['inserted']:,}", f"{r['seconds']:.1f}", f"{r['rate']:,.0f}", f"{per_user:.0f} µs",
+                    db, label, f"{r['inserted']:,}", f"{r['seconds']:.1f}", f"{r['rate']:,.0f}", f"{per_user:.0f} µs",
                     db_cpu, f"{r['rss_mb']:.0f} MB", int(r["failed"]), r["load"],
                 )
             )  # fmt: skip
