@@ -40,9 +40,9 @@ Try:
 
 INFO
 
-# The job worker (bulk imports) runs beside gunicorn and stops with it. Background commands of a script ignore
-# SIGINT, so Ctrl-C (or a SIGTERM to this script) is passed on to both explicitly; each finishes cleanly (gunicorn
-# its requests, the worker its current batch).
+# The worker (every queued task: event deliveries, e-mails, bulk imports) runs beside gunicorn and stops with it.
+# Background commands of a script ignore SIGINT, so Ctrl-C (or a SIGTERM to this script) is passed on to both
+# explicitly; each finishes cleanly (gunicorn its requests, the worker its current task; an import its batch).
 .venv/bin/python manage.py run_jobs &
 WORKER_PID=$!
 # The access log names the path without its query string and leaves the Referer out: a ticket link
