@@ -268,7 +268,7 @@ class BackendCPU:
         return sum(self.seen.values()) / CLOCK_TICKS
 
 
-def run_import(env: dict[str, str], path: Path, batch_size: int) -> dict[str, float]:
+def run_import(env: dict[str, str], path: Path, batch_size: int = 5000) -> dict[str, float]:
     """The real command in a child process: the command's own time, counts, CPU (rusage) and peak RSS."""
     command = [PYTHON, str(ROOT / "manage.py"), "import_users", str(path), "--connection", CONNECTION]
     command += ["--no-progress", "--batch-size", str(batch_size)]
