@@ -80,6 +80,53 @@ def text_fault(value: str) -> str | None:
     return None
 
 
+def _plain_text(value: str) -> bool:
+    """``text_fault(value) is None``, answered at C speed for ASCII text (which cannot hold a lone surrogate)."""
+    return (value.isascii() and "\x00" not in value) or text_fault(value) is None
+
+
+def storable_json(value: Any, max_depth: int, depth: int = 1) -> bool:
+    """Whether parsed JSON ``value`` (at level ``depth``) has nothing that ``JSONObjectField`` or the bulk import's
+    ``check_storable`` would refuse: no object or array below level ``max_depth``, no text (keys included) that
+    ``text_fault`` refuses, no infinite or NaN number. A yes/no answer for the common case, with no path or
+    message built; the callers' own checks, which say what and where, run only on a no. Recursion stops below
+    ``max_depth``, so no input can exhaust the stack.
+    """
+    if isinstance(value, str):
+        return _plain_text(value)
+    if isinstance(value, dict):
+        if depth > max_depth:
+            return False
+        depth += 1
+        for key, item in value.items():
+            if isinstance(key, str) and not _plain_text(key):
+                return False
+            if not _storable_item(item, max_depth, depth):
+                return False
+        return True
+    if isinstance(value, list):
+        if depth > max_depth:
+            return False
+        depth += 1
+        for item in value:  # noqa: SIM110 (a loop, not all() over a generator: this runs for every list)
+            if not _storable_item(item, max_depth, depth):
+                return False
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return True
+
+
+def _storable_item(item: Any, max_depth: int, depth: int) -> bool:
+    """``storable_json`` of a member, with the JSON parser's own types answered without a call."""
+    kind = type(item)
+    if kind is str:
+        return (item.isascii() and "\x00" not in item) or text_fault(item) is None
+    if kind is int or kind is bool or item is None:
+        return True
+    return storable_json(item, max_depth, depth)
+
+
 def check_text(value: str) -> None:
     """Raise a DRF ``ValidationError`` (code ``INVALID_CHARACTERS``) for text ``text_fault`` refuses."""
     fault = text_fault(value)
@@ -227,7 +274,8 @@ class JSONObjectField(StrictField):
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise self.type_error(data)
-        self._check(data, 1)
+        if not storable_json(data, self.max_depth):  # the common case answered without building any error
+            self._check(data, 1)
         return data
 
     def _check(self, value: Any, depth: int) -> None:

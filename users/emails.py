@@ -91,6 +91,7 @@ def _utf16(text: str) -> str:
     return "".join(chr(int.from_bytes(data[i : i + 2], "little")) for i in range(0, len(data), 2))
 
 
+@lru_cache(maxsize=4096)  # pure; the users of an import share a few domains
 def _is_fqdn(domain: str) -> bool:
     """validator.js isFQDN(domain, {require_tld: true, allow_underscores: false, ignore_max_length: false})."""
     parts = domain.split(".")

@@ -108,6 +108,8 @@ def check_field_names(field: str, value: Mapping[str, Any]) -> None:
         if reserved is not None:
             message = _("Forbidden attribute in app_metadata: %(name)s") % {"name": reserved}
             raise InvalidMetadata(f"{field}.{reserved}", UserErrorCode.NOT_PASSED, message)
+    if not _has_marked_name(value):  # the common case, without a path built for every name
+        return
     for path, name in _names(field, value):
         if "." in name:
             message = _('Fields with "." are not allowed, please remove all dotted fields. Example: %(path)s')
@@ -117,6 +119,30 @@ def check_field_names(field: str, value: Mapping[str, Any]) -> None:
             continue
         shown = echo(path)
         raise InvalidMetadata(shown, UserErrorCode.INVALID_FIELD_NAME, message % {"path": shown})
+
+
+# The JSON parser's scalar types: what holds no names (anything else is looked into, or found to hold none).
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+# json.dumps with arguments builds an encoder on every call; this one is built once.
+_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def _has_marked_name(value: Any) -> bool:
+    """Whether any object key below ``value`` (objects inside arrays included) has a ``.`` or a ``$``: what
+    ``_names`` would find, with no path built. Iterative."""
+    stack: list[Any] = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict | Mapping):
+            for key, item in node.items():
+                name = key if type(key) is str else str(key)
+                if "." in name or "$" in name:
+                    return True
+                if type(item) not in _SCALARS:
+                    stack.append(item)
+        elif isinstance(node, list):
+            stack.extend(item for item in node if type(item) not in _SCALARS)
+    return False
 
 
 def _names(field: str, value: Any) -> Iterator[tuple[str, str]]:
@@ -148,8 +174,8 @@ def metadata_size(value: Any) -> int:
     """
     if value is None:
         return 0
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    size = len(text.encode("utf-8"))
+    text = _COMPACT_JSON.encode(value)
+    size = len(text) if text.isascii() else len(text.encode("utf-8"))
     if "e+" in text:  # only then can a float be written with a positive exponent
         size += sum(len(str(int(Decimal(repr(number))))) - len(repr(number)) for number in _exponent_floats(value))
     return size
