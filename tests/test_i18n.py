@@ -162,7 +162,19 @@ def test_positional_placeholders_keep_their_order_in_japanese(create, connection
 # --- the compiled catalogue, however the service is started (issue 13) -----------------------------------------
 
 # What a plain start needs of the checkout: the packages and the catalogue's source, never a compiled .mo.
-_SOURCES = ("api", "audit", "clients", "config", "connections", "core", "idempotency", "jobs", "locale", "ratelimits")
+_SOURCES = (
+    "adminsite",
+    "api",
+    "audit",
+    "clients",
+    "config",
+    "connections",
+    "core",
+    "idempotency",
+    "jobs",
+    "locale",
+    "ratelimits",
+)
 _NO_BUILD_OUTPUT = shutil.ignore_patterns("*.mo", "__pycache__")
 
 
