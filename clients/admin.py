@@ -33,6 +33,7 @@ class ClientForm(forms.ModelForm):
         widget=forms.CheckboxSelectMultiple,
         required=False,
         label=_("Granted scopes"),
+        help_text=Client._meta.get_field("scopes").help_text,
     )
 
     class Meta:

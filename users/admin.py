@@ -123,10 +123,8 @@ class UserAdmin(admin.ModelAdmin):
         if obj is None:
             connection = self._connection_to_add_to(request)
             return [(connection.name, {"fields": fields_for(connection)})]
+        # Only the fields the user's strategy uses (an SMS user has no e-mail to verify).
         editable = [f for f in fields_for(obj.connection) if f not in ("password", "verify_email")]
-        for flag in ("email_verified", "phone_verified"):
-            if flag not in editable:
-                editable.append(flag)
         if takes_password(obj.connection):
             editable.append("new_password")
         return [(None, {"fields": _READ_ONLY}), (_("Profile"), {"fields": editable})]
@@ -146,7 +144,7 @@ class UserAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("Status"), ordering="blocked")
     def status(self, obj: User) -> str:
-        """"Blocked" as a badge, so a block (or unblock) shows in the list at once."""
+        """ "Blocked" as a badge, so a block (or unblock) shows in the list at once."""
         if obj.blocked:
             return format_html('<span class="badge-blocked">{}</span>', _("Blocked"))
         return str(_("Active"))
