@@ -94,8 +94,8 @@ def test_the_audit_log_speaks_japanese(admin_client, connection, create):
     page = admin_client.get("/admin/audit/event/", HTTP_ACCEPT_LANGUAGE="ja").text
     line = re.search(r'<span class="event-line">(.*?)</span></td>', page, re.S).group(1)
     assert "Create a User" not in line and "Success API Operation" not in line
-    assert "ユーザーを作成" in line
-    assert "クライアント" in line
+    assert "API 操作成功</span>: ユーザーの作成" in line
+    assert "実行者: クライアント" in line
 
 
 def _queries(admin_client, url: str) -> int:
