@@ -15,9 +15,9 @@ from adminsite import dashboard
 
 PRODUCT_NAME = "userdir"
 
-# Admin strings Django's own Japanese catalogue leaves untranslated (the audit log's and jobs' date filter label),
-# listed so that ``makemessages`` puts them in ours, which Django reads first.
-DJANGO_GAPS = (gettext_noop("Filter by %(field_name)s"),)
+# Strings of Django's admin that Django's own Japanese catalogues leave untranslated (the date filter's label, the
+# actions menu's empty choice), listed so that ``makemessages`` puts them in ours, which Django reads first.
+DJANGO_GAPS = (gettext_noop("Filter by %(field_name)s"), gettext_noop("- Select an option -"))
 
 
 class UserdirAdminSite(admin.AdminSite):

@@ -92,7 +92,9 @@ def test_each_event_is_one_line_linking_the_user_and_the_client(admin_client, co
 def test_the_audit_log_speaks_japanese(admin_client, connection, create):
     create({"connection": connection.name, "email": "ann@example.com", "password": STRONG_PASSWORD})
     page = admin_client.get("/admin/audit/event/", HTTP_ACCEPT_LANGUAGE="ja").text
-    line = re.search(r'<span class="event-line">(.*?)</span></td>', page, re.S).group(1)
+    found = re.search(r'<span class="event-line">(.*?)</span></td>', page, re.S)
+    assert found
+    line = found.group(1)
     assert "Create a User" not in line and "Success API Operation" not in line
     assert "API 操作成功</span>: ユーザーの作成" in line
     assert "実行者: クライアント" in line

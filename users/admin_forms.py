@@ -8,7 +8,7 @@ kind (schema, strategy, policy, a duplicate decided by the database) becomes a f
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.forms.fields import InvalidJSONInput
@@ -24,7 +24,7 @@ from core.schema import validate_payload
 from users.errors import IdentifierTaken, UserAlreadyExists
 from users.fields import METADATA_FIELDS, METADATA_MAX_DEPTH, PROFILE_FIELDS, VERIFICATION_FLAGS
 from users.models import User
-from users.serializers import CreateUserRequestSerializer, UpdateUserRequestSerializer
+from users.serializers import CreateUserRequestSerializer, UpdateUserRequestSerializer, UserInput
 from users.services import check_password_policy, create_user, update_user
 
 
@@ -180,7 +180,8 @@ class UserAddForm(_PlainTextFields):
         typed = {k: v for k, v in payload.items() if isinstance(v, str | bool) or k == "connection"}
         _run(self, lambda: check_user_fields(self.connection, typed), skip_placed=True)
         if isinstance(typed.get("password"), str) and "password" not in self.errors:
-            _run(self, lambda: check_password_policy(connection=self.connection, data=typed))
+            # The typed text values, shaped as the body the policy reads (password, e-mail, username, names).
+            _run(self, lambda: check_password_policy(connection=self.connection, data=cast("UserInput", typed)))
 
     def _post_clean(self) -> None:
         """The service built and saved the row; the ModelForm must not validate a second, unsaved copy."""
