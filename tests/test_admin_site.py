@@ -179,3 +179,9 @@ def test_the_index_shows_the_dashboard_with_a_server_drawn_chart(admin_client, a
     assert re.search(r'id="dashboard-failed-jobs">.*?<td class="number">1</td>', page)
     assert "<script" not in page.split('id="dashboard"')[1]  # no chart library, nothing from a CDN
     assert "cdn" not in page.lower()
+
+
+def test_the_jobs_list_keeps_to_five_columns(admin_client, activity):
+    page = admin_client.get("/admin/jobs/job/")
+    headers = re.findall(r'<th scope="col" class="[^"]*column-(\w+)', page.text)
+    assert headers == ["job", "status", "connection_name", "created_at", "finished_at"]

@@ -1,7 +1,7 @@
 """The admin toured in the real Chromium, in English and Japanese, at 1280x800 and 1920x1080.
 
 At each size and in each language: the product's name in the header and the title, the dashboard with its chart,
-the users, events and clients lists without horizontal scrolling (neither the page nor the list's own box), a
+the users, events, clients and jobs lists without horizontal scrolling (neither the page nor the list's own box), a
 connection form and a user form refused with all their errors in one round (the name rule in words, typed metadata
 kept), and a blocked user marked in the list. Every step saves ``test-artifacts/screenshots/admin-<lang>-<size>-
 <step>.png``. Japanese needs a CJK font (Debian's fonts-noto-cjk, which ``.ci/run`` installs) to be legible in the
@@ -24,6 +24,7 @@ from clients.services import create_client
 from connections.services import create_connection
 from core.actors import SYSTEM, Actor
 from core.schema import validate_payload
+from jobs.models import Job, JobStatus, JobType
 from tests.helpers import STRONG_PASSWORD
 from users.models import User
 from users.serializers import CreateUserRequestSerializer
@@ -36,6 +37,12 @@ CHROMEDRIVER = shutil.which("chromedriver")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 SIZES = ((1280, 800), (1920, 1080))
 LANGUAGES = ("en", "ja")
+LISTS = (
+    ("02-users", "users/user"),
+    ("03-events", "audit/event"),
+    ("04-clients", "clients/client"),
+    ("05-jobs", "jobs/job"),
+)
 
 if not (CHROMIUM and CHROMEDRIVER):
     pytest.skip(
@@ -114,6 +121,16 @@ def _seed() -> dict[str, object]:
         Event.objects.create(
             type=kind, description=description, actor_kind="anonymous", actor_id="anonymous", ip="198.51.100.4"
         )
+    for status, finished in ((JobStatus.FAILED, now), (JobStatus.PENDING, None)):
+        Job.objects.create(
+            type=JobType.USERS_IMPORT,
+            status=status,
+            connection=database,
+            connection_name=database.name,
+            users_file=b"",
+            finished_at=finished,
+            external_id="nightly-sync-2026-11-30",
+        )
     return {"user": User.objects.filter(connection=database).order_by("pk").first()}
 
 
@@ -188,7 +205,7 @@ def _tour(driver, url: str, language: str, size: tuple[int, int], words: dict[st
     _shot(driver, language, size, "01-index")
 
     # The lists: no horizontal scrolling, key columns only.
-    for step, path in (("02-users", "users/user"), ("03-events", "audit/event"), ("04-clients", "clients/client")):
+    for step, path in LISTS:
         driver.get(f"{url}/admin/{path}/")
         _no_horizontal_scroll(driver)
         _shot(driver, language, size, step)
@@ -206,7 +223,7 @@ def _tour(driver, url: str, language: str, size: tuple[int, int], words: dict[st
     name_error = driver.find_element(By.CSS_SELECTOR, ".field-name .errorlist").text
     assert words["name_rule"] in name_error and "[a-zA-Z0-9]" not in name_error
     assert driver.find_element(By.CSS_SELECTOR, ".field-min_length .errorlist").text
-    _shot(driver, language, size, "05-connection-errors")
+    _shot(driver, language, size, "06-connection-errors")
 
     # A user form refused with every error in one round; the metadata box keeps what was typed.
     database = seeded["user"].connection
@@ -218,7 +235,7 @@ def _tour(driver, url: str, language: str, size: tuple[int, int], words: dict[st
     assert driver.find_element(By.CSS_SELECTOR, ".field-email .errorlist").text
     assert driver.find_element(By.CSS_SELECTOR, ".field-password .errorlist").text
     assert '"plan": "silver"' in driver.find_element(By.NAME, "user_metadata").get_attribute("value")
-    _shot(driver, language, size, "06-user-errors")
+    _shot(driver, language, size, "07-user-errors")
 
     # Block a user from the list: the list says so at once.
     user = seeded["user"]
@@ -229,7 +246,7 @@ def _tour(driver, url: str, language: str, size: tuple[int, int], words: dict[st
     WebDriverWait(driver, 15).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".messagelist")))
     assert driver.find_element(By.CSS_SELECTOR, "#result_list .badge-blocked").text == words["blocked"]
     _no_horizontal_scroll(driver)
-    _shot(driver, language, size, "07-user-blocked")
+    _shot(driver, language, size, "08-user-blocked")
     driver.get(f"{url}/admin/users/user/?q={user.user_id}")
     driver.find_element(By.CSS_SELECTOR, f"input[name=_selected_action][value='{user.pk}']").click()
     Select(driver.find_element(By.NAME, "action")).select_by_value("unblock")
