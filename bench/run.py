@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/run.py [--db sqlite|postgres|both] [--workers N] [--threads N] [--duration S]
                                   [--rounds R] [--no-mail] [--concurrency 1,4,16] [--no-cheap | --cheap-only]
+                                  [--stream]
 
 For each database, prints for concurrency 1, 4 and 16 (or those given): creates/s and p50/p90/p99 latency;
 the bcrypt bound (hashes per second over all cores at the configured cost) and the ratio of the two; the time of
@@ -17,11 +18,19 @@ a new e-mail address; without ``--no-mail`` the body leaves ``verify_email`` uns
 the verification mail (console backend, to /dev/null), as Auth0's default does. PostgreSQL runs use
 ``BENCH_DATABASE_URL`` (the database is dropped and created). Needs wrk (apt-get install wrk). Figures, not
 assertions.
+
+``--stream`` adds one enabled event stream (``user.created``, to a local receiver in this process; the server runs
+with ``EVENT_STREAMS_ALLOW_INSECURE_ENDPOINTS=true``) and one ``manage.py run_jobs`` worker beside gunicorn, so
+every create also writes its event, delivery and tasks, and the worker sends them (and the mails) meanwhile. The
+worker's CPU is reported apart from the server's. After the wrk runs, with the worker idle, 50 creates one at a
+time give the delivery latency: from the create's response (its transaction has committed) to the receiver's
+arrival of its event; p50 and p90 are printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.server
 import json
 import multiprocessing
 import os
@@ -30,6 +39,7 @@ import secrets
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -193,8 +203,78 @@ def _reset_postgres(url: str) -> None:
         subprocess.run(["psql", admin, "-q", "-c", sql], capture_output=True, check=True)
 
 
+class Receiver:
+    """An HTTP receiver in a thread: the arrival time (``time.perf_counter``) of each event, by the user's e-mail."""
+
+    def __init__(self) -> None:
+        self.arrivals: dict[str, float] = {}
+        self.count = 0
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                arrived = time.perf_counter()
+                email = json.loads(body).get("data", {}).get("object", {}).get("email", "")
+                receiver.arrivals[email] = arrived
+                receiver.count += 1
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/events"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def add_stream(env: dict[str, str], url: str) -> None:
+    code = (
+        "from core.actors import SYSTEM; from events.services import WebhookAuthorization, create_event_stream; "
+        f"create_event_stream(name='bench', subscriptions=['user.created'], webhook_endpoint={url!r}, "
+        "authorization=WebhookAuthorization(method='bearer', token='bench'), actor=SYSTEM)"
+    )
+    subprocess.run([PYTHON, str(ROOT / "manage.py"), "shell", "-c", code], env=env, cwd=ROOT, check=True)
+
+
+def delivery_latency(url: str, token: str, receiver: Receiver, count: int = 50) -> list[float]:
+    """Creates one at a time; for each, the milliseconds from its response to its event's arrival."""
+    latencies = []
+    for i in range(count):
+        email = f"latency-{i}-{secrets.token_hex(4)}@example.com"
+        body = json.dumps({"connection": CONNECTION, "email": email, "password": "Str0ng!Passw0rd"}).encode()
+        request = urllib.request.Request(
+            f"{url}/api/v2/users",
+            data=body,
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            response.read()
+        answered = time.perf_counter()
+        deadline = answered + 30
+        while email not in receiver.arrivals and time.perf_counter() < deadline:
+            time.sleep(0.0005)
+        if email in receiver.arrivals:
+            latencies.append((receiver.arrivals[email] - answered) * 1000)
+        time.sleep(0.2)  # the worker goes back to idle polling
+    return sorted(latencies)
+
+
+STREAM: dict[str, object] = {}  # filled by bench() with --stream: the worker's CPU, the latencies
+
+
 def bench(
-    db: str, rounds: int, workers: int, threads: int, duration: int, *, mail: bool, concurrency: list[int]
+    db: str,
+    rounds: int,
+    workers: int,
+    threads: int,
+    duration: int,
+    *,
+    mail: bool,
+    concurrency: list[int],
+    stream: bool = False,
 ) -> tuple[list[tuple[int, dict[str, float]]], float]:
     """The wrk runs at each concurrency (1, 4 and 16 by default), and the server's CPU seconds over them."""
     data = tempfile.mkdtemp(prefix="userdir-bench-")
@@ -212,21 +292,61 @@ def bench(
             "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/userdir_perfbench"
         )
         _reset_postgres(env["DATABASE_URL"])
+    worker = None
+    if stream:
+        env["EVENT_STREAMS_ALLOW_INSECURE_ENDPOINTS"] = "true"
     server = serve(env, workers, threads)
     try:
         token = client_token(env)
         url = f"http://{BIND}"
+        if stream:
+            receiver = Receiver()
+            add_stream(env, receiver.url)
+            worker = subprocess.Popen(
+                [PYTHON, str(ROOT / "manage.py"), "run_jobs"],
+                env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
         run_wrk(url, token, 4, 1, mail=mail)  # warm-up: imports, database connections, caches
         cpu = process_tree_cpu(server.pid)
+        worker_cpu = process_tree_cpu(worker.pid) if worker else 0.0
         results = [(c, run_wrk(url, token, c, duration, mail=mail)) for c in concurrency]
-        return results, process_tree_cpu(server.pid) - cpu
+        server_cpu = process_tree_cpu(server.pid) - cpu
+        if worker:
+            STREAM["worker_cpu"] = process_tree_cpu(worker.pid) - worker_cpu
+            STREAM["creates"] = sum(r["creates"] for _c, r in results)
+            time.sleep(5)  # the backlog drains; then the worker is idle
+            STREAM["latencies"] = delivery_latency(url, token, receiver)
+            STREAM["received"] = receiver.count
+        return results, server_cpu
     finally:
+        if worker:
+            worker.terminate()
+            worker.wait()
         server.terminate()
         server.wait()
 
 
+def report_stream() -> None:
+    if not STREAM:
+        return
+    creates = float(STREAM["creates"])  # type: ignore[arg-type]
+    worker_cpu = float(STREAM["worker_cpu"])  # type: ignore[arg-type]
+    latencies: list[float] = STREAM["latencies"]  # type: ignore[assignment]
+    print(f"worker (deliveries and mails): {worker_cpu:.1f} s CPU for {int(creates)} creates = "
+          f"{worker_cpu * 1000 / creates:.2f} ms per create; {STREAM['received']} events received")  # fmt: skip
+    if latencies:
+        p50, p90 = latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.9)]
+        print(
+            f"delivery latency after commit, worker idle ({len(latencies)} creates): p50 {p50:.1f} ms, p90 {p90:.1f} ms"
+        )
+    STREAM.clear()
+
+
 def report(db: str, args: argparse.Namespace, bound: float, hash_ms: float, cheap_hash_ms: float) -> None:
-    print(f"server: gunicorn {args.workers} workers x {args.threads} threads, {db}")
+    print(
+        f"server: gunicorn {args.workers} workers x {args.threads} threads, {db}"
+        + (", one event stream" if args.stream else "")
+    )
     if not args.cheap_only:
         main_run(db, args, bound, hash_ms)
     if not args.no_cheap:
@@ -236,7 +356,14 @@ def report(db: str, args: argparse.Namespace, bound: float, hash_ms: float, chea
 def main_run(db: str, args: argparse.Namespace, bound: float, hash_ms: float) -> None:
     print(f"{'conc':>4} {'creates/s':>10} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'vs bound':>9} {'non-2xx':>8}")
     results, _cpu = bench(
-        db, args.rounds, args.workers, args.threads, args.duration, mail=not args.no_mail, concurrency=args.concurrency
+        db,
+        args.rounds,
+        args.workers,
+        args.threads,
+        args.duration,
+        mail=not args.no_mail,
+        concurrency=args.concurrency,
+        stream=args.stream,
     )
     for concurrency, r in results:
         print(
@@ -246,11 +373,19 @@ def main_run(db: str, args: argparse.Namespace, bound: float, hash_ms: float) ->
     concurrency, first = results[0]
     p50 = first["p50"]
     print(f"p50 at concurrency {concurrency}: {p50:.1f} ms = one hash ({hash_ms:.1f} ms) + {p50 - hash_ms:.1f} ms")
+    report_stream()
 
 
 def cheap_run(db: str, args: argparse.Namespace, cheap_hash_ms: float) -> None:
     cheap, cpu = bench(
-        db, 4, args.workers, args.threads, args.duration, mail=not args.no_mail, concurrency=args.concurrency
+        db,
+        4,
+        args.workers,
+        args.threads,
+        args.duration,
+        mail=not args.no_mail,
+        concurrency=args.concurrency,
+        stream=args.stream,
     )
     best = max(r["rps"] for _c, r in cheap)
     creates = sum(r["creates"] for _c, r in cheap)
@@ -261,6 +396,7 @@ def cheap_run(db: str, args: argparse.Namespace, cheap_hash_ms: float) -> None:
         f"own CPU per create (cost 4, measured): {cpu:.1f} s of server CPU for {int(creates)} creates = "
         f"{cpu * 1000 / creates:.2f} ms, less one cost-4 hash ({cheap_hash_ms:.2f} ms) = {own:.2f} ms"
     )
+    report_stream()
 
 
 def main() -> None:
@@ -274,12 +410,14 @@ def main() -> None:
     parser.add_argument("--concurrency", default="1,4,16", help="comma-separated wrk connection counts")
     parser.add_argument("--no-cheap", action="store_true", help="skip the cost-4 run (own CPU per create)")
     parser.add_argument("--cheap-only", action="store_true", help="only the cost-4 run (own CPU per create)")
+    parser.add_argument("--stream", action="store_true", help="one enabled event stream and a worker (see above)")
     args = parser.parse_args()
     args.concurrency = [int(c) for c in args.concurrency.split(",")]
 
     bound = bcrypt_bound(args.rounds)
     hash_ms, cheap_hash_ms = one_hash_ms(args.rounds), one_hash_ms(4)
-    print(f"machine: {os.cpu_count()} cores; bcrypt bound at cost {args.rounds}: {bound:.1f} hashes/s")
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}")
+    print(f"bcrypt bound at cost {args.rounds}: {bound:.1f} hashes/s")
     print(f"one hash on one thread: {hash_ms:.1f} ms at cost {args.rounds}, {cheap_hash_ms:.2f} ms at cost 4")
     for db in ("sqlite", "postgres") if args.db == "both" else (args.db,):
         report(db, args, bound, hash_ms, cheap_hash_ms)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 import django
@@ -41,6 +42,16 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from exc
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from exc
+
+
 DEBUG = env_bool("DEBUG", False)
 DATA_DIR = Path(os.environ.get("DATA_DIR") or BASE_DIR / "var")
 
@@ -54,6 +65,9 @@ if not SECRET_KEY:
             "SECRET_KEY must be set when DEBUG is off (the README's serve command generates one)."
         )
     SECRET_KEY = "django-insecure-local-development-only"  # noqa: S105 - DEBUG only
+# Earlier SECRET_KEYs, comma-separated, newest first: still accepted for signatures and for decrypting stored
+# secrets (core.crypto) after a rotation.
+SECRET_KEY_FALLBACKS = [k.strip() for k in os.environ.get("SECRET_KEY_FALLBACKS", "").split(",") if k.strip()]
 
 ALLOWED_HOSTS = [
     h.strip() for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()
@@ -81,6 +95,9 @@ INSTALLED_APPS = [
     "idempotency",
     "jobs",
     "ratelimits",
+    "events",
+    # Django's Tasks framework's database backend: the task queue the worker (manage.py run_jobs) runs.
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -195,6 +212,36 @@ JOBS_STALE_AFTER_SECONDS = env_int("JOBS_STALE_AFTER_SECONDS", 120)
 JOBS_MAX_ATTEMPTS = env_int("JOBS_MAX_ATTEMPTS", 3)
 JOBS_RETENTION_SECONDS = env_int("JOBS_RETENTION_SECONDS", 86_400)
 JOBS_POLL_INTERVAL_SECONDS = env_int("JOBS_POLL_INTERVAL_SECONDS", 2)
+
+# Django's Tasks framework with django-tasks-db's database backend: a task enqueued inside a transaction is a row
+# written in that transaction (the outbox), run by `manage.py run_jobs`.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# How often an idle worker looks for ready tasks, in seconds: the delay between a commit and its delivery.
+TASKS_POLL_INTERVAL_SECONDS = env_float("TASKS_POLL_INTERVAL_SECONDS", 0.05)
+# Finished tasks are kept this long (seconds) for inspection in the admin, then deleted by the worker.
+TASKS_RETENTION_SECONDS = env_int("TASKS_RETENTION_SECONDS", 86_400)
+# Mails sent by the worker (verification, password reset): attempts, and the first retry's delay in seconds.
+EMAIL_SEND_MAX_ATTEMPTS = env_int("EMAIL_SEND_MAX_ATTEMPTS", 5)
+EMAIL_SEND_RETRY_BASE_SECONDS = env_float("EMAIL_SEND_RETRY_BASE_SECONDS", 30.0)
+
+
+# Event streams (events/). Development and tests only: allow http endpoints and local/private addresses.
+EVENT_STREAMS_ALLOW_INSECURE_ENDPOINTS = env_bool("EVENT_STREAMS_ALLOW_INSECURE_ENDPOINTS", False)
+# One delivery request's connect and read timeouts, in seconds.
+EVENT_STREAMS_TIMEOUT_SECONDS = env_float("EVENT_STREAMS_TIMEOUT_SECONDS", 10.0)
+# Attempts per delivery before it is failed (Auth0 retries up to 12 times: 13 attempts).
+EVENT_STREAMS_MAX_ATTEMPTS = env_int("EVENT_STREAMS_MAX_ATTEMPTS", 13)
+# Backoff before attempt n+1: base x 2^(n-1) seconds, capped, with jitter; Retry-After is honoured up to the cap.
+EVENT_STREAMS_RETRY_BASE_SECONDS = env_float("EVENT_STREAMS_RETRY_BASE_SECONDS", 5.0)
+EVENT_STREAMS_RETRY_MAX_SECONDS = env_float("EVENT_STREAMS_RETRY_MAX_SECONDS", 3600.0)
+# Failed attempts in a row that disable a stream (Auth0: 500 consecutive failures).
+EVENT_STREAMS_DISABLE_AFTER_FAILURES = env_int("EVENT_STREAMS_DISABLE_AFTER_FAILURES", 500)
+# How long a worker owns the deliveries it claimed; must exceed the timeout (a killed worker's claim then lapses).
+EVENT_STREAMS_CLAIM_SECONDS = env_float("EVENT_STREAMS_CLAIM_SECONDS", max(30.0, 3 * EVENT_STREAMS_TIMEOUT_SECONDS))
+# CloudEvents "source" and Auth0's "a0tenant" of our events.
+_ISSUER_HOST = urlsplit(os.environ.get("AUTH_ISSUER", "http://localhost:8000/")).hostname or "localhost"
+EVENT_STREAMS_SOURCE = os.environ.get("EVENT_STREAMS_SOURCE", f"urn:auth0:{_ISSUER_HOST}")
+EVENT_STREAMS_TENANT = os.environ.get("EVENT_STREAMS_TENANT", _ISSUER_HOST.split(".")[0])
 # The connection POST /v1/users creates users in.
 V1_USERS_CONNECTION = os.environ.get("V1_USERS_CONNECTION", "Username-Password-Authentication")
 

@@ -112,3 +112,21 @@ class Job(models.Model):
         elapsed = max((self.heartbeat_at - self.started_at).total_seconds(), 0.0)
         left = elapsed * (self.file_size - self.bytes_read) / self.bytes_read
         return percentage, max(0, round(left - max((now - self.heartbeat_at).total_seconds(), 0.0)))
+
+
+class WorkerHeartbeat(models.Model):
+    """A running ``run_jobs`` worker, as last seen: how a task left ``RUNNING`` by a worker that died (SIGKILL, a
+    lost host) is told from one still running — django-tasks-db records which worker took a task but keeps no
+    liveness (``jobs.taskworker.recover_orphaned_tasks``)."""
+
+    worker_id = models.CharField(verbose_name=_("worker id"), primary_key=True, max_length=64)
+    started_at = models.DateTimeField(verbose_name=_("started at"))
+    seen_at = models.DateTimeField(verbose_name=_("seen at"))
+
+    class Meta:
+        verbose_name = _("worker heartbeat")
+        verbose_name_plural = _("worker heartbeats")
+        indexes = [models.Index(fields=["seen_at"], name="jobs_workerheartbeat_seen_at")]
+
+    def __str__(self) -> str:
+        return f"{self.worker_id} seen {self.seen_at:%Y-%m-%dT%H:%M:%S}"

@@ -17,7 +17,7 @@ import socket
 import threading
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.conf import settings
@@ -38,6 +38,26 @@ from jobs.services import (
 from users.imports import ImportConnectionError, ImportFileError, ImportSummary, RejectedUser, import_users
 
 logger = logging.getLogger(__name__)
+
+
+_current: list[Worker] = []
+
+
+@contextlib.contextmanager
+def current_import_worker(worker: Worker) -> Iterator[None]:
+    """Make ``worker`` the one ``stop_current_import`` stops while the block runs (the task worker's signal
+    handler runs in the main thread, the import in the same one: a list is enough)."""
+    _current.append(worker)
+    try:
+        yield
+    finally:
+        _current.remove(worker)
+
+
+def stop_current_import() -> None:
+    """Ask the running import (if any) to stop between two batches and hand its job back as pending."""
+    for worker in list(_current):
+        worker.stop()
 
 
 def new_worker_id() -> str:

@@ -195,3 +195,41 @@ def live_server_url(transactional_db: None, _session_live_server: str) -> str:
     writes are visible here and rows committed here are visible to it. A test that needs other settings (rate
     limits, worker counts, REDIS_URL) starts its own with ``tests.live.gunicorn_server``."""
     return _session_live_server
+
+
+@pytest.fixture
+def run_tasks(db: None) -> Callable[[], int]:
+    """Run the queued tasks that are ready (event deliveries, e-mails, import jobs) in this process, as
+    ``manage.py run_jobs --once`` does, and return how many ran. Requests only queue them now: a test that expects
+    a mail or a delivery after a request runs this first."""
+
+    def run() -> int:
+        from jobs.taskworker import TaskWorker
+
+        worker = TaskWorker(worker_id="test-worker", interval=0, batch=True)
+        worker.run()
+        return worker._run_tasks
+
+    return run
+
+
+@pytest.fixture
+def capture_tasks(run_tasks: Callable[[], int]) -> Callable[..., Any]:
+    """What ``django_capture_on_commit_callbacks`` was to mails sent after commit, for mails (and deliveries) that
+    are now tasks queued in the request's transaction: ``with capture_tasks(execute=True) as queued:`` runs the
+    ready tasks when the block ends; ``queued`` lists one runner per task the block queued (each runs the ready
+    tasks: call it when, and under what clock, the test decides)."""
+    from contextlib import contextmanager
+
+    from django_tasks_db.models import DBTaskResult
+
+    @contextmanager
+    def capture(*, execute: bool = False) -> Iterator[list[Callable[[], int]]]:
+        before = set(DBTaskResult.objects.values_list("pk", flat=True))
+        queued: list[Callable[[], int]] = []
+        yield queued
+        queued.extend(run_tasks for _ in DBTaskResult.objects.exclude(pk__in=before).filter(status="READY"))
+        if execute:
+            run_tasks()
+
+    return capture

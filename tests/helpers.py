@@ -119,7 +119,7 @@ def listed_ids(response: Any) -> list[str]:
     return [user["user_id"] for user in response.json()]
 
 
-def run_import_job(api: Any, connection_id: str, users: list[Any]) -> str:
+def run_import_job(api: Any, connection_id: str, users: list[Any], *, upsert: bool = False) -> str:
     """Upload ``users`` as a ``users.json`` import job into the connection, run the worker once; the job's id."""
     import json
 
@@ -128,7 +128,9 @@ def run_import_job(api: Any, connection_id: str, users: list[Any]) -> str:
 
     upload = SimpleUploadedFile("users.json", json.dumps(users).encode(), content_type="application/json")
     response = api.post(
-        "/api/v2/jobs/users-imports", {"connection_id": connection_id, "users": upload}, format="multipart"
+        "/api/v2/jobs/users-imports",
+        {"connection_id": connection_id, "users": upload, **({"upsert": "true"} if upsert else {})},
+        format="multipart",
     )
     assert response.status_code == 202, response.json()
     call_command("run_jobs", "--once")

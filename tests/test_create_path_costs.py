@@ -53,18 +53,33 @@ def test_a_create_runs_the_client_check_the_connection_lookup_and_two_inserts(cl
     tables = [
         name
         for q in queries.captured_queries
-        for name in ("ratelimits_bucket", "clients_client", "connections_connection", "users_user", "audit_event")
+        for name in (
+            "ratelimits_bucket",
+            "clients_client",
+            "connections_connection",
+            "users_user",
+            "audit_event",
+            "events_eventstream",
+        )
         if name in q["sql"]
     ]
     # Inside the test's transaction each transaction is a savepoint (BEGIN/COMMIT when served): the token's
-    # client, its rate-limit bucket (one atomic upsert, shared by every process), the connection, the create.
+    # client, its rate-limit bucket (one atomic upsert, shared by every process), the connection, the create with
+    # its audit row and the one look at the enabled event streams (none here: no event, no delivery, no task).
     assert statements == [
         "SELECT",
         *("SAVEPOINT", "INSERT", "RELEASE"),
         "SELECT",
-        *("SAVEPOINT", "INSERT", "INSERT", "RELEASE"),
+        *("SAVEPOINT", "INSERT", "INSERT", "SELECT", "RELEASE"),
     ], statements
-    assert tables == ["clients_client", "ratelimits_bucket", "connections_connection", "users_user", "audit_event"]
+    assert tables == [
+        "clients_client",
+        "ratelimits_bucket",
+        "connections_connection",
+        "users_user",
+        "audit_event",
+        "events_eventstream",
+    ]
 
 
 def test_a_deleted_connection_refuses_the_very_next_create(client_api, connection):

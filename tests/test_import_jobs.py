@@ -560,7 +560,7 @@ def test_the_worker_process_stops_on_sigterm(transactional_db):
         if process.poll() is None:
             process.kill()
     assert process.returncode == 0, output
-    assert "stopped after 0 job(s)" in output
+    assert "stopped after 0 task(s)" in output
 
 
 # --- the official SDK, unmodified ---------------------------------------------------------------------------

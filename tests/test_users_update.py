@@ -250,11 +250,9 @@ def test_patch_to_an_email_used_in_another_connection_is_fine(api, new_user):
     assert patch(api, ann, {"email": "bob@example.com"}).json()["email"] == "bob@example.com"
 
 
-def test_patch_email_with_verify_email_sends_a_verification_mail(
-    api, new_user, mailoutbox, django_capture_on_commit_callbacks
-):
+def test_patch_email_with_verify_email_sends_a_verification_mail(api, new_user, mailoutbox, capture_tasks):
     user = new_user(verify_email=False)
-    with django_capture_on_commit_callbacks(execute=True):
+    with capture_tasks(execute=True):
         response = patch(api, user, {"email": "New@Example.com", "verify_email": True})
     assert response.status_code == 200
     assert [message.to for message in mailoutbox] == [["new@example.com"]]
@@ -270,9 +268,9 @@ def test_patch_email_with_verify_email_sends_a_verification_mail(
         {"name": "Ann", "verify_email": True},
     ],
 )
-def test_patch_sends_no_mail_otherwise(api, new_user, mailoutbox, django_capture_on_commit_callbacks, body):
+def test_patch_sends_no_mail_otherwise(api, new_user, mailoutbox, capture_tasks, body):
     user = new_user(verify_email=False)
-    with django_capture_on_commit_callbacks(execute=True):
+    with capture_tasks(execute=True):
         assert patch(api, user, body).status_code == 200
     assert mailoutbox == []
 

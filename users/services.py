@@ -29,6 +29,7 @@ from connections.selectors import get_connection
 from connections.strategies import check_update_fields, check_user_fields
 from core.actors import Actor
 from core.errors import FieldError, PayloadValidationError
+from events.models import EventType as StreamEventType
 from users.credentials.passwords import hash_password
 from users.emails import fold_email
 from users.errors import IdentifierTaken, UserAlreadyExists, UserErrorCode, UserNotFound
@@ -39,6 +40,7 @@ from users.models import User
 from users.profile import default_picture, now_ms
 from users.selectors import get_user
 from users.serializers import NewUser, UserChanges, UserInput
+from users.streams import emit_user_event
 from users.verification import schedule_verification_email, should_send_on_create
 
 logger = logging.getLogger(__name__)
@@ -163,6 +165,7 @@ def _insert(
             user.save(force_insert=True)
             inserted = True
             record_event(type=event[0], description=event[1], actor=actor, user=user)
+            emit_user_event(StreamEventType.USER_CREATED, user)
             if send_verification:
                 schedule_verification_email(user)
     except IntegrityError as exc:
@@ -303,6 +306,7 @@ def _apply_changes(
         user=user,
         details={"fields": fields},
     )
+    emit_user_event(StreamEventType.USER_UPDATED, user)
     if data.get("verify_email") and "email" in changes and user.email and not user.email_verified:
         schedule_verification_email(user)  # Auth0 mails a changed address only when asked to
     return user
@@ -336,6 +340,7 @@ def delete_user(*, user_id: str, actor: Actor) -> bool:
     if user is None:
         return False
     record_event(type=EventType.DELETED_USER, description="Delete a User", actor=actor, user=user)
+    emit_user_event(StreamEventType.USER_DELETED, user)  # the profile as it was, before the row goes
     deleted, _rows = User.objects.filter(pk=user.pk).delete()
     if deleted:
         logger.info("user deleted user_id=%s by %s", user_id, actor)

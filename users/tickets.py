@@ -27,6 +27,7 @@ from __future__ import annotations
 import enum
 import logging
 import secrets
+import smtplib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -50,13 +51,17 @@ from connections.password_policy import PasswordPolicyError
 from connections.selectors import get_connection_by_id
 from connections.strategies import Strategy
 from core.actors import Actor
+from core.crypto import decrypt_secret, encrypt_secret
 from core.errors import FieldCode, FieldError, PayloadValidationError
+from core.tasks import retry_later, task
+from events.models import EventType as StreamEventType
 from users.emails import email_lookup_key
 from users.errors import SignupRefused, TicketRejected, TicketRejection, UserErrorCode, UserNotFound
 from users.models import Ticket, TicketPurpose, User
 from users.profile import now_ms
 from users.selectors import get_user
 from users.services import update_user
+from users.streams import emit_user_event
 
 logger = logging.getLogger(__name__)
 
@@ -349,8 +354,10 @@ def verify_email(*, token: str, actor: Actor) -> tuple[VerificationOutcome, Tick
         user = _claim(ticket)
         outcome = VerificationOutcome.ALREADY_VERIFIED
         if not user.email_verified:
-            User.objects.filter(pk=user.pk).update(email_verified=True, updated_at=now_ms())
+            user.updated_at = now_ms()
+            User.objects.filter(pk=user.pk).update(email_verified=True, updated_at=user.updated_at)
             user.email_verified = True
+            emit_user_event(StreamEventType.USER_UPDATED, user)
             outcome = VerificationOutcome.VERIFIED
             actor = replace(actor, id=user.user_id)  # the person who opened the link: the user
             record_event(
@@ -463,12 +470,27 @@ def send_password_reset_email(user: User, link: str) -> None:
     logger.info("password reset e-mail sent user_id=%s", user.user_id)
 
 
+@task()
+def deliver_password_reset_email(user_pk: int, encrypted_link: str, language: str, attempt: int = 1) -> str:
+    """The worker's side of ``schedule_password_reset_email``: send the link, in ``language``. The link (it holds
+    the ticket's secret) travels encrypted (``core.crypto``) in the task row. A mail server error is tried again
+    later, up to ``EMAIL_SEND_MAX_ATTEMPTS``. Returns ``sent``, ``skipped`` (the user is gone) or ``retrying``."""
+    user = User.objects.select_related("connection").filter(pk=user_pk).first()
+    if user is None:
+        return "skipped"
+    with translation.override(language):
+        try:
+            send_password_reset_email(user, decrypt_secret(encrypted_link))
+        except (OSError, smtplib.SMTPException):
+            if not retry_later(deliver_password_reset_email, attempt, user_pk, encrypted_link, language):
+                raise
+            logger.warning("password reset e-mail failed user_id=%s attempt=%s: retrying", user.user_id, attempt)
+            return "retrying"
+    return "sent"
+
+
 def schedule_password_reset_email(user: User, link: str) -> None:
-    """Send after commit, in the current request's language; a mail failure never undoes the write."""
-    language = translation.get_language()
-
-    def send() -> None:
-        with translation.override(language):
-            send_password_reset_email(user, link)
-
-    transaction.on_commit(send, robust=True)
+    """Queue the mail in the current transaction, to be sent by the worker in the current request's language; a
+    mail failure never undoes the write, and the request neither builds nor sends it."""
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    deliver_password_reset_email.enqueue(user.pk, encrypt_secret(link), language)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import smtplib
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -22,8 +23,11 @@ from django.utils.translation import gettext as _
 from audit.models import EventType
 from audit.services import record_event
 from core.actors import Actor
+from core.tasks import retry_later, task
+from events.models import EventType as StreamEventType
 from users.models import User
 from users.profile import now_ms
+from users.streams import emit_user_event
 
 logger = logging.getLogger(__name__)
 
@@ -63,15 +67,32 @@ def send_verification_email(user: User) -> None:
     logger.info("verification e-mail sent user_id=%s", user.user_id)
 
 
-def schedule_verification_email(user: User) -> None:
-    """Send after commit, in the language of the current request; a mail failure never undoes the write."""
-    language = translation.get_language()
+@task()
+def deliver_verification_email(user_pk: int, email: str, language: str, attempt: int = 1) -> str:
+    """The worker's side of ``schedule_verification_email``: sign the link now and send it, in ``language``.
 
-    def send() -> None:
-        with translation.override(language):
+    Nothing is sent when the user is gone or its address changed since (that address gets its own mail when asked
+    for); a verified address is mailed when the change asked for it (``verify_email: true``, Auth0's rule). A mail server error is tried again later (``core.tasks.retry_later``), up to
+    ``EMAIL_SEND_MAX_ATTEMPTS``; then the task fails with it. Returns ``sent``, ``skipped`` or ``retrying``.
+    """
+    user = User.objects.select_related("connection").filter(pk=user_pk).first()
+    if user is None or user.email != email:
+        return "skipped"
+    with translation.override(language):
+        try:
             send_verification_email(user)
+        except (OSError, smtplib.SMTPException):
+            if not retry_later(deliver_verification_email, attempt, user_pk, email, language):
+                raise
+            logger.warning("verification e-mail failed user_id=%s attempt=%s: retrying", user.user_id, attempt)
+            return "retrying"
+    return "sent"
 
-    transaction.on_commit(send, robust=True)
+
+def schedule_verification_email(user: User) -> None:
+    """Queue the mail in the current transaction (the change and its mail commit together), to be sent by the
+    worker in the language of the current request; the request neither builds nor sends it."""
+    deliver_verification_email.enqueue(user.pk, user.email or "", translation.get_language() or settings.LANGUAGE_CODE)
 
 
 def should_send_on_create(*, email_verified: bool | None, verify_email: bool | None) -> bool:
@@ -102,6 +123,8 @@ def _mark_verified(user: User) -> VerificationResult:
     updated = User.objects.filter(pk=user.pk, email_verified=False).update(email_verified=True, updated_at=now_ms())
     if not updated:
         return VerificationResult.ALREADY_VERIFIED
+    user.refresh_from_db()
+    emit_user_event(StreamEventType.USER_UPDATED, user)
     record_event(
         type=EventType.SUCCESS_VERIFICATION_EMAIL,
         description="Successful verification email",

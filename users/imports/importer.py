@@ -41,6 +41,7 @@ from users.imports.validation import ImportUserValidator, JobError, RejectedUser
 from users.imports.writer import Candidate, Prepared, Writer
 from users.profile import now_ms
 from users.services import check_password_policy
+from users.streams import emit_imported
 
 # Users per transaction. Each batch has a fixed cost (a commit waits for the disk, the staging round trips, the
 # audit row) and one is validated while the previous one is written: at 5,000 the fixed part is noise and the two
@@ -231,6 +232,9 @@ class _Importer:
             rest = [c for c in prepared.fresh if id(c) not in done] + prepared.waiting
             late = self.conflicts.resolve(rest, prepared.now, out) if rest else {"inserted": [], "updated": []}
             ids = {"inserted": [c.values["user_id"] for c in inserted] + late["inserted"], "updated": late["updated"]}
+            emit_imported(
+                self.connection, [c.values for c in inserted], late["inserted"], late["updated"], prepared.now
+            )
             if ids["inserted"] or ids["updated"]:
                 record_event(
                     type=EventType.SUCCESS_API_OPERATION,

@@ -1,0 +1,55 @@
+"""Errors raised by the events app: stable codes, messages in Auth0's words where it has them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from django.utils.translation import gettext_lazy as _
+
+from core.errors import DomainError, ErrorCode
+
+
+class EventStreamErrorCode(StrEnum):
+    """The codes this app answers with: ``errorCode`` values and its own field codes."""
+
+    INVALID_BODY = ErrorCode.INVALID_BODY
+    INEXISTENT_EVENT_STREAM = "inexistent_event_stream"
+    INEXISTENT_DELIVERY = "inexistent_delivery"
+    EVENT_STREAM_DISABLED = "event_stream_disabled"
+    # Field code of ``destination.configuration.webhook_endpoint``: not https, or not a public address.
+    INSECURE_ENDPOINT = "INSECURE_ENDPOINT"
+
+
+class EventStreamNotFound(DomainError):
+    status = 404
+    code = EventStreamErrorCode.INEXISTENT_EVENT_STREAM
+    default_message = _("The event stream does not exist")
+
+
+class DeliveryNotFound(DomainError):
+    status = 404
+    code = EventStreamErrorCode.INEXISTENT_DELIVERY
+    default_message = _("The delivery does not exist")
+
+
+class EventStreamDisabled(DomainError):
+    """A test event for a disabled stream: Auth0 "does not support sending events to disabled event streams"
+    (Event Testing, Observability, and Failure Recovery)."""
+
+    status = 400
+    code = EventStreamErrorCode.EVENT_STREAM_DISABLED
+    default_message = _("The event stream is disabled: enable it to send events to it")
+
+
+class InvalidWebhookEndpoint(DomainError):
+    """A webhook endpoint refused by ``events.endpoints.check_webhook_endpoint`` (400 ``invalid_body``, with a
+    field error on ``destination.configuration.webhook_endpoint``)."""
+
+    status = 400
+    code = ErrorCode.INVALID_BODY
+    default_message = _("The webhook endpoint is not allowed")
+
+
+class UnsafeDestination(Exception):
+    """At delivery time: the endpoint resolved or connected to an address that is not allowed (an attempt's
+    error, never an HTTP answer of ours)."""

@@ -1,0 +1,268 @@
+"""Event streams (Auth0's webhooks carrying CloudEvents) and the transactional outbox that feeds them.
+
+- ``EventStream``: where to send which event types, and how to authenticate to the receiver. Its secrets (the
+  bearer token or basic password, and the Standard Webhooks signing secret) are stored encrypted
+  (``core.crypto``): a database dump does not reveal them.
+- ``Event``: one CloudEvents 1.0 event (``user.created``, ...), written in the same transaction as the change it
+  describes, and only when at least one enabled stream subscribes to its type.
+- ``Delivery``: one event owed to one stream (Auth0's delivery object, keyed by the event id within a stream), with
+  its state and the schedule of its next attempt. ``DeliveryAttempt``: each try (Auth0's ``attempts``).
+
+Auth0's shapes: the Management API's ``EventStreamWebhookResponseContent``, ``EventStreamDelivery`` and
+``EventStreamDeliveryAttempt`` (auth0-python 6.8 ``auth0/management/types``).
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from connections.models import prefixed_id
+
+# Auth0's limits on a stream's name (CreateEventStreamWebHookRequestContent: minLength 1, maxLength 128).
+EVENT_STREAM_NAME_MAX_LENGTH = 128
+# Long enough for any real URL; Auth0 documents no limit, browsers and proxies commonly stop near 2,048.
+WEBHOOK_ENDPOINT_MAX_LENGTH = 2048
+# A basic-auth username, as receivers commonly accept (RFC 7617 sets none).
+WEBHOOK_USERNAME_MAX_LENGTH = 255
+
+_BASE58 = "".join(c for c in string.ascii_letters + string.digits if c not in "0OIl")
+# Auth0's event ids: ``evt_`` + 22 base58 characters (e.g. ``evt_6SfwXrtm8nVcjzzNCFFH1L`` in its docs).
+EVENT_ID_LENGTH = 4 + 22
+
+
+def new_event_stream_id() -> str:
+    """``est_`` + 16 alphanumerics: Auth0's event stream id prefix with our connections' id format."""
+    return prefixed_id("est")
+
+
+def new_event_id() -> str:
+    """``evt_`` + 22 base58 characters, Auth0's event id format."""
+    return "evt_" + "".join(secrets.choice(_BASE58) for _ in range(22))
+
+
+class EventType(models.TextChoices):
+    """The event types this service emits (a subset of Auth0's ``EventStreamEventTypeEnum``)."""
+
+    USER_CREATED = "user.created", _("User created")
+    USER_UPDATED = "user.updated", _("User updated")
+    USER_DELETED = "user.deleted", _("User deleted")
+
+
+class EventStreamStatus(models.TextChoices):
+    ENABLED = "enabled", _("Enabled")
+    DISABLED = "disabled", _("Disabled")
+
+
+class DisabledReason(models.TextChoices):
+    """Why a stream is disabled: ``""`` while enabled or when an operator disabled it, ``failures`` when the worker
+    disabled it after a sustained run of failed deliveries (``EVENT_STREAMS_DISABLE_AFTER_FAILURES``)."""
+
+    NONE = "", _("Not disabled by the service")
+    FAILURES = "failures", _("Disabled after consecutive delivery failures")
+
+
+class DestinationType(models.TextChoices):
+    WEBHOOK = "webhook", _("Webhook")
+
+
+class AuthorizationMethod(models.TextChoices):
+    """Auth0's ``webhook_authorization.method`` values this service supports."""
+
+    BEARER = "bearer", _("Bearer token")
+    BASIC = "basic", _("Basic (username and password)")
+
+
+class EventStream(models.Model):
+    id = models.CharField(
+        verbose_name=_("id"), primary_key=True, max_length=20, default=new_event_stream_id, editable=False
+    )
+    name = models.CharField(verbose_name=_("name"), max_length=EVENT_STREAM_NAME_MAX_LENGTH)
+    status = models.CharField(
+        verbose_name=_("status"),
+        max_length=16,
+        choices=EventStreamStatus.choices,
+        default=EventStreamStatus.ENABLED,
+    )
+    disabled_reason = models.CharField(
+        verbose_name=_("disabled reason"), max_length=16, choices=DisabledReason.choices, default="", blank=True
+    )
+    # Auth0's ``subscriptions``: [{"event_type": "user.created"}, ...], in the order given.
+    subscriptions = models.JSONField(verbose_name=_("subscriptions"), default=list, blank=True)
+    destination_type = models.CharField(
+        verbose_name=_("destination type"),
+        max_length=16,
+        choices=DestinationType.choices,
+        default=DestinationType.WEBHOOK,
+    )
+    webhook_endpoint = models.CharField(verbose_name=_("webhook endpoint"), max_length=WEBHOOK_ENDPOINT_MAX_LENGTH)
+    authorization_method = models.CharField(
+        verbose_name=_("authorization method"), max_length=16, choices=AuthorizationMethod.choices
+    )
+    # Returned by Auth0 with the stream (basic only); not a secret.
+    authorization_username = models.CharField(
+        verbose_name=_("authorization username"), max_length=WEBHOOK_USERNAME_MAX_LENGTH, blank=True
+    )
+    # The bearer token or the basic password, encrypted (core.crypto.encrypt_secret).
+    authorization_secret_encrypted = models.TextField(verbose_name=_("authorization secret (encrypted)"))
+    # The Standard Webhooks signing secret (``whsec_`` + base64 of 32 random bytes), encrypted.
+    signing_secret_encrypted = models.TextField(verbose_name=_("signing secret (encrypted)"))
+    # Deliveries that ended in failure since the last success (reset by a success or by re-enabling the stream).
+    consecutive_failures = models.PositiveIntegerField(verbose_name=_("consecutive failures"), default=0)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("event stream")
+        verbose_name_plural = _("event streams")
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(id__startswith="est_"), name="events_eventstream_id_prefix"),
+            models.CheckConstraint(
+                condition=Q(status__in=EventStreamStatus.values), name="events_eventstream_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(authorization_method__in=AuthorizationMethod.values),
+                name="events_eventstream_authorization_method_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(destination_type__in=DestinationType.values),
+                name="events_eventstream_destination_type_valid",
+            ),
+            # A reason only while disabled: re-enabling must clear it.
+            models.CheckConstraint(
+                condition=Q(disabled_reason="") | Q(status=EventStreamStatus.DISABLED),
+                name="events_eventstream_reason_only_when_disabled",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.id})"
+
+    @property
+    def event_types(self) -> list[str]:
+        """The subscribed event types, in the order given."""
+        return [s["event_type"] for s in self.subscriptions if isinstance(s, dict) and "event_type" in s]
+
+
+class Event(models.Model):
+    """A CloudEvents 1.0 event as written by the change that caused it (the outbox row).
+
+    The delivered JSON is ``{"id", "source", "specversion": "1.0", "type", "time", "data": {"object": ...}}`` plus
+    Auth0's ``a0tenant``/``a0stream``/``a0purpose`` extensions (``events.cloudevents``).
+    """
+
+    id = models.CharField(
+        verbose_name=_("id"), primary_key=True, max_length=EVENT_ID_LENGTH, default=new_event_id, editable=False
+    )
+    type = models.CharField(verbose_name=_("type"), max_length=64)
+    source = models.CharField(verbose_name=_("source"), max_length=255)
+    # What the event is about (the user's ``user_id``): the key of the per-stream ordering.
+    subject = models.CharField(verbose_name=_("subject"), max_length=300, blank=True)
+    time = models.DateTimeField(verbose_name=_("time"))
+    # {"object": <the user profile as the Management API renders it>}.
+    data = models.JSONField(verbose_name=_("data"))
+    # Auth0's ``a0purpose``: "test" for events sent by POST /api/v2/event-streams/{id}/test, else "".
+    purpose = models.CharField(verbose_name=_("purpose"), max_length=16, blank=True, default="")
+
+    class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+        indexes = [models.Index(fields=["time"], name="events_event_time")]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.id}"
+
+
+class DeliveryStatus(models.TextChoices):
+    """A delivery's state. Auth0's deliveries list shows ``failed`` ones; ``pending`` (queued or waiting for a
+    retry) and ``delivered`` are ours too, so every delivery can be listed."""
+
+    PENDING = "pending", _("Pending")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed")
+
+
+class Delivery(models.Model):
+    """One event owed to one stream. Its Auth0 ``id`` is the event's id (``deliveries/{event_id}``)."""
+
+    # The insertion order: deliveries of one subject on one stream are sent in this order.
+    id = models.BigAutoField(primary_key=True)
+    stream = models.ForeignKey(
+        EventStream, verbose_name=_("event stream"), on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event = models.ForeignKey(Event, verbose_name=_("event"), on_delete=models.CASCADE, related_name="deliveries")
+    # Copies of the event's, so listing, filtering and ordering need no join.
+    event_type = models.CharField(verbose_name=_("event type"), max_length=64)
+    subject = models.CharField(verbose_name=_("subject"), max_length=300, blank=True)
+    status = models.CharField(
+        verbose_name=_("status"), max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    # Attempts made since the delivery was (re)queued: the exponent of the backoff.
+    attempt_count = models.PositiveIntegerField(verbose_name=_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(verbose_name=_("next attempt at"))
+    # A worker owns the delivery until then (its request timeout plus a margin); a killed worker's claim lapses.
+    claimed_until = models.DateTimeField(verbose_name=_("claimed until"), null=True, blank=True)
+    claimed_by = models.CharField(verbose_name=_("claimed by"), max_length=64, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(verbose_name=_("last HTTP status"), null=True, blank=True)
+    last_error = models.TextField(verbose_name=_("last error"), blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), auto_now=True)
+    delivered_at = models.DateTimeField(verbose_name=_("delivered at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["stream", "event"], name="events_delivery_one_per_stream_event"),
+            models.CheckConstraint(condition=Q(status__in=DeliveryStatus.values), name="events_delivery_status_valid"),
+        ]
+        indexes = [
+            # The worker's question: the pending deliveries of a stream, and an earlier pending one of a subject.
+            models.Index(
+                fields=["stream", "subject", "id"],
+                name="events_delivery_pending",
+                condition=Q(status=DeliveryStatus.PENDING),
+            ),
+            # The deliveries list: a stream's deliveries by status, in order.
+            models.Index(fields=["stream", "status", "id"], name="events_delivery_list"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} → {self.stream_id} ({self.status})"
+
+
+class DeliveryAttempt(models.Model):
+    """One try at a delivery (Auth0's ``EventStreamDeliveryAttempt``: ``status``, ``timestamp``,
+    ``error_message``, ``duration`` in ms)."""
+
+    id = models.BigAutoField(primary_key=True)
+    delivery = models.ForeignKey(
+        Delivery, verbose_name=_("delivery"), on_delete=models.CASCADE, related_name="attempts"
+    )
+    # ``delivered`` or ``failed``.
+    status = models.CharField(verbose_name=_("status"), max_length=16, choices=DeliveryStatus.choices)
+    timestamp = models.DateTimeField(verbose_name=_("timestamp"))
+    # From sending the request to the end of the response (or the failure), in milliseconds.
+    duration_ms = models.FloatField(verbose_name=_("duration (ms)"), null=True, blank=True)
+    http_status = models.PositiveSmallIntegerField(verbose_name=_("HTTP status"), null=True, blank=True)
+    error_message = models.TextField(verbose_name=_("error message"), blank=True)
+
+    class Meta:
+        verbose_name = _("delivery attempt")
+        verbose_name_plural = _("delivery attempts")
+        ordering = ["delivery", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=[DeliveryStatus.DELIVERED, DeliveryStatus.FAILED]),
+                name="events_deliveryattempt_status_valid",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} @ {self.timestamp:%Y-%m-%dT%H:%M:%S} {self.status}"

@@ -1,0 +1,111 @@
+"""The transactional outbox: events written in the transaction of the change they describe.
+
+``emit`` is what ``users.services`` and the bulk importer call: it writes one ``Event`` per changed object and one
+pending ``Delivery`` per enabled stream subscribed to the type, then enqueues a delivery task per stream — all in
+the caller's transaction (the tasks' database backend writes its row in the same transaction), so a rolled-back
+change leaves neither event nor task, and a committed one cannot lose them. With no subscribed stream it costs one
+small query and renders nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from events.models import Delivery, Event, EventStream, EventStreamStatus, new_event_id
+from events.tasks import enqueue_delivery
+
+ObjectsFactory = Callable[[], Iterable[tuple[str, dict[str, Any]]]]
+"""Returns ``(subject, object)`` pairs: the user's ``user_id`` and its profile as the Management API renders it.
+Called only when some stream wants the events, so nothing is rendered otherwise."""
+
+
+def event_source() -> str:
+    """The CloudEvents ``source`` of our events: ``EVENT_STREAMS_SOURCE`` (default ``urn:auth0:<issuer host>``,
+    the form Auth0 documents: ``urn:auth0:<tenant>.<domain>``)."""
+    return str(settings.EVENT_STREAMS_SOURCE)
+
+
+def subscribed_stream_ids(event_type: str) -> list[str]:
+    """The ids of the enabled streams subscribed to ``event_type``, oldest first (one query on a small table)."""
+    rows = EventStream.objects.filter(status=EventStreamStatus.ENABLED).values_list("id", "subscriptions")
+    return [
+        stream_id
+        for stream_id, subscriptions in rows
+        if any(isinstance(s, dict) and s.get("event_type") == event_type for s in subscriptions or ())
+    ]
+
+
+def write_events(event_type: str, items: Iterable[tuple[str, dict[str, Any]]], *, purpose: str = "") -> list[Event]:
+    """Insert one ``Event`` per ``(subject, data)`` (``data`` is the CloudEvent's ``data``, ``{"object": ...}``),
+    all with the same ``time``, in one statement."""
+    now = timezone.now()
+    source = event_source()
+    events = [
+        Event(id=new_event_id(), type=event_type, source=source, subject=subject, time=now, data=data, purpose=purpose)
+        for subject, data in items
+    ]
+    Event.objects.bulk_create(events)
+    return events
+
+
+def emit(event_type: str, objects: ObjectsFactory) -> int:
+    """Write ``event_type`` events for ``objects()`` and their deliveries, in the caller's transaction.
+
+    Returns the number of events written (0 when no enabled stream subscribes to ``event_type``, in which case
+    ``objects`` is not called).
+    """
+    stream_ids = subscribed_stream_ids(event_type)
+    if not stream_ids:
+        return 0
+    with transaction.atomic():
+        events = write_events(event_type, [(subject, {"object": obj}) for subject, obj in objects()])
+        if not events:
+            return 0
+        now = timezone.now()
+        Delivery.objects.bulk_create(
+            [
+                Delivery(
+                    stream_id=stream_id,
+                    event=event,
+                    event_type=event_type,
+                    subject=event.subject,
+                    next_attempt_at=now,
+                    created_at=now,
+                    updated_at=now,
+                )
+                for stream_id in stream_ids
+                for event in events
+            ]
+        )
+        for stream_id in stream_ids:
+            enqueue_delivery(stream_id)
+    return len(events)
+
+
+def sample_user_object() -> dict[str, Any]:
+    """The user profile a test event carries when the caller gives no ``data``: the shape of a database user as the
+    Management API renders it, with made-up values."""
+    now = timezone.now().isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return {
+        "user_id": "auth0|test-event-user",
+        "email": "test-event-user@example.com",
+        "email_verified": False,
+        "name": "test-event-user@example.com",
+        "nickname": "test-event-user",
+        "picture": "https://s.gravatar.com/avatar/00000000000000000000000000000000?s=480&r=pg&d=identicon",
+        "identities": [
+            {
+                "connection": "Username-Password-Authentication",
+                "provider": "auth0",
+                "user_id": "test-event-user",
+                "isSocial": False,
+            }
+        ],
+        "created_at": now,
+        "updated_at": now,
+    }

@@ -1,0 +1,40 @@
+"""Finding deliveries nobody is working on: the worker's periodic sweep.
+
+A delivery is normally sent by the task its transaction enqueued, or by the one a retry enqueued. When a worker
+dies holding a claim, its claim lapses (``EVENT_STREAMS_CLAIM_SECONDS``) and no task is left to pick the delivery
+up: ``sweep_deliveries`` enqueues a delivery task for every enabled stream with such an overdue delivery. Extra
+tasks are harmless (a task finds nothing to claim and ends).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+
+from events.models import Delivery, DeliveryStatus, EventStreamStatus
+from events.tasks import enqueue_delivery
+
+# Due for this long and still pending and unclaimed: its task was lost (or is queued behind a backlog, where an
+# extra task costs nothing).
+OVERDUE_AFTER = timedelta(seconds=5)
+
+
+def sweep_deliveries() -> list[str]:
+    """Enqueue a delivery task for each enabled stream with an overdue, unclaimed pending delivery; returns
+    their ids."""
+    now = timezone.now()
+    stream_ids = list(
+        Delivery.objects.filter(
+            Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
+            status=DeliveryStatus.PENDING,
+            next_attempt_at__lt=now - OVERDUE_AFTER,
+            stream__status=EventStreamStatus.ENABLED,
+        )
+        .values_list("stream_id", flat=True)
+        .distinct()
+    )
+    for stream_id in stream_ids:
+        enqueue_delivery(stream_id)
+    return stream_ids

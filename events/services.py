@@ -1,0 +1,275 @@
+"""Writes of event streams, shared by the event-streams API, the admin and the worker.
+
+One function per use case: ``create_event_stream``, ``update_event_stream``, ``delete_event_stream``,
+``send_test_event``, ``redeliver``. Raises ``EventStreamNotFound`` (404), ``DeliveryNotFound`` (404),
+``EventStreamDisabled`` (400), ``InvalidWebhookEndpoint`` (400) and ``PayloadValidationError`` (400, an unknown
+event type). The shape of a request (types, lengths, required keys) is the serializer's business; these functions
+decide what the domain decides: allowed endpoints, known event types, encryption of secrets.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import secrets
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.actors import Actor
+from core.crypto import decrypt_secret, encrypt_secret
+from core.errors import FieldCode, FieldError, PayloadValidationError
+from events.endpoints import check_webhook_endpoint
+from events.errors import DeliveryNotFound, EventStreamDisabled, EventStreamNotFound
+from events.models import (
+    AuthorizationMethod,
+    Delivery,
+    DeliveryStatus,
+    DisabledReason,
+    EventStream,
+    EventStreamStatus,
+    EventType,
+)
+from events.outbox import enqueue_delivery, sample_user_object, write_events
+
+logger = logging.getLogger(__name__)
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Final = _Unset()
+"""The value of an ``update_event_stream`` argument the caller did not send (``None`` is never a valid one)."""
+
+
+@dataclass(frozen=True)
+class WebhookAuthorization:
+    """Auth0's ``webhook_authorization``: ``{"method": "bearer", "token"}`` or ``{"method": "basic", "username",
+    "password"}``. The secret is encrypted before it is stored and never rendered again."""
+
+    method: str
+    token: str | None = None
+    username: str | None = None
+    password: str | None = None
+
+
+def new_signing_secret() -> str:
+    """A Standard Webhooks signing secret: ``whsec_`` + base64 of 32 random bytes (the spec's format)."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+
+
+def signing_secret(stream: EventStream) -> str:
+    """The stream's Standard Webhooks signing secret in plaintext (``whsec_...``), for the one answer that shows
+    it (the create) and for the worker. Raises ``core.crypto.SecretDecryptionError`` after a ``SECRET_KEY`` change
+    that left the old key out of ``SECRET_KEY_FALLBACKS``."""
+    return decrypt_secret(stream.signing_secret_encrypted)
+
+
+def authorization_secret(stream: EventStream) -> str:
+    """The bearer token or basic password in plaintext, for the worker's ``Authorization`` header."""
+    return decrypt_secret(stream.authorization_secret_encrypted)
+
+
+def _check_event_types(event_types: Sequence[str], field: str = "subscriptions") -> list[dict[str, str]]:
+    unknown = [t for t in event_types if t not in EventType.values]
+    if unknown:
+        message = _("Unsupported event type(s): %(types)s. Supported: %(supported)s") % {
+            "types": ", ".join(unknown),
+            "supported": ", ".join(EventType.values),
+        }
+        raise PayloadValidationError(message, errors=[FieldError(field, FieldCode.ENUM_MISMATCH, message)])
+    return [{"event_type": t} for t in dict.fromkeys(event_types)]
+
+
+def _apply_authorization(stream: EventStream, authorization: WebhookAuthorization) -> None:
+    if authorization.method == AuthorizationMethod.BEARER:
+        secret, username = authorization.token, ""
+    elif authorization.method == AuthorizationMethod.BASIC:
+        secret, username = authorization.password, authorization.username or ""
+    else:
+        message = _("Unsupported webhook authorization method: %(method)s") % {"method": authorization.method}
+        field = "destination.configuration.webhook_authorization.method"
+        raise PayloadValidationError(message, errors=[FieldError(field, FieldCode.ENUM_MISMATCH, message)])
+    if not secret:
+        message = _("The webhook authorization needs its secret (token, or username and password).")
+        field = "destination.configuration.webhook_authorization"
+        raise PayloadValidationError(message, errors=[FieldError(field, FieldCode.OBJECT_REQUIRED, message)])
+    stream.authorization_method = authorization.method
+    stream.authorization_username = username
+    stream.authorization_secret_encrypted = encrypt_secret(secret)
+
+
+@transaction.atomic
+def create_event_stream(
+    *,
+    name: str,
+    subscriptions: Sequence[str],
+    webhook_endpoint: str,
+    authorization: WebhookAuthorization,
+    status: str = EventStreamStatus.ENABLED,
+    actor: Actor,
+) -> EventStream:
+    """Create a webhook stream sending ``subscriptions`` (event type names) to ``webhook_endpoint``.
+
+    A new Standard Webhooks signing secret is generated (read it with ``signing_secret``). Raises
+    ``InvalidWebhookEndpoint`` for an endpoint ``check_webhook_endpoint`` refuses and ``PayloadValidationError``
+    for an unknown event type or authorization method, or a missing secret.
+    """
+    stored_subscriptions = _check_event_types(subscriptions)
+    check_webhook_endpoint(webhook_endpoint)
+    stream = EventStream(
+        name=name,
+        status=status,
+        subscriptions=stored_subscriptions,
+        webhook_endpoint=webhook_endpoint,
+        signing_secret_encrypted=encrypt_secret(new_signing_secret()),
+    )
+    _apply_authorization(stream, authorization)
+    stream.save(force_insert=True)
+    logger.info("event stream created id=%s by %s", stream.id, actor)
+    return stream
+
+
+def _locked(stream_id: str) -> EventStream:
+    try:
+        return EventStream.objects.select_for_update().get(pk=stream_id)
+    except EventStream.DoesNotExist as exc:
+        raise EventStreamNotFound() from exc
+
+
+@transaction.atomic
+def update_event_stream(
+    *,
+    stream_id: str,
+    name: str | _Unset = UNSET,
+    subscriptions: Sequence[str] | _Unset = UNSET,
+    webhook_endpoint: str | _Unset = UNSET,
+    authorization: WebhookAuthorization | _Unset = UNSET,
+    status: str | _Unset = UNSET,
+    actor: Actor,
+) -> EventStream:
+    """Change what was sent (Auth0's PATCH); arguments left ``UNSET`` keep their values.
+
+    Setting ``status`` to ``enabled`` clears the failure count and the ``disabled_reason``. Raises
+    ``EventStreamNotFound``, and what ``create_event_stream`` raises for the same fields.
+    """
+    stream = _locked(stream_id)
+    if not isinstance(name, _Unset):
+        stream.name = name
+    if not isinstance(subscriptions, _Unset):
+        stream.subscriptions = _check_event_types(subscriptions)
+    if not isinstance(webhook_endpoint, _Unset):
+        check_webhook_endpoint(webhook_endpoint)
+        stream.webhook_endpoint = webhook_endpoint
+    if not isinstance(authorization, _Unset):
+        _apply_authorization(stream, authorization)
+    if not isinstance(status, _Unset):
+        stream.status = status
+        if status == EventStreamStatus.ENABLED:
+            stream.disabled_reason = DisabledReason.NONE
+            stream.consecutive_failures = 0
+        elif stream.disabled_reason != DisabledReason.FAILURES:
+            stream.disabled_reason = DisabledReason.NONE
+    stream.save()
+    logger.info("event stream updated id=%s by %s", stream.id, actor)
+    return stream
+
+
+@transaction.atomic
+def delete_event_stream(*, stream_id: str, actor: Actor) -> None:
+    """Delete a stream with its deliveries (events another stream still owes stay). Raises
+    ``EventStreamNotFound``."""
+    deleted, _counts = EventStream.objects.filter(pk=stream_id).delete()
+    if not deleted:
+        raise EventStreamNotFound()
+    logger.info("event stream deleted id=%s by %s", stream_id, actor)
+
+
+@transaction.atomic
+def send_test_event(*, stream_id: str, event_type: str, data: dict[str, Any] | None = None, actor: Actor) -> Delivery:
+    """Queue a test event of ``event_type`` for this stream only (Auth0's ``POST /event-streams/{id}/test``).
+
+    The event carries ``a0purpose: "test"`` and ``data`` if given (``{"object": ...}``), else a sample user
+    profile. Returns the pending ``Delivery`` (Auth0's answer is the delivery object). Raises
+    ``EventStreamNotFound``, ``EventStreamDisabled`` (Auth0 sends nothing to disabled streams) and
+    ``PayloadValidationError`` for an unknown event type.
+    """
+    _check_event_types([event_type], field="event_type")
+    stream = _locked(stream_id)
+    if stream.status != EventStreamStatus.ENABLED:
+        raise EventStreamDisabled()
+    payload = data if data is not None else {"object": sample_user_object()}
+    [event] = write_events(event_type, [("", payload)], purpose="test")
+    delivery = Delivery.objects.create(
+        stream=stream,
+        event=event,
+        event_type=event_type,
+        subject="",
+        next_attempt_at=timezone.now(),
+    )
+    enqueue_delivery(stream.id)
+    logger.info("event stream test event id=%s stream=%s by %s", event.id, stream.id, actor)
+    return delivery
+
+
+@transaction.atomic
+def redeliver(
+    *,
+    stream_id: str,
+    event_ids: Collection[str] | None = None,
+    date_from: datetime | None = None,
+    date_to: datetime | None = None,
+    statuses: Collection[str] | None = None,
+    event_types: Collection[str] | None = None,
+    actor: Actor,
+) -> int:
+    """Queue again the stream's deliveries that match (Auth0's ``POST /event-streams/{id}/redeliver`` with its
+    filters, and ``/redeliver/{event_id}`` with ``event_ids=[event_id]``).
+
+    ``date_from`` is inclusive and ``date_to`` exclusive, on the event's time; ``statuses`` defaults to
+    ``["failed"]`` (what Auth0 redelivers); ``pending`` ones are already queued and left alone. Each matching
+    delivery is reset to a first attempt now (its attempts stay listed). Returns how many were queued. Raises
+    ``EventStreamNotFound``, ``EventStreamDisabled``, and ``DeliveryNotFound`` when ``event_ids`` names one
+    event this stream has no delivery of.
+    """
+    stream = _locked(stream_id)
+    if stream.status != EventStreamStatus.ENABLED:
+        raise EventStreamDisabled()
+    if event_types:
+        _check_event_types(list(event_types), field="event_types")
+    wanted = [s for s in (statuses or [DeliveryStatus.FAILED]) if s != DeliveryStatus.PENDING]
+    deliveries = Delivery.objects.filter(stream=stream)
+    if event_ids is not None:
+        found = set(deliveries.filter(event_id__in=list(event_ids)).values_list("event_id", flat=True))
+        if set(event_ids) - found:
+            raise DeliveryNotFound()
+        deliveries = deliveries.filter(event_id__in=list(event_ids)).exclude(status=DeliveryStatus.PENDING)
+    else:
+        deliveries = deliveries.filter(status__in=wanted)
+    if date_from is not None:
+        deliveries = deliveries.filter(event__time__gte=date_from)
+    if date_to is not None:
+        deliveries = deliveries.filter(event__time__lt=date_to)
+    if event_types:
+        deliveries = deliveries.filter(event_type__in=list(event_types))
+    now = timezone.now()
+    count = Delivery.objects.filter(pk__in=list(deliveries.values_list("pk", flat=True))).update(
+        status=DeliveryStatus.PENDING,
+        attempt_count=0,
+        next_attempt_at=now,
+        claimed_until=None,
+        claimed_by="",
+        delivered_at=None,
+        updated_at=now,
+    )
+    if count:
+        enqueue_delivery(stream.id)
+    logger.info("event stream redeliver stream=%s count=%s by %s", stream.id, count, actor)
+    return count

@@ -1,0 +1,197 @@
+"""The one background worker (``manage.py run_jobs``): Django's Tasks framework's database worker
+(django-tasks-db), running every task — event deliveries, e-mails, import jobs — plus the recovery the framework
+lacks.
+
+django-tasks-db claims a ready task (``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL, an exclusive transaction
+on SQLite), marks it ``RUNNING`` with the worker's id and runs it. It has no retries and no liveness: a worker
+killed mid-task leaves the task ``RUNNING`` for ever. So this worker adds, every ``JOBS_POLL_INTERVAL_SECONDS``:
+
+- a heartbeat (``jobs.models.WorkerHeartbeat``, refreshed every ``JOBS_HEARTBEAT_SECONDS`` by a thread, so a long
+  import does not look dead), and ``recover_orphaned_tasks``: a task ``RUNNING`` under a worker unseen for
+  ``JOBS_STALE_AFTER_SECONDS`` is made ready again (tasks are written to be run again safely);
+- ``events.recovery.sweep_deliveries``: deliveries whose worker died are queued again once their claim lapses;
+- a ``run_import_jobs`` task whenever an import job is waiting without one.
+
+Retries are the tasks' own business (a delivery schedules its next attempt, a mail task re-enqueues itself).
+Several workers, on one host or many, share the queue safely: each claim is decided by the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import timedelta
+from types import FrameType
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections, connection, connections
+from django.db.models import Q
+from django.db.utils import OperationalError
+from django.utils import timezone
+from django_tasks_db.management.commands.db_worker import Worker as DatabaseWorker
+from django_tasks_db.models import DBTaskResult
+from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
+
+from events.recovery import sweep_deliveries
+from jobs.models import Job, JobStatus, WorkerHeartbeat
+from jobs.tasks import run_import_jobs
+from jobs.worker import stop_current_import
+
+logger = logging.getLogger(__name__)
+
+# Heartbeats of workers gone this long are deleted.
+_FORGET_WORKERS_AFTER = timedelta(days=1)
+
+
+def beat(worker_id: str, *, started: Any) -> None:
+    """Record that ``worker_id`` is alive now."""
+    now = timezone.now()
+    WorkerHeartbeat.objects.update_or_create(
+        worker_id=worker_id, defaults={"seen_at": now}, create_defaults={"started_at": started, "seen_at": now}
+    )
+
+
+def recover_orphaned_tasks() -> int:
+    """Make ready again the tasks left ``RUNNING`` by workers not seen for ``JOBS_STALE_AFTER_SECONDS``; returns how
+    many. A task whose worker never beat (another kind of worker) is judged by its start time alone."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.JOBS_STALE_AFTER_SECONDS)
+    alive = set(WorkerHeartbeat.objects.filter(seen_at__gte=stale).values_list("worker_id", flat=True))
+    recovered = 0
+    for result in DBTaskResult.objects.running().filter(started_at__lt=stale).only("id", "worker_ids", "started_at"):
+        owner = result.worker_ids[-1] if result.worker_ids else None
+        if owner in alive:
+            continue
+        recovered += DBTaskResult.objects.filter(
+            pk=result.pk, status=result.status, started_at=result.started_at
+        ).update(status="READY", started_at=None, run_after=now)
+        logger.warning("task %s left running by worker %s (gone): ready again", result.pk, owner)
+    WorkerHeartbeat.objects.filter(seen_at__lt=now - _FORGET_WORKERS_AFTER).delete()
+    return recovered
+
+
+def prune_finished_tasks() -> int:
+    """Delete tasks finished more than ``TASKS_RETENTION_SECONDS`` ago (django-tasks-db keeps every result)."""
+    before = timezone.now() - timedelta(seconds=settings.TASKS_RETENTION_SECONDS)
+    deleted, _rows = DBTaskResult.objects.finished().filter(finished_at__lt=before).delete()
+    return deleted
+
+
+def _import_task_waiting() -> bool:
+    return (
+        DBTaskResult.objects.filter(task_path=run_import_jobs.module_path)
+        .filter(status__in=["READY", "RUNNING"])
+        .exists()
+    )
+
+
+def _jobs_waiting() -> bool:
+    stale = timezone.now() - timedelta(seconds=settings.JOBS_STALE_AFTER_SECONDS)
+    waiting = Q(status=JobStatus.PENDING) | Q(status=JobStatus.PROCESSING, heartbeat_at__lt=stale)
+    return Job.objects.filter(waiting).exists()
+
+
+def housekeeping() -> None:
+    """What the worker does between tasks every ``JOBS_POLL_INTERVAL_SECONDS`` (see the module's docstring)."""
+    recover_orphaned_tasks()
+    prune_finished_tasks()
+    sweep_deliveries()
+    if _jobs_waiting() and not _import_task_waiting():
+        run_import_jobs.enqueue()
+
+
+class _HeartbeatThread(threading.Thread):
+    def __init__(self, worker_id: str, interval: float) -> None:
+        super().__init__(name=f"heartbeat-{worker_id}", daemon=True)
+        self.worker_id, self.interval = worker_id, interval
+        self.started = timezone.now()
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.done.wait(self.interval):
+                try:
+                    beat(self.worker_id, started=self.started)
+                except DatabaseError:  # the database hiccuped: the next beat tries again
+                    logger.warning("worker %s: heartbeat failed", self.worker_id, exc_info=True)
+        finally:
+            connections.close_all()  # this thread's own connection
+
+
+class TaskWorker(DatabaseWorker):
+    """django-tasks-db's worker with the recovery above; ``batch`` (``--once``) runs what is ready, then stops."""
+
+    def __init__(self, *, worker_id: str, interval: float, batch: bool) -> None:
+        super().__init__(
+            queue_names=["*"],
+            interval=interval,
+            batch=batch,
+            backend_name="default",
+            startup_delay=False,
+            max_tasks=None,
+            worker_id=worker_id,
+            excluded_queue_names=[],
+        )
+        self.wake = threading.Event()
+
+    def shutdown(self, signum: int, frame: FrameType | None) -> None:
+        """First signal: stop taking tasks, ask a running import to hand its job back between batches, and let
+        the running task end. A second signal ends the process at once (django-tasks-db's rule)."""
+        if not self.running:
+            super().shutdown(signum, frame)
+            return
+        logger.warning("worker %s: stopping after the current task", self.worker_id)
+        self.running = False
+        stop_current_import()
+        self.wake.set()
+
+    def claim_next(self) -> DBTaskResult | None:
+        """Claim the next ready task, or ``None``. Looks without a lock first: an idle worker polling often must
+        not take SQLite's write lock each time."""
+        tasks = DBTaskResult.objects.ready().filter(backend_name=self.backend_name)
+        if not tasks.exists():
+            return None
+        try:
+            with exclusive_transaction(tasks.db):
+                task_result = tasks.get_locked()
+                if task_result is not None:
+                    task_result.claim(self.worker_id)
+                return task_result
+        except OperationalError as exc:
+            if is_locked_database_exception(exc):
+                return None
+            raise
+
+    def run(self) -> None:
+        heartbeat = _HeartbeatThread(self.worker_id, float(settings.JOBS_HEARTBEAT_SECONDS))
+        beat(self.worker_id, started=heartbeat.started)
+        heartbeat.start()
+        period = float(settings.JOBS_POLL_INTERVAL_SECONDS)
+        next_housekeeping = 0.0
+        try:
+            while self.running:
+                if not connection.in_atomic_block:  # in a test's transaction (run_tasks), keep its connection
+                    close_old_connections()
+                if time.monotonic() >= next_housekeeping:
+                    try:
+                        housekeeping()
+                    except DatabaseError:
+                        logger.warning("worker %s: housekeeping failed", self.worker_id, exc_info=True)
+                    next_housekeeping = time.monotonic() + period
+                try:
+                    task_result = self.claim_next()
+                except DatabaseError:  # the database is away: keep the worker, try again after a pause
+                    logger.warning("worker %s: the task queue is unreachable", self.worker_id, exc_info=True)
+                    task_result = None
+                if task_result is not None:
+                    self.run_task(task_result)
+                    continue
+                if self.batch:
+                    return
+                self.wake.wait(self.interval)
+        finally:
+            heartbeat.done.set()
+            heartbeat.join()
+            WorkerHeartbeat.objects.filter(worker_id=self.worker_id).delete()

@@ -1,0 +1,86 @@
+"""A real HTTP receiver for event deliveries: ``http.server`` in a thread on a free local port, recording every
+request and answering from a script (status codes, headers, delays)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def event(self) -> dict[str, Any]:
+        parsed: dict[str, Any] = json.loads(self.body)
+        return parsed
+
+
+@dataclass
+class Receiver:
+    """``answers``: (status, headers, delay seconds) per request in turn; then ``default``."""
+
+    url: str = ""
+    received: list[Received] = field(default_factory=list)
+    answers: list[tuple[int, dict[str, str], float]] = field(default_factory=list)
+    default: tuple[int, dict[str, str], float] = (200, {}, 0.0)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    arrived: threading.Condition = field(default_factory=threading.Condition)
+
+    def events(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [r.event for r in self.received]
+
+    def wait_for(self, count: int, timeout: float = 30.0) -> list[Received]:
+        """Wait until ``count`` requests arrived (a safety net for a broken delivery, not a measure)."""
+        deadline = time.monotonic() + timeout
+        with self.arrived:
+            while len(self.received) < count and time.monotonic() < deadline:
+                self.arrived.wait(0.05)
+        with self.lock:
+            return list(self.received)
+
+
+@contextmanager
+def receiver(**kwargs: Any) -> Iterator[Receiver]:
+    state = Receiver(**kwargs)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            with state.lock:
+                state.received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                status, headers, delay = state.answers.pop(0) if state.answers else state.default
+            with state.arrived:
+                state.arrived.notify_all()
+            if delay:
+                time.sleep(delay)
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()

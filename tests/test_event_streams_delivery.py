@@ -1,0 +1,306 @@
+"""Event streams, the domain side: every user change through every entry point becomes a CloudEvent written in the
+change's transaction and delivered by the worker to a real local HTTP receiver, signed (Standard Webhooks) and
+authorised; retries, ordering, loss-free bulk, a killed worker, the SSRF guard, encrypted secrets."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.db import transaction
+from django.test import override_settings
+from django_tasks_db.models import DBTaskResult
+from standardwebhooks.webhooks import Webhook
+
+from core.actors import SYSTEM
+from events.models import Delivery, DeliveryStatus, Event, EventStream
+from events.services import (
+    WebhookAuthorization,
+    create_event_stream,
+    redeliver,
+    send_test_event,
+    signing_secret,
+    update_event_stream,
+)
+from tests.helpers import SIGNUP, STRONG_PASSWORD, USERS, V1_USERS, run_import_job, user_url
+from tests.receiver import Receiver, receiver
+from users.models import User
+from users.services import create_user
+
+pytestmark = pytest.mark.django_db
+
+TOKEN = "receiver-bearer-token"
+
+
+@pytest.fixture
+def insecure() -> Iterator[None]:
+    """The local receiver is http on 127.0.0.1: allowed only with the development flag."""
+    with override_settings(EVENT_STREAMS_ALLOW_INSECURE_ENDPOINTS=True, EVENT_STREAMS_RETRY_BASE_SECONDS=0.01):
+        yield
+
+
+@pytest.fixture
+def hook(insecure: None) -> Iterator[Receiver]:
+    with receiver() as state:
+        yield state
+
+
+def make_stream(url: str, *, types: tuple[str, ...] = ("user.created", "user.updated", "user.deleted"), **kw: Any):
+    return create_event_stream(
+        name="crm",
+        subscriptions=list(types),
+        webhook_endpoint=url,
+        authorization=kw.pop("authorization", WebhookAuthorization(method="bearer", token=TOKEN)),
+        actor=SYSTEM,
+        **kw,
+    )
+
+
+@pytest.fixture
+def stream(hook: Receiver) -> EventStream:
+    return make_stream(hook.url)
+
+
+def drain(run_tasks: Callable[[], int], hook: Receiver, count: int, rounds: int = 200) -> list[dict[str, Any]]:
+    """Run the ready tasks until the receiver has ``count`` requests (retries become ready after their backoff)."""
+    import time
+
+    for _ in range(rounds):
+        run_tasks()
+        if len(hook.received) >= count:
+            break
+        time.sleep(0.02)
+    return hook.events()
+
+
+def test_an_api_create_delivers_exactly_one_signed_user_created_event(api, connection, stream, hook, run_tasks):
+    body = {"connection": connection.name, "email": "ann@example.com", "password": STRONG_PASSWORD}
+    response = api.post(USERS, body, format="json")
+    assert response.status_code == 201
+    assert hook.received == []  # the request only wrote the event: the worker sends it
+
+    (event,) = drain(run_tasks, hook, 1)
+    profile = api.get(user_url(response.json()["user_id"])).json()
+    assert event["type"] == "user.created" and event["specversion"] == "1.0"
+    assert event["id"].startswith("evt_") and event["source"].startswith("urn:auth0:")
+    assert event["time"].endswith("Z") and event["a0stream"] == stream.id
+    assert event["data"] == {"object": profile}
+    assert "password" not in repr(event) and "$2b$" not in repr(event)
+
+    (request,) = hook.received
+    assert request.headers["authorization"] == f"Bearer {TOKEN}"
+    assert request.headers["content-type"] == "application/cloudevents+json"
+    assert request.headers["webhook-id"] == event["id"]
+    # The receiver's check, with the library the README points to: the signature covers this exact body.
+    Webhook(signing_secret(stream)).verify(request.body, request.headers)
+    delivery = Delivery.objects.get()
+    assert (delivery.status, delivery.attempt_count, delivery.last_status_code) == (DeliveryStatus.DELIVERED, 1, 200)
+    assert [a.status for a in delivery.attempts.all()] == ["delivered"]
+    assert drain(run_tasks, hook, 2, rounds=3) == [event]  # exactly one
+
+
+def test_basic_authorization_is_sent_as_a_basic_header(api, connection, hook, run_tasks):
+    make_stream(hook.url, authorization=WebhookAuthorization(method="basic", username="crm", password="s3cret:x"))
+    api.post(
+        USERS, {"connection": connection.name, "email": "ann@example.com", "password": STRONG_PASSWORD}, format="json"
+    )
+    drain(run_tasks, hook, 1)
+    assert hook.received[0].headers["authorization"] == "Basic " + base64.b64encode(b"crm:s3cret:x").decode()
+
+
+def test_a_rolled_back_create_emits_nothing(connection, stream, hook, run_tasks):
+    class Abort(Exception):
+        pass
+
+    data: Any = {"connection": connection.name, "email": "ann@example.com", "password": STRONG_PASSWORD}
+    with pytest.raises(Abort), transaction.atomic():
+        create_user(data=data, actor=SYSTEM)
+        # Written in the transaction: the event, its delivery, and the tasks (delivery and verification mail).
+        assert (Event.objects.count(), Delivery.objects.count()) == (1, 1)
+        assert sorted(DBTaskResult.objects.values_list("task_path", flat=True)) == [
+            "events.tasks.deliver_stream",
+            "users.verification.deliver_verification_email",
+        ]
+        raise Abort
+    assert (Event.objects.count(), Delivery.objects.count(), DBTaskResult.objects.count()) == (0, 0, 0)
+    assert drain(run_tasks, hook, 1, rounds=3) == []
+
+    create_user(data=data, actor=SYSTEM)  # the same create, committed, is delivered
+    assert [e["type"] for e in drain(run_tasks, hook, 1)] == ["user.created"]
+
+
+def test_no_stream_no_event(api, connection, run_tasks):
+    api.post(
+        USERS, {"connection": connection.name, "email": "ann@example.com", "password": STRONG_PASSWORD}, format="json"
+    )
+    assert (Event.objects.count(), Delivery.objects.count()) == (0, 0)
+
+
+def test_a_receiver_failing_twice_gets_the_event_on_the_third_attempt(api, connection, hook, run_tasks):
+    make_stream(hook.url)
+    hook.answers = [(500, {}, 0.0), (500, {}, 0.0)]
+    api.post(
+        USERS, {"connection": connection.name, "email": "ann@example.com", "password": STRONG_PASSWORD}, format="json"
+    )
+    events = drain(run_tasks, hook, 3)
+    assert len(events) == 3 and len({e["id"] for e in events}) == 1  # the same event, three times
+    delivery = Delivery.objects.get()
+    assert delivery.status == DeliveryStatus.DELIVERED and delivery.attempt_count == 3
+    attempts = list(delivery.attempts.order_by("id"))
+    assert [(a.status, a.http_status) for a in attempts] == [("failed", 500), ("failed", 500), ("delivered", 200)]
+    assert all(a.duration_ms is not None and a.duration_ms >= 0 for a in attempts)
+    assert attempts[0].error_message.startswith("HTTP 500")
+
+
+# --- every entry point ----------------------------------------------------------------------------------------
+
+
+def _only_event(run_tasks, hook, event_type: str) -> dict[str, Any]:
+    events = drain(run_tasks, hook, 1)
+    assert [e["type"] for e in events] == [event_type], events
+    assert drain(run_tasks, hook, 2, rounds=3) == events  # exactly one
+    return events[0]
+
+
+def _profile(api, user_id: str) -> dict[str, Any]:
+    response = api.get(user_url(user_id))
+    assert response.status_code == 200
+    return dict(response.json())
+
+
+def test_a_signup_delivers_user_created(api, api_client, signup_app, stream, hook, run_tasks):
+    body = {"client_id": signup_app.client_id, "connection": signup_app.connections.get().name}
+    response = api_client.post(SIGNUP, {**body, "email": "ann@example.com", "password": STRONG_PASSWORD}, format="json")
+    assert response.status_code == 200
+    event = _only_event(run_tasks, hook, "user.created")
+    user_id = event["data"]["object"]["user_id"]
+    assert user_id == "auth0|" + response.json()["_id"]
+    assert event["data"]["object"] == _profile(api, user_id)
+
+
+def test_a_v1_create_delivers_user_created(api, connection, stream, hook, run_tasks):
+    response = api.post(V1_USERS, {"email": "jane@example.com", "password": STRONG_PASSWORD}, format="json")
+    assert response.status_code == 201
+    event = _only_event(run_tasks, hook, "user.created")
+    assert event["data"]["object"] == _profile(api, response.json()["id"])
+
+
+def test_an_admin_create_delivers_user_created(api, admin_client, connection, stream, hook, run_tasks):
+    form = {"email": "ann@example.com", "password": STRONG_PASSWORD, "user_metadata": "", "app_metadata": ""}
+    assert admin_client.post(f"/admin/users/user/add/?connection={connection.pk}", form).status_code == 302
+    event = _only_event(run_tasks, hook, "user.created")
+    user = User.objects.get()
+    assert event["data"]["object"] == _profile(api, user.user_id)
+
+
+@pytest.mark.django_db(transaction=True)  # the importer writes from its own thread
+def test_an_import_job_delivers_user_created_for_each_inserted_user(api, connection, stream, hook, run_tasks):
+    users = [{"email": f"u{i}@example.com", "email_verified": True} for i in range(3)]
+    run_import_job(api, connection.id, users)
+    events = drain(run_tasks, hook, 3)
+    assert sorted(e["data"]["object"]["email"] for e in events) == [u["email"] for u in users]
+    assert {e["type"] for e in events} == {"user.created"}
+    for event in events:  # rendered from the rows written, exactly as the API reads them back
+        assert event["data"]["object"] == _profile(api, event["data"]["object"]["user_id"])
+
+
+@pytest.mark.django_db(transaction=True)  # the importer writes from its own thread
+def test_an_import_upsert_delivers_user_updated(api, connection, hook, run_tasks):
+    run_import_job(api, connection.id, [{"email": "ann@example.com", "name": "Ann"}])
+    make_stream(hook.url)
+    run_import_job(api, connection.id, [{"email": "ann@example.com", "name": "Ann Lee"}], upsert=True)
+    event = _only_event(run_tasks, hook, "user.updated")
+    assert event["data"]["object"]["name"] == "Ann Lee"
+    assert event["data"]["object"] == _profile(api, event["data"]["object"]["user_id"])
+
+
+def test_a_password_change_ticket_delivers_user_updated(api, client, connection, new_user, hook, run_tasks):
+    ann = new_user(verify_email=False)
+    make_stream(hook.url)
+    ticket = api.post("/api/v2/tickets/password-change", {"user_id": ann["user_id"]}, format="json").json()
+    (token,) = parse_qs(urlsplit(ticket["ticket"]).query)["ticket"]
+    data = {"ticket": token, "password": "N3w!Passw0rd-x", "password_confirmation": "N3w!Passw0rd-x"}
+    assert client.post("/lo/reset", data).status_code == 200
+    event = _only_event(run_tasks, hook, "user.updated")
+    assert event["data"]["object"] == _profile(api, ann["user_id"])
+
+
+def test_a_patch_and_a_delete_deliver_updated_then_deleted_in_order(api, connection, new_user, hook, run_tasks):
+    ann = new_user(verify_email=False)
+    make_stream(hook.url)
+    assert api.patch(user_url(ann["user_id"]), {"name": "Ann Lee"}, format="json").status_code == 200
+    updated_profile = _profile(api, ann["user_id"])
+    assert api.delete(user_url(ann["user_id"])).status_code == 204
+    events = drain(run_tasks, hook, 2)
+    assert [e["type"] for e in events] == ["user.updated", "user.deleted"]
+    assert events[0]["data"]["object"] == updated_profile
+    assert events[1]["data"]["object"] == updated_profile  # the profile as it was when deleted
+
+
+def test_only_subscribed_enabled_streams_get_deliveries(api, connection, hook, run_tasks):
+    make_stream(hook.url, types=("user.deleted",))
+    make_stream(hook.url, status="disabled")
+    api.post(
+        USERS, {"connection": connection.name, "email": "ann@example.com", "password": STRONG_PASSWORD}, format="json"
+    )
+    assert (Event.objects.count(), Delivery.objects.count()) == (0, 0)
+
+
+# --- failures ---------------------------------------------------------------------------------------------------
+
+
+def test_retry_after_is_honoured_on_429(api, connection, hook, run_tasks):
+    make_stream(hook.url)
+    hook.answers = [(429, {"Retry-After": "120"}, 0.0)]
+    api.post(
+        USERS, {"connection": connection.name, "email": "ann@example.com", "password": STRONG_PASSWORD}, format="json"
+    )
+    drain(run_tasks, hook, 1)
+    delivery = Delivery.objects.get()
+    assert delivery.status == DeliveryStatus.PENDING and delivery.last_status_code == 429
+    wait = (delivery.next_attempt_at - delivery.attempts.get().timestamp).total_seconds()
+    assert 119 <= wait <= 121  # not the 0.01 s backoff this test configures
+    assert drain(run_tasks, hook, 2, rounds=3) == hook.events()[:1]  # nothing before then
+
+
+def test_a_4xx_answer_fails_the_delivery_without_retrying(api, connection, hook, run_tasks):
+    make_stream(hook.url)
+    hook.default = (400, {}, 0.0)
+    api.post(
+        USERS, {"connection": connection.name, "email": "ann@example.com", "password": STRONG_PASSWORD}, format="json"
+    )
+    drain(run_tasks, hook, 2, rounds=10)
+    assert len(hook.received) == 1
+    assert Delivery.objects.get().status == DeliveryStatus.FAILED
+
+
+def test_consecutive_failures_disable_the_stream_and_redeliver_queues_again(api, connection, hook, run_tasks):
+    stream = make_stream(hook.url)
+    hook.default = (410, {}, 0.0)
+    with override_settings(EVENT_STREAMS_DISABLE_AFTER_FAILURES=3):
+        for i in range(4):
+            body = {"connection": connection.name, "email": f"u{i}@example.com", "password": STRONG_PASSWORD}
+            assert api.post(USERS, body, format="json").status_code == 201
+        drain(run_tasks, hook, 4, rounds=10)
+    stream.refresh_from_db()
+    assert (stream.status, stream.disabled_reason, stream.consecutive_failures) == ("disabled", "failures", 3)
+    assert len(hook.received) == 3  # the fourth was not sent: the stream was disabled
+    assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.FAILED}
+
+    hook.default = (200, {}, 0.0)
+    update_event_stream(stream_id=stream.id, status="enabled", actor=SYSTEM)
+    assert redeliver(stream_id=stream.id, actor=SYSTEM) == 4
+    drain(run_tasks, hook, 7)
+    assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.DELIVERED}
+    stream.refresh_from_db()
+    assert (stream.status, stream.disabled_reason, stream.consecutive_failures) == ("enabled", "", 0)
+
+
+def test_a_test_event_is_delivered_with_its_purpose(stream, hook, run_tasks):
+    delivery = send_test_event(stream_id=stream.id, event_type="user.created", actor=SYSTEM)
+    (event,) = drain(run_tasks, hook, 1)
+    assert event["id"] == delivery.event_id and event["a0purpose"] == "test" and event["type"] == "user.created"
+    assert "user_id" in event["data"]["object"]

@@ -1,0 +1,172 @@
+"""Event streams' guards: endpoints must be https and public unless the development flag allows otherwise, checked
+at creation and again at delivery against the address connected to; secrets are stored encrypted and survive a
+SECRET_KEY rotation through SECRET_KEY_FALLBACKS."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.db import connection as db
+from django.test import override_settings
+
+from core.actors import SYSTEM
+from core.crypto import SecretDecryptionError, decrypt_secret, encrypt_secret, reencrypt_secret
+from events.endpoints import check_webhook_endpoint
+from events.errors import InvalidWebhookEndpoint
+from events.models import Delivery, DeliveryStatus, EventStream
+from events.services import WebhookAuthorization, authorization_secret, create_event_stream, signing_secret
+from tests.helpers import STRONG_PASSWORD
+from tests.receiver import receiver
+from users.services import create_user
+
+pytestmark = pytest.mark.django_db
+
+
+def _addresses(*ips: str):
+    def fake(host, port, *args, **kwargs):
+        return [(socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port)) for ip in ips]
+
+    return mock.patch("events.endpoints.socket.getaddrinfo", side_effect=fake)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://hooks.example.com/events",  # not https
+        "https://127.0.0.1/events",
+        "https://[::1]/events",
+        "https://10.1.2.3/events",
+        "https://192.168.0.10/events",
+        "https://169.254.169.254/latest/meta-data",  # the cloud metadata address
+        "https://100.64.0.1/events",  # shared address space
+        "https://[::ffff:127.0.0.1]/events",  # IPv4-mapped loopback
+        "https://0.0.0.0/events",
+        "ftp://hooks.example.com/",
+        "https://user:pass@hooks.example.com/",
+        "not a url",
+    ],
+)
+def test_unsafe_endpoints_are_refused_by_default(url):
+    with pytest.raises(InvalidWebhookEndpoint) as refused:
+        check_webhook_endpoint(url)
+    assert refused.value.status == 400 and refused.value.errors[0].field == "destination.configuration.webhook_endpoint"
+
+
+def test_a_name_resolving_to_any_private_address_is_refused():
+    with _addresses("93.184.215.14", "10.0.0.5"), pytest.raises(InvalidWebhookEndpoint):
+        check_webhook_endpoint("https://hooks.example.com/events")
+    with _addresses("93.184.215.14"):
+        check_webhook_endpoint("https://hooks.example.com/events")  # public only: allowed
+
+
+@override_settings(EVENT_STREAMS_ALLOW_INSECURE_ENDPOINTS=True)
+def test_the_development_flag_allows_http_and_local_addresses():
+    check_webhook_endpoint("http://127.0.0.1:8080/events")
+    check_webhook_endpoint("http://localhost/events")
+
+
+def test_a_stream_to_a_private_address_cannot_be_created():
+    with pytest.raises(InvalidWebhookEndpoint):
+        create_event_stream(
+            name="internal",
+            subscriptions=["user.created"],
+            webhook_endpoint="https://10.0.0.1/hook",
+            authorization=WebhookAuthorization(method="bearer", token="t"),
+            actor=SYSTEM,
+        )
+    assert not EventStream.objects.exists()
+
+
+def _create(connection):
+    data: Any = {
+        "connection": connection.name,
+        "email": "ann@example.com",
+        "password": STRONG_PASSWORD,
+        "verify_email": False,
+    }
+    create_user(data=data, actor=SYSTEM)
+
+
+def test_delivery_to_a_private_address_is_refused_when_the_flag_is_off(connection, run_tasks):
+    with receiver() as hook:
+        with override_settings(EVENT_STREAMS_ALLOW_INSECURE_ENDPOINTS=True):
+            stream = create_event_stream(
+                name="local",
+                subscriptions=["user.created"],
+                webhook_endpoint=hook.url.replace("http://", "https://"),
+                authorization=WebhookAuthorization(method="bearer", token="t"),
+                actor=SYSTEM,
+            )
+        _create(connection)
+        run_tasks()
+        assert hook.received == []
+    delivery = Delivery.objects.get(stream=stream)
+    assert delivery.status == DeliveryStatus.FAILED  # not retried: the same address would be refused again
+    assert "non-public" in delivery.last_error
+
+
+def test_a_name_rebound_to_a_private_address_after_creation_is_refused_at_delivery(connection, run_tasks):
+    with _addresses("93.184.215.14"):
+        stream = create_event_stream(
+            name="rebinding",
+            subscriptions=["user.created"],
+            webhook_endpoint="https://hooks.example.com/events",
+            authorization=WebhookAuthorization(method="bearer", token="t"),
+            actor=SYSTEM,
+        )
+    _create(connection)
+    connect = mock.patch("urllib3.connection.HTTPConnection.connect", side_effect=AssertionError("connected"))
+    with _addresses("127.0.0.1"), connect as connected:
+        run_tasks()
+    assert connected.call_count == 0  # refused before any connection was made
+    delivery = Delivery.objects.get(stream=stream)
+    assert delivery.status == DeliveryStatus.FAILED and "non-public" in delivery.last_error
+
+
+def test_secrets_are_stored_encrypted_and_read_back():
+    stream = create_event_stream(
+        name="crm",
+        subscriptions=["user.created"],
+        webhook_endpoint="https://93.184.215.14/events",
+        authorization=WebhookAuthorization(method="basic", username="crm", password="the-basic-password"),
+        actor=SYSTEM,
+    )
+    with db.cursor() as cursor:
+        cursor.execute("SELECT * FROM events_eventstream")
+        dump = repr(cursor.fetchall())
+    secret = signing_secret(stream)
+    assert secret.startswith("whsec_")
+    assert "the-basic-password" not in dump and secret not in dump and secret.removeprefix("whsec_") not in dump
+    assert authorization_secret(stream) == "the-basic-password"
+
+
+def test_a_rotated_secret_key_still_decrypts_through_the_fallbacks(settings):
+    token = encrypt_secret("s3cret")
+    old = settings.SECRET_KEY
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "a-new-key", [old]
+    assert decrypt_secret(token) == "s3cret"
+    rotated = reencrypt_secret(token)
+    settings.SECRET_KEY_FALLBACKS = []
+    assert decrypt_secret(rotated) == "s3cret"  # now under the new key alone
+    with pytest.raises(SecretDecryptionError):
+        decrypt_secret(token)  # the old key is gone
+
+
+def test_the_admin_lists_streams_and_deliveries_without_secrets(admin_client, connection, run_tasks):
+    stream = create_event_stream(
+        name="crm",
+        subscriptions=["user.created"],
+        webhook_endpoint="https://93.184.215.14/events",
+        authorization=WebhookAuthorization(method="bearer", token="the-bearer-token"),
+        actor=SYSTEM,
+    )
+    _create(connection)
+    page = admin_client.get(f"/admin/events/eventstream/{stream.pk}/change/")
+    assert page.status_code == 200 and "crm" in page.text
+    assert stream.authorization_secret_encrypted not in page.text and "the-bearer-token" not in page.text
+    delivery = Delivery.objects.get()
+    assert admin_client.get("/admin/events/delivery/").status_code == 200
+    assert delivery.event_id in admin_client.get(f"/admin/events/delivery/{delivery.pk}/change/").text
