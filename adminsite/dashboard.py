@@ -3,8 +3,9 @@
 Each figure is one aggregate query answered from an index (the users table may hold millions of rows: nothing is
 read row by row into Python): users per connection counts ``users_user_conn_created_idx`` grouped by connection;
 creates per day range-scan ``users_user_created_at_idx`` over the last ``DAYS`` days; logins and sign-ups read
-``audit_event_type_date_id`` for the event types below; jobs group ``jobs_job_status_created`` by status. Six
-queries in all.
+``audit_event_type_date_id`` for the event types below; jobs group ``jobs_job_status_created`` by status; event
+streams are listed with their pending and failed deliveries counted on ``events_delivery_list`` (stream, status).
+Seven queries in all.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from django.utils import timezone
 
 from audit.models import Event, EventType
 from connections.models import Connection
+from events.models import Delivery as StreamDelivery
+from events.models import DeliveryStatus, EventStream, EventStreamStatus
 from jobs.models import ACTIVE_STATUSES, Job, JobStatus
 from users.models import User
 
@@ -54,6 +57,19 @@ class EventCounts:
 
 
 @dataclass(frozen=True)
+class StreamHealth:
+    """An event stream as the dashboard shows it: whether it sends, why not, and what it still owes."""
+
+    id: str
+    name: str
+    enabled: bool
+    status_label: str
+    consecutive_failures: int
+    pending: int
+    failed: int
+
+
+@dataclass(frozen=True)
 class Dashboard:
     connections: list[ConnectionCount]
     total_users: int
@@ -63,6 +79,7 @@ class Dashboard:
     failed_signups: EventCounts
     running_jobs: int
     failed_jobs: int
+    event_streams: list[StreamHealth]
     days: int = DAYS
 
     @property
@@ -132,6 +149,37 @@ def event_counts(*, now: datetime, days: int = DAYS) -> dict[str, EventCounts]:
     return {row["type"]: EventCounts(last_day=row["last_day"], last_days=row["last_days"]) for row in rows}
 
 
+def event_stream_health() -> list[StreamHealth]:
+    """Every event stream with its state and its deliveries still pending or failed (delivered ones, the bulk of
+    the table, are not counted)."""
+    owed: dict[tuple[str, str], int] = {
+        (stream_id, status): n
+        for stream_id, status, n in StreamDelivery.objects.filter(
+            status__in=(DeliveryStatus.PENDING, DeliveryStatus.FAILED)
+        )
+        .order_by()
+        .values("stream_id", "status")
+        .annotate(n=Count("id"))
+        .values_list("stream_id", "status", "n")
+    }
+    return [
+        StreamHealth(
+            id=stream.id,
+            name=stream.name,
+            enabled=stream.status == EventStreamStatus.ENABLED,
+            status_label=str(
+                stream.get_disabled_reason_display() if stream.disabled_reason else stream.get_status_display()
+            ),
+            consecutive_failures=stream.consecutive_failures,
+            pending=owed.get((stream.id, DeliveryStatus.PENDING), 0),
+            failed=owed.get((stream.id, DeliveryStatus.FAILED), 0),
+        )
+        for stream in EventStream.objects.order_by("name", "id").only(
+            "id", "name", "status", "disabled_reason", "consecutive_failures"
+        )
+    ]
+
+
 def _sum(counts: dict[str, EventCounts], types: tuple[str, ...]) -> EventCounts:
     picked = [counts[t] for t in types if t in counts]
     return EventCounts(last_day=sum(c.last_day for c in picked), last_days=sum(c.last_days for c in picked))
@@ -152,4 +200,5 @@ def build(*, now: datetime | None = None) -> Dashboard:
         failed_signups=_sum(events, (EventType.FAILED_SIGNUP,)),
         running_jobs=sum(jobs.get(status, 0) for status in ACTIVE_STATUSES),
         failed_jobs=jobs.get(JobStatus.FAILED, 0),
+        event_streams=event_stream_health(),
     )

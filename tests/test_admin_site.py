@@ -16,6 +16,8 @@ from audit.models import Event
 from clients.services import create_client
 from core.actors import SYSTEM, Actor
 from core.schema import validate_payload
+from events.models import Delivery, EventStream
+from events.models import Event as StreamEvent
 from jobs.models import Job, JobStatus, JobType
 from tests.helpers import STRONG_PASSWORD
 from users.models import User
@@ -146,11 +148,34 @@ def activity(make_connection):
             claimed_by="w" if status == JobStatus.PROCESSING else "",
             heartbeat_at=now if status == JobStatus.PROCESSING else None,
         )
+    streams = [
+        EventStream.objects.create(
+            name=name,
+            status=stream_status,
+            disabled_reason=reason,
+            consecutive_failures=failures,
+            webhook_endpoint="https://hooks.example.com/in",
+            authorization_method="bearer",
+            authorization_secret_encrypted="x",
+            signing_secret_encrypted="x",
+        )
+        for name, stream_status, reason, failures in [
+            ("crm", "enabled", "", 1),
+            ("warehouse", "disabled", "failures", 20),
+        ]
+    ]
+    for i, (stream, delivery_status) in enumerate(
+        [(streams[0], "pending"), (streams[0], "delivered"), (streams[0], "failed"), (streams[1], "failed")]
+    ):
+        owed = StreamEvent.objects.create(type="user.created", source="x", subject=f"auth0|{i}", time=now, data={})
+        Delivery.objects.create(
+            stream=stream, event=owed, event_type="user.created", status=delivery_status, next_attempt_at=now
+        )
     return now
 
 
 def test_the_dashboard_figures(activity, django_assert_num_queries):
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(7):
         figures = dashboard.build(now=activity)
     assert [(c.name, c.users) for c in figures.connections] == [("DB", 7), ("texts", 1)]
     assert figures.total_users == 8
@@ -163,6 +188,11 @@ def test_the_dashboard_figures(activity, django_assert_num_queries):
     assert figures.successful_signups == dashboard.EventCounts(last_day=1, last_days=2)
     assert figures.failed_signups == dashboard.EventCounts(last_day=1, last_days=1)
     assert (figures.running_jobs, figures.failed_jobs) == (2, 1)
+    assert [(s.name, s.enabled, s.consecutive_failures, s.pending, s.failed) for s in figures.event_streams] == [
+        ("crm", True, 1, 1, 1),
+        ("warehouse", False, 20, 0, 1),
+    ]
+    assert figures.event_streams[1].status_label == "Disabled after consecutive delivery failures"
     bars = figures.bars()
     assert max(b.height for b in bars) == 120 and bars[-1].height == 120  # today is the busiest day
 
@@ -177,6 +207,7 @@ def test_the_index_shows_the_dashboard_with_a_server_drawn_chart(admin_client, a
     assert failed and failed.groups() == ("2", "3")
     assert re.search(r'id="dashboard-running-jobs">.*?<td class="number">2</td>', page)
     assert re.search(r'id="dashboard-failed-jobs">.*?<td class="number">1</td>', page)
+    assert re.search(r'class="stream-disabled"[^>]*>.*?Disabled after consecutive delivery failures', page, re.S)
     assert "<script" not in page.split('id="dashboard"')[1]  # no chart library, nothing from a CDN
     assert "cdn" not in page.lower()
 

@@ -72,8 +72,9 @@ def deliver_verification_email(user_pk: int, email: str, language: str, attempt:
     """The worker's side of ``schedule_verification_email``: sign the link now and send it, in ``language``.
 
     Nothing is sent when the user is gone or its address changed since (that address gets its own mail when asked
-    for); a verified address is mailed when the change asked for it (``verify_email: true``, Auth0's rule). A mail server error is tried again later (``core.tasks.retry_later``), up to
-    ``EMAIL_SEND_MAX_ATTEMPTS``; then the task fails with it. Returns ``sent``, ``skipped`` or ``retrying``.
+    for); a verified address is mailed when the change asked for it (``verify_email: true``, Auth0's rule). A mail
+    server error is tried again later (``core.tasks.retry_later``), up to ``EMAIL_SEND_MAX_ATTEMPTS``; then the task
+    fails with it. Returns ``sent``, ``skipped`` or ``retrying``.
     """
     user = User.objects.select_related("connection").filter(pk=user_pk).first()
     if user is None or user.email != email:
