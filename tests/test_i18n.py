@@ -211,6 +211,7 @@ _SOURCES = (
     "config",
     "connections",
     "core",
+    "events",
     "idempotency",
     "jobs",
     "locale",
