@@ -147,10 +147,11 @@ def admin_server(transactional_db: None) -> Iterator[tuple[str, dict[str, object
 
 
 def _viewport(driver, width: int, height: int) -> None:
-    """The page's viewport exactly ``width`` by ``height`` (the window adds its own frame around it)."""
-    driver.set_window_size(width, height)
-    inner = driver.execute_script("return [window.innerWidth, window.innerHeight]")
-    driver.set_window_size(width + (width - inner[0]), height + (height - inner[1]))
+    """The page's viewport exactly ``width`` by ``height``, whatever the headless screen allows a window."""
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+    )
     assert driver.execute_script("return [window.innerWidth, window.innerHeight]") == [width, height]
 
 
