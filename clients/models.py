@@ -28,7 +28,14 @@ class Client(models.Model):
     # Only the bcrypt hash is stored; the secret itself is shown once, at creation or rotation.
     secret_hash = models.CharField(verbose_name=_("secret hash"), max_length=255, editable=False)
     scopes = models.JSONField(
-        verbose_name=_("scopes"), default=list, blank=True, help_text="Granted management API scopes."
+        verbose_name=_("scopes"),
+        default=list,
+        blank=True,
+        help_text=_(
+            "What the client's tokens may do in the management API (POST /oauth/token, client credentials). A "
+            "change applies to tokens issued after it; tokens already issued keep their scopes until they expire "
+            "or the secret is rotated."
+        ),
     )
     is_active = models.BooleanField(verbose_name=_("active"), default=True)
     connections = models.ManyToManyField(
@@ -36,7 +43,11 @@ class Client(models.Model):
         verbose_name=_("connections"),
         related_name="clients",
         blank=True,
-        help_text="Connections enabled for sign-up.",
+        help_text=_(
+            "The connections this client's applications may use: public sign-up (POST /dbconnections/signup), "
+            "password logins (the password grant's realm) and password-change requests. Management API calls are "
+            "not limited by this list, only by the scopes."
+        ),
     )
     # When the secret last changed (shown in the admin; also the rule for tokens minted before generations).
     secret_rotated_at = models.DateTimeField(

@@ -74,7 +74,10 @@ ALLOWED_HOSTS = [
 ]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # First, so its templates (the product's name, "API docs", the dashboard) override the admin's own.
+    "adminsite",
+    # Django's admin with adminsite.sites.UserdirAdminSite as admin.site.
+    "adminsite.apps.UserdirAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

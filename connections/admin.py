@@ -60,7 +60,7 @@ class ConnectionAdmin(admin.ModelAdmin):
     def get_fieldsets(self, request: HttpRequest, obj: Connection | None = None) -> Any:
         strategy = self._strategy(request, obj)
         head = ["name"] if obj is None else ["name", "strategy", "id", "created_at", "updated_at"]
-        return [(None, {"fields": head}), (_("options"), {"fields": list(option_fields(strategy or "auth0"))})]
+        return [(None, {"fields": head}), (_("Options"), {"fields": list(option_fields(strategy or "auth0"))})]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Connection | None = None) -> tuple[str, ...]:
         return ("name", "strategy", "id", "created_at", "updated_at") if obj is not None else ()

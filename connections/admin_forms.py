@@ -3,12 +3,21 @@ services as the connections API (inside ``clean()``, so every refusal is a form 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from connections.models import DEFAULT_USERNAME_MAX, DEFAULT_USERNAME_MIN, Connection, Strategy
+from connections.models import (
+    CONNECTION_NAME_MAX_LENGTH,
+    CONNECTION_NAME_PATTERN,
+    DEFAULT_USERNAME_MAX,
+    DEFAULT_USERNAME_MIN,
+    Connection,
+    Strategy,
+)
+from connections.options import validate_connection
 from connections.password_policy import DEFAULT_LEVEL, LEVELS, policy_level
 from connections.services import create_connection, update_connection
 from core.actors import Actor
@@ -43,23 +52,69 @@ def option_fields(strategy: str) -> tuple[str, ...]:
 
 
 class ConnectionForm(forms.ModelForm):
-    requires_username = forms.BooleanField(label=_("Users must have a username."), required=False)
-    username_min = forms.IntegerField(label=_("Minimum username length."), required=False)
-    username_max = forms.IntegerField(label=_("Maximum username length."), required=False)
+    # Labels are short names; what each option does (in this service, not only in Auth0) is its help text.
+    name = forms.CharField(
+        label=_("Name"),
+        max_length=CONNECTION_NAME_MAX_LENGTH,
+        help_text=_("Letters and digits, with single hyphens between them; up to 128 characters. Cannot be changed."),
+    )
+    requires_username = forms.BooleanField(
+        label=_("Require a username"),
+        required=False,
+        help_text=_("Users need a username besides their e-mail address, and may log in with either."),
+    )
+    username_min = forms.IntegerField(
+        label=_("Shortest username"),
+        required=False,
+        help_text=_("In characters; 1 when empty."),  # DEFAULT_USERNAME_MIN
+    )
+    username_max = forms.IntegerField(
+        label=_("Longest username"),
+        required=False,
+        help_text=_("In characters; 15 when empty."),  # DEFAULT_USERNAME_MAX
+    )
     password_policy = forms.ChoiceField(
-        label=_("Password strength level."), choices=[(level, level) for level in LEVELS], initial=DEFAULT_LEVEL
+        label=_("Password policy"),
+        choices=[(level, level) for level in LEVELS],
+        initial=DEFAULT_LEVEL,
+        help_text=_("Auth0's levels, from none to excellent: each asks for more kinds of characters and length."),
     )
-    min_length = forms.IntegerField(label=_("Minimum password length; supersedes the policy's."), required=False)
-    dictionary_enabled = forms.BooleanField(label=_("Refuse common passwords."), required=False)
+    min_length = forms.IntegerField(
+        label=_("Minimum password length"),
+        required=False,
+        help_text=_("Replaces the policy's own minimum length when set."),
+    )
+    dictionary_enabled = forms.BooleanField(
+        label=_("Refuse common passwords"),
+        required=False,
+        help_text=_("Refuses about 20,000 common passwords and the extra words below."),
+    )
     dictionary_words = forms.CharField(
-        label=_("Extra words to refuse."), required=False, widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=_("One per line."),
-    )  # fmt: skip
-    no_personal_info = forms.BooleanField(
-        label=_("Refuse passwords that contain the user's personal data"), required=False
+        label=_("Extra words to refuse"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("One per line; used only while common passwords are refused."),
     )
-    disable_signup = forms.BooleanField(label=_("Refuse public sign-ups."), required=False)
-    brute_force_protection = forms.BooleanField(label=_("Brute-force protection on logins."), required=False)
+    no_personal_info = forms.BooleanField(
+        label=_("Refuse personal data in passwords"),
+        required=False,
+        help_text=_("Refuses a password that contains the user's name, username, nickname or e-mail local part."),
+    )
+    disable_signup = forms.BooleanField(
+        label=_("Disable public sign-up"),
+        required=False,
+        help_text=_(
+            "Refuses POST /dbconnections/signup; operators, the management API and imports still create users."
+        ),
+    )
+    brute_force_protection = forms.BooleanField(
+        label=_("Brute-force protection"),
+        required=False,
+        help_text=_(
+            "Kept and returned as Auth0's option. Failed logins are limited on every connection, on or off "
+            "(LOGIN_FAILURES_PER_USERNAME and LOGIN_FAILURES_PER_IP)."
+        ),
+    )
 
     class Meta:
         model = Connection
@@ -103,7 +158,7 @@ class ConnectionForm(forms.ModelForm):
                 options[flag] = True
         if self.strategy != Strategy.AUTH0:
             return options
-        options["passwordPolicy"] = data["password_policy"]
+        options["passwordPolicy"] = data.get("password_policy", DEFAULT_LEVEL)
         if data.get("requires_username"):
             options["requires_username"] = True
         if data.get("username_min") is not None or data.get("username_max") is not None:
@@ -122,34 +177,64 @@ class ConnectionForm(forms.ModelForm):
             options["password_no_personal_info"] = {"enable": True}
         return options
 
+    def clean_name(self) -> str:
+        """Auth0's connection name rule (``CONNECTION_NAME_PATTERN``), said in words: the API answers with the
+        pattern itself, as Auth0 does, which reads as noise to an operator."""
+        name: str = self.cleaned_data["name"]
+        if not re.fullmatch(CONNECTION_NAME_PATTERN, name):
+            raise forms.ValidationError(
+                _(
+                    "Use only letters (a-z, A-Z) and digits, with single hyphens between them: no spaces, dots or "
+                    "underscores, and no hyphen at the start or the end."
+                ),
+                code="pattern",
+            )
+        return name
+
     def clean(self) -> dict[str, Any]:
+        """Every refusal in one round: the options are checked by the API's own validation even when another field
+        was refused, and the service runs only once nothing was."""
         super().clean()
         cleaned = self.cleaned_data  # what ModelForm.clean() returns (typed Optional: a Form.clean() may return None)
+        adding = self.instance._state.adding
+        # A refused name is already on its field; the options are checked under a stand-in that passes.
+        name = (cleaned.get("name") or "stand-in") if adding else self.instance.name
+        try:
+            validate_connection(name=name, strategy=self.strategy, options=self.options())
+        except PayloadValidationError as exc:
+            self._place(exc)
+            return cleaned
         if self.errors:
             return cleaned
         try:
-            if not self.instance._state.adding:
+            if not adding:
                 self.saved = update_connection(connection_id=self.instance.pk, options=self.options(), actor=self.actor)
             else:
                 self.saved = create_connection(
                     name=cleaned["name"], strategy=self.strategy, options=self.options(), actor=self.actor
                 )
         except PayloadValidationError as exc:
-            placed = False
-            for error in exc.errors:
-                field = _ERROR_FIELDS.get(error.field or "")
-                if field in self.fields:
-                    self.add_error(field, error.message)
-                    placed = True
-            if not placed:
-                self.add_error(None, exc.message)
+            self._place(exc)
         except DomainError as exc:
             self.add_error("name" if "name" in self.fields else None, exc.message)
         return cleaned
+
+    def _place(self, exc: PayloadValidationError) -> None:
+        """Each of the API's field errors on the form field it is about; the summary when none fits."""
+        placed = False
+        for error in exc.errors:
+            field = _ERROR_FIELDS.get(error.field or "")
+            if field in self.fields and field not in self.errors:
+                self.add_error(field, error.message)
+                placed = True
+            elif field in self.errors:
+                placed = True
+        if not placed:
+            self.add_error(None, exc.message)
 
     def _post_clean(self) -> None:
         """The service validated and saved the connection."""
 
 
 class ChooseStrategyForm(forms.Form):
-    strategy = forms.ChoiceField(label=_("strategy"), choices=Strategy.choices)
+    strategy = forms.ChoiceField(label=_("Strategy"), choices=Strategy.choices)

@@ -118,6 +118,12 @@ def test_an_email_taken_through_the_management_api_is_409(create, connection, v1
     assert response.json() == {"error": "email_exists", "message": "A user with this email already exists."}
 
 
+def test_a_weak_password_in_japanese_ends_with_a_japanese_full_stop(v1, connection):
+    response = _post(v1, {"email": "jane@example.com", "password": "weak"}, HTTP_ACCEPT_LANGUAGE="ja")
+    assert response.status_code == 400
+    assert response.json()["message"] == "パスワードが弱すぎます。"
+
+
 def test_a_weak_password_is_400_invalid_request_with_the_failed_rules(v1, connection):
     response = _post(v1, {"email": "jane@example.com", "password": "weak"})
     assert response.status_code == 400

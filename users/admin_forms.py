@@ -8,15 +8,15 @@ kind (schema, strategy, policy, a duplicate decided by the database) becomes a f
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.forms.fields import InvalidJSONInput
 from django.utils.translation import gettext_lazy as _
 
 from connections.models import Connection
-from connections.password_policy import PasswordPolicyError
-from connections.strategies import identifier_fields
+from connections.password_policy import PasswordPolicyError, check_password
+from connections.strategies import check_user_fields, identifier_fields
 from core import messages
 from core.actors import Actor
 from core.errors import DomainError, FieldCode, FieldError, PayloadValidationError
@@ -24,8 +24,8 @@ from core.schema import validate_payload
 from users.errors import IdentifierTaken, UserAlreadyExists
 from users.fields import METADATA_FIELDS, METADATA_MAX_DEPTH, PROFILE_FIELDS, VERIFICATION_FLAGS
 from users.models import User
-from users.serializers import CreateUserRequestSerializer, UpdateUserRequestSerializer
-from users.services import create_user, update_user
+from users.serializers import CreateUserRequestSerializer, UpdateUserRequestSerializer, UserInput
+from users.services import check_password_policy, create_user, update_user
 
 
 def fields_for(connection: Connection) -> list[str]:
@@ -84,8 +84,15 @@ def _apply_errors(
         form.add_error(None, message)
 
 
-def _run(form: forms.BaseForm, action: Any, password_field: str = "password") -> Any:  # noqa: S107 - a field name
-    """Call a service and turn its domain errors into form errors."""
+def _run(
+    form: forms.BaseForm,
+    action: Any,
+    password_field: str = "password",  # noqa: S107 - a field name
+    *,
+    skip_placed: bool = False,
+) -> Any:
+    """Call a service (or a check) and turn its domain errors into form errors; with ``skip_placed``, a field
+    error on a field that already shows one is left out (it speaks of the same value)."""
     try:
         return action()
     except PasswordPolicyError as exc:
@@ -97,7 +104,9 @@ def _run(form: forms.BaseForm, action: Any, password_field: str = "password") ->
     except IdentifierTaken as exc:  # a change to an identifier another user holds: shown beside that field
         form.add_error(exc.field if exc.field in form.fields else None, exc.message)
     except PayloadValidationError as exc:
-        _apply_errors(form, exc.errors, exc.message, password_field)
+        errors = [e for e in exc.errors if not (skip_placed and (e.field or "").split(".")[0] in form.errors)]
+        if errors or not skip_placed:
+            _apply_errors(form, errors, exc.message, password_field)
     except DomainError as exc:
         form.add_error(None, exc.message)
     return None
@@ -110,6 +119,8 @@ class _PlainTextFields(forms.ModelForm):
     email = forms.CharField(label=_("e-mail"), required=False, strip=False)
     phone_number = forms.CharField(label=_("phone number"), required=False)
     picture = forms.CharField(label=_("picture"), required=False)
+    # A checkbox on both forms: the model's "never set" (None) shows unchecked and stays None unless ticked.
+    blocked = forms.BooleanField(label=_("blocked"), required=False)
 
 
 class UserAddForm(_PlainTextFields):
@@ -136,7 +147,6 @@ class UserAddForm(_PlainTextFields):
         for name in list(self.fields):
             if name not in allowed:
                 del self.fields[name]
-        self.fields["blocked"] = forms.BooleanField(label=_("blocked"), required=False)
 
     def _payload(self) -> dict[str, Any]:
         payload: dict[str, Any] = {"connection": self.connection.name}
@@ -147,17 +157,31 @@ class UserAddForm(_PlainTextFields):
         return payload
 
     def clean(self) -> dict[str, Any]:
+        """Every refusal in one round: when the schema (or a field) refuses something, the connection's own rules
+        (required fields, the password policy) still judge what was typed; the service runs once all pass."""
         super().clean()
         cleaned = self.cleaned_data  # what ModelForm.clean() returns (typed Optional: a Form.clean() may return None)
+        payload = self._payload()
         try:
-            data = validate_payload(CreateUserRequestSerializer, self._payload())
+            data = validate_payload(CreateUserRequestSerializer, payload)
         except PayloadValidationError as exc:
             _apply_errors(self, exc.errors, exc.message)
+            self._check_connection_rules(payload)
             return cleaned
         if self.errors:
+            self._check_connection_rules(payload)
             return cleaned
         self.created = _run(self, lambda: create_user(data=data, actor=self.actor))
         return cleaned
+
+    def _check_connection_rules(self, payload: dict[str, Any]) -> None:
+        """The strategy's required and refused fields and the password policy, on the typed values (text only:
+        whatever the schema refused is already on its field), without creating anything."""
+        typed = {k: v for k, v in payload.items() if isinstance(v, str | bool) or k == "connection"}
+        _run(self, lambda: check_user_fields(self.connection, typed), skip_placed=True)
+        if isinstance(typed.get("password"), str) and "password" not in self.errors:
+            # The typed text values, shaped as the body the policy reads (password, e-mail, username, names).
+            _run(self, lambda: check_password_policy(connection=self.connection, data=cast("UserInput", typed)))
 
     def _post_clean(self) -> None:
         """The service built and saved the row; the ModelForm must not validate a second, unsaved copy."""
@@ -188,7 +212,7 @@ class UserChangeForm(_PlainTextFields):
         self.updated: User | None = None
         allowed = set(fields_for(self.instance.connection)) | {"new_password"}
         for name in list(self.fields):
-            if name not in allowed and name not in ("email_verified", "phone_verified"):
+            if name not in allowed:
                 del self.fields[name]
         if not takes_password(self.instance.connection):
             del self.fields["new_password"]
@@ -220,13 +244,31 @@ class UserChangeForm(_PlainTextFields):
             data = validate_payload(UpdateUserRequestSerializer, changes)
         except PayloadValidationError as exc:
             _apply_errors(self, exc.errors, exc.message, "new_password")
+            self._check_new_password()
             return cleaned
         if self.errors:
+            self._check_new_password()
             return cleaned
         self.updated = _run(
             self, lambda: update_user(user_id=self.instance.user_id, data=data, actor=self.actor), "new_password"
         )
         return cleaned
+
+    def _check_new_password(self) -> None:
+        """The connection's password policy on a typed new password, so its refusal shows with the form's other
+        errors instead of in a second round (judged against the stored profile)."""
+        password = self.cleaned_data.get("new_password")
+        if not password or "new_password" in self.errors:
+            return
+        user = self.instance
+        profile = {field: getattr(user, field) for field in ("email", "username", "name", "nickname")}
+        _run(
+            self,
+            lambda: check_password(
+                password, options=user.connection.options, user_info={**profile, "user_metadata": user.user_metadata}
+            ),
+            "new_password",
+        )
 
     def _post_clean(self) -> None:
         """The service saved the change; the instance is not validated or saved by the form."""

@@ -43,7 +43,9 @@ def render(problem: Problem) -> Rendered:
     if code == UserErrorCode.USER_EXISTS:
         return _error(409, "email_exists", _("A user with this email already exists."))
     if code == ConnectionErrorCode.INVALID_PASSWORD:
-        return _error(400, _INVALID_REQUEST_ERROR, f"{problem.message}.", [e.as_dict() for e in problem.errors])
+        # The facade ends the policy's short message as a sentence, with the language's own full stop.
+        sentence = _("%(message)s.") % {"message": problem.message}
+        return _error(400, _INVALID_REQUEST_ERROR, sentence, [e.as_dict() for e in problem.errors])
     if code == ConnectionErrorCode.INEXISTENT_CONNECTION:
         message = _("The connection for /v1/users is not configured on this server.")
         return _error(503, "service_unavailable", message)

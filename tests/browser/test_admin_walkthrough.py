@@ -76,7 +76,7 @@ def test_operator_walkthrough(browser, admin_server):
     driver.find_element(By.NAME, "password").send_keys("Operator!Pass1")
     _shot(driver, "01-sign-in")
     driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    WebDriverWait(driver, 15).until(expected_conditions.title_contains("Site administration"))
+    WebDriverWait(driver, 15).until(expected_conditions.title_contains("Directory administration"))
     _shot(driver, "02-signed-in")
 
     # A connection: strategy first, then its options.
