@@ -26,7 +26,18 @@ from api.problems import Problem, ProblemCode, translate
 from api.v1 import problems as v1
 from core.errors import DomainError, ErrorCode, FieldCode, FieldError
 
-DOMAIN_APPS = ("core", "users", "connections", "clients", "audit", "jobs", "idempotency", "ratelimits", "tenants")
+DOMAIN_APPS = (
+    "core",
+    "users",
+    "connections",
+    "clients",
+    "audit",
+    "jobs",
+    "idempotency",
+    "ratelimits",
+    "tenants",
+    "events",
+)
 # The exceptions that stay plain, and why (each module says so too).
 PLAIN_EXCEPTIONS = {
     "jobs.worker.StopRequested": "the worker's own control flow, caught a few frames up",
@@ -35,6 +46,8 @@ PLAIN_EXCEPTIONS = {
     "users.emails.InvalidEmailAddress": "a parser's ValueError, turned into a FORMAT field error",
     "api.parsers.UnsupportedCharset": "a parser helper's ValueError, turned into each parser's refusal",
     "api.parsers.FormParseError": "DRF's ParseError: what DRF's request raises from a parser",
+    "core.crypto.SecretDecryptionError": "a secret no key opens: the API asks for it again, the worker records it",
+    "events.errors.UnsafeDestination": "a delivery attempt's error at connect time, recorded on the attempt",
 }
 
 SAMPLE = Problem(
