@@ -20,6 +20,7 @@ import errno
 import os
 import socket
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -129,17 +130,24 @@ def check_database() -> str | None:
     import django
     from django.core.exceptions import ImproperlyConfigured
 
+    url = os.environ.get("DATABASE_URL", "")
     try:
         django.setup()
     except ImproperlyConfigured as exc:
-        return str(exc)
+        # Django's own messages may span lines ("Error loading MySQLdb module.\nDid you install mysqlclient?");
+        # one raised while loading the database backend is about DATABASE_URL, which it does not name.
+        reason = " ".join(str(exc).split())
+        frames = traceback.extract_tb(exc.__traceback__)
+        if url and any(f"{os.sep}django{os.sep}db{os.sep}" in frame.filename for frame in frames):
+            return f"DATABASE_URL={redacted(url)}: {reason}"
+        return reason
     from django.db import DatabaseError, connection
 
-    url = os.environ.get("DATABASE_URL", "")
     where = f"DATABASE_URL={redacted(url)}" if url else f"the SQLite database {connection.settings_dict['NAME']}"
     try:
         connection.ensure_connection()
-    except DatabaseError as exc:
+    except (DatabaseError, ImproperlyConfigured) as exc:
+        # ImproperlyConfigured: a URL the backend cannot use, such as one without a database name.
         reason = " ".join(str(exc).split()) or type(exc).__name__
         return f"{where}: cannot connect: {reason}"
     return None
