@@ -10,6 +10,10 @@
                                                       Python, from the project directory)
     python scripts/serve_checks.py listening BIND   exit 0 once something accepts connections there (serve.sh
                                                       prints its banner only then)
+    python scripts/serve_checks.py connection       reads ``manage.py create_connection``'s JSON on stdin, prints
+                                                      ``ID strategy auth0, password policy "fair"``: the banner
+                                                      describes the connection as it is (TENANT_FILE may have
+                                                      changed it), not as it is by default
 
 BIND is gunicorn's ``--bind``: ``HOST:PORT``, ``[IPV6]:PORT``, ``HOST`` (port 8000), ``unix:PATH`` or ``fd://N``.
 """
@@ -17,6 +21,7 @@ BIND is gunicorn's ``--bind``: ``HOST:PORT``, ``[IPV6]:PORT``, ``HOST`` (port 80
 from __future__ import annotations
 
 import errno
+import json
 import os
 import socket
 import sys
@@ -153,7 +158,18 @@ def check_database() -> str | None:
     return None
 
 
+def connection_line(document: str) -> str:
+    """``"<id> strategy <strategy>[, password policy "<policy>"]"`` of a connection as the management API shows it."""
+    connection = json.loads(document)
+    line = f"{connection['id']} strategy {connection['strategy']}"
+    policy = (connection.get("options") or {}).get("passwordPolicy")
+    return f'{line}, password policy "{policy}"' if policy else line
+
+
 def main(argv: list[str]) -> int:
+    if argv == ["connection"]:
+        print(connection_line(sys.stdin.read()))
+        return 0
     if len(argv) == 2 and argv[0] == "public-url":
         try:
             print(public_url(argv[1]))

@@ -5,6 +5,7 @@ bad ``DATABASE_URL`` in one line, the public URL a ``BIND`` implies (issue 17, i
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import socket
@@ -185,3 +186,25 @@ def test_a_dev_install_serves_the_plain_one_but_not_the_other_way_round(project:
     assert _ensure(project, "[dev]")[-1].endswith("-e .[dev]")  # the plain install lacks the dev tools
     assert _ensure(project, "[dev]") == []
     assert _ensure(project) == []  # scripts/test.sh's install has everything serve.sh needs
+
+
+@pytest.mark.parametrize(
+    ("options", "line"),
+    [
+        ({"passwordPolicy": "fair"}, 'con_X strategy auth0, password policy "fair"'),  # as a TENANT_FILE set it
+        ({"passwordPolicy": "good"}, 'con_X strategy auth0, password policy "good"'),
+        ({}, "con_X strategy sms"),
+    ],
+)
+def test_the_banner_describes_the_connection_as_it_is(options: dict[str, str], line: str) -> None:
+    strategy = "auth0" if options else "sms"
+    result = subprocess.run(
+        [sys.executable, str(CHECKS), "connection"],
+        input=json.dumps({"id": "con_X", "name": "n", "strategy": strategy, "options": options}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (result.returncode, result.stdout) == (0, line + "\n")
+    # serve.sh prints what the check says, not a fixed policy.
+    assert 'password policy "good"' not in (ROOT / "scripts" / "serve.sh").read_text()
