@@ -27,7 +27,18 @@ from tests.helpers import STRONG_PASSWORD
 from tests.live import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT_APPS = {"api", "audit", "clients", "connections", "core", "idempotency", "jobs", "ratelimits", "tenants", "users"}
+PROJECT_APPS = {
+    "api",
+    "audit",
+    "clients",
+    "connections",
+    "core",
+    "idempotency",
+    "jobs",
+    "ratelimits",
+    "tenants",
+    "users",
+}
 
 
 # --- one public URL -------------------------------------------------------------------------------------------------
