@@ -91,16 +91,43 @@ def _checked_scopes(scopes: Iterable[str] | str) -> list[str]:
     return parsed
 
 
+# Auth0's longest access token lifetime ("Maximum value is 2,592,000 seconds (30 days)",
+# https://auth0.com/docs/secure/tokens/access-tokens/update-access-token-lifetime). Longer ones are refused rather
+# than printed: far enough out, `exp` no longer reads as a time and the server refuses the token (401).
+MAX_OPERATOR_TOKEN_SECONDS = 2_592_000
+# Who an operator token names (its `sub` before "@clients", its `azp`, the audit log's actor): Auth0's client ids
+# are 32 letters and digits; "serve.sh" and "manage-py" need "." and "-". No spaces, controls or bidirectional
+# marks, which would make the audit log and the server's log lines lie about who acted.
+_OPERATOR_CLIENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
 def issue_operator_token(*, scopes: Iterable[str] | str, client_id: str, expires_in: int | None = None) -> str:
     """A signed management API token bound to no client (``gty: operator``), valid until it expires.
 
-    ``scopes``: space-separated or a list, each one of ``clients.scopes.KNOWN_SCOPES``; ``expires_in`` in seconds
-    (default ``ACCESS_TOKEN_LIFETIME_SECONDS``). Raises ``PayloadValidationError`` (``UNKNOWN_SCOPE``) for a scope
-    this service does not know, as ``create_client`` does: such a token would be refused (403) everywhere.
+    ``scopes``: space-separated or a list, each one of ``clients.scopes.KNOWN_SCOPES``; ``client_id``: 1..64
+    letters, digits, ``.``, ``_``, ``-`` (starting with a letter or digit); ``expires_in`` in seconds, 1 to
+    ``MAX_OPERATOR_TOKEN_SECONDS`` (default ``ACCESS_TOKEN_LIFETIME_SECONDS``). Raises ``PayloadValidationError``:
+    ``UNKNOWN_SCOPE`` for a scope this service does not know, as ``create_client`` does (such a token would be
+    refused, 403, everywhere), ``MIN_LENGTH`` for no scope, ``PATTERN`` (``client_id``), ``MINIMUM``/``MAXIMUM``
+    (``expires_in``).
     """
     checked = _checked_scopes(scopes)
     if not checked:
         error = FieldError("scopes", FieldCode.MIN_LENGTH, _("At least one scope is required."))
+        raise PayloadValidationError(error.message, errors=[error])
+    if not _OPERATOR_CLIENT_ID.fullmatch(client_id):
+        error = FieldError(
+            "client_id",
+            FieldCode.PATTERN,
+            _("The client id must be 1 to 64 letters, digits, dots, hyphens or underscores."),
+        )
+        raise PayloadValidationError(error.message, errors=[error])
+    if expires_in is not None and not 0 < expires_in <= MAX_OPERATOR_TOKEN_SECONDS:
+        error = FieldError(
+            "expires_in",
+            FieldCode.MINIMUM if expires_in <= 0 else FieldCode.MAXIMUM,
+            _("The lifetime must be from 1 to %(max)d seconds (30 days).") % {"max": MAX_OPERATOR_TOKEN_SECONDS},
+        )
         raise PayloadValidationError(error.message, errors=[error])
     return issue_token(client_id=client_id, scopes=checked, expires_in=expires_in, grant_type=OPERATOR)
 

@@ -34,8 +34,10 @@ if [ -n "$PUBLIC_BASE_URL" ]; then export PUBLIC_BASE_URL; else unset PUBLIC_BAS
 .venv/bin/python manage.py collectstatic --noinput >/dev/null
 # A declarative tenant (connections, clients with fixed ids, users) when TENANT_FILE names one; its summary is shown.
 .venv/bin/python manage.py load_tenant --from-env
-CONNECTION_ID="$(.venv/bin/python manage.py create_connection Username-Password-Authentication --strategy auth0 \
-  --if-missing | .venv/bin/python -c 'import json, sys; print(json.load(sys.stdin)["id"])')"
+# The connection as it is (a TENANT_FILE may have set its password policy): "con_... strategy auth0, password ...".
+CONNECTION="$(.venv/bin/python manage.py create_connection Username-Password-Authentication --strategy auth0 \
+  --if-missing | .venv/bin/python scripts/serve_checks.py connection)"
+CONNECTION_ID="${CONNECTION%% *}"
 # The effective public URL (PUBLIC_BASE_URL as settings read it) and every management scope there is
 # (clients/scopes.py), so each example of the README runs with the one token printed.
 read -r PUBLIC_URL LIFETIME SCOPES < <(DJANGO_SETTINGS_MODULE=config.settings .venv/bin/python -c '
@@ -92,7 +94,7 @@ cat <<INFO
 
 ================================================================================
 userdir is running on ${PUBLIC_URL} (listening on ${BIND}); Ctrl-C stops it.
-Connection Username-Password-Authentication: ${CONNECTION_ID} (strategy auth0, password policy "good")
+Connection Username-Password-Authentication: ${CONNECTION_ID} (${CONNECTION#* })
 
 In the shell where you follow the README, paste these lines: a token with every management scope (valid ${LIFETIME}),
 the connection's id, and the public URL manage.py needs there to issue tokens this server accepts.

@@ -10,6 +10,10 @@
                                                       Python, from the project directory)
     python scripts/serve_checks.py listening BIND   exit 0 once something accepts connections there (serve.sh
                                                       prints its banner only then)
+    python scripts/serve_checks.py connection       reads ``manage.py create_connection``'s JSON on stdin, prints
+                                                      ``ID strategy auth0, password policy "fair"``: the banner
+                                                      describes the connection as it is (TENANT_FILE may have
+                                                      changed it), not as it is by default
 
 BIND is gunicorn's ``--bind``: ``HOST:PORT``, ``[IPV6]:PORT``, ``HOST`` (port 8000), ``unix:PATH`` or ``fd://N``.
 """
@@ -17,9 +21,11 @@ BIND is gunicorn's ``--bind``: ``HOST:PORT``, ``[IPV6]:PORT``, ``HOST`` (port 80
 from __future__ import annotations
 
 import errno
+import json
 import os
 import socket
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -129,23 +135,41 @@ def check_database() -> str | None:
     import django
     from django.core.exceptions import ImproperlyConfigured
 
+    url = os.environ.get("DATABASE_URL", "")
     try:
         django.setup()
     except ImproperlyConfigured as exc:
-        return str(exc)
+        # Django's own messages may span lines ("Error loading MySQLdb module.\nDid you install mysqlclient?");
+        # one raised while loading the database backend is about DATABASE_URL, which it does not name.
+        reason = " ".join(str(exc).split())
+        frames = traceback.extract_tb(exc.__traceback__)
+        if url and any(f"{os.sep}django{os.sep}db{os.sep}" in frame.filename for frame in frames):
+            return f"DATABASE_URL={redacted(url)}: {reason}"
+        return reason
     from django.db import DatabaseError, connection
 
-    url = os.environ.get("DATABASE_URL", "")
     where = f"DATABASE_URL={redacted(url)}" if url else f"the SQLite database {connection.settings_dict['NAME']}"
     try:
         connection.ensure_connection()
-    except DatabaseError as exc:
+    except (DatabaseError, ImproperlyConfigured) as exc:
+        # ImproperlyConfigured: a URL the backend cannot use, such as one without a database name.
         reason = " ".join(str(exc).split()) or type(exc).__name__
         return f"{where}: cannot connect: {reason}"
     return None
 
 
+def connection_line(document: str) -> str:
+    """``"<id> strategy <strategy>[, password policy "<policy>"]"`` of a connection as the management API shows it."""
+    connection = json.loads(document)
+    line = f"{connection['id']} strategy {connection['strategy']}"
+    policy = (connection.get("options") or {}).get("passwordPolicy")
+    return f'{line}, password policy "{policy}"' if policy else line
+
+
 def main(argv: list[str]) -> int:
+    if argv == ["connection"]:
+        print(connection_line(sys.stdin.read()))
+        return 0
     if len(argv) == 2 and argv[0] == "public-url":
         try:
             print(public_url(argv[1]))

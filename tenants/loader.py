@@ -46,7 +46,7 @@ from core.actors import Actor
 from core.errors import DomainError
 from core.hashing import bcrypt_verify
 from tenants.auth0_names import MANAGEMENT_SCOPES, STRATEGIES
-from tenants.reader import Document, TenantFileError, type_name
+from tenants.reader import Document, TenantFileError, is_inside, type_name
 from users.imports import ImportFileError, RejectedUser, import_users
 from users.imports.importer import ImportConnectionError
 
@@ -380,6 +380,10 @@ class _Loader:
                     _in(where, "users"), _("an array expected, not %(type)s.") % {"type": type_name(users)}
                 )
             path = None if file is None else self.document.base_dir / file
+            if path is not None and not is_inside(path, self.document.base_dir):
+                raise TenantFileError(
+                    _in(where, "file"), _("%(path)s is outside the tenant's directory.") % {"path": file}
+                )
             if path is not None and not path.is_file():
                 raise TenantFileError(_in(where, "file"), _("no such file: %(path)s.") % {"path": file})
             known = (

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,8 +120,13 @@ def _read_directory(root: Path, mappings: Mapping[str, Any]) -> Document:
     sections: dict[str, Any] = {}
     origins: dict[str, list[str]] = {}
 
+    def inside(file: Path, where: str) -> None:
+        if not is_inside(file, root):
+            raise TenantFileError(where, _("leads out of the tenant's directory (a symbolic link?)."))
+
     def add(section: str, file: Path) -> None:
         where = str(file.relative_to(root))
+        inside(file, where)
         value = _load(file, where, mappings)
         if not isinstance(value, dict):
             raise TenantFileError(where, _("the file must hold one object, not %(type)s.") % {"type": type_name(value)})
@@ -137,6 +143,7 @@ def _read_directory(root: Path, mappings: Mapping[str, Any]) -> Document:
     users = root / "users"
     for file in sorted(users.glob("*.json")) if users.is_dir() else ():
         # One bulk-import file per connection, named after it; read by the importer, not here.
+        inside(file, str(file.relative_to(root)))
         sections.setdefault("users", []).append({"connection": file.stem, "file": str(file.relative_to(root))})
         origins.setdefault("users", []).append(str(file.relative_to(root)))
     modelled = {"clients", "connections", "grants", "database-connections", "users"}
@@ -144,6 +151,15 @@ def _read_directory(root: Path, mappings: Mapping[str, Any]) -> Document:
         if entry.name not in modelled and not entry.name.startswith("."):
             sections.setdefault(entry.stem, None)  # reported as a section we do not model
     return Document(sections=sections, base_dir=root, origins=origins)
+
+
+def is_inside(path: Path, root: Path) -> bool:
+    """Whether ``path``, symbolic links followed, is ``root`` or below it.
+
+    A tenant's files are the tenant's: a link or a ``../`` in a name must not make the command read (and then
+    quote, in an import error) a file elsewhere on the machine, such as another service's secrets.
+    """
+    return path.resolve().is_relative_to(root.resolve())
 
 
 def _load(path: Path, where: str, mappings: Mapping[str, Any]) -> Any:
@@ -169,12 +185,30 @@ def _load(path: Path, where: str, mappings: Mapping[str, Any]) -> Any:
     return value
 
 
+class _NumberTooLong(ValueError):
+    """A number with more digits than Python converts (``sys.get_int_max_str_digits()``, 4,300 by default)."""
+
+
+def _too_long_number(where: str) -> TenantFileError:
+    return TenantFileError(
+        where, _("a number with more than %(digits)d digits.") % {"digits": sys.get_int_max_str_digits()}
+    )
+
+
 def _parse_json(text: str, where: str) -> Any:
     def no_constants(name: str) -> Any:
         raise ValueError(name)
 
+    def integer(digits: str) -> int:
+        try:
+            return int(digits)
+        except ValueError as exc:  # over the int-to-text limit (CVE-2020-10735): refused, not a traceback
+            raise _NumberTooLong from exc
+
     try:
-        return json.loads(text, parse_constant=no_constants)
+        return json.loads(text, parse_constant=no_constants, parse_int=integer)
+    except _NumberTooLong as exc:
+        raise _too_long_number(where) from exc
     except json.JSONDecodeError as exc:
         # The decoder's message names the line and column, never the text there.
         raise TenantFileError(where, _("not valid JSON: %(reason)s.") % {"reason": exc}) from exc
@@ -226,6 +260,10 @@ def _parse_yaml(text: str, where: str) -> Any:
         ) from exc
     except RecursionError as exc:
         raise TenantFileError(where, _("nested deeper than %(depth)d levels.") % {"depth": MAX_DEPTH}) from exc
+    except ValueError as exc:
+        # PyYAML's int() of a plain scalar over the int-to-text limit (the only ValueError its safe constructor
+        # lets through): one line, not a traceback.
+        raise _too_long_number(where) from exc
 
 
 def _check_plain(value: Any, where: str, *, budget: int) -> None:

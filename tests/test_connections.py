@@ -589,13 +589,26 @@ def test_issue_token_command_token_creates_users(api_client, connection):
     [
         (
             ["--scopes", "create:users", "--expires-in", "0"],
-            "--expires-in must be a positive number of seconds",
+            "--expires-in: The lifetime must be from 1 to 2592000 seconds (30 days).",
         ),
         (
             ["--scopes", "create:users", "--expires-in", "-5"],
-            "--expires-in must be a positive number of seconds",
+            "--expires-in: The lifetime must be from 1 to 2592000 seconds (30 days).",
         ),
-        (["--scopes", "   "], "--scopes needs at least one scope"),
+        # Beyond Auth0's 30 days; far enough out, the printed token was refused (401) by the server.
+        (
+            ["--scopes", "create:users", "--expires-in", "99999999999999999999"],
+            "--expires-in: The lifetime must be from 1 to 2592000 seconds (30 days).",
+        ),
+        # The audit log and the log lines name this id: no empty, spaced, control or bidirectional text.
+        *(
+            (
+                ["--scopes", "create:users", f"--client-id={client_id}"],
+                "--client-id: The client id must be 1 to 64 letters, digits, dots, hyphens or underscores.",
+            )
+            for client_id in ("", "ops scripts", "ops\nINFO forged", "\u202eops", "x" * 65, "-ops")
+        ),
+        (["--scopes", "   "], "At least one scope is required."),
         ([], "the following arguments are required: --scopes"),
     ],
 )

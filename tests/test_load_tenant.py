@@ -589,13 +589,31 @@ BOMB = (
         ("tenant.yaml", "clients: [{name: .nan}]\n", "clients[0].name: not a finite number."),
         ("tenant.yaml", "clients: !!python/object/apply:os.system ['true']\n", "not valid YAML: "),
         ("tenant.yaml", "users: [{connection: c, file: x.json, users: []}]\n", "give either users"),
-        ("tenant.yaml", "users: [{connection: c, file: ../nowhere.json}]\n", "users[0].file: no such file"),
+        ("tenant.yaml", "users: [{connection: c, file: nowhere.json}]\n", "users[0].file: no such file"),
+        ("tenant.yaml", "users: [{connection: c, file: ../nowhere.json}]\n", "../nowhere.json is outside"),
+        ("tenant.yaml", "users: [{connection: c, file: /etc/passwd}]\n", "users[0].file: /etc/passwd is outside"),
+        # Longer than Python converts (4,300 digits): one line, not a ValueError traceback.
+        ("tenant.yaml", "databases: [{name: d, options: {x: " + "9" * 5000 + "}}]\n", "a number with more than"),
+        ("tenant.json", '{"databases": [{"name": "d", "options": {"x": ' + "9" * 5000 + "}}]}", "more than"),
     ],
 )
 def test_a_hostile_or_broken_file_is_a_one_line_error(tmp_path, name, content, expected):
     message = _refused(_write(tmp_path, content, name))
 
     assert expected in message, message
+
+
+@pytest.mark.parametrize("folder", ["clients", "users"])
+def test_a_symbolic_link_out_of_the_tenant_directory_is_refused(tmp_path, folder):
+    outside = tmp_path / "elsewhere.json"
+    outside.write_text('{"name": "not the tenant\'s"}')
+    root = tmp_path / "tenant"
+    (root / folder).mkdir(parents=True)
+    (root / folder / "Username-Password-Authentication.json").symlink_to(outside)
+
+    message = _refused(root)
+
+    assert f"{folder}/Username-Password-Authentication.json: leads out of the tenant's directory" in message, message
 
 
 def test_a_file_over_the_size_limit_is_refused_before_it_is_parsed(tmp_path):

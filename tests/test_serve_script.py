@@ -4,6 +4,8 @@ bad ``DATABASE_URL`` in one line, the public URL a ``BIND`` implies (issue 17, i
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 import shutil
 import socket
@@ -94,9 +96,19 @@ def test_a_bad_port_in_bind_is_one_line() -> None:
             "postgres://ops:s3cret-pw@127.0.0.1:1/userdir",
             "serve.sh: DATABASE_URL=postgres://ops:***@127.0.0.1:1/userdir: cannot connect: ",
         ),
+        (  # no database name: Django's ImproperlyConfigured when connecting, not a traceback
+            "postgres://ops:s3cret-pw@127.0.0.1:1/",
+            "serve.sh: DATABASE_URL=postgres://ops:***@127.0.0.1:1/: cannot connect: settings.DATABASES is improperly",
+        ),
+        (  # a backend whose driver is not installed: Django's two-line message, as one line naming the variable
+            "mysql://ops:s3cret-pw@127.0.0.1/userdir",
+            "serve.sh: DATABASE_URL=mysql://ops:***@127.0.0.1/userdir: Error loading MySQLdb module. Did you install",
+        ),
     ],
 )
 def test_a_bad_database_url_is_one_line_naming_it_without_its_password(tmp_path: Path, url: str, line: str) -> None:
+    if url.startswith("mysql:") and importlib.util.find_spec("MySQLdb") is not None:
+        pytest.skip("mysqlclient is installed here: the MySQL URL gets as far as connecting")
     result = subprocess.run(
         [sys.executable, str(CHECKS), "database"],
         cwd=ROOT,
@@ -174,3 +186,25 @@ def test_a_dev_install_serves_the_plain_one_but_not_the_other_way_round(project:
     assert _ensure(project, "[dev]")[-1].endswith("-e .[dev]")  # the plain install lacks the dev tools
     assert _ensure(project, "[dev]") == []
     assert _ensure(project) == []  # scripts/test.sh's install has everything serve.sh needs
+
+
+@pytest.mark.parametrize(
+    ("options", "line"),
+    [
+        ({"passwordPolicy": "fair"}, 'con_X strategy auth0, password policy "fair"'),  # as a TENANT_FILE set it
+        ({"passwordPolicy": "good"}, 'con_X strategy auth0, password policy "good"'),
+        ({}, "con_X strategy sms"),
+    ],
+)
+def test_the_banner_describes_the_connection_as_it_is(options: dict[str, str], line: str) -> None:
+    strategy = "auth0" if options else "sms"
+    result = subprocess.run(
+        [sys.executable, str(CHECKS), "connection"],
+        input=json.dumps({"id": "con_X", "name": "n", "strategy": strategy, "options": options}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (result.returncode, result.stdout) == (0, line + "\n")
+    # serve.sh prints what the check says, not a fixed policy.
+    assert 'password policy "good"' not in (ROOT / "scripts" / "serve.sh").read_text()

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from clients.scopes import KNOWN_SCOPES
 from clients.services import issue_operator_token
-from core.errors import DomainError
+from core.errors import PayloadValidationError
 
 
 class Command(BaseCommand):
@@ -24,18 +24,27 @@ class Command(BaseCommand):
             help=f'space-separated, e.g. "create:users read:users"; any of: {" ".join(KNOWN_SCOPES)}',
         )
         parser.add_argument(
-            "--expires-in", type=int, default=None, help="lifetime in seconds (default ACCESS_TOKEN_LIFETIME_SECONDS)"
+            "--expires-in",
+            type=int,
+            default=None,
+            help=(
+                "lifetime in seconds, at most 2592000 (30 days, Auth0's maximum; default ACCESS_TOKEN_LIFETIME_SECONDS)"
+            ),
         )
         parser.add_argument(
-            "--client-id", default="manage-py", help="who the token names as its sub and azp (default manage-py)"
+            "--client-id",
+            default="manage-py",
+            help=("who the token names as its sub and azp: 1 to 64 letters, digits, '.', '-', '_' (default manage-py)"),
         )
 
     def handle(self, *args: Any, **opts: Any) -> None:
-        expires_in = opts["expires_in"]
-        if expires_in is not None and expires_in <= 0:
-            raise CommandError("--expires-in must be a positive number of seconds")
         try:
-            token = issue_operator_token(scopes=opts["scopes"], client_id=opts["client_id"], expires_in=expires_in)
-        except DomainError as exc:
-            raise CommandError(f"{exc.message} (known scopes: {' '.join(KNOWN_SCOPES)})") from exc
+            token = issue_operator_token(
+                scopes=opts["scopes"], client_id=opts["client_id"], expires_in=opts["expires_in"]
+            )
+        except PayloadValidationError as exc:
+            field = exc.errors[0].field if exc.errors else None
+            if field == "scopes":
+                raise CommandError(f"{exc.message} (known scopes: {' '.join(KNOWN_SCOPES)})") from exc
+            raise CommandError(f"--{str(field).replace('_', '-')}: {exc.message}") from exc
         self.stdout.write(token)
