@@ -37,7 +37,8 @@ def test_every_operation_survives_schemathesis(transactional_db, make_connection
     env = {"MANAGEMENT_API_RATE_LIMIT": "off", "SIGNUP_RATE_LIMIT": "off", "LOG_LEVEL": "ERROR"}
     command = [
         SCHEMATHESIS, "--config-file", str(ROOT / "schemathesis.toml"), "run", "--header",
-        f"Authorization: Bearer {token}", "--checks", "all", "--max-examples", "15", "--seed", seed,
+        f"Authorization: Bearer {token}", "--checks", "all", "--exclude-checks", "use_after_free",
+        "--max-examples", "15", "--seed", seed,
         "--workers", "2", "--report-dir", str(tmp_path),
     ]  # fmt: skip
     with gunicorn_server(workers=2, threads=4, env=env) as url:
