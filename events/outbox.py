@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection as db
 from django.db import transaction
-from django.db.models import Model
+from django.db.models import Field, Model
 from django.utils import timezone
 
 from events.models import Delivery, Event, EventStream, EventStreamStatus, new_event_id, new_event_ids
@@ -115,8 +115,20 @@ def emit(event_type: str, objects: ObjectsFactory) -> int:
 def _adapted(model: type[Model], given: dict[str, Any], defaulted: Iterable[str]) -> dict[str, Any]:
     """The columns every row of a batch shares, as the database takes them: ``given`` values and the model's
     defaults for ``defaulted`` fields, adapted once per batch (times as SQLite's text, choices as plain str)."""
-    values = {**given, **{name: model._meta.get_field(name).get_default() for name in defaulted}}
-    return {name: model._meta.get_field(name).get_db_prep_save(value, db) for name, value in values.items()}
+    values = {**given, **{name: _field(model, name).get_default() for name in defaulted}}
+    return {name: _field(model, name).get_db_prep_save(value, db) for name, value in values.items()}
+
+
+def _field(model: type[Model], name: str) -> Field[Any, Any]:
+    field = model._meta.get_field(name)
+    assert isinstance(field, Field), name  # a column of the model, not a reverse relation
+    return field
+
+
+def _column(model: type[Model], name: str) -> str:
+    column = _field(model, name).column
+    assert column, name  # a concrete field: it has a column
+    return column
 
 
 def _insert_rows(model: type[Model], fields: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
@@ -124,7 +136,7 @@ def _insert_rows(model: type[Model], fields: Sequence[str], rows: list[tuple[Any
     ``COPY`` on PostgreSQL, one ``executemany`` elsewhere. Row order is insertion order (the deliveries' ids)."""
     quote = db.ops.quote_name
     table = quote(model._meta.db_table)
-    columns = ", ".join(quote(model._meta.get_field(name).column) for name in fields)
+    columns = ", ".join(quote(_column(model, name)) for name in fields)
     with db.cursor() as cursor:
         if db.vendor == "postgresql":
             with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
