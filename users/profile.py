@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -62,41 +63,85 @@ def format_timestamp(value: datetime) -> str:
 
 def user_profile(user: User) -> dict[str, Any]:
     """The full profile: fields never given are left out, never null; no password or hash."""
+    return profile_from_values(
+        {name: getattr(user, name) for name in _PROFILE_FIELDS},
+        connection_name=user.connection.name,
+        created_at=format_timestamp(user.created_at),
+        updated_at=format_timestamp(user.updated_at),
+    )
+
+
+# The stored fields the profile shows (the timestamps are passed formatted).
+_PROFILE_FIELDS = (
+    "user_id",
+    "email",
+    "email_verified",
+    "phone_number",
+    "phone_verified",
+    "username",
+    "given_name",
+    "family_name",
+    "name",
+    "nickname",
+    "picture",
+    "user_metadata",
+    "app_metadata",
+    "blocked",
+    "last_login",
+    "last_ip",
+    "logins_count",
+)
+
+
+def profile_from_values(
+    values: Mapping[str, Any], *, connection_name: str, created_at: str, updated_at: str
+) -> dict[str, Any]:
+    """``user_profile`` from a user's stored values (``users.services.new_user_values``' keys, at least
+    ``_PROFILE_FIELDS``) rather than a model instance: the bulk importer renders its batch's ``user.created``
+    events from the rows it has just written. ``created_at``/``updated_at`` come formatted (``format_timestamp``),
+    so a batch formats its one stamp once."""
+    provider, identity_user_id = values["user_id"].split("|", 1)
     body: dict[str, Any] = {
-        "user_id": user.user_id,
-        "created_at": format_timestamp(user.created_at),
-        "updated_at": format_timestamp(user.updated_at),
+        "user_id": values["user_id"],
+        "created_at": created_at,
+        "updated_at": updated_at,
         "identities": [
             {
-                "connection": user.connection.name,
-                "user_id": user.identity_user_id,
-                "provider": user.provider,
+                "connection": connection_name,
+                "user_id": identity_user_id,
+                "provider": provider,
                 "isSocial": False,
             }
         ],
     }
-    if user.email is not None:
-        body["email"] = user.email
-        body["email_verified"] = user.email_verified
-    if user.phone_number is not None:
-        body["phone_number"] = user.phone_number
-        body["phone_verified"] = user.phone_verified
-    optional = {
-        "username": user.username,
-        "given_name": user.given_name,
-        "family_name": user.family_name,
-        "name": user.name,
-        "nickname": user.nickname,
-        "picture": user.picture,
-        "user_metadata": user.user_metadata,
-        "app_metadata": user.app_metadata,
-        "blocked": user.blocked,
-    }
-    body.update({key: value for key, value in optional.items() if value is not None})
+    if values["email"] is not None:
+        body["email"] = values["email"]
+        body["email_verified"] = values["email_verified"]
+    if values["phone_number"] is not None:
+        body["phone_number"] = values["phone_number"]
+        body["phone_verified"] = values["phone_verified"]
+    for key in _OPTIONAL:
+        value = values[key]
+        if value is not None:
+            body[key] = value
     # Left out until the first login (Auth0's profile has no last_login, last_ip or logins_count before it).
-    if user.last_login is not None:
-        if user.last_ip is not None:
-            body["last_ip"] = user.last_ip
-        body["last_login"] = format_timestamp(user.last_login)
-        body["logins_count"] = user.logins_count
+    if values["last_login"] is not None:
+        if values["last_ip"] is not None:
+            body["last_ip"] = values["last_ip"]
+        body["last_login"] = format_timestamp(values["last_login"])
+        body["logins_count"] = values["logins_count"]
     return body
+
+
+# Shown only when set, in this order.
+_OPTIONAL = (
+    "username",
+    "given_name",
+    "family_name",
+    "name",
+    "nickname",
+    "picture",
+    "user_metadata",
+    "app_metadata",
+    "blocked",
+)

@@ -16,7 +16,7 @@ from connections.models import Connection
 from events.models import EventType
 from events.outbox import emit
 from users.models import User
-from users.profile import user_profile
+from users.profile import format_timestamp, profile_from_values, user_profile
 
 
 def emit_user_event(event_type: EventType, user: User) -> None:
@@ -38,15 +38,21 @@ def emit_imported(
     stream subscribes."""
 
     def created() -> list[tuple[str, dict[str, Any]]]:
-        users = []
-        for values in inserted_values:
-            user = User(**{**values, "created_at": now, "updated_at": now})
-            user.connection = connection
-            users.append(user)
+        # Rendered from the plain values (no model instance per user: a batch has thousands), stamp formatted once.
+        stamp = format_timestamp(now)
+        name = connection.name
+        items = [
+            (
+                values["user_id"],
+                profile_from_values(values, connection_name=name, created_at=stamp, updated_at=stamp),
+            )
+            for values in inserted_values
+        ]
         late = list(late_user_ids)
         if late:
-            users.extend(User.objects.filter(connection=connection, user_id__in=late).select_related("connection"))
-        return [(user.user_id, user_profile(user)) for user in users]
+            users = User.objects.filter(connection=connection, user_id__in=late).select_related("connection")
+            items.extend((user.user_id, user_profile(user)) for user in users)
+        return items
 
     def updated() -> list[tuple[str, dict[str, Any]]]:
         users = User.objects.filter(connection=connection, user_id__in=list(updated_user_ids))
