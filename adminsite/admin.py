@@ -70,8 +70,8 @@ class _EventChangeList(ChangeList):
         users = dict(User.objects.filter(user_id__in=user_ids).values_list("user_id", "pk")) if user_ids else {}
         clients = dict(Client.objects.filter(pk__in=client_ids).values_list("pk", "name")) if client_ids else {}
         for event in events:
-            event._user_pk = users.get(event.user_id)  # type: ignore[attr-defined]
-            event._client_name = clients.get(event.actor_id)  # type: ignore[attr-defined]
+            event._user_pk = users.get(event.user_id)
+            event._client_name = clients.get(event.actor_id)
         self.result_list = events
 
 

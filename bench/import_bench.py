@@ -44,6 +44,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import bcrypt
 
@@ -268,7 +269,7 @@ class BackendCPU:
         return sum(self.seen.values()) / CLOCK_TICKS
 
 
-def run_import(env: dict[str, str], path: Path, batch_size: int = 5000) -> dict[str, float]:
+def run_import(env: dict[str, str], path: Path, batch_size: int = 5000) -> dict[str, Any]:
     """The real command in a child process: the command's own time, counts, CPU (rusage) and peak RSS."""
     command = [PYTHON, str(ROOT / "manage.py"), "import_users", str(path), "--connection", CONNECTION]
     command += ["--no-progress", "--batch-size", str(batch_size)]
@@ -314,7 +315,7 @@ def main() -> None:
     parser.add_argument("--no-search-indexes", action="store_true", help="drop users 0004-0006's search indexes")
     parser.add_argument("--event-stream", action="store_true", help="each file also with an enabled event stream")
     args = parser.parse_args()
-    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr] (a row at a time, also into a pipe)
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # a row at a time, also into a pipe
     shapes = [s for s in args.shape.split(",") if s]
     if not set(shapes) <= set(SHAPES):
         parser.error(f"--shape: one or more of {', '.join(SHAPES)}")

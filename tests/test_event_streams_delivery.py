@@ -64,11 +64,18 @@ def stream(hook: Receiver) -> EventStream:
     return make_stream(hook.url)
 
 
-def drain(run_tasks: Callable[[], int], hook: Receiver, count: int, rounds: int = 200) -> list[dict[str, Any]]:
-    """Run the ready tasks until the receiver has ``count`` requests (retries become ready after their backoff)."""
+def drain(
+    run_tasks: Callable[[], int], hook: Receiver, count: int, rounds: int | None = None, timeout: float = 60.0
+) -> list[dict[str, Any]]:
+    """Run the ready tasks until the receiver has ``count`` requests (retries become ready after their backoff):
+    ``rounds`` times when given (to show nothing more comes), else until ``timeout`` seconds have passed (a safety
+    net for a loaded machine, not a measure)."""
     import time
 
-    for _ in range(rounds):
+    deadline = time.monotonic() + timeout
+    done = 0
+    while (done < rounds) if rounds is not None else (time.monotonic() < deadline):
+        done += 1
         run_tasks()
         if len(hook.received) >= count:
             break
