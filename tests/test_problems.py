@@ -48,6 +48,7 @@ PLAIN_EXCEPTIONS = {
     "api.parsers.FormParseError": "DRF's ParseError: what DRF's request raises from a parser",
     "core.crypto.SecretDecryptionError": "a secret no key opens: the API asks for it again, the worker records it",
     "events.errors.UnsafeDestination": "a delivery attempt's error at connect time, recorded on the attempt",
+    "tenants.reader._NumberTooLong": "the JSON parser's ValueError, turned into the tenant file's one-line error",
 }
 
 SAMPLE = Problem(
