@@ -11,8 +11,10 @@ small query and renders nothing.
 
 from __future__ import annotations
 
+import gc
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
@@ -59,6 +61,22 @@ def write_events(event_type: str, items: Iterable[tuple[str, dict[str, Any]]], *
     return events
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while a batch's objects are rendered and encoded: an import batch's
+    profiles are thousands of new dicts and lists, whose allocation sets off collections that walk the import's
+    whole heap, which cost more than the rendering itself (issue 16: about 6 of 10 µs a user). The profiles hold no
+    cycles: reference counting frees them once encoded, so pausing leaves nothing for the collector."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def emit(event_type: str, objects: ObjectsFactory) -> int:
     """Write ``event_type`` events for ``objects()``, owed to the enabled streams subscribed to it now, in the
     caller's transaction.
@@ -71,23 +89,18 @@ def emit(event_type: str, objects: ObjectsFactory) -> int:
     stream_ids = subscribed_stream_ids(event_type)
     if not stream_ids:
         return 0
-    items = list(objects())
-    if not items:
-        return 0
-    ids = new_event_ids(len(items))
+    with _collector_paused():
+        items = list(objects())
+        if not items:
+            return 0
+        ids = new_event_ids(len(items))
+        events = _ENCODER.encode([[i, subject, obj] for i, (subject, obj) in zip(ids, items, strict=True)])
     row = adapted(
         PendingEvents,
-        {
-            "type": str(event_type),
-            "source": event_source(),
-            "time": timezone.now(),
-            "stream_ids": stream_ids,
-            "events": _ENCODER.encode(
-                [[event_id, subject, obj] for event_id, (subject, obj) in zip(ids, items, strict=True)]
-            ),
-        },
+        {"type": str(event_type), "source": event_source(), "time": timezone.now(), "stream_ids": stream_ids},
         ("purpose",),
     )
+    row["events"] = events
     insert_rows(PendingEvents, tuple(row), [tuple(row.values())])
     for stream_id in stream_ids:
         enqueue_delivery(stream_id)
