@@ -4,7 +4,8 @@ buffer and cursor system" of event streams).
 ``fan_out`` is called by the worker before it claims deliveries (``events.tasks.deliver_due``), and by the
 deliveries list, the delivery lookup and the redelivery API before they read, so no committed event is ever
 missing from them. It takes the rows in ``id`` order, one transaction each, and writes each row's events in their
-order, then their deliveries stream by stream (the streams fixed when the row was written; those deleted since
+order (rendered there when the row holds values: ``events.outbox.emit_values``), then their deliveries stream by
+stream (the streams fixed when the row was written; those deleted since
 are left out), so a subject's deliveries on a stream keep the order its changes were written in: a user's later
 change waits on the row lock of the earlier one, so its row is written (and numbered) after the earlier one
 committed. Fan-outs take turns (a PostgreSQL advisory lock; SQLite's write lock), and inserting and deleting the
@@ -20,6 +21,7 @@ from typing import Any
 from django.db import connection as db
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from events.models import (
     Delivery,
@@ -66,6 +68,11 @@ def _write(pending: PendingEvents) -> int:
     if not targets:
         return 0
     items: list[list[Any]] = json.loads(pending.events)
+    if pending.render:
+        render = import_string(pending.render)
+        keys, kwargs = pending.render_args["keys"], pending.render_args.get("kwargs", {})
+        for item in items:
+            item[2] = render(dict(zip(keys, item[2], strict=True)), **kwargs)
     event_tail = adapted(
         Event, {"type": pending.type, "source": pending.source, "time": pending.time, "purpose": pending.purpose}
     )

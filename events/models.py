@@ -215,8 +215,14 @@ class PendingEvents(models.Model):
     # The enabled streams subscribed to ``type`` when the change was written, oldest first: ["est_...", ...].
     stream_ids = models.JSONField(verbose_name=_("stream ids"))
     # ``[[event id, subject, data.object], ...]`` as JSON text, in order: read once by the fan-out, never queried
-    # (text, not jsonb: PostgreSQL would parse and re-encode megabytes per import batch).
+    # (text, not jsonb: PostgreSQL would parse and re-encode megabytes per import batch). With ``render``, each
+    # item's third element is the values ``data.object`` is rendered from instead (``events.outbox.emit_values``).
     events = models.TextField(verbose_name=_("events"))
+    # The dotted path of the function that renders ``data.object`` from an item's values, at fan-out; "" when the
+    # items hold the objects themselves.
+    render = models.CharField(verbose_name=_("renderer"), max_length=200, blank=True, default="")
+    # ``{"keys": [the names of an item's values, in order], "kwargs": {the renderer's other arguments}}``.
+    render_args = models.JSONField(verbose_name=_("renderer arguments"), default=dict, blank=True)
 
     class Meta:
         verbose_name = _("pending events")

@@ -35,6 +35,7 @@ from tests.helpers import run_import_job, user_url
 
 pytestmark = pytest.mark.django_db
 
+STRONG = "Str0ng!Passw0rd-1"
 EVENT_ID = re.compile(r"evt_[1-9A-HJ-NP-Za-km-z]{22}")
 
 
@@ -233,12 +234,15 @@ def test_an_imported_batchs_deliveries_are_listed_before_the_worker_ran(scoped_c
     from users.imports import import_users
 
     stream = make_stream("crm")
-    users = [{"email": f"user{i}@example.com", "email_verified": True} for i in range(3)]
+    users = [{"email": f"user{i}@example.com", "email_verified": True, "password": STRONG} for i in range(3)]
     summary = import_users(
         BytesIO(json.dumps(users).encode()), connection=connection, actor=SYSTEM, batch_size=2, pipelined=False
     )
     assert summary.inserted == 3
     assert PendingEvents.objects.count() == 2 and not Delivery.objects.exists()  # no worker has run
+    # Each batch stored its users' values (no hash among them); the fan-out renders their profiles.
+    assert {p.render for p in PendingEvents.objects.all()} == {"users.streams.imported_profile"}
+    assert not any("$2b$" in p.events or "password" in p.events for p in PendingEvents.objects.all())
 
     api = scoped_client("read:event_streams read:event_deliveries")
     first_id = json.loads(PendingEvents.objects.order_by("pk").first().events)[0][0]  # type: ignore[union-attr]
@@ -273,3 +277,17 @@ def test_the_sweep_queues_the_streams_of_events_no_fan_out_reached():
     tasks_before = DBTaskResult.objects.count()
     assert sweep_deliveries() == [stream.id]
     assert DBTaskResult.objects.count() == tasks_before + 1
+
+
+@pytest.mark.django_db(transaction=True)  # the importer writes from its own thread
+@pytest.mark.usefixtures("insecure")
+def test_an_upserted_users_event_is_user_updated_with_its_new_profile(api, connection):
+    make_stream("crm", types=("user.created", "user.updated"))
+    run_import_job(api, connection.id, [{"email": "ann@example.com", "given_name": "Ann"}])
+    run_import_job(api, connection.id, [{"email": "ann@example.com", "given_name": "Anne"}], upsert=True)
+
+    fan_out()
+    events = list(Event.objects.order_by("deliveries__id"))
+    assert [event.type for event in events] == ["user.created", "user.updated"]
+    assert [event.data["object"]["given_name"] for event in events] == ["Ann", "Anne"]
+    assert events[1].data == {"object": api.get(user_url(events[1].subject)).json()}

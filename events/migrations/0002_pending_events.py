@@ -33,6 +33,8 @@ class Migration(migrations.Migration):
                 ("purpose", models.CharField(blank=True, default="", max_length=16, verbose_name="purpose")),
                 ("stream_ids", models.JSONField(verbose_name="stream ids")),
                 ("events", models.TextField(verbose_name="events")),
+                ("render", models.CharField(blank=True, default="", max_length=200, verbose_name="renderer")),
+                ("render_args", models.JSONField(blank=True, default=dict, verbose_name="renderer arguments")),
             ],
             options={
                 "verbose_name": "pending events",
