@@ -66,10 +66,10 @@ def write_events(event_type: str, items: Iterable[tuple[str, dict[str, Any]]], *
 
 @contextmanager
 def _collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off while a batch's objects are rendered and encoded: an import batch's
-    profiles are thousands of new dicts and lists, whose allocation sets off collections that walk the import's
-    whole heap, which cost more than the rendering itself (issue 16: about 6 of 10 µs a user). The profiles hold no
-    cycles: reference counting frees them once encoded, so pausing leaves nothing for the collector."""
+    """Python's cyclic garbage collector off while a batch's items are built and encoded: an import batch's are
+    thousands of new containers, whose allocation sets off collections that walk the import's whole heap, which
+    cost more than building them (issue 16: about 6 of 10 µs a user when the profiles were rendered here). The
+    items hold no cycles: reference counting frees them once encoded, so pausing leaves nothing for the collector."""
     if not gc.isenabled():
         yield
         return

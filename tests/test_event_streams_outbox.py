@@ -291,3 +291,26 @@ def test_an_upserted_users_event_is_user_updated_with_its_new_profile(api, conne
     assert [event.type for event in events] == ["user.created", "user.updated"]
     assert [event.data["object"]["given_name"] for event in events] == ["Ann", "Anne"]
     assert events[1].data == {"object": api.get(user_url(events[1].subject)).json()}
+
+
+@pytest.mark.usefixtures("insecure")
+def test_emit_pauses_the_cyclic_collector_while_it_builds_a_batch_and_restores_it():
+    import gc
+
+    make_stream("one")
+    seen: list[bool] = []
+
+    def objects() -> list[tuple[str, dict[str, Any]]]:
+        seen.append(gc.isenabled())
+        return PROFILES
+
+    assert gc.isenabled()
+    emit("user.created", objects)
+    assert seen == [False] and gc.isenabled()
+
+    def failing() -> list[tuple[str, dict[str, Any]]]:
+        raise RuntimeError("render failed")
+
+    with pytest.raises(RuntimeError):
+        emit("user.created", failing)
+    assert gc.isenabled()
