@@ -1,12 +1,14 @@
-"""Bulk import with and without one enabled event stream: what writing each batch's ``user.created`` events (and
-their deliveries and task) in the batch's transaction costs the importer.
+"""Bulk import with and without one enabled event stream: what writing each batch's ``user.created`` events (one
+outbox row and a task, ``events.outbox.emit``) in the batch's transaction costs the importer; and what fanning them
+out into ``Event`` and ``Delivery`` rows costs the worker afterwards (``events.fanout.fan_out``).
 
     .venv/bin/python bench/import_stream_bench.py [--users 50000] [--rounds 2] [--db sqlite|postgres]
 
 Imports the same generated file into fresh databases with the real ``manage.py import_users``, alternating
 without and with a stream (``user.created`` to an address nothing listens on: no worker runs, so only the outbox
-writes are measured), and prints users/s of each run, the best of each, their ratio, and the load average.
-Figures, not assertions.
+writes are measured), and prints users/s of each run, the best of each, their ratio, and the load average; after
+each run with a stream, the fan-out's time and CPU per event (``fan_out`` in a child process, as the worker's first
+step; on PostgreSQL its database backends' CPU is not included). Figures, not assertions.
 """
 
 from __future__ import annotations
@@ -36,6 +38,26 @@ def add_stream(env: dict[str, str]) -> None:
     subprocess.run([PYTHON, str(ROOT / "manage.py"), "shell", "-c", code], env=env, cwd=ROOT, check=True)
 
 
+FAN_OUT = (
+    "import time; from events.fanout import fan_out; from events.models import Delivery; "
+    "w, c = time.perf_counter(), time.process_time(); n = fan_out(); "
+    "print(n, Delivery.objects.count(), time.perf_counter() - w, time.process_time() - c)"
+)
+
+
+def fan_out(env: dict[str, str]) -> str:
+    """Fan the outbox out in a child process; its events, deliveries, seconds and CPU per event."""
+    done = subprocess.run(
+        [PYTHON, str(ROOT / "manage.py"), "shell", "-c", FAN_OUT], env=env, cwd=ROOT, check=True, capture_output=True
+    )
+    events, deliveries, wall, cpu = done.stdout.split()[-4:]
+    n = int(events) or 1
+    return (
+        f"fan-out: {int(events):,} events, {int(deliveries):,} deliveries in {float(wall):.1f} s "
+        f"({float(wall) / n * 1e6:.0f} µs wall, {float(cpu) / n * 1e6:.0f} µs CPU per event)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=50_000)
@@ -56,6 +78,8 @@ def main() -> None:
             best[stream] = max(best[stream], result["rate"])
             label = "one stream" if stream else "no stream "
             print(f"{label}: {result['rate']:>9,.0f} users/s ({result['inserted']:,} in {result['seconds']:.1f} s)")
+            if stream:
+                print(f"            {fan_out(env)}")
     print(f"best: {best[False]:,.0f} without, {best[True]:,.0f} with one stream = {best[True] / best[False]:.0%}")
     print(f"load average now: {os.getloadavg()[0]:.2f}")
 

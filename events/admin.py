@@ -4,7 +4,8 @@ Streams are created and changed through the management API (``/api/v2/event-stre
 check the admin would otherwise have to repeat; here they are listed and read, and *Enable*/*Disable* go through
 ``events.services.update_event_stream`` with an audit row, as the API's writes do. No secret is ever shown: the
 encrypted token or password and the signing secret are not among the fields, and the authorization shows only its
-method and username.
+method and username. The pages that list deliveries fan out the outbox's committed events first (``events.fanout``),
+as the API does.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from urllib.parse import urlsplit
 from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from core.actors import admin_actor
 from events.audit import record_stream_write
+from events.fanout import fan_out
 from events.models import Delivery, DeliveryAttempt, EventStream, EventStreamStatus
 from events.services import update_event_stream
 
@@ -95,6 +97,13 @@ class EventStreamAdmin(_ReadOnly, admin.ModelAdmin):
     )
     readonly_fields = fields
     inlines = (DeliveryInline,)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        fan_out()
+        return super().change_view(request, object_id, form_url, extra_context)
+
     actions = ("enable", "disable")
 
     def has_status_permission(self, request: HttpRequest) -> bool:
@@ -190,3 +199,7 @@ class DeliveryAdmin(_ReadOnly, admin.ModelAdmin):
     )
     readonly_fields = fields
     inlines = (DeliveryAttemptInline,)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        fan_out()
+        return super().changelist_view(request, extra_context)

@@ -3,8 +3,10 @@
 - ``EventStream``: where to send which event types, and how to authenticate to the receiver. Its secrets (the
   bearer token or basic password, and the Standard Webhooks signing secret) are stored encrypted
   (``core.crypto``): a database dump does not reveal them.
-- ``Event``: one CloudEvents 1.0 event (``user.created``, ...), written in the same transaction as the change it
-  describes, and only when at least one enabled stream subscribes to its type.
+- ``PendingEvents``: the outbox row. One per ``events.outbox.emit`` call, written in the same transaction as the
+  change it describes (and only when at least one enabled stream subscribes to the type): the events, and the ids
+  of the streams they are owed to, fixed when written. ``events.fanout`` turns it into the rows below.
+- ``Event``: one CloudEvents 1.0 event (``user.created``, ...).
 - ``Delivery``: one event owed to one stream (Auth0's delivery object, keyed by the event id within a stream), with
   its state and the schedule of its next attempt. ``DeliveryAttempt``: each try (Auth0's ``attempts``).
 
@@ -194,6 +196,41 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.id}"
+
+
+class PendingEvents(models.Model):
+    """The events of one ``emit`` call, waiting to be fanned out into ``Event`` and ``Delivery`` rows (Auth0's
+    "internal buffer" of event streams).
+
+    One row for a whole import batch: its thousands of events cost one row and no index entry in the batch's
+    transaction; the worker (``events.fanout``) writes their ``Event``s and ``Delivery``s later, in ``id`` order.
+    """
+
+    # The write order: fanned out in this order, so a subject's events keep theirs.
+    id = models.BigAutoField(primary_key=True)
+    type = models.CharField(verbose_name=_("type"), max_length=64)
+    source = models.CharField(verbose_name=_("source"), max_length=255)
+    time = models.DateTimeField(verbose_name=_("time"))
+    purpose = models.CharField(verbose_name=_("purpose"), max_length=16, blank=True, default="")
+    # The enabled streams subscribed to ``type`` when the change was written, oldest first: ["est_...", ...].
+    stream_ids = models.JSONField(verbose_name=_("stream ids"))
+    # ``[[event id, subject, data.object], ...]`` as JSON text, in order: read once by the fan-out, never queried
+    # (text, not jsonb: PostgreSQL would parse and re-encode megabytes per import batch). With ``render``, each
+    # item's third element is the values ``data.object`` is rendered from instead (``events.outbox.emit_values``).
+    events = models.TextField(verbose_name=_("events"))
+    # The dotted path of the function that renders ``data.object`` from an item's values, at fan-out; "" when the
+    # items hold the objects themselves.
+    render = models.CharField(verbose_name=_("renderer"), max_length=200, blank=True, default="")
+    # ``{"keys": [the names of an item's values, in order], "kwargs": {the renderer's other arguments}}``.
+    render_args = models.JSONField(verbose_name=_("renderer arguments"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("pending events")
+        verbose_name_plural = _("pending events")
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.type} ({self.pk})"
 
 
 class DeliveryStatus(models.TextChoices):

@@ -12,6 +12,7 @@ from datetime import datetime
 from django.db.models import Prefetch, QuerySet
 
 from events.errors import DeliveryNotFound, EventStreamNotFound
+from events.fanout import fan_out
 from events.models import Delivery, DeliveryAttempt, EventStream
 
 # Auth0's deliveries list: ``take`` defaults to 50 (auth0-python's ``deliveries.list``).
@@ -59,9 +60,11 @@ def list_deliveries(
     """A stream's deliveries (Auth0's ``GET /event-streams/{id}/deliveries``): filtered by status, event type and
     event time (``date_from`` inclusive, ``date_to`` exclusive), starting at ``from_event_id`` (inclusive), at most
     ``take``; each with its event and its attempts (oldest first). Raises ``EventStreamNotFound``, and
-    ``DeliveryNotFound`` for a ``from_event_id`` this stream has no delivery of.
+    ``DeliveryNotFound`` for a ``from_event_id`` this stream has no delivery of. The outbox's committed events are
+    fanned out first (``events.fanout``), so none is missing while the worker has not run yet.
     """
     get_event_stream(stream_id)
+    fan_out()
     deliveries = Delivery.objects.filter(stream_id=stream_id)
     if statuses:
         deliveries = deliveries.filter(status__in=list(statuses))
@@ -84,8 +87,10 @@ def list_deliveries(
 
 def get_delivery(*, stream_id: str, event_id: str) -> Delivery:
     """The stream's delivery of this event, with its event and attempts (Auth0's
-    ``GET /event-streams/{id}/deliveries/{event_id}``). Raises ``EventStreamNotFound``, ``DeliveryNotFound``."""
+    ``GET /event-streams/{id}/deliveries/{event_id}``), after fanning out the outbox's committed events. Raises
+    ``EventStreamNotFound``, ``DeliveryNotFound``."""
     get_event_stream(stream_id)
+    fan_out()
     try:
         return _with_details(Delivery.objects.filter(stream_id=stream_id)).get(event_id=event_id)
     except Delivery.DoesNotExist as exc:

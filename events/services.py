@@ -26,6 +26,7 @@ from core.crypto import decrypt_secret, encrypt_secret
 from core.errors import FieldCode, FieldError, PayloadValidationError
 from events.endpoints import check_webhook_endpoint
 from events.errors import DeliveryNotFound, EventStreamDisabled, EventStreamNotFound
+from events.fanout import fan_out
 from events.models import (
     AuthorizationMethod,
     Delivery,
@@ -219,7 +220,6 @@ def send_test_event(*, stream_id: str, event_type: str, data: dict[str, Any] | N
     return delivery
 
 
-@transaction.atomic
 def redeliver(
     *,
     stream_id: str,
@@ -237,8 +237,33 @@ def redeliver(
     ``["failed"]`` (what Auth0 redelivers); ``pending`` ones are already queued and left alone. Each matching
     delivery is reset to a first attempt now (its attempts stay listed). Returns how many were queued. Raises
     ``EventStreamNotFound``, ``EventStreamDisabled``, and ``DeliveryNotFound`` when ``event_ids`` names one
-    event this stream has no delivery of.
+    event this stream has no delivery of. The outbox's committed events are fanned out first (``events.fanout``,
+    before the stream is locked: the fan-out's own lock comes first), so an event the worker has not reached yet
+    can be named.
     """
+    fan_out()
+    with transaction.atomic():
+        return _redeliver(
+            stream_id=stream_id,
+            event_ids=event_ids,
+            date_from=date_from,
+            date_to=date_to,
+            statuses=statuses,
+            event_types=event_types,
+            actor=actor,
+        )
+
+
+def _redeliver(
+    *,
+    stream_id: str,
+    event_ids: Collection[str] | None,
+    date_from: datetime | None,
+    date_to: datetime | None,
+    statuses: Collection[str] | None,
+    event_types: Collection[str] | None,
+    actor: Actor,
+) -> int:
     stream = _locked(stream_id)
     if stream.status != EventStreamStatus.ENABLED:
         raise EventStreamDisabled()

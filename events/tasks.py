@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from core.tasks import task
 from events.delivery import claim_due, record_attempt, send, worker_name
+from events.fanout import fan_out
 from events.models import Delivery, DeliveryStatus, EventStream, EventStreamStatus
 
 logger = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ def enqueue_delivery(stream_id: str, *, run_after: datetime | None = None) -> No
 def deliver_due(stream_id: str) -> int:
     """Send the stream's due deliveries until none is left to claim; then, if some wait for a retry, enqueue the
     stream's task for the earliest. Returns the number of attempts made."""
+    fan_out()  # the outbox's committed events become deliveries first (events.fanout)
     made = 0
     while True:
         stream = EventStream.objects.filter(pk=stream_id).first()

@@ -64,7 +64,7 @@ def format_timestamp(value: datetime) -> str:
 def user_profile(user: User) -> dict[str, Any]:
     """The full profile: fields never given are left out, never null; no password or hash."""
     return profile_from_values(
-        {name: getattr(user, name) for name in _PROFILE_FIELDS},
+        {name: getattr(user, name) for name in PROFILE_FIELDS},
         connection_name=user.connection.name,
         created_at=format_timestamp(user.created_at),
         updated_at=format_timestamp(user.updated_at),
@@ -72,7 +72,7 @@ def user_profile(user: User) -> dict[str, Any]:
 
 
 # The stored fields the profile shows (the timestamps are passed formatted).
-_PROFILE_FIELDS = (
+PROFILE_FIELDS = (
     "user_id",
     "email",
     "email_verified",
@@ -97,7 +97,7 @@ def profile_from_values(
     values: Mapping[str, Any], *, connection_name: str, created_at: str, updated_at: str
 ) -> dict[str, Any]:
     """``user_profile`` from a user's stored values (``users.services.new_user_values``' keys, at least
-    ``_PROFILE_FIELDS``) rather than a model instance: the bulk importer renders its batch's ``user.created``
+    ``PROFILE_FIELDS``) rather than a model instance: the bulk importer renders its batch's ``user.created``
     events from the rows it has just written. ``created_at``/``updated_at`` come formatted (``format_timestamp``),
     so a batch formats its one stamp once."""
     provider, identity_user_id = values["user_id"].split("|", 1)

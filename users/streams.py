@@ -8,15 +8,16 @@ change), the e-mail verification paths, and the bulk importer (one call per batc
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from connections.models import Connection
 from events.models import EventType
-from events.outbox import emit
+from events.outbox import emit, emit_values
 from users.models import User
-from users.profile import format_timestamp, profile_from_values, user_profile
+from users.profile import PROFILE_FIELDS, format_timestamp, profile_from_values, user_profile
 
 
 def emit_user_event(event_type: EventType, user: User) -> None:
@@ -32,31 +33,29 @@ def emit_imported(
     updated_user_ids: Iterable[str],
     now: datetime,
 ) -> None:
-    """An import batch's events, inside its transaction: ``user.created`` for each inserted user (rendered from
-    the row values just written, stamped ``now``: no read back) and for those inserted after a conflict, and
-    ``user.updated`` for each upserted one (both read back: the rare path). Costs one small query when no
-    stream subscribes."""
+    """An import batch's events, inside its transaction: ``user.created`` for each inserted user (its stored values,
+    rendered by the fan-out with ``imported_profile``: no read back, no profile built in the batch's transaction)
+    and for those inserted after a conflict, and ``user.updated`` for each upserted one (both read back: the rare
+    path). Costs one small query when no stream subscribes."""
+    get = operator.itemgetter(*PROFILE_FIELDS)
+    emit_values(
+        EventType.USER_CREATED,
+        lambda: [(values["user_id"], get(values)) for values in inserted_values],
+        render=f"{__name__}.{imported_profile.__name__}",
+        keys=PROFILE_FIELDS,
+        kwargs={"connection_name": connection.name, "stamp": format_timestamp(now)},
+    )
+    late = list(late_user_ids)
+    if late:
+        users = User.objects.filter(connection=connection, user_id__in=late).select_related("connection")
+        emit(EventType.USER_CREATED, lambda: [(user.user_id, user_profile(user)) for user in users])
+    updated = list(updated_user_ids)
+    if updated:
+        users = User.objects.filter(connection=connection, user_id__in=updated).select_related("connection")
+        emit(EventType.USER_UPDATED, lambda: [(user.user_id, user_profile(user)) for user in users])
 
-    def created() -> list[tuple[str, dict[str, Any]]]:
-        # Rendered from the plain values (no model instance per user: a batch has thousands), stamp formatted once.
-        stamp = format_timestamp(now)
-        name = connection.name
-        items = [
-            (
-                values["user_id"],
-                profile_from_values(values, connection_name=name, created_at=stamp, updated_at=stamp),
-            )
-            for values in inserted_values
-        ]
-        late = list(late_user_ids)
-        if late:
-            users = User.objects.filter(connection=connection, user_id__in=late).select_related("connection")
-            items.extend((user.user_id, user_profile(user)) for user in users)
-        return items
 
-    def updated() -> list[tuple[str, dict[str, Any]]]:
-        users = User.objects.filter(connection=connection, user_id__in=list(updated_user_ids))
-        return [(user.user_id, user_profile(user)) for user in users.select_related("connection")]
-
-    emit(EventType.USER_CREATED, created)
-    emit(EventType.USER_UPDATED, updated)
+def imported_profile(values: dict[str, Any], *, connection_name: str, stamp: str) -> dict[str, Any]:
+    """The profile of a user as the importer inserted it, from the values ``emit_imported`` stored (``PROFILE_FIELDS``)
+    and the batch's time (``format_timestamp``): what ``user_profile`` gives for the row just written."""
+    return profile_from_values(values, connection_name=connection_name, created_at=stamp, updated_at=stamp)

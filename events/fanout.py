@@ -1,0 +1,106 @@
+"""The outbox's fan-out: ``PendingEvents`` rows turned into ``Event`` and ``Delivery`` rows (Auth0's "internal
+buffer and cursor system" of event streams).
+
+``fan_out`` is called by the worker before it claims deliveries (``events.tasks.deliver_due``), and by the
+deliveries list, the delivery lookup and the redelivery API before they read, so no committed event is ever
+missing from them. It takes the rows in ``id`` order, one transaction each, and writes each row's events in their
+order (rendered there when the row holds values: ``events.outbox.emit_values``), then their deliveries stream by
+stream (the streams fixed when the row was written; those deleted since
+are left out), so a subject's deliveries on a stream keep the order its changes were written in: a user's later
+change waits on the row lock of the earlier one, so its row is written (and numbered) after the earlier one
+committed. Fan-outs take turns (a PostgreSQL advisory lock; SQLite's write lock), and inserting and deleting the
+row commit together, so a row is fanned out once; a conflicting ``Event`` or ``Delivery`` (the primary key, the
+one-per-stream-and-event constraint) is skipped, so doing it again changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.db import connection as db
+from django.db import transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from events.models import (
+    Delivery,
+    DeliveryStatus,
+    DisabledReason,
+    Event,
+    EventStream,
+    EventStreamStatus,
+    PendingEvents,
+)
+from events.rows import adapted, insert_rows
+
+# pg_advisory_xact_lock's key for fan-outs ("fan" + "out" in ASCII): one fan-out at a time on a database.
+_LOCK_KEY = 0x66616E_6F7574
+# What ``events.delivery`` writes on the pending deliveries of a stream it disables after failures: the deliveries
+# of events written before it did so, fanned out after, get the same.
+_DISABLED_ERROR = "the event stream was disabled after consecutive failures"
+
+
+def fan_out() -> int:
+    """Fan out every committed ``PendingEvents`` row, oldest first; returns the number of events written. Costs one
+    small query when there is none."""
+    written = 0
+    while PendingEvents.objects.exists():
+        with transaction.atomic():
+            if db.vendor == "postgresql":
+                with db.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+            pending = PendingEvents.objects.order_by("pk").first()
+            if pending is None:
+                break
+            written += _write(pending)
+            PendingEvents.objects.filter(pk=pending.pk).delete()
+    return written
+
+
+def _write(pending: PendingEvents) -> int:
+    """Insert ``pending``'s events and their deliveries (conflicts skipped); returns the number of events."""
+    streams = {
+        stream.pk: stream
+        for stream in EventStream.objects.filter(pk__in=list(pending.stream_ids)).only("status", "disabled_reason")
+    }
+    targets = [streams[stream_id] for stream_id in pending.stream_ids if stream_id in streams]
+    if not targets:
+        return 0
+    items: list[list[Any]] = json.loads(pending.events)
+    if pending.render:
+        render = import_string(pending.render)
+        keys, kwargs = pending.render_args["keys"], pending.render_args.get("kwargs", {})
+        for item in items:
+            item[2] = render(dict(zip(keys, item[2], strict=True)), **kwargs)
+    event_tail = adapted(
+        Event, {"type": pending.type, "source": pending.source, "time": pending.time, "purpose": pending.purpose}
+    )
+    insert_rows(
+        Event,
+        ("id", "subject", "data", *event_tail),
+        [(event_id, subject, json.dumps({"object": obj}), *event_tail.values()) for event_id, subject, obj in items],
+        ignore_conflicts=True,
+    )
+    now = timezone.now()
+    fields: tuple[str, ...] = ()
+    rows: list[tuple[Any, ...]] = []
+    for stream in targets:
+        # A stream the worker disabled after failures failed its pending deliveries: these would have been among them.
+        failed = stream.status == EventStreamStatus.DISABLED and stream.disabled_reason == DisabledReason.FAILURES
+        tail = adapted(
+            Delivery,
+            {
+                "event_type": pending.type,
+                "status": DeliveryStatus.FAILED if failed else DeliveryStatus.PENDING,
+                "last_error": _DISABLED_ERROR if failed else "",
+                "next_attempt_at": pending.time,
+                "created_at": pending.time,
+                "updated_at": now if failed else pending.time,
+            },
+            ("attempt_count", "claimed_until", "claimed_by", "last_status_code", "delivered_at"),
+        )
+        fields = ("stream", "event", "subject", *tail)
+        rows.extend((stream.pk, event_id, subject, *tail.values()) for event_id, subject, _obj in items)
+    insert_rows(Delivery, fields, rows, ignore_conflicts=True)
+    return len(items)
