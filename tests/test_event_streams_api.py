@@ -10,7 +10,6 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 import pytest
-from django.test import override_settings
 from auth0.authentication import GetToken
 from auth0.management import (
     Auth0,
@@ -24,6 +23,7 @@ from auth0.management import (
 from auth0.management.errors import BadRequestError, NotFoundError
 from django.conf import settings
 from django.db import connection as db_connection
+from django.test import override_settings
 
 from audit.models import Event as AuditEvent
 from clients.services import create_client
