@@ -248,6 +248,12 @@ EVENT_STREAMS_RETRY_BASE_SECONDS = env_float("EVENT_STREAMS_RETRY_BASE_SECONDS",
 EVENT_STREAMS_RETRY_MAX_SECONDS = env_float("EVENT_STREAMS_RETRY_MAX_SECONDS", 3600.0)
 # Failed attempts in a row that disable a stream (Auth0: 500 consecutive failures).
 EVENT_STREAMS_DISABLE_AFTER_FAILURES = env_int("EVENT_STREAMS_DISABLE_AFTER_FAILURES", 500)
+# Failed deliveries a stream may hold: reaching it disables the stream, and it cannot be enabled again until
+# redeliveries (or the retention below) bring the count under it (Auth0: 5000 total failures).
+EVENT_STREAMS_DISABLE_AFTER_TOTAL_FAILURES = env_int("EVENT_STREAMS_DISABLE_AFTER_TOTAL_FAILURES", 5000)
+# Finished deliveries (delivered or failed) and their events are deleted this long after their last change, in
+# seconds (pending ones never are); the worker's housekeeping does it.
+EVENT_STREAMS_RETENTION_SECONDS = env_int("EVENT_STREAMS_RETENTION_SECONDS", 7 * 86_400)
 # How long a worker owns the deliveries it claimed; must exceed the timeout (a killed worker's claim then lapses).
 EVENT_STREAMS_CLAIM_SECONDS = env_float("EVENT_STREAMS_CLAIM_SECONDS", max(30.0, 3 * EVENT_STREAMS_TIMEOUT_SECONDS))
 # CloudEvents "source" and Auth0's "a0tenant" of our events.

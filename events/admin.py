@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from core.actors import admin_actor
+from core.errors import DomainError
 from events.audit import record_stream_write
 from events.fanout import fan_out
 from events.models import Delivery, DeliveryAttempt, EventStream, EventStreamStatus
@@ -141,15 +142,21 @@ class EventStreamAdmin(_ReadOnly, admin.ModelAdmin):
 
     def _set_status(self, request: HttpRequest, queryset: QuerySet[EventStream], status: str) -> None:
         actor = admin_actor(request)
-        ids = list(queryset.values_list("pk", flat=True))
-        for stream_id in ids:
-            with transaction.atomic():
-                update_event_stream(stream_id=stream_id, status=status, actor=actor)
-                record_stream_write("Update an Event Stream", stream_id=stream_id, actor=actor, fields=["status"])
-        message = ngettext(
-            "%(count)d event stream set to %(status)s.", "%(count)d event streams set to %(status)s.", len(ids)
-        )
-        self.message_user(request, message % {"count": len(ids), "status": status}, messages.SUCCESS)
+        changed = 0
+        for stream_id in queryset.values_list("pk", flat=True):
+            try:
+                with transaction.atomic():
+                    update_event_stream(stream_id=stream_id, status=status, actor=actor)
+                    record_stream_write("Update an Event Stream", stream_id=stream_id, actor=actor, fields=["status"])
+            except DomainError as exc:  # e.g. too many failed deliveries to enable it (Auth0's rule)
+                self.message_user(request, f"{stream_id}: {exc.message}", messages.ERROR)
+                continue
+            changed += 1
+        if changed:
+            message = ngettext(
+                "%(count)d event stream set to %(status)s.", "%(count)d event streams set to %(status)s.", changed
+            )
+            self.message_user(request, message % {"count": changed, "status": status}, messages.SUCCESS)
 
 
 class DeliveryAttemptInline(_ReadOnly, admin.TabularInline):

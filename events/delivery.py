@@ -13,7 +13,9 @@ and carrying the stream's bearer or basic ``Authorization``, and records the att
 - Any other answer, or a refused address: failed at once (trying again would get the same).
 - ``EVENT_STREAMS_DISABLE_AFTER_FAILURES`` failed attempts in a row (Auth0 disables a stream after 500
   consecutive failures: "Event Testing, Observability, and Failure Recovery") disable the stream
-  (``disabled_reason="failures"``) and fail its pending deliveries; the redelivery API queues them again.
+  (``disabled_reason="failures"``) and fail its pending deliveries; the redelivery API queues them again. So does
+  a delivery that fails when the stream already holds ``EVENT_STREAMS_DISABLE_AFTER_TOTAL_FAILURES`` - 1 failed
+  ones (Auth0: 5000 total failures).
 
 The request goes to the address the guard checked (``events.endpoints``): the host is resolved once, every
 address must be allowed, and the connection is made to that address with the original host name for SNI,
@@ -259,11 +261,15 @@ def record_attempt(stream_id: str, delivery: Delivery, outcome: Outcome) -> Even
             EventStream.objects.filter(pk=stream.pk).update(consecutive_failures=F("consecutive_failures") + 1)
             limit = int(settings.EVENT_STREAMS_DISABLE_AFTER_FAILURES)
             if stream.status == EventStreamStatus.ENABLED and stream.consecutive_failures >= limit:
-                _disable_after_failures(stream, now)
+                _disable_after_failures(stream, now, why=f"{stream.consecutive_failures} consecutive failures")
+        if fields.get("status") == DeliveryStatus.FAILED and stream.status == EventStreamStatus.ENABLED:
+            total_limit = int(settings.EVENT_STREAMS_DISABLE_AFTER_TOTAL_FAILURES)
+            if Delivery.objects.filter(stream_id=stream_id, status=DeliveryStatus.FAILED).count() >= total_limit:
+                _disable_after_failures(stream, now, why=f"{total_limit} failed deliveries")
     return stream
 
 
-def _disable_after_failures(stream: EventStream, now: datetime) -> None:
+def _disable_after_failures(stream: EventStream, now: datetime, *, why: str) -> None:
     stream.status = EventStreamStatus.DISABLED
     stream.disabled_reason = DisabledReason.FAILURES
     EventStream.objects.filter(pk=stream.pk).update(
@@ -273,12 +279,7 @@ def _disable_after_failures(stream: EventStream, now: datetime) -> None:
         status=DeliveryStatus.FAILED,
         claimed_until=None,
         claimed_by="",
-        last_error="the event stream was disabled after consecutive failures",
+        last_error=f"the event stream was disabled after {why}",
         updated_at=now,
     )
-    logger.warning(
-        "event stream disabled after %s consecutive failures id=%s (%s pending deliveries failed)",
-        stream.consecutive_failures,
-        stream.pk,
-        failed,
-    )
+    logger.warning("event stream disabled after %s id=%s (%s pending deliveries failed)", why, stream.pk, failed)

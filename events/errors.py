@@ -16,6 +16,7 @@ class EventStreamErrorCode(StrEnum):
     INEXISTENT_EVENT_STREAM = "inexistent_event_stream"
     INEXISTENT_DELIVERY = "inexistent_delivery"
     EVENT_STREAM_DISABLED = "event_stream_disabled"
+    TOO_MANY_FAILED_DELIVERIES = "too_many_failed_deliveries"
     # Field code of ``destination.configuration.webhook_endpoint``: not https, or not a public address.
     INSECURE_ENDPOINT = "INSECURE_ENDPOINT"
 
@@ -39,6 +40,18 @@ class EventStreamDisabled(DomainError):
     status = 400
     code = EventStreamErrorCode.EVENT_STREAM_DISABLED
     default_message = _("The event stream is disabled: enable it to send events to it")
+
+
+class TooManyFailedDeliveries(DomainError):
+    """Enabling a stream that holds ``EVENT_STREAMS_DISABLE_AFTER_TOTAL_FAILURES`` failed deliveries or more: Auth0
+    "cannot be manually re-enabled until the total failure count drops below 5000" (Event Testing, Observability,
+    and Failure Recovery). Redelivering them (allowed while disabled) lowers the count."""
+
+    status = 400
+    code = EventStreamErrorCode.TOO_MANY_FAILED_DELIVERIES
+    default_message = _(
+        "The event stream has too many failed deliveries to be enabled: redeliver them first, then enable it"
+    )
 
 
 class InvalidWebhookEndpoint(DomainError):

@@ -2,9 +2,10 @@
 
 One function per use case: ``create_event_stream``, ``update_event_stream``, ``delete_event_stream``,
 ``send_test_event``, ``redeliver``. Raises ``EventStreamNotFound`` (404), ``DeliveryNotFound`` (404),
-``EventStreamDisabled`` (400), ``InvalidWebhookEndpoint`` (400) and ``PayloadValidationError`` (400, an unknown
-event type). The shape of a request (types, lengths, required keys) is the serializer's business; these functions
-decide what the domain decides: allowed endpoints, known event types, encryption of secrets.
+``EventStreamDisabled`` (400), ``TooManyFailedDeliveries`` (400), ``InvalidWebhookEndpoint`` (400) and
+``PayloadValidationError`` (400, an unknown event type). The shape of a request (types, lengths, required keys)
+is the serializer's business; these functions decide what the domain decides: allowed endpoints, known event
+types, encryption of secrets.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -25,7 +27,7 @@ from core.actors import Actor
 from core.crypto import decrypt_secret, encrypt_secret
 from core.errors import FieldCode, FieldError, PayloadValidationError
 from events.endpoints import check_webhook_endpoint
-from events.errors import DeliveryNotFound, EventStreamDisabled, EventStreamNotFound
+from events.errors import DeliveryNotFound, EventStreamDisabled, EventStreamNotFound, TooManyFailedDeliveries
 from events.fanout import fan_out
 from events.models import (
     AuthorizationMethod,
@@ -158,10 +160,15 @@ def update_event_stream(
 ) -> EventStream:
     """Change what was sent (Auth0's PATCH); arguments left ``UNSET`` keep their values.
 
-    Setting ``status`` to ``enabled`` clears the failure count and the ``disabled_reason``. Raises
-    ``EventStreamNotFound``, and what ``create_event_stream`` raises for the same fields.
+    Setting ``status`` to ``enabled`` clears the failure count and the ``disabled_reason``, and wakes the worker for
+    the deliveries queued meanwhile (redeliveries). Raises ``EventStreamNotFound``, ``TooManyFailedDeliveries`` when
+    enabling a disabled stream that holds ``EVENT_STREAMS_DISABLE_AFTER_TOTAL_FAILURES`` failed deliveries or more
+    (Auth0's rule), and what ``create_event_stream`` raises for the same fields.
     """
     stream = _locked(stream_id)
+    enabling = status == EventStreamStatus.ENABLED and stream.status != EventStreamStatus.ENABLED
+    if enabling and failed_delivery_count(stream.id) >= int(settings.EVENT_STREAMS_DISABLE_AFTER_TOTAL_FAILURES):
+        raise TooManyFailedDeliveries()
     if not isinstance(name, _Unset):
         stream.name = name
     if not isinstance(subscriptions, _Unset):
@@ -179,8 +186,15 @@ def update_event_stream(
         elif stream.disabled_reason != DisabledReason.FAILURES:
             stream.disabled_reason = DisabledReason.NONE
     stream.save()
+    if enabling:
+        enqueue_delivery(stream.id)
     logger.info("event stream updated id=%s by %s", stream.id, actor)
     return stream
+
+
+def failed_delivery_count(stream_id: str) -> int:
+    """The stream's deliveries in state ``failed`` (Auth0's "total failures"; one index range scan)."""
+    return Delivery.objects.filter(stream_id=stream_id, status=DeliveryStatus.FAILED).count()
 
 
 @transaction.atomic
@@ -236,10 +250,14 @@ def redeliver(
     ``date_from`` is inclusive and ``date_to`` exclusive, on the event's time; ``statuses`` defaults to
     ``["failed"]`` (what Auth0 redelivers); ``pending`` ones are already queued and left alone. Each matching
     delivery is reset to a first attempt now (its attempts stay listed). Returns how many were queued. Raises
-    ``EventStreamNotFound``, ``EventStreamDisabled``, and ``DeliveryNotFound`` when ``event_ids`` names one
-    event this stream has no delivery of. The outbox's committed events are fanned out first (``events.fanout``,
-    before the stream is locked: the fan-out's own lock comes first), so an event the worker has not reached yet
-    can be named.
+    ``EventStreamNotFound``, and ``DeliveryNotFound`` when ``event_ids`` names one event this stream has no
+    delivery of. The outbox's committed events are fanned out first (``events.fanout``, before the stream is
+    locked: the fan-out's own lock comes first), so an event the worker has not reached yet can be named.
+
+    A disabled stream takes redeliveries too: they wait, pending, until it is enabled again. That is how a stream
+    the worker disabled gets under Auth0's failure limit ("If an event stream is auto-disabled, you must use the
+    Redelivery API to process any failed events ... Once the number of failures is reduced, you can re-enable the
+    stream").
     """
     fan_out()
     with transaction.atomic():
@@ -265,8 +283,6 @@ def _redeliver(
     actor: Actor,
 ) -> int:
     stream = _locked(stream_id)
-    if stream.status != EventStreamStatus.ENABLED:
-        raise EventStreamDisabled()
     if event_types:
         _check_event_types(list(event_types), field="event_types")
     wanted = [s for s in (statuses or [DeliveryStatus.FAILED]) if s != DeliveryStatus.PENDING]
@@ -294,7 +310,7 @@ def _redeliver(
         delivered_at=None,
         updated_at=now,
     )
-    if count:
+    if count and stream.status == EventStreamStatus.ENABLED:
         enqueue_delivery(stream.id)
     logger.info("event stream redeliver stream=%s count=%s by %s", stream.id, count, actor)
     return count

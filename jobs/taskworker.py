@@ -10,6 +10,8 @@ killed mid-task leaves the task ``RUNNING`` for ever. So this worker adds, every
   import does not look dead), and ``recover_orphaned_tasks``: a task ``RUNNING`` under a worker unseen for
   ``JOBS_STALE_AFTER_SECONDS`` is made ready again (tasks are written to be run again safely);
 - ``events.recovery.sweep_deliveries``: deliveries whose worker died are queued again once their claim lapses;
+- ``events.retention.prune_finished``: finished deliveries and their events older than
+  ``EVENT_STREAMS_RETENTION_SECONDS`` are deleted (every five minutes);
 - a ``run_import_jobs`` task whenever an import job is waiting without one.
 
 Retries are the tasks' own business (a delivery schedules its next attempt, a mail task re-enqueues itself).
@@ -35,6 +37,7 @@ from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
 from events.recovery import sweep_deliveries
+from events.retention import prune_finished_now_and_then
 from jobs.models import Job, JobStatus, WorkerHeartbeat
 from jobs.tasks import run_import_jobs
 from jobs.worker import stop_current_import
@@ -98,6 +101,7 @@ def housekeeping() -> None:
     recover_orphaned_tasks()
     prune_finished_tasks()
     sweep_deliveries()
+    prune_finished_now_and_then()
     if _jobs_waiting() and not _import_task_waiting():
         run_import_jobs.enqueue()
 

@@ -80,6 +80,20 @@ def test_pages_are_read_only(admin_client, stream):
     assert EventStream.objects.filter(pk=stream.id).exists()
 
 
+def test_enabling_over_the_failure_limit_is_refused_with_a_message(admin_client, stream):
+    from django.test import override_settings
+
+    url = "/admin/events/eventstream/"
+    admin_client.post(url, {"action": "disable", "_selected_action": [stream.id]})
+    # A limit of 0: any count of failed deliveries is too many.
+    with override_settings(EVENT_STREAMS_DISABLE_AFTER_TOTAL_FAILURES=0):
+        response = admin_client.post(url, {"action": "enable", "_selected_action": [stream.id]}, follow=True)
+    assert response.status_code == 200
+    assert "too many failed deliveries" in response.content.decode()
+    stream.refresh_from_db()
+    assert stream.status == EventStreamStatus.DISABLED
+
+
 def test_disable_and_enable_go_through_the_service_and_are_audited(admin_client, stream):
     url = "/admin/events/eventstream/"
     admin_client.post(url, {"action": "disable", "_selected_action": [stream.id]})

@@ -23,6 +23,7 @@ from auth0.management import (
 from auth0.management.errors import BadRequestError, NotFoundError
 from django.conf import settings
 from django.db import connection as db_connection
+from django.test import override_settings
 
 from audit.models import Event as AuditEvent
 from clients.services import create_client
@@ -648,6 +649,24 @@ def test_redeliver_queues_the_failed_deliveries_again(streams_api, stream):
         "event_types": ["user.created"],
     }
     assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.PENDING}
+
+
+def test_a_disabled_stream_takes_redeliveries_and_refuses_enabling_over_the_failure_limit(streams_api, stream):
+    ids = _test_events(streams_api, stream["id"], 2)
+    Delivery.objects.filter(event_id__in=ids).update(status=DeliveryStatus.FAILED)
+    assert streams_api.patch(stream_url(stream["id"]), {"status": "disabled"}, format="json").status_code == 200
+
+    with override_settings(EVENT_STREAMS_DISABLE_AFTER_TOTAL_FAILURES=2):
+        refused = streams_api.patch(stream_url(stream["id"]), {"status": "enabled"}, format="json")
+        assert refused.status_code == 400
+        assert refused.json()["errorCode"] == "too_many_failed_deliveries"
+        assert streams_api.get(stream_url(stream["id"])).json()["status"] == "disabled"
+
+        redelivered = streams_api.post(stream_url(stream["id"], "redeliver", ids[0]))
+        assert redelivered.status_code == 202
+        enabled = streams_api.patch(stream_url(stream["id"]), {"status": "enabled"}, format="json")
+        assert enabled.status_code == 200
+        assert enabled.json()["status"] == "enabled"
 
 
 def test_redeliver_honours_the_date_window(streams_api, stream):

@@ -16,6 +16,7 @@ from django_tasks_db.models import DBTaskResult
 from standardwebhooks.webhooks import Webhook
 
 from core.actors import SYSTEM
+from events.errors import TooManyFailedDeliveries
 from events.models import Delivery, DeliveryStatus, Event, EventStream, PendingEvents
 from events.services import (
     WebhookAuthorization,
@@ -306,6 +307,70 @@ def test_consecutive_failures_disable_the_stream_and_redeliver_queues_again(api,
     assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.DELIVERED}
     stream.refresh_from_db()
     assert (stream.status, stream.disabled_reason, stream.consecutive_failures) == ("enabled", "", 0)
+
+
+def test_the_total_failure_limit_disables_the_stream_and_holds_it_until_redelivered(api, connection, hook, run_tasks):
+    """Auth0: 5000 total failures disable a stream, which cannot be enabled again until the failure count drops
+    under the limit; redelivering (allowed while disabled) drops it, and the redelivered events go out once it is
+    enabled."""
+    stream = make_stream(hook.url)
+    hook.default = (410, {}, 0.0)  # refused for good: each delivery fails at its first attempt
+    with override_settings(EVENT_STREAMS_DISABLE_AFTER_TOTAL_FAILURES=3, EVENT_STREAMS_DISABLE_AFTER_FAILURES=100):
+        # A success between failures: never 3 in a row, so only the total can disable the stream.
+        for i in range(2):
+            body = {"connection": connection.name, "email": f"t{i}@example.com", "password": STRONG_PASSWORD}
+            assert api.post(USERS, body, format="json").status_code == 201
+        drain(run_tasks, hook, 2)
+        hook.default = (200, {}, 0.0)
+        ok = {"connection": connection.name, "email": "ok@example.com", "password": STRONG_PASSWORD}
+        assert api.post(USERS, ok, format="json").status_code == 201
+        drain(run_tasks, hook, 3)
+        stream.refresh_from_db()
+        assert (stream.status, stream.consecutive_failures) == ("enabled", 0)
+        hook.default = (410, {}, 0.0)
+        last = {"connection": connection.name, "email": "t2@example.com", "password": STRONG_PASSWORD}
+        assert api.post(USERS, last, format="json").status_code == 201
+        drain(run_tasks, hook, 4)
+        stream.refresh_from_db()
+        assert (stream.status, stream.disabled_reason) == ("disabled", "failures")
+        assert Delivery.objects.filter(status=DeliveryStatus.FAILED).count() == 3
+
+        with pytest.raises(TooManyFailedDeliveries):
+            update_event_stream(stream_id=stream.id, status="enabled", actor=SYSTEM)
+
+        hook.default = (200, {}, 0.0)
+        assert redeliver(stream_id=stream.id, actor=SYSTEM) == 3  # allowed while disabled: they wait, pending
+        drain(run_tasks, hook, 5, rounds=3)
+        assert len(hook.received) == 4  # nothing is sent to a disabled stream
+        update_event_stream(stream_id=stream.id, status="enabled", actor=SYSTEM)
+        drain(run_tasks, hook, 7)
+    assert len(hook.received) == 7
+    assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.DELIVERED}
+
+
+def test_finished_deliveries_and_their_events_are_pruned_after_the_retention(stream, hook, run_tasks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from events.models import DeliveryAttempt
+    from events.retention import prune_finished
+
+    old, kept, owed = (send_test_event(stream_id=stream.id, event_type="user.created", actor=SYSTEM) for _ in "abc")
+    drain(run_tasks, hook, 3)
+    long_ago = timezone.now() - timedelta(days=8)
+    Delivery.objects.filter(pk=old.pk).update(updated_at=long_ago)
+    Event.objects.filter(pk=old.event_id).update(time=long_ago)
+    # Pending (still owed) and old: never pruned.
+    Delivery.objects.filter(pk=owed.pk).update(status=DeliveryStatus.PENDING, updated_at=long_ago)
+    Event.objects.filter(pk=owed.event_id).update(time=long_ago)
+
+    assert prune_finished() == (1, 1)
+
+    assert set(Delivery.objects.values_list("pk", flat=True)) == {kept.pk, owed.pk}
+    assert set(Event.objects.values_list("pk", flat=True)) == {kept.event_id, owed.event_id}
+    assert not DeliveryAttempt.objects.filter(delivery_id=old.pk).exists()
+    assert prune_finished() == (0, 0)
 
 
 def test_a_test_event_is_delivered_with_its_purpose(stream, hook, run_tasks):

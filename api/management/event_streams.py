@@ -347,7 +347,9 @@ class EventStreamDetailView(ManagementAPIView):
         description=(
             "Changes the properties sent; `{}` changes nothing. A `destination` replaces the endpoint and the "
             "authorization; the token (bearer) or password (basic) may be left out to keep the stored one while the "
-            "method stays the same. `status: enabled` re-enables a stream the service disabled after failures."
+            "method stays the same. `status: enabled` re-enables a stream the service disabled after failures, "
+            "unless it still holds `EVENT_STREAMS_DISABLE_AFTER_TOTAL_FAILURES` (5000) failed deliveries: 400 "
+            "`too_many_failed_deliveries` (Auth0's rule; redeliver them first)."
         ),
         parameters=[_STREAM_ID],
         request=UpdateEventStreamRequestSerializer,
@@ -482,7 +484,8 @@ class RedeliveryView(ManagementAPIView):
         description=(
             "Queues again the stream's deliveries that match every filter given: `statuses` (default `failed`; "
             "`delivered` ones may be sent again too; pending ones are already queued), `event_types`, and the "
-            "event's time (`date_from` inclusive, `date_to` exclusive, `YYYY-MM-DDTHH:MM:SSZ`). Answers the filters."
+            "event's time (`date_from` inclusive, `date_to` exclusive, `YYYY-MM-DDTHH:MM:SSZ`). Answers the filters. "
+            "A disabled stream takes redeliveries too: they are sent once it is enabled again."
         ),
         parameters=[_STREAM_ID],
         request=RedeliveryRequestSerializer,
