@@ -93,7 +93,7 @@ def main() -> None:
             name="bench",
             subscriptions=["user.created"],
             webhook_endpoint="http://127.0.0.1:9/events",
-            authorization=WebhookAuthorization(method="bearer", token="bench"),
+            authorization=WebhookAuthorization(method="bearer", token="bench"),  # noqa: S106 (a bench token)
             actor=SYSTEM,
         )
     if args.operator:
