@@ -31,9 +31,11 @@ import logging
 import os
 import random
 import socket
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
@@ -41,6 +43,7 @@ import urllib3
 from django.conf import settings
 from django.db import connections, router, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from standardwebhooks.webhooks import Webhook
 
 from core.crypto import decrypt_secret
@@ -128,13 +131,48 @@ def _authorization_header(stream: EventStream) -> str:
     return f"Bearer {secret}"
 
 
+class _IdlePools:
+    """Connection pools a finished ``Sender`` left open, by (scheme, host, port, checked address, timeout): a few,
+    for a short while; one taker at a time (the worker runs one task at a time; the lock is for other threads)."""
+
+    def __init__(self, size: int = 8, idle_seconds: float = 30.0) -> None:
+        self.size, self.idle_seconds = size, idle_seconds
+        self.pools: OrderedDict[tuple[object, ...], tuple[urllib3.HTTPConnectionPool, float]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def take(self, key: tuple[object, ...]) -> urllib3.HTTPConnectionPool | None:
+        with self.lock:
+            pool, since = self.pools.pop(key, (None, 0.0))
+        if pool is not None and time.monotonic() - since > self.idle_seconds:
+            pool.close()
+            return None
+        return pool
+
+    def keep(self, key: tuple[object, ...], pool: urllib3.HTTPConnectionPool) -> None:
+        with self.lock:
+            if (old := self.pools.pop(key, None)) is not None:
+                old[0].close()
+            self.pools[key] = (pool, time.monotonic())
+            while len(self.pools) > self.size:
+                self.pools.popitem(last=False)[1][0].close()
+
+    def close_all(self) -> None:
+        with self.lock:
+            while self.pools:
+                self.pools.popitem()[1][0].close()
+
+
+_IDLE_POOLS = _IdlePools()
+
+
 class Sender:
     """Sends deliveries to one stream's endpoint as it is now, over one kept-alive connection.
 
     The endpoint's host is resolved and checked on the first attempt (and again after a resolution failure); the
     connection pool then reaches only that checked address (its one connection is re-opened to it when the
-    receiver closes it), never follows redirects, and is closed by ``close``. The secrets are decrypted once.
-    ``matches(stream)`` says whether a (re-read) stream still has this endpoint and these secrets.
+    receiver closes it) and never follows redirects. ``close`` leaves it to the next ``Sender`` whose check finds
+    the same address (``_IdlePools``: the next task of the stream skips the TCP and TLS handshakes). The secrets are
+    decrypted once. ``matches(stream)`` says whether a (re-read) stream still has this endpoint and these secrets.
     """
 
     def __init__(self, stream: EventStream) -> None:
@@ -149,19 +187,24 @@ class Sender:
         self.authorization = _authorization_header(stream)
         self.webhook = Webhook(decrypt_secret(stream.signing_secret_encrypted))
         self.pool: urllib3.HTTPConnectionPool | None = None
+        self._pool_key: tuple[object, ...] = ()
 
     def matches(self, stream: EventStream) -> bool:
         return _sender_config(stream) == self._config
 
     def close(self) -> None:
         if self.pool is not None:
-            self.pool.close()
+            _IDLE_POOLS.keep(self._pool_key, self.pool)
             self.pool = None
 
     def _connect(self) -> urllib3.HTTPConnectionPool:
         if self.pool is None:
             address = _pinned_address(self.host, self.port)
             timeout = float(settings.EVENT_STREAMS_TIMEOUT_SECONDS)
+            self._pool_key = (self.secure, self.host, self.port, address, timeout)
+            self.pool = _IDLE_POOLS.take(self._pool_key)
+            if self.pool is not None:
+                return self.pool
             pool_timeout = urllib3.Timeout(connect=timeout, read=timeout)
             # The pool connects to the checked address; the host name goes to SNI, the certificate check and Host.
             self.pool = (
@@ -277,8 +320,9 @@ def next_retry_at(stream_id: str) -> datetime | None:
             [stream_id, DeliveryStatus.PENDING],
         )
         (value,) = cursor.fetchone()
-    if isinstance(value, str):  # SQLite's text: its backend's own conversion
-        value = connection.ops.convert_datetimefield_value(value, None, connection)
+    if isinstance(value, str):  # SQLite's text, in UTC (USE_TZ)
+        parsed = parse_datetime(value)
+        return parsed if parsed is None or timezone.is_aware(parsed) else parsed.replace(tzinfo=UTC)
     return value
 
 
