@@ -29,6 +29,7 @@ from profile_create import setup  # noqa: E402 (beside this file)
 
 
 class _Receiver(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as receivers commonly allow
     received = 0
 
     def do_POST(self) -> None:
