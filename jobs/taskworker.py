@@ -3,8 +3,10 @@
 lacks.
 
 django-tasks-db claims a ready task (``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL, an exclusive transaction
-on SQLite), marks it ``RUNNING`` with the worker's id and runs it. It has no retries and no liveness: a worker
-killed mid-task leaves the task ``RUNNING`` for ever. So this worker adds, every ``JOBS_POLL_INTERVAL_SECONDS``:
+on SQLite), marks it ``RUNNING`` with the worker's id and runs it; this worker does the same in one statement
+(``TaskWorker.claim_next``) and stores a success in one (``TaskWorker.run_task``). It has no retries and no
+liveness: a worker killed mid-task leaves the task ``RUNNING`` for ever. So this worker adds, every
+``JOBS_POLL_INTERVAL_SECONDS``:
 
 - a heartbeat (``jobs.models.WorkerHeartbeat``, refreshed every ``JOBS_HEARTBEAT_SECONDS`` by a thread, so a long
   import does not look dead), and ``recover_orphaned_tasks``: a task ``RUNNING`` under a worker unseen for
@@ -166,10 +168,6 @@ class TaskWorker(DatabaseWorker):
         ready = "status = %s AND backend_name = %s AND (run_after = %s OR run_after <= %s)"
         ready_params = [TaskResultStatus.READY, self.backend_name, at(get_date_max()), at(timezone.now())]
         if connection.vendor == "sqlite":
-            with connection.cursor() as cursor:
-                cursor.execute(f"SELECT 1 FROM {table} WHERE {ready} LIMIT 1", ready_params)  # noqa: S608 (our names)
-                if cursor.fetchone() is None:
-                    return None
             append, lock = "json_insert(worker_ids, '$[#]', %s)", ""
         else:
             append, lock = "worker_ids || jsonb_build_array(%s::text)", " FOR UPDATE SKIP LOCKED"
@@ -180,6 +178,11 @@ class TaskWorker(DatabaseWorker):
         )
         params = [TaskResultStatus.RUNNING, at(timezone.now()), self.worker_id, *ready_params, TaskResultStatus.READY]
         try:
+            if connection.vendor == "sqlite":
+                with connection.cursor() as cursor:
+                    cursor.execute(f"SELECT 1 FROM {table} WHERE {ready} LIMIT 1", ready_params)  # noqa: S608
+                    if cursor.fetchone() is None:
+                        return None
             claimed = list(DBTaskResult.objects.raw(sql, params))
         except OperationalError as exc:
             if is_locked_database_exception(exc):
