@@ -20,6 +20,10 @@ address must be allowed, and the connection is made to that address with the ori
 certificate checks and ``Host`` — a name that re-resolves elsewhere between check and connect gains nothing.
 Redirects are not followed (a 3xx is a failed attempt).
 
+The worker pays per task, not per event (issue 16): a claimed batch is sent in order over one kept-alive
+connection (``Sender``; kept for the stream's next task when its host still resolves to the same checked address)
+and recorded in one transaction (``record_attempts``), and the per-task statements are plain SQL.
+
 A claim lasts ``EVENT_STREAMS_CLAIM_SECONDS``; a worker killed mid-delivery leaves a claim that lapses, and the
 worker's sweep (``events.recovery``) queues the stream again, so the delivery is sent again (at least once).
 """
@@ -131,7 +135,7 @@ def _authorization_header(stream: EventStream) -> str:
     return f"Bearer {secret}"
 
 
-class _IdlePools:
+class IdlePools:
     """Connection pools a finished ``Sender`` left open, by (scheme, host, port, checked address, timeout): a few,
     for a short while; one taker at a time (the worker runs one task at a time; the lock is for other threads)."""
 
@@ -162,7 +166,7 @@ class _IdlePools:
                 self.pools.popitem()[1][0].close()
 
 
-_IDLE_POOLS = _IdlePools()
+IDLE_POOLS = IdlePools()
 
 
 class Sender:
@@ -171,7 +175,7 @@ class Sender:
     The endpoint's host is resolved and checked on the first attempt (and again after a resolution failure); the
     connection pool then reaches only that checked address (its one connection is re-opened to it when the
     receiver closes it) and never follows redirects. ``close`` leaves it to the next ``Sender`` whose check finds
-    the same address (``_IdlePools``: the next task of the stream skips the TCP and TLS handshakes). The secrets are
+    the same address (``IdlePools``: the next task of the stream skips the TCP and TLS handshakes). The secrets are
     decrypted once. ``matches(stream)`` says whether a (re-read) stream still has this endpoint and these secrets.
     """
 
@@ -194,7 +198,7 @@ class Sender:
 
     def close(self) -> None:
         if self.pool is not None:
-            _IDLE_POOLS.keep(self._pool_key, self.pool)
+            IDLE_POOLS.keep(self._pool_key, self.pool)
             self.pool = None
 
     def _connect(self) -> urllib3.HTTPConnectionPool:
@@ -202,7 +206,7 @@ class Sender:
             address = _pinned_address(self.host, self.port)
             timeout = float(settings.EVENT_STREAMS_TIMEOUT_SECONDS)
             self._pool_key = (self.secure, self.host, self.port, address, timeout)
-            self.pool = _IDLE_POOLS.take(self._pool_key)
+            self.pool = IDLE_POOLS.take(self._pool_key)
             if self.pool is not None:
                 return self.pool
             pool_timeout = urllib3.Timeout(connect=timeout, read=timeout)
@@ -274,15 +278,6 @@ def _sender_config(stream: EventStream) -> tuple[str, ...]:
         stream.authorization_secret_encrypted,
         stream.signing_secret_encrypted,
     )
-
-
-def send(stream: EventStream, delivery: Delivery) -> Outcome:
-    """One attempt at ``delivery`` on a connection of its own (``Sender``)."""
-    sender = Sender(stream)
-    try:
-        return sender.send(delivery)
-    finally:
-        sender.close()
 
 
 def send_batch(sender: Sender, batch: list[Delivery], *, consecutive_failures: int) -> list[Outcome]:

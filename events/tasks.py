@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import connections, router
 from django.utils import timezone
@@ -19,6 +19,10 @@ from events.delivery import Sender, claim_due, get_stream, next_retry_at, record
 from events.models import EventStreamStatus
 
 logger = logging.getLogger(__name__)
+
+# How long a ready delivery task takes in the creates of its stream (``enqueue_delivery``).
+COALESCE_SECONDS = 1.0
+COALESCE_WINDOW = timedelta(seconds=COALESCE_SECONDS)
 
 
 @task()
@@ -36,7 +40,10 @@ def enqueue_delivery(stream_id: str, *, run_after: datetime | None = None) -> No
     holds the write lock a claim needs (``transaction_mode`` IMMEDIATE; outside a transaction the deliveries are
     committed already); on PostgreSQL its row is locked ``FOR SHARE`` until the commit, and django-tasks-db's claim
     (``SELECT … FOR UPDATE SKIP LOCKED``) passes it by; a row a claim holds right now is passed by here
-    (``SKIP LOCKED``) and a task added. ``events.recovery.sweep_deliveries`` stays the safety net."""
+    (``SKIP LOCKED``) and a task added. Only a task enqueued in the last ``COALESCE_SECONDS`` is joined: on
+    PostgreSQL, creates overlapping without a pause would otherwise keep one task locked, never claimed; after that
+    window the next create adds a fresh task, and the old one's lockers commit and let it go. Under load, a stream
+    gets a task a second at most. ``events.recovery.sweep_deliveries`` stays the safety net."""
     if _ready_task_held(stream_id, timezone.now() if run_after is None else run_after):
         return
     if run_after is None:
@@ -60,7 +67,8 @@ def _ready_task_held(stream_id: str, when: datetime) -> bool:
     same_args = "args_kwargs = %s::jsonb" if postgresql else "json(args_kwargs) = json(%s)"
     sql = (
         f"SELECT 1 FROM {quote(table)} WHERE status = %s AND task_path = %s AND backend_name = %s AND {same_args}"  # noqa: S608 (our names)
-        " AND (run_after = %s OR run_after <= %s) LIMIT 1" + (" FOR SHARE SKIP LOCKED" if postgresql else "")
+        " AND (run_after = %s OR run_after <= %s) AND enqueued_at >= %s LIMIT 1"
+        + (" FOR SHARE SKIP LOCKED" if postgresql else "")
     )
     params = [
         TaskResultStatus.READY,
@@ -69,6 +77,7 @@ def _ready_task_held(stream_id: str, when: datetime) -> bool:
         json.dumps({"args": [stream_id], "kwargs": {}}),
         ops.adapt_datetimefield_value(get_date_max()),
         ops.adapt_datetimefield_value(when),
+        ops.adapt_datetimefield_value(timezone.now() - COALESCE_WINDOW),
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from core.actors import SYSTEM
-from events.delivery import _IDLE_POOLS
+from events.delivery import IDLE_POOLS
 from events.models import Delivery, DeliveryStatus, EventStream, EventStreamStatus
 from events.outbox import emit
 from events.services import WebhookAuthorization, create_event_stream
@@ -36,10 +36,10 @@ pytestmark = pytest.mark.django_db
 def insecure() -> Iterator[None]:
     """The local receiver is http on 127.0.0.1: allowed only with the development flag. No connection is left
     open from one test to the next."""
-    _IDLE_POOLS.close_all()
+    IDLE_POOLS.close_all()
     with override_settings(EVENT_STREAMS_ALLOW_INSECURE_ENDPOINTS=True, EVENT_STREAMS_RETRY_BASE_SECONDS=60):
         yield
-    _IDLE_POOLS.close_all()
+    IDLE_POOLS.close_all()
 
 
 def make_stream(url: str, name: str = "crm") -> EventStream:
@@ -81,7 +81,8 @@ def run_ready_tasks() -> int:
     return ran
 
 
-def test_a_hundred_creates_leave_one_ready_delivery_task_per_stream(api, connection, run_tasks):
+def test_a_hundred_creates_leave_one_ready_delivery_task_per_stream(api, connection, run_tasks, monkeypatch):
+    monkeypatch.setattr("events.tasks.COALESCE_WINDOW", timedelta(hours=1))  # however slow the machine
     with receiver() as crm, receiver() as audit:
         streams = [make_stream(crm.url, "crm"), make_stream(audit.url, "audit")]
         for n in range(100):
@@ -104,6 +105,17 @@ def test_an_emit_adds_a_task_when_the_ready_one_is_deferred_and_a_retry_none_whe
         enqueue_delivery(stream.id, run_after=later)  # the one due now runs sooner
         enqueue_delivery(stream.id)
         assert len(ready_delivery_tasks(stream)) == 2
+
+
+def test_a_ready_task_older_than_the_window_takes_no_more_creates():
+    with receiver() as hook:
+        stream = make_stream(hook.url)
+        emit_users("auth0|a")
+        (old,) = ready_delivery_tasks(stream)
+        DBTaskResult.objects.filter(pk=old.pk).update(enqueued_at=timezone.now() - timedelta(seconds=2))
+        emit_users("auth0|b", "auth0|c")
+        assert len(ready_delivery_tasks(stream)) == 2  # a fresh one, which the next create joined
+        assert run_ready_tasks() == 2 and len(hook.received) == 3
 
 
 @pytest.mark.django_db(transaction=True)
