@@ -68,6 +68,9 @@ def main() -> None:
     parser.add_argument("--operator", action="store_true", help="an operator token (no client row to check)")
     parser.add_argument("--profile", choices=["cprofile", "pyinstrument"])
     parser.add_argument("--no-mail", action="store_true", help='send "verify_email": false (no verification mail)')
+    parser.add_argument(
+        "--stream", action="store_true", help="one enabled event stream subscribed to user.created (never sent)"
+    )
     args = parser.parse_args()
     setup(args.rounds)
 
@@ -80,6 +83,19 @@ def main() -> None:
     from core.actors import SYSTEM
 
     create_connection(name="Username-Password-Authentication", strategy="auth0", actor=SYSTEM)
+    if args.stream:
+        from django.conf import settings
+
+        from events.services import WebhookAuthorization, create_event_stream
+
+        settings.EVENT_STREAMS_ALLOW_INSECURE_ENDPOINTS = True
+        create_event_stream(
+            name="bench",
+            subscriptions=["user.created"],
+            webhook_endpoint="http://127.0.0.1:9/events",
+            authorization=WebhookAuthorization(method="bearer", token="bench"),  # noqa: S106 (a bench token)
+            actor=SYSTEM,
+        )
     if args.operator:
         token = issue_token(client_id="bench", scopes=["create:users"], grant_type=OPERATOR)
     else:
@@ -141,7 +157,10 @@ def main() -> None:
 
     hash_ms = one_hash_ms(args.rounds)
     per_wall, per_cpu = wall * 1000 / args.count, cpu * 1000 / args.count
-    print(f"database: {db.vendor}; token: {'operator' if args.operator else 'client-credentials'}")
+    print(
+        f"database: {db.vendor}; token: {'operator' if args.operator else 'client-credentials'}; "
+        f"mail: {'off' if args.no_mail else 'on'}; event stream: {'one' if args.stream else 'none'}"
+    )
     print(f"{args.count} creates at cost {args.rounds}: {per_wall:.2f} ms wall, {per_cpu:.2f} ms CPU per create")
     print(f"one hash at cost {args.rounds}: {hash_ms:.2f} ms CPU -> {per_cpu - hash_ms:.2f} ms CPU beside the hash")
     print(f"queries per create: {len(queries)}")

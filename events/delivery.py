@@ -22,6 +22,10 @@ address must be allowed, and the connection is made to that address with the ori
 certificate checks and ``Host`` — a name that re-resolves elsewhere between check and connect gains nothing.
 Redirects are not followed (a 3xx is a failed attempt).
 
+The worker pays per task, not per event (issue 16): a claimed batch is sent in order over one kept-alive
+connection (``Sender``; kept for the stream's next task when its host still resolves to the same checked address)
+and recorded in one transaction (``record_attempts``), and the per-task statements are plain SQL.
+
 A claim lasts ``EVENT_STREAMS_CLAIM_SECONDS``; a worker killed mid-delivery leaves a claim that lapses, and the
 worker's sweep (``events.recovery``) queues the stream again, so the delivery is sent again (at least once).
 """
@@ -33,17 +37,19 @@ import logging
 import os
 import random
 import socket
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 import urllib3
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db import connections, router, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from standardwebhooks.webhooks import Webhook
 
 from core.crypto import decrypt_secret
@@ -131,142 +137,322 @@ def _authorization_header(stream: EventStream) -> str:
     return f"Bearer {secret}"
 
 
-def send(stream: EventStream, delivery: Delivery) -> Outcome:
-    """Make one attempt at ``delivery`` and say how it went (never raises for the receiver's or the network's
-    failures)."""
-    body, content_type = structured_body(delivery.event, stream_id=stream.id)
-    now = timezone.now()
-    signature = Webhook(decrypt_secret(stream.signing_secret_encrypted)).sign(
-        delivery.event_id, now, body.decode("utf-8")
-    )
-    parts = urlsplit(stream.webhook_endpoint)
-    host = parts.hostname or ""
-    secure = parts.scheme == "https"
-    port = parts.port or (443 if secure else 80)
-    headers = {
-        "Content-Type": content_type,
-        "User-Agent": _USER_AGENT,
-        "Authorization": _authorization_header(stream),
-        "webhook-id": delivery.event_id,
-        "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": signature,
-        "Host": parts.netloc.rsplit("@", 1)[-1],
-    }
-    path = parts.path or "/"
-    if parts.query:
-        path += "?" + parts.query
-    timeout = float(settings.EVENT_STREAMS_TIMEOUT_SECONDS)
-    started = time.perf_counter()
+class IdlePools:
+    """Connection pools a finished ``Sender`` left open, by (scheme, host, port, checked address, timeout): a few,
+    for a short while; one taker at a time (the worker runs one task at a time; the lock is for other threads)."""
 
-    def elapsed() -> float:
-        return round((time.perf_counter() - started) * 1000, 3)
+    def __init__(self, size: int = 8, idle_seconds: float = 30.0) -> None:
+        self.size, self.idle_seconds = size, idle_seconds
+        self.pools: OrderedDict[tuple[object, ...], tuple[urllib3.HTTPConnectionPool, float]] = OrderedDict()
+        self.lock = threading.Lock()
 
-    if not secure and not insecure_endpoints_allowed():
-        return Outcome(False, False, None, "the endpoint is not https", elapsed())
-    try:
-        address = _pinned_address(host, port)
-        pool_timeout = urllib3.Timeout(connect=timeout, read=timeout)
-        # The pool connects to the checked address; the host name goes to SNI, the certificate check and Host.
-        pool: urllib3.HTTPConnectionPool = (
-            urllib3.HTTPSConnectionPool(
-                address, port, timeout=pool_timeout, retries=False, server_hostname=host, assert_hostname=host
-            )
-            if secure
-            else urllib3.HTTPConnectionPool(address, port, timeout=pool_timeout, retries=False)
-        )
-        try:
-            response = pool.urlopen(
-                "POST", path, body=body, headers=headers, redirect=False, assert_same_host=False, preload_content=True
-            )
-        finally:
+    def take(self, key: tuple[object, ...]) -> urllib3.HTTPConnectionPool | None:
+        with self.lock:
+            pool, since = self.pools.pop(key, (None, 0.0))
+        if pool is not None and time.monotonic() - since > self.idle_seconds:
             pool.close()
-    except UnsafeDestination as exc:
-        return Outcome(False, False, None, str(exc), elapsed())
-    except (OSError, urllib3.exceptions.HTTPError) as exc:
-        return Outcome(False, True, None, f"{type(exc).__name__}: {exc}"[:_ERROR_MAX], elapsed())
-    status = response.status
-    if 200 <= status < 300:
-        return Outcome(True, False, status, "", elapsed())
-    retryable = status == 429 or status >= 500
-    retry_after = parse_retry_after(response.headers.get("Retry-After"), now=timezone.now()) if retryable else None
-    text = response.data[:_ERROR_MAX].decode("utf-8", "replace") if response.data else ""
-    return Outcome(False, retryable, status, f"HTTP {status}: {text}".strip()[:_ERROR_MAX], elapsed(), retry_after)
+            return None
+        return pool
+
+    def keep(self, key: tuple[object, ...], pool: urllib3.HTTPConnectionPool) -> None:
+        with self.lock:
+            if (old := self.pools.pop(key, None)) is not None:
+                old[0].close()
+            self.pools[key] = (pool, time.monotonic())
+            while len(self.pools) > self.size:
+                self.pools.popitem(last=False)[1][0].close()
+
+    def close_all(self) -> None:
+        with self.lock:
+            while self.pools:
+                self.pools.popitem()[1][0].close()
+
+
+IDLE_POOLS = IdlePools()
+
+
+class Sender:
+    """Sends deliveries to one stream's endpoint as it is now, over one kept-alive connection.
+
+    The endpoint's host is resolved and checked on the first attempt (and again after a resolution failure); the
+    connection pool then reaches only that checked address (its one connection is re-opened to it when the
+    receiver closes it) and never follows redirects. ``close`` leaves it to the next ``Sender`` whose check finds
+    the same address (``IdlePools``: the next task of the stream skips the TCP and TLS handshakes). The secrets are
+    decrypted once. ``matches(stream)`` says whether a (re-read) stream still has this endpoint and these secrets.
+    """
+
+    def __init__(self, stream: EventStream) -> None:
+        self.stream_id = stream.id
+        self._config = _sender_config(stream)
+        parts = urlsplit(stream.webhook_endpoint)
+        self.host = parts.hostname or ""
+        self.secure = parts.scheme == "https"
+        self.port = parts.port or (443 if self.secure else 80)
+        self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self.host_header = parts.netloc.rsplit("@", 1)[-1]
+        self.authorization = _authorization_header(stream)
+        self.webhook = Webhook(decrypt_secret(stream.signing_secret_encrypted))
+        self.pool: urllib3.HTTPConnectionPool | None = None
+        self._pool_key: tuple[object, ...] = ()
+
+    def matches(self, stream: EventStream) -> bool:
+        return _sender_config(stream) == self._config
+
+    def close(self) -> None:
+        if self.pool is not None:
+            IDLE_POOLS.keep(self._pool_key, self.pool)
+            self.pool = None
+
+    def _connect(self) -> urllib3.HTTPConnectionPool:
+        if self.pool is None:
+            address = _pinned_address(self.host, self.port)
+            timeout = float(settings.EVENT_STREAMS_TIMEOUT_SECONDS)
+            self._pool_key = (self.secure, self.host, self.port, address, timeout)
+            self.pool = IDLE_POOLS.take(self._pool_key)
+            if self.pool is not None:
+                return self.pool
+            pool_timeout = urllib3.Timeout(connect=timeout, read=timeout)
+            # The pool connects to the checked address; the host name goes to SNI, the certificate check and Host.
+            self.pool = (
+                urllib3.HTTPSConnectionPool(
+                    address,
+                    self.port,
+                    timeout=pool_timeout,
+                    retries=False,
+                    maxsize=1,
+                    server_hostname=self.host,
+                    assert_hostname=self.host,
+                )
+                if self.secure
+                else urllib3.HTTPConnectionPool(address, self.port, timeout=pool_timeout, retries=False, maxsize=1)
+            )
+        return self.pool
+
+    def send(self, delivery: Delivery) -> Outcome:
+        """Make one attempt at ``delivery`` and say how it went (never raises for the receiver's or the network's
+        failures)."""
+        body, content_type = structured_body(delivery.event, stream_id=self.stream_id)
+        now = timezone.now()
+        headers = {
+            "Content-Type": content_type,
+            "User-Agent": _USER_AGENT,
+            "Authorization": self.authorization,
+            "webhook-id": delivery.event_id,
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": self.webhook.sign(delivery.event_id, now, body.decode("utf-8")),
+            "Host": self.host_header,
+        }
+        started = time.perf_counter()
+
+        def elapsed() -> float:
+            return round((time.perf_counter() - started) * 1000, 3)
+
+        if not self.secure and not insecure_endpoints_allowed():
+            return Outcome(False, False, None, "the endpoint is not https", elapsed())
+        try:
+            response = self._connect().urlopen(
+                "POST",
+                self.path,
+                body=body,
+                headers=headers,
+                redirect=False,
+                assert_same_host=False,
+                preload_content=True,
+            )
+        except UnsafeDestination as exc:
+            return Outcome(False, False, None, str(exc), elapsed())
+        except (OSError, urllib3.exceptions.HTTPError) as exc:
+            return Outcome(False, True, None, f"{type(exc).__name__}: {exc}"[:_ERROR_MAX], elapsed())
+        status = response.status
+        if 200 <= status < 300:
+            return Outcome(True, False, status, "", elapsed())
+        retryable = status == 429 or status >= 500
+        retry_after = parse_retry_after(response.headers.get("Retry-After"), now=timezone.now()) if retryable else None
+        text = response.data[:_ERROR_MAX].decode("utf-8", "replace") if response.data else ""
+        return Outcome(False, retryable, status, f"HTTP {status}: {text}".strip()[:_ERROR_MAX], elapsed(), retry_after)
+
+
+def _sender_config(stream: EventStream) -> tuple[str, ...]:
+    return (
+        stream.webhook_endpoint,
+        stream.authorization_method,
+        stream.authorization_username,
+        stream.authorization_secret_encrypted,
+        stream.signing_secret_encrypted,
+    )
+
+
+def send_batch(sender: Sender, batch: list[Delivery], *, consecutive_failures: int) -> list[Outcome]:
+    """Attempt ``batch`` in order; stops after the attempt that brings the stream's run of failures (now
+    ``consecutive_failures``) to ``EVENT_STREAMS_DISABLE_AFTER_FAILURES``: the stream is disabled there, and the
+    rest is not sent. Returns the outcomes of the attempts made, in order."""
+    limit = int(settings.EVENT_STREAMS_DISABLE_AFTER_FAILURES)
+    outcomes: list[Outcome] = []
+    for delivery in batch:
+        outcome = sender.send(delivery)
+        outcomes.append(outcome)
+        consecutive_failures = 0 if outcome.delivered else consecutive_failures + 1
+        if consecutive_failures >= limit:
+            break
+    return outcomes
+
+
+def get_stream(stream_id: str, *, lock: bool = False) -> EventStream | None:
+    """The stream's row, or ``None``; ``lock``: ``FOR UPDATE`` where the database locks rows (inside a transaction;
+    SQLite's write transaction holds the whole database already). Plain SQL, read once or twice per task."""
+    connection = connections[router.db_for_write(EventStream)]
+    table = connection.ops.quote_name(EventStream._meta.db_table)
+    locking = " FOR UPDATE" if lock and connection.features.has_select_for_update else ""
+    rows = list(EventStream.objects.raw(f"SELECT * FROM {table} WHERE id = %s{locking}", [stream_id]))  # noqa: S608
+    return rows[0] if rows else None
+
+
+def next_retry_at(stream_id: str) -> datetime | None:
+    """When the stream's earliest pending delivery is due (``None``: none is pending)."""
+    connection = connections[router.db_for_write(Delivery)]
+    table = connection.ops.quote_name(Delivery._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT MIN(next_attempt_at) FROM {table} WHERE stream_id = %s AND status = %s",  # noqa: S608
+            [stream_id, DeliveryStatus.PENDING],
+        )
+        (value,) = cursor.fetchone()
+    if isinstance(value, str):  # SQLite's text, in UTC (USE_TZ)
+        parsed = parse_datetime(value)
+        return parsed if parsed is None or timezone.is_aware(parsed) else parsed.replace(tzinfo=UTC)
+    return value
 
 
 def claim_due(stream_id: str, token: str) -> list[Delivery]:
     """Claim up to ``CLAIM_BATCH`` due deliveries of the stream, in order, none of which has an earlier pending
-    delivery of its subject. One conditional UPDATE decides between racing workers (on SQLite and PostgreSQL)."""
+    delivery of its subject. A read finds them; one conditional UPDATE decides between racing workers (on SQLite and
+    PostgreSQL); the won ones are read with their events. Plain SQL: the worker runs this for every task, and
+    building the ORM's query cost more than running it (issue 16)."""
     now = timezone.now()
-    claimable = Q(status=DeliveryStatus.PENDING) & (Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-    earlier = Delivery.objects.filter(
-        stream_id=OuterRef("stream_id"),
-        subject=OuterRef("subject"),
-        status=DeliveryStatus.PENDING,
-        pk__lt=OuterRef("pk"),
-    )
-    candidates = list(
-        Delivery.objects.filter(claimable, stream_id=stream_id, next_attempt_at__lte=now)
-        .exclude(Exists(earlier))
-        .order_by("pk")
-        .values_list("pk", flat=True)[:CLAIM_BATCH]
-    )
-    if not candidates:
+    connection = connections[router.db_for_write(Delivery)]
+    table = connection.ops.quote_name(Delivery._meta.db_table)
+    at = connection.ops.adapt_datetimefield_value
+    # Pending and not claimed, or its claim lapsed.
+    claimable = "status = %s AND (claimed_until IS NULL OR claimed_until < %s)"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {table} d WHERE stream_id = %s AND next_attempt_at <= %s AND {claimable}"  # noqa: S608
+            f" AND NOT EXISTS (SELECT 1 FROM {table} e WHERE e.stream_id = d.stream_id AND e.subject = d.subject"
+            " AND e.status = %s AND e.id < d.id) ORDER BY d.id LIMIT %s",
+            [stream_id, at(now), DeliveryStatus.PENDING, at(now), DeliveryStatus.PENDING, CLAIM_BATCH],
+        )
+        candidates = [row[0] for row in cursor.fetchall()]
+        if not candidates:
+            return []
+        until = now + timedelta(seconds=float(settings.EVENT_STREAMS_CLAIM_SECONDS))
+        marks = ", ".join(["%s"] * len(candidates))
+        cursor.execute(
+            f"UPDATE {table} SET claimed_until = %s, claimed_by = %s WHERE id IN ({marks}) AND {claimable}"  # noqa: S608
+            " RETURNING id",
+            [at(until), token, *candidates, DeliveryStatus.PENDING, at(now)],
+        )
+        won = [row[0] for row in cursor.fetchall()]
+    if not won:
         return []
-    until = now + timedelta(seconds=float(settings.EVENT_STREAMS_CLAIM_SECONDS))
-    Delivery.objects.filter(claimable, pk__in=candidates).update(claimed_until=until, claimed_by=token)
-    return list(Delivery.objects.filter(claimed_by=token, pk__in=candidates).select_related("event").order_by("pk"))
+    return list(Delivery.objects.filter(pk__in=won).select_related("event").order_by("pk"))
 
 
-def record_attempt(stream_id: str, delivery: Delivery, outcome: Outcome) -> EventStream | None:
-    """Store the attempt and its consequences on the delivery and the stream; returns the stream as it now is
-    (``None`` when it was deleted meanwhile)."""
+def record_attempts(stream_id: str, token: str, batch: list[Delivery], outcomes: list[Outcome]) -> EventStream | None:
+    """Store the attempts at ``batch[:len(outcomes)]`` (in order) and their consequences on the deliveries and the
+    stream, in one transaction under the stream's row lock; the deliveries not attempted are released (claimed by
+    ``token`` no more). Returns the stream as it now is (``None`` when it was deleted meanwhile).
+
+    The stream's run of failures is replayed attempt by attempt from its stored value, as one attempt at a time
+    would: a success resets it, a failure adds one, and the failure that reaches
+    ``EVENT_STREAMS_DISABLE_AFTER_FAILURES`` disables an enabled stream (its pending deliveries fail). So does a
+    delivery failing for good that brings the stream's failed deliveries to
+    ``EVENT_STREAMS_DISABLE_AFTER_TOTAL_FAILURES`` (Auth0's 5000 total failures). A few
+    statements whatever the batch's size: one insert of the attempts, one update per group of alike deliveries
+    (the delivered ones with the same HTTP status), one per delivery that failed.
+    """
     now = timezone.now()
-    with transaction.atomic():
-        stream = EventStream.objects.select_for_update().filter(pk=stream_id).first()
+    attempted = batch[: len(outcomes)]
+    connection = connections[router.db_for_write(Delivery)]
+    quote, at = connection.ops.quote_name, connection.ops.adapt_datetimefield_value
+    with transaction.atomic(using=connection.alias):
+        stream = get_stream(stream_id, lock=True)
         if stream is None:
             return None
-        DeliveryAttempt.objects.create(
-            delivery=delivery,
-            status=DeliveryStatus.DELIVERED if outcome.delivered else DeliveryStatus.FAILED,
-            timestamp=now,
-            duration_ms=outcome.duration_ms,
-            http_status=outcome.http_status,
-            error_message=outcome.error,
+        columns = ", ".join(
+            quote(name)
+            for name in ("delivery_id", "status", "timestamp", "duration_ms", "http_status", "error_message")
         )
-        attempts = delivery.attempt_count + 1
-        fields: dict[str, object] = {
-            "attempt_count": attempts,
-            "last_status_code": outcome.http_status,
-            "last_error": outcome.error,
-            "claimed_until": None,
-            "claimed_by": "",
-            "updated_at": now,
-        }
-        if outcome.delivered:
-            fields |= {"status": DeliveryStatus.DELIVERED, "delivered_at": now}
-        elif outcome.retryable and attempts < int(settings.EVENT_STREAMS_MAX_ATTEMPTS):
-            wait = backoff_seconds(attempts)
-            if outcome.retry_after is not None:
-                wait = max(wait, min(outcome.retry_after, float(settings.EVENT_STREAMS_RETRY_MAX_SECONDS)))
-            fields |= {"next_attempt_at": now + timedelta(seconds=wait)}
-        else:
-            fields |= {"status": DeliveryStatus.FAILED}
-        Delivery.objects.filter(pk=delivery.pk).update(**fields)
-        if outcome.delivered:
-            if stream.consecutive_failures:
-                EventStream.objects.filter(pk=stream.pk).update(consecutive_failures=0)
-                stream.consecutive_failures = 0
-        else:
-            stream.consecutive_failures += 1
-            EventStream.objects.filter(pk=stream.pk).update(consecutive_failures=F("consecutive_failures") + 1)
-            limit = int(settings.EVENT_STREAMS_DISABLE_AFTER_FAILURES)
-            if stream.status == EventStreamStatus.ENABLED and stream.consecutive_failures >= limit:
-                _disable_after_failures(stream, now, why=f"{stream.consecutive_failures} consecutive failures")
-        if fields.get("status") == DeliveryStatus.FAILED and stream.status == EventStreamStatus.ENABLED:
+        released: dict[str, object] = {"claimed_until": None, "claimed_by": "", "updated_at": now}
+        delivered: dict[int | None, list[int]] = {}
+        ended_failed = False  # some delivery failed for good (no retry left): Auth0's total-failures rule applies
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO {quote(DeliveryAttempt._meta.db_table)} ({columns})"  # noqa: S608 (our names)
+                " VALUES (%s, %s, %s, %s, %s, %s)",
+                [
+                    (
+                        delivery.pk,
+                        DeliveryStatus.DELIVERED if outcome.delivered else DeliveryStatus.FAILED,
+                        at(now),
+                        outcome.duration_ms,
+                        outcome.http_status,
+                        outcome.error,
+                    )
+                    for delivery, outcome in zip(attempted, outcomes, strict=True)
+                ],
+            )
+            for delivery, outcome in zip(attempted, outcomes, strict=True):
+                if outcome.delivered:
+                    delivered.setdefault(outcome.http_status, []).append(delivery.pk)
+                else:
+                    changes = _failed_fields(delivery, outcome, now)
+                    ended_failed = ended_failed or changes.get("status") == DeliveryStatus.FAILED
+                    Delivery.objects.filter(pk=delivery.pk).update(**released, **changes)
+            for http_status, pks in delivered.items():
+                marks = ", ".join(["%s"] * len(pks))
+                cursor.execute(
+                    f"UPDATE {quote(Delivery._meta.db_table)} SET status = %s, delivered_at = %s,"  # noqa: S608
+                    " attempt_count = attempt_count + 1, last_status_code = %s, last_error = '',"
+                    f" claimed_until = NULL, claimed_by = '', updated_at = %s WHERE id IN ({marks})",
+                    [DeliveryStatus.DELIVERED, at(now), http_status, at(now), *pks],
+                )
+        if unsent := [delivery.pk for delivery in batch[len(outcomes) :]]:
+            Delivery.objects.filter(pk__in=unsent, claimed_by=token).update(**released)
+        limit = int(settings.EVENT_STREAMS_DISABLE_AFTER_FAILURES)
+        stored, reached = stream.consecutive_failures, False
+        for outcome in outcomes:
+            stream.consecutive_failures = 0 if outcome.delivered else stream.consecutive_failures + 1
+            reached = reached or stream.consecutive_failures >= limit
+        if stream.consecutive_failures != stored:
+            EventStream.objects.filter(pk=stream.pk).update(consecutive_failures=stream.consecutive_failures)
+        if reached and stream.status == EventStreamStatus.ENABLED:
+            _disable_after_failures(stream, now, why=f"{limit} consecutive failures")
+        if ended_failed and stream.status == EventStreamStatus.ENABLED:
             total_limit = int(settings.EVENT_STREAMS_DISABLE_AFTER_TOTAL_FAILURES)
             if Delivery.objects.filter(stream_id=stream_id, status=DeliveryStatus.FAILED).count() >= total_limit:
                 _disable_after_failures(stream, now, why=f"{total_limit} failed deliveries")
     return stream
+
+
+def _failed_fields(delivery: Delivery, outcome: Outcome, now: datetime) -> dict[str, object]:
+    """A failed attempt's changes: a retry after the backoff (or ``Retry-After``, capped) while attempts are left
+    and trying again may help, else the delivery fails."""
+    attempts = delivery.attempt_count + 1
+    fields: dict[str, object] = {
+        "attempt_count": attempts,
+        "last_status_code": outcome.http_status,
+        "last_error": outcome.error,
+    }
+    if outcome.retryable and attempts < int(settings.EVENT_STREAMS_MAX_ATTEMPTS):
+        wait = backoff_seconds(attempts)
+        if outcome.retry_after is not None:
+            wait = max(wait, min(outcome.retry_after, float(settings.EVENT_STREAMS_RETRY_MAX_SECONDS)))
+        return fields | {"next_attempt_at": now + timedelta(seconds=wait)}
+    return fields | {"status": DeliveryStatus.FAILED}
+
+
+# The last error of the pending deliveries a disabled stream fails (``why`` goes to the log).
+DISABLED_ERROR = "the event stream was disabled after failed deliveries"
 
 
 def _disable_after_failures(stream: EventStream, now: datetime, *, why: str) -> None:
@@ -279,7 +465,7 @@ def _disable_after_failures(stream: EventStream, now: datetime, *, why: str) -> 
         status=DeliveryStatus.FAILED,
         claimed_until=None,
         claimed_by="",
-        last_error=f"the event stream was disabled after {why}",
+        last_error=DISABLED_ERROR,
         updated_at=now,
     )
     logger.warning("event stream disabled after %s id=%s (%s pending deliveries failed)", why, stream.pk, failed)

@@ -23,6 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from events.delivery import DISABLED_ERROR
 from events.models import (
     Delivery,
     DeliveryStatus,
@@ -38,7 +39,7 @@ from events.rows import adapted, insert_rows
 _LOCK_KEY = 0x66616E_6F7574
 # What ``events.delivery`` writes on the pending deliveries of a stream it disables after failures: the deliveries
 # of events written before it did so, fanned out after, get the same.
-_DISABLED_ERROR = "the event stream was disabled after consecutive failures"
+_DISABLED_ERROR = DISABLED_ERROR
 
 
 def fan_out() -> int:

@@ -3,19 +3,27 @@ deliveries. Enqueued in the caller's transaction (the database backend's row com
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from django.db.models import Min
+from django.db import connections, router
 from django.utils import timezone
+from django_tasks_db.backend import DatabaseBackend
+from django_tasks_db.compat import TaskResultStatus
+from django_tasks_db.models import DBTaskResult, get_date_max
 
 from core.tasks import task
-from events.delivery import claim_due, record_attempt, send, worker_name
+from events.delivery import Sender, claim_due, get_stream, next_retry_at, record_attempts, send_batch, worker_name
 from events.fanout import fan_out
-from events.models import Delivery, DeliveryStatus, EventStream, EventStreamStatus
+from events.models import EventStreamStatus
 
 logger = logging.getLogger(__name__)
+
+# How long a ready delivery task takes in the creates of its stream (``enqueue_delivery``).
+COALESCE_SECONDS = 1.0
+COALESCE_WINDOW = timedelta(seconds=COALESCE_SECONDS)
 
 
 @task()
@@ -25,42 +33,95 @@ def deliver_stream(stream_id: str) -> int:
 
 
 def enqueue_delivery(stream_id: str, *, run_after: datetime | None = None) -> None:
-    """Ask a worker to send the stream's due deliveries now, or at ``run_after``."""
+    """Ask a worker to send the stream's due deliveries now, or at ``run_after``, in the caller's transaction.
+
+    Nothing is added when a ready (not yet started) ``deliver_stream`` task of the stream runs by then: each create
+    used to add one, and the worker paid a claim and an empty look for all but the first (issue 16). That task
+    cannot start before the caller commits, so it sees the caller's deliveries: on SQLite the caller's transaction
+    holds the write lock a claim needs (``transaction_mode`` IMMEDIATE; outside a transaction the deliveries are
+    committed already); on PostgreSQL its row is locked ``FOR SHARE`` until the commit, and django-tasks-db's claim
+    (``SELECT … FOR UPDATE SKIP LOCKED``) passes it by; a row a claim holds right now is passed by here
+    (``SKIP LOCKED``) and a task added. Only a task enqueued in the last ``COALESCE_SECONDS`` is joined: on
+    PostgreSQL, creates overlapping without a pause would otherwise keep one task locked, never claimed; after that
+    window the next create adds a fresh task, and the old one's lockers commit and let it go. Under load, a stream
+    gets a task a second at most. ``events.recovery.sweep_deliveries`` stays the safety net."""
+    if _ready_task_held(stream_id, timezone.now() if run_after is None else run_after):
+        return
     if run_after is None:
         deliver_stream.enqueue(stream_id)
     else:
         deliver_stream.using(run_after=run_after).enqueue(stream_id)
 
 
+def _ready_task_held(stream_id: str, when: datetime) -> bool:
+    """Whether a ready ``deliver_stream(stream_id)`` task runs no later than ``when``; on PostgreSQL its row is then
+    locked ``FOR SHARE`` until the end of the transaction. One short statement (raw SQL: it is on the create path,
+    and the ORM has no ``FOR SHARE``)."""
+    backend = deliver_stream.get_backend()
+    if not isinstance(backend, DatabaseBackend):  # a backend without rows: nothing to share
+        return False
+    table = DBTaskResult._meta.db_table
+    using = router.db_for_write(DBTaskResult)
+    connection = connections[using]
+    quote, ops = connection.ops.quote_name, connection.ops
+    postgresql = connection.vendor == "postgresql"
+    same_args = "args_kwargs = %s::jsonb" if postgresql else "json(args_kwargs) = json(%s)"
+    sql = (
+        f"SELECT 1 FROM {quote(table)} WHERE status = %s AND task_path = %s AND backend_name = %s AND {same_args}"  # noqa: S608 (our names)
+        " AND (run_after = %s OR run_after <= %s) AND enqueued_at >= %s LIMIT 1"
+        + (" FOR SHARE SKIP LOCKED" if postgresql else "")
+    )
+    params = [
+        TaskResultStatus.READY,
+        deliver_stream.module_path,
+        backend.alias,
+        json.dumps({"args": [stream_id], "kwargs": {}}),
+        ops.adapt_datetimefield_value(get_date_max()),
+        ops.adapt_datetimefield_value(when),
+        ops.adapt_datetimefield_value(timezone.now() - COALESCE_WINDOW),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone() is not None
+
+
 def deliver_due(stream_id: str) -> int:
-    """Send the stream's due deliveries until none is left to claim; then, if some wait for a retry, enqueue the
-    stream's task for the earliest. Returns the number of attempts made."""
+    """Send the stream's due deliveries until none is left to claim, batch by batch over one kept-alive connection
+    (``events.delivery.Sender``, made again when the stream's endpoint or secrets change), each batch's attempts
+    recorded together; then, if some wait for a retry, make sure the stream's task runs for the earliest. Returns
+    the number of attempts made."""
     fan_out()  # the outbox's committed events become deliveries first (events.fanout)
     made = 0
-    while True:
-        stream = EventStream.objects.filter(pk=stream_id).first()
+    stream = get_stream(stream_id)
+    sender: Sender | None = None
+    try:
+        while stream is not None and stream.status == EventStreamStatus.ENABLED:
+            token = f"{worker_name()}:{uuid.uuid4().hex[:12]}"
+            batch = claim_due(stream_id, token)
+            if not batch:
+                break
+            if sender is None or not sender.matches(stream):
+                if sender is not None:
+                    sender.close()
+                sender = Sender(stream)
+            outcomes = send_batch(sender, batch, consecutive_failures=stream.consecutive_failures)
+            made += len(outcomes)
+            stream = record_attempts(stream_id, token, batch, outcomes)
+            for delivery, outcome in zip(batch, outcomes, strict=False):
+                logger.info(
+                    "event delivery stream=%s event=%s status=%s http=%s ms=%.1f",
+                    stream_id,
+                    delivery.event_id,
+                    "delivered" if outcome.delivered else "failed",
+                    outcome.http_status,
+                    outcome.duration_ms,
+                )
         if stream is None or stream.status != EventStreamStatus.ENABLED:
             return made
-        batch = claim_due(stream_id, f"{worker_name()}:{uuid.uuid4().hex[:12]}")
-        if not batch:
-            break
-        for delivery in batch:
-            outcome = send(stream, delivery)
-            made += 1
-            current = record_attempt(stream_id, delivery, outcome)
-            if current is None or current.status != EventStreamStatus.ENABLED:
-                return made
-            logger.info(
-                "event delivery stream=%s event=%s status=%s http=%s ms=%.1f",
-                stream_id,
-                delivery.event_id,
-                "delivered" if outcome.delivered else "failed",
-                outcome.http_status,
-                outcome.duration_ms,
-            )
-    waiting = Delivery.objects.filter(stream_id=stream_id, status=DeliveryStatus.PENDING).aggregate(
-        next=Min("next_attempt_at")
-    )["next"]
+    finally:
+        if sender is not None:
+            sender.close()
+    waiting = next_retry_at(stream_id)
     if waiting is not None and waiting > timezone.now():
         enqueue_delivery(stream_id, run_after=waiting)
     return made

@@ -3,8 +3,10 @@
 lacks.
 
 django-tasks-db claims a ready task (``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL, an exclusive transaction
-on SQLite), marks it ``RUNNING`` with the worker's id and runs it. It has no retries and no liveness: a worker
-killed mid-task leaves the task ``RUNNING`` for ever. So this worker adds, every ``JOBS_POLL_INTERVAL_SECONDS``:
+on SQLite), marks it ``RUNNING`` with the worker's id and runs it; this worker does the same in one statement
+(``TaskWorker.claim_next``) and stores a success in one (``TaskWorker.run_task``). It has no retries and no
+liveness: a worker killed mid-task leaves the task ``RUNNING`` for ever. So this worker adds, every
+``JOBS_POLL_INTERVAL_SECONDS``:
 
 - a heartbeat (``jobs.models.WorkerHeartbeat``, refreshed every ``JOBS_HEARTBEAT_SECONDS`` by a thread, so a long
   import does not look dead), and ``recover_orphaned_tasks``: a task ``RUNNING`` under a worker unseen for
@@ -28,12 +30,14 @@ from types import FrameType
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection, connections
+from django.core.exceptions import SuspiciousOperation
+from django.db import DatabaseError, close_old_connections, connection, connections, router
 from django.db.models import Q
 from django.db.utils import OperationalError
 from django.utils import timezone
+from django_tasks_db.compat import TaskContext, TaskResultStatus, task_finished, task_started
 from django_tasks_db.management.commands.db_worker import Worker as DatabaseWorker
-from django_tasks_db.models import DBTaskResult
+from django_tasks_db.models import DBTaskResult, get_date_max
 from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
 from events.recovery import sweep_deliveries
@@ -152,14 +156,51 @@ class TaskWorker(DatabaseWorker):
         self.wake.set()
 
     def claim_next(self) -> DBTaskResult | None:
-        """Claim the next ready task, or ``None``. Looks without a lock first: an idle worker polling often must
-        not take SQLite's write lock each time."""
+        """Claim the next ready task, or ``None``: one ``UPDATE … RETURNING`` of the first ready row in
+        django-tasks-db's order (priority, then run_after, then enqueued_at) to ``RUNNING`` under this worker's id.
+
+        Racing workers cannot take the same row: on PostgreSQL the row is picked ``FOR UPDATE SKIP LOCKED`` (as
+        django-tasks-db's ``get_locked``), on SQLite the statement holds the write lock. django-tasks-db's own claim
+        (a look, an exclusive transaction, a locked read, a save) built four ORM queries per task (issue 16). On
+        SQLite a look without a lock comes first: an idle worker polling often must not take the write lock each
+        time. Other databases keep django-tasks-db's claim."""
+        connection = connections[router.db_for_write(DBTaskResult)]
+        if connection.vendor not in ("sqlite", "postgresql"):
+            return self._claim_next_portably()
+        table = connection.ops.quote_name(DBTaskResult._meta.db_table)
+        at = connection.ops.adapt_datetimefield_value
+        ready = "status = %s AND backend_name = %s AND (run_after = %s OR run_after <= %s)"
+        ready_params = [TaskResultStatus.READY, self.backend_name, at(get_date_max()), at(timezone.now())]
+        if connection.vendor == "sqlite":
+            append, lock = "json_insert(worker_ids, '$[#]', %s)", ""
+        else:
+            append, lock = "worker_ids || jsonb_build_array(%s::text)", " FOR UPDATE SKIP LOCKED"
+        sql = (
+            f"UPDATE {table} SET status = %s, started_at = %s, worker_ids = {append}"  # noqa: S608 (our names)
+            f" WHERE id = (SELECT id FROM {table} WHERE {ready}"
+            f" ORDER BY priority DESC, run_after ASC, enqueued_at ASC LIMIT 1{lock}) AND status = %s RETURNING *"
+        )
+        params = [TaskResultStatus.RUNNING, at(timezone.now()), self.worker_id, *ready_params, TaskResultStatus.READY]
+        try:
+            if connection.vendor == "sqlite":
+                with connection.cursor() as cursor:
+                    cursor.execute(f"SELECT 1 FROM {table} WHERE {ready} LIMIT 1", ready_params)  # noqa: S608
+                    if cursor.fetchone() is None:
+                        return None
+            claimed = list(DBTaskResult.objects.raw(sql, params))
+        except OperationalError as exc:
+            if is_locked_database_exception(exc):
+                return None
+            raise
+        return claimed[0] if claimed else None
+
+    def _claim_next_portably(self) -> DBTaskResult | None:
         tasks = DBTaskResult.objects.ready().filter(backend_name=self.backend_name)
         if not tasks.exists():
             return None
         try:
             with exclusive_transaction(tasks.db):
-                task_result = tasks.get_locked()
+                task_result: DBTaskResult | None = tasks.get_locked()
                 if task_result is not None:
                     task_result.claim(self.worker_id)
                 return task_result
@@ -167,6 +208,62 @@ class TaskWorker(DatabaseWorker):
             if is_locked_database_exception(exc):
                 return None
             raise
+
+    def run_task(self, db_task_result: DBTaskResult) -> None:
+        """Run a claimed task as django-tasks-db does (its signals, its result columns), but for a success, which is
+        stored by one plain UPDATE instead of its model save (per task, the save cost more than most tasks)."""
+        connection = connections[db_task_result._state.db or "default"]
+        if connection.vendor not in ("sqlite", "postgresql"):
+            super().run_task(db_task_result)
+            return
+        try:
+            self.running_task = True
+            task = db_task_result.task
+            task_result = db_task_result.task_result
+            sender = type(task.get_backend())
+            task_started.send(sender=sender, task_result=task_result)
+            if task.takes_context:
+                return_value = task.call(TaskContext(task_result=task_result), *task_result.args, **task_result.kwargs)
+            else:
+                return_value = task.call(*task_result.args, **task_result.kwargs)
+            self._store_success(connection, db_task_result, return_value)
+            task_finished.send(sender=sender, task_result=db_task_result.task_result)
+        except BaseException as exc:
+            # django-tasks-db's failure path: its save, retried; its signal when the task can still be named.
+            db_task_result.set_failed(exc)
+            try:
+                failed_sender = type(db_task_result.task.get_backend())
+                failed_result = db_task_result.task_result
+            except (ImportError, SuspiciousOperation):
+                logger.exception("Task id=%s failed unexpectedly", db_task_result.id)
+            else:
+                task_finished.send(sender=failed_sender, task_result=failed_result)
+        finally:
+            self.running_task = False
+            self._run_tasks += 1
+
+    @staticmethod
+    def _store_success(connection: Any, db_task_result: DBTaskResult, return_value: Any) -> None:
+        """``DBTaskResult.set_successful`` in one statement (the return value is encoded by the model's field, so a
+        value JSON cannot hold fails here, before anything is written, as the save would)."""
+        field = DBTaskResult._meta.get_field("return_value")
+        db_task_result.status = TaskResultStatus.SUCCESSFUL
+        db_task_result.finished_at = timezone.now()
+        db_task_result.return_value = return_value
+        db_task_result.exception_class_path = db_task_result.traceback = ""
+        encoded = field.get_db_prep_save(return_value, connection)
+        table = connection.ops.quote_name(DBTaskResult._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET status = %s, return_value = %s, finished_at = %s, exception_class_path = '',"  # noqa: S608
+                " traceback = '' WHERE id = %s",
+                [
+                    TaskResultStatus.SUCCESSFUL,
+                    encoded,
+                    connection.ops.adapt_datetimefield_value(db_task_result.finished_at),
+                    DBTaskResult._meta.pk.get_db_prep_value(db_task_result.pk, connection),
+                ],
+            )
 
     def run(self) -> None:
         heartbeat = _HeartbeatThread(self.worker_id, float(settings.JOBS_HEARTBEAT_SECONDS))

@@ -18,6 +18,8 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    # The sender's TCP port: requests on one kept-alive connection share it.
+    port: int = 0
 
     @property
     def event(self) -> dict[str, Any]:
@@ -27,12 +29,14 @@ class Received:
 
 @dataclass
 class Receiver:
-    """``answers``: (status, headers, delay seconds) per request in turn; then ``default``."""
+    """``answers``: (status, headers, delay seconds) per request in turn; then ``default``. ``keep_alive``: answer
+    in HTTP/1.1 and keep the connection open (else HTTP/1.0, one request per connection)."""
 
     url: str = ""
     received: list[Received] = field(default_factory=list)
     answers: list[tuple[int, dict[str, str], float]] = field(default_factory=list)
     default: tuple[int, dict[str, str], float] = (200, {}, 0.0)
+    keep_alive: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
     arrived: threading.Condition = field(default_factory=threading.Condition)
 
@@ -55,10 +59,14 @@ def receiver(**kwargs: Any) -> Iterator[Receiver]:
     state = Receiver(**kwargs)
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1" if state.keep_alive else "HTTP/1.0"
+
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             with state.lock:
-                state.received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                state.received.append(
+                    Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body, self.client_address[1])
+                )
                 status, headers, delay = state.answers.pop(0) if state.answers else state.default
             with state.arrived:
                 state.arrived.notify_all()

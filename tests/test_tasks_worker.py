@@ -63,3 +63,59 @@ def test_a_verification_mail_is_retried_after_a_mail_server_error(api, connectio
             time.sleep(0.01)
     assert len(calls) == 2 and [m.to for m in mailoutbox] == [["ann@example.com"]]
     assert sorted(str(v) for v in DBTaskResult.objects.values_list("return_value", flat=True)) == ["retrying", "sent"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_racing_workers_claim_each_ready_task_once():
+    import threading
+
+    from django.db import connection
+
+    from jobs.taskworker import TaskWorker
+
+    last = str(deliver_verification_email.using(priority=-5).enqueue(99, "late@example.com", "en").id)
+    first = [str(deliver_verification_email.enqueue(n, f"u{n}@example.com", "en").id) for n in range(11)]
+    barrier, lock = threading.Barrier(4), threading.Lock()
+    claims: dict[str, list[str]] = {f"w{i}": [] for i in range(4)}
+    won: list[str] = []
+
+    def claim(worker_id: str) -> None:
+        try:
+            worker = TaskWorker(worker_id=worker_id, interval=0, batch=True)
+            barrier.wait()
+            deadline = time.monotonic() + 20
+            while len(won) < 12 and time.monotonic() < deadline:
+                task = worker.claim_next()  # None too while another worker holds the lock
+                if task is not None:
+                    with lock:
+                        claims[worker_id].append(str(task.pk))
+                        won.append(str(task.pk))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=claim, args=(worker_id,)) for worker_id in claims]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(won) == sorted([*first, last])  # each task once
+    rows = {str(r.pk): r for r in DBTaskResult.objects.all()}
+    assert {r.status for r in rows.values()} == {"RUNNING"} and all(r.started_at for r in rows.values())
+    assert all(rows[pk].worker_ids == [worker_id] for worker_id, mine in claims.items() for pk in mine)
+
+
+def test_a_worker_claims_by_priority_then_run_after_then_enqueue_time_and_not_before_run_after():
+    from jobs.taskworker import TaskWorker
+
+    now = timezone.now()
+    later = deliver_verification_email.using(run_after=now + timedelta(minutes=5)).enqueue(1, "a@x.com", "en").id
+    low = deliver_verification_email.using(priority=-5).enqueue(2, "b@x.com", "en").id
+    due = deliver_verification_email.using(run_after=now - timedelta(seconds=1)).enqueue(3, "c@x.com", "en").id
+    plain = deliver_verification_email.enqueue(4, "d@x.com", "en").id
+    high = deliver_verification_email.using(priority=5).enqueue(5, "e@x.com", "en").id
+    worker = TaskWorker(worker_id="w", interval=0, batch=True)
+    claimed = []
+    while (task := worker.claim_next()) is not None:
+        claimed.append(str(task.pk))
+    assert claimed == [str(high), str(due), str(plain), str(low)]
+    assert DBTaskResult.objects.get(pk=later).status == "READY"

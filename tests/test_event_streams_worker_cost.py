@@ -1,0 +1,231 @@
+"""The worker's cost per create (issue 16) without a weaker guarantee: one ready delivery task per stream however
+many creates (and the create that finds it is still delivered by it, without the sweep), a batch's attempts
+recorded together with the exact run of failures, the stream disabled at exactly the limit, one kept-alive
+connection per stream whose address is checked again for every task."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from functools import partial
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.db import connections, transaction
+from django.test import override_settings
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from core.actors import SYSTEM
+from events.delivery import IDLE_POOLS
+from events.models import Delivery, DeliveryStatus, EventStream, EventStreamStatus
+from events.outbox import emit
+from events.services import WebhookAuthorization, create_event_stream
+from events.tasks import deliver_stream, enqueue_delivery
+from jobs.taskworker import TaskWorker
+from tests.helpers import STRONG_PASSWORD, USERS
+from tests.receiver import receiver
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def insecure() -> Iterator[None]:
+    """The local receiver is http on 127.0.0.1: allowed only with the development flag. No connection is left
+    open from one test to the next."""
+    IDLE_POOLS.close_all()
+    with override_settings(EVENT_STREAMS_ALLOW_INSECURE_ENDPOINTS=True, EVENT_STREAMS_RETRY_BASE_SECONDS=60):
+        yield
+    IDLE_POOLS.close_all()
+
+
+def make_stream(url: str, name: str = "crm") -> EventStream:
+    return create_event_stream(
+        name=name,
+        subscriptions=["user.created"],
+        webhook_endpoint=url,
+        authorization=WebhookAuthorization(method="bearer", token="t0ken"),
+        actor=SYSTEM,
+    )
+
+
+def ready_delivery_tasks(stream: EventStream) -> list[DBTaskResult]:
+    return [
+        task
+        for task in DBTaskResult.objects.filter(status="READY", task_path=deliver_stream.module_path)
+        if task.args_kwargs["args"] == [stream.id]
+    ]
+
+
+def profile(subject: str) -> list[tuple[str, dict[str, Any]]]:
+    return [(subject, {"user_id": subject})]
+
+
+def emit_users(*subjects: str) -> None:
+    """``user.created`` events for ``subjects``, one transaction (a create's) each."""
+    for subject in subjects:
+        with transaction.atomic():
+            emit("user.created", partial(profile, subject))
+
+
+def run_ready_tasks() -> int:
+    """The worker's loop without its housekeeping (so without the sweep): claim and run until nothing is ready."""
+    worker = TaskWorker(worker_id="test-worker", interval=0, batch=True)
+    ran = 0
+    while (task := worker.claim_next()) is not None:
+        worker.run_task(task)
+        ran += 1
+    return ran
+
+
+def test_a_hundred_creates_leave_one_ready_delivery_task_per_stream(api, connection, run_tasks, monkeypatch):
+    monkeypatch.setattr("events.tasks.COALESCE_WINDOW", timedelta(hours=1))  # however slow the machine
+    with receiver() as crm, receiver() as audit:
+        streams = [make_stream(crm.url, "crm"), make_stream(audit.url, "audit")]
+        for n in range(100):
+            body = {"connection": connection.name, "email": f"u{n}@example.com", "password": STRONG_PASSWORD}
+            assert api.post(USERS, {**body, "verify_email": False}, format="json").status_code == 201
+        assert [len(ready_delivery_tasks(stream)) for stream in streams] == [1, 1]
+        run_tasks()
+        assert (len(crm.received), len(audit.received)) == (100, 100)
+    assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.DELIVERED}
+
+
+def test_an_emit_adds_a_task_when_the_ready_one_is_deferred_and_a_retry_none_when_one_runs_sooner():
+    with receiver() as hook:
+        stream = make_stream(hook.url)
+        later = timezone.now() + timedelta(minutes=5)
+        enqueue_delivery(stream.id, run_after=later)
+        enqueue_delivery(stream.id, run_after=later + timedelta(minutes=1))  # the deferred one runs sooner
+        assert len(ready_delivery_tasks(stream)) == 1
+        enqueue_delivery(stream.id)  # a deferred task does not send now: a task is added
+        enqueue_delivery(stream.id, run_after=later)  # the one due now runs sooner
+        enqueue_delivery(stream.id)
+        assert len(ready_delivery_tasks(stream)) == 2
+
+
+def test_a_ready_task_older_than_the_window_takes_no_more_creates():
+    with receiver() as hook:
+        stream = make_stream(hook.url)
+        emit_users("auth0|a")
+        (old,) = ready_delivery_tasks(stream)
+        DBTaskResult.objects.filter(pk=old.pk).update(enqueued_at=timezone.now() - timedelta(seconds=2))
+        emit_users("auth0|b", "auth0|c")
+        assert len(ready_delivery_tasks(stream)) == 2  # a fresh one, which the next create joined
+        assert run_ready_tasks() == 2 and len(hook.received) == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_create_committing_while_the_streams_task_is_ready_is_delivered_by_that_task_without_the_sweep():
+    with receiver() as hook:
+        stream = make_stream(hook.url)
+        emit_users("auth0|first")
+        (ready,) = ready_delivery_tasks(stream)
+        emitted, committed_at = threading.Event(), []
+
+        def create_and_commit_later() -> None:
+            try:
+                with transaction.atomic():
+                    emit("user.created", partial(profile, "auth0|second"))
+                    emitted.set()
+                    time.sleep(0.5)  # the worker tries to claim the task meanwhile
+                committed_at.append(time.monotonic())
+            finally:
+                connections.close_all()
+
+        emitter = threading.Thread(target=create_and_commit_later)
+        emitter.start()
+        assert emitted.wait(10)
+        worker = TaskWorker(worker_id="test-worker", interval=0, batch=True)
+        deadline = time.monotonic() + 10
+        while (task := worker.claim_next()) is None and time.monotonic() < deadline:
+            time.sleep(0.02)  # PostgreSQL: the row is passed by while the emitter holds it
+        claimed_at = time.monotonic()
+        emitter.join()
+        assert task is not None and task.pk == ready.pk  # the create added no task of its own
+        assert committed_at[0] <= claimed_at  # the task could not start before the create committed
+        worker.run_task(task)
+        assert [event["data"]["object"]["user_id"] for event in hook.events()] == ["auth0|first", "auth0|second"]
+        assert DBTaskResult.objects.filter(task_path=deliver_stream.module_path).count() == 1
+
+
+@override_settings(EVENT_STREAMS_DISABLE_AFTER_FAILURES=10)
+def test_a_batch_records_every_attempt_in_order_and_the_run_of_failures_as_one_at_a_time_would():
+    with receiver(answers=[(500, {}, 0), (200, {}, 0), (503, {}, 0), (404, {}, 0)]) as hook:
+        stream = make_stream(hook.url)
+        EventStream.objects.filter(pk=stream.pk).update(consecutive_failures=4)
+        emit_users("auth0|a", "auth0|b", "auth0|c", "auth0|d")
+        assert run_ready_tasks() == 1
+        assert len(hook.received) == 4
+    rows = {d.subject: d for d in Delivery.objects.prefetch_related("attempts")}
+    assert [(rows[s].status, rows[s].attempt_count, rows[s].last_status_code) for s in sorted(rows)] == [
+        (DeliveryStatus.PENDING, 1, 500),  # retried later
+        (DeliveryStatus.DELIVERED, 1, 200),
+        (DeliveryStatus.PENDING, 1, 503),
+        (DeliveryStatus.FAILED, 1, 404),  # not worth trying again
+    ]
+    assert [[a.status for a in rows[s].attempts.all()] for s in sorted(rows)] == [
+        ["failed"],
+        ["delivered"],
+        ["failed"],
+        ["failed"],
+    ]
+    assert rows["auth0|a"].next_attempt_at > timezone.now() and rows["auth0|a"].claimed_by == ""
+    assert rows["auth0|b"].delivered_at is not None and rows["auth0|b"].claimed_until is None
+    stream.refresh_from_db()
+    # 4 before, +1 (a), reset by b, +1 (c), +1 (d): 2, not 4 + 3 failures.
+    assert (stream.status, stream.consecutive_failures) == (EventStreamStatus.ENABLED, 2)
+
+
+@override_settings(EVENT_STREAMS_DISABLE_AFTER_FAILURES=3)
+def test_the_stream_is_disabled_at_exactly_the_limit_inside_a_batch_and_the_rest_is_not_sent():
+    with receiver(default=(500, {}, 0)) as hook:
+        stream = make_stream(hook.url)
+        EventStream.objects.filter(pk=stream.pk).update(consecutive_failures=1)
+        emit_users("auth0|a", "auth0|b", "auth0|c", "auth0|d")
+        run_ready_tasks()
+        assert [event["data"]["object"]["user_id"] for event in hook.events()] == [
+            "auth0|a",
+            "auth0|b",
+        ]  # 1 + 2 = the limit
+    stream.refresh_from_db()
+    assert (stream.status, stream.disabled_reason, stream.consecutive_failures) == ("disabled", "failures", 3)
+    rows = {d.subject: d for d in Delivery.objects.all()}
+    assert [(rows[s].status, rows[s].attempt_count) for s in sorted(rows)] == [
+        (DeliveryStatus.FAILED, 1),
+        (DeliveryStatus.FAILED, 1),
+        (DeliveryStatus.FAILED, 0),  # never sent: failed with the stream
+        (DeliveryStatus.FAILED, 0),
+    ]
+    assert {rows[s].claimed_by for s in rows} == {""}
+    assert rows["auth0|d"].last_error == "the event stream was disabled after failed deliveries"
+
+
+def test_one_kept_alive_connection_serves_a_batch_and_the_streams_next_task():
+    with receiver(keep_alive=True) as hook:
+        make_stream(hook.url)
+        emit_users("auth0|a", "auth0|b", "auth0|c")
+        run_ready_tasks()
+        emit_users("auth0|d")
+        run_ready_tasks()
+        assert len(hook.received) == 4
+        assert len({request.port for request in hook.received}) == 1
+
+
+def test_the_next_task_checks_the_address_again_before_using_the_kept_connection(monkeypatch: Any):
+    import events.delivery
+
+    with receiver(keep_alive=True) as hook:
+        make_stream(hook.url)
+        emit_users("auth0|a")
+        run_ready_tasks()
+        resolve = mock.Mock(side_effect=OSError("no such host"))
+        monkeypatch.setattr(events.delivery, "resolve", resolve)
+        emit_users("auth0|b")
+        run_ready_tasks()
+        assert resolve.called and len(hook.received) == 1  # not sent over the connection the first check allowed
+    failed = Delivery.objects.get(subject="auth0|b")
+    assert (failed.status, failed.last_error) == (DeliveryStatus.PENDING, "OSError: no such host")
