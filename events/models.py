@@ -23,8 +23,6 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from connections.models import prefixed_id
-
 # Auth0's limits on a stream's name (CreateEventStreamWebHookRequestContent: minLength 1, maxLength 128).
 EVENT_STREAM_NAME_MAX_LENGTH = 128
 # Long enough for any real URL; Auth0 documents no limit, browsers and proxies commonly stop near 2,048.
@@ -35,11 +33,6 @@ WEBHOOK_USERNAME_MAX_LENGTH = 255
 _BASE58 = "".join(c for c in string.ascii_letters + string.digits if c not in "0OIl")
 # Auth0's event ids: ``evt_`` + 22 base58 characters (e.g. ``evt_6SfwXrtm8nVcjzzNCFFH1L`` in its docs).
 EVENT_ID_LENGTH = 4 + 22
-
-
-def new_event_stream_id() -> str:
-    """``est_`` + 16 alphanumerics: Auth0's event stream id prefix with our connections' id format."""
-    return prefixed_id("est")
 
 
 # Random bytes to base58 in one C call: a byte below 232 (= 4 * 58) becomes ``_BASE58[byte % 58]``, a higher one
@@ -58,6 +51,12 @@ def new_event_ids(count: int) -> list[str]:
         chars += secrets.token_bytes((size - len(chars)) * 10 // 9 + 16).translate(_BYTE_TO_BASE58, _NOT_BASE58_BYTES)
     text = chars[:size].decode("ascii")
     return ["evt_" + text[i : i + 22] for i in range(0, size, 22)]
+
+
+def new_event_stream_id() -> str:
+    """``est_`` + 22 base58 characters: Auth0's event stream ids (26 characters, "Required string length: 26" in the
+    Management API's event-streams paths; e.g. ``est_38ANnv8pQhqsZrX2VFbftv`` in its docs)."""
+    return "est" + new_event_ids(1)[0][3:]
 
 
 def new_event_id() -> str:
@@ -99,7 +98,7 @@ class AuthorizationMethod(models.TextChoices):
 
 class EventStream(models.Model):
     id = models.CharField(
-        verbose_name=_("id"), primary_key=True, max_length=20, default=new_event_stream_id, editable=False
+        verbose_name=_("id"), primary_key=True, max_length=EVENT_ID_LENGTH, default=new_event_stream_id, editable=False
     )
     name = models.CharField(verbose_name=_("name"), max_length=EVENT_STREAM_NAME_MAX_LENGTH)
     status = models.CharField(
