@@ -49,20 +49,21 @@ def prune_finished(*, max_chunks: int = 10) -> tuple[int, int]:
         if not ids:
             break
         with transaction.atomic():
-            DeliveryAttempt.objects.filter(delivery_id__in=ids).delete()
-            # Still finished and old: a redelivery in between made it pending again.
-            deliveries += (
-                Delivery.objects.filter(
-                    pk__in=ids, status__in=[DeliveryStatus.DELIVERED, DeliveryStatus.FAILED], updated_at__lt=cutoff
-                )
-                .delete()[1]
-                .get(Delivery._meta.label, 0)
+            # Still finished and old, locked: a redelivery in between made it pending again and keeps it.
+            finished = Delivery.objects.select_for_update().filter(
+                pk__in=ids, status__in=[DeliveryStatus.DELIVERED, DeliveryStatus.FAILED], updated_at__lt=cutoff
             )
+            ids = list(finished.values_list("pk", flat=True))
+            DeliveryAttempt.objects.filter(delivery_id__in=ids).delete()
+            deliveries += Delivery.objects.filter(pk__in=ids).delete()[1].get(Delivery._meta.label, 0)
     owed = Delivery.objects.filter(event_id=OuterRef("pk"))
     for _ in range(max_chunks):
-        ids = list(Event.objects.filter(time__lt=cutoff).exclude(Exists(owed)).values_list("pk", flat=True)[:CHUNK])
-        if not ids:
+        event_ids = list(
+            Event.objects.filter(time__lt=cutoff).exclude(Exists(owed)).values_list("pk", flat=True)[:CHUNK]
+        )
+        if not event_ids:
             break
         with transaction.atomic():
-            events += Event.objects.filter(pk__in=ids).exclude(Exists(owed)).delete()[1].get(Event._meta.label, 0)
+            gone = Event.objects.filter(pk__in=event_ids).exclude(Exists(owed)).delete()[1]
+            events += gone.get(Event._meta.label, 0)
     return deliveries, events
