@@ -1,0 +1,70 @@
+"""Races of the event streams on PostgreSQL (issue 16, review): concurrent writers whose events must keep the order
+of the changes they describe, and fan-outs racing the deletion of a stream."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+from django.db import connection as db
+from django.db import connections, transaction
+from django.test import override_settings
+
+from connections.models import Connection
+from core.actors import SYSTEM
+from events.fanout import fan_out
+from events.models import Delivery, EventStream, EventType, PendingEvents
+from events.services import WebhookAuthorization, create_event_stream
+from users.models import User
+from users.services import create_user, delete_user
+from users.streams import emit_user_event
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def postgresql_only() -> None:
+    if db.vendor != "postgresql":
+        pytest.skip("SQLite runs one write transaction at a time")
+
+
+def make_stream(*types: str) -> EventStream:
+    with override_settings(EVENT_STREAMS_ALLOW_INSECURE_ENDPOINTS=True):
+        return create_event_stream(
+            name="races",
+            subscriptions=list(types),
+            webhook_endpoint="http://127.0.0.1:9/events",
+            authorization=WebhookAuthorization(method="bearer", token="t0ken"),
+            actor=SYSTEM,
+        )
+
+
+def test_a_delete_racing_an_update_emits_user_deleted_after_user_updated(connection: Connection) -> None:
+    make_stream(EventType.USER_UPDATED, EventType.USER_DELETED)
+    data: Any = {"connection": connection.name, "email": "ann@example.com", "password": "Str0ng!Passw0rd-1"}
+    user = create_user(data=data, actor=SYSTEM)
+    locked = threading.Event()
+
+    def update() -> None:
+        try:
+            with transaction.atomic():
+                changed = User.objects.select_for_update().select_related("connection").get(pk=user.pk)
+                locked.set()
+                time.sleep(0.5)  # the delete starts meanwhile
+                emit_user_event(EventType.USER_UPDATED, changed)
+        finally:
+            connections.close_all()
+
+    updater = threading.Thread(target=update)
+    updater.start()
+    assert locked.wait(10)
+    assert delete_user(user_id=user.user_id, actor=SYSTEM)
+    updater.join()
+    assert PendingEvents.objects.count() == 2
+    fan_out()
+    assert list(Delivery.objects.order_by("pk").values_list("event_type", flat=True)) == [
+        "user.updated",
+        "user.deleted",
+    ]
