@@ -16,7 +16,8 @@ from connections.models import Connection
 from core.actors import SYSTEM
 from events.fanout import fan_out
 from events.models import Delivery, EventStream, EventType, PendingEvents
-from events.services import WebhookAuthorization, create_event_stream
+from events.outbox import emit
+from events.services import WebhookAuthorization, create_event_stream, delete_event_stream
 from users.models import User
 from users.services import create_user, delete_user
 from users.streams import emit_user_event
@@ -68,3 +69,26 @@ def test_a_delete_racing_an_update_emits_user_deleted_after_user_updated(connect
         "user.updated",
         "user.deleted",
     ]
+
+
+def test_a_fan_out_racing_the_deletion_of_its_stream_leaves_the_stream_out() -> None:
+    stream = make_stream(EventType.USER_CREATED)
+    with transaction.atomic():
+        emit("user.created", lambda: [("auth0|racer", {"user_id": "auth0|racer"})])
+    deleting = threading.Event()
+
+    def delete() -> None:
+        try:
+            with transaction.atomic():
+                delete_event_stream(stream_id=stream.pk, actor=SYSTEM)
+                deleting.set()
+                time.sleep(0.5)  # the fan-out reads the stream (not deleted yet for it) meanwhile
+        finally:
+            connections.close_all()
+
+    deleter = threading.Thread(target=delete)
+    deleter.start()
+    assert deleting.wait(10)
+    assert fan_out() in (0, 1)  # once the stream is gone, its deliveries are not written (no foreign key error)
+    deleter.join()
+    assert (PendingEvents.objects.count(), Delivery.objects.count(), EventStream.objects.count()) == (0, 0, 0)
