@@ -5,19 +5,23 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.db import connection as db
 from django.db import connections, transaction
+from django.db.models.signals import pre_delete
 from django.test import override_settings
+from django.utils import timezone
 
 from connections.models import Connection
 from core.actors import SYSTEM
 from events.fanout import fan_out
-from events.models import Delivery, EventStream, EventType, PendingEvents
+from events.models import Delivery, DeliveryStatus, EventStream, EventType, PendingEvents
 from events.outbox import emit
-from events.services import WebhookAuthorization, create_event_stream, delete_event_stream
+from events.retention import prune_finished
+from events.services import WebhookAuthorization, create_event_stream, delete_event_stream, send_test_event
 from users.models import User
 from users.services import create_user, delete_user
 from users.streams import emit_user_event
@@ -92,3 +96,35 @@ def test_a_fan_out_racing_the_deletion_of_its_stream_leaves_the_stream_out() -> 
     assert fan_out() in (0, 1)  # once the stream is gone, its deliveries are not written (no foreign key error)
     deleter.join()
     assert (PendingEvents.objects.count(), Delivery.objects.count(), EventStream.objects.count()) == (0, 0, 0)
+
+
+def test_a_redelivery_committing_while_retention_deletes_the_delivery_is_never_lost() -> None:
+    stream = make_stream(EventType.USER_CREATED)
+    with override_settings(EVENT_STREAMS_ALLOW_INSECURE_ENDPOINTS=True):
+        delivery = send_test_event(stream_id=stream.pk, event_type="user.created", actor=SYSTEM)
+    long_ago = timezone.now() - timedelta(days=30)
+    Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.FAILED, updated_at=long_ago)
+    redelivered: list[int] = []
+
+    def redeliver_now() -> None:
+        try:
+            redelivered.append(Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.PENDING))
+        finally:
+            connections.close_all()
+
+    def redeliver_meanwhile(**kwargs: Any) -> None:
+        """Between retention's choice of the delivery and its deletion, a redelivery makes it pending (owed)."""
+        if not redelivered:
+            thread = threading.Thread(target=redeliver_now)
+            thread.start()
+            thread.join(1)  # with the row locked, the redelivery waits for the deletion
+            redelivered.append(0)
+
+    pre_delete.connect(redeliver_meanwhile, sender=Delivery)
+    try:
+        prune_finished()
+    finally:
+        pre_delete.disconnect(redeliver_meanwhile, sender=Delivery)
+    time.sleep(0.5)
+    # Either the redelivery came first and the delivery stays, owed, or the deletion did and it found none.
+    assert Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.PENDING).exists() == (redelivered[0] == 1)
