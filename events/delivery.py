@@ -308,13 +308,17 @@ def get_stream(stream_id: str, *, lock: bool = False) -> EventStream | None:
 
 
 def next_retry_at(stream_id: str) -> datetime | None:
-    """When the stream's earliest pending delivery is due (``None``: none is pending)."""
+    """When the stream's earliest pending delivery that can be claimed then is due: of each subject's pending
+    deliveries, only the first (``claim_due`` passes the others by until it is done), so a later delivery due now
+    that waits on its subject's retry does not hide when that retry is due (``None``: none is pending)."""
     connection = connections[router.db_for_write(Delivery)]
     table = connection.ops.quote_name(Delivery._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT MIN(next_attempt_at) FROM {table} WHERE stream_id = %s AND status = %s",  # noqa: S608
-            [stream_id, DeliveryStatus.PENDING],
+            f"SELECT MIN(next_attempt_at) FROM {table} d WHERE stream_id = %s AND status = %s"  # noqa: S608
+            f" AND NOT EXISTS (SELECT 1 FROM {table} e WHERE e.stream_id = d.stream_id AND e.subject = d.subject"
+            " AND e.status = %s AND e.id < d.id)",
+            [stream_id, DeliveryStatus.PENDING, DeliveryStatus.PENDING],
         )
         (value,) = cursor.fetchone()
     if isinstance(value, str):  # SQLite's text, in UTC (USE_TZ)

@@ -48,15 +48,23 @@ def fan_out() -> int:
     written = 0
     while PendingEvents.objects.exists():
         with transaction.atomic():
-            if db.vendor == "postgresql":
-                with db.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+            hold_fan_outs()
             pending = PendingEvents.objects.order_by("pk").first()
             if pending is None:
                 break
             written += _write(pending)
             PendingEvents.objects.filter(pk=pending.pk).delete()
     return written
+
+
+def hold_fan_outs() -> None:
+    """Wait for the fan-out under way and keep others out until the current transaction ends (PostgreSQL's
+    advisory lock; on SQLite the write transaction does it). ``events.services.delete_event_stream`` takes it:
+    a fan-out that read the stream before the deletion committed would write deliveries whose stream is gone (a
+    foreign key error, for the worker and the deliveries list alike)."""
+    if db.vendor == "postgresql":
+        with db.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
 
 
 def _write(pending: PendingEvents) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from events.models import Delivery, DeliveryStatus, EventStream, EventStreamStatus, PendingEvents
@@ -31,8 +31,17 @@ def sweep_deliveries() -> list[str]:
         for ids in PendingEvents.objects.filter(time__lt=now - OVERDUE_AFTER).values_list("stream_ids", flat=True)
         for stream_id in ids
     }
+    # A delivery waiting on an earlier pending one of its subject (``claim_due`` passes it by) is not overdue: the
+    # earlier one's task is queued for its retry (``events.tasks.deliver_due``).
+    waits = Delivery.objects.filter(
+        stream_id=OuterRef("stream_id"),
+        subject=OuterRef("subject"),
+        status=DeliveryStatus.PENDING,
+        pk__lt=OuterRef("pk"),
+    )
     stream_ids = list(
         Delivery.objects.filter(
+            ~Exists(waits),
             Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
             status=DeliveryStatus.PENDING,
             next_attempt_at__lt=now - OVERDUE_AFTER,

@@ -49,13 +49,16 @@ def prune_finished(*, max_chunks: int = 10) -> tuple[int, int]:
         if not ids:
             break
         with transaction.atomic():
-            # Still finished and old, locked: a redelivery in between made it pending again and keeps it.
-            finished = Delivery.objects.select_for_update().filter(
-                pk__in=ids, status__in=[DeliveryStatus.DELIVERED, DeliveryStatus.FAILED], updated_at__lt=cutoff
+            # Still finished and old (a redelivery in between made it pending again), and locked until deleted: the
+            # deletion goes by primary key (Django's collector reads the rows first for their attempts), so a
+            # redelivery committing between that read and the delete would otherwise lose an owed delivery.
+            locked = list(
+                Delivery.objects.select_for_update()
+                .filter(pk__in=ids, status__in=[DeliveryStatus.DELIVERED, DeliveryStatus.FAILED], updated_at__lt=cutoff)
+                .values_list("pk", flat=True)
             )
-            ids = list(finished.values_list("pk", flat=True))
-            DeliveryAttempt.objects.filter(delivery_id__in=ids).delete()
-            deliveries += Delivery.objects.filter(pk__in=ids).delete()[1].get(Delivery._meta.label, 0)
+            DeliveryAttempt.objects.filter(delivery_id__in=locked).delete()
+            deliveries += Delivery.objects.filter(pk__in=locked).delete()[1].get(Delivery._meta.label, 0)
     owed = Delivery.objects.filter(event_id=OuterRef("pk"))
     for _ in range(max_chunks):
         event_ids = list(

@@ -28,7 +28,7 @@ from core.crypto import decrypt_secret, encrypt_secret
 from core.errors import FieldCode, FieldError, PayloadValidationError
 from events.endpoints import check_webhook_endpoint
 from events.errors import DeliveryNotFound, EventStreamDisabled, EventStreamNotFound, TooManyFailedDeliveries
-from events.fanout import fan_out
+from events.fanout import fan_out, hold_fan_outs
 from events.models import (
     AuthorizationMethod,
     Delivery,
@@ -200,7 +200,8 @@ def failed_delivery_count(stream_id: str) -> int:
 @transaction.atomic
 def delete_event_stream(*, stream_id: str, actor: Actor) -> None:
     """Delete a stream with its deliveries (events another stream still owes stay). Raises
-    ``EventStreamNotFound``."""
+    ``EventStreamNotFound``. Fan-outs wait for it (``events.fanout.hold_fan_outs``)."""
+    hold_fan_outs()
     deleted, _counts = EventStream.objects.filter(pk=stream_id).delete()
     if not deleted:
         raise EventStreamNotFound()

@@ -23,6 +23,7 @@ from core.actors import SYSTEM
 from events.delivery import IDLE_POOLS
 from events.models import Delivery, DeliveryStatus, EventStream, EventStreamStatus
 from events.outbox import emit
+from events.recovery import sweep_deliveries
 from events.services import WebhookAuthorization, create_event_stream
 from events.tasks import deliver_stream, enqueue_delivery
 from jobs.taskworker import TaskWorker
@@ -229,3 +230,28 @@ def test_the_next_task_checks_the_address_again_before_using_the_kept_connection
         assert resolve.called and len(hook.received) == 1  # not sent over the connection the first check allowed
     failed = Delivery.objects.get(subject="auth0|b")
     assert (failed.status, failed.last_error) == (DeliveryStatus.PENDING, "OSError: no such host")
+
+
+def test_a_retry_waited_on_by_later_deliveries_of_its_subject_gets_its_task_without_the_sweep():
+    with receiver(answers=[(500, {}, 0)]) as hook:
+        stream = make_stream(hook.url)
+        emit_users("auth0|a", "auth0|a")  # the second waits on the first, which fails and waits for its retry
+        assert run_ready_tasks() == 1 and len(hook.received) == 1
+        first, second = Delivery.objects.order_by("pk")
+        assert (first.status, first.attempt_count, second.attempt_count) == (DeliveryStatus.PENDING, 1, 0)
+        assert second.next_attempt_at < timezone.now() < first.next_attempt_at
+        (retry,) = ready_delivery_tasks(stream)  # the task for the first one's retry (the second is due, but waits)
+        assert retry.run_after == first.next_attempt_at
+
+
+def test_the_sweep_leaves_alone_a_stream_whose_overdue_delivery_waits_on_its_subjects_retry():
+    with receiver(answers=[(500, {}, 0)]) as hook:
+        stream = make_stream(hook.url)
+        emit_users("auth0|a", "auth0|a")
+        assert run_ready_tasks() == 1
+        first, second = Delivery.objects.order_by("pk")
+        Delivery.objects.filter(pk=second.pk).update(next_attempt_at=timezone.now() - timedelta(minutes=1))
+        assert first.next_attempt_at > timezone.now()
+        assert sweep_deliveries() == []  # nothing can be sent before the retry, whose task is queued
+        Delivery.objects.filter(pk=first.pk).update(next_attempt_at=timezone.now() - timedelta(minutes=1))
+        assert sweep_deliveries() == [stream.id]

@@ -335,8 +335,11 @@ def _taken_identifier(user: User, changes: Mapping[str, Any]) -> str:
 
 @transaction.atomic
 def delete_user(*, user_id: str, actor: Actor) -> bool:
-    """Delete the user if it exists; returns whether one was deleted (the API answers 204 either way)."""
-    user = User.objects.select_related("connection").filter(user_id=user_id).first()
+    """Delete the user if it exists; returns whether one was deleted (the API answers 204 either way).
+
+    The row is locked before its ``user.deleted`` event is written: a concurrent change holding the lock commits
+    its event first, so a stream never gets the user's ``user.updated`` after its ``user.deleted``."""
+    user = User.objects.select_for_update(of=("self",)).select_related("connection").filter(user_id=user_id).first()
     if user is None:
         return False
     record_event(type=EventType.DELETED_USER, description="Delete a User", actor=actor, user=user)

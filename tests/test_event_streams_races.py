@@ -1,0 +1,130 @@
+"""Races of the event streams on PostgreSQL (issue 16, review): concurrent writers whose events must keep the order
+of the changes they describe, and fan-outs racing the deletion of a stream."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import connection as db
+from django.db import connections, transaction
+from django.db.models.signals import pre_delete
+from django.test import override_settings
+from django.utils import timezone
+
+from connections.models import Connection
+from core.actors import SYSTEM
+from events.fanout import fan_out
+from events.models import Delivery, DeliveryStatus, EventStream, EventType, PendingEvents
+from events.outbox import emit
+from events.retention import prune_finished
+from events.services import WebhookAuthorization, create_event_stream, delete_event_stream, send_test_event
+from users.models import User
+from users.services import create_user, delete_user
+from users.streams import emit_user_event
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def postgresql_only() -> None:
+    if db.vendor != "postgresql":
+        pytest.skip("SQLite runs one write transaction at a time")
+
+
+def make_stream(*types: str) -> EventStream:
+    with override_settings(EVENT_STREAMS_ALLOW_INSECURE_ENDPOINTS=True):
+        return create_event_stream(
+            name="races",
+            subscriptions=list(types),
+            webhook_endpoint="http://127.0.0.1:9/events",
+            authorization=WebhookAuthorization(method="bearer", token="t0ken"),
+            actor=SYSTEM,
+        )
+
+
+def test_a_delete_racing_an_update_emits_user_deleted_after_user_updated(connection: Connection) -> None:
+    make_stream(EventType.USER_UPDATED, EventType.USER_DELETED)
+    data: Any = {"connection": connection.name, "email": "ann@example.com", "password": "Str0ng!Passw0rd-1"}
+    user = create_user(data=data, actor=SYSTEM)
+    locked = threading.Event()
+
+    def update() -> None:
+        try:
+            with transaction.atomic():
+                changed = User.objects.select_for_update().select_related("connection").get(pk=user.pk)
+                locked.set()
+                time.sleep(0.5)  # the delete starts meanwhile
+                emit_user_event(EventType.USER_UPDATED, changed)
+        finally:
+            connections.close_all()
+
+    updater = threading.Thread(target=update)
+    updater.start()
+    assert locked.wait(10)
+    assert delete_user(user_id=user.user_id, actor=SYSTEM)
+    updater.join()
+    assert PendingEvents.objects.count() == 2
+    fan_out()
+    assert list(Delivery.objects.order_by("pk").values_list("event_type", flat=True)) == [
+        "user.updated",
+        "user.deleted",
+    ]
+
+
+def test_a_fan_out_racing_the_deletion_of_its_stream_leaves_the_stream_out() -> None:
+    stream = make_stream(EventType.USER_CREATED)
+    with transaction.atomic():
+        emit("user.created", lambda: [("auth0|racer", {"user_id": "auth0|racer"})])
+    deleting = threading.Event()
+
+    def delete() -> None:
+        try:
+            with transaction.atomic():
+                delete_event_stream(stream_id=stream.pk, actor=SYSTEM)
+                deleting.set()
+                time.sleep(0.5)  # the fan-out reads the stream (not deleted yet for it) meanwhile
+        finally:
+            connections.close_all()
+
+    deleter = threading.Thread(target=delete)
+    deleter.start()
+    assert deleting.wait(10)
+    assert fan_out() in (0, 1)  # once the stream is gone, its deliveries are not written (no foreign key error)
+    deleter.join()
+    assert (PendingEvents.objects.count(), Delivery.objects.count(), EventStream.objects.count()) == (0, 0, 0)
+
+
+def test_a_redelivery_committing_while_retention_deletes_the_delivery_is_never_lost() -> None:
+    stream = make_stream(EventType.USER_CREATED)
+    with override_settings(EVENT_STREAMS_ALLOW_INSECURE_ENDPOINTS=True):
+        delivery = send_test_event(stream_id=stream.pk, event_type="user.created", actor=SYSTEM)
+    long_ago = timezone.now() - timedelta(days=30)
+    Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.FAILED, updated_at=long_ago)
+    redelivered: list[int] = []
+
+    def redeliver_now() -> None:
+        try:
+            redelivered.append(Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.PENDING))
+        finally:
+            connections.close_all()
+
+    def redeliver_meanwhile(**kwargs: Any) -> None:
+        """Between retention's choice of the delivery and its deletion, a redelivery makes it pending (owed)."""
+        if not redelivered:
+            thread = threading.Thread(target=redeliver_now)
+            thread.start()
+            thread.join(1)  # with the row locked, the redelivery waits for the deletion
+            redelivered.append(0)
+
+    pre_delete.connect(redeliver_meanwhile, sender=Delivery)
+    try:
+        prune_finished()
+    finally:
+        pre_delete.disconnect(redeliver_meanwhile, sender=Delivery)
+    time.sleep(0.5)
+    # Either the redelivery came first and the delivery stays, owed, or the deletion did and it found none.
+    assert Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.PENDING).exists() == (redelivered[0] == 1)
