@@ -128,3 +128,35 @@ def test_a_redelivery_committing_while_retention_deletes_the_delivery_is_never_l
     time.sleep(0.5)
     # Either the redelivery came first and the delivery stays, owed, or the deletion did and it found none.
     assert Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.PENDING).exists() == (redelivered[0] == 1)
+
+
+def test_an_update_locks_its_user_alone_not_the_connection(connection: Connection) -> None:
+    """Updates of different users of one connection do not wait on each other: the update locks the user's row
+    only (``FOR UPDATE OF``), not the connection it reads along."""
+    from users.services import update_user
+
+    data: Any = {"connection": connection.name, "email": "bo@example.com", "password": "Str0ng!Passw0rd-1"}
+    user = create_user(data=data, actor=SYSTEM)
+    held, release = threading.Event(), threading.Event()
+
+    def hold_the_connection() -> None:
+        try:
+            with transaction.atomic():
+                Connection.objects.select_for_update().get(pk=connection.pk)  # another update's lock, say
+                held.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold_the_connection)
+    holder.start()
+    try:
+        assert held.wait(10)
+        with transaction.atomic():
+            with db.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '500ms'")
+            updated = update_user(user_id=user.user_id, data={"given_name": "Bo"}, actor=SYSTEM)
+        assert updated.given_name == "Bo"
+    finally:
+        release.set()
+        holder.join()

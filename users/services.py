@@ -259,7 +259,8 @@ def _apply_changes(
 ) -> User:
     data: Mapping[str, Any] = changed  # read field by field below
     try:
-        user = User.objects.select_for_update().select_related("connection").get(pk=pk)
+        # Only the user's row: locking its connection too would make every update in a connection wait on the others.
+        user = User.objects.select_for_update(of=("self",)).select_related("connection").get(pk=pk)
     except User.DoesNotExist as exc:
         raise UserNotFound() from exc  # deleted meanwhile
     changes: dict[str, Any] = {}
