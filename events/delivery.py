@@ -431,10 +431,8 @@ def record_attempts(stream_id: str, token: str, batch: list[Delivery], outcomes:
             EventStream.objects.filter(pk=stream.pk).update(consecutive_failures=stream.consecutive_failures)
         if reached and stream.status == EventStreamStatus.ENABLED:
             _disable_after_failures(stream, now, why=f"{limit} consecutive failures")
-        if ended_failed and stream.status == EventStreamStatus.ENABLED:
-            total_limit = int(settings.EVENT_STREAMS_DISABLE_AFTER_TOTAL_FAILURES)
-            if Delivery.objects.filter(stream_id=stream_id, status=DeliveryStatus.FAILED).count() >= total_limit:
-                _disable_after_failures(stream, now, why=f"{total_limit} failed deliveries")
+        if ended_failed and stream.status == EventStreamStatus.ENABLED and at_total_failure_limit(stream_id):
+            _disable_after_failures(stream, now, why="the failed-deliveries limit")
     return stream
 
 
@@ -453,6 +451,14 @@ def _failed_fields(delivery: Delivery, outcome: Outcome, now: datetime) -> dict[
             wait = max(wait, min(outcome.retry_after, float(settings.EVENT_STREAMS_RETRY_MAX_SECONDS)))
         return fields | {"next_attempt_at": now + timedelta(seconds=wait)}
     return fields | {"status": DeliveryStatus.FAILED}
+
+
+def at_total_failure_limit(stream_id: str) -> bool:
+    """Whether the stream holds ``EVENT_STREAMS_DISABLE_AFTER_TOTAL_FAILURES`` failed deliveries or more (Auth0's
+    "5000 total failures": the worker disables such a stream, and it cannot be enabled again until fewer remain).
+    One index range scan."""
+    limit = int(settings.EVENT_STREAMS_DISABLE_AFTER_TOTAL_FAILURES)
+    return Delivery.objects.filter(stream_id=stream_id, status=DeliveryStatus.FAILED).count() >= limit
 
 
 # The last error of the pending deliveries a disabled stream fails (``why`` goes to the log).

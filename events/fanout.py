@@ -37,9 +37,6 @@ from events.rows import adapted, insert_rows
 
 # pg_advisory_xact_lock's key for fan-outs ("fan" + "out" in ASCII): one fan-out at a time on a database.
 _LOCK_KEY = 0x66616E_6F7574
-# What ``events.delivery`` writes on the pending deliveries of a stream it disables after failures: the deliveries
-# of events written before it did so, fanned out after, get the same.
-_DISABLED_ERROR = DISABLED_ERROR
 
 
 def fan_out() -> int:
@@ -102,7 +99,7 @@ def _write(pending: PendingEvents) -> int:
             {
                 "event_type": pending.type,
                 "status": DeliveryStatus.FAILED if failed else DeliveryStatus.PENDING,
-                "last_error": _DISABLED_ERROR if failed else "",
+                "last_error": DISABLED_ERROR if failed else "",
                 "next_attempt_at": pending.time,
                 "created_at": pending.time,
                 "updated_at": now if failed else pending.time,

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,6 +25,7 @@ from django.utils.translation import gettext as _
 from core.actors import Actor
 from core.crypto import decrypt_secret, encrypt_secret
 from core.errors import FieldCode, FieldError, PayloadValidationError
+from events.delivery import at_total_failure_limit
 from events.endpoints import check_webhook_endpoint
 from events.errors import DeliveryNotFound, EventStreamDisabled, EventStreamNotFound, TooManyFailedDeliveries
 from events.fanout import fan_out, hold_fan_outs
@@ -167,7 +167,7 @@ def update_event_stream(
     """
     stream = _locked(stream_id)
     enabling = status == EventStreamStatus.ENABLED and stream.status != EventStreamStatus.ENABLED
-    if enabling and failed_delivery_count(stream.id) >= int(settings.EVENT_STREAMS_DISABLE_AFTER_TOTAL_FAILURES):
+    if enabling and at_total_failure_limit(stream.id):
         raise TooManyFailedDeliveries()
     if not isinstance(name, _Unset):
         stream.name = name
@@ -190,11 +190,6 @@ def update_event_stream(
         enqueue_delivery(stream.id)
     logger.info("event stream updated id=%s by %s", stream.id, actor)
     return stream
-
-
-def failed_delivery_count(stream_id: str) -> int:
-    """The stream's deliveries in state ``failed`` (Auth0's "total failures"; one index range scan)."""
-    return Delivery.objects.filter(stream_id=stream_id, status=DeliveryStatus.FAILED).count()
 
 
 @transaction.atomic
