@@ -36,6 +36,8 @@ if not (CHROMIUM and CHROMEDRIVER):
     )
 webdriver = pytest.importorskip("selenium.webdriver", reason="browser tests need selenium (pip install '.[dev]')")
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
 @pytest.fixture
@@ -102,6 +104,9 @@ def test_a_user_follows_a_ticket_through_the_reset_page(browser, live_server_url
     _shot(driver, "02-weak-password-refused")
 
     _submit(driver, NEW_PASSWORD)
+    # The form posts, the server hashes with bcrypt, then redirects: wait for the
+    # navigation instead of reading the URL while the reset page is still shown.
+    WebDriverWait(driver, 15).until(expected_conditions.url_contains("/health"))
     landed = urlsplit(driver.current_url)
     assert f"{landed.scheme}://{landed.netloc}{landed.path}" == result_url
     assert parse_qs(landed.query) == {
