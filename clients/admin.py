@@ -23,7 +23,7 @@ from django.utils.translation import ngettext
 
 from clients.models import Client
 from clients.scopes import SCOPE_DESCRIPTIONS
-from clients.services import create_client, rotate_client_secret, set_client_active
+from clients.services import create_client, rotate_client_secret, set_client_active, update_client
 from core.actors import admin_actor
 
 
@@ -66,7 +66,7 @@ class ClientAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Client, form: forms.ModelForm, change: bool) -> None:
         if change:
-            super().save_model(request, obj, form, change)
+            self._update(request, obj, form)
             return
         # The form's choices already restrict scopes and connections to valid ones.
         client, secret = create_client(
@@ -103,9 +103,26 @@ class ClientAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/clients/client/secrets.html", context)
 
+    def _update(self, request: HttpRequest, obj: Client, form: forms.ModelForm) -> None:
+        """A change goes through the services the API and the commands use (``update_client``,
+        ``set_client_active``), so their checks and log lines apply here too; only what the form changed is passed."""
+        actor = admin_actor(request)
+        data = form.cleaned_data
+        changed = set(form.changed_data)
+        client = update_client(
+            client_id=obj.client_id,
+            name=data["name"] if "name" in changed else None,
+            scopes=data["scopes"] if "scopes" in changed else None,
+            connections=[c.name for c in data["connections"]] if "connections" in changed else None,
+            actor=actor,
+        )
+        if "is_active" in changed:
+            set_client_active(client_id=obj.client_id, active=data["is_active"], actor=actor)
+        client.refresh_from_db()
+        form.instance = client
+
     def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool) -> None:
-        if change:
-            super().save_related(request, form, formsets, change)
+        """Nothing: ``create_client`` and ``update_client`` set the connections themselves."""
 
     @admin.action(description=_("Rotate the secret of the selected clients"))
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet[Client]) -> HttpResponse:

@@ -97,3 +97,25 @@ def test_deactivate_and_activate_actions(admin_client):
     admin_client.post("/admin/clients/client/", {"action": "activate", "_selected_action": [client.pk]})
     client.refresh_from_db()
     assert client.is_active is True
+
+
+def test_changing_a_client_goes_through_the_services(admin_client, connection, caplog):
+    """The change form calls ``update_client`` and ``set_client_active`` (their checks and log lines), not a plain
+    model save: only what changed is passed on."""
+    client, _secret = create_client(name="ops", scopes="read:users", actor=SYSTEM)
+    caplog.set_level("INFO", logger="clients.services")
+    response = admin_client.post(
+        f"/admin/clients/client/{client.pk}/change/",
+        {"name": "ops renamed", "scopes": ["read:users", "create:users"], "connections": [connection.pk]},
+    )
+    assert response.status_code == 302, response.context and response.context["adminform"].form.errors
+    client.refresh_from_db()
+    assert client.name == "ops renamed"
+    assert client.scopes == ["read:users", "create:users"]
+    assert list(client.connections.all()) == [connection]
+    assert not client.is_active
+    messages = [r.getMessage() for r in caplog.records if r.name == "clients.services"]
+    assert any(
+        m.startswith(f"client updated client_id={client.client_id} fields=name,scopes,connections") for m in messages
+    ), messages
+    assert any(m.startswith(f"client deactivated client_id={client.client_id}") for m in messages), messages
