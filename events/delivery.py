@@ -43,7 +43,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from urllib.parse import urlsplit
 
 import urllib3
 from django.conf import settings
@@ -53,9 +52,9 @@ from django.utils.dateparse import parse_datetime
 from standardwebhooks.webhooks import Webhook
 
 from core.crypto import decrypt_secret
-from events.endpoints import insecure_endpoints_allowed, is_public_address, resolve
+from events.endpoints import Endpoint, insecure_endpoints_allowed, is_public_address, parse_endpoint, resolve
 from events.envelope import structured_body
-from events.errors import UnsafeDestination
+from events.errors import InvalidWebhookEndpoint, UnsafeDestination
 from events.models import (
     AuthorizationMethod,
     Delivery,
@@ -179,17 +178,20 @@ class Sender:
     receiver closes it) and never follows redirects. ``close`` leaves it to the next ``Sender`` whose check finds
     the same address (``IdlePools``: the next task of the stream skips the TCP and TLS handshakes). The secrets are
     decrypted once. ``matches(stream)`` says whether a (re-read) stream still has this endpoint and these secrets.
+
+    A stored endpoint that ``events.endpoints.parse_endpoint`` refuses (a port of 0, say, stored before that was
+    refused) is never called: each attempt fails at once, as for a refused address.
     """
 
     def __init__(self, stream: EventStream) -> None:
         self.stream_id = stream.id
         self._config = _sender_config(stream)
-        parts = urlsplit(stream.webhook_endpoint)
-        self.host = parts.hostname or ""
-        self.secure = parts.scheme == "https"
-        self.port = parts.port or (443 if self.secure else 80)
-        self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        self.host_header = parts.netloc.rsplit("@", 1)[-1]
+        self.endpoint: Endpoint | None = None
+        self.refusal = ""
+        try:
+            self.endpoint = parse_endpoint(stream.webhook_endpoint)
+        except InvalidWebhookEndpoint as exc:
+            self.refusal = f"the webhook endpoint cannot be called: {exc.message}"[:_ERROR_MAX]
         self.authorization = _authorization_header(stream)
         self.webhook = Webhook(decrypt_secret(stream.signing_secret_encrypted))
         self.pool: urllib3.HTTPConnectionPool | None = None
@@ -203,11 +205,11 @@ class Sender:
             IDLE_POOLS.keep(self._pool_key, self.pool)
             self.pool = None
 
-    def _connect(self) -> urllib3.HTTPConnectionPool:
+    def _connect(self, endpoint: Endpoint) -> urllib3.HTTPConnectionPool:
         if self.pool is None:
-            address = _pinned_address(self.host, self.port)
+            address = _pinned_address(endpoint.host, endpoint.port)
             timeout = float(settings.EVENT_STREAMS_TIMEOUT_SECONDS)
-            self._pool_key = (self.secure, self.host, self.port, address, timeout)
+            self._pool_key = (endpoint.secure, endpoint.host, endpoint.port, address, timeout)
             self.pool = IDLE_POOLS.take(self._pool_key)
             if self.pool is not None:
                 return self.pool
@@ -216,21 +218,31 @@ class Sender:
             self.pool = (
                 urllib3.HTTPSConnectionPool(
                     address,
-                    self.port,
+                    endpoint.port,
                     timeout=pool_timeout,
                     retries=False,
                     maxsize=1,
-                    server_hostname=self.host,
-                    assert_hostname=self.host,
+                    server_hostname=endpoint.host,
+                    assert_hostname=endpoint.host,
                 )
-                if self.secure
-                else urllib3.HTTPConnectionPool(address, self.port, timeout=pool_timeout, retries=False, maxsize=1)
+                if endpoint.secure
+                else urllib3.HTTPConnectionPool(address, endpoint.port, timeout=pool_timeout, retries=False, maxsize=1)
             )
         return self.pool
 
     def send(self, delivery: Delivery) -> Outcome:
         """Make one attempt at ``delivery`` and say how it went (never raises for the receiver's or the network's
         failures)."""
+        started = time.perf_counter()
+
+        def elapsed() -> float:
+            return round((time.perf_counter() - started) * 1000, 3)
+
+        endpoint = self.endpoint
+        if endpoint is None:
+            return Outcome(False, False, None, self.refusal, elapsed())
+        if not endpoint.secure and not insecure_endpoints_allowed():
+            return Outcome(False, False, None, "the endpoint is not https", elapsed())
         body, content_type = structured_body(delivery.event, stream_id=self.stream_id)
         now = timezone.now()
         headers = {
@@ -240,19 +252,12 @@ class Sender:
             "webhook-id": delivery.event_id,
             "webhook-timestamp": str(int(now.timestamp())),
             "webhook-signature": self.webhook.sign(delivery.event_id, now, body.decode("utf-8")),
-            "Host": self.host_header,
+            "Host": endpoint.host_header,
         }
-        started = time.perf_counter()
-
-        def elapsed() -> float:
-            return round((time.perf_counter() - started) * 1000, 3)
-
-        if not self.secure and not insecure_endpoints_allowed():
-            return Outcome(False, False, None, "the endpoint is not https", elapsed())
         try:
-            response = self._connect().urlopen(
+            response = self._connect(endpoint).urlopen(
                 "POST",
-                self.path,
+                endpoint.target,
                 body=body,
                 headers=headers,
                 redirect=False,
