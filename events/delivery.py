@@ -50,6 +50,7 @@ from django.db import connections, router, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from standardwebhooks.webhooks import Webhook
+from urllib3.connection import HTTPConnection as BaseHTTPConnection
 
 from core.crypto import decrypt_secret
 from events.endpoints import Endpoint, insecure_endpoints_allowed, is_public_address, parse_endpoint, resolve
@@ -170,6 +171,40 @@ class IdlePools:
 IDLE_POOLS = IdlePools()
 
 
+class _ReuseAware:
+    """A connection pool that notes whether the connection it handed out last was already open (kept alive from an
+    earlier request) or is new: urllib3 replaces a connection it finds closed before reusing it, but a receiver
+    whose idle timeout fires as the request arrives closes it after that check."""
+
+    reused = False
+
+    def _get_conn(self, timeout: float | None = None) -> BaseHTTPConnection:
+        conn: BaseHTTPConnection = super()._get_conn(timeout)  # type: ignore[misc]
+        self.reused = not conn.is_closed
+        return conn
+
+
+class _HTTPPool(_ReuseAware, urllib3.HTTPConnectionPool):
+    pass
+
+
+class _HTTPSPool(_ReuseAware, urllib3.HTTPSConnectionPool):
+    pass
+
+
+# What a receiver closing a kept-alive connection under a request looks like before any byte of an answer: the
+# status line never came (``RemoteDisconnected``, a ``ConnectionResetError``), the connection was reset or the
+# request could not be written (``BrokenPipeError``). A timeout or a partial answer is not among them.
+_CLOSED_UNDER_REQUEST = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
+
+
+def _closed_before_answer(exc: BaseException) -> bool:
+    """Whether ``exc`` (urllib3 wraps the socket's error in a ``ProtocolError``) says the connection was closed
+    before any byte of an answer arrived."""
+    causes = [exc, *(arg for arg in exc.args if isinstance(arg, BaseException))]
+    return any(isinstance(cause, _CLOSED_UNDER_REQUEST) for cause in causes)
+
+
 class Sender:
     """Sends deliveries to one stream's endpoint as it is now, over one kept-alive connection.
 
@@ -178,6 +213,11 @@ class Sender:
     receiver closes it) and never follows redirects. ``close`` leaves it to the next ``Sender`` whose check finds
     the same address (``IdlePools``: the next task of the stream skips the TCP and TLS handshakes). The secrets are
     decrypted once. ``matches(stream)`` says whether a (re-read) stream still has this endpoint and these secrets.
+
+    A kept-alive connection the receiver closed under a request (its idle timeout, between two batches) is not the
+    receiver's failure: a request on a *reused* connection that fails before any byte of an answer arrived is sent
+    again at once, once, on a new connection to the same checked address (so the address check holds for it too);
+    its outcome is the attempt's. A request on a new connection that fails so is an ordinary failed attempt.
 
     A stored endpoint that ``events.endpoints.parse_endpoint`` refuses (a port of 0, say, stored before that was
     refused) is never called: each attempt fails at once, as for a refused address.
@@ -194,7 +234,7 @@ class Sender:
             self.refusal = f"the webhook endpoint cannot be called: {exc.message}"[:_ERROR_MAX]
         self.authorization = _authorization_header(stream)
         self.webhook = Webhook(decrypt_secret(stream.signing_secret_encrypted))
-        self.pool: urllib3.HTTPConnectionPool | None = None
+        self.pool: _HTTPPool | _HTTPSPool | None = None
         self._pool_key: tuple[object, ...] = ()
 
     def matches(self, stream: EventStream) -> bool:
@@ -205,18 +245,19 @@ class Sender:
             IDLE_POOLS.keep(self._pool_key, self.pool)
             self.pool = None
 
-    def _connect(self, endpoint: Endpoint) -> urllib3.HTTPConnectionPool:
+    def _connect(self, endpoint: Endpoint) -> _HTTPPool | _HTTPSPool:
         if self.pool is None:
             address = _pinned_address(endpoint.host, endpoint.port)
             timeout = float(settings.EVENT_STREAMS_TIMEOUT_SECONDS)
             self._pool_key = (endpoint.secure, endpoint.host, endpoint.port, address, timeout)
-            self.pool = IDLE_POOLS.take(self._pool_key)
-            if self.pool is not None:
-                return self.pool
+            kept = IDLE_POOLS.take(self._pool_key)
+            if isinstance(kept, _HTTPPool | _HTTPSPool):
+                self.pool = kept
+                return kept
             pool_timeout = urllib3.Timeout(connect=timeout, read=timeout)
             # The pool connects to the checked address; the host name goes to SNI, the certificate check and Host.
             self.pool = (
-                urllib3.HTTPSConnectionPool(
+                _HTTPSPool(
                     address,
                     endpoint.port,
                     timeout=pool_timeout,
@@ -226,9 +267,36 @@ class Sender:
                     assert_hostname=endpoint.host,
                 )
                 if endpoint.secure
-                else urllib3.HTTPConnectionPool(address, endpoint.port, timeout=pool_timeout, retries=False, maxsize=1)
+                else _HTTPPool(address, endpoint.port, timeout=pool_timeout, retries=False, maxsize=1)
             )
         return self.pool
+
+    def _post(self, endpoint: Endpoint, body: bytes, headers: dict[str, str]) -> urllib3.BaseHTTPResponse:
+        """One request; a reused connection closed under it before any answer is replaced once (see the class)."""
+        pool = self._connect(endpoint)
+        try:
+            return pool.urlopen(
+                "POST",
+                endpoint.target,
+                body=body,
+                headers=headers,
+                redirect=False,
+                assert_same_host=False,
+                preload_content=True,
+            )
+        except (OSError, urllib3.exceptions.HTTPError) as exc:
+            if not (pool.reused and _closed_before_answer(exc)):
+                raise
+        # urllib3 dropped the closed connection: the pool opens a new one, to the same checked address.
+        return self._connect(endpoint).urlopen(
+            "POST",
+            endpoint.target,
+            body=body,
+            headers=headers,
+            redirect=False,
+            assert_same_host=False,
+            preload_content=True,
+        )
 
     def send(self, delivery: Delivery) -> Outcome:
         """Make one attempt at ``delivery`` and say how it went (never raises for the receiver's or the network's
@@ -255,15 +323,7 @@ class Sender:
             "Host": endpoint.host_header,
         }
         try:
-            response = self._connect(endpoint).urlopen(
-                "POST",
-                endpoint.target,
-                body=body,
-                headers=headers,
-                redirect=False,
-                assert_same_host=False,
-                preload_content=True,
-            )
+            response = self._post(endpoint, body, headers)
         except UnsafeDestination as exc:
             return Outcome(False, False, None, str(exc), elapsed())
         except (OSError, urllib3.exceptions.HTTPError) as exc:

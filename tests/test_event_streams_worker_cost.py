@@ -255,3 +255,48 @@ def test_the_sweep_leaves_alone_a_stream_whose_overdue_delivery_waits_on_its_sub
         assert sweep_deliveries() == []  # nothing can be sent before the retry, whose task is queued
         Delivery.objects.filter(pk=first.pk).update(next_attempt_at=timezone.now() - timedelta(minutes=1))
         assert sweep_deliveries() == [stream.id]
+
+
+def test_a_kept_alive_connection_closed_under_a_request_is_replaced_at_once_without_a_failed_attempt():
+    """The receiver's idle timeout closes the kept connection as the next task's request arrives: the request goes
+    again at once on a new connection, and no attempt fails (nor waits for a backoff)."""
+    with receiver(keep_alive=True, close_idle_after=0.2) as hook:
+        make_stream(hook.url)
+        emit_users("auth0|a")
+        run_ready_tasks()
+        time.sleep(0.3)  # idle for longer than the receiver keeps a connection
+        emit_users("auth0|b")
+        run_ready_tasks()
+        assert (len(hook.received), hook.dropped) == (2, 1)
+        assert hook.received[0].port != hook.received[1].port  # the second went on a new connection
+    rows = Delivery.objects.prefetch_related("attempts").order_by("pk")
+    assert [(d.status, [a.status for a in d.attempts.all()]) for d in rows] == [
+        (DeliveryStatus.DELIVERED, ["delivered"]),
+        (DeliveryStatus.DELIVERED, ["delivered"]),
+    ]
+
+
+def test_a_new_connection_closed_under_its_request_is_a_failed_attempt_sent_once():
+    with receiver(keep_alive=True, drop=1) as hook:
+        make_stream(hook.url)
+        emit_users("auth0|a")
+        run_ready_tasks()
+        assert (len(hook.received), hook.dropped) == (0, 1)  # not sent again: the receiver itself refused it
+    delivery = Delivery.objects.get()
+    assert (delivery.status, delivery.attempt_count) == (DeliveryStatus.PENDING, 1)  # retried after the backoff
+    assert delivery.last_error.startswith("ProtocolError")
+
+
+def test_a_kept_alive_connection_closed_under_a_request_and_its_resend_is_one_failed_attempt():
+    with receiver(keep_alive=True, close_idle_after=0.2) as hook:
+        make_stream(hook.url)
+        emit_users("auth0|a")
+        run_ready_tasks()
+        time.sleep(0.3)
+        hook.drop = 2  # the kept connection's request, and the new connection's as well
+        emit_users("auth0|b")
+        run_ready_tasks()
+        assert (len(hook.received), hook.dropped) == (1, 2)  # sent again once, not more
+    delivery = Delivery.objects.get(subject="auth0|b")
+    assert (delivery.status, delivery.attempt_count) == (DeliveryStatus.PENDING, 1)
+    assert [a.status for a in delivery.attempts.all()] == ["failed"]
