@@ -52,7 +52,7 @@ from django.utils.dateparse import parse_datetime
 from standardwebhooks.webhooks import Webhook
 from urllib3.connection import HTTPConnection as BaseHTTPConnection
 
-from core.crypto import decrypt_secret
+from core.crypto import SecretDecryptionError, decrypt_secret
 from events.endpoints import Endpoint, insecure_endpoints_allowed, is_public_address, parse_endpoint, resolve
 from events.envelope import structured_body
 from events.errors import InvalidWebhookEndpoint, UnsafeDestination
@@ -127,6 +127,22 @@ def _pinned_address(host: str, port: int) -> str:
     if not insecure_endpoints_allowed() and not all(is_public_address(a) for a in addresses):
         raise UnsafeDestination(f"{host} resolves to a non-public address")
     return str(addresses[0])
+
+
+def unreadable_secrets(stream: EventStream) -> list[str]:
+    """The names of the stream's stored secrets no configured key opens (``webhook_authorization``,
+    ``signing_secret``), in that order; empty when both decrypt. Names only: a value is never logged."""
+    stored = (
+        ("webhook_authorization", stream.authorization_secret_encrypted),
+        ("signing_secret", stream.signing_secret_encrypted),
+    )
+    unreadable = []
+    for name, token in stored:
+        try:
+            decrypt_secret(token)
+        except SecretDecryptionError:
+            unreadable.append(name)
+    return unreadable
 
 
 def _authorization_header(stream: EventStream) -> str:
@@ -212,7 +228,9 @@ class Sender:
     connection pool then reaches only that checked address (its one connection is re-opened to it when the
     receiver closes it) and never follows redirects. ``close`` leaves it to the next ``Sender`` whose check finds
     the same address (``IdlePools``: the next task of the stream skips the TCP and TLS handshakes). The secrets are
-    decrypted once. ``matches(stream)`` says whether a (re-read) stream still has this endpoint and these secrets.
+    decrypted once: ``core.crypto.SecretDecryptionError`` when no configured key opens them (the worker then
+    disables the stream: ``disable_for_unreadable_secret``). ``matches(stream)`` says whether a (re-read) stream
+    still has this endpoint and these secrets.
 
     A kept-alive connection the receiver closed under a request (its idle timeout, between two batches) is not the
     receiver's failure: a request on a *reused* connection that fails before any byte of an answer arrived is sent
@@ -544,3 +562,44 @@ def _disable_after_failures(stream: EventStream, now: datetime, *, why: str) -> 
         updated_at=now,
     )
     logger.warning("event stream disabled after %s id=%s (%s pending deliveries failed)", why, stream.pk, failed)
+
+
+def disable_for_unreadable_secret(stream_id: str, token: str, batch: list[Delivery]) -> EventStream | None:
+    """The worker's answer to a stream whose stored secret no configured key opens (``SECRET_KEY`` changed without
+    the old key in ``SECRET_KEY_FALLBACKS``, or the value was altered): no request can be authorised or signed, and
+    every task of the stream would fail alike while the recovery sweep queued it again, for ever.
+
+    The outcome is bounded and says what to do: the stream is disabled (``disabled_reason="undecryptable"``) and
+    one ERROR line names it and the unreadable fields (never a value); ``batch``'s claims (``token``'s) are released
+    without an attempt. Its deliveries, and those fanned out later, stay *pending*, not failed: the receiver did
+    nothing wrong, and nothing is lost while the operator mends it. The operator sends the authorization again (a
+    PATCH of ``destination``, which replaces an unreadable signing secret too and shows the new one) and enables the
+    stream (``events.services.update_event_stream`` refuses to enable it before); the pending deliveries go out
+    then. Returns the stream as it now is (``None``: deleted meanwhile); one whose secrets were replaced meanwhile
+    is left as it is.
+    """
+    now = timezone.now()
+    connection = connections[router.db_for_write(EventStream)]
+    with transaction.atomic(using=connection.alias):
+        stream = get_stream(stream_id, lock=True)
+        if stream is None:
+            return None
+        Delivery.objects.filter(pk__in=[delivery.pk for delivery in batch], claimed_by=token).update(
+            claimed_until=None, claimed_by="", updated_at=now
+        )
+        unreadable = unreadable_secrets(stream)
+        if not unreadable or stream.status != EventStreamStatus.ENABLED:
+            return stream
+        stream.status, stream.disabled_reason = EventStreamStatus.DISABLED, DisabledReason.UNDECRYPTABLE
+        EventStream.objects.filter(pk=stream.pk).update(
+            status=stream.status, disabled_reason=stream.disabled_reason, updated_at=now
+        )
+        waiting = Delivery.objects.filter(stream_id=stream_id, status=DeliveryStatus.PENDING).count()
+    logger.error(
+        "event stream disabled: its stored %s cannot be decrypted with SECRET_KEY or SECRET_KEY_FALLBACKS id=%s"
+        " (%s deliveries wait, pending: send the webhook_authorization again, then enable the stream)",
+        " and ".join(unreadable),
+        stream_id,
+        waiting,
+    )
+    return stream
