@@ -365,19 +365,44 @@ def _sender_config(stream: EventStream) -> tuple[str, ...]:
     )
 
 
+# While a batch is sent, the stream's row is read again before the next request once this many requests were made,
+# or once this many seconds passed, since it was last read: a stream disabled meanwhile (an operator's PATCH), given
+# another endpoint or secrets, or deleted, stops the batch there. The bound: after the change commits, at most
+# ``RECHECK_EVERY`` more requests start, none of them more than ``RECHECK_SECONDS`` after the last read (plus the
+# request in flight, up to ``EVENT_STREAMS_TIMEOUT_SECONDS``). A full batch of fast sends costs
+# ``CLAIM_BATCH // RECHECK_EVERY - 1`` reads of one row, not one per delivery.
+RECHECK_EVERY = 5
+RECHECK_SECONDS = 1.0
+
+
 def send_batch(sender: Sender, batch: list[Delivery], *, consecutive_failures: int) -> list[Outcome]:
     """Attempt ``batch`` in order; stops after the attempt that brings the stream's run of failures (now
     ``consecutive_failures``) to ``EVENT_STREAMS_DISABLE_AFTER_FAILURES``: the stream is disabled there, and the
-    rest is not sent. Returns the outcomes of the attempts made, in order."""
+    rest is not sent. Stops too, within the bound ``RECHECK_EVERY`` describes, when the stream is no longer the
+    enabled one ``sender`` was made for (``_still_sending``). Returns the outcomes of the attempts made, in order;
+    ``record_attempts`` releases the rest, still pending."""
     limit = int(settings.EVENT_STREAMS_DISABLE_AFTER_FAILURES)
     outcomes: list[Outcome] = []
+    read_at, since_read = time.monotonic(), 0
     for delivery in batch:
+        if since_read >= RECHECK_EVERY or (outcomes and time.monotonic() - read_at >= RECHECK_SECONDS):
+            if not _still_sending(sender):
+                break
+            read_at, since_read = time.monotonic(), 0
         outcome = sender.send(delivery)
         outcomes.append(outcome)
+        since_read += 1
         consecutive_failures = 0 if outcome.delivered else consecutive_failures + 1
         if consecutive_failures >= limit:
             break
     return outcomes
+
+
+def _still_sending(sender: Sender) -> bool:
+    """Whether the stream ``sender`` sends for is still enabled, with the endpoint and secrets ``sender`` has (one
+    primary-key read)."""
+    stream = get_stream(sender.stream_id)
+    return stream is not None and stream.status == EventStreamStatus.ENABLED and sender.matches(stream)
 
 
 def get_stream(stream_id: str, *, lock: bool = False) -> EventStream | None:
