@@ -16,6 +16,9 @@ and carrying the stream's bearer or basic ``Authorization``, and records the att
   (``disabled_reason="failures"``) and fail its pending deliveries; the redelivery API queues them again. So does
   a delivery that fails when the stream already holds ``EVENT_STREAMS_DISABLE_AFTER_TOTAL_FAILURES`` - 1 failed
   ones (Auth0: 5000 total failures).
+- A stored secret no configured key opens (``SECRET_KEY`` changed without the old key in ``SECRET_KEY_FALLBACKS``):
+  no attempt; the stream is disabled (``disabled_reason="undecryptable"``), its deliveries kept pending until the
+  authorization is sent again and the stream enabled (``disable_for_unreadable_secret``).
 
 The request goes to the address the guard checked (``events.endpoints``): the host is resolved once, every
 address must be allowed, and the connection is made to that address with the original host name for SNI,
@@ -23,8 +26,10 @@ certificate checks and ``Host`` — a name that re-resolves elsewhere between ch
 Redirects are not followed (a 3xx is a failed attempt).
 
 The worker pays per task, not per event (issue 16): a claimed batch is sent in order over one kept-alive
-connection (``Sender``; kept for the stream's next task when its host still resolves to the same checked address)
-and recorded in one transaction (``record_attempts``), and the per-task statements are plain SQL.
+connection (``Sender``; kept for the stream's next task when its host still resolves to the same checked address;
+a request that the receiver's idle timeout cut on it is sent again at once on a new one) and recorded in one
+transaction (``record_attempts``), and the per-task statements are plain SQL. A batch reads its stream again every
+few requests (``send_batch``), so an operator's disable stops it within ``RECHECK_EVERY`` requests.
 
 A claim lasts ``EVENT_STREAMS_CLAIM_SECONDS``; a worker killed mid-delivery leaves a claim that lapses, and the
 worker's sweep (``events.recovery``) queues the stream again, so the delivery is sent again (at least once).
