@@ -16,6 +16,9 @@ and carrying the stream's bearer or basic ``Authorization``, and records the att
   (``disabled_reason="failures"``) and fail its pending deliveries; the redelivery API queues them again. So does
   a delivery that fails when the stream already holds ``EVENT_STREAMS_DISABLE_AFTER_TOTAL_FAILURES`` - 1 failed
   ones (Auth0: 5000 total failures).
+- A stored secret no configured key opens (``SECRET_KEY`` changed without the old key in ``SECRET_KEY_FALLBACKS``):
+  no attempt; the stream is disabled (``disabled_reason="undecryptable"``), its deliveries kept pending until the
+  authorization is sent again and the stream enabled (``disable_for_unreadable_secret``).
 
 The request goes to the address the guard checked (``events.endpoints``): the host is resolved once, every
 address must be allowed, and the connection is made to that address with the original host name for SNI,
@@ -23,8 +26,10 @@ certificate checks and ``Host`` — a name that re-resolves elsewhere between ch
 Redirects are not followed (a 3xx is a failed attempt).
 
 The worker pays per task, not per event (issue 16): a claimed batch is sent in order over one kept-alive
-connection (``Sender``; kept for the stream's next task when its host still resolves to the same checked address)
-and recorded in one transaction (``record_attempts``), and the per-task statements are plain SQL.
+connection (``Sender``; kept for the stream's next task when its host still resolves to the same checked address;
+a request that the receiver's idle timeout cut on it is sent again at once on a new one) and recorded in one
+transaction (``record_attempts``), and the per-task statements are plain SQL. A batch reads its stream again every
+few requests (``send_batch``), so an operator's disable stops it within ``RECHECK_EVERY`` requests.
 
 A claim lasts ``EVENT_STREAMS_CLAIM_SECONDS``; a worker killed mid-delivery leaves a claim that lapses, and the
 worker's sweep (``events.recovery``) queues the stream again, so the delivery is sent again (at least once).
@@ -43,7 +48,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from urllib.parse import urlsplit
 
 import urllib3
 from django.conf import settings
@@ -51,11 +55,12 @@ from django.db import connections, router, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from standardwebhooks.webhooks import Webhook
+from urllib3.connection import HTTPConnection as BaseHTTPConnection
 
-from core.crypto import decrypt_secret
-from events.endpoints import insecure_endpoints_allowed, is_public_address, resolve
+from core.crypto import SecretDecryptionError, decrypt_secret
+from events.endpoints import Endpoint, insecure_endpoints_allowed, is_public_address, parse_endpoint, resolve
 from events.envelope import structured_body
-from events.errors import UnsafeDestination
+from events.errors import InvalidWebhookEndpoint, UnsafeDestination
 from events.models import (
     AuthorizationMethod,
     Delivery,
@@ -129,6 +134,22 @@ def _pinned_address(host: str, port: int) -> str:
     return str(addresses[0])
 
 
+def unreadable_secrets(stream: EventStream) -> list[str]:
+    """The names of the stream's stored secrets no configured key opens (``webhook_authorization``,
+    ``signing_secret``), in that order; empty when both decrypt. Names only: a value is never logged."""
+    stored = (
+        ("webhook_authorization", stream.authorization_secret_encrypted),
+        ("signing_secret", stream.signing_secret_encrypted),
+    )
+    unreadable = []
+    for name, token in stored:
+        try:
+            decrypt_secret(token)
+        except SecretDecryptionError:
+            unreadable.append(name)
+    return unreadable
+
+
 def _authorization_header(stream: EventStream) -> str:
     secret = decrypt_secret(stream.authorization_secret_encrypted)
     if stream.authorization_method == AuthorizationMethod.BASIC:
@@ -171,6 +192,40 @@ class IdlePools:
 IDLE_POOLS = IdlePools()
 
 
+class _ReuseAware:
+    """A connection pool that notes whether the connection it handed out last was already open (kept alive from an
+    earlier request) or is new: urllib3 replaces a connection it finds closed before reusing it, but a receiver
+    whose idle timeout fires as the request arrives closes it after that check."""
+
+    reused = False
+
+    def _get_conn(self, timeout: float | None = None) -> BaseHTTPConnection:
+        conn: BaseHTTPConnection = super()._get_conn(timeout)  # type: ignore[misc]
+        self.reused = not conn.is_closed
+        return conn
+
+
+class _HTTPPool(_ReuseAware, urllib3.HTTPConnectionPool):
+    pass
+
+
+class _HTTPSPool(_ReuseAware, urllib3.HTTPSConnectionPool):
+    pass
+
+
+# What a receiver closing a kept-alive connection under a request looks like before any byte of an answer: the
+# status line never came (``RemoteDisconnected``, a ``ConnectionResetError``), the connection was reset or the
+# request could not be written (``BrokenPipeError``). A timeout or a partial answer is not among them.
+_CLOSED_UNDER_REQUEST = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
+
+
+def _closed_before_answer(exc: BaseException) -> bool:
+    """Whether ``exc`` (urllib3 wraps the socket's error in a ``ProtocolError``) says the connection was closed
+    before any byte of an answer arrived."""
+    causes = [exc, *(arg for arg in exc.args if isinstance(arg, BaseException))]
+    return any(isinstance(cause, _CLOSED_UNDER_REQUEST) for cause in causes)
+
+
 class Sender:
     """Sends deliveries to one stream's endpoint as it is now, over one kept-alive connection.
 
@@ -178,21 +233,31 @@ class Sender:
     connection pool then reaches only that checked address (its one connection is re-opened to it when the
     receiver closes it) and never follows redirects. ``close`` leaves it to the next ``Sender`` whose check finds
     the same address (``IdlePools``: the next task of the stream skips the TCP and TLS handshakes). The secrets are
-    decrypted once. ``matches(stream)`` says whether a (re-read) stream still has this endpoint and these secrets.
+    decrypted once: ``core.crypto.SecretDecryptionError`` when no configured key opens them (the worker then
+    disables the stream: ``disable_for_unreadable_secret``). ``matches(stream)`` says whether a (re-read) stream
+    still has this endpoint and these secrets.
+
+    A kept-alive connection the receiver closed under a request (its idle timeout, between two batches) is not the
+    receiver's failure: a request on a *reused* connection that fails before any byte of an answer arrived is sent
+    again at once, once, on a new connection to the same checked address (so the address check holds for it too);
+    its outcome is the attempt's. A request on a new connection that fails so is an ordinary failed attempt.
+
+    A stored endpoint that ``events.endpoints.parse_endpoint`` refuses (a port of 0, say, stored before that was
+    refused) is never called: each attempt fails at once, as for a refused address.
     """
 
     def __init__(self, stream: EventStream) -> None:
         self.stream_id = stream.id
         self._config = _sender_config(stream)
-        parts = urlsplit(stream.webhook_endpoint)
-        self.host = parts.hostname or ""
-        self.secure = parts.scheme == "https"
-        self.port = parts.port or (443 if self.secure else 80)
-        self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        self.host_header = parts.netloc.rsplit("@", 1)[-1]
+        self.endpoint: Endpoint | None = None
+        self.refusal = ""
+        try:
+            self.endpoint = parse_endpoint(stream.webhook_endpoint)
+        except InvalidWebhookEndpoint as exc:
+            self.refusal = f"the webhook endpoint cannot be called: {exc.message}"[:_ERROR_MAX]
         self.authorization = _authorization_header(stream)
         self.webhook = Webhook(decrypt_secret(stream.signing_secret_encrypted))
-        self.pool: urllib3.HTTPConnectionPool | None = None
+        self.pool: _HTTPPool | _HTTPSPool | None = None
         self._pool_key: tuple[object, ...] = ()
 
     def matches(self, stream: EventStream) -> bool:
@@ -203,34 +268,72 @@ class Sender:
             IDLE_POOLS.keep(self._pool_key, self.pool)
             self.pool = None
 
-    def _connect(self) -> urllib3.HTTPConnectionPool:
+    def _connect(self, endpoint: Endpoint) -> _HTTPPool | _HTTPSPool:
         if self.pool is None:
-            address = _pinned_address(self.host, self.port)
+            address = _pinned_address(endpoint.host, endpoint.port)
             timeout = float(settings.EVENT_STREAMS_TIMEOUT_SECONDS)
-            self._pool_key = (self.secure, self.host, self.port, address, timeout)
-            self.pool = IDLE_POOLS.take(self._pool_key)
-            if self.pool is not None:
-                return self.pool
+            self._pool_key = (endpoint.secure, endpoint.host, endpoint.port, address, timeout)
+            kept = IDLE_POOLS.take(self._pool_key)
+            if isinstance(kept, _HTTPPool | _HTTPSPool):
+                self.pool = kept
+                return kept
             pool_timeout = urllib3.Timeout(connect=timeout, read=timeout)
             # The pool connects to the checked address; the host name goes to SNI, the certificate check and Host.
             self.pool = (
-                urllib3.HTTPSConnectionPool(
+                _HTTPSPool(
                     address,
-                    self.port,
+                    endpoint.port,
                     timeout=pool_timeout,
                     retries=False,
                     maxsize=1,
-                    server_hostname=self.host,
-                    assert_hostname=self.host,
+                    server_hostname=endpoint.host,
+                    assert_hostname=endpoint.host,
                 )
-                if self.secure
-                else urllib3.HTTPConnectionPool(address, self.port, timeout=pool_timeout, retries=False, maxsize=1)
+                if endpoint.secure
+                else _HTTPPool(address, endpoint.port, timeout=pool_timeout, retries=False, maxsize=1)
             )
         return self.pool
+
+    def _post(self, endpoint: Endpoint, body: bytes, headers: dict[str, str]) -> urllib3.BaseHTTPResponse:
+        """One request; a reused connection closed under it before any answer is replaced once (see the class)."""
+        pool = self._connect(endpoint)
+        try:
+            return pool.urlopen(
+                "POST",
+                endpoint.target,
+                body=body,
+                headers=headers,
+                redirect=False,
+                assert_same_host=False,
+                preload_content=True,
+            )
+        except (OSError, urllib3.exceptions.HTTPError) as exc:
+            if not (pool.reused and _closed_before_answer(exc)):
+                raise
+        # urllib3 dropped the closed connection: the pool opens a new one, to the same checked address.
+        return self._connect(endpoint).urlopen(
+            "POST",
+            endpoint.target,
+            body=body,
+            headers=headers,
+            redirect=False,
+            assert_same_host=False,
+            preload_content=True,
+        )
 
     def send(self, delivery: Delivery) -> Outcome:
         """Make one attempt at ``delivery`` and say how it went (never raises for the receiver's or the network's
         failures)."""
+        started = time.perf_counter()
+
+        def elapsed() -> float:
+            return round((time.perf_counter() - started) * 1000, 3)
+
+        endpoint = self.endpoint
+        if endpoint is None:
+            return Outcome(False, False, None, self.refusal, elapsed())
+        if not endpoint.secure and not insecure_endpoints_allowed():
+            return Outcome(False, False, None, "the endpoint is not https", elapsed())
         body, content_type = structured_body(delivery.event, stream_id=self.stream_id)
         now = timezone.now()
         headers = {
@@ -240,25 +343,10 @@ class Sender:
             "webhook-id": delivery.event_id,
             "webhook-timestamp": str(int(now.timestamp())),
             "webhook-signature": self.webhook.sign(delivery.event_id, now, body.decode("utf-8")),
-            "Host": self.host_header,
+            "Host": endpoint.host_header,
         }
-        started = time.perf_counter()
-
-        def elapsed() -> float:
-            return round((time.perf_counter() - started) * 1000, 3)
-
-        if not self.secure and not insecure_endpoints_allowed():
-            return Outcome(False, False, None, "the endpoint is not https", elapsed())
         try:
-            response = self._connect().urlopen(
-                "POST",
-                self.path,
-                body=body,
-                headers=headers,
-                redirect=False,
-                assert_same_host=False,
-                preload_content=True,
-            )
+            response = self._post(endpoint, body, headers)
         except UnsafeDestination as exc:
             return Outcome(False, False, None, str(exc), elapsed())
         except (OSError, urllib3.exceptions.HTTPError) as exc:
@@ -282,19 +370,44 @@ def _sender_config(stream: EventStream) -> tuple[str, ...]:
     )
 
 
+# While a batch is sent, the stream's row is read again before the next request once this many requests were made,
+# or once this many seconds passed, since it was last read: a stream disabled meanwhile (an operator's PATCH), given
+# another endpoint or secrets, or deleted, stops the batch there. The bound: after the change commits, at most
+# ``RECHECK_EVERY`` more requests start, none of them more than ``RECHECK_SECONDS`` after the last read (plus the
+# request in flight, up to ``EVENT_STREAMS_TIMEOUT_SECONDS``). A full batch of fast sends costs
+# ``CLAIM_BATCH // RECHECK_EVERY - 1`` reads of one row, not one per delivery.
+RECHECK_EVERY = 5
+RECHECK_SECONDS = 1.0
+
+
 def send_batch(sender: Sender, batch: list[Delivery], *, consecutive_failures: int) -> list[Outcome]:
     """Attempt ``batch`` in order; stops after the attempt that brings the stream's run of failures (now
     ``consecutive_failures``) to ``EVENT_STREAMS_DISABLE_AFTER_FAILURES``: the stream is disabled there, and the
-    rest is not sent. Returns the outcomes of the attempts made, in order."""
+    rest is not sent. Stops too, within the bound ``RECHECK_EVERY`` describes, when the stream is no longer the
+    enabled one ``sender`` was made for (``_still_sending``). Returns the outcomes of the attempts made, in order;
+    ``record_attempts`` releases the rest, still pending."""
     limit = int(settings.EVENT_STREAMS_DISABLE_AFTER_FAILURES)
     outcomes: list[Outcome] = []
+    read_at, since_read = time.monotonic(), 0
     for delivery in batch:
+        if since_read >= RECHECK_EVERY or (outcomes and time.monotonic() - read_at >= RECHECK_SECONDS):
+            if not _still_sending(sender):
+                break
+            read_at, since_read = time.monotonic(), 0
         outcome = sender.send(delivery)
         outcomes.append(outcome)
+        since_read += 1
         consecutive_failures = 0 if outcome.delivered else consecutive_failures + 1
         if consecutive_failures >= limit:
             break
     return outcomes
+
+
+def _still_sending(sender: Sender) -> bool:
+    """Whether the stream ``sender`` sends for is still enabled, with the endpoint and secrets ``sender`` has (one
+    primary-key read)."""
+    stream = get_stream(sender.stream_id)
+    return stream is not None and stream.status == EventStreamStatus.ENABLED and sender.matches(stream)
 
 
 def get_stream(stream_id: str, *, lock: bool = False) -> EventStream | None:
@@ -479,3 +592,44 @@ def _disable_after_failures(stream: EventStream, now: datetime, *, why: str) -> 
         updated_at=now,
     )
     logger.warning("event stream disabled after %s id=%s (%s pending deliveries failed)", why, stream.pk, failed)
+
+
+def disable_for_unreadable_secret(stream_id: str, token: str, batch: list[Delivery]) -> EventStream | None:
+    """The worker's answer to a stream whose stored secret no configured key opens (``SECRET_KEY`` changed without
+    the old key in ``SECRET_KEY_FALLBACKS``, or the value was altered): no request can be authorised or signed, and
+    every task of the stream would fail alike while the recovery sweep queued it again, for ever.
+
+    The outcome is bounded and says what to do: the stream is disabled (``disabled_reason="undecryptable"``) and
+    one ERROR line names it and the unreadable fields (never a value); ``batch``'s claims (``token``'s) are released
+    without an attempt. Its deliveries, and those fanned out later, stay *pending*, not failed: the receiver did
+    nothing wrong, and nothing is lost while the operator mends it. The operator sends the authorization again (a
+    PATCH of ``destination``, which replaces an unreadable signing secret too and shows the new one) and enables the
+    stream (``events.services.update_event_stream`` refuses to enable it before); the pending deliveries go out
+    then. Returns the stream as it now is (``None``: deleted meanwhile); one whose secrets were replaced meanwhile
+    is left as it is.
+    """
+    now = timezone.now()
+    connection = connections[router.db_for_write(EventStream)]
+    with transaction.atomic(using=connection.alias):
+        stream = get_stream(stream_id, lock=True)
+        if stream is None:
+            return None
+        Delivery.objects.filter(pk__in=[delivery.pk for delivery in batch], claimed_by=token).update(
+            claimed_until=None, claimed_by="", updated_at=now
+        )
+        unreadable = unreadable_secrets(stream)
+        if not unreadable or stream.status != EventStreamStatus.ENABLED:
+            return stream
+        stream.status, stream.disabled_reason = EventStreamStatus.DISABLED, DisabledReason.UNDECRYPTABLE
+        EventStream.objects.filter(pk=stream.pk).update(
+            status=stream.status, disabled_reason=stream.disabled_reason, updated_at=now
+        )
+        waiting = Delivery.objects.filter(stream_id=stream_id, status=DeliveryStatus.PENDING).count()
+    logger.error(
+        "event stream disabled: its stored %s cannot be decrypted with SECRET_KEY or SECRET_KEY_FALLBACKS id=%s"
+        " (%s deliveries wait, pending: send the webhook_authorization again, then enable the stream)",
+        " and ".join(unreadable),
+        stream_id,
+        waiting,
+    )
+    return stream

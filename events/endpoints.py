@@ -7,24 +7,36 @@ a webhook must not become a way into the internal network. ``EVENT_STREAMS_ALLOW
 
 ``check_webhook_endpoint`` runs when a stream is created or its endpoint changed; the delivery worker checks again
 the address it actually connects to (``events.delivery``), so a name that later resolves elsewhere (DNS rebinding)
-gains nothing.
+gains nothing. An endpoint must also be one a request can reach: a port from 1 to 65535 (``:0`` is no port: it
+used to be taken for the scheme's default), a valid host name or IP address, no blank or control character.
+``parse_endpoint`` is the part both share: the worker reads the stored endpoint with it, and an endpoint it refuses
+is a failed attempt there, never a request to some other port.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from core.errors import FieldError
+from core.errors import FieldCode, FieldError
 from events.errors import EventStreamErrorCode, InvalidWebhookEndpoint
 
 ENDPOINT_FIELD = "destination.configuration.webhook_endpoint"
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# No URL holds these (RFC 3986): a blank (any Unicode space) or a C0/C1 control character.
+_BLANK_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+# One label of a DNS name in its ASCII (IDNA) form: 1 to 63 letters, digits, hyphens (not at either end) or
+# underscores (which resolvers accept in names).
+_LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)", re.IGNORECASE)
+_MAX_HOST_LENGTH = 253
 
 
 def insecure_endpoints_allowed() -> bool:
@@ -40,10 +52,65 @@ def is_public_address(address: IPAddress) -> bool:
     return address.is_global and not address.is_multicast
 
 
-def _refuse(message: str) -> InvalidWebhookEndpoint:
-    return InvalidWebhookEndpoint(
-        message, errors=[FieldError(ENDPOINT_FIELD, EventStreamErrorCode.INSECURE_ENDPOINT, message)]
+def _refuse(message: str, code: str = EventStreamErrorCode.INSECURE_ENDPOINT) -> InvalidWebhookEndpoint:
+    return InvalidWebhookEndpoint(message, errors=[FieldError(ENDPOINT_FIELD, code, message)])
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A webhook endpoint's parts, as a request to it needs them."""
+
+    secure: bool
+    host: str
+    port: int
+    # The request target: the path ("/" when empty) and the query; a fragment is not sent.
+    target: str
+    # ``Host``: the URL's authority (host and any port as written).
+    host_header: str
+
+
+def parse_endpoint(url: str) -> Endpoint:
+    """``url``'s parts. Raises ``InvalidWebhookEndpoint`` (field code ``INSECURE_ENDPOINT``) when it is not an
+    absolute ``http(s)`` URL with a host or carries user information, and (``FORMAT``) when its port is not a number
+    from 1 to 65535: ``urlsplit`` reads ``:0`` as port 0, which a caller's ``port or 443`` would turn into 443."""
+    not_a_url = _("The webhook endpoint must be an absolute http or https URL.")
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise _refuse(not_a_url) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _refuse(not_a_url)
+    if parts.username is not None or parts.password is not None:
+        raise _refuse(_("The webhook endpoint must not contain credentials: use webhook_authorization."))
+    try:
+        port = parts.port
+    except ValueError:  # not digits, or above 65535
+        port = 0
+    if port == 0:
+        raise _refuse(_("The webhook endpoint's port must be a number from 1 to 65535."), FieldCode.FORMAT)
+    secure = parts.scheme == "https"
+    return Endpoint(
+        secure=secure,
+        host=parts.hostname,
+        port=port or (443 if secure else 80),
+        target=(parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
+        host_header=parts.netloc.rsplit("@", 1)[-1],
     )
+
+
+def _valid_host(host: str) -> bool:
+    """Whether ``host`` (a URL's host, IPv6 brackets removed) is an IP address or a DNS name: labels as ``_LABEL``
+    says once IDNA-encoded, at most 253 characters, an empty one only as the root's final dot."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    try:
+        name = host.encode("idna").decode("ascii").removesuffix(".")
+    except UnicodeError:  # an empty or overlong label
+        return False
+    return 0 < len(name) <= _MAX_HOST_LENGTH and all(_LABEL.fullmatch(label) for label in name.split("."))
 
 
 def resolve(host: str, port: int) -> list[IPAddress]:
@@ -58,30 +125,28 @@ def resolve(host: str, port: int) -> list[IPAddress]:
 
 
 def check_webhook_endpoint(url: str) -> None:
-    """Refuse an endpoint the service must not call: raises ``InvalidWebhookEndpoint`` (400 ``invalid_body``, field
-    code ``INSECURE_ENDPOINT`` on ``destination.configuration.webhook_endpoint``) when
+    """Refuse an endpoint the service must not or cannot call: raises ``InvalidWebhookEndpoint`` (400
+    ``invalid_body``, a field error on ``destination.configuration.webhook_endpoint``) when
 
     - it is not an absolute ``http(s)`` URL with a host, or carries user information (credentials belong in
-      ``webhook_authorization``);
-    - its scheme is not ``https`` and insecure endpoints are not allowed;
+      ``webhook_authorization``): field code ``INSECURE_ENDPOINT``;
+    - it holds a blank or control character, its port is not a number from 1 to 65535 (``:0`` included), or its host
+      is neither an IP address nor a valid DNS name: ``FORMAT``;
+    - its scheme is not ``https`` and insecure endpoints are not allowed: ``INSECURE_ENDPOINT``;
     - its host does not resolve, or resolves to any address that is not public (``is_public_address``), unless
-      insecure endpoints are allowed.
+      insecure endpoints are allowed: ``INSECURE_ENDPOINT``.
     """
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise _refuse(_("The webhook endpoint must be an absolute http or https URL.")) from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _refuse(_("The webhook endpoint must be an absolute http or https URL."))
-    if parts.username is not None or parts.password is not None:
-        raise _refuse(_("The webhook endpoint must not contain credentials: use webhook_authorization."))
+    endpoint = parse_endpoint(url)
+    if _BLANK_OR_CONTROL.search(url):
+        raise _refuse(_("The webhook endpoint must not contain blanks or control characters."), FieldCode.FORMAT)
+    if not _valid_host(endpoint.host):
+        raise _refuse(_("The webhook endpoint's host is not a valid host name or IP address."), FieldCode.FORMAT)
     if insecure_endpoints_allowed():
         return
-    if parts.scheme != "https":
+    if not endpoint.secure:
         raise _refuse(_("The webhook endpoint must use https."))
     try:
-        addresses = resolve(parts.hostname, port or 443)
+        addresses = resolve(endpoint.host, endpoint.port)
     except (OSError, UnicodeError, ValueError):
         raise _refuse(_("The webhook endpoint's host does not resolve.")) from None
     if not addresses or not all(is_public_address(a) for a in addresses):

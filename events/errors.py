@@ -6,7 +6,9 @@ from enum import StrEnum
 
 from django.utils.translation import gettext_lazy as _
 
-from core.errors import DomainError, ErrorCode
+from core.errors import DomainError, ErrorCode, FieldCode, FieldError
+
+AUTHORIZATION_FIELD = "destination.configuration.webhook_authorization"
 
 
 class EventStreamErrorCode(StrEnum):
@@ -17,6 +19,7 @@ class EventStreamErrorCode(StrEnum):
     INEXISTENT_DELIVERY = "inexistent_delivery"
     EVENT_STREAM_DISABLED = "event_stream_disabled"
     TOO_MANY_FAILED_DELIVERIES = "too_many_failed_deliveries"
+    SECRET_UNREADABLE = "event_stream_secret_unreadable"  # noqa: S105 (an error code, not a secret)
     # Field code of ``destination.configuration.webhook_endpoint``: not https, or not a public address.
     INSECURE_ENDPOINT = "INSECURE_ENDPOINT"
 
@@ -52,6 +55,24 @@ class TooManyFailedDeliveries(DomainError):
     default_message = _(
         "The event stream has too many failed deliveries to be enabled: redeliver them first, then enable it"
     )
+
+
+class EventStreamSecretUnreadable(DomainError):
+    """Enabling a stream whose stored webhook authorization or signing secret no configured key opens (the
+    ``SECRET_KEY`` changed without the old key in ``SECRET_KEY_FALLBACKS``): it could send nothing. The PATCH that
+    sends ``webhook_authorization`` with its secret again (and enables the stream, or precedes the enable) mends it
+    (``events.services.update_event_stream``)."""
+
+    status = 400
+    code = EventStreamErrorCode.SECRET_UNREADABLE
+    default_message = _(
+        "The event stream's stored webhook authorization can no longer be decrypted (the service's secret key "
+        "changed): send destination.configuration.webhook_authorization with its token or password to enable it"
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.errors = [FieldError(AUTHORIZATION_FIELD, FieldCode.OBJECT_MISSING_REQUIRED_PROPERTY, self.message)]
 
 
 class InvalidWebhookEndpoint(DomainError):

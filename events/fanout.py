@@ -66,10 +66,7 @@ def hold_fan_outs() -> None:
 
 def _write(pending: PendingEvents) -> int:
     """Insert ``pending``'s events and their deliveries (conflicts skipped); returns the number of events."""
-    streams = {
-        stream.pk: stream
-        for stream in EventStream.objects.filter(pk__in=list(pending.stream_ids)).only("status", "disabled_reason")
-    }
+    streams = _target_streams(pending.stream_ids)
     targets = [streams[stream_id] for stream_id in pending.stream_ids if stream_id in streams]
     if not targets:
         return 0
@@ -110,3 +107,25 @@ def _write(pending: PendingEvents) -> int:
         rows.extend((stream.pk, event_id, subject, *tail.values()) for event_id, subject, _obj in items)
     insert_rows(Delivery, fields, rows, ignore_conflicts=True)
     return len(items)
+
+
+def _target_streams(stream_ids: list[str]) -> dict[str, EventStream]:
+    """The streams of ``stream_ids`` that still exist (their status and ``disabled_reason``), by id.
+
+    On PostgreSQL their rows are locked ``FOR SHARE`` until the fan-out commits, so it serialises with the worker's
+    disable after failures (``events.delivery.record_attempts``, under the row's ``FOR UPDATE``): either the disable
+    waits for the fan-out and then fails the pending deliveries it wrote, or the fan-out waits for the disable and
+    reads the stream disabled (its deliveries are written failed). Read without the lock, a fan-out could see the
+    stream enabled, and commit pending deliveries after the disable failed the others. Streams are locked in id
+    order; fan-outs share the locks (and take turns anyway). SQLite's write lock serialises them already.
+    """
+    if not stream_ids:
+        return {}
+    if db.vendor == "postgresql":
+        table = db.ops.quote_name(EventStream._meta.db_table)
+        marks = ", ".join(["%s"] * len(stream_ids))
+        sql = f"SELECT id, status, disabled_reason FROM {table} WHERE id IN ({marks}) ORDER BY id FOR SHARE"  # noqa: S608
+        streams = list(EventStream.objects.raw(sql, sorted(stream_ids)))
+    else:
+        streams = list(EventStream.objects.filter(pk__in=stream_ids).only("status", "disabled_reason"))
+    return {stream.pk: stream for stream in streams}

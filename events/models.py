@@ -78,11 +78,14 @@ class EventStreamStatus(models.TextChoices):
 
 
 class DisabledReason(models.TextChoices):
-    """Why a stream is disabled: ``""`` while enabled or when an operator disabled it, ``failures`` when the worker
-    disabled it after a sustained run of failed deliveries (``EVENT_STREAMS_DISABLE_AFTER_FAILURES``)."""
+    """Why a stream is disabled: ``""`` while enabled or when an operator disabled it; ``failures`` when the worker
+    disabled it after a sustained run of failed deliveries (``EVENT_STREAMS_DISABLE_AFTER_FAILURES``; its pending
+    deliveries failed with it); ``undecryptable`` when the worker found a stored secret no configured key opens
+    (``events.delivery.disable_for_unreadable_secret``; its deliveries wait, pending)."""
 
     NONE = "", _("Not disabled by the service")
     FAILURES = "failures", _("Disabled after consecutive delivery failures")
+    UNDECRYPTABLE = "undecryptable", _("Disabled: a stored secret cannot be decrypted")
 
 
 class DestinationType(models.TextChoices):

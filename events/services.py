@@ -2,7 +2,8 @@
 
 One function per use case: ``create_event_stream``, ``update_event_stream``, ``delete_event_stream``,
 ``send_test_event``, ``redeliver``. Raises ``EventStreamNotFound`` (404), ``DeliveryNotFound`` (404),
-``EventStreamDisabled`` (400), ``TooManyFailedDeliveries`` (400), ``InvalidWebhookEndpoint`` (400) and
+``EventStreamDisabled`` (400), ``TooManyFailedDeliveries`` (400), ``EventStreamSecretUnreadable`` (400),
+``InvalidWebhookEndpoint`` (400) and
 ``PayloadValidationError`` (400, an unknown event type). The shape of a request (types, lengths, required keys)
 is the serializer's business; these functions decide what the domain decides: allowed endpoints, known event
 types, encryption of secrets.
@@ -25,9 +26,15 @@ from django.utils.translation import gettext as _
 from core.actors import Actor
 from core.crypto import decrypt_secret, encrypt_secret
 from core.errors import FieldCode, FieldError, PayloadValidationError
-from events.delivery import at_total_failure_limit
+from events.delivery import at_total_failure_limit, unreadable_secrets
 from events.endpoints import check_webhook_endpoint
-from events.errors import DeliveryNotFound, EventStreamDisabled, EventStreamNotFound, TooManyFailedDeliveries
+from events.errors import (
+    DeliveryNotFound,
+    EventStreamDisabled,
+    EventStreamNotFound,
+    EventStreamSecretUnreadable,
+    TooManyFailedDeliveries,
+)
 from events.fanout import fan_out, hold_fan_outs
 from events.models import (
     AuthorizationMethod,
@@ -140,6 +147,13 @@ def create_event_stream(
     return stream
 
 
+def _renew_unreadable_signing_secret(stream: EventStream) -> None:
+    """A new signing secret in place of a stored one no configured key opens (nothing else can ever sign again)."""
+    if "signing_secret" in unreadable_secrets(stream):
+        stream.signing_secret_encrypted = encrypt_secret(new_signing_secret())
+        logger.warning("event stream signing secret replaced (the stored one could not be decrypted) id=%s", stream.id)
+
+
 def _locked(stream_id: str) -> EventStream:
     try:
         return EventStream.objects.select_for_update().get(pk=stream_id)
@@ -161,9 +175,15 @@ def update_event_stream(
     """Change what was sent (Auth0's PATCH); arguments left ``UNSET`` keep their values.
 
     Setting ``status`` to ``enabled`` clears the failure count and the ``disabled_reason``, and wakes the worker for
-    the deliveries queued meanwhile (redeliveries). Raises ``EventStreamNotFound``, ``TooManyFailedDeliveries`` when
-    enabling a disabled stream that holds ``EVENT_STREAMS_DISABLE_AFTER_TOTAL_FAILURES`` failed deliveries or more
-    (Auth0's rule), and what ``create_event_stream`` raises for the same fields.
+    the deliveries queued meanwhile (redeliveries, and those a stream disabled for an unreadable secret kept
+    pending). Raises ``EventStreamNotFound``, ``TooManyFailedDeliveries`` when enabling a disabled stream that holds
+    ``EVENT_STREAMS_DISABLE_AFTER_TOTAL_FAILURES`` failed deliveries or more (Auth0's rule),
+    ``EventStreamSecretUnreadable`` when enabling a stream whose stored secrets no configured key opens (it could
+    send nothing: ``events.delivery.disable_for_unreadable_secret``) and this update does not replace them, and
+    what ``create_event_stream`` raises for the same fields.
+
+    A new ``authorization`` also replaces a stored signing secret no configured key opens with a new one (the old
+    one is lost with the old ``SECRET_KEY``; the receiver must be given the new one: the API's answer shows it).
     """
     stream = _locked(stream_id)
     enabling = status == EventStreamStatus.ENABLED and stream.status != EventStreamStatus.ENABLED
@@ -178,6 +198,9 @@ def update_event_stream(
         stream.webhook_endpoint = webhook_endpoint
     if not isinstance(authorization, _Unset):
         _apply_authorization(stream, authorization)
+        _renew_unreadable_signing_secret(stream)
+    if enabling and unreadable_secrets(stream):
+        raise EventStreamSecretUnreadable()
     if not isinstance(status, _Unset):
         stream.status = status
         if status == EventStreamStatus.ENABLED:

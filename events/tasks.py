@@ -14,8 +14,18 @@ from django_tasks_db.backend import DatabaseBackend
 from django_tasks_db.compat import TaskResultStatus
 from django_tasks_db.models import DBTaskResult, get_date_max
 
+from core.crypto import SecretDecryptionError
 from core.tasks import task
-from events.delivery import Sender, claim_due, get_stream, next_retry_at, record_attempts, send_batch, worker_name
+from events.delivery import (
+    Sender,
+    claim_due,
+    disable_for_unreadable_secret,
+    get_stream,
+    next_retry_at,
+    record_attempts,
+    send_batch,
+    worker_name,
+)
 from events.fanout import fan_out
 from events.models import EventStreamStatus
 
@@ -103,7 +113,11 @@ def deliver_due(stream_id: str) -> int:
             if sender is None or not sender.matches(stream):
                 if sender is not None:
                     sender.close()
-                sender = Sender(stream)
+                try:
+                    sender = Sender(stream)
+                except SecretDecryptionError:  # SECRET_KEY changed without its fallback: the stream waits, disabled
+                    sender, stream = None, disable_for_unreadable_secret(stream_id, token, batch)
+                    continue
             outcomes = send_batch(sender, batch, consecutive_failures=stream.consecutive_failures)
             made += len(outcomes)
             stream = record_attempts(stream_id, token, batch, outcomes)

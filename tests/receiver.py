@@ -30,13 +30,22 @@ class Received:
 @dataclass
 class Receiver:
     """``answers``: (status, headers, delay seconds) per request in turn; then ``default``. ``keep_alive``: answer
-    in HTTP/1.1 and keep the connection open (else HTTP/1.0, one request per connection)."""
+    in HTTP/1.1 and keep the connection open (else HTTP/1.0, one request per connection).
+
+    ``close_idle_after``: a kept-alive connection idle for longer than this (seconds since its last answer) is
+    closed when its next request arrives, without an answer: a server whose idle timeout fires as the request comes
+    in (a close that crosses the request, which the sender's check of the connection before reusing it cannot
+    see; a connection closed well before is noticed there). ``drop``: that many requests, whatever their
+    connection, are met the same way. Such requests are counted in ``dropped``, not recorded in ``received``."""
 
     url: str = ""
     received: list[Received] = field(default_factory=list)
     answers: list[tuple[int, dict[str, str], float]] = field(default_factory=list)
     default: tuple[int, dict[str, str], float] = (200, {}, 0.0)
     keep_alive: bool = False
+    close_idle_after: float | None = None
+    drop: int = 0
+    dropped: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     arrived: threading.Condition = field(default_factory=threading.Condition)
 
@@ -61,7 +70,23 @@ def receiver(**kwargs: Any) -> Iterator[Receiver]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1" if state.keep_alive else "HTTP/1.0"
 
+        answered_at: float | None = None  # this connection's last answer
+
+        def _drop(self) -> bool:
+            limit = state.close_idle_after
+            idle = None if self.answered_at is None else time.monotonic() - self.answered_at
+            with state.lock:
+                if state.drop:
+                    state.drop -= 1
+                elif limit is None or idle is None or idle <= limit:
+                    return False
+                state.dropped += 1
+            self.close_connection = True  # closed unanswered, its body unread
+            return True
+
         def do_POST(self) -> None:
+            if self._drop():
+                return
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             with state.lock:
                 state.received.append(
@@ -78,6 +103,7 @@ def receiver(**kwargs: Any) -> Iterator[Receiver]:
             self.send_header("Content-Length", "2")
             self.end_headers()
             self.wfile.write(b"ok")
+            self.answered_at = time.monotonic()
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

@@ -349,6 +349,52 @@ def test_patching_in_a_private_endpoint_is_refused(streams_api, stream):
     assert EventStream.objects.get(pk=stream["id"]).webhook_endpoint == PUBLIC_ENDPOINT
 
 
+PORT_MESSAGE = "The webhook endpoint's port must be a number from 1 to 65535."
+
+
+def test_an_endpoint_on_port_0_is_refused_in_auth0s_envelope(streams_api):
+    body = invalid(streams_api.post(STREAMS, _with_endpoint("https://93.184.215.14:0/hook"), format="json"))
+    assert body == {
+        "statusCode": 400,
+        "error": "Bad Request",
+        "message": PORT_MESSAGE,
+        "errorCode": "invalid_body",
+        "errors": [{"field": "destination.configuration.webhook_endpoint", "code": "FORMAT", "message": PORT_MESSAGE}],
+    }
+    assert EventStream.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("https://93.184.215.14:0/hook", PORT_MESSAGE),  # port 0 was taken for 443
+        ("https://93.184.215.14:00/hook", PORT_MESSAGE),
+        ("https://93.184.215.14:65536/hook", PORT_MESSAGE),
+        ("https://93.184.215.14:-1/hook", PORT_MESSAGE),
+        ("https://[::1]:0/hook", PORT_MESSAGE),
+        ("https://93.184.215.14/a hook", "The webhook endpoint must not contain blanks or control characters."),
+        ("https://93.184.215.14/hook\x01", "The webhook endpoint must not contain blanks or control characters."),
+        ("https://hooks..example.com/", "The webhook endpoint's host is not a valid host name or IP address."),
+        ("https://%31%32/hook", "The webhook endpoint's host is not a valid host name or IP address."),
+        ("https://-hooks.example.com/", "The webhook endpoint's host is not a valid host name or IP address."),
+    ],
+)
+@pytest.mark.parametrize("insecure_allowed", [False, True])
+def test_impossible_endpoints_are_refused_at_create_and_patch(
+    streams_api, stream, settings, url, message, insecure_allowed
+):
+    settings.EVENT_STREAMS_ALLOW_INSECURE_ENDPOINTS = insecure_allowed  # a development setup refuses them too
+    created = invalid(streams_api.post(STREAMS, _with_endpoint(url), format="json"))
+    destination = _with_endpoint(url)["destination"]
+    patched = invalid(streams_api.patch(stream_url(stream["id"]), {"destination": destination}, format="json"))
+    for body in (created, patched):
+        assert (body["errorCode"], body["message"]) == ("invalid_body", message)
+        assert body["errors"] == [
+            {"field": "destination.configuration.webhook_endpoint", "code": "FORMAT", "message": message}
+        ]
+    assert EventStream.objects.get().webhook_endpoint == PUBLIC_ENDPOINT
+
+
 def test_insecure_endpoints_can_be_allowed_for_development(streams_api, settings):
     settings.EVENT_STREAMS_ALLOW_INSECURE_ENDPOINTS = True
     response = streams_api.post(STREAMS, _with_endpoint("http://127.0.0.1:9999/hook"), format="json")

@@ -5,19 +5,25 @@ authorised; retries, ordering, loss-free bulk, a killed worker, the SSRF guard, 
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.db import transaction
 from django.test import override_settings
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 from standardwebhooks.webhooks import Webhook
 
 from core.actors import SYSTEM
+from events.delivery import disable_for_unreadable_secret
 from events.errors import TooManyFailedDeliveries
+from events.fanout import fan_out
 from events.models import Delivery, DeliveryStatus, Event, EventStream, PendingEvents
+from events.recovery import sweep_deliveries
 from events.services import (
     WebhookAuthorization,
     create_event_stream,
@@ -378,3 +384,99 @@ def test_a_test_event_is_delivered_with_its_purpose(stream, hook, run_tasks):
     (event,) = drain(run_tasks, hook, 1)
     assert event["id"] == delivery.event_id and event["a0purpose"] == "test" and event["type"] == "user.created"
     assert "user_id" in event["data"]["object"]
+
+
+# --- a secret no key opens --------------------------------------------------------------------------------------
+
+
+def test_a_stream_whose_secrets_no_key_opens_is_disabled_and_its_deliveries_wait_for_new_ones(
+    connection, stream, hook, run_tasks, scoped_client, settings, caplog
+):
+    """After a SECRET_KEY change without the old key in SECRET_KEY_FALLBACKS: one ERROR line and a disabled stream
+    (not a task failing for ever), deliveries kept pending, the API still answering; sending the authorization
+    again (which brings a new signing secret, shown once) and enabling the stream sends them."""
+    streams_api = scoped_client("read:event_streams update:event_streams")
+    old_signing_secret = signing_secret(stream)
+    data: Any = {"connection": connection.name, "email": "ann@example.com", "password": STRONG_PASSWORD}
+    create_user(data=data, actor=SYSTEM)
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "a-new-secret-key-without-the-old-one", []
+
+    run_tasks()
+    stream.refresh_from_db()
+    assert (stream.status, stream.disabled_reason) == ("disabled", "undecryptable")
+    delivery = Delivery.objects.get()
+    assert (delivery.status, delivery.attempt_count, delivery.claimed_by) == (DeliveryStatus.PENDING, 0, "")
+    assert not delivery.attempts.exists() and hook.received == []
+    (logged,) = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert stream.id in logged.getMessage() and "webhook_authorization and signing_secret" in logged.getMessage()
+    for secret in (TOKEN, old_signing_secret, stream.authorization_secret_encrypted):
+        assert secret not in caplog.text
+    Delivery.objects.update(next_attempt_at=timezone.now() - timedelta(minutes=5))
+    assert sweep_deliveries() == []  # not queued again: it waits for the operator
+    assert run_tasks() == 0
+
+    url = f"/api/v2/event-streams/{stream.id}"
+    got = streams_api.get(url)
+    assert (got.status_code, got.json()["status"]) == (200, "disabled")
+    refused = streams_api.patch(url, {"status": "enabled"}, format="json")
+    message = (
+        "The event stream's stored webhook authorization can no longer be decrypted (the service's secret key "
+        "changed): send destination.configuration.webhook_authorization with its token or password to enable it"
+    )
+    assert (refused.status_code, refused.json()) == (
+        400,
+        {
+            "statusCode": 400,
+            "error": "Bad Request",
+            "message": message,
+            "errorCode": "event_stream_secret_unreadable",
+            "errors": [
+                {
+                    "field": "destination.configuration.webhook_authorization",
+                    "code": "OBJECT_MISSING_REQUIRED_PROPERTY",
+                    "message": message,
+                }
+            ],
+        },
+    )
+    destination = {
+        "type": "webhook",
+        "configuration": {
+            "webhook_endpoint": hook.url,
+            "webhook_authorization": {"method": "bearer", "token": "a-new-token"},
+        },
+    }
+    patched = streams_api.patch(url, {"destination": destination}, format="json")
+    assert patched.status_code == 200, patched.json()
+    new_signing_secret = patched.json()["signing_secret"]
+    assert new_signing_secret.startswith("whsec_") and new_signing_secret != old_signing_secret
+    enabled = streams_api.patch(url, {"status": "enabled"}, format="json")
+    assert (enabled.status_code, enabled.json()["status"]) == (200, "enabled")
+    assert "signing_secret" not in enabled.json()  # shown once
+
+    (event,) = drain(run_tasks, hook, 1)
+    (request,) = hook.received
+    assert event["type"] == "user.created" and request.headers["authorization"] == "Bearer a-new-token"
+    Webhook(new_signing_secret).verify(request.body, request.headers)
+    assert Delivery.objects.get().status == DeliveryStatus.DELIVERED
+
+
+def test_events_owed_to_a_stream_disabled_for_an_unreadable_secret_are_fanned_out_pending(
+    connection, stream, hook, run_tasks, settings
+):
+    """Unlike a stream disabled after failures (whose pending deliveries fail), nothing fails here: events written
+    before the disable but fanned out after it wait, pending, with the others."""
+    data: Any = {"connection": connection.name, "email": "ann@example.com", "password": STRONG_PASSWORD}
+    create_user(data=data, actor=SYSTEM)  # owed to the stream, still in the outbox
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "a-new-secret-key-without-the-old-one", []
+    assert disable_for_unreadable_secret(stream.id, "no-claim", []) is not None
+    assert fan_out() == 1
+    delivery = Delivery.objects.get()
+    assert (delivery.status, delivery.last_error) == (DeliveryStatus.PENDING, "")
+    update_event_stream(
+        stream_id=stream.id,
+        authorization=WebhookAuthorization(method="bearer", token="a-new-token"),
+        status="enabled",
+        actor=SYSTEM,
+    )
+    assert [event["type"] for event in drain(run_tasks, hook, 1)] == ["user.created"]

@@ -1,5 +1,5 @@
 """Races of the event streams on PostgreSQL (issue 16, review): concurrent writers whose events must keep the order
-of the changes they describe, and fan-outs racing the deletion of a stream."""
+of the changes they describe, and fan-outs racing the deletion of a stream or the worker's disable after failures."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import threading
 import time
 from datetime import timedelta
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.db import connection as db
@@ -17,8 +18,10 @@ from django.utils import timezone
 
 from connections.models import Connection
 from core.actors import SYSTEM
+from events import fanout
+from events.delivery import Outcome, claim_due, record_attempts
 from events.fanout import fan_out
-from events.models import Delivery, DeliveryStatus, EventStream, EventType, PendingEvents
+from events.models import Delivery, DeliveryStatus, Event, EventStream, EventType, PendingEvents
 from events.outbox import emit
 from events.retention import prune_finished
 from events.services import WebhookAuthorization, create_event_stream, delete_event_stream, send_test_event
@@ -160,3 +163,78 @@ def test_an_update_locks_its_user_alone_not_the_connection(connection: Connectio
     finally:
         release.set()
         holder.join()
+
+
+def _failing_outcome() -> Outcome:
+    return Outcome(delivered=False, retryable=True, http_status=503, error="HTTP 503", duration_ms=1.0)
+
+
+def _owed_event_and_a_failing_batch(stream: EventStream) -> tuple[str, list[Delivery]]:
+    """A claimed delivery whose failure reaches the limit (1), and an event of the outbox owed to the stream."""
+    with override_settings(EVENT_STREAMS_ALLOW_INSECURE_ENDPOINTS=True):
+        send_test_event(stream_id=stream.pk, event_type="user.created", actor=SYSTEM)
+    token = "racing-worker"
+    batch = claim_due(stream.pk, token)
+    assert len(batch) == 1
+    with transaction.atomic():
+        emit("user.created", lambda: [("auth0|racer", {"user_id": "auth0|racer"})])
+    return token, batch
+
+
+def _no_pending_delivery_on_the_disabled_stream(stream: EventStream) -> None:
+    stream.refresh_from_db()
+    assert (stream.status, stream.disabled_reason) == ("disabled", "failures")
+    assert sorted(Delivery.objects.values_list("subject", "status")) == [
+        ("", DeliveryStatus.FAILED),
+        ("auth0|racer", DeliveryStatus.FAILED),
+    ]
+
+
+@override_settings(EVENT_STREAMS_DISABLE_AFTER_FAILURES=1)
+def test_a_fan_out_waits_for_the_workers_disable_and_writes_its_deliveries_failed() -> None:
+    stream = make_stream(EventType.USER_CREATED)
+    token, batch = _owed_event_and_a_failing_batch(stream)
+    disabled = threading.Event()
+
+    def disable() -> None:
+        try:
+            with transaction.atomic():
+                record_attempts(stream.pk, token, batch, [_failing_outcome()])  # disables it, under its row lock
+                disabled.set()
+                time.sleep(0.5)  # the fan-out reads the stream meanwhile
+        finally:
+            connections.close_all()
+
+    worker = threading.Thread(target=disable)
+    worker.start()
+    assert disabled.wait(10)
+    fan_out()
+    worker.join()
+    _no_pending_delivery_on_the_disabled_stream(stream)
+
+
+@override_settings(EVENT_STREAMS_DISABLE_AFTER_FAILURES=1)
+def test_the_workers_disable_waits_for_a_fan_out_under_way_and_fails_what_it_wrote() -> None:
+    stream = make_stream(EventType.USER_CREATED)
+    token, batch = _owed_event_and_a_failing_batch(stream)
+    reading, real_insert = threading.Event(), fanout.insert_rows
+
+    def slow_insert(model: Any, *args: Any, **kwargs: Any) -> Any:
+        if model is Event and not reading.is_set():
+            reading.set()  # the stream was read: the worker disables it now
+            time.sleep(0.5)
+        return real_insert(model, *args, **kwargs)
+
+    def disable() -> None:
+        try:
+            assert reading.wait(10)
+            record_attempts(stream.pk, token, batch, [_failing_outcome()])
+        finally:
+            connections.close_all()
+
+    worker = threading.Thread(target=disable)
+    worker.start()
+    with mock.patch.object(fanout, "insert_rows", slow_insert):
+        fan_out()
+    worker.join()
+    _no_pending_delivery_on_the_disabled_stream(stream)

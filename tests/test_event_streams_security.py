@@ -170,3 +170,27 @@ def test_the_admin_lists_streams_and_deliveries_without_secrets(admin_client, co
     delivery = Delivery.objects.get()
     assert admin_client.get("/admin/events/delivery/").status_code == 200
     assert delivery.event_id in admin_client.get(f"/admin/events/delivery/{delivery.pk}/change/").text
+
+
+def test_a_stored_endpoint_on_port_0_is_a_failed_attempt_never_a_request_to_443(connection, run_tasks):
+    """Stored before the check refused it (or written around it): the worker refuses to call it rather than send
+    the event to the scheme's default port."""
+    stream = create_event_stream(
+        name="crm",
+        subscriptions=["user.created"],
+        webhook_endpoint="https://93.184.215.14/events",
+        authorization=WebhookAuthorization(method="bearer", token="t"),
+        actor=SYSTEM,
+    )
+    EventStream.objects.filter(pk=stream.pk).update(webhook_endpoint="https://93.184.215.14:0/events")
+    _create(connection)
+    connect = mock.patch("urllib3.connection.HTTPConnection.connect", side_effect=AssertionError("connected"))
+    with _addresses("93.184.215.14"), connect as connected:
+        run_tasks()
+    assert connected.call_count == 0
+    delivery = Delivery.objects.get(stream=stream)
+    assert delivery.status == DeliveryStatus.FAILED  # not retried: the same endpoint would be refused again
+    assert delivery.last_error == (
+        "the webhook endpoint cannot be called: The webhook endpoint's port must be a number from 1 to 65535."
+    )
+    assert [attempt.status for attempt in delivery.attempts.all()] == ["failed"]

@@ -20,11 +20,11 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from core.actors import SYSTEM
-from events.delivery import IDLE_POOLS
+from events.delivery import CLAIM_BATCH, IDLE_POOLS, RECHECK_EVERY, Sender, send_batch
 from events.models import Delivery, DeliveryStatus, EventStream, EventStreamStatus
 from events.outbox import emit
 from events.recovery import sweep_deliveries
-from events.services import WebhookAuthorization, create_event_stream
+from events.services import WebhookAuthorization, create_event_stream, update_event_stream
 from events.tasks import deliver_stream, enqueue_delivery
 from jobs.taskworker import TaskWorker
 from tests.helpers import STRONG_PASSWORD, USERS
@@ -255,3 +255,116 @@ def test_the_sweep_leaves_alone_a_stream_whose_overdue_delivery_waits_on_its_sub
         assert sweep_deliveries() == []  # nothing can be sent before the retry, whose task is queued
         Delivery.objects.filter(pk=first.pk).update(next_attempt_at=timezone.now() - timedelta(minutes=1))
         assert sweep_deliveries() == [stream.id]
+
+
+def test_a_kept_alive_connection_closed_under_a_request_is_replaced_at_once_without_a_failed_attempt():
+    """The receiver's idle timeout closes the kept connection as the next task's request arrives: the request goes
+    again at once on a new connection, and no attempt fails (nor waits for a backoff)."""
+    with receiver(keep_alive=True, close_idle_after=0.2) as hook:
+        make_stream(hook.url)
+        emit_users("auth0|a")
+        run_ready_tasks()
+        time.sleep(0.3)  # idle for longer than the receiver keeps a connection
+        emit_users("auth0|b")
+        run_ready_tasks()
+        assert (len(hook.received), hook.dropped) == (2, 1)
+        assert hook.received[0].port != hook.received[1].port  # the second went on a new connection
+    rows = Delivery.objects.prefetch_related("attempts").order_by("pk")
+    assert [(d.status, [a.status for a in d.attempts.all()]) for d in rows] == [
+        (DeliveryStatus.DELIVERED, ["delivered"]),
+        (DeliveryStatus.DELIVERED, ["delivered"]),
+    ]
+
+
+def test_a_new_connection_closed_under_its_request_is_a_failed_attempt_sent_once():
+    with receiver(keep_alive=True, drop=1) as hook:
+        make_stream(hook.url)
+        emit_users("auth0|a")
+        run_ready_tasks()
+        assert (len(hook.received), hook.dropped) == (0, 1)  # not sent again: the receiver itself refused it
+    delivery = Delivery.objects.get()
+    assert (delivery.status, delivery.attempt_count) == (DeliveryStatus.PENDING, 1)  # retried after the backoff
+    assert delivery.last_error.startswith("ProtocolError")
+
+
+def test_a_kept_alive_connection_closed_under_a_request_and_its_resend_is_one_failed_attempt():
+    with receiver(keep_alive=True, close_idle_after=0.2) as hook:
+        make_stream(hook.url)
+        emit_users("auth0|a")
+        run_ready_tasks()
+        time.sleep(0.3)
+        hook.drop = 2  # the kept connection's request, and the new connection's as well
+        emit_users("auth0|b")
+        run_ready_tasks()
+        assert (len(hook.received), hook.dropped) == (1, 2)  # sent again once, not more
+    delivery = Delivery.objects.get(subject="auth0|b")
+    assert (delivery.status, delivery.attempt_count) == (DeliveryStatus.PENDING, 1)
+    assert [a.status for a in delivery.attempts.all()] == ["failed"]
+
+
+def _disabling_after(sends: int, stream: EventStream) -> Any:
+    """``Sender.send`` that has the operator disable the stream (committed: the worker's reads see it) once
+    ``sends`` requests were made: the PATCH arriving while the worker sends a batch."""
+    real, made = Sender.send, []
+
+    def send(self: Sender, delivery: Delivery) -> Any:
+        outcome = real(self, delivery)
+        made.append(delivery.pk)
+        if len(made) == sends:
+            update_event_stream(stream_id=stream.id, status=EventStreamStatus.DISABLED, actor=SYSTEM)
+        return outcome
+
+    return mock.patch.object(Sender, "send", send)
+
+
+def test_an_operator_disabling_the_stream_mid_batch_stops_it_within_the_bound_and_the_rest_waits():
+    with receiver() as hook:
+        stream = make_stream(hook.url)
+        emit_users(*(f"auth0|{n:02}" for n in range(CLAIM_BATCH)))
+        with _disabling_after(2, stream):
+            run_ready_tasks()
+        assert 2 < len(hook.received) <= 2 + RECHECK_EVERY  # not the whole batch of 20
+        sent = len(hook.received)
+        rows = list(Delivery.objects.order_by("pk"))
+        assert [row.status for row in rows] == [DeliveryStatus.DELIVERED] * sent + [DeliveryStatus.PENDING] * (
+            CLAIM_BATCH - sent
+        )
+        assert {row.claimed_by for row in rows} == {""}  # released, not left claimed until the claim lapses
+        assert all(row.attempt_count == 0 for row in rows[sent:])
+        update_event_stream(stream_id=stream.id, status=EventStreamStatus.ENABLED, actor=SYSTEM)
+        run_ready_tasks()
+        assert len(hook.received) == CLAIM_BATCH == len({request.event["id"] for request in hook.received})
+
+
+def test_a_slow_send_has_the_stream_read_again_before_the_next_one(monkeypatch: Any):
+    monkeypatch.setattr("events.delivery.RECHECK_SECONDS", 0.1)
+    with receiver(default=(200, {}, 0.15)) as hook:
+        stream = make_stream(hook.url)
+        emit_users("auth0|a", "auth0|b", "auth0|c")
+        with _disabling_after(1, stream):
+            run_ready_tasks()
+        assert len(hook.received) == 1
+    assert [row.status for row in Delivery.objects.order_by("pk")] == [
+        DeliveryStatus.DELIVERED,
+        DeliveryStatus.PENDING,
+        DeliveryStatus.PENDING,
+    ]
+
+
+def test_a_full_batch_of_fast_sends_reads_the_stream_a_few_times_not_once_per_delivery(
+    django_assert_max_num_queries: Any,
+):
+    with receiver() as hook:
+        stream = make_stream(hook.url)
+        emit_users(*(f"auth0|{n:02}" for n in range(CLAIM_BATCH)))
+        run_ready_tasks()  # fan-out, claim: only the sends are measured below
+        assert len(hook.received) == CLAIM_BATCH
+        Delivery.objects.update(status=DeliveryStatus.PENDING)
+        batch = list(Delivery.objects.select_related("event").order_by("pk"))
+        sender = Sender(EventStream.objects.get(pk=stream.pk))
+        try:
+            with django_assert_max_num_queries(CLAIM_BATCH // RECHECK_EVERY - 1):
+                outcomes = send_batch(sender, batch, consecutive_failures=0)
+        finally:
+            sender.close()
+    assert [outcome.delivered for outcome in outcomes] == [True] * CLAIM_BATCH

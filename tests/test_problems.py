@@ -46,7 +46,7 @@ PLAIN_EXCEPTIONS = {
     "users.emails.InvalidEmailAddress": "a parser's ValueError, turned into a FORMAT field error",
     "api.parsers.UnsupportedCharset": "a parser helper's ValueError, turned into each parser's refusal",
     "api.parsers.FormParseError": "DRF's ParseError: what DRF's request raises from a parser",
-    "core.crypto.SecretDecryptionError": "a secret no key opens: the API asks for it again, the worker records it",
+    "core.crypto.SecretDecryptionError": "no key opens a secret: the API asks for it again, the worker stops",
     "events.errors.UnsafeDestination": "a delivery attempt's error at connect time, recorded on the attempt",
     "tenants.reader._NumberTooLong": "the JSON parser's ValueError, turned into the tenant file's one-line error",
 }

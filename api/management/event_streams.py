@@ -211,6 +211,14 @@ class CreatedEventStreamDoc(EventStreamDoc):
     )
 
 
+class UpdatedEventStreamDoc(EventStreamDoc):
+    signing_secret = s.CharField(
+        required=False,
+        help_text="Ours, only when this update replaced a signing secret the service could no longer decrypt: the "
+        "new Standard Webhooks secret (`whsec_…`). Give it to the receiver: it is never shown again.",
+    )
+
+
 class EventStreamListDoc(s.Serializer):
     eventStreams = EventStreamDoc(many=True)
     next = s.CharField(required=False, help_text="Pass as `from` for the next page; absent on the last one.")
@@ -349,11 +357,15 @@ class EventStreamDetailView(ManagementAPIView):
             "authorization; the token (bearer) or password (basic) may be left out to keep the stored one while the "
             "method stays the same. `status: enabled` re-enables a stream the service disabled after failures, "
             "unless it still holds `EVENT_STREAMS_DISABLE_AFTER_TOTAL_FAILURES` (5000) failed deliveries: 400 "
-            "`too_many_failed_deliveries` (Auth0's rule; redeliver them first)."
+            "`too_many_failed_deliveries` (Auth0's rule; redeliver them first). A stream whose stored secrets the "
+            "service can no longer decrypt (its `SECRET_KEY` changed without the old one among the fallbacks) is "
+            "disabled by the worker, its deliveries kept pending; enabling it needs the `webhook_authorization` "
+            "with its secret again (else 400 `event_stream_secret_unreadable`), and the answer that replaces the "
+            "authorization then carries a new `signing_secret`, once."
         ),
         parameters=[_STREAM_ID],
         request=UpdateEventStreamRequestSerializer,
-        responses={200: EventStreamDoc, **errors(400, 401, 403, 404, 429, *BODY_ERRORS)},
+        responses={200: UpdatedEventStreamDoc, **errors(400, 401, 403, 404, 429, *BODY_ERRORS)},
     )
     def patch(self, request: Request, stream_id: str) -> Response:
         data = validate_payload(UpdateEventStreamRequestSerializer, request.data)
@@ -365,6 +377,7 @@ class EventStreamDetailView(ManagementAPIView):
             changes["subscriptions"] = [item["event_type"] for item in data["subscriptions"]]
         if "status" in data:
             changes["status"] = data["status"]
+        current: EventStream | None = None
         with transaction.atomic():
             if "destination" in data:
                 # Locked first, so a secret kept from it is the one the update replaces, not a concurrent one.
@@ -377,7 +390,10 @@ class EventStreamDetailView(ManagementAPIView):
             stream = update_event_stream(stream_id=stream_id, **changes, actor=actor)
             fields = sorted("destination" if key in ("webhook_endpoint", "authorization") else key for key in changes)
             _audit("Update an Event Stream", stream.id, actor, fields=sorted(set(fields)))
-        return Response(event_stream_as_json(stream))
+        body = event_stream_as_json(stream)
+        if current is not None and stream.signing_secret_encrypted != current.signing_secret_encrypted:
+            body["signing_secret"] = signing_secret(stream)  # a new one, in place of one no key opened: shown once
+        return Response(body)
 
     @extend_schema(
         operation_id="delete_event-streams_by_id",
