@@ -65,14 +65,16 @@ class Endpoint:
     port: int
     # The request target: the path ("/" when empty) and the query; a fragment is not sent.
     target: str
-    # ``Host``: the URL's authority (host and any port as written).
+    # ``Host``: the URL's host (ASCII, as ``host``) and its port if one was written.
     host_header: str
 
 
 def parse_endpoint(url: str) -> Endpoint:
     """``url``'s parts. Raises ``InvalidWebhookEndpoint`` (field code ``INSECURE_ENDPOINT``) when it is not an
     absolute ``http(s)`` URL with a host or carries user information, and (``FORMAT``) when its port is not a number
-    from 1 to 65535: ``urlsplit`` reads ``:0`` as port 0, which a caller's ``port or 443`` would turn into 443."""
+    from 1 to 65535 (``urlsplit`` reads ``:0`` as port 0, which a caller's ``port or 443`` would turn into 443) or
+    its host has no IDNA form or is bracketed but no IPv6 address. ``host`` and ``host_header`` are ASCII: http.client
+    cannot write a Host header outside Latin-1 (an internationalised name raised out of the worker's attempt)."""
     not_a_url = _("The webhook endpoint must be an absolute http or https URL.")
     try:
         parts = urlsplit(url)
@@ -88,13 +90,26 @@ def parse_endpoint(url: str) -> Endpoint:
         port = 0
     if port == 0:
         raise _refuse(_("The webhook endpoint's port must be a number from 1 to 65535."), FieldCode.FORMAT)
+    # The host in its ASCII form, as DNS, TLS (SNI, the certificate's names) and the Host header need it: an
+    # internationalised name (``bücher.example``) as IDNA (``xn--bcher-kva.example``); a bracketed one must be an
+    # IPv6 address (no IPvFuture), its zone id left out of Host.
+    bracketed = parts.netloc.rsplit("@", 1)[-1].startswith("[")
+    try:
+        host = parts.hostname.encode("idna").decode("ascii")
+        if bracketed:
+            ipaddress.IPv6Address(host)
+    except (UnicodeError, ValueError):
+        raise _refuse(
+            _("The webhook endpoint's host is not a valid host name or IP address."), FieldCode.FORMAT
+        ) from None
     secure = parts.scheme == "https"
+    authority = f"[{host.split('%', 1)[0]}]" if bracketed else host
     return Endpoint(
         secure=secure,
-        host=parts.hostname,
+        host=host,
         port=port or (443 if secure else 80),
         target=(parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
-        host_header=parts.netloc.rsplit("@", 1)[-1],
+        host_header=authority if port is None else f"{authority}:{port}",
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 from typing import Any
 from unittest import mock
+from urllib.parse import urlsplit
 
 import pytest
 from django.db import connection as db
@@ -194,3 +195,24 @@ def test_a_stored_endpoint_on_port_0_is_a_failed_attempt_never_a_request_to_443(
         "the webhook endpoint cannot be called: The webhook endpoint's port must be a number from 1 to 65535."
     )
     assert [attempt.status for attempt in delivery.attempts.all()] == ["failed"]
+
+
+def test_an_internationalised_host_is_called_by_its_idna_name_and_the_worker_records_the_attempt(connection, run_tasks):
+    """http.client writes headers in Latin-1: a Host of ``例え.example`` raised out of the attempt (the delivery
+    stayed claimed, and the sweep queued the stream again for ever). DNS, TLS and Host take the IDNA name."""
+    with override_settings(EVENT_STREAMS_ALLOW_INSECURE_ENDPOINTS=True), receiver() as hook:
+        port = urlsplit(hook.url).port
+        with _addresses("127.0.0.1"):
+            stream = create_event_stream(
+                name="idn",
+                subscriptions=["user.created"],
+                webhook_endpoint=f"http://例え.example:{port}/hooks",
+                authorization=WebhookAuthorization(method="bearer", token="t"),
+                actor=SYSTEM,
+            )
+            _create(connection)
+            run_tasks()
+        (request,) = hook.received
+    assert request.headers["host"] == f"xn--r8jz45g.example:{port}"
+    delivery = Delivery.objects.get(stream=stream)
+    assert (delivery.status, delivery.claimed_by) == (DeliveryStatus.DELIVERED, "")
