@@ -1,8 +1,8 @@
 """Which webhook endpoints may be called: the server-side request forgery guard.
 
 By default an endpoint must be ``https`` and every address its host resolves to must be public (no loopback,
-private, link-local, shared, multicast, reserved or unspecified address, IPv4 or IPv6, including IPv4-mapped IPv6):
-a webhook must not become a way into the internal network. ``EVENT_STREAMS_ALLOW_INSECURE_ENDPOINTS=true`` allows
+private, link-local, shared, multicast, reserved or unspecified address, IPv4 or IPv6, including IPv4-mapped and
+NAT64 IPv6 addresses of such IPv4 addresses): a webhook must not become a way into the internal network. ``EVENT_STREAMS_ALLOW_INSECURE_ENDPOINTS=true`` allows
 ``http`` and any address, for development and tests.
 
 ``check_webhook_endpoint`` runs when a stream is created or its endpoint changed; the delivery worker checks again
@@ -44,11 +44,22 @@ def insecure_endpoints_allowed() -> bool:
     return bool(getattr(settings, "EVENT_STREAMS_ALLOW_INSECURE_ENDPOINTS", False))
 
 
+# IPv6 addresses that carry an IPv4 address in their last 32 bits and may lead to it: NAT64's well-known prefix
+# (RFC 6052: a NAT64 gateway, as clouds run for IPv6-only subnets, connects to the IPv4 address, private ones
+# included), the deprecated IPv4-compatible addresses and SIIT's IPv4-translated ones. ``is_global`` takes them as
+# global whatever they embed.
+_EMBEDDING_IPV4 = tuple(ipaddress.IPv6Network(net) for net in ("64:ff9b::/96", "::/96", "::ffff:0:0:0/96"))
+
+
 def is_public_address(address: IPAddress) -> bool:
     """Whether ``address`` is globally routable: ``ipaddress``'s ``is_global`` (IANA's special-purpose registries),
-    and no multicast; an IPv4-mapped IPv6 address is judged as the IPv4 address it maps."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    and no multicast; an IPv4-mapped IPv6 address, and one of ``_EMBEDDING_IPV4``, is judged as the IPv4 address it
+    carries."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        elif any(address in network for network in _EMBEDDING_IPV4):
+            address = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return address.is_global and not address.is_multicast
 
 

@@ -44,6 +44,10 @@ def _addresses(*ips: str):
         "https://169.254.169.254/latest/meta-data",  # the cloud metadata address
         "https://100.64.0.1/events",  # shared address space
         "https://[::ffff:127.0.0.1]/events",  # IPv4-mapped loopback
+        "https://[64:ff9b::a00:5]/events",  # NAT64 (RFC 6052) of 10.0.0.5: a NAT64 gateway connects to it
+        "https://[64:ff9b::127.0.0.1]/events",
+        "https://[::127.0.0.1]/events",  # IPv4-compatible (deprecated)
+        "https://[::ffff:0:a00:5]/events",  # IPv4-translated (SIIT)
         "https://0.0.0.0/events",
         "ftp://hooks.example.com/",
         "https://user:pass@hooks.example.com/",
@@ -54,6 +58,10 @@ def test_unsafe_endpoints_are_refused_by_default(url):
     with pytest.raises(InvalidWebhookEndpoint) as refused:
         check_webhook_endpoint(url)
     assert refused.value.status == 400 and refused.value.errors[0].field == "destination.configuration.webhook_endpoint"
+
+
+def test_a_nat64_address_of_a_public_ipv4_address_is_allowed():
+    check_webhook_endpoint("https://[64:ff9b::5db8:d70e]/events")  # 93.184.215.14
 
 
 def test_a_name_resolving_to_any_private_address_is_refused():
