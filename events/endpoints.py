@@ -2,8 +2,8 @@
 
 By default an endpoint must be ``https`` and every address its host resolves to must be public (no loopback,
 private, link-local, shared, multicast, reserved or unspecified address, IPv4 or IPv6, including IPv4-mapped and
-NAT64 IPv6 addresses of such IPv4 addresses): a webhook must not become a way into the internal network. ``EVENT_STREAMS_ALLOW_INSECURE_ENDPOINTS=true`` allows
-``http`` and any address, for development and tests.
+NAT64 IPv6 addresses of such IPv4 addresses): a webhook must not become a way into the internal network.
+``EVENT_STREAMS_ALLOW_INSECURE_ENDPOINTS=true`` allows ``http`` and any address, for development and tests.
 
 ``check_webhook_endpoint`` runs when a stream is created or its endpoint changed; the delivery worker checks again
 the address it actually connects to (``events.delivery``), so a name that later resolves elsewhere (DNS rebinding)
