@@ -295,31 +295,40 @@ class Sender:
         return self.pool
 
     def _post(self, endpoint: Endpoint, body: bytes, headers: dict[str, str]) -> urllib3.BaseHTTPResponse:
-        """One request; a reused connection closed under it before any answer is replaced once (see the class)."""
+        """One request; a reused connection closed under it before any answer is replaced once (see the class).
+
+        The answer's body is read after that decision: a connection reset once the status line and headers came
+        (urllib3 reports it with the same ``ConnectionResetError``) is the attempt's failure, never a resend of a
+        request the receiver got and began to answer."""
         pool = self._connect(endpoint)
         try:
-            return pool.urlopen(
+            response = pool.urlopen(
                 "POST",
                 endpoint.target,
                 body=body,
                 headers=headers,
                 redirect=False,
                 assert_same_host=False,
-                preload_content=True,
+                preload_content=False,
             )
         except (OSError, urllib3.exceptions.HTTPError) as exc:
             if not (pool.reused and _closed_before_answer(exc)):
                 raise
-        # urllib3 dropped the closed connection: the pool opens a new one, to the same checked address.
-        return self._connect(endpoint).urlopen(
-            "POST",
-            endpoint.target,
-            body=body,
-            headers=headers,
-            redirect=False,
-            assert_same_host=False,
-            preload_content=True,
-        )
+            # urllib3 dropped the closed connection: the pool opens a new one, to the same checked address.
+            response = self._connect(endpoint).urlopen(
+                "POST",
+                endpoint.target,
+                body=body,
+                headers=headers,
+                redirect=False,
+                assert_same_host=False,
+                preload_content=False,
+            )
+        try:
+            response.read(cache_content=True)  # ``response.data`` from here on
+        finally:
+            response.release_conn()
+        return response
 
     def send(self, delivery: Delivery) -> Outcome:
         """Make one attempt at ``delivery`` and say how it went (never raises for the receiver's or the network's
