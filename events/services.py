@@ -218,11 +218,13 @@ def update_event_stream(
 @transaction.atomic
 def delete_event_stream(*, stream_id: str, actor: Actor) -> None:
     """Delete a stream with its deliveries (events another stream still owes stay). Raises
-    ``EventStreamNotFound``. Fan-outs wait for it (``events.fanout.hold_fan_outs``)."""
+    ``EventStreamNotFound``. Fan-outs wait for it (``events.fanout.hold_fan_outs``), and it waits for the worker
+    recording a batch of the stream: the stream's row is locked first, as ``events.delivery.record_attempts`` locks
+    it before it writes the deliveries (Django's cascade deletes them before the stream: in the other order, each
+    waited for the other and PostgreSQL aborted one)."""
     hold_fan_outs()
-    deleted, _counts = EventStream.objects.filter(pk=stream_id).delete()
-    if not deleted:
-        raise EventStreamNotFound()
+    _locked(stream_id)
+    EventStream.objects.filter(pk=stream_id).delete()
     logger.info("event stream deleted id=%s by %s", stream_id, actor)
 
 
