@@ -40,7 +40,8 @@ class Receiver:
     see; a connection closed well before is noticed there). ``drop``: that many requests, whatever their
     connection, are met the same way. Such requests are counted in ``dropped``, not recorded in ``received``.
     ``cut_answer``: that many requests (recorded: the receiver got them) are answered with a status line, headers
-    and part of the body, then the connection is reset."""
+    and part of the body, then the connection is reset. ``trickle``: (seconds between bytes, for how long) every
+    answer's body comes a byte at a time (announced as a megabyte) for that long, then the connection is closed."""
 
     url: str = ""
     received: list[Received] = field(default_factory=list)
@@ -51,6 +52,7 @@ class Receiver:
     drop: int = 0
     dropped: int = 0
     cut_answer: int = 0
+    trickle: tuple[float, float] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     arrived: threading.Condition = field(default_factory=threading.Condition)
 
@@ -114,6 +116,20 @@ def receiver(**kwargs: Any) -> Iterator[Receiver]:
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 self.rfile.close()
                 self.connection.close()
+                self.close_connection = True
+                return
+            if state.trickle is not None:
+                pause, duration = state.trickle
+                self.send_response(status)
+                self.send_header("Content-Length", str(1 << 20))
+                self.end_headers()
+                until = time.monotonic() + duration
+                try:
+                    while time.monotonic() < until:
+                        self.wfile.write(b"x")
+                        time.sleep(pause)
+                except OSError:  # the sender closed the connection
+                    pass
                 self.close_connection = True
                 return
             self.send_response(status)
