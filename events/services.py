@@ -206,7 +206,8 @@ def update_event_stream(
         if status == EventStreamStatus.ENABLED:
             stream.disabled_reason = DisabledReason.NONE
             stream.consecutive_failures = 0
-        elif stream.disabled_reason != DisabledReason.FAILURES:
+        elif stream.disabled_reason == DisabledReason.UNDECRYPTABLE and not unreadable_secrets(stream):
+            # The worker's reason holds while the secret stays unreadable (``failures`` holds until enabled).
             stream.disabled_reason = DisabledReason.NONE
     stream.save()
     if enabling:
