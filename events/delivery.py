@@ -226,6 +226,27 @@ def _closed_before_answer(exc: BaseException) -> bool:
     return any(isinstance(cause, _CLOSED_UNDER_REQUEST) for cause in causes)
 
 
+# An answer's body is read up to this many bytes (an error's first ``_ERROR_MAX`` characters are kept).
+_BODY_MAX = 64 * 1024
+
+
+def _read_body(response: urllib3.BaseHTTPResponse, *, deadline: float) -> bytes:
+    """``response``'s body: up to ``_BODY_MAX`` bytes, read until ``deadline`` (a ``time.monotonic()`` value; each
+    read waits the read timeout at most). A receiver trickling a body without end would otherwise hold the worker,
+    whose one task at a time serves every stream, as long as it liked, past the delivery's claim. A body left unread
+    closes the connection (it cannot carry another request); raises what a read raises (a connection broken in the
+    middle of the answer)."""
+    body = bytearray()
+    while len(body) < _BODY_MAX and time.monotonic() < deadline:
+        chunk = response.read1(_BODY_MAX - len(body), decode_content=False)
+        if not chunk:
+            break
+        body += chunk
+    else:
+        response.close()
+    return bytes(body)
+
+
 class Sender:
     """Sends deliveries to one stream's endpoint as it is now, over one kept-alive connection.
 
@@ -294,32 +315,43 @@ class Sender:
             )
         return self.pool
 
-    def _post(self, endpoint: Endpoint, body: bytes, headers: dict[str, str]) -> urllib3.BaseHTTPResponse:
-        """One request; a reused connection closed under it before any answer is replaced once (see the class)."""
+    def _post(self, endpoint: Endpoint, body: bytes, headers: dict[str, str]) -> tuple[urllib3.BaseHTTPResponse, bytes]:
+        """One request, and its answer's body; a reused connection closed under it before any answer is replaced
+        once (see the class).
+
+        The answer's body is read after that decision (``_read_body``): a connection reset once the status line
+        and headers came (urllib3 reports it with the same ``ConnectionResetError``) is the attempt's failure, never
+        a resend of a request the receiver got and began to answer."""
         pool = self._connect(endpoint)
         try:
-            return pool.urlopen(
+            response = pool.urlopen(
                 "POST",
                 endpoint.target,
                 body=body,
                 headers=headers,
                 redirect=False,
                 assert_same_host=False,
-                preload_content=True,
+                preload_content=False,
             )
         except (OSError, urllib3.exceptions.HTTPError) as exc:
             if not (pool.reused and _closed_before_answer(exc)):
                 raise
-        # urllib3 dropped the closed connection: the pool opens a new one, to the same checked address.
-        return self._connect(endpoint).urlopen(
-            "POST",
-            endpoint.target,
-            body=body,
-            headers=headers,
-            redirect=False,
-            assert_same_host=False,
-            preload_content=True,
-        )
+            # urllib3 dropped the closed connection: the pool opens a new one, to the same checked address.
+            response = self._connect(endpoint).urlopen(
+                "POST",
+                endpoint.target,
+                body=body,
+                headers=headers,
+                redirect=False,
+                assert_same_host=False,
+                preload_content=False,
+            )
+        try:
+            return response, _read_body(
+                response, deadline=time.monotonic() + float(settings.EVENT_STREAMS_TIMEOUT_SECONDS)
+            )
+        finally:
+            response.release_conn()
 
     def send(self, delivery: Delivery) -> Outcome:
         """Make one attempt at ``delivery`` and say how it went (never raises for the receiver's or the network's
@@ -346,7 +378,7 @@ class Sender:
             "Host": endpoint.host_header,
         }
         try:
-            response = self._post(endpoint, body, headers)
+            response, answer = self._post(endpoint, body, headers)
         except UnsafeDestination as exc:
             return Outcome(False, False, None, str(exc), elapsed())
         except (OSError, urllib3.exceptions.HTTPError) as exc:
@@ -356,7 +388,7 @@ class Sender:
             return Outcome(True, False, status, "", elapsed())
         retryable = status == 429 or status >= 500
         retry_after = parse_retry_after(response.headers.get("Retry-After"), now=timezone.now()) if retryable else None
-        text = response.data[:_ERROR_MAX].decode("utf-8", "replace") if response.data else ""
+        text = answer[:_ERROR_MAX].decode("utf-8", "replace")
         return Outcome(False, retryable, status, f"HTTP {status}: {text}".strip()[:_ERROR_MAX], elapsed(), retry_after)
 
 

@@ -1,9 +1,9 @@
 """Which webhook endpoints may be called: the server-side request forgery guard.
 
 By default an endpoint must be ``https`` and every address its host resolves to must be public (no loopback,
-private, link-local, shared, multicast, reserved or unspecified address, IPv4 or IPv6, including IPv4-mapped IPv6):
-a webhook must not become a way into the internal network. ``EVENT_STREAMS_ALLOW_INSECURE_ENDPOINTS=true`` allows
-``http`` and any address, for development and tests.
+private, link-local, shared, multicast, reserved or unspecified address, IPv4 or IPv6, including IPv4-mapped and
+NAT64 IPv6 addresses of such IPv4 addresses): a webhook must not become a way into the internal network.
+``EVENT_STREAMS_ALLOW_INSECURE_ENDPOINTS=true`` allows ``http`` and any address, for development and tests.
 
 ``check_webhook_endpoint`` runs when a stream is created or its endpoint changed; the delivery worker checks again
 the address it actually connects to (``events.delivery``), so a name that later resolves elsewhere (DNS rebinding)
@@ -44,11 +44,22 @@ def insecure_endpoints_allowed() -> bool:
     return bool(getattr(settings, "EVENT_STREAMS_ALLOW_INSECURE_ENDPOINTS", False))
 
 
+# IPv6 addresses that carry an IPv4 address in their last 32 bits and may lead to it: NAT64's well-known prefix
+# (RFC 6052: a NAT64 gateway, as clouds run for IPv6-only subnets, connects to the IPv4 address, private ones
+# included), the deprecated IPv4-compatible addresses and SIIT's IPv4-translated ones. ``is_global`` takes them as
+# global whatever they embed.
+_EMBEDDING_IPV4 = tuple(ipaddress.IPv6Network(net) for net in ("64:ff9b::/96", "::/96", "::ffff:0:0:0/96"))
+
+
 def is_public_address(address: IPAddress) -> bool:
     """Whether ``address`` is globally routable: ``ipaddress``'s ``is_global`` (IANA's special-purpose registries),
-    and no multicast; an IPv4-mapped IPv6 address is judged as the IPv4 address it maps."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    and no multicast; an IPv4-mapped IPv6 address, and one of ``_EMBEDDING_IPV4``, is judged as the IPv4 address it
+    carries."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        elif any(address in network for network in _EMBEDDING_IPV4):
+            address = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return address.is_global and not address.is_multicast
 
 
@@ -65,14 +76,16 @@ class Endpoint:
     port: int
     # The request target: the path ("/" when empty) and the query; a fragment is not sent.
     target: str
-    # ``Host``: the URL's authority (host and any port as written).
+    # ``Host``: the URL's host (ASCII, as ``host``) and its port if one was written.
     host_header: str
 
 
 def parse_endpoint(url: str) -> Endpoint:
     """``url``'s parts. Raises ``InvalidWebhookEndpoint`` (field code ``INSECURE_ENDPOINT``) when it is not an
     absolute ``http(s)`` URL with a host or carries user information, and (``FORMAT``) when its port is not a number
-    from 1 to 65535: ``urlsplit`` reads ``:0`` as port 0, which a caller's ``port or 443`` would turn into 443."""
+    from 1 to 65535 (``urlsplit`` reads ``:0`` as port 0, which a caller's ``port or 443`` would turn into 443) or
+    its host has no IDNA form or is bracketed but no IPv6 address. ``host`` and ``host_header`` are ASCII: http.client
+    cannot write a Host header outside Latin-1 (an internationalised name raised out of the worker's attempt)."""
     not_a_url = _("The webhook endpoint must be an absolute http or https URL.")
     try:
         parts = urlsplit(url)
@@ -88,13 +101,26 @@ def parse_endpoint(url: str) -> Endpoint:
         port = 0
     if port == 0:
         raise _refuse(_("The webhook endpoint's port must be a number from 1 to 65535."), FieldCode.FORMAT)
+    # The host in its ASCII form, as DNS, TLS (SNI, the certificate's names) and the Host header need it: an
+    # internationalised name (``bücher.example``) as IDNA (``xn--bcher-kva.example``); a bracketed one must be an
+    # IPv6 address (no IPvFuture), its zone id left out of Host.
+    bracketed = parts.netloc.rsplit("@", 1)[-1].startswith("[")
+    try:
+        host = parts.hostname.encode("idna").decode("ascii")
+        if bracketed:
+            ipaddress.IPv6Address(host)
+    except (UnicodeError, ValueError):
+        raise _refuse(
+            _("The webhook endpoint's host is not a valid host name or IP address."), FieldCode.FORMAT
+        ) from None
     secure = parts.scheme == "https"
+    authority = f"[{host.split('%', 1)[0]}]" if bracketed else host
     return Endpoint(
         secure=secure,
-        host=parts.hostname,
+        host=host,
         port=port or (443 if secure else 80),
         target=(parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
-        host_header=parts.netloc.rsplit("@", 1)[-1],
+        host_header=authority if port is None else f"{authority}:{port}",
     )
 
 

@@ -206,7 +206,8 @@ def update_event_stream(
         if status == EventStreamStatus.ENABLED:
             stream.disabled_reason = DisabledReason.NONE
             stream.consecutive_failures = 0
-        elif stream.disabled_reason != DisabledReason.FAILURES:
+        elif stream.disabled_reason == DisabledReason.UNDECRYPTABLE and not unreadable_secrets(stream):
+            # The worker's reason holds while the secret stays unreadable (``failures`` holds until enabled).
             stream.disabled_reason = DisabledReason.NONE
     stream.save()
     if enabling:
@@ -218,11 +219,13 @@ def update_event_stream(
 @transaction.atomic
 def delete_event_stream(*, stream_id: str, actor: Actor) -> None:
     """Delete a stream with its deliveries (events another stream still owes stay). Raises
-    ``EventStreamNotFound``. Fan-outs wait for it (``events.fanout.hold_fan_outs``)."""
+    ``EventStreamNotFound``. Fan-outs wait for it (``events.fanout.hold_fan_outs``), and it waits for the worker
+    recording a batch of the stream: the stream's row is locked first, as ``events.delivery.record_attempts`` locks
+    it before it writes the deliveries (Django's cascade deletes them before the stream: in the other order, each
+    waited for the other and PostgreSQL aborted one)."""
     hold_fan_outs()
-    deleted, _counts = EventStream.objects.filter(pk=stream_id).delete()
-    if not deleted:
-        raise EventStreamNotFound()
+    _locked(stream_id)
+    EventStream.objects.filter(pk=stream_id).delete()
     logger.info("event stream deleted id=%s by %s", stream_id, actor)
 
 

@@ -4,6 +4,8 @@ request and answering from a script (status codes, headers, delays)."""
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -36,7 +38,10 @@ class Receiver:
     closed when its next request arrives, without an answer: a server whose idle timeout fires as the request comes
     in (a close that crosses the request, which the sender's check of the connection before reusing it cannot
     see; a connection closed well before is noticed there). ``drop``: that many requests, whatever their
-    connection, are met the same way. Such requests are counted in ``dropped``, not recorded in ``received``."""
+    connection, are met the same way. Such requests are counted in ``dropped``, not recorded in ``received``.
+    ``cut_answer``: that many requests (recorded: the receiver got them) are answered with a status line, headers
+    and part of the body, then the connection is reset. ``trickle``: (seconds between bytes, for how long) every
+    answer's body comes a byte at a time (announced as a megabyte) for that long, then the connection is closed."""
 
     url: str = ""
     received: list[Received] = field(default_factory=list)
@@ -46,6 +51,8 @@ class Receiver:
     close_idle_after: float | None = None
     drop: int = 0
     dropped: int = 0
+    cut_answer: int = 0
+    trickle: tuple[float, float] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     arrived: threading.Condition = field(default_factory=threading.Condition)
 
@@ -97,6 +104,34 @@ def receiver(**kwargs: Any) -> Iterator[Receiver]:
                 state.arrived.notify_all()
             if delay:
                 time.sleep(delay)
+            with state.lock:
+                cut, state.cut_answer = state.cut_answer > 0, max(0, state.cut_answer - 1)
+            if cut:
+                self.send_response(status)
+                self.send_header("Content-Length", "100")
+                self.end_headers()
+                self.wfile.write(b"partial")
+                self.wfile.flush()
+                # SO_LINGER 0: the close resets the connection (closed here, before the server's own FIN).
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.rfile.close()
+                self.connection.close()
+                self.close_connection = True
+                return
+            if state.trickle is not None:
+                pause, duration = state.trickle
+                self.send_response(status)
+                self.send_header("Content-Length", str(1 << 20))
+                self.end_headers()
+                until = time.monotonic() + duration
+                try:
+                    while time.monotonic() < until:
+                        self.wfile.write(b"x")
+                        time.sleep(pause)
+                except OSError:  # the sender closed the connection
+                    pass
+                self.close_connection = True
+                return
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)

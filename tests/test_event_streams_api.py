@@ -377,6 +377,7 @@ def test_an_endpoint_on_port_0_is_refused_in_auth0s_envelope(streams_api):
         ("https://hooks..example.com/", "The webhook endpoint's host is not a valid host name or IP address."),
         ("https://%31%32/hook", "The webhook endpoint's host is not a valid host name or IP address."),
         ("https://-hooks.example.com/", "The webhook endpoint's host is not a valid host name or IP address."),
+        ("https://[v1.fe]/hook", "The webhook endpoint's host is not a valid host name or IP address."),  # IPvFuture
     ],
 )
 @pytest.mark.parametrize("insecure_allowed", [False, True])

@@ -461,6 +461,22 @@ def test_a_stream_whose_secrets_no_key_opens_is_disabled_and_its_deliveries_wait
     assert Delivery.objects.get().status == DeliveryStatus.DELIVERED
 
 
+def test_an_operators_disable_keeps_the_unreadable_secret_reason_until_the_authorization_is_sent_again(
+    stream, settings
+):
+    """A PATCH of ``status: disabled`` (the admin's Disable) on a stream the worker disabled for an unreadable
+    secret used to clear ``disabled_reason``: the admin's filter lost a stream that still cannot be enabled."""
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "a-new-secret-key-without-the-old-one", []
+    assert disable_for_unreadable_secret(stream.id, "no-claim", []) is not None
+    update_event_stream(stream_id=stream.id, status="disabled", actor=SYSTEM)
+    stream.refresh_from_db()
+    assert (stream.status, stream.disabled_reason) == ("disabled", "undecryptable")
+    new_token = WebhookAuthorization(method="bearer", token="a-new-token")
+    update_event_stream(stream_id=stream.id, authorization=new_token, status="disabled", actor=SYSTEM)
+    stream.refresh_from_db()
+    assert (stream.status, stream.disabled_reason) == ("disabled", "")
+
+
 def test_events_owed_to_a_stream_disabled_for_an_unreadable_secret_are_fanned_out_pending(
     connection, stream, hook, run_tasks, settings
 ):

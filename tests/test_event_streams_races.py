@@ -18,10 +18,11 @@ from django.utils import timezone
 
 from connections.models import Connection
 from core.actors import SYSTEM
+from events import delivery as delivery_module
 from events import fanout
 from events.delivery import Outcome, claim_due, record_attempts
 from events.fanout import fan_out
-from events.models import Delivery, DeliveryStatus, Event, EventStream, EventType, PendingEvents
+from events.models import Delivery, DeliveryAttempt, DeliveryStatus, Event, EventStream, EventType, PendingEvents
 from events.outbox import emit
 from events.retention import prune_finished
 from events.services import WebhookAuthorization, create_event_stream, delete_event_stream, send_test_event
@@ -238,3 +239,37 @@ def test_the_workers_disable_waits_for_a_fan_out_under_way_and_fails_what_it_wro
         fan_out()
     worker.join()
     _no_pending_delivery_on_the_disabled_stream(stream)
+
+
+def test_a_stream_deleted_while_the_worker_records_its_batch_waits_for_it_without_a_deadlock() -> None:
+    """The worker records a batch under the stream's row lock, then updates its deliveries; the deletion used to
+    delete the deliveries first and the stream last: each waited for the other (PostgreSQL aborted one, the API's
+    DELETE answering 503 or the worker's task failing). It takes the stream's lock first now, as the worker does."""
+    stream = make_stream(EventType.USER_CREATED)
+    with override_settings(EVENT_STREAMS_ALLOW_INSECURE_ENDPOINTS=True):
+        send_test_event(stream_id=stream.pk, event_type="user.created", actor=SYSTEM)
+    batch = claim_due(stream.pk, "racing-worker")
+    recording, failures, real = threading.Event(), [], delivery_module._failed_fields
+
+    def slow_failed_fields(*args: Any, **kwargs: Any) -> Any:
+        recording.set()  # the attempt is inserted, the stream locked: the deletion starts meanwhile
+        time.sleep(0.5)
+        return real(*args, **kwargs)
+
+    def record() -> None:
+        try:
+            with mock.patch.object(delivery_module, "_failed_fields", slow_failed_fields):
+                record_attempts(stream.pk, "racing-worker", batch, [_failing_outcome()])
+        except Exception as exc:  # the test reports it
+            failures.append(exc)
+        finally:
+            connections.close_all()
+
+    worker = threading.Thread(target=record)
+    worker.start()
+    assert recording.wait(10)
+    with transaction.atomic():
+        delete_event_stream(stream_id=stream.pk, actor=SYSTEM)
+    worker.join()
+    assert failures == []
+    assert (EventStream.objects.count(), Delivery.objects.count(), DeliveryAttempt.objects.count()) == (0, 0, 0)

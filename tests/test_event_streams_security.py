@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 from typing import Any
 from unittest import mock
+from urllib.parse import urlsplit
 
 import pytest
 from django.db import connection as db
@@ -43,6 +44,10 @@ def _addresses(*ips: str):
         "https://169.254.169.254/latest/meta-data",  # the cloud metadata address
         "https://100.64.0.1/events",  # shared address space
         "https://[::ffff:127.0.0.1]/events",  # IPv4-mapped loopback
+        "https://[64:ff9b::a00:5]/events",  # NAT64 (RFC 6052) of 10.0.0.5: a NAT64 gateway connects to it
+        "https://[64:ff9b::127.0.0.1]/events",
+        "https://[::127.0.0.1]/events",  # IPv4-compatible (deprecated)
+        "https://[::ffff:0:a00:5]/events",  # IPv4-translated (SIIT)
         "https://0.0.0.0/events",
         "ftp://hooks.example.com/",
         "https://user:pass@hooks.example.com/",
@@ -53,6 +58,10 @@ def test_unsafe_endpoints_are_refused_by_default(url):
     with pytest.raises(InvalidWebhookEndpoint) as refused:
         check_webhook_endpoint(url)
     assert refused.value.status == 400 and refused.value.errors[0].field == "destination.configuration.webhook_endpoint"
+
+
+def test_a_nat64_address_of_a_public_ipv4_address_is_allowed():
+    check_webhook_endpoint("https://[64:ff9b::5db8:d70e]/events")  # 93.184.215.14
 
 
 def test_a_name_resolving_to_any_private_address_is_refused():
@@ -194,3 +203,24 @@ def test_a_stored_endpoint_on_port_0_is_a_failed_attempt_never_a_request_to_443(
         "the webhook endpoint cannot be called: The webhook endpoint's port must be a number from 1 to 65535."
     )
     assert [attempt.status for attempt in delivery.attempts.all()] == ["failed"]
+
+
+def test_an_internationalised_host_is_called_by_its_idna_name_and_the_worker_records_the_attempt(connection, run_tasks):
+    """http.client writes headers in Latin-1: a Host of ``例え.example`` raised out of the attempt (the delivery
+    stayed claimed, and the sweep queued the stream again for ever). DNS, TLS and Host take the IDNA name."""
+    with override_settings(EVENT_STREAMS_ALLOW_INSECURE_ENDPOINTS=True), receiver() as hook:
+        port = urlsplit(hook.url).port
+        with _addresses("127.0.0.1"):
+            stream = create_event_stream(
+                name="idn",
+                subscriptions=["user.created"],
+                webhook_endpoint=f"http://例え.example:{port}/hooks",
+                authorization=WebhookAuthorization(method="bearer", token="t"),
+                actor=SYSTEM,
+            )
+            _create(connection)
+            run_tasks()
+        (request,) = hook.received
+    assert request.headers["host"] == f"xn--r8jz45g.example:{port}"
+    delivery = Delivery.objects.get(stream=stream)
+    assert (delivery.status, delivery.claimed_by) == (DeliveryStatus.DELIVERED, "")

@@ -302,6 +302,38 @@ def test_a_kept_alive_connection_closed_under_a_request_and_its_resend_is_one_fa
     assert [a.status for a in delivery.attempts.all()] == ["failed"]
 
 
+def test_an_answer_cut_on_a_kept_alive_connection_is_a_failed_attempt_never_sent_again():
+    """The receiver got the request and began its answer (status line, headers, part of the body) before the
+    connection was reset: not the idle-timeout race the resend is for. Sending it again would deliver it twice."""
+    with receiver(keep_alive=True) as hook:
+        make_stream(hook.url)
+        emit_users("auth0|a")
+        run_ready_tasks()
+        hook.cut_answer = 1
+        emit_users("auth0|b")
+        run_ready_tasks()
+        assert [request.event["data"]["object"]["user_id"] for request in hook.received] == ["auth0|a", "auth0|b"]
+    delivery = Delivery.objects.get(subject="auth0|b")
+    assert (delivery.status, delivery.attempt_count) == (DeliveryStatus.PENDING, 1)  # retried after the backoff
+    assert [a.status for a in delivery.attempts.all()] == ["failed"]
+    assert delivery.last_error.startswith("ProtocolError") and "Connection broken" in delivery.last_error
+
+
+def test_an_answer_trickling_without_end_costs_one_timeout_not_the_workers_time():
+    """A receiver that sends its status line, then its body a byte at a time (each within the read timeout):
+    reading it all held the worker (one task at a time, every stream's) as long as the receiver wished, past the
+    claim. The body is read for the request's timeout at most; the status decides the attempt."""
+    with override_settings(EVENT_STREAMS_TIMEOUT_SECONDS=0.5), receiver(trickle=(0.05, 3.0)) as hook:
+        make_stream(hook.url)
+        emit_users("auth0|a")
+        started = time.monotonic()
+        run_ready_tasks()
+        assert time.monotonic() - started < 2.5
+        assert len(hook.received) == 1
+    delivery = Delivery.objects.get()
+    assert (delivery.status, delivery.last_status_code) == (DeliveryStatus.DELIVERED, 200)
+
+
 def _disabling_after(sends: int, stream: EventStream) -> Any:
     """``Sender.send`` that has the operator disable the stream (committed: the worker's reads see it) once
     ``sends`` requests were made: the PATCH arriving while the worker sends a batch."""
