@@ -25,7 +25,7 @@ def column_of(field: models.Field[Any, Any]) -> str:
     return field.column
 
 
-def insert(obj: models.Model) -> None:
+def insert(obj: models.Model, *, receivers: bool = True) -> None:
     """Insert ``obj`` as ``obj.save(force_insert=True)`` does: each field's ``pre_save`` (``auto_now_add``) and
     ``get_db_prep_save``, the generated primary key read back, ``obj._state`` marked saved; a refused row raises
     Django's ``IntegrityError`` as ``save`` does.
@@ -33,7 +33,8 @@ def insert(obj: models.Model) -> None:
     The statement is written once per model (``_insert_statement``): Django builds it again on every save, which
     cost more than the insert itself on the create path (about 250 against 100 µs for a user on SQLite). A model
     that needs more than a plain INSERT (a parent model, a proxy, a field with a database default or computed by the
-    database, a ``pre_save`` or ``post_save`` receiver) is saved by ``save`` instead.
+    database, a ``pre_save`` or ``post_save`` receiver) is saved by ``save`` instead; ``receivers=False`` is for a
+    caller that did what the model's receivers do itself (``core.tasks.DatabaseBackend``): none is sent.
     """
     model = type(obj)
     meta = model._meta
@@ -41,8 +42,7 @@ def insert(obj: models.Model) -> None:
     if (
         meta.parents
         or meta.proxy
-        or signals.pre_save.has_listeners(model)
-        or signals.post_save.has_listeners(model)
+        or (receivers and (signals.pre_save.has_listeners(model) or signals.post_save.has_listeners(model)))
         or not _plain_insert(model)
     ):
         obj.save(force_insert=True, using=using)
