@@ -9,6 +9,7 @@ import pytest
 from django.db import connection as db
 from django.db.models.sql.compiler import SQLCompiler
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from clients.services import create_client, set_client_active
 from clients.tokens import issue_token
@@ -16,9 +17,11 @@ from core.actors import SYSTEM
 from events.models import EventStream
 from events.outbox import subscribed_stream_ids
 from events.services import WebhookAuthorization, create_event_stream, delete_event_stream, update_event_stream
+from events.tasks import _ready_task_held
 from ratelimits import buckets
 from tests.helpers import STRONG_PASSWORD
 from users.models import User
+from users.verification import deliver_verification_email
 
 WEAK = "a"
 
@@ -226,3 +229,27 @@ def test_the_stream_lookup_builds_its_statement_once(db, settings, monkeypatch):
     # Building a QuerySet's statement on every create cost ten times running it (events.outbox).
     assert subscribed_stream_ids("user.created") == [stream.id]
     assert compiled == []
+
+
+@pytest.mark.django_db
+def test_the_delivery_task_look_seeks_the_ready_tasks_index_past_the_waiting_mails():
+    # A create looks for its stream's ready delivery task; the mails waiting for the worker (thousands when it lags)
+    # are ready tasks too: the look must reach the recent ones of the one kind through the index, not read them all.
+    deliver_verification_email.enqueue(1, "waiting@example.com", "en")
+    with CaptureQueriesContext(db) as queries:
+        _ready_task_held("est_none", timezone.now())
+    (look,) = [q["sql"] for q in queries.captured_queries]
+    with db.cursor() as cursor:
+        if db.vendor == "postgresql":
+            cursor.execute("SET LOCAL enable_seqscan = off")  # a one-row table is cheaper to scan whole
+            cursor.execute(f"EXPLAIN {look}")
+        else:
+            cursor.execute(f"EXPLAIN QUERY PLAN {look}")
+        plan = " ".join(str(row) for row in cursor.fetchall())
+    assert "tasks_db_new_ordering_idx" in plan, plan
+    if db.vendor == "postgresql":
+        # The planner picks which seeks by the table's size; each reaches past status to priority and beyond.
+        conditions = [part for part in plan.split("Index Cond: ")[1:]]
+        assert conditions and all("(priority = 0)" in part.split("'),")[0] for part in conditions), plan
+    else:
+        assert "run_after=? AND enqueued_at>?" in plan and "run_after<?" in plan, plan
