@@ -42,7 +42,7 @@ class DatabaseBackend(django_tasks_db.DatabaseBackend):
         from django_tasks_db.models import DBTaskResult, get_date_max
 
         self.validate_task(task)
-        row = DBTaskResult(
+        row: DBTaskResult[Any, Any] = DBTaskResult(
             id=self._get_id(),
             args_kwargs=normalize_json({"args": args, "kwargs": kwargs}),
             priority=task.priority,

@@ -20,6 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import JSONField
 from django.utils import timezone
 
 from events.models import Event, EventStream, EventStreamStatus, PendingEvents, new_event_id, new_event_ids
@@ -55,12 +56,15 @@ def subscribed_stream_ids(event_type: str) -> list[str]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    decode = EventStream._meta.get_field("subscriptions").from_db_value
+    field = EventStream._meta.get_field("subscriptions")
+    assert isinstance(field, JSONField)
+    column = field.get_col(EventStream._meta.db_table)
     return [
         stream_id
         for stream_id, stored in rows
         if any(
-            isinstance(s, dict) and s.get("event_type") == event_type for s in decode(stored, None, connection) or ()
+            isinstance(s, dict) and s.get("event_type") == event_type
+            for s in field.from_db_value(stored, column, connection) or ()
         )
     ]
 

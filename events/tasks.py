@@ -7,6 +7,7 @@ import json
 import logging
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import connections, router
 from django.utils import timezone
@@ -74,7 +75,7 @@ def _ready_task_held(stream_id: str, when: datetime) -> bool:
     postgresql = connection.vendor == "postgresql"
     same_args = "args_kwargs = %s::jsonb" if postgresql else "json(args_kwargs) = json(%s)"
     task = f"status = %s AND priority = %s AND task_path = %s AND backend_name = %s AND {same_args}"
-    task_params = [
+    task_params: list[Any] = [
         TaskResultStatus.READY,
         deliver_stream.priority,
         deliver_stream.module_path,

@@ -40,7 +40,7 @@ def test_the_row_is_the_one_the_library_writes(task):
     assert isinstance(backend, DatabaseBackend)  # settings.TASKS
 
     ours = backend.enqueue(task, [42, "a@example.com"], {"language": "ja"})
-    theirs = library.enqueue(task, [42, "a@example.com"], {"language": "ja"})
+    theirs: Any = library.enqueue(task, [42, "a@example.com"], {"language": "ja"})
 
     assert _row(ours) == _row(theirs)
     stored = DBTaskResult.objects.get(pk=ours.id)
