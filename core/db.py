@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import OperationalError, connection, connections, models, router, transaction
 from django.db.models import signals
 
 from core.errors import QueryTimedOut
+
+M = TypeVar("M", bound=models.Model)
 
 
 def column_of(field: models.Field[Any, Any]) -> str:
@@ -87,6 +89,29 @@ def _insert_statement(model: type[models.Model], using: str, auto_pk: bool) -> t
     if auto_pk and db.features.can_return_columns_from_insert:
         sql += f" RETURNING {quote(column_of(meta.pk))}"
     return fields, sql
+
+
+def fetch_instance(model: type[M], sql: str, params: Sequence[Any]) -> M | None:
+    """The ``model`` instance that the first row of ``sql`` describes (the statement selects every concrete column,
+    in field order), its values converted as the ORM converts them; ``None`` without a row.
+
+    ``Model.objects.raw`` does the same with more machinery (the column names matched to fields, a query object, an
+    iterator): about 70 against 35 µs on SQLite for a connection, on every create.
+    """
+    db = connections[router.db_for_read(model)]
+    with db.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    meta = model._meta
+    values = []
+    for field, value in zip(meta.concrete_fields, row, strict=True):
+        column = field.get_col(meta.db_table)
+        for convert in (*db.ops.get_db_converters(column), *column.get_db_converters(db)):
+            value = convert(value, column, db)
+        values.append(value)
+    return model.from_db(db.alias, [field.attname for field in meta.concrete_fields], values)
 
 
 @contextmanager

@@ -1,5 +1,6 @@
-"""``core.db.insert``: the create path's inserts (the user, its audit event) write exactly the row ``save`` writes,
-with a statement built once, and fall back to ``save`` for a model that needs more than a plain INSERT."""
+"""``core.db``'s helpers for the create path: ``insert`` (the user, its audit event) writes exactly the row ``save``
+writes, with a statement built once, and falls back to ``save`` for a model that needs more than a plain INSERT;
+``fetch_instance`` (the connection) reads the instance the ORM would."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ from typing import Any
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.db.models.query import RawQuerySet
 from django.db.models.signals import pre_save
 from django.db.models.sql.compiler import SQLInsertCompiler
 from django_tasks_db.models import DBTaskResult
 
 from audit.models import Event, EventType
 from audit.services import record_event
+from connections.models import Connection
+from connections.selectors import get_connection
 from core.actors import Actor
 from core.db import insert
 from users.models import User
@@ -112,3 +116,23 @@ def test_inserts_build_no_statement_through_the_orm(connection, monkeypatch):
     record_event(type=EventType.SUCCESS_API_OPERATION, description="Create", actor=ACTOR, user=user)
 
     assert built == []
+
+
+def test_the_connection_is_read_as_the_orm_reads_it(make_connection, monkeypatch):
+    made = make_connection(name="fetched", passwordPolicy="fair", brute_force_protection=True)
+    iterated: list[Any] = []
+    real_iter = RawQuerySet.__iter__
+
+    def counting_iter(self: RawQuerySet[Any]) -> Any:
+        iterated.append(self.model)
+        return real_iter(self)
+
+    monkeypatch.setattr(RawQuerySet, "__iter__", counting_iter)
+    fetched = get_connection(name="fetched")
+
+    assert iterated == []  # no RawQuerySet: its machinery cost as much as the query (core.db.fetch_instance)
+    orm = Connection.objects.get(pk=made.pk)
+    for field in Connection._meta.concrete_fields:
+        assert getattr(fetched, field.attname) == getattr(orm, field.attname), field.name
+    assert fetched.options["passwordPolicy"] == "fair" and fetched.created_at.tzinfo is not None
+    assert (fetched._state.adding, fetched._state.db) == (False, "default")
