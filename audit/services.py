@@ -10,6 +10,7 @@ from django.db import models, transaction
 
 from audit.models import Event, EventType
 from core.actors import Actor
+from core.db import insert
 from core.schema import storable_text
 
 
@@ -87,7 +88,7 @@ def record_event(
         user_id = user.user_id
         connection_name = user.connection.name
         connection_id = user.connection_id
-    return Event.objects.create(
+    event = Event(
         type=type,
         description=_fit(description, "description"),
         actor_kind=actor.kind,
@@ -102,6 +103,8 @@ def record_event(
         connection_id=connection_id,
         details=_clean(details),
     )
+    insert(event)  # Event.objects.create, without building the statement each time (core.db.insert)
+    return event
 
 
 def record_failure(**kwargs: Any) -> Event:

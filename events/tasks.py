@@ -7,6 +7,7 @@ import json
 import logging
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import connections, router
 from django.utils import timezone
@@ -66,7 +67,14 @@ def enqueue_delivery(stream_id: str, *, run_after: datetime | None = None) -> No
 def _ready_task_held(stream_id: str, when: datetime) -> bool:
     """Whether a ready ``deliver_stream(stream_id)`` task runs no later than ``when``; on PostgreSQL its row is then
     locked ``FOR SHARE`` until the end of the transaction. One short statement (raw SQL: it is on the create path,
-    and the ORM has no ``FOR SHARE``)."""
+    and the ORM has no ``FOR SHARE``).
+
+    It seeks the library's index of ready tasks (status, priority, run_after, enqueued_at) for each of the two kinds
+    of task it may join: one ready now (``run_after`` is the far-future date meaning "none") enqueued within the
+    window, and one due by ``when`` enqueued within it. Filtering on status alone read every ready task, the
+    create's mails waiting for the worker among them: about 0.4 ms a create with 3,000 waiting on SQLite, against
+    0.04 now. SQLite's planner seeks the index only for each kind on its own, hence the ``UNION ALL`` there;
+    PostgreSQL, whose ``FOR SHARE`` cannot follow a ``UNION``, combines both seeks itself (``BitmapOr``)."""
     backend = deliver_stream.get_backend()
     if not isinstance(backend, DatabaseBackend):  # a backend without rows: nothing to share
         return False
@@ -76,20 +84,30 @@ def _ready_task_held(stream_id: str, when: datetime) -> bool:
     quote, ops = connection.ops.quote_name, connection.ops
     postgresql = connection.vendor == "postgresql"
     same_args = "args_kwargs = %s::jsonb" if postgresql else "json(args_kwargs) = json(%s)"
-    sql = (
-        f"SELECT 1 FROM {quote(table)} WHERE status = %s AND task_path = %s AND backend_name = %s AND {same_args}"  # noqa: S608 (our names)
-        " AND (run_after = %s OR run_after <= %s) AND enqueued_at >= %s LIMIT 1"
-        + (" FOR SHARE SKIP LOCKED" if postgresql else "")
-    )
-    params = [
+    task = f"status = %s AND priority = %s AND task_path = %s AND backend_name = %s AND {same_args}"
+    task_params: list[Any] = [
         TaskResultStatus.READY,
+        deliver_stream.priority,
         deliver_stream.module_path,
         backend.alias,
         json.dumps({"args": [stream_id], "kwargs": {}}),
-        ops.adapt_datetimefield_value(get_date_max()),
-        ops.adapt_datetimefield_value(when),
-        ops.adapt_datetimefield_value(timezone.now() - COALESCE_WINDOW),
     ]
+    no_run_after = ops.adapt_datetimefield_value(get_date_max())
+    by = ops.adapt_datetimefield_value(when)
+    since = ops.adapt_datetimefield_value(timezone.now() - COALESCE_WINDOW)
+    if postgresql:
+        sql = (
+            f"SELECT 1 FROM {quote(table)} WHERE {task}"  # noqa: S608 (our names)
+            " AND ((run_after = %s AND enqueued_at >= %s) OR (run_after <= %s AND enqueued_at >= %s))"
+            " LIMIT 1 FOR SHARE SKIP LOCKED"
+        )
+        params = [*task_params, no_run_after, since, by, since]
+    else:
+        sql = (
+            f"SELECT 1 FROM {quote(table)} WHERE {task} AND run_after = %s AND enqueued_at >= %s"  # noqa: S608 (our names)
+            f" UNION ALL SELECT 1 FROM {quote(table)} WHERE {task} AND run_after <= %s AND enqueued_at >= %s LIMIT 1"
+        )
+        params = [*task_params, no_run_after, since, *task_params, by, since]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone() is not None

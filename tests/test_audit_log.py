@@ -58,7 +58,7 @@ def test_a_refused_create_writes_nothing(api, connection):
 
 def test_the_event_and_the_user_commit_together(connection):
     with (
-        mock.patch("audit.services.Event.objects.create", side_effect=RuntimeError("audit down")),
+        mock.patch("audit.services.insert", side_effect=RuntimeError("audit down")),
         pytest.raises(RuntimeError),
     ):
         create_user(

@@ -7,14 +7,21 @@ import time
 
 import pytest
 from django.db import connection as db
+from django.db.models.sql.compiler import SQLCompiler
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from clients.services import create_client, set_client_active
 from clients.tokens import issue_token
 from core.actors import SYSTEM
+from events.models import EventStream
+from events.outbox import subscribed_stream_ids
+from events.services import WebhookAuthorization, create_event_stream, delete_event_stream, update_event_stream
+from events.tasks import _ready_task_held
 from ratelimits import buckets
 from tests.helpers import STRONG_PASSWORD
 from users.models import User
+from users.verification import deliver_verification_email
 
 WEAK = "a"
 
@@ -182,3 +189,67 @@ def test_a_connection_deleted_while_the_password_hashes_is_400_not_500(client_ap
     assert response.status_code == 400
     assert response.json()["errorCode"] == "inexistent_connection"
     assert not User.objects.exists()
+
+
+def _stream(name: str, types: tuple[str, ...] = ("user.created",)) -> EventStream:
+    return create_event_stream(
+        name=name,
+        subscriptions=list(types),
+        webhook_endpoint="http://127.0.0.1:9/events",
+        authorization=WebhookAuthorization(method="bearer", token="t0ken"),
+        actor=SYSTEM,
+    )
+
+
+def test_the_stream_lookup_sees_every_change_to_the_streams_at_the_next_create(db, settings):
+    settings.EVENT_STREAMS_ALLOW_INSECURE_ENDPOINTS = True
+    first, _deleted_only, second = _stream("first"), _stream("other", ("user.deleted",)), _stream("second")
+    assert subscribed_stream_ids("user.created") == [first.id, second.id]  # enabled, subscribed, oldest first
+
+    update_event_stream(stream_id=first.id, status="disabled", actor=SYSTEM)
+    assert subscribed_stream_ids("user.created") == [second.id]
+    delete_event_stream(stream_id=second.id, actor=SYSTEM)
+    assert subscribed_stream_ids("user.created") == []
+    update_event_stream(stream_id=first.id, status="enabled", actor=SYSTEM)
+    assert subscribed_stream_ids("user.created") == [first.id]
+
+
+def test_the_stream_lookup_builds_its_statement_once(db, settings, monkeypatch):
+    settings.EVENT_STREAMS_ALLOW_INSECURE_ENDPOINTS = True
+    stream = _stream("one")
+    assert subscribed_stream_ids("user.created") == [stream.id]
+    compiled = []
+    real_as_sql = SQLCompiler.as_sql
+
+    def counting_as_sql(self, *args, **kwargs):
+        compiled.append(self.query.model)
+        return real_as_sql(self, *args, **kwargs)
+
+    monkeypatch.setattr(SQLCompiler, "as_sql", counting_as_sql)
+    # Building a QuerySet's statement on every create cost ten times running it (events.outbox).
+    assert subscribed_stream_ids("user.created") == [stream.id]
+    assert compiled == []
+
+
+@pytest.mark.django_db
+def test_the_delivery_task_look_seeks_the_ready_tasks_index_past_the_waiting_mails():
+    # A create looks for its stream's ready delivery task; the mails waiting for the worker (thousands when it lags)
+    # are ready tasks too: the look must reach the recent ones of the one kind through the index, not read them all.
+    deliver_verification_email.enqueue(1, "waiting@example.com", "en")
+    with CaptureQueriesContext(db) as queries:
+        _ready_task_held("est_none", timezone.now())
+    (look,) = [q["sql"] for q in queries.captured_queries]
+    with db.cursor() as cursor:
+        if db.vendor == "postgresql":
+            cursor.execute("SET LOCAL enable_seqscan = off")  # a one-row table is cheaper to scan whole
+            cursor.execute(f"EXPLAIN {look}")
+        else:
+            cursor.execute(f"EXPLAIN QUERY PLAN {look}")
+        plan = " ".join(str(row) for row in cursor.fetchall())
+    assert "tasks_db_new_ordering_idx" in plan, plan
+    if db.vendor == "postgresql":
+        # The planner picks its seeks by the table's size; each reaches past the status to the priority and beyond.
+        conditions = plan.split("Index Cond: ")[1:]
+        assert conditions and all("(priority = 0)" in condition for condition in conditions), plan
+    else:
+        assert "run_after=? AND enqueued_at>?" in plan and "run_after<?" in plan, plan

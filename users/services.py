@@ -28,6 +28,7 @@ from connections.password_policy import check_password
 from connections.selectors import get_connection
 from connections.strategies import check_update_fields, check_user_fields
 from core.actors import Actor
+from core.db import insert
 from core.errors import FieldError, PayloadValidationError
 from events.models import EventType as StreamEventType
 from users.credentials.passwords import hash_password
@@ -162,7 +163,7 @@ def _insert(
     inserted = False
     try:
         with transaction.atomic():
-            user.save(force_insert=True)
+            insert(user)
             inserted = True
             record_event(type=event[0], description=event[1], actor=actor, user=user)
             emit_user_event(StreamEventType.USER_CREATED, user)

@@ -1,0 +1,84 @@
+"""``core.tasks.DatabaseBackend``: django-tasks-db's backend whose enqueue writes the library's own row, more
+cheaply, and still announces it (``task_enqueued``) once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import django_tasks_db
+import pytest
+from django.db.models.sql.compiler import SQLInsertCompiler
+from django.utils import timezone
+from django_tasks_db.compat import task_enqueued
+from django_tasks_db.models import DBTaskResult
+
+from core.tasks import DatabaseBackend
+from events.tasks import deliver_stream
+from users.verification import deliver_verification_email
+
+pytestmark = pytest.mark.django_db
+
+
+def _row(result: Any) -> dict[str, Any]:
+    row = DBTaskResult.objects.filter(pk=result.id).values().get()
+    return {name: value for name, value in row.items() if name not in {"id", "enqueued_at"}}
+
+
+@pytest.mark.parametrize(
+    "task",
+    [
+        deliver_verification_email,
+        deliver_stream.using(run_after=timezone.now() + timedelta(minutes=5)),
+        deliver_stream.using(priority=7, queue_name="default"),
+    ],
+    ids=["ready now", "run after", "priority"],
+)
+def test_the_row_is_the_one_the_library_writes(task):
+    library = django_tasks_db.DatabaseBackend("default", {})
+    backend = task.get_backend()
+    assert isinstance(backend, DatabaseBackend)  # settings.TASKS
+
+    ours = backend.enqueue(task, [42, "a@example.com"], {"language": "ja"})
+    theirs: Any = library.enqueue(task, [42, "a@example.com"], {"language": "ja"})
+
+    assert _row(ours) == _row(theirs)
+    stored = DBTaskResult.objects.get(pk=ours.id)
+    assert stored.enqueued_at == ours.enqueued_at
+    assert (ours.status, ours.args, ours.kwargs, ours.backend) == (
+        "READY",
+        [42, "a@example.com"],
+        {"language": "ja"},
+        "default",
+    )
+    assert ours.task.run_after == task.run_after and ours.task.priority == task.priority
+
+
+def test_enqueue_announces_the_result_it_returns_once(monkeypatch):
+    announced: list[Any] = []
+
+    def receiver(sender: Any, task_result: Any, **kwargs: Any) -> None:
+        announced.append(task_result)
+
+    task_enqueued.connect(receiver)
+    try:
+        result = deliver_verification_email.enqueue(1, "a@example.com", "en")
+    finally:
+        task_enqueued.disconnect(receiver)
+
+    assert announced == [result]
+
+
+def test_enqueue_builds_no_insert_through_the_orm(monkeypatch):
+    deliver_verification_email.enqueue(1, "warm@example.com", "en")
+    built: list[Any] = []
+    real_as_sql = SQLInsertCompiler.as_sql
+
+    def counting_as_sql(self: SQLInsertCompiler, *args: Any, **kwargs: Any) -> Any:
+        built.append(self.query.model)
+        return real_as_sql(self, *args, **kwargs)
+
+    monkeypatch.setattr(SQLInsertCompiler, "as_sql", counting_as_sql)
+    deliver_verification_email.enqueue(2, "cold@example.com", "en")
+
+    assert built == []
