@@ -1,14 +1,17 @@
-"""Small helpers for the hand-written SQL some hot paths use, and the time limit of a search's queries."""
+"""Small helpers for the hand-written SQL some hot paths use (a model's columns, model instances from plain rows),
+and the time limit of a search's queries."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+import weakref
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, TypeVar
 
 from django.db import OperationalError, connection, connections, models, router, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import signals
 
 from core.errors import QueryTimedOut
@@ -112,6 +115,72 @@ def fetch_instance(model: type[M], sql: str, params: Sequence[Any]) -> M | None:
             value = convert(value, column, db)
         values.append(value)
     return model.from_db(db.alias, [field.attname for field in meta.concrete_fields], values)
+
+
+# (vendor, model, prefix) -> ``columns``' text.
+_COLUMNS: dict[tuple[str, type[models.Model], str], str] = {}
+
+
+def columns(model: type[models.Model], prefix: str = "") -> str:
+    """The quoted columns of ``model``'s concrete fields in the fields' order, each after ``prefix`` (a table alias
+    and a dot) when given: the select list ``models_from_rows`` and ``read_models`` take."""
+    key = (connection.vendor, model, prefix)
+    found = _COLUMNS.get(key)
+    if found is None:
+        quote = connection.ops.quote_name
+        found = _COLUMNS[key] = ", ".join(prefix + quote(column_of(field)) for field in model._meta.concrete_fields)
+    return found
+
+
+# Per connection (each thread has its own), per model: each concrete field's column expression and the converters
+# the ORM's compiler finds for it (the backend's, then the field's).
+_CONVERTERS: weakref.WeakKeyDictionary[BaseDatabaseWrapper, dict[type[models.Model], list[tuple[Any, list[Any]]]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _converters(model: type[models.Model], database: BaseDatabaseWrapper) -> list[tuple[Any, list[Any]]]:
+    by_model = _CONVERTERS.setdefault(database, {})
+    found = by_model.get(model)
+    if found is None:
+        cols = [field.get_col(model._meta.db_table) for field in model._meta.concrete_fields]
+        found = by_model[model] = [
+            (col, database.ops.get_db_converters(col) + col.get_db_converters(database)) for col in cols
+        ]
+    return found
+
+
+def models_from_rows(
+    model: type[M], rows: Iterable[Sequence[Any]], database: BaseDatabaseWrapper | None = None
+) -> list[M]:
+    """``model`` instances from ``rows`` holding every concrete field's column in the fields' order (``columns``),
+    each value through the converters the ORM's compiler would apply (SQLite's times become aware datetimes, JSON
+    text is decoded): what a queryset would have built, without compiling one. ``database``: the router's for
+    writing ``model`` by default."""
+    if database is None:
+        database = connections[router.db_for_write(model)]
+    converters = [(i, col, found) for i, (col, found) in enumerate(_converters(model, database)) if found]
+    names = [field.attname for field in model._meta.concrete_fields]
+    built = []
+    for row in rows:
+        values = list(row)
+        for i, col, found in converters:
+            for convert in found:
+                values[i] = convert(values[i], col, database)
+        built.append(model.from_db(database.alias, names, values))
+    return built
+
+
+def read_models(
+    model: type[M], sql: str, params: Sequence[Any], database: BaseDatabaseWrapper | None = None
+) -> list[M]:
+    """Run ``sql``, which selects ``columns(model)``, and return its rows as ``model`` instances
+    (``models_from_rows``)."""
+    if database is None:
+        database = connections[router.db_for_write(model)]
+    with database.cursor() as cursor:
+        cursor.execute(sql, params)
+        return models_from_rows(model, cursor.fetchall(), database)
 
 
 @contextmanager
