@@ -117,50 +117,76 @@ def fetch_instance(model: type[M], sql: str, params: Sequence[Any]) -> M | None:
     return model.from_db(db.alias, [field.attname for field in meta.concrete_fields], values)
 
 
-# (vendor, model, prefix) -> ``columns``' text.
-_COLUMNS: dict[tuple[str, type[models.Model], str], str] = {}
+# (model, the fields asked for) -> those of its concrete fields, in the model's order.
+_FIELDS: dict[tuple[type[models.Model], tuple[str, ...] | None], list[models.Field[Any, Any]]] = {}
 
 
-def columns(model: type[models.Model], prefix: str = "") -> str:
-    """The quoted columns of ``model``'s concrete fields in the fields' order, each after ``prefix`` (a table alias
-    and a dot) when given: the select list ``models_from_rows`` and ``read_models`` take."""
-    key = (connection.vendor, model, prefix)
-    found = _COLUMNS.get(key)
+def _fields(model: type[models.Model], names: Sequence[str] | None) -> list[models.Field[Any, Any]]:
+    key = (model, None if names is None else tuple(names))
+    found = _FIELDS.get(key)
     if found is None:
-        quote = connection.ops.quote_name
-        found = _COLUMNS[key] = ", ".join(prefix + quote(column_of(field)) for field in model._meta.concrete_fields)
+        wanted = None if names is None else {model._meta.pk.name if name == "pk" else name for name in names}
+        found = _FIELDS[key] = [
+            field for field in model._meta.concrete_fields if wanted is None or field.name in wanted
+        ]
+        if wanted is not None and len(found) != len(wanted):
+            raise ValueError(f"not concrete fields of {model.__name__}: {sorted(wanted - {f.name for f in found})}")
     return found
 
 
-# Per connection (each thread has its own), per model: each concrete field's column expression and the converters
-# the ORM's compiler finds for it (the backend's, then the field's).
-_CONVERTERS: weakref.WeakKeyDictionary[BaseDatabaseWrapper, dict[type[models.Model], list[tuple[Any, list[Any]]]]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _converters(model: type[models.Model], database: BaseDatabaseWrapper) -> list[tuple[Any, list[Any]]]:
-    by_model = _CONVERTERS.setdefault(database, {})
-    found = by_model.get(model)
+def columns(model: type[models.Model], prefix: str = "", *, fields: Sequence[str] | None = None) -> str:
+    """The quoted columns of ``model``'s concrete fields (``fields`` only, when given) in the model's order of
+    fields, each after ``prefix`` (a table alias and a dot) when given: the select list ``models_from_rows`` and
+    ``read_models`` take."""
+    key = (connection.vendor, model, prefix, None if fields is None else tuple(fields))
+    found = _COLUMNS.get(key)
     if found is None:
-        cols = [field.get_col(model._meta.db_table) for field in model._meta.concrete_fields]
-        found = by_model[model] = [
-            (col, database.ops.get_db_converters(col) + col.get_db_converters(database)) for col in cols
-        ]
+        quote = connection.ops.quote_name
+        found = _COLUMNS[key] = ", ".join(prefix + quote(column_of(field)) for field in _fields(model, fields))
+    return found
+
+
+_COLUMNS: dict[tuple[str, type[models.Model], str, tuple[str, ...] | None], str] = {}
+
+
+# Per connection (each thread has its own), per model and fields: each field's attname, column expression and the
+# converters the ORM's compiler finds for it (the backend's, then the field's).
+_CONVERTERS: weakref.WeakKeyDictionary[
+    BaseDatabaseWrapper, dict[Any, tuple[list[str], list[tuple[int, Any, list[Any]]]]]
+] = weakref.WeakKeyDictionary()
+
+
+def _converters(
+    model: type[models.Model], fields: Sequence[str] | None, database: BaseDatabaseWrapper
+) -> tuple[list[str], list[tuple[int, Any, list[Any]]]]:
+    by_model = _CONVERTERS.setdefault(database, {})
+    key = (model, None if fields is None else tuple(fields))
+    found = by_model.get(key)
+    if found is None:
+        selected = _fields(model, fields)
+        converters = []
+        for i, field in enumerate(selected):
+            col = field.get_col(model._meta.db_table)
+            if convert := database.ops.get_db_converters(col) + col.get_db_converters(database):
+                converters.append((i, col, convert))
+        found = by_model[key] = ([field.attname for field in selected], converters)
     return found
 
 
 def models_from_rows(
-    model: type[M], rows: Iterable[Sequence[Any]], database: BaseDatabaseWrapper | None = None
+    model: type[M],
+    rows: Iterable[Sequence[Any]],
+    database: BaseDatabaseWrapper | None = None,
+    *,
+    fields: Sequence[str] | None = None,
 ) -> list[M]:
-    """``model`` instances from ``rows`` holding every concrete field's column in the fields' order (``columns``),
-    each value through the converters the ORM's compiler would apply (SQLite's times become aware datetimes, JSON
-    text is decoded): what a queryset would have built, without compiling one. ``database``: the router's for
-    writing ``model`` by default."""
+    """``model`` instances from ``rows`` holding the columns of ``columns(model, fields=fields)``, each value through
+    the converters the ORM's compiler would apply (SQLite's times become aware datetimes, JSON text is decoded):
+    what a queryset (with ``only(*fields)``) would have built, without compiling one. ``database``: the router's
+    for writing ``model`` by default."""
     if database is None:
         database = connections[router.db_for_write(model)]
-    converters = [(i, col, found) for i, (col, found) in enumerate(_converters(model, database)) if found]
-    names = [field.attname for field in model._meta.concrete_fields]
+    names, converters = _converters(model, fields, database)
     built = []
     for row in rows:
         values = list(row)
@@ -172,15 +198,20 @@ def models_from_rows(
 
 
 def read_models(
-    model: type[M], sql: str, params: Sequence[Any], database: BaseDatabaseWrapper | None = None
+    model: type[M],
+    sql: str,
+    params: Sequence[Any],
+    database: BaseDatabaseWrapper | None = None,
+    *,
+    fields: Sequence[str] | None = None,
 ) -> list[M]:
-    """Run ``sql``, which selects ``columns(model)``, and return its rows as ``model`` instances
+    """Run ``sql``, which selects ``columns(model, fields=fields)``, and return its rows as ``model`` instances
     (``models_from_rows``)."""
     if database is None:
         database = connections[router.db_for_write(model)]
     with database.cursor() as cursor:
         cursor.execute(sql, params)
-        return models_from_rows(model, cursor.fetchall(), database)
+        return models_from_rows(model, cursor.fetchall(), database, fields=fields)
 
 
 @contextmanager

@@ -40,6 +40,7 @@ from django_tasks_db.management.commands.db_worker import Worker as DatabaseWork
 from django_tasks_db.models import DBTaskResult, get_date_max
 from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
+from core.db import columns, models_from_rows
 from events.recovery import sweep_deliveries
 from events.retention import prune_finished_now_and_then
 from jobs.models import Job, JobStatus, WorkerHeartbeat
@@ -161,9 +162,10 @@ class TaskWorker(DatabaseWorker):
 
         Racing workers cannot take the same row: on PostgreSQL the row is picked ``FOR UPDATE SKIP LOCKED`` (as
         django-tasks-db's ``get_locked``), on SQLite the statement holds the write lock. django-tasks-db's own claim
-        (a look, an exclusive transaction, a locked read, a save) built four ORM queries per task (issue 16). On
-        SQLite a look without a lock comes first: an idle worker polling often must not take the write lock each
-        time. Other databases keep django-tasks-db's claim."""
+        (a look, an exclusive transaction, a locked read, a save) built four ORM queries per task, and a raw
+        queryset's row cost more than the statement (issue 16): the row is built as the ORM would
+        (``core.db.models_from_rows``). On SQLite a look without a lock comes first: an idle worker polling often
+        must not take the write lock each time. Other databases keep django-tasks-db's claim."""
         connection = connections[router.db_for_write(DBTaskResult)]
         if connection.vendor not in ("sqlite", "postgresql"):
             return self._claim_next_portably()
@@ -178,16 +180,18 @@ class TaskWorker(DatabaseWorker):
         sql = (
             f"UPDATE {table} SET status = %s, started_at = %s, worker_ids = {append}"  # noqa: S608 (our names)
             f" WHERE id = (SELECT id FROM {table} WHERE {ready}"
-            f" ORDER BY priority DESC, run_after ASC, enqueued_at ASC LIMIT 1{lock}) AND status = %s RETURNING *"
+            f" ORDER BY priority DESC, run_after ASC, enqueued_at ASC LIMIT 1{lock}) AND status = %s"
+            f" RETURNING {columns(DBTaskResult)}"
         )
         params = [TaskResultStatus.RUNNING, at(timezone.now()), self.worker_id, *ready_params, TaskResultStatus.READY]
         try:
-            if connection.vendor == "sqlite":
-                with connection.cursor() as cursor:
+            with connection.cursor() as cursor:
+                if connection.vendor == "sqlite":
                     cursor.execute(f"SELECT 1 FROM {table} WHERE {ready} LIMIT 1", ready_params)  # noqa: S608
                     if cursor.fetchone() is None:
                         return None
-            claimed = list(DBTaskResult.objects.raw(sql, params))
+                cursor.execute(sql, params)
+                claimed = models_from_rows(DBTaskResult, cursor.fetchall(), connection)
         except OperationalError as exc:
             if is_locked_database_exception(exc):
                 return None
@@ -218,8 +222,8 @@ class TaskWorker(DatabaseWorker):
             return
         try:
             self.running_task = True
-            task = db_task_result.task
-            task_result = db_task_result.task_result
+            task_result = db_task_result.task_result  # it builds the task (an import and a copy): once
+            task = task_result.task
             sender = type(task.get_backend())
             task_started.send(sender=sender, task_result=task_result)
             if task.takes_context:

@@ -431,6 +431,13 @@ def test_plain_reads_build_the_rows_the_orm_builds():
         for row in plain:
             for field in model._meta.concrete_fields:
                 assert getattr(row, field.attname) == getattr(by_pk[row.pk], field.attname), field.name
+    some = ("pk", "created_at", "name")  # only these, as ``only()`` would: the others are deferred
+    table = connections["default"].ops.quote_name(EventStream._meta.db_table)
+    sql = f"SELECT {columns(EventStream, fields=some)} FROM {table}"  # noqa: S608 (our names)
+    (stream,) = read_models(EventStream, sql, [], fields=some)
+    concrete = {field.attname for field in EventStream._meta.concrete_fields}
+    assert stream.get_deferred_fields() == concrete - {"id", "name", "created_at"}
+    assert (stream.name, stream.created_at) == EventStream.objects.values_list("name", "created_at").get()
 
 
 def test_a_delivery_task_for_one_event_runs_a_dozen_statements():
