@@ -477,10 +477,16 @@ def next_retry_at(stream_id: str) -> datetime | None:
 
 def claim_due(stream_id: str, token: str) -> list[Delivery]:
     """Claim up to ``CLAIM_BATCH`` due deliveries of the stream, in order, none of which has an earlier pending
-    delivery of its subject; returns them with their events. One conditional UPDATE picks and claims them and
-    decides between racing workers (on SQLite and PostgreSQL: a row another worker claimed first no longer passes
-    its condition); one read adds their events. Plain SQL: the worker runs this for every task, and building the
-    ORM's queries cost more than running them (issue 16)."""
+    delivery of its subject; returns them with their events.
+
+    One UPDATE picks and claims them, and one read adds their events. Racing workers take different deliveries:
+    on SQLite the UPDATE holds the write lock; on PostgreSQL its pick (run once, before the update) locks the rows
+    it picks ``FOR UPDATE SKIP LOCKED``, so a worker never waits on another's rows (updating rows picked without
+    a lock, two workers could lock them in opposite orders: a deadlock). A delivery locked by another transaction
+    is passed by: that one claims or changes it, else the caller's next look (``next_retry_at``) finds it due, or
+    the sweep. Either way a row updated is one that was still claimable. A subject's later delivery still waits on
+    a passed-by earlier one: the earlier one is pending in the pick's snapshot. Plain SQL: the worker runs this for
+    every task, and building the ORM's queries cost more than running them (issue 16)."""
     now = timezone.now()
     connection = connections[router.db_for_write(Delivery)]
     table = connection.ops.quote_name(Delivery._meta.db_table)
@@ -488,12 +494,14 @@ def claim_due(stream_id: str, token: str) -> list[Delivery]:
     # Pending and not claimed, or its claim lapsed.
     claimable = "status = %s AND (claimed_until IS NULL OR claimed_until < %s)"
     until = now + timedelta(seconds=float(settings.EVENT_STREAMS_CLAIM_SECONDS))
+    # PostgreSQL: ``= ANY(ARRAY(...))`` makes the pick an InitPlan, run once (``IN`` may rescan it per row).
+    picked = ("id = ANY(ARRAY(", " FOR UPDATE SKIP LOCKED))") if connection.vendor == "postgresql" else ("id IN (", ")")
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET claimed_until = %s, claimed_by = %s WHERE id IN (SELECT id FROM {table} d"  # noqa: S608
+            f"UPDATE {table} SET claimed_until = %s, claimed_by = %s WHERE {picked[0]}SELECT id FROM {table} d"  # noqa: S608
             f" WHERE stream_id = %s AND next_attempt_at <= %s AND {claimable}"
             f" AND NOT EXISTS (SELECT 1 FROM {table} e WHERE e.stream_id = d.stream_id AND e.subject = d.subject"
-            f" AND e.status = %s AND e.id < d.id) ORDER BY d.id LIMIT %s) AND {claimable}"
+            f" AND e.status = %s AND e.id < d.id) ORDER BY d.id LIMIT %s{picked[1]} AND {claimable}"
             f" RETURNING {columns(Delivery)}",
             [
                 at(until),
