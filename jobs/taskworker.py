@@ -22,6 +22,7 @@ Several workers, on one host or many, share the queue safely: each claim is deci
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -215,7 +216,8 @@ class TaskWorker(DatabaseWorker):
 
     def run_task(self, db_task_result: DBTaskResult) -> None:
         """Run a claimed task as django-tasks-db does (its signals, its result columns), but for a success, which is
-        stored by one plain UPDATE instead of its model save (per task, the save cost more than most tasks)."""
+        stored by one plain UPDATE instead of its model save (per task, the save cost more than most tasks), and
+        whose finished result is derived from the started one (``_succeeded``)."""
         connection = connections[db_task_result._state.db or "default"]
         if connection.vendor not in ("sqlite", "postgresql"):
             super().run_task(db_task_result)
@@ -231,7 +233,7 @@ class TaskWorker(DatabaseWorker):
             else:
                 return_value = task.call(*task_result.args, **task_result.kwargs)
             self._store_success(connection, db_task_result, return_value)
-            task_finished.send(sender=sender, task_result=db_task_result.task_result)
+            task_finished.send(sender=sender, task_result=self._succeeded(task_result, db_task_result))
         except BaseException as exc:
             # django-tasks-db's failure path: its save, retried; its signal when the task can still be named.
             db_task_result.set_failed(exc)
@@ -245,6 +247,17 @@ class TaskWorker(DatabaseWorker):
         finally:
             self.running_task = False
             self._run_tasks += 1
+
+    @staticmethod
+    def _succeeded(started: Any, db_task_result: DBTaskResult) -> Any:
+        """The finished task's result, as ``db_task_result.task_result`` builds it after a success, from the one
+        built at the start: the same but for the status, the end time and the return value (building it anew
+        imports and copies the task again)."""
+        finished = dataclasses.replace(
+            started, status=TaskResultStatus.SUCCESSFUL, finished_at=db_task_result.finished_at, errors=[]
+        )
+        object.__setattr__(finished, "_return_value", db_task_result.return_value)  # as django-tasks-db sets it
+        return finished
 
     @staticmethod
     def _store_success(connection: Any, db_task_result: DBTaskResult, return_value: Any) -> None:
