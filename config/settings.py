@@ -429,9 +429,11 @@ LOGGING = {
     },
     "filters": {"client_errors_are_debug": {"()": "core.logs.ClientErrorsAreDebug"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    # Its own level too: Django's "django" logger above it stays at INFO whatever LOG_LEVEL says.
+    # Their own levels too: Django's "django" logger above them stays at INFO whatever LOG_LEVEL says (so the
+    # worker wrote two INFO lines of django.tasks per task even with LOG_LEVEL=WARNING).
     "loggers": {
-        "django.request": {"filters": ["client_errors_are_debug"], "level": os.environ.get("LOG_LEVEL", "INFO")}
+        "django.request": {"filters": ["client_errors_are_debug"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+        "django.tasks": {"level": os.environ.get("LOG_LEVEL", "INFO")},
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }

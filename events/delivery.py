@@ -58,6 +58,7 @@ from standardwebhooks.webhooks import Webhook
 from urllib3.connection import HTTPConnection as BaseHTTPConnection
 
 from core.crypto import SecretDecryptionError, decrypt_secret
+from core.db import columns, models_from_rows, read_models
 from events.endpoints import Endpoint, insecure_endpoints_allowed, is_public_address, parse_endpoint, resolve
 from events.envelope import structured_body
 from events.errors import InvalidWebhookEndpoint, UnsafeDestination
@@ -67,6 +68,7 @@ from events.models import (
     DeliveryAttempt,
     DeliveryStatus,
     DisabledReason,
+    Event,
     EventStream,
     EventStreamStatus,
 )
@@ -448,7 +450,8 @@ def get_stream(stream_id: str, *, lock: bool = False) -> EventStream | None:
     connection = connections[router.db_for_write(EventStream)]
     table = connection.ops.quote_name(EventStream._meta.db_table)
     locking = " FOR UPDATE" if lock and connection.features.has_select_for_update else ""
-    rows = list(EventStream.objects.raw(f"SELECT * FROM {table} WHERE id = %s{locking}", [stream_id]))  # noqa: S608
+    sql = f"SELECT {columns(EventStream)} FROM {table} WHERE id = %s{locking}"  # noqa: S608 (our names)
+    rows = read_models(EventStream, sql, [stream_id], connection)
     return rows[0] if rows else None
 
 
@@ -474,36 +477,65 @@ def next_retry_at(stream_id: str) -> datetime | None:
 
 def claim_due(stream_id: str, token: str) -> list[Delivery]:
     """Claim up to ``CLAIM_BATCH`` due deliveries of the stream, in order, none of which has an earlier pending
-    delivery of its subject. A read finds them; one conditional UPDATE decides between racing workers (on SQLite and
-    PostgreSQL); the won ones are read with their events. Plain SQL: the worker runs this for every task, and
-    building the ORM's query cost more than running it (issue 16)."""
+    delivery of its subject; returns them with their events.
+
+    One UPDATE picks and claims them, and one read adds their events. Racing workers take different deliveries:
+    on SQLite the UPDATE holds the write lock; on PostgreSQL its pick (run once, before the update) locks the rows
+    it picks ``FOR UPDATE SKIP LOCKED``, so a worker never waits on another's rows (updating rows picked without
+    a lock, two workers could lock them in opposite orders: a deadlock). A delivery locked by another transaction
+    is passed by: that one claims or changes it, else the caller's next look (``next_retry_at``) finds it due, or
+    the sweep. Either way a row updated is one that was still claimable. A subject's later delivery still waits on
+    a passed-by earlier one: the earlier one is pending in the pick's snapshot. Plain SQL: the worker runs this for
+    every task, and building the ORM's queries cost more than running them (issue 16)."""
     now = timezone.now()
     connection = connections[router.db_for_write(Delivery)]
     table = connection.ops.quote_name(Delivery._meta.db_table)
     at = connection.ops.adapt_datetimefield_value
     # Pending and not claimed, or its claim lapsed.
     claimable = "status = %s AND (claimed_until IS NULL OR claimed_until < %s)"
+    until = now + timedelta(seconds=float(settings.EVENT_STREAMS_CLAIM_SECONDS))
+    # PostgreSQL: ``= ANY(ARRAY(...))`` makes the pick an InitPlan, run once (``IN`` may rescan it per row).
+    picked = ("id = ANY(ARRAY(", " FOR UPDATE SKIP LOCKED))") if connection.vendor == "postgresql" else ("id IN (", ")")
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT id FROM {table} d WHERE stream_id = %s AND next_attempt_at <= %s AND {claimable}"  # noqa: S608
+            f"UPDATE {table} SET claimed_until = %s, claimed_by = %s WHERE {picked[0]}SELECT id FROM {table} d"  # noqa: S608
+            f" WHERE stream_id = %s AND next_attempt_at <= %s AND {claimable}"
             f" AND NOT EXISTS (SELECT 1 FROM {table} e WHERE e.stream_id = d.stream_id AND e.subject = d.subject"
-            " AND e.status = %s AND e.id < d.id) ORDER BY d.id LIMIT %s",
-            [stream_id, at(now), DeliveryStatus.PENDING, at(now), DeliveryStatus.PENDING, CLAIM_BATCH],
+            f" AND e.status = %s AND e.id < d.id) ORDER BY d.id LIMIT %s{picked[1]} AND {claimable}"
+            f" RETURNING {columns(Delivery)}",
+            [
+                at(until),
+                token,
+                stream_id,
+                at(now),
+                DeliveryStatus.PENDING,
+                at(now),
+                DeliveryStatus.PENDING,
+                CLAIM_BATCH,
+                DeliveryStatus.PENDING,
+                at(now),
+            ],
         )
-        candidates = [row[0] for row in cursor.fetchall()]
-        if not candidates:
-            return []
-        until = now + timedelta(seconds=float(settings.EVENT_STREAMS_CLAIM_SECONDS))
-        marks = ", ".join(["%s"] * len(candidates))
-        cursor.execute(
-            f"UPDATE {table} SET claimed_until = %s, claimed_by = %s WHERE id IN ({marks}) AND {claimable}"  # noqa: S608
-            " RETURNING id",
-            [at(until), token, *candidates, DeliveryStatus.PENDING, at(now)],
-        )
-        won = [row[0] for row in cursor.fetchall()]
+        won = sorted(models_from_rows(Delivery, cursor.fetchall(), connection), key=lambda delivery: delivery.pk)
     if not won:
         return []
-    return list(Delivery.objects.filter(pk__in=won).select_related("event").order_by("pk"))
+    event_ids = [delivery.event_id for delivery in won]
+    events = {
+        event.pk: event
+        for event in read_models(
+            Event,
+            f"SELECT {columns(Event)} FROM {connection.ops.quote_name(Event._meta.db_table)}"  # noqa: S608
+            f" WHERE id IN ({', '.join(['%s'] * len(event_ids))})",
+            event_ids,
+            connection,
+        )
+    }
+    claimed = []
+    for delivery in won:
+        if delivery.event_id in events:  # always, but for a delivery deleted with its event meanwhile
+            delivery.event = events[delivery.event_id]
+            claimed.append(delivery)
+    return claimed
 
 
 def record_attempts(stream_id: str, token: str, batch: list[Delivery], outcomes: list[Outcome]) -> EventStream | None:

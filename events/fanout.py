@@ -23,6 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from core.db import columns, models_from_rows
 from events.delivery import DISABLED_ERROR
 from events.models import (
     Delivery,
@@ -40,17 +41,30 @@ _LOCK_KEY = 0x66616E_6F7574
 
 
 def fan_out() -> int:
-    """Fan out every committed ``PendingEvents`` row, oldest first; returns the number of events written. Costs one
-    small query when there is none."""
+    """Fan out every ``PendingEvents`` row committed before the call, oldest first; returns the number of events
+    written. Costs one small query when there is none.
+
+    The rows are those the first look finds: a row committed later has its own delivery task still to run (its
+    ``emit`` queued one or joined a ready one, never one already running), and the readers fan out again when they
+    read. Each row is taken (deleted, its values returned) and fanned out in one transaction, under the fan-outs'
+    turn; a row another fan-out took meanwhile is gone and passed by. Plain SQL: the worker does this for every
+    delivery task, where compiling the ORM's queries cost more than running them (issue 16)."""
+    table = db.ops.quote_name(PendingEvents._meta.db_table)
+    with db.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM {table} ORDER BY id")  # noqa: S608 (our names)
+        pks = [row[0] for row in cursor.fetchall()]
     written = 0
-    while PendingEvents.objects.exists():
+    for pk in pks:
         with transaction.atomic():
             hold_fan_outs()
-            pending = PendingEvents.objects.order_by("pk").first()
-            if pending is None:
-                break
-            written += _write(pending)
-            PendingEvents.objects.filter(pk=pending.pk).delete()
+            with db.cursor() as cursor:
+                cursor.execute(
+                    f"DELETE FROM {table} WHERE id = %s RETURNING {columns(PendingEvents)}",  # noqa: S608
+                    [pk],
+                )
+                taken = models_from_rows(PendingEvents, cursor.fetchall())
+            if taken:
+                written += _write(taken[0])
     return written
 
 
@@ -66,8 +80,8 @@ def hold_fan_outs() -> None:
 
 def _write(pending: PendingEvents) -> int:
     """Insert ``pending``'s events and their deliveries (conflicts skipped); returns the number of events."""
-    streams = _target_streams(pending.stream_ids)
-    targets = [streams[stream_id] for stream_id in pending.stream_ids if stream_id in streams]
+    streams = _target_streams(list(pending.stream_ids))
+    targets = [(stream_id, *streams[stream_id]) for stream_id in pending.stream_ids if stream_id in streams]
     if not targets:
         return 0
     items: list[list[Any]] = json.loads(pending.events)
@@ -88,9 +102,9 @@ def _write(pending: PendingEvents) -> int:
     now = timezone.now()
     fields: tuple[str, ...] = ()
     rows: list[tuple[Any, ...]] = []
-    for stream in targets:
+    for stream_id, status, reason in targets:
         # A stream the worker disabled after failures failed its pending deliveries: these would have been among them.
-        failed = stream.status == EventStreamStatus.DISABLED and stream.disabled_reason == DisabledReason.FAILURES
+        failed = status == EventStreamStatus.DISABLED and reason == DisabledReason.FAILURES
         tail = adapted(
             Delivery,
             {
@@ -104,13 +118,13 @@ def _write(pending: PendingEvents) -> int:
             ("attempt_count", "claimed_until", "claimed_by", "last_status_code", "delivered_at"),
         )
         fields = ("stream", "event", "subject", *tail)
-        rows.extend((stream.pk, event_id, subject, *tail.values()) for event_id, subject, _obj in items)
+        rows.extend((stream_id, event_id, subject, *tail.values()) for event_id, subject, _obj in items)
     insert_rows(Delivery, fields, rows, ignore_conflicts=True)
     return len(items)
 
 
-def _target_streams(stream_ids: list[str]) -> dict[str, EventStream]:
-    """The streams of ``stream_ids`` that still exist (their status and ``disabled_reason``), by id.
+def _target_streams(stream_ids: list[str]) -> dict[str, tuple[str, str]]:
+    """The streams of ``stream_ids`` that still exist: their status and ``disabled_reason``, by id (plain SQL).
 
     On PostgreSQL their rows are locked ``FOR SHARE`` until the fan-out commits, so it serialises with the worker's
     disable after failures (``events.delivery.record_attempts``, under the row's ``FOR UPDATE``): either the disable
@@ -121,11 +135,12 @@ def _target_streams(stream_ids: list[str]) -> dict[str, EventStream]:
     """
     if not stream_ids:
         return {}
-    if db.vendor == "postgresql":
-        table = db.ops.quote_name(EventStream._meta.db_table)
-        marks = ", ".join(["%s"] * len(stream_ids))
-        sql = f"SELECT id, status, disabled_reason FROM {table} WHERE id IN ({marks}) ORDER BY id FOR SHARE"  # noqa: S608
-        streams = list(EventStream.objects.raw(sql, sorted(stream_ids)))
-    else:
-        streams = list(EventStream.objects.filter(pk__in=stream_ids).only("status", "disabled_reason"))
-    return {stream.pk: stream for stream in streams}
+    table = db.ops.quote_name(EventStream._meta.db_table)
+    marks = ", ".join(["%s"] * len(stream_ids))
+    lock = " ORDER BY id FOR SHARE" if db.vendor == "postgresql" else ""
+    with db.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, status, disabled_reason FROM {table} WHERE id IN ({marks}){lock}",  # noqa: S608 (our names)
+            sorted(stream_ids),
+        )
+        return {stream_id: (status, reason) for stream_id, status, reason in cursor.fetchall()}

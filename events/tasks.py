@@ -18,6 +18,7 @@ from django_tasks_db.models import DBTaskResult, get_date_max
 from core.crypto import SecretDecryptionError
 from core.tasks import task
 from events.delivery import (
+    CLAIM_BATCH,
     Sender,
     claim_due,
     disable_for_unreadable_secret,
@@ -117,16 +118,24 @@ def deliver_due(stream_id: str) -> int:
     """Send the stream's due deliveries until none is left to claim, batch by batch over one kept-alive connection
     (``events.delivery.Sender``, made again when the stream's endpoint or secrets change), each batch's attempts
     recorded together; then, if some wait for a retry, make sure the stream's task runs for the earliest. Returns
-    the number of attempts made."""
+    the number of attempts made.
+
+    After a batch shorter than ``CLAIM_BATCH`` (the claim took every delivery that could be claimed then), one look
+    (``next_retry_at``) says what is left instead of another claim that would mostly find nothing: nothing pending,
+    a retry later (the task is queued for it), or a delivery claimable now (a subject's next event, which waited on
+    the one just delivered, or one the batch left unsent when its stream changed): then the loop claims again, so
+    it is sent in this task, not by the sweep."""
     fan_out()  # the outbox's committed events become deliveries first (events.fanout)
     made = 0
     stream = get_stream(stream_id)
     sender: Sender | None = None
+    waiting: datetime | None = None  # when the next claimable pending delivery is due, once looked at
     try:
         while stream is not None and stream.status == EventStreamStatus.ENABLED:
             token = f"{worker_name()}:{uuid.uuid4().hex[:12]}"
             batch = claim_due(stream_id, token)
             if not batch:
+                waiting = next_retry_at(stream_id)
                 break
             if sender is None or not sender.matches(stream):
                 if sender is not None:
@@ -148,12 +157,15 @@ def deliver_due(stream_id: str) -> int:
                     outcome.http_status,
                     outcome.duration_ms,
                 )
+            if len(batch) < CLAIM_BATCH and stream is not None and stream.status == EventStreamStatus.ENABLED:
+                waiting = next_retry_at(stream_id)
+                if waiting is None or waiting > timezone.now():
+                    break
         if stream is None or stream.status != EventStreamStatus.ENABLED:
             return made
     finally:
         if sender is not None:
             sender.close()
-    waiting = next_retry_at(stream_id)
     if waiting is not None and waiting > timezone.now():
         enqueue_delivery(stream_id, run_after=waiting)
     return made

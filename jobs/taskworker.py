@@ -22,6 +22,7 @@ Several workers, on one host or many, share the queue safely: each claim is deci
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -40,6 +41,7 @@ from django_tasks_db.management.commands.db_worker import Worker as DatabaseWork
 from django_tasks_db.models import DBTaskResult, get_date_max
 from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
+from core.db import columns, models_from_rows
 from events.recovery import sweep_deliveries
 from events.retention import prune_finished_now_and_then
 from jobs.models import Job, JobStatus, WorkerHeartbeat
@@ -161,9 +163,10 @@ class TaskWorker(DatabaseWorker):
 
         Racing workers cannot take the same row: on PostgreSQL the row is picked ``FOR UPDATE SKIP LOCKED`` (as
         django-tasks-db's ``get_locked``), on SQLite the statement holds the write lock. django-tasks-db's own claim
-        (a look, an exclusive transaction, a locked read, a save) built four ORM queries per task (issue 16). On
-        SQLite a look without a lock comes first: an idle worker polling often must not take the write lock each
-        time. Other databases keep django-tasks-db's claim."""
+        (a look, an exclusive transaction, a locked read, a save) built four ORM queries per task, and a raw
+        queryset's row cost more than the statement (issue 16): the row is built as the ORM would
+        (``core.db.models_from_rows``). On SQLite a look without a lock comes first: an idle worker polling often
+        must not take the write lock each time. Other databases keep django-tasks-db's claim."""
         connection = connections[router.db_for_write(DBTaskResult)]
         if connection.vendor not in ("sqlite", "postgresql"):
             return self._claim_next_portably()
@@ -178,16 +181,18 @@ class TaskWorker(DatabaseWorker):
         sql = (
             f"UPDATE {table} SET status = %s, started_at = %s, worker_ids = {append}"  # noqa: S608 (our names)
             f" WHERE id = (SELECT id FROM {table} WHERE {ready}"
-            f" ORDER BY priority DESC, run_after ASC, enqueued_at ASC LIMIT 1{lock}) AND status = %s RETURNING *"
+            f" ORDER BY priority DESC, run_after ASC, enqueued_at ASC LIMIT 1{lock}) AND status = %s"
+            f" RETURNING {columns(DBTaskResult)}"
         )
         params = [TaskResultStatus.RUNNING, at(timezone.now()), self.worker_id, *ready_params, TaskResultStatus.READY]
         try:
-            if connection.vendor == "sqlite":
-                with connection.cursor() as cursor:
+            with connection.cursor() as cursor:
+                if connection.vendor == "sqlite":
                     cursor.execute(f"SELECT 1 FROM {table} WHERE {ready} LIMIT 1", ready_params)  # noqa: S608
                     if cursor.fetchone() is None:
                         return None
-            claimed = list(DBTaskResult.objects.raw(sql, params))
+                cursor.execute(sql, params)
+                claimed = models_from_rows(DBTaskResult, cursor.fetchall(), connection)
         except OperationalError as exc:
             if is_locked_database_exception(exc):
                 return None
@@ -211,15 +216,16 @@ class TaskWorker(DatabaseWorker):
 
     def run_task(self, db_task_result: DBTaskResult) -> None:
         """Run a claimed task as django-tasks-db does (its signals, its result columns), but for a success, which is
-        stored by one plain UPDATE instead of its model save (per task, the save cost more than most tasks)."""
+        stored by one plain UPDATE instead of its model save (per task, the save cost more than most tasks), and
+        whose finished result is derived from the started one (``_succeeded``)."""
         connection = connections[db_task_result._state.db or "default"]
         if connection.vendor not in ("sqlite", "postgresql"):
             super().run_task(db_task_result)
             return
         try:
             self.running_task = True
-            task = db_task_result.task
-            task_result = db_task_result.task_result
+            task_result = db_task_result.task_result  # it builds the task (an import and a copy): once
+            task = task_result.task
             sender = type(task.get_backend())
             task_started.send(sender=sender, task_result=task_result)
             if task.takes_context:
@@ -227,7 +233,7 @@ class TaskWorker(DatabaseWorker):
             else:
                 return_value = task.call(*task_result.args, **task_result.kwargs)
             self._store_success(connection, db_task_result, return_value)
-            task_finished.send(sender=sender, task_result=db_task_result.task_result)
+            task_finished.send(sender=sender, task_result=self._succeeded(task_result, db_task_result))
         except BaseException as exc:
             # django-tasks-db's failure path: its save, retried; its signal when the task can still be named.
             db_task_result.set_failed(exc)
@@ -241,6 +247,17 @@ class TaskWorker(DatabaseWorker):
         finally:
             self.running_task = False
             self._run_tasks += 1
+
+    @staticmethod
+    def _succeeded(started: Any, db_task_result: DBTaskResult) -> Any:
+        """The finished task's result, as ``db_task_result.task_result`` builds it after a success, from the one
+        built at the start: the same but for the status, the end time and the return value (building it anew
+        imports and copies the task again)."""
+        finished = dataclasses.replace(
+            started, status=TaskResultStatus.SUCCESSFUL, finished_at=db_task_result.finished_at, errors=[]
+        )
+        object.__setattr__(finished, "_return_value", db_task_result.return_value)  # as django-tasks-db sets it
+        return finished
 
     @staticmethod
     def _store_success(connection: Any, db_task_result: DBTaskResult, return_value: Any) -> None:

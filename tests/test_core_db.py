@@ -1,6 +1,6 @@
 """``core.db``'s helpers for the create path: ``insert`` (the user, its audit event) writes exactly the row ``save``
 writes, with a statement built once, and falls back to ``save`` for a model that needs more than a plain INSERT;
-``fetch_instance`` (the connection) reads the instance the ORM would."""
+``fetch_instance`` (the connection) and ``models_from_rows`` (the worker's reads) build the instance the ORM would."""
 
 from __future__ import annotations
 
@@ -136,3 +136,22 @@ def test_the_connection_is_read_as_the_orm_reads_it(make_connection, monkeypatch
         assert getattr(fetched, field.attname) == getattr(orm, field.attname), field.name
     assert fetched.options["passwordPolicy"] == "fair" and fetched.created_at.tzinfo is not None
     assert (fetched._state.adding, fetched._state.db) == (False, "default")
+
+
+def test_a_row_of_another_width_than_the_fields_asked_for_is_refused(connection):
+    """``core.db.models_from_rows`` (``fetch_instance``, the worker's reads) maps columns to fields by position: a
+    row with a column more or less would shift every value into the wrong field."""
+    from django.db import connection as db
+
+    from core.db import columns, models_from_rows
+
+    with db.cursor() as cursor:
+        cursor.execute(f"SELECT {columns(Connection)} FROM {Connection._meta.db_table}")  # noqa: S608 (our names)
+        row = cursor.fetchone()
+    (read,) = models_from_rows(Connection, [row])
+    assert read.pk == connection.pk and read.name == connection.name
+    with pytest.raises(ValueError, match="columns for the"):
+        models_from_rows(Connection, [(*row, "one more")])
+    with pytest.raises(ValueError, match="columns for the"):
+        models_from_rows(Connection, [row[:2]], fields=("id",))
+    assert columns(Connection, fields=("id",)) == '"id"'

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import time
 from contextlib import contextmanager
+from typing import Any
 from unittest import mock
 from urllib.parse import urlsplit
 
@@ -411,3 +412,28 @@ def test_a_mail_server_failure_on_resend_is_a_503(api, connection, on_commit):
     assert response.json() == management_error(
         503, "The verification e-mail could not be sent. Try again later.", "mail_unavailable"
     )
+
+
+@pytest.mark.parametrize("policy_name", ["default", "SMTP"])
+def test_the_mail_is_djangos_message_byte_for_byte_with_each_header_class_made_once(policy_name):
+    """``core.mail.EmailMessage`` (what the verification task sends) builds Django's message under the backend's
+    policy, but makes each header name's class once (the standard library makes one per header per message)."""
+    import email.policy
+
+    from django.core.mail import EmailMessage as DjangoEmailMessage
+
+    from core.mail import EmailMessage
+
+    policy = getattr(email.policy, policy_name)
+    fields: dict[str, Any] = {
+        "subject": "Vérifiez votre adresse",
+        "body": "Bonjour Zoë,\n\nhttps://example.com/email-verification?ticket=abc%3Adef\n",
+        "from_email": "Service <no-reply@example.com>",
+        "to": ["zoë@example.com", "Ann <ann@exämple.com>"],
+        "headers": {"Date": "Tue, 01 Dec 2026 09:00:00 +0000", "Message-ID": "<1@example.com>"},
+    }
+    ours, django = EmailMessage(**fields).message(policy=policy), DjangoEmailMessage(**fields).message(policy=policy)
+    assert ours.as_bytes() == django.as_bytes()
+    again = EmailMessage(**fields).message(policy=policy)
+    assert type(again["To"]) is type(ours["To"]) and type(again["Subject"]) is type(ours["Subject"])
+    assert type(django["To"]) is not type(DjangoEmailMessage(**fields).message(policy=policy)["To"])

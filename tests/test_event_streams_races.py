@@ -273,3 +273,39 @@ def test_a_stream_deleted_while_the_worker_records_its_batch_waits_for_it_withou
     worker.join()
     assert failures == []
     assert (EventStream.objects.count(), Delivery.objects.count(), DeliveryAttempt.objects.count()) == (0, 0, 0)
+
+
+def test_racing_claims_of_a_stream_take_different_deliveries_without_waiting_on_each_other() -> None:
+    """A claim locks the deliveries it picks ``FOR UPDATE SKIP LOCKED``: a second worker's claim passes them by
+    instead of waiting for the first one's commit (updating rows picked without a lock, two claims could lock them
+    in opposite orders and deadlock)."""
+    from events.delivery import CLAIM_BATCH
+
+    stream = make_stream(EventType.USER_CREATED)
+    with transaction.atomic():
+        emit("user.created", lambda: [(f"auth0|{n}", {"user_id": f"auth0|{n}"}) for n in range(2 * CLAIM_BATCH)])
+    fan_out()
+    first_claimed, release = threading.Event(), threading.Event()
+    firsts: list[int] = []
+
+    def claim_and_hold() -> None:
+        try:
+            with transaction.atomic():
+                firsts.extend(d.pk for d in claim_due(stream.pk, "first"))
+                first_claimed.set()
+                release.wait(10)  # the rows stay locked until this commits
+        finally:
+            connections.close_all()
+
+    first = threading.Thread(target=claim_and_hold)
+    first.start()
+    try:
+        assert first_claimed.wait(10)
+        with transaction.atomic():
+            with db.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '500ms'")
+            seconds = [d.pk for d in claim_due(stream.pk, "second")]
+    finally:
+        release.set()
+        first.join()
+    assert len(firsts) == len(seconds) == CLAIM_BATCH and not set(firsts) & set(seconds)

@@ -400,3 +400,58 @@ def test_a_full_batch_of_fast_sends_reads_the_stream_a_few_times_not_once_per_de
         finally:
             sender.close()
     assert [outcome.delivered for outcome in outcomes] == [True] * CLAIM_BATCH
+
+
+def test_a_subjects_next_delivery_is_sent_by_the_same_task_once_the_one_before_it_is_delivered():
+    with receiver() as hook:
+        stream = make_stream(hook.url)
+        emit_users("auth0|a", "auth0|a", "auth0|b")  # a's second waits on its first, claimed in the first batch
+        assert run_ready_tasks() == 1
+        assert [event["data"]["object"]["user_id"] for event in hook.events()] == ["auth0|a", "auth0|b", "auth0|a"]
+        assert ready_delivery_tasks(stream) == []  # nothing left for another task or the sweep
+    assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.DELIVERED}
+
+
+def test_plain_reads_build_the_rows_the_orm_builds():
+    """``core.db.read_models`` (the worker's stream, delivery, event and task reads): every field as a queryset
+    gives it (aware datetimes, decoded JSON)."""
+    from core.db import columns, read_models
+    from events.models import Event
+
+    with receiver(answers=[(500, {}, 0)]) as hook:
+        make_stream(hook.url)
+        emit_users("auth0|a")
+        run_ready_tasks()
+    for model in (EventStream, Delivery, Event, DBTaskResult):
+        table = connections["default"].ops.quote_name(model._meta.db_table)
+        plain = read_models(model, f"SELECT {columns(model)} FROM {table}", [])  # noqa: S608 (our names)
+        orm = list(model.objects.all())
+        assert plain and {row.pk for row in plain} == {row.pk for row in orm}
+        by_pk = {row.pk: row for row in orm}
+        for row in plain:
+            for field in model._meta.concrete_fields:
+                assert getattr(row, field.attname) == getattr(by_pk[row.pk], field.attname), field.name
+    some = ("pk", "created_at", "name")  # only these, as ``only()`` would: the others are deferred
+    table = connections["default"].ops.quote_name(EventStream._meta.db_table)
+    sql = f"SELECT {columns(EventStream, fields=some)} FROM {table}"  # noqa: S608 (our names)
+    (stream,) = read_models(EventStream, sql, [], fields=some)
+    concrete = {field.attname for field in EventStream._meta.concrete_fields}
+    assert stream.get_deferred_fields() == concrete - {"id", "name", "created_at"}
+    assert (stream.name, stream.created_at) == EventStream.objects.values_list("name", "created_at").get()
+
+
+def test_a_delivery_task_for_one_event_runs_a_dozen_statements():
+    """The idle worker's case (each create's task taken at once, nothing to coalesce): the fan-out, the stream, the
+    claim, the record and one look at what is left, in plain statements (16 before issue 16's second pass)."""
+    from django.db import connection as db
+    from django.test.utils import CaptureQueriesContext
+
+    from events.tasks import deliver_due
+
+    with receiver() as hook:
+        stream = make_stream(hook.url)
+        emit_users("auth0|a")
+        with CaptureQueriesContext(db) as queries:
+            assert deliver_due(stream.id) == 1
+    statements = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
+    assert len(statements) <= 12 + (db.vendor == "postgresql"), statements  # PostgreSQL: the fan-outs' lock

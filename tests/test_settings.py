@@ -80,3 +80,18 @@ def test_signing_key_is_generated_once_and_shared_by_concurrent_starts(tmp_path)
     assert len(kids) == 1
     assert (tmp_path / "jwt-signing-key.pem").stat().st_mode & 0o777 == 0o600
     assert json.loads(_run(tmp_path, SECRET_KEY="x").stdout)["kid"] in kids
+
+
+@pytest.mark.parametrize(("level", "info"), [("INFO", True), ("WARNING", False)])
+def test_log_level_holds_for_the_task_frameworks_lines_too(tmp_path, level, info):
+    """Django's ``django`` logger stays at INFO whatever the root's level: without a level of its own,
+    ``django.tasks`` wrote two INFO lines per task (started, finished) under ``LOG_LEVEL=WARNING``."""
+    check = (
+        "import logging, django; django.setup(); print(logging.getLogger('django.tasks').isEnabledFor(logging.INFO))"
+    )
+    base = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DEBUG"}}
+    base.update({"DJANGO_SETTINGS_MODULE": "config.settings", "DATA_DIR": str(tmp_path), "SECRET_KEY": "x"})
+    result = subprocess.run(
+        [sys.executable, "-c", check], cwd=ROOT, env={**base, "LOG_LEVEL": level}, capture_output=True, text=True
+    )
+    assert result.stdout.strip() == str(info), result.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -119,3 +120,42 @@ def test_a_worker_claims_by_priority_then_run_after_then_enqueue_time_and_not_be
         claimed.append(str(task.pk))
     assert claimed == [str(high), str(due), str(plain), str(low)]
     assert DBTaskResult.objects.get(pk=later).status == "READY"
+
+
+def test_a_finished_tasks_signal_carries_what_django_tasks_db_builds_with_the_task_built_once(monkeypatch):
+    """``TaskWorker.run_task`` derives the finished result from the started one (building it anew imports and
+    copies the task again): a ``task_finished`` receiver gets what ``DBTaskResult.task_result`` gives afterwards."""
+    from django_tasks_db.compat import task_finished
+
+    from jobs.taskworker import TaskWorker
+
+    built = []
+    build_task = vars(DBTaskResult)["task"].fget
+
+    def counted(row: DBTaskResult) -> Any:
+        built.append(row.pk)
+        return build_task(row)
+
+    finished = []
+
+    def receive(sender: Any, task_result: Any, **kwargs: Any) -> None:
+        finished.append(task_result)
+
+    deliver_verification_email.enqueue(999_999, "gone@example.com", "en")  # no such user: "skipped"
+    worker = TaskWorker(worker_id="test-worker", interval=0, batch=True)
+    claimed = worker.claim_next()
+    assert claimed is not None
+    monkeypatch.setattr(DBTaskResult, "task", property(counted))
+    task_finished.connect(receive)
+    try:
+        worker.run_task(claimed)
+    finally:
+        task_finished.disconnect(receive)
+    assert len(built) == 1  # for the started result only
+    monkeypatch.undo()
+    (got,) = finished
+    stored = DBTaskResult.objects.get(pk=claimed.pk).task_result
+    names = ["task", "id", "status", "enqueued_at", "started_at", "finished_at", "last_attempted_at", "args"]
+    names += ["kwargs", "backend", "errors", "worker_ids", "return_value"]
+    assert {name: getattr(got, name) for name in names} == {name: getattr(stored, name) for name in names}
+    assert got.return_value == "skipped"
