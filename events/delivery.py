@@ -58,7 +58,7 @@ from standardwebhooks.webhooks import Webhook
 from urllib3.connection import HTTPConnection as BaseHTTPConnection
 
 from core.crypto import SecretDecryptionError, decrypt_secret
-from core.db import columns, models_from_rows, read_models
+from core.db import columns, fetch_instance, models_from_rows, read_models
 from events.endpoints import Endpoint, insecure_endpoints_allowed, is_public_address, parse_endpoint, resolve
 from events.envelope import structured_body
 from events.errors import InvalidWebhookEndpoint, UnsafeDestination
@@ -324,9 +324,9 @@ class Sender:
         The answer's body is read after that decision (``_read_body``): a connection reset once the status line
         and headers came (urllib3 reports it with the same ``ConnectionResetError``) is the attempt's failure, never
         a resend of a request the receiver got and began to answer."""
-        pool = self._connect(endpoint)
-        try:
-            response = pool.urlopen(
+
+        def post(pool: _HTTPPool | _HTTPSPool) -> urllib3.BaseHTTPResponse:
+            return pool.urlopen(
                 "POST",
                 endpoint.target,
                 body=body,
@@ -335,19 +335,15 @@ class Sender:
                 assert_same_host=False,
                 preload_content=False,
             )
+
+        pool = self._connect(endpoint)
+        try:
+            response = post(pool)
         except (OSError, urllib3.exceptions.HTTPError) as exc:
             if not (pool.reused and _closed_before_answer(exc)):
                 raise
             # urllib3 dropped the closed connection: the pool opens a new one, to the same checked address.
-            response = self._connect(endpoint).urlopen(
-                "POST",
-                endpoint.target,
-                body=body,
-                headers=headers,
-                redirect=False,
-                assert_same_host=False,
-                preload_content=False,
-            )
+            response = post(self._connect(endpoint))
         try:
             return response, _read_body(
                 response, deadline=time.monotonic() + float(settings.EVENT_STREAMS_TIMEOUT_SECONDS)
@@ -451,8 +447,7 @@ def get_stream(stream_id: str, *, lock: bool = False) -> EventStream | None:
     table = connection.ops.quote_name(EventStream._meta.db_table)
     locking = " FOR UPDATE" if lock and connection.features.has_select_for_update else ""
     sql = f"SELECT {columns(EventStream)} FROM {table} WHERE id = %s{locking}"  # noqa: S608 (our names)
-    rows = read_models(EventStream, sql, [stream_id], connection)
-    return rows[0] if rows else None
+    return fetch_instance(EventStream, sql, [stream_id], connection)
 
 
 def next_retry_at(stream_id: str) -> datetime | None:

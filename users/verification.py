@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from audit.models import EventType
 from audit.services import record_event
 from core.actors import Actor
-from core.db import columns, read_models
+from core.db import columns, fetch_instance
 from core.mail import send_mail
 from core.tasks import retry_later, task
 from events.models import EventType as StreamEventType
@@ -82,14 +82,13 @@ def deliver_verification_email(user_pk: int, email: str, language: str, attempt:
     server error is tried again later (``core.tasks.retry_later``), up to ``EMAIL_SEND_MAX_ATTEMPTS``; then the
     task fails with it. Returns ``sent``, ``skipped`` or ``retrying``.
     """
-    found = read_models(
+    user = fetch_instance(
         User,
         f"SELECT {columns(User, fields=_MAIL_FIELDS)} FROM {connection.ops.quote_name(User._meta.db_table)}"  # noqa: S608
         " WHERE id = %s",
         [user_pk],
         fields=_MAIL_FIELDS,
     )
-    user = found[0] if found else None
     if user is None or user.email != email:
         return "skipped"
     with translation.override(language):
