@@ -38,7 +38,8 @@ def insert(obj: models.Model, *, receivers: bool = True) -> None:
     The statement is written once per model (``_insert_statement``): Django builds it again on every save, which
     cost more than the insert itself on the create path (about 250 against 100 µs for a user on SQLite). A model
     that needs more than a plain INSERT (a parent model, a proxy, a field with a database default or computed by the
-    database, a ``pre_save`` or ``post_save`` receiver) is saved by ``save`` instead; ``receivers=False`` is for a
+    database, a ``pre_save`` or ``post_save`` receiver) or a value that is an expression (``Now()``, ``F()``, a tasks
+    backend's ``id_function`` on Django 6) is saved by ``save`` instead; ``receivers=False`` is for a
     caller that did what the model's receivers do itself (``core.tasks.DatabaseBackend``): none is sent.
     """
     model = type(obj)
@@ -54,8 +55,12 @@ def insert(obj: models.Model, *, receivers: bool = True) -> None:
         return
     auto_pk = meta.auto_field is not None and getattr(obj, meta.pk.attname) is None
     fields, sql = _insert_statement(model, using, auto_pk)
+    values = [field.pre_save(obj, True) for field in fields]
+    if any(hasattr(value, "resolve_expression") for value in values):  # Now(), F(), ...: compiled into the SQL
+        obj.save(force_insert=True, using=using)
+        return
     db = connections[using]
-    params = [field.get_db_prep_save(field.pre_save(obj, True), connection=db) for field in fields]
+    params = [field.get_db_prep_save(value, connection=db) for field, value in zip(fields, values, strict=True)]
     with db.cursor() as cursor:
         cursor.execute(sql, params)
         if auto_pk:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Now
 from django.db.models.query import RawQuerySet
 from django.db.models.signals import pre_save
 from django.db.models.sql.compiler import SQLInsertCompiler
@@ -155,3 +156,15 @@ def test_a_row_of_another_width_than_the_fields_asked_for_is_refused(connection)
     with pytest.raises(ValueError, match="columns for the"):
         models_from_rows(Connection, [row[:2]], fields=("id",))
     assert columns(Connection, fields=("id",)) == '"id"'
+
+
+def test_a_value_computed_by_the_database_is_inserted_as_save_inserts_it(connection):
+    # An expression (Now(), F(), the tasks backend's id_function on Django 6) is compiled into the INSERT by save;
+    # get_db_prep_save alone cannot take it (the tasks backend would fail every enqueue with a 500).
+    user = _user(connection, "computed@example.com")
+    user.updated_at = Now()
+
+    insert(user)
+
+    assert user.pk is not None
+    assert User.objects.get(pk=user.pk).updated_at is not None

@@ -82,3 +82,14 @@ def test_enqueue_builds_no_insert_through_the_orm(monkeypatch):
     deliver_verification_email.enqueue(2, "cold@example.com", "en")
 
     assert built == []
+
+
+def test_an_id_made_by_the_database_is_written_as_the_library_writes_it():
+    # django-tasks-db takes an id_function that is a database expression on Django 6 (the ORM compiles it).
+    from django.db.models.functions import UUID4
+
+    backend = DatabaseBackend("default", {"OPTIONS": {"id_function": UUID4}})
+
+    result = backend.enqueue(deliver_verification_email, [42, "a@example.com"], {"language": "ja"})
+
+    assert DBTaskResult.objects.get(pk=result.id).args_kwargs["args"] == [42, "a@example.com"]
