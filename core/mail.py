@@ -4,7 +4,8 @@ reads it.
 ``EmailMessage`` is Django's, but for the classes of its headers: the standard library's header registry
 (``email.headerregistry.HeaderRegistry``) makes a new class (``type(...)``) for every header of every message it
 builds, which costs about a third of building a short mail (issue 16: the worker builds one per verification mail).
-Its registry makes each header's class once; the headers and the bytes sent are the same.
+Its registry makes each header's class once, and parses the headers whose values repeat (sender, subject, MIME
+headers) once (most of the rest of a header's cost); the headers and the bytes sent are the same.
 
 Django's console backend prints the message as it would travel, so a UTF-8 text body is quoted-printable: a
 verification link reads ``ticket=3D…`` and is cut by soft line breaks (``=`` at the end of a line), and copying
@@ -29,18 +30,26 @@ from django.core.mail import EmailMessage as DjangoEmailMessage
 from django.core.mail.backends.console import EmailBackend as DjangoConsoleBackend
 from django.utils.functional import Promise
 
+# Headers whose values repeat from one mail to the next, parsed once (``_HeaderClasses.__call__``), and how many
+# parsed values are kept (a subject that differed every time would otherwise grow the cache without end).
+_REPEATING = frozenset({"from", "sender", "subject", "mime-version", "content-type", "content-transfer-encoding"})
+_PARSED_MAX = 256
+
 
 class _HeaderClasses(HeaderRegistry):
-    """A policy's header registry (its mapping of names to classes kept) that makes each header name's class once."""
+    """A policy's header registry (its mapping of names to classes kept) that makes each header name's class once,
+    and parses each repeating header value once."""
 
     def __init__(self, registry: HeaderRegistry) -> None:
         super().__init__(registry.base_class, registry.default_class, use_default_map=False)
         self.registry = dict(registry.registry)
         self.made: dict[str, type[BaseHeader]] = {}
+        self.parsed: dict[tuple[str, str], BaseHeader] = {}
 
     def map_to_type(self, name: str, cls: type[BaseHeader]) -> None:
         super().map_to_type(name, cls)
         self.made.clear()
+        self.parsed.clear()
 
     def __getitem__(self, name: str) -> type[BaseHeader]:
         key = name.lower()
@@ -48,6 +57,21 @@ class _HeaderClasses(HeaderRegistry):
         if made is None:
             made = self.made[key] = super().__getitem__(name)
         return made
+
+    def __call__(self, name: str, value: Any) -> BaseHeader:
+        """The header ``name: value``, parsed once for the names whose values repeat from mail to mail (the sender,
+        the subject of a kind of mail in one language, the MIME headers): parsing is most of what a header costs,
+        and a parsed header is an immutable string with its parse tree, which folding only reads. The recipients,
+        the date and the message id are parsed every time (and no address is kept)."""
+        key = name.lower()
+        if key not in _REPEATING or not isinstance(value, str):
+            return self[name](name, value)
+        parsed = self.parsed.get((name, value))
+        if parsed is None:
+            if len(self.parsed) >= _PARSED_MAX:
+                self.parsed.clear()
+            parsed = self.parsed[(name, value)] = self[name](name, value)
+        return parsed
 
 
 @functools.lru_cache(maxsize=16)

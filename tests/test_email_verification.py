@@ -437,3 +437,35 @@ def test_the_mail_is_djangos_message_byte_for_byte_with_each_header_class_made_o
     again = EmailMessage(**fields).message(policy=policy)
     assert type(again["To"]) is type(ours["To"]) and type(again["Subject"]) is type(ours["Subject"])
     assert type(django["To"]) is not type(DjangoEmailMessage(**fields).message(policy=policy)["To"])
+
+
+@pytest.mark.parametrize("policy_name", ["default", "SMTP", "SMTPUTF8"])
+def test_repeating_headers_are_parsed_once_and_every_message_stays_djangos(policy_name):
+    """``core.mail`` parses the sender, the subject and the MIME headers once and reuses them; the recipients are
+    parsed for each message. Reused headers fold alike every time (folding must not change them): a long non-ASCII
+    subject needing encoded words, sent twice to two recipients, is Django's message byte for byte both times."""
+    import email.policy
+
+    from django.core.mail import EmailMessage as DjangoEmailMessage
+
+    from core.mail import EmailMessage
+
+    policy = getattr(email.policy, policy_name)
+    subject = "Vérifiez votre adresse électronique, s'il vous plaît — " * 3 + "ユーザー登録の確認"
+    built = []
+    for to in (["zoë@example.com"], ["Ann <ann@exämple.com>", "bob@example.com"], ["zoë@example.com"]):
+        fields: dict[str, Any] = {
+            "subject": subject,
+            "body": "Bonjour,\n\nhttps://example.com/email-verification?ticket=abc%3Adef\n",
+            "from_email": "Sérvice <no-reply@example.com>",
+            "to": to,
+            "headers": {"Date": "Tue, 01 Dec 2026 09:00:00 +0000", "Message-ID": "<1@example.com>"},
+        }
+        ours = EmailMessage(**fields).message(policy=policy)
+        assert ours.as_bytes() == DjangoEmailMessage(**fields).message(policy=policy).as_bytes()
+        assert ours.as_bytes() == EmailMessage(**fields).message(policy=policy).as_bytes()  # folded again, alike
+        built.append(ours)
+    first, second, third = built
+    assert second["Subject"] is first["Subject"] and second["From"] is first["From"]
+    assert second["Content-Type"] is first["Content-Type"]
+    assert third["To"] == first["To"] and third["To"] is not first["To"]  # addresses are not kept
