@@ -52,6 +52,17 @@ def test_the_row_is_the_one_the_library_writes(task):
         "default",
     )
     assert ours.task.run_after == task.run_after and ours.task.priority == task.priority
+    # The result it returns (built from the task in hand) is the one the library builds from the stored row.
+    library_result = stored.task_result
+    for name in ("task", "id", "status", "enqueued_at", "started_at", "last_attempted_at", "finished_at", "args"):
+        assert getattr(ours, name) == getattr(library_result, name), name
+    assert (ours.kwargs, ours.backend, ours.errors, ours.worker_ids) == (
+        library_result.kwargs,
+        library_result.backend,
+        library_result.errors,
+        library_result.worker_ids,
+    )
+    assert str(ours.db_result.pk) == str(ours.id)
 
 
 def test_enqueue_announces_the_result_it_returns_once(monkeypatch):
