@@ -212,6 +212,10 @@ class Receiver:
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            # Keep-alive, as webhook receivers behind nginx or a cloud load balancer answer: with HTTP/1.0 each
+            # event cost the worker a new connection and this process a new thread.
+            protocol_version = "HTTP/1.1"
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 arrived = time.perf_counter()
@@ -307,6 +311,10 @@ def bench(
                 env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
         run_wrk(url, token, 4, 1, mail=mail)  # warm-up: imports, database connections, caches
+        if worker:
+            # Its start (Django's set-up and checks, about a second of CPU) and the warm-up's tasks are not the
+            # measured creates' work.
+            wait_until_idle(worker.pid)
         cpu = process_tree_cpu(server.pid)
         worker_cpu = process_tree_cpu(worker.pid) if worker else 0.0
         results = [(c, run_wrk(url, token, c, duration, mail=mail)) for c in concurrency]
