@@ -124,7 +124,8 @@ def test_a_worker_claims_by_priority_then_run_after_then_enqueue_time_and_not_be
 
 def test_a_finished_tasks_signal_carries_what_django_tasks_db_builds_with_the_task_built_once(monkeypatch):
     """``TaskWorker.run_task`` derives the finished result from the started one (building it anew imports and
-    copies the task again): a ``task_finished`` receiver gets what ``DBTaskResult.task_result`` gives afterwards."""
+    copies the task again): a ``task_finished`` receiver gets what ``DBTaskResult.task_result`` gives afterwards.
+    Each kind of task is built once in the process (``jobs.taskworker.started_result``)."""
     from django_tasks_db.compat import task_finished
 
     from jobs.taskworker import TaskWorker
@@ -151,7 +152,7 @@ def test_a_finished_tasks_signal_carries_what_django_tasks_db_builds_with_the_ta
         worker.run_task(claimed)
     finally:
         task_finished.disconnect(receive)
-    assert len(built) == 1  # for the started result only
+    assert len(built) <= 1  # for the started result only, and not again for a kind of task built before
     monkeypatch.undo()
     (got,) = finished
     stored = DBTaskResult.objects.get(pk=claimed.pk).task_result
@@ -159,3 +160,42 @@ def test_a_finished_tasks_signal_carries_what_django_tasks_db_builds_with_the_ta
     names += ["kwargs", "backend", "errors", "worker_ids", "return_value"]
     assert {name: getattr(got, name) for name in names} == {name: getattr(stored, name) for name in names}
     assert got.return_value == "skipped"
+
+
+def test_the_started_result_is_the_librarys_with_each_kind_of_task_built_once(monkeypatch):
+    """``started_result`` gives what ``DBTaskResult.task_result`` gives for a claimed row, building the task (an
+    import, a copy and a validation) once per kind; a deferred task is built from its row every time (its copy
+    carries its ``run_after``)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from jobs import taskworker
+    from jobs.taskworker import TaskWorker, started_result
+
+    monkeypatch.setattr(taskworker, "_TASKS", {})
+    built = []
+    build_task = vars(DBTaskResult)["task"].fget
+
+    def counted(row: DBTaskResult) -> Any:
+        built.append(row.pk)
+        return build_task(row)
+
+    for address in ("a@example.com", "b@example.com", "c@example.com"):
+        deliver_verification_email.enqueue(999_999, address, "en")
+    deferred = deliver_verification_email.using(run_after=timezone.now() - timedelta(seconds=1)).enqueue(1, "d", "ja")
+    worker = TaskWorker(worker_id="test-worker", interval=0, batch=True)
+    names = ["task", "id", "status", "enqueued_at", "started_at", "finished_at", "last_attempted_at", "args"]
+    names += ["kwargs", "backend", "errors", "worker_ids"]
+    seen = []
+    while (claimed := worker.claim_next()) is not None:
+        monkeypatch.setattr(DBTaskResult, "task", property(counted))
+        ours = started_result(claimed)
+        monkeypatch.setattr(DBTaskResult, "task", property(build_task))
+        library = claimed.task_result
+        assert {name: getattr(ours, name) for name in names} == {name: getattr(library, name) for name in names}
+        assert ours.status == "RUNNING" and ours.db_result is claimed
+        seen.append(str(claimed.pk))
+    assert len(seen) == 4
+    assert [str(pk) for pk in built].count(str(deferred.id)) == 1
+    assert len(built) == 2  # the deferred one, and the first ready one only
