@@ -455,3 +455,34 @@ def test_a_delivery_task_for_one_event_runs_a_dozen_statements():
             assert deliver_due(stream.id) == 1
     statements = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
     assert len(statements) <= 12 + (db.vendor == "postgresql"), statements  # PostgreSQL: the fan-outs' lock
+
+
+def test_a_streams_next_sender_reuses_its_decrypted_secrets_until_a_secret_endpoint_or_key_changes():
+    """``Sender`` keeps what it derives from the stream's stored secrets (decrypting them was a twentieth of a
+    one-event task) for the stream's next task, but decrypts again when the stored secrets, the endpoint or the
+    configured keys change: a SECRET_KEY rotated without its fallback still makes the next ``Sender`` fail."""
+    from core.crypto import SecretDecryptionError, decrypt_secret
+
+    stream = make_stream("http://127.0.0.1:9/events")
+    with mock.patch("events.delivery.decrypt_secret", wraps=decrypt_secret) as spy:
+        first = Sender(EventStream.objects.get(pk=stream.pk))
+        again = Sender(EventStream.objects.get(pk=stream.pk))
+        assert spy.call_count == 2  # the authorization and the signing secret, once
+        assert (again.authorization, again.webhook, again.endpoint) == (
+            first.authorization,
+            first.webhook,
+            first.endpoint,
+        )
+        assert first.authorization == "Bearer t0ken"
+
+        update_event_stream(
+            stream_id=stream.id, authorization=WebhookAuthorization(method="bearer", token="n3w"), actor=SYSTEM
+        )
+        spy.reset_mock()
+        changed = Sender(EventStream.objects.get(pk=stream.pk))
+        assert changed.authorization == "Bearer n3w" and spy.call_count == 2
+
+        rotated = override_settings(SECRET_KEY="another-key-entirely", SECRET_KEY_FALLBACKS=[])
+        with rotated, pytest.raises(SecretDecryptionError):
+            Sender(EventStream.objects.get(pk=stream.pk))
+        assert Sender(EventStream.objects.get(pk=stream.pk)).authorization == "Bearer n3w"
