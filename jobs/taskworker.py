@@ -10,7 +10,8 @@ liveness: a worker killed mid-task leaves the task ``RUNNING`` for ever. So this
 
 - a heartbeat (``jobs.models.WorkerHeartbeat``, refreshed every ``JOBS_HEARTBEAT_SECONDS`` by a thread, so a long
   import does not look dead), and ``recover_orphaned_tasks``: a task ``RUNNING`` under a worker unseen for
-  ``JOBS_STALE_AFTER_SECONDS`` is made ready again (tasks are written to be run again safely);
+  ``JOBS_STALE_AFTER_SECONDS`` is made ready again (tasks are written to be run again safely); this, and pruning
+  finished tasks, only every ``recovery_seconds()`` (an eighth of that);
 - ``events.recovery.sweep_deliveries``: deliveries whose worker died are queued again once their claim lapses;
 - ``events.retention.prune_finished``: finished deliveries and their events older than
   ``EVENT_STREAMS_RETENTION_SECONDS`` are deleted (every five minutes);
@@ -102,10 +103,13 @@ def _jobs_waiting() -> bool:
     return Job.objects.filter(waiting).exists()
 
 
-def housekeeping() -> None:
-    """What the worker does between tasks every ``JOBS_POLL_INTERVAL_SECONDS`` (see the module's docstring)."""
-    recover_orphaned_tasks()
-    prune_finished_tasks()
+def housekeeping(*, recover: bool = True) -> None:
+    """What the worker does between tasks every ``JOBS_POLL_INTERVAL_SECONDS`` (see the module's docstring);
+    ``recover``: also recover the tasks of dead workers and prune finished tasks, which the worker does every
+    ``recovery_seconds()`` only."""
+    if recover:
+        recover_orphaned_tasks()
+        prune_finished_tasks()
     sweep_deliveries()
     prune_finished_now_and_then()
     if _jobs_waiting() and not _import_task_waiting():
@@ -158,6 +162,14 @@ def _result(row: DBTaskResult, task: Any) -> Any:
     )
     object.__setattr__(result, "_return_value", row.return_value)
     return result
+
+
+def recovery_seconds() -> float:
+    """How often the worker recovers dead workers' tasks and prunes finished ones: an eighth of
+    ``JOBS_STALE_AFTER_SECONDS`` (15 s by default), never more often than ``JOBS_POLL_INTERVAL_SECONDS``. A task is
+    recovered once its worker has been silent that long, so looking every poll (2 s) gained nothing but CPU: an
+    idle worker spent most of its time on it (issue 16). A worker starting recovers at once."""
+    return max(float(settings.JOBS_POLL_INTERVAL_SECONDS), float(settings.JOBS_STALE_AFTER_SECONDS) / 8)
 
 
 class _HeartbeatThread(threading.Thread):
@@ -335,17 +347,20 @@ class TaskWorker(DatabaseWorker):
         beat(self.worker_id, started=heartbeat.started)
         heartbeat.start()
         period = float(settings.JOBS_POLL_INTERVAL_SECONDS)
-        next_housekeeping = 0.0
+        next_housekeeping = next_recovery = 0.0
         try:
             while self.running:
                 if not connection.in_atomic_block:  # in a test's transaction (run_tasks), keep its connection
                     close_old_connections()
                 if time.monotonic() >= next_housekeeping:
+                    recover = time.monotonic() >= next_recovery
                     try:
-                        housekeeping()
+                        housekeeping(recover=recover)
                     except DatabaseError:
                         logger.warning("worker %s: housekeeping failed", self.worker_id, exc_info=True)
                     next_housekeeping = time.monotonic() + period
+                    if recover:
+                        next_recovery = time.monotonic() + recovery_seconds()
                 try:
                     task_result = self.claim_next()
                 except DatabaseError:  # the database is away: keep the worker, try again after a pause

@@ -199,3 +199,32 @@ def test_the_started_result_is_the_librarys_with_each_kind_of_task_built_once(mo
     assert len(seen) == 4
     assert [str(pk) for pk in built].count(str(deferred.id)) == 1
     assert len(built) == 2  # the deferred one, and the first ready one only
+
+
+@override_settings(JOBS_POLL_INTERVAL_SECONDS=2, JOBS_STALE_AFTER_SECONDS=120)
+def test_the_worker_sweeps_every_poll_but_recovers_at_start_then_every_eighth_of_the_stale_time(monkeypatch):
+    """Recovering dead workers' tasks (and pruning finished ones) every poll cost an idle worker most of its CPU and
+    gained nothing: a task is recovered once its worker has been silent ``JOBS_STALE_AFTER_SECONDS``. The sweep of
+    lapsed deliveries keeps the poll's pace."""
+    from types import SimpleNamespace
+
+    from jobs import taskworker
+    from jobs.taskworker import TaskWorker, recovery_seconds
+
+    assert recovery_seconds() == 15.0
+    clock = [1000.0]
+    monkeypatch.setattr(taskworker, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    calls: list[tuple[float, bool]] = []
+    monkeypatch.setattr(taskworker, "housekeeping", lambda *, recover: calls.append((clock[0] - 1000, recover)))
+    worker = TaskWorker(worker_id="test-cadence", interval=0, batch=False)
+    monkeypatch.setattr(worker, "claim_next", lambda: None)
+
+    def idle(timeout: float) -> bool:
+        clock[0] += 2.0
+        worker.running = len(calls) < 20
+        return False
+
+    monkeypatch.setattr(worker.wake, "wait", idle)
+    worker.run()
+    assert len(calls) == 20  # every poll interval
+    assert [at for at, recover in calls if recover] == [0.0, 16.0, 32.0]
