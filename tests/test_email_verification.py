@@ -469,3 +469,24 @@ def test_repeating_headers_are_parsed_once_and_every_message_stays_djangos(polic
     assert second["Subject"] is first["Subject"] and second["From"] is first["From"]
     assert second["Content-Type"] is first["Content-Type"]
     assert third["To"] == first["To"] and third["To"] is not first["To"]  # addresses are not kept
+
+
+@pytest.mark.parametrize(
+    ("template", "context"),
+    [
+        ("users/verification_email.txt", {"days": 5}),
+        ("users/password_reset_email.txt", {}),
+    ],
+)
+def test_plain_text_mails_show_names_and_links_as_they_are_not_html_escaped(template, context):
+    """The mails are ``text/plain``: Django's templates escape for HTML by default, which wrote a user named
+    ``Tom & Jerry's`` as ``Tom &amp; Jerry&#x27;s`` and a link's ``&`` as ``&amp;`` (a link that no longer works)."""
+    from types import SimpleNamespace
+
+    from django.template.loader import render_to_string
+
+    name, link = "Tom & Jerry's <b>", "https://example.com/lo/reset?ticket=a%2Bb&lang=ja#x"
+    text = render_to_string(template, {"user": SimpleNamespace(name=name), "link": link, **context})
+    assert f"Hello {name}," in text
+    assert f"\n{link}\n" in text
+    assert "&amp;" not in text and "&#x27;" not in text and "&lt;" not in text
