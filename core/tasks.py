@@ -55,7 +55,7 @@ class DatabaseBackend(django_tasks_db.DatabaseBackend):
             backend_name=self.alias,
         )
         insert(row, receivers=False)
-        result = TaskResult(
+        result: Any = TaskResult(
             db_result=row,
             # The row's ``task`` property imports the task again and copies it (``using``, which validates it
             # again): the task in hand is that copy already when it names this backend.

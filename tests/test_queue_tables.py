@@ -4,6 +4,8 @@ of the ready tasks' index until a cleaning."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.db import connection
 from django_tasks_db.models import DBTaskResult
@@ -35,11 +37,11 @@ def test_the_migration_reverses_to_the_servers_defaults():
     assert _options(DBTaskResult) is None
     with connection.schema_editor() as editor:
         forward(apps, editor)
-    assert dict(option.split("=", 1) for option in _options(DBTaskResult)) == QUEUE_TABLE_SETTINGS
+    assert dict(option.split("=", 1) for option in _options(DBTaskResult) or []) == QUEUE_TABLE_SETTINGS
 
 
-def _options(model: type) -> list[str] | None:
+def _options(model: Any) -> list[str] | None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT reloptions FROM pg_class WHERE relname = %s", [model._meta.db_table])
         (options,) = cursor.fetchone()
-    return options
+    return list(options) if options is not None else None
