@@ -3,8 +3,9 @@
 lacks.
 
 django-tasks-db claims a ready task (``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL, an exclusive transaction
-on SQLite), marks it ``RUNNING`` with the worker's id and runs it; this worker does the same in one statement
-(``TaskWorker.claim_next``) and stores a success in one (``TaskWorker.run_task``). It has no retries and no
+on SQLite), marks it ``RUNNING`` with the worker's id and runs it; this worker claims every ready task (up to
+``CLAIM_BATCH``) in one statement (``TaskWorker.claim_ready``), runs them in order, and stores a success in one
+statement (``TaskWorker.run_task``). It has no retries and no
 liveness: a worker killed mid-task leaves the task ``RUNNING`` for ever. So this worker adds, every
 ``JOBS_POLL_INTERVAL_SECONDS``:
 
@@ -116,6 +117,10 @@ def housekeeping(*, recover: bool = True) -> None:
         run_import_jobs.enqueue()
 
 
+# Ready tasks claimed at once (``TaskWorker.claim_ready``), and the tasks that run alone because they may take long.
+CLAIM_BATCH = 10
+LONG_TASKS = frozenset({run_import_jobs.module_path})
+
 # The tasks ``started_result`` built, by what the row says of them, and how many are kept.
 _TASKS: dict[tuple[str, int, str, str], Any] = {}
 _TASKS_MAX = 256
@@ -145,7 +150,7 @@ def _result(row: DBTaskResult, task: Any) -> Any:
 
     if row.status == TaskResultStatus.FAILED:  # never a claimed row's; its errors are the library's to build
         return row.task_result
-    result = TaskResult(
+    result: Any = TaskResult(
         db_result=row,
         task=task,
         id=normalize_uuid(row.id),
@@ -205,6 +210,7 @@ class TaskWorker(DatabaseWorker):
             excluded_queue_names=[],
         )
         self.wake = threading.Event()
+        self._claimed: list[DBTaskResult] = []  # claimed together, not started yet (``claim_ready``)
 
     def shutdown(self, signum: int, frame: FrameType | None) -> None:
         """First signal: stop taking tasks, ask a running import to hand its job back between batches, and let
@@ -218,46 +224,106 @@ class TaskWorker(DatabaseWorker):
         self.wake.set()
 
     def claim_next(self) -> DBTaskResult | None:
-        """Claim the next ready task, or ``None``: one ``UPDATE … RETURNING`` of the first ready row in
-        django-tasks-db's order (priority, then run_after, then enqueued_at) to ``RUNNING`` under this worker's id.
+        """The next claimed task to run, or ``None``: from the tasks this worker claimed together last time
+        (``claim_ready``), else from a new claim of up to ``CLAIM_BATCH`` ready ones."""
+        if not self._claimed:
+            self._claimed = self.claim_ready(CLAIM_BATCH)
+        return self._claimed.pop(0) if self._claimed else None
 
-        Racing workers cannot take the same row: on PostgreSQL the row is picked ``FOR UPDATE SKIP LOCKED`` (as
+    def claim_ready(self, limit: int) -> list[DBTaskResult]:
+        """Claim up to ``limit`` ready tasks in django-tasks-db's order (priority, then run_after, then enqueued_at)
+        with one ``UPDATE … RETURNING`` that sets them ``RUNNING`` under this worker's id; returns them in that
+        order.
+
+        Racing workers cannot take the same row: on PostgreSQL the rows are picked ``FOR UPDATE SKIP LOCKED`` (as
         django-tasks-db's ``get_locked``), on SQLite the statement holds the write lock. django-tasks-db's own claim
         (a look, an exclusive transaction, a locked read, a save) built four ORM queries per task, and a raw
-        queryset's row cost more than the statement (issue 16): the row is built as the ORM would
+        queryset's row cost more than the statement (issue 16): the rows are built as the ORM would
         (``core.db.models_from_rows``). On SQLite a look without a lock comes first: an idle worker polling often
-        must not take the write lock each time. Other databases keep django-tasks-db's claim."""
+        must not take the write lock each time. Other databases keep django-tasks-db's claim, one task at a time.
+
+        Claiming together: an idle worker's look finds the tasks of the creates made since the last one (a mail and
+        an event delivery each), and one claim of all of them costs the database about what one claim did (a claim
+        was the costliest statement of a create on PostgreSQL). A task known to be long (``LONG_TASKS``: an import)
+        runs alone: it and the tasks after it are released again at once (``release``), so nothing waits behind
+        it. A claimed task not yet started when the worker stops is released too; one a killed worker held is made
+        ready again by ``recover_orphaned_tasks``, as a running one is. A task enqueued meanwhile, whatever its
+        priority, waits for the claimed ones (``CLAIM_BATCH`` short tasks at most)."""
         connection = connections[router.db_for_write(DBTaskResult)]
         if connection.vendor not in ("sqlite", "postgresql"):
-            return self._claim_next_portably()
+            task = self._claim_next_portably()
+            return [task] if task is not None else []
         table = connection.ops.quote_name(DBTaskResult._meta.db_table)
         at = connection.ops.adapt_datetimefield_value
         ready = "status = %s AND backend_name = %s AND (run_after = %s OR run_after <= %s)"
         ready_params = [TaskResultStatus.READY, self.backend_name, at(get_date_max()), at(timezone.now())]
         if connection.vendor == "sqlite":
-            append, lock = "json_insert(worker_ids, '$[#]', %s)", ""
+            append, picked = "json_insert(worker_ids, '$[#]', %s)", ("id IN (", ")")
         else:
-            append, lock = "worker_ids || jsonb_build_array(%s::text)", " FOR UPDATE SKIP LOCKED"
+            # ``= ANY(ARRAY(...))`` makes the pick an InitPlan, run once (``IN`` may rescan it per row).
+            append, picked = (
+                "worker_ids || jsonb_build_array(%s::text)",
+                ("id = ANY(ARRAY(", " FOR UPDATE SKIP LOCKED))"),
+            )
         sql = (
             f"UPDATE {table} SET status = %s, started_at = %s, worker_ids = {append}"  # noqa: S608 (our names)
-            f" WHERE id = (SELECT id FROM {table} WHERE {ready}"
-            f" ORDER BY priority DESC, run_after ASC, enqueued_at ASC LIMIT 1{lock}) AND status = %s"
+            f" WHERE {picked[0]}SELECT id FROM {table} WHERE {ready}"
+            f" ORDER BY priority DESC, run_after ASC, enqueued_at ASC LIMIT %s{picked[1]} AND status = %s"
             f" RETURNING {columns(DBTaskResult)}"
         )
-        params = [TaskResultStatus.RUNNING, at(timezone.now()), self.worker_id, *ready_params, TaskResultStatus.READY]
+        params = [
+            TaskResultStatus.RUNNING,
+            at(timezone.now()),
+            self.worker_id,
+            *ready_params,
+            limit,
+            TaskResultStatus.READY,
+        ]
         try:
             with connection.cursor() as cursor:
                 if connection.vendor == "sqlite":
                     cursor.execute(f"SELECT 1 FROM {table} WHERE {ready} LIMIT 1", ready_params)  # noqa: S608
                     if cursor.fetchone() is None:
-                        return None
+                        return []
                 cursor.execute(sql, params)
                 claimed = models_from_rows(DBTaskResult, cursor.fetchall(), connection)
         except OperationalError as exc:
             if is_locked_database_exception(exc):
-                return None
+                return []
             raise
-        return claimed[0] if claimed else None
+        claimed.sort(key=lambda row: (-row.priority, row.run_after, row.enqueued_at))
+        for index, row in enumerate(claimed):
+            if row.task_path in LONG_TASKS:
+                keep = max(index, 1)  # a long task first runs alone; one later waits for a claim of its own
+                self.release(claimed[keep:])
+                return claimed[:keep]
+        return claimed
+
+    def release(self, rows: list[DBTaskResult]) -> None:
+        """Make claimed tasks that did not start ready again, as they were before the claim (no start time, this
+        worker's id taken off their ``worker_ids``); a task no longer ``RUNNING`` under this claim is left alone."""
+        if not rows:
+            return
+        connection = connections[router.db_for_write(DBTaskResult)]
+        table = connection.ops.quote_name(DBTaskResult._meta.db_table)
+        field = DBTaskResult._meta.get_field("worker_ids")
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"UPDATE {table} SET status = %s, started_at = NULL, worker_ids = %s"  # noqa: S608 (our names)
+                " WHERE id = %s AND status = %s AND started_at = %s",
+                [
+                    (
+                        TaskResultStatus.READY,
+                        field.get_db_prep_save(list(row.worker_ids[:-1]), connection),
+                        DBTaskResult._meta.pk.get_db_prep_value(row.pk, connection),
+                        TaskResultStatus.RUNNING,
+                        connection.ops.adapt_datetimefield_value(row.started_at),
+                    )
+                    for row in rows
+                ],
+            )
+        for row in rows:
+            logger.debug("task %s released unstarted by worker %s", row.pk, self.worker_id)
 
     def _claim_next_portably(self) -> DBTaskResult | None:
         tasks = DBTaskResult.objects.ready().filter(backend_name=self.backend_name)
@@ -373,6 +439,11 @@ class TaskWorker(DatabaseWorker):
                     return
                 self.wake.wait(self.interval)
         finally:
+            unstarted, self._claimed = self._claimed, []
+            try:
+                self.release(unstarted)  # stopped by a signal between two claimed tasks
+            except DatabaseError:  # recover_orphaned_tasks makes them ready once this worker is seen gone
+                logger.warning("worker %s: releasing unstarted tasks failed", self.worker_id, exc_info=True)
             heartbeat.done.set()
             heartbeat.join()
             WorkerHeartbeat.objects.filter(worker_id=self.worker_id).delete()

@@ -9,6 +9,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
@@ -228,3 +229,62 @@ def test_the_worker_sweeps_every_poll_but_recovers_at_start_then_every_eighth_of
     worker.run()
     assert len(calls) == 20  # every poll interval
     assert [at for at, recover in calls if recover] == [0.0, 16.0, 32.0]
+
+
+def _status(task_id: Any) -> tuple[str, Any, list[str]]:
+    row = DBTaskResult.objects.get(pk=task_id)
+    return row.status, row.started_at, row.worker_ids
+
+
+def test_a_worker_claims_the_ready_tasks_together_and_runs_them_in_order(django_assert_num_queries):
+    """One claim takes every ready task (up to ``CLAIM_BATCH``): an idle worker's look finds a create's mail and
+    event delivery, and one claim of both costs the database about what one did."""
+    from jobs.taskworker import CLAIM_BATCH, TaskWorker
+
+    ids = [str(deliver_verification_email.enqueue(n, f"u{n}@example.com", "en").id) for n in range(CLAIM_BATCH + 2)]
+    worker = TaskWorker(worker_id="w-together", interval=0, batch=True)
+    with django_assert_num_queries(2 if connection.vendor == "sqlite" else 1):  # SQLite looks before it locks
+        first = worker.claim_next()
+    assert first is not None and str(first.pk) == ids[0]
+    statuses = {pk: _status(pk)[0] for pk in ids}
+    assert [statuses[pk] for pk in ids] == ["RUNNING"] * CLAIM_BATCH + ["READY"] * 2
+    with django_assert_num_queries(0):
+        rest = [str(worker.claim_next().pk) for _ in range(CLAIM_BATCH - 1)]  # type: ignore[union-attr]
+    assert rest == ids[1:CLAIM_BATCH]
+    assert [str(t.pk) for t in iter(worker.claim_next, None)] == ids[CLAIM_BATCH:]
+
+
+def test_a_long_task_is_claimed_alone_and_nothing_waits_behind_it():
+    """An import may run for minutes: claimed with others, it and those after it are released at once (ready
+    again, as before the claim); it is then claimed alone."""
+    from jobs.tasks import run_import_jobs
+    from jobs.taskworker import TaskWorker
+
+    mail = str(deliver_verification_email.enqueue(1, "a@example.com", "en").id)
+    imports = str(run_import_jobs.enqueue().id)
+    later = str(deliver_verification_email.enqueue(2, "b@example.com", "en").id)
+    worker = TaskWorker(worker_id="w-long", interval=0, batch=True)
+    assert str(worker.claim_next().pk) == mail  # type: ignore[union-attr]
+    assert _status(imports) == ("READY", None, []) and _status(later) == ("READY", None, [])
+    assert str(worker.claim_next().pk) == imports  # type: ignore[union-attr]
+    assert _status(later) == ("READY", None, [])
+    assert str(worker.claim_next().pk) == later  # type: ignore[union-attr]
+
+
+def test_a_stopping_worker_releases_the_claimed_tasks_it_did_not_start():
+    from jobs.taskworker import TaskWorker
+
+    ids = [str(deliver_verification_email.enqueue(10**9 + n, "gone@example.com", "en").id) for n in range(3)]
+    worker = TaskWorker(worker_id="w-stop", interval=0, batch=False)
+    ran = []
+
+    def run_one(task: Any) -> None:
+        ran.append(str(task.pk))
+        worker.running = False  # as the first SIGTERM does
+
+    worker.run_task = run_one  # type: ignore[method-assign,assignment]
+    worker.run()
+    assert ran == ids[:1]
+    assert _status(ids[0])[0] == "RUNNING"  # (run_task stubbed: the started one is its business)
+    assert [_status(pk) for pk in ids[1:]] == [("READY", None, [])] * 2
+    assert [str(t.pk) for t in iter(TaskWorker(worker_id="w-next", interval=0, batch=True).claim_next, None)] == ids[1:]
