@@ -145,7 +145,7 @@ def _result(row: DBTaskResult, task: Any) -> Any:
 
     if row.status == TaskResultStatus.FAILED:  # never a claimed row's; its errors are the library's to build
         return row.task_result
-    result = TaskResult(
+    result: TaskResult[Any, Any] = TaskResult(
         db_result=row,
         task=task,
         id=normalize_uuid(row.id),
