@@ -33,9 +33,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
+from django.core.signals import setting_changed
 from django.db import DatabaseError, close_old_connections, connection, connections, router
 from django.db.models import Q
 from django.db.utils import OperationalError
+from django.dispatch import receiver
 from django.utils import timezone
 from django_tasks_db.compat import TaskContext, TaskResultStatus, task_finished, task_started
 from django_tasks_db.management.commands.db_worker import Worker as DatabaseWorker
@@ -119,6 +121,14 @@ def housekeeping(*, recover: bool = True) -> None:
 # The tasks ``started_result`` built, by what the row says of them, and how many are kept.
 _TASKS: dict[tuple[str, int, str, str], Any] = {}
 _TASKS_MAX = 256
+
+
+@receiver(setting_changed)
+def _forget_tasks(*, setting: str, **kwargs: Any) -> None:
+    """Build the tasks again, validated, after ``TASKS`` changed (a test's override): a kept one may no longer be
+    valid for its backend (its queue gone, say), which the row's ``task`` would raise."""
+    if setting == "TASKS":
+        _TASKS.clear()
 
 
 def started_result(row: DBTaskResult) -> Any:
