@@ -15,6 +15,7 @@ from typing import Any
 import django_tasks_db
 from django.conf import settings
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django_tasks_db.compat import TaskResultStatus, normalize_json, task_enqueued
 
 from core.db import insert
@@ -34,9 +35,11 @@ class DatabaseBackend(django_tasks_db.DatabaseBackend):
     The library's ``enqueue`` saved the row through the ORM, which built the INSERT again each time, and built the
     result twice (for the ``task_enqueued`` signal, then to return it), each time importing, copying and validating
     the task again: about 0.2 of the 0.4 ms that a create's verification mail cost. The result is built once, from
-    the task in hand. The library's one ``pre_save`` receiver (``set_run_after``: no ``run_after`` is stored as
-    the far-future date meaning "ready now") is done here, so no receiver is sent; ``tests/test_tasks_backend.py``
-    compares the row with the library's own.
+    the task in hand when the task's path names it (else the library's: a path naming no task raises
+    ``SuspiciousOperation``, an unimportable one ``ImportError``, as the library's ``enqueue`` did). The library's
+    one ``pre_save`` receiver (``set_run_after``: no ``run_after`` is stored as the far-future date meaning "ready
+    now") is done here, so no receiver is sent; ``tests/test_tasks_backend.py`` compares the row with the library's
+    own.
     """
 
     def enqueue(self, task: Any, args: Any, kwargs: Any) -> Any:
@@ -55,10 +58,18 @@ class DatabaseBackend(django_tasks_db.DatabaseBackend):
             backend_name=self.alias,
         )
         insert(row, receivers=False)
+        named = import_string(task.module_path)  # ImportError as the library's result raises it
+        if not isinstance(named, Task) or named.func is not task.func or named.takes_context != task.takes_context:
+            # The path names no task, or another one (a task not bound to its function's name in its module): the
+            # library's result, which raises SuspiciousOperation for the first (as its enqueue did) and names the
+            # task the worker will run for the second.
+            library_result = row.task_result
+            task_enqueued.send(type(self), task_result=library_result)
+            return library_result
         result: Any = TaskResult(
             db_result=row,
             # The row's ``task`` property imports the task again and copies it (``using``, which validates it
-            # again): the task in hand is that copy already when it names this backend.
+            # again): the task in hand is that copy already when it names this backend and its path names it.
             task=task if task.backend == self.alias else task.using(backend=self.alias),
             id=normalize_uuid(row.id),
             status=TaskResultStatus.READY,

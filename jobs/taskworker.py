@@ -34,9 +34,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
+from django.core.signals import setting_changed
 from django.db import DatabaseError, close_old_connections, connection, connections, router
 from django.db.models import Q
 from django.db.utils import OperationalError
+from django.dispatch import receiver
 from django.utils import timezone
 from django_tasks_db.compat import TaskContext, TaskResultStatus, task_finished, task_started
 from django_tasks_db.management.commands.db_worker import Worker as DatabaseWorker
@@ -126,6 +128,14 @@ _TASKS: dict[tuple[str, int, str, str], Any] = {}
 _TASKS_MAX = 256
 
 
+@receiver(setting_changed)
+def _forget_tasks(*, setting: str, **kwargs: Any) -> None:
+    """Build the tasks again, validated, after ``TASKS`` changed (a test's override): a kept one may no longer be
+    valid for its backend (its queue gone, say), which the row's ``task`` would raise."""
+    if setting == "TASKS":
+        _TASKS.clear()
+
+
 def started_result(row: DBTaskResult) -> Any:
     """``row.task_result`` (django-tasks-db's result of a claimed row), with the task built once per kind of task in
     this process: the row's ``task`` imports it and copies it (``Task.using``, which validates it again through
@@ -150,7 +160,7 @@ def _result(row: DBTaskResult, task: Any) -> Any:
 
     if row.status == TaskResultStatus.FAILED:  # never a claimed row's; its errors are the library's to build
         return row.task_result
-    result: Any = TaskResult(
+    result: TaskResult[Any, Any] = TaskResult(
         db_result=row,
         task=task,
         id=normalize_uuid(row.id),

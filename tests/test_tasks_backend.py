@@ -8,12 +8,13 @@ from typing import Any
 
 import django_tasks_db
 import pytest
+from django.core.exceptions import SuspiciousOperation
 from django.db.models.sql.compiler import SQLInsertCompiler
 from django.utils import timezone
 from django_tasks_db.compat import task_enqueued
 from django_tasks_db.models import DBTaskResult
 
-from core.tasks import DatabaseBackend
+from core.tasks import DatabaseBackend, task
 from events.tasks import deliver_stream
 from users.verification import deliver_verification_email
 
@@ -104,3 +105,42 @@ def test_an_id_made_by_the_database_is_written_as_the_library_writes_it():
     result = backend.enqueue(deliver_verification_email, [42, "a@example.com"], {"language": "ja"})
 
     assert DBTaskResult.objects.get(pk=result.id).args_kwargs["args"] == [42, "a@example.com"]
+
+
+def _plain_function(user_pk: int) -> str:
+    return "ran"
+
+
+def _rebound(user_pk: int) -> str:
+    return "enqueued"
+
+
+def _runs_instead(user_pk: int) -> str:
+    return "ran instead"
+
+
+# Tasks whose path does not name them: ``tests.test_tasks_backend._plain_function`` names the plain function (the
+# task was never bound to it), ``tests.test_tasks_backend._rebound`` names another task (the name was rebound).
+_TASK_OF_A_PLAIN_FUNCTION = task()(_plain_function)
+_REBOUND_TASK = task()(_rebound)
+_rebound = task()(_runs_instead)  # type: ignore[assignment]
+
+
+def test_a_task_its_path_does_not_name_is_refused_as_the_library_refuses_it():
+    """The library's ``enqueue`` built its result from the stored row's path: a path naming a plain function raised
+    ``SuspiciousOperation`` (the worker would fail the row without running it). Building the result from the task
+    in hand must not skip that check."""
+    library = django_tasks_db.DatabaseBackend("default", {})
+    with pytest.raises(SuspiciousOperation, match="does not point to a Task"):
+        library.enqueue(_TASK_OF_A_PLAIN_FUNCTION, [1], {})
+    with pytest.raises(SuspiciousOperation, match="does not point to a Task"):
+        _TASK_OF_A_PLAIN_FUNCTION.enqueue(1)
+
+
+def test_a_task_whose_path_names_another_task_gets_the_librarys_result_naming_that_task():
+    """The row runs the task its path names: the result says so, as the library's does."""
+    library: Any = django_tasks_db.DatabaseBackend("default", {}).enqueue(_REBOUND_TASK, [1], {})
+    ours = _REBOUND_TASK.enqueue(1)
+    assert library.task.func is _runs_instead
+    assert ours.task == library.task
+    assert DBTaskResult.objects.get(pk=ours.id).task_result.task == ours.task

@@ -202,6 +202,30 @@ def test_the_started_result_is_the_librarys_with_each_kind_of_task_built_once(mo
     assert len(built) == 2  # the deferred one, and the first ready one only
 
 
+def test_a_kept_task_is_validated_again_after_the_tasks_setting_changed(monkeypatch):
+    """``started_result`` keeps each kind of task it built; a ``TASKS`` override (a test's) under which that task is
+    no longer valid (its queue gone) makes it raise what the row's own result raises, not run the kept task."""
+    from django.tasks.exceptions import InvalidTask
+
+    from jobs import taskworker
+    from jobs.taskworker import TaskWorker, started_result
+
+    monkeypatch.setattr(taskworker, "_TASKS", {})
+    deliver_verification_email.enqueue(999_999, "a@example.com", "en")
+    deliver_verification_email.enqueue(999_999, "b@example.com", "en")
+    worker = TaskWorker(worker_id="test-worker", interval=0, batch=True)
+    first = worker.claim_next()
+    assert first is not None
+    started_result(first)  # kept
+    with override_settings(TASKS={"default": {"BACKEND": "core.tasks.DatabaseBackend", "QUEUES": ["elsewhere"]}}):
+        claimed = worker.claim_next()
+        assert claimed is not None
+        with pytest.raises(InvalidTask, match="Queue 'default' is not valid"):
+            claimed.task_result  # noqa: B018 - the library's result of the row
+        with pytest.raises(InvalidTask, match="Queue 'default' is not valid"):
+            started_result(claimed)
+
+
 @override_settings(JOBS_POLL_INTERVAL_SECONDS=2, JOBS_STALE_AFTER_SECONDS=120)
 def test_the_worker_sweeps_every_poll_but_recovers_at_start_then_every_eighth_of_the_stale_time(monkeypatch):
     """Recovering dead workers' tasks (and pruning finished ones) every poll cost an idle worker most of its CPU and
