@@ -99,6 +99,14 @@ class EmailMessage(DjangoEmailMessage):
         return super().message(policy=_with_header_classes(policy or email.policy.default))
 
 
+def single_line(text: str | None) -> str:
+    """``text`` on one line: every run of white space (line breaks, tabs, U+2028 and the other Unicode spaces)
+    made one space, none at either end. For a user's own text (a name) shown in a mail's body: the API accepts
+    line breaks in a name, and anyone may sign up with another person's address, so a name must not add lines of
+    its own to a mail sent from this service."""
+    return " ".join((text or "").split())
+
+
 def send_mail(*, subject: str | Promise, message: str, from_email: str | None, recipient_list: Sequence[str]) -> int:
     """``django.core.mail.send_mail`` for a plain-text mail, as an ``EmailMessage`` of this module, sent through the
     default mailer; returns the number of messages sent."""

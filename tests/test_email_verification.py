@@ -486,7 +486,17 @@ def test_plain_text_mails_show_names_and_links_as_they_are_not_html_escaped(temp
     from django.template.loader import render_to_string
 
     name, link = "Tom & Jerry's <b>", "https://example.com/lo/reset?ticket=a%2Bb&lang=ja#x"
-    text = render_to_string(template, {"user": SimpleNamespace(name=name), "link": link, **context})
+    text = render_to_string(template, {"user": SimpleNamespace(name=name), "name": name, "link": link, **context})
     assert f"Hello {name}," in text
     assert f"\n{link}\n" in text
     assert "&amp;" not in text and "&#x27;" not in text and "&lt;" not in text
+
+
+def test_a_name_cannot_add_lines_to_the_mail(api, connection, mailoutbox, on_commit):
+    """Anyone may sign up with another person's address, and the API accepts line breaks in a name: the greeting
+    shows the name on one line, so it cannot write paragraphs of its own into a mail sent from this service."""
+    name = "Ann\r\n\r\nYour account is locked. Call +1 555 0100\u2028now\tplease"
+    _create(api, on_commit, name=name)
+    (message,) = mailoutbox
+    assert message.body.splitlines()[0] == "Hello Ann Your account is locked. Call +1 555 0100 now please,"
+    assert "\nYour account is locked" not in message.body

@@ -59,3 +59,10 @@ def test_invitation_links_are_shown_once_on_the_answering_page(admin_client, con
     assert Ticket.objects.get().user == ann
     # The changelist afterwards does not show it again.
     assert token not in admin_client.get(CHANGELIST).content.decode()
+
+
+def test_the_password_reset_mail_greets_a_name_on_one_line_unescaped(admin_client, connection, new_user, mailoutbox):
+    ann = User.objects.get(user_id=new_user(name="Ann & Bob's\r\n\r\nCall us now")["user_id"])
+    act(admin_client, "send_password_reset", [ann], follow=True)
+    (mail,) = mailoutbox
+    assert mail.body.splitlines()[0] == "Hello Ann & Bob's Call us now,"

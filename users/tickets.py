@@ -35,7 +35,6 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -53,6 +52,7 @@ from connections.strategies import Strategy
 from core.actors import Actor
 from core.crypto import decrypt_secret, encrypt_secret
 from core.errors import FieldCode, FieldError, PayloadValidationError
+from core.mail import send_mail, single_line
 from core.tasks import retry_later, task
 from events.models import EventType as StreamEventType
 from users.emails import email_lookup_key
@@ -474,7 +474,7 @@ def send_password_reset_email(user: User, link: str) -> None:
     """Send the reset link now (the operator's admin action; ``schedule_password_reset_email`` after commit)."""
     if not user.email:
         return
-    context = {"user": user, "link": link}
+    context = {"user": user, "name": single_line(user.name), "link": link}
     send_mail(
         subject=_("Reset your password"),
         message=render_to_string("users/password_reset_email.txt", context),

@@ -23,7 +23,7 @@ from audit.models import EventType
 from audit.services import record_event
 from core.actors import Actor
 from core.db import columns, fetch_instance
-from core.mail import send_mail
+from core.mail import send_mail, single_line
 from core.tasks import retry_later, task
 from events.models import EventType as StreamEventType
 from users.models import User
@@ -56,6 +56,7 @@ def send_verification_email(user: User) -> None:
         return
     context = {
         "user": user,
+        "name": single_line(user.name),
         "link": verification_link(user),
         "days": max(1, settings.EMAIL_VERIFICATION_TTL_SECONDS // 86400),
     }
