@@ -23,6 +23,9 @@ assertions.
 with ``EVENT_STREAMS_ALLOW_INSECURE_ENDPOINTS=true``) and one ``manage.py run_jobs`` worker beside gunicorn, so
 every create also writes its outbox row and tasks, and the worker fans them out and sends them (and the mails)
 meanwhile. The worker's CPU, until it has drained what the load queued, is reported apart from the server's.
+On PostgreSQL the database server's CPU over the same span is reported too (its backends for the bench database
+and its shared processes), and every run prints the CPU time the host stole from this machine (a virtual
+machine's neighbours make it slower by that much).
 Then, with the worker idle, 50 creates one at a time give the delivery latency: from the create's response (its
 transaction has committed) to the receiver's arrival of its event; p50 and p90 are printed.
 """
@@ -147,6 +150,38 @@ def process_tree_cpu(root: int) -> float:
     return total
 
 
+# PostgreSQL's processes that serve every database: their CPU is counted with the bench database's backends.
+_SHARED_POSTGRES = ("walwriter", "checkpointer", "background writer", "autovacuum")
+
+
+def database_cpu(name: str) -> float:
+    """CPU seconds (user + system) of the PostgreSQL processes on this machine serving database ``name`` (its
+    backends, known by their process title) and of the server's shared processes (WAL writer, checkpointer,
+    background writer, autovacuum). A backend that exits is no longer counted: gunicorn and the worker keep
+    theirs open (``DB_CONN_MAX_AGE``)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            title = (entry / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+        if "(postgres)" not in stat or (f" {name} " not in title and not any(s in title for s in _SHARED_POSTGRES)):
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return total
+
+
+def stolen_seconds() -> float:
+    """CPU seconds the hypervisor gave to others while this machine's CPUs wanted to run (``steal`` in
+    /proc/stat, all CPUs): a run with much of it measured a slower machine."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    return int(fields[8]) / CLOCK_TICKS if len(fields) > 8 else 0.0
+
+
 def _post(url: str, body: dict[str, str]) -> dict[str, str]:
     request = urllib.request.Request(
         url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
@@ -267,6 +302,7 @@ def delivery_latency(url: str, token: str, receiver: Receiver, count: int = 50) 
 
 
 STREAM: dict[str, object] = {}  # filled by bench() with --stream: the worker's CPU, the latencies
+RUN: dict[str, float] = {}  # filled by bench(): PostgreSQL's CPU, the CPU time stolen by the host, the creates
 
 
 def bench(
@@ -317,8 +353,12 @@ def bench(
             wait_until_idle(worker.pid)
         cpu = process_tree_cpu(server.pid)
         worker_cpu = process_tree_cpu(worker.pid) if worker else 0.0
+        database = urllib.parse.urlsplit(env["DATABASE_URL"]).path.lstrip("/") if db == "postgres" else ""
+        database_before, stolen_before = database_cpu(database) if database else 0.0, stolen_seconds()
         results = [(c, run_wrk(url, token, c, duration, mail=mail)) for c in concurrency]
         server_cpu = process_tree_cpu(server.pid) - cpu
+        RUN["stolen"] = stolen_seconds() - stolen_before
+        RUN["creates"] = sum(r["creates"] for _c, r in results)
         if worker:
             # The worker's share includes the backlog it drains after the load (a worker that fell behind would
             # otherwise look cheap), up to the moment it is idle again.
@@ -327,6 +367,8 @@ def bench(
             STREAM["creates"] = sum(r["creates"] for _c, r in results)
             STREAM["latencies"] = delivery_latency(url, token, receiver)
             STREAM["received"] = receiver.count
+        if database:  # after the worker drained what the load queued: its statements are counted too
+            RUN["database_cpu"] = database_cpu(database) - database_before
         return results, server_cpu
     finally:
         if worker:
@@ -364,6 +406,17 @@ def report_stream() -> None:
     STREAM.clear()
 
 
+def report_run() -> None:
+    creates = RUN.get("creates") or float("nan")
+    if "database_cpu" in RUN:
+        print(
+            f"PostgreSQL (the database's backends, WAL, checkpoints, autovacuum): {RUN['database_cpu']:.1f} s CPU = "
+            f"{RUN['database_cpu'] * 1000 / creates:.2f} ms per create"
+        )
+    print(f"CPU stolen by the host during the runs: {RUN.get('stolen', 0.0):.1f} s (over all cores)")
+    RUN.clear()
+
+
 def report(db: str, args: argparse.Namespace, bound: float, hash_ms: float, cheap_hash_ms: float) -> None:
     print(
         f"server: gunicorn {args.workers} workers x {args.threads} threads, {db}"
@@ -396,6 +449,7 @@ def main_run(db: str, args: argparse.Namespace, bound: float, hash_ms: float) ->
     p50 = first["p50"]
     print(f"p50 at concurrency {concurrency}: {p50:.1f} ms = one hash ({hash_ms:.1f} ms) + {p50 - hash_ms:.1f} ms")
     report_stream()
+    report_run()
 
 
 def cheap_run(db: str, args: argparse.Namespace, cheap_hash_ms: float) -> None:
@@ -419,6 +473,7 @@ def cheap_run(db: str, args: argparse.Namespace, cheap_hash_ms: float) -> None:
         f"{cpu * 1000 / creates:.2f} ms, less one cost-4 hash ({cheap_hash_ms:.2f} ms) = {own:.2f} ms"
     )
     report_stream()
+    report_run()
 
 
 def main() -> None:
