@@ -23,7 +23,8 @@ and carrying the stream's bearer or basic ``Authorization``, and records the att
 The request goes to the address the guard checked (``events.endpoints``): the host is resolved once, every
 address must be allowed, and the connection is made to that address with the original host name for SNI,
 certificate checks and ``Host`` — a name that re-resolves elsewhere between check and connect gains nothing.
-Redirects are not followed (a 3xx is a failed attempt).
+Redirects are not followed (a 3xx is a failed attempt). Connecting and the answer's status line and headers must
+be done within twice ``EVENT_STREAMS_TIMEOUT_SECONDS`` (``AnswerDeadlines``), and its body is read for one more.
 
 The worker pays per task, not per event (issue 16): a claimed batch is sent in order over one kept-alive
 connection (``Sender``; kept for the stream's next task when its host still resolves to the same checked address;
@@ -38,6 +39,7 @@ worker's sweep (``events.recovery``) queues the stream again, so the delivery is
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import os
 import random
@@ -195,20 +197,83 @@ IDLE_POOLS = IdlePools()
 
 
 class _ReuseAware:
-    """A connection pool that notes whether the connection it handed out last was already open (kept alive from an
-    earlier request) or is new: urllib3 replaces a connection it finds closed before reusing it, but a receiver
-    whose idle timeout fires as the request arrives closes it after that check."""
+    """A connection pool that notes the connection it handed out last (``current``, for ``AnswerDeadlines``) and
+    whether it was already open (kept alive from an earlier request) or is new: urllib3 replaces a connection it
+    finds closed before reusing it, but a receiver whose idle timeout fires as the request arrives closes it after
+    that check."""
 
     reused = False
+    current: BaseHTTPConnection | None = None
 
     def _get_conn(self, timeout: float | None = None) -> BaseHTTPConnection:
         conn: BaseHTTPConnection = super()._get_conn(timeout)  # type: ignore[misc]
         self.reused = not conn.is_closed
+        self.current = conn
         return conn
 
 
 class _HTTPPool(_ReuseAware, urllib3.HTTPConnectionPool):
     pass
+
+
+class AnswerTimeout(TimeoutError):
+    """The receiver had not sent its answer's status line and headers by the request's deadline."""
+
+
+@dataclass(eq=False)  # each watch is itself: two alike must not be confused
+class _Watch:
+    pool: _ReuseAware
+    deadline: float
+    expired: bool = False
+
+
+class AnswerDeadlines:
+    """A deadline on each request's answer, kept by one daemon thread: once a request's deadline passes before
+    ``unwatch``, the socket of the connection its pool handed out is shut down, so the read waiting on it ends at
+    once (``watch(...).expired`` then says why).
+
+    urllib3's timeouts bound each read, not the answer: a receiver that sends its status line and headers a byte at
+    a time, each within the read timeout, held the worker (one task at a time, for every stream and mail) for as
+    long as it liked. The socket is shut down through ``socket.socket.shutdown`` itself, also for a TLS socket,
+    whose own ``shutdown`` would take its TLS state from under the thread reading it."""
+
+    def __init__(self) -> None:
+        self._watches: list[_Watch] = []
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, pool: _ReuseAware, deadline: float) -> _Watch:
+        """Watch the request ``pool`` is about to make (or is making) until ``deadline`` (``time.monotonic()``)."""
+        watch = _Watch(pool, deadline)
+        with self._changed:
+            self._watches.append(watch)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="answer-deadlines", daemon=True)
+                self._thread.start()
+            self._changed.notify()
+        return watch
+
+    def unwatch(self, watch: _Watch) -> None:
+        with self._changed:
+            if watch in self._watches:
+                self._watches.remove(watch)
+
+    def _run(self) -> None:
+        with self._changed:
+            while True:
+                now = time.monotonic()
+                for watch in [w for w in self._watches if w.deadline <= now]:
+                    self._watches.remove(watch)
+                    watch.expired = True
+                    sock = getattr(watch.pool.current, "sock", None)
+                    if isinstance(sock, socket.socket):
+                        with contextlib.suppress(OSError):  # closed meanwhile
+                            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+                waits = [w.deadline for w in self._watches]
+                self._changed.wait(timeout=(min(waits) - now) if waits else None)
+
+
+ANSWER_DEADLINES = AnswerDeadlines()
 
 
 class _HTTPSPool(_ReuseAware, urllib3.HTTPSConnectionPool):
@@ -337,18 +402,30 @@ class Sender:
                 preload_content=False,
             )
 
+        timeout = float(settings.EVENT_STREAMS_TIMEOUT_SECONDS)
         pool = self._connect(endpoint)
+        # Connecting and answering get a timeout each, as urllib3's per-read timeouts allow an honest slow receiver.
+        watch = ANSWER_DEADLINES.watch(pool, time.monotonic() + 2 * timeout)
         try:
-            response = post(pool)
+            try:
+                response = post(pool)
+            except (OSError, urllib3.exceptions.HTTPError) as exc:
+                if watch.expired or not (pool.reused and _closed_before_answer(exc)):
+                    raise
+                # urllib3 dropped the closed connection: the pool opens a new one, to the same checked address.
+                response = post(self._connect(endpoint))
         except (OSError, urllib3.exceptions.HTTPError) as exc:
-            if not (pool.reused and _closed_before_answer(exc)):
-                raise
-            # urllib3 dropped the closed connection: the pool opens a new one, to the same checked address.
-            response = post(self._connect(endpoint))
+            if watch.expired:
+                raise AnswerTimeout(f"no answer within {2 * timeout:g} s (status line and headers)") from exc
+            raise
+        finally:
+            ANSWER_DEADLINES.unwatch(watch)
+        if watch.expired:  # the shut socket ended the headers early: whatever was read is not an answer
+            response.close()
+            response.release_conn()
+            raise AnswerTimeout(f"no answer within {2 * timeout:g} s (status line and headers)")
         try:
-            return response, _read_body(
-                response, deadline=time.monotonic() + float(settings.EVENT_STREAMS_TIMEOUT_SECONDS)
-            )
+            return response, _read_body(response, deadline=time.monotonic() + timeout)
         finally:
             response.release_conn()
 

@@ -41,7 +41,8 @@ class Receiver:
     connection, are met the same way. Such requests are counted in ``dropped``, not recorded in ``received``.
     ``cut_answer``: that many requests (recorded: the receiver got them) are answered with a status line, headers
     and part of the body, then the connection is reset. ``trickle``: (seconds between bytes, for how long) every
-    answer's body comes a byte at a time (announced as a megabyte) for that long, then the connection is closed."""
+    answer's body comes a byte at a time (announced as a megabyte) for that long, then the connection is closed.
+    ``trickle_headers``: the same for the status line and headers, which never end."""
 
     url: str = ""
     received: list[Received] = field(default_factory=list)
@@ -53,6 +54,7 @@ class Receiver:
     dropped: int = 0
     cut_answer: int = 0
     trickle: tuple[float, float] | None = None
+    trickle_headers: tuple[float, float] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     arrived: threading.Condition = field(default_factory=threading.Condition)
 
@@ -116,6 +118,19 @@ def receiver(**kwargs: Any) -> Iterator[Receiver]:
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 self.rfile.close()
                 self.connection.close()
+                self.close_connection = True
+                return
+            if state.trickle_headers is not None:
+                pause, duration = state.trickle_headers
+                until = time.monotonic() + duration
+                try:
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+                    while time.monotonic() < until:
+                        self.wfile.write(b"X")  # one header line, never finished
+                        self.wfile.flush()
+                        time.sleep(pause)
+                except OSError:  # the sender closed the connection
+                    pass
                 self.close_connection = True
                 return
             if state.trickle is not None:

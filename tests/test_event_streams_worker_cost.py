@@ -334,6 +334,32 @@ def test_an_answer_trickling_without_end_costs_one_timeout_not_the_workers_time(
     assert (delivery.status, delivery.last_status_code) == (DeliveryStatus.DELIVERED, 200)
 
 
+def test_an_answer_whose_headers_trickle_without_end_costs_one_deadline_not_the_workers_time():
+    """A receiver that sends its status line and then a header a byte at a time, each within the read timeout:
+    urllib3's timeouts bound each read, so the worker (one task at a time, for every stream and mail) was held as
+    long as the receiver liked. The answer has a deadline (a timeout to connect and one to answer): past it the
+    connection is shut and the attempt fails, to be retried."""
+    with override_settings(EVENT_STREAMS_TIMEOUT_SECONDS=0.5), receiver(trickle_headers=(0.05, 5.0)) as hook:
+        make_stream(hook.url)
+        emit_users("auth0|a")
+        started = time.monotonic()
+        run_ready_tasks()
+        assert time.monotonic() - started < 3.0
+        assert len(hook.received) == 1
+    delivery = Delivery.objects.get()
+    assert (delivery.status, delivery.attempt_count, delivery.last_status_code) == (DeliveryStatus.PENDING, 1, None)
+    assert delivery.last_error == "AnswerTimeout: no answer within 1 s (status line and headers)"
+
+
+def test_a_slow_answer_within_the_deadline_is_delivered():
+    """An honest receiver that takes most of the timeout to answer is not cut by the deadline."""
+    with override_settings(EVENT_STREAMS_TIMEOUT_SECONDS=0.5), receiver(default=(200, {}, 0.4)) as hook:
+        make_stream(hook.url)
+        emit_users("auth0|a", "auth0|b")
+        run_ready_tasks()
+    assert sorted(Delivery.objects.values_list("status", flat=True)) == [DeliveryStatus.DELIVERED] * 2
+
+
 def _disabling_after(sends: int, stream: EventStream) -> Any:
     """``Sender.send`` that has the operator disable the stream (committed: the worker's reads see it) once
     ``sends`` requests were made: the PATCH arriving while the worker sends a batch."""
