@@ -48,6 +48,7 @@ PLAIN_EXCEPTIONS = {
     "api.parsers.FormParseError": "DRF's ParseError: what DRF's request raises from a parser",
     "core.crypto.SecretDecryptionError": "no key opens a secret: the API asks for it again, the worker stops",
     "events.errors.UnsafeDestination": "a delivery attempt's error at connect time, recorded on the attempt",
+    "events.delivery.AnswerTimeout": "a delivery attempt's TimeoutError (no answer in time), recorded on the attempt",
     "tenants.reader._NumberTooLong": "the JSON parser's ValueError, turned into the tenant file's one-line error",
 }
 
