@@ -5,6 +5,7 @@ connection per stream whose address is checked again for every task."""
 
 from __future__ import annotations
 
+import logging
 import socket
 import struct
 import threading
@@ -360,6 +361,21 @@ def test_a_slow_answer_within_the_deadline_is_delivered():
         emit_users("auth0|a", "auth0|b")
         run_ready_tasks()
     assert sorted(Delivery.objects.values_list("status", flat=True)) == [DeliveryStatus.DELIVERED] * 2
+
+
+def test_an_answer_cut_in_its_headers_leaves_no_endpoint_path_or_query_in_the_logs(caplog):
+    """urllib3 logs a URL whose headers do not parse (WARNING: "Failed to parse headers (url=...)", which the
+    deadline causes when it cuts trickling headers) and every request (DEBUG): the endpoint's path and query, which
+    may carry a token, are not written; the address is."""
+    caplog.set_level(logging.DEBUG)
+    with override_settings(EVENT_STREAMS_TIMEOUT_SECONDS=0.3), receiver(trickle_headers=(0.02, 3.0)) as hook:
+        make_stream(hook.url.replace("/hooks", "/hooks/p4th-k3y") + "?token=qu3ry-k3y")
+        emit_users("auth0|a")
+        run_ready_tasks()
+    urllib3_lines = [r.getMessage() for r in caplog.records if r.name.startswith("urllib3")]
+    assert any(line.startswith("Failed to parse headers (url=http://127.0.0.1:") for line in urllib3_lines)
+    assert any('"POST /… HTTP/1.1"' in line for line in urllib3_lines)
+    assert not [line for line in caplog.messages if "k3y" in line]
 
 
 def _trickle_headers(conn: socket.socket, seconds: float) -> None:
