@@ -427,13 +427,19 @@ LOGGING = {
             "datefmt": "%Y-%m-%d %H:%M:%S %z",
         }
     },
-    "filters": {"client_errors_are_debug": {"()": "core.logs.ClientErrorsAreDebug"}},
+    "filters": {
+        "client_errors_are_debug": {"()": "core.logs.ClientErrorsAreDebug"},
+        "endpoint_paths_hidden": {"()": "core.logs.EndpointPathsHidden"},
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     # Their own levels too: Django's "django" logger above them stays at INFO whatever LOG_LEVEL says (so the
     # worker wrote two INFO lines of django.tasks per task even with LOG_LEVEL=WARNING).
     "loggers": {
         "django.request": {"filters": ["client_errors_are_debug"], "level": os.environ.get("LOG_LEVEL", "INFO")},
         "django.tasks": {"level": os.environ.get("LOG_LEVEL", "INFO")},
+        # A logger's filters see only its own records: each urllib3 module that logs a request's URL.
+        "urllib3.connection": {"filters": ["endpoint_paths_hidden"]},
+        "urllib3.connectionpool": {"filters": ["endpoint_paths_hidden"]},
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }

@@ -225,12 +225,20 @@ class _Watch:
     pool: _ReuseAware
     deadline: float
     expired: bool = False
+    shut: socket.socket | None = None  # the socket shut last (an expired watch shuts each one its pool hands out)
+
+
+# How often an expired request that has not ended yet is looked at again (see ``AnswerDeadlines``).
+_EXPIRED_POLL = 0.05
 
 
 class AnswerDeadlines:
     """A deadline on each request's answer, kept by one daemon thread: once a request's deadline passes before
     ``unwatch``, the socket of the connection its pool handed out is shut down, so the read waiting on it ends at
-    once (``watch(...).expired`` then says why).
+    once (``watch(...).expired`` then says why). An expired watch is kept until ``unwatch``, and every
+    ``_EXPIRED_POLL`` seconds shuts the socket its pool's connection has then, if another: a connection still
+    connecting at the deadline (no socket yet: a TLS handshake the receiver held, or the new connection of a resend
+    that began just before the deadline) would otherwise carry the request with no deadline at all.
 
     urllib3's timeouts bound each read, not the answer: a receiver that sends its status line and headers a byte at
     a time, each within the read timeout, held the worker (one task at a time, for every stream and mail) for as
@@ -263,14 +271,14 @@ class AnswerDeadlines:
             while True:
                 now = time.monotonic()
                 for watch in [w for w in self._watches if w.deadline <= now]:
-                    self._watches.remove(watch)
                     watch.expired = True
                     sock = getattr(watch.pool.current, "sock", None)
-                    if isinstance(sock, socket.socket):
+                    if isinstance(sock, socket.socket) and sock is not watch.shut:
+                        watch.shut = sock
                         with contextlib.suppress(OSError):  # closed meanwhile
                             socket.socket.shutdown(sock, socket.SHUT_RDWR)
-                waits = [w.deadline for w in self._watches]
-                self._changed.wait(timeout=(min(waits) - now) if waits else None)
+                waits = [_EXPIRED_POLL if w.expired else w.deadline - now for w in self._watches]
+                self._changed.wait(timeout=min(waits) if waits else None)
 
 
 ANSWER_DEADLINES = AnswerDeadlines()

@@ -1,18 +1,29 @@
 """A real HTTP receiver for event deliveries: ``http.server`` in a thread on a free local port, recording every
-request and answering from a script (status codes, headers, delays)."""
+request and answering from a script (status codes, headers, delays); and ``tls_server``, a TLS server whose every
+connection a test's own function serves."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import socket
+import ssl
 import struct
+import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 
 @dataclass
@@ -168,3 +179,85 @@ def receiver(**kwargs: Any) -> Iterator[Receiver]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@dataclass
+class TLSServer:
+    """A TLS server on 127.0.0.1 for ``https://localhost:{port}``, whose certificate (self-signed, made for the
+    test) is in ``cert_file``: point ``SSL_CERT_FILE`` at it for the sender to trust it. Each accepted connection
+    goes to ``script(index, raw socket, wrap)`` in a thread of its own (``wrap`` makes the TLS handshake)."""
+
+    url: str
+    cert_file: str
+    connections: int = 0
+
+
+def read_request(conn: socket.socket) -> bool:
+    """Read one HTTP request (headers and a ``Content-Length`` body) from ``conn``; ``False`` at its end."""
+    stream = conn.makefile("rb")
+    if not stream.readline():
+        return False
+    length = 0
+    while (line := stream.readline()) not in (b"\r\n", b""):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    stream.read(length)
+    return True
+
+
+@contextmanager
+def tls_server(
+    script: Callable[[int, socket.socket, Callable[[socket.socket], ssl.SSLSocket]], None],
+) -> Iterator[TLSServer]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        cert_file, key_file = os.path.join(folder, "cert.pem"), os.path.join(folder, "key.pem")
+        with open(cert_file, "wb") as out:
+            out.write(cert.public_bytes(serialization.Encoding.PEM))
+        with open(key_file, "wb") as out:
+            out.write(
+                key.private_bytes(
+                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+                )
+            )
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert_file, key_file)
+        listener = socket.create_server(("127.0.0.1", 0))
+        state = TLSServer(f"https://localhost:{listener.getsockname()[1]}/hooks", cert_file)
+
+        def wrap(raw: socket.socket) -> ssl.SSLSocket:
+            return context.wrap_socket(raw, server_side=True)
+
+        def run(index: int, raw: socket.socket) -> None:
+            with contextlib.suppress(OSError):  # the sender closed the connection
+                script(index, raw, wrap)
+
+        def accept() -> None:
+            while True:
+                try:
+                    raw, _ = listener.accept()
+                except OSError:  # closed: the test is over
+                    return
+                threading.Thread(target=run, args=(state.connections, raw), daemon=True).start()
+                state.connections += 1
+
+        threading.Thread(target=accept, daemon=True).start()
+        try:
+            yield state
+        finally:
+            listener.close()

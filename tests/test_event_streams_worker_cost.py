@@ -5,6 +5,9 @@ connection per stream whose address is checked again for every task."""
 
 from __future__ import annotations
 
+import logging
+import socket
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -28,7 +31,7 @@ from events.services import WebhookAuthorization, create_event_stream, update_ev
 from events.tasks import deliver_stream, enqueue_delivery
 from jobs.taskworker import TaskWorker
 from tests.helpers import STRONG_PASSWORD, USERS
-from tests.receiver import receiver
+from tests.receiver import read_request, receiver, tls_server
 
 pytestmark = pytest.mark.django_db
 
@@ -358,6 +361,103 @@ def test_a_slow_answer_within_the_deadline_is_delivered():
         emit_users("auth0|a", "auth0|b")
         run_ready_tasks()
     assert sorted(Delivery.objects.values_list("status", flat=True)) == [DeliveryStatus.DELIVERED] * 2
+
+
+def test_an_answer_cut_in_its_headers_leaves_no_endpoint_path_or_query_in_the_logs(caplog):
+    """urllib3 logs a URL whose headers do not parse (WARNING: "Failed to parse headers (url=...)", which the
+    deadline causes when it cuts trickling headers) and every request (DEBUG): the endpoint's path and query, which
+    may carry a token, are not written; the address is."""
+    caplog.set_level(logging.DEBUG)
+    with override_settings(EVENT_STREAMS_TIMEOUT_SECONDS=0.3), receiver(trickle_headers=(0.02, 3.0)) as hook:
+        make_stream(hook.url.replace("/hooks", "/hooks/p4th-k3y") + "?token=qu3ry-k3y")
+        emit_users("auth0|a")
+        run_ready_tasks()
+    urllib3_lines = [r.getMessage() for r in caplog.records if r.name.startswith("urllib3")]
+    assert any(line.startswith("Failed to parse headers (url=http://127.0.0.1:") for line in urllib3_lines)
+    assert any('"POST /… HTTP/1.1"' in line for line in urllib3_lines)
+    assert not [line for line in caplog.messages if "k3y" in line]
+
+
+def _trickle_headers(conn: socket.socket, seconds: float) -> None:
+    conn.sendall(b"HTTP/1.1 200 OK\r\n")
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        conn.sendall(b"X")  # one header line, never finished
+        time.sleep(0.05)
+
+
+def test_tls_answers_headers_trickling_without_end_cost_one_deadline_and_honest_ones_keep_their_connection(
+    monkeypatch,
+):
+    """Over TLS the deadline shuts the TLS socket's connection under the reading thread: the attempt fails with
+    ``AnswerTimeout`` at the deadline. An honest TLS receiver keeps one connection for two tasks."""
+
+    def trickling(index: int, raw: socket.socket, wrap: Any) -> None:
+        conn = wrap(raw)
+        read_request(conn)
+        _trickle_headers(conn, 5.0)
+
+    def honest(index: int, raw: socket.socket, wrap: Any) -> None:
+        conn = wrap(raw)
+        while read_request(conn):
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    with override_settings(EVENT_STREAMS_TIMEOUT_SECONDS=0.5), tls_server(trickling) as hook:
+        monkeypatch.setenv("SSL_CERT_FILE", hook.cert_file)
+        make_stream(hook.url)
+        emit_users("auth0|a")
+        started = time.monotonic()
+        run_ready_tasks()
+        assert time.monotonic() - started < 3.0
+    assert Delivery.objects.get().last_error == "AnswerTimeout: no answer within 1 s (status line and headers)"
+    EventStream.objects.all().delete()
+    with override_settings(EVENT_STREAMS_TIMEOUT_SECONDS=0.5), tls_server(honest) as hook:
+        monkeypatch.setenv("SSL_CERT_FILE", hook.cert_file)
+        make_stream(hook.url, "honest")
+        emit_users("auth0|b")
+        run_ready_tasks()
+        emit_users("auth0|c")
+        run_ready_tasks()
+        assert hook.connections == 1
+    assert list(Delivery.objects.values_list("status", flat=True)) == [DeliveryStatus.DELIVERED] * 2
+
+
+def test_a_resend_still_connecting_at_the_deadline_is_cut_once_connected(monkeypatch):
+    """The deadline found no socket to shut (the resend's new connection was in its TLS handshake, which the
+    receiver held) and gave the request up: the receiver then trickled the headers for as long as it liked. Here:
+    on the kept-alive connection, a status line and a header trickle for 0.7 s (1.4 timeouts), then a reset (the
+    sender's resend-once case); the new connection's handshake waits 0.4 s, past the 1 s deadline, and its headers
+    then trickle for 8 s."""
+    timeout = 0.5
+
+    def script(index: int, raw: socket.socket, wrap: Any) -> None:
+        if index > 0:
+            time.sleep(0.8 * timeout)
+            conn = wrap(raw)
+            read_request(conn)
+            _trickle_headers(conn, 8.0)
+            return
+        conn = wrap(raw)
+        read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        read_request(conn)
+        _trickle_headers(conn, 1.4 * timeout)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # the close resets
+        socket.socket(fileno=conn.detach()).close()
+
+    with override_settings(EVENT_STREAMS_TIMEOUT_SECONDS=timeout), tls_server(script) as hook:
+        monkeypatch.setenv("SSL_CERT_FILE", hook.cert_file)
+        make_stream(hook.url)
+        emit_users("auth0|a")
+        run_ready_tasks()
+        emit_users("auth0|b")
+        started = time.monotonic()
+        run_ready_tasks()
+        assert time.monotonic() - started < 3.0
+        assert hook.connections == 2  # the resend's connection was made
+    assert Delivery.objects.get(subject="auth0|b").last_error == (
+        "AnswerTimeout: no answer within 1 s (status line and headers)"
+    )
 
 
 def _disabling_after(sends: int, stream: EventStream) -> Any:
