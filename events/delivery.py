@@ -249,6 +249,10 @@ class AnswerDeadlines:
         self._watches: list[_Watch] = []
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
+        # When the thread wakes next (``time.monotonic()``; ``None``: when told). A new deadline later than that
+        # needs no wake: a request's deadline is later than those before it, so the thread wakes about once per
+        # deadline's length, not for every request (a wake per request cost each request about 50 µs).
+        self._waiting_until: float | None = None
 
     def watch(self, pool: _ReuseAware, deadline: float) -> _Watch:
         """Watch the request ``pool`` is about to make (or is making) until ``deadline`` (``time.monotonic()``)."""
@@ -256,9 +260,11 @@ class AnswerDeadlines:
         with self._changed:
             self._watches.append(watch)
             if self._thread is None or not self._thread.is_alive():
+                self._waiting_until = None
                 self._thread = threading.Thread(target=self._run, name="answer-deadlines", daemon=True)
                 self._thread.start()
-            self._changed.notify()
+            if self._waiting_until is None or deadline < self._waiting_until:
+                self._changed.notify()
         return watch
 
     def unwatch(self, watch: _Watch) -> None:
@@ -278,6 +284,7 @@ class AnswerDeadlines:
                         with contextlib.suppress(OSError):  # closed meanwhile
                             socket.socket.shutdown(sock, socket.SHUT_RDWR)
                 waits = [_EXPIRED_POLL if w.expired else w.deadline - now for w in self._watches]
+                self._waiting_until = now + min(waits) if waits else None
                 self._changed.wait(timeout=min(waits) if waits else None)
 
 

@@ -612,3 +612,23 @@ def test_a_streams_next_sender_reuses_its_decrypted_secrets_until_a_secret_endpo
         with rotated, pytest.raises(SecretDecryptionError):
             Sender(EventStream.objects.get(pk=stream.pk))
         assert Sender(EventStream.objects.get(pk=stream.pk)).authorization == "Bearer n3w"
+
+
+def test_an_earlier_deadline_wakes_the_watchdog_and_later_ones_need_no_wake():
+    """``AnswerDeadlines`` wakes its thread only for a deadline earlier than the one it sleeps until: a request's
+    deadline is later than those before it, so requests in a row cost no wake each, yet a shorter deadline (another
+    thread's request with a smaller timeout) still expires on time."""
+    from types import SimpleNamespace
+
+    from events.delivery import AnswerDeadlines
+
+    deadlines = AnswerDeadlines()
+    late = deadlines.watch(SimpleNamespace(current=None), time.monotonic() + 30)  # type: ignore[arg-type]
+    time.sleep(0.05)  # the thread now sleeps until the late deadline
+    soon = deadlines.watch(SimpleNamespace(current=None), time.monotonic() + 0.2)  # type: ignore[arg-type]
+    deadline = time.monotonic() + 2
+    while not soon.expired and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert soon.expired and not late.expired
+    deadlines.unwatch(soon)
+    deadlines.unwatch(late)
