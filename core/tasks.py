@@ -25,7 +25,7 @@ try:
 except ImportError:  # pragma: no cover - Django 5.2 (Python 3.11)
     from django_tasks import Task, TaskContext, default_task_backend, task  # type: ignore[no-redef,import-not-found]
 
-__all__ = ["DatabaseBackend", "Task", "TaskContext", "default_task_backend", "retry_later", "task"]
+__all__ = ["DatabaseBackend", "Task", "TaskContext", "default_task_backend", "result_for", "retry_later", "task"]
 
 
 class DatabaseBackend(django_tasks_db.DatabaseBackend):
@@ -43,9 +43,7 @@ class DatabaseBackend(django_tasks_db.DatabaseBackend):
     """
 
     def enqueue(self, task: Any, args: Any, kwargs: Any) -> Any:
-        from django_tasks_db.backend import TaskResult
         from django_tasks_db.models import DBTaskResult, get_date_max
-        from django_tasks_db.utils import normalize_uuid
 
         self.validate_task(task)
         row: DBTaskResult[Any, Any] = DBTaskResult(
@@ -63,29 +61,42 @@ class DatabaseBackend(django_tasks_db.DatabaseBackend):
             # The path names no task, or another one (a task not bound to its function's name in its module): the
             # library's result, which raises SuspiciousOperation for the first (as its enqueue did) and names the
             # task the worker will run for the second.
-            library_result = row.task_result
-            task_enqueued.send(type(self), task_result=library_result)
-            return library_result
-        result: Any = TaskResult(
-            db_result=row,
+            result = row.task_result
+        else:
             # The row's ``task`` property imports the task again and copies it (``using``, which validates it
-            # again): the task in hand is that copy already when it names this backend and its path names it.
-            task=task if task.backend == self.alias else task.using(backend=self.alias),
-            id=normalize_uuid(row.id),
-            status=TaskResultStatus.READY,
-            enqueued_at=row.enqueued_at,
-            started_at=None,
-            last_attempted_at=None,
-            finished_at=None,
-            args=row.args_kwargs["args"],
-            kwargs=row.args_kwargs["kwargs"],
-            backend=self.alias,
-            errors=[],
-            worker_ids=row.worker_ids,
-        )
-        object.__setattr__(result, "_return_value", None)  # as the row's ``task_result`` sets it
+            # again): the task in hand is that copy already when it names this backend.
+            result = result_for(row, task if task.backend == self.alias else task.using(backend=self.alias))
         task_enqueued.send(type(self), task_result=result)
         return result
+
+
+def result_for(row: Any, task: Task[..., Any]) -> Any:
+    """What django-tasks-db's ``DBTaskResult.task_result`` builds for ``row``, with ``task`` instead of the one that
+    property builds from the row's path (an import, a copy and a validation each time): for a row just enqueued
+    (``DatabaseBackend.enqueue``) or just claimed (``jobs.taskworker.started_result``). A failed row's result, whose
+    errors the library builds, is the library's."""
+    from django_tasks_db.backend import TaskResult
+    from django_tasks_db.utils import normalize_uuid
+
+    if row.status == TaskResultStatus.FAILED:
+        return row.task_result
+    result: Any = TaskResult(
+        db_result=row,
+        task=task,
+        id=normalize_uuid(row.id),
+        status=TaskResultStatus[row.status],
+        enqueued_at=row.enqueued_at,
+        started_at=row.started_at,
+        last_attempted_at=row.started_at,
+        finished_at=row.finished_at,
+        args=row.args_kwargs["args"],
+        kwargs=row.args_kwargs["kwargs"],
+        backend=row.backend_name,
+        errors=[],
+        worker_ids=row.worker_ids,
+    )
+    object.__setattr__(result, "_return_value", row.return_value)  # as the library's property sets it
+    return result
 
 
 def retry_later(task: Task[..., Any], attempt: int, *args: Any) -> bool:

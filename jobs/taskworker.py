@@ -46,6 +46,7 @@ from django_tasks_db.models import DBTaskResult, get_date_max
 from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
 from core.db import columns, models_from_rows
+from core.tasks import result_for
 from events.recovery import sweep_deliveries
 from events.retention import prune_finished_now_and_then
 from jobs.models import Job, JobStatus, WorkerHeartbeat
@@ -150,33 +151,7 @@ def started_result(row: DBTaskResult) -> Any:
         if len(_TASKS) >= _TASKS_MAX:
             _TASKS.clear()
         task = _TASKS[key] = row.task
-    return _result(row, task)
-
-
-def _result(row: DBTaskResult, task: Any) -> Any:
-    """What ``DBTaskResult.task_result`` builds, with ``task`` (see ``started_result``)."""
-    from django_tasks_db.backend import TaskResult
-    from django_tasks_db.utils import normalize_uuid
-
-    if row.status == TaskResultStatus.FAILED:  # never a claimed row's; its errors are the library's to build
-        return row.task_result
-    result: TaskResult[Any, Any] = TaskResult(
-        db_result=row,
-        task=task,
-        id=normalize_uuid(row.id),
-        status=TaskResultStatus[row.status],
-        enqueued_at=row.enqueued_at,
-        started_at=row.started_at,
-        last_attempted_at=row.started_at,
-        finished_at=row.finished_at,
-        args=row.args_kwargs["args"],
-        kwargs=row.args_kwargs["kwargs"],
-        backend=row.backend_name,
-        errors=[],
-        worker_ids=row.worker_ids,
-    )
-    object.__setattr__(result, "_return_value", row.return_value)
-    return result
+    return result_for(row, task)
 
 
 def recovery_seconds() -> float:
