@@ -421,6 +421,8 @@ class Sender:
         pool = self._connect(endpoint)
         # Connecting and answering get a timeout each, as urllib3's per-read timeouts allow an honest slow receiver.
         watch = ANSWER_DEADLINES.watch(pool, time.monotonic() + 2 * timeout)
+        response: urllib3.BaseHTTPResponse | None = None
+        failure: BaseException | None = None
         try:
             try:
                 response = post(pool)
@@ -430,15 +432,16 @@ class Sender:
                 # urllib3 dropped the closed connection: the pool opens a new one, to the same checked address.
                 response = post(self._connect(endpoint))
         except (OSError, urllib3.exceptions.HTTPError) as exc:
-            if watch.expired:
-                raise AnswerTimeout(f"no answer within {2 * timeout:g} s (status line and headers)") from exc
-            raise
+            if not watch.expired:
+                raise
+            failure = exc
         finally:
             ANSWER_DEADLINES.unwatch(watch)
-        if watch.expired:  # the shut socket ended the headers early: whatever was read is not an answer
-            response.close()
-            response.release_conn()
-            raise AnswerTimeout(f"no answer within {2 * timeout:g} s (status line and headers)")
+        if watch.expired or response is None:
+            if response is not None:  # the shut socket ended the headers early: what was read is not an answer
+                response.close()
+                response.release_conn()
+            raise AnswerTimeout(f"no answer within {2 * timeout:g} s (status line and headers)") from failure
         try:
             return response, _read_body(response, deadline=time.monotonic() + timeout)
         finally:
