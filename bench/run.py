@@ -46,6 +46,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import bcrypt
@@ -133,9 +134,9 @@ def run_wrk(url: str, token: str, concurrency: int, duration: int, *, mail: bool
     }
 
 
-def process_tree_cpu(root: int) -> float:
-    """CPU seconds (user + system) of ``root`` and its child processes (the gunicorn master and workers)."""
-    total = 0.0
+def _processes() -> Iterator[tuple[int, list[str], Path]]:
+    """Each process on this machine: its pid, the fields of /proc/PID/stat after "pid (comm) " (``fields[1]`` is
+    the parent's pid, ``fields[11]`` and ``fields[12]`` its user and system CPU ticks) and its /proc directory."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -143,11 +144,16 @@ def process_tree_cpu(root: int) -> float:
             stat = (entry / "stat").read_text()
         except OSError:
             continue  # gone meanwhile
-        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
-        pid, ppid = int(entry.name), int(fields[1])
-        if pid == root or ppid == root:
-            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
-    return total
+        yield int(entry.name), stat[stat.rindex(")") + 2 :].split(), entry
+
+
+def _cpu_seconds(fields: list[str]) -> float:
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+
+
+def process_tree_cpu(root: int) -> float:
+    """CPU seconds (user + system) of ``root`` and its child processes (the gunicorn master and workers)."""
+    return sum(_cpu_seconds(fields) for pid, fields, _entry in _processes() if root in (pid, int(fields[1])))
 
 
 # PostgreSQL's processes that serve every database: their CPU is counted with the bench database's backends.
@@ -160,18 +166,15 @@ def database_cpu(name: str) -> float:
     background writer, autovacuum). A backend that exits is no longer counted: gunicorn and the worker keep
     theirs open (``DB_CONN_MAX_AGE``)."""
     total = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for _pid, fields, entry in _processes():
         try:
-            stat = (entry / "stat").read_text()
+            if (entry / "comm").read_text().strip() != "postgres":
+                continue
             title = (entry / "cmdline").read_bytes().decode(errors="replace")
         except OSError:
             continue  # gone meanwhile, or not ours to read
-        if "(postgres)" not in stat or (f" {name} " not in title and not any(s in title for s in _SHARED_POSTGRES)):
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        if f" {name} " in title or any(shared in title for shared in _SHARED_POSTGRES):
+            total += _cpu_seconds(fields)
     return total
 
 
