@@ -135,3 +135,19 @@ def run_import_job(api: Any, connection_id: str, users: list[Any], *, upsert: bo
     assert response.status_code == 202, response.json()
     call_command("run_jobs", "--once")
     return str(response.json()["id"])
+
+
+def orm_inserts_built(monkeypatch: Any) -> list[Any]:
+    """From now on, the model of every INSERT the ORM builds (its compiler's ``as_sql``), in a list the caller
+    reads: a path meant to write its rows without the ORM's statement building leaves it empty."""
+    from django.db.models.sql.compiler import SQLInsertCompiler
+
+    built: list[Any] = []
+    real_as_sql = SQLInsertCompiler.as_sql
+
+    def counting_as_sql(self: SQLInsertCompiler, *args: Any, **kwargs: Any) -> Any:
+        built.append(self.query.model)
+        return real_as_sql(self, *args, **kwargs)
+
+    monkeypatch.setattr(SQLInsertCompiler, "as_sql", counting_as_sql)
+    return built

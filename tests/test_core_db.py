@@ -11,7 +11,6 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Now
 from django.db.models.query import RawQuerySet
 from django.db.models.signals import pre_save
-from django.db.models.sql.compiler import SQLInsertCompiler
 from django_tasks_db.models import DBTaskResult
 
 from audit.models import Event, EventType
@@ -20,6 +19,7 @@ from connections.models import Connection
 from connections.selectors import get_connection
 from core.actors import Actor
 from core.db import insert
+from tests.helpers import orm_inserts_built
 from users.models import User
 from users.profile import now_ms
 from users.services import new_user_values
@@ -104,14 +104,7 @@ def test_a_model_with_a_pre_save_receiver_is_saved_by_save(connection):
 
 def test_inserts_build_no_statement_through_the_orm(connection, monkeypatch):
     insert(_user(connection, "warm@example.com"))
-    built: list[Any] = []
-    real_as_sql = SQLInsertCompiler.as_sql
-
-    def counting_as_sql(self: SQLInsertCompiler, *args: Any, **kwargs: Any) -> Any:
-        built.append(self.query.model)
-        return real_as_sql(self, *args, **kwargs)
-
-    monkeypatch.setattr(SQLInsertCompiler, "as_sql", counting_as_sql)
+    built = orm_inserts_built(monkeypatch)
     user = _user(connection, "cold@example.com")
     insert(user)
     record_event(type=EventType.SUCCESS_API_OPERATION, description="Create", actor=ACTOR, user=user)

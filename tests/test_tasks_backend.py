@@ -9,13 +9,13 @@ from typing import Any
 import django_tasks_db
 import pytest
 from django.core.exceptions import SuspiciousOperation
-from django.db.models.sql.compiler import SQLInsertCompiler
 from django.utils import timezone
 from django_tasks_db.compat import task_enqueued
 from django_tasks_db.models import DBTaskResult
 
 from core.tasks import DatabaseBackend, task
 from events.tasks import deliver_stream
+from tests.helpers import orm_inserts_built
 from users.verification import deliver_verification_email
 
 pytestmark = pytest.mark.django_db
@@ -83,14 +83,7 @@ def test_enqueue_announces_the_result_it_returns_once(monkeypatch):
 
 def test_enqueue_builds_no_insert_through_the_orm(monkeypatch):
     deliver_verification_email.enqueue(1, "warm@example.com", "en")
-    built: list[Any] = []
-    real_as_sql = SQLInsertCompiler.as_sql
-
-    def counting_as_sql(self: SQLInsertCompiler, *args: Any, **kwargs: Any) -> Any:
-        built.append(self.query.model)
-        return real_as_sql(self, *args, **kwargs)
-
-    monkeypatch.setattr(SQLInsertCompiler, "as_sql", counting_as_sql)
+    built = orm_inserts_built(monkeypatch)
     deliver_verification_email.enqueue(2, "cold@example.com", "en")
 
     assert built == []
