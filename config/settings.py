@@ -231,6 +231,9 @@ JOBS_POLL_INTERVAL_SECONDS = env_int("JOBS_POLL_INTERVAL_SECONDS", 2)
 TASKS = {"default": {"BACKEND": "core.tasks.DatabaseBackend"}}
 # How often an idle worker looks for ready tasks, in seconds: the delay between a commit and its delivery.
 TASKS_POLL_INTERVAL_SECONDS = env_float("TASKS_POLL_INTERVAL_SECONDS", 0.05)
+# How long a worker that just ran every ready task waits before it looks again, in seconds (0: not at all): under
+# load, each look then finds several creates' tasks to run together (jobs.taskworker.TaskWorker.lingers).
+TASKS_LINGER_SECONDS = env_float("TASKS_LINGER_SECONDS", 0.2)
 # Finished tasks are kept this long (seconds) for inspection in the admin, then deleted by the worker.
 TASKS_RETENTION_SECONDS = env_int("TASKS_RETENTION_SECONDS", 86_400)
 # Mails sent by the worker (verification, password reset): attempts, and the first retry's delay in seconds.

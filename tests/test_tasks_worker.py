@@ -312,3 +312,59 @@ def test_a_stopping_worker_releases_the_claimed_tasks_it_did_not_start():
     assert _status(ids[0])[0] == "RUNNING"  # (run_task stubbed: the started one is its business)
     assert [_status(pk) for pk in ids[1:]] == [("READY", None, [])] * 2
     assert [str(t.pk) for t in iter(TaskWorker(worker_id="w-next", interval=0, batch=True).claim_next, None)] == ids[1:]
+
+
+@override_settings(TASKS_LINGER_SECONDS=0.2)
+@pytest.mark.parametrize("batch", [False, True])
+def test_a_worker_that_ran_every_ready_task_lingers_before_its_next_look_and_one_with_a_backlog_does_not(
+    monkeypatch, batch
+):
+    """Under load each look would find one create's tasks: after running all a claim took, a worker waits
+    ``TASKS_LINGER_SECONDS`` so the next look finds several. A full claim (a backlog) is followed by the next claim
+    at once; an idle look by the poll interval; ``--once`` never waits."""
+    from jobs import taskworker
+    from jobs.taskworker import CLAIM_BATCH, TaskWorker
+
+    monkeypatch.setattr(taskworker, "housekeeping", lambda *, recover: None)
+    worker = TaskWorker(worker_id="w-linger", interval=0.05, batch=batch)
+    assert worker.linger == 0.2
+    claims: list[list[Any]] = [["full"] * CLAIM_BATCH, ["a", "b"], [], ["c"], []]
+    events: list[object] = []
+
+    def claim_ready(limit: int) -> list[Any]:
+        claimed = claims.pop(0)
+        worker.running = bool(claims)  # the last claim's look is the last
+        events.append(f"claim {len(claimed)}")
+        return claimed
+
+    monkeypatch.setattr(worker, "claim_ready", claim_ready)
+    monkeypatch.setattr(worker, "run_task", lambda task: events.append(task))
+    monkeypatch.setattr(worker.wake, "wait", lambda timeout: events.append(timeout))
+    worker.run()
+    if batch:
+        assert events == [f"claim {CLAIM_BATCH}", *["full"] * CLAIM_BATCH, "claim 2", "a", "b", "claim 0"]
+    else:
+        assert events == [
+            f"claim {CLAIM_BATCH}",
+            *["full"] * CLAIM_BATCH,  # a backlog: no wait before the next claim
+            "claim 2",
+            "a",
+            "b",
+            0.2,  # ran every ready task: lingers
+            "claim 0",
+            0.05,  # idle: the poll interval
+            "claim 1",
+            "c",
+            0.2,
+            "claim 0",
+            0.05,
+        ]
+
+
+def test_a_worker_told_to_stop_while_it_lingers_stops_at_once():
+    from jobs.taskworker import TaskWorker
+
+    worker = TaskWorker(worker_id="w-stop-linger", interval=0.05, batch=False, linger=30.0)
+    worker.running = True
+    worker.shutdown(15, None)
+    assert worker.wake.wait(0) is True  # the linger's wait returns at once
