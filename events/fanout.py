@@ -3,13 +3,13 @@ buffer and cursor system" of event streams).
 
 ``fan_out`` is called by the worker before it claims deliveries (``events.tasks.deliver_due``), and by the
 deliveries list, the delivery lookup and the redelivery API before they read, so no committed event is ever
-missing from them. It takes the rows in ``id`` order, one transaction each, and writes each row's events in their
-order (rendered there when the row holds values: ``events.outbox.emit_values``), then their deliveries stream by
-stream (the streams fixed when the row was written; those deleted since
-are left out), so a subject's deliveries on a stream keep the order its changes were written in: a user's later
+missing from them. It takes the rows in ``id`` order, consecutive rows together in one transaction, and writes
+their events in order (rendered there when a row holds values: ``events.outbox.emit_values``), then their
+deliveries row by row and stream by stream (the streams fixed when the row was written; those deleted since are
+left out), so a subject's deliveries on a stream keep the order its changes were written in: a user's later
 change waits on the row lock of the earlier one, so its row is written (and numbered) after the earlier one
-committed. Fan-outs take turns (a PostgreSQL advisory lock; SQLite's write lock), and inserting and deleting the
-row commit together, so a row is fanned out once; a conflicting ``Event`` or ``Delivery`` (the primary key, the
+committed. Fan-outs take turns (a PostgreSQL advisory lock; SQLite's write lock), and inserting and deleting
+the rows commit together, so a row is fanned out once; a conflicting ``Event`` or ``Delivery`` (the primary key, the
 one-per-stream-and-event constraint) is skipped, so doing it again changes nothing.
 """
 
@@ -40,32 +40,55 @@ from events.rows import adapted, insert_rows
 _LOCK_KEY = 0x66616E_6F7574
 
 
+# A fan-out takes consecutive rows together, in one transaction, up to this many rows and about this many characters
+# of events: under load a delivery task finds one row per create made while the worker lingered, and each row's own
+# transaction (its turn, its statements, its commit) cost more than its events (issue 16). An import batch's row,
+# megabytes of events, goes alone.
+_GROUP_ROWS = 100
+_GROUP_CHARS = 1 << 20
+
+
 def fan_out() -> int:
     """Fan out every ``PendingEvents`` row committed before the call, oldest first; returns the number of events
     written. Costs one small query when there is none.
 
     The rows are those the first look finds: a row committed later has its own delivery task still to run (its
     ``emit`` queued one or joined a ready one, never one already running), and the readers fan out again when they
-    read. Each row is taken (deleted, its values returned) and fanned out in one transaction, under the fan-outs'
-    turn; a row another fan-out took meanwhile is gone and passed by. Plain SQL: the worker does this for every
-    delivery task, where compiling the ORM's queries cost more than running them (issue 16)."""
+    read. Consecutive rows are taken together (``_GROUP_ROWS``, ``_GROUP_CHARS``): deleted, their values returned,
+    and fanned out in one transaction, under the fan-outs' turn; a row another fan-out took meanwhile is gone and
+    passed by. Plain SQL: the worker does this for every delivery task, where compiling the ORM's queries cost more
+    than running them (issue 16)."""
     table = db.ops.quote_name(PendingEvents._meta.db_table)
     with db.cursor() as cursor:
-        cursor.execute(f"SELECT id FROM {table} ORDER BY id")  # noqa: S608 (our names)
-        pks = [row[0] for row in cursor.fetchall()]
+        cursor.execute(f"SELECT id, LENGTH(events) FROM {table} ORDER BY id")  # noqa: S608 (our names)
+        found = cursor.fetchall()
     written = 0
-    for pk in pks:
+    for group in _groups(found):
         with transaction.atomic():
             hold_fan_outs()
             with db.cursor() as cursor:
                 cursor.execute(
-                    f"DELETE FROM {table} WHERE id = %s RETURNING {columns(PendingEvents)}",  # noqa: S608
-                    [pk],
+                    f"DELETE FROM {table} WHERE id IN ({', '.join(['%s'] * len(group))})"  # noqa: S608 (our names)
+                    f" RETURNING {columns(PendingEvents)}",
+                    group,
                 )
-                taken = models_from_rows(PendingEvents, cursor.fetchall())
-            if taken:
-                written += _write(taken[0])
+                taken = sorted(models_from_rows(PendingEvents, cursor.fetchall()), key=lambda row: row.pk)
+            written += _write(taken)
     return written
+
+
+def _groups(found: list[tuple[int, int | None]]) -> list[list[int]]:
+    """The ids of ``found`` (``(id, characters of events)`` in id order) in consecutive groups of at most
+    ``_GROUP_ROWS`` rows and about ``_GROUP_CHARS`` characters (a larger row alone)."""
+    groups: list[list[int]] = []
+    size = 0
+    for pk, chars in found:
+        if not groups or len(groups[-1]) >= _GROUP_ROWS or size + (chars or 0) > _GROUP_CHARS:
+            groups.append([])
+            size = 0
+        groups[-1].append(pk)
+        size += chars or 0
+    return groups
 
 
 def hold_fan_outs() -> None:
@@ -78,49 +101,55 @@ def hold_fan_outs() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
 
 
-def _write(pending: PendingEvents) -> int:
-    """Insert ``pending``'s events and their deliveries (conflicts skipped); returns the number of events."""
-    streams = _target_streams(list(pending.stream_ids))
-    targets = [(stream_id, *streams[stream_id]) for stream_id in pending.stream_ids if stream_id in streams]
-    if not targets:
-        return 0
-    items: list[list[Any]] = json.loads(pending.events)
-    if pending.render:
-        render = import_string(pending.render)
-        keys, kwargs = pending.render_args["keys"], pending.render_args.get("kwargs", {})
-        for item in items:
-            item[2] = render(dict(zip(keys, item[2], strict=True)), **kwargs)
-    event_tail = adapted(
-        Event, {"type": pending.type, "source": pending.source, "time": pending.time, "purpose": pending.purpose}
-    )
-    insert_rows(
-        Event,
-        ("id", "subject", "data", *event_tail),
-        [(event_id, subject, json.dumps({"object": obj}), *event_tail.values()) for event_id, subject, obj in items],
-        ignore_conflicts=True,
-    )
+def _write(taken: list[PendingEvents]) -> int:
+    """Insert the events of ``taken`` (outbox rows in id order) and their deliveries, in that order (conflicts
+    skipped), in two statements; returns the number of events."""
+    streams = _target_streams(sorted({stream_id for pending in taken for stream_id in pending.stream_ids}))
     now = timezone.now()
-    fields: tuple[str, ...] = ()
-    rows: list[tuple[Any, ...]] = []
-    for stream_id, status, reason in targets:
-        # A stream the worker disabled after failures failed its pending deliveries: these would have been among them.
-        failed = status == EventStreamStatus.DISABLED and reason == DisabledReason.FAILURES
-        tail = adapted(
-            Delivery,
-            {
-                "event_type": pending.type,
-                "status": DeliveryStatus.FAILED if failed else DeliveryStatus.PENDING,
-                "last_error": DISABLED_ERROR if failed else "",
-                "next_attempt_at": pending.time,
-                "created_at": pending.time,
-                "updated_at": now if failed else pending.time,
-            },
-            ("attempt_count", "claimed_until", "claimed_by", "last_status_code", "delivered_at"),
+    event_fields: tuple[str, ...] = ()
+    events: list[tuple[Any, ...]] = []
+    delivery_fields: tuple[str, ...] = ()
+    deliveries: list[tuple[Any, ...]] = []
+    written = 0
+    for pending in taken:
+        targets = [(stream_id, *streams[stream_id]) for stream_id in pending.stream_ids if stream_id in streams]
+        if not targets:
+            continue
+        items: list[list[Any]] = json.loads(pending.events)
+        if pending.render:
+            render = import_string(pending.render)
+            keys, kwargs = pending.render_args["keys"], pending.render_args.get("kwargs", {})
+            for item in items:
+                item[2] = render(dict(zip(keys, item[2], strict=True)), **kwargs)
+        event_tail = adapted(
+            Event, {"type": pending.type, "source": pending.source, "time": pending.time, "purpose": pending.purpose}
         )
-        fields = ("stream", "event", "subject", *tail)
-        rows.extend((stream_id, event_id, subject, *tail.values()) for event_id, subject, _obj in items)
-    insert_rows(Delivery, fields, rows, ignore_conflicts=True)
-    return len(items)
+        event_fields = ("id", "subject", "data", *event_tail)
+        events.extend(
+            (event_id, subject, json.dumps({"object": obj}), *event_tail.values()) for event_id, subject, obj in items
+        )
+        for stream_id, status, reason in targets:
+            # A stream the worker disabled after failures failed its pending deliveries: these would have been among
+            # them.
+            failed = status == EventStreamStatus.DISABLED and reason == DisabledReason.FAILURES
+            tail = adapted(
+                Delivery,
+                {
+                    "event_type": pending.type,
+                    "status": DeliveryStatus.FAILED if failed else DeliveryStatus.PENDING,
+                    "last_error": DISABLED_ERROR if failed else "",
+                    "next_attempt_at": pending.time,
+                    "created_at": pending.time,
+                    "updated_at": now if failed else pending.time,
+                },
+                ("attempt_count", "claimed_until", "claimed_by", "last_status_code", "delivered_at"),
+            )
+            delivery_fields = ("stream", "event", "subject", *tail)
+            deliveries.extend((stream_id, event_id, subject, *tail.values()) for event_id, subject, _obj in items)
+        written += len(items)
+    insert_rows(Event, event_fields, events, ignore_conflicts=True)
+    insert_rows(Delivery, delivery_fields, deliveries, ignore_conflicts=True)
+    return written
 
 
 def _target_streams(stream_ids: list[str]) -> dict[str, tuple[str, str]]:

@@ -314,3 +314,57 @@ def test_emit_pauses_the_cyclic_collector_while_it_builds_a_batch_and_restores_i
     with pytest.raises(RuntimeError):
         emit("user.created", failing)
     assert gc.isenabled()
+
+
+@pytest.mark.usefixtures("insecure")
+def test_fan_out_takes_consecutive_rows_together_in_one_transaction(django_assert_num_queries, monkeypatch):
+    """Under load a delivery task finds a row per create: they are fanned out together, in the statements of one
+    row (a look, then the turn, the take, the streams and two inserts in one transaction), in their order; a row
+    larger than the group's size goes alone."""
+    from events import fanout
+
+    one, two = make_stream("one", types=("user.created", "user.updated")), make_stream("two")
+    for index in range(12):
+        emit("user.created" if index % 2 == 0 else "user.updated", lambda: [PROFILES[0]])
+    turn = 1 if connection_vendor() == "postgresql" else 0  # an advisory lock (SQLite's write lock: none)
+    # The look; SAVEPOINT and RELEASE (the test's transaction); the take, the streams and the two inserts.
+    with django_assert_num_queries(1 + 2 + turn + 4):
+        assert fan_out() == 12
+    assert not PendingEvents.objects.exists()
+    assert [d.event_type for d in Delivery.objects.filter(stream=one).order_by("pk")] == [
+        "user.created",
+        "user.updated",
+    ] * 6
+    assert Delivery.objects.filter(stream=two, event_type="user.created").count() == 6
+
+    emit("user.created", lambda: PROFILES[:1])
+    emit("user.created", lambda: PROFILES[:3])  # the large one
+    emit("user.created", lambda: PROFILES[1:2])
+    sizes = sorted(len(row.events) for row in PendingEvents.objects.all())
+    monkeypatch.setattr(fanout, "_GROUP_CHARS", sizes[1] + sizes[0] - 1)  # two small rows fit; the large one alone
+    taken: list[list[int]] = []
+    real_groups = fanout._groups
+    monkeypatch.setattr(fanout, "_groups", lambda found: taken.extend(real_groups(found)) or real_groups(found))
+    assert fan_out() == 5
+    assert [len(group) for group in taken] == [1, 1, 1]
+    assert [d.subject for d in Delivery.objects.filter(stream=one).order_by("pk")][12:] == [
+        "auth0|a",
+        "auth0|a",
+        "auth0|b",
+        "auth0|c",
+        "auth0|b",
+    ]
+
+
+def test_fan_out_groups_at_most_the_row_limit(monkeypatch):
+    from events import fanout
+
+    monkeypatch.setattr(fanout, "_GROUP_ROWS", 3)
+    assert fanout._groups([(pk, 10) for pk in range(1, 8)]) == [[1, 2, 3], [4, 5, 6], [7]]
+    assert fanout._groups([(1, 10), (2, 2 << 20), (3, 10), (4, None)]) == [[1], [2], [3, 4]]
+
+
+def connection_vendor() -> str:
+    from django.db import connection
+
+    return connection.vendor
