@@ -120,6 +120,9 @@ def housekeeping(*, recover: bool = True) -> None:
         run_import_jobs.enqueue()
 
 
+# How often at most the worker checks its database connections (``TaskWorker.run``), in seconds.
+CONNECTION_CHECK_SECONDS = 1.0
+
 # Ready tasks claimed at once (``TaskWorker.claim_ready``), and the tasks that run alone because they may take long.
 CLAIM_BATCH = 10
 LONG_TASKS = frozenset({run_import_jobs.module_path})
@@ -416,9 +419,17 @@ class TaskWorker(DatabaseWorker):
         period = float(settings.JOBS_POLL_INTERVAL_SECONDS)
         next_housekeeping = next_recovery = 0.0
         try:
+            next_connection_check = 0.0
             while self.running:
-                if not connection.in_atomic_block:  # in a test's transaction (run_tasks), keep its connection
+                # Django's end-of-request check of the connections (its age, its errors, and with
+                # CONN_HEALTH_CHECKS a "SELECT 1" on PostgreSQL before the next statement), before a claim and
+                # at most every CONNECTION_CHECK_SECONDS: done before every task and every idle look, it was one
+                # statement in three of an idle worker's and one more per mail. A connection broken meanwhile
+                # fails the claim (the worker pauses) and is replaced at the next check. In a test's transaction
+                # (run_tasks) the connection is kept.
+                if not self._claimed and not connection.in_atomic_block and time.monotonic() >= next_connection_check:
                     close_old_connections()
+                    next_connection_check = time.monotonic() + CONNECTION_CHECK_SECONDS
                 if time.monotonic() >= next_housekeeping:
                     recover = time.monotonic() >= next_recovery
                     try:

@@ -368,3 +368,53 @@ def test_a_worker_told_to_stop_while_it_lingers_stops_at_once():
     worker.running = True
     worker.shutdown(15, None)
     assert worker.wake.wait(0) is True  # the linger's wait returns at once
+
+
+def test_the_worker_checks_its_connections_before_a_claim_at_most_every_second(monkeypatch):
+    """Django's connection check (with CONN_HEALTH_CHECKS a ``SELECT 1`` on PostgreSQL) ran before every task and
+    every idle look: now before a claim, once a second at most, never between the tasks of one claim."""
+    from types import SimpleNamespace
+
+    from jobs import taskworker
+    from jobs.taskworker import CONNECTION_CHECK_SECONDS, TaskWorker
+
+    assert CONNECTION_CHECK_SECONDS == 1.0
+    clock = [0.0]
+    monkeypatch.setattr(taskworker, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    monkeypatch.setattr(taskworker, "housekeeping", lambda *, recover: None)
+    # As outside a test's transaction:
+    monkeypatch.setattr(taskworker, "connection", SimpleNamespace(in_atomic_block=False))
+    events: list[str] = []
+    monkeypatch.setattr(taskworker, "close_old_connections", lambda: events.append("check"))
+    worker = TaskWorker(worker_id="w-check", interval=0.4, batch=False, linger=0.3)
+    claims: list[list[Any]] = [["a", "b", "c"], [], [], [], ["d"], []]
+
+    def claim_ready(limit: int) -> list[Any]:
+        worker.running = len(claims) > 1
+        claimed = claims.pop(0)
+        events.append(f"claim {len(claimed)}")
+        return claimed
+
+    def wait(timeout: float) -> bool:
+        clock[0] += timeout
+        return False
+
+    monkeypatch.setattr(worker, "claim_ready", claim_ready)
+    monkeypatch.setattr(worker, "run_task", lambda task: events.append(task))
+    monkeypatch.setattr(worker.wake, "wait", wait)
+    worker.run()
+    # t=0 check, claim, tasks; t=0.3 claim; t=0.7 claim; t=1.1 check, claim; t=1.5 claim "d"; t=1.8 claim.
+    assert events == [
+        "check",
+        "claim 3",
+        "a",
+        "b",
+        "c",
+        "claim 0",
+        "claim 0",
+        "check",
+        "claim 0",
+        "claim 1",
+        "d",
+        "claim 0",
+    ]
