@@ -228,7 +228,7 @@ class TaskWorker(DatabaseWorker):
         Under load each look would otherwise find one create's tasks (its mail, its stream's delivery), and pay a
         claim, a fan-out, a delivery claim and their commits for each create; after a short wait it finds several,
         whose deliveries share one task per stream (``events.tasks.enqueue_delivery``) and whose statements share
-        one claim: on PostgreSQL the worker's and the database's CPU per create fell by about a third and a half
+        one claim: on PostgreSQL the worker's CPU per create fell by about two fifths and the database's by a third
         (issue 16). A worker idle for ``linger`` seconds looks every ``interval`` again, so the first event after a
         quiet spell still leaves within one poll; under load an event waits up to ``linger`` more (Kafka's
         ``linger.ms``, Nagle's algorithm). A stop ends the wait at once."""
