@@ -344,7 +344,12 @@ def test_fan_out_takes_consecutive_rows_together_in_one_transaction(django_asser
     monkeypatch.setattr(fanout, "_GROUP_CHARS", sizes[1] + sizes[0] - 1)  # two small rows fit; the large one alone
     taken: list[list[int]] = []
     real_groups = fanout._groups
-    monkeypatch.setattr(fanout, "_groups", lambda found: taken.extend(real_groups(found)) or real_groups(found))
+
+    def groups(found: list[tuple[int, int | None]]) -> list[list[int]]:
+        taken.extend(real_groups(found))
+        return real_groups(found)
+
+    monkeypatch.setattr(fanout, "_groups", groups)
     assert fan_out() == 5
     assert [len(group) for group in taken] == [1, 1, 1]
     assert [d.subject for d in Delivery.objects.filter(stream=one).order_by("pk")][12:] == [
