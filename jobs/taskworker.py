@@ -365,7 +365,11 @@ class TaskWorker(DatabaseWorker):
             self._store_success(connection, db_task_result, return_value)
             task_finished.send(sender=sender, task_result=self._succeeded(task_result, db_task_result))
         except BaseException as exc:
-            # django-tasks-db's failure path: its save, retried; its signal when the task can still be named.
+            # django-tasks-db's failure path: its save, retried; its signal when the task can still be named. A
+            # connection lost under the task (the server restarted, its backend was terminated) is replaced first,
+            # else the save would fail on it too and end the worker with the task left running.
+            if connection.errors_occurred and not connection.in_atomic_block:
+                connection.close_if_unusable_or_obsolete()
             db_task_result.set_failed(exc)
             try:
                 failed_sender = type(db_task_result.task.get_backend())
@@ -425,9 +429,12 @@ class TaskWorker(DatabaseWorker):
                 # CONN_HEALTH_CHECKS a "SELECT 1" on PostgreSQL before the next statement), before a claim and
                 # at most every CONNECTION_CHECK_SECONDS: done before every task and every idle look, it was one
                 # statement in three of an idle worker's and one more per mail. A connection broken meanwhile
-                # fails the claim (the worker pauses) and is replaced at the next check. In a test's transaction
-                # (run_tasks) the connection is kept.
-                if not self._claimed and not connection.in_atomic_block and time.monotonic() >= next_connection_check:
+                # fails the claim (the worker pauses) and is replaced before the next one; one that saw an error
+                # (a task's, say) is checked before the next task. In a test's transaction (run_tasks) the
+                # connection is kept.
+                if not connection.in_atomic_block and (
+                    connection.errors_occurred or (not self._claimed and time.monotonic() >= next_connection_check)
+                ):
                     close_old_connections()
                     next_connection_check = time.monotonic() + CONNECTION_CHECK_SECONDS
                 if time.monotonic() >= next_housekeeping:

@@ -383,7 +383,7 @@ def test_the_worker_checks_its_connections_before_a_claim_at_most_every_second(m
     monkeypatch.setattr(taskworker, "time", SimpleNamespace(monotonic=lambda: clock[0]))
     monkeypatch.setattr(taskworker, "housekeeping", lambda *, recover: None)
     # As outside a test's transaction:
-    monkeypatch.setattr(taskworker, "connection", SimpleNamespace(in_atomic_block=False))
+    monkeypatch.setattr(taskworker, "connection", SimpleNamespace(in_atomic_block=False, errors_occurred=False))
     events: list[str] = []
     monkeypatch.setattr(taskworker, "close_old_connections", lambda: events.append("check"))
     worker = TaskWorker(worker_id="w-check", interval=0.4, batch=False, linger=0.3)
