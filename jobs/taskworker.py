@@ -200,7 +200,8 @@ class TaskWorker(DatabaseWorker):
         self.wake = threading.Event()
         self._claimed: list[DBTaskResult] = []  # claimed together, not started yet (``claim_ready``)
         self.linger = float(settings.TASKS_LINGER_SECONDS) if linger is None else linger
-        self._drained = False  # the last claim took every ready task (fewer than ``CLAIM_BATCH``)
+        self._drained = False  # the last claim took every ready task (fewer than ``CLAIM_BATCH``, none released)
+        self._left_ready = False  # the last claim released tasks after a long one (``claim_ready``)
 
     def shutdown(self, signum: int, frame: FrameType | None) -> None:
         """First signal: stop taking tasks, ask a running import to hand its job back between batches, and let
@@ -217,8 +218,9 @@ class TaskWorker(DatabaseWorker):
         """The next claimed task to run, or ``None``: from the tasks this worker claimed together last time
         (``claim_ready``), else from a new claim of up to ``CLAIM_BATCH`` ready ones."""
         if not self._claimed:
+            self._left_ready = False
             self._claimed = self.claim_ready(CLAIM_BATCH)
-            self._drained = len(self._claimed) < CLAIM_BATCH
+            self._drained = len(self._claimed) < CLAIM_BATCH and not self._left_ready
         return self._claimed.pop(0) if self._claimed else None
 
     def lingers(self) -> bool:
@@ -300,6 +302,7 @@ class TaskWorker(DatabaseWorker):
             if row.task_path in LONG_TASKS:
                 keep = max(index, 1)  # a long task first runs alone; one later waits for a claim of its own
                 self.release(claimed[keep:])
+                self._left_ready = keep < len(claimed)  # ready again: no linger before the next claim
                 return claimed[:keep]
         return claimed
 
