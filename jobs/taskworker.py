@@ -200,7 +200,8 @@ class TaskWorker(DatabaseWorker):
         self.wake = threading.Event()
         self._claimed: list[DBTaskResult] = []  # claimed together, not started yet (``claim_ready``)
         self.linger = float(settings.TASKS_LINGER_SECONDS) if linger is None else linger
-        self._drained = False  # the last claim took every ready task (fewer than ``CLAIM_BATCH``)
+        self._drained = False  # the last claim took every ready task (fewer than ``CLAIM_BATCH``, none released)
+        self._left_ready = False  # the last claim released tasks after a long one (``claim_ready``)
 
     def shutdown(self, signum: int, frame: FrameType | None) -> None:
         """First signal: stop taking tasks, ask a running import to hand its job back between batches, and let
@@ -217,8 +218,9 @@ class TaskWorker(DatabaseWorker):
         """The next claimed task to run, or ``None``: from the tasks this worker claimed together last time
         (``claim_ready``), else from a new claim of up to ``CLAIM_BATCH`` ready ones."""
         if not self._claimed:
+            self._left_ready = False
             self._claimed = self.claim_ready(CLAIM_BATCH)
-            self._drained = len(self._claimed) < CLAIM_BATCH
+            self._drained = len(self._claimed) < CLAIM_BATCH and not self._left_ready
         return self._claimed.pop(0) if self._claimed else None
 
     def lingers(self) -> bool:
@@ -300,6 +302,7 @@ class TaskWorker(DatabaseWorker):
             if row.task_path in LONG_TASKS:
                 keep = max(index, 1)  # a long task first runs alone; one later waits for a claim of its own
                 self.release(claimed[keep:])
+                self._left_ready = keep < len(claimed)  # ready again: no linger before the next claim
                 return claimed[:keep]
         return claimed
 
@@ -365,7 +368,11 @@ class TaskWorker(DatabaseWorker):
             self._store_success(connection, db_task_result, return_value)
             task_finished.send(sender=sender, task_result=self._succeeded(task_result, db_task_result))
         except BaseException as exc:
-            # django-tasks-db's failure path: its save, retried; its signal when the task can still be named.
+            # django-tasks-db's failure path: its save, retried; its signal when the task can still be named. A
+            # connection lost under the task (the server restarted, its backend was terminated) is replaced first,
+            # else the save would fail on it too and end the worker with the task left running.
+            if connection.errors_occurred and not connection.in_atomic_block:
+                connection.close_if_unusable_or_obsolete()
             db_task_result.set_failed(exc)
             try:
                 failed_sender = type(db_task_result.task.get_backend())
@@ -425,9 +432,12 @@ class TaskWorker(DatabaseWorker):
                 # CONN_HEALTH_CHECKS a "SELECT 1" on PostgreSQL before the next statement), before a claim and
                 # at most every CONNECTION_CHECK_SECONDS: done before every task and every idle look, it was one
                 # statement in three of an idle worker's and one more per mail. A connection broken meanwhile
-                # fails the claim (the worker pauses) and is replaced at the next check. In a test's transaction
-                # (run_tasks) the connection is kept.
-                if not self._claimed and not connection.in_atomic_block and time.monotonic() >= next_connection_check:
+                # fails the claim (the worker pauses) and is replaced before the next one; one that saw an error
+                # (a task's, say) is checked before the next task. In a test's transaction (run_tasks) the
+                # connection is kept.
+                if not connection.in_atomic_block and (
+                    connection.errors_occurred or (not self._claimed and time.monotonic() >= next_connection_check)
+                ):
                     close_old_connections()
                     next_connection_check = time.monotonic() + CONNECTION_CHECK_SECONDS
                 if time.monotonic() >= next_housekeeping:

@@ -287,12 +287,15 @@ def test_a_long_task_is_claimed_alone_and_nothing_waits_behind_it():
     mail = str(deliver_verification_email.enqueue(1, "a@example.com", "en").id)
     imports = str(run_import_jobs.enqueue().id)
     later = str(deliver_verification_email.enqueue(2, "b@example.com", "en").id)
-    worker = TaskWorker(worker_id="w-long", interval=0, batch=True)
+    worker = TaskWorker(worker_id="w-long", interval=0, batch=False)
     assert str(worker.claim_next().pk) == mail  # type: ignore[union-attr]
     assert _status(imports) == ("READY", None, []) and _status(later) == ("READY", None, [])
+    assert not worker.lingers()  # the released tasks are ready: no wait before the next claim
     assert str(worker.claim_next().pk) == imports  # type: ignore[union-attr]
     assert _status(later) == ("READY", None, [])
+    assert not worker.lingers()  # the same after the import
     assert str(worker.claim_next().pk) == later  # type: ignore[union-attr]
+    assert worker.lingers()  # that claim took every ready task
 
 
 def test_a_stopping_worker_releases_the_claimed_tasks_it_did_not_start():
@@ -383,7 +386,7 @@ def test_the_worker_checks_its_connections_before_a_claim_at_most_every_second(m
     monkeypatch.setattr(taskworker, "time", SimpleNamespace(monotonic=lambda: clock[0]))
     monkeypatch.setattr(taskworker, "housekeeping", lambda *, recover: None)
     # As outside a test's transaction:
-    monkeypatch.setattr(taskworker, "connection", SimpleNamespace(in_atomic_block=False))
+    monkeypatch.setattr(taskworker, "connection", SimpleNamespace(in_atomic_block=False, errors_occurred=False))
     events: list[str] = []
     monkeypatch.setattr(taskworker, "close_old_connections", lambda: events.append("check"))
     worker = TaskWorker(worker_id="w-check", interval=0.4, batch=False, linger=0.3)
