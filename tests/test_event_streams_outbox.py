@@ -341,7 +341,7 @@ def test_fan_out_takes_consecutive_rows_together_in_one_transaction(django_asser
     emit("user.created", lambda: PROFILES[:3])  # the large one
     emit("user.created", lambda: PROFILES[1:2])
     sizes = sorted(len(row.events) for row in PendingEvents.objects.all())
-    monkeypatch.setattr(fanout, "_GROUP_CHARS", sizes[1] + sizes[0] - 1)  # two small rows fit; the large one alone
+    monkeypatch.setattr(fanout, "_GROUP_SIZE", sizes[1] + sizes[0] - 1)  # two small rows fit; the large one alone
     taken: list[list[int]] = []
     real_groups = fanout._groups
 
