@@ -18,7 +18,9 @@ liveness: a worker killed mid-task leaves the task ``RUNNING`` for ever. So this
   ``EVENT_STREAMS_RETENTION_SECONDS`` are deleted (every five minutes);
 - a ``run_import_jobs`` task whenever an import job is waiting without one.
 
-Retries are the tasks' own business (a delivery schedules its next attempt, a mail task re-enqueues itself).
+Retries are the tasks' own business (a delivery schedules its next attempt, a mail task re-enqueues itself),
+but for one: a task whose database connection was lost under it (a restart of the server) is made ready again,
+after a pause that doubles with each claim, up to ``LOST_CONNECTION_CLAIMS`` claims (``TaskWorker.run_task``).
 Several workers, on one host or many, share the queue safely: each claim is decided by the database.
 """
 
@@ -122,6 +124,11 @@ def housekeeping(*, recover: bool = True) -> None:
 
 # How often at most the worker checks its database connections (``TaskWorker.run``), in seconds.
 CONNECTION_CHECK_SECONDS = 1.0
+
+# A task whose database connection was lost under it is run again (``TaskWorker.run_task``) until it has been
+# claimed this many times, after 1, 2, 4, ... seconds (at most ``_LOST_CONNECTION_MAX_DELAY``); then it fails.
+LOST_CONNECTION_CLAIMS = 5
+_LOST_CONNECTION_MAX_DELAY = 60.0
 
 # Ready tasks claimed at once (``TaskWorker.claim_ready``), and the tasks that run alone because they may take long.
 CLAIM_BATCH = 10
@@ -368,11 +375,12 @@ class TaskWorker(DatabaseWorker):
             self._store_success(connection, db_task_result, return_value)
             task_finished.send(sender=sender, task_result=self._succeeded(task_result, db_task_result))
         except BaseException as exc:
-            # django-tasks-db's failure path: its save, retried; its signal when the task can still be named. A
-            # connection lost under the task (the server restarted, its backend was terminated) is replaced first,
-            # else the save would fail on it too and end the worker with the task left running.
-            if connection.errors_occurred and not connection.in_atomic_block:
-                connection.close_if_unusable_or_obsolete()
+            # A connection lost under the task (the server restarted, its backend was terminated) is replaced first,
+            # else the failure's save would fail on it too and end the worker with the task left running. The task
+            # did not fail: it is run again, as a dead worker's task is (tasks are written to be run again safely).
+            if self._connection_lost(connection, exc) and self._run_again_later(connection, db_task_result):
+                return
+            # django-tasks-db's failure path: its save, retried; its signal when the task can still be named.
             db_task_result.set_failed(exc)
             try:
                 failed_sender = type(db_task_result.task.get_backend())
@@ -384,6 +392,50 @@ class TaskWorker(DatabaseWorker):
         finally:
             self.running_task = False
             self._run_tasks += 1
+
+    @staticmethod
+    def _connection_lost(connection: Any, exc: BaseException) -> bool:
+        """Whether ``exc``, a task's failure, came with the loss of its database connection; the connection is
+        replaced if it is unusable (Django's check: on PostgreSQL a ``SELECT 1``). Outside a transaction only (in
+        a test's, the connection is kept)."""
+        if not connection.errors_occurred or connection.in_atomic_block:
+            return False
+        lost = isinstance(exc, DatabaseError) and connection.connection is not None and not connection.is_usable()
+        connection.close_if_unusable_or_obsolete()
+        return lost
+
+    def _run_again_later(self, connection: Any, row: DBTaskResult) -> bool:
+        """Make ``row``, whose connection was lost while it ran, ready again after a pause that doubles with each
+        claim (1, 2, 4, ... seconds, at most ``_LOST_CONNECTION_MAX_DELAY``), unless it has been claimed
+        ``LOST_CONNECTION_CLAIMS`` times (``worker_ids`` counts the claims): then it fails as other tasks do. A
+        mail whose success was not stored may be sent twice, as after a worker's death: at least once, not once.
+        Returns whether it was made ready; ``False`` also when the database is still away."""
+        claims = len(row.worker_ids)
+        if claims >= LOST_CONNECTION_CLAIMS:
+            return False
+        run_after = timezone.now() + timedelta(seconds=min(2.0 ** (claims - 1), _LOST_CONNECTION_MAX_DELAY))
+        table = connection.ops.quote_name(DBTaskResult._meta.db_table)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {table} SET status = %s, started_at = NULL, run_after = %s"  # noqa: S608 (our names)
+                    " WHERE id = %s AND status = %s AND started_at = %s",
+                    [
+                        TaskResultStatus.READY,
+                        connection.ops.adapt_datetimefield_value(run_after),
+                        DBTaskResult._meta.pk.get_db_prep_value(row.pk, connection),
+                        TaskResultStatus.RUNNING,
+                        connection.ops.adapt_datetimefield_value(row.started_at),
+                    ],
+                )
+        except DatabaseError:
+            logger.warning("worker %s: task %s lost its connection; the database is still away", self.worker_id, row.pk)
+            return False
+        logger.warning(
+            "worker %s: task %s lost its database connection (claim %s of %s): ready again at %s",
+            self.worker_id, row.pk, claims, LOST_CONNECTION_CLAIMS, run_after.isoformat(),
+        )  # fmt: skip
+        return True
 
     @staticmethod
     def _succeeded(started: Any, db_task_result: DBTaskResult) -> Any:

@@ -1,17 +1,20 @@
 """The worker's database connection terminated under it (a server restart, ``pg_terminate_backend``): it
-reconnects at its next look, and a task the loss failed is recorded failed while the worker goes on (PostgreSQL:
-SQLite has no server to lose)."""
+reconnects at its next look, and a task the loss interrupted is made ready again after a pause (up to
+``LOST_CONNECTION_CLAIMS`` claims, then it fails) while the worker goes on. The losses are real on PostgreSQL; on
+SQLite, which has no server to lose, Django's usability check is made to answer "lost"."""
 
 from __future__ import annotations
 
 import logging
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import connection, connections
+from django.db import DatabaseError, connection, connections
 from django.test import override_settings
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from core.actors import SYSTEM
@@ -21,10 +24,8 @@ from tests.helpers import STRONG_PASSWORD
 from tests.receiver import Receiver, receiver
 from users.services import create_user
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),  # the worker runs outside a test's transaction, as in production
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="needs a database server to lose"),
-]
+pytestmark = pytest.mark.django_db(transaction=True)  # the worker runs outside a test's transaction, as in production
+postgresql_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="needs a database server to lose")
 
 
 @pytest.fixture(autouse=True)
@@ -71,22 +72,101 @@ def count_tasks() -> int:
     return DBTaskResult.objects.count()
 
 
-def test_a_task_that_lost_its_connection_is_recorded_failed_and_the_worker_runs_the_next():
+@postgresql_only
+def test_a_task_that_lost_its_connection_runs_again_later_and_the_worker_runs_the_next():
     from jobs.taskworker import TaskWorker
 
     wait.enqueue(1.0)
     count_tasks.enqueue()  # claimed with the first
     killer = threading.Timer(0.3, _terminate_the_others)  # while the first task waits
     killer.start()
+    before = timezone.now()
     TaskWorker(worker_id="w-lost", interval=0.05, batch=True).run()  # ends normally
     killer.join()
     rows = DBTaskResult.objects.order_by("enqueued_at")
+    # Its success could not be stored: not failed, ready again a second later (the first claim's pause).
     assert [(row.task_path.rsplit(".", 1)[1], row.status, row.exception_class_path) for row in rows] == [
-        ("wait", "FAILED", "django.db.utils.OperationalError"),  # its success could not be stored
+        ("wait", "READY", ""),
         ("count_tasks", "SUCCESSFUL", ""),
     ]
+    again = rows[0]
+    assert again.started_at is None and again.worker_ids == ["w-lost"]
+    assert before + timedelta(seconds=1) <= again.run_after <= timezone.now() + timedelta(seconds=1)
+    DBTaskResult.objects.filter(pk=again.pk).update(run_after=timezone.now())
+    TaskWorker(worker_id="w-next", interval=0.05, batch=True).run()
+    again.refresh_from_db()
+    assert (again.status, again.worker_ids) == ("SUCCESSFUL", ["w-lost", "w-next"])
 
 
+@task()
+def lose_the_connection() -> None:
+    """A statement that fails (as one on a lost connection does), its connection then judged unusable."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM no_such_table")
+
+
+# What the database raises for the missing table.
+NO_SUCH_TABLE = f"django.db.utils.{'ProgrammingError' if connection.vendor == 'postgresql' else 'OperationalError'}"
+
+
+@pytest.fixture
+def connections_lost(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Django's usability check answers "lost" for every connection (SQLite has no server to lose)."""
+    monkeypatch.setattr(type(connections["default"]), "is_usable", lambda self: False)
+
+
+def test_a_task_whose_connection_was_lost_is_ready_again_after_a_pause_that_doubles(connections_lost, caplog):
+    from jobs.taskworker import TaskWorker
+
+    lose_the_connection.enqueue()
+    pauses = []
+    for claim in range(1, 5):
+        before = timezone.now()
+        with caplog.at_level(logging.WARNING, logger="jobs.taskworker"):
+            TaskWorker(worker_id=f"w{claim}", interval=0.05, batch=True).run()
+        row = DBTaskResult.objects.get()
+        assert (row.status, row.started_at, len(row.worker_ids)) == ("READY", None, claim)
+        pauses.append(round((row.run_after - before).total_seconds()))
+        DBTaskResult.objects.filter(pk=row.pk).update(run_after=timezone.now())  # due now
+    assert pauses == [1, 2, 4, 8]
+    assert "lost its database connection (claim 4 of 5)" in caplog.text
+    TaskWorker(worker_id="w5", interval=0.05, batch=True).run()  # the fifth claim: it fails
+    row = DBTaskResult.objects.get()
+    assert (row.status, row.exception_class_path, len(row.worker_ids)) == (
+        "FAILED",
+        NO_SUCH_TABLE,
+        5,
+    )
+
+
+def test_a_task_that_fails_on_a_usable_connection_fails_at_once():
+    from jobs.taskworker import TaskWorker
+
+    lose_the_connection.enqueue()  # the statement fails, the connection is fine: the task's own error
+    TaskWorker(worker_id="w-own", interval=0.05, batch=True).run()
+    row = DBTaskResult.objects.get()
+    assert (row.status, row.exception_class_path) == ("FAILED", NO_SUCH_TABLE)
+
+
+def test_a_task_that_raises_something_else_fails_even_if_the_connection_is_judged_lost(connections_lost):
+    from jobs.taskworker import TaskWorker
+
+    boom.enqueue()
+    TaskWorker(worker_id="w-boom", interval=0.05, batch=True).run()
+    row = DBTaskResult.objects.get()
+    assert (row.status, row.exception_class_path) == ("FAILED", "builtins.ValueError")
+
+
+@task()
+def boom() -> None:
+    with connection.cursor() as cursor:
+        try:
+            cursor.execute("SELECT * FROM no_such_table")
+        except DatabaseError:
+            raise ValueError("the task's own error") from None
+
+
+@postgresql_only
 def test_a_worker_whose_idle_connection_was_terminated_reconnects_at_its_next_look(connection, caplog, monkeypatch):
     from jobs import taskworker
     from jobs.taskworker import TaskWorker
