@@ -5,7 +5,8 @@ check the admin would otherwise have to repeat; here they are listed and read, a
 ``events.services.update_event_stream`` with an audit row, as the API's writes do. No secret is ever shown: the
 encrypted token or password and the signing secret are not among the fields, and the authorization shows only its
 method and username. The pages that list deliveries fan out the outbox's committed events first (``events.fanout``),
-as the API does.
+as the API does. *Pending events* lists the outbox's rows not fanned out yet, those the fan-out held among them
+(their events could not be made), and releases held ones once their cause is fixed.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from core.actors import admin_actor
 from core.errors import DomainError
 from events.audit import record_stream_write
 from events.fanout import fan_out
-from events.models import Delivery, DeliveryAttempt, EventStream, EventStreamStatus
-from events.services import update_event_stream
+from events.models import Delivery, DeliveryAttempt, EventStream, EventStreamStatus, PendingEvents
+from events.services import release_held_events, update_event_stream
 
 
 def _latency(attempt: DeliveryAttempt) -> str:
@@ -210,3 +211,45 @@ class DeliveryAdmin(_ReadOnly, admin.ModelAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         fan_out()
         return super().changelist_view(request, extra_context)
+
+
+class HeldFilter(admin.SimpleListFilter):
+    title = _("held")
+    parameter_name = "held"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("yes", _("Held")), ("no", _("Waiting"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[PendingEvents]) -> QuerySet[PendingEvents]:
+        if self.value() == "yes":
+            return queryset.filter(held_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(held_at__isnull=True)
+        return queryset
+
+
+@admin.register(PendingEvents)
+class PendingEventsAdmin(_ReadOnly, admin.ModelAdmin):
+    """The outbox's rows waiting for the fan-out; their events themselves (users' profiles) are not shown."""
+
+    list_display = ("id", "type", "time", "stream_list", "held_at", "held_reason")
+    list_filter = (HeldFilter, "type")
+    fields = ("id", "type", "source", "time", "purpose", "stream_list", "render", "held_at", "held_reason")
+    readonly_fields = fields
+    actions = ("release",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[PendingEvents]:
+        return super().get_queryset(request).defer("events")  # megabytes per import batch
+
+    def has_release_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("events.change_pendingevents")
+
+    @admin.display(description=_("streams"))
+    def stream_list(self, row: PendingEvents) -> str:
+        return ", ".join(row.stream_ids)
+
+    @admin.action(description=_("Release the selected held rows (fan them out again)"), permissions=["release"])
+    def release(self, request: HttpRequest, queryset: QuerySet[PendingEvents]) -> None:
+        released = release_held_events(ids=list(queryset.values_list("pk", flat=True)), actor=admin_actor(request))
+        message = ngettext("%(count)d held row released.", "%(count)d held rows released.", released)
+        self.message_user(request, message % {"count": released}, messages.SUCCESS)

@@ -11,15 +11,24 @@ change waits on the row lock of the earlier one, so its row is written (and numb
 committed. Fan-outs take turns (a PostgreSQL advisory lock; SQLite's write lock), and inserting and deleting
 the rows commit together, so a row is fanned out once; a conflicting ``Event`` or ``Delivery`` (the primary key, the
 one-per-stream-and-event constraint) is skipped, so doing it again changes nothing.
+
+A row that cannot be turned into events (its renderer raises: the code changed while the row waited, say) would
+otherwise fail every fan-out, so every later event, the deliveries list and the admin's pages with it: it is held
+instead (``PendingEvents.held_at``; an ERROR names it), and the others go on, its subjects' later events included.
+An operator releases it once the cause is fixed (``events.services.release_held_events``: ``manage.py
+release_held_events`` or the admin's *Pending events* page). A database error is not the row's fault: it is raised.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import traceback
+from pathlib import Path
 from typing import Any
 
+from django.db import DatabaseError, transaction
 from django.db import connection as db
-from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -35,6 +44,8 @@ from events.models import (
     PendingEvents,
 )
 from events.rows import adapted, insert_rows
+
+logger = logging.getLogger(__name__)
 
 # pg_advisory_xact_lock's key for fan-outs ("fan" + "out" in ASCII): one fan-out at a time on a database.
 _LOCK_KEY = 0x66616E_6F7574
@@ -64,10 +75,16 @@ def fan_out() -> int:
     # octet_length and reads the row either way.
     size = "octet_length(events)" if db.vendor == "postgresql" else "length(events)"
     with db.cursor() as cursor:
-        cursor.execute(f"SELECT id, {size} FROM {table} ORDER BY id")  # noqa: S608 (our names)
+        cursor.execute(f"SELECT id, {size} FROM {table} WHERE held_at IS NULL ORDER BY id")  # noqa: S608 (our names)
         found = cursor.fetchall()
-    written = 0
-    for group in _groups(found):
+    return sum(_fan_out_group(table, group) for group in _groups(found))
+
+
+def _fan_out_group(table: str, group: list[int]) -> int:
+    """Fan out the rows ``group`` names in one transaction; returns the number of events written. When one cannot
+    be (anything but a database error), the transaction is rolled back and the rows are fanned out one by one, the
+    failing one held (``_hold``)."""
+    try:
         with transaction.atomic():
             hold_fan_outs()
             with db.cursor() as cursor:
@@ -77,8 +94,32 @@ def fan_out() -> int:
                     group,
                 )
                 taken = sorted(models_from_rows(PendingEvents, cursor.fetchall()), key=lambda row: row.pk)
-            written += _write(taken)
-    return written
+            return _write(taken)
+    except DatabaseError:
+        raise
+    except Exception as exc:
+        if len(group) > 1:
+            return sum(_fan_out_group(table, [pk]) for pk in group)
+        _hold(table, group[0], exc)
+        return 0
+
+
+def _hold(table: str, pk: int, exc: Exception) -> None:
+    """Hold the outbox row ``pk`` out of later fan-outs, with the type of ``exc`` and where it was raised (file
+    and line, not its message: it may quote the values being rendered); logged as an ERROR."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    reason = f"{type(exc).__module__}.{type(exc).__qualname__}{where}"[:300]
+    with db.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET held_at = %s, held_reason = %s WHERE id = %s AND held_at IS NULL",  # noqa: S608
+            [db.ops.adapt_datetimefield_value(timezone.now()), reason, pk],
+        )
+    logger.error(
+        "outbox row %s held: its events could not be fanned out (%s); the others go on. Release it once fixed:"
+        " manage.py release_held_events %s",
+        pk, reason, pk,
+    )  # fmt: skip
 
 
 def _groups(found: list[tuple[int, int | None]]) -> list[list[int]]:

@@ -225,6 +225,12 @@ class PendingEvents(models.Model):
     render = models.CharField(verbose_name=_("renderer"), max_length=200, blank=True, default="")
     # ``{"keys": [the names of an item's values, in order], "kwargs": {the renderer's other arguments}}``.
     render_args = models.JSONField(verbose_name=_("renderer arguments"), default=dict, blank=True)
+    # Set when the fan-out could not turn the row into events (its renderer raised: code changed while the row
+    # waited, say): the row is held out of every later fan-out, so it does not stop the others, until an operator
+    # releases it (``events.services.release_held_events``). ``held_reason`` names the exception's type and where
+    # it was raised, never its message (which may quote a user's values).
+    held_at = models.DateTimeField(verbose_name=_("held at"), null=True, blank=True)
+    held_reason = models.CharField(verbose_name=_("held because"), max_length=300, blank=True, db_default="")
 
     class Meta:
         verbose_name = _("pending events")

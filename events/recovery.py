@@ -4,7 +4,8 @@ A delivery is normally sent by the task its transaction enqueued, or by the one 
 dies holding a claim, its claim lapses (``EVENT_STREAMS_CLAIM_SECONDS``) and no task is left to pick the delivery
 up: ``sweep_deliveries`` enqueues a delivery task for every enabled stream with such an overdue delivery, or
 owed events of an outbox row (``PendingEvents``) that no fan-out has reached since then (a worker killed while
-fanning it out). Extra tasks are harmless (a task finds nothing to claim and ends).
+fanning it out); a row the fan-out held (``events.fanout``) waits for an operator, not for a task. Extra tasks are
+harmless (a task finds nothing to claim and ends).
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ def sweep_deliveries() -> list[str]:
     now = timezone.now()
     waiting = {
         stream_id
-        for ids in PendingEvents.objects.filter(time__lt=now - OVERDUE_AFTER).values_list("stream_ids", flat=True)
+        for ids in PendingEvents.objects.filter(time__lt=now - OVERDUE_AFTER, held_at__isnull=True).values_list(
+            "stream_ids", flat=True
+        )
         for stream_id in ids
     }
     # A delivery waiting on an earlier pending one of its subject (``claim_due`` passes it by) is not overdue: the

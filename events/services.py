@@ -1,12 +1,11 @@
 """Writes of event streams, shared by the event-streams API, the admin and the worker.
 
 One function per use case: ``create_event_stream``, ``update_event_stream``, ``delete_event_stream``,
-``send_test_event``, ``redeliver``. Raises ``EventStreamNotFound`` (404), ``DeliveryNotFound`` (404),
-``EventStreamDisabled`` (400), ``TooManyFailedDeliveries`` (400), ``EventStreamSecretUnreadable`` (400),
-``InvalidWebhookEndpoint`` (400) and
-``PayloadValidationError`` (400, an unknown event type). The shape of a request (types, lengths, required keys)
-is the serializer's business; these functions decide what the domain decides: allowed endpoints, known event
-types, encryption of secrets.
+``send_test_event``, ``redeliver``, ``release_held_events``. Raises ``EventStreamNotFound`` (404),
+``DeliveryNotFound`` (404), ``EventStreamDisabled`` (400), ``TooManyFailedDeliveries`` (400),
+``EventStreamSecretUnreadable`` (400), ``InvalidWebhookEndpoint`` (400) and ``PayloadValidationError`` (400, an
+unknown event type). The shape of a request (types, lengths, required keys) is the serializer's business; these
+functions decide what the domain decides: allowed endpoints, known event types, encryption of secrets.
 """
 
 from __future__ import annotations
@@ -44,6 +43,7 @@ from events.models import (
     EventStream,
     EventStreamStatus,
     EventType,
+    PendingEvents,
 )
 from events.outbox import enqueue_delivery, sample_user_object, write_events
 
@@ -336,3 +336,23 @@ def _redeliver(
         enqueue_delivery(stream.id)
     logger.info("event stream redeliver stream=%s count=%s by %s", stream.id, count, actor)
     return count
+
+
+@transaction.atomic
+def release_held_events(*, ids: Collection[int] | None = None, actor: Actor) -> int:
+    """Let the fan-out try again the outbox rows it held (``events.fanout``: their renderer raised), those of
+    ``ids`` or, with ``None``, every held row; returns how many were released. Each enabled stream they owe events
+    to gets a delivery task, which fans them out (a row that fails again is held again, with a new ERROR). Rows
+    not held are left alone; unknown ids are passed by."""
+    held = PendingEvents.objects.filter(held_at__isnull=False)
+    if ids is not None:
+        held = held.filter(pk__in=list(ids))
+    rows = list(held.values_list("pk", "stream_ids"))
+    released = PendingEvents.objects.filter(pk__in=[pk for pk, _streams in rows]).update(held_at=None, held_reason="")
+    streams = sorted({stream_id for _pk, stream_ids in rows for stream_id in stream_ids})
+    for stream_id in EventStream.objects.filter(pk__in=streams, status=EventStreamStatus.ENABLED).values_list(
+        "pk", flat=True
+    ):
+        enqueue_delivery(stream_id)
+    logger.warning("held outbox rows released: %s by %s", ", ".join(str(pk) for pk, _streams in rows) or "none", actor)
+    return released

@@ -1,0 +1,190 @@
+"""An outbox row whose events cannot be made (its renderer raises: the code changed while it waited, say) is held:
+the fan-out passes it by, so the other rows, the deliveries list and the admin go on; an ERROR names it, with the
+exception's type and place but never its message; an operator releases it (command, admin) once fixed."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import OperationalError
+from django.test import override_settings
+from django_tasks_db.models import DBTaskResult
+
+from core.actors import SYSTEM
+from events.fanout import fan_out
+from events.models import Delivery, EventStream, PendingEvents
+from events.outbox import emit, emit_values
+from events.recovery import sweep_deliveries
+from events.services import WebhookAuthorization, create_event_stream, release_held_events
+
+pytestmark = pytest.mark.django_db
+
+SECRET_VALUE = "do-not-log-me@example.com"
+RENDERS: list[dict[str, Any]] = []
+BROKEN = {"render": True}
+
+
+def render(values: dict[str, Any], *, suffix: str) -> dict[str, Any]:
+    """A renderer that fails (quoting a value in its message) while ``BROKEN["render"]`` is set."""
+    RENDERS.append(values)
+    if BROKEN["render"]:
+        raise ValueError(f"cannot render {values['email']}")
+    return {"email": values["email"], "suffix": suffix}
+
+
+@pytest.fixture(autouse=True)
+def broken() -> Iterator[None]:
+    BROKEN["render"], RENDERS[:] = True, []
+    with override_settings(EVENT_STREAMS_ALLOW_INSECURE_ENDPOINTS=True):
+        yield
+
+
+@pytest.fixture
+def stream() -> EventStream:
+    return create_event_stream(
+        name="crm",
+        subscriptions=["user.created"],
+        webhook_endpoint="http://127.0.0.1:9/events",
+        authorization=WebhookAuthorization(method="bearer", token="t0ken"),
+        actor=SYSTEM,
+    )
+
+
+def _good(subject: str) -> None:
+    emit("user.created", lambda: [(subject, {"user_id": subject})])
+
+
+def _broken() -> PendingEvents:
+    emit_values(
+        "user.created",
+        lambda: [("auth0|broken", [SECRET_VALUE])],
+        render=f"{__name__}.render",
+        keys=["email"],
+        kwargs={"suffix": "!"},
+    )
+    return PendingEvents.objects.order_by("-pk")[0]
+
+
+def test_a_row_whose_events_cannot_be_made_is_held_and_the_others_go_on(stream, caplog):
+    _good("auth0|before")
+    held = _broken()
+    _good("auth0|after")
+    with caplog.at_level(logging.ERROR, logger="events.fanout"):
+        assert fan_out() == 2  # in one group first, then row by row
+    assert [d.subject for d in Delivery.objects.order_by("pk")] == ["auth0|before", "auth0|after"]
+    held.refresh_from_db()
+    assert held.held_at is not None
+    assert held.held_reason.startswith("builtins.ValueError at test_event_streams_held.py:")
+    assert list(PendingEvents.objects.values_list("pk", flat=True)) == [held.pk]
+    [record] = caplog.records
+    assert f"outbox row {held.pk} held" in record.getMessage()
+    assert f"release_held_events {held.pk}" in record.getMessage()
+    assert SECRET_VALUE not in caplog.text and SECRET_VALUE not in held.held_reason
+
+
+def test_a_held_row_is_passed_by_later_fan_outs_and_by_the_sweep(stream):
+    held = _broken()
+    fan_out()
+    tries = len(RENDERS)
+    PendingEvents.objects.filter(pk=held.pk).update(time=held.time.replace(year=2000))  # long overdue
+    DBTaskResult.objects.all().delete()
+    assert fan_out() == 0
+    assert len(RENDERS) == tries  # not tried again
+    assert sweep_deliveries() == []  # it waits for an operator, not for a task
+    assert not DBTaskResult.objects.exists()
+
+
+def test_the_deliveries_list_and_the_admin_answer_while_a_row_is_held(stream, scoped_client, admin_client):
+    _good("auth0|listed")
+    _broken()
+    api = scoped_client("read:event_streams read:event_deliveries")
+    response = api.get(f"/api/v2/event-streams/{stream.id}/deliveries", {"statuses": "pending"})
+    assert response.status_code == 200, response.content
+    assert [d["event"]["data"]["object"]["user_id"] for d in response.json()["deliveries"]] == ["auth0|listed"]
+    assert admin_client.get("/admin/events/delivery/").status_code == 200
+    assert admin_client.get(f"/admin/events/eventstream/{stream.id}/change/").status_code == 200
+
+
+def test_a_released_row_is_fanned_out_once_its_cause_is_fixed(stream):
+    held = _broken()
+    fan_out()
+    DBTaskResult.objects.all().delete()
+    BROKEN["render"] = False
+    assert release_held_events(ids=[held.pk], actor=SYSTEM) == 1
+    held.refresh_from_db()
+    assert (held.held_at, held.held_reason) == (None, "")
+    assert DBTaskResult.objects.filter(task_path="events.tasks.deliver_stream").count() == 1  # the worker's cue
+    assert fan_out() == 1
+    [delivery] = Delivery.objects.all()
+    assert delivery.event.data == {"object": {"email": SECRET_VALUE, "suffix": "!"}}
+    assert not PendingEvents.objects.exists()
+
+
+def test_a_row_released_but_still_broken_is_held_again(stream):
+    held = _broken()
+    fan_out()
+    release_held_events(actor=SYSTEM)
+    assert fan_out() == 0
+    held.refresh_from_db()
+    assert held.held_at is not None
+
+
+def test_release_leaves_rows_not_held_alone(stream):
+    _good("auth0|waiting")
+    assert release_held_events(actor=SYSTEM) == 0
+    assert release_held_events(ids=[PendingEvents.objects.get().pk, 999_999], actor=SYSTEM) == 0
+
+
+def test_a_database_error_is_raised_and_holds_nothing(stream, monkeypatch):
+    from events import fanout
+
+    _good("auth0|one")
+
+    def fails(taken: list[PendingEvents]) -> int:
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(fanout, "_write", fails)
+    with pytest.raises(OperationalError):
+        fan_out()
+    assert PendingEvents.objects.get().held_at is None
+
+
+def test_the_command_lists_held_rows_and_releases_those_named_or_all(stream, capsys):
+    first, second = _broken(), _broken()
+    fan_out()
+    call_command("release_held_events")
+    listed = capsys.readouterr().out.splitlines()
+    assert [line.split("\t")[0] for line in listed] == [str(first.pk), str(second.pk)]
+    assert all("builtins.ValueError" in line and SECRET_VALUE not in line for line in listed)
+    assert PendingEvents.objects.filter(held_at__isnull=False).count() == 2  # listing releases nothing
+
+    call_command("release_held_events", str(first.pk))
+    assert "released 1 held row(s)" in capsys.readouterr().out
+    assert list(PendingEvents.objects.filter(held_at__isnull=True).values_list("pk", flat=True)) == [first.pk]
+    call_command("release_held_events", "--all")
+    assert "released 1 held row(s)" in capsys.readouterr().out
+    assert not PendingEvents.objects.filter(held_at__isnull=False).exists()
+    with pytest.raises(CommandError):
+        call_command("release_held_events", "--all", str(first.pk))
+
+    PendingEvents.objects.all().delete()
+    call_command("release_held_events")
+    assert capsys.readouterr().out.strip() == "no held rows"
+
+
+def test_the_admin_lists_held_rows_without_their_events_and_releases_them(stream, admin_client):
+    held = _broken()
+    fan_out()
+    page = admin_client.get("/admin/events/pendingevents/", {"held": "yes"})
+    assert page.status_code == 200
+    assert "builtins.ValueError" in page.text and stream.id in page.text
+    assert SECRET_VALUE not in page.text
+    detail = admin_client.get(f"/admin/events/pendingevents/{held.pk}/change/")
+    assert detail.status_code == 200 and SECRET_VALUE not in detail.text
+    admin_client.post("/admin/events/pendingevents/", {"action": "release", "_selected_action": [held.pk]})
+    held.refresh_from_db()
+    assert held.held_at is None
