@@ -353,13 +353,15 @@ class Sender:
         self.stream_id = stream.id
         self._config = _sender_config(stream)
         keys = (settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", ()))
+        now = time.monotonic()
+        _forget_idle_prepared(now)
         prepared = _PREPARED.get(stream.id)
         if prepared is None or prepared[0] != (self._config, keys):
-            prepared = ((self._config, keys), _prepare(stream))
+            prepared = ((self._config, keys), _prepare(stream), now)
             if len(_PREPARED) >= _PREPARED_MAX:
                 _PREPARED.clear()
-            if not prepared[1][1]:  # a refusal is worded in the language of the moment: made each time
-                _PREPARED[stream.id] = prepared
+        if not prepared[1][1]:  # a refusal is worded in the language of the moment: made each time
+            _PREPARED[stream.id] = (prepared[0], prepared[1], now)
         self.endpoint, self.refusal, self.authorization, self.webhook = prepared[1]
         self.pool: _HTTPPool | _HTTPSPool | None = None
         self._pool_key: tuple[object, ...] = ()
@@ -489,10 +491,24 @@ class Sender:
 # What a ``Sender`` derives from its stream's row (the parsed endpoint or why it cannot be called, the Authorization
 # header, the signing key), by stream, with the stream's endpoint and stored secrets and the keys that opened them:
 # a stream's next task reuses them while none of those changed. Decrypting and parsing cost about a twentieth of a
-# one-event delivery task (issue 16). Nothing here is more than the worker holds while it sends anyway; its
-# SECRET_KEY opens every stored secret.
-_PREPARED: dict[str, tuple[tuple[object, ...], tuple[Endpoint | None, str, str, Webhook]]] = {}
+# one-event delivery task (issue 16). Nothing here is more than the worker holds while it sends anyway (its
+# SECRET_KEY opens every stored secret), but a stream not sent to for ``_PREPARED_IDLE_SECONDS`` (deleted, say) is
+# forgotten: its decrypted secrets do not stay in memory for the life of the process. Each entry ends with when it
+# was last used (``time.monotonic()``).
+_PREPARED: dict[str, tuple[tuple[object, ...], tuple[Endpoint | None, str, str, Webhook], float]] = {}
 _PREPARED_MAX = 1024
+_PREPARED_IDLE_SECONDS = 600.0
+_PREPARED_LOOKED_AT = [0.0]  # when idle entries were last looked for (at most once a minute)
+
+
+def _forget_idle_prepared(now: float) -> None:
+    """Drop the ``_PREPARED`` entries unused for ``_PREPARED_IDLE_SECONDS`` (looked for once a minute at most)."""
+    if now - _PREPARED_LOOKED_AT[0] < 60.0:
+        return
+    _PREPARED_LOOKED_AT[0] = now
+    for stream_id, entry in list(_PREPARED.items()):
+        if now - entry[2] > _PREPARED_IDLE_SECONDS:
+            _PREPARED.pop(stream_id, None)
 
 
 def _prepare(stream: EventStream) -> tuple[Endpoint | None, str, str, Webhook]:

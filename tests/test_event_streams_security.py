@@ -152,6 +152,40 @@ def test_secrets_are_stored_encrypted_and_read_back():
     assert authorization_secret(stream) == "the-basic-password"
 
 
+def test_the_worker_forgets_a_streams_decrypted_secrets_once_it_has_not_sent_to_it_for_ten_minutes(monkeypatch):
+    """The worker keeps a stream's decrypted secrets between its tasks (``events.delivery._PREPARED``); a stream
+    deleted, or no longer sent to, does not leave them in its memory for the life of the process."""
+    from events import delivery
+    from events.delivery import Sender
+
+    def stream(name: str) -> EventStream:
+        return create_event_stream(
+            name=name,
+            subscriptions=["user.created"],
+            webhook_endpoint="https://93.184.215.14/events",
+            authorization=WebhookAuthorization(method="bearer", token=f"{name}-token"),
+            actor=SYSTEM,
+        )
+
+    clock = [1_000_000.0]
+    monkeypatch.setattr(delivery.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(delivery, "_PREPARED", {})
+    monkeypatch.setattr(delivery, "_PREPARED_LOOKED_AT", [0.0])
+    gone, kept = stream("gone"), stream("kept")
+    gone_id = gone.id
+    Sender(gone), Sender(kept)
+    assert set(delivery._PREPARED) == {gone_id, kept.id}
+    assert delivery._PREPARED[gone_id][1][2] == "Bearer gone-token"  # what is kept: the decrypted Authorization
+    gone.delete()
+    for _minute in range(10):
+        clock[0] += 60.0
+        Sender(kept)  # the other stream's tasks go on
+        assert gone_id in delivery._PREPARED  # used 10 minutes ago at most
+    clock[0] += 60.0
+    Sender(kept)
+    assert set(delivery._PREPARED) == {kept.id}
+
+
 def test_a_rotated_secret_key_still_decrypts_through_the_fallbacks(settings):
     token = encrypt_secret("s3cret")
     old = settings.SECRET_KEY
