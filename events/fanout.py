@@ -16,7 +16,8 @@ A row that cannot be turned into events (its renderer raises: the code changed w
 otherwise fail every fan-out, so every later event, the deliveries list and the admin's pages with it: it is held
 instead (``PendingEvents.held_at``; an ERROR names it), and the others go on, its subjects' later events included.
 An operator releases it once the cause is fixed (``events.services.release_held_events``: ``manage.py
-release_held_events`` or the admin's *Pending events* page). A database error is not the row's fault: it is raised.
+release_held_events`` or the admin's *Pending events* page). The database's own trouble (locked, away, a deadlock:
+``OperationalError``, ``InterfaceError``) is not the row's fault: it is raised, and the next fan-out tries again.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from django.db import DatabaseError, transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.db import connection as db
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -82,8 +83,8 @@ def fan_out() -> int:
 
 def _fan_out_group(table: str, group: list[int]) -> int:
     """Fan out the rows ``group`` names in one transaction; returns the number of events written. When one cannot
-    be (anything but a database error), the transaction is rolled back and the rows are fanned out one by one, the
-    failing one held (``_hold``)."""
+    be (any error but the database's own trouble: a renderer's, or a value the database refuses), the transaction
+    is rolled back and the rows are fanned out one by one, the failing one held (``_hold``)."""
     try:
         with transaction.atomic():
             hold_fan_outs()
@@ -95,7 +96,7 @@ def _fan_out_group(table: str, group: list[int]) -> int:
                 )
                 taken = sorted(models_from_rows(PendingEvents, cursor.fetchall()), key=lambda row: row.pk)
             return _write(taken)
-    except DatabaseError:
+    except (OperationalError, InterfaceError):  # the database's trouble (locked, away, a deadlock), not the row's
         raise
     except Exception as exc:
         if len(group) > 1:

@@ -48,7 +48,9 @@ def insert_rows(
     columns = ", ".join(quote(_column(model, name)) for name in fields)
     with db.cursor() as cursor:
         if db.vendor == "postgresql" and len(rows) > 1 and not ignore_conflicts:
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            # psycopg's own cursor and COPY, under Django's wrapping of database errors: a failure is Django's class
+            # (``DataError``, ``OperationalError``...) and marks the connection for its health check, as any query.
+            with db.wrap_database_errors, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
             return
@@ -57,7 +59,7 @@ def insert_rows(
         if ignore_conflicts:
             sql += " ON CONFLICT DO NOTHING"
         if len(rows) == 1 and db.vendor == "postgresql":
-            with psycopg.Cursor(cursor.cursor.connection) as bound:
+            with db.wrap_database_errors, psycopg.Cursor(cursor.cursor.connection) as bound:
                 bound.execute(sql, rows[0])
         elif len(rows) == 1:
             cursor.execute(sql, rows[0])

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import OperationalError
+from django.db import DataError, InterfaceError, OperationalError, connection
 from django.test import override_settings
 from django_tasks_db.models import DBTaskResult
 
@@ -139,18 +139,37 @@ def test_release_leaves_rows_not_held_alone(stream):
     assert release_held_events(ids=[PendingEvents.objects.get().pk, 999_999], actor=SYSTEM) == 0
 
 
-def test_a_database_error_is_raised_and_holds_nothing(stream, monkeypatch):
+@pytest.mark.parametrize("error", [OperationalError("database is locked"), InterfaceError("connection closed")])
+def test_the_databases_own_trouble_is_raised_and_holds_nothing(stream, monkeypatch, error):
     from events import fanout
 
     _good("auth0|one")
 
     def fails(taken: list[PendingEvents]) -> int:
-        raise OperationalError("database is locked")
+        raise error
 
     monkeypatch.setattr(fanout, "_write", fails)
-    with pytest.raises(OperationalError):
+    with pytest.raises(type(error)):
         fan_out()
     assert PendingEvents.objects.get().held_at is None
+
+
+def test_a_value_the_database_refuses_holds_its_row(stream, monkeypatch):
+    from events import fanout
+
+    _good("auth0|refused")
+    _good("auth0|fine")
+    real = fanout._write
+
+    def refuses(taken: list[PendingEvents]) -> int:
+        if any("auth0|refused" in row.events for row in taken):
+            raise DataError("value too long for type character varying(255)")
+        return real(taken)
+
+    monkeypatch.setattr(fanout, "_write", refuses)
+    assert fan_out() == 1
+    held = PendingEvents.objects.get()
+    assert "auth0|refused" in held.events and held.held_reason.startswith("django.db.utils.DataError at ")
 
 
 def test_the_command_lists_held_rows_and_releases_those_named_or_all(stream, capsys):
@@ -188,3 +207,13 @@ def test_the_admin_lists_held_rows_without_their_events_and_releases_them(stream
     admin_client.post("/admin/events/pendingevents/", {"action": "release", "_selected_action": [held.pk]})
     held.refresh_from_db()
     assert held.held_at is None
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite stores a text of any length")
+def test_a_subject_longer_than_the_column_holds_its_row_and_the_others_go_on(stream):
+    _good("auth0|" + "x" * 400)  # the database refuses it: a real DataError inside the fan-out's transaction
+    _good("auth0|fine")
+    assert fan_out() == 1
+    assert [d.subject for d in Delivery.objects.all()] == ["auth0|fine"]
+    held = PendingEvents.objects.get()
+    assert held.held_reason.startswith("django.db.utils.DataError at ")
