@@ -84,13 +84,19 @@ def fan_out() -> int:
 def _fan_out_group(table: str, group: list[int]) -> int:
     """Fan out the rows ``group`` names in one transaction; returns the number of events written. When one cannot
     be (any error but the database's own trouble: a renderer's, or a value the database refuses), the transaction
-    is rolled back and the rows are fanned out one by one, the failing one held (``_hold``)."""
+    is rolled back and the rows are fanned out one by one, the failing one held (``_hold``). A row held meanwhile
+    (by another fan-out, since this one's first look) is passed by.
+
+    The retries and the hold run after the ``except`` block, not in it: an error they raise (the database gone
+    meanwhile, say) would otherwise carry the row's exception as its context, and with it the message ``_hold``
+    leaves out (it may quote a user's values) into the worker's log, the failed task's stored traceback or the
+    500's."""
     try:
         with transaction.atomic():
             hold_fan_outs()
             with db.cursor() as cursor:
                 cursor.execute(
-                    f"DELETE FROM {table} WHERE id IN ({', '.join(['%s'] * len(group))})"  # noqa: S608 (our names)
+                    f"DELETE FROM {table} WHERE id IN ({', '.join(['%s'] * len(group))}) AND held_at IS NULL"  # noqa: S608
                     f" RETURNING {columns(PendingEvents)}",
                     group,
                 )
@@ -98,24 +104,32 @@ def _fan_out_group(table: str, group: list[int]) -> int:
             return _write(taken)
     except (OperationalError, InterfaceError):  # the database's trouble (locked, away, a deadlock), not the row's
         raise
-    except Exception as exc:
-        if len(group) > 1:
-            return sum(_fan_out_group(table, [pk]) for pk in group)
-        _hold(table, group[0], exc)
-        return 0
+    except Exception as exc:  # whatever the row's own code raised: held, below
+        reason = _reason(exc)
+    if len(group) > 1:
+        return sum(_fan_out_group(table, [pk]) for pk in group)
+    _hold(table, group[0], reason)
+    return 0
 
 
-def _hold(table: str, pk: int, exc: Exception) -> None:
-    """Hold the outbox row ``pk`` out of later fan-outs, with the type of ``exc`` and where it was raised (file
-    and line, not its message: it may quote the values being rendered); logged as an ERROR."""
+def _reason(exc: Exception) -> str:
+    """The type of ``exc`` and where it was raised (file and line), not its message: it may quote the values being
+    rendered."""
     frames = traceback.extract_tb(exc.__traceback__)
     where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
-    reason = f"{type(exc).__module__}.{type(exc).__qualname__}{where}"[:300]
+    return f"{type(exc).__module__}.{type(exc).__qualname__}{where}"[:300]
+
+
+def _hold(table: str, pk: int, reason: str) -> None:
+    """Hold the outbox row ``pk`` out of later fan-outs, with ``reason`` (``_reason``); logged as an ERROR, unless
+    another fan-out held it first (or took it)."""
     with db.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET held_at = %s, held_reason = %s WHERE id = %s AND held_at IS NULL",  # noqa: S608
             [db.ops.adapt_datetimefield_value(timezone.now()), reason, pk],
         )
+        if cursor.rowcount != 1:
+            return
     logger.error(
         "outbox row %s held: its events could not be fanned out (%s); the others go on. Release it once fixed:"
         " manage.py release_held_events %s",

@@ -217,3 +217,51 @@ def test_a_subject_longer_than_the_column_holds_its_row_and_the_others_go_on(str
     assert [d.subject for d in Delivery.objects.all()] == ["auth0|fine"]
     held = PendingEvents.objects.get()
     assert held.held_reason.startswith("django.db.utils.DataError at ")
+
+
+@pytest.mark.parametrize("fails", ["the next row", "the hold"])
+def test_an_error_after_a_rows_failure_does_not_carry_its_message(stream, monkeypatch, fails):
+    """The row's exception (its message quotes a user's value) is not the context of a database error raised
+    after it, while the rows are tried one by one or the row held: that error's traceback is logged by the worker,
+    stored with the failed task, or logged with the 500."""
+    import traceback
+
+    from events import fanout
+
+    _good("auth0|before")
+    _broken()
+    _good("auth0|after")
+    if fails == "the next row":
+        real, calls = fanout._target_streams, []
+
+        def locked(stream_ids: list[str]) -> dict[str, tuple[str, str]]:
+            calls.append(stream_ids)
+            if len(calls) == 2:  # the group's went by; the first row's own
+                raise OperationalError("database is locked")
+            return real(stream_ids)
+
+        monkeypatch.setattr(fanout, "_target_streams", locked)
+    else:
+
+        def gone(*args: Any) -> None:
+            raise OperationalError("server closed the connection unexpectedly")
+
+        monkeypatch.setattr(fanout, "_hold", gone)
+    with pytest.raises(OperationalError) as raised:
+        fan_out()
+    assert SECRET_VALUE not in "".join(traceback.format_exception(raised.value))
+
+
+def test_a_row_another_fan_out_held_meanwhile_is_passed_by(stream, caplog):
+    """Two fan-outs that found the same row: the one that comes second neither renders it again nor logs another
+    ERROR for it."""
+    from events import fanout
+
+    held = _broken()
+    fan_out()
+    tries = len(RENDERS)
+    caplog.clear()
+    with caplog.at_level(logging.ERROR, logger="events.fanout"):
+        assert fanout._fan_out_group(connection.ops.quote_name(PendingEvents._meta.db_table), [held.pk]) == 0
+    assert len(RENDERS) == tries
+    assert not caplog.records
