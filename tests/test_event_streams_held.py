@@ -10,7 +10,16 @@ from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import DataError, InterfaceError, OperationalError, connection
+from django.db import (
+    DataError,
+    IntegrityError,
+    InterfaceError,
+    InternalError,
+    NotSupportedError,
+    OperationalError,
+    ProgrammingError,
+    connection,
+)
 from django.test import override_settings
 from django_tasks_db.models import DBTaskResult
 
@@ -34,6 +43,10 @@ def render(values: dict[str, Any], *, suffix: str) -> dict[str, Any]:
     if BROKEN["render"]:
         raise ValueError(f"cannot render {values['email']}")
     return {"email": values["email"], "suffix": suffix}
+
+
+def nan(values: dict[str, Any]) -> dict[str, Any]:
+    return {"score": float("nan")}
 
 
 @pytest.fixture(autouse=True)
@@ -139,7 +152,17 @@ def test_release_leaves_rows_not_held_alone(stream):
     assert release_held_events(ids=[PendingEvents.objects.get().pk, 999_999], actor=SYSTEM) == 0
 
 
-@pytest.mark.parametrize("error", [OperationalError("database is locked"), InterfaceError("connection closed")])
+@pytest.mark.parametrize(
+    "error",
+    [
+        OperationalError("database is locked"),
+        InterfaceError("connection closed"),
+        ProgrammingError('column "purpose" of relation "events_event" does not exist'),
+        IntegrityError('null value in column "extra" of relation "events_delivery" violates not-null constraint'),
+        InternalError("cannot execute INSERT in a read-only transaction"),
+        NotSupportedError("cached plan must not change result type"),
+    ],
+)
 def test_the_databases_own_trouble_is_raised_and_holds_nothing(stream, monkeypatch, error):
     from events import fanout
 
@@ -265,3 +288,54 @@ def test_a_row_another_fan_out_held_meanwhile_is_passed_by(stream, caplog):
         assert fanout._fan_out_group(connection.ops.quote_name(PendingEvents._meta.db_table), [held.pk]) == 0
     assert len(RENDERS) == tries
     assert not caplog.records
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite reports a missing column as OperationalError")
+@pytest.mark.parametrize(
+    "ddl",
+    [
+        # a migration applied while an older worker still runs: each row would be refused alike
+        "ALTER TABLE events_delivery ADD COLUMN added integer NOT NULL",
+        "ALTER TABLE events_event RENAME COLUMN purpose TO renamed",
+    ],
+)
+def test_a_schema_every_row_fails_on_holds_nothing(stream, ddl):
+    _good("auth0|one")
+    _good("auth0|two")
+    with connection.cursor() as cursor:
+        cursor.execute(ddl)
+    with pytest.raises((IntegrityError, ProgrammingError)):
+        fan_out()
+    assert not PendingEvents.objects.filter(held_at__isnull=False).exists()
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("events", '[["evt_malformed0000000000000", {"not": "a subject"}, {}]]'),
+        ("events", '[[null, "auth0|malformed", {}]]'),
+        ("events", '{"not": "a list of events"}'),
+        ("stream_ids", [5]),
+        ("stream_ids", 5),
+    ],
+)
+def test_a_row_whose_events_are_malformed_is_held_and_the_others_go_on(stream, column, value):
+    """What the database would refuse with other errors than ``DataError`` (a value it cannot bind, a NULL id) is
+    refused first, as the row's error: the row is held, not every fan-out failed."""
+    _good("auth0|before")
+    _good("auth0|malformed")
+    _good("auth0|after")
+    malformed = PendingEvents.objects.order_by("pk")[1]
+    PendingEvents.objects.filter(pk=malformed.pk).update(**{column: value})
+    assert fan_out() == 2
+    assert [d.subject for d in Delivery.objects.order_by("pk")] == ["auth0|before", "auth0|after"]
+    assert PendingEvents.objects.get().held_reason.startswith("builtins.ValueError at fanout.py:")
+
+
+def test_a_rendered_nan_holds_its_row_on_every_database(stream):
+    """JSON has no NaN: PostgreSQL refuses it (``DataError``), SQLite's JSON check too (``IntegrityError``, which
+    would be raised as the schema's trouble): it is refused first, as the row's error, on both."""
+    _good("auth0|before")
+    emit_values("user.created", lambda: [("auth0|nan", [1])], render=f"{__name__}.nan", keys=["score"], kwargs={})
+    assert fan_out() == 1
+    assert PendingEvents.objects.get().held_reason.startswith("builtins.ValueError at ")
