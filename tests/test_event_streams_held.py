@@ -339,3 +339,46 @@ def test_a_rendered_nan_holds_its_row_on_every_database(stream):
     emit_values("user.created", lambda: [("auth0|nan", [1])], render=f"{__name__}.nan", keys=["score"], kwargs={})
     assert fan_out() == 1
     assert PendingEvents.objects.get().held_reason.startswith("builtins.ValueError at ")
+
+
+def test_the_admin_does_not_filter_on_a_rows_events(stream, client):
+    """The page shows no events; Django would let its query string filter on them (``?events__contains=``), telling
+    a staff user who may view the page what users' values they hold, a guess at a time."""
+    from django.contrib.auth.models import Permission, User
+
+    _broken()
+    fan_out()
+    staff = User.objects.create_user("viewer", password="not-used-here-1", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="view_pendingevents"))
+    client.force_login(staff)
+    assert client.get("/admin/events/pendingevents/").status_code == 200
+    for lookup in ("events__contains", "events__startswith", "render_args__icontains"):
+        assert client.get("/admin/events/pendingevents/", {lookup: SECRET_VALUE[:4]}).status_code == 400, lookup
+    assert client.get("/admin/events/pendingevents/", {"type": "user.created", "held": "yes"}).status_code == 200
+
+
+@pytest.mark.parametrize("stream_ids", [5, [["est_nested"]], [None], "est_text"])
+def test_a_held_row_with_malformed_stream_ids_fails_neither_the_admin_nor_the_release_of_others(
+    stream, admin_client, stream_ids
+):
+    malformed, other = _broken(), _broken()
+    fan_out()
+    PendingEvents.objects.filter(pk=malformed.pk).update(stream_ids=stream_ids)
+    assert admin_client.get("/admin/events/pendingevents/").status_code == 200
+    assert admin_client.get(f"/admin/events/pendingevents/{malformed.pk}/change/").status_code == 200
+    DBTaskResult.objects.all().delete()
+    assert release_held_events(actor=SYSTEM) == 2
+    assert DBTaskResult.objects.count() == 1  # the other row's stream gets its cue
+    PendingEvents.objects.filter(pk=other.pk).delete()
+    PendingEvents.objects.filter(pk=malformed.pk).update(time=malformed.time.replace(year=2000))
+    assert sweep_deliveries() == []  # waiting, not held yet: the sweep passes it by rather than failing
+    assert fan_out() == 0
+    assert PendingEvents.objects.get().held_at is not None
+
+
+def test_release_passes_by_an_id_no_row_can_have(stream, capsys):
+    held = _broken()
+    fan_out()
+    assert release_held_events(ids=[10**30, -1, 0], actor=SYSTEM) == 0
+    call_command("release_held_events", str(10**30), str(held.pk))
+    assert "released 1 held row(s)" in capsys.readouterr().out
