@@ -354,7 +354,7 @@ class Sender:
         self._config = _sender_config(stream)
         keys = (settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", ()))
         now = time.monotonic()
-        _forget_idle_prepared(now)
+        forget_idle_prepared(now)
         prepared = _PREPARED.get(stream.id)
         if prepared is None or prepared[0] != (self._config, keys):
             prepared = ((self._config, keys), _prepare(stream), now)
@@ -501,8 +501,12 @@ _PREPARED_IDLE_SECONDS = 600.0
 _PREPARED_LOOKED_AT = [0.0]  # when idle entries were last looked for (at most once a minute)
 
 
-def _forget_idle_prepared(now: float) -> None:
-    """Drop the ``_PREPARED`` entries unused for ``_PREPARED_IDLE_SECONDS`` (looked for once a minute at most)."""
+def forget_idle_prepared(now: float | None = None) -> None:
+    """Drop the ``_PREPARED`` entries unused for ``_PREPARED_IDLE_SECONDS`` (looked for once a minute at most).
+    Each new ``Sender`` calls it, and so does the worker's housekeeping (``jobs.taskworker.housekeeping``): once the
+    last stream it sent to is deleted, no ``Sender`` is made again to do it."""
+    if now is None:
+        now = time.monotonic()
     if now - _PREPARED_LOOKED_AT[0] < 60.0:
         return
     _PREPARED_LOOKED_AT[0] = now

@@ -16,8 +16,13 @@ A row that cannot be turned into events (its renderer raises: the code changed w
 otherwise fail every fan-out, so every later event, the deliveries list and the admin's pages with it: it is held
 instead (``PendingEvents.held_at``; an ERROR names it), and the others go on, its subjects' later events included.
 An operator releases it once the cause is fixed (``events.services.release_held_events``: ``manage.py
-release_held_events`` or the admin's *Pending events* page). The database's own trouble (locked, away, a deadlock:
-``OperationalError``, ``InterfaceError``) is not the row's fault: it is raised, and the next fan-out tries again.
+release_held_events`` or the admin's *Pending events* page). A value the database refuses (``DataError``: too long,
+a NUL) holds its row too. Any other database error is not the row's fault, and would fail every row alike: the
+database's own trouble (locked, away, a deadlock: ``OperationalError``, ``InterfaceError``) or the schema's (a
+column or table missing, a permission, a constraint a migration added while an older worker still runs:
+``ProgrammingError``, ``IntegrityError``...). It is raised, holding nothing, and the next fan-out tries again. A
+row's events whose shape the database would refuse that way (an id or subject that is not a string, a NaN) are
+refused first, as the row's own error.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import DatabaseError, DataError, InterfaceError, transaction
 from django.db import connection as db
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -83,39 +88,56 @@ def fan_out() -> int:
 
 def _fan_out_group(table: str, group: list[int]) -> int:
     """Fan out the rows ``group`` names in one transaction; returns the number of events written. When one cannot
-    be (any error but the database's own trouble: a renderer's, or a value the database refuses), the transaction
-    is rolled back and the rows are fanned out one by one, the failing one held (``_hold``)."""
+    be (a renderer's error, a row's malformed events, or a value the database refuses: not the database's or the
+    schema's trouble, which is raised), the transaction is rolled back and the rows are fanned out one by one, the
+    failing one held (``_hold``). A row held meanwhile (by another fan-out, since this one's first look) is passed
+    by.
+
+    The retries and the hold run after the ``except`` block, not in it: an error they raise (the database gone
+    meanwhile, say) would otherwise carry the row's exception as its context, and with it the message ``_hold``
+    leaves out (it may quote a user's values) into the worker's log, the failed task's stored traceback or the
+    500's."""
     try:
         with transaction.atomic():
             hold_fan_outs()
             with db.cursor() as cursor:
                 cursor.execute(
-                    f"DELETE FROM {table} WHERE id IN ({', '.join(['%s'] * len(group))})"  # noqa: S608 (our names)
+                    f"DELETE FROM {table} WHERE id IN ({', '.join(['%s'] * len(group))}) AND held_at IS NULL"  # noqa: S608
                     f" RETURNING {columns(PendingEvents)}",
                     group,
                 )
                 taken = sorted(models_from_rows(PendingEvents, cursor.fetchall()), key=lambda row: row.pk)
             return _write(taken)
-    except (OperationalError, InterfaceError):  # the database's trouble (locked, away, a deadlock), not the row's
+    except DataError as exc:  # a value the database refuses: the row's
+        reason = _reason(exc)
+    except (DatabaseError, InterfaceError):  # the database's or the schema's trouble (away, a missing column...)
         raise
-    except Exception as exc:
-        if len(group) > 1:
-            return sum(_fan_out_group(table, [pk]) for pk in group)
-        _hold(table, group[0], exc)
-        return 0
+    except Exception as exc:  # whatever the row's own code raised: held, below
+        reason = _reason(exc)
+    if len(group) > 1:
+        return sum(_fan_out_group(table, [pk]) for pk in group)
+    _hold(table, group[0], reason)
+    return 0
 
 
-def _hold(table: str, pk: int, exc: Exception) -> None:
-    """Hold the outbox row ``pk`` out of later fan-outs, with the type of ``exc`` and where it was raised (file
-    and line, not its message: it may quote the values being rendered); logged as an ERROR."""
+def _reason(exc: Exception) -> str:
+    """The type of ``exc`` and where it was raised (file and line), not its message: it may quote the values being
+    rendered."""
     frames = traceback.extract_tb(exc.__traceback__)
     where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
-    reason = f"{type(exc).__module__}.{type(exc).__qualname__}{where}"[:300]
+    return f"{type(exc).__module__}.{type(exc).__qualname__}{where}"[:300]
+
+
+def _hold(table: str, pk: int, reason: str) -> None:
+    """Hold the outbox row ``pk`` out of later fan-outs, with ``reason`` (``_reason``); logged as an ERROR, unless
+    another fan-out held it first (or took it)."""
     with db.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET held_at = %s, held_reason = %s WHERE id = %s AND held_at IS NULL",  # noqa: S608
             [db.ops.adapt_datetimefield_value(timezone.now()), reason, pk],
         )
+        if cursor.rowcount != 1:
+            return
     logger.error(
         "outbox row %s held: its events could not be fanned out (%s); the others go on. Release it once fixed:"
         " manage.py release_held_events %s",
@@ -150,7 +172,7 @@ def hold_fan_outs() -> None:
 def _write(taken: list[PendingEvents]) -> int:
     """Insert the events of ``taken`` (outbox rows in id order) and their deliveries, in that order (conflicts
     skipped), in two statements; returns the number of events."""
-    streams = _target_streams(sorted({stream_id for pending in taken for stream_id in pending.stream_ids}))
+    streams = _target_streams(sorted({stream_id for pending in taken for stream_id in _stream_ids(pending)}))
     now = timezone.now()
     event_fields: tuple[str, ...] = ()
     events: list[tuple[Any, ...]] = []
@@ -162,6 +184,7 @@ def _write(taken: list[PendingEvents]) -> int:
         if not targets:
             continue
         items: list[list[Any]] = json.loads(pending.events)
+        _check(items)
         if pending.render:
             render = import_string(pending.render)
             keys, kwargs = pending.render_args["keys"], pending.render_args.get("kwargs", {})
@@ -172,7 +195,8 @@ def _write(taken: list[PendingEvents]) -> int:
         )
         event_fields = ("id", "subject", "data", *event_tail)
         events.extend(
-            (event_id, subject, json.dumps({"object": obj}), *event_tail.values()) for event_id, subject, obj in items
+            (event_id, subject, json.dumps({"object": obj}, allow_nan=False), *event_tail.values())
+            for event_id, subject, obj in items
         )
         for stream_id, status, reason in targets:
             # A stream the worker disabled after failures failed its pending deliveries: these would have been among
@@ -196,6 +220,24 @@ def _write(taken: list[PendingEvents]) -> int:
     insert_rows(Event, event_fields, events, ignore_conflicts=True)
     insert_rows(Delivery, delivery_fields, deliveries, ignore_conflicts=True)
     return written
+
+
+def _stream_ids(pending: PendingEvents) -> list[str]:
+    """The streams ``pending`` owes its events to; ``ValueError`` when the row's ``stream_ids`` is not a list of
+    strings (the query would fail on the database, as if the database were at fault)."""
+    stream_ids = pending.stream_ids
+    if not isinstance(stream_ids, list) or not all(isinstance(stream_id, str) for stream_id in stream_ids):
+        raise ValueError("the outbox row's stream_ids is not a list of strings")
+    return stream_ids
+
+
+def _check(items: list[Any]) -> None:
+    """``ValueError`` unless each of ``items`` (a row's events, decoded) is ``[id, subject, object]`` with a string
+    id and subject: a malformed row is its own error, not one the database would raise for it (a ``NULL`` id, a
+    value it cannot bind)."""
+    for item in items:
+        if not (isinstance(item, list) and len(item) == 3 and isinstance(item[0], str) and isinstance(item[1], str)):
+            raise ValueError("an event of the outbox row is not [id, subject, object]")
 
 
 def _target_streams(stream_ids: list[str]) -> dict[str, tuple[str, str]]:

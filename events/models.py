@@ -241,6 +241,13 @@ class PendingEvents(models.Model):
         return f"{self.type} ({self.pk})"
 
 
+def listed_stream_ids(value: object) -> list[str]:
+    """The stream ids a ``PendingEvents.stream_ids`` value names: its strings, when it is a list. A malformed row's
+    (the fan-out holds it) names only those, or none, rather than failing whoever reads it: the admin's *Pending
+    events* page, ``events.services.release_held_events``, the sweep."""
+    return [stream_id for stream_id in value if isinstance(stream_id, str)] if isinstance(value, list) else []
+
+
 class DeliveryStatus(models.TextChoices):
     """A delivery's state. Auth0's deliveries list shows ``failed`` ones; ``pending`` (queued or waiting for a
     retry) and ``delivered`` are ours too, so every delivery can be listed."""

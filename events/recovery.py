@@ -15,7 +15,7 @@ from datetime import timedelta
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from events.models import Delivery, DeliveryStatus, EventStream, EventStreamStatus, PendingEvents
+from events.models import Delivery, DeliveryStatus, EventStream, EventStreamStatus, PendingEvents, listed_stream_ids
 from events.tasks import enqueue_delivery
 
 # Due for this long and still pending and unclaimed: its task was lost (or is queued behind a backlog, where an
@@ -32,7 +32,7 @@ def sweep_deliveries() -> list[str]:
         for ids in PendingEvents.objects.filter(time__lt=now - OVERDUE_AFTER, held_at__isnull=True).values_list(
             "stream_ids", flat=True
         )
-        for stream_id in ids
+        for stream_id in listed_stream_ids(ids)
     }
     # A delivery waiting on an earlier pending one of its subject (``claim_due`` passes it by) is not overdue: the
     # earlier one's task is queued for its retry (``events.tasks.deliver_due``).

@@ -44,6 +44,7 @@ from events.models import (
     EventStreamStatus,
     EventType,
     PendingEvents,
+    listed_stream_ids,
 )
 from events.outbox import enqueue_delivery, sample_user_object, write_events
 
@@ -338,6 +339,10 @@ def _redeliver(
     return count
 
 
+# The largest ``PendingEvents.id`` (a ``BigAutoField``).
+_MAX_ROW_ID = 2**63 - 1
+
+
 @transaction.atomic
 def release_held_events(*, ids: Collection[int] | None = None, actor: Actor) -> int:
     """Let the fan-out try again the outbox rows it held (``events.fanout``: their renderer raised), those of
@@ -346,10 +351,10 @@ def release_held_events(*, ids: Collection[int] | None = None, actor: Actor) -> 
     not held are left alone; unknown ids are passed by."""
     held = PendingEvents.objects.filter(held_at__isnull=False)
     if ids is not None:
-        held = held.filter(pk__in=list(ids))
+        held = held.filter(pk__in=[pk for pk in ids if 0 < pk <= _MAX_ROW_ID])  # SQLite cannot even bind a larger one
     rows = list(held.values_list("pk", "stream_ids"))
     released = PendingEvents.objects.filter(pk__in=[pk for pk, _streams in rows]).update(held_at=None, held_reason="")
-    streams = sorted({stream_id for _pk, stream_ids in rows for stream_id in stream_ids})
+    streams = sorted({stream_id for _pk, stream_ids in rows for stream_id in listed_stream_ids(stream_ids)})
     for stream_id in EventStream.objects.filter(pk__in=streams, status=EventStreamStatus.ENABLED).values_list(
         "pk", flat=True
     ):

@@ -16,6 +16,8 @@ liveness: a worker killed mid-task leaves the task ``RUNNING`` for ever. So this
 - ``events.recovery.sweep_deliveries``: deliveries whose worker died are queued again once their claim lapses;
 - ``events.retention.prune_finished``: finished deliveries and their events older than
   ``EVENT_STREAMS_RETENTION_SECONDS`` are deleted (every five minutes);
+- ``events.delivery.forget_idle_prepared``: the decrypted secrets of a stream not sent to for ten minutes are
+  forgotten;
 - a ``run_import_jobs`` task whenever an import job is waiting without one.
 
 Retries are the tasks' own business (a delivery schedules its next attempt, a mail task re-enqueues itself),
@@ -49,6 +51,7 @@ from django_tasks_db.utils import exclusive_transaction, is_locked_database_exce
 
 from core.db import columns, models_from_rows
 from core.tasks import result_for
+from events.delivery import forget_idle_prepared
 from events.recovery import sweep_deliveries
 from events.retention import prune_finished_now_and_then
 from jobs.models import Job, JobStatus, WorkerHeartbeat
@@ -118,6 +121,7 @@ def housekeeping(*, recover: bool = True) -> None:
         prune_finished_tasks()
     sweep_deliveries()
     prune_finished_now_and_then()
+    forget_idle_prepared()
     if _jobs_waiting() and not _import_task_waiting():
         run_import_jobs.enqueue()
 

@@ -10,7 +10,16 @@ from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import DataError, InterfaceError, OperationalError, connection
+from django.db import (
+    DataError,
+    IntegrityError,
+    InterfaceError,
+    InternalError,
+    NotSupportedError,
+    OperationalError,
+    ProgrammingError,
+    connection,
+)
 from django.test import override_settings
 from django_tasks_db.models import DBTaskResult
 
@@ -34,6 +43,10 @@ def render(values: dict[str, Any], *, suffix: str) -> dict[str, Any]:
     if BROKEN["render"]:
         raise ValueError(f"cannot render {values['email']}")
     return {"email": values["email"], "suffix": suffix}
+
+
+def nan(values: dict[str, Any]) -> dict[str, Any]:
+    return {"score": float("nan")}
 
 
 @pytest.fixture(autouse=True)
@@ -139,7 +152,17 @@ def test_release_leaves_rows_not_held_alone(stream):
     assert release_held_events(ids=[PendingEvents.objects.get().pk, 999_999], actor=SYSTEM) == 0
 
 
-@pytest.mark.parametrize("error", [OperationalError("database is locked"), InterfaceError("connection closed")])
+@pytest.mark.parametrize(
+    "error",
+    [
+        OperationalError("database is locked"),
+        InterfaceError("connection closed"),
+        ProgrammingError('column "purpose" of relation "events_event" does not exist'),
+        IntegrityError('null value in column "extra" of relation "events_delivery" violates not-null constraint'),
+        InternalError("cannot execute INSERT in a read-only transaction"),
+        NotSupportedError("cached plan must not change result type"),
+    ],
+)
 def test_the_databases_own_trouble_is_raised_and_holds_nothing(stream, monkeypatch, error):
     from events import fanout
 
@@ -217,3 +240,145 @@ def test_a_subject_longer_than_the_column_holds_its_row_and_the_others_go_on(str
     assert [d.subject for d in Delivery.objects.all()] == ["auth0|fine"]
     held = PendingEvents.objects.get()
     assert held.held_reason.startswith("django.db.utils.DataError at ")
+
+
+@pytest.mark.parametrize("fails", ["the next row", "the hold"])
+def test_an_error_after_a_rows_failure_does_not_carry_its_message(stream, monkeypatch, fails):
+    """The row's exception (its message quotes a user's value) is not the context of a database error raised
+    after it, while the rows are tried one by one or the row held: that error's traceback is logged by the worker,
+    stored with the failed task, or logged with the 500."""
+    import traceback
+
+    from events import fanout
+
+    _good("auth0|before")
+    _broken()
+    _good("auth0|after")
+    if fails == "the next row":
+        real, calls = fanout._target_streams, []
+
+        def locked(stream_ids: list[str]) -> dict[str, tuple[str, str]]:
+            calls.append(stream_ids)
+            if len(calls) == 2:  # the group's went by; the first row's own
+                raise OperationalError("database is locked")
+            return real(stream_ids)
+
+        monkeypatch.setattr(fanout, "_target_streams", locked)
+    else:
+
+        def gone(*args: Any) -> None:
+            raise OperationalError("server closed the connection unexpectedly")
+
+        monkeypatch.setattr(fanout, "_hold", gone)
+    with pytest.raises(OperationalError) as raised:
+        fan_out()
+    assert SECRET_VALUE not in "".join(traceback.format_exception(raised.value))
+
+
+def test_a_row_another_fan_out_held_meanwhile_is_passed_by(stream, caplog):
+    """Two fan-outs that found the same row: the one that comes second neither renders it again nor logs another
+    ERROR for it."""
+    from events import fanout
+
+    held = _broken()
+    fan_out()
+    tries = len(RENDERS)
+    caplog.clear()
+    with caplog.at_level(logging.ERROR, logger="events.fanout"):
+        assert fanout._fan_out_group(connection.ops.quote_name(PendingEvents._meta.db_table), [held.pk]) == 0
+    assert len(RENDERS) == tries
+    assert not caplog.records
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite reports a missing column as OperationalError")
+@pytest.mark.parametrize(
+    "ddl",
+    [
+        # a migration applied while an older worker still runs: each row would be refused alike
+        "ALTER TABLE events_delivery ADD COLUMN added integer NOT NULL",
+        "ALTER TABLE events_event RENAME COLUMN purpose TO renamed",
+    ],
+)
+def test_a_schema_every_row_fails_on_holds_nothing(stream, ddl):
+    _good("auth0|one")
+    _good("auth0|two")
+    with connection.cursor() as cursor:
+        cursor.execute(ddl)
+    with pytest.raises((IntegrityError, ProgrammingError)):
+        fan_out()
+    assert not PendingEvents.objects.filter(held_at__isnull=False).exists()
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("events", '[["evt_malformed0000000000000", {"not": "a subject"}, {}]]'),
+        ("events", '[[null, "auth0|malformed", {}]]'),
+        ("events", '{"not": "a list of events"}'),
+        ("stream_ids", [5]),
+        ("stream_ids", 5),
+    ],
+)
+def test_a_row_whose_events_are_malformed_is_held_and_the_others_go_on(stream, column, value):
+    """What the database would refuse with other errors than ``DataError`` (a value it cannot bind, a NULL id) is
+    refused first, as the row's error: the row is held, not every fan-out failed."""
+    _good("auth0|before")
+    _good("auth0|malformed")
+    _good("auth0|after")
+    malformed = PendingEvents.objects.order_by("pk")[1]
+    PendingEvents.objects.filter(pk=malformed.pk).update(**{column: value})
+    assert fan_out() == 2
+    assert [d.subject for d in Delivery.objects.order_by("pk")] == ["auth0|before", "auth0|after"]
+    assert PendingEvents.objects.get().held_reason.startswith("builtins.ValueError at fanout.py:")
+
+
+def test_a_rendered_nan_holds_its_row_on_every_database(stream):
+    """JSON has no NaN: PostgreSQL refuses it (``DataError``), SQLite's JSON check too (``IntegrityError``, which
+    would be raised as the schema's trouble): it is refused first, as the row's error, on both."""
+    _good("auth0|before")
+    emit_values("user.created", lambda: [("auth0|nan", [1])], render=f"{__name__}.nan", keys=["score"], kwargs={})
+    assert fan_out() == 1
+    assert PendingEvents.objects.get().held_reason.startswith("builtins.ValueError at ")
+
+
+def test_the_admin_does_not_filter_on_a_rows_events(stream, client):
+    """The page shows no events; Django would let its query string filter on them (``?events__contains=``), telling
+    a staff user who may view the page what users' values they hold, a guess at a time."""
+    from django.contrib.auth.models import Permission, User
+
+    _broken()
+    fan_out()
+    staff = User.objects.create_user("viewer", password="not-used-here-1", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="view_pendingevents"))
+    client.force_login(staff)
+    assert client.get("/admin/events/pendingevents/").status_code == 200
+    for lookup in ("events__contains", "events__startswith", "render_args__icontains"):
+        assert client.get("/admin/events/pendingevents/", {lookup: SECRET_VALUE[:4]}).status_code == 400, lookup
+    assert client.get("/admin/events/pendingevents/", {"type": "user.created", "held": "yes"}).status_code == 200
+
+
+@pytest.mark.parametrize("stream_ids", [5, [["est_nested"]], [None], "est_text"])
+def test_a_held_row_with_malformed_stream_ids_fails_neither_the_admin_nor_the_release_of_others(
+    stream, admin_client, stream_ids
+):
+    malformed, other = _broken(), _broken()
+    fan_out()
+    PendingEvents.objects.filter(pk=malformed.pk).update(stream_ids=stream_ids)
+    assert admin_client.get("/admin/events/pendingevents/").status_code == 200
+    assert admin_client.get(f"/admin/events/pendingevents/{malformed.pk}/change/").status_code == 200
+    DBTaskResult.objects.all().delete()
+    assert release_held_events(actor=SYSTEM) == 2
+    assert DBTaskResult.objects.count() == 1  # the other row's stream gets its cue
+    PendingEvents.objects.filter(pk=other.pk).delete()
+    PendingEvents.objects.filter(pk=malformed.pk).update(time=malformed.time.replace(year=2000))
+    assert sweep_deliveries() == []  # waiting, not held yet: the sweep passes it by rather than failing
+    assert fan_out() == 0
+    assert PendingEvents.objects.get().held_at is not None
+
+
+def test_release_passes_by_an_id_no_row_can_have(stream, capsys):
+    held = _broken()
+    fan_out()
+    assert release_held_events(ids=[10**30, -1, 0], actor=SYSTEM) == 0
+    call_command("release_held_events", str(10**30), str(held.pk))
+    assert "released 1 held row(s)" in capsys.readouterr().out

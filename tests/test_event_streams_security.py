@@ -186,6 +186,31 @@ def test_the_worker_forgets_a_streams_decrypted_secrets_once_it_has_not_sent_to_
     assert set(delivery._PREPARED) == {kept.id}
 
 
+def test_the_worker_forgets_the_last_streams_secrets_though_it_sends_nothing_more(monkeypatch):
+    """The only stream deleted, no task makes a ``Sender`` again: the worker's housekeeping (every couple of
+    seconds) forgets its decrypted secrets all the same, ten minutes on."""
+    from events import delivery
+    from events.delivery import Sender
+    from jobs.taskworker import housekeeping
+
+    clock = [1_000_000.0]
+    monkeypatch.setattr(delivery.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(delivery, "_PREPARED", {})
+    monkeypatch.setattr(delivery, "_PREPARED_LOOKED_AT", [0.0])
+    stream = create_event_stream(
+        name="only",
+        subscriptions=["user.created"],
+        webhook_endpoint="https://93.184.215.14/events",
+        authorization=WebhookAuthorization(method="bearer", token="only-token"),
+        actor=SYSTEM,
+    )
+    Sender(stream)
+    stream.delete()
+    clock[0] += 11 * 60.0
+    housekeeping(recover=False)
+    assert delivery._PREPARED == {}
+
+
 def test_a_rotated_secret_key_still_decrypts_through_the_fallbacks(settings):
     token = encrypt_secret("s3cret")
     old = settings.SECRET_KEY
