@@ -25,6 +25,7 @@ from clients.models import Client
 from clients.scopes import SCOPE_DESCRIPTIONS
 from clients.services import create_client, rotate_client_secret, set_client_active, update_client
 from core.actors import admin_actor
+from core.admin_lookups import HiddenFieldLookups
 
 
 class ClientForm(forms.ModelForm):
@@ -42,7 +43,8 @@ class ClientForm(forms.ModelForm):
 
 
 @admin.register(Client)
-class ClientAdmin(admin.ModelAdmin):
+class ClientAdmin(HiddenFieldLookups, admin.ModelAdmin):
+    hidden_lookups = ("secret_hash",)
     form = ClientForm
     # What fits a 1280-pixel screen beside the filter; the scopes themselves are on the change page.
     list_display = ("name", "client_id", "is_active", "scope_count", "created_at")

@@ -8,11 +8,13 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from core.admin_lookups import HiddenFieldLookups
 from jobs.models import Job
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(HiddenFieldLookups, admin.ModelAdmin):
+    hidden_lookups = ("users_file",)  # plain passwords until the job ends
     # What fits a 1280-pixel screen beside the filters (one job type so far, attempts and the rest on the job's page).
     list_display = ("job", "status", "connection_name", "created_at", "finished_at")
     list_display_links = ("job",)
