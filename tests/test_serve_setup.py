@@ -1,11 +1,19 @@
 """``manage.py serve_setup``: every step ``scripts/serve.sh`` takes before it serves, in one process, each with its
-own command's effect and errors; collectstatic skipped only when nothing it reads or writes changed."""
+own command's effect and errors; collectstatic skipped only when nothing it reads or writes changed. Through
+``scripts/serve_checks.py setup`` (a fresh data directory, a bad setting) and through ``serve.sh`` itself (the
+tenant's summary, a bad TENANT_FILE). The banner of a whole start is checked by ``tests/test_readme_walkthrough.py``.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
 import time
 from io import StringIO
 from pathlib import Path
@@ -16,6 +24,7 @@ from django.contrib.staticfiles.management.commands import collectstatic
 from django.core import checks
 from django.core.management import CommandError, call_command
 from django.core.management.base import SystemCheckError
+from django.db.migrations.loader import MigrationLoader
 
 from clients.scopes import KNOWN_SCOPES
 from clients.tokens import verify_token
@@ -246,3 +255,144 @@ def test_anything_collectstatic_reads_or_writes_changing_runs_it_again(static, c
         assert (root / "site.css.gz").exists()
     _setup()
     assert len(collect_runs) == 2  # and recorded again
+
+
+# --- through serve_checks.py and serve.sh -------------------------------------------------------------------------
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    keep = {"PATH", "HOME", "LANG", "TMPDIR"}
+    return {**{k: v for k, v in os.environ.items() if k in keep}, **extra}
+
+
+def _run_setup(data_dir: Path, **env: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """``serve_checks.py setup`` as serve.sh runs it, the values read from fd 3."""
+    read, write = os.pipe()
+    try:
+        result = subprocess.run(
+            [sys.executable, str(CHECKS), "setup", "--client-id", "serve.sh", "--values-fd", str(write)],
+            cwd=ROOT,
+            env=_clean_env(DATA_DIR=str(data_dir), SECRET_KEY="test-secret-key-not-for-production", **env),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            pass_fds=(write,),
+        )
+    finally:
+        os.close(write)
+    with os.fdopen(read) as values:
+        return result, values.read().splitlines()
+
+
+def test_a_fresh_data_directory_is_migrated_collected_and_ready_and_a_restart_changes_nothing(tmp_path):
+    result, values = _run_setup(tmp_path)
+    assert (result.returncode, result.stdout) == (0, "")
+    # The one log line of a first start, as create_connection logs it.
+    assert [line.partition("[INFO] ")[2] for line in result.stderr.splitlines()] == [
+        f"connections.services: connection created id={values[2].split()[0]} name={NAME} "
+        "by system:manage.py create_connection"
+    ], result.stderr
+    assert len(values) == 4 and values[0] == "http://localhost:8000" and values[1] == "24h", values
+    with sqlite3.connect(tmp_path / "db.sqlite3") as db:
+        applied = set(db.execute("SELECT app, name FROM django_migrations"))
+        (connection_id,) = db.execute("SELECT id FROM connections_connection WHERE name = ?", (NAME,)).fetchone()
+    assert applied >= set(MigrationLoader(None, ignore_no_migrations=True).disk_migrations)
+    assert values[2] == f'{connection_id} strategy auth0, password policy "good"'
+    assert (tmp_path / "static" / "admin" / "css" / "base.css.gz").exists()
+    assert (tmp_path / "static.collected").exists()
+
+    again, values_again = _run_setup(tmp_path)
+    assert (again.returncode, again.stdout, again.stderr) == (0, "", "")
+    assert values_again[:3] == values[:3]
+
+
+def test_a_bad_database_url_is_the_same_one_line_before_any_step(tmp_path):
+    result, values = _run_setup(tmp_path, DATABASE_URL="postgres://ops:s3cret-pw@127.0.0.1:1/userdir")
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        "serve.sh: DATABASE_URL=postgres://ops:***@127.0.0.1:1/userdir: cannot connect: "
+    ), result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    assert (result.stdout, values) == ("", [])
+    assert not (tmp_path / "static").exists()
+
+
+def _venv_is_current() -> bool:
+    return (
+        subprocess.run(["bash", "-c", 'source scripts/lib.sh && venv_is_current ""'], cwd=ROOT, env=_clean_env())
+    ).returncode == 0
+
+
+@pytest.fixture
+def serve_sh() -> Path:
+    """serve.sh of this checkout, which must not install into the shared virtualenv (see test_readme_walkthrough)."""
+    if not _venv_is_current():
+        pytest.skip(f"{sys.prefix} has no current install stamp: run ./scripts/test.sh, which installs and stamps it")
+    return ROOT / "scripts" / "serve.sh"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_serve_sh_with_a_bad_tenant_file_is_load_tenants_one_line_and_exit_status(serve_sh, tmp_path):
+    (tmp_path / "tenant.yaml").write_text("databases: [{name: x, strategy: nonsense}]\n")
+    result = subprocess.run(
+        ["bash", str(serve_sh)],
+        env=_clean_env(
+            BIND=f"127.0.0.1:{_free_port()}", DATA_DIR=str(tmp_path / "data"), TENANT_FILE=str(tmp_path / "tenant.yaml")
+        ),
+        capture_output=True,
+        text=True,
+        timeout=120,  # were the tenant's error missed, serve.sh would serve until then
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""  # no banner
+    assert result.stderr.splitlines() == [
+        f"CommandError: {tmp_path / 'tenant.yaml'}: databases[0].strategy: nonsense is not a strategy of Auth0. "
+        "Nothing was changed."
+    ], result.stderr
+
+
+@pytest.mark.live
+def test_serve_sh_shows_the_tenants_summary_then_a_banner_with_the_connection_as_it_left_it(serve_sh, tmp_path):
+    (tmp_path / "tenant.yaml").write_text(TENANT)
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            ["bash", str(serve_sh)],
+            env=_clean_env(
+                BIND=f"127.0.0.1:{port}",
+                DATA_DIR=str(tmp_path / "data"),
+                TENANT_FILE=str(tmp_path / "tenant.yaml"),
+                WEB_CONCURRENCY="1",
+            ),
+            stdout=sink,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 300  # a safety net, not a measure
+        while "export PUBLIC_BASE_URL=" not in (text := log.read_text()):
+            assert process.poll() is None, text
+            assert time.monotonic() < deadline, text
+            time.sleep(0.2)
+    finally:
+        process.send_signal(signal.SIGTERM)  # serve.sh passes it on to gunicorn and the worker
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)  # the session this test started
+            process.wait()
+    lines = text.splitlines()
+    assert lines[0] == "connections: 2 created, 0 updated, 0 unchanged", text
+    assert f"userdir is running on http://localhost:{port} (listening on 127.0.0.1:{port}); Ctrl-C stops it." in lines
+    connection = next(line for line in lines if line.startswith(f"Connection {NAME}: "))
+    assert connection.endswith('(strategy auth0, password policy "fair")'), connection
+    exports = dict(line.removeprefix("export ").split("=", 1) for line in lines if line.startswith("export "))
+    assert connection == f'Connection {NAME}: {exports["CONNECTION_ID"]} (strategy auth0, password policy "fair")'
+    assert exports["PUBLIC_BASE_URL"] == f"http://localhost:{port}"
+    assert exports["TOKEN"].count(".") == 2

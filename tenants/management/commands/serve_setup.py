@@ -14,7 +14,8 @@ same command as before through ``call_command``, so its errors and exit status a
 
 Then four lines for the banner, on stdout or on ``--values-fd``: the public base URL, the token's lifetime
 (``24h``, or seconds), the connection (``con_... strategy auth0, password policy "good"``: as it is, after a
-``TENANT_FILE``) and the token.
+``TENANT_FILE``) and the token. ``scripts/serve_checks.py setup`` runs this command in the process that checked the
+database, so a bad setting stays one line.
 """
 
 from __future__ import annotations
