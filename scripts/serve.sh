@@ -7,8 +7,11 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 BIND="${BIND:-127.0.0.1:8000}"
+# Chosen once: ensure_venv's pick_python takes $PYTHON as it is (each search tries interpreters, half a second
+# through pyenv's shims).
+PYTHON="$(pick_python)"
 # Before anything slow: a taken port is one line, not an install, a banner and a gunicorn traceback.
-"$(pick_python)" scripts/serve_checks.py port "$BIND"
+"$PYTHON" scripts/serve_checks.py port "$BIND"
 
 ensure_venv ""
 
