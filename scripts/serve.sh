@@ -7,8 +7,11 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 BIND="${BIND:-127.0.0.1:8000}"
+# Chosen once: ensure_venv's pick_python takes $PYTHON as it is (each search tries interpreters, half a second
+# through pyenv's shims).
+PYTHON="$(pick_python)"
 # Before anything slow: a taken port is one line, not an install, a banner and a gunicorn traceback.
-"$(pick_python)" scripts/serve_checks.py port "$BIND"
+"$PYTHON" scripts/serve_checks.py port "$BIND"
 
 ensure_venv ""
 
@@ -26,27 +29,19 @@ if [ -z "${PUBLIC_BASE_URL:-}" ]; then
   PUBLIC_BASE_URL="$(.venv/bin/python scripts/serve_checks.py public-url "$BIND")"
 fi
 if [ -n "$PUBLIC_BASE_URL" ]; then export PUBLIC_BASE_URL; else unset PUBLIC_BASE_URL; fi
-# A bad DATABASE_URL (or any setting) is one line naming it, before migrations would print a traceback.
-.venv/bin/python scripts/serve_checks.py database
-
-.venv/bin/python manage.py compile_translations >/dev/null
-.venv/bin/python manage.py migrate --noinput >/dev/null
-.venv/bin/python manage.py collectstatic --noinput >/dev/null
-# A declarative tenant (connections, clients with fixed ids, users) when TENANT_FILE names one; its summary is shown.
-.venv/bin/python manage.py load_tenant --from-env
-# The connection as it is (a TENANT_FILE may have set its password policy): "con_... strategy auth0, password ...".
-CONNECTION="$(.venv/bin/python manage.py create_connection Username-Password-Authentication --strategy auth0 \
-  --if-missing | .venv/bin/python scripts/serve_checks.py connection)"
+# A bad DATABASE_URL (or any setting) is one line naming it, before migrations would print a traceback. Then, in
+# the same Python process (one Django start-up, not eight: tenants/management/commands/serve_setup.py), every step
+# before serving: compile the translations, migrate, collect the static files (skipped when nothing changed), apply
+# TENANT_FILE (a declarative tenant: connections, clients with fixed ids, users; its summary is shown), make the
+# Username-Password-Authentication connection if missing, and issue a token with every management scope
+# (clients/scopes.py), so each example of the README runs with the one token printed. Its four lines for the
+# banner come back on fd 3, its summary goes to the terminal: the effective public URL (PUBLIC_BASE_URL as
+# settings read it), the token's lifetime, the connection as it is (a TENANT_FILE may have set its password
+# policy: "con_... strategy auth0, password ...") and the token.
+{ SETUP="$(.venv/bin/python scripts/serve_checks.py setup --connection Username-Password-Authentication \
+  --client-id serve.sh --values-fd 3 3>&1 1>&4)"; } 4>&1
+{ read -r PUBLIC_URL; read -r LIFETIME; read -r CONNECTION; read -r TOKEN; } <<<"$SETUP"
 CONNECTION_ID="${CONNECTION%% *}"
-# The effective public URL (PUBLIC_BASE_URL as settings read it) and every management scope there is
-# (clients/scopes.py), so each example of the README runs with the one token printed.
-read -r PUBLIC_URL LIFETIME SCOPES < <(DJANGO_SETTINGS_MODULE=config.settings .venv/bin/python -c '
-import django; django.setup()
-from django.conf import settings
-from clients.scopes import KNOWN_SCOPES
-seconds = settings.ACCESS_TOKEN_LIFETIME_SECONDS
-print(settings.PUBLIC_BASE_URL, f"{seconds // 3600}h" if seconds % 3600 == 0 else f"{seconds}s", " ".join(KNOWN_SCOPES))')
-TOKEN="$(.venv/bin/python manage.py issue_token --scopes "$SCOPES" --client-id serve.sh)"
 
 # The worker (every queued task: event deliveries, e-mails, bulk imports), started beside gunicorn and stopped with
 # it: the one place that names it.

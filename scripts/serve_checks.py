@@ -8,12 +8,16 @@
                                                       follow the port
     python scripts/serve_checks.py database         the settings load and DATABASE_URL answers (the virtualenv's
                                                       Python, from the project directory)
+    python scripts/serve_checks.py setup [OPTIONS]  that check, then ``manage.py serve_setup [OPTIONS]`` in the same
+                                                      process (migrations, static files, TENANT_FILE, the connection,
+                                                      the banner's token): one Django start-up for all of them
     python scripts/serve_checks.py listening BIND   exit 0 once something accepts connections there (serve.sh
                                                       prints its banner only then)
     python scripts/serve_checks.py connection       reads ``manage.py create_connection``'s JSON on stdin, prints
                                                       ``ID strategy auth0, password policy "fair"``: the banner
                                                       describes the connection as it is (TENANT_FILE may have
-                                                      changed it), not as it is by default
+                                                      changed it), not as it is by default (``serve_setup`` prints
+                                                      it so for serve.sh)
 
 BIND is gunicorn's ``--bind``: ``HOST:PORT``, ``[IPV6]:PORT``, ``HOST`` (port 8000), ``unix:PATH`` or ``fd://N``.
 """
@@ -21,7 +25,6 @@ BIND is gunicorn's ``--bind``: ``HOST:PORT``, ``[IPV6]:PORT``, ``HOST`` (port 80
 from __future__ import annotations
 
 import errno
-import json
 import os
 import socket
 import sys
@@ -128,10 +131,15 @@ def redacted(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[2]}"))
 
 
-def check_database() -> str | None:
-    """``None`` when the settings load and the database answers, else the one line naming what is wrong."""
+def use_project() -> None:
+    """Make the project importable, with manage.py's settings unless DJANGO_SETTINGS_MODULE says otherwise."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+
+def check_database() -> str | None:
+    """``None`` when the settings load and the database answers, else the one line naming what is wrong."""
+    use_project()
     import django
     from django.core.exceptions import ImproperlyConfigured
 
@@ -158,18 +166,29 @@ def check_database() -> str | None:
     return None
 
 
-def connection_line(document: str) -> str:
-    """``"<id> strategy <strategy>[, password policy "<policy>"]"`` of a connection as the management API shows it."""
-    connection = json.loads(document)
-    line = f"{connection['id']} strategy {connection['strategy']}"
-    policy = (connection.get("options") or {}).get("passwordPolicy")
-    return f'{line}, password policy "{policy}"' if policy else line
+def setup(options: list[str]) -> int:
+    """``check_database``, then ``manage.py serve_setup OPTIONS`` in this process, as manage.py would run it (its
+    errors on stderr, its exit status)."""
+    problem = check_database()
+    if problem:
+        print(f"serve.sh: {problem}", file=sys.stderr)
+        return 1
+    from django.core.management import ManagementUtility
+
+    argv = ["manage.py", "serve_setup", *options]
+    ManagementUtility(argv).fetch_command("serve_setup").run_from_argv(argv)
+    return 0
 
 
 def main(argv: list[str]) -> int:
     if argv == ["connection"]:
+        use_project()
+        from tenants.management.commands.serve_setup import connection_line
+
         print(connection_line(sys.stdin.read()))
         return 0
+    if argv[:1] == ["setup"]:
+        return setup(argv[1:])
     if len(argv) == 2 and argv[0] == "public-url":
         try:
             print(public_url(argv[1]))
