@@ -30,14 +30,14 @@ import dataclasses
 import logging
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import FrameType
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
 from django.core.signals import setting_changed
-from django.db import DatabaseError, close_old_connections, connection, connections, router
+from django.db import DatabaseError, Error, close_old_connections, connection, connections, router
 from django.db.models import Q
 from django.db.utils import OperationalError
 from django.dispatch import receiver
@@ -209,6 +209,8 @@ class TaskWorker(DatabaseWorker):
         self.linger = float(settings.TASKS_LINGER_SECONDS) if linger is None else linger
         self._drained = False  # the last claim took every ready task (fewer than ``CLAIM_BATCH``, none released)
         self._left_ready = False  # the last claim released tasks after a long one (``claim_ready``)
+        # Tasks whose connection was lost, to be made ready again at the time given (``_run_again_later``).
+        self._lost: list[tuple[DBTaskResult, datetime]] = []
 
     def shutdown(self, signum: int, frame: FrameType | None) -> None:
         """First signal: stop taking tasks, ask a running import to hand its job back between batches, and let
@@ -362,6 +364,7 @@ class TaskWorker(DatabaseWorker):
         if connection.vendor not in ("sqlite", "postgresql"):
             super().run_task(db_task_result)
             return
+        started_on = connection.connection  # lost while the task runs, psycopg marks it broken (``_connection_lost``)
         try:
             self.running_task = True
             task_result = started_result(db_task_result)
@@ -378,7 +381,7 @@ class TaskWorker(DatabaseWorker):
             # A connection lost under the task (the server restarted, its backend was terminated) is replaced first,
             # else the failure's save would fail on it too and end the worker with the task left running. The task
             # did not fail: it is run again, as a dead worker's task is (tasks are written to be run again safely).
-            if self._connection_lost(connection, exc) and self._run_again_later(connection, db_task_result):
+            if self._connection_lost(connection, started_on, exc) and self._run_again_later(connection, db_task_result):
                 return
             # django-tasks-db's failure path: its save, retried; its signal when the task can still be named.
             db_task_result.set_failed(exc)
@@ -394,48 +397,79 @@ class TaskWorker(DatabaseWorker):
             self._run_tasks += 1
 
     @staticmethod
-    def _connection_lost(connection: Any, exc: BaseException) -> bool:
-        """Whether ``exc``, a task's failure, came with the loss of its database connection; the connection is
-        replaced if it is unusable (Django's check: on PostgreSQL a ``SELECT 1``). Outside a transaction only (in
-        a test's, the connection is kept)."""
-        if not connection.errors_occurred or connection.in_atomic_block:
+    def _connection_lost(connection: Any, started_on: Any, exc: BaseException) -> bool:
+        """Whether ``exc``, a task's failure, came with the loss of its database connection: a database error
+        (Django's, or the driver's own from a statement run on its cursor: ``events.rows``), and the connection the
+        task started on (``started_on``) was interrupted (psycopg's ``broken``), or the one it has now is broken or
+        unusable (Django's check: on PostgreSQL a ``SELECT 1``), which is then replaced. Outside a transaction only
+        (in a test's, the connection is kept).
+
+        The first catches a loss Django has covered up already: a ``transaction.atomic`` block left with an error
+        rolls back, and on a lost connection that rollback either does nothing (psycopg saw the server's goodbye
+        and counts the connection idle), which clears ``errors_occurred``, or fails, and Django drops the
+        connection; either way the block's end connects again, and the connection the worker sees is a new one that
+        works (a delivery's statements run in such blocks). SQLite's connections are never broken (no server)."""
+        if connection.in_atomic_block:
             return False
-        lost = isinstance(exc, DatabaseError) and connection.connection is not None and not connection.is_usable()
-        connection.close_if_unusable_or_obsolete()
-        return lost
+        lost = bool(getattr(started_on, "broken", False))
+        current = connection.connection
+        if current is not None and (
+            getattr(current, "broken", False) or (connection.errors_occurred and not connection.is_usable())
+        ):
+            connection.close()
+            lost = True
+        return lost and isinstance(exc, (Error, connection.Database.Error))
 
     def _run_again_later(self, connection: Any, row: DBTaskResult) -> bool:
         """Make ``row``, whose connection was lost while it ran, ready again after a pause that doubles with each
         claim (1, 2, 4, ... seconds, at most ``_LOST_CONNECTION_MAX_DELAY``), unless it has been claimed
         ``LOST_CONNECTION_CLAIMS`` times (``worker_ids`` counts the claims): then it fails as other tasks do. A
         mail whose success was not stored may be sent twice, as after a worker's death: at least once, not once.
-        Returns whether it was made ready; ``False`` also when the database is still away."""
+        Returns whether it runs again; when the database is still away it is made ready by a later try
+        (``_make_lost_ready``)."""
         claims = len(row.worker_ids)
         if claims >= LOST_CONNECTION_CLAIMS:
             return False
         run_after = timezone.now() + timedelta(seconds=min(2.0 ** (claims - 1), _LOST_CONNECTION_MAX_DELAY))
-        table = connection.ops.quote_name(DBTaskResult._meta.db_table)
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"UPDATE {table} SET status = %s, started_at = NULL, run_after = %s"  # noqa: S608 (our names)
-                    " WHERE id = %s AND status = %s AND started_at = %s",
-                    [
-                        TaskResultStatus.READY,
-                        connection.ops.adapt_datetimefield_value(run_after),
-                        DBTaskResult._meta.pk.get_db_prep_value(row.pk, connection),
-                        TaskResultStatus.RUNNING,
-                        connection.ops.adapt_datetimefield_value(row.started_at),
-                    ],
-                )
-        except DatabaseError:
-            logger.warning("worker %s: task %s lost its connection; the database is still away", self.worker_id, row.pk)
-            return False
-        logger.warning(
-            "worker %s: task %s lost its database connection (claim %s of %s): ready again at %s",
-            self.worker_id, row.pk, claims, LOST_CONNECTION_CLAIMS, run_after.isoformat(),
-        )  # fmt: skip
+        self._lost.append((row, run_after))
+        self._make_lost_ready(connection)
         return True
+
+    def _make_lost_ready(self, connection: Any) -> None:
+        """Make the tasks ``_run_again_later`` kept ready again, in turn. When the
+        database is still away (the statement fails too), the rest are kept for the next try, before the worker's
+        next claim (``run``): a failure's save would fail as well and end the worker with the task left
+        ``RUNNING``, which ``recover_orphaned_tasks`` leaves alone under a live worker. A task no longer ``RUNNING``
+        under its claim (its success was stored before the loss was seen) is left as it is."""
+        table = connection.ops.quote_name(DBTaskResult._meta.db_table)
+        while self._lost:
+            row, run_after = self._lost[0]
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        f"UPDATE {table} SET status = %s, started_at = NULL, run_after = %s"  # noqa: S608 (our names)
+                        " WHERE id = %s AND status = %s AND started_at = %s",
+                        [
+                            TaskResultStatus.READY,
+                            connection.ops.adapt_datetimefield_value(run_after),
+                            DBTaskResult._meta.pk.get_db_prep_value(row.pk, connection),
+                            TaskResultStatus.RUNNING,
+                            connection.ops.adapt_datetimefield_value(row.started_at),
+                        ],
+                    )
+                    made_ready = cursor.rowcount == 1
+            except DatabaseError:
+                logger.warning(
+                    "worker %s: task %s lost its database connection, which is still away: made ready later",
+                    self.worker_id, row.pk,
+                )  # fmt: skip
+                return
+            self._lost.pop(0)
+            if made_ready:
+                logger.warning(
+                    "worker %s: task %s lost its database connection (claim %s of %s): ready again at %s",
+                    self.worker_id, row.pk, len(row.worker_ids), LOST_CONNECTION_CLAIMS, run_after.isoformat(),
+                )  # fmt: skip
 
     @staticmethod
     def _succeeded(started: Any, db_task_result: DBTaskResult) -> Any:
@@ -502,6 +536,8 @@ class TaskWorker(DatabaseWorker):
                     if recover:
                         next_recovery = time.monotonic() + recovery_seconds()
                 try:
+                    if self._lost:  # made ready before anything else once the database is back
+                        self._make_lost_ready(connections[router.db_for_write(DBTaskResult)])
                     task_result = self.claim_next()
                 except DatabaseError:  # the database is away: keep the worker, try again after a pause
                     logger.warning("worker %s: the task queue is unreachable", self.worker_id, exc_info=True)
@@ -515,6 +551,10 @@ class TaskWorker(DatabaseWorker):
                     return
                 self.wake.wait(self.interval)
         finally:
+            if connection.errors_occurred and not connection.in_atomic_block:
+                close_old_connections()  # one lost just before the stop is replaced for what follows
+            if self._lost:  # else ready again once this worker is seen gone (recover_orphaned_tasks)
+                self._make_lost_ready(connections[router.db_for_write(DBTaskResult)])
             unstarted, self._claimed = self._claimed, []
             try:
                 self.release(unstarted)  # stopped by a signal between two claimed tasks
