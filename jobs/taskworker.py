@@ -261,9 +261,10 @@ class TaskWorker(DatabaseWorker):
         an event delivery each), and one claim of all of them costs the database about what one claim did (a claim
         was the costliest statement of a create on PostgreSQL). A task known to be long (``LONG_TASKS``: an import)
         runs alone: it and the tasks after it are released again at once (``release``), so nothing waits behind
-        it. A claimed task not yet started when the worker stops is released too; one a killed worker held is made
-        ready again by ``recover_orphaned_tasks``, as a running one is. A task enqueued meanwhile, whatever its
-        priority, waits for the claimed ones (``CLAIM_BATCH`` short tasks at most)."""
+        it (unless the connection is lost before the release: they are this worker's then, and run after it). A
+        claimed task not yet started when the worker stops is released too; one a killed worker held is made ready
+        again by ``recover_orphaned_tasks``, as a running one is. A task enqueued meanwhile, whatever its priority,
+        waits for the claimed ones (``CLAIM_BATCH`` short tasks at most)."""
         connection = connections[router.db_for_write(DBTaskResult)]
         if connection.vendor not in ("sqlite", "postgresql"):
             task = self._claim_next_portably()
@@ -310,7 +311,15 @@ class TaskWorker(DatabaseWorker):
         for index, row in enumerate(claimed):
             if row.task_path in LONG_TASKS:
                 keep = max(index, 1)  # a long task first runs alone; one later waits for a claim of its own
-                self.release(claimed[keep:])
+                try:
+                    self.release(claimed[keep:])
+                except DatabaseError:
+                    # The connection was lost since the claim: the tasks are this worker's, RUNNING, and
+                    # recover_orphaned_tasks leaves them so while it lives. They run here, after the long one.
+                    logger.warning("worker %s: releasing claimed tasks failed: run here", self.worker_id, exc_info=True)
+                    if not connection.in_atomic_block:
+                        connection.close()
+                    return claimed
                 self._left_ready = keep < len(claimed)  # ready again: no linger before the next claim
                 return claimed[:keep]
         return claimed
