@@ -37,7 +37,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
 from django.core.signals import setting_changed
-from django.db import DatabaseError, Error, close_old_connections, connection, connections, router
+from django.db import DatabaseError, DataError, Error, close_old_connections, connection, connections, router
 from django.db.models import Q
 from django.db.utils import OperationalError
 from django.dispatch import receiver
@@ -393,7 +393,15 @@ class TaskWorker(DatabaseWorker):
             if self._connection_lost(connection, started_on, exc) and self._run_again_later(connection, db_task_result):
                 return
             # django-tasks-db's failure path: its save, retried; its signal when the task can still be named.
-            db_task_result.set_failed(exc)
+            try:
+                db_task_result.set_failed(exc)
+            except DataError:
+                # A traceback PostgreSQL's text refuses (a NUL byte in a message): the save's error ended the worker
+                # with the task left RUNNING, and every worker that took it up again after. Stored escaped.
+                db_task_result.traceback = db_task_result.traceback.replace("\x00", "\\x00")
+                db_task_result.save(
+                    update_fields=["status", "return_value", "finished_at", "exception_class_path", "traceback"]
+                )
             try:
                 failed_sender = type(db_task_result.task.get_backend())
                 failed_result = db_task_result.task_result

@@ -14,6 +14,7 @@ from django.test import override_settings
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from core.tasks import task
 from jobs.models import WorkerHeartbeat
 from jobs.taskworker import recover_orphaned_tasks
 from tests.helpers import STRONG_PASSWORD, USERS
@@ -445,3 +446,21 @@ def test_the_worker_checks_its_connections_before_a_claim_at_most_every_second(m
         "d",
         "claim 0",
     ]
+
+
+@task()
+def fail_with_a_nul_byte() -> None:
+    raise ValueError("a message with a \x00 byte, as a remote server's answer may have")
+
+
+@pytest.mark.django_db(transaction=True)  # the failure is saved outside a test's transaction, as in production
+def test_a_task_whose_traceback_has_a_nul_byte_is_recorded_failed_and_the_worker_goes_on():
+    """PostgreSQL's text refuses a NUL byte: the failure's save raised, ending the worker with the task left
+    RUNNING (and every worker that took it up again after its recovery)."""
+    from jobs.taskworker import TaskWorker
+
+    fail_with_a_nul_byte.enqueue()
+    TaskWorker(worker_id="w-nul", interval=0, batch=True).run()  # ends normally
+    row = DBTaskResult.objects.get()
+    assert (row.status, row.exception_class_path) == ("FAILED", "builtins.ValueError")
+    assert "a message with a " in row.traceback
