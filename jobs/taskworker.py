@@ -172,6 +172,12 @@ def recovery_seconds() -> float:
     return max(float(settings.JOBS_POLL_INTERVAL_SECONDS), float(settings.JOBS_STALE_AFTER_SECONDS) / 8)
 
 
+def _storable(text: str) -> str:
+    """``text`` as every database's text column takes it: lone surrogates (a message decoded with
+    ``surrogateescape``: not UTF-8) and NUL bytes (PostgreSQL's text cannot hold them) escaped."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
 class _HeartbeatThread(threading.Thread):
     def __init__(self, worker_id: str, interval: float) -> None:
         super().__init__(name=f"heartbeat-{worker_id}", daemon=True)
@@ -209,8 +215,9 @@ class TaskWorker(DatabaseWorker):
         self.linger = float(settings.TASKS_LINGER_SECONDS) if linger is None else linger
         self._drained = False  # the last claim took every ready task (fewer than ``CLAIM_BATCH``, none released)
         self._left_ready = False  # the last claim released tasks after a long one (``claim_ready``)
-        # Tasks whose connection was lost, to be made ready again at the time given (``_run_again_later``).
-        self._lost: list[tuple[DBTaskResult, datetime]] = []
+        # Tasks whose connection was lost, to be made ready again at the time given (``_run_again_later``), or
+        # (``None``) whose failure is to be saved (``run_task``): ``_settle_lost``.
+        self._lost: list[tuple[DBTaskResult, datetime | None]] = []
 
     def shutdown(self, signum: int, frame: FrameType | None) -> None:
         """First signal: stop taking tasks, ask a running import to hand its job back between batches, and let
@@ -395,13 +402,18 @@ class TaskWorker(DatabaseWorker):
             # django-tasks-db's failure path: its save, retried; its signal when the task can still be named.
             try:
                 db_task_result.set_failed(exc)
-            except DataError:
-                # A traceback PostgreSQL's text refuses (a NUL byte in a message): the save's error ended the worker
-                # with the task left RUNNING, and every worker that took it up again after. Stored escaped.
-                db_task_result.traceback = db_task_result.traceback.replace("\x00", "\\x00")
-                db_task_result.save(
-                    update_fields=["status", "return_value", "finished_at", "exception_class_path", "traceback"]
-                )
+            except (DatabaseError, UnicodeError) as error:
+                # Not saved: a traceback the database refuses (a NUL byte, which PostgreSQL's text cannot hold, or a
+                # lone surrogate, which is not UTF-8), saved escaped; or the connection lost meanwhile, saved once
+                # the database answers. Raised, the error ended the worker with the task left RUNNING (and, for a
+                # refused traceback, every worker that took the task up again after).
+                refused = isinstance(error, (DataError, UnicodeError))
+                if not refused and not self._connection_lost(connection, connection.connection, error):
+                    raise
+                db_task_result.traceback = _storable(db_task_result.traceback)
+                db_task_result.exception_class_path = _storable(db_task_result.exception_class_path)
+                self._lost.append((db_task_result, None))
+                self._settle_lost(connection)
             try:
                 failed_sender = type(db_task_result.task.get_backend())
                 failed_result = db_task_result.task_result
@@ -443,46 +455,53 @@ class TaskWorker(DatabaseWorker):
         ``LOST_CONNECTION_CLAIMS`` times (``worker_ids`` counts the claims): then it fails as other tasks do. A
         mail whose success was not stored may be sent twice, as after a worker's death: at least once, not once.
         Returns whether it runs again; when the database is still away it is made ready by a later try
-        (``_make_lost_ready``)."""
+        (``_settle_lost``)."""
         claims = len(row.worker_ids)
         if claims >= LOST_CONNECTION_CLAIMS:
             return False
         run_after = timezone.now() + timedelta(seconds=min(2.0 ** (claims - 1), _LOST_CONNECTION_MAX_DELAY))
         self._lost.append((row, run_after))
-        self._make_lost_ready(connection)
+        self._settle_lost(connection)
         return True
 
-    def _make_lost_ready(self, connection: Any) -> None:
-        """Make the tasks ``_run_again_later`` kept ready again, in turn. When the
-        database is still away (the statement fails too), the rest are kept for the next try, before the worker's
-        next claim (``run``): a failure's save would fail as well and end the worker with the task left
-        ``RUNNING``, which ``recover_orphaned_tasks`` leaves alone under a live worker. A task no longer ``RUNNING``
-        under its claim (its success was stored before the loss was seen) is left as it is."""
+    def _settle_lost(self, connection: Any) -> None:
+        """Write, in turn, what a lost connection kept from being written: a task ``_run_again_later`` kept, made
+        ready again (unless no longer ``RUNNING`` under its claim: its success was stored before the loss was
+        seen), or (``None`` for its time) a failure ``set_failed`` could not save. When the database is still away
+        (the statement fails too), the rest are kept for the next try, before the worker's next claim (``run``):
+        the error, raised, ended the worker with the task left ``RUNNING``, which ``recover_orphaned_tasks`` leaves
+        alone under a live worker."""
         table = connection.ops.quote_name(DBTaskResult._meta.db_table)
         while self._lost:
             row, run_after = self._lost[0]
+            made_ready = False
             try:
-                with connection.cursor() as cursor:
-                    cursor.execute(
-                        f"UPDATE {table} SET status = %s, started_at = NULL, run_after = %s"  # noqa: S608 (our names)
-                        " WHERE id = %s AND status = %s AND started_at = %s",
-                        [
-                            TaskResultStatus.READY,
-                            connection.ops.adapt_datetimefield_value(run_after),
-                            DBTaskResult._meta.pk.get_db_prep_value(row.pk, connection),
-                            TaskResultStatus.RUNNING,
-                            connection.ops.adapt_datetimefield_value(row.started_at),
-                        ],
+                if run_after is None:
+                    row.save(
+                        update_fields=["status", "return_value", "finished_at", "exception_class_path", "traceback"]
                     )
-                    made_ready = cursor.rowcount == 1
+                else:
+                    with connection.cursor() as cursor:
+                        cursor.execute(
+                            f"UPDATE {table} SET status = %s, started_at = NULL, run_after = %s"  # noqa: S608
+                            " WHERE id = %s AND status = %s AND started_at = %s",
+                            [
+                                TaskResultStatus.READY,
+                                connection.ops.adapt_datetimefield_value(run_after),
+                                DBTaskResult._meta.pk.get_db_prep_value(row.pk, connection),
+                                TaskResultStatus.RUNNING,
+                                connection.ops.adapt_datetimefield_value(row.started_at),
+                            ],
+                        )
+                        made_ready = cursor.rowcount == 1
             except DatabaseError:
                 logger.warning(
-                    "worker %s: task %s lost its database connection, which is still away: made ready later",
+                    "worker %s: task %s lost its database connection, which is still away: settled later",
                     self.worker_id, row.pk,
                 )  # fmt: skip
                 return
             self._lost.pop(0)
-            if made_ready:
+            if made_ready and run_after is not None:
                 logger.warning(
                     "worker %s: task %s lost its database connection (claim %s of %s): ready again at %s",
                     self.worker_id, row.pk, len(row.worker_ids), LOST_CONNECTION_CLAIMS, run_after.isoformat(),
@@ -553,8 +572,8 @@ class TaskWorker(DatabaseWorker):
                     if recover:
                         next_recovery = time.monotonic() + recovery_seconds()
                 try:
-                    if self._lost:  # made ready before anything else once the database is back
-                        self._make_lost_ready(connections[router.db_for_write(DBTaskResult)])
+                    if self._lost:  # settled before anything else once the database is back
+                        self._settle_lost(connections[router.db_for_write(DBTaskResult)])
                     task_result = self.claim_next()
                 except DatabaseError:  # the database is away: keep the worker, try again after a pause
                     logger.warning("worker %s: the task queue is unreachable", self.worker_id, exc_info=True)
@@ -571,7 +590,7 @@ class TaskWorker(DatabaseWorker):
             if connection.errors_occurred and not connection.in_atomic_block:
                 close_old_connections()  # one lost just before the stop is replaced for what follows
             if self._lost:  # else ready again once this worker is seen gone (recover_orphaned_tasks)
-                self._make_lost_ready(connections[router.db_for_write(DBTaskResult)])
+                self._settle_lost(connections[router.db_for_write(DBTaskResult)])
             unstarted, self._claimed = self._claimed, []
             try:
                 self.release(unstarted)  # stopped by a signal between two claimed tasks

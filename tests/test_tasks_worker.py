@@ -449,18 +449,28 @@ def test_the_worker_checks_its_connections_before_a_claim_at_most_every_second(m
 
 
 @task()
-def fail_with_a_nul_byte() -> None:
-    raise ValueError("a message with a \x00 byte, as a remote server's answer may have")
+def fail_with(message: str) -> None:
+    """Raise with ``message``'s bytes (hex: the queue's JSON would not take a NUL byte) as a message decoded with
+    ``surrogateescape`` (a byte that is not UTF-8 becomes a lone surrogate)."""
+    raise ValueError(bytes.fromhex(message).decode("utf-8", "surrogateescape"))
 
 
 @pytest.mark.django_db(transaction=True)  # the failure is saved outside a test's transaction, as in production
-def test_a_task_whose_traceback_has_a_nul_byte_is_recorded_failed_and_the_worker_goes_on():
-    """PostgreSQL's text refuses a NUL byte: the failure's save raised, ending the worker with the task left
-    RUNNING (and every worker that took it up again after its recovery)."""
+@pytest.mark.parametrize(
+    ("message", "stored"),
+    [
+        # PostgreSQL's text refuses a NUL byte (SQLite keeps it)
+        (b"a \x00 byte, as a remote server's answer may have", ("a \\x00 byte", "a \x00 byte")),
+        (b"a \xff byte", ("a \\udcff byte",)),  # a lone surrogate: no database takes it (not UTF-8)
+    ],
+)
+def test_a_task_whose_traceback_the_database_refuses_is_recorded_failed_and_the_worker_goes_on(message, stored):
+    """The failure's save raised, ending the worker with the task left RUNNING (and every worker that took it up
+    again after its recovery)."""
     from jobs.taskworker import TaskWorker
 
-    fail_with_a_nul_byte.enqueue()
-    TaskWorker(worker_id="w-nul", interval=0, batch=True).run()  # ends normally
+    fail_with.enqueue(message.hex())
+    TaskWorker(worker_id="w-refused", interval=0, batch=True).run()  # ends normally
     row = DBTaskResult.objects.get()
     assert (row.status, row.exception_class_path) == ("FAILED", "builtins.ValueError")
-    assert "a message with a " in row.traceback
+    assert any(text in row.traceback for text in stored)

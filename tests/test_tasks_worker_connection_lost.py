@@ -137,6 +137,26 @@ def test_a_task_whose_connection_was_lost_under_the_drivers_cursor_runs_again_la
     assert (row.status, row.started_at, row.exception_class_path, row.worker_ids) == ("READY", None, "", ["w-driver"])
 
 
+def _terminate(pid: int) -> None:
+    """Terminate the backend ``pid`` from another thread's connection, and wait for it to be gone."""
+
+    def kill() -> None:
+        try:
+            with connections["default"].cursor() as cursor:
+                cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+                for _ in range(100):
+                    cursor.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid])
+                    if cursor.fetchone() is None:
+                        break
+                    threading.Event().wait(0.01)
+        finally:
+            connections.close_all()
+
+    killer = threading.Thread(target=kill)
+    killer.start()
+    killer.join()
+
+
 _armed = threading.Event()
 
 
@@ -155,26 +175,9 @@ def terminate_the_next_connection() -> Iterator[None]:
     thread's connection, waiting for it to be gone)."""
 
     def terminate(sender: Any, connection: Any, **kwargs: Any) -> None:
-        if threading.current_thread() is not main or not _armed.is_set():
-            return
-        _armed.clear()
-        pid = connection.connection.info.backend_pid
-
-        def kill() -> None:
-            try:
-                with connections["default"].cursor() as cursor:
-                    cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
-                    for _ in range(100):
-                        cursor.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid])
-                        if cursor.fetchone() is None:
-                            break
-                        threading.Event().wait(0.01)
-            finally:
-                connections.close_all()
-
-        killer = threading.Thread(target=kill)
-        killer.start()
-        killer.join()
+        if threading.current_thread() is main and _armed.is_set():
+            _armed.clear()
+            _terminate(connection.connection.info.backend_pid)
 
     main = threading.current_thread()
     connection_created.connect(terminate)
@@ -196,8 +199,32 @@ def test_a_task_whose_connection_is_lost_again_as_it_is_made_ready_is_made_ready
         TaskWorker(worker_id="w-twice", interval=0.05, batch=True).run()  # ends normally
     row = DBTaskResult.objects.get()
     assert (row.status, row.started_at, row.exception_class_path, row.worker_ids) == ("READY", None, "", ["w-twice"])
-    assert "which is still away: made ready later" in caplog.text
+    assert "which is still away: settled later" in caplog.text
     assert "lost its database connection (claim 1 of 5): ready again at" in caplog.text
+
+
+@task()
+def fail_on_its_own() -> None:
+    raise ValueError("the task's own error")
+
+
+@postgresql_only
+def test_a_failure_whose_connection_is_lost_as_it_is_saved_is_saved_on_a_new_one():
+    from jobs.taskworker import TaskWorker
+
+    fail_on_its_own.enqueue()
+    killed: list[int] = []
+
+    def terminate_at_the_failures_save(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if sql.startswith(f'UPDATE "{DBTaskResult._meta.db_table}" SET "status"') and not killed:  # noqa: S608
+            killed.append(connection.connection.info.backend_pid)
+            _terminate(killed[0])
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(terminate_at_the_failures_save):
+        TaskWorker(worker_id="w-fail-lost", interval=0.05, batch=True).run()  # ends normally
+    row = DBTaskResult.objects.get()
+    assert killed and (row.status, row.exception_class_path) == ("FAILED", "builtins.ValueError")
 
 
 @task()
