@@ -463,6 +463,7 @@ def fail_with(message: str) -> None:
         (b"a \x00 byte, as a remote server's answer may have", ("a \\x00 byte", "a \x00 byte")),
         (b"a \xff byte", ("a \\udcff byte",)),  # a lone surrogate: no database takes it (not UTF-8)
     ],
+    ids=["nul-byte", "lone-surrogate"],
 )
 def test_a_task_whose_traceback_the_database_refuses_is_recorded_failed_and_the_worker_goes_on(message, stored):
     """The failure's save raised, ending the worker with the task left RUNNING (and every worker that took it up
