@@ -172,6 +172,26 @@ def recovery_seconds() -> float:
     return max(float(settings.JOBS_POLL_INTERVAL_SECONDS), float(settings.JOBS_STALE_AFTER_SECONDS) / 8)
 
 
+# The SQLSTATEs of a connection the server ended: connection exceptions (class 08), and its shutdowns (57P01: the
+# backend terminated, 57P02: the server crashed, 57P03: it is starting or stopping). A statement timeout (57014) is
+# the task's own.
+_LOST_CONNECTION_STATES = ("08", "57P01", "57P02", "57P03")
+
+
+def _lost_connection_state(exc: BaseException) -> bool:
+    """Whether ``exc`` or one of its causes (Django's error wraps the driver's, which may have come while handling
+    the server's goodbye: psycopg's "cannot exit pipeline mode while busy") bears a ``_LOST_CONNECTION_STATES``."""
+    seen: set[int] = set()
+    error: BaseException | None = exc
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        state = getattr(error, "sqlstate", None)
+        if isinstance(state, str) and state.startswith(_LOST_CONNECTION_STATES):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
 def _storable(text: str) -> str:
     """``text`` as every database's text column takes it: lone surrogates (a message decoded with
     ``surrogateescape``: not UTF-8) and NUL bytes (PostgreSQL's text cannot hold them) escaped."""
@@ -428,26 +448,29 @@ class TaskWorker(DatabaseWorker):
     @staticmethod
     def _connection_lost(connection: Any, started_on: Any, exc: BaseException) -> bool:
         """Whether ``exc``, a task's failure, came with the loss of its database connection: a database error
-        (Django's, or the driver's own from a statement run on its cursor: ``events.rows``), and the connection the
-        task started on (``started_on``) was interrupted (psycopg's ``broken``), or the one it has now is broken or
-        unusable (Django's check: on PostgreSQL a ``SELECT 1``), which is then replaced. Outside a transaction only
-        (in a test's, the connection is kept).
+        (Django's, or the driver's own from a statement run on its cursor: ``events.rows``), and the server's word
+        for the loss is among its causes (``_LOST_CONNECTION_STATES``), or the connection the task started on
+        (``started_on``) was interrupted (psycopg's ``broken``), or the one it has now is broken or unusable
+        (Django's check: on PostgreSQL a ``SELECT 1``), which is then replaced. Outside a transaction only (in a
+        test's, the connection is kept).
 
-        The first catches a loss Django has covered up already: a ``transaction.atomic`` block left with an error
-        rolls back, and on a lost connection that rollback either does nothing (psycopg saw the server's goodbye
-        and counts the connection idle), which clears ``errors_occurred``, or fails, and Django drops the
-        connection; either way the block's end connects again, and the connection the worker sees is a new one that
-        works (a delivery's statements run in such blocks). SQLite's connections are never broken (no server)."""
+        A loss under a ``transaction.atomic`` block (a delivery's statements run in such blocks) is covered up by
+        Django: the block's rollback either does nothing (psycopg saw the server's goodbye and counts the
+        connection idle), which clears ``errors_occurred``, or fails, and Django drops the connection; then the
+        block's end connects again, and the connection the worker sees is a new one that works. SQLite's
+        connections are never broken (no server), and its errors carry no SQLSTATE."""
         if connection.in_atomic_block:
             return False
-        lost = bool(getattr(started_on, "broken", False))
+        database_error = isinstance(exc, (Error, connection.Database.Error))
+        lost = bool(getattr(started_on, "broken", False)) or _lost_connection_state(exc)
         current = connection.connection
         if current is not None and (
-            getattr(current, "broken", False) or (connection.errors_occurred and not connection.is_usable())
+            getattr(current, "broken", False)
+            or ((connection.errors_occurred or database_error) and not connection.is_usable())
         ):
             connection.close()
             lost = True
-        return lost and isinstance(exc, (Error, connection.Database.Error))
+        return lost and database_error
 
     def _run_again_later(self, connection: Any, row: DBTaskResult) -> bool:
         """Make ``row``, whose connection was lost while it ran, ready again after a pause that doubles with each

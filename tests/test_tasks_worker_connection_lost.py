@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import DatabaseError, connection, connections, transaction
+from django.db import DatabaseError, OperationalError, connection, connections, transaction
 from django.db.backends.signals import connection_created
 from django.test import override_settings
 from django.utils import timezone
@@ -135,6 +135,30 @@ def test_a_task_whose_connection_was_lost_under_the_drivers_cursor_runs_again_la
     TaskWorker(worker_id="w-driver", interval=0.05, batch=True).run()
     row = DBTaskResult.objects.get()
     assert (row.status, row.started_at, row.exception_class_path, row.worker_ids) == ("READY", None, "", ["w-driver"])
+
+
+@task()
+def lose_the_connection_in_a_pipeline() -> None:
+    """What a delivery's ``executemany`` (psycopg's pipeline) raised when its backend was terminated: psycopg's own
+    error, raised while handling the server's goodbye, with the connection not yet seen closed (here it is fine)."""
+    import psycopg
+
+    try:
+        try:
+            raise psycopg.errors.AdminShutdown("terminating connection due to administrator command")
+        except psycopg.Error:
+            raise psycopg.OperationalError("cannot exit pipeline mode while busy")  # noqa: B904 (as psycopg does)
+    except psycopg.Error as exc:
+        raise OperationalError(*exc.args) from exc  # as Django wraps it
+
+
+def test_a_task_whose_error_has_the_servers_goodbye_among_its_causes_runs_again_later():
+    from jobs.taskworker import TaskWorker
+
+    lose_the_connection_in_a_pipeline.enqueue()
+    TaskWorker(worker_id="w-goodbye", interval=0.05, batch=True).run()
+    row = DBTaskResult.objects.get()
+    assert (row.status, row.started_at, row.exception_class_path, row.worker_ids) == ("READY", None, "", ["w-goodbye"])
 
 
 def _terminate(pid: int) -> None:
