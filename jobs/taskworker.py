@@ -32,14 +32,14 @@ import dataclasses
 import logging
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import FrameType
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
 from django.core.signals import setting_changed
-from django.db import DatabaseError, close_old_connections, connection, connections, router
+from django.db import DatabaseError, DataError, Error, close_old_connections, connection, connections, router
 from django.db.models import Q
 from django.db.utils import OperationalError
 from django.dispatch import receiver
@@ -176,6 +176,32 @@ def recovery_seconds() -> float:
     return max(float(settings.JOBS_POLL_INTERVAL_SECONDS), float(settings.JOBS_STALE_AFTER_SECONDS) / 8)
 
 
+# The SQLSTATEs of a connection the server ended: connection exceptions (class 08), and its shutdowns (57P01: the
+# backend terminated, 57P02: the server crashed, 57P03: it is starting or stopping). A statement timeout (57014) is
+# the task's own.
+_LOST_CONNECTION_STATES = ("08", "57P01", "57P02", "57P03")
+
+
+def _lost_connection_state(exc: BaseException) -> bool:
+    """Whether ``exc`` or one of its causes (Django's error wraps the driver's, which may have come while handling
+    the server's goodbye: psycopg's "cannot exit pipeline mode while busy") bears a ``_LOST_CONNECTION_STATES``."""
+    seen: set[int] = set()
+    error: BaseException | None = exc
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        state = getattr(error, "sqlstate", None)
+        if isinstance(state, str) and state.startswith(_LOST_CONNECTION_STATES):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def _storable(text: str) -> str:
+    """``text`` as every database's text column takes it: lone surrogates (a message decoded with
+    ``surrogateescape``: not UTF-8) and NUL bytes (PostgreSQL's text cannot hold them) escaped."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
 class _HeartbeatThread(threading.Thread):
     def __init__(self, worker_id: str, interval: float) -> None:
         super().__init__(name=f"heartbeat-{worker_id}", daemon=True)
@@ -213,6 +239,9 @@ class TaskWorker(DatabaseWorker):
         self.linger = float(settings.TASKS_LINGER_SECONDS) if linger is None else linger
         self._drained = False  # the last claim took every ready task (fewer than ``CLAIM_BATCH``, none released)
         self._left_ready = False  # the last claim released tasks after a long one (``claim_ready``)
+        # Tasks whose connection was lost, to be made ready again at the time given (``_run_again_later``), or
+        # (``None``) whose failure is to be saved (``run_task``): ``_settle_lost``.
+        self._lost: list[tuple[DBTaskResult, datetime | None]] = []
 
     def shutdown(self, signum: int, frame: FrameType | None) -> None:
         """First signal: stop taking tasks, ask a running import to hand its job back between batches, and let
@@ -263,9 +292,10 @@ class TaskWorker(DatabaseWorker):
         an event delivery each), and one claim of all of them costs the database about what one claim did (a claim
         was the costliest statement of a create on PostgreSQL). A task known to be long (``LONG_TASKS``: an import)
         runs alone: it and the tasks after it are released again at once (``release``), so nothing waits behind
-        it. A claimed task not yet started when the worker stops is released too; one a killed worker held is made
-        ready again by ``recover_orphaned_tasks``, as a running one is. A task enqueued meanwhile, whatever its
-        priority, waits for the claimed ones (``CLAIM_BATCH`` short tasks at most)."""
+        it (unless the connection is lost before the release: they are this worker's then, and run after it). A
+        claimed task not yet started when the worker stops is released too; one a killed worker held is made ready
+        again by ``recover_orphaned_tasks``, as a running one is. A task enqueued meanwhile, whatever its priority,
+        waits for the claimed ones (``CLAIM_BATCH`` short tasks at most)."""
         connection = connections[router.db_for_write(DBTaskResult)]
         if connection.vendor not in ("sqlite", "postgresql"):
             task = self._claim_next_portably()
@@ -312,7 +342,15 @@ class TaskWorker(DatabaseWorker):
         for index, row in enumerate(claimed):
             if row.task_path in LONG_TASKS:
                 keep = max(index, 1)  # a long task first runs alone; one later waits for a claim of its own
-                self.release(claimed[keep:])
+                try:
+                    self.release(claimed[keep:])
+                except DatabaseError:
+                    # The connection was lost since the claim: the tasks are this worker's, RUNNING, and
+                    # recover_orphaned_tasks leaves them so while it lives. They run here, after the long one.
+                    logger.warning("worker %s: releasing claimed tasks failed: run here", self.worker_id, exc_info=True)
+                    if not connection.in_atomic_block:
+                        connection.close()
+                    return claimed
                 self._left_ready = keep < len(claimed)  # ready again: no linger before the next claim
                 return claimed[:keep]
         return claimed
@@ -366,6 +404,7 @@ class TaskWorker(DatabaseWorker):
         if connection.vendor not in ("sqlite", "postgresql"):
             super().run_task(db_task_result)
             return
+        started_on = connection.connection  # lost while the task runs, psycopg marks it broken (``_connection_lost``)
         try:
             self.running_task = True
             task_result = started_result(db_task_result)
@@ -382,10 +421,23 @@ class TaskWorker(DatabaseWorker):
             # A connection lost under the task (the server restarted, its backend was terminated) is replaced first,
             # else the failure's save would fail on it too and end the worker with the task left running. The task
             # did not fail: it is run again, as a dead worker's task is (tasks are written to be run again safely).
-            if self._connection_lost(connection, exc) and self._run_again_later(connection, db_task_result):
+            if self._connection_lost(connection, started_on, exc) and self._run_again_later(connection, db_task_result):
                 return
             # django-tasks-db's failure path: its save, retried; its signal when the task can still be named.
-            db_task_result.set_failed(exc)
+            try:
+                db_task_result.set_failed(exc)
+            except (DatabaseError, UnicodeError) as error:
+                # Not saved: a traceback the database refuses (a NUL byte, which PostgreSQL's text cannot hold, or a
+                # lone surrogate, which is not UTF-8), saved escaped; or the connection lost meanwhile, saved once
+                # the database answers. Raised, the error ended the worker with the task left RUNNING (and, for a
+                # refused traceback, every worker that took the task up again after).
+                refused = isinstance(error, (DataError, UnicodeError))
+                if not refused and not self._connection_lost(connection, connection.connection, error):
+                    raise
+                db_task_result.traceback = _storable(db_task_result.traceback)
+                db_task_result.exception_class_path = _storable(db_task_result.exception_class_path)
+                self._lost.append((db_task_result, None))
+                self._settle_lost(connection)
             try:
                 failed_sender = type(db_task_result.task.get_backend())
                 failed_result = db_task_result.task_result
@@ -398,48 +450,89 @@ class TaskWorker(DatabaseWorker):
             self._run_tasks += 1
 
     @staticmethod
-    def _connection_lost(connection: Any, exc: BaseException) -> bool:
-        """Whether ``exc``, a task's failure, came with the loss of its database connection; the connection is
-        replaced if it is unusable (Django's check: on PostgreSQL a ``SELECT 1``). Outside a transaction only (in
-        a test's, the connection is kept)."""
-        if not connection.errors_occurred or connection.in_atomic_block:
+    def _connection_lost(connection: Any, started_on: Any, exc: BaseException) -> bool:
+        """Whether ``exc``, a task's failure, came with the loss of its database connection: a database error
+        (Django's, or the driver's own from a statement run on its cursor: ``events.rows``), and the server's word
+        for the loss is among its causes (``_LOST_CONNECTION_STATES``), or the connection the task started on
+        (``started_on``) was interrupted (psycopg's ``broken``), or the one it has now is broken or unusable
+        (Django's check: on PostgreSQL a ``SELECT 1``), which is then replaced. Outside a transaction only (in a
+        test's, the connection is kept).
+
+        A loss under a ``transaction.atomic`` block (a delivery's statements run in such blocks) is covered up by
+        Django: the block's rollback either does nothing (psycopg saw the server's goodbye and counts the
+        connection idle), which clears ``errors_occurred``, or fails, and Django drops the connection; then the
+        block's end connects again, and the connection the worker sees is a new one that works. SQLite's
+        connections are never broken (no server), and its errors carry no SQLSTATE."""
+        if connection.in_atomic_block:
             return False
-        lost = isinstance(exc, DatabaseError) and connection.connection is not None and not connection.is_usable()
-        connection.close_if_unusable_or_obsolete()
-        return lost
+        database_error = isinstance(exc, (Error, connection.Database.Error))
+        lost = bool(getattr(started_on, "broken", False)) or _lost_connection_state(exc)
+        current = connection.connection
+        if current is not None and (
+            getattr(current, "broken", False)
+            or ((connection.errors_occurred or database_error) and not connection.is_usable())
+        ):
+            connection.close()
+            lost = True
+        return lost and database_error
 
     def _run_again_later(self, connection: Any, row: DBTaskResult) -> bool:
         """Make ``row``, whose connection was lost while it ran, ready again after a pause that doubles with each
         claim (1, 2, 4, ... seconds, at most ``_LOST_CONNECTION_MAX_DELAY``), unless it has been claimed
         ``LOST_CONNECTION_CLAIMS`` times (``worker_ids`` counts the claims): then it fails as other tasks do. A
         mail whose success was not stored may be sent twice, as after a worker's death: at least once, not once.
-        Returns whether it was made ready; ``False`` also when the database is still away."""
+        Returns whether it runs again; when the database is still away it is made ready by a later try
+        (``_settle_lost``)."""
         claims = len(row.worker_ids)
         if claims >= LOST_CONNECTION_CLAIMS:
             return False
         run_after = timezone.now() + timedelta(seconds=min(2.0 ** (claims - 1), _LOST_CONNECTION_MAX_DELAY))
-        table = connection.ops.quote_name(DBTaskResult._meta.db_table)
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"UPDATE {table} SET status = %s, started_at = NULL, run_after = %s"  # noqa: S608 (our names)
-                    " WHERE id = %s AND status = %s AND started_at = %s",
-                    [
-                        TaskResultStatus.READY,
-                        connection.ops.adapt_datetimefield_value(run_after),
-                        DBTaskResult._meta.pk.get_db_prep_value(row.pk, connection),
-                        TaskResultStatus.RUNNING,
-                        connection.ops.adapt_datetimefield_value(row.started_at),
-                    ],
-                )
-        except DatabaseError:
-            logger.warning("worker %s: task %s lost its connection; the database is still away", self.worker_id, row.pk)
-            return False
-        logger.warning(
-            "worker %s: task %s lost its database connection (claim %s of %s): ready again at %s",
-            self.worker_id, row.pk, claims, LOST_CONNECTION_CLAIMS, run_after.isoformat(),
-        )  # fmt: skip
+        self._lost.append((row, run_after))
+        self._settle_lost(connection)
         return True
+
+    def _settle_lost(self, connection: Any) -> None:
+        """Write, in turn, what a lost connection kept from being written: a task ``_run_again_later`` kept, made
+        ready again (unless no longer ``RUNNING`` under its claim: its success was stored before the loss was
+        seen), or (``None`` for its time) a failure ``set_failed`` could not save. When the database is still away
+        (the statement fails too), the rest are kept for the next try, before the worker's next claim (``run``):
+        the error, raised, ended the worker with the task left ``RUNNING``, which ``recover_orphaned_tasks`` leaves
+        alone under a live worker."""
+        table = connection.ops.quote_name(DBTaskResult._meta.db_table)
+        while self._lost:
+            row, run_after = self._lost[0]
+            made_ready = False
+            try:
+                if run_after is None:
+                    row.save(
+                        update_fields=["status", "return_value", "finished_at", "exception_class_path", "traceback"]
+                    )
+                else:
+                    with connection.cursor() as cursor:
+                        cursor.execute(
+                            f"UPDATE {table} SET status = %s, started_at = NULL, run_after = %s"  # noqa: S608
+                            " WHERE id = %s AND status = %s AND started_at = %s",
+                            [
+                                TaskResultStatus.READY,
+                                connection.ops.adapt_datetimefield_value(run_after),
+                                DBTaskResult._meta.pk.get_db_prep_value(row.pk, connection),
+                                TaskResultStatus.RUNNING,
+                                connection.ops.adapt_datetimefield_value(row.started_at),
+                            ],
+                        )
+                        made_ready = cursor.rowcount == 1
+            except DatabaseError:
+                logger.warning(
+                    "worker %s: task %s lost its database connection, which is still away: settled later",
+                    self.worker_id, row.pk,
+                )  # fmt: skip
+                return
+            self._lost.pop(0)
+            if made_ready and run_after is not None:
+                logger.warning(
+                    "worker %s: task %s lost its database connection (claim %s of %s): ready again at %s",
+                    self.worker_id, row.pk, len(row.worker_ids), LOST_CONNECTION_CLAIMS, run_after.isoformat(),
+                )  # fmt: skip
 
     @staticmethod
     def _succeeded(started: Any, db_task_result: DBTaskResult) -> Any:
@@ -506,6 +599,8 @@ class TaskWorker(DatabaseWorker):
                     if recover:
                         next_recovery = time.monotonic() + recovery_seconds()
                 try:
+                    if self._lost:  # settled before anything else once the database is back
+                        self._settle_lost(connections[router.db_for_write(DBTaskResult)])
                     task_result = self.claim_next()
                 except DatabaseError:  # the database is away: keep the worker, try again after a pause
                     logger.warning("worker %s: the task queue is unreachable", self.worker_id, exc_info=True)
@@ -519,6 +614,10 @@ class TaskWorker(DatabaseWorker):
                     return
                 self.wake.wait(self.interval)
         finally:
+            if connection.errors_occurred and not connection.in_atomic_block:
+                close_old_connections()  # one lost just before the stop is replaced for what follows
+            if self._lost:  # else ready again once this worker is seen gone (recover_orphaned_tasks)
+                self._settle_lost(connections[router.db_for_write(DBTaskResult)])
             unstarted, self._claimed = self._claimed, []
             try:
                 self.release(unstarted)  # stopped by a signal between two claimed tasks

@@ -3,6 +3,7 @@ live worker's is left alone; a mail task retries after a mail server error."""
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from django.test import override_settings
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from core.tasks import task
 from jobs.models import WorkerHeartbeat
 from jobs.taskworker import recover_orphaned_tasks
 from tests.helpers import STRONG_PASSWORD, USERS
@@ -298,6 +300,30 @@ def test_a_long_task_is_claimed_alone_and_nothing_waits_behind_it():
     assert worker.lingers()  # that claim took every ready task
 
 
+def test_tasks_a_lost_connection_kept_from_being_released_after_a_long_one_run_after_it():
+    """The connection lost between the claim and the release: the tasks claimed are this worker's, ``RUNNING``,
+    and nobody else would ever run them while it lives (``recover_orphaned_tasks`` leaves a live worker's tasks);
+    so it runs them, after the long one."""
+    from django.db import OperationalError
+
+    from jobs.tasks import run_import_jobs
+    from jobs.taskworker import TaskWorker
+
+    imports = str(run_import_jobs.enqueue().id)
+    later = [str(deliver_verification_email.enqueue(n, f"{n}@example.com", "en").id) for n in range(2)]
+
+    def lose_the_release(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if many and "started_at = NULL, worker_ids" in sql:
+            raise OperationalError("server closed the connection unexpectedly")
+        return execute(sql, params, many, context)
+
+    worker = TaskWorker(worker_id="w-lost-release", interval=0, batch=False)
+    with connection.execute_wrapper(lose_the_release):
+        assert str(worker.claim_next().pk) == imports  # type: ignore[union-attr]
+    assert [_status(pk)[0] for pk in later] == ["RUNNING", "RUNNING"]
+    assert [str(task.pk) for task in iter(worker.claim_next, None)] == later
+
+
 def test_a_stopping_worker_releases_the_claimed_tasks_it_did_not_start():
     from jobs.taskworker import TaskWorker
 
@@ -421,3 +447,36 @@ def test_the_worker_checks_its_connections_before_a_claim_at_most_every_second(m
         "d",
         "claim 0",
     ]
+
+
+@task()
+def fail_with(message: str) -> None:
+    """Raise with ``message``'s bytes (hex: the queue's JSON would not take a NUL byte) as a message decoded with
+    ``surrogateescape`` (a byte that is not UTF-8 becomes a lone surrogate)."""
+    raise ValueError(bytes.fromhex(message).decode("utf-8", "surrogateescape"))
+
+
+@pytest.mark.django_db(transaction=True)  # the failure is saved outside a test's transaction, as in production
+@pytest.mark.parametrize(
+    ("message", "stored"),
+    [
+        # PostgreSQL's text refuses a NUL byte (SQLite keeps it)
+        (b"a \x00 byte, as a remote server's answer may have", ("a \\x00 byte", "a \x00 byte")),
+        (b"a \xff byte", ("a \\udcff byte",)),  # a lone surrogate: no database takes it (not UTF-8)
+    ],
+    ids=["nul-byte", "lone-surrogate"],
+)
+def test_a_task_whose_traceback_the_database_refuses_is_recorded_failed_and_the_worker_goes_on(
+    message, stored, monkeypatch
+):
+    """The failure's save raised, ending the worker with the task left RUNNING (and every worker that took it up
+    again after its recovery)."""
+    from jobs.taskworker import TaskWorker
+
+    # The framework logs the failure's traceback: a lone surrogate in the captured log breaks pytest-xdist's report.
+    monkeypatch.setattr(logging.getLogger("django.tasks"), "disabled", True)
+    fail_with.enqueue(message.hex())
+    TaskWorker(worker_id="w-refused", interval=0, batch=True).run()  # ends normally
+    row = DBTaskResult.objects.get()
+    assert (row.status, row.exception_class_path) == ("FAILED", "builtins.ValueError")
+    assert any(text in row.traceback for text in stored)

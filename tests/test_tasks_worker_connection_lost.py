@@ -12,7 +12,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import DatabaseError, connection, connections
+from django.db import DatabaseError, OperationalError, connection, connections, transaction
+from django.db.backends.signals import connection_created
 from django.test import override_settings
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
@@ -96,6 +97,158 @@ def test_a_task_that_lost_its_connection_runs_again_later_and_the_worker_runs_th
     TaskWorker(worker_id="w-next", interval=0.05, batch=True).run()
     again.refresh_from_db()
     assert (again.status, again.worker_ids) == ("SUCCESSFUL", ["w-lost", "w-next"])
+
+
+@task()
+def lose_the_connection_in_a_transaction() -> None:
+    """Its backend terminated under a ``transaction.atomic`` block (as a delivery's statements run): the block's
+    rollback fails, and Django drops the connection before the task's error reaches the worker."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+
+
+@postgresql_only
+def test_a_task_whose_connection_was_lost_in_a_transaction_runs_again_later():
+    from jobs.taskworker import TaskWorker
+
+    lose_the_connection_in_a_transaction.enqueue()
+    TaskWorker(worker_id="w-atomic", interval=0.05, batch=True).run()
+    row = DBTaskResult.objects.get()
+    assert (row.status, row.started_at, row.exception_class_path, row.worker_ids) == ("READY", None, "", ["w-atomic"])
+
+
+@task()
+def lose_the_connection_on_the_drivers_cursor() -> None:
+    """Its backend terminated under a statement run on psycopg's own cursor (as ``events.rows`` inserts): the
+    driver's error reaches the worker as it is, not as Django's."""
+    import psycopg
+
+    with connection.cursor() as cursor, psycopg.Cursor(cursor.cursor.connection) as bound:
+        bound.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+
+
+@postgresql_only
+def test_a_task_whose_connection_was_lost_under_the_drivers_cursor_runs_again_later():
+    from jobs.taskworker import TaskWorker
+
+    lose_the_connection_on_the_drivers_cursor.enqueue()
+    TaskWorker(worker_id="w-driver", interval=0.05, batch=True).run()
+    row = DBTaskResult.objects.get()
+    assert (row.status, row.started_at, row.exception_class_path, row.worker_ids) == ("READY", None, "", ["w-driver"])
+
+
+@task()
+def lose_the_connection_in_a_pipeline() -> None:
+    """What a delivery's ``executemany`` (psycopg's pipeline) raised when its backend was terminated: psycopg's own
+    error, raised while handling the server's goodbye, with the connection not yet seen closed (here it is fine)."""
+    import psycopg
+
+    try:
+        try:
+            raise psycopg.errors.AdminShutdown("terminating connection due to administrator command")
+        except psycopg.Error:
+            raise psycopg.OperationalError("cannot exit pipeline mode while busy")  # noqa: B904 (as psycopg does)
+    except psycopg.Error as exc:
+        raise OperationalError(*exc.args) from exc  # as Django wraps it
+
+
+def test_a_task_whose_error_has_the_servers_goodbye_among_its_causes_runs_again_later():
+    from jobs.taskworker import TaskWorker
+
+    lose_the_connection_in_a_pipeline.enqueue()
+    TaskWorker(worker_id="w-goodbye", interval=0.05, batch=True).run()
+    row = DBTaskResult.objects.get()
+    assert (row.status, row.started_at, row.exception_class_path, row.worker_ids) == ("READY", None, "", ["w-goodbye"])
+
+
+def _terminate(pid: int) -> None:
+    """Terminate the backend ``pid`` from another thread's connection, and wait for it to be gone."""
+
+    def kill() -> None:
+        try:
+            with connections["default"].cursor() as cursor:
+                cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+                for _ in range(100):
+                    cursor.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid])
+                    if cursor.fetchone() is None:
+                        break
+                    threading.Event().wait(0.01)
+        finally:
+            connections.close_all()
+
+    killer = threading.Thread(target=kill)
+    killer.start()
+    killer.join()
+
+
+_armed = threading.Event()
+
+
+@task()
+def lose_the_connection_twice() -> None:
+    """Its backend terminated, and the next connection's too (``terminate_the_next_connection``): the one the
+    worker makes the task ready again on."""
+    _armed.set()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+
+
+@pytest.fixture
+def terminate_the_next_connection() -> Iterator[None]:
+    """Once ``_armed``, the next connection this thread makes is terminated as soon as it is made (from another
+    thread's connection, waiting for it to be gone)."""
+
+    def terminate(sender: Any, connection: Any, **kwargs: Any) -> None:
+        if threading.current_thread() is main and _armed.is_set():
+            _armed.clear()
+            _terminate(connection.connection.info.backend_pid)
+
+    main = threading.current_thread()
+    connection_created.connect(terminate)
+    try:
+        yield
+    finally:
+        connection_created.disconnect(terminate)
+        _armed.clear()
+
+
+@postgresql_only
+def test_a_task_whose_connection_is_lost_again_as_it_is_made_ready_is_made_ready_at_the_next_look(
+    terminate_the_next_connection, caplog
+):
+    from jobs.taskworker import TaskWorker
+
+    lose_the_connection_twice.enqueue()
+    with caplog.at_level(logging.WARNING, logger="jobs.taskworker"):
+        TaskWorker(worker_id="w-twice", interval=0.05, batch=True).run()  # ends normally
+    row = DBTaskResult.objects.get()
+    assert (row.status, row.started_at, row.exception_class_path, row.worker_ids) == ("READY", None, "", ["w-twice"])
+    assert "which is still away: settled later" in caplog.text
+    assert "lost its database connection (claim 1 of 5): ready again at" in caplog.text
+
+
+@task()
+def fail_on_its_own() -> None:
+    raise ValueError("the task's own error")
+
+
+@postgresql_only
+def test_a_failure_whose_connection_is_lost_as_it_is_saved_is_saved_on_a_new_one():
+    from jobs.taskworker import TaskWorker
+
+    fail_on_its_own.enqueue()
+    killed: list[int] = []
+
+    def terminate_at_the_failures_save(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if sql.startswith(f'UPDATE "{DBTaskResult._meta.db_table}" SET "status"') and not killed:  # noqa: S608
+            killed.append(connection.connection.info.backend_pid)
+            _terminate(killed[0])
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(terminate_at_the_failures_save):
+        TaskWorker(worker_id="w-fail-lost", interval=0.05, batch=True).run()  # ends normally
+    row = DBTaskResult.objects.get()
+    assert killed and (row.status, row.exception_class_path) == ("FAILED", "builtins.ValueError")
 
 
 @task()
