@@ -249,7 +249,7 @@ class TaskWorker(DatabaseWorker):
         if not self.running:
             super().shutdown(signum, frame)
             return
-        logger.warning("worker %s: stopping after the current task", self.worker_id)
+        logger.info("worker %s: stopping after the current task", self.worker_id)  # a normal stop, not a warning
         self.running = False
         stop_current_import()
         self.wake.set()
