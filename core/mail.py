@@ -19,6 +19,7 @@ from __future__ import annotations
 import email.policy
 import functools
 import inspect
+import smtplib
 from collections.abc import Sequence
 from email.header import decode_header, make_header
 from email.headerregistry import BaseHeader, HeaderRegistry
@@ -97,6 +98,27 @@ class EmailMessage(DjangoEmailMessage):
         if not _MESSAGE_TAKES_POLICY:
             return super().message()
         return super().message(policy=_with_header_classes(policy or email.policy.default))
+
+
+class MailNotSent(Exception):
+    """A mail task's last try failed: the mail server's error, named by its type and SMTP codes only. Its message
+    may name the recipient (``SMTPRecipientsRefused`` holds the addresses, a server's reply often quotes one), and a
+    failed task's error is logged as an ERROR with its traceback and stored with the task (shown in the admin): a
+    user's address must not be in either."""
+
+
+def mail_not_sent(exc: BaseException) -> MailNotSent:
+    """``MailNotSent`` for the mail server's error ``exc`` (``OSError`` or ``smtplib.SMTPException``): its type and
+    SMTP codes, e.g. ``smtplib.SMTPRecipientsRefused (SMTP 550)``. Raise it ``from None``: the original, chained,
+    would be printed with it."""
+    codes: list[int] = []
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = sorted({int(code) for code, _message in exc.recipients.values()})
+    elif isinstance(exc, smtplib.SMTPResponseException):
+        codes = [int(exc.smtp_code)]
+    detail = f" (SMTP {', '.join(str(code) for code in codes)})" if codes else ""
+    errno = f" (errno {exc.errno})" if isinstance(exc, OSError) and exc.errno else ""
+    return MailNotSent(f"{type(exc).__module__}.{type(exc).__qualname__}{detail}{errno}")
 
 
 def single_line(text: str | None) -> str:

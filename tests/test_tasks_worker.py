@@ -4,6 +4,7 @@ live worker's is left alone; a mail task retries after a mail server error."""
 from __future__ import annotations
 
 import logging
+import smtplib
 import time
 from datetime import timedelta
 from typing import Any
@@ -15,6 +16,8 @@ from django.test import override_settings
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from core.actors import SYSTEM
+from core.crypto import encrypt_secret
 from core.tasks import task
 from jobs.models import WorkerHeartbeat
 from jobs.taskworker import recover_orphaned_tasks
@@ -67,6 +70,42 @@ def test_a_verification_mail_is_retried_after_a_mail_server_error(api, connectio
             time.sleep(0.01)
     assert len(calls) == 2 and [m.to for m in mailoutbox] == [["ann@example.com"]]
     assert sorted(str(v) for v in DBTaskResult.objects.values_list("return_value", flat=True)) == ["retrying", "sent"]
+
+
+@pytest.mark.parametrize(
+    ("error", "named"),
+    [
+        (smtplib.SMTPRecipientsRefused({"ann@example.com": (550, b"5.1.1 <ann@example.com>: no such user")}),
+         "smtplib.SMTPRecipientsRefused (SMTP 550)"),
+        (smtplib.SMTPDataError(554, b"rejected: ann@example.com is blocked"), "smtplib.SMTPDataError (SMTP 554)"),
+        (ConnectionRefusedError(111, "Connection refused to ann@example.com"), "ConnectionRefusedError (errno 111)"),
+    ],
+    ids=["recipients-refused", "data-error", "connection-refused"],
+)  # fmt: skip
+def test_a_mails_last_failure_names_the_error_not_the_address(connection, run_tasks, caplog, error, named):
+    """Out of retries, the mail task fails with ``core.mail.MailNotSent``: the server's error by type and code. Its
+    message, which names the recipient, is neither in the worker's ERROR line nor in the task's stored traceback."""
+    from users.services import create_user
+    from users.tickets import deliver_password_reset_email
+
+    user = create_user(
+        data={"connection": connection.name, "email": "ann@example.com", "password": STRONG_PASSWORD,
+              "verify_email": False},
+        actor=SYSTEM,
+    )  # fmt: skip
+    deliver_verification_email.enqueue(user.pk, "ann@example.com", "en", attempt=5)
+    deliver_password_reset_email.enqueue(user.pk, encrypt_secret("https://example.com/lo/reset?ticket=x"), "en", 5)
+    with (
+        override_settings(EMAIL_SEND_MAX_ATTEMPTS=5),
+        mock.patch("users.verification.send_mail", side_effect=error),
+        mock.patch("users.tickets.send_mail", side_effect=error),
+        caplog.at_level(logging.INFO),
+    ):
+        run_tasks()
+    rows = list(DBTaskResult.objects.order_by("enqueued_at"))
+    assert [(row.status, row.exception_class_path) for row in rows] == [("FAILED", "core.mail.MailNotSent")] * 2
+    assert all(named in row.traceback and "ann@example.com" not in row.traceback for row in rows)
+    assert "ann@example.com" not in caplog.text and named in caplog.text
 
 
 @pytest.mark.django_db(transaction=True)

@@ -52,7 +52,7 @@ from connections.strategies import Strategy
 from core.actors import Actor
 from core.crypto import decrypt_secret, encrypt_secret
 from core.errors import FieldCode, FieldError, PayloadValidationError
-from core.mail import send_mail, single_line
+from core.mail import mail_not_sent, send_mail, single_line
 from core.tasks import retry_later, task
 from events.models import EventType as StreamEventType
 from users.emails import email_lookup_key
@@ -495,9 +495,9 @@ def deliver_password_reset_email(user_pk: int, encrypted_link: str, language: st
     with translation.override(language):
         try:
             send_password_reset_email(user, decrypt_secret(encrypted_link))
-        except (OSError, smtplib.SMTPException):
+        except (OSError, smtplib.SMTPException) as exc:
             if not retry_later(deliver_password_reset_email, attempt, user_pk, encrypted_link, language):
-                raise
+                raise mail_not_sent(exc) from None  # its type and codes: the message may name the address
             logger.warning("password reset e-mail failed user_id=%s attempt=%s: retrying", user.user_id, attempt)
             return "retrying"
     return "sent"

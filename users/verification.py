@@ -23,7 +23,7 @@ from audit.models import EventType
 from audit.services import record_event
 from core.actors import Actor
 from core.db import columns, fetch_instance
-from core.mail import send_mail, single_line
+from core.mail import mail_not_sent, send_mail, single_line
 from core.tasks import retry_later, task
 from events.models import EventType as StreamEventType
 from users.models import User
@@ -95,9 +95,9 @@ def deliver_verification_email(user_pk: int, email: str, language: str, attempt:
     with translation.override(language):
         try:
             send_verification_email(user)
-        except (OSError, smtplib.SMTPException):
+        except (OSError, smtplib.SMTPException) as exc:
             if not retry_later(deliver_verification_email, attempt, user_pk, email, language):
-                raise
+                raise mail_not_sent(exc) from None  # its type and codes: the message may name the address
             logger.warning("verification e-mail failed user_id=%s attempt=%s: retrying", user.user_id, attempt)
             return "retrying"
     return "sent"
