@@ -50,6 +50,7 @@ PLAIN_EXCEPTIONS = {
     "events.errors.UnsafeDestination": "a delivery attempt's error at connect time, recorded on the attempt",
     "events.delivery.AnswerTimeout": "a delivery attempt's TimeoutError (no answer in time), recorded on the attempt",
     "tenants.reader._NumberTooLong": "the JSON parser's ValueError, turned into the tenant file's one-line error",
+    "core.mail.MailNotSent": "a mail task's last failure, recorded on the task in the worker (no request sees it)",
 }
 
 SAMPLE = Problem(
