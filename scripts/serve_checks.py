@@ -13,11 +13,6 @@
                                                       the banner's token): one Django start-up for all of them
     python scripts/serve_checks.py listening BIND   exit 0 once something accepts connections there (serve.sh
                                                       prints its banner only then)
-    python scripts/serve_checks.py connection       reads ``manage.py create_connection``'s JSON on stdin, prints
-                                                      ``ID strategy auth0, password policy "fair"``: the banner
-                                                      describes the connection as it is (TENANT_FILE may have
-                                                      changed it), not as it is by default (``serve_setup`` prints
-                                                      it so for serve.sh)
 
 BIND is gunicorn's ``--bind``: ``HOST:PORT``, ``[IPV6]:PORT``, ``HOST`` (port 8000), ``unix:PATH`` or ``fd://N``.
 """
@@ -131,15 +126,10 @@ def redacted(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[2]}"))
 
 
-def use_project() -> None:
-    """Make the project importable, with manage.py's settings unless DJANGO_SETTINGS_MODULE says otherwise."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-
-
 def check_database() -> str | None:
     """``None`` when the settings load and the database answers, else the one line naming what is wrong."""
-    use_project()
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
     from django.core.exceptions import ImproperlyConfigured
 
@@ -181,12 +171,6 @@ def setup(options: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if argv == ["connection"]:
-        use_project()
-        from tenants.management.commands.serve_setup import connection_line
-
-        print(connection_line(sys.stdin.read()))
-        return 0
     if argv[:1] == ["setup"]:
         return setup(argv[1:])
     if len(argv) == 2 and argv[0] == "public-url":
