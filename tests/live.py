@@ -121,6 +121,17 @@ def gunicorn_server(
         log.close()
 
 
+def stop_serve_sh(process: subprocess.Popen[bytes]) -> None:
+    """Stop a ``scripts/serve.sh`` started in a session of its own (``start_new_session=True``): SIGTERM, which it
+    passes on to gunicorn and the worker; what is left after a minute is killed with its session."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 def worker_pids(master: int) -> list[int]:
     """The pids of a gunicorn master's worker processes (its children, from /proc)."""
     children = Path(f"/proc/{master}/task/{master}/children")

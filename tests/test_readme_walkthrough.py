@@ -17,7 +17,6 @@ import base64
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -31,6 +30,7 @@ import pytest
 import requests
 
 from clients.scopes import KNOWN_SCOPES
+from tests.live import stop_serve_sh
 
 ROOT = Path(__file__).resolve().parent.parent
 ELLIPSIS = "…"
@@ -191,12 +191,7 @@ def server(clone: Path) -> Iterator[Server]:
         yield Server(process=process, log=log, port=port, exports=exports, banner=banner[1])
     finally:
         if process.poll() is None:
-            process.send_signal(signal.SIGTERM)  # serve.sh passes it on to gunicorn and the worker
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)  # the session this test started
-                process.wait()
+            stop_serve_sh(process)
 
 
 def run_step(step: Step, clone: Path, state: Path, exports: dict[str, str]) -> subprocess.CompletedProcess[str]:

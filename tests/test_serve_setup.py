@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -31,6 +29,7 @@ from clients.tokens import verify_token
 from connections.models import Connection
 from connections.services import connection_as_json
 from tenants.management.commands.serve_setup import connection_line
+from tests.live import _free_port, stop_serve_sh
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKS = ROOT / "scripts" / "serve_checks.py"
@@ -331,12 +330,6 @@ def serve_sh() -> Path:
     return ROOT / "scripts" / "serve.sh"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_serve_sh_with_a_bad_tenant_file_is_load_tenants_one_line_and_exit_status(serve_sh, tmp_path):
     (tmp_path / "tenant.yaml").write_text("databases: [{name: x, strategy: nonsense}]\n")
     result = subprocess.run(
@@ -381,12 +374,7 @@ def test_serve_sh_shows_the_tenants_summary_then_a_banner_with_the_connection_as
             assert time.monotonic() < deadline, text
             time.sleep(0.2)
     finally:
-        process.send_signal(signal.SIGTERM)  # serve.sh passes it on to gunicorn and the worker
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)  # the session this test started
-            process.wait()
+        stop_serve_sh(process)
     lines = text.splitlines()
     assert lines[0] == "connections: 2 created, 0 updated, 0 unchanged", text
     assert f"userdir is running on http://localhost:{port} (listening on 127.0.0.1:{port}); Ctrl-C stops it." in lines
