@@ -152,26 +152,36 @@ def test_secrets_are_stored_encrypted_and_read_back():
     assert authorization_secret(stream) == "the-basic-password"
 
 
-def test_the_worker_forgets_a_streams_decrypted_secrets_once_it_has_not_sent_to_it_for_ten_minutes(monkeypatch):
+def _public_stream(name: str) -> EventStream:
+    """A stream to a public address, its bearer token ``NAME-token``."""
+    return create_event_stream(
+        name=name,
+        subscriptions=["user.created"],
+        webhook_endpoint="https://93.184.215.14/events",
+        authorization=WebhookAuthorization(method="bearer", token=f"{name}-token"),
+        actor=SYSTEM,
+    )
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """``events.delivery``'s monotonic clock, set by hand, and an empty ``_PREPARED`` never yet looked over."""
+    from events import delivery
+
+    now = [1_000_000.0]
+    monkeypatch.setattr(delivery.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(delivery, "_PREPARED", {})
+    monkeypatch.setattr(delivery, "_PREPARED_LOOKED_AT", [0.0])
+    return now
+
+
+def test_the_worker_forgets_a_streams_decrypted_secrets_once_it_has_not_sent_to_it_for_ten_minutes(clock):
     """The worker keeps a stream's decrypted secrets between its tasks (``events.delivery._PREPARED``); a stream
     deleted, or no longer sent to, does not leave them in its memory for the life of the process."""
     from events import delivery
     from events.delivery import Sender
 
-    def stream(name: str) -> EventStream:
-        return create_event_stream(
-            name=name,
-            subscriptions=["user.created"],
-            webhook_endpoint="https://93.184.215.14/events",
-            authorization=WebhookAuthorization(method="bearer", token=f"{name}-token"),
-            actor=SYSTEM,
-        )
-
-    clock = [1_000_000.0]
-    monkeypatch.setattr(delivery.time, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(delivery, "_PREPARED", {})
-    monkeypatch.setattr(delivery, "_PREPARED_LOOKED_AT", [0.0])
-    gone, kept = stream("gone"), stream("kept")
+    gone, kept = _public_stream("gone"), _public_stream("kept")
     gone_id = gone.id
     Sender(gone), Sender(kept)
     assert set(delivery._PREPARED) == {gone_id, kept.id}
@@ -186,24 +196,14 @@ def test_the_worker_forgets_a_streams_decrypted_secrets_once_it_has_not_sent_to_
     assert set(delivery._PREPARED) == {kept.id}
 
 
-def test_the_worker_forgets_the_last_streams_secrets_though_it_sends_nothing_more(monkeypatch):
+def test_the_worker_forgets_the_last_streams_secrets_though_it_sends_nothing_more(clock):
     """The only stream deleted, no task makes a ``Sender`` again: the worker's housekeeping (every couple of
     seconds) forgets its decrypted secrets all the same, ten minutes on."""
     from events import delivery
     from events.delivery import Sender
     from jobs.taskworker import housekeeping
 
-    clock = [1_000_000.0]
-    monkeypatch.setattr(delivery.time, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(delivery, "_PREPARED", {})
-    monkeypatch.setattr(delivery, "_PREPARED_LOOKED_AT", [0.0])
-    stream = create_event_stream(
-        name="only",
-        subscriptions=["user.created"],
-        webhook_endpoint="https://93.184.215.14/events",
-        authorization=WebhookAuthorization(method="bearer", token="only-token"),
-        actor=SYSTEM,
-    )
+    stream = _public_stream("only")
     Sender(stream)
     stream.delete()
     clock[0] += 11 * 60.0
