@@ -246,6 +246,10 @@ class AnswerDeadlines:
     whose own ``shutdown`` would take its TLS state from under the thread reading it."""
 
     def __init__(self) -> None:
+        self.start_afresh()
+
+    def start_afresh(self) -> None:
+        """Forget every watch and the thread (a forked child's start: see ``ANSWER_DEADLINES``)."""
         self._watches: list[_Watch] = []
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -289,6 +293,10 @@ class AnswerDeadlines:
 
 
 ANSWER_DEADLINES = AnswerDeadlines()
+# A forked child has a copy of the lock as the fork found it (held, if the thread was at work) and no thread: its
+# first request would wait for that lock for ever. It starts afresh, with none of the parent's watches (their
+# requests are the parent's).
+os.register_at_fork(after_in_child=ANSWER_DEADLINES.start_afresh)
 
 
 class _HTTPSPool(_ReuseAware, urllib3.HTTPSConnectionPool):

@@ -6,6 +6,8 @@ connection per stream whose address is checked again for every task."""
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import socket
 import struct
 import threading
@@ -632,3 +634,29 @@ def test_an_earlier_deadline_wakes_the_watchdog_and_later_ones_need_no_wake():
     assert soon.expired and not late.expired
     deadlines.unwatch(soon)
     deadlines.unwatch(late)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_child_forked_while_the_watchdog_holds_its_lock_can_still_send():
+    """A process forked while the deadlines' thread held its lock (it was shutting a socket) gets a fresh
+    ``ANSWER_DEADLINES`` (``os.register_at_fork``): its first request's watch would otherwise wait for a lock no
+    thread of the child will ever release."""
+    from types import SimpleNamespace
+
+    from events.delivery import ANSWER_DEADLINES
+
+    with ANSWER_DEADLINES._changed:  # as the thread holds it while it looks at the watches
+        pid = os.fork()
+        if pid == 0:  # the child: a watch that expires, within two seconds, or the alarm ends it
+            code = 1
+            try:
+                signal.alarm(2)
+                watch = ANSWER_DEADLINES.watch(SimpleNamespace(current=None), time.monotonic() + 0.05)  # type: ignore[arg-type]
+                while not watch.expired:
+                    time.sleep(0.01)
+                ANSWER_DEADLINES.unwatch(watch)
+                code = 0
+            finally:
+                os._exit(code)
+    _pid, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
