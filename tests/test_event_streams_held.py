@@ -1,9 +1,11 @@
 """An outbox row whose events cannot be made (its renderer raises: the code changed while it waited, say) is held:
 the fan-out passes it by, so the other rows, the deliveries list and the admin go on; an ERROR names it, with the
-exception's type and place but never its message; an operator releases it (command, admin) once fixed."""
+exception's type and place but never its message; an operator releases it (command, admin) once fixed, or discards
+it (by id, audited) when it can never succeed."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -23,12 +25,19 @@ from django.db import (
 from django.test import override_settings
 from django_tasks_db.models import DBTaskResult
 
-from core.actors import SYSTEM
+from audit.models import Event as AuditEvent
+from core.actors import SYSTEM, Actor
 from events.fanout import fan_out
 from events.models import Delivery, EventStream, PendingEvents
 from events.outbox import emit, emit_values
 from events.recovery import sweep_deliveries
-from events.services import WebhookAuthorization, create_event_stream, release_held_events
+from events.services import (
+    DiscardedRow,
+    WebhookAuthorization,
+    create_event_stream,
+    discard_held_events,
+    release_held_events,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -382,3 +391,95 @@ def test_release_passes_by_an_id_no_row_can_have(stream, capsys):
     assert release_held_events(ids=[10**30, -1, 0], actor=SYSTEM) == 0
     call_command("release_held_events", str(10**30), str(held.pk))
     assert "released 1 held row(s)" in capsys.readouterr().out
+
+
+# Discarding: a held row that can never succeed is deleted for good, by id, audited; a waiting row never.
+
+
+def _held_rows(count: int) -> list[PendingEvents]:
+    rows = [_broken() for _ in range(count)]
+    fan_out()
+    return [PendingEvents.objects.get(pk=row.pk) for row in rows]
+
+
+def _discard_audits() -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(description__startswith="Discard held outbox row").order_by("id"))
+
+
+def test_discard_deletes_only_held_rows_and_names_the_others(stream):
+    first, second = _held_rows(2)
+    _good("auth0|waiting")
+    waiting = PendingEvents.objects.get(held_at__isnull=True)
+    outcome = discard_held_events(ids=[second.pk, waiting.pk, first.pk, 999_999, 10**30, 0], actor=SYSTEM)
+    assert [row.id for row in outcome.discarded] == [first.pk, second.pk]
+    assert outcome.discarded[0] == DiscardedRow(
+        id=first.pk, type="user.created", purpose="", held_reason=first.held_reason, events=1
+    )
+    assert outcome.not_held == [waiting.pk]
+    assert outcome.not_found == [0, 999_999, 10**30]
+    assert list(PendingEvents.objects.values_list("pk", flat=True)) == [waiting.pk]  # its events are still owed
+    assert fan_out() == 1
+
+
+def test_discard_writes_one_audit_row_per_discarded_row_naming_it_without_its_events(stream):
+    first, second = _held_rows(2)
+    PendingEvents.objects.filter(pk=second.pk).update(purpose="test")
+    _good("auth0|waiting")
+    actor = Actor(kind="system", id="operator")
+    discard_held_events(ids=[first.pk, second.pk, PendingEvents.objects.get(held_at__isnull=True).pk], actor=actor)
+    audits = _discard_audits()
+    assert first.held_at is not None
+    assert [a.description for a in audits] == [
+        f"Discard held outbox row {first.pk} (user.created): {first.held_reason}",
+        f"Discard held outbox row {second.pk} (user.created, purpose test): {second.held_reason}",
+    ]
+    assert all(a.type == "sapi" and (a.actor_kind, a.actor_id) == ("system", "operator") for a in audits)
+    assert audits[0].details == {
+        "pending_events_id": first.pk,
+        "type": "user.created",
+        "purpose": "",
+        "held_at": first.held_at.isoformat(),
+        "held_reason": first.held_reason,
+        "render": f"{__name__}.render",
+        "stream_ids": [stream.id],
+        "events": 1,
+    }
+    for audit in audits:
+        assert SECRET_VALUE not in audit.description and SECRET_VALUE not in json.dumps(audit.details)
+        assert audit.user_id == audit.user_name == ""
+
+
+def test_discard_of_a_row_whose_events_are_malformed_records_no_count(stream):
+    [held] = _held_rows(1)
+    PendingEvents.objects.filter(pk=held.pk).update(events="[not json")
+    [row] = discard_held_events(ids=[held.pk], actor=SYSTEM).discarded
+    assert row.events is None
+    assert _discard_audits()[0].details["events"] is None
+
+
+def test_discard_is_all_or_nothing(stream, monkeypatch):
+    """The rows and their audit rows commit together: when one audit row cannot be written, no row is deleted."""
+    from events import services
+
+    first, second = _held_rows(2)
+    real = services.record_held_row_discarded
+
+    def fails_on_the_second(row: PendingEvents, **kwargs: Any) -> None:
+        if row.pk == second.pk:
+            raise OperationalError("database is locked")
+        real(row, **kwargs)
+
+    monkeypatch.setattr(services, "record_held_row_discarded", fails_on_the_second)
+    with pytest.raises(OperationalError):
+        discard_held_events(ids=[first.pk, second.pk], actor=SYSTEM)
+    assert PendingEvents.objects.filter(held_at__isnull=False).count() == 2
+    assert _discard_audits() == []
+
+
+def test_discard_leaves_a_row_released_meanwhile(stream):
+    [held] = _held_rows(1)
+    release_held_events(ids=[held.pk], actor=SYSTEM)  # another operator, between the listing and the discard
+    outcome = discard_held_events(ids=[held.pk], actor=SYSTEM)
+    assert (outcome.discarded, outcome.not_held) == ([], [held.pk])
+    assert PendingEvents.objects.filter(pk=held.pk).exists()
+    assert _discard_audits() == []
