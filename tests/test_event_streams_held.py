@@ -483,3 +483,38 @@ def test_discard_leaves_a_row_released_meanwhile(stream):
     assert (outcome.discarded, outcome.not_held) == ([], [held.pk])
     assert PendingEvents.objects.filter(pk=held.pk).exists()
     assert _discard_audits() == []
+
+
+def test_the_discard_command_reports_each_id_and_fails_when_nothing_was_discarded(stream, capsys):
+    first, second = _held_rows(2)
+    _good("auth0|waiting")
+    waiting = PendingEvents.objects.get(held_at__isnull=True)
+    call_command("discard_held_events", str(first.pk), str(waiting.pk), "999999")
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [
+        f"discarded {first.pk}\tuser.created\t1 event(s) lost\t{first.held_reason}",
+        "discarded 1 held row(s)",
+    ]
+    assert err.splitlines() == [
+        f"not discarded {waiting.pk}: not held (waiting for the fan-out; its events will be delivered)",
+        "not discarded 999999: no such row",
+    ]
+    assert SECRET_VALUE not in out + err
+    assert set(PendingEvents.objects.values_list("pk", flat=True)) == {second.pk, waiting.pk}
+    [audit] = _discard_audits()
+    assert (audit.actor_kind, audit.actor_id) == ("system", "manage.py discard_held_events")
+
+    with pytest.raises(CommandError, match="no held row discarded"):  # manage.py exits 1
+        call_command("discard_held_events", str(first.pk), str(waiting.pk))
+    assert PendingEvents.objects.filter(pk=waiting.pk).exists()
+
+
+def test_the_discard_command_takes_explicit_ids_only_and_says_it_is_irreversible():
+    from events.management.commands.discard_held_events import Command
+
+    with pytest.raises(CommandError):
+        call_command("discard_held_events")  # no "every held row"
+    with pytest.raises(CommandError):
+        call_command("discard_held_events", "--all")
+    help_text = " ".join(Command().create_parser("manage.py", "discard_held_events").format_help().split())
+    assert "cannot be undone" in help_text and "--all" not in help_text
