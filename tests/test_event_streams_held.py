@@ -518,3 +518,105 @@ def test_the_discard_command_takes_explicit_ids_only_and_says_it_is_irreversible
         call_command("discard_held_events", "--all")
     help_text = " ".join(Command().create_parser("manage.py", "discard_held_events").format_help().split())
     assert "cannot be undone" in help_text and "--all" not in help_text
+
+
+def _confirm(client: Any, ids: list[int], query: str = "") -> Any:
+    return client.post(
+        f"/admin/events/pendingevents/{query}",
+        {"action": "discard", "post": "yes", "_selected_action": ids},
+        follow=True,
+    )
+
+
+def test_the_admin_asks_for_confirmation_listing_the_held_rows_then_discards_them(stream, admin_client):
+    first, second = _held_rows(2)
+    _good("auth0|waiting")
+    waiting = PendingEvents.objects.get(held_at__isnull=True)
+    page = admin_client.post(
+        "/admin/events/pendingevents/", {"action": "discard", "_selected_action": [first.pk, waiting.pk]}
+    )
+    assert page.status_code == 200
+    assert page.templates[0].name == "admin/events/pendingevents/discard_confirmation.html"
+    assert "never delivered" in page.text and "cannot be undone" in page.text
+    assert first.held_reason in page.text and stream.id in page.text
+    assert [row.pk for row, _streams in page.context["held"]] == [first.pk]
+    assert [row.pk for row in page.context["waiting"]] == [waiting.pk]
+    assert f'name="_selected_action" value="{first.pk}"' in page.text
+    assert f'name="_selected_action" value="{waiting.pk}"' not in page.text  # not offered for discarding
+    assert SECRET_VALUE not in page.text and "suffix" not in page.text  # neither events nor renderer arguments
+    assert PendingEvents.objects.count() == 3  # asking deletes nothing
+    assert _discard_audits() == []
+
+    done = _confirm(admin_client, [first.pk])
+    assert "1 held row discarded: its events are lost." in done.text
+    assert set(PendingEvents.objects.values_list("pk", flat=True)) == {second.pk, waiting.pk}
+    [audit] = _discard_audits()
+    assert (audit.actor_kind, audit.actor_id) == ("admin", "admin")
+
+
+def test_the_admin_discards_nothing_when_no_selected_row_is_held(stream, admin_client):
+    _good("auth0|waiting")
+    waiting = PendingEvents.objects.get()
+    page = admin_client.post(
+        "/admin/events/pendingevents/", {"action": "discard", "_selected_action": [waiting.pk]}, follow=True
+    )
+    assert "None of the selected rows is held" in page.text
+    done = _confirm(admin_client, [waiting.pk])  # posted as if confirmed: the service still refuses it
+    assert f"Not discarded, not held (their events will be delivered): {waiting.pk}" in done.text
+    assert PendingEvents.objects.filter(pk=waiting.pk).exists()
+
+
+def test_a_row_released_between_the_confirmation_page_and_the_confirm_is_not_discarded(stream, admin_client):
+    first, second = _held_rows(2)
+    page = admin_client.post(
+        "/admin/events/pendingevents/?held=yes", {"action": "discard", "_selected_action": [first.pk, second.pk]}
+    )
+    assert [row.pk for row, _streams in page.context["held"]] == [first.pk, second.pk]
+    release_held_events(ids=[first.pk], actor=SYSTEM)  # another operator
+    PendingEvents.objects.filter(pk=second.pk).delete()  # or gone meanwhile
+    done = _confirm(admin_client, [first.pk, second.pk], "?held=yes")
+    assert f"Not discarded, not held (their events will be delivered): {first.pk}" in done.text
+    assert f"Not discarded, no longer there: {second.pk}" in done.text
+    assert "discarded: its events are lost" not in done.text
+    assert PendingEvents.objects.get().pk == first.pk
+    assert _discard_audits() == []
+
+
+def _staff(client: Any, *codenames: str) -> None:
+    from django.contrib.auth.models import Permission, User
+
+    staff = User.objects.create_user("operator", password="not-used-here-1", is_staff=True)
+    staff.user_permissions.add(*Permission.objects.filter(content_type__app_label="events", codename__in=codenames))
+    client.force_login(staff)
+
+
+def test_discarding_needs_the_delete_permission(stream, client):
+    [held] = _held_rows(1)
+    _staff(client, "view_pendingevents", "change_pendingevents")
+    page = client.get("/admin/events/pendingevents/")
+    assert 'value="release"' in page.text and 'value="discard"' not in page.text
+    asked = client.post("/admin/events/pendingevents/", {"action": "discard", "_selected_action": [held.pk]})
+    assert asked.status_code == 302  # "No action selected": no confirmation page
+    _confirm(client, [held.pk])
+    assert PendingEvents.objects.filter(pk=held.pk).exists()
+    assert _discard_audits() == []
+
+
+def test_the_delete_permission_discards_held_rows_only_through_the_action(stream, client):
+    [held] = _held_rows(1)
+    _good("auth0|waiting")
+    waiting = PendingEvents.objects.get(held_at__isnull=True)
+    _staff(client, "view_pendingevents", "delete_pendingevents")
+    page = client.get("/admin/events/pendingevents/")
+    assert 'value="discard"' in page.text
+    assert 'value="delete_selected"' not in page.text and 'value="release"' not in page.text
+    # Django's own delete stays off: it would take a waiting row as readily, unaudited.
+    for pk in (held.pk, waiting.pk):
+        assert client.post(f"/admin/events/pendingevents/{pk}/delete/", {"post": "yes"}).status_code == 403
+    client.post(
+        "/admin/events/pendingevents/", {"action": "delete_selected", "post": "yes", "_selected_action": [waiting.pk]}
+    )
+    assert PendingEvents.objects.count() == 2
+    _confirm(client, [held.pk])
+    assert list(PendingEvents.objects.values_list("pk", flat=True)) == [waiting.pk]
+    assert [a.actor_id for a in _discard_audits()] == ["operator"]
