@@ -6,7 +6,9 @@ check the admin would otherwise have to repeat; here they are listed and read, a
 encrypted token or password and the signing secret are not among the fields, and the authorization shows only its
 method and username. The pages that list deliveries fan out the outbox's committed events first (``events.fanout``),
 as the API does. *Pending events* lists the outbox's rows not fanned out yet, those the fan-out held among them
-(their events could not be made), and releases held ones once their cause is fixed.
+(their events could not be made), releases held ones once their cause is fixed, and discards (deletes, audited, after
+a confirmation page) held ones that can never succeed. Django's own delete stays off: it would delete waiting rows
+too, whose events are owed.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from core.actors import admin_actor
 from core.admin_lookups import HiddenFieldLookups
@@ -27,7 +31,7 @@ from core.errors import DomainError
 from events.audit import record_stream_write
 from events.fanout import fan_out
 from events.models import Delivery, DeliveryAttempt, EventStream, EventStreamStatus, PendingEvents, listed_stream_ids
-from events.services import release_held_events, update_event_stream
+from events.services import discard_held_events, release_held_events, update_event_stream
 
 
 def _latency(attempt: DeliveryAttempt) -> str:
@@ -232,7 +236,11 @@ class HeldFilter(admin.SimpleListFilter):
 
 @admin.register(PendingEvents)
 class PendingEventsAdmin(HiddenFieldLookups, _ReadOnly, admin.ModelAdmin):
-    """The outbox's rows waiting for the fan-out; their events themselves (users' profiles) are not shown."""
+    """The outbox's rows waiting for the fan-out; their events themselves (users' profiles) are not shown.
+
+    *Release* needs ``events.change_pendingevents``, *Discard* ``events.delete_pendingevents``; Django's delete (the
+    *Delete selected* action, the object's delete page) stays off for everyone, as on the other pages here: it would
+    delete a waiting row as readily as a held one, without an audit row."""
 
     hidden_lookups = ("events", "render_args")  # users' e-mails and names
 
@@ -240,13 +248,17 @@ class PendingEventsAdmin(HiddenFieldLookups, _ReadOnly, admin.ModelAdmin):
     list_filter = (HeldFilter, "type")
     fields = ("id", "type", "source", "time", "purpose", "stream_list", "render", "held_at", "held_reason")
     readonly_fields = fields
-    actions = ("release",)
+    actions = ("release", "discard")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[PendingEvents]:
         return super().get_queryset(request).defer("events")  # megabytes per import batch
 
     def has_release_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("events.change_pendingevents")
+
+    def has_discard_permission(self, request: HttpRequest) -> bool:
+        """*Discard*: the operator's delete permission on pending events (Django's own delete stays off)."""
+        return request.user.has_perm("events.delete_pendingevents")
 
     @admin.display(description=_("streams"))
     def stream_list(self, row: PendingEvents) -> str:
@@ -257,3 +269,48 @@ class PendingEventsAdmin(HiddenFieldLookups, _ReadOnly, admin.ModelAdmin):
         released = release_held_events(ids=list(queryset.values_list("pk", flat=True)), actor=admin_actor(request))
         message = ngettext("%(count)d held row released.", "%(count)d held rows released.", released)
         self.message_user(request, message % {"count": released}, messages.SUCCESS)
+
+    @admin.action(description=_("Discard the selected held rows (their events are lost)"), permissions=["discard"])
+    def discard(self, request: HttpRequest, queryset: QuerySet[PendingEvents]) -> HttpResponse | None:
+        """First a confirmation page listing the selected held rows (as Django's *Delete selected* does), then, once
+        confirmed, ``discard_held_events`` on the ids it listed: it deletes only those still held when it runs, so a
+        row another operator released meanwhile stays, and is named. The ids are those posted, not the queryset's:
+        the list's filter (*held: yes*) would leave a row released meanwhile out of it, unnamed."""
+        if request.POST.get("post") == "yes":
+            ids = [
+                int(pk) for pk in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME) if pk.isascii() and pk.isdigit()
+            ]
+            outcome = discard_held_events(ids=ids, actor=admin_actor(request))
+            if outcome.discarded:
+                message = ngettext(
+                    "%(count)d held row discarded: its events are lost.",
+                    "%(count)d held rows discarded: their events are lost.",
+                    len(outcome.discarded),
+                )
+                self.message_user(request, message % {"count": len(outcome.discarded)}, messages.SUCCESS)
+            if outcome.not_held:
+                message = gettext("Not discarded, not held (their events will be delivered): %(ids)s")
+                self.message_user(request, message % {"ids": _id_list(outcome.not_held)}, messages.WARNING)
+            if outcome.not_found:
+                message = gettext("Not discarded, no longer there: %(ids)s")
+                self.message_user(request, message % {"ids": _id_list(outcome.not_found)}, messages.WARNING)
+            return None
+        rows = list(queryset.defer("events", "render_args").order_by("pk"))
+        held = [row for row in rows if row.held_at is not None]
+        if not held:
+            message = gettext("None of the selected rows is held: nothing to discard (their events will be delivered).")
+            self.message_user(request, message, messages.WARNING)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Discard held rows?"),
+            "held": [(row, self.stream_list(row)) for row in held],
+            "waiting": [row for row in rows if row.held_at is None],
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/events/pendingevents/discard_confirmation.html", context)
+
+
+def _id_list(ids: list[int]) -> str:
+    return ", ".join(str(pk) for pk in ids)

@@ -1,7 +1,9 @@
 """The audit rows of event stream writes (``sapi``, Auth0's operation names as descriptions), shared by the
-management API and the admin. Called in the write's transaction, so the row and the change commit together.
+management API and the admin, and of outbox rows an operator discarded. Called in the write's transaction, so the
+row and the change commit together.
 
-Only ids, names and the names of the fields changed are recorded: never a token, password or signing secret.
+Only ids, names and the names of the fields changed are recorded: never a token, password or signing secret, nor
+an outbox row's events (users' profiles) or its renderer's arguments.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 from audit.models import EventType
 from audit.services import record_event
 from core.actors import Actor
+from events.models import PendingEvents, listed_stream_ids
 
 
 def record_stream_write(description: str, *, stream_id: str, actor: Actor, **details: Any) -> None:
@@ -21,4 +24,28 @@ def record_stream_write(description: str, *, stream_id: str, actor: Actor, **det
         description=description,
         actor=actor,
         details={"event_stream_id": stream_id, **details},
+    )
+
+
+def record_held_row_discarded(row: PendingEvents, *, events: int | None, actor: Actor) -> None:
+    """One ``sapi`` audit row for the held outbox row ``row`` that ``events.services.discard_held_events`` deleted
+    (``events``: how many events were lost with it, ``None`` when they were malformed). The description names the
+    row's id, event type, purpose (when it has one) and why it was held (``held_reason``: an exception's type and
+    place, never its message); the details add when it was held, its renderer's dotted path and its streams' ids.
+    Auth0 has no event type of its own for this: ``sapi``, as every operator's write here."""
+    purpose = f", purpose {row.purpose}" if row.purpose else ""
+    record_event(
+        type=EventType.SUCCESS_API_OPERATION,
+        description=f"Discard held outbox row {row.pk} ({row.type}{purpose}): {row.held_reason}",
+        actor=actor,
+        details={
+            "pending_events_id": row.pk,
+            "type": row.type,
+            "purpose": row.purpose,
+            "held_at": row.held_at.isoformat() if row.held_at else None,
+            "held_reason": row.held_reason,
+            "render": row.render,
+            "stream_ids": listed_stream_ids(row.stream_ids),
+            "events": events,
+        },
     )

@@ -1,9 +1,9 @@
 """Writes of event streams, shared by the event-streams API, the admin and the worker.
 
 One function per use case: ``create_event_stream``, ``update_event_stream``, ``delete_event_stream``,
-``send_test_event``, ``redeliver``, ``release_held_events``. Raises ``EventStreamNotFound`` (404),
-``DeliveryNotFound`` (404), ``EventStreamDisabled`` (400), ``TooManyFailedDeliveries`` (400),
-``EventStreamSecretUnreadable`` (400), ``InvalidWebhookEndpoint`` (400) and ``PayloadValidationError`` (400, an
+``send_test_event``, ``redeliver``, ``release_held_events``, ``discard_held_events``. Raises
+``EventStreamNotFound`` (404), ``DeliveryNotFound`` (404), ``EventStreamDisabled`` (400), ``TooManyFailedDeliveries``
+(400), ``EventStreamSecretUnreadable`` (400), ``InvalidWebhookEndpoint`` (400) and ``PayloadValidationError`` (400, an
 unknown event type). The shape of a request (types, lengths, required keys) is the serializer's business; these
 functions decide what the domain decides: allowed endpoints, known event types, encryption of secrets.
 """
@@ -11,6 +11,7 @@ functions decide what the domain decides: allowed endpoints, known event types, 
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import secrets
 from collections.abc import Collection, Sequence
@@ -18,13 +19,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from django.db import connection as db
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.actors import Actor
 from core.crypto import decrypt_secret, encrypt_secret
+from core.db import columns, models_from_rows
 from core.errors import FieldCode, FieldError, PayloadValidationError
+from events.audit import record_held_row_discarded
 from events.delivery import at_total_failure_limit, unreadable_secrets
 from events.endpoints import check_webhook_endpoint
 from events.errors import (
@@ -361,3 +365,88 @@ def release_held_events(*, ids: Collection[int] | None = None, actor: Actor) -> 
         enqueue_delivery(stream_id)
     logger.warning("held outbox rows released: %s by %s", ", ".join(str(pk) for pk, _streams in rows) or "none", actor)
     return released
+
+
+@dataclass(frozen=True)
+class DiscardedRow:
+    """An outbox row ``discard_held_events`` deleted, as its audit row names it: never its events."""
+
+    id: int
+    type: str
+    purpose: str
+    held_reason: str
+    # How many events were lost with it; ``None`` when its events were not a JSON list (malformed: why it was held).
+    events: int | None
+
+
+@dataclass(frozen=True)
+class DiscardOutcome:
+    """What ``discard_held_events`` did with each id it was given, each list in id order."""
+
+    discarded: list[DiscardedRow]
+    # Rows waiting for the fan-out (never held, or released meanwhile): left alone, their events will be delivered.
+    not_held: list[int]
+    # No such row: fanned out, discarded already, or never was.
+    not_found: list[int]
+
+
+# What the audit row and the answer name of a discarded row; ``events`` is read only to count them.
+_DISCARDED_FIELDS = ("id", "type", "purpose", "stream_ids", "events", "render", "held_at", "held_reason")
+
+
+@transaction.atomic
+def discard_held_events(*, ids: Collection[int], actor: Actor) -> DiscardOutcome:
+    """Delete the outbox rows of ``ids`` that the fan-out held (``events.fanout``: their events could not be made),
+    for good: their events are never delivered. For a row that can never succeed (its renderer is gone, its values
+    are invalid for good), which ``release_held_events`` would only see held again.
+
+    Only held rows go: a waiting row's events will be delivered, and deleting it would lose them silently. Whether a
+    row is held is decided by the ``DELETE`` itself (``held_at IS NOT NULL`` in its ``WHERE``), not by an earlier
+    read: a row another operator released between the admin's confirmation page and this call is left alone
+    (PostgreSQL re-checks the condition on the row's committed version once the release's lock is gone). Each
+    discarded row gets a ``sapi`` audit row in the same transaction (``events.audit.record_held_row_discarded``: its
+    id, type, purpose, why it was held, how many events; never the events, which are users' profiles). Explicit ids
+    only, by design: there is no "every held row". Unknown ids are reported, not raised."""
+    wanted = sorted(set(ids))
+    bindable = [pk for pk in wanted if 0 < pk <= _MAX_ROW_ID]  # SQLite cannot even bind a larger one
+    rows: list[PendingEvents] = []
+    if bindable:
+        table = db.ops.quote_name(PendingEvents._meta.db_table)
+        with db.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {table} WHERE id IN ({', '.join(['%s'] * len(bindable))}) AND held_at IS NOT NULL"  # noqa: S608
+                f" RETURNING {columns(PendingEvents, fields=_DISCARDED_FIELDS)}",
+                bindable,
+            )
+            rows = sorted(
+                models_from_rows(PendingEvents, cursor.fetchall(), fields=_DISCARDED_FIELDS), key=lambda row: row.pk
+            )
+    discarded = []
+    for row in rows:
+        count = _event_count(row.events)
+        record_held_row_discarded(row, events=count, actor=actor)
+        discarded.append(
+            DiscardedRow(id=row.pk, type=row.type, purpose=row.purpose, held_reason=row.held_reason, events=count)
+        )
+    waiting = set(PendingEvents.objects.filter(pk__in=bindable).values_list("pk", flat=True))
+    gone = {row.pk for row in rows}
+    outcome = DiscardOutcome(
+        discarded=discarded,
+        not_held=[pk for pk in wanted if pk in waiting],
+        not_found=[pk for pk in wanted if pk not in waiting and pk not in gone],
+    )
+    logger.warning(
+        "held outbox rows discarded (their events are lost): %s by %s",
+        ", ".join(str(row.id) for row in discarded) or "none",
+        actor,
+    )
+    return outcome
+
+
+def _event_count(events: str) -> int | None:
+    """How many events a row's ``events`` text holds; ``None`` when it is not a JSON list."""
+    try:
+        items = json.loads(events)
+    except (ValueError, RecursionError):
+        return None
+    return len(items) if isinstance(items, list) else None

@@ -1,9 +1,11 @@
 """An outbox row whose events cannot be made (its renderer raises: the code changed while it waited, say) is held:
 the fan-out passes it by, so the other rows, the deliveries list and the admin go on; an ERROR names it, with the
-exception's type and place but never its message; an operator releases it (command, admin) once fixed."""
+exception's type and place but never its message; an operator releases it (command, admin) once fixed, or discards
+it (by id, audited) when it can never succeed."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -23,12 +25,19 @@ from django.db import (
 from django.test import override_settings
 from django_tasks_db.models import DBTaskResult
 
-from core.actors import SYSTEM
+from audit.models import Event as AuditEvent
+from core.actors import SYSTEM, Actor
 from events.fanout import fan_out
 from events.models import Delivery, EventStream, PendingEvents
 from events.outbox import emit, emit_values
 from events.recovery import sweep_deliveries
-from events.services import WebhookAuthorization, create_event_stream, release_held_events
+from events.services import (
+    DiscardedRow,
+    WebhookAuthorization,
+    create_event_stream,
+    discard_held_events,
+    release_held_events,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -382,3 +391,232 @@ def test_release_passes_by_an_id_no_row_can_have(stream, capsys):
     assert release_held_events(ids=[10**30, -1, 0], actor=SYSTEM) == 0
     call_command("release_held_events", str(10**30), str(held.pk))
     assert "released 1 held row(s)" in capsys.readouterr().out
+
+
+# Discarding: a held row that can never succeed is deleted for good, by id, audited; a waiting row never.
+
+
+def _held_rows(count: int) -> list[PendingEvents]:
+    rows = [_broken() for _ in range(count)]
+    fan_out()
+    return [PendingEvents.objects.get(pk=row.pk) for row in rows]
+
+
+def _discard_audits() -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(description__startswith="Discard held outbox row").order_by("id"))
+
+
+def test_discard_deletes_only_held_rows_and_names_the_others(stream):
+    first, second = _held_rows(2)
+    _good("auth0|waiting")
+    waiting = PendingEvents.objects.get(held_at__isnull=True)
+    outcome = discard_held_events(ids=[second.pk, waiting.pk, first.pk, 999_999, 10**30, 0], actor=SYSTEM)
+    assert [row.id for row in outcome.discarded] == [first.pk, second.pk]
+    assert outcome.discarded[0] == DiscardedRow(
+        id=first.pk, type="user.created", purpose="", held_reason=first.held_reason, events=1
+    )
+    assert outcome.not_held == [waiting.pk]
+    assert outcome.not_found == [0, 999_999, 10**30]
+    assert list(PendingEvents.objects.values_list("pk", flat=True)) == [waiting.pk]  # its events are still owed
+    assert fan_out() == 1
+
+
+def test_discard_writes_one_audit_row_per_discarded_row_naming_it_without_its_events(stream):
+    first, second = _held_rows(2)
+    PendingEvents.objects.filter(pk=second.pk).update(purpose="test")
+    _good("auth0|waiting")
+    actor = Actor(kind="system", id="operator")
+    discard_held_events(ids=[first.pk, second.pk, PendingEvents.objects.get(held_at__isnull=True).pk], actor=actor)
+    audits = _discard_audits()
+    assert first.held_at is not None
+    assert [a.description for a in audits] == [
+        f"Discard held outbox row {first.pk} (user.created): {first.held_reason}",
+        f"Discard held outbox row {second.pk} (user.created, purpose test): {second.held_reason}",
+    ]
+    assert all(a.type == "sapi" and (a.actor_kind, a.actor_id) == ("system", "operator") for a in audits)
+    assert audits[0].details == {
+        "pending_events_id": first.pk,
+        "type": "user.created",
+        "purpose": "",
+        "held_at": first.held_at.isoformat(),
+        "held_reason": first.held_reason,
+        "render": f"{__name__}.render",
+        "stream_ids": [stream.id],
+        "events": 1,
+    }
+    for audit in audits:
+        assert SECRET_VALUE not in audit.description and SECRET_VALUE not in json.dumps(audit.details)
+        assert audit.user_id == audit.user_name == ""
+
+
+def test_discard_of_a_row_whose_events_are_malformed_records_no_count(stream):
+    [held] = _held_rows(1)
+    PendingEvents.objects.filter(pk=held.pk).update(events="[not json")
+    [row] = discard_held_events(ids=[held.pk], actor=SYSTEM).discarded
+    assert row.events is None
+    assert _discard_audits()[0].details["events"] is None
+
+
+def test_discard_is_all_or_nothing(stream, monkeypatch):
+    """The rows and their audit rows commit together: when one audit row cannot be written, no row is deleted."""
+    from events import services
+
+    first, second = _held_rows(2)
+    real = services.record_held_row_discarded
+
+    def fails_on_the_second(row: PendingEvents, **kwargs: Any) -> None:
+        if row.pk == second.pk:
+            raise OperationalError("database is locked")
+        real(row, **kwargs)
+
+    monkeypatch.setattr(services, "record_held_row_discarded", fails_on_the_second)
+    with pytest.raises(OperationalError):
+        discard_held_events(ids=[first.pk, second.pk], actor=SYSTEM)
+    assert PendingEvents.objects.filter(held_at__isnull=False).count() == 2
+    assert _discard_audits() == []
+
+
+def test_discard_leaves_a_row_released_meanwhile(stream):
+    [held] = _held_rows(1)
+    release_held_events(ids=[held.pk], actor=SYSTEM)  # another operator, between the listing and the discard
+    outcome = discard_held_events(ids=[held.pk], actor=SYSTEM)
+    assert (outcome.discarded, outcome.not_held) == ([], [held.pk])
+    assert PendingEvents.objects.filter(pk=held.pk).exists()
+    assert _discard_audits() == []
+
+
+def test_the_discard_command_reports_each_id_and_fails_when_nothing_was_discarded(stream, capsys):
+    first, second = _held_rows(2)
+    _good("auth0|waiting")
+    waiting = PendingEvents.objects.get(held_at__isnull=True)
+    call_command("discard_held_events", str(first.pk), str(waiting.pk), "999999")
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [
+        f"discarded {first.pk}\tuser.created\t1 event(s) lost\t{first.held_reason}",
+        "discarded 1 held row(s)",
+    ]
+    assert err.splitlines() == [
+        f"not discarded {waiting.pk}: not held (waiting for the fan-out; its events will be delivered)",
+        "not discarded 999999: no such row",
+    ]
+    assert SECRET_VALUE not in out + err
+    assert set(PendingEvents.objects.values_list("pk", flat=True)) == {second.pk, waiting.pk}
+    [audit] = _discard_audits()
+    assert (audit.actor_kind, audit.actor_id) == ("system", "manage.py discard_held_events")
+
+    with pytest.raises(CommandError, match="no held row discarded"):  # manage.py exits 1
+        call_command("discard_held_events", str(first.pk), str(waiting.pk))
+    assert PendingEvents.objects.filter(pk=waiting.pk).exists()
+
+
+def test_the_discard_command_takes_explicit_ids_only_and_says_it_is_irreversible():
+    from events.management.commands.discard_held_events import Command
+
+    with pytest.raises(CommandError):
+        call_command("discard_held_events")  # no "every held row"
+    with pytest.raises(CommandError):
+        call_command("discard_held_events", "--all")
+    help_text = " ".join(Command().create_parser("manage.py", "discard_held_events").format_help().split())
+    assert "cannot be undone" in help_text and "--all" not in help_text
+
+
+def _confirm(client: Any, ids: list[int], query: str = "") -> Any:
+    return client.post(
+        f"/admin/events/pendingevents/{query}",
+        {"action": "discard", "post": "yes", "_selected_action": ids},
+        follow=True,
+    )
+
+
+def test_the_admin_asks_for_confirmation_listing_the_held_rows_then_discards_them(stream, admin_client):
+    first, second = _held_rows(2)
+    _good("auth0|waiting")
+    waiting = PendingEvents.objects.get(held_at__isnull=True)
+    page = admin_client.post(
+        "/admin/events/pendingevents/", {"action": "discard", "_selected_action": [first.pk, waiting.pk]}
+    )
+    assert page.status_code == 200
+    assert page.templates[0].name == "admin/events/pendingevents/discard_confirmation.html"
+    assert "never delivered" in page.text and "cannot be undone" in page.text
+    assert first.held_reason in page.text and stream.id in page.text
+    assert [row.pk for row, _streams in page.context["held"]] == [first.pk]
+    assert [row.pk for row in page.context["waiting"]] == [waiting.pk]
+    assert f'name="_selected_action" value="{first.pk}"' in page.text
+    assert f'name="_selected_action" value="{waiting.pk}"' not in page.text  # not offered for discarding
+    assert SECRET_VALUE not in page.text and "suffix" not in page.text  # neither events nor renderer arguments
+    assert PendingEvents.objects.count() == 3  # asking deletes nothing
+    assert _discard_audits() == []
+
+    done = _confirm(admin_client, [first.pk])
+    assert "1 held row discarded: its events are lost." in done.text
+    assert set(PendingEvents.objects.values_list("pk", flat=True)) == {second.pk, waiting.pk}
+    [audit] = _discard_audits()
+    assert (audit.actor_kind, audit.actor_id) == ("admin", "admin")
+
+
+def test_the_admin_discards_nothing_when_no_selected_row_is_held(stream, admin_client):
+    _good("auth0|waiting")
+    waiting = PendingEvents.objects.get()
+    page = admin_client.post(
+        "/admin/events/pendingevents/", {"action": "discard", "_selected_action": [waiting.pk]}, follow=True
+    )
+    assert "None of the selected rows is held" in page.text
+    done = _confirm(admin_client, [waiting.pk])  # posted as if confirmed: the service still refuses it
+    assert f"Not discarded, not held (their events will be delivered): {waiting.pk}" in done.text
+    assert PendingEvents.objects.filter(pk=waiting.pk).exists()
+
+
+def test_a_row_released_between_the_confirmation_page_and_the_confirm_is_not_discarded(stream, admin_client):
+    first, second = _held_rows(2)
+    page = admin_client.post(
+        "/admin/events/pendingevents/?held=yes", {"action": "discard", "_selected_action": [first.pk, second.pk]}
+    )
+    assert [row.pk for row, _streams in page.context["held"]] == [first.pk, second.pk]
+    release_held_events(ids=[first.pk], actor=SYSTEM)  # another operator
+    PendingEvents.objects.filter(pk=second.pk).delete()  # or gone meanwhile
+    done = _confirm(admin_client, [first.pk, second.pk], "?held=yes")
+    assert f"Not discarded, not held (their events will be delivered): {first.pk}" in done.text
+    assert f"Not discarded, no longer there: {second.pk}" in done.text
+    assert "discarded: its events are lost" not in done.text
+    assert PendingEvents.objects.get().pk == first.pk
+    assert _discard_audits() == []
+
+
+def _staff(client: Any, *codenames: str) -> None:
+    from django.contrib.auth.models import Permission, User
+
+    staff = User.objects.create_user("operator", password="not-used-here-1", is_staff=True)
+    staff.user_permissions.add(*Permission.objects.filter(content_type__app_label="events", codename__in=codenames))
+    client.force_login(staff)
+
+
+def test_discarding_needs_the_delete_permission(stream, client):
+    [held] = _held_rows(1)
+    _staff(client, "view_pendingevents", "change_pendingevents")
+    page = client.get("/admin/events/pendingevents/")
+    assert 'value="release"' in page.text and 'value="discard"' not in page.text
+    asked = client.post("/admin/events/pendingevents/", {"action": "discard", "_selected_action": [held.pk]})
+    assert asked.status_code == 302  # "No action selected": no confirmation page
+    _confirm(client, [held.pk])
+    assert PendingEvents.objects.filter(pk=held.pk).exists()
+    assert _discard_audits() == []
+
+
+def test_the_delete_permission_discards_held_rows_only_through_the_action(stream, client):
+    [held] = _held_rows(1)
+    _good("auth0|waiting")
+    waiting = PendingEvents.objects.get(held_at__isnull=True)
+    _staff(client, "view_pendingevents", "delete_pendingevents")
+    page = client.get("/admin/events/pendingevents/")
+    assert 'value="discard"' in page.text
+    assert 'value="delete_selected"' not in page.text and 'value="release"' not in page.text
+    # Django's own delete stays off: it would take a waiting row as readily, unaudited.
+    for pk in (held.pk, waiting.pk):
+        assert client.post(f"/admin/events/pendingevents/{pk}/delete/", {"post": "yes"}).status_code == 403
+    client.post(
+        "/admin/events/pendingevents/", {"action": "delete_selected", "post": "yes", "_selected_action": [waiting.pk]}
+    )
+    assert PendingEvents.objects.count() == 2
+    _confirm(client, [held.pk])
+    assert list(PendingEvents.objects.values_list("pk", flat=True)) == [waiting.pk]
+    assert [a.actor_id for a in _discard_audits()] == ["operator"]

@@ -1,5 +1,6 @@
 """Races of the event streams on PostgreSQL (issue 16, review): concurrent writers whose events must keep the order
-of the changes they describe, and fan-outs racing the deletion of a stream or the worker's disable after failures."""
+of the changes they describe, fan-outs racing the deletion of a stream or the worker's disable after failures, and
+an operator's discard of a held row racing another's release of it."""
 
 from __future__ import annotations
 
@@ -25,7 +26,14 @@ from events.fanout import fan_out
 from events.models import Delivery, DeliveryAttempt, DeliveryStatus, Event, EventStream, EventType, PendingEvents
 from events.outbox import emit
 from events.retention import prune_finished
-from events.services import WebhookAuthorization, create_event_stream, delete_event_stream, send_test_event
+from events.services import (
+    WebhookAuthorization,
+    create_event_stream,
+    delete_event_stream,
+    discard_held_events,
+    release_held_events,
+    send_test_event,
+)
 from users.models import User
 from users.services import create_user, delete_user
 from users.streams import emit_user_event
@@ -309,3 +317,34 @@ def test_racing_claims_of_a_stream_take_different_deliveries_without_waiting_on_
         release.set()
         first.join()
     assert len(firsts) == len(seconds) == CLAIM_BATCH and not set(firsts) & set(seconds)
+
+
+def test_a_discard_waiting_on_a_release_leaves_the_released_row() -> None:
+    """Another operator releases a held row while a discard of it starts: the discard's ``DELETE`` waits for the
+    release's row lock, then re-checks ``held_at`` on the committed row, and leaves it (its events are owed again)."""
+    make_stream(EventType.USER_CREATED)
+    with transaction.atomic():
+        emit("user.created", lambda: [("auth0|racer", {"user_id": "auth0|racer"})])
+    row = PendingEvents.objects.get()
+    PendingEvents.objects.filter(pk=row.pk).update(held_at=timezone.now(), held_reason="builtins.ValueError at x.py:1")
+    releasing = threading.Event()
+
+    def release() -> None:
+        try:
+            with transaction.atomic():
+                assert release_held_events(ids=[row.pk], actor=SYSTEM) == 1
+                releasing.set()
+                time.sleep(0.5)  # the discard starts meanwhile, and waits
+        finally:
+            connections.close_all()
+
+    releaser = threading.Thread(target=release)
+    releaser.start()
+    try:
+        assert releasing.wait(10)
+        outcome = discard_held_events(ids=[row.pk], actor=SYSTEM)
+    finally:
+        releaser.join()
+    assert (outcome.discarded, outcome.not_held) == ([], [row.pk])
+    assert PendingEvents.objects.filter(pk=row.pk, held_at__isnull=True).exists()
+    assert fan_out() == 1
