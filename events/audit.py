@@ -1,6 +1,6 @@
 """The audit rows of event stream writes (``sapi``, Auth0's operation names as descriptions), shared by the
-management API and the admin, and of outbox rows an operator discarded. Called in the write's transaction, so the
-row and the change commit together.
+management API and the admin, and of held outbox rows an operator released or discarded. Called in the write's
+transaction, so the row and the change commit together.
 
 Only ids, names and the names of the fields changed are recorded: never a token, password or signing secret, nor
 an outbox row's events (users' profiles) or its renderer's arguments.
@@ -47,5 +47,25 @@ def record_held_row_discarded(row: PendingEvents, *, events: int | None, actor: 
             "render": row.render,
             "stream_ids": listed_stream_ids(row.stream_ids),
             "events": events,
+        },
+    )
+
+
+def record_held_row_released(row: PendingEvents, *, actor: Actor) -> None:
+    """One ``sapi`` audit row for the held outbox row ``row`` that ``events.services.release_held_events`` gave back
+    to the fan-out, naming its id, event type, purpose and why it had been held (as
+    ``record_held_row_discarded``; never its events)."""
+    purpose = f", purpose {row.purpose}" if row.purpose else ""
+    record_event(
+        type=EventType.SUCCESS_API_OPERATION,
+        description=f"Release held outbox row {row.pk} ({row.type}{purpose}): {row.held_reason}",
+        actor=actor,
+        details={
+            "pending_events_id": row.pk,
+            "type": row.type,
+            "purpose": row.purpose,
+            "held_at": row.held_at.isoformat() if row.held_at else None,
+            "held_reason": row.held_reason,
+            "stream_ids": listed_stream_ids(row.stream_ids),
         },
     )

@@ -16,7 +16,8 @@ A row that cannot be turned into events (its renderer raises: the code changed w
 otherwise fail every fan-out, so every later event, the deliveries list and the admin's pages with it: it is held
 instead (``PendingEvents.held_at``; an ERROR names it), and the others go on, its subjects' later events included.
 An operator releases it once the cause is fixed (``events.services.release_held_events``: ``manage.py
-release_held_events`` or the admin's *Pending events* page). A value the database refuses (``DataError``: too long,
+release_held_events`` or the admin's *Pending events* page), or discards one that can never succeed
+(``discard_held_events``: its events are lost, audited). A value the database refuses (``DataError``: too long,
 a NUL) holds its row too. Any other database error is not the row's fault, and would fail every row alike: the
 database's own trouble (locked, away, a deadlock: ``OperationalError``, ``InterfaceError``) or the schema's (a
 column or table missing, a permission, a constraint a migration added while an older worker still runs:
@@ -140,8 +141,8 @@ def _hold(table: str, pk: int, reason: str) -> None:
             return
     logger.error(
         "outbox row %s held: its events could not be fanned out (%s); the others go on. Release it once fixed:"
-        " manage.py release_held_events %s",
-        pk, reason, pk,
+        " manage.py release_held_events %s (or, if it can never succeed, discard it: manage.py discard_held_events %s)",
+        pk, reason, pk, pk,
     )  # fmt: skip
 
 

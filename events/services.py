@@ -28,7 +28,7 @@ from core.actors import Actor
 from core.crypto import decrypt_secret, encrypt_secret
 from core.db import columns, models_from_rows
 from core.errors import FieldCode, FieldError, PayloadValidationError
-from events.audit import record_held_row_discarded
+from events.audit import record_held_row_discarded, record_held_row_released
 from events.delivery import at_total_failure_limit, unreadable_secrets
 from events.endpoints import check_webhook_endpoint
 from events.errors import (
@@ -352,18 +352,26 @@ def release_held_events(*, ids: Collection[int] | None = None, actor: Actor) -> 
     """Let the fan-out try again the outbox rows it held (``events.fanout``: their renderer raised), those of
     ``ids`` or, with ``None``, every held row; returns how many were released. Each enabled stream they owe events
     to gets a delivery task, which fans them out (a row that fails again is held again, with a new ERROR). Rows
-    not held are left alone; unknown ids are passed by."""
+    not held are left alone; unknown ids are passed by. Each released row gets a ``sapi`` audit row in the same
+    transaction (``events.audit.record_held_row_released``: its id, type, purpose and why it was held).
+
+    The held rows are locked as they are read (``FOR UPDATE`` on PostgreSQL; SQLite's write transaction is
+    exclusive), so a row another operator released or discarded meanwhile is neither counted nor audited twice."""
     held = PendingEvents.objects.filter(held_at__isnull=False)
     if ids is not None:
         held = held.filter(pk__in=[pk for pk in ids if 0 < pk <= _MAX_ROW_ID])  # SQLite cannot even bind a larger one
-    rows = list(held.values_list("pk", "stream_ids"))
-    released = PendingEvents.objects.filter(pk__in=[pk for pk, _streams in rows]).update(held_at=None, held_reason="")
-    streams = sorted({stream_id for _pk, stream_ids in rows for stream_id in listed_stream_ids(stream_ids)})
+    rows = list(
+        held.select_for_update().only("pk", "type", "purpose", "stream_ids", "held_at", "held_reason").order_by("pk")
+    )
+    released = PendingEvents.objects.filter(pk__in=[row.pk for row in rows]).update(held_at=None, held_reason="")
+    for row in rows:
+        record_held_row_released(row, actor=actor)
+    streams = sorted({stream_id for row in rows for stream_id in listed_stream_ids(row.stream_ids)})
     for stream_id in EventStream.objects.filter(pk__in=streams, status=EventStreamStatus.ENABLED).values_list(
         "pk", flat=True
     ):
         enqueue_delivery(stream_id)
-    logger.warning("held outbox rows released: %s by %s", ", ".join(str(pk) for pk, _streams in rows) or "none", actor)
+    logger.warning("held outbox rows released: %s by %s", ", ".join(str(row.pk) for row in rows) or "none", actor)
     return released
 
 

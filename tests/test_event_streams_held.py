@@ -620,3 +620,28 @@ def test_the_delete_permission_discards_held_rows_only_through_the_action(stream
     _confirm(client, [held.pk])
     assert list(PendingEvents.objects.values_list("pk", flat=True)) == [waiting.pk]
     assert [a.actor_id for a in _discard_audits()] == ["operator"]
+
+
+def test_release_writes_one_audit_row_per_released_row_without_its_events(stream):
+    first, second = _held_rows(2)
+    _good("auth0|waiting")
+    actor = Actor(kind="system", id="operator")
+    assert release_held_events(ids=[second.pk, first.pk], actor=actor) == 2
+    audits = list(AuditEvent.objects.filter(description__startswith="Release held outbox row").order_by("id"))
+    assert [a.description for a in audits] == [
+        f"Release held outbox row {first.pk} (user.created): {first.held_reason}",
+        f"Release held outbox row {second.pk} (user.created): {second.held_reason}",
+    ]
+    assert all(a.type == "sapi" and (a.actor_kind, a.actor_id) == ("system", "operator") for a in audits)
+    assert audits[0].details == {
+        "pending_events_id": first.pk,
+        "type": "user.created",
+        "purpose": "",
+        "held_at": first.held_at.isoformat(),
+        "held_reason": first.held_reason,
+        "stream_ids": [stream.id],
+    }
+    for audit in audits:
+        assert SECRET_VALUE not in audit.description and SECRET_VALUE not in json.dumps(audit.details)
+    assert release_held_events(ids=[first.pk], actor=actor) == 0  # released already: nothing more is audited
+    assert AuditEvent.objects.filter(description__startswith="Release held outbox row").count() == 2
