@@ -131,6 +131,11 @@ def housekeeping(*, recover: bool = True) -> None:
 # How often at most the worker checks its database connections (``TaskWorker.run``), in seconds.
 CONNECTION_CHECK_SECONDS = 1.0
 
+# A worker whose first heartbeat fails (the database unreachable, its connection lost) tries again after a pause
+# that doubles from this, up to ``_FIRST_BEAT_MAX_DELAY`` (``TaskWorker.first_beat``), in seconds.
+FIRST_BEAT_RETRY_SECONDS = 1.0
+_FIRST_BEAT_MAX_DELAY = 30.0
+
 # A task whose database connection was lost under it is run again (``TaskWorker.run_task``) until it has been
 # claimed this many times, after 1, 2, 4, ... seconds (at most ``_LOST_CONNECTION_MAX_DELAY``); then it fails.
 LOST_CONNECTION_CLAIMS = 5
@@ -618,9 +623,35 @@ class TaskWorker(DatabaseWorker):
                 ],
             )
 
+    def first_beat(self, started: datetime) -> bool:
+        """Record this worker's first heartbeat (``beat``), trying again after a pause (``FIRST_BEAT_RETRY_SECONDS``,
+        doubling up to ``_FIRST_BEAT_MAX_DELAY``) while the database fails it; returns ``False`` when told to stop
+        first (``shutdown`` ends the pause at once). A lost connection is replaced before the next try.
+
+        Its error, raised, ended the worker (``run_jobs`` exited 1) when the database restarted or cut the
+        connection just as the worker started, where a later heartbeat's is logged and tried again
+        (``_HeartbeatThread``)."""
+        pause = FIRST_BEAT_RETRY_SECONDS
+        while self.running:
+            try:
+                beat(self.worker_id, started=started)
+            except DatabaseError:
+                logger.warning(
+                    "worker %s: first heartbeat failed: trying again in %s s", self.worker_id, pause, exc_info=True
+                )
+                if not connection.in_atomic_block:
+                    close_old_connections()  # a lost one is replaced (one seen lost in a transaction is already)
+                self.wake.wait(pause)
+                pause = min(pause * 2, _FIRST_BEAT_MAX_DELAY)
+            else:
+                return True
+        return False
+
     def run(self) -> None:
         heartbeat = _HeartbeatThread(self.worker_id, float(settings.JOBS_HEARTBEAT_SECONDS))
-        beat(self.worker_id, started=heartbeat.started)
+        if not self.first_beat(heartbeat.started):
+            logger.info("worker %s: stopped before the database answered", self.worker_id)
+            return
         heartbeat.start()
         period = float(settings.JOBS_POLL_INTERVAL_SECONDS)
         next_housekeeping = next_recovery = 0.0

@@ -1,9 +1,9 @@
 """The worker's database connection terminated under it (a server restart, ``pg_terminate_backend``): it
 reconnects at its next look, and a task the loss interrupted is made ready again after a pause (up to
 ``LOST_CONNECTION_CLAIMS`` claims, then it fails) while the worker goes on; tasks a claim took though its answer
-was lost are made ready again once the database answers. The losses are real on PostgreSQL; on SQLite, which has
-no server to lose, Django's usability check is made to answer "lost", or the driver's error is raised after the
-statement."""
+was lost are made ready again once the database answers; a first heartbeat that fails is tried again. The losses
+are real on PostgreSQL; on SQLite, which has no server to lose, Django's usability check is made to answer "lost",
+or the driver's error is raised after the statement."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 from django.db import DatabaseError, OperationalError, connection, connections, transaction
 from django.db.backends.signals import connection_created
 from django.test import override_settings
@@ -24,6 +25,7 @@ from django_tasks_db.models import DBTaskResult
 from core.actors import SYSTEM
 from core.tasks import task
 from events.services import WebhookAuthorization, create_event_stream
+from jobs.models import WorkerHeartbeat
 from tests.helpers import STRONG_PASSWORD
 from tests.receiver import Receiver, receiver
 from users.services import create_user
@@ -479,3 +481,79 @@ def test_a_worker_whose_claims_succeed_never_looks_for_tasks_left_running_under_
         count_tasks.enqueue()
     TaskWorker(worker_id="w-happy", interval=0, batch=True).run()
     assert [status for _name, status, _ids in _statuses()] == ["SUCCESSFUL"] * 3
+
+
+def _is_heartbeat(sql: str) -> bool:
+    return f'"{WorkerHeartbeat._meta.db_table}"' in sql
+
+
+def test_a_worker_whose_first_heartbeat_lost_its_connection_tries_again_and_runs(monkeypatch, caplog):
+    """The database restarted (the backend terminated on PostgreSQL) as the worker made its first heartbeat: the
+    error ended ``run_jobs`` (exit 1); it is tried again on a new connection, as later heartbeats are."""
+    from jobs import taskworker
+
+    monkeypatch.setattr(taskworker, "FIRST_BEAT_RETRY_SECONDS", 0.01)
+    count_tasks.enqueue()
+    lost: list[str] = []
+
+    def lose_the_first_beat(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if _is_heartbeat(sql) and not lost:
+            lost.append(sql)
+            if connection.vendor == "postgresql":
+                _terminate(context["connection"].connection.info.backend_pid)
+                return execute(sql, params, many, context)  # raises: the connection is gone
+            raise OperationalError("disk I/O error")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(lose_the_first_beat), caplog.at_level(logging.WARNING, "jobs.taskworker"):
+        call_command("run_jobs", "--once")  # ends normally
+    assert lost and "first heartbeat failed: trying again in 0.01 s" in caplog.text
+    assert [(name, status, len(ids)) for name, status, ids in _statuses()] == [("count_tasks", "SUCCESSFUL", 1)]
+
+
+def test_a_worker_whose_first_heartbeat_keeps_failing_waits_longer_each_time_and_stops_when_told(monkeypatch):
+    from jobs import taskworker
+    from jobs.taskworker import TaskWorker
+
+    monkeypatch.setattr(taskworker, "FIRST_BEAT_RETRY_SECONDS", 4.0)
+    count_tasks.enqueue()
+    worker = TaskWorker(worker_id="w-unreachable", interval=0, batch=False)
+    pauses: list[float] = []
+
+    def pause(timeout: float) -> bool:
+        pauses.append(timeout)
+        if len(pauses) == 5:
+            worker.shutdown(15, None)  # SIGTERM: ends the pause at once (the worker's event is set)
+        return False
+
+    def unreachable(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if _is_heartbeat(sql):
+            raise OperationalError("connection refused")
+        return execute(sql, params, many, context)
+
+    monkeypatch.setattr(worker.wake, "wait", pause)
+    with connection.execute_wrapper(unreachable):
+        worker.run()  # returns
+    assert pauses == [4.0, 8.0, 16.0, 30.0, 30.0]
+    assert _statuses() == [("count_tasks", "READY", [])] and not WorkerHeartbeat.objects.exists()
+
+
+def test_a_worker_told_to_stop_while_its_first_heartbeat_waits_to_be_tried_again_stops_at_once(monkeypatch):
+    from jobs import taskworker
+    from jobs.taskworker import TaskWorker
+
+    monkeypatch.setattr(taskworker, "FIRST_BEAT_RETRY_SECONDS", 60.0)
+    worker = TaskWorker(worker_id="w-stop-unreachable", interval=0, batch=False)
+
+    def unreachable(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if _is_heartbeat(sql):
+            raise OperationalError("connection refused")
+        return execute(sql, params, many, context)
+
+    stop = threading.Timer(0.3, worker.shutdown, args=(15, None))
+    stop.start()
+    started = time.monotonic()
+    with connection.execute_wrapper(unreachable):
+        worker.run()
+    stop.join()
+    assert time.monotonic() - started < 5
