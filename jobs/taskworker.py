@@ -23,6 +23,8 @@ liveness: a worker killed mid-task leaves the task ``RUNNING`` for ever. So this
 Retries are the tasks' own business (a delivery schedules its next attempt, a mail task re-enqueues itself),
 but for one: a task whose database connection was lost under it (a restart of the server) is made ready again,
 after a pause that doubles with each claim, up to ``LOST_CONNECTION_CLAIMS`` claims (``TaskWorker.run_task``).
+A claim (or release) whose answer never came may still have been done: once the database answers again, the
+tasks left ``RUNNING`` under the worker that it does not hold are made ready again (``TaskWorker.release_strays``).
 Several workers, on one host or many, share the queue safely: each claim is decided by the database.
 """
 
@@ -128,6 +130,11 @@ def housekeeping(*, recover: bool = True) -> None:
 
 # How often at most the worker checks its database connections (``TaskWorker.run``), in seconds.
 CONNECTION_CHECK_SECONDS = 1.0
+
+# A worker whose first heartbeat fails (the database unreachable, its connection lost) tries again after a pause
+# that doubles from this, up to ``_FIRST_BEAT_MAX_DELAY`` (``TaskWorker.first_beat``), in seconds.
+FIRST_BEAT_RETRY_SECONDS = 1.0
+_FIRST_BEAT_MAX_DELAY = 30.0
 
 # A task whose database connection was lost under it is run again (``TaskWorker.run_task``) until it has been
 # claimed this many times, after 1, 2, 4, ... seconds (at most ``_LOST_CONNECTION_MAX_DELAY``); then it fails.
@@ -242,6 +249,8 @@ class TaskWorker(DatabaseWorker):
         # Tasks whose connection was lost, to be made ready again at the time given (``_run_again_later``), or
         # (``None``) whose failure is to be saved (``run_task``): ``_settle_lost``.
         self._lost: list[tuple[DBTaskResult, datetime | None]] = []
+        # A claim or a release failed: it may have been done all the same (``release_strays``).
+        self._strays_unknown = False
 
     def shutdown(self, signum: int, frame: FrameType | None) -> None:
         """First signal: stop taking tasks, ask a running import to hand its job back between batches, and let
@@ -256,10 +265,19 @@ class TaskWorker(DatabaseWorker):
 
     def claim_next(self) -> DBTaskResult | None:
         """The next claimed task to run, or ``None``: from the tasks this worker claimed together last time
-        (``claim_ready``), else from a new claim of up to ``CLAIM_BATCH`` ready ones."""
+        (``claim_ready``), else from a new claim of up to ``CLAIM_BATCH`` ready ones. ``DatabaseError`` when the
+        claim fails; what it may have taken all the same is released before the next claim (``release_strays``)."""
         if not self._claimed:
             self._left_ready = False
-            self._claimed = self.claim_ready(CLAIM_BATCH)
+            try:
+                self._claimed = self.claim_ready(CLAIM_BATCH)
+            except DatabaseError:
+                # The claim may have been done though its answer never came (the connection lost after the
+                # commit): its tasks are then RUNNING under this worker, which recover_orphaned_tasks leaves
+                # alone while it beats. The driver cannot tell that loss from one before the statement reached the
+                # server, nor can the worker tell other errors apart for sure: any failed claim counts.
+                self._strays_unknown = True
+                raise
             self._drained = len(self._claimed) < CLAIM_BATCH and not self._left_ready
         return self._claimed.pop(0) if self._claimed else None
 
@@ -292,9 +310,9 @@ class TaskWorker(DatabaseWorker):
         an event delivery each), and one claim of all of them costs the database about what one claim did (a claim
         was the costliest statement of a create on PostgreSQL). A task known to be long (``LONG_TASKS``: an import)
         runs alone: it and the tasks after it are released again at once (``release``), so nothing waits behind
-        it (unless the connection is lost before the release: they are this worker's then, and run after it). A
-        claimed task not yet started when the worker stops is released too; one a killed worker held is made ready
-        again by ``recover_orphaned_tasks``, as a running one is. A task enqueued meanwhile, whatever its priority,
+        it (a release that fails may have been done all the same: ``release_strays`` settles it). A claimed task
+        not yet started when the worker stops is released too; one a killed worker held is made ready again by
+        ``recover_orphaned_tasks``, as a running one is. A task enqueued meanwhile, whatever its priority,
         waits for the claimed ones (``CLAIM_BATCH`` short tasks at most)."""
         connection = connections[router.db_for_write(DBTaskResult)]
         if connection.vendor not in ("sqlite", "postgresql"):
@@ -345,12 +363,20 @@ class TaskWorker(DatabaseWorker):
                 try:
                     self.release(claimed[keep:])
                 except DatabaseError:
-                    # The connection was lost since the claim: the tasks are this worker's, RUNNING, and
-                    # recover_orphaned_tasks leaves them so while it lives. They run here, after the long one.
-                    logger.warning("worker %s: releasing claimed tasks failed: run here", self.worker_id, exc_info=True)
+                    # The connection was lost since the claim, maybe after the release was done: running them here
+                    # as well ran them twice then (ready, another worker took them too). They are released on a new
+                    # connection, else once the database answers (before the next claim: ``run``); until then they
+                    # are this worker's, RUNNING, which recover_orphaned_tasks leaves alone while it beats.
+                    logger.warning("worker %s: releasing claimed tasks failed", self.worker_id, exc_info=True)
+                    self._strays_unknown = True
                     if not connection.in_atomic_block:
                         connection.close()
-                    return claimed
+                    try:
+                        self.release_strays(holding=claimed[:keep])
+                    except DatabaseError:
+                        logger.warning(
+                            "worker %s: the database is still away: claimed tasks released later", self.worker_id
+                        )
                 self._left_ready = keep < len(claimed)  # ready again: no linger before the next claim
                 return claimed[:keep]
         return claimed
@@ -380,6 +406,35 @@ class TaskWorker(DatabaseWorker):
             )
         for row in rows:
             logger.debug("task %s released unstarted by worker %s", row.pk, self.worker_id)
+
+    def release_strays(self, *, holding: list[DBTaskResult] | None = None) -> int:
+        """After a claim or a release failed (``claim_next``, ``claim_ready``): make ready again, as ``release``
+        does, every task ``RUNNING`` under this worker (the last of its ``worker_ids``) that it does not hold: not
+        among its claimed tasks, the tasks whose loss it has still to write (``_settle_lost``) or ``holding`` (the
+        one it is about to run). Returns how many; ``DatabaseError`` when the database is still away (then it is
+        tried again before the next claim, ``run``).
+
+        Such a task was claimed, or not released, by a statement whose answer was lost (the connection cut after
+        the commit): the worker does not have it, and ``recover_orphaned_tasks`` leaves a live worker's tasks
+        alone, so it stayed ``RUNNING`` until the worker's process ended. The worker runs its tasks one at a time on
+        the thread that calls this, so none of its own is running unseen; another worker's tasks (another id last)
+        are left alone, and a task taken up again meanwhile (``recover_orphaned_tasks``, then a claim) is no longer
+        ``RUNNING`` under this claim, which ``release`` leaves alone. One read of the running tasks, only after a
+        failure."""
+        held = {row.pk for row in [*self._claimed, *(row for row, _ in self._lost), *(holding or [])]}
+        running = DBTaskResult.objects.running().only("id", "worker_ids", "started_at")
+        strays = [
+            row for row in running if row.worker_ids and row.worker_ids[-1] == self.worker_id and row.pk not in held
+        ]
+        self.release(strays)
+        self._strays_unknown = False
+        for row in strays:
+            logger.warning(
+                "worker %s: task %s left running under it by a statement whose answer was lost: ready again",
+                self.worker_id,
+                row.pk,
+            )
+        return len(strays)
 
     def _claim_next_portably(self) -> DBTaskResult | None:
         tasks = DBTaskResult.objects.ready().filter(backend_name=self.backend_name)
@@ -568,9 +623,35 @@ class TaskWorker(DatabaseWorker):
                 ],
             )
 
+    def first_beat(self, started: datetime) -> bool:
+        """Record this worker's first heartbeat (``beat``), trying again after a pause (``FIRST_BEAT_RETRY_SECONDS``,
+        doubling up to ``_FIRST_BEAT_MAX_DELAY``) while the database fails it; returns ``False`` when told to stop
+        first (``shutdown`` ends the pause at once). A lost connection is replaced before the next try.
+
+        Its error, raised, ended the worker (``run_jobs`` exited 1) when the database restarted or cut the
+        connection just as the worker started, where a later heartbeat's is logged and tried again
+        (``_HeartbeatThread``)."""
+        pause = FIRST_BEAT_RETRY_SECONDS
+        while self.running:
+            try:
+                beat(self.worker_id, started=started)
+            except DatabaseError:
+                logger.warning(
+                    "worker %s: first heartbeat failed: trying again in %s s", self.worker_id, pause, exc_info=True
+                )
+                if not connection.in_atomic_block:
+                    close_old_connections()  # a lost one is replaced (one seen lost in a transaction is already)
+                self.wake.wait(pause)
+                pause = min(pause * 2, _FIRST_BEAT_MAX_DELAY)
+            else:
+                return True
+        return False
+
     def run(self) -> None:
         heartbeat = _HeartbeatThread(self.worker_id, float(settings.JOBS_HEARTBEAT_SECONDS))
-        beat(self.worker_id, started=heartbeat.started)
+        if not self.first_beat(heartbeat.started):
+            logger.info("worker %s: stopped before the database answered", self.worker_id)
+            return
         heartbeat.start()
         period = float(settings.JOBS_POLL_INTERVAL_SECONDS)
         next_housekeeping = next_recovery = 0.0
@@ -601,6 +682,8 @@ class TaskWorker(DatabaseWorker):
                 try:
                     if self._lost:  # settled before anything else once the database is back
                         self._settle_lost(connections[router.db_for_write(DBTaskResult)])
+                    if self._strays_unknown and not self._lost:
+                        self.release_strays()
                     task_result = self.claim_next()
                 except DatabaseError:  # the database is away: keep the worker, try again after a pause
                     logger.warning("worker %s: the task queue is unreachable", self.worker_id, exc_info=True)
@@ -621,6 +704,8 @@ class TaskWorker(DatabaseWorker):
             unstarted, self._claimed = self._claimed, []
             try:
                 self.release(unstarted)  # stopped by a signal between two claimed tasks
+                if self._strays_unknown and not self._lost:
+                    self.release_strays()
             except DatabaseError:  # recover_orphaned_tasks makes them ready once this worker is seen gone
                 logger.warning("worker %s: releasing unstarted tasks failed", self.worker_id, exc_info=True)
             heartbeat.done.set()

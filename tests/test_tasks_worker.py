@@ -339,10 +339,12 @@ def test_a_long_task_is_claimed_alone_and_nothing_waits_behind_it():
     assert worker.lingers()  # that claim took every ready task
 
 
-def test_tasks_a_lost_connection_kept_from_being_released_after_a_long_one_run_after_it():
-    """The connection lost between the claim and the release: the tasks claimed are this worker's, ``RUNNING``,
-    and nobody else would ever run them while it lives (``recover_orphaned_tasks`` leaves a live worker's tasks);
-    so it runs them, after the long one."""
+@pytest.mark.parametrize("done", [False, True], ids=["lost-before-the-release", "lost-after-the-release"])
+def test_tasks_whose_release_after_a_long_one_failed_are_released_again_and_not_run_with_it(done):
+    """The connection lost around the release of the tasks claimed after a long one: if it was not done, they are
+    this worker's, ``RUNNING``, and nobody else would ever run them while it lives (``recover_orphaned_tasks``
+    leaves a live worker's tasks); if it was (only the answer lost), they are ready, and running them here as well
+    ran them twice. Either way they are released again on a new connection and the long one runs alone."""
     from django.db import OperationalError
 
     from jobs.tasks import run_import_jobs
@@ -350,17 +352,24 @@ def test_tasks_a_lost_connection_kept_from_being_released_after_a_long_one_run_a
 
     imports = str(run_import_jobs.enqueue().id)
     later = [str(deliver_verification_email.enqueue(n, f"{n}@example.com", "en").id) for n in range(2)]
+    lost: list[str] = []
 
     def lose_the_release(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        if many and "started_at = NULL, worker_ids" in sql:
+        if many and "started_at = NULL, worker_ids" in sql and not lost:
+            lost.append(sql)
+            if done:
+                execute(sql, params, many, context)
             raise OperationalError("server closed the connection unexpectedly")
         return execute(sql, params, many, context)
 
     worker = TaskWorker(worker_id="w-lost-release", interval=0, batch=False)
     with connection.execute_wrapper(lose_the_release):
         assert str(worker.claim_next().pk) == imports  # type: ignore[union-attr]
-    assert [_status(pk)[0] for pk in later] == ["RUNNING", "RUNNING"]
-    assert [str(task.pk) for task in iter(worker.claim_next, None)] == later
+    assert lost and [_status(pk) for pk in later] == [("READY", None, [])] * 2
+    assert not worker.lingers()  # they are ready: no wait before the next claim
+    other = TaskWorker(worker_id="w-other", interval=0, batch=False)
+    assert [str(task.pk) for task in iter(other.claim_next, None)] == later
+    assert worker.claim_next() is None  # not run here as well
 
 
 def test_a_stopping_worker_releases_the_claimed_tasks_it_did_not_start():

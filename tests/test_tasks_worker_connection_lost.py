@@ -1,17 +1,21 @@
 """The worker's database connection terminated under it (a server restart, ``pg_terminate_backend``): it
 reconnects at its next look, and a task the loss interrupted is made ready again after a pause (up to
-``LOST_CONNECTION_CLAIMS`` claims, then it fails) while the worker goes on. The losses are real on PostgreSQL; on
-SQLite, which has no server to lose, Django's usability check is made to answer "lost"."""
+``LOST_CONNECTION_CLAIMS`` claims, then it fails) while the worker goes on; tasks a claim took though its answer
+was lost are made ready again once the database answers; a first heartbeat that fails is tried again. The losses
+are real on PostgreSQL; on SQLite, which has no server to lose, Django's usability check is made to answer "lost",
+or the driver's error is raised after the statement."""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 from django.db import DatabaseError, OperationalError, connection, connections, transaction
 from django.db.backends.signals import connection_created
 from django.test import override_settings
@@ -21,6 +25,7 @@ from django_tasks_db.models import DBTaskResult
 from core.actors import SYSTEM
 from core.tasks import task
 from events.services import WebhookAuthorization, create_event_stream
+from jobs.models import WorkerHeartbeat
 from tests.helpers import STRONG_PASSWORD
 from tests.receiver import Receiver, receiver
 from users.services import create_user
@@ -350,3 +355,205 @@ def test_a_worker_whose_idle_connection_was_terminated_reconnects_at_its_next_lo
     assert delivered == [1]
     unreachable = [r for r in caplog.records if "the task queue is unreachable" in r.getMessage()]
     assert len(unreachable) <= 1  # the failed look, then a new connection
+
+
+def _lose_the_answer(context: Any) -> None:
+    """The statement just run was done, and its answer is lost: on PostgreSQL its backend is terminated and the
+    next statement on the connection fails with the driver's error; on SQLite the driver's error is raised."""
+    if connection.vendor == "postgresql":
+        _terminate(context["connection"].connection.info.backend_pid)
+        context["cursor"].execute("SELECT 1")  # raises: the connection is gone
+    raise OperationalError("disk I/O error")
+
+
+def _is_claim(sql: str) -> bool:
+    return sql.startswith(f'UPDATE "{DBTaskResult._meta.db_table}" SET status = %s, started_at = %s, worker_ids')  # noqa: S608
+
+
+def _statuses() -> list[tuple[str, str, list[str]]]:
+    rows = DBTaskResult.objects.order_by("enqueued_at")
+    return [(row.task_path.rsplit(".", 1)[1], row.status, row.worker_ids) for row in rows]
+
+
+def test_tasks_a_claim_took_though_its_answer_was_lost_run_without_restarting_the_worker(caplog, monkeypatch):
+    """The claim was done (the tasks ``RUNNING`` under this worker) but its answer never came: the worker, which
+    beats on, would have kept them for the life of its process (``recover_orphaned_tasks`` leaves a live worker's
+    tasks alone). Once the database answers they are ready again, as before the claim, and run; another worker's
+    running task is left alone."""
+    from jobs.taskworker import TaskWorker
+
+    ids = [str(count_tasks.enqueue().id) for _ in range(3)]
+    others = str(count_tasks.enqueue().id)
+    DBTaskResult.objects.filter(pk=others).update(status="RUNNING", started_at=timezone.now(), worker_ids=["w-other"])
+    lost: list[str] = []
+
+    def lose_the_claims_answer(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if not _is_claim(sql) or lost:
+            return execute(sql, params, many, context)
+        lost.append(sql)
+        execute(sql, params, many, context)
+        assert len(context["cursor"].fetchall()) == 3  # done: every ready task claimed
+        _lose_the_answer(context)
+
+    worker = TaskWorker(worker_id="w-claim", interval=0.02, batch=False)
+    ran: list[str] = []
+    run_task = worker.run_task
+
+    def run_and_count(row: DBTaskResult) -> None:
+        run_task(row)
+        ran.append(str(row.pk))
+        worker.running = len(ran) < 3
+
+    monkeypatch.setattr(worker, "run_task", run_and_count)
+    deadline = time.monotonic() + 10  # without the release the tasks never run: stop the worker, fail the test
+    wait = worker.wake.wait
+
+    def wait_until_the_deadline(timeout: float) -> bool:
+        worker.running = worker.running and time.monotonic() < deadline
+        return wait(timeout)
+
+    monkeypatch.setattr(worker.wake, "wait", wait_until_the_deadline)
+    with connection.execute_wrapper(lose_the_claims_answer), caplog.at_level(logging.WARNING, "jobs.taskworker"):
+        worker.run()
+    assert lost and "the task queue is unreachable" in caplog.text
+    assert sorted(ran) == sorted(ids)
+    rows = {str(row.pk): row for row in DBTaskResult.objects.all()}
+    # Made ready as before the claim (this worker's id taken off), then claimed once more: one id, not two.
+    assert [(rows[pk].status, rows[pk].worker_ids) for pk in ids] == [("SUCCESSFUL", ["w-claim"])] * 3
+    assert (rows[others].status, rows[others].worker_ids) == ("RUNNING", ["w-other"])
+    assert caplog.text.count("by a statement whose answer was lost: ready again") == 3
+
+
+def test_a_batch_worker_whose_claims_answer_was_lost_releases_its_tasks_as_it_stops():
+    """``--once`` stops at a failed claim (the database away); the tasks it may have claimed are released before it
+    ends, not left to ``recover_orphaned_tasks`` once it is seen gone."""
+    from jobs.taskworker import TaskWorker
+
+    count_tasks.enqueue()
+
+    def lose_the_claims_answer(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        result = execute(sql, params, many, context)
+        if _is_claim(sql):
+            context["cursor"].fetchall()
+            _lose_the_answer(context)
+        return result
+
+    with connection.execute_wrapper(lose_the_claims_answer):
+        TaskWorker(worker_id="w-once", interval=0, batch=True).run()  # ends normally
+    assert _statuses() == [("count_tasks", "READY", [])]
+
+
+def test_the_release_after_a_lost_answer_leaves_the_tasks_the_worker_holds_and_other_workers_tasks():
+    """Only tasks ``RUNNING`` under this worker's id (the last of ``worker_ids``) that it does not hold are made
+    ready: not the one it runs, nor those it claimed and has still to run, nor one whose loss it has still to write,
+    nor another worker's (one this worker ran before included)."""
+    from jobs.taskworker import TaskWorker
+
+    for _ in range(3):
+        count_tasks.enqueue()
+    worker = TaskWorker(worker_id="w-mine", interval=0, batch=False)
+    running = worker.claim_next()  # the other two claimed with it
+    assert running is not None
+    stray, other, settling = (DBTaskResult.objects.get(pk=count_tasks.enqueue().id) for _ in range(3))
+    now = timezone.now()
+    DBTaskResult.objects.filter(pk=stray.pk).update(status="RUNNING", started_at=now, worker_ids=["w-old", "w-mine"])
+    DBTaskResult.objects.filter(pk=other.pk).update(status="RUNNING", started_at=now, worker_ids=["w-mine", "w-next"])
+    DBTaskResult.objects.filter(pk=settling.pk).update(status="RUNNING", started_at=now, worker_ids=["w-mine"])
+    settling.refresh_from_db()
+    worker._lost.append((settling, None))
+    assert worker.release_strays(holding=[running]) == 1
+    rows = {row.pk: (row.status, row.started_at is None, row.worker_ids) for row in DBTaskResult.objects.all()}
+    assert rows.pop(stray.pk) == ("READY", True, ["w-old"])
+    assert rows.pop(other.pk) == ("RUNNING", False, ["w-mine", "w-next"])
+    # The one running, the two claimed with it, the one whose loss is still to be written:
+    assert list(rows.values()) == [("RUNNING", False, ["w-mine"])] * 4
+
+
+def test_a_worker_whose_claims_succeed_never_looks_for_tasks_left_running_under_it(monkeypatch):
+    """The look costs a read of the running tasks: only after a failed claim or release, never on the happy path."""
+    from jobs.taskworker import TaskWorker
+
+    def look(self: Any, **kwargs: Any) -> int:
+        raise AssertionError("looked for tasks left running without a failure")
+
+    monkeypatch.setattr(TaskWorker, "release_strays", look)
+    for _ in range(3):
+        count_tasks.enqueue()
+    TaskWorker(worker_id="w-happy", interval=0, batch=True).run()
+    assert [status for _name, status, _ids in _statuses()] == ["SUCCESSFUL"] * 3
+
+
+def _is_heartbeat(sql: str) -> bool:
+    return f'"{WorkerHeartbeat._meta.db_table}"' in sql
+
+
+def test_a_worker_whose_first_heartbeat_lost_its_connection_tries_again_and_runs(monkeypatch, caplog):
+    """The database restarted (the backend terminated on PostgreSQL) as the worker made its first heartbeat: the
+    error ended ``run_jobs`` (exit 1); it is tried again on a new connection, as later heartbeats are."""
+    from jobs import taskworker
+
+    monkeypatch.setattr(taskworker, "FIRST_BEAT_RETRY_SECONDS", 0.01)
+    count_tasks.enqueue()
+    lost: list[str] = []
+
+    def lose_the_first_beat(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if _is_heartbeat(sql) and not lost:
+            lost.append(sql)
+            if connection.vendor == "postgresql":
+                _terminate(context["connection"].connection.info.backend_pid)
+                return execute(sql, params, many, context)  # raises: the connection is gone
+            raise OperationalError("disk I/O error")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(lose_the_first_beat), caplog.at_level(logging.WARNING, "jobs.taskworker"):
+        call_command("run_jobs", "--once")  # ends normally
+    assert lost and "first heartbeat failed: trying again in 0.01 s" in caplog.text
+    assert [(name, status, len(ids)) for name, status, ids in _statuses()] == [("count_tasks", "SUCCESSFUL", 1)]
+
+
+def test_a_worker_whose_first_heartbeat_keeps_failing_waits_longer_each_time_and_stops_when_told(monkeypatch):
+    from jobs import taskworker
+    from jobs.taskworker import TaskWorker
+
+    monkeypatch.setattr(taskworker, "FIRST_BEAT_RETRY_SECONDS", 4.0)
+    count_tasks.enqueue()
+    worker = TaskWorker(worker_id="w-unreachable", interval=0, batch=False)
+    pauses: list[float] = []
+
+    def pause(timeout: float) -> bool:
+        pauses.append(timeout)
+        if len(pauses) == 5:
+            worker.shutdown(15, None)  # SIGTERM: ends the pause at once (the worker's event is set)
+        return False
+
+    def unreachable(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if _is_heartbeat(sql):
+            raise OperationalError("connection refused")
+        return execute(sql, params, many, context)
+
+    monkeypatch.setattr(worker.wake, "wait", pause)
+    with connection.execute_wrapper(unreachable):
+        worker.run()  # returns
+    assert pauses == [4.0, 8.0, 16.0, 30.0, 30.0]
+    assert _statuses() == [("count_tasks", "READY", [])] and not WorkerHeartbeat.objects.exists()
+
+
+def test_a_worker_told_to_stop_while_its_first_heartbeat_waits_to_be_tried_again_stops_at_once(monkeypatch):
+    from jobs import taskworker
+    from jobs.taskworker import TaskWorker
+
+    monkeypatch.setattr(taskworker, "FIRST_BEAT_RETRY_SECONDS", 60.0)
+    worker = TaskWorker(worker_id="w-stop-unreachable", interval=0, batch=False)
+
+    def unreachable(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if _is_heartbeat(sql):
+            raise OperationalError("connection refused")
+        return execute(sql, params, many, context)
+
+    stop = threading.Timer(0.3, worker.shutdown, args=(15, None))
+    stop.start()
+    started = time.monotonic()
+    with connection.execute_wrapper(unreachable):
+        worker.run()
+    stop.join()
+    assert time.monotonic() - started < 5
