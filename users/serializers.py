@@ -209,6 +209,7 @@ class UserChanges(TypedDict, total=False):
     nickname: str | None
     picture: str | None
     verify_email: bool
+    verify_phone_number: bool
     password: str
     connection: str
     client_id: str
@@ -248,6 +249,14 @@ class UpdateUserRequestSerializer(StrictSerializer[UserChanges]):
             "Whether this user will receive a verification email after creation (true) or no email "
             "(false). Overrides behavior of `email_verified` parameter."
         ),
+    )
+    # Auth0's UpdateUserRequestContent has it (the official SDKs' users.update(verify_phone_number=...)); this service
+    # sends no text messages, so either value changes nothing, as false does on Auth0.
+    verify_phone_number = StrictBooleanField(
+        help_text=_(
+            "Whether this user will receive a text after changing the phone number (true) or no text (false). "
+            "Accepted for compatibility: this service sends no text messages."
+        )
     )
     password = schema_field(PASSWORD, help_text=_("New password for this user. Only valid for database connections."))
     connection = schema_field(CONNECTION, help_text=_("Name of the connection to target for this user update."))
