@@ -10,7 +10,8 @@ user-search/user-search-query-syntax):
 - terms ``jane``, fields ``email:jane@example.com``, phrases ``name:"jane smith"`` (a phrase is one whole value:
   v3 fields "match the whole value that is provided and are not tokenized", Auth0: "Migrate from Search v2 to v3");
 - ``AND``, ``OR``, ``NOT`` (capitalised; Lucene's default operator between bare terms is ``OR``), ``+``/``-``
-  prefixes, parentheses and field groups ``email:("a@x.com" OR "b@x.com")``;
+  prefixes before a term or field (``-email:x``; after a field's colon, ``email:-x``, they are refused, as Lucene's
+  grammar refuses them), parentheses and field groups ``email:("a@x.com" OR "b@x.com")``;
 - ranges ``[a TO b]``, ``{a TO b}``, mixed ``[a TO b}``, ``*`` for an open end;
 - ``*`` wildcards anywhere in a term; a term of wildcards only (``email:*``) tests that the field exists, as
   Elasticsearch's query_string reads it, and ``*`` alone matches everything;
@@ -246,6 +247,17 @@ class _Translator:
             if not isinstance(expr, t.Word) or expr.has_wildcard():
                 raise InvalidQuery(_("_exists_ takes one field name: %(term)s") % {"term": _shown(node)})
             return self.resolver.exists(expr.unescaped_value)
+        if isinstance(node.expr, (t.Prohibit, t.Plus, t.Not)):
+            # Lucene's grammar puts a sign or NOT before the field, never after its colon (Clause ::= ["+", "-"]
+            # [<TERM> ":"] (<TERM> | "(" Query ")")), so Auth0 refuses "balance:-5"; luqum reads it as NOT balance:5,
+            # which answered every other user, and "phone_number:+1415..." as the number without its "+".
+            raise InvalidQuery(
+                _(
+                    "A field's value cannot start with a sign or NOT: %(term)s. Quote or escape a value that starts "
+                    'with - or + (field:"-5", field:\\-5); to exclude, put the sign before the field (-field:5).'
+                )
+                % {"term": _shown(node)}
+            )
         return self.node(node.expr, name)
 
     def word(self, node: object, field: str | None) -> Q:
