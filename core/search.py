@@ -11,7 +11,8 @@ user-search/user-search-query-syntax):
   v3 fields "match the whole value that is provided and are not tokenized", Auth0: "Migrate from Search v2 to v3");
 - ``AND``, ``OR``, ``NOT`` (capitalised; Lucene's default operator between bare terms is ``OR``), ``+``/``-``
   prefixes before a term or field (``-email:x``; after a field's colon, ``email:-x``, they are refused, as Lucene's
-  grammar refuses them), parentheses and field groups ``email:("a@x.com" OR "b@x.com")``;
+  grammar refuses them), parentheses and field groups ``email:("a@x.com" OR "b@x.com")``; Lucene's ``&&``, ``||``
+  and ``!`` are refused with a message naming AND, OR and NOT (luqum does not know them: it read them as terms);
 - ranges ``[a TO b]``, ``{a TO b}``, mixed ``[a TO b}``, ``*`` for an open end;
 - ``*`` wildcards anywhere in a term; a term of wildcards only (``email:*``) tests that the field exists, as
   Elasticsearch's query_string reads it, and ``*`` alone matches everything;
@@ -241,6 +242,8 @@ class _Translator:
         assert isinstance(node, t.SearchField)
         if outer is not None:
             raise InvalidQuery(_("A field cannot hold another field: %(term)s") % {"term": _shown(node)})
+        if node.name.startswith("!"):
+            raise _symbol_operator(node)
         name = t.Term.WORD_ESCAPED_CHARS.sub(r"\1", node.name)
         if name == EXISTS_FIELD:
             expr = node.expr
@@ -264,6 +267,8 @@ class _Translator:
         from luqum import tree as t
 
         assert isinstance(node, t.Word)
+        if node.value in ("&&", "||") or node.value.startswith("!"):
+            raise _symbol_operator(node)
         if "?" in [char for _span, char in node.iter_wildcards()]:
             raise InvalidQuery(_("The ? wildcard is not supported: %(term)s") % {"term": _shown(node)})
         if not node.has_wildcard():
@@ -318,6 +323,15 @@ class _Translator:
         for part in parts[1:]:
             result = (result & part) if and_ else (result | part)
         return result
+
+
+def _symbol_operator(node: object) -> InvalidQuery:
+    """Lucene's ``&&``, ``||`` and ``!`` (Elasticsearch's query_string reads them as AND, OR and NOT): luqum reads
+    them as a term and a field name, so ``a:x && b:y`` answered ``a:x OR b:y`` and ``!a:x`` nobody. Refused, naming
+    the words to write (an escaped ``\\!`` or ``\\&`` is a character like any other)."""
+    return InvalidQuery(
+        _("The operators &&, || and ! are not supported: write AND, OR and NOT (%(term)s).") % {"term": _shown(node)}
+    )
 
 
 def _shown(node: object) -> str:

@@ -503,6 +503,30 @@ def test_a_signed_value_is_searched_quoted_or_escaped_and_a_sign_before_the_fiel
     assert found(api, people, "-name:jane*") == found(api, people, "name:(-jane*)") == {"john", "johnathan", "phone"}
 
 
+@pytest.mark.parametrize(
+    ("q", "term"),
+    [
+        ("name:jane* && logins_count:1", "&&"),
+        ("name:jane* || name:john", "||"),
+        ("!name:jane*", "!name:jane*"),
+        ("name:jane* AND !john", "!john"),
+        ("name:!jane", "!jane"),
+    ],
+)
+def test_lucenes_symbol_operators_are_refused_naming_the_words(api, people, q, term):
+    # Elasticsearch's query_string (Auth0's search) reads &&, || and ! as AND, OR and NOT; luqum read "&&" and "||"
+    # as bare terms between two OR-ed clauses (name:jane* && logins_count:1 answered the union) and "!name" as a
+    # field no user has (nobody instead of everyone else).
+    response = search(api, q)
+    assert response.status_code == 400, response.json()
+    message = f"The operators &&, || and ! are not supported: write AND, OR and NOT ({term})."
+    assert response.json() == refused(message)
+
+
+def test_escaped_symbols_are_characters(api, people):
+    assert found(api, people, "name:\\!jane OR name:\\&\\&") == set()
+
+
 def test_a_query_over_the_length_limit_is_refused(api, people):
     response = search(api, "a" * (MAX_QUERY_LENGTH + 1))
     assert response.status_code == 400
