@@ -277,7 +277,10 @@ URL_FORMAT = "Object didn't pass validation for format url: {}"
 @pytest.mark.parametrize(
     "result_url",
     ["javascript:alert(1)", "JAVASCRIPT://%0aalert(1)", "data:text/html,<script>x</script>", "ftp://example.com/",
-     "/relative/path", "https://", "http://exa mple.com/", "//evil.example.com/"],
+     "/relative/path", "https://", "http://exa mple.com/", "//evil.example.com/",
+     # a port no browser can follow: the page redirected there after the password was changed
+     "https://app.example:0/done", "https://app.example:65536/done", "https://app.example:99999/done",
+     "https://app.example:x/done"],
 )  # fmt: skip
 def test_result_url_must_be_http_or_https(api, ann, result_url):
     response = api.post(PASSWORD_CHANGE, {"user_id": ann["user_id"], "result_url": result_url}, format="json")
