@@ -112,6 +112,7 @@ def test_a_lone_surrogate_typed_in_metadata_is_a_form_error_not_a_500(admin_clie
     """The escape of a lone surrogate is valid JSON for a text no database stores: the schema refuses it, and the
     refused form, showing it again, failed to encode the page (UnicodeEncodeError, 500)."""
     typed = '{"a": "\\ud800"}'
+    form: dict[str, str | None]
     if step == "add":
         url = f"{ADD}?connection={connection.pk}"
         form = {"email": "ann@example.com", "password": STRONG_PASSWORD, "user_metadata": typed, "app_metadata": ""}
