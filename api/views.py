@@ -8,6 +8,7 @@ from typing import Any
 
 from django.http import HttpRequest, JsonResponse
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
@@ -49,6 +50,7 @@ def server_error(request: HttpRequest) -> JsonResponse:
     return _page(Problem(500, ProblemCode.INTERNAL_ERROR, _("An internal server error occurred")))
 
 
+@csrf_exempt  # no session, no form: a POST is refused as any other method below, not with the CSRF page
 def health(request: HttpRequest) -> JsonResponse:
     """Whether this process can serve, for load balancers and start-up scripts.
 
@@ -56,7 +58,14 @@ def health(request: HttpRequest) -> JsonResponse:
     ``"ok"`` or ``"error: <kind of error>"`` (never a host, URL or password). ``cache`` is the rate-limit store
     (Redis when ``REDIS_URL`` is set, else the database's table). 200 when every check is ok, else 503: with the
     store down, password grants are refused (``api.throttling``'s outage policy), so the service is degraded.
+    ``GET`` and ``HEAD`` only: any other method is 405 ``method_not_allowed`` in the management envelope.
     """
+    if request.method not in ("GET", "HEAD"):
+        # Any other method ran the checks (TRACE answered 200) or met the CSRF check's HTML page (POST, PUT).
+        message = _('Method "%(method)s" not allowed.') % {"method": request.method}
+        response = _page(Problem(405, ProblemCode.METHOD_NOT_ALLOWED, message))
+        response["Allow"] = "GET, HEAD"
+        return response
     checks = {"database": _check_database(), "cache": _check_rate_limit_store()}
     healthy = all(result == "ok" for result in checks.values())
     return JsonResponse(

@@ -36,6 +36,15 @@ class ListLogsQuerySerializer(StrictSerializer):
             "log's order: log_id:[ID TO *] is that event and every later one."
         ),
     )
+    # The official SDKs send the search as "search" (Auth0's OAS names get_logs' query parameter so: auth0-python 6's
+    # logs.list(search=...), node-auth0's logs.list({search})); refusing it as an unknown parameter broke them.
+    search = StrictCharField(
+        max_length=MAX_QUERY_LENGTH,
+        help_text=_(
+            "The same query as q, under the name the official SDKs send it (auth0-python's logs.list(search=...)). "
+            "With q as well, an event must match both."
+        ),
+    )
     # Auth0's OAS: "Number of entries to retrieve when using the from parameter. Default 50, max 100".
     take = QueryIntegerField(
         min_value=1, max_value=100, help_text=_("Number of entries to retrieve when using the from parameter.")

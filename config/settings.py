@@ -284,8 +284,11 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
-# Serve static files straight from the apps (no collectstatic): for test servers and quick local runs.
-WHITENOISE_USE_FINDERS = env_bool("STATIC_FROM_APPS", False)
+# Serve static files straight from the apps (no collectstatic): for test servers and quick local runs, and, unless
+# STATIC_FROM_APPS says otherwise, whenever nothing was collected into STATIC_ROOT yet: `gunicorn config.wsgi` started
+# after `manage.py migrate` alone (as the README's production line reads) answered the admin's and the API docs'
+# styles and scripts with 404. serve.sh collects before gunicorn starts, so its servers serve the collected copies.
+WHITENOISE_USE_FINDERS = env_bool("STATIC_FROM_APPS", not (STATIC_ROOT / "admin").is_dir())
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

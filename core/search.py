@@ -10,7 +10,9 @@ user-search/user-search-query-syntax):
 - terms ``jane``, fields ``email:jane@example.com``, phrases ``name:"jane smith"`` (a phrase is one whole value:
   v3 fields "match the whole value that is provided and are not tokenized", Auth0: "Migrate from Search v2 to v3");
 - ``AND``, ``OR``, ``NOT`` (capitalised; Lucene's default operator between bare terms is ``OR``), ``+``/``-``
-  prefixes, parentheses and field groups ``email:("a@x.com" OR "b@x.com")``;
+  prefixes before a term or field (``-email:x``; after a field's colon, ``email:-x``, they are refused, as Lucene's
+  grammar refuses them), parentheses and field groups ``email:("a@x.com" OR "b@x.com")``; Lucene's ``&&``, ``||``
+  and ``!`` are refused with a message naming AND, OR and NOT (luqum does not know them: it read them as terms);
 - ranges ``[a TO b]``, ``{a TO b}``, mixed ``[a TO b}``, ``*`` for an open end;
 - ``*`` wildcards anywhere in a term; a term of wildcards only (``email:*``) tests that the field exists, as
   Elasticsearch's query_string reads it, and ``*`` alone matches everything;
@@ -240,18 +242,33 @@ class _Translator:
         assert isinstance(node, t.SearchField)
         if outer is not None:
             raise InvalidQuery(_("A field cannot hold another field: %(term)s") % {"term": _shown(node)})
+        if node.name.startswith("!"):
+            raise _symbol_operator(node)
         name = t.Term.WORD_ESCAPED_CHARS.sub(r"\1", node.name)
         if name == EXISTS_FIELD:
             expr = node.expr
             if not isinstance(expr, t.Word) or expr.has_wildcard():
                 raise InvalidQuery(_("_exists_ takes one field name: %(term)s") % {"term": _shown(node)})
             return self.resolver.exists(expr.unescaped_value)
+        if isinstance(node.expr, (t.Prohibit, t.Plus, t.Not)):
+            # Lucene's grammar puts a sign or NOT before the field, never after its colon (Clause ::= ["+", "-"]
+            # [<TERM> ":"] (<TERM> | "(" Query ")")), so Auth0 refuses "balance:-5"; luqum reads it as NOT balance:5,
+            # which answered every other user, and "phone_number:+1415..." as the number without its "+".
+            raise InvalidQuery(
+                _(
+                    "A field's value cannot start with a sign or NOT: %(term)s. Quote or escape a value that starts "
+                    'with - or + (field:"-5", field:\\-5); to exclude, put the sign before the field (-field:5).'
+                )
+                % {"term": _shown(node)}
+            )
         return self.node(node.expr, name)
 
     def word(self, node: object, field: str | None) -> Q:
         from luqum import tree as t
 
         assert isinstance(node, t.Word)
+        if node.value in ("&&", "||") or node.value.startswith("!"):
+            raise _symbol_operator(node)
         if "?" in [char for _span, char in node.iter_wildcards()]:
             raise InvalidQuery(_("The ? wildcard is not supported: %(term)s") % {"term": _shown(node)})
         if not node.has_wildcard():
@@ -306,6 +323,15 @@ class _Translator:
         for part in parts[1:]:
             result = (result & part) if and_ else (result | part)
         return result
+
+
+def _symbol_operator(node: object) -> InvalidQuery:
+    """Lucene's ``&&``, ``||`` and ``!`` (Elasticsearch's query_string reads them as AND, OR and NOT): luqum reads
+    them as a term and a field name, so ``a:x && b:y`` answered ``a:x OR b:y`` and ``!a:x`` nobody. Refused, naming
+    the words to write (an escaped ``\\!`` or ``\\&`` is a character like any other)."""
+    return InvalidQuery(
+        _("The operators &&, || and ! are not supported: write AND, OR and NOT (%(term)s).") % {"term": _shown(node)}
+    )
 
 
 def _shown(node: object) -> str:

@@ -223,3 +223,28 @@ def test_a_grant_type_claim_that_is_no_known_string_is_401(api_client, connectio
 
 def test_a_token_with_a_lone_surrogate_is_401(api_client, connection):
     _assert_401(_post(api_client, "Bearer abc\ud800.def.ghi"), "Invalid token")
+
+
+@pytest.mark.parametrize("path", ["/api/v2/users", "/api/v2/connections", "/api/v2/logs", "/api/v2/event-streams"])
+def test_head_takes_the_scopes_of_get(api_client, connection, path):
+    # RFC 9110 §9.3.2: HEAD is GET without the body. No method's scopes listed HEAD, so every HEAD of a management
+    # list was refused 403 "You do not have permission to perform this action." whatever the token held.
+    scopes = ["read:users", "read:connections", "read:logs", "read:event_streams"]
+    token = issue_token(client_id="ops", scopes=scopes, grant_type=OPERATOR)
+    head = api_client.head(path, HTTP_AUTHORIZATION=f"Bearer {token}")
+    get = api_client.get(path, HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert (head.status_code, get.status_code) == (200, 200)
+    assert head.content == b""
+    assert head["Content-Type"] == get["Content-Type"]
+    narrow = issue_token(client_id="ops", scopes=["create:users"], grant_type=OPERATOR)
+    refused = api_client.head(path, HTTP_AUTHORIZATION=f"Bearer {narrow}")
+    assert refused.status_code == 403
+    assert api_client.head(path).status_code == 401
+
+
+def test_options_describes_the_view_to_any_valid_token(api_client, connection):
+    token = issue_token(client_id="ops", scopes=["create:users"], grant_type=OPERATOR)
+    response = api_client.options("/api/v2/connections", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 200, response.json()
+    assert set(response.json()) >= {"name", "renders", "parses"}
+    assert api_client.options("/api/v2/connections").status_code == 401

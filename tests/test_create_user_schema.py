@@ -154,6 +154,7 @@ def nested(levels: int, container: str = "object") -> Any:
         ("picture", "https://example.com/jane.png"),
         ("picture", "http://example.com/a/b.jpg?size=480#top"),
         ("picture", "ftp://files.example.com/jane.png"),
+        ("picture", "https://example.com:65535/jane.png"),
         ("username", "jane"),
     ],
 )
@@ -505,6 +506,12 @@ def test_real_phone_numbers_of_other_countries_are_accepted(create: Callable[...
         "data:image/png;base64,iVBORw0KGgo=",
         "mailto:jane@example.com",
         "file:///etc/passwd",
+        # validator.js isURL (z-schema's strict-uri) refuses a port that is no number or outside 1 to 65535
+        "https://example.com:0/jane.png",
+        "https://example.com:65536/jane.png",
+        "https://example.com:99999/jane.png",
+        "https://example.com:http/jane.png",
+        "https://[::1]:70000/jane.png",
     ],
 )
 def test_picture_that_is_not_a_strict_uri_is_refused(create: Callable[..., Any], picture: str) -> None:

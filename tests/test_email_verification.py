@@ -380,6 +380,30 @@ def test_the_job_refuses_an_already_verified_address(api, connection, mailoutbox
     assert mailoutbox == []
 
 
+def test_the_job_takes_auth0s_identity_when_it_is_the_users_own(api, connection, mailoutbox, on_commit):
+    # Auth0's PostVerificationEmailRequest has identity (the SDKs' jobs.verification_email.create(identity=...)); it
+    # was refused as an unknown property.
+    created = _create(api, on_commit, verify_email=False)
+    (identity,) = created["identities"]
+    own = {"user_id": identity["user_id"], "provider": "auth0", "connection_id": connection.id}
+    response = api.post(VERIFICATION_JOB, {"user_id": created["user_id"], "identity": own}, format="json")
+    assert response.status_code == 201, response.json()
+    assert [m.to for m in mailoutbox] == [["ann@example.com"]]
+    other = {**own, "user_id": "someone-else"}
+    response = api.post(VERIFICATION_JOB, {"user_id": created["user_id"], "identity": other}, format="json")
+    text = "The identity is not one of the user's."
+    assert response.json() == invalid_body(("identity", "CONFLICTING_FIELDS", text), message=text)
+    assert len(mailoutbox) == 1
+
+
+def test_the_job_refuses_organizations_as_the_tickets_do(api, connection, mailoutbox, on_commit):
+    created = _create(api, on_commit, verify_email=False)
+    response = api.post(VERIFICATION_JOB, {"user_id": created["user_id"], "organization_id": "org_1"}, format="json")
+    text = "This service has no organizations."
+    assert response.json() == invalid_body(("organization_id", "UNSUPPORTED", text), message=text)
+    assert mailoutbox == []
+
+
 def test_the_job_needs_a_user_id(api, connection):
     response = api.post(VERIFICATION_JOB, {}, format="json")
     assert response.status_code == 400

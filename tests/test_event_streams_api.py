@@ -726,6 +726,13 @@ def test_redeliver_honours_the_date_window(streams_api, stream):
     assert Delivery.objects.get(event_id=event_id).status == DeliveryStatus.FAILED
 
 
+def test_redeliver_answers_the_calendars_ends_as_sent(streams_api, stream):
+    # The echo used strftime("%Y"), which writes the year 1 as "1" on glibc: "1-01-01T00:00:00Z", no date-time.
+    body = {"date_from": "0001-01-01T00:00:00Z", "date_to": "9999-12-31T23:59:59Z"}
+    response = streams_api.post(stream_url(stream["id"], "redeliver"), body, format="json")
+    assert (response.status_code, response.json()) == (202, body)
+
+
 def test_redeliver_one_event_by_id(streams_api, stream):
     [event_id] = _test_events(streams_api, stream["id"], 1)
     Delivery.objects.filter(event_id=event_id).update(status=DeliveryStatus.FAILED)

@@ -234,3 +234,15 @@ def test_a_header_line_of_the_documented_size_reaches_the_service(live_server_ur
     # "Authorization: Bearer " (22 bytes) + 8,166 = 8,188 bytes, the README's limit: the service's own 401.
     assert status_for("a" * 8166) == 401
     assert status_for("a" * 8167) == 431  # one byte more: gunicorn's page, as the README says
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/static/admin/css/base.css", "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js"],
+)
+def test_gunicorn_started_without_collectstatic_serves_the_admins_and_the_docs_static_files(live_server_url, path):
+    # The test server's STATIC_ROOT was never collected into, as a deployer's is who runs `gunicorn config.wsgi` after
+    # `manage.py migrate` alone: the admin's CSS and the Swagger UI's scripts were 404.
+    with urlopen(f"{live_server_url}{path}", timeout=10) as response:  # noqa: S310 - loopback only
+        assert response.status == 200
+        assert len(response.read()) > 1000

@@ -144,6 +144,26 @@ def test_search_combines_with_sort_paging_and_totals(logs, events):
     assert (body["total"], body["length"], body["start"]) == (3, 2, 0)
 
 
+def test_search_is_q_under_the_name_the_sdks_send(logs, events):
+    # auth0-python 6's logs.list(search=...) (and node-auth0's logs.list({search})) send the query as "search", the
+    # name Auth0's OAS gives get_logs' parameter; it was refused as an unknown parameter.
+    response = logs.get(LOGS, {"search": "type:fp OR type:du", "sort": "date:1", "include_totals": "true"})
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert [entry["log_id"] for entry in body["logs"]] == [events["wrong"].log_id, events["admin"].log_id]
+    assert body["total"] == 2
+
+
+def test_search_and_q_together_must_both_match(logs, events):
+    assert found(logs, events, "user_id:auth0|aaa", search="type:fp OR type:ss") == {"wrong"}
+
+
+def test_a_refused_search_is_400_invalid_query_string_like_q(logs, events):
+    response = logs.get(LOGS, {"search": "date:yesterday"})
+    message = "date takes a date such as 2026-01-31 or 2026-01-31T10:00:00Z, not yesterday."
+    assert (response.status_code, response.json()) == (400, management_error(400, message, "invalid_query_string"))
+
+
 @pytest.mark.parametrize(
     ("q", "message"),
     [

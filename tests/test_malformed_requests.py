@@ -375,6 +375,21 @@ def test_method_the_route_does_not_have_is_a_405(admin_api: APIClient, method: s
     assert "POST" in response["Allow"]
 
 
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE", "TRACE", "PROPFIND"])
+def test_health_answers_get_and_head_only(api_client: APIClient, method: str) -> None:
+    # It ran its checks for any method (TRACE answered 200) or met the CSRF check's HTML page (POST, PUT).
+    response = APIClient(enforce_csrf_checks=True).generic(method, "/health")
+    assert assert_envelope(response, 405) == {
+        "statusCode": 405,
+        "error": "Method Not Allowed",
+        "message": f'Method "{method}" not allowed.',
+        "errorCode": "method_not_allowed",
+        "errors": [],
+    }
+    assert response["Allow"] == "GET, HEAD"
+    assert api_client.head("/health").status_code == api_client.get("/health").status_code == 200
+
+
 # --- nothing is stored, whatever the failure -----------------------------------------------------------
 
 

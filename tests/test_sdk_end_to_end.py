@@ -169,6 +169,19 @@ def test_the_sdks_logs_pager_stops_with_auth0s_error_past_the_first_thousand(liv
     assert refused.value.body["message"].startswith("Requesting page 11 exceeds the allowed maximum of 1000 records")
 
 
+def test_the_sdks_log_search_finds_the_events_it_names(live_server_url):
+    # auth0-python 6 searches the log with logs.list(search=...), sent as ?search= (Auth0's name for get_logs'
+    # query); it was refused with 400 "Additional properties not allowed: search".
+    Event.objects.create(type="fp", description="Wrong email or password.", actor_kind="client", actor_id="x")
+    Event.objects.bulk_create(
+        Event(type="sapi", description="Create a User", actor_kind="client", actor_id="x") for _ in range(3)
+    )
+    client, secret = create_client(name="ops-script", scopes="read:logs", actor=SYSTEM)
+    api = _management(live_server_url, client.client_id, secret)
+    assert [log.type for log in api.logs.list(search="type:fp")] == ["fp"]
+    assert [log.type for log in api.logs.list(search="type:sapi", per_page=2)] == ["sapi"] * 3
+
+
 def test_the_sdk_reads_a_users_log_events_page_by_page(live_server_url):
     # auth0-python 6 calls get_logs_by_user as users.logs.list(id, ...) (version 4's users.get_log_events); it asks
     # include_totals=true and reads pages until one is empty.

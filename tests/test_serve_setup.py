@@ -256,6 +256,16 @@ def test_anything_collectstatic_reads_or_writes_changing_runs_it_again(static, c
     assert len(collect_runs) == 2  # and recorded again
 
 
+@pytest.mark.django_db
+def test_whether_the_server_serves_from_the_apps_does_not_collect_again(static, collect_runs, settings):
+    # WHITENOISE_USE_FINDERS follows whether STATIC_ROOT was collected into (config.settings), so it differs between
+    # the first start and the next: it is no input of collectstatic's, and the next start must not collect again.
+    _setup()
+    settings.WHITENOISE_USE_FINDERS = not settings.WHITENOISE_USE_FINDERS
+    _setup()
+    assert len(collect_runs) == 1
+
+
 # --- through serve_checks.py and serve.sh -------------------------------------------------------------------------
 
 

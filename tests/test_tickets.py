@@ -197,6 +197,28 @@ def test_identity_must_be_the_users(api, ann, connection):
     assert response.json() == invalid_body(("identity", "CONFLICTING_FIELDS", text), message=text)
 
 
+def test_a_passwordless_email_users_own_identity_names_it_on_a_verification_ticket(api, make_connection, new_user):
+    # Auth0's Identity ("must be provided to verify ... passwordless email identities") takes any provider; the
+    # email-verification ticket refused the user's own, {"provider": "email"}, as "No enum match".
+    connection = make_connection(name="email", strategy="email")
+    user = new_user(email="pat@example.com", connection="email")
+    (identity,) = user["identities"]
+    own = {"user_id": identity["user_id"], "provider": identity["provider"], "connection_id": connection.id}
+    assert own["provider"] == "email"
+    assert issue(api, EMAIL_VERIFICATION, user_id=user["user_id"], identity=own)
+    text = "The identity is not one of the user's."
+    for other in ({**own, "provider": "auth0"}, {**own, "provider": "sms"}, {**own, "user_id": "someone-else"}):
+        response = api.post(EMAIL_VERIFICATION, {"user_id": user["user_id"], "identity": other}, format="json")
+        assert response.json() == invalid_body(("identity", "CONFLICTING_FIELDS", text), message=text)
+
+
+def test_a_password_change_ticket_identity_is_auth0_only(api, ann):
+    own = {"user_id": ann["user_id"].split("|", 1)[1], "provider": "email"}
+    response = api.post(PASSWORD_CHANGE, {"user_id": ann["user_id"], "identity": own}, format="json")
+    assert response.status_code == 400
+    assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [("identity.provider", "ENUM_MISMATCH")]
+
+
 def test_organizations_are_refused(api, ann):
     response = api.post(PASSWORD_CHANGE, {"user_id": ann["user_id"], "organization_id": "org_1"}, format="json")
     text = "This service has no organizations."
@@ -255,7 +277,10 @@ URL_FORMAT = "Object didn't pass validation for format url: {}"
 @pytest.mark.parametrize(
     "result_url",
     ["javascript:alert(1)", "JAVASCRIPT://%0aalert(1)", "data:text/html,<script>x</script>", "ftp://example.com/",
-     "/relative/path", "https://", "http://exa mple.com/", "//evil.example.com/"],
+     "/relative/path", "https://", "http://exa mple.com/", "//evil.example.com/",
+     # a port no browser can follow: the page redirected there after the password was changed
+     "https://app.example:0/done", "https://app.example:65536/done", "https://app.example:99999/done",
+     "https://app.example:x/done"],
 )  # fmt: skip
 def test_result_url_must_be_http_or_https(api, ann, result_url):
     response = api.post(PASSWORD_CHANGE, {"user_id": ann["user_id"], "result_url": result_url}, format="json")

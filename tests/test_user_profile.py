@@ -13,6 +13,7 @@ import pytest
 from core.hashing import bcrypt_verify as verify_password
 from tests.helpers import DB, STRONG_PASSWORD, password_hash_of
 from users.models import User
+from users.profile import format_timestamp
 
 pytestmark = pytest.mark.django_db
 
@@ -389,3 +390,16 @@ def test_avatar_initials_are_plain_letters(name, initials):
     from users.profile import avatar_initials
 
     assert avatar_initials(name) == initials
+
+
+@pytest.mark.parametrize(
+    ("instant", "shown"),
+    [
+        (datetime(2023, 1, 25, 19, 0, 26, 187_999, tzinfo=UTC), "2023-01-25T19:00:26.187Z"),
+        (datetime(1, 1, 1, tzinfo=UTC), "0001-01-01T00:00:00.000Z"),
+        (datetime(999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC), "0999-12-31T23:59:59.999Z"),
+    ],
+)
+def test_timestamps_have_four_digits_of_year_and_milliseconds(instant, shown):
+    # strftime's %Y writes a year below 1000 without its zeros on glibc ("1-01-01T..."), which no client parses.
+    assert format_timestamp(instant) == shown

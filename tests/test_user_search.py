@@ -477,6 +477,56 @@ def test_refused_queries_are_400_naming_the_problem(api, people, q, message):
     assert response.json() == refused(message)
 
 
+SIGN_AFTER_COLON = (
+    "A field's value cannot start with a sign or NOT: {term}. Quote or escape a value that starts with - or + "
+    '(field:"-5", field:\\-5); to exclude, put the sign before the field (-field:5).'
+)
+
+
+@pytest.mark.parametrize(
+    "q",
+    ["app_metadata.level:-7", "logins_count:-1", "name:-jane*", 'name:-"jane doe"', "phone_number:+15551234567",
+     "email:+jane@example.com", "name:NOT jane", "app_metadata.level:-[1 TO 9]"],
+)  # fmt: skip
+def test_a_sign_or_not_after_a_fields_colon_is_refused_as_lucene_refuses_it(api, people, q):
+    # Lucene's grammar (Clause ::= ["+", "-"] [<TERM> ":"] (<TERM> | "(" Query ")")) has no sign after the colon, so
+    # Auth0 answers 400; luqum read "app_metadata.level:-7" as NOT app_metadata.level:7 (every other user, for a
+    # script that meant the value -7) and "phone_number:+1555..." as the number without its "+" (nobody).
+    response = search(api, q)
+    assert response.status_code == 400, response.json()
+    assert response.json() == refused(SIGN_AFTER_COLON.format(term=q))
+
+
+def test_a_signed_value_is_searched_quoted_or_escaped_and_a_sign_before_the_field_still_excludes(api, people):
+    assert found(api, people, 'phone_number:"+15551234567"') == {"phone"}
+    assert found(api, people, "phone_number:\\+15551234567") == {"phone"}
+    assert found(api, people, "-name:jane*") == found(api, people, "name:(-jane*)") == {"john", "johnathan", "phone"}
+
+
+@pytest.mark.parametrize(
+    ("q", "term"),
+    [
+        ("name:jane* && logins_count:1", "&&"),
+        ("name:jane* || name:john", "||"),
+        ("!name:jane*", "!name:jane*"),
+        ("name:jane* AND !john", "!john"),
+        ("name:!jane", "!jane"),
+    ],
+)
+def test_lucenes_symbol_operators_are_refused_naming_the_words(api, people, q, term):
+    # Elasticsearch's query_string (Auth0's search) reads &&, || and ! as AND, OR and NOT; luqum read "&&" and "||"
+    # as bare terms between two OR-ed clauses (name:jane* && logins_count:1 answered the union) and "!name" as a
+    # field no user has (nobody instead of everyone else).
+    response = search(api, q)
+    assert response.status_code == 400, response.json()
+    message = f"The operators &&, || and ! are not supported: write AND, OR and NOT ({term})."
+    assert response.json() == refused(message)
+
+
+def test_escaped_symbols_are_characters(api, people):
+    assert found(api, people, "name:\\!jane OR name:\\&\\&") == set()
+
+
 def test_a_query_over_the_length_limit_is_refused(api, people):
     response = search(api, "a" * (MAX_QUERY_LENGTH + 1))
     assert response.status_code == 400

@@ -91,6 +91,45 @@ def test_metadata_nested_past_what_json_reads_is_a_form_error_not_a_500(admin_cl
     assert user.app_metadata is None
 
 
+@pytest.mark.parametrize("typed", ["[1]", "[]", '"x"', '""', "5", "0", "true", "false", "[" * 5_000 + "]" * 5_000])
+def test_metadata_that_is_no_object_is_a_change_form_error_not_a_500(admin_client, connection, create, typed):
+    """The change form replaced the stored object with what was typed, as a mapping: an array, a string or a number
+    ended the page with a 500, and a falsy one ([], "", 0, false) cleared the metadata instead of being refused."""
+    create({"connection": connection.name, "email": "ann@example.com", "password": STRONG_PASSWORD})
+    user = User.objects.get()
+    User.objects.filter(pk=user.pk).update(user_metadata={"plan": "gold"})
+    form = {"email": "ann@example.com", "picture": user.picture, "user_metadata": typed, "app_metadata": ""}
+    changed = admin_client.post(f"/admin/users/user/{user.pk}/change/", form)
+    assert changed.status_code == 200
+    (error,) = changed.context["adminform"].form.errors["user_metadata"]
+    assert error.startswith("Expected type object but found type "), error
+    user.refresh_from_db()
+    assert user.user_metadata == {"plan": "gold"}
+
+
+@pytest.mark.parametrize("step", ["add", "change"])
+def test_a_lone_surrogate_typed_in_metadata_is_a_form_error_not_a_500(admin_client, connection, create, step):
+    """The escape of a lone surrogate is valid JSON for a text no database stores: the schema refuses it, and the
+    refused form, showing it again, failed to encode the page (UnicodeEncodeError, 500)."""
+    typed = '{"a": "\\ud800"}'
+    form: dict[str, str | None]
+    if step == "add":
+        url = f"{ADD}?connection={connection.pk}"
+        form = {"email": "ann@example.com", "password": STRONG_PASSWORD, "user_metadata": typed, "app_metadata": ""}
+    else:
+        create({"connection": connection.name, "email": "ann@example.com", "password": STRONG_PASSWORD})
+        user = User.objects.get()
+        url = f"/admin/users/user/{user.pk}/change/"
+        form = {"email": "ann@example.com", "picture": user.picture, "user_metadata": typed, "app_metadata": ""}
+    page = admin_client.post(url, form)
+    assert page.status_code == 200
+    assert page.context["adminform"].form.errors["user_metadata"] == [
+        "String contains invalid Unicode (lone surrogate)"
+    ]
+    assert "\\ud800" in page.text
+    assert User.objects.filter(user_metadata__has_key="a").count() == 0
+
+
 def test_the_change_form_edits_through_the_service_and_never_shows_the_hash(admin_client, connection, create):
     create({"connection": connection.name, "email": "ann@example.com", "password": STRONG_PASSWORD})
     user = User.objects.get()

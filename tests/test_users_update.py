@@ -70,6 +70,8 @@ DESCRIPTIONS = {
     "password": "New password for this user. Only valid for database connections",
     "connection": "Name of the connection to target for this user update",
     "client_id": "Auth0 client ID. Only valid when updating email address",
+    "verify_phone_number": "Whether this user will receive a text after changing the phone number (true) or no "
+    "text (false). Accepted for compatibility: this service sends no text messages",
     "username": "The user's username. Only valid if the connection requires a username",
 }
 # The username alphabet refusal for "ann lee" (the space is the character not allowed).
@@ -389,6 +391,16 @@ def test_patch_the_same_phone_number_keeps_it_verified(api, new_user):
     assert patch(api, user, {"phone_number": PHONE}).json()["phone_verified"] is True
 
 
+@pytest.mark.parametrize("verify", [False, True])
+def test_patch_phone_number_takes_auth0s_verify_phone_number(api, new_user, verify):
+    # Auth0's UpdateUserRequestContent has verify_phone_number (the SDKs' users.update(verify_phone_number=...)); it
+    # was refused as an unknown property. No text is sent either way: the number is unverified, as without it.
+    user = new_user(email=None, connection=SMS, phone_number=PHONE, phone_verified=True)
+    response = patch(api, user, {"phone_number": "+14155550124", "verify_phone_number": verify})
+    assert response.status_code == 200, response.json()
+    assert (response.json()["phone_number"], response.json()["phone_verified"]) == ("+14155550124", False)
+
+
 def test_patch_to_another_users_phone_number_is_400(api, new_user):
     new_user(email=None, connection=SMS, phone_number="+14155550124")
     user = new_user(email=None, connection=SMS, phone_number=PHONE)
@@ -602,6 +614,7 @@ def test_patch_unknown_property_is_refused(api, new_user):
         ("connection", "", "MIN_LENGTH", "String is too short (0 chars), minimum 1"),
         ("connection", None, "INVALID_TYPE", "Expected type string but found type null"),
         ("client_id", 1, "INVALID_TYPE", "Expected type string but found type integer"),
+        ("verify_phone_number", "false", "INVALID_TYPE", "Expected type boolean but found type string"),
         ("username", "", "MIN_LENGTH", "String is too short (0 chars), minimum 1"),
     ],
 )

@@ -64,7 +64,16 @@ class JSONObjectFormField(forms.JSONField):
     def prepare_value(self, value: Any) -> str:
         if isinstance(value, InvalidJSONInput):
             return value  # text that is not JSON is shown as typed, not quoted as a JSON string
-        return "" if value is None else json.dumps(value, ensure_ascii=False, indent=2)
+        if value is None:
+            return ""
+        text = json.dumps(value, ensure_ascii=False, indent=2)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            # A lone surrogate typed as an escape ("\ud800", which the schema refuses) cannot be written into the
+            # page as text: the refused form is shown with the escapes as typed, not a 500 from encoding the page.
+            text = json.dumps(value, ensure_ascii=True, indent=2)
+        return text
 
 
 def _apply_errors(
@@ -223,11 +232,15 @@ class UserChangeForm(_PlainTextFields):
             if name == "new_password":
                 continue
             value = self.cleaned_data.get(name)
-            if name in METADATA_FIELDS:
+            if name in METADATA_FIELDS and isinstance(value, dict):
                 # The form edits the whole object: send it as a replacement (clear, then merge all keys).
                 old = getattr(self.instance, name) or {}
-                new = value or {}
-                changes[name] = {**{k: None for k in old if k not in new}, **new} if new else {}
+                changes[name] = {**{k: None for k in old if k not in value}, **value} if value else {}
+            elif name in METADATA_FIELDS:
+                # An emptied box (or null) clears the metadata; any other JSON (an array, a string, a number) goes
+                # to the schema as typed, which refuses it on its field: it used to end the page with a 500, and
+                # [], 0, false or "" cleared the metadata as if the box were empty.
+                changes[name] = {} if value is None else value
             else:
                 changes[name] = None if value == "" else value
         if self.cleaned_data.get("new_password"):

@@ -58,7 +58,8 @@ def now_ms() -> datetime:
 
 def format_timestamp(value: datetime) -> str:
     """``2023-01-25T19:00:26.187Z``: UTC, milliseconds, ``Z``."""
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    # The year as four digits: strftime's %Y writes a year below 1000 without its zeros on glibc ("1-01-01").
+    return f"{value.year:04d}-{value:%m-%dT%H:%M:%S}.{value.microsecond // 1000:03d}Z"
 
 
 def user_profile(user: User) -> dict[str, Any]:

@@ -86,10 +86,12 @@ class PhoneNumberField(StrictCharField):
 
 
 class StrictUriField(StrictCharField):
-    """``format: strict-uri``: an absolute http(s) or ftp URL with a host, no white space.
+    """``format: strict-uri``: an absolute http(s) or ftp URL with a host, no white space, and a port (when given)
+    from 1 to 65535.
 
     z-schema checks ``strict-uri`` with validator.js ``isURL``, whose protocols are http, https and ftp:
-    ``javascript:``, ``data:`` and the like are refused.
+    ``javascript:``, ``data:`` and the like are refused; so is a port that is no number or outside 1 to 65535
+    (``isURL``: "port <= 0 || port > 65535"), which no browser can follow.
     """
 
     def check_format(self, value: str) -> None:
@@ -97,7 +99,9 @@ class StrictUriField(StrictCharField):
         valid = bool(sep) and scheme.lower() in _URI_SCHEMES and not any(c.isspace() for c in value)
         if valid:
             try:
-                valid = bool(urlsplit(value).hostname)
+                parts = urlsplit(value)
+                # .port raises ValueError for a port that is no number or above 65535; 0 is returned, and refused.
+                valid = bool(parts.hostname) and parts.port != 0
             except ValueError:
                 valid = False
         if not valid:
@@ -209,6 +213,7 @@ class UserChanges(TypedDict, total=False):
     nickname: str | None
     picture: str | None
     verify_email: bool
+    verify_phone_number: bool
     password: str
     connection: str
     client_id: str
@@ -248,6 +253,14 @@ class UpdateUserRequestSerializer(StrictSerializer[UserChanges]):
             "Whether this user will receive a verification email after creation (true) or no email "
             "(false). Overrides behavior of `email_verified` parameter."
         ),
+    )
+    # Auth0's UpdateUserRequestContent has it (the official SDKs' users.update(verify_phone_number=...)); this service
+    # sends no text messages, so either value changes nothing, as false does on Auth0.
+    verify_phone_number = StrictBooleanField(
+        help_text=_(
+            "Whether this user will receive a text after changing the phone number (true) or no text (false). "
+            "Accepted for compatibility: this service sends no text messages."
+        )
     )
     password = schema_field(PASSWORD, help_text=_("New password for this user. Only valid for database connections."))
     connection = schema_field(CONNECTION, help_text=_("Name of the connection to target for this user update."))

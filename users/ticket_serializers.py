@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from connections.models import Strategy
 from core import messages
 from core.errors import FieldCode
 from core.schema import (
@@ -49,11 +50,25 @@ class ResultUrlField(StrictUriField):
 
 
 class TicketIdentitySerializer(StrictSerializer):
+    """A password change ticket's ``identity``: Auth0's ``ChangePasswordTicketIdentity``, whose ``provider`` is
+    ``auth0`` only (``IdentityProviderOnlyAuth0Enum``): only database users have passwords."""
+
     user_id = StrictCharField(min_length=1, max_length=300, required=True, help_text=_("user_id of the identity."))
     provider = StrictChoiceField(
         choices=("auth0",), required=True, help_text=_("Identity provider name of the identity.")
     )
     connection_id = StrictCharField(pattern=CONNECTION_ID_PATTERN, help_text=_("connection_id of the identity."))
+
+
+class VerificationIdentitySerializer(TicketIdentitySerializer):
+    """The identity whose e-mail to verify: Auth0's ``Identity`` ("must be provided to verify primary social,
+    enterprise and passwordless email identities"), for e-mail verification tickets and jobs. Its ``provider`` is
+    any of Auth0's; the identities this service has are the strategies' (``auth0``, ``email``, ``sms``), so those
+    are the ones that can name a user's own."""
+
+    provider = StrictChoiceField(
+        choices=tuple(Strategy.values), required=True, help_text=_("Identity provider name of the identity.")
+    )
 
 
 class _TicketRequestSerializer(StrictSerializer):
@@ -125,7 +140,7 @@ class EmailVerificationTicketRequestSerializer(_TicketRequestSerializer):
     user_id = StrictCharField(
         min_length=1, max_length=300, required=True, help_text=_("user_id of for whom the ticket should be created.")
     )
-    identity = TicketIdentitySerializer(required=False, help_text=_("The identity to verify."))
+    identity = VerificationIdentitySerializer(required=False, help_text=_("The identity to verify."))
 
 
 class ChangePasswordRequest(TypedDict, total=False):

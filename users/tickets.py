@@ -160,8 +160,7 @@ def _check_request(data: Mapping[str, Any], user: User) -> None:
     password-reset-post-challenge Action bound" (its OpenAPI, as the auth0-python SDK 6.8 quotes it), which this
     service has not: the ticket would otherwise carry two places to send the user after use.
     """
-    if "organization_id" in data:
-        raise _refuse("organization_id", UserErrorCode.UNSUPPORTED, _("This service has no organizations."))
+    refuse_organization(data)
     if "result_url" in data and "client_id" in data:
         raise _refuse(
             "result_url",
@@ -170,14 +169,28 @@ def _check_request(data: Mapping[str, Any], user: User) -> None:
         )
     if "client_id" in data and not Client.objects.filter(pk=data["client_id"], is_active=True).exists():
         raise ClientNotFound()
-    identity = data.get("identity")
-    if identity is not None:
-        matches = (
-            identity["user_id"] in (user.user_id, user.identity_user_id)
-            and identity.get("connection_id", user.connection_id) == user.connection_id
-        )
-        if not matches:
-            raise _refuse("identity", UserErrorCode.CONFLICTING_FIELDS, _("The identity is not one of the user's."))
+    check_identity(data.get("identity"), user)
+
+
+def refuse_organization(data: Mapping[str, Any]) -> None:
+    """Refuse an ``organization_id`` (400 ``invalid_body``, ``UNSUPPORTED``): this service has no organizations."""
+    if "organization_id" in data:
+        raise _refuse("organization_id", UserErrorCode.UNSUPPORTED, _("This service has no organizations."))
+
+
+def check_identity(identity: Mapping[str, str] | None, user: User) -> None:
+    """Refuse an ``identity`` (Auth0's ``{user_id, provider, connection_id}``) that is not ``user``'s own: its
+    ``user_id`` (with or without the provider prefix), provider and connection must be the user's. 400
+    ``invalid_body`` ``CONFLICTING_FIELDS`` "The identity is not one of the user's."; None passes."""
+    if identity is None:
+        return
+    matches = (
+        identity["user_id"] in (user.user_id, user.identity_user_id)
+        and identity["provider"] == user.provider
+        and identity.get("connection_id", user.connection_id) == user.connection_id
+    )
+    if not matches:
+        raise _refuse("identity", UserErrorCode.CONFLICTING_FIELDS, _("The identity is not one of the user's."))
 
 
 def create_password_change_ticket(*, data: Mapping[str, Any], actor: Actor) -> str:

@@ -516,7 +516,8 @@ class RedeliveryView(ManagementAPIView):
         body: dict[str, Any] = {key: value for key, value in data.items() if key in ("statuses", "event_types")}
         for key in ("date_from", "date_to"):
             if key in data:
-                body[key] = data[key].strftime("%Y-%m-%dT%H:%M:%SZ")
+                # Four digits of year, as sent: strftime's %Y writes the year 1 as "1" on glibc, no date-time.
+                body[key] = f"{data[key].year:04d}-{data[key]:%m-%dT%H:%M:%S}Z"
         return Response(body, status=202)
 
 

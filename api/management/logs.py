@@ -3,9 +3,12 @@ logs API: thin views over ``audit.selectors``."""
 
 from __future__ import annotations
 
+import operator
+from functools import reduce
 from typing import Any
 from urllib.parse import urlencode
 
+from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -54,6 +57,13 @@ def logs_body(page: EventPage, query: dict[str, Any]) -> list[dict[str, Any]] | 
     return {"start": page.start, "limit": page.limit, "length": len(logs), "total": page.total, "logs": logs}
 
 
+def _search(query: dict[str, Any]) -> Q | None:
+    """The filter of ``q`` and ``search`` (the SDKs' name for it), each a Lucene query; both must match when both are
+    sent. None when neither is: every event."""
+    filters = [event_filter(query[name]) for name in ("q", "search") if query.get(name)]
+    return reduce(operator.and_, filters) if filters else None
+
+
 def _sort(query: dict[str, Any]) -> int:
     return 1 if query.get("sort") == "date:1" else -1
 
@@ -91,7 +101,9 @@ class LogCollectionView(ManagementAPIView):
             "searching by checkpoint https://auth0.com/docs/logs/retrieve-log-events-using-mgmt-api#retrieve-logs-"
             "by-checkpoint`); `include_totals` still counts every event. `q` searches in Lucene syntax as Auth0's "
             '"Log Search Query Syntax" describes (fields in the parameter\'s description; a malformed query is 400 '
-            "`invalid_query_string` naming the problem; an unknown field matches nothing).\n\n" + _CHECKPOINT_RULES
+            "`invalid_query_string` naming the problem; an unknown field matches nothing). `search` takes the same "
+            "query under the name the official SDKs send (auth0-python's `logs.list(search=...)`); with `q` as well, "
+            "an event must match both.\n\n" + _CHECKPOINT_RULES
         ),
         parameters=[ListLogsQuerySerializer, _NEXT_LINK],
         responses={200: LOGS_LIST, **errors(400, 401, 403, 429)},
@@ -103,8 +115,9 @@ class LogCollectionView(ManagementAPIView):
         per_page = query.get("per_page", DEFAULT_PER_PAGE)
         check_logs_page(page=query.get("page", 0), per_page=per_page)
         count = query.get("include_totals", False)
-        search = event_filter(query["q"]) if query.get("q") else None
-        page = list_events(filter=search, page=query.get("page", 0), per_page=per_page, sort=_sort(query), count=count)
+        page = list_events(
+            filter=_search(query), page=query.get("page", 0), per_page=per_page, sort=_sort(query), count=count
+        )
         return Response(logs_body(page, query))
 
     @staticmethod

@@ -21,12 +21,20 @@ from core.schema import StrictCharField, StrictSerializer, validate_payload
 from users.errors import MailUnavailable, UserErrorCode
 from users.profile import format_timestamp
 from users.selectors import get_user
+from users.ticket_serializers import VerificationIdentitySerializer
+from users.tickets import check_identity, refuse_organization
 from users.verification import send_verification_email
 
 
 class VerificationEmailJobSerializer(StrictSerializer):
+    """Auth0's ``PostVerificationEmailRequest``: ``user_id``, ``client_id``, ``identity`` and ``organization_id``."""
+
     user_id = StrictCharField(min_length=1, required=True, help_text=_("user_id of the user to send the e-mail to."))
     client_id = StrictCharField(min_length=1, help_text=_("client_id of the client (accepted for compatibility)."))
+    identity = VerificationIdentitySerializer(required=False, help_text=_("The identity to verify."))
+    organization_id = StrictCharField(
+        min_length=1, max_length=64, help_text=_("Organization ID (this service has no organizations).")
+    )
 
 
 class VerificationEmailJobView(ManagementAPIView):
@@ -42,7 +50,9 @@ class VerificationEmailJobView(ManagementAPIView):
     )
     def post(self, request: Request) -> Response:
         data = validate_payload(VerificationEmailJobSerializer, request.data)
+        refuse_organization(data)
         user = get_user(user_id=data["user_id"])
+        check_identity(data.get("identity"), user)
         if not user.email:
             error = FieldError("user_id", UserErrorCode.NO_EMAIL, str(_("The user has no e-mail address.")))
             raise PayloadValidationError(error.message, errors=[error])

@@ -160,7 +160,14 @@ def _static_inputs() -> list[Any] | None:
     """What collectstatic reads: its settings, the Python and the installed packages (Django's and WhiteNoise's
     code, Brotli when installed: ``_installed``), and each found file as its finders list it, in order (the first
     of a path wins). ``None`` when a source has no local path or cannot be read."""
-    names = sorted(name for name in dir(settings) if name.startswith(("STATIC", "WHITENOISE", "FILE_UPLOAD")))
+    # WHITENOISE_USE_FINDERS is how the server serves, not what collectstatic writes, and it follows whether
+    # STATIC_ROOT was collected into (config.settings): in the digest it would make the restart after a first
+    # collect collect again.
+    names = sorted(
+        name
+        for name in dir(settings)
+        if name.startswith(("STATIC", "WHITENOISE", "FILE_UPLOAD")) and name != "WHITENOISE_USE_FINDERS"
+    )
     # collectstatic's default ignore patterns, as it reads them (StaticFilesConfig.ignore_patterns).
     staticfiles: Any = apps.get_app_config("staticfiles")
     ignore = sorted({os.path.normpath(p) for p in staticfiles.ignore_patterns})
