@@ -633,6 +633,7 @@ def test_release_writes_one_audit_row_per_released_row_without_its_events(stream
         f"Release held outbox row {second.pk} (user.created): {second.held_reason}",
     ]
     assert all(a.type == "sapi" and (a.actor_kind, a.actor_id) == ("system", "operator") for a in audits)
+    assert first.held_at is not None
     assert audits[0].details == {
         "pending_events_id": first.pk,
         "type": "user.created",
