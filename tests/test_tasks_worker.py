@@ -281,7 +281,7 @@ def test_the_worker_sweeps_every_poll_but_recovers_at_start_then_every_eighth_of
     clock = [1000.0]
     monkeypatch.setattr(taskworker, "time", SimpleNamespace(monotonic=lambda: clock[0]))
     calls: list[tuple[float, bool]] = []
-    monkeypatch.setattr(taskworker, "housekeeping", lambda *, recover: calls.append((clock[0] - 1000, recover)))
+    monkeypatch.setattr(taskworker, "housekeeping", lambda *, recover, **_: calls.append((clock[0] - 1000, recover)))
     worker = TaskWorker(worker_id="test-cadence", interval=0, batch=False)
     monkeypatch.setattr(worker, "claim_next", lambda: None)
 
@@ -402,7 +402,7 @@ def test_a_worker_that_ran_every_ready_task_lingers_before_its_next_look_and_one
     from jobs import taskworker
     from jobs.taskworker import CLAIM_BATCH, TaskWorker
 
-    monkeypatch.setattr(taskworker, "housekeeping", lambda *, recover: None)
+    monkeypatch.setattr(taskworker, "housekeeping", lambda *, recover, **_: None)
     worker = TaskWorker(worker_id="w-linger", interval=0.05, batch=batch)
     assert worker.linger == 0.2
     claims: list[list[Any]] = [["full"] * CLAIM_BATCH, ["a", "b"], [], ["c"], []]
@@ -458,7 +458,7 @@ def test_the_worker_checks_its_connections_before_a_claim_at_most_every_second(m
     assert CONNECTION_CHECK_SECONDS == 1.0
     clock = [0.0]
     monkeypatch.setattr(taskworker, "time", SimpleNamespace(monotonic=lambda: clock[0]))
-    monkeypatch.setattr(taskworker, "housekeeping", lambda *, recover: None)
+    monkeypatch.setattr(taskworker, "housekeeping", lambda *, recover, **_: None)
     # As outside a test's transaction:
     monkeypatch.setattr(taskworker, "connection", SimpleNamespace(in_atomic_block=False, errors_occurred=False))
     events: list[str] = []
