@@ -156,6 +156,8 @@ CONNECTION_CHECK_SECONDS = 1.0
 # that doubles from this, up to ``_FIRST_BEAT_MAX_DELAY`` (``TaskWorker.first_beat``), in seconds.
 FIRST_BEAT_RETRY_SECONDS = 1.0
 _FIRST_BEAT_MAX_DELAY = 30.0
+# A batch worker (``--once``: cron, tests) tries its first heartbeat this many times, then the error ends it (exit 1).
+FIRST_BEAT_BATCH_TRIES = 3
 
 # A task whose database connection was lost under it is run again (``TaskWorker.run_task``) until it has been
 # claimed this many times, after 1, 2, 4, ... seconds (at most ``_LOST_CONNECTION_MAX_DELAY``); then it fails.
@@ -654,16 +656,22 @@ class TaskWorker(DatabaseWorker):
     def first_beat(self, started: datetime) -> bool:
         """Record this worker's first heartbeat (``beat``), trying again after a pause (``FIRST_BEAT_RETRY_SECONDS``,
         doubling up to ``_FIRST_BEAT_MAX_DELAY``) while the database fails it; returns ``False`` when told to stop
-        first (``shutdown`` ends the pause at once). A lost connection is replaced before the next try.
+        first (``shutdown`` ends the pause at once). A lost connection is replaced before the next try. A batch
+        worker (``--once``) tries ``FIRST_BEAT_BATCH_TRIES`` times, then raises the error.
 
         Its error, raised, ended the worker (``run_jobs`` exited 1) when the database restarted or cut the
         connection just as the worker started, where a later heartbeat's is logged and tried again
-        (``_HeartbeatThread``)."""
+        (``_HeartbeatThread``). A batch worker still ends: ``--once`` run by cron while the database was away
+        waited for it for ever, each run adding a process, where it used to exit 1."""
         pause = FIRST_BEAT_RETRY_SECONDS
+        tries = 0
         while self.running:
+            tries += 1
             try:
                 beat(self.worker_id, started=started)
             except DatabaseError:
+                if self.batch and tries >= FIRST_BEAT_BATCH_TRIES:
+                    raise
                 logger.warning(
                     "worker %s: first heartbeat failed: trying again in %s s", self.worker_id, pause, exc_info=True
                 )

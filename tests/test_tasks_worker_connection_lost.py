@@ -629,6 +629,30 @@ def test_a_worker_whose_first_heartbeat_keeps_failing_waits_longer_each_time_and
     assert _statuses() == [("count_tasks", "READY", [])] and not WorkerHeartbeat.objects.exists()
 
 
+def test_a_batch_worker_whose_first_heartbeat_keeps_failing_ends_with_the_error(monkeypatch, caplog):
+    """``run_jobs --once`` (cron, tests) while the database is away: it tried again for ever (30 s pauses), so each
+    cron run added a process that waited for the database; it tries a few times, then exits 1 as it used to."""
+    from jobs import taskworker
+
+    monkeypatch.setattr(taskworker, "FIRST_BEAT_RETRY_SECONDS", 0.01)
+    count_tasks.enqueue()
+    tries: list[str] = []
+
+    def unreachable(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if _is_heartbeat(sql):
+            tries.append(sql)
+            if len(tries) > 10:
+                raise RuntimeError("still trying")  # ends the test that would otherwise wait for ever
+            raise OperationalError("connection refused")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(unreachable), pytest.raises(OperationalError, match="connection refused"):
+        call_command("run_jobs", "--once")
+    assert len(tries) == taskworker.FIRST_BEAT_BATCH_TRIES == 3
+    assert caplog.text.count("first heartbeat failed: trying again") == 2
+    assert _statuses() == [("count_tasks", "READY", [])]
+
+
 def test_a_worker_told_to_stop_while_its_first_heartbeat_waits_to_be_tried_again_stops_at_once(monkeypatch):
     from jobs import taskworker
     from jobs.taskworker import TaskWorker
