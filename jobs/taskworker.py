@@ -36,7 +36,7 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from types import FrameType
 from typing import Any
@@ -738,12 +738,28 @@ class TaskWorker(DatabaseWorker):
             if self._lost:  # else ready again once this worker is seen gone (recover_orphaned_tasks)
                 self._settle_lost(connections[router.db_for_write(DBTaskResult)])
             unstarted, self._claimed = self._claimed, []
-            try:
+
+            def release_unstarted() -> None:
                 self.release(unstarted)  # stopped by a signal between two claimed tasks
                 if self._strays_unknown and not self._lost:
                     self.release_strays()
-            except DatabaseError:  # recover_orphaned_tasks makes them ready once this worker is seen gone
-                logger.warning("worker %s: releasing unstarted tasks failed", self.worker_id, exc_info=True)
+
+            self._at_stop("releasing unstarted tasks", release_unstarted)
             heartbeat.done.set()
             heartbeat.join()
-            WorkerHeartbeat.objects.filter(worker_id=self.worker_id).delete()
+            self._at_stop("deleting its heartbeat", WorkerHeartbeat.objects.filter(worker_id=self.worker_id).delete)
+
+    def _at_stop(self, what: str, write: Callable[[], object]) -> None:
+        """Do ``write``, one of the stopping worker's last writes, once more on a new connection when it fails (the
+        connection lost just now); when the database is still away, log it and go on: ``recover_orphaned_tasks``
+        makes the tasks ready once this worker's heartbeat is stale, as a killed worker's. Raised, the error ended a
+        worker stopped by SIGTERM with exit 1 and a traceback, after its last task had run."""
+        for last in (False, True):
+            try:
+                write()
+                return
+            except DatabaseError:
+                if last or connection.in_atomic_block:
+                    logger.warning("worker %s: %s failed", self.worker_id, what, exc_info=True)
+                    return
+                connection.close()  # lost: the next statement connects again

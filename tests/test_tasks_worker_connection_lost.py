@@ -653,6 +653,34 @@ def test_a_batch_worker_whose_first_heartbeat_keeps_failing_ends_with_the_error(
     assert _statuses() == [("count_tasks", "READY", [])]
 
 
+@pytest.mark.parametrize("away", [False, True], ids=["lost-once", "still-away"])
+def test_a_stopping_worker_whose_connection_is_lost_at_its_last_write_still_ends_normally(caplog, away):
+    """SIGTERM, the last task run, and the connection lost as the worker deletes its heartbeat (seen live with
+    ``pg_terminate_backend``): the error ended ``run_jobs`` with exit 1 and a traceback, its heartbeat left behind.
+    It is deleted on a new connection; with the database still away the worker ends all the same (its heartbeat goes
+    stale, as a killed worker's)."""
+    from jobs.taskworker import TaskWorker
+
+    count_tasks.enqueue()
+    lost: list[str] = []
+
+    def lose_the_deletion(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if sql.startswith("DELETE") and _is_heartbeat(sql) and "worker_id" in sql and (away or not lost):
+            lost.append(sql)
+            if connection.vendor == "postgresql" and len(lost) == 1:
+                _terminate(context["connection"].connection.info.backend_pid)
+                return execute(sql, params, many, context)  # raises: the connection is gone
+            raise OperationalError("server closed the connection unexpectedly")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(lose_the_deletion), caplog.at_level(logging.WARNING, "jobs.taskworker"):
+        TaskWorker(worker_id="w-last-write", interval=0, batch=True).run()  # returns
+    assert _statuses() == [("count_tasks", "SUCCESSFUL", ["w-last-write"])]
+    assert len(lost) == (2 if away else 1), lost
+    assert WorkerHeartbeat.objects.filter(worker_id="w-last-write").exists() == away
+    assert ("deleting its heartbeat failed" in caplog.text) == away
+
+
 def test_a_worker_told_to_stop_while_its_first_heartbeat_waits_to_be_tried_again_stops_at_once(monkeypatch):
     from jobs import taskworker
     from jobs.taskworker import TaskWorker
