@@ -247,6 +247,8 @@ class _Translator:
         name = t.Term.WORD_ESCAPED_CHARS.sub(r"\1", node.name)
         if name == EXISTS_FIELD:
             expr = node.expr
+            if isinstance(expr, t.Word) and _symbol(expr):
+                raise _symbol_operator(expr)  # _exists_:!email is no "not exists": it answered nobody
             if not isinstance(expr, t.Word) or expr.has_wildcard():
                 raise InvalidQuery(_("_exists_ takes one field name: %(term)s") % {"term": _shown(node)})
             return self.resolver.exists(expr.unescaped_value)
@@ -267,7 +269,7 @@ class _Translator:
         from luqum import tree as t
 
         assert isinstance(node, t.Word)
-        if node.value in ("&&", "||") or node.value.startswith("!"):
+        if _symbol(node):
             raise _symbol_operator(node)
         if "?" in [char for _span, char in node.iter_wildcards()]:
             raise InvalidQuery(_("The ? wildcard is not supported: %(term)s") % {"term": _shown(node)})
@@ -323,6 +325,11 @@ class _Translator:
         for part in parts[1:]:
             result = (result & part) if and_ else (result | part)
         return result
+
+
+def _symbol(word: Any) -> bool:
+    """Whether the luqum ``Word`` ``word`` is Lucene's ``&&`` or ``||``, or starts with its ``!`` (unescaped)."""
+    return word.value in ("&&", "||") or word.value.startswith("!")
 
 
 def _symbol_operator(node: object) -> InvalidQuery:

@@ -24,7 +24,9 @@ Retries are the tasks' own business (a delivery schedules its next attempt, a ma
 but for one: a task whose database connection was lost under it (a restart of the server) is made ready again,
 after a pause that doubles with each claim, up to ``LOST_CONNECTION_CLAIMS`` claims (``TaskWorker.run_task``).
 A claim (or release) whose answer never came may still have been done: once the database answers again, the
-tasks left ``RUNNING`` under the worker that it does not hold are made ready again (``TaskWorker.release_strays``).
+tasks left ``RUNNING`` under the worker that it does not hold are made ready again (``TaskWorker.release_strays``),
+and those of a claim committed later still (its server process waited for a lock) by the worker's own recovery,
+once they have been running ``JOBS_STALE_AFTER_SECONDS`` (``recover_orphaned_tasks``).
 Several workers, on one host or many, share the queue safely: each claim is decided by the database.
 """
 
@@ -34,6 +36,7 @@ import dataclasses
 import logging
 import threading
 import time
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from types import FrameType
 from typing import Any
@@ -74,15 +77,32 @@ def beat(worker_id: str, *, started: Any) -> None:
     )
 
 
-def recover_orphaned_tasks() -> int:
+def recover_orphaned_tasks(*, worker_id: str | None = None, held: Collection[Any] = ()) -> int:
     """Make ready again the tasks left ``RUNNING`` by workers not seen for ``JOBS_STALE_AFTER_SECONDS``; returns how
-    many. A task whose worker never beat (another kind of worker) is judged by its start time alone."""
+    many. A task whose worker never beat (another kind of worker) is judged by its start time alone.
+
+    ``worker_id``: the live worker calling, between two of its tasks, which holds none of its ``RUNNING`` tasks but
+    those whose ids are in ``held`` (``TaskWorker.held_ids``). Its other tasks started as long ago are made ready
+    again too, as ``TaskWorker.release`` does: a claim whose answer was lost can commit after the worker looked for
+    what it took (``TaskWorker.release_strays``), its server process still waiting for a lock (a migration's index
+    build, say) when a proxy or the network cut the connection; such tasks stayed ``RUNNING`` under the worker, which
+    beats on, until its process ended. No statement more: the rows are among those read here anyway."""
     now = timezone.now()
     stale = now - timedelta(seconds=settings.JOBS_STALE_AFTER_SECONDS)
     alive = set(WorkerHeartbeat.objects.filter(seen_at__gte=stale).values_list("worker_id", flat=True))
     recovered = 0
     for result in DBTaskResult.objects.running().filter(started_at__lt=stale).only("id", "worker_ids", "started_at"):
         owner = result.worker_ids[-1] if result.worker_ids else None
+        if owner is not None and owner == worker_id and result.pk not in held:
+            recovered += DBTaskResult.objects.filter(
+                pk=result.pk, status=result.status, started_at=result.started_at
+            ).update(status="READY", started_at=None, worker_ids=list(result.worker_ids[:-1]))
+            logger.warning(
+                "worker %s: task %s left running under it by a claim committed after its answer was lost: ready again",
+                owner,
+                result.pk,
+            )
+            continue
         if owner in alive:
             continue
         recovered += DBTaskResult.objects.filter(
@@ -114,12 +134,13 @@ def _jobs_waiting() -> bool:
     return Job.objects.filter(waiting).exists()
 
 
-def housekeeping(*, recover: bool = True) -> None:
+def housekeeping(*, recover: bool = True, worker_id: str | None = None, held: Collection[Any] = ()) -> None:
     """What the worker does between tasks every ``JOBS_POLL_INTERVAL_SECONDS`` (see the module's docstring);
     ``recover``: also recover the tasks of dead workers and prune finished tasks, which the worker does every
-    ``recovery_seconds()`` only."""
+    ``recovery_seconds()`` only (``worker_id`` and ``held``: the calling worker's, as ``recover_orphaned_tasks``
+    takes them)."""
     if recover:
-        recover_orphaned_tasks()
+        recover_orphaned_tasks(worker_id=worker_id, held=held)
         prune_finished_tasks()
     sweep_deliveries()
     prune_finished_now_and_then()
@@ -135,6 +156,8 @@ CONNECTION_CHECK_SECONDS = 1.0
 # that doubles from this, up to ``_FIRST_BEAT_MAX_DELAY`` (``TaskWorker.first_beat``), in seconds.
 FIRST_BEAT_RETRY_SECONDS = 1.0
 _FIRST_BEAT_MAX_DELAY = 30.0
+# A batch worker (``--once``: cron, tests) tries its first heartbeat this many times, then the error ends it (exit 1).
+FIRST_BEAT_BATCH_TRIES = 3
 
 # A task whose database connection was lost under it is run again (``TaskWorker.run_task``) until it has been
 # claimed this many times, after 1, 2, 4, ... seconds (at most ``_LOST_CONNECTION_MAX_DELAY``); then it fails.
@@ -420,8 +443,9 @@ class TaskWorker(DatabaseWorker):
         the thread that calls this, so none of its own is running unseen; another worker's tasks (another id last)
         are left alone, and a task taken up again meanwhile (``recover_orphaned_tasks``, then a claim) is no longer
         ``RUNNING`` under this claim, which ``release`` leaves alone. One read of the running tasks, only after a
-        failure."""
-        held = {row.pk for row in [*self._claimed, *(row for row, _ in self._lost), *(holding or [])]}
+        failure. A claim committed after this look (its server process still waiting for a lock when the connection
+        was cut) is left to the worker's recovery (``recover_orphaned_tasks``, which takes ``held_ids``)."""
+        held = self.held_ids(holding or [])
         running = DBTaskResult.objects.running().only("id", "worker_ids", "started_at")
         strays = [
             row for row in running if row.worker_ids and row.worker_ids[-1] == self.worker_id and row.pk not in held
@@ -435,6 +459,12 @@ class TaskWorker(DatabaseWorker):
                 row.pk,
             )
         return len(strays)
+
+    def held_ids(self, holding: list[DBTaskResult] | None = None) -> set[Any]:
+        """The ids of the tasks ``RUNNING`` under this worker that it holds: claimed and not started yet, whose loss
+        it has still to write (``_settle_lost``), and ``holding`` (the one about to run). Between two tasks, every
+        other task ``RUNNING`` under its id is one it does not have (``release_strays``, ``recover_orphaned_tasks``)."""
+        return {row.pk for row in [*self._claimed, *(row for row, _ in self._lost), *(holding or [])]}
 
     def _claim_next_portably(self) -> DBTaskResult | None:
         tasks = DBTaskResult.objects.ready().filter(backend_name=self.backend_name)
@@ -626,16 +656,22 @@ class TaskWorker(DatabaseWorker):
     def first_beat(self, started: datetime) -> bool:
         """Record this worker's first heartbeat (``beat``), trying again after a pause (``FIRST_BEAT_RETRY_SECONDS``,
         doubling up to ``_FIRST_BEAT_MAX_DELAY``) while the database fails it; returns ``False`` when told to stop
-        first (``shutdown`` ends the pause at once). A lost connection is replaced before the next try.
+        first (``shutdown`` ends the pause at once). A lost connection is replaced before the next try. A batch
+        worker (``--once``) tries ``FIRST_BEAT_BATCH_TRIES`` times, then raises the error.
 
         Its error, raised, ended the worker (``run_jobs`` exited 1) when the database restarted or cut the
         connection just as the worker started, where a later heartbeat's is logged and tried again
-        (``_HeartbeatThread``)."""
+        (``_HeartbeatThread``). A batch worker still ends: ``--once`` run by cron while the database was away
+        waited for it for ever, each run adding a process, where it used to exit 1."""
         pause = FIRST_BEAT_RETRY_SECONDS
+        tries = 0
         while self.running:
+            tries += 1
             try:
                 beat(self.worker_id, started=started)
             except DatabaseError:
+                if self.batch and tries >= FIRST_BEAT_BATCH_TRIES:
+                    raise
                 logger.warning(
                     "worker %s: first heartbeat failed: trying again in %s s", self.worker_id, pause, exc_info=True
                 )
@@ -673,7 +709,7 @@ class TaskWorker(DatabaseWorker):
                 if time.monotonic() >= next_housekeeping:
                     recover = time.monotonic() >= next_recovery
                     try:
-                        housekeeping(recover=recover)
+                        housekeeping(recover=recover, worker_id=self.worker_id, held=self.held_ids())
                     except DatabaseError:
                         logger.warning("worker %s: housekeeping failed", self.worker_id, exc_info=True)
                     next_housekeeping = time.monotonic() + period
@@ -702,12 +738,28 @@ class TaskWorker(DatabaseWorker):
             if self._lost:  # else ready again once this worker is seen gone (recover_orphaned_tasks)
                 self._settle_lost(connections[router.db_for_write(DBTaskResult)])
             unstarted, self._claimed = self._claimed, []
-            try:
+
+            def release_unstarted() -> None:
                 self.release(unstarted)  # stopped by a signal between two claimed tasks
                 if self._strays_unknown and not self._lost:
                     self.release_strays()
-            except DatabaseError:  # recover_orphaned_tasks makes them ready once this worker is seen gone
-                logger.warning("worker %s: releasing unstarted tasks failed", self.worker_id, exc_info=True)
+
+            self._at_stop("releasing unstarted tasks", release_unstarted)
             heartbeat.done.set()
             heartbeat.join()
-            WorkerHeartbeat.objects.filter(worker_id=self.worker_id).delete()
+            self._at_stop("deleting its heartbeat", WorkerHeartbeat.objects.filter(worker_id=self.worker_id).delete)
+
+    def _at_stop(self, what: str, write: Callable[[], object]) -> None:
+        """Do ``write``, one of the stopping worker's last writes, once more on a new connection when it fails (the
+        connection lost just now); when the database is still away, log it and go on: ``recover_orphaned_tasks``
+        makes the tasks ready once this worker's heartbeat is stale, as a killed worker's. Raised, the error ended a
+        worker stopped by SIGTERM with exit 1 and a traceback, after its last task had run."""
+        for last in (False, True):
+            try:
+                write()
+                return
+            except DatabaseError:
+                if last or connection.in_atomic_block:
+                    logger.warning("worker %s: %s failed", self.worker_id, what, exc_info=True)
+                    return
+                connection.close()  # lost: the next statement connects again

@@ -44,6 +44,16 @@ def test_it_is_served_with_a_browsable_page(client):
     assert "swagger-ui" in page.text
 
 
+@pytest.mark.parametrize("path", ["/api/v2/docs", "/api/v2/openapi.json"])
+def test_options_on_the_documentation_answers_its_methods(client, path):
+    # The page's OPTIONS went to its HTML renderer with DRF's JSON description of the view: a 500 (and an ERROR in
+    # the log) for anyone, no token needed.
+    response = client.options(path)
+    assert response.status_code == 200
+    assert {"GET", "HEAD", "OPTIONS"} <= {method.strip() for method in response["Allow"].split(",")}
+    assert client.head(path).status_code == 200
+
+
 def test_every_operation_is_documented_with_its_scopes_and_errors(document):
     paths = document["paths"]
     expected = {

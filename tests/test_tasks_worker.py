@@ -281,7 +281,7 @@ def test_the_worker_sweeps_every_poll_but_recovers_at_start_then_every_eighth_of
     clock = [1000.0]
     monkeypatch.setattr(taskworker, "time", SimpleNamespace(monotonic=lambda: clock[0]))
     calls: list[tuple[float, bool]] = []
-    monkeypatch.setattr(taskworker, "housekeeping", lambda *, recover: calls.append((clock[0] - 1000, recover)))
+    monkeypatch.setattr(taskworker, "housekeeping", lambda *, recover, **_: calls.append((clock[0] - 1000, recover)))
     worker = TaskWorker(worker_id="test-cadence", interval=0, batch=False)
     monkeypatch.setattr(worker, "claim_next", lambda: None)
 
@@ -402,7 +402,7 @@ def test_a_worker_that_ran_every_ready_task_lingers_before_its_next_look_and_one
     from jobs import taskworker
     from jobs.taskworker import CLAIM_BATCH, TaskWorker
 
-    monkeypatch.setattr(taskworker, "housekeeping", lambda *, recover: None)
+    monkeypatch.setattr(taskworker, "housekeeping", lambda *, recover, **_: None)
     worker = TaskWorker(worker_id="w-linger", interval=0.05, batch=batch)
     assert worker.linger == 0.2
     claims: list[list[Any]] = [["full"] * CLAIM_BATCH, ["a", "b"], [], ["c"], []]
@@ -458,7 +458,7 @@ def test_the_worker_checks_its_connections_before_a_claim_at_most_every_second(m
     assert CONNECTION_CHECK_SECONDS == 1.0
     clock = [0.0]
     monkeypatch.setattr(taskworker, "time", SimpleNamespace(monotonic=lambda: clock[0]))
-    monkeypatch.setattr(taskworker, "housekeeping", lambda *, recover: None)
+    monkeypatch.setattr(taskworker, "housekeeping", lambda *, recover, **_: None)
     # As outside a test's transaction:
     monkeypatch.setattr(taskworker, "connection", SimpleNamespace(in_atomic_block=False, errors_occurred=False))
     events: list[str] = []
@@ -528,3 +528,31 @@ def test_a_task_whose_traceback_the_database_refuses_is_recorded_failed_and_the_
     row = DBTaskResult.objects.get()
     assert (row.status, row.exception_class_path) == ("FAILED", "builtins.ValueError")
     assert any(text in row.traceback for text in stored)
+
+
+@task()
+def nothing() -> None:
+    """A task that does nothing: only the worker that ran it is looked at."""
+
+
+def test_workers_on_a_host_with_a_long_name_have_ids_of_their_own(monkeypatch):
+    """The id is ``host:pid:random`` and a heartbeat's id holds 64 characters: the whole id was cut at 64, so on a
+    host named with 55 characters or more (a Kubernetes pod's name may have 63) the pid and the random part were
+    lost and two workers had one id, each taking the other's tasks for its own (``release_strays`` made ready again
+    a task the other was running). The host's name is cut instead."""
+    import os
+    import socket
+
+    from django.core.management import call_command
+
+    monkeypatch.setattr(socket, "gethostname", lambda: "userdir-background-worker-deployment-5f7c8d9b4f-x2k9q.cluster")
+    for _ in range(2):
+        nothing.enqueue()
+        call_command("run_jobs", "--once")
+    ids = [row.worker_ids[0] for row in DBTaskResult.objects.order_by("finished_at")]
+    assert len(set(ids)) == 2
+    for worker_id in ids:
+        assert len(worker_id) <= 64
+        host, pid, random_part = worker_id.rsplit(":", 2)
+        assert (pid, len(random_part)) == (str(os.getpid()), 8)
+        assert "userdir-background-worker-deployment-5f7c8d9b4f-x2k9q.cluster".startswith(host)

@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.db import DatabaseError, OperationalError, connection, connections, transaction
 from django.db.backends.signals import connection_created
@@ -424,6 +425,96 @@ def test_tasks_a_claim_took_though_its_answer_was_lost_run_without_restarting_th
     assert caplog.text.count("by a statement whose answer was lost: ready again") == 3
 
 
+@override_settings(JOBS_STALE_AFTER_SECONDS=2, JOBS_HEARTBEAT_SECONDS=0.2, JOBS_POLL_INTERVAL_SECONDS=0.05)
+def test_tasks_a_lost_claim_took_after_the_worker_looked_for_them_are_made_ready_by_its_recovery(monkeypatch, caplog):
+    """The claim's connection was cut (a proxy, the network) while its server process waited for a lock (an index
+    being built by a migration): the worker saw the error and looked for what the claim took (nothing yet); then the
+    lock was released and the claim committed, its tasks ``RUNNING`` under the worker, which beats on. They stayed so
+    until its process ended (seen live: ``LOCK TABLE ... IN SHARE MODE``, connections cut by a proxy). The worker's
+    recovery, which reads the tasks running that long anyway, makes ready again its own that it does not hold; not
+    the one another live worker runs."""
+    from jobs.taskworker import TaskWorker
+
+    ids = [str(count_tasks.enqueue().id) for _ in range(3)]
+    others = str(count_tasks.enqueue().id)
+    long_ago = timezone.now() - timedelta(seconds=5)
+    DBTaskResult.objects.filter(pk=others).update(status="RUNNING", started_at=long_ago, worker_ids=["w-other"])
+    WorkerHeartbeat.objects.create(
+        worker_id="w-other", started_at=long_ago, seen_at=timezone.now() + timedelta(hours=1)
+    )
+    worker = TaskWorker(worker_id="w-late", interval=0.02, batch=False)
+    failed: list[str] = []
+
+    def cut_the_claim(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if _is_claim(sql) and not failed:
+            failed.append(sql)  # its server process still waits for the lock: nothing done yet
+            raise OperationalError("server closed the connection unexpectedly")
+        return execute(sql, params, many, context)
+
+    release_strays = worker.release_strays
+    committed: list[int] = []
+
+    def look_then_the_claim_commits(**kwargs: Any) -> int:
+        found = release_strays(**kwargs)
+        if not committed:  # the lock released: the lost claim commits, built (its start time) before the wait
+            committed.append(
+                DBTaskResult.objects.filter(pk__in=ids).update(
+                    status="RUNNING", started_at=long_ago, worker_ids=["w-late"]
+                )
+            )
+        return found
+
+    ran: list[str] = []
+    run_task = worker.run_task
+
+    def run_and_count(row: DBTaskResult) -> None:
+        run_task(row)
+        ran.append(str(row.pk))
+        worker.running = len(ran) < 3
+
+    deadline = time.monotonic() + 10  # without the recovery the tasks never run: stop the worker, fail the test
+    wait = worker.wake.wait
+
+    def wait_until_the_deadline(timeout: float) -> bool:
+        worker.running = worker.running and time.monotonic() < deadline
+        return wait(timeout)
+
+    monkeypatch.setattr(worker, "release_strays", look_then_the_claim_commits)
+    monkeypatch.setattr(worker, "run_task", run_and_count)
+    monkeypatch.setattr(worker.wake, "wait", wait_until_the_deadline)
+    with connection.execute_wrapper(cut_the_claim), caplog.at_level(logging.WARNING, "jobs.taskworker"):
+        worker.run()
+    assert failed and committed == [3]
+    assert sorted(ran) == sorted(ids)
+    rows = {str(row.pk): row for row in DBTaskResult.objects.all()}
+    assert [(rows[pk].status, rows[pk].worker_ids) for pk in ids] == [("SUCCESSFUL", ["w-late"])] * 3
+    assert (rows[others].status, rows[others].worker_ids) == ("RUNNING", ["w-other"])
+    assert caplog.text.count("by a claim committed after its answer was lost: ready again") == 3
+
+
+def test_the_recovery_leaves_the_tasks_a_live_worker_holds():
+    """Called by a live worker between two tasks, the recovery takes its own long-running tasks but those it holds
+    (claimed and not started yet, or whose loss is still to be written: ``held_ids``); without a worker id, a live
+    worker's tasks are all left alone, as before."""
+    from jobs.taskworker import TaskWorker, recover_orphaned_tasks
+
+    long_ago = timezone.now() - timedelta(seconds=settings.JOBS_STALE_AFTER_SECONDS + 60)
+    stray, claimed, settling = (DBTaskResult.objects.get(pk=count_tasks.enqueue().id) for _ in range(3))
+    DBTaskResult.objects.update(status="RUNNING", started_at=long_ago, worker_ids=["w-before", "w-live"])
+    WorkerHeartbeat.objects.create(worker_id="w-live", started_at=long_ago, seen_at=timezone.now())
+    worker = TaskWorker(worker_id="w-live", interval=0, batch=True)
+    worker._claimed = [DBTaskResult.objects.get(pk=claimed.pk)]
+    worker._lost = [(DBTaskResult.objects.get(pk=settling.pk), None)]
+    assert recover_orphaned_tasks() == 0
+    assert recover_orphaned_tasks(worker_id="w-live", held=worker.held_ids()) == 1
+    rows = {row.pk: (row.status, row.started_at is None, row.worker_ids) for row in DBTaskResult.objects.all()}
+    assert rows == {
+        stray.pk: ("READY", True, ["w-before"]),
+        claimed.pk: ("RUNNING", False, ["w-before", "w-live"]),
+        settling.pk: ("RUNNING", False, ["w-before", "w-live"]),
+    }
+
+
 def test_a_batch_worker_whose_claims_answer_was_lost_releases_its_tasks_as_it_stops():
     """``--once`` stops at a failed claim (the database away); the tasks it may have claimed are released before it
     ends, not left to ``recover_orphaned_tasks`` once it is seen gone."""
@@ -536,6 +627,58 @@ def test_a_worker_whose_first_heartbeat_keeps_failing_waits_longer_each_time_and
         worker.run()  # returns
     assert pauses == [4.0, 8.0, 16.0, 30.0, 30.0]
     assert _statuses() == [("count_tasks", "READY", [])] and not WorkerHeartbeat.objects.exists()
+
+
+def test_a_batch_worker_whose_first_heartbeat_keeps_failing_ends_with_the_error(monkeypatch, caplog):
+    """``run_jobs --once`` (cron, tests) while the database is away: it tried again for ever (30 s pauses), so each
+    cron run added a process that waited for the database; it tries a few times, then exits 1 as it used to."""
+    from jobs import taskworker
+
+    monkeypatch.setattr(taskworker, "FIRST_BEAT_RETRY_SECONDS", 0.01)
+    count_tasks.enqueue()
+    tries: list[str] = []
+
+    def unreachable(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if _is_heartbeat(sql):
+            tries.append(sql)
+            if len(tries) > 10:
+                raise RuntimeError("still trying")  # ends the test that would otherwise wait for ever
+            raise OperationalError("connection refused")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(unreachable), pytest.raises(OperationalError, match="connection refused"):
+        call_command("run_jobs", "--once")
+    assert len(tries) == taskworker.FIRST_BEAT_BATCH_TRIES == 3
+    assert caplog.text.count("first heartbeat failed: trying again") == 2
+    assert _statuses() == [("count_tasks", "READY", [])]
+
+
+@pytest.mark.parametrize("away", [False, True], ids=["lost-once", "still-away"])
+def test_a_stopping_worker_whose_connection_is_lost_at_its_last_write_still_ends_normally(caplog, away):
+    """SIGTERM, the last task run, and the connection lost as the worker deletes its heartbeat (seen live with
+    ``pg_terminate_backend``): the error ended ``run_jobs`` with exit 1 and a traceback, its heartbeat left behind.
+    It is deleted on a new connection; with the database still away the worker ends all the same (its heartbeat goes
+    stale, as a killed worker's)."""
+    from jobs.taskworker import TaskWorker
+
+    count_tasks.enqueue()
+    lost: list[str] = []
+
+    def lose_the_deletion(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if sql.startswith("DELETE") and _is_heartbeat(sql) and "worker_id" in sql and (away or not lost):
+            lost.append(sql)
+            if connection.vendor == "postgresql" and len(lost) == 1:
+                _terminate(context["connection"].connection.info.backend_pid)
+                return execute(sql, params, many, context)  # raises: the connection is gone
+            raise OperationalError("server closed the connection unexpectedly")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(lose_the_deletion), caplog.at_level(logging.WARNING, "jobs.taskworker"):
+        TaskWorker(worker_id="w-last-write", interval=0, batch=True).run()  # returns
+    assert _statuses() == [("count_tasks", "SUCCESSFUL", ["w-last-write"])]
+    assert len(lost) == (2 if away else 1), lost
+    assert WorkerHeartbeat.objects.filter(worker_id="w-last-write").exists() == away
+    assert ("deleting its heartbeat failed" in caplog.text) == away
 
 
 def test_a_worker_told_to_stop_while_its_first_heartbeat_waits_to_be_tried_again_stops_at_once(monkeypatch):

@@ -511,6 +511,9 @@ def test_a_signed_value_is_searched_quoted_or_escaped_and_a_sign_before_the_fiel
         ("!name:jane*", "!name:jane*"),
         ("name:jane* AND !john", "!john"),
         ("name:!jane", "!jane"),
+        # After _exists_'s colon too: "_exists_:!email" answered nobody (a field named "!email"), not everyone else.
+        ("_exists_:!email", "!email"),
+        ("_exists_:&&", "&&"),
     ],
 )
 def test_lucenes_symbol_operators_are_refused_naming_the_words(api, people, q, term):
@@ -525,6 +528,7 @@ def test_lucenes_symbol_operators_are_refused_naming_the_words(api, people, q, t
 
 def test_escaped_symbols_are_characters(api, people):
     assert found(api, people, "name:\\!jane OR name:\\&\\&") == set()
+    assert found(api, people, "_exists_:\\!email") == set()  # a field named "!email": nobody has it
 
 
 def test_a_query_over_the_length_limit_is_refused(api, people):

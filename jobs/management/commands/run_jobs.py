@@ -39,7 +39,7 @@ class Command(BaseCommand):
         if poll_interval is not None and poll_interval <= 0:
             raise CommandError("--poll-interval must be positive")
         interval = settings.TASKS_POLL_INTERVAL_SECONDS if poll_interval is None else poll_interval
-        worker = TaskWorker(worker_id=new_worker_id()[:64], interval=interval, batch=once)
+        worker = TaskWorker(worker_id=new_worker_id(), interval=interval, batch=once)
         previous: dict[signal.Signals, Any] = {}
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
