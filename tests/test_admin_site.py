@@ -217,3 +217,38 @@ def test_the_jobs_list_keeps_to_five_columns(admin_client, activity):
     page = admin_client.get("/admin/jobs/job/")
     headers = re.findall(r'<th scope="col" class="[^"]*column-(\w+)', page.text)
     assert headers == ["job", "status", "connection_name", "created_at", "finished_at"]
+
+
+@pytest.mark.parametrize(
+    ("page", "action", "value"),
+    [
+        ("users/user", "block", "abc"),
+        ("users/user", "block", "1.0"),
+        ("users/user", "block", str(2**63)),  # past a BigAutoField: SQLite cannot even bind it
+        ("users/user", "block", str(-(2**63) - 1)),
+        ("events/pendingevents", "release", "x"),
+        ("clients/client", "deactivate", "cli\x00ent"),  # PostgreSQL's text cannot hold a NUL
+        ("events/eventstream", "enable", "est_\x00"),
+    ],
+)
+def test_an_action_posted_for_ids_the_key_cannot_hold_is_400_not_500(admin_client, page, action, value):
+    """``adminsite.sites.CheckedSelection``, on every registered model's admin: Django filtered ``pk__in`` on the
+    posted values as they came and ended the page with a 500."""
+    response = admin_client.post(f"/admin/{page}/", {"action": action, "_selected_action": ["1", value], "index": "0"})
+    assert response.status_code == 400
+
+
+def test_an_action_posted_for_valid_ids_still_runs(admin_client, connection):
+    user = create_user(
+        data=validate_payload(
+            CreateUserRequestSerializer,
+            {"connection": connection.name, "email": "sel@example.com", "password": STRONG_PASSWORD},
+        ),
+        actor=SYSTEM,
+    )
+    response = admin_client.post(
+        "/admin/users/user/", {"action": "block", "_selected_action": [str(user.pk)], "index": "0"}
+    )
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.blocked is True
