@@ -556,6 +556,40 @@ def test_patch_password_obeys_a_lenient_policy_too(api, new_user, make_connectio
     assert verify_password("x", password_hash_of(User.objects.get(user_id=user["user_id"])))
 
 
+PASSWORD_REUSED = management_error(
+    400,
+    "PasswordHistoryError: Password has previously been used",
+    "invalid_password",
+    [{"field": "password", "code": "password_history", "message": "Password has previously been used"}],
+)
+
+
+def test_patch_password_refuses_the_passwords_the_history_policy_remembers(api, new_user, make_connection):
+    # size 3: the current password and the two before it (Auth0's "Password has previously been used").
+    make_connection(name="history", password_history={"enable": True, "size": 3})
+    user = new_user(connection="history")
+    assert patch(api, user, {"password": STRONG_PASSWORD}).json() == PASSWORD_REUSED
+    for password in ("Second!Pass1", "Third!Pass1"):
+        assert patch(api, user, {"password": password}).status_code == 200
+    for remembered in (STRONG_PASSWORD, "Second!Pass1", "Third!Pass1"):
+        refused = patch(api, user, {"password": remembered})
+        assert (refused.status_code, refused.json()) == (400, PASSWORD_REUSED)
+    assert verify_password("Third!Pass1", password_hash_of(User.objects.get(user_id=user["user_id"])))
+    # Two later passwords push the first one out of the three remembered.
+    assert patch(api, user, {"password": "Fourth!Pass1"}).status_code == 200
+    assert patch(api, user, {"password": STRONG_PASSWORD}).status_code == 200
+    assert len(User.objects.get(user_id=user["user_id"]).password_history) == 2
+
+
+@pytest.mark.parametrize("history", [None, {"enable": False, "size": 5}, {"enable": True, "size": 0}])
+def test_patch_password_may_reuse_passwords_without_a_history_policy(api, new_user, make_connection, history):
+    make_connection(name="nohistory", **({"password_history": history} if history else {}))
+    user = new_user(connection="nohistory")
+    assert patch(api, user, {"password": NEW_PASSWORD}).status_code == 200
+    assert patch(api, user, {"password": STRONG_PASSWORD}).status_code == 200
+    assert User.objects.get(user_id=user["user_id"]).password_history is None
+
+
 # --- PATCH: the body's shape --------------------------------------------------------------------------------
 
 
