@@ -9,6 +9,7 @@ only timestamps are moved in the database, to make orderings and "did it move" c
 
 from __future__ import annotations
 
+import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +38,7 @@ from tests.helpers import (
     user_url,
 )
 from tests.live import post_json
+from users.credentials.hashes import verify_stored_password
 from users.models import User
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("user_connections")]
@@ -554,6 +556,23 @@ def test_patch_password_obeys_a_lenient_policy_too(api, new_user, make_connectio
     user = new_user(connection="lenient")
     assert patch(api, user, {"password": "x"}).status_code == 200
     assert verify_password("x", password_hash_of(User.objects.get(user_id=user["user_id"])))
+
+
+def test_patch_password_replaces_an_imported_custom_hash(api, new_user):
+    user = new_user()
+    salt, old_password = "pepper", "Imported!Pass1"
+    custom = {
+        "algorithm": "md5",
+        "hash": {"value": hashlib.md5((salt + old_password).encode()).hexdigest(), "encoding": "hex"},  # noqa: S324
+        "salt": {"value": salt, "encoding": "utf8", "position": "prefix"},
+        "password": {"encoding": "utf8"},
+    }
+    User.objects.filter(user_id=user["user_id"]).update(password_hash=None, custom_password_hash=custom)
+    assert patch(api, user, {"password": NEW_PASSWORD}).status_code == 200
+    stored = User.objects.get(user_id=user["user_id"])
+    assert stored.custom_password_hash is None
+    assert verify_stored_password(NEW_PASSWORD, password_hash=stored.password_hash, custom_password_hash=None)
+    assert not verify_stored_password(old_password, password_hash=stored.password_hash, custom_password_hash=None)
 
 
 PASSWORD_REUSED = management_error(

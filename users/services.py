@@ -313,6 +313,9 @@ def _apply_changes(
         )
     if password_hash is not None:
         changes["password_hash"] = password_hash
+        # An imported hash of another scheme is checked before password_hash (verify_stored_password): left in
+        # place, it would keep the old password working and refuse the new one.
+        changes["custom_password_hash"] = None
         remembered = password_history_size(user.connection.options)
         if remembered > 0:
             # The replaced hash joins the history, read under the row lock so concurrent changes keep both.
