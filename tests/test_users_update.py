@@ -597,7 +597,8 @@ def test_patch_password_refuses_the_passwords_the_history_policy_remembers(api, 
     # Two later passwords push the first one out of the three remembered.
     assert patch(api, user, {"password": "Fourth!Pass1"}).status_code == 200
     assert patch(api, user, {"password": STRONG_PASSWORD}).status_code == 200
-    assert len(User.objects.get(user_id=user["user_id"]).password_history) == 2
+    history = User.objects.get(user_id=user["user_id"]).password_history
+    assert history is not None and len(history) == 2
 
 
 @pytest.mark.parametrize("history", [None, {"enable": False, "size": 5}, {"enable": True, "size": 0}])
