@@ -45,9 +45,13 @@ MIN_LENGTH_BOUNDS = (1, 128)
 # in a large share of all passwords, so refusing it would reject most passwords for no real gain.
 MIN_PERSONAL_INFO_LENGTH = 3
 
+# Auth0's default ``password_history.size`` when the policy is enabled without one.
+DEFAULT_HISTORY_SIZE = 5
+
 STRENGTH_ERROR = "PasswordStrengthError"
 DICTIONARY_ERROR = "PasswordDictionaryError"
 NO_USER_INFO_ERROR = "PasswordNoUserInfoError"
+HISTORY_ERROR = "PasswordHistoryError"
 
 
 class PasswordPolicyError(DomainError):
@@ -408,6 +412,27 @@ def check_password(password: str, *, options: Mapping[str, Any], user_info: Mapp
         error = errors[0]
         error.failures = failures
         raise error
+
+
+def password_history_size(options: Mapping[str, Any]) -> int:
+    """How many of a user's passwords the connection's ``password_history`` policy remembers, the current one
+    included (0 when the policy is off). Auth0's ``password_history.size``: 0 to 24, default 5."""
+    history = _enabled(options, "password_history")
+    if history is None:
+        return 0
+    size = history.get("size", DEFAULT_HISTORY_SIZE)
+    return size if isinstance(size, int) and not isinstance(size, bool) and size > 0 else 0
+
+
+def password_history_error() -> PasswordPolicyError:
+    """Auth0's refusal of a password the user had recently (``PasswordHistoryError: Password has previously been
+    used``, reference/auth0.md)."""
+    return PasswordPolicyError(
+        name=HISTORY_ERROR,
+        message=gettext_noop("Password has previously been used"),
+        description=gettext_noop("Password has previously been used"),
+        failures=[("password_history", gettext("Password has previously been used"))],
+    )
 
 
 # --- the rules as a checklist for people --------------------------------------------------------------------------

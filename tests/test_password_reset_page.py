@@ -13,6 +13,7 @@ from django.test import Client as DjangoClient
 
 from clients.services import create_client
 from core.actors import SYSTEM
+from tests.helpers import STRONG_PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -184,6 +185,17 @@ def test_success_forgets_the_cookie(client, reset_token):
     response = post(client, reset_token, NEW_PASSWORD)
     assert response.status_code == 200
     assert response.cookies["reset_ticket"].value == ""
+
+
+def test_a_remembered_password_is_refused_on_the_page_and_the_ticket_stays_usable(
+    api, client, make_connection, new_user
+):
+    make_connection(name="history", password_history={"enable": True, "size": 2})
+    token = ticket_for(api, new_user(connection="history")["user_id"])
+    refused = post(client, token, STRONG_PASSWORD)
+    assert refused.status_code == 400
+    assert "Password has previously been used" in refused.content.decode()
+    assert post(client, token, NEW_PASSWORD).status_code == 200
 
 
 def test_the_page_in_japanese(client, reset_token):

@@ -9,6 +9,7 @@ only timestamps are moved in the database, to make orderings and "did it move" c
 
 from __future__ import annotations
 
+import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +38,7 @@ from tests.helpers import (
     user_url,
 )
 from tests.live import post_json
+from users.credentials.hashes import verify_stored_password
 from users.models import User
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("user_connections")]
@@ -554,6 +556,58 @@ def test_patch_password_obeys_a_lenient_policy_too(api, new_user, make_connectio
     user = new_user(connection="lenient")
     assert patch(api, user, {"password": "x"}).status_code == 200
     assert verify_password("x", password_hash_of(User.objects.get(user_id=user["user_id"])))
+
+
+def test_patch_password_replaces_an_imported_custom_hash(api, new_user):
+    user = new_user()
+    salt, old_password = "pepper", "Imported!Pass1"
+    custom = {
+        "algorithm": "md5",
+        "hash": {"value": hashlib.md5((salt + old_password).encode()).hexdigest(), "encoding": "hex"},  # noqa: S324
+        "salt": {"value": salt, "encoding": "utf8", "position": "prefix"},
+        "password": {"encoding": "utf8"},
+    }
+    User.objects.filter(user_id=user["user_id"]).update(password_hash=None, custom_password_hash=custom)
+    assert patch(api, user, {"password": NEW_PASSWORD}).status_code == 200
+    stored = User.objects.get(user_id=user["user_id"])
+    assert stored.custom_password_hash is None
+    assert verify_stored_password(NEW_PASSWORD, password_hash=stored.password_hash, custom_password_hash=None)
+    assert not verify_stored_password(old_password, password_hash=stored.password_hash, custom_password_hash=None)
+
+
+PASSWORD_REUSED = management_error(
+    400,
+    "PasswordHistoryError: Password has previously been used",
+    "invalid_password",
+    [{"field": "password", "code": "password_history", "message": "Password has previously been used"}],
+)
+
+
+def test_patch_password_refuses_the_passwords_the_history_policy_remembers(api, new_user, make_connection):
+    # size 3: the current password and the two before it (Auth0's "Password has previously been used").
+    make_connection(name="history", password_history={"enable": True, "size": 3})
+    user = new_user(connection="history")
+    assert patch(api, user, {"password": STRONG_PASSWORD}).json() == PASSWORD_REUSED
+    for password in ("Second!Pass1", "Third!Pass1"):
+        assert patch(api, user, {"password": password}).status_code == 200
+    for remembered in (STRONG_PASSWORD, "Second!Pass1", "Third!Pass1"):
+        refused = patch(api, user, {"password": remembered})
+        assert (refused.status_code, refused.json()) == (400, PASSWORD_REUSED)
+    assert verify_password("Third!Pass1", password_hash_of(User.objects.get(user_id=user["user_id"])))
+    # Two later passwords push the first one out of the three remembered.
+    assert patch(api, user, {"password": "Fourth!Pass1"}).status_code == 200
+    assert patch(api, user, {"password": STRONG_PASSWORD}).status_code == 200
+    history = User.objects.get(user_id=user["user_id"]).password_history
+    assert history is not None and len(history) == 2
+
+
+@pytest.mark.parametrize("history", [None, {"enable": False, "size": 5}, {"enable": True, "size": 0}])
+def test_patch_password_may_reuse_passwords_without_a_history_policy(api, new_user, make_connection, history):
+    make_connection(name="nohistory", **({"password_history": history} if history else {}))
+    user = new_user(connection="nohistory")
+    assert patch(api, user, {"password": NEW_PASSWORD}).status_code == 200
+    assert patch(api, user, {"password": STRONG_PASSWORD}).status_code == 200
+    assert User.objects.get(user_id=user["user_id"]).password_history is None
 
 
 # --- PATCH: the body's shape --------------------------------------------------------------------------------

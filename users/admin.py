@@ -47,7 +47,7 @@ _READ_ONLY = (
 
 @admin.register(User)
 class UserAdmin(HiddenFieldLookups, admin.ModelAdmin):
-    hidden_lookups = ("password_hash", "custom_password_hash")
+    hidden_lookups = ("password_hash", "custom_password_hash", "password_history")
     # Four columns that fit a 1280-pixel screen beside the filters; the rest is on the change page.
     list_display = ("user", "connection_name", "status", "created_at")
     list_display_links = ("user",)

@@ -53,6 +53,9 @@ class User(models.Model):
     custom_password_hash = models.JSONField(
         verbose_name=_("custom password hash"), null=True, blank=True, editable=False
     )
+    # The bcrypt hashes of the user's earlier passwords, newest first, kept while the connection's
+    # ``password_history`` policy is on and only as many as it remembers (connections.password_policy); NULL when none.
+    password_history = models.JSONField(verbose_name=_("password history"), null=True, blank=True, editable=False)
     # Login statistics of the password grant (users.credentials.login): Auth0's profile leaves them out until the
     # user's first login (reference/auth0.md), so ``last_login`` and ``last_ip`` are NULL and the count 0 until then.
     last_login = models.DateTimeField(verbose_name=_("last login"), null=True, blank=True, editable=False)

@@ -24,13 +24,14 @@ from audit.models import EventType
 from audit.services import record_event
 from connections.errors import ConnectionNotFound
 from connections.models import Connection
-from connections.password_policy import check_password
+from connections.password_policy import check_password, password_history_error, password_history_size
 from connections.selectors import get_connection
 from connections.strategies import check_update_fields, check_user_fields
 from core.actors import Actor
 from core.db import insert
 from core.errors import FieldError, PayloadValidationError
 from events.models import EventType as StreamEventType
+from users.credentials.hashes import verify_stored_password
 from users.credentials.passwords import hash_password
 from users.emails import fold_email
 from users.errors import IdentifierTaken, UserAlreadyExists, UserErrorCode, UserNotFound
@@ -146,6 +147,7 @@ def new_user_values(
         "blocked": data.get("blocked"),
         "password_hash": password_hash,
         "custom_password_hash": custom_password_hash,
+        "password_history": None,
         # Never logged in (users.credentials.login counts the logins).
         "last_login": None,
         "last_ip": None,
@@ -243,11 +245,32 @@ def update_user(
                 ),
             },
         )
+        if _reuses_password(user, data["password"], password_history_size(connection.options)):
+            raise password_history_error()
         password_hash = hash_password(data["password"])
 
     user = _apply_changes(user.pk, data, password_hash, actor, event)
     logger.info("user updated user_id=%s fields=%s by %s", user.user_id, sorted(set(data)), actor)
     return user
+
+
+def _reuses_password(user: User, password: str, remembered: int) -> bool:
+    """Whether ``password`` is one of the ``remembered`` most recent passwords of ``user``, the current one first.
+
+    Each check is a hash verification (bcrypt: tens of milliseconds), so at most Auth0's 24 are made.
+    """
+    if remembered <= 0:
+        return False
+    if verify_stored_password(
+        password, password_hash=user.password_hash, custom_password_hash=user.custom_password_hash
+    ):
+        return True
+    earlier = user.password_history or []
+    return any(
+        verify_stored_password(password, password_hash=old, custom_password_hash=None)
+        for old in earlier[: remembered - 1]
+        if isinstance(old, str)
+    )
 
 
 @transaction.atomic
@@ -290,6 +313,14 @@ def _apply_changes(
         )
     if password_hash is not None:
         changes["password_hash"] = password_hash
+        # An imported hash of another scheme is checked before password_hash (verify_stored_password): left in
+        # place, it would keep the old password working and refuse the new one.
+        changes["custom_password_hash"] = None
+        remembered = password_history_size(user.connection.options)
+        if remembered > 0:
+            # The replaced hash joins the history, read under the row lock so concurrent changes keep both.
+            earlier = [user.password_hash] if user.password_hash else []
+            changes["password_history"] = [*earlier, *(user.password_history or [])][: remembered - 1] or None
     changes["updated_at"] = now_ms()
     for field, value in changes.items():
         setattr(user, field, value)
