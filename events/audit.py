@@ -33,39 +33,29 @@ def record_held_row_discarded(row: PendingEvents, *, events: int | None, actor: 
     row's id, event type, purpose (when it has one) and why it was held (``held_reason``: an exception's type and
     place, never its message); the details add when it was held, its renderer's dotted path and its streams' ids.
     Auth0 has no event type of its own for this: ``sapi``, as every operator's write here."""
-    purpose = f", purpose {row.purpose}" if row.purpose else ""
-    record_event(
-        type=EventType.SUCCESS_API_OPERATION,
-        description=f"Discard held outbox row {row.pk} ({row.type}{purpose}): {row.held_reason}",
-        actor=actor,
-        details={
-            "pending_events_id": row.pk,
-            "type": row.type,
-            "purpose": row.purpose,
-            "held_at": row.held_at.isoformat() if row.held_at else None,
-            "held_reason": row.held_reason,
-            "render": row.render,
-            "stream_ids": listed_stream_ids(row.stream_ids),
-            "events": events,
-        },
-    )
+    _record_held_row("Discard", row, actor=actor, render=row.render, events=events)
 
 
 def record_held_row_released(row: PendingEvents, *, actor: Actor) -> None:
     """One ``sapi`` audit row for the held outbox row ``row`` that ``events.services.release_held_events`` gave back
     to the fan-out, naming its id, event type, purpose and why it had been held (as
     ``record_held_row_discarded``; never its events)."""
+    _record_held_row("Release", row, actor=actor)
+
+
+def _record_held_row(verb: str, row: PendingEvents, *, actor: Actor, **extra: Any) -> None:
     purpose = f", purpose {row.purpose}" if row.purpose else ""
+    details: dict[str, Any] = {
+        "pending_events_id": row.pk,
+        "type": row.type,
+        "purpose": row.purpose,
+        "held_at": row.held_at.isoformat() if row.held_at else None,
+        "held_reason": row.held_reason,
+        "stream_ids": listed_stream_ids(row.stream_ids),
+    }
     record_event(
         type=EventType.SUCCESS_API_OPERATION,
-        description=f"Release held outbox row {row.pk} ({row.type}{purpose}): {row.held_reason}",
+        description=f"{verb} held outbox row {row.pk} ({row.type}{purpose}): {row.held_reason}",
         actor=actor,
-        details={
-            "pending_events_id": row.pk,
-            "type": row.type,
-            "purpose": row.purpose,
-            "held_at": row.held_at.isoformat() if row.held_at else None,
-            "held_reason": row.held_reason,
-            "stream_ids": listed_stream_ids(row.stream_ids),
-        },
+        details={**details, **extra},
     )
