@@ -227,6 +227,7 @@ def test_the_jobs_list_keeps_to_five_columns(admin_client, activity):
         ("users/user", "block", str(2**63)),  # past a BigAutoField: SQLite cannot even bind it
         ("users/user", "block", str(-(2**63) - 1)),
         ("events/pendingevents", "release", "x"),
+        ("events/pendingevents", "discard", "1e3"),
         ("clients/client", "deactivate", "cli\x00ent"),  # PostgreSQL's text cannot hold a NUL
         ("events/eventstream", "enable", "est_\x00"),
     ],
