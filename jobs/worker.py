@@ -25,7 +25,7 @@ from django.db import DatabaseError, close_old_connections, connections
 from django.utils.translation import gettext as _
 
 from core.actors import Actor
-from jobs.models import Job, JobStatus
+from jobs.models import Job, JobStatus, WorkerHeartbeat
 from jobs.services import (
     abandon_job,
     beat,
@@ -60,18 +60,16 @@ def stop_current_import() -> None:
         worker.stop()
 
 
-# The longest worker id (``jobs.models.WorkerHeartbeat.worker_id``).
-WORKER_ID_MAX_LENGTH = 64
-
-
 def new_worker_id() -> str:
-    """Unique per process and host, and readable in the admin: ``host:pid:random``, at most
-    ``WORKER_ID_MAX_LENGTH`` characters, the host's name cut short when it is long. The whole id cut at 64 lost the
-    pid and the random part of a host named with 55 characters or more (a Kubernetes pod's name may have 63), so two
-    workers there had one id: each took the other's tasks for its own (``TaskWorker.release_strays`` made a task
-    the other was running ready again, and another worker ran it too)."""
+    """Unique per process and host, and readable in the admin: ``host:pid:random``, no longer than
+    ``WorkerHeartbeat.worker_id`` holds, the host's name cut short when it is long. The whole id cut at that length
+    lost the pid and the random part of a host named with 55 characters or more (a Kubernetes pod's name may have
+    63), so two workers there had one id: each took the other's tasks for its own (``TaskWorker.release_strays``
+    made a task the other was running ready again, and another worker ran it too)."""
+    longest = WorkerHeartbeat._meta.get_field("worker_id").max_length
+    assert longest is not None
     unique = f":{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    return socket.gethostname()[: WORKER_ID_MAX_LENGTH - len(unique)] + unique
+    return socket.gethostname()[: longest - len(unique)] + unique
 
 
 # The two below are plain exceptions, not DomainErrors: they are the worker's own control flow (raised through the
