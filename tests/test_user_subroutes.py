@@ -1,7 +1,7 @@
 """A user id ending in ``/logs`` (``auth0|abc/logs``, allowed by Auth0's ``^\\S*$``) against the logs of the user
 ``auth0|abc``: WSGI decodes ``%2F`` before Django routes, so both arrive as ``users/auth0|abc/logs``. The rule is
-``api.management.user_routes``': a method the logs do not serve means the user; for GET the request target as sent
-(gunicorn's ``RAW_URI``, others' ``REQUEST_URI``) decides; without it, which of the two users exists."""
+``api.management.user_routes``': the request target as sent (gunicorn's ``RAW_URI``, others' ``REQUEST_URI``)
+decides; without it, a method the logs do not serve means the user, and for GET, which of the two users exists."""
 
 from __future__ import annotations
 
@@ -123,14 +123,21 @@ def test_the_logs_of_an_id_ending_in_logs_are_reached_with_one_more_segment(api,
     assert _is_logs_of(api.get(logs_of_slashed), SLASHED)
 
 
-def test_writes_on_an_id_ending_in_logs_mean_the_user_whatever_the_spelling(api, both):
-    # The logs are GET only, so a PATCH or DELETE on users/X/logs can only mean the user X/logs, even when the
-    # target has a literal "/logs" (a client that did not escape the id).
-    updated = api.patch(LITERAL, {"user_metadata": {"n": 1}}, format="json", RAW_URI=LITERAL)
-    assert _is_profile_of(updated, SLASHED)
+def test_without_a_target_writes_on_an_id_ending_in_logs_mean_the_user(api, both):
+    # The logs are GET only, so a PATCH or DELETE on users/X/logs can only mean the user X/logs.
+    assert _is_profile_of(api.patch(LITERAL, {"user_metadata": {"n": 1}}, format="json"), SLASHED)
     assert api.patch(ESCAPED, {"user_metadata": {"n": 2}}, format="json").json()["user_metadata"] == {"n": 2}
     assert not User.objects.get(user_id=both["user_id"]).user_metadata
     assert api.delete(LITERAL).status_code == 204
+    assert list(User.objects.values_list("user_id", flat=True)) == [both["user_id"]]
+
+
+def test_with_a_target_a_write_on_the_logs_is_refused_as_the_schema_documents(api, both):
+    # A literal "/logs" in the target is the logs, which are GET only: 405, and neither user is touched.
+    assert api.patch(LITERAL, {"user_metadata": {"n": 1}}, format="json", RAW_URI=LITERAL).status_code == 405
+    assert api.delete(LITERAL, REQUEST_URI=LITERAL).status_code == 405
+    assert User.objects.filter(user_id__in=[SLASHED, both["user_id"]]).count() == 2
+    assert api.delete(ESCAPED, RAW_URI=ESCAPED).status_code == 204
     assert list(User.objects.values_list("user_id", flat=True)) == [both["user_id"]]
 
 

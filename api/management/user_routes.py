@@ -5,15 +5,15 @@ percent-encoded, ``/api/v2/users/auth0%7Cabc%2Flogs``. WSGI decodes the path bef
 ``users/auth0|abc/logs``, which is also how the logs of user ``auth0|abc`` are spelled. Every such route is made by
 ``user_subroute``, whose view decides between the sub-resource of ``X`` and the user ``X/<name>``:
 
-1. A method the sub-resource does not serve (the logs are GET only: PATCH, DELETE, ...) can only mean the user
-   ``X/<name>``, however the path was spelled.
-2. Otherwise, when the server passes on the request target as the client sent it (gunicorn's ``RAW_URI``, the
-   ``REQUEST_URI`` of uWSGI, Apache and most others), its last segment decides: a literal ``/<name>`` is the
-   sub-resource of ``X``, an escaped one (``%2F<name>``) ends the user id.
-3. Without that target (Django's runserver, the test client, ASGI), or with one that does not decode to the path
-   Django routed (a proxy or middleware rewrote it): the sub-resource of ``X`` when user ``X`` exists, else the user
-   ``X/<name>`` when that one exists, else the sub-resource of ``X`` (the logs of a deleted user stay readable, as
-   Auth0 answers no 404 there).
+1. When the server passes on the request target as the client sent it (gunicorn's ``RAW_URI``, the ``REQUEST_URI``
+   of uWSGI, Apache and most others) and it decodes to the path Django routed, its last segment decides, for every
+   method: a literal ``/<name>`` is the sub-resource of ``X`` (so ``DELETE .../logs`` is a 405, as documented), an
+   escaped one (``%2F<name>``) ends the user id.
+2. Without it (Django's runserver, the test client, ASGI, a path a proxy or middleware rewrote), a method the
+   sub-resource does not serve (the logs are GET only: PATCH, DELETE, ...) can only mean the user ``X/<name>``.
+3. For the methods it serves (GET, HEAD, OPTIONS), still without it: the sub-resource of ``X`` when user ``X``
+   exists, else the user ``X/<name>`` when that one exists, else the sub-resource of ``X`` (the logs of a deleted
+   user stay readable, as Auth0 answers no 404 there).
 
 ``users/<path:user_id>`` alone (``users/a/b`` is the user ``a/b``) and ``users-by-email`` are not sub-routes: nothing
 here touches them.
@@ -74,11 +74,11 @@ def _served_methods(view_class: type[APIView]) -> frozenset[str]:
 
 
 def _means_user(request: HttpRequest, *, user_id: str, name: str, served: frozenset[str]) -> bool:
-    if request.method not in served:
-        return True
     raw = raw_path(request)
     if raw is not None:
         return unquote(raw.rpartition("/")[2]) != name
+    if request.method not in served:
+        return True
     if user_exists(user_id=user_id):
         return False
     return user_exists(user_id=f"{user_id}/{name}")
