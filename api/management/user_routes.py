@@ -9,7 +9,7 @@ percent-encoded, ``/api/v2/users/auth0%7Cabc%2Flogs``. WSGI decodes the path bef
    of uWSGI, Apache and most others) and it decodes to the path Django routed, its last segment decides, for every
    method: a literal ``/<name>`` is the sub-resource of ``X`` (so ``DELETE .../logs`` is a 405, as documented), an
    escaped one (``%2F<name>``) ends the user id.
-2. Without it (Django's runserver, the test client, ASGI, a path a proxy or middleware rewrote), a method the
+2. Without it (Django's runserver, the test client, ASGI, a target that is not the routed path), a method the
    sub-resource does not serve (the logs are GET only: PATCH, DELETE, ...) can only mean the user ``X/<name>``.
 3. For the methods it serves (GET, HEAD, OPTIONS), still without it: the sub-resource of ``X`` when user ``X``
    exists, else the user ``X/<name>`` when that one exists, else the sub-resource of ``X`` (the logs of a deleted
