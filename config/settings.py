@@ -103,8 +103,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     # First: Django never deactivates a language, so anything answering before it (the guards below) would speak
-    # the language of the thread's previous request. It reads only Accept-Language and the language cookie.
-    "django.middleware.locale.LocaleMiddleware",
+    # the language of the thread's previous request. It reads only Accept-Language and the language cookie; Django's,
+    # except that a language the header refuses (q=0) is never chosen.
+    "api.locale.LocaleMiddleware",
     "api.middleware.BodySizeLimitMiddleware",
     "api.middleware.UnsafeCharactersMiddleware",
     "django.middleware.security.SecurityMiddleware",

@@ -200,6 +200,59 @@ def test_positional_placeholders_keep_their_order_in_japanese(create, connection
     assert error["message"].startswith("少なくとも 3 種類の文字を含める（次の 4 種類のうち）")
 
 
+# --- q=0: "not acceptable" (RFC 9110 §12.4.2); the rule is api.locale's ------------------------------------------
+
+_MISSING_CONNECTION = {
+    "ja": "ペイロードの検証エラー: 「必須プロパティがありません: connection」。",
+    "en": "Payload validation error: 'Missing required property: connection'.",
+}
+
+
+@pytest.mark.parametrize(
+    ("header", "language"),
+    [
+        # Japanese stays chosen wherever it is acceptable.
+        ("ja", "ja"),
+        ("ja-JP", "ja"),
+        ("ja;q=0.5, en;q=0.4", "ja"),
+        ("ja, *;q=0", "ja"),
+        # A q=0 range is never the one that chooses.
+        ("ja;q=0", "en"),
+        ("ja;q=0.000", "en"),
+        ("ja;q=0, en;q=0.5", "en"),
+        ("fr, ja;q=0", "en"),
+        ("ja-JP;q=0", "en"),
+        ("ja;q=0, ja-JP;q=0.8", "en"),  # ja-JP is acceptable, but the generic ja we have is refused
+        # Nor the default when it is refused.
+        ("en;q=0", "ja"),
+        ("en;q=0, *;q=0.5", "ja"),
+        # Everything refused: the default, as with no header at all.
+        ("en;q=0, ja;q=0", "en"),
+        ("*;q=0", "en"),
+    ],
+)
+def test_a_language_the_client_refuses_with_q0_is_never_chosen(create, header, language):
+    response = create({}, HTTP_ACCEPT_LANGUAGE=header)
+    assert response.json()["message"] == _MISSING_CONNECTION[language]
+    assert response["Content-Language"] == language
+
+
+def test_q0_holds_on_the_admin_the_pages_and_the_refusals_before_any_view(admin_client, client, api_client):
+    admin = admin_client.get("/admin/", HTTP_ACCEPT_LANGUAGE="ja;q=0")
+    assert (admin["Content-Language"], "ディレクトリのユーザー" in admin.text) == ("en", False)
+    assert "ディレクトリのユーザー" in admin_client.get("/admin/", HTTP_ACCEPT_LANGUAGE="en;q=0").text
+    assert "Invalid link" in client.get("/email-verification?ticket=bad", HTTP_ACCEPT_LANGUAGE="ja;q=0").text
+    assert "無効なリンクです" in client.get("/email-verification?ticket=bad", HTTP_ACCEPT_LANGUAGE="en;q=0").text
+    refused = api_client.get("/api/v2/users?page=%00", HTTP_ACCEPT_LANGUAGE="ja;q=0")
+    assert refused.json()["message"] == "The query string contains invalid characters."
+
+
+def test_the_language_cookie_still_chooses_unless_the_header_refuses_its_language(create, admin_api):
+    admin_api.cookies[settings.LANGUAGE_COOKIE_NAME] = "ja"
+    assert create({}, HTTP_ACCEPT_LANGUAGE="fr;q=0").json()["message"] == _MISSING_CONNECTION["ja"]
+    assert create({}, HTTP_ACCEPT_LANGUAGE="ja;q=0").json()["message"] == _MISSING_CONNECTION["en"]
+
+
 # --- the compiled catalogue, however the service is started (issue 13) -----------------------------------------
 
 # What a plain start needs of the checkout: the packages and the catalogue's source, never a compiled .mo.

@@ -21,6 +21,11 @@ def get_user(*, user_id: str) -> User:
         raise UserNotFound() from exc
 
 
+def user_exists(*, user_id: str) -> bool:
+    """Whether a user has this ``<provider>|<id>`` (one index lookup, no row read)."""
+    return User.objects.filter(user_id=user_id).exists()
+
+
 @dataclass(frozen=True)
 class UserPage:
     users: list[User]

@@ -4,11 +4,13 @@
 from django.urls import path
 
 from api.management import connections, event_streams, jobs, logs, tickets, users, verification
+from api.management.user_routes import user_subroute
 
 urlpatterns = [
     path("users", users.UserCollectionView.as_view(), name="users"),
-    # Before users/<path:user_id>, which would take "auth0|abc/logs" for a user id.
-    path("users/<path:user_id>/logs", logs.UserLogsView.as_view(), name="user-logs"),
+    # Before users/<path:user_id>, which would take "auth0|abc/logs" for a user id. Every users/<id>/... route is a
+    # user_subroute: its view tells the logs of "auth0|abc" from the user "auth0|abc/logs" (sent as ...%2Flogs).
+    user_subroute("logs", logs.UserLogsView, url_name="user-logs"),
     path("users/<path:user_id>", users.UserDetailView.as_view(), name="user-detail"),
     path("users-by-email", users.UsersByEmailView.as_view(), name="users-by-email"),
     path("connections", connections.ConnectionCollectionView.as_view(), name="connections"),
