@@ -131,6 +131,37 @@ def test_a_concurrent_change_to_the_same_password_is_refused(api, new_user, hist
     assert history is not None and len(history) == 1  # the first password, replaced once
 
 
+def test_an_upsert_that_changes_the_password_remembers_the_replaced_one(api, new_user, history_connection):
+    user_id = new_user(email="imp@example.com", connection=HISTORY)["user_id"]
+    user = imported_user(history_connection, upsert=True)
+    assert user.user_id == user_id
+    refused = patch(api, user_id, STRONG_PASSWORD)
+    assert (refused.status_code, refused.json()) == (400, PASSWORD_REUSED)
+    # The imported custom hash is the current password, and an upsert with a plain password replaces it in turn.
+    summary = import_users(
+        io.BytesIO(json.dumps([{"email": "imp@example.com", "password": "Upserted!Pass1"}]).encode()),
+        connection=history_connection,
+        actor=SYSTEM,
+        upsert=True,
+        pipelined=False,
+    )
+    assert summary.updated == 1
+    for remembered in (IMPORTED_PASSWORD, STRONG_PASSWORD, "Upserted!Pass1"):
+        refused = patch(api, user_id, remembered)
+        assert (refused.status_code, refused.json()) == (400, PASSWORD_REUSED), remembered
+
+
+def test_an_upsert_with_the_policy_off_forgets_the_history(api, make_connection, new_user):
+    connection = make_connection(name=HISTORY, password_history={"enable": True, "size": 3})
+    user_id = new_user(email="imp@example.com", connection=HISTORY)["user_id"]
+    assert patch(api, user_id, NEW_PASSWORD).status_code == 200
+    options = {"password_history": {"enable": False}}
+    assert api.patch(connection_url(connection.pk), {"options": options}, format="json").status_code == 200
+    connection.refresh_from_db()
+    imported_user(connection, upsert=True)
+    assert User.objects.get(user_id=user_id).password_history is None
+
+
 def test_the_history_is_never_shown(api, admin_client, new_user, history_connection):
     user_id = new_user(connection=HISTORY)["user_id"]
     assert patch(api, user_id, NEW_PASSWORD).status_code == 200
