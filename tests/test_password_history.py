@@ -179,3 +179,19 @@ def test_the_history_is_never_shown(api, admin_client, new_user, history_connect
     ]
     for page in shown:
         assert salt not in page
+
+
+def test_the_admin_refuses_a_remembered_password_and_its_change_drops_the_imported_hash(
+    admin_client, history_connection
+):
+    user = imported_user(history_connection)
+    url = f"/admin/users/user/{user.pk}/change/"
+    form = {"email": user.email, "name": user.name, "nickname": user.nickname, "picture": user.picture}
+    refused = admin_client.post(url, {**form, "new_password": IMPORTED_PASSWORD})
+    assert refused.status_code == 200
+    assert refused.context["adminform"].form.errors["new_password"] == ["Password has previously been used"]
+    assert admin_client.post(url, {**form, "new_password": NEW_PASSWORD}).status_code == 302
+    user.refresh_from_db()
+    assert not logs_in(user, IMPORTED_PASSWORD) and logs_in(user, NEW_PASSWORD)
+    refused = admin_client.post(url, {**form, "new_password": IMPORTED_PASSWORD})
+    assert refused.context["adminform"].form.errors["new_password"] == ["Password has previously been used"]
