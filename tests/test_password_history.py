@@ -138,8 +138,9 @@ def test_an_upsert_that_changes_the_password_remembers_the_replaced_one(api, new
     refused = patch(api, user_id, STRONG_PASSWORD)
     assert (refused.status_code, refused.json()) == (400, PASSWORD_REUSED)
     # The imported custom hash is the current password, and an upsert with a plain password replaces it in turn.
+    row = {"email": "imp@example.com", "given_name": "Imp", "password": "Upserted!Pass1"}
     summary = import_users(
-        io.BytesIO(json.dumps([{"email": "imp@example.com", "password": "Upserted!Pass1"}]).encode()),
+        io.BytesIO(json.dumps([row]).encode()),
         connection=history_connection,
         actor=SYSTEM,
         upsert=True,

@@ -17,8 +17,9 @@ Auth0's job errors endpoint answers them). These errors name no property, so the
   they belong to another user (``CONFLICT_USERNAME`` for a username): Auth0's codes, our messages (Auth0
   documents none);
 - a row identical to the user: skipped, which is what makes a killed import safe to run again (Auth0 has no
-  such case: it reports ``DUPLICATED_USER``). With upsert a plain ``password`` is identical only if it verifies
-  against the user's current one (checked over all cores); without upsert it is not checked (nothing changes).
+  such case: it reports ``DUPLICATED_USER``). A plain ``password`` is not compared (that would cost a bcrypt check
+  a user): a user who has a password keeps it when nothing else differs (``load_tenant`` relies on it at every
+  start). An upsert that changes the user otherwise sets a plain password that differs from the current one.
 
 An upsert that replaces the password keeps the user's password history as a change through the API does
 (``users.credentials.history``): the replaced credential is remembered, or the history forgotten with the policy off.
@@ -26,8 +27,6 @@ An upsert that replaces the password keeps the user's password history as a chan
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -94,7 +93,6 @@ class Resolver:
         self.upsert = upsert
         self.started = started
         self.jsonb = db.vendor == "postgresql"
-        self._verified: dict[tuple[int, str], bool] = {}
 
     def resolve(self, rest: list[Candidate], now: datetime, out: Outcome) -> dict[str, list[str]]:
         """Sort out the users the constraints turned away; returns the ids inserted late and updated."""
@@ -111,33 +109,11 @@ class Resolver:
                     by[key][getattr(row, key)] = row
             by["user_id"][row.user_id] = row
         outcomes: dict[str, list[str]] = {"inserted": [], "updated": []}
-        self._verified = self._verify_plain_passwords(rest, by["email"]) if self.upsert else {}
         for candidate in rest:
             outcome = self._settle(candidate, by, now, out)
             if outcome in outcomes:
                 outcomes[outcome].append(candidate.values["user_id"])
-        self._verified = {}
         return outcomes
-
-    def _verify_plain_passwords(self, rest: list[Candidate], by_email: dict[Any, User]) -> dict[tuple[int, str], bool]:
-        """Whether each plain password an upsert brings is already the current one of the user its e-mail met,
-        checked over all cores like the hashing (``Writer._hash_passwords``): one hash check a user."""
-        pairs = {
-            (row.pk, candidate.data["password"]): row
-            for candidate in rest
-            if "password" in candidate.data and (row := by_email.get(candidate.values["email"])) is not None
-        }
-        if not pairs:
-            return {}
-
-        def check(key: tuple[int, str]) -> bool:
-            row = pairs[key]
-            return verify_stored_password(
-                key[1], password_hash=row.password_hash, custom_password_hash=row.custom_password_hash
-            )
-
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-            return dict(zip(pairs, pool.map(check, pairs), strict=True))
 
     def _settle(self, candidate: Candidate, by: dict[str, dict[Any, User]], now: datetime, out: Outcome) -> str:
         values, data = candidate.values, candidate.data
@@ -213,10 +189,7 @@ class Resolver:
             return False
         if data.get("user_id") and row.user_id != values["user_id"]:
             return False
-        if "password" in data and self.upsert:
-            # An upsert would replace the password: it is the same only if it verifies (one hash check).
-            return self._same_password(row, data["password"])
-        if "password" in data:  # without upsert nothing changes either way: no bcrypt is paid to tell
+        if "password" in data:  # a bcrypt hash of it cannot be compared without paying for bcrypt
             return row.password_hash is not None or row.custom_password_hash is not None
         return (row.password_hash, row.custom_password_hash) == (
             values["password_hash"],
@@ -246,13 +219,11 @@ class Resolver:
         return True
 
     def _same_password(self, row: User, password: str) -> bool:
-        """Whether the file's plain ``password`` is the row's current one (checked before, in ``resolve``)."""
-        key = (row.pk, password)
-        if key not in self._verified:  # a row met through another identifier than its e-mail
-            self._verified[key] = verify_stored_password(
-                password, password_hash=row.password_hash, custom_password_hash=row.custom_password_hash
-            )
-        return self._verified[key]
+        """Whether the file's plain ``password`` is the row's current one: one hash check, paid only by a user the
+        upsert changes otherwise (a row that differs in nothing else is skipped, its password kept)."""
+        return verify_stored_password(
+            password, password_hash=row.password_hash, custom_password_hash=row.custom_password_hash
+        )
 
     def _history_after_change(self, row: User) -> list[Any] | None:
         """The history once the upsert replaces the password, as a change through the API keeps it
