@@ -174,6 +174,8 @@ def test_the_history_is_never_shown(api, admin_client, new_user, history_connect
         api.get(user_url(user_id)).content.decode(),
         api.get("/api/v2/users", {"q": f'user_id:"{user_id}"'}).content.decode(),
         patch(api, user_id, STRONG_PASSWORD).content.decode(),
+        api.get("/api/v2/logs").content.decode(),
+        api.get(f"/api/v2/users/{user_id}/logs").content.decode(),
         admin_client.get(f"/admin/users/user/{user.pk}/change/").content.decode(),
         admin_client.get(f"/admin/users/user/{user.pk}/history/").content.decode(),
         admin_client.get("/admin/users/user/", {"password_history__contains": salt}).content.decode(),
