@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -198,3 +199,36 @@ def test_the_admin_refuses_a_remembered_password_and_its_change_drops_the_import
     assert not logs_in(user, IMPORTED_PASSWORD) and logs_in(user, NEW_PASSWORD)
     refused = admin_client.post(url, {**form, "new_password": IMPORTED_PASSWORD})
     assert refused.context["adminform"].form.errors["new_password"] == ["Password has previously been used"]
+
+
+def reset_on_the_page(client, api, user_id: str, password: str) -> Any:
+    response = api.post("/api/v2/tickets/password-change", {"user_id": user_id}, format="json")
+    (token,) = parse_qs(urlsplit(response.json()["ticket"]).query)["ticket"]
+    return client.post("/lo/reset", {"ticket": token, "password": password, "password_confirmation": password})
+
+
+def test_the_reset_page_remembers_a_replaced_imported_hash_and_drops_it(api, client, history_connection):
+    user = imported_user(history_connection)
+    refused = reset_on_the_page(client, api, user.user_id, IMPORTED_PASSWORD)
+    assert refused.status_code == 400 and "Password has previously been used" in refused.text
+    assert reset_on_the_page(client, api, user.user_id, NEW_PASSWORD).status_code == 200
+    user.refresh_from_db()
+    assert user.custom_password_hash is None
+    assert not logs_in(user, IMPORTED_PASSWORD) and logs_in(user, NEW_PASSWORD)
+    refused = reset_on_the_page(client, api, user.user_id, IMPORTED_PASSWORD)
+    assert refused.status_code == 400 and "Password has previously been used" in refused.text
+
+
+def test_an_upsert_replacing_an_imported_hash_drops_it(history_connection):
+    user = imported_user(history_connection)
+    summary = import_users(
+        io.BytesIO(json.dumps([{"email": "imp@example.com", "given_name": "I", "password": NEW_PASSWORD}]).encode()),
+        connection=history_connection,
+        actor=SYSTEM,
+        upsert=True,
+        pipelined=False,
+    )
+    assert summary.updated == 1
+    user.refresh_from_db()
+    assert user.custom_password_hash is None
+    assert not logs_in(user, IMPORTED_PASSWORD) and logs_in(user, NEW_PASSWORD)
