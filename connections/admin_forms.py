@@ -31,6 +31,8 @@ DATABASE_OPTIONS = (
     "min_length",
     "dictionary_enabled",
     "dictionary_words",
+    "history_enabled",
+    "history_size",
     "no_personal_info",
     "disable_signup",
     "brute_force_protection",
@@ -43,6 +45,7 @@ _ERROR_FIELDS = {
     "options.passwordPolicy": "password_policy",
     "options.password_complexity_options.min_length": "min_length",
     "options.password_dictionary.dictionary": "dictionary_words",
+    "options.password_history.size": "history_size",
     "name": "name",
 }
 
@@ -95,6 +98,17 @@ class ConnectionForm(forms.ModelForm):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("One per line; used only while common passwords are refused."),
     )
+    # Without these fields a save dropped the option: the form replaces the whole options object.
+    history_enabled = forms.BooleanField(
+        label=_("Refuse recently used passwords"),
+        required=False,
+        help_text=_("A password change may not reuse the current password or the ones before it (password history)."),
+    )
+    history_size = forms.IntegerField(
+        label=_("Passwords remembered"),
+        required=False,
+        help_text=_("The current password included, up to 24; 5 when empty."),  # DEFAULT_HISTORY_SIZE
+    )
     no_personal_info = forms.BooleanField(
         label=_("Refuse personal data in passwords"),
         required=False,
@@ -134,6 +148,7 @@ class ConnectionForm(forms.ModelForm):
     def _load(self, options: dict[str, Any]) -> None:
         username = (options.get("validation") or {}).get("username") or {}
         dictionary = options.get("password_dictionary") or {}
+        history = options.get("password_history") or {}
         values = {
             "requires_username": options.get("requires_username", False),
             "username_min": username.get("min"),
@@ -142,6 +157,8 @@ class ConnectionForm(forms.ModelForm):
             "min_length": (options.get("password_complexity_options") or {}).get("min_length"),
             "dictionary_enabled": dictionary.get("enable", False),
             "dictionary_words": "\n".join(dictionary.get("dictionary", [])),
+            "history_enabled": history.get("enable", False),
+            "history_size": history.get("size"),
             "no_personal_info": (options.get("password_no_personal_info") or {}).get("enable", False),
             "disable_signup": options.get("disable_signup", False),
             "brute_force_protection": options.get("brute_force_protection", False),
@@ -173,6 +190,10 @@ class ConnectionForm(forms.ModelForm):
         words = [w.strip() for w in (data.get("dictionary_words") or "").splitlines() if w.strip()]
         if data.get("dictionary_enabled") or words:
             options["password_dictionary"] = {"enable": bool(data.get("dictionary_enabled")), "dictionary": words}
+        if data.get("history_enabled") or data.get("history_size") is not None:
+            options["password_history"] = {"enable": bool(data.get("history_enabled"))}
+            if data.get("history_size") is not None:
+                options["password_history"]["size"] = data["history_size"]
         if data.get("no_personal_info"):
             options["password_no_personal_info"] = {"enable": True}
         return options

@@ -57,3 +57,34 @@ def test_editing_options(admin_client, connection):
     assert response.status_code == 302
     connection.refresh_from_db()
     assert connection.options == {"passwordPolicy": "low", "disable_signup": True}
+
+
+def test_editing_other_options_keeps_the_password_history_policy(admin_client, make_connection):
+    """The form replaces the whole options object: an option it had no field for (password_history) was dropped by
+    any save, which turned the history policy off without a word."""
+    connection = make_connection(name="History", password_history={"enable": True, "size": 10})
+    url = f"/admin/connections/connection/{connection.pk}/change/"
+    page = admin_client.get(url)
+    form = page.context["adminform"].form
+    assert (form.initial["history_enabled"], form.initial["history_size"]) == (True, 10)
+    response = admin_client.post(
+        url, {"password_policy": "good", "disable_signup": "on", "history_enabled": "on", "history_size": "10"}
+    )
+    assert response.status_code == 302
+    connection.refresh_from_db()
+    assert connection.options["password_history"] == {"enable": True, "size": 10}
+    assert connection.options["disable_signup"] is True
+
+
+def test_the_password_history_policy_is_set_and_bounded_in_the_admin(admin_client):
+    response = admin_client.post(
+        f"{ADD}?strategy=auth0", {"name": "Hist", "password_policy": "good", "history_enabled": "on"}
+    )
+    assert response.status_code == 302
+    assert Connection.objects.get(name="Hist").options["password_history"] == {"enable": True}  # size 5
+    refused = admin_client.post(
+        f"{ADD}?strategy=auth0",
+        {"name": "Hist2", "password_policy": "good", "history_enabled": "on", "history_size": "25"},
+    )
+    assert "history_size" in refused.context["adminform"].form.errors
+    assert not Connection.objects.filter(name="Hist2").exists()

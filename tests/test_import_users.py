@@ -346,6 +346,26 @@ def test_upsert_without_a_difference_is_not_an_update(run):
     assert (summary.updated, summary.skipped) == (0, 1)
 
 
+def test_upsert_sets_a_new_plain_password_and_does_not_hash_the_current_one_anew(run):
+    run([{"email": "a@example.com", "given_name": "A", "password": STRONG_PASSWORD}])
+    stored = password_hash_of(User.objects.get())
+    summary, rejected = run([{"email": "a@example.com", "given_name": "B", "password": STRONG_PASSWORD}], upsert=True)
+    assert (summary.updated, rejected) == (1, [])
+    assert password_hash_of(User.objects.get()) == stored  # the same password: no new hash, no history entry
+    summary, rejected = run([{"email": "a@example.com", "given_name": "C", "password": "Other!Passw0rd"}], upsert=True)
+    assert (summary.updated, rejected) == (1, [])
+    assert verify_password("Other!Passw0rd", password_hash_of(User.objects.get()))
+
+
+def test_upsert_of_a_plain_password_alone_keeps_the_users_own(run):
+    """load_tenant imports its users with upsert at every start: a password the user changed since stays."""
+    run([{"email": "a@example.com", "given_name": "A", "password": STRONG_PASSWORD}])
+    stored = password_hash_of(User.objects.get())
+    summary, _ = run([{"email": "a@example.com", "given_name": "A", "password": "Other!Passw0rd"}], upsert=True)
+    assert (summary.updated, summary.skipped) == (0, 1)
+    assert password_hash_of(User.objects.get()) == stored
+
+
 def test_upsert_cannot_change_an_identifier(run, make_connection):
     named = make_connection(name="Named", requires_username=True)
     run([{"email": "a@example.com", "username": "alice"}], into=named)

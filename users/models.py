@@ -53,8 +53,10 @@ class User(models.Model):
     custom_password_hash = models.JSONField(
         verbose_name=_("custom password hash"), null=True, blank=True, editable=False
     )
-    # The bcrypt hashes of the user's earlier passwords, newest first, kept while the connection's
-    # ``password_history`` policy is on and only as many as it remembers (connections.password_policy); NULL when none.
+    # The credentials of the user's earlier passwords (a ``password_hash`` string, or the imported
+    # ``custom_password_hash`` object a change replaced), newest first, only as many as the connection's
+    # ``password_history`` policy remembers; a change while the policy is off empties it (NULL when none).
+    # users.credentials.history keeps it on every path that replaces a password.
     password_history = models.JSONField(verbose_name=_("password history"), null=True, blank=True, editable=False)
     # Login statistics of the password grant (users.credentials.login): Auth0's profile leaves them out until the
     # user's first login (reference/auth0.md), so ``last_login`` and ``last_ip`` are NULL and the count 0 until then.

@@ -31,7 +31,7 @@ from core.actors import Actor
 from core.db import insert
 from core.errors import FieldError, PayloadValidationError
 from events.models import EventType as StreamEventType
-from users.credentials.hashes import verify_stored_password
+from users.credentials.history import remember_replaced, reuses_password
 from users.credentials.passwords import hash_password
 from users.emails import fold_email
 from users.errors import IdentifierTaken, UserAlreadyExists, UserErrorCode, UserNotFound
@@ -249,27 +249,21 @@ def update_user(
             raise password_history_error()
         password_hash = hash_password(data["password"])
 
-    user = _apply_changes(user.pk, data, password_hash, actor, event)
+    checked = (user.password_hash, user.custom_password_hash, user.password_history)
+    user = _apply_changes(user.pk, data, password_hash, actor, event, checked=checked)
     logger.info("user updated user_id=%s fields=%s by %s", user.user_id, sorted(set(data)), actor)
     return user
 
 
 def _reuses_password(user: User, password: str, remembered: int) -> bool:
-    """Whether ``password`` is one of the ``remembered`` most recent passwords of ``user``, the current one first.
-
-    Each check is a hash verification (bcrypt: tens of milliseconds), so at most Auth0's 24 are made.
-    """
-    if remembered <= 0:
-        return False
-    if verify_stored_password(
-        password, password_hash=user.password_hash, custom_password_hash=user.custom_password_hash
-    ):
-        return True
-    earlier = user.password_history or []
-    return any(
-        verify_stored_password(password, password_hash=old, custom_password_hash=None)
-        for old in earlier[: remembered - 1]
-        if isinstance(old, str)
+    """Whether ``password`` is the user's current password or one of the ``remembered - 1`` before it
+    (``users.credentials.history``)."""
+    return reuses_password(
+        password,
+        password_hash=user.password_hash,
+        custom_password_hash=user.custom_password_hash,
+        history=user.password_history,
+        remembered=remembered,
     )
 
 
@@ -280,7 +274,10 @@ def _apply_changes(
     password_hash: str | None,
     actor: Actor,
     event: tuple[EventType, str] = (EventType.SUCCESS_API_OPERATION, "Update a User"),
+    *,
+    checked: tuple[str | None, dict | None, list | None] | None = None,
 ) -> User:
+    """``checked``: the user's password, custom hash and history as the reuse check before the lock saw them."""
     data: Mapping[str, Any] = changed  # read field by field below
     try:
         # Only the user's row: locking its connection too would make every update in a connection wait on the others.
@@ -317,10 +314,20 @@ def _apply_changes(
         # place, it would keep the old password working and refuse the new one.
         changes["custom_password_hash"] = None
         remembered = password_history_size(user.connection.options)
-        if remembered > 0:
-            # The replaced hash joins the history, read under the row lock so concurrent changes keep both.
-            earlier = [user.password_hash] if user.password_hash else []
-            changes["password_history"] = [*earlier, *(user.password_history or [])][: remembered - 1] or None
+        if (user.password_hash, user.custom_password_hash, user.password_history) != checked and _reuses_password(
+            user, data["password"], remembered
+        ):
+            # A concurrent change committed after the check (the same new password sent twice at once): checked
+            # again under the lock, which only a change that lost such a race pays for.
+            raise password_history_error()
+        # The replaced credential joins the history, read under the row lock so concurrent changes keep both; a
+        # change with the policy off forgets the history (users.credentials.history).
+        changes["password_history"] = remember_replaced(
+            password_hash=user.password_hash,
+            custom_password_hash=user.custom_password_hash,
+            history=user.password_history,
+            remembered=remembered,
+        )
     changes["updated_at"] = now_ms()
     for field, value in changes.items():
         setattr(user, field, value)

@@ -17,7 +17,12 @@ Auth0's job errors endpoint answers them). These errors name no property, so the
   they belong to another user (``CONFLICT_USERNAME`` for a username): Auth0's codes, our messages (Auth0
   documents none);
 - a row identical to the user: skipped, which is what makes a killed import safe to run again (Auth0 has no
-  such case: it reports ``DUPLICATED_USER``).
+  such case: it reports ``DUPLICATED_USER``). A plain ``password`` is not compared (that would cost a bcrypt check
+  a user): a user who has a password keeps it when nothing else differs (``load_tenant`` relies on it at every
+  start). An upsert that changes the user otherwise sets a plain password that differs from the current one.
+
+An upsert that replaces the password keeps the user's password history as a change through the API does
+(``users.credentials.history``): the replaced credential is remembered, or the history forgotten with the policy off.
 """
 
 from __future__ import annotations
@@ -33,6 +38,9 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from connections.models import Connection
+from connections.password_policy import password_history_size
+from users.credentials.hashes import verify_stored_password
+from users.credentials.history import remember_replaced
 from users.errors import UserErrorCode
 from users.imports.validation import JobError, RejectedUser
 from users.imports.writer import Candidate, Writer
@@ -192,19 +200,48 @@ class Resolver:
         """Replace the upsertable attributes the file gives; False when nothing differs."""
         data, values = candidate.data, candidate.values
         changes: dict[str, Any] = {f: values[f] for f in UPSERTABLE if f in data}
-        if "password" in data or "password_hash" in data:
+        if "password" in data and self._same_password(row, data["password"]):
+            pass  # a new hash of the current password is no change: the history keeps its older entries
+        elif "password" in data or "password_hash" in data:
             changes.update(password_hash=values["password_hash"], custom_password_hash=None)
         elif "custom_password_hash" in data:
             changes.update(password_hash=None, custom_password_hash=values["custom_password_hash"])
         changes = {key: value for key, value in changes.items() if self._differs(row, key, value)}
         if not changes:
             return False
+        if "password_hash" in changes or "custom_password_hash" in changes:
+            changes["password_history"] = self._history_after_change(row)
         changes["updated_at"] = now
         User.objects.filter(pk=row.pk).update(**changes)
         for key, value in changes.items():
             setattr(row, key, value)  # a later user of the batch meeting this row sees it was this run's
         values["user_id"] = row.user_id
         return True
+
+    def _same_password(self, row: User, password: str) -> bool:
+        """Whether the file's plain ``password`` is the row's current one: one hash check, paid only by a user the
+        upsert changes otherwise (a row that differs in nothing else is skipped, its password kept)."""
+        return verify_stored_password(
+            password, password_hash=row.password_hash, custom_password_hash=row.custom_password_hash
+        )
+
+    def _history_after_change(self, row: User) -> list[Any] | None:
+        """The history once the upsert replaces the password, as a change through the API keeps it
+        (``users.credentials.history``): the replaced credential, read under the row's lock so a concurrent
+        password change is not lost from it. The file's password is not checked against it (an import sets the
+        credentials the operator gives)."""
+        locked = (
+            User.objects.select_for_update(of=("self",))
+            .filter(pk=row.pk)
+            .values("password_hash", "custom_password_hash", "password_history")
+            .get()
+        )
+        return remember_replaced(
+            password_hash=locked["password_hash"],
+            custom_password_hash=locked["custom_password_hash"],
+            history=locked["password_history"],
+            remembered=password_history_size(self.connection.options),
+        )
 
 
 def _as_jsonb(value: Any) -> Any:
