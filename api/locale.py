@@ -23,7 +23,7 @@ Django's parser is used as it is; only its result is filtered.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import takewhile
+from itertools import chain, takewhile
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -48,10 +48,13 @@ def acceptable_language(request: HttpRequest) -> str | None:
     if all(weight > 0 for _range, weight in ranges):
         return None
     supported = [code for code, _name in settings.LANGUAGES]
-    refused = {code for code in supported if _weight(code, ranges) == 0}
+    # Lower case: Django takes a code in any case ("JA" from the cookie is Japanese), as the parser lowers the ranges.
+    refused = {code.lower() for code in supported if _weight(code, ranges) == 0}
     cookie = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
-    candidates = [*_supported_variants([cookie] if cookie else []), *_accepted(ranges), settings.LANGUAGE_CODE]
-    return next((code for code in [*candidates, *supported] if code not in refused), None)
+    candidates = chain(
+        _supported_variants([cookie] if cookie else []), _accepted(ranges), [settings.LANGUAGE_CODE], supported
+    )
+    return next((code for code in candidates if code.lower() not in refused), None)
 
 
 def _weight(code: str, ranges: Sequence[tuple[str, float]]) -> float | None:

@@ -253,6 +253,23 @@ def test_the_language_cookie_still_chooses_unless_the_header_refuses_its_languag
     assert create({}, HTTP_ACCEPT_LANGUAGE="ja;q=0").json()["message"] == _MISSING_CONNECTION["en"]
 
 
+@pytest.mark.parametrize("cookie", ["JA", "Ja", "JA-jp", "ja-JP"])
+def test_a_language_cookie_in_any_case_does_not_override_a_refusal(create, admin_api, cookie):
+    # Django takes the cookie's language case-insensitively ("JA" is Japanese): the header's refusal must hold as well.
+    admin_api.cookies[settings.LANGUAGE_COOKIE_NAME] = cookie
+    assert create({}, HTTP_ACCEPT_LANGUAGE="fr").json()["message"] == _MISSING_CONNECTION["ja"]
+    refused = create({}, HTTP_ACCEPT_LANGUAGE="ja;q=0")
+    assert (refused.json()["message"], refused["Content-Language"]) == (_MISSING_CONNECTION["en"], "en")
+
+
+def test_the_verification_mail_is_not_in_a_refused_language(api, connection, mailoutbox, capture_tasks):
+    api.cookies[settings.LANGUAGE_COOKIE_NAME] = "JA"
+    body = {"connection": connection.name, "email": "a@example.com", "password": "Str0ng!Passw0rd-x"}
+    with capture_tasks(execute=True):
+        assert api.post("/api/v2/users", body, format="json", HTTP_ACCEPT_LANGUAGE="ja;q=0").status_code == 201
+    assert mailoutbox[0].subject == "Verify your e-mail address"
+
+
 # --- the compiled catalogue, however the service is started (issue 13) -----------------------------------------
 
 # What a plain start needs of the checkout: the packages and the catalogue's source, never a compiled .mo.

@@ -13,6 +13,8 @@ from auth0.authentication import GetToken
 from auth0.management import Auth0
 from auth0.management.errors import NotFoundError
 from django.conf import settings
+from django.db import connection as db_connection
+from django.test.utils import CaptureQueriesContext
 
 from api.management.urls import urlpatterns
 from clients.services import create_client
@@ -203,3 +205,42 @@ def test_the_sdk_reads_updates_and_deletes_an_id_ending_in_logs_under_gunicorn(l
     with pytest.raises(NotFoundError):
         sdk.users.get(SLASHED)
     assert sdk.users.get(plain.user_id).user_id == "auth0|abc"
+
+
+# --- no user enumeration through the route's choice ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scopes", [None, "read:connections", "read:logs"])
+def test_without_a_target_the_answer_does_not_tell_whether_a_user_ending_in_logs_exists(scoped_client, slashed, scopes):
+    # Which view answers decides the status and the 403's scopes: a token that cannot read users must not learn from
+    # it whether auth0|abc/logs exists (and an unauthenticated request must not make the lookup at all).
+    client = scoped_client(scopes)
+    existing, missing = client.get(LITERAL), client.get("/api/v2/users/auth0%7Cnobody/logs")
+    assert (existing.status_code, existing.json()) == (missing.status_code, missing.json())
+    options = client.options(LITERAL), client.options("/api/v2/users/auth0%7Cnobody/logs")
+    assert options[0].status_code == options[1].status_code
+    assert options[0].content == options[1].content
+
+
+def test_without_a_target_an_unauthenticated_request_looks_up_no_user(api_client, slashed):
+    with CaptureQueriesContext(db_connection) as queries:
+        response = api_client.get(LITERAL)
+    assert response.status_code == 401
+    assert not [query["sql"] for query in queries.captured_queries if User._meta.db_table in query["sql"]]
+
+
+# --- targets gunicorn passes on as they arrived ----------------------------------------------------------------------
+
+
+def test_a_fragment_in_the_target_does_not_hide_it(api, both):
+    # gunicorn routes "/...%2Flogs#x" as "/...%2Flogs" and passes the target on with its fragment.
+    assert _is_profile_of(api.get(ESCAPED, RAW_URI=f"{ESCAPED}#x"), SLASHED)
+    assert _is_logs_of(api.get(LITERAL, RAW_URI=f"{LITERAL}#x%2Flogs"), both["user_id"])
+
+
+def test_a_target_that_is_not_utf8_still_decides(api, connection):
+    # Django routes %FF (no UTF-8) as the text "%FF", as it does in users/<id>: the target still says which is meant.
+    _make(api, "%FF", "plain@example.com")
+    _make(api, "%FF/logs", "slashed@example.com")
+    broken = "/api/v2/users/auth0%7C%FF%2Flogs"
+    assert _is_profile_of(api.get(broken, RAW_URI=broken), "auth0|%FF/logs")

@@ -13,7 +13,9 @@ percent-encoded, ``/api/v2/users/auth0%7Cabc%2Flogs``. WSGI decodes the path bef
    sub-resource does not serve (the logs are GET only: PATCH, DELETE, ...) can only mean the user ``X/<name>``.
 3. For the methods it serves (GET, HEAD, OPTIONS), still without it: the sub-resource of ``X`` when user ``X``
    exists, else the user ``X/<name>`` when that one exists, else the sub-resource of ``X`` (the logs of a deleted
-   user stay readable, as Auth0 answers no 404 there).
+   user stay readable, as Auth0 answers no 404 there). Only for a valid bearer token that may read users: any other
+   request gets the sub-resource without a lookup, so its 401 or 403 (whose scopes name the view) tells nothing of
+   which users exist, and a request with no valid token costs no query.
 
 ``users/<path:user_id>`` alone (``users/a/b`` is the user ``a/b``) and ``users-by-email`` are not sub-routes: nothing
 here touches them.
@@ -22,13 +24,17 @@ here touches them.
 from __future__ import annotations
 
 from functools import update_wrapper
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, unquote_to_bytes, urlsplit
 
-from django.core.handlers.wsgi import get_str_from_wsgi
+from django.core.handlers.wsgi import get_bytes_from_wsgi
 from django.http import HttpRequest, HttpResponseBase
 from django.urls import URLPattern, path
+from django.utils.encoding import repercent_broken_unicode
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from api.bearer import BearerTokenAuthentication
 from api.management.users import UserDetailView
 from users.selectors import user_exists
 
@@ -42,10 +48,15 @@ def raw_path(request: HttpRequest) -> str | None:
     key = next((key for key in RAW_TARGET_KEYS if request.META.get(key)), None)
     if key is None:
         return None
-    target = get_str_from_wsgi(request.META, key, "")
-    # The origin form "/path?query", or the absolute form "http://host/path?query" (RFC 9112 §3.2).
-    raw = target.partition("?")[0] if target.startswith("/") else urlsplit(target).path
-    return raw if unquote(raw) == request.path else None
+    # Bytes, as the server's PATH_INFO: a conforming client sends ASCII, but a server may pass on other bytes.
+    target = get_bytes_from_wsgi(request.META, key, "")
+    # The origin form "/path?query", or the absolute form "http://host/path?query" (RFC 9112 §3.2); gunicorn passes on
+    # a "#fragment" (which no client should send) too, and routes without it.
+    raw = target.partition(b"?")[0].partition(b"#")[0] if target.startswith(b"/") else urlsplit(target).path
+    # Decoded as Django decodes PATH_INFO: bytes that are not UTF-8 stay percent-encoded (%FF), as in request.path.
+    if repercent_broken_unicode(unquote_to_bytes(raw)).decode() != request.path:
+        return None
+    return repercent_broken_unicode(raw).decode()
 
 
 def user_subroute(name: str, view_class: type[APIView], *, url_name: str) -> URLPattern:
@@ -79,6 +90,18 @@ def _means_user(request: HttpRequest, *, user_id: str, name: str, served: frozen
         return unquote(raw.rpartition("/")[2]) != name
     if request.method not in served:
         return True
+    if not _may_read_users(request):
+        return False
     if user_exists(user_id=user_id):
         return False
     return user_exists(user_id=f"{user_id}/{name}")
+
+
+def _may_read_users(request: HttpRequest) -> bool:
+    """Whether ``request`` carries a valid bearer token with a scope that reads users (which may learn whether a user
+    exists anyway). The view authenticates the request again; this only decides which view."""
+    try:
+        found = BearerTokenAuthentication().authenticate(Request(request))
+    except AuthenticationFailed:
+        return False
+    return found is not None and found[1].has_any_scope(UserDetailView.required_scopes["GET"])
