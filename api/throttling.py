@@ -192,3 +192,6 @@ LOGIN_FAILURES_PER_USERNAME = FailureLimit("LOGIN_FAILURES_PER_USERNAME", "login
 # Failed client authentications at POST /oauth/token (wrong or unknown client id or secret), checked before bcrypt.
 CLIENT_AUTH_FAILURES_PER_IP = FailureLimit("CLIENT_AUTH_FAILURES_PER_IP", "client-auth-ip")
 CLIENT_AUTH_FAILURES_PER_CLIENT = FailureLimit("CLIENT_AUTH_FAILURES_PER_CLIENT", "client-auth-client")
+# Refused submissions of the password-reset page (POST /lo/reset), checked before the policy and history are.
+PASSWORD_RESET_FAILURES_PER_IP = FailureLimit("PASSWORD_RESET_FAILURES_PER_IP", "password-reset-ip")
+PASSWORD_RESET_FAILURES_PER_TICKET = FailureLimit("PASSWORD_RESET_FAILURES_PER_TICKET", "password-reset-ticket")

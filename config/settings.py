@@ -207,6 +207,11 @@ LOGIN_FAILURES_PER_USERNAME = os.environ.get("LOGIN_FAILURES_PER_USERNAME", "10/
 # retrying would use.
 CLIENT_AUTH_FAILURES_PER_IP = os.environ.get("CLIENT_AUTH_FAILURES_PER_IP", "100/hour")
 CLIENT_AUTH_FAILURES_PER_CLIENT = os.environ.get("CLIENT_AUTH_FAILURES_PER_CLIENT", "100/hour")
+# Refused submissions of the password-reset page (POST /lo/reset: the policy, the password history) per client IP
+# and per ticket ("off" disables); past either, the form again with 429 and Retry-After, no password checked. Each
+# refusal can cost up to 24 bcrypt checks (password_history), and a refused submit leaves the ticket usable.
+PASSWORD_RESET_FAILURES_PER_IP = os.environ.get("PASSWORD_RESET_FAILURES_PER_IP", "100/hour")
+PASSWORD_RESET_FAILURES_PER_TICKET = os.environ.get("PASSWORD_RESET_FAILURES_PER_TICKET", "10/hour")
 # The database connection the password grant uses when the request names no realm (Auth0's tenant setting).
 DEFAULT_DIRECTORY = os.environ.get("DEFAULT_DIRECTORY", "")
 # A tenant file (Auth0 Deploy CLI YAML/JSON or directory format) that `manage.py load_tenant --from-env` applies at

@@ -1,18 +1,22 @@
 """The password-reset page (``/lo/reset``): the form and its rules, CSRF, headers that keep the ticket from leaking,
-English and Japanese, accessibility markers, refusals that never become a 500, and the official SDK's ticket
-calls against a live server."""
+English and Japanese, accessibility markers, refusals that never become a 500, limits on refused submissions, and
+the official SDK's ticket calls against a live server."""
 
 from __future__ import annotations
 
 import re
+from unittest import mock
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.conf import settings
 from django.test import Client as DjangoClient
 
+from api.authentication import password_reset
 from clients.services import create_client
 from core.actors import SYSTEM
+from ratelimits import buckets
+from ratelimits.buckets import StoreUnavailable
 from tests.helpers import STRONG_PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -212,6 +216,96 @@ def test_the_success_page_without_a_result_url(client, reset_token):
     response = post(client, reset_token, NEW_PASSWORD)
     assert response.status_code == 200
     assert "Your password has been changed." in response.content.decode()
+
+
+def assert_protected(response) -> None:
+    assert response["Cache-Control"] == "no-store"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert "default-src 'none'" in response["Content-Security-Policy"]
+
+
+def test_the_eleventh_refused_submit_on_a_ticket_is_429_without_any_password_check(
+    api, client, make_connection, new_user, monkeypatch
+):
+    make_connection(name="history", password_history={"enable": True, "size": 24})
+    token = ticket_for(api, new_user(connection="history")["user_id"])
+    # The page's own refusals come before the limit and are not counted.
+    for _ in range(5):
+        assert post(client, token, NEW_PASSWORD, NEW_PASSWORD + "x").status_code == 400
+    for _ in range(10):  # PASSWORD_RESET_FAILURES_PER_TICKET's default: 10/hour
+        refused = post(client, token, STRONG_PASSWORD)  # the current password: the history refuses it
+        assert refused.status_code == 400
+        assert "Password has previously been used" in refused.content.decode()
+    checks = mock.Mock(side_effect=AssertionError("the password was checked"))
+    monkeypatch.setattr(password_reset, "reset_password", checks)
+    limited = post(client, token, NEW_PASSWORD)  # even a good password is not looked at any more
+    html = limited.content.decode()
+    assert limited.status_code == 429
+    assert 300 <= int(limited["Retry-After"]) <= 360  # a token back every 6 minutes
+    assert "Too many attempts to change the password. Try again in 6 minutes." in html
+    assert 'role="alert"' in html
+    assert set(rule_states(html).values()) == {"pending"}  # nothing was checked
+    assert NEW_PASSWORD not in html
+    assert_protected(limited)
+    checks.assert_not_called()
+
+
+def test_refused_submits_are_limited_per_address_across_tickets(api, client, connection, new_user, settings):
+    settings.PASSWORD_RESET_FAILURES_PER_IP = "3/hour"
+    tokens = [ticket_for(api, new_user(email=f"u{i}@example.com")["user_id"]) for i in range(3)]
+    assert [post(client, token, "weakpass").status_code for token in tokens] == [400, 400, 400]
+    limited = post(client, tokens[0], NEW_PASSWORD)
+    assert limited.status_code == 429
+    assert int(limited["Retry-After"]) > 0
+    assert_protected(limited)
+    # Another address has its own budget; the tickets are still usable.
+    assert post(client, tokens[0], NEW_PASSWORD, REMOTE_ADDR="198.51.100.7").status_code == 200
+
+
+def test_a_success_gives_its_reserved_failure_back(api, client, connection, new_user, settings):
+    settings.PASSWORD_RESET_FAILURES_PER_IP = "3/hour"
+    first = ticket_for(api, new_user(email="first@example.com")["user_id"])
+    second = ticket_for(api, new_user(email="second@example.com")["user_id"])
+    assert [post(client, first, "weakpass").status_code for _ in range(2)] == [400, 400]
+    assert post(client, first, NEW_PASSWORD).status_code == 200
+    assert post(client, second, "weakpass").status_code == 400  # the success's reservation came back
+    assert post(client, second, "weakpass").status_code == 429
+
+
+def test_off_disables_each_limit(api, client, connection, new_user, settings):
+    settings.PASSWORD_RESET_FAILURES_PER_IP = "2/hour"
+    settings.PASSWORD_RESET_FAILURES_PER_TICKET = "off"
+    token = ticket_for(api, new_user()["user_id"])
+    assert [post(client, token, "weakpass").status_code for _ in range(3)] == [400, 400, 429]
+    settings.PASSWORD_RESET_FAILURES_PER_IP = "off"
+    assert [post(client, token, "weakpass").status_code for _ in range(12)] == [400] * 12
+    assert post(client, token, NEW_PASSWORD).status_code == 200
+
+
+def test_the_limits_store_down_is_a_503_and_no_password_is_checked(client, reset_token, monkeypatch):
+    def down(*args, **kwargs):
+        raise StoreUnavailable("the database did not answer")
+
+    checks = mock.Mock(wraps=password_reset.reset_password)
+    monkeypatch.setattr(password_reset, "reset_password", checks)
+    with monkeypatch.context() as outage:
+        outage.setattr(buckets, "take", down)
+        response = post(client, reset_token, NEW_PASSWORD)
+    html = response.content.decode()
+    assert response.status_code == 503
+    assert "The service is temporarily unavailable. Try again later." in html
+    assert set(rule_states(html).values()) == {"pending"}
+    assert_protected(response)
+    checks.assert_not_called()
+    assert post(client, reset_token, NEW_PASSWORD).status_code == 200  # the ticket was not spent
+
+
+def test_the_limit_in_japanese(client, reset_token, settings):
+    settings.PASSWORD_RESET_FAILURES_PER_TICKET = "1/hour"
+    assert post(client, reset_token, "weakpass").status_code == 400
+    limited = post(client, reset_token, "weakpass", headers={"accept-language": "ja"})
+    assert limited.status_code == 429
+    assert "パスワード変更の試行回数が多すぎます。60 分後にもう一度お試しください。" in limited.content.decode()
 
 
 @pytest.mark.live

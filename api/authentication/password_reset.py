@@ -14,10 +14,19 @@ form posts it in its body. Only that first request line reaches a server's acces
 (its ``Referer`` never leaves this site, and a same-origin form POST keeps its ``Origin``, which Django's CSRF
 check compares: under ``no-referrer`` browsers send ``Origin: null``). Our own logs name tickets by row id only.
 CSRF-protected by Django's middleware.
+
+Refused submissions are limited per client address (``PASSWORD_RESET_FAILURES_PER_IP``) and per ticket
+(``PASSWORD_RESET_FAILURES_PER_TICKET``, keyed by its row id), as the password grant limits failed logins: a
+submission that reaches the password checks (a usable ticket, the page's own checks passed) reserves a failure in
+each before the connection's policy and password history run (up to 24 hash checks), and a success gives them
+back. Past either, the form comes back with 429 and ``Retry-After`` and no password is checked; when the limits'
+store does not answer, with 503 (``api.throttling.FailureLimit`` fails closed).
 """
 
 from __future__ import annotations
 
+import logging
+import math
 from typing import Any
 
 from django.conf import settings
@@ -25,8 +34,17 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
+from rest_framework.throttling import BaseThrottle
 
+from api.throttling import (
+    PASSWORD_RESET_FAILURES_PER_IP,
+    PASSWORD_RESET_FAILURES_PER_TICKET,
+    FailureLimit,
+    LimiterUnavailable,
+    retry_after_header,
+)
 from connections.password_policy import PasswordPolicyError, RuleStatus, policy_checklist
 from core.actors import Actor, request_metadata
 from core.hashing import BCRYPT_MAX_BYTES
@@ -34,6 +52,8 @@ from core.schema import text_fault
 from users.errors import TicketRejected, TicketRejection
 from users.models import Ticket, TicketPurpose
 from users.tickets import find_ticket, record_rejected_ticket, reset_password
+
+logger = logging.getLogger(__name__)
 
 # Strict enough for a page of our own: no scripts, no frames, styles inline, images from nowhere.
 CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'"
@@ -147,14 +167,34 @@ def password_reset(request: HttpRequest) -> HttpResponse:
     rules = policy_checklist(safe, options=options, user_info=_user_info(ticket))
     if problem is not None:
         return _form(request, ticket, token, rules=rules, errors=[problem], checked=bool(safe), status=400)
+    # The address as the other limits see it (NUM_PROXIES; DRF's get_ident reads only META, which a Django request
+    # has); the ticket by its row id, never its text.
+    client = BaseThrottle().get_ident(request) or ""  # type: ignore[arg-type]
+    ticket_id = str(ticket.pk)
+    try:
+        held, wait = _reserve_failures(
+            ((PASSWORD_RESET_FAILURES_PER_IP, client), (PASSWORD_RESET_FAILURES_PER_TICKET, ticket_id))
+        )
+    except LimiterUnavailable as exc:  # fail closed: no password is checked while failures cannot be counted
+        unavailable = _("The service is temporarily unavailable. Try again later.")
+        return _refused_unchecked(request, ticket, token, unavailable, status=503, retry_after=exc.retry_after)
+    if wait is not None:
+        logger.info("password reset attempts limited for ticket %s", ticket.pk)
+        return _refused_unchecked(request, ticket, token, _too_many(wait), status=429, retry_after=wait)
     actor = Actor(kind="anonymous", id=ticket.user.user_id, ip=ip, user_agent=agent)
     try:
         outcome = reset_password(token=token, password=password, actor=actor)
-    except PasswordPolicyError as exc:
+    except PasswordPolicyError as exc:  # a failure: the reserved failures stay counted
         messages = [message for _code, message in exc.failures] or [_("The password does not meet the rules.")]
         return _form(request, ticket, token, rules=rules, errors=messages, checked=True, status=400)
-    except TicketRejected as exc:  # used or spent between the check and the claim
+    except TicketRejected as exc:  # used or spent between the check and the claim: no password was refused
+        _give_back(held)
         return rejected_page(request, exc.reason, TicketPurpose.PASSWORD_CHANGE)
+    except BaseException:
+        _give_back(held)
+        raise
+    PASSWORD_RESET_FAILURES_PER_IP.give_back(client)
+    PASSWORD_RESET_FAILURES_PER_TICKET.clear(ticket_id)
     if outcome.redirect_to:
         response: HttpResponse = HttpResponseRedirect(outcome.redirect_to)
     else:
@@ -166,6 +206,51 @@ def password_reset(request: HttpRequest) -> HttpResponse:
         response = render(request, "authentication/verification_result.html", context)
     response.delete_cookie(COOKIE, path=reverse("password-reset"))
     return protect(response)
+
+
+def _reserve_failures(
+    limits: tuple[tuple[FailureLimit, str], ...],
+) -> tuple[list[tuple[FailureLimit, str]], int | None]:
+    """Reserve this submission's failure in each limit before the password is checked: what was reserved, and None,
+    or nothing and the seconds to wait when a limit is spent. Raises ``LimiterUnavailable`` (the store does not
+    answer), in both cases after giving back what was already reserved."""
+    held: list[tuple[FailureLimit, str]] = []
+    for limit, ident in limits:
+        try:
+            wait = limit.take(ident)
+        except LimiterUnavailable:
+            _give_back(held)
+            raise
+        if wait is not None:
+            _give_back(held)
+            return [], wait
+        held.append((limit, ident))
+    return held, None
+
+
+def _give_back(held: list[tuple[FailureLimit, str]]) -> None:
+    for limit, ident in held:
+        limit.give_back(ident)
+
+
+def _too_many(wait: int) -> str:
+    minutes = max(1, math.ceil(wait / 60))
+    return ngettext(
+        "Too many attempts to change the password. Try again in %(minutes)d minute.",
+        "Too many attempts to change the password. Try again in %(minutes)d minutes.",
+        minutes,
+    ) % {"minutes": minutes}
+
+
+def _refused_unchecked(
+    request: HttpRequest, ticket: Ticket, token: str, message: str, *, status: int, retry_after: int | None
+) -> HttpResponse:
+    """The form again, its rules unchecked (no password was looked at), with why and when to try again."""
+    rules = policy_checklist("", options=ticket.user.connection.options, user_info={})
+    response = _form(request, ticket, token, rules=rules, errors=[message], status=status)
+    if retry_after is not None:
+        response["Retry-After"] = retry_after_header(retry_after)
+    return response
 
 
 def _move_to_cookie(request: HttpRequest, token: str) -> HttpResponse:
