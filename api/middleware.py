@@ -1,5 +1,5 @@
 """Refuse requests no view should see (bodies too large or of unknown length, unsafe paths and query strings),
-before anything reads them, in the error shape of the API the path belongs to.
+before anything reads them, in the error shape of the API the path belongs to; and answer ``HEAD`` without a body.
 
 DRF streams the request body straight into its parser, so Django's DATA_UPLOAD_MAX_MEMORY_SIZE never sees
 JSON bodies; this check on the declared length is what bounds them.
@@ -11,7 +11,8 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.handlers.wsgi import get_bytes_from_wsgi
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.utils.translation import gettext as _
 
 from api.authentication import problems as authentication
@@ -99,3 +100,25 @@ class UnsafeCharactersMiddleware:
         except ValueError:
             pass  # too many parameters: request.GET refuses them (TooManyFieldsSent, 400) as it always did
         return True
+
+
+class HeadWithoutBodyMiddleware:
+    """A ``HEAD`` answer is ``GET``'s headers without its body (RFC 9110 §9.3.2).
+
+    Django runs the ``GET`` view for ``HEAD`` and leaves dropping the body to the server (its test client and
+    runserver drop it). gunicorn 27 drops it too, but logs a WARNING for every such answer ("WSGI app sent body
+    bytes on a no-body response"), so a load balancer's ``HEAD /health`` every few seconds filled the log with
+    warnings. The body goes here; ``Content-Length`` stays the one ``GET`` would send, as RFC 9110 §8.6 allows.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        if request.method == "HEAD":
+            if isinstance(response, StreamingHttpResponse):
+                response.streaming_content = []  # the view's iterator is closed with the response
+            elif isinstance(response, HttpResponse):
+                response.content = b""
+        return response

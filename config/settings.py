@@ -106,6 +106,8 @@ MIDDLEWARE = [
     # the language of the thread's previous request. It reads only Accept-Language and the language cookie; Django's,
     # except that a language the header refuses (q=0) is never chosen.
     "api.locale.LocaleMiddleware",
+    # Outside everything that answers: a HEAD answer leaves without its body, whoever made it.
+    "api.middleware.HeadWithoutBodyMiddleware",
     "api.middleware.BodySizeLimitMiddleware",
     "api.middleware.UnsafeCharactersMiddleware",
     "django.middleware.security.SecurityMiddleware",

@@ -632,3 +632,27 @@ def test_a_form_in_an_alias_of_an_allowed_charset_is_read(admin_api: APIClient, 
     )
     assert response.status_code == 201, response.content
     assert User.objects.get().name == "Jane"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/health", "/api/v2/users", "/api/v2/users?page=x", "/admin/login/"])
+def test_head_is_answered_without_a_body_by_the_application_itself(path: str) -> None:
+    # Django's test client drops a HEAD body itself, so the application is called as a WSGI server calls it: gunicorn
+    # 27 logged a WARNING for every HEAD whose body the application sent (a load balancer's health check).
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.test import RequestFactory
+
+    started: list[tuple[str, list[tuple[str, str]]]] = []
+    get_environ = RequestFactory().get(path).environ
+    head_environ = {**get_environ, "REQUEST_METHOD": "HEAD"}
+    handler = WSGIHandler()
+    get_body = b"".join(handler(get_environ, lambda s, h, *a: started.append((s, h))))
+    head = handler(head_environ, lambda s, h, *a: started.append((s, h)))
+    try:
+        head_body = b"".join(head)
+    finally:
+        head.close()
+    (get_status, get_headers), (head_status, head_headers) = started
+    assert get_status == head_status
+    assert get_body and head_body == b""
+    assert dict(head_headers).get("Content-Type") == dict(get_headers).get("Content-Type")
