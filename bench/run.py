@@ -202,7 +202,8 @@ def serve(env: dict[str, str], workers: int, threads: int) -> subprocess.Popen:
         env=env, check=True, cwd=ROOT, capture_output=True,
     )  # fmt: skip
     process = subprocess.Popen(
-        [PYTHON, "-m", "gunicorn", "config.wsgi", "-b", BIND, "-w", str(workers), "--threads", str(threads)],
+        [PYTHON, "-m", "gunicorn", "config.wsgi", "-b", BIND, "-w", str(workers), "--threads", str(threads),
+         "--no-control-socket"],
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     for _attempt in range(100):

@@ -376,7 +376,7 @@ class Server:
                 raise SystemExit(f"port {port} is in use: pass --port")
         self.process = subprocess.Popen(
             [PYTHON, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-             "--threads", "4", "--forwarded-allow-ips", "127.0.0.1"],
+             "--threads", "4", "--forwarded-allow-ips", "127.0.0.1", "--no-control-socket"],
             env=target.env, cwd=target.project, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
             start_new_session=True,
         )  # fmt: skip

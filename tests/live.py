@@ -78,6 +78,9 @@ def gunicorn_server(
             str(threads),
             "--timeout",
             "60",
+            # Each test server would otherwise take the per-user default control socket (~/.gunicorn/gunicorn.ctl)
+            # from the one before it, a running `serve.sh` aside.
+            "--no-control-socket",
         ],
         cwd=ROOT,
         env=server_env,
