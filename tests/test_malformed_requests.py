@@ -643,11 +643,16 @@ def test_head_is_answered_without_a_body_by_the_application_itself(path: str) ->
     from django.test import RequestFactory
 
     started: list[tuple[str, list[tuple[str, str]]]] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], object]:
+        started.append((status, headers))
+        return lambda _data: None
+
     get_environ = RequestFactory().get(path).environ
     head_environ = {**get_environ, "REQUEST_METHOD": "HEAD"}
     handler = WSGIHandler()
-    get_body = b"".join(handler(get_environ, lambda s, h, *a: started.append((s, h))))
-    head = handler(head_environ, lambda s, h, *a: started.append((s, h)))
+    get_body = b"".join(handler(get_environ, start_response))
+    head = handler(head_environ, start_response)
     try:
         head_body = b"".join(head)
     finally:
