@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 
@@ -11,10 +10,9 @@ class ApiConfig(AppConfig):
 
     def ready(self) -> None:
         from api import openapi  # noqa: F401 - registers the drf-spectacular extensions
-        from api.throttling import parse_rate
+        from api.throttling import check_rate_settings
 
-        for name in ("MANAGEMENT_API_RATE_LIMIT", "SIGNUP_RATE_LIMIT"):
-            try:  # refuse to start rather than fail every request later
-                parse_rate(getattr(settings, name))
-            except ValueError as exc:
-                raise ImproperlyConfigured(f"{name}: {exc}") from exc
+        try:  # every rate setting, however a request reads it: refuse to start rather than fail requests later
+            check_rate_settings()
+        except ValueError as exc:
+            raise ImproperlyConfigured(str(exc)) from exc

@@ -1,5 +1,7 @@
-"""Rate limits of the management API and sign-up, and failure limits of logins: token buckets shared by every
-server process of the install (``ratelimits.buckets``: Redis with ``REDIS_URL``, else the database).
+"""Rate limits of the management API, sign-up and the change-password request, and failure limits of logins,
+client authentications and the reset page: token buckets shared by every server process of the install
+(``ratelimits.buckets``: Redis with ``REDIS_URL``, else the database). Every setting they read is validated at start
+(``RATE_SETTINGS``, ``check_rate_settings``).
 
 Rates are written ``"<limit>/<period>"`` (``"1000/minute"``): a bucket of ``limit`` tokens refilled at ``limit``
 per period, Auth0's model. Views publish Auth0's ``x-ratelimit-limit/remaining/reset`` headers from what the
@@ -18,6 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,8 +32,14 @@ from clients.tokens import TokenPrincipal
 from core.errors import TemporarilyUnavailable
 from ratelimits import buckets
 from ratelimits.buckets import Rate, StoreUnavailable
+from users.emails import email_rate_limit_key
 
 logger = logging.getLogger(__name__)
+
+# Every setting a rate is read from, registered where a throttle or a failure limit names it (``TokenBucketThrottle``
+# subclasses, ``FailureLimit``), so ``check_rate_settings`` validates them all at start (``api.apps``). Every
+# throttle and limit is defined in this module: the registry is complete once it is imported.
+RATE_SETTINGS: set[str] = set()
 
 _PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
 # One warning per process per this many seconds while the store is down, not one per request.
@@ -67,6 +76,16 @@ def parse_rate(rate: str | None) -> tuple[int, int] | None:
     return int(count), seconds
 
 
+def check_rate_settings() -> None:
+    """Parse every registered rate setting (``RATE_SETTINGS``); raises ``ValueError`` naming the first malformed
+    one, so a bad value stops the start instead of failing the requests that read it later."""
+    for name in sorted(RATE_SETTINGS):
+        try:
+            parse_rate(getattr(settings, name))
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from exc
+
+
 def retry_after_header(wait: float | None) -> str:
     """``Retry-After`` for a wait in seconds: whole seconds, rounded up (the token is there by then), at least 1."""
     return str(max(1, math.ceil(wait or 0)))
@@ -89,6 +108,11 @@ class TokenBucketThrottle(BaseThrottle):
 
     rate_setting = ""
     scope = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.rate_setting:
+            RATE_SETTINGS.add(cls.rate_setting)
 
     def identity(self, request: Request) -> str | None:
         raise NotImplementedError
@@ -135,6 +159,32 @@ class ClientIPRateThrottle(TokenBucketThrottle):
         return self.get_ident(request)
 
 
+class ChangePasswordIPThrottle(TokenBucketThrottle):
+    """``settings.CHANGE_PASSWORD_RATE_LIMIT`` requests per client address (``NUM_PROXIES`` decides which), for
+    ``POST /dbconnections/change_password``."""
+
+    rate_setting = "CHANGE_PASSWORD_RATE_LIMIT"
+    scope = "change-password-ip"
+
+    def identity(self, request: Request) -> str | None:
+        return self.get_ident(request)
+
+
+class ChangePasswordEmailThrottle(TokenBucketThrottle):
+    """``settings.CHANGE_PASSWORD_RATE_LIMIT_PER_EMAIL`` requests per e-mail address: one bucket for every spelling
+    the user lookup reads as one address (any letter case) and for the domain's Unicode and IDNA forms
+    (``users.emails.email_rate_limit_key``). The bucket key is a digest (``ratelimits.buckets``), never the
+    address."""
+
+    rate_setting = "CHANGE_PASSWORD_RATE_LIMIT_PER_EMAIL"
+    scope = "change-password-email"
+
+    def identity(self, request: Request) -> str | None:
+        data = request.data
+        email = data.get("email") if isinstance(data, Mapping) else None
+        return email_rate_limit_key(email) if isinstance(email, str) and email else None
+
+
 class FailureLimit:
     """Counts failures, not requests: ``settings.<rate_setting>`` failed attempts per identity (a token bucket).
 
@@ -151,6 +201,7 @@ class FailureLimit:
     def __init__(self, rate_setting: str, scope: str) -> None:
         self.rate_setting = rate_setting
         self.scope = scope
+        RATE_SETTINGS.add(rate_setting)
 
     def _rate(self) -> Rate | None:
         parsed = parse_rate(getattr(settings, self.rate_setting))

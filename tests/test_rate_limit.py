@@ -3,20 +3,28 @@ an unreachable Redis never answers 500."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import pkgutil
+import subprocess
 import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.error import HTTPError
 from urllib.request import urlopen
 
 import pytest
+from django.apps import apps
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
-from api.throttling import parse_rate
+import api
+from api.throttling import FailureLimit, TokenBucketThrottle, parse_rate
 from clients.services import create_client
 from clients.tokens import OPERATOR, issue_token
 from core.actors import SYSTEM
@@ -370,3 +378,76 @@ def test_a_create_behind_a_long_sqlite_write_lock_is_503_not_a_500(transactional
     assert response.json()["errorCode"] == "temporarily_unavailable"
     assert response["Retry-After"] == "1"
     assert not User.objects.filter(email="locked@example.com").exists()
+
+
+# --- every rate setting is checked at start ---------------------------------------------------------------
+
+# One per setting a limit is read from: the request rates (management API, sign-up, change-password requests) and
+# the failure limits (logins, client authentications, the reset page).
+EVERY_RATE_SETTING = {
+    "MANAGEMENT_API_RATE_LIMIT",
+    "SIGNUP_RATE_LIMIT",
+    "CHANGE_PASSWORD_RATE_LIMIT",
+    "CHANGE_PASSWORD_RATE_LIMIT_PER_EMAIL",
+    "LOGIN_FAILURES_PER_IP",
+    "LOGIN_FAILURES_PER_USERNAME",
+    "CLIENT_AUTH_FAILURES_PER_IP",
+    "CLIENT_AUTH_FAILURES_PER_CLIENT",
+    "PASSWORD_RESET_FAILURES_PER_IP",
+    "PASSWORD_RESET_FAILURES_PER_TICKET",
+}
+_START = (
+    "import json, django; django.setup(); from api.throttling import RATE_SETTINGS; "
+    "print(json.dumps(sorted(RATE_SETTINGS)))"
+)
+
+
+def _start(tmp_path, **env: str) -> subprocess.CompletedProcess[str]:
+    # Only what a start needs: nothing another test left in this process's environment.
+    base = {"PATH": os.environ.get("PATH", ""), "DJANGO_SETTINGS_MODULE": "config.settings", "SECRET_KEY": "x"}
+    base.update({"DATA_DIR": str(tmp_path)}, **env)
+    root = Path(__file__).resolve().parent.parent
+    command = [sys.executable, "-c", _START]
+    return subprocess.run(command, cwd=root, env=base, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("name", sorted(EVERY_RATE_SETTING))
+@pytest.mark.parametrize("rate", ["lots/minute", "10/fortnight", "0/hour", "10"])
+def test_a_malformed_rate_setting_stops_the_start(name, rate):
+    with override_settings(**{name: rate}), pytest.raises(ImproperlyConfigured) as refused:
+        apps.get_app_config("api").ready()
+    assert str(refused.value) == f"{name}: rate must look like '100/minute', got {rate!r}"
+
+
+@pytest.mark.parametrize("name", sorted(EVERY_RATE_SETTING))
+def test_off_and_well_formed_rates_start(name):
+    for rate in ("off", "", "5/second", "5/h"):
+        with override_settings(**{name: rate}):
+            apps.get_app_config("api").ready()
+
+
+def test_the_start_checks_every_setting_a_limit_reads(tmp_path):
+    """The settings checked at start (registered by the throttles and failure limits as they are defined) are every
+    rate setting there is, and no view module has to be imported first for its limit to be checked."""
+    result = _start(tmp_path)
+    assert result.returncode == 0, result.stderr
+    at_start = set(json.loads(result.stdout))
+    assert at_start == EVERY_RATE_SETTING
+    # Every throttle and failure limit of every API module, once all are imported, reads one of those settings.
+    modules = [importlib.import_module(info.name) for info in pkgutil.walk_packages(api.__path__, "api.")]
+    read = {
+        value.rate_setting
+        for module in modules
+        for value in vars(module).values()
+        if isinstance(value, FailureLimit) or (isinstance(value, type) and issubclass(value, TokenBucketThrottle))
+    }
+    assert read - {""} <= at_start
+    named = {name for name in dir(settings) if name.endswith("_RATE_LIMIT") or "_RATE_LIMIT_" in name}
+    named |= {name for name in dir(settings) if "_FAILURES_PER_" in name}
+    assert named == at_start
+
+
+def test_a_malformed_failure_limit_in_the_environment_stops_the_process(tmp_path):
+    result = _start(tmp_path, PASSWORD_RESET_FAILURES_PER_TICKET="ten/hour")
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: PASSWORD_RESET_FAILURES_PER_TICKET: rate must look like" in result.stderr

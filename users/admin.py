@@ -13,6 +13,7 @@ import smtplib
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import csrf_protect_m
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -157,6 +158,16 @@ class UserAdmin(HiddenFieldLookups, admin.ModelAdmin):
         return format_html("<code>{}</code>", json.dumps([{**identity, "isSocial": False}]))
 
     # --- the services do the writing ---------------------------------------------------------------------
+
+    @csrf_protect_m
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
+        """Django's, without the transaction Django opens around a POST. The forms' validation calls
+        ``create_user`` / ``update_user``, which hash the password (and check the password history) before their
+        own transaction: inside Django's, its locks (on SQLite the database-wide write lock) would be held across
+        that work. Nothing Django writes afterwards (the admin's LogEntry) needs to share their transaction."""
+        return self._changeform_view(request, object_id, form_url, extra_context)  # type: ignore[attr-defined]
 
     def save_form(self, request: HttpRequest, form: Any, change: bool) -> User:
         return form.updated or form.instance if change else form.created

@@ -11,7 +11,8 @@ Logging in is ``users.credentials.login``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -193,12 +194,34 @@ def _merge_metadata(current: dict[str, Any] | None, change: dict[str, Any] | Non
     return merged or None
 
 
+# The stored credential a reuse check looked at: password hash, imported custom hash, password history.
+Credentials = tuple[str | None, dict | None, list | None]
+
+# How many concurrent password changes a change checks its password against again, outside the transaction, before
+# it does that check under the row lock instead (see ``update_user``).
+_RECHECKS_OUTSIDE = 2
+
+
+@dataclass(frozen=True)
+class _NewPassword:
+    """A new password that passed the policy and the reuse check, and its bcrypt hash, all made outside any
+    transaction; ``checked`` is the stored credential the reuse check saw."""
+
+    password_hash: str
+    checked: Credentials
+
+
+def _credentials(user: User) -> Credentials:
+    return (user.password_hash, user.custom_password_hash, user.password_history)
+
+
 def update_user(
     *,
     user_id: str,
     data: UserChanges,
     actor: Actor,
     event: tuple[EventType, str] = (EventType.SUCCESS_API_OPERATION, "Update a User"),
+    in_transaction: Callable[[], object] | None = None,
 ) -> User:
     """Apply a validated body (``UserChanges``: what ``UpdateUserRequestSerializer`` accepts) to a user.
 
@@ -207,14 +230,24 @@ def update_user(
     with ``verify_email: true``. An e-mail, username or phone number another user of the connection holds is
     ``IdentifierTaken`` (400 ``auth0_idp_error``, "The specified new email already exists": Auth0 answers a
     change with 400 where a create gets 409), decided by the unique constraints, so concurrent changes get it too.
-    The password is hashed before the transaction; the row is then locked so concurrent metadata merges
-    cannot lose each other's keys. The metadata names sent follow ``users.metadata`` (checked first, like the rest
-    of the body), and so does the size of the merged metadata. Raises ``UserNotFound``, ``PayloadValidationError``
-    (``InvalidMetadata`` among them), ``PasswordPolicyError``, ``IdentifierTaken``.
+    The metadata names sent follow ``users.metadata`` (checked first, like the rest of the body), and so does the
+    size of the merged metadata. Raises ``UserNotFound``, ``PayloadValidationError`` (``InvalidMetadata`` among
+    them), ``PasswordPolicyError``, ``IdentifierTaken``, and whatever ``in_transaction`` raises.
+
+    A new password's expensive work runs before the transaction, so no lock is held meanwhile (on SQLite the
+    database-wide write lock): the policy, the reuse check against the password history (up to 24 hash checks)
+    and the bcrypt hash. The transaction then locks the row, so concurrent metadata merges cannot lose each other's
+    keys, and compares the stored password and history with what the reuse check saw: when a concurrent change
+    committed in between (the same new password sent twice at once), the transaction is rolled back and the reuse
+    check made again, outside, against what is stored now. Only a change that loses such a race ``_RECHECKS_OUTSIDE``
+    times in a row makes that check under the lock. Call it outside any transaction: inside one, every lock taken
+    before is held across the hashing.
 
     ``event`` (type, description) names the audit entry: the API's PATCH is Auth0's ``sapi`` "Update a User"; the
     password-reset page (``users.tickets.reset_password``) sets the password through this same function and records
-    Auth0's ``scp`` instead.
+    Auth0's ``scp`` instead. ``in_transaction`` runs first inside the transaction, before the row is written (the
+    reset page claims its ticket there, so a refused change leaves the ticket unused); it runs again when the
+    transaction is retried.
     """
     sent: Mapping[str, Any] = data  # read field by field
     for field in METADATA_FIELDS:
@@ -229,7 +262,7 @@ def update_user(
         raise PayloadValidationError(error.message, errors=[error])
     check_update_fields(connection, data)
 
-    password_hash = None
+    new_password = None
     if data.get("password") is not None:
         profile = {field: getattr(user, field) for field in ("email", "username", "name", "nickname")}
         profile.update({k: v for k, v in data.items() if k in profile})
@@ -245,45 +278,68 @@ def update_user(
                 ),
             },
         )
-        if _reuses_password(user, data["password"], password_history_size(connection.options)):
-            raise password_history_error()
-        password_hash = hash_password(data["password"])
+        checked = _credentials(user)
+        _refuse_reuse(checked, data["password"], connection)
+        new_password = _NewPassword(password_hash=hash_password(data["password"]), checked=checked)
 
-    checked = (user.password_hash, user.custom_password_hash, user.password_history)
-    user = _apply_changes(user.pk, data, password_hash, actor, event, checked=checked)
+    for attempt in range(_RECHECKS_OUTSIDE + 1):
+        with transaction.atomic():
+            if in_transaction is not None:
+                in_transaction()
+            locked = _lock_user(user.pk)
+            stored = _credentials(locked)
+            if new_password is None or stored == new_password.checked or attempt == _RECHECKS_OUTSIDE:
+                user = _apply_changes(locked, data, new_password, actor, event)
+                break
+            # A concurrent change committed after the reuse check (the same new password sent twice at once): this
+            # transaction is given up (with what ``in_transaction`` did) and the check made again with none open,
+            # against what is stored now. The hash made before still holds: it does not depend on it.
+            transaction.set_rollback(True)
+        assert new_password is not None  # only a password change gives its transaction up
+        _refuse_reuse(stored, data["password"], connection)
+        new_password = replace(new_password, checked=stored)
     logger.info("user updated user_id=%s fields=%s by %s", user.user_id, sorted(set(data)), actor)
     return user
 
 
-def _reuses_password(user: User, password: str, remembered: int) -> bool:
+def _refuse_reuse(stored: Credentials, password: str, connection: Connection) -> None:
+    """``PasswordHistoryError`` when ``password`` is the stored current password or one of the ``size - 1`` before it
+    (``users.credentials.history``; nothing is checked with the policy off)."""
+    if _reuses_password(stored, password, password_history_size(connection.options)):
+        raise password_history_error()
+
+
+def _reuses_password(stored: Credentials, password: str, remembered: int) -> bool:
     """Whether ``password`` is the user's current password or one of the ``remembered - 1`` before it
     (``users.credentials.history``)."""
+    password_hash, custom_password_hash, history = stored
     return reuses_password(
         password,
-        password_hash=user.password_hash,
-        custom_password_hash=user.custom_password_hash,
-        history=user.password_history,
+        password_hash=password_hash,
+        custom_password_hash=custom_password_hash,
+        history=history,
         remembered=remembered,
     )
 
 
-@transaction.atomic
-def _apply_changes(
-    pk: int,
-    changed: UserChanges,
-    password_hash: str | None,
-    actor: Actor,
-    event: tuple[EventType, str] = (EventType.SUCCESS_API_OPERATION, "Update a User"),
-    *,
-    checked: tuple[str | None, dict | None, list | None] | None = None,
-) -> User:
-    """``checked``: the user's password, custom hash and history as the reuse check before the lock saw them."""
-    data: Mapping[str, Any] = changed  # read field by field below
+def _lock_user(pk: int) -> User:
+    """The user's row, locked until the caller's transaction ends. Raises ``UserNotFound`` (deleted meanwhile)."""
     try:
         # Only the user's row: locking its connection too would make every update in a connection wait on the others.
-        user = User.objects.select_for_update(of=("self",)).select_related("connection").get(pk=pk)
+        return User.objects.select_for_update(of=("self",)).select_related("connection").get(pk=pk)
     except User.DoesNotExist as exc:
-        raise UserNotFound() from exc  # deleted meanwhile
+        raise UserNotFound() from exc
+
+
+def _apply_changes(
+    user: User,
+    changed: UserChanges,
+    new_password: _NewPassword | None,
+    actor: Actor,
+    event: tuple[EventType, str] = (EventType.SUCCESS_API_OPERATION, "Update a User"),
+) -> User:
+    """Inside the caller's transaction, ``user`` locked (``_lock_user``): apply the changes and record them."""
+    data: Mapping[str, Any] = changed  # read field by field below
     changes: dict[str, Any] = {}
     if "email" in data:
         email = fold_email(data["email"]) if data["email"] is not None else None
@@ -308,17 +364,16 @@ def _apply_changes(
         check_metadata_size(
             changes.get("user_metadata", user.user_metadata), changes.get("app_metadata", user.app_metadata)
         )
-    if password_hash is not None:
-        changes["password_hash"] = password_hash
+    if new_password is not None:
+        changes["password_hash"] = new_password.password_hash
         # An imported hash of another scheme is checked before password_hash (verify_stored_password): left in
         # place, it would keep the old password working and refuse the new one.
         changes["custom_password_hash"] = None
         remembered = password_history_size(user.connection.options)
-        if (user.password_hash, user.custom_password_hash, user.password_history) != checked and _reuses_password(
-            user, data["password"], remembered
-        ):
-            # A concurrent change committed after the check (the same new password sent twice at once): checked
-            # again under the lock, which only a change that lost such a race pays for.
+        stored = _credentials(user)
+        if stored != new_password.checked and _reuses_password(stored, data["password"], remembered):
+            # Concurrent changes won the race more often than update_user checks again outside a transaction:
+            # checked under the lock, which only such a change pays for.
             raise password_history_error()
         # The replaced credential joins the history, read under the row lock so concurrent changes keep both; a
         # change with the policy off forgets the history (users.credentials.history).

@@ -336,26 +336,28 @@ def reset_password(*, token: str, password: str, actor: Actor) -> TicketOutcome:
     """Set the user's password from a password-change ticket (the reset page's POST).
 
     The password goes through ``users.services.update_user``, the service of the API's PATCH: the connection's
-    policy, bcrypt, the audit entry (Auth0's ``scp`` "Successful change password" here). With the ticket's
-    ``mark_email_as_verified`` the address is marked verified in the same change. The ticket is claimed in the same
-    transaction: a refused password (``PasswordPolicyError``, recorded as ``fcp``) leaves it usable, a success
-    spends it. Raises ``TicketRejected``, ``PasswordPolicyError``.
+    policy, the password history and bcrypt, all before any transaction is open (so no lock is held while they run:
+    on SQLite the database-wide write lock), then the audit entry (Auth0's ``scp`` "Successful change password"
+    here). With the ticket's ``mark_email_as_verified`` the address is marked verified in the same change. The ticket
+    is claimed inside the transaction that writes the password (``_claim``, before the write: it checks again that
+    the ticket is unused and the user's password and e-mail unchanged since issue): a refused password
+    (``PasswordPolicyError``, recorded as ``fcp``) leaves it usable, a success spends it. Raises ``TicketRejected``,
+    ``PasswordPolicyError``.
     """
     ticket = find_ticket(token, TicketPurpose.PASSWORD_CHANGE)
     if ticket.user.connection.strategy != Strategy.AUTH0:
         raise TicketRejected(TicketRejection.INVALID)
+    changes: dict[str, object] = {"password": password}
+    if ticket.mark_email_as_verified and ticket.user.email:
+        changes["email_verified"] = True  # the e-mail cannot change before the claim: the fingerprint holds it
     try:
-        with transaction.atomic():
-            user = _claim(ticket)
-            changes: dict[str, object] = {"password": password}
-            if ticket.mark_email_as_verified and user.email:
-                changes["email_verified"] = True
-            user = update_user(
-                user_id=user.user_id,
-                data=changes,  # type: ignore[arg-type]  # a UserChanges subset
-                actor=actor,
-                event=(EventType.SUCCESS_CHANGE_PASSWORD, "Successful change password"),
-            )
+        user = update_user(
+            user_id=ticket.user.user_id,
+            data=changes,  # type: ignore[arg-type]  # a UserChanges subset
+            actor=actor,
+            event=(EventType.SUCCESS_CHANGE_PASSWORD, "Successful change password"),
+            in_transaction=lambda: _claim(ticket),
+        )
     except PasswordPolicyError as exc:
         record_failure(
             type=EventType.FAILED_CHANGE_PASSWORD,
@@ -365,6 +367,9 @@ def reset_password(*, token: str, password: str, actor: Actor) -> TicketOutcome:
             details={"error": {"name": exc.name, "message": exc.message}},
         )
         raise
+    except UserNotFound:
+        # Deleted since the ticket was found: its tickets went with it, as a claim would have found.
+        raise TicketRejected(TicketRejection.USED) from None
     logger.info("password changed through ticket %s user_id=%s", ticket.pk, user.user_id)
     return TicketOutcome(user=user, redirect_to=result_redirect(ticket, user))
 

@@ -9,7 +9,6 @@ tells nothing either). The client must be active and the connection enabled for 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from django.http import HttpResponse
@@ -23,41 +22,15 @@ from api.authentication import problems
 from api.docs import SignupErrorDoc
 from api.parsers import StrictFormParser, StrictJSONParser
 from api.problems import Problem, ProblemCode, Rendered
-from api.throttling import TokenBucketThrottle, retry_after_header
+from api.throttling import ChangePasswordEmailThrottle, ChangePasswordIPThrottle, retry_after_header
 from core.actors import Actor, request_metadata
 from core.schema import validate_payload
-from users.emails import email_rate_limit_key
 from users.ticket_serializers import ChangePasswordRequestSerializer
 from users.tickets import check_reset_request, request_password_reset
 
 # Auth0's answer, word for word (Authentication API, Change Password: "200 ... We've just sent you an email to
 # reset your password.").
 SENT = "We've just sent you an email to reset your password."
-
-
-class ChangePasswordIPThrottle(TokenBucketThrottle):
-    """``settings.CHANGE_PASSWORD_RATE_LIMIT`` requests per client address (``NUM_PROXIES`` decides which)."""
-
-    rate_setting = "CHANGE_PASSWORD_RATE_LIMIT"
-    scope = "change-password-ip"
-
-    def identity(self, request: Request) -> str | None:
-        return self.get_ident(request)
-
-
-class ChangePasswordEmailThrottle(TokenBucketThrottle):
-    """``settings.CHANGE_PASSWORD_RATE_LIMIT_PER_EMAIL`` requests per e-mail address: one bucket for every spelling
-    the user lookup reads as one address (any letter case) and for the domain's Unicode and IDNA forms
-    (``users.emails.email_rate_limit_key``). The bucket key is a digest (``ratelimits.buckets``), never the
-    address."""
-
-    rate_setting = "CHANGE_PASSWORD_RATE_LIMIT_PER_EMAIL"
-    scope = "change-password-email"
-
-    def identity(self, request: Request) -> str | None:
-        data = request.data
-        email = data.get("email") if isinstance(data, Mapping) else None
-        return email_rate_limit_key(email) if isinstance(email, str) and email else None
 
 
 def render(problem: Problem) -> Rendered:
