@@ -146,7 +146,6 @@ def _connections(names: Iterable[str]) -> list[Connection]:
     return found
 
 
-@transaction.atomic
 def create_client(
     *,
     name: str,
@@ -162,20 +161,23 @@ def create_client(
     bytes, stored as its bcrypt hash) instead of generating them, so a CI run knows them in advance. Raises
     ``PayloadValidationError`` (fields ``name``, ``scopes``, ``connections``, ``client_id``, ``client_secret``)
     and ``ClientAlreadyExists`` (409) when the fixed id is taken: the primary key decides, not a prior lookup.
+    The secret is hashed before the transaction: a bcrypt hash inside it would hold its locks (on SQLite the
+    database-wide write lock) for tens of milliseconds.
     """
     clean_name = _checked_name(name)
     granted = _checked_scopes(scopes)
     enabled = _connections(connections)
     fixed = {} if client_id is None else {"client_id": _checked_client_id(client_id)}
     secret, digest = _new_secret() if client_secret is None else _given_secret(client_secret)
-    try:
-        with transaction.atomic():
-            client = Client.objects.create(
-                name=clean_name, scopes=granted, secret_hash=digest, secret_rotated_at=timezone.now(), **fixed
-            )
-    except IntegrityError as exc:
-        raise ClientAlreadyExists() from exc
-    client.connections.set(enabled)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                client = Client.objects.create(
+                    name=clean_name, scopes=granted, secret_hash=digest, secret_rotated_at=timezone.now(), **fixed
+                )
+        except IntegrityError as exc:
+            raise ClientAlreadyExists() from exc
+        client.connections.set(enabled)
     logger.info("client created client_id=%s by %s", client.client_id, actor)
     return client, secret
 
@@ -213,7 +215,6 @@ def update_client(
     return client
 
 
-@transaction.atomic
 def rotate_client_secret(*, client_id: str, actor: Actor, secret: str | None = None) -> str:
     """A new secret (generated, or ``secret`` when the caller fixes it, checked as ``create_client`` checks it);
     the old one stops working and every token issued before is refused.
@@ -222,6 +223,7 @@ def rotate_client_secret(*, client_id: str, actor: Actor, secret: str | None = N
     rotations raise it twice); tokens carry the generation they were minted in and ``clients.tokens`` honours only
     the current one, so even a token minted in the same second, or on a host whose clock is behind, dies here.
     Raises ``ClientNotFound`` for an unknown id and ``PayloadValidationError`` for a ``secret`` of the wrong length.
+    The secret is hashed before the one UPDATE, which needs no transaction around it (none is held across bcrypt).
     """
     secret, digest = _new_secret() if secret is None else _given_secret(secret)
     now = timezone.now()

@@ -1,6 +1,7 @@
 """No password is hashed or checked while a transaction is open, on every path that sets or checks one: the reset
 page, the API's PATCH, the admin's change and add forms, ``POST /api/v2/users``, ``/v1/users``, sign-up and the
-password grant's re-hash of an imported hash. A transaction held across bcrypt (tens of milliseconds a hash, up to
+password grant's re-hash of an imported hash; and no client secret (``create_client``, ``rotate_client_secret``). A
+transaction held across bcrypt (tens of milliseconds a hash, up to
 24 checks with the password history) holds SQLite's database-wide write lock, or PostgreSQL's row locks, all that
 time. A change that commits between the checks and the write is still caught, checked again outside.
 
@@ -262,3 +263,16 @@ def test_a_password_changed_while_the_reset_page_hashes_spends_the_ticket(api, c
     assert response.status_code == 400 and "already been used" in response.text
     assert stored_hash(user_id) == elsewhere  # the reset wrote nothing
     assert Ticket.objects.get().used_at is None  # its claim was rolled back; the changed password spends it
+
+
+def test_client_secrets_are_hashed_outside_a_transaction(watch) -> None:
+    # A client's secret is bcrypt-hashed too: create_client and rotate_client_secret held their transaction (on
+    # SQLite the database-wide write lock) across the hash.
+    from clients.services import create_client, rotate_client_secret
+
+    with watch() as work:
+        client, _secret = create_client(name="outside", scopes=["read:users"], actor=SYSTEM)
+        rotate_client_secret(client_id=client.client_id, actor=SYSTEM)
+        rotate_client_secret(client_id=client.client_id, actor=SYSTEM, secret="a-fixed-ci-secret-0123456789")
+    assert work.calls.count("bcrypt.hashpw") == 3
+    assert work.in_transaction == []
