@@ -276,3 +276,16 @@ def test_client_secrets_are_hashed_outside_a_transaction(watch) -> None:
         rotate_client_secret(client_id=client.client_id, actor=SYSTEM, secret="a-fixed-ci-secret-0123456789")
     assert work.calls.count("bcrypt.hashpw") == 3
     assert work.in_transaction == []
+
+
+def test_the_admins_client_add_hashes_the_secret_outside_a_transaction(admin_client, watch) -> None:
+    # Django's admin wraps an add's POST in a transaction: create_client's hash ran inside it (on SQLite, whose
+    # transactions begin IMMEDIATE, with the database-wide write lock held). Inactive on creation stays so.
+    from clients.models import Client
+
+    with watch() as work:
+        response = admin_client.post("/admin/clients/client/add/", {"name": "outside"})
+    assert response.status_code == 200
+    assert work.calls.count("bcrypt.hashpw") == 1
+    assert work.in_transaction == []
+    assert Client.objects.get(name="outside").is_active is False
