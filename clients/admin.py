@@ -13,6 +13,8 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.options import csrf_protect_m
+from django.db import router, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -66,6 +68,18 @@ class ClientAdmin(HiddenFieldLookups, admin.ModelAdmin):
         fields = ["name", "scopes", "connections", "is_active"]
         return [*fields, *self.readonly_fields] if obj else fields
 
+    @csrf_protect_m
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
+        """Django's, without the transaction Django opens around an add's POST: ``create_client`` hashes the new
+        secret before its own transaction, and inside Django's its locks (on SQLite the database-wide write lock)
+        would be held across that hash. A change's POST hashes nothing and keeps Django's transaction."""
+        if object_id is None or request.method in ("GET", "HEAD", "OPTIONS", "TRACE"):
+            return self._changeform_view(request, object_id, form_url, extra_context)  # type: ignore[attr-defined]
+        with transaction.atomic(using=router.db_for_write(self.model)):
+            return self._changeform_view(request, object_id, form_url, extra_context)  # type: ignore[attr-defined]
+
     def save_model(self, request: HttpRequest, obj: Client, form: forms.ModelForm, change: bool) -> None:
         if change:
             self._update(request, obj, form)
@@ -83,6 +97,8 @@ class ClientAdmin(HiddenFieldLookups, admin.ModelAdmin):
         obj.client_id = client.client_id
         obj._state.adding = False
         if not form.cleaned_data.get("is_active", True):
+            # Its own commit after create_client's (no transaction spans them: changeform_view); the secret is shown
+            # only once both are done, so nobody can use the client while it is briefly active.
             set_client_active(client_id=client.client_id, active=False, actor=admin_actor(request))
         # Kept on this request only, for response_add to render; never stored, never in a message.
         request._new_client_secret = (client, secret)  # type: ignore[attr-defined]

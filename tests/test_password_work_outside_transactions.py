@@ -276,3 +276,90 @@ def test_client_secrets_are_hashed_outside_a_transaction(watch) -> None:
         rotate_client_secret(client_id=client.client_id, actor=SYSTEM, secret="a-fixed-ci-secret-0123456789")
     assert work.calls.count("bcrypt.hashpw") == 3
     assert work.in_transaction == []
+
+
+def test_the_admins_client_add_hashes_the_secret_outside_a_transaction(admin_client, watch) -> None:
+    # Django's admin wraps an add's POST in a transaction: create_client's hash ran inside it (on SQLite, whose
+    # transactions begin IMMEDIATE, with the database-wide write lock held). Inactive on creation stays so.
+    from clients.models import Client
+
+    with watch() as work:
+        response = admin_client.post("/admin/clients/client/add/", {"name": "outside"})
+    assert response.status_code == 200
+    assert work.calls.count("bcrypt.hashpw") == 1
+    assert work.in_transaction == []
+    assert Client.objects.get(name="outside").is_active is False
+
+
+# --- what a change that raced leaves behind -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def updates_stream() -> Callable[[str], int]:
+    """An enabled stream subscribed to ``user.updated``; returns a counter of the outbox's events for a user id."""
+    from events.models import EventStream, PendingEvents
+
+    EventStream.objects.create(
+        name="updates",
+        subscriptions=[{"event_type": "user.updated"}],
+        webhook_endpoint="https://example.invalid/hook",
+        authorization_method="bearer",
+        authorization_secret_encrypted="x",
+        signing_secret_encrypted="x",
+    )
+    return lambda user_id: sum(user_id in row.events for row in PendingEvents.objects.filter(type="user.updated"))
+
+
+def test_a_user_deleted_between_the_check_and_the_write_is_a_404(api, client, remembering_user, monkeypatch):
+    user_id = remembering_user["user_id"]
+    token = ticket_for(api, user_id)
+    _meanwhile(monkeypatch, lambda n: User.objects.filter(user_id=user_id).delete())
+    response = api.patch(user_url(user_id), {"password": NEW_PASSWORD, "user_metadata": {"a": 1}}, format="json")
+    assert (response.status_code, response.json()["errorCode"]) == (404, "inexistent_user")
+    assert reset(client, token, NEW_PASSWORD).status_code == 400  # the ticket went with its user: no 500
+
+
+def test_transactions_given_up_leave_no_audit_entry_event_or_mail(api, remembering_user, monkeypatch, updates_stream):
+    from django_tasks_db.models import DBTaskResult
+
+    from audit.models import Event as AuditEvent
+
+    user_id = remembering_user["user_id"]
+    pk = User.objects.get(user_id=user_id).pk
+    mails = DBTaskResult.objects.filter(task_path__contains="verification", args_kwargs__args__0=pk)
+    audited, mailed = AuditEvent.objects.filter(user_id=user_id).count(), mails.count()
+
+    def change_twice(n: int) -> None:
+        if n <= services._RECHECKS_OUTSIDE:  # each attempt but the last loses its race
+            User.objects.filter(user_id=user_id).update(password_hash=bcrypt_hash(f"Racer!{n}Passw0rd"))
+
+    checks = _meanwhile(monkeypatch, change_twice)
+    body = {"password": NEW_PASSWORD, "email": "moved@example.com", "verify_email": True, "user_metadata": {"k": 1}}
+    changed = api.patch(user_url(user_id), body, format="json")
+    assert changed.status_code == 200, changed.json()
+    assert len(checks) == services._RECHECKS_OUTSIDE + 1
+    assert AuditEvent.objects.filter(user_id=user_id).count() == audited + 1
+    assert updates_stream(user_id) == 1
+    assert mails.count() == mailed + 1
+    stored = User.objects.get(user_id=user_id)
+    assert (stored.email, stored.user_metadata) == ("moved@example.com", {"k": 1})
+
+
+def test_the_admins_change_without_djangos_transaction_writes_all_or_nothing(
+    admin_client, remembering_user, updates_stream
+):
+    """A refused change writes nothing (no profile field, no LogEntry, no event); an accepted one writes each once."""
+    from django.contrib.admin.models import LogEntry
+
+    user = User.objects.get(user_id=remembering_user["user_id"])
+    url = f"/admin/users/user/{user.pk}/change/"
+    form = {"email": user.email, "name": "Renamed", "nickname": user.nickname, "picture": user.picture}
+    refused = admin_client.post(url, {**form, "new_password": EARLIER_PASSWORD})
+    assert refused.context["adminform"].form.errors["new_password"] == ["Password has previously been used"]
+    stored = User.objects.get(pk=user.pk)
+    assert (stored.name, stored.password_hash, stored.updated_at) == (user.name, user.password_hash, user.updated_at)
+    assert (LogEntry.objects.count(), updates_stream(user.user_id)) == (0, 0)
+    changed = admin_client.post(url, {**form, "new_password": NEW_PASSWORD})
+    assert changed.status_code == 302
+    assert User.objects.get(pk=user.pk).name == "Renamed"
+    assert (LogEntry.objects.count(), updates_stream(user.user_id)) == (1, 1)
