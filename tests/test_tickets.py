@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.conf import settings
 from django.db import close_old_connections
+from django.db import connection as db
 from django.test import Client as DjangoClient
 from django.utils import timezone
 
@@ -590,3 +591,22 @@ def test_the_password_grant_uses_the_new_password(api, client, ann, connection):
     assert old.status_code == 403
     new = client.post("/oauth/token", {**grant, "password": NEW_PASSWORD}, content_type="application/json")
     assert new.status_code == 200, new.json()
+
+
+@pytest.mark.skipif(db.vendor != "postgresql", reason="SQLite has no row locks (FOR UPDATE)")
+def test_a_reset_locks_the_users_row_not_its_connection(api, ann) -> None:
+    # FOR UPDATE with the connection joined locked the connection's row too, holding back every insert into the
+    # connection (a create's foreign key check waits for it) until the reset committed.
+    token = ticket_of(issue(api, user_id=ann["user_id"]))
+    locks: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        if "FOR UPDATE" in sql and '"users_user"' in sql:
+            locks.append(sql)
+        return execute(sql, params, many, context)
+
+    with db.execute_wrapper(record):
+        response = reset(DjangoClient(), token)
+    assert response.status_code in (200, 302), response.content[:300]
+    assert locks
+    assert all('FOR UPDATE OF "users_user"' in sql for sql in locks), locks

@@ -305,7 +305,8 @@ def _claim(ticket: Ticket) -> User:
     )
     if claimed != 1:
         raise TicketRejected(TicketRejection.USED)
-    user = User.objects.select_for_update().select_related("connection").filter(pk=ticket.user_id).first()
+    # Only the user's row: locking its connection too would hold back every insert into the connection meanwhile.
+    user = User.objects.select_for_update(of=("self",)).select_related("connection").filter(pk=ticket.user_id).first()
     if user is None:
         raise TicketRejected(TicketRejection.INVALID)  # deleted meanwhile
     _check_usable(ticket, user)  # the in-memory ticket still reads as unused: only the user is checked anew
