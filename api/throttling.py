@@ -238,6 +238,44 @@ class FailureLimit:
             _warn_unenforced(self.scope)
 
 
+Reserved = list[tuple[FailureLimit, str]]
+"""Failures reserved by ``reserve_failures``: each limit with the identity it was taken for."""
+
+
+@dataclass(frozen=True)
+class Spent:
+    """The limit ``reserve_failures`` found spent: its position in the limits given, and the seconds to wait."""
+
+    index: int
+    retry_after: int
+
+
+def reserve_failures(limits: list[tuple[FailureLimit, str]]) -> tuple[Reserved, Spent | None]:
+    """Reserve one failure in each of ``limits`` (``(limit, identity)``, in order) for an attempt about to be
+    checked: ``(reserved, None)``, or ``([], Spent)`` when a limit is spent. Reserving first is atomic across
+    processes, so concurrent guesses cannot all pass, and a caller past a limit costs no check; the caller gives the
+    reservations back (``give_back_failures``) when the attempt did not fail. Raises ``LimiterUnavailable`` when the
+    store does not answer. Whatever was already reserved is given back before a spent limit or a raise."""
+    reserved: Reserved = []
+    for index, (limit, ident) in enumerate(limits):
+        try:
+            wait = limit.take(ident)
+        except LimiterUnavailable:
+            give_back_failures(reserved)
+            raise
+        if wait is not None:
+            give_back_failures(reserved)
+            return [], Spent(index=index, retry_after=wait)
+        reserved.append((limit, ident))
+    return reserved, None
+
+
+def give_back_failures(reserved: Reserved) -> None:
+    """Return the failures ``reserve_failures`` reserved: the attempt did not fail."""
+    for limit, ident in reserved:
+        limit.give_back(ident)
+
+
 LOGIN_FAILURES_PER_IP = FailureLimit("LOGIN_FAILURES_PER_IP", "login-ip")
 LOGIN_FAILURES_PER_USERNAME = FailureLimit("LOGIN_FAILURES_PER_USERNAME", "login-user")
 # Failed client authentications at POST /oauth/token (wrong or unknown client id or secret), checked before bcrypt.

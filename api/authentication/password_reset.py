@@ -41,8 +41,9 @@ from rest_framework.throttling import BaseThrottle
 from api.throttling import (
     PASSWORD_RESET_FAILURES_PER_IP,
     PASSWORD_RESET_FAILURES_PER_TICKET,
-    FailureLimit,
     LimiterUnavailable,
+    give_back_failures,
+    reserve_failures,
     retry_after_header,
 )
 from connections.password_policy import PasswordPolicyError, RuleStatus, policy_checklist
@@ -172,14 +173,15 @@ def password_reset(request: HttpRequest) -> HttpResponse:
     client = BaseThrottle().get_ident(request) or ""  # type: ignore[arg-type]
     ticket_id = str(ticket.pk)
     try:
-        held, wait = _reserve_failures(
-            ((PASSWORD_RESET_FAILURES_PER_IP, client), (PASSWORD_RESET_FAILURES_PER_TICKET, ticket_id))
+        held, spent = reserve_failures(
+            [(PASSWORD_RESET_FAILURES_PER_IP, client), (PASSWORD_RESET_FAILURES_PER_TICKET, ticket_id)]
         )
     except LimiterUnavailable as exc:  # fail closed: no password is checked while failures cannot be counted
         unavailable = _("The service is temporarily unavailable. Try again later.")
         return _refused_unchecked(request, ticket, token, unavailable, status=503, retry_after=exc.retry_after)
-    if wait is not None:
+    if spent is not None:
         logger.info("password reset attempts limited for ticket %s", ticket.pk)
+        wait = spent.retry_after
         return _refused_unchecked(request, ticket, token, _too_many(wait), status=429, retry_after=wait)
     actor = Actor(kind="anonymous", id=ticket.user.user_id, ip=ip, user_agent=agent)
     try:
@@ -188,10 +190,10 @@ def password_reset(request: HttpRequest) -> HttpResponse:
         messages = [message for _code, message in exc.failures] or [_("The password does not meet the rules.")]
         return _form(request, ticket, token, rules=rules, errors=messages, checked=True, status=400)
     except TicketRejected as exc:  # used or spent between the check and the claim: no password was refused
-        _give_back(held)
+        give_back_failures(held)
         return rejected_page(request, exc.reason, TicketPurpose.PASSWORD_CHANGE)
     except BaseException:
-        _give_back(held)
+        give_back_failures(held)
         raise
     PASSWORD_RESET_FAILURES_PER_IP.give_back(client)
     PASSWORD_RESET_FAILURES_PER_TICKET.clear(ticket_id)
@@ -206,31 +208,6 @@ def password_reset(request: HttpRequest) -> HttpResponse:
         response = render(request, "authentication/verification_result.html", context)
     response.delete_cookie(COOKIE, path=reverse("password-reset"))
     return protect(response)
-
-
-def _reserve_failures(
-    limits: tuple[tuple[FailureLimit, str], ...],
-) -> tuple[list[tuple[FailureLimit, str]], int | None]:
-    """Reserve this submission's failure in each limit before the password is checked: what was reserved, and None,
-    or nothing and the seconds to wait when a limit is spent. Raises ``LimiterUnavailable`` (the store does not
-    answer), in both cases after giving back what was already reserved."""
-    held: list[tuple[FailureLimit, str]] = []
-    for limit, ident in limits:
-        try:
-            wait = limit.take(ident)
-        except LimiterUnavailable:
-            _give_back(held)
-            raise
-        if wait is not None:
-            _give_back(held)
-            return [], wait
-        held.append((limit, ident))
-    return held, None
-
-
-def _give_back(held: list[tuple[FailureLimit, str]]) -> None:
-    for limit, ident in held:
-        limit.give_back(ident)
 
 
 def _too_many(wait: int) -> str:

@@ -35,7 +35,9 @@ from api.throttling import (
     LOGIN_FAILURES_PER_IP,
     LOGIN_FAILURES_PER_USERNAME,
     FailureLimit,
-    LimiterUnavailable,
+    Reserved,
+    give_back_failures,
+    reserve_failures,
 )
 from clients.errors import ClientErrorCode, OAuthError
 from clients.models import Client
@@ -141,7 +143,7 @@ def _authenticated_client(request: Request, *, client_id: str, secret: str) -> C
     try:
         client = authenticate_client(client_id=client_id, secret=secret)
     except BaseException:
-        _give_back(held)
+        give_back_failures(held)
         raise
     if client is None:  # a failure: the reserved failures stay counted
         # A client that tried HTTP Basic is challenged to use it again (RFC 6749 §5.2, invalid_client).
@@ -293,10 +295,10 @@ def _password_grant(request: Request, data: Mapping[str, Any], *, client_id: str
     except WrongCredentials as exc:  # a failure: the reserved failures stay counted
         raise OAuthError(exc.status, exc.code, exc.message) from exc
     except UserBlocked as exc:  # the right password: not a failed guess
-        _give_back(held)
+        give_back_failures(held)
         raise OAuthError(exc.status, exc.code, exc.message) from exc
     except BaseException:
-        _give_back(held)
+        give_back_failures(held)
         raise
     LOGIN_FAILURES_PER_IP.give_back(ip)
     LOGIN_FAILURES_PER_USERNAME.clear(account)
@@ -320,31 +322,15 @@ def _password_grant(request: Request, data: Mapping[str, Any], *, client_id: str
     return Response(body, headers=NO_STORE)
 
 
-def _reserve_failures(*limits: tuple[FailureLimit, str, Any]) -> list[tuple[FailureLimit, str]]:
-    """Reserve this attempt's failure in each limit before the secret is checked; what was reserved.
-
-    Reserving first is atomic across processes, so concurrent guesses cannot all pass, and a locked-out caller
-    costs no bcrypt; the caller gives the reservations back when the attempt did not fail. Raises ``OAuthError``
-    429 ``too_many_attempts`` (with ``Retry-After``) past a limit, and ``LimiterUnavailable`` (503) when the
-    store does not answer, both after giving back what was already reserved.
-    """
-    held: list[tuple[FailureLimit, str]] = []
-    for limit, ident, description in limits:
-        try:
-            wait = limit.take(ident)
-        except LimiterUnavailable:
-            _give_back(held)
-            raise
-        if wait is not None:
-            _give_back(held)
-            raise OAuthError(429, ClientErrorCode.TOO_MANY_ATTEMPTS, str(description), retry_after=wait)
-        held.append((limit, ident))
+def _reserve_failures(*limits: tuple[FailureLimit, str, Any]) -> Reserved:
+    """``api.throttling.reserve_failures`` for this endpoint: each limit with its identity and the description of
+    its 429. Raises ``OAuthError`` 429 ``too_many_attempts`` (with ``Retry-After``) past a limit, and
+    ``LimiterUnavailable`` (503) when the store does not answer."""
+    held, spent = reserve_failures([(limit, ident) for limit, ident, _description in limits])
+    if spent is not None:
+        description = limits[spent.index][2]
+        raise OAuthError(429, ClientErrorCode.TOO_MANY_ATTEMPTS, str(description), retry_after=spent.retry_after)
     return held
-
-
-def _give_back(held: list[tuple[FailureLimit, str]]) -> None:
-    for limit, ident in held:
-        limit.give_back(ident)
 
 
 _TOO_MANY_FROM_IP = gettext_lazy(
