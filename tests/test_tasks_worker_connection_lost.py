@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.conf import settings
@@ -30,6 +30,9 @@ from jobs.models import WorkerHeartbeat
 from tests.helpers import STRONG_PASSWORD
 from tests.receiver import Receiver, receiver
 from users.services import create_user
+
+if TYPE_CHECKING:
+    from jobs.taskworker import TaskWorker
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the worker runs outside a test's transaction, as in production
 postgresql_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="needs a database server to lose")
@@ -397,23 +400,8 @@ def test_tasks_a_claim_took_though_its_answer_was_lost_run_without_restarting_th
         _lose_the_answer(context)
 
     worker = TaskWorker(worker_id="w-claim", interval=0.02, batch=False)
-    ran: list[str] = []
-    run_task = worker.run_task
-
-    def run_and_count(row: DBTaskResult) -> None:
-        run_task(row)
-        ran.append(str(row.pk))
-        worker.running = len(ran) < 3
-
-    monkeypatch.setattr(worker, "run_task", run_and_count)
-    deadline = time.monotonic() + 10  # without the release the tasks never run: stop the worker, fail the test
-    wait = worker.wake.wait
-
-    def wait_until_the_deadline(timeout: float) -> bool:
-        worker.running = worker.running and time.monotonic() < deadline
-        return wait(timeout)
-
-    monkeypatch.setattr(worker.wake, "wait", wait_until_the_deadline)
+    # Without the release the tasks never run: the worker stops at the deadline and the test fails.
+    ran = _stop_after_three_tasks_or_ten_seconds(worker, monkeypatch)
     with connection.execute_wrapper(lose_the_claims_answer), caplog.at_level(logging.WARNING, "jobs.taskworker"):
         worker.run()
     assert lost and "the task queue is unreachable" in caplog.text
@@ -464,24 +452,9 @@ def test_tasks_a_lost_claim_took_after_the_worker_looked_for_them_are_made_ready
             )
         return found
 
-    ran: list[str] = []
-    run_task = worker.run_task
-
-    def run_and_count(row: DBTaskResult) -> None:
-        run_task(row)
-        ran.append(str(row.pk))
-        worker.running = len(ran) < 3
-
-    deadline = time.monotonic() + 10  # without the recovery the tasks never run: stop the worker, fail the test
-    wait = worker.wake.wait
-
-    def wait_until_the_deadline(timeout: float) -> bool:
-        worker.running = worker.running and time.monotonic() < deadline
-        return wait(timeout)
-
     monkeypatch.setattr(worker, "release_strays", look_then_the_claim_commits)
-    monkeypatch.setattr(worker, "run_task", run_and_count)
-    monkeypatch.setattr(worker.wake, "wait", wait_until_the_deadline)
+    # Without the recovery the tasks never run: the worker stops at the deadline and the test fails.
+    ran = _stop_after_three_tasks_or_ten_seconds(worker, monkeypatch)
     with connection.execute_wrapper(cut_the_claim), caplog.at_level(logging.WARNING, "jobs.taskworker"):
         worker.run()
     assert failed and committed == [3]
@@ -700,3 +673,23 @@ def test_a_worker_told_to_stop_while_its_first_heartbeat_waits_to_be_tried_again
         worker.run()
     stop.join()
     assert time.monotonic() - started < 5
+
+
+def _stop_after_three_tasks_or_ten_seconds(worker: TaskWorker, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The ids of the tasks ``worker`` runs, as it runs them; it stops after three, or after ten seconds."""
+    ran: list[str] = []
+    run_task, wait = worker.run_task, worker.wake.wait
+    deadline = time.monotonic() + 10
+
+    def run_and_count(row: DBTaskResult) -> None:
+        run_task(row)
+        ran.append(str(row.pk))
+        worker.running = len(ran) < 3
+
+    def wait_until_the_deadline(timeout: float) -> bool:
+        worker.running = worker.running and time.monotonic() < deadline
+        return wait(timeout)
+
+    monkeypatch.setattr(worker, "run_task", run_and_count)
+    monkeypatch.setattr(worker.wake, "wait", wait_until_the_deadline)
+    return ran
