@@ -60,6 +60,15 @@ def management_error(
     return {"statusCode": status, "error": reason, "message": message, "errorCode": code, "errors": errors or []}
 
 
+# Auth0's refusal of a password the connection's password history remembers (PasswordHistoryError).
+PASSWORD_REUSED = management_error(
+    400,
+    "PasswordHistoryError: Password has previously been used",
+    "invalid_password",
+    [{"field": "password", "code": "password_history", "message": "Password has previously been used"}],
+)
+
+
 def invalid_body(*errors: tuple[str | None, str, str], message: str | None = None) -> dict[str, Any]:
     """A 400 ``invalid_body`` listing ``(field, code, text)`` problems; by default its message is their texts
     joined by `` (also) `` (the strategy checks' form)."""

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from core.actors import SYSTEM
-from tests.helpers import STRONG_PASSWORD, connection_url, management_error, user_url
+from tests.helpers import PASSWORD_REUSED, STRONG_PASSWORD, connection_url, user_url
 from users.credentials.login import log_in
 from users.errors import WrongCredentials
 from users.imports import import_users
@@ -30,12 +30,6 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("user_connections")
 HISTORY = "history"
 IMPORTED_PASSWORD = "Imported!Pass1"
 NEW_PASSWORD = "N3w!Passw0rd"
-PASSWORD_REUSED = management_error(
-    400,
-    "PasswordHistoryError: Password has previously been used",
-    "invalid_password",
-    [{"field": "password", "code": "password_history", "message": "Password has previously been used"}],
-)
 
 
 def md5_custom_hash(password: str, salt: str = "pepper") -> dict[str, Any]:

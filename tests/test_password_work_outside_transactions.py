@@ -23,7 +23,7 @@ from django.db import connection as db
 
 from core.actors import SYSTEM
 from core.hashing import bcrypt_hash, bcrypt_verify
-from tests.helpers import STRONG_PASSWORD, management_error, user_url
+from tests.helpers import PASSWORD_REUSED, STRONG_PASSWORD, user_url
 from users import services
 from users.credentials import history, login
 from users.credentials.login import log_in
@@ -34,12 +34,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 HISTORY = "history"
 NEW_PASSWORD = "N3w!Passw0rd-42"
 EARLIER_PASSWORD = "Earl1er!Passw0rd"
-PASSWORD_REUSED = management_error(
-    400,
-    "PasswordHistoryError: Password has previously been used",
-    "invalid_password",
-    [{"field": "password", "code": "password_history", "message": "Password has previously been used"}],
-)
 
 
 class Work:
