@@ -6,7 +6,11 @@
 
 For each database, prints for concurrency 1, 4 and 16 (or those given): creates/s and p50/p90/p99 latency;
 the bcrypt bound (hashes per second over all cores at the configured cost) and the ratio of the two; the time of
-one hash at that cost on one thread (p50 at concurrency 1 cannot be below it). Then the same run with the
+one hash at that cost on one thread (p50 at concurrency 1 cannot be below it); and where the machine's CPU went
+over those runs, in ms per create (the server with its hashes, the worker, PostgreSQL, everything else: from /proc),
+beside a hash slot (cores / bound: what one hash costs when every core hashes), so that what keeps the creates
+under the bound is seen by process: at 90 % of the bound the creates may spend a ninth of a slot beyond it. Then
+the same run with the
 cheapest bcrypt cost (4; ``--no-cheap`` skips it, ``--cheap-only`` runs just it) measures the server's own CPU
 per create directly: the CPU time (utime + stime from /proc) of the gunicorn master and its workers over the
 measured runs, less the CPU of that many cost-4 hashes, divided by the number of creates. CPU time is steadier
@@ -177,6 +181,13 @@ def database_cpu(name: str) -> float:
         if f" {name} " in title or any(shared in title for shared in _SHARED_POSTGRES):
             total += _cpu_seconds(fields)
     return total
+
+
+def busy_seconds() -> float:
+    """CPU seconds this machine's CPUs spent on anything but idling and waiting for I/O (all CPUs, /proc/stat:
+    user, nice, system, irq, softirq)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    return sum(int(value) for value in fields[1:4] + fields[6:8]) / CLOCK_TICKS
 
 
 def stolen_seconds() -> float:
@@ -362,8 +373,14 @@ def bench(
         worker_cpu = process_tree_cpu(worker.pid) if worker else 0.0
         database = urllib.parse.urlsplit(env["DATABASE_URL"]).path.lstrip("/") if db == "postgres" else ""
         database_before, stolen_before = database_cpu(database) if database else 0.0, stolen_seconds()
+        busy_before = busy_seconds()
         results = [(c, run_wrk(url, token, c, duration, mail=mail)) for c in concurrency]
+        RUN["busy"] = busy_seconds() - busy_before
         server_cpu = process_tree_cpu(server.pid) - cpu
+        if worker:
+            RUN["worker_during"] = process_tree_cpu(worker.pid) - worker_cpu
+        if database:
+            RUN["database_during"] = database_cpu(database) - database_before
         RUN["stolen"] = stolen_seconds() - stolen_before
         RUN["creates"] = sum(r["creates"] for _c, r in results)
         if worker:
@@ -413,6 +430,27 @@ def report_stream() -> None:
     STREAM.clear()
 
 
+def report_split(server_cpu: float, bound: float) -> None:
+    """Where the machine's CPU went during the cost-10 runs, ms per create, beside what one hash slot of the bound
+    is (cores / bound: what a hash costs when every core hashes). What the creates spend beyond that slot, over
+    every process of the machine, is what keeps them under the bound: at 90 % a ninth of a slot."""
+    creates = RUN.get("creates") or float("nan")
+    per = 1000 / creates
+    slot = (os.cpu_count() or 1) * 1000 / bound
+    worker, database = RUN.get("worker_during", 0.0), RUN.get("database_during", 0.0)
+    others = RUN["busy"] - server_cpu - worker - database
+    parts = [f"server {server_cpu * per:.1f} (its hash included)"]
+    if "worker_during" in RUN:
+        parts.append(f"worker {worker * per:.2f}")
+    if "database_during" in RUN:
+        parts.append(f"PostgreSQL {database * per:.2f}")
+    parts.append(f"everything else (wrk, this script's receiver, the system) {others * per:.2f}")
+    print(
+        f"machine busy {RUN['busy']:.1f} s over the runs: {RUN['busy'] * per:.1f} ms per create against a hash slot"
+        f" of {slot:.1f} ms (cores / bound): " + ", ".join(parts)
+    )
+
+
 def report_run() -> None:
     creates = RUN.get("creates") or float("nan")
     if "database_cpu" in RUN:
@@ -437,7 +475,7 @@ def report(db: str, args: argparse.Namespace, bound: float, hash_ms: float, chea
 
 def main_run(db: str, args: argparse.Namespace, bound: float, hash_ms: float) -> None:
     print(f"{'conc':>4} {'creates/s':>10} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'vs bound':>9} {'non-2xx':>8}")
-    results, _cpu = bench(
+    results, cpu = bench(
         db,
         args.rounds,
         args.workers,
@@ -455,6 +493,7 @@ def main_run(db: str, args: argparse.Namespace, bound: float, hash_ms: float) ->
     concurrency, first = results[0]
     p50 = first["p50"]
     print(f"p50 at concurrency {concurrency}: {p50:.1f} ms = one hash ({hash_ms:.1f} ms) + {p50 - hash_ms:.1f} ms")
+    report_split(cpu, bound)
     report_stream()
     report_run()
 
