@@ -16,17 +16,20 @@ it from the terminal gives a link that fails. This backend prints the readable h
 
 from __future__ import annotations
 
+import contextlib
 import email.policy
 import functools
 import inspect
 import smtplib
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from email.header import decode_header, make_header
 from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import Message
 from email.policy import EmailPolicy, Policy
 from typing import Any
 
+from django.core import mail as django_mail
 from django.core.mail import EmailMessage as DjangoEmailMessage
 from django.core.mail.backends.console import EmailBackend as DjangoConsoleBackend
 from django.utils.functional import Promise
@@ -131,8 +134,90 @@ def single_line(text: str | None) -> str:
 
 def send_mail(*, subject: str | Promise, message: str, from_email: str | None, recipient_list: Sequence[str]) -> int:
     """``django.core.mail.send_mail`` for a plain-text mail, as an ``EmailMessage`` of this module, sent through the
-    default mailer; returns the number of messages sent."""
-    return EmailMessage(subject=str(subject), body=message, from_email=from_email, to=list(recipient_list)).send()
+    default mailer; returns the number of messages sent. Inside ``kept_mailer_connection`` the mail goes over this
+    thread's kept connection, else over a connection of its own (Django's default)."""
+    mail = EmailMessage(subject=str(subject), body=message, from_email=from_email, to=list(recipient_list))
+    kept: _KeptConnection | None = getattr(_kept, "connection", None)
+    if kept is None or not mail.recipients():
+        return mail.send()
+    return kept.send(mail)
+
+
+def _default_mailer() -> Any:
+    """A new instance of the default mailer's backend (not yet connected): ``mailers.default`` on Django 6.1+, whose
+    ``get_connection`` is deprecated, ``get_connection()`` before."""
+    if hasattr(django_mail, "mailers"):
+        return django_mail.mailers.default
+    return django_mail.get_connection()  # pragma: no cover - Django 5.2 (Python 3.11)
+
+
+class _KeptConnection:
+    """One thread's connection to the mailer, opened at its first mail and kept for the next ones."""
+
+    def __init__(self) -> None:
+        self.backend: Any = None
+        self.used = False  # a mail went over the open connection: the server may have ended it since
+
+    def send(self, mail: EmailMessage) -> int:
+        """Send ``mail`` over the kept connection (opened first if none is). The mailer's errors are raised
+        (``OSError``, ``smtplib.SMTPException``) after the connection is closed: its state is unknown, and the next
+        mail opens a new one. A connection that carried a mail before and that the server ended since
+        (``SMTPServerDisconnected``: its idle timeout, RFC 5321 §4.5.3.2.7, or a restart) is opened again once and
+        the mail sent over it; a mail the server took without its answer reaching us may then arrive twice, as a
+        mail task tried again does (at least once)."""
+        for last in (not self.used, True):
+            if self.backend is None:
+                self.backend = _default_mailer()
+                self.used = False
+                try:
+                    self.backend.open()
+                except BaseException:
+                    self.close()
+                    raise
+            try:
+                sent = int(self.backend.send_messages([mail]))
+            except smtplib.SMTPServerDisconnected:
+                self.close()
+                if last:
+                    raise
+                continue
+            except BaseException:
+                self.close()
+                raise
+            self.used = True
+            return sent
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def close(self) -> None:
+        """Close the connection, if one is open (a failing close is the mailer's: it ends the session anyway)."""
+        backend, self.backend, self.used = self.backend, None, False
+        if backend is not None:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                backend.close()
+
+
+_kept = threading.local()
+
+
+@contextlib.contextmanager
+def kept_mailer_connection() -> Iterator[Callable[[], None]]:
+    """Within it, this thread's mails (``send_mail``) share one connection to the mailer instead of one each, and
+    the connection is closed at the end; yields a function that closes it now (the worker calls it when it finds
+    nothing to do, so that an idle worker holds no session open). Nested, the outer one keeps it.
+
+    For the worker (``run_jobs``), which sends the verification and password-reset mails one task after another:
+    with SMTP, a connection per mail cost a TCP connection, ``STARTTLS`` with its TLS handshake, and ``AUTH`` per
+    mail, where a session can carry many mail transactions (RFC 5321 §3.3; Django's "Sending multiple emails").
+    Django's console and in-memory mailers hold no connection; this changes nothing there."""
+    if getattr(_kept, "connection", None) is not None:
+        yield lambda: None
+        return
+    kept = _kept.connection = _KeptConnection()
+    try:
+        yield kept.close
+    finally:
+        _kept.connection = None
+        kept.close()
 
 
 # Headers about the transfer encoding describe the wire form, not what is printed.

@@ -32,6 +32,7 @@ Several workers, on one host or many, share the queue safely: each claim is deci
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import threading
@@ -55,6 +56,7 @@ from django_tasks_db.models import DBTaskResult, get_date_max
 from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
 from core.db import columns, models_from_rows
+from core.mail import kept_mailer_connection
 from core.tasks import result_for
 from events.delivery import forget_idle_prepared
 from events.recovery import sweep_deliveries
@@ -691,6 +693,10 @@ class TaskWorker(DatabaseWorker):
         heartbeat.start()
         period = float(settings.JOBS_POLL_INTERVAL_SECONDS)
         next_housekeeping = next_recovery = 0.0
+        # The mail tasks run one after another share one connection to the mailer while there is work, closed
+        # whenever the worker finds none (``core.mail.kept_mailer_connection``).
+        mailer = contextlib.ExitStack()
+        close_mailer = mailer.enter_context(kept_mailer_connection())
         try:
             next_connection_check = 0.0
             while self.running:
@@ -729,10 +735,12 @@ class TaskWorker(DatabaseWorker):
                     if self.running and self.lingers():
                         self.wake.wait(self.linger)
                     continue
+                close_mailer()
                 if self.batch:
                     return
                 self.wake.wait(self.interval)
         finally:
+            mailer.close()
             if connection.errors_occurred and not connection.in_atomic_block:
                 close_old_connections()  # one lost just before the stop is replaced for what follows
             if self._lost:  # else ready again once this worker is seen gone (recover_orphaned_tasks)
