@@ -121,7 +121,12 @@ def test_a_session_the_server_ended_is_opened_again_for_the_next_mail(smtp: tupl
     with kept_mailer_connection():
         assert _mail("ann@example.com") == 1
         ended = threading.Event()
-        controller.loop.call_soon_threadsafe(lambda: (recorder.server.transport.close(), ended.set()))
+
+        def end_session() -> None:
+            recorder.server.transport.close()
+            ended.set()
+
+        controller.loop.call_soon_threadsafe(end_session)
         assert ended.wait(5)
         time.sleep(0.05)  # the close reaches the client's socket
         assert _mail("bob@example.com") == 1
