@@ -62,6 +62,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # a message that says so, an unknown one as no enum match.
 AUTH0_EVENT_TYPES = frozenset(
     {
+        "connection.created",
+        "connection.deleted",
+        "connection.updated",
         "group.created",
         "group.deleted",
         "group.member.added",
