@@ -181,6 +181,15 @@ class SecretField(StrictCharField):
             raise fail(_("The secret must not contain control characters"), FieldCode.PATTERN)
 
 
+class BasicUsernameField(StrictCharField):
+    """A basic ``username``: Auth0's pattern (no colon), and no control character (RFC 7617: the user-id "MUST NOT
+    contain any control characters", as the password here may not)."""
+
+    def check_format(self, value: str) -> None:
+        if _CONTROL.search(value):
+            raise fail(_("The username must not contain control characters"), FieldCode.PATTERN)
+
+
 class WebhookAuthorizationSerializer(StrictSerializer):
     """``{"method": "bearer", "token"}`` or ``{"method": "basic", "username", "password"}``; a property of the
     other method is refused as additional. ``secret_required``: the create needs the token or password; an update
@@ -196,7 +205,7 @@ class WebhookAuthorizationSerializer(StrictSerializer):
     token = SecretField(
         visible_ascii=True, max_length=WEBHOOK_TOKEN_MAX_LENGTH, help_text=_lazy("Bearer token (method bearer)")
     )
-    username = StrictCharField(
+    username = BasicUsernameField(
         min_length=1,
         max_length=WEBHOOK_USERNAME_MAX_LENGTH,
         pattern=WEBHOOK_USERNAME_PATTERN,

@@ -469,6 +469,16 @@ def _auth(**fields: Any) -> dict[str, Any]:
             "PATTERN",
         ),
         (
+            _auth(method="basic", username="a\r\nb", password="p"),  # RFC 7617: no control character in a user-id
+            "destination.configuration.webhook_authorization.username",
+            "PATTERN",
+        ),
+        (
+            _auth(method="basic", username="tab\tor\x7fdel", password="p"),
+            "destination.configuration.webhook_authorization.username",
+            "PATTERN",
+        ),
+        (
             _auth(method="basic", password="p"),
             "destination.configuration.webhook_authorization.username",
             "OBJECT_MISSING_REQUIRED_PROPERTY",
