@@ -412,6 +412,19 @@ def test_a_test_event_is_delivered_with_its_purpose(stream, hook, run_tasks):
     assert "user_id" in event["data"]["object"]
 
 
+def test_a_test_event_waits_for_no_earlier_test_events_retry(stream, hook, run_tasks):
+    # Test events are about no user: the one sent once the receiver is fixed is not held behind a failed one's retry.
+    hook.answers = [(503, {}, 0.0)]
+    with override_settings(EVENT_STREAMS_RETRY_BASE_SECONDS=600):
+        failed = send_test_event(stream_id=stream.id, event_type="user.created", actor=SYSTEM)
+        drain(run_tasks, hook, 1)
+        fixed = send_test_event(stream_id=stream.id, event_type="user.created", actor=SYSTEM)
+        events = drain(run_tasks, hook, 2)
+    assert [event["id"] for event in events] == [failed.event_id, fixed.event_id]
+    assert Delivery.objects.get(pk=failed.pk).status == DeliveryStatus.PENDING  # its retry is still minutes away
+    assert Delivery.objects.get(pk=fixed.pk).status == DeliveryStatus.DELIVERED
+
+
 # --- a secret no key opens --------------------------------------------------------------------------------------
 
 
