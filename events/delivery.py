@@ -101,6 +101,13 @@ class Outcome:
     retry_after: float | None = None
 
 
+def _error_text(text: str) -> str:
+    """An attempt's error as it is stored: cut at ``_ERROR_MAX``, each NUL replaced by U+FFFD. The text comes from the
+    receiver (its answer's body, a status line quoted by an exception), and PostgreSQL's text refuses a NUL: the
+    batch's record raised with it, its attempts unrecorded, its events sent again at each lapse of the claim."""
+    return text.replace("\x00", "\ufffd")[:_ERROR_MAX]
+
+
 def backoff_seconds(attempt: int) -> float:
     """The wait before attempt ``attempt + 1``: ``base x 2^(attempt-1)`` capped at the maximum, with "equal
     jitter" (uniformly between half and all of it) so retries of many deliveries do not arrive together."""
@@ -116,7 +123,9 @@ def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    # ASCII digits only: ``str.isdigit`` also takes Latin-1's superscripts ("²", as http.client decodes a header's
+    # bytes), which ``float`` refuses: the worker's task raised, the attempt unrecorded, the event sent again forever.
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = parsedate_to_datetime(value)
@@ -486,14 +495,14 @@ class Sender:
         except UnsafeDestination as exc:
             return Outcome(False, False, None, str(exc), elapsed())
         except (OSError, urllib3.exceptions.HTTPError) as exc:
-            return Outcome(False, True, None, f"{type(exc).__name__}: {exc}"[:_ERROR_MAX], elapsed())
+            return Outcome(False, True, None, _error_text(f"{type(exc).__name__}: {exc}"), elapsed())
         status = response.status
         if 200 <= status < 300:
             return Outcome(True, False, status, "", elapsed())
         retryable = status == 429 or status >= 500
         retry_after = parse_retry_after(response.headers.get("Retry-After"), now=timezone.now()) if retryable else None
         text = answer[:_ERROR_MAX].decode("utf-8", "replace")
-        return Outcome(False, retryable, status, f"HTTP {status}: {text}".strip()[:_ERROR_MAX], elapsed(), retry_after)
+        return Outcome(False, retryable, status, _error_text(f"HTTP {status}: {text}".strip()), elapsed(), retry_after)
 
 
 # What a ``Sender`` derives from its stream's row (the parsed endpoint or why it cannot be called, the Authorization

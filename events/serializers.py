@@ -62,6 +62,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # a message that says so, an unknown one as no enum match.
 AUTH0_EVENT_TYPES = frozenset(
     {
+        "connection.created",
+        "connection.deleted",
+        "connection.updated",
         "group.created",
         "group.deleted",
         "group.member.added",
@@ -178,6 +181,15 @@ class SecretField(StrictCharField):
             raise fail(_("The secret must not contain control characters"), FieldCode.PATTERN)
 
 
+class BasicUsernameField(StrictCharField):
+    """A basic ``username``: Auth0's pattern (no colon), and no control character (RFC 7617: the user-id "MUST NOT
+    contain any control characters", as the password here may not)."""
+
+    def check_format(self, value: str) -> None:
+        if _CONTROL.search(value):
+            raise fail(_("The username must not contain control characters"), FieldCode.PATTERN)
+
+
 class WebhookAuthorizationSerializer(StrictSerializer):
     """``{"method": "bearer", "token"}`` or ``{"method": "basic", "username", "password"}``; a property of the
     other method is refused as additional. ``secret_required``: the create needs the token or password; an update
@@ -193,7 +205,7 @@ class WebhookAuthorizationSerializer(StrictSerializer):
     token = SecretField(
         visible_ascii=True, max_length=WEBHOOK_TOKEN_MAX_LENGTH, help_text=_lazy("Bearer token (method bearer)")
     )
-    username = StrictCharField(
+    username = BasicUsernameField(
         min_length=1,
         max_length=WEBHOOK_USERNAME_MAX_LENGTH,
         pattern=WEBHOOK_USERNAME_PATTERN,

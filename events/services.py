@@ -253,7 +253,9 @@ def send_test_event(*, stream_id: str, event_type: str, data: dict[str, Any] | N
         stream=stream,
         event=event,
         event_type=event_type,
-        subject="",
+        # Its own subject, so it waits for no other delivery: a test event is about no user, and one to a receiver
+        # that was failing (its retry hours away) held back each test sent after the receiver was fixed.
+        subject=event.id,
         next_attempt_at=timezone.now(),
     )
     enqueue_delivery(stream.id)

@@ -59,12 +59,15 @@ WORKER_PID=$!
 # GIL while hashing, so two cores stay busy; spare threads hide database waits; more workers only cost CPU.
 # The access log names the path without its query string and leaves the Referer out: a ticket link
 # (/lo/reset?ticket=..., /u/email-verification?ticket=...) or an address in ?email= would otherwise be written to it.
+# Its logger class escapes the control characters a request's path or headers carry (core/access_log.py): a
+# percent-encoded line break would otherwise end the line and let anyone write one of their own after it.
 .venv/bin/gunicorn config.wsgi \
   --bind "$BIND" \
   --workers "${WEB_CONCURRENCY:-$(nproc 2>/dev/null || echo 2)}" \
   --threads "${GUNICORN_THREADS:-4}" \
   --control-socket "$CONTROL_SOCKET" \
   --access-logfile - \
+  --logger-class core.access_log.AccessLogLogger \
   --access-logformat '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(a)s"' \
   --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-127.0.0.1}" &
 GUNICORN_PID=$!

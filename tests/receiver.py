@@ -59,6 +59,8 @@ class Receiver:
     received: list[Received] = field(default_factory=list)
     answers: list[tuple[int, dict[str, str], float]] = field(default_factory=list)
     default: tuple[int, dict[str, str], float] = (200, {}, 0.0)
+    # The body of every plain answer.
+    body: bytes = b"ok"
     keep_alive: bool = False
     close_idle_after: float | None = None
     drop: int = 0
@@ -161,9 +163,9 @@ def receiver(**kwargs: Any) -> Iterator[Receiver]:
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
-            self.send_header("Content-Length", "2")
+            self.send_header("Content-Length", str(len(state.body)))
             self.end_headers()
-            self.wfile.write(b"ok")
+            self.wfile.write(state.body)
             self.answered_at = time.monotonic()
 
         def log_message(self, format: str, *args: Any) -> None:

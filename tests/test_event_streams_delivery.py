@@ -293,6 +293,32 @@ def test_a_4xx_answer_fails_the_delivery_without_retrying(api, connection, hook,
     assert Delivery.objects.get().status == DeliveryStatus.FAILED
 
 
+def test_an_answer_holding_a_nul_is_recorded_as_the_attempts_failure(connection, hook, run_tasks):
+    # PostgreSQL's text refuses a NUL: the batch's record raised, and the event was sent again at each claim's lapse.
+    stream = make_stream(hook.url)
+    hook.default, hook.body = (400, {}, 0.0), b"bad\x00answer"
+    send_test_event(stream_id=stream.id, event_type="user.created", actor=SYSTEM)
+    drain(run_tasks, hook, 2, rounds=5)
+    assert len(hook.received) == 1
+    delivery = Delivery.objects.get()
+    assert (delivery.status, delivery.last_error) == (DeliveryStatus.FAILED, "HTTP 400: bad\ufffdanswer")
+    assert delivery.attempts.get().error_message == "HTTP 400: bad\ufffdanswer"
+
+
+def test_a_retry_after_of_latin1_superscript_digits_is_no_delay_but_no_crash_either(connection, hook, run_tasks):
+    # str.isdigit() takes "²" (a header's byte 0xB2, as http.client decodes it), float() does not: the task raised.
+    stream = make_stream(hook.url)
+    hook.answers = [(503, {"Retry-After": "\xb2"}, 0.0)]
+    send_test_event(stream_id=stream.id, event_type="user.created", actor=SYSTEM)
+    drain(run_tasks, hook, 2)
+    delivery = Delivery.objects.get()
+    assert delivery.status == DeliveryStatus.DELIVERED
+    assert [(a.status, a.http_status) for a in delivery.attempts.order_by("id")] == [
+        ("failed", 503),
+        ("delivered", 200),
+    ]
+
+
 def test_consecutive_failures_disable_the_stream_and_redeliver_queues_again(api, connection, hook, run_tasks):
     stream = make_stream(hook.url)
     hook.default = (410, {}, 0.0)
@@ -384,6 +410,19 @@ def test_a_test_event_is_delivered_with_its_purpose(stream, hook, run_tasks):
     (event,) = drain(run_tasks, hook, 1)
     assert event["id"] == delivery.event_id and event["a0purpose"] == "test" and event["type"] == "user.created"
     assert "user_id" in event["data"]["object"]
+
+
+def test_a_test_event_waits_for_no_earlier_test_events_retry(stream, hook, run_tasks):
+    # Test events are about no user: the one sent once the receiver is fixed is not held behind a failed one's retry.
+    hook.answers = [(503, {}, 0.0)]
+    with override_settings(EVENT_STREAMS_RETRY_BASE_SECONDS=600):
+        failed = send_test_event(stream_id=stream.id, event_type="user.created", actor=SYSTEM)
+        drain(run_tasks, hook, 1)
+        fixed = send_test_event(stream_id=stream.id, event_type="user.created", actor=SYSTEM)
+        events = drain(run_tasks, hook, 2)
+    assert [event["id"] for event in events] == [failed.event_id, fixed.event_id]
+    assert Delivery.objects.get(pk=failed.pk).status == DeliveryStatus.PENDING  # its retry is still minutes away
+    assert Delivery.objects.get(pk=fixed.pk).status == DeliveryStatus.DELIVERED
 
 
 # --- a secret no key opens --------------------------------------------------------------------------------------

@@ -193,9 +193,10 @@ def _owed_event_and_a_failing_batch(stream: EventStream) -> tuple[str, list[Deli
 def _no_pending_delivery_on_the_disabled_stream(stream: EventStream) -> None:
     stream.refresh_from_db()
     assert (stream.status, stream.disabled_reason) == ("disabled", "failures")
+    test_event_id = Delivery.objects.get(event__purpose="test").event_id  # a test event's subject is its own id
     assert sorted(Delivery.objects.values_list("subject", "status")) == [
-        ("", DeliveryStatus.FAILED),
         ("auth0|racer", DeliveryStatus.FAILED),
+        (test_event_id, DeliveryStatus.FAILED),
     ]
 
 

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import re
+import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from urllib.error import HTTPError
+from urllib.parse import quote, urlsplit
 from urllib.request import Request, urlopen
 
 import pytest
 from auth0.management import Auth0
 from auth0.management.errors import BadRequestError, ConflictError, ForbiddenError, UnauthorizedError
+from django.conf import settings
 
 from clients.tokens import OPERATOR, issue_token
 from tests.helpers import STRONG_PASSWORD
-from tests.live import post_json
+from tests.live import ROOT, gunicorn_server, post_json
 from users.models import User
 
 pytestmark = [pytest.mark.live]
@@ -149,8 +154,6 @@ def test_official_sdk_surfaces_errors(live_server_url, make_connection):
 @pytest.fixture
 def signup_server_url(transactional_db):
     """A server whose per-IP sign-up limit is off: the race below sends every request from one address."""
-    from tests.live import gunicorn_server
-
     with gunicorn_server(env={"SIGNUP_RATE_LIMIT": "off"}) as url:
         yield url
 
@@ -246,3 +249,25 @@ def test_gunicorn_started_without_collectstatic_serves_the_admins_and_the_docs_s
     with urlopen(f"{live_server_url}{path}", timeout=10) as response:  # noqa: S310 - loopback only
         assert response.status == 200
         assert len(response.read()) > 1000
+
+
+def test_a_line_break_in_a_requests_path_cannot_forge_a_line_of_serve_shs_access_log(transactional_db):
+    # serve.sh's access-log options, as it passes them to gunicorn; %(U)s is the path decoded, so "%0D%0A" in an
+    # unauthenticated request's path ended the line and began one the requester wrote.
+    script = (ROOT / "scripts" / "serve.sh").read_text()
+    options = re.findall(r"^\s*(--access-logfile -|--logger-class \S+|--access-logformat '[^']*')", script, re.M)
+    assert any(option.startswith("--access-logformat") for option in options), options
+    forged = '127.0.0.1 - - [01/Jan/2026:00:00:00 +0000] "DELETE /api/v2/event-streams/est_x HTTP/1.1" 204 0 "-"'
+    with gunicorn_server(workers=1, threads=1, env={"GUNICORN_CMD_ARGS": " ".join(options)}) as base_url:
+        for path in ["/api/v2/event-streams/x%0D%0A" + quote(forged), "/api/v2/event-streams/%1B%5B2J%1B%5BH"]:
+            with pytest.raises(HTTPError):
+                urlopen(f"{base_url}{path}", timeout=10)  # noqa: S310 - loopback only
+        log = Path(settings.DATA_DIR) / f"gunicorn-{urlsplit(base_url).port}.log"
+        deadline = time.monotonic() + 10
+        while log.read_text().count('" 404 ') < 2 and time.monotonic() < deadline:  # both requests' lines written
+            time.sleep(0.05)
+        lines = log.read_text().splitlines()
+    assert not [line for line in lines if line.startswith("127.0.0.1 - - [01/Jan/2026")], lines
+    assert any("/api/v2/event-streams/x\\x0d\\x0a127.0.0.1" in line for line in lines), lines
+    assert any("/api/v2/event-streams/\\x1b[2J\\x1b[H" in line for line in lines), lines
+    assert "\x1b" not in "".join(lines)
