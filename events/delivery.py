@@ -24,7 +24,8 @@ The request goes to the address the guard checked (``events.endpoints``): the ho
 address must be allowed, and the connection is made to that address with the original host name for SNI,
 certificate checks and ``Host`` — a name that re-resolves elsewhere between check and connect gains nothing.
 Redirects are not followed (a 3xx is a failed attempt). Connecting and the answer's status line and headers must
-be done within twice ``EVENT_STREAMS_TIMEOUT_SECONDS`` (``AnswerDeadlines``), and its body is read for one more.
+be done within twice ``EVENT_STREAMS_TIMEOUT_SECONDS`` (``AnswerDeadlines``), and its body (chunk-size and
+trailer lines included) is read for one more, under a deadline as well.
 
 The worker pays per task, not per event (issue 16): a claimed batch is sent in order over one kept-alive
 connection (``Sender``; kept for the stream's next task when its host still resolves to the same checked address;
@@ -329,20 +330,25 @@ def _closed_before_answer(exc: BaseException) -> bool:
 _BODY_MAX = 64 * 1024
 
 
-def _read_body(response: urllib3.BaseHTTPResponse, *, deadline: float) -> bytes:
-    """``response``'s body: up to ``_BODY_MAX`` bytes, read until ``deadline`` (a ``time.monotonic()`` value; each
-    read waits the read timeout at most). A receiver trickling a body without end would otherwise hold the worker,
-    whose one task at a time serves every stream, as long as it liked, past the delivery's claim. A body left unread
-    closes the connection (it cannot carry another request); raises what a read raises (a connection broken in the
-    middle of the answer)."""
+def _read_body(response: urllib3.BaseHTTPResponse, watch: _Watch) -> bytes:
+    """``response``'s body: up to ``_BODY_MAX`` bytes, read until ``watch``'s deadline (``AnswerDeadlines`` shuts
+    the connection then, so a read under way ends too). A receiver trickling a body, a chunk-size line or trailer
+    lines without end (each within the read timeout; http.client reads trailer lines until an empty one, however
+    many) would otherwise hold the worker, whose one task at a time serves every stream, as long as it liked, past
+    the delivery's claim. What was read by the deadline is the body; a body left unread closes the connection (it
+    cannot carry another request). Raises what a read raises before the deadline (a connection broken in the middle
+    of the answer)."""
     body = bytearray()
-    while len(body) < _BODY_MAX and time.monotonic() < deadline:
-        chunk = response.read1(_BODY_MAX - len(body), decode_content=False)
-        if not chunk:
-            break
-        body += chunk
-    else:
-        response.close()
+    try:
+        while len(body) < _BODY_MAX and not watch.expired:
+            chunk = response.read1(_BODY_MAX - len(body), decode_content=False)
+            if not chunk:
+                return bytes(body)
+            body += chunk
+    except (OSError, urllib3.exceptions.HTTPError):
+        if not watch.expired:
+            raise
+    response.close()
     return bytes(body)
 
 
@@ -439,7 +445,8 @@ class Sender:
         timeout = float(settings.EVENT_STREAMS_TIMEOUT_SECONDS)
         pool = self._connect(endpoint)
         # Connecting and answering get a timeout each, as urllib3's per-read timeouts allow an honest slow receiver.
-        watch = ANSWER_DEADLINES.watch(pool, time.monotonic() + 2 * timeout)
+        deadline = time.monotonic() + 2 * timeout
+        watch = ANSWER_DEADLINES.watch(pool, deadline)
         response: urllib3.BaseHTTPResponse | None = None
         failure: BaseException | None = None
         try:
@@ -461,9 +468,13 @@ class Sender:
                 response.close()
                 response.release_conn()
             raise AnswerTimeout(f"no answer within {2 * timeout:g} s (status line and headers)") from failure
+        # The body gets one timeout more, as a deadline too (``_read_body``); never before the answer's own deadline,
+        # which the deadlines' thread waits for already (an earlier one would wake it for every request).
+        watch = ANSWER_DEADLINES.watch(pool, max(deadline, time.monotonic() + timeout))
         try:
-            return response, _read_body(response, deadline=time.monotonic() + timeout)
+            return response, _read_body(response, watch)
         finally:
+            ANSWER_DEADLINES.unwatch(watch)
             response.release_conn()
 
     def send(self, delivery: Delivery) -> Outcome:

@@ -53,7 +53,9 @@ class Receiver:
     ``cut_answer``: that many requests (recorded: the receiver got them) are answered with a status line, headers
     and part of the body, then the connection is reset. ``trickle``: (seconds between bytes, for how long) every
     answer's body comes a byte at a time (announced as a megabyte) for that long, then the connection is closed.
-    ``trickle_headers``: the same for the status line and headers, which never end."""
+    ``trickle_headers``: the same for the status line and headers, which never end. ``trailers``: (seconds between
+    lines, for how long) every answer is a chunked 200 whose last chunk is followed by trailer lines, one at a time,
+    for that long, then the connection is closed."""
 
     url: str = ""
     received: list[Received] = field(default_factory=list)
@@ -68,6 +70,7 @@ class Receiver:
     cut_answer: int = 0
     trickle: tuple[float, float] | None = None
     trickle_headers: tuple[float, float] | None = None
+    trailers: tuple[float, float] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     arrived: threading.Condition = field(default_factory=threading.Condition)
 
@@ -140,6 +143,19 @@ def receiver(**kwargs: Any) -> Iterator[Receiver]:
                     self.wfile.write(b"HTTP/1.1 200 OK\r\n")
                     while time.monotonic() < until:
                         self.wfile.write(b"X")  # one header line, never finished
+                        self.wfile.flush()
+                        time.sleep(pause)
+                except OSError:  # the sender closed the connection
+                    pass
+                self.close_connection = True
+                return
+            if state.trailers is not None:
+                pause, duration = state.trailers
+                until = time.monotonic() + duration
+                try:
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n")
+                    while time.monotonic() < until:
+                        self.wfile.write(b"X-Trailer: x\r\n")
                         self.wfile.flush()
                         time.sleep(pause)
                 except OSError:  # the sender closed the connection

@@ -339,6 +339,22 @@ def test_an_answer_trickling_without_end_costs_one_timeout_not_the_workers_time(
     assert (delivery.status, delivery.last_status_code) == (DeliveryStatus.DELIVERED, 200)
 
 
+def test_an_answer_whose_trailer_lines_never_end_costs_one_deadline_not_the_workers_time():
+    """A chunked answer whose last chunk is followed by trailer lines, one at a time within the read timeout:
+    http.client reads trailer lines until an empty one, however many, inside one read of the body, so the worker
+    (one task at a time, for every stream and mail) was held as long as the receiver liked, past the delivery's
+    claim. The body's read has a deadline too; the status decides the attempt."""
+    with override_settings(EVENT_STREAMS_TIMEOUT_SECONDS=0.5), receiver(trailers=(0.05, 5.0)) as hook:
+        make_stream(hook.url)
+        emit_users("auth0|a")
+        started = time.monotonic()
+        run_ready_tasks()
+        assert time.monotonic() - started < 3.0
+        assert len(hook.received) == 1
+    delivery = Delivery.objects.get()
+    assert (delivery.status, delivery.last_status_code) == (DeliveryStatus.DELIVERED, 200)
+
+
 def test_an_answer_whose_headers_trickle_without_end_costs_one_deadline_not_the_workers_time():
     """A receiver that sends its status line and then a header a byte at a time, each within the read timeout:
     urllib3's timeouts bound each read, so the worker (one task at a time, for every stream and mail) was held as
