@@ -19,6 +19,7 @@ from core.crypto import SecretDecryptionError
 from core.tasks import task
 from events.delivery import (
     CLAIM_BATCH,
+    Claim,
     Sender,
     claim_due,
     disable_for_unreadable_secret,
@@ -132,7 +133,8 @@ def deliver_due(stream_id: str) -> int:
     waiting: datetime | None = None  # when the next claimable pending delivery is due, once looked at
     try:
         while stream is not None and stream.status == EventStreamStatus.ENABLED:
-            token = f"{worker_name()}:{uuid.uuid4().hex[:12]}"
+            claim = Claim.starting(f"{worker_name()}:{uuid.uuid4().hex[:12]}")
+            token = claim.token
             batch = claim_due(stream_id, token)
             if not batch:
                 waiting = next_retry_at(stream_id)
@@ -145,7 +147,7 @@ def deliver_due(stream_id: str) -> int:
                 except SecretDecryptionError:  # SECRET_KEY changed without its fallback: the stream waits, disabled
                     sender, stream = None, disable_for_unreadable_secret(stream_id, token, batch)
                     continue
-            outcomes = send_batch(sender, batch, consecutive_failures=stream.consecutive_failures)
+            outcomes = send_batch(sender, batch, consecutive_failures=stream.consecutive_failures, claim=claim)
             made += len(outcomes)
             stream = record_attempts(stream_id, token, batch, outcomes)
             for delivery, outcome in zip(batch, outcomes, strict=False):
