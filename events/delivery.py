@@ -514,14 +514,28 @@ class Sender:
         except UnsafeDestination as exc:
             return Outcome(False, False, None, str(exc), elapsed())
         except (OSError, urllib3.exceptions.HTTPError) as exc:
-            return Outcome(False, True, None, _error_text(f"{type(exc).__name__}: {exc}"), elapsed())
+            return Outcome(False, True, None, self._error(f"{type(exc).__name__}: {exc}"), elapsed())
         status = response.status
         if 200 <= status < 300:
             return Outcome(True, False, status, "", elapsed())
         retryable = status == 429 or status >= 500
         retry_after = parse_retry_after(response.headers.get("Retry-After"), now=timezone.now()) if retryable else None
-        text = answer[:_ERROR_MAX].decode("utf-8", "replace")
-        return Outcome(False, retryable, status, _error_text(f"HTTP {status}: {text}".strip()), elapsed(), retry_after)
+        text = answer.decode("utf-8", "replace")
+        return Outcome(False, retryable, status, self._error(f"HTTP {status}: {text}".strip()), elapsed(), retry_after)
+
+    def _error(self, text: str) -> str:
+        """``text`` as an attempt records it: without the stream's credentials, then as ``_error_text`` makes it. An
+        answer (and an error quoting one: a malformed status line, chunk size) may echo the request's headers, as a
+        receiver's debugging error page does: its token or password would be listed in the deliveries list and the
+        admin, which never show it."""
+        scheme, _, credentials = self.authorization.partition(" ")
+        secrets = [credentials]
+        if scheme == "Basic":
+            secrets.append(base64.b64decode(credentials).decode().partition(":")[2])
+        for secret in secrets:
+            if secret:
+                text = text.replace(secret, "[redacted]")
+        return _error_text(text)
 
 
 # What a ``Sender`` derives from its stream's row (the parsed endpoint or why it cannot be called, the Authorization

@@ -55,7 +55,8 @@ class Receiver:
     answer's body comes a byte at a time (announced as a megabyte) for that long, then the connection is closed.
     ``trickle_headers``: the same for the status line and headers, which never end. ``trailers``: (seconds between
     lines, for how long) every answer is a chunked 200 whose last chunk is followed by trailer lines, one at a time,
-    for that long, then the connection is closed."""
+    for that long, then the connection is closed. ``echo``: every answer's body is the request's headers, as a
+    debugging error page shows them."""
 
     url: str = ""
     received: list[Received] = field(default_factory=list)
@@ -71,6 +72,7 @@ class Receiver:
     trickle: tuple[float, float] | None = None
     trickle_headers: tuple[float, float] | None = None
     trailers: tuple[float, float] | None = None
+    echo: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
     arrived: threading.Condition = field(default_factory=threading.Condition)
 
@@ -176,12 +178,13 @@ def receiver(**kwargs: Any) -> Iterator[Receiver]:
                     pass
                 self.close_connection = True
                 return
+            answer = str(self.headers).encode() if state.echo else state.body
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
-            self.send_header("Content-Length", str(len(state.body)))
+            self.send_header("Content-Length", str(len(answer)))
             self.end_headers()
-            self.wfile.write(state.body)
+            self.wfile.write(answer)
             self.answered_at = time.monotonic()
 
         def log_message(self, format: str, *args: Any) -> None:
