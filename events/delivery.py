@@ -598,7 +598,12 @@ RECHECK_SECONDS = 1.0
 
 
 def send_batch(
-    sender: Sender, batch: list[Delivery], *, consecutive_failures: int, claim: Claim | None = None
+    sender: Sender,
+    batch: list[Delivery],
+    *,
+    consecutive_failures: int,
+    claim: Claim | None = None,
+    stop_at: float | None = None,
 ) -> list[Outcome]:
     """Attempt ``batch`` in order; stops after the attempt that brings the stream's run of failures (now
     ``consecutive_failures``) to ``EVENT_STREAMS_DISABLE_AFTER_FAILURES``: the stream is disabled there, and the
@@ -610,11 +615,16 @@ def send_batch(
     recorded before the end) once a quarter of it has passed (``renew_claim``), and no request outlasts it: a batch
     of slow answers took longer than the claim, whose lapse let another worker's task claim the deliveries not yet
     recorded and send them at the same time, and a subject's next event before the first worker's copy of the one
-    before it. Stops when a delivery is no longer ours."""
+    before it. Stops when a delivery is no longer ours.
+
+    ``stop_at`` (``time.monotonic()``): no request starts after it but the first (the task's turn is over:
+    ``events.tasks.deliver_due``)."""
     limit = int(settings.EVENT_STREAMS_DISABLE_AFTER_FAILURES)
     outcomes: list[Outcome] = []
     read_at, since_read = time.monotonic(), 0
     for delivery in batch:
+        if outcomes and stop_at is not None and time.monotonic() >= stop_at:
+            break
         if since_read >= RECHECK_EVERY or (outcomes and time.monotonic() - read_at >= RECHECK_SECONDS):
             if not _still_sending(sender):
                 break

@@ -33,6 +33,8 @@ class Received:
     body: bytes
     # The sender's TCP port: requests on one kept-alive connection share it.
     port: int = 0
+    # When it arrived (``time.monotonic()``).
+    at: float = field(default_factory=time.monotonic)
 
     @property
     def event(self) -> dict[str, Any]:

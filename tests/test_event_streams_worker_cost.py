@@ -426,6 +426,22 @@ def test_no_request_outlasts_its_claim():
     )
 
 
+def test_a_slow_receivers_backlog_leaves_the_worker_to_other_streams_between_its_turns(monkeypatch: Any):
+    """Eleven deliveries to a receiver answering in 0.3 s each, then one to another stream: the slow stream's task
+    sent its whole backlog before the worker (one task at a time) ran anything else. After its turn (0.5 s here) it
+    queues the rest in a new task, behind the other stream's."""
+    monkeypatch.setattr("events.tasks.TURN_SECONDS", 0.5)
+    with receiver(default=(200, {}, 0.3), keep_alive=True) as slow, receiver() as fast:
+        make_stream(slow.url, "slow")
+        emit_users(*(f"auth0|{n:02}" for n in range(10)))
+        make_stream(fast.url, "fast")
+        emit_users("auth0|fast")
+        run_ready_tasks()
+        assert (len(slow.received), len(fast.received)) == (11, 1)
+        assert fast.received[0].at < slow.received[4].at  # after the slow stream's first turn, not its backlog
+    assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.DELIVERED}
+
+
 def test_an_attempt_recorded_after_another_worker_took_the_delivery_over_leaves_it_to_that_worker():
     """A worker whose claim lapsed (stalled past it) records its attempt: the delivery, which another worker claimed
     meanwhile and is sending, is not marked delivered under it (a subject's next event would then be claimable
