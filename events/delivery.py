@@ -24,7 +24,8 @@ The request goes to the address the guard checked (``events.endpoints``): the ho
 address must be allowed, and the connection is made to that address with the original host name for SNI,
 certificate checks and ``Host`` — a name that re-resolves elsewhere between check and connect gains nothing.
 Redirects are not followed (a 3xx is a failed attempt). Connecting and the answer's status line and headers must
-be done within twice ``EVENT_STREAMS_TIMEOUT_SECONDS`` (``AnswerDeadlines``), and its body is read for one more.
+be done within twice ``EVENT_STREAMS_TIMEOUT_SECONDS`` (``AnswerDeadlines``), and its body (chunk-size and
+trailer lines included) is read for one more, under a deadline as well.
 
 The worker pays per task, not per event (issue 16): a claimed batch is sent in order over one kept-alive
 connection (``Sender``; kept for the stream's next task when its host still resolves to the same checked address;
@@ -33,7 +34,9 @@ transaction (``record_attempts``), and the per-task statements are plain SQL. A 
 few requests (``send_batch``), so an operator's disable stops it within ``RECHECK_EVERY`` requests.
 
 A claim lasts ``EVENT_STREAMS_CLAIM_SECONDS``; a worker killed mid-delivery leaves a claim that lapses, and the
-worker's sweep (``events.recovery``) queues the stream again, so the delivery is sent again (at least once).
+worker's sweep (``events.recovery``) queues the stream again, so the delivery is sent again (at least once). A live
+worker keeps its claim: a slow batch renews it, no request outlasts it (``Claim``, ``send_batch``), and an attempt
+recorded after another worker took the delivery over leaves that one's state alone (``record_attempts``).
 """
 
 from __future__ import annotations
@@ -329,20 +332,25 @@ def _closed_before_answer(exc: BaseException) -> bool:
 _BODY_MAX = 64 * 1024
 
 
-def _read_body(response: urllib3.BaseHTTPResponse, *, deadline: float) -> bytes:
-    """``response``'s body: up to ``_BODY_MAX`` bytes, read until ``deadline`` (a ``time.monotonic()`` value; each
-    read waits the read timeout at most). A receiver trickling a body without end would otherwise hold the worker,
-    whose one task at a time serves every stream, as long as it liked, past the delivery's claim. A body left unread
-    closes the connection (it cannot carry another request); raises what a read raises (a connection broken in the
-    middle of the answer)."""
+def _read_body(response: urllib3.BaseHTTPResponse, watch: _Watch) -> bytes:
+    """``response``'s body: up to ``_BODY_MAX`` bytes, read until ``watch``'s deadline (``AnswerDeadlines`` shuts
+    the connection then, so a read under way ends too). A receiver trickling a body, a chunk-size line or trailer
+    lines without end (each within the read timeout; http.client reads trailer lines until an empty one, however
+    many) would otherwise hold the worker, whose one task at a time serves every stream, as long as it liked, past
+    the delivery's claim. What was read by the deadline is the body; a body left unread closes the connection (it
+    cannot carry another request). Raises what a read raises before the deadline (a connection broken in the middle
+    of the answer)."""
     body = bytearray()
-    while len(body) < _BODY_MAX and time.monotonic() < deadline:
-        chunk = response.read1(_BODY_MAX - len(body), decode_content=False)
-        if not chunk:
-            break
-        body += chunk
-    else:
-        response.close()
+    try:
+        while len(body) < _BODY_MAX and not watch.expired:
+            chunk = response.read1(_BODY_MAX - len(body), decode_content=False)
+            if not chunk:
+                return bytes(body)
+            body += chunk
+    except (OSError, urllib3.exceptions.HTTPError):
+        if not watch.expired:
+            raise
+    response.close()
     return bytes(body)
 
 
@@ -417,9 +425,12 @@ class Sender:
             )
         return self.pool
 
-    def _post(self, endpoint: Endpoint, body: bytes, headers: dict[str, str]) -> tuple[urllib3.BaseHTTPResponse, bytes]:
+    def _post(
+        self, endpoint: Endpoint, body: bytes, headers: dict[str, str], until: float | None
+    ) -> tuple[urllib3.BaseHTTPResponse, bytes]:
         """One request, and its answer's body; a reused connection closed under it before any answer is replaced
-        once (see the class).
+        once (see the class). No part of it outlasts ``until`` (``time.monotonic()``: the end of the delivery's
+        claim, ``Claim.until``), whatever the deadlines below would allow.
 
         The answer's body is read after that decision (``_read_body``): a connection reset once the status line
         and headers came (urllib3 reports it with the same ``ConnectionResetError``) is the attempt's failure, never
@@ -439,7 +450,9 @@ class Sender:
         timeout = float(settings.EVENT_STREAMS_TIMEOUT_SECONDS)
         pool = self._connect(endpoint)
         # Connecting and answering get a timeout each, as urllib3's per-read timeouts allow an honest slow receiver.
-        watch = ANSWER_DEADLINES.watch(pool, time.monotonic() + 2 * timeout)
+        own = time.monotonic() + 2 * timeout
+        deadline = own if until is None else min(own, until)
+        watch = ANSWER_DEADLINES.watch(pool, deadline)
         response: urllib3.BaseHTTPResponse | None = None
         failure: BaseException | None = None
         try:
@@ -460,15 +473,21 @@ class Sender:
             if response is not None:  # the shut socket ended the headers early: what was read is not an answer
                 response.close()
                 response.release_conn()
-            raise AnswerTimeout(f"no answer within {2 * timeout:g} s (status line and headers)") from failure
+            why = f"within {2 * timeout:g} s" if deadline == own else "before the delivery's claim ran out"
+            raise AnswerTimeout(f"no answer {why} (status line and headers)") from failure
+        # The body gets one timeout more, as a deadline too (``_read_body``); never before the answer's own deadline,
+        # which the deadlines' thread waits for already (an earlier one would wake it for every request).
+        body_deadline = max(deadline, time.monotonic() + timeout)
+        watch = ANSWER_DEADLINES.watch(pool, body_deadline if until is None else min(body_deadline, until))
         try:
-            return response, _read_body(response, deadline=time.monotonic() + timeout)
+            return response, _read_body(response, watch)
         finally:
+            ANSWER_DEADLINES.unwatch(watch)
             response.release_conn()
 
-    def send(self, delivery: Delivery) -> Outcome:
+    def send(self, delivery: Delivery, *, until: float | None = None) -> Outcome:
         """Make one attempt at ``delivery`` and say how it went (never raises for the receiver's or the network's
-        failures)."""
+        failures); ``until``: the end of its claim, which the request does not outlast (``_post``)."""
         started = time.perf_counter()
 
         def elapsed() -> float:
@@ -491,18 +510,32 @@ class Sender:
             "Host": endpoint.host_header,
         }
         try:
-            response, answer = self._post(endpoint, body, headers)
+            response, answer = self._post(endpoint, body, headers, until)
         except UnsafeDestination as exc:
             return Outcome(False, False, None, str(exc), elapsed())
         except (OSError, urllib3.exceptions.HTTPError) as exc:
-            return Outcome(False, True, None, _error_text(f"{type(exc).__name__}: {exc}"), elapsed())
+            return Outcome(False, True, None, self._error(f"{type(exc).__name__}: {exc}"), elapsed())
         status = response.status
         if 200 <= status < 300:
             return Outcome(True, False, status, "", elapsed())
         retryable = status == 429 or status >= 500
         retry_after = parse_retry_after(response.headers.get("Retry-After"), now=timezone.now()) if retryable else None
-        text = answer[:_ERROR_MAX].decode("utf-8", "replace")
-        return Outcome(False, retryable, status, _error_text(f"HTTP {status}: {text}".strip()), elapsed(), retry_after)
+        text = answer.decode("utf-8", "replace")
+        return Outcome(False, retryable, status, self._error(f"HTTP {status}: {text}".strip()), elapsed(), retry_after)
+
+    def _error(self, text: str) -> str:
+        """``text`` as an attempt records it: without the stream's credentials, then as ``_error_text`` makes it. An
+        answer (and an error quoting one: a malformed status line, chunk size) may echo the request's headers, as a
+        receiver's debugging error page does: its token or password would be listed in the deliveries list and the
+        admin, which never show it."""
+        scheme, _, credentials = self.authorization.partition(" ")
+        secrets = [credentials]
+        if scheme == "Basic":
+            secrets.append(base64.b64decode(credentials).decode().partition(":")[2])
+        for secret in secrets:
+            if secret:
+                text = text.replace(secret, "[redacted]")
+        return _error_text(text)
 
 
 # What a ``Sender`` derives from its stream's row (the parsed endpoint or why it cannot be called, the Authorization
@@ -564,21 +597,44 @@ RECHECK_EVERY = 5
 RECHECK_SECONDS = 1.0
 
 
-def send_batch(sender: Sender, batch: list[Delivery], *, consecutive_failures: int) -> list[Outcome]:
+def send_batch(
+    sender: Sender,
+    batch: list[Delivery],
+    *,
+    consecutive_failures: int,
+    claim: Claim | None = None,
+    stop_at: float | None = None,
+) -> list[Outcome]:
     """Attempt ``batch`` in order; stops after the attempt that brings the stream's run of failures (now
     ``consecutive_failures``) to ``EVENT_STREAMS_DISABLE_AFTER_FAILURES``: the stream is disabled there, and the
     rest is not sent. Stops too, within the bound ``RECHECK_EVERY`` describes, when the stream is no longer the
     enabled one ``sender`` was made for (``_still_sending``). Returns the outcomes of the attempts made, in order;
-    ``record_attempts`` releases the rest, still pending."""
+    ``record_attempts`` releases the rest, still pending.
+
+    ``claim`` (the worker's; none in tests of the sending alone) is renewed on the whole batch (sent or not, none is
+    recorded before the end) once a quarter of it has passed (``renew_claim``), and no request outlasts it: a batch
+    of slow answers took longer than the claim, whose lapse let another worker's task claim the deliveries not yet
+    recorded and send them at the same time, and a subject's next event before the first worker's copy of the one
+    before it. Stops when a delivery is no longer ours.
+
+    ``stop_at`` (``time.monotonic()``): no request starts after it but the first (the task's turn is over:
+    ``events.tasks.deliver_due``)."""
     limit = int(settings.EVENT_STREAMS_DISABLE_AFTER_FAILURES)
     outcomes: list[Outcome] = []
     read_at, since_read = time.monotonic(), 0
     for delivery in batch:
+        if outcomes and stop_at is not None and time.monotonic() >= stop_at:
+            break
         if since_read >= RECHECK_EVERY or (outcomes and time.monotonic() - read_at >= RECHECK_SECONDS):
             if not _still_sending(sender):
                 break
             read_at, since_read = time.monotonic(), 0
-        outcome = sender.send(delivery)
+        until = None
+        if claim is not None:
+            if time.monotonic() >= claim.renew_at and not renew_claim(claim, [d.pk for d in batch]):
+                break
+            until = claim.until
+        outcome = sender.send(delivery, until=until)
         outcomes.append(outcome)
         since_read += 1
         consecutive_failures = 0 if outcome.delivered else consecutive_failures + 1
@@ -622,6 +678,36 @@ def next_retry_at(stream_id: str) -> datetime | None:
         parsed = parse_datetime(value)
         return parsed if parsed is None or timezone.is_aware(parsed) else parsed.replace(tzinfo=UTC)
     return value
+
+
+@dataclass
+class Claim:
+    """A worker's claim on a batch (``claim_due``): its ``token``; ``until``, when it runs out as this process sees
+    it (``time.monotonic()``, counted from before the claim was written, less a margin for the clocks of other
+    hosts' workers, which compare ``claimed_until`` with their own); ``renew_at``, when ``send_batch`` renews it."""
+
+    token: str
+    until: float
+    renew_at: float
+
+    @classmethod
+    def starting(cls, token: str) -> Claim:
+        """A claim about to be written, or renewed, now."""
+        now, seconds = time.monotonic(), float(settings.EVENT_STREAMS_CLAIM_SECONDS)
+        return cls(token, now + seconds - min(1.0, seconds / 10), now + seconds / 4)
+
+
+def renew_claim(claim: Claim, delivery_ids: list[int]) -> bool:
+    """Claim the deliveries ``delivery_ids`` for another ``EVENT_STREAMS_CLAIM_SECONDS`` from now, and ``claim``
+    with them; ``False`` when one of them is no longer ``claim``'s (no longer pending, or claimed by another worker
+    after a lapse: the batch stops there). One statement, made only by batches slower than a quarter of a claim."""
+    renewed = Claim.starting(claim.token)
+    until = timezone.now() + timedelta(seconds=float(settings.EVENT_STREAMS_CLAIM_SECONDS))
+    kept = Delivery.objects.filter(pk__in=delivery_ids, claimed_by=claim.token, status=DeliveryStatus.PENDING).update(
+        claimed_until=until
+    )
+    claim.until, claim.renew_at = renewed.until, renewed.renew_at
+    return kept == len(delivery_ids)
 
 
 def claim_due(stream_id: str, token: str) -> list[Delivery]:
@@ -690,7 +776,8 @@ def claim_due(stream_id: str, token: str) -> list[Delivery]:
 def record_attempts(stream_id: str, token: str, batch: list[Delivery], outcomes: list[Outcome]) -> EventStream | None:
     """Store the attempts at ``batch[:len(outcomes)]`` (in order) and their consequences on the deliveries and the
     stream, in one transaction under the stream's row lock; the deliveries not attempted are released (claimed by
-    ``token`` no more). Returns the stream as it now is (``None`` when it was deleted meanwhile).
+    ``token`` no more). A delivery another worker claimed meanwhile (``token``'s claim lapsed) keeps its state: only
+    its attempt is stored. Returns the stream as it now is (``None`` when it was deleted meanwhile).
 
     The stream's run of failures is replayed attempt by attempt from its stored value, as one attempt at a time
     would: a success resets it, a failure adds one, and the failure that reaches
@@ -713,6 +800,10 @@ def record_attempts(stream_id: str, token: str, batch: list[Delivery], outcomes:
             for name in ("delivery_id", "status", "timestamp", "duration_ms", "http_status", "error_message")
         )
         released: dict[str, object] = {"claimed_until": None, "claimed_by": "", "updated_at": now}
+        # Still ``token``'s, or released by a disable after failures meanwhile (a delivery it failed that was in
+        # fact delivered is recorded so); not one another worker claimed after a lapse of ``token``'s claim: that
+        # one's result is its own, and recording this one marked it delivered while it was sent again.
+        ours = Delivery.objects.filter(claimed_by__in=(token, ""))
         delivered: dict[int | None, list[int]] = {}
         ended_failed = False  # some delivery failed for good (no retry left): Auth0's total-failures rule applies
         with connection.cursor() as cursor:
@@ -736,15 +827,16 @@ def record_attempts(stream_id: str, token: str, batch: list[Delivery], outcomes:
                     delivered.setdefault(outcome.http_status, []).append(delivery.pk)
                 else:
                     changes = _failed_fields(delivery, outcome, now)
-                    ended_failed = ended_failed or changes.get("status") == DeliveryStatus.FAILED
-                    Delivery.objects.filter(pk=delivery.pk).update(**released, **changes)
+                    updated = ours.filter(pk=delivery.pk).update(**released, **changes)
+                    ended_failed = ended_failed or (updated == 1 and changes.get("status") == DeliveryStatus.FAILED)
             for http_status, pks in delivered.items():
                 marks = ", ".join(["%s"] * len(pks))
                 cursor.execute(
                     f"UPDATE {quote(Delivery._meta.db_table)} SET status = %s, delivered_at = %s,"  # noqa: S608
                     " attempt_count = attempt_count + 1, last_status_code = %s, last_error = '',"
-                    f" claimed_until = NULL, claimed_by = '', updated_at = %s WHERE id IN ({marks})",
-                    [DeliveryStatus.DELIVERED, at(now), http_status, at(now), *pks],
+                    f" claimed_until = NULL, claimed_by = '', updated_at = %s WHERE id IN ({marks})"
+                    " AND claimed_by IN (%s, '')",
+                    [DeliveryStatus.DELIVERED, at(now), http_status, at(now), *pks, token],
                 )
         if unsent := [delivery.pk for delivery in batch[len(outcomes) :]]:
             Delivery.objects.filter(pk__in=unsent, claimed_by=token).update(**released)

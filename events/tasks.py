@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from core.crypto import SecretDecryptionError
 from core.tasks import task
 from events.delivery import (
     CLAIM_BATCH,
+    Claim,
     Sender,
     claim_due,
     disable_for_unreadable_secret,
@@ -35,6 +37,9 @@ logger = logging.getLogger(__name__)
 
 # How long a ready delivery task takes in the creates of its stream (``enqueue_delivery``).
 COALESCE_SECONDS = 1.0
+# A delivery task sends for about this long (and the request under way), then leaves the rest of its stream's due
+# deliveries to a new task queued behind the others (``deliver_due``).
+TURN_SECONDS = 5.0
 COALESCE_WINDOW = timedelta(seconds=COALESCE_SECONDS)
 
 
@@ -124,15 +129,23 @@ def deliver_due(stream_id: str) -> int:
     (``next_retry_at``) says what is left instead of another claim that would mostly find nothing: nothing pending,
     a retry later (the task is queued for it), or a delivery claimable now (a subject's next event, which waited on
     the one just delivered, or one the batch left unsent when its stream changed): then the loop claims again, so
-    it is sent in this task, not by the sweep."""
+    it is sent in this task, not by the sweep.
+
+    A task's turn lasts ``TURN_SECONDS``: then (at the next request, or after the batch) it records what it sent and
+    queues the stream's next task, behind the tasks already waiting. A receiver answering slowly with a backlog (20
+    creates answered in 3 s each, live) held the worker, which runs one task at a time, for as long as the backlog
+    lasted: every other stream's deliveries, the mails and the imports waited behind it (a minute there; hours for
+    thousands of events)."""
     fan_out()  # the outbox's committed events become deliveries first (events.fanout)
     made = 0
     stream = get_stream(stream_id)
     sender: Sender | None = None
     waiting: datetime | None = None  # when the next claimable pending delivery is due, once looked at
+    turn_ends, turn_over = time.monotonic() + TURN_SECONDS, False
     try:
         while stream is not None and stream.status == EventStreamStatus.ENABLED:
-            token = f"{worker_name()}:{uuid.uuid4().hex[:12]}"
+            claim = Claim.starting(f"{worker_name()}:{uuid.uuid4().hex[:12]}")
+            token = claim.token
             batch = claim_due(stream_id, token)
             if not batch:
                 waiting = next_retry_at(stream_id)
@@ -145,7 +158,9 @@ def deliver_due(stream_id: str) -> int:
                 except SecretDecryptionError:  # SECRET_KEY changed without its fallback: the stream waits, disabled
                     sender, stream = None, disable_for_unreadable_secret(stream_id, token, batch)
                     continue
-            outcomes = send_batch(sender, batch, consecutive_failures=stream.consecutive_failures)
+            outcomes = send_batch(
+                sender, batch, consecutive_failures=stream.consecutive_failures, claim=claim, stop_at=turn_ends
+            )
             made += len(outcomes)
             stream = record_attempts(stream_id, token, batch, outcomes)
             for delivery, outcome in zip(batch, outcomes, strict=False):
@@ -161,11 +176,16 @@ def deliver_due(stream_id: str) -> int:
                 waiting = next_retry_at(stream_id)
                 if waiting is None or waiting > timezone.now():
                     break
+            if time.monotonic() >= turn_ends:
+                turn_over = True
+                break
         if stream is None or stream.status != EventStreamStatus.ENABLED:
             return made
     finally:
         if sender is not None:
             sender.close()
-    if waiting is not None and waiting > timezone.now():
+    if turn_over:
+        enqueue_delivery(stream_id)
+    elif waiting is not None and waiting > timezone.now():
         enqueue_delivery(stream_id, run_after=waiting)
     return made

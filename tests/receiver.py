@@ -33,6 +33,8 @@ class Received:
     body: bytes
     # The sender's TCP port: requests on one kept-alive connection share it.
     port: int = 0
+    # When it arrived (``time.monotonic()``).
+    at: float = field(default_factory=time.monotonic)
 
     @property
     def event(self) -> dict[str, Any]:
@@ -53,7 +55,10 @@ class Receiver:
     ``cut_answer``: that many requests (recorded: the receiver got them) are answered with a status line, headers
     and part of the body, then the connection is reset. ``trickle``: (seconds between bytes, for how long) every
     answer's body comes a byte at a time (announced as a megabyte) for that long, then the connection is closed.
-    ``trickle_headers``: the same for the status line and headers, which never end."""
+    ``trickle_headers``: the same for the status line and headers, which never end. ``trailers``: (seconds between
+    lines, for how long) every answer is a chunked 200 whose last chunk is followed by trailer lines, one at a time,
+    for that long, then the connection is closed. ``echo``: every answer's body is the request's headers, as a
+    debugging error page shows them."""
 
     url: str = ""
     received: list[Received] = field(default_factory=list)
@@ -68,6 +73,8 @@ class Receiver:
     cut_answer: int = 0
     trickle: tuple[float, float] | None = None
     trickle_headers: tuple[float, float] | None = None
+    trailers: tuple[float, float] | None = None
+    echo: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
     arrived: threading.Condition = field(default_factory=threading.Condition)
 
@@ -146,6 +153,19 @@ def receiver(**kwargs: Any) -> Iterator[Receiver]:
                     pass
                 self.close_connection = True
                 return
+            if state.trailers is not None:
+                pause, duration = state.trailers
+                until = time.monotonic() + duration
+                try:
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n")
+                    while time.monotonic() < until:
+                        self.wfile.write(b"X-Trailer: x\r\n")
+                        self.wfile.flush()
+                        time.sleep(pause)
+                except OSError:  # the sender closed the connection
+                    pass
+                self.close_connection = True
+                return
             if state.trickle is not None:
                 pause, duration = state.trickle
                 self.send_response(status)
@@ -160,12 +180,13 @@ def receiver(**kwargs: Any) -> Iterator[Receiver]:
                     pass
                 self.close_connection = True
                 return
+            answer = str(self.headers).encode() if state.echo else state.body
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
-            self.send_header("Content-Length", str(len(state.body)))
+            self.send_header("Content-Length", str(len(answer)))
             self.end_headers()
-            self.wfile.write(state.body)
+            self.wfile.write(answer)
             self.answered_at = time.monotonic()
 
         def log_message(self, format: str, *args: Any) -> None:

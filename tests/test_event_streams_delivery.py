@@ -282,6 +282,40 @@ def test_retry_after_is_honoured_on_429(api, connection, hook, run_tasks):
     assert drain(run_tasks, hook, 2, rounds=3) == hook.events()[:1]  # nothing before then
 
 
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        WebhookAuthorization(method="bearer", token=TOKEN),
+        WebhookAuthorization(method="basic", username="crm", password="receiver-basic-password"),
+    ],
+    ids=["bearer", "basic"],
+)
+def test_an_answer_echoing_the_request_leaves_no_credential_in_the_recorded_errors(
+    api, scoped_client, admin_client, connection, insecure, run_tasks, authorization
+):
+    """A receiver's error page showing the request's headers: its Authorization (the token, or the basic pair in
+    base64) was stored as the attempt's error, and listed by the deliveries API (``read:event_streams``) and the
+    admin, which never show a stream's secret."""
+    with receiver(default=(500, {}, 0.0), echo=True) as hook:
+        stream = make_stream(hook.url, authorization=authorization)
+        api.post(
+            USERS,
+            {"connection": connection.name, "email": "ann@example.com", "password": STRONG_PASSWORD},
+            format="json",
+        )
+        run_tasks()
+    delivery = Delivery.objects.get()
+    assert delivery.last_error.startswith("HTTP 500: ") and "Authorization: B" in delivery.last_error
+    assert "[redacted]" in delivery.last_error
+    secrets = [TOKEN, "receiver-basic-password", base64.b64encode(b"crm:receiver-basic-password").decode()]
+    listed = scoped_client("read:event_streams").get(f"/api/v2/event-streams/{stream.id}/deliveries")
+    page = admin_client.get(f"/admin/events/delivery/{delivery.pk}/change/")
+    assert (listed.status_code, page.status_code) == (200, 200)
+    errors = [attempt.error_message for attempt in delivery.attempts.all()]
+    for text in (delivery.last_error, *errors, listed.content.decode(), page.content.decode()):
+        assert not [secret for secret in secrets if secret in text]
+
+
 def test_a_4xx_answer_fails_the_delivery_without_retrying(api, connection, hook, run_tasks):
     make_stream(hook.url)
     hook.default = (400, {}, 0.0)

@@ -25,12 +25,22 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from core.actors import SYSTEM
-from events.delivery import CLAIM_BATCH, IDLE_POOLS, RECHECK_EVERY, Sender, send_batch
+from events.delivery import (
+    CLAIM_BATCH,
+    IDLE_POOLS,
+    RECHECK_EVERY,
+    Outcome,
+    Sender,
+    claim_due,
+    record_attempts,
+    send_batch,
+)
+from events.fanout import fan_out
 from events.models import Delivery, DeliveryStatus, EventStream, EventStreamStatus
 from events.outbox import emit
 from events.recovery import sweep_deliveries
 from events.services import WebhookAuthorization, create_event_stream, update_event_stream
-from events.tasks import deliver_stream, enqueue_delivery
+from events.tasks import deliver_due, deliver_stream, enqueue_delivery
 from jobs.taskworker import TaskWorker
 from tests.helpers import STRONG_PASSWORD, USERS
 from tests.receiver import read_request, receiver, tls_server
@@ -339,6 +349,130 @@ def test_an_answer_trickling_without_end_costs_one_timeout_not_the_workers_time(
     assert (delivery.status, delivery.last_status_code) == (DeliveryStatus.DELIVERED, 200)
 
 
+@pytest.mark.django_db(transaction=True)  # the other worker's claims, from another thread, see the batch's
+def test_a_batch_slower_than_its_claim_keeps_it_and_no_other_worker_claims_its_deliveries_meanwhile():
+    """Eight subjects' deliveries, each answered in 0.3 s, with a claim of 1 s: the batch outlasted its claim, and
+    another worker's task (here: claims made every 50 ms from another thread) took the deliveries not yet recorded,
+    sent or not, and sent them at the same time (and a subject's next event could overtake the first worker's copy
+    of the one before it). The claim is renewed while the batch is sent, and no request outlasts it."""
+    won: list[int] = []
+    done = threading.Event()
+    with (
+        override_settings(EVENT_STREAMS_CLAIM_SECONDS=1.0, EVENT_STREAMS_TIMEOUT_SECONDS=0.6),
+        receiver(default=(200, {}, 0.3), keep_alive=True) as hook,
+    ):
+        stream = make_stream(hook.url)
+        emit_users(*(f"auth0|{n}" for n in range(8)))
+        fan_out()
+
+        def other_worker() -> None:
+            try:
+                hook.wait_for(1, timeout=10)
+                while not done.is_set():
+                    won.extend(delivery.pk for delivery in claim_due(stream.pk, "other-worker"))
+                    time.sleep(0.05)
+            finally:
+                connections.close_all()
+
+        thread = threading.Thread(target=other_worker)
+        thread.start()
+        try:
+            deliver_due(stream.pk)
+        finally:
+            done.set()
+            thread.join()
+        assert won == []
+        assert sorted(r.event["data"]["object"]["user_id"] for r in hook.received) == [f"auth0|{n}" for n in range(8)]
+    assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.DELIVERED}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_request_outlasts_its_claim():
+    """A claim shorter than the answer's deadlines (1 s, against 2 x 1 s) and a receiver answering in 1.6 s: the
+    request went on past the claim, which another worker's task took and sent it with. The request is cut where
+    the claim ends, a failed attempt to be retried; meanwhile nobody else claims the delivery."""
+    won: list[int] = []
+    done = threading.Event()
+    with (
+        override_settings(EVENT_STREAMS_CLAIM_SECONDS=1.0, EVENT_STREAMS_TIMEOUT_SECONDS=1.0),
+        receiver(default=(200, {}, 1.6)) as hook,
+    ):
+        stream = make_stream(hook.url)
+        emit_users("auth0|a")
+        fan_out()
+
+        def other_worker() -> None:
+            try:
+                hook.wait_for(1, timeout=10)
+                while not done.is_set():
+                    won.extend(delivery.pk for delivery in claim_due(stream.pk, "other-worker"))
+                    time.sleep(0.05)
+            finally:
+                connections.close_all()
+
+        thread = threading.Thread(target=other_worker)
+        thread.start()
+        try:
+            deliver_due(stream.pk)
+            time.sleep(0.8)  # past the end of the request the receiver would have answered
+        finally:
+            done.set()
+            thread.join()
+    assert won == []
+    delivery = Delivery.objects.get()
+    assert (delivery.status, delivery.claimed_by) == (DeliveryStatus.PENDING, "")
+    assert (
+        delivery.last_error == "AnswerTimeout: no answer before the delivery's claim ran out (status line and headers)"
+    )
+
+
+def test_a_slow_receivers_backlog_leaves_the_worker_to_other_streams_between_its_turns(monkeypatch: Any):
+    """Eleven deliveries to a receiver answering in 0.3 s each, then one to another stream: the slow stream's task
+    sent its whole backlog before the worker (one task at a time) ran anything else. After its turn (0.5 s here) it
+    queues the rest in a new task, behind the other stream's."""
+    monkeypatch.setattr("events.tasks.TURN_SECONDS", 0.5)
+    with receiver(default=(200, {}, 0.3), keep_alive=True) as slow, receiver() as fast:
+        make_stream(slow.url, "slow")
+        emit_users(*(f"auth0|{n:02}" for n in range(10)))
+        make_stream(fast.url, "fast")
+        emit_users("auth0|fast")
+        run_ready_tasks()
+        assert (len(slow.received), len(fast.received)) == (11, 1)
+        assert fast.received[0].at < slow.received[4].at  # after the slow stream's first turn, not its backlog
+    assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.DELIVERED}
+
+
+def test_an_attempt_recorded_after_another_worker_took_the_delivery_over_leaves_it_to_that_worker():
+    """A worker whose claim lapsed (stalled past it) records its attempt: the delivery, which another worker claimed
+    meanwhile and is sending, is not marked delivered under it (a subject's next event would then be claimable
+    before that worker's copy went out). The attempt itself is listed."""
+    stream = make_stream("http://127.0.0.1:9/hooks")
+    emit_users("auth0|a")
+    fan_out()
+    [delivery] = claim_due(stream.pk, "first-worker")
+    Delivery.objects.filter(pk=delivery.pk).update(claimed_by="second-worker")  # its claim lapsed and was taken
+    record_attempts(stream.pk, "first-worker", [delivery], [Outcome(True, False, 200, "", 1.0)])
+    row = Delivery.objects.get()
+    assert (row.status, row.claimed_by, row.attempt_count) == (DeliveryStatus.PENDING, "second-worker", 0)
+    assert [attempt.status for attempt in row.attempts.all()] == ["delivered"]
+
+
+def test_an_answer_whose_trailer_lines_never_end_costs_one_deadline_not_the_workers_time():
+    """A chunked answer whose last chunk is followed by trailer lines, one at a time within the read timeout:
+    http.client reads trailer lines until an empty one, however many, inside one read of the body, so the worker
+    (one task at a time, for every stream and mail) was held as long as the receiver liked, past the delivery's
+    claim. The body's read has a deadline too; the status decides the attempt."""
+    with override_settings(EVENT_STREAMS_TIMEOUT_SECONDS=0.5), receiver(trailers=(0.05, 5.0)) as hook:
+        make_stream(hook.url)
+        emit_users("auth0|a")
+        started = time.monotonic()
+        run_ready_tasks()
+        assert time.monotonic() - started < 3.0
+        assert len(hook.received) == 1
+    delivery = Delivery.objects.get()
+    assert (delivery.status, delivery.last_status_code) == (DeliveryStatus.DELIVERED, 200)
+
+
 def test_an_answer_whose_headers_trickle_without_end_costs_one_deadline_not_the_workers_time():
     """A receiver that sends its status line and then a header a byte at a time, each within the read timeout:
     urllib3's timeouts bound each read, so the worker (one task at a time, for every stream and mail) was held as
@@ -467,8 +601,8 @@ def _disabling_after(sends: int, stream: EventStream) -> Any:
     ``sends`` requests were made: the PATCH arriving while the worker sends a batch."""
     real, made = Sender.send, []
 
-    def send(self: Sender, delivery: Delivery) -> Any:
-        outcome = real(self, delivery)
+    def send(self: Sender, delivery: Delivery, **kwargs: Any) -> Any:
+        outcome = real(self, delivery, **kwargs)
         made.append(delivery.pk)
         if len(made) == sends:
             update_event_stream(stream_id=stream.id, status=EventStreamStatus.DISABLED, actor=SYSTEM)
