@@ -71,3 +71,46 @@ def test_an_existing_sqlite_database_readable_by_others_is_made_owner_only(tmp_p
     _settings(tmp_path)
     for name in ("db.sqlite3", "db.sqlite3-wal"):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
+
+
+def _values(tmp_path: Path, names: tuple[str, ...], **env: str) -> tuple[str, ...]:
+    """The settings ``names`` as a fresh interpreter with ``env`` reads them (one line each)."""
+    code = "import django; django.setup(); from django.conf import settings as s; " + "; ".join(
+        f"print(s.{name})" for name in names
+    )
+    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "PUBLIC_BASE_URL", "AUTH_ISSUER"}}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={
+            **clean,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "SECRET_KEY": "test-secret-key-not-for-production",
+            "DATA_DIR": str(tmp_path),
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return tuple(result.stdout.splitlines())
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, ("urn:auth0:localhost", "localhost")),
+        # The README's way to serve elsewhere: PUBLIC_BASE_URL alone (the issuer follows it). The source and the
+        # tenant named "localhost" here, read from the AUTH_ISSUER variable rather than the issuer.
+        ({"PUBLIC_BASE_URL": "https://users.example.com"}, ("urn:auth0:users.example.com", "users")),
+        ({"AUTH_ISSUER": "https://acme.eu.auth0.com/"}, ("urn:auth0:acme.eu.auth0.com", "acme")),
+        # Empty, as an exported copy of .env.example leaves them: the defaults, not an empty source.
+        (
+            {"PUBLIC_BASE_URL": "https://users.example.com", "EVENT_STREAMS_SOURCE": "", "EVENT_STREAMS_TENANT": ""},
+            ("urn:auth0:users.example.com", "users"),
+        ),
+        ({"EVENT_STREAMS_SOURCE": "urn:crm:feed", "EVENT_STREAMS_TENANT": "prod"}, ("urn:crm:feed", "prod")),
+    ],
+)
+def test_the_events_source_and_tenant_follow_the_issuer_unless_set(tmp_path, env, expected):
+    assert _values(tmp_path, ("EVENT_STREAMS_SOURCE", "EVENT_STREAMS_TENANT"), **env) == expected
