@@ -501,8 +501,10 @@ class Sender:
             return Outcome(True, False, status, "", elapsed())
         retryable = status == 429 or status >= 500
         retry_after = parse_retry_after(response.headers.get("Retry-After"), now=timezone.now()) if retryable else None
-        text = answer[:_ERROR_MAX].decode("utf-8", "replace")
-        return Outcome(False, retryable, status, _error_text(f"HTTP {status}: {text}".strip()), elapsed(), retry_after)
+        text = answer[:_ERROR_MAX].decode("utf-8", "replace").strip()
+        # An answer without a body is "HTTP 401", not "HTTP 401:" (the deliveries list and the admin show it).
+        error = f"HTTP {status}: {text}" if text else f"HTTP {status}"
+        return Outcome(False, retryable, status, _error_text(error), elapsed(), retry_after)
 
 
 # What a ``Sender`` derives from its stream's row (the parsed endpoint or why it cannot be called, the Authorization
