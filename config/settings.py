@@ -268,10 +268,6 @@ EVENT_STREAMS_DISABLE_AFTER_TOTAL_FAILURES = env_int("EVENT_STREAMS_DISABLE_AFTE
 EVENT_STREAMS_RETENTION_SECONDS = env_int("EVENT_STREAMS_RETENTION_SECONDS", 7 * 86_400)
 # How long a worker owns the deliveries it claimed; must exceed the timeout (a killed worker's claim then lapses).
 EVENT_STREAMS_CLAIM_SECONDS = env_float("EVENT_STREAMS_CLAIM_SECONDS", max(30.0, 3 * EVENT_STREAMS_TIMEOUT_SECONDS))
-# CloudEvents "source" and Auth0's "a0tenant" of our events.
-_ISSUER_HOST = urlsplit(os.environ.get("AUTH_ISSUER", "http://localhost:8000/")).hostname or "localhost"
-EVENT_STREAMS_SOURCE = os.environ.get("EVENT_STREAMS_SOURCE", f"urn:auth0:{_ISSUER_HOST}")
-EVENT_STREAMS_TENANT = os.environ.get("EVENT_STREAMS_TENANT", _ISSUER_HOST.split(".")[0])
 # The connection POST /v1/users creates users in.
 V1_USERS_CONNECTION = os.environ.get("V1_USERS_CONNECTION", "Username-Password-Authentication")
 
@@ -365,6 +361,12 @@ AUTH_ISSUER = os.environ.get("AUTH_ISSUER") or f"{PUBLIC_BASE_URL}/"
 if not AUTH_ISSUER.endswith("/"):
     AUTH_ISSUER += "/"
 MANAGEMENT_API_AUDIENCE = os.environ.get("MANAGEMENT_API_AUDIENCE") or f"{AUTH_ISSUER}api/v2/"
+# CloudEvents "source" and Auth0's "a0tenant" of our events: from the issuer's host as computed above (so from
+# PUBLIC_BASE_URL when AUTH_ISSUER is not set; the raw AUTH_ISSUER variable alone named "localhost" for a server
+# at https://users.example.com). Empty values mean the defaults, as for every other setting.
+_ISSUER_HOST = urlsplit(AUTH_ISSUER).hostname or "localhost"
+EVENT_STREAMS_SOURCE = os.environ.get("EVENT_STREAMS_SOURCE") or f"urn:auth0:{_ISSUER_HOST}"
+EVENT_STREAMS_TENANT = os.environ.get("EVENT_STREAMS_TENANT") or _ISSUER_HOST.split(".")[0]
 ACCESS_TOKEN_LIFETIME_SECONDS = env_int("ACCESS_TOKEN_LIFETIME_SECONDS", 86_400)
 JWT_SIGNING_KEY = load_signing_key(
     pem=os.environ.get("JWT_PRIVATE_KEY"),

@@ -520,8 +520,10 @@ class Sender:
             return Outcome(True, False, status, "", elapsed())
         retryable = status == 429 or status >= 500
         retry_after = parse_retry_after(response.headers.get("Retry-After"), now=timezone.now()) if retryable else None
-        text = answer.decode("utf-8", "replace")
-        return Outcome(False, retryable, status, self._error(f"HTTP {status}: {text}".strip()), elapsed(), retry_after)
+        text = answer.decode("utf-8", "replace").strip()
+        # An answer without a body is "HTTP 401", not "HTTP 401:" (the deliveries list and the admin show it).
+        error = f"HTTP {status}: {text}" if text else f"HTTP {status}"
+        return Outcome(False, retryable, status, self._error(error), elapsed(), retry_after)
 
     def _error(self, text: str) -> str:
         """``text`` as an attempt records it: without the stream's credentials, then as ``_error_text`` makes it. An

@@ -339,6 +339,17 @@ def test_an_answer_holding_a_nul_is_recorded_as_the_attempts_failure(connection,
     assert delivery.attempts.get().error_message == "HTTP 400: bad\ufffdanswer"
 
 
+def test_an_answer_without_a_body_is_recorded_as_its_status_alone(connection, hook, run_tasks):
+    # The deliveries list read "HTTP 401:" for a receiver refusing the token with an empty body.
+    stream = make_stream(hook.url)
+    hook.default, hook.body = (401, {}, 0.0), b""
+    send_test_event(stream_id=stream.id, event_type="user.created", actor=SYSTEM)
+    drain(run_tasks, hook, 2, rounds=5)
+    delivery = Delivery.objects.get()
+    assert (delivery.status, delivery.last_error) == (DeliveryStatus.FAILED, "HTTP 401")
+    assert delivery.attempts.get().error_message == "HTTP 401"
+
+
 def test_a_retry_after_of_latin1_superscript_digits_is_no_delay_but_no_crash_either(connection, hook, run_tasks):
     # str.isdigit() takes "²" (a header's byte 0xB2, as http.client decodes it), float() does not: the task raised.
     stream = make_stream(hook.url)
