@@ -17,7 +17,7 @@ from django_tasks_db.compat import TaskResultStatus
 from django_tasks_db.models import DBTaskResult, get_date_max
 
 from core.crypto import SecretDecryptionError
-from core.tasks import task
+from core.tasks import TaskContext, task
 from events.delivery import (
     CLAIM_BATCH,
     Claim,
@@ -43,10 +43,43 @@ TURN_SECONDS = 5.0
 COALESCE_WINDOW = timedelta(seconds=COALESCE_SECONDS)
 
 
-@task()
-def deliver_stream(stream_id: str) -> int:
-    """Send the stream's due deliveries (``events.delivery.deliver_due``); returns how many were attempted."""
+# The tasks of a stream that were queued or claimed when one of its turns ended in this process (``deliver_due``),
+# by id, with when that was: the task the turn queued at its end stands for them, so they end at once here. Kept
+# ``_SUPERSEDED_SECONDS`` at most (a task taken later simply takes a turn of its own, as before).
+_superseded: dict[str, float] = {}
+_SUPERSEDED_SECONDS = 600.0
+
+
+@task(takes_context=True)
+def deliver_stream(context: TaskContext, stream_id: str) -> int:
+    """Send the stream's due deliveries (``events.delivery.deliver_due``); returns how many were attempted (0 for a
+    task that a later one of its stream stands for: ``deliver_due``)."""
+    if _superseded.pop(_task_id(context.task_result.id), None) is not None:
+        return 0
     return deliver_due(stream_id)
+
+
+def _task_id(value: Any) -> str:
+    return str(uuid.UUID(str(value)))
+
+
+def _supersede_queued(stream_id: str, *, successor: Any) -> None:
+    """Note the stream's tasks queued or claimed (not yet finished) now, but ``successor``, the task queued at the
+    end of its turn: they are claimed before it, often together (the worker claims the ready tasks together, and a
+    stream under load gets a task a second), and each took a whole turn of its own, so a slow stream held the worker
+    a turn per task, everything else behind it (16 s for what one turn sends in 5, live)."""
+    now = time.monotonic()
+    for task_id, expired in list(_superseded.items()):
+        if now - expired > _SUPERSEDED_SECONDS:
+            del _superseded[task_id]
+    queued = DBTaskResult.objects.filter(
+        status__in=[TaskResultStatus.READY, TaskResultStatus.RUNNING],
+        task_path=deliver_stream.module_path,
+        args_kwargs={"args": [stream_id], "kwargs": {}},
+    ).values_list("id", flat=True)
+    for task_id in queued:
+        if _task_id(task_id) != _task_id(successor):
+            _superseded[_task_id(task_id)] = now
 
 
 def enqueue_delivery(stream_id: str, *, run_after: datetime | None = None) -> None:
@@ -132,7 +165,8 @@ def deliver_due(stream_id: str) -> int:
     it is sent in this task, not by the sweep.
 
     A task's turn lasts ``TURN_SECONDS``: then (at the next request, or after the batch) it records what it sent and
-    queues the stream's next task, behind the tasks already waiting. A receiver answering slowly with a backlog (20
+    queues the stream's next task, behind the tasks already waiting; the stream's tasks queued before it end at once
+    in this worker (``_supersede_queued``). A receiver answering slowly with a backlog (20
     creates answered in 3 s each, live) held the worker, which runs one task at a time, for as long as the backlog
     lasted: every other stream's deliveries, the mails and the imports waited behind it (a minute there; hours for
     thousands of events)."""
@@ -185,7 +219,9 @@ def deliver_due(stream_id: str) -> int:
         if sender is not None:
             sender.close()
     if turn_over:
-        enqueue_delivery(stream_id)
+        # A new task, behind every task waiting (never one queued before), which stands for those queued before it.
+        successor = deliver_stream.enqueue(stream_id)
+        _supersede_queued(stream_id, successor=successor.id)
     elif waiting is not None and waiting > timezone.now():
         enqueue_delivery(stream_id, run_after=waiting)
     return made

@@ -794,3 +794,22 @@ def test_a_child_forked_while_the_watchdog_holds_its_lock_can_still_send():
                 os._exit(code)
     _pid, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_slow_streams_tasks_queued_before_its_turn_ended_take_no_turn_of_their_own(monkeypatch: Any):
+    """A stream under load gets a task a second, and the worker claims the ready tasks together: each of a slow
+    stream's tasks took a whole turn, one after another, the other stream's task behind them all. The task queued at
+    the end of a turn stands for those queued before it, which end at once; it runs behind the other stream's."""
+    monkeypatch.setattr("events.tasks.TURN_SECONDS", 0.5)
+    with receiver(default=(200, {}, 0.3), keep_alive=True) as slow, receiver() as fast:
+        slow_stream = make_stream(slow.url, "slow")
+        emit_users(*(f"auth0|{n:02}" for n in range(8)))
+        for _ in range(3):  # what a second of creates each would have queued
+            deliver_stream.enqueue(slow_stream.id)
+        make_stream(fast.url, "fast")
+        emit_users("auth0|fast")
+        run_ready_tasks()
+        assert (len(slow.received), len(fast.received)) == (9, 1)
+        # The slow stream's first turn (two answers), then the other stream, not three more turns first.
+        assert slow.received[1].at < fast.received[0].at < slow.received[2].at
+    assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.DELIVERED}
