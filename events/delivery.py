@@ -822,8 +822,9 @@ def record_attempts(stream_id: str, token: str, batch: list[Delivery], outcomes:
         released: dict[str, object] = {"claimed_until": None, "claimed_by": "", "updated_at": now}
         # Still ``token``'s, or released by a disable after failures meanwhile (a delivery it failed that was in
         # fact delivered is recorded so); not one another worker claimed after a lapse of ``token``'s claim: that
-        # one's result is its own, and recording this one marked it delivered while it was sent again.
-        ours = Delivery.objects.filter(claimed_by__in=(token, ""))
+        # one's result is its own, and recording this one marked it delivered while it was sent again. A failure
+        # leaves a delivered one alone: that worker delivered it and released it (it was marked failed, or retried).
+        ours = Delivery.objects.filter(claimed_by__in=(token, "")).exclude(status=DeliveryStatus.DELIVERED)
         delivered: dict[int | None, list[int]] = {}
         ended_failed = False  # some delivery failed for good (no retry left): Auth0's total-failures rule applies
         with connection.cursor() as cursor:

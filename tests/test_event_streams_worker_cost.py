@@ -837,3 +837,22 @@ def test_a_task_joined_after_its_turns_successor_ran_sends_what_it_was_joined_fo
         run_ready_tasks()
         assert len(hook.received) == CLAIM_BATCH + 2
     assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.DELIVERED}
+
+
+@pytest.mark.parametrize("retryable", [True, False], ids=["retryable", "final"])
+def test_a_failure_recorded_after_another_worker_delivered_the_delivery_leaves_it_delivered(retryable: bool):
+    """A worker whose claim lapsed (its request ended at the claim's end, then it stalled) records its failure after
+    another worker claimed the delivery, sent it and recorded it delivered (released: ``claimed_by`` empty, as a
+    disable leaves it): the delivery stays delivered, neither failed nor with a retry; the attempt is listed."""
+    stream = make_stream("http://127.0.0.1:9/hooks")
+    emit_users("auth0|a")
+    fan_out()
+    [delivery] = claim_due(stream.pk, "first-worker")
+    Delivery.objects.filter(pk=delivery.pk).update(claimed_until=timezone.now() - timedelta(seconds=1))  # lapsed
+    [again] = claim_due(stream.pk, "second-worker")
+    record_attempts(stream.pk, "second-worker", [again], [Outcome(True, False, 200, "", 1.0)])
+    failure = Outcome(False, retryable, 503 if retryable else 400, "HTTP 503" if retryable else "HTTP 400", 1.0)
+    record_attempts(stream.pk, "first-worker", [delivery], [failure])
+    row = Delivery.objects.get()
+    assert (row.status, row.attempt_count, row.last_error) == (DeliveryStatus.DELIVERED, 1, "")
+    assert sorted(attempt.status for attempt in row.attempts.all()) == ["delivered", "failed"]
