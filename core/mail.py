@@ -151,6 +151,12 @@ def _default_mailer() -> Any:
     return django_mail.get_connection()  # pragma: no cover - Django 5.2 (Python 3.11)
 
 
+def _session_ended(exc: smtplib.SMTPException) -> bool:
+    """Whether ``exc`` says the server ended the session: it went away, or answered 421 (service not available,
+    closing the transmission channel)."""
+    return isinstance(exc, smtplib.SMTPServerDisconnected) or getattr(exc, "smtp_code", None) == 421
+
+
 class _KeptConnection:
     """One thread's connection to the mailer, opened at its first mail and kept for the next ones."""
 
@@ -164,7 +170,9 @@ class _KeptConnection:
         mail opens a new one. A connection that carried a mail before and that the server ended since
         (``SMTPServerDisconnected``: its idle timeout, RFC 5321 §4.5.3.2.7, or a restart) is opened again once and
         the mail sent over it; a mail the server took without its answer reaching us may then arrive twice, as a
-        mail task tried again does (at least once)."""
+        mail task tried again does (at least once). A server that says so as it ends the session ended it too: a
+        421 reply (RFC 5321 §3.8), with which Postfix's and Exim's idle timeouts answer the next command and which
+        smtplib raises as that command's refusal (``SMTPSenderRefused``)."""
         for last in (not self.used, True):
             if self.backend is None:
                 self.backend = _default_mailer()
@@ -176,9 +184,9 @@ class _KeptConnection:
                     raise
             try:
                 sent = int(self.backend.send_messages([mail]))
-            except smtplib.SMTPServerDisconnected:
+            except (smtplib.SMTPServerDisconnected, smtplib.SMTPResponseException) as exc:
                 self.close()
-                if last:
+                if last or not _session_ended(exc):
                     raise
                 continue
             except BaseException:

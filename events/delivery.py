@@ -43,12 +43,15 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import html
+import json
 import logging
 import os
 import random
 import socket
 import threading
 import time
+import urllib.parse
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -534,10 +537,25 @@ class Sender:
         secrets = [credentials]
         if scheme == "Basic":
             secrets.append(base64.b64decode(credentials).decode().partition(":")[2])
-        for secret in secrets:
-            if secret:
-                text = text.replace(secret, "[redacted]")
+        for form in sorted({form for secret in secrets if secret for form in _echoed(secret)}, key=len, reverse=True):
+            text = text.replace(form, "[redacted]")
         return _error_text(text)
+
+
+def _echoed(secret: str) -> set[str]:
+    """``secret`` as an answer may echo it: as it is, and escaped as a JSON string (non-ASCII kept or escaped, ``/``
+    as ``\\/`` as PHP's ``json_encode`` writes it: a basic pair's base64 often holds one), URL-encoded, HTML-escaped
+    (a token's or password's quotes, ``&``), or in a ``bytes`` repr (an exception quoting a line it read)."""
+    forms = {
+        secret,
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        urllib.parse.quote(secret, safe=""),
+        urllib.parse.quote_plus(secret),
+        html.escape(secret),
+        repr(secret.encode())[2:-1],
+    }
+    return forms | {form.replace("/", "\\/") for form in forms}
 
 
 # What a ``Sender`` derives from its stream's row (the parsed endpoint or why it cannot be called, the Authorization
@@ -804,8 +822,9 @@ def record_attempts(stream_id: str, token: str, batch: list[Delivery], outcomes:
         released: dict[str, object] = {"claimed_until": None, "claimed_by": "", "updated_at": now}
         # Still ``token``'s, or released by a disable after failures meanwhile (a delivery it failed that was in
         # fact delivered is recorded so); not one another worker claimed after a lapse of ``token``'s claim: that
-        # one's result is its own, and recording this one marked it delivered while it was sent again.
-        ours = Delivery.objects.filter(claimed_by__in=(token, ""))
+        # one's result is its own, and recording this one marked it delivered while it was sent again. A failure
+        # leaves a delivered one alone: that worker delivered it and released it (it was marked failed, or retried).
+        ours = Delivery.objects.filter(claimed_by__in=(token, "")).exclude(status=DeliveryStatus.DELIVERED)
         delivered: dict[int | None, list[int]] = {}
         ended_failed = False  # some delivery failed for good (no retry left): Auth0's total-failures rule applies
         with connection.cursor() as cursor:

@@ -44,9 +44,10 @@ COALESCE_WINDOW = timedelta(seconds=COALESCE_SECONDS)
 
 
 # The tasks of a stream that were queued or claimed when one of its turns ended in this process (``deliver_due``),
-# by id, with when that was: the task the turn queued at its end stands for them, so they end at once here. Kept
-# ``_SUPERSEDED_SECONDS`` at most (a task taken later simply takes a turn of its own, as before).
-_superseded: dict[str, float] = {}
+# by id, with when that was and the task the turn queued at its end, which stands for them: they end at once here
+# while it is still to run after them (``_successor_follows``). Kept ``_SUPERSEDED_SECONDS`` at most (a task taken
+# later simply takes a turn of its own, as before).
+_superseded: dict[str, tuple[float, str]] = {}
 _SUPERSEDED_SECONDS = 600.0
 
 
@@ -54,7 +55,8 @@ _SUPERSEDED_SECONDS = 600.0
 def deliver_stream(context: TaskContext, stream_id: str) -> int:
     """Send the stream's due deliveries (``events.delivery.deliver_due``); returns how many were attempted (0 for a
     task that a later one of its stream stands for: ``deliver_due``)."""
-    if _superseded.pop(_task_id(context.task_result.id), None) is not None:
+    noted = _superseded.pop(_task_id(context.task_result.id), None)
+    if noted is not None and _successor_follows(noted[1], context.task_result.worker_ids):
         return 0
     return deliver_due(stream_id)
 
@@ -63,13 +65,28 @@ def _task_id(value: Any) -> str:
     return str(uuid.UUID(str(value)))
 
 
+def _successor_follows(successor: str, worker_ids: list[str]) -> bool:
+    """Whether the task ``successor`` starts after the task now running (claimed by the last of ``worker_ids``):
+    it is ready still, or this worker claimed it with this one (it runs them in order). A superseded task that was
+    still ready may have been joined since (``enqueue_delivery``: a create's deliveries, a retry's time) while its
+    successor had started already, even ended (on PostgreSQL a create holding the task's row passes it by for the
+    worker's claim, which takes the successor behind it): ended here, it left those deliveries to the sweep."""
+    row = DBTaskResult.objects.filter(pk=successor).values_list("status", "worker_ids").first()
+    if row is None:
+        return False
+    status, claimed_by = row
+    if status == TaskResultStatus.READY:
+        return True
+    return status == TaskResultStatus.RUNNING and bool(worker_ids) and claimed_by[-1:] == worker_ids[-1:]
+
+
 def _supersede_queued(stream_id: str, *, successor: Any) -> None:
     """Note the stream's tasks queued or claimed (not yet finished) now, but ``successor``, the task queued at the
     end of its turn: they are claimed before it, often together (the worker claims the ready tasks together, and a
     stream under load gets a task a second), and each took a whole turn of its own, so a slow stream held the worker
     a turn per task, everything else behind it (16 s for what one turn sends in 5, live)."""
     now = time.monotonic()
-    for task_id, expired in list(_superseded.items()):
+    for task_id, (expired, _successor) in list(_superseded.items()):
         if now - expired > _SUPERSEDED_SECONDS:
             del _superseded[task_id]
     queued = DBTaskResult.objects.filter(
@@ -77,9 +94,9 @@ def _supersede_queued(stream_id: str, *, successor: Any) -> None:
         task_path=deliver_stream.module_path,
         args_kwargs={"args": [stream_id], "kwargs": {}},
     ).values_list("id", flat=True)
-    for task_id in queued:
-        if _task_id(task_id) != _task_id(successor):
-            _superseded[_task_id(task_id)] = now
+    for pk in queued:
+        if _task_id(pk) != _task_id(successor):
+            _superseded[_task_id(pk)] = (now, _task_id(successor))
 
 
 def enqueue_delivery(stream_id: str, *, run_after: datetime | None = None) -> None:

@@ -5,11 +5,13 @@ authorised; retries, ordering, loss-free bulk, a killed worker, the SSRF guard, 
 from __future__ import annotations
 
 import base64
+import html
+import json
 import logging
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, quote_plus, urlsplit
 
 import pytest
 from django.db import transaction
@@ -314,6 +316,32 @@ def test_an_answer_echoing_the_request_leaves_no_credential_in_the_recorded_erro
     errors = [attempt.error_message for attempt in delivery.attempts.all()]
     for text in (delivery.last_error, *errors, listed.content.decode(), page.content.decode()):
         assert not [secret for secret in secrets if secret in text]
+
+
+def test_an_answer_echoing_the_credentials_escaped_leaves_none_of_them_in_the_recorded_error(hook, run_tasks):
+    """An echo need not be the header as sent: a PHP receiver's JSON writes the basic pair's ``/`` as ``\\/``,
+    Python's its non-ASCII as ``\\u00e4``, an HTML page a password's quotes as ``&quot;``, a form or a URL
+    percent-encodes it. Only the raw forms were redacted."""
+    password = 'p\u00e4"ss/w\u00f6rd&?1'
+    pair = base64.b64encode(f"crm:{password}".encode()).decode()
+    assert "/" in pair
+    echoes = [
+        json.dumps(pair).replace("/", "\\/"),
+        json.dumps(password),
+        json.dumps(password, ensure_ascii=False).replace("/", "\\/"),
+        html.escape(password),
+        quote(password, safe=""),
+        quote_plus(pair),
+    ]
+    stream = make_stream(
+        hook.url, authorization=WebhookAuthorization(method="basic", username="crm", password=password)
+    )
+    hook.default, hook.body = (500, {}, 0.0), " ".join(echoes).encode()
+    send_test_event(stream_id=stream.id, event_type="user.created", actor=SYSTEM)
+    drain(run_tasks, hook, 2, rounds=5)
+    delivery = Delivery.objects.get()
+    assert delivery.last_error == "HTTP 500: " + " ".join(['"[redacted]"'] * 3 + ["[redacted]"] * 3)
+    assert {attempt.error_message for attempt in delivery.attempts.all()} == {delivery.last_error}
 
 
 def test_a_4xx_answer_fails_the_delivery_without_retrying(api, connection, hook, run_tasks):

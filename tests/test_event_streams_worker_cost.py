@@ -813,3 +813,46 @@ def test_a_slow_streams_tasks_queued_before_its_turn_ended_take_no_turn_of_their
         # The slow stream's first turn (two answers), then the other stream, not three more turns first.
         assert slow.received[1].at < fast.received[0].at < slow.received[2].at
     assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.DELIVERED}
+
+
+def test_a_task_joined_after_its_turns_successor_ran_sends_what_it_was_joined_for(monkeypatch: Any):
+    """A turn's end notes the stream's ready task as stood for by the turn's successor. Joined afterwards (a create's
+    ``enqueue_delivery``: on PostgreSQL the create holds its row ``FOR SHARE``, and the worker's claim, passing it
+    by, takes the successor and runs it before the create commits), it must still send the create's delivery when
+    its successor ran already: it ended at once, and the delivery waited for the sweep."""
+    monkeypatch.setattr("events.tasks.TURN_SECONDS", 0.0)
+    monkeypatch.setattr("events.tasks.COALESCE_WINDOW", timedelta(hours=1))  # however slow the machine
+    with receiver() as hook:
+        stream = make_stream(hook.url)
+        emit_users(*(f"auth0|{n:02}" for n in range(CLAIM_BATCH + 1)))
+        [queued] = ready_delivery_tasks(stream)
+        deliver_due(stream.pk)  # another task's turn, then a successor, which stands for ``queued``
+        # The successor runs while a create holds ``queued`` (kept from this claim here by a later run_after).
+        DBTaskResult.objects.filter(pk=queued.pk).update(run_after=timezone.now() + timedelta(hours=1))
+        run_ready_tasks()
+        assert len(hook.received) == CLAIM_BATCH + 1
+        DBTaskResult.objects.filter(pk=queued.pk).update(run_after=queued.run_after)
+        emit_users("auth0|late")  # the create commits: its delivery joins ``queued``
+        assert [task.pk for task in ready_delivery_tasks(stream)] == [queued.pk]
+        run_ready_tasks()
+        assert len(hook.received) == CLAIM_BATCH + 2
+    assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.DELIVERED}
+
+
+@pytest.mark.parametrize("retryable", [True, False], ids=["retryable", "final"])
+def test_a_failure_recorded_after_another_worker_delivered_the_delivery_leaves_it_delivered(retryable: bool):
+    """A worker whose claim lapsed (its request ended at the claim's end, then it stalled) records its failure after
+    another worker claimed the delivery, sent it and recorded it delivered (released: ``claimed_by`` empty, as a
+    disable leaves it): the delivery stays delivered, neither failed nor with a retry; the attempt is listed."""
+    stream = make_stream("http://127.0.0.1:9/hooks")
+    emit_users("auth0|a")
+    fan_out()
+    [delivery] = claim_due(stream.pk, "first-worker")
+    Delivery.objects.filter(pk=delivery.pk).update(claimed_until=timezone.now() - timedelta(seconds=1))  # lapsed
+    [again] = claim_due(stream.pk, "second-worker")
+    record_attempts(stream.pk, "second-worker", [again], [Outcome(True, False, 200, "", 1.0)])
+    failure = Outcome(False, retryable, 503 if retryable else 400, "HTTP 503" if retryable else "HTTP 400", 1.0)
+    record_attempts(stream.pk, "first-worker", [delivery], [failure])
+    row = Delivery.objects.get()
+    assert (row.status, row.attempt_count, row.last_error) == (DeliveryStatus.DELIVERED, 1, "")
+    assert sorted(attempt.status for attempt in row.attempts.all()) == ["delivered", "failed"]

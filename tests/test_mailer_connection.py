@@ -5,6 +5,7 @@ mail has its own session, as Django sends it."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -129,6 +130,27 @@ def test_a_session_the_server_ended_is_opened_again_for_the_next_mail(smtp: tupl
         controller.loop.call_soon_threadsafe(end_session)
         assert ended.wait(5)
         time.sleep(0.05)  # the close reaches the client's socket
+        assert _mail("bob@example.com") == 1
+    assert recorder.mails == [["ann@example.com"], ["bob@example.com"]]
+    assert recorder.ehlo == 2
+
+
+def test_a_session_the_server_ended_with_a_421_reply_is_opened_again_for_the_next_mail(
+    smtp: tuple[_Recorder, Controller],
+) -> None:
+    """Postfix's and Exim's idle timeouts answer "421 ... timeout exceeded" and close the session; the client reads
+    the 421 as the answer to its next command (MAIL), which smtplib raises as ``SMTPSenderRefused``: the mail was
+    refused, its task tried again later, where the session is simply opened again."""
+    recorder, controller = smtp
+    with kept_mailer_connection():
+        assert _mail("ann@example.com") == 1
+
+        async def time_out() -> None:
+            await recorder.server.push("421 4.4.2 Error: timeout exceeded")
+            recorder.server.transport.close()
+
+        asyncio.run_coroutine_threadsafe(time_out(), controller.loop).result(5)
+        time.sleep(0.05)  # the reply and the close reach the client's socket
         assert _mail("bob@example.com") == 1
     assert recorder.mails == [["ann@example.com"], ["bob@example.com"]]
     assert recorder.ehlo == 2
