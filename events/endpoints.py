@@ -16,8 +16,12 @@ is a failed attempt there, never a request to some other port.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -139,10 +143,37 @@ def _valid_host(host: str) -> bool:
     return 0 < len(name) <= _MAX_HOST_LENGTH and all(_LABEL.fullmatch(label) for label in name.split("."))
 
 
+# The threads resolutions run on, so that a caller can stop waiting (``resolve``); made once per process (a pool
+# copied into a forked child would hold no threads), and ``_RESOLVER_THREADS`` at most: a resolver that does not
+# answer holds one until it gives up, and a resolution waiting for a free one counts against its own deadline.
+_RESOLVER_THREADS = 4
+_resolvers: tuple[int, ThreadPoolExecutor] | None = None
+_resolvers_lock = threading.Lock()
+
+
+def _resolver_pool() -> ThreadPoolExecutor:
+    global _resolvers
+    with _resolvers_lock:
+        if _resolvers is None or _resolvers[0] != os.getpid():
+            _resolvers = (os.getpid(), ThreadPoolExecutor(_RESOLVER_THREADS, thread_name_prefix="resolve"))
+        return _resolvers[1]
+
+
 def resolve(host: str, port: int) -> list[IPAddress]:
     """Every address ``host`` resolves to (TCP), deduplicated, in the resolver's order. Raises ``OSError`` when it
-    does not resolve."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    does not resolve, ``TimeoutError`` (an ``OSError``) when it has not within ``EVENT_STREAMS_TIMEOUT_SECONDS``.
+
+    ``getaddrinfo`` has no deadline of its own and cannot be interrupted: a resolver that does not answer held the
+    caller as long as the system's resolver timeouts and attempts added up to (``resolv.conf``: tens of seconds) —
+    the worker, which serves every stream and mail one task at a time, or a request creating a stream. It runs on a
+    pool thread the caller stops waiting for; the thread ends when the system's resolver gives up."""
+    timeout = float(settings.EVENT_STREAMS_TIMEOUT_SECONDS)
+    future = _resolver_pool().submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
+    try:
+        infos = future.result(timeout=timeout)
+    except FuturesTimeout:
+        future.cancel()  # not started yet (every thread held by an unanswered resolution): never started
+        raise TimeoutError(f"{host} did not resolve within {timeout:g} s") from None
     seen: dict[str, IPAddress] = {}
     for _family, _type, _proto, _name, sockaddr in infos:
         text = str(sockaddr[0]).split("%", 1)[0]  # an IPv6 scope id is not part of the address

@@ -283,3 +283,59 @@ def test_an_internationalised_host_is_called_by_its_idna_name_and_the_worker_rec
     assert request.headers["host"] == f"xn--r8jz45g.example:{port}"
     delivery = Delivery.objects.get(stream=stream)
     assert (delivery.status, delivery.claimed_by) == (DeliveryStatus.DELIVERED, "")
+
+
+def _unanswered(release: Any):
+    """A resolver that does not answer until ``release`` is set (a DNS server that never replies)."""
+
+    def hang(host, port, *args, **kwargs):
+        release.wait(30)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    return mock.patch("events.endpoints.socket.getaddrinfo", side_effect=hang)
+
+
+@override_settings(EVENT_STREAMS_TIMEOUT_SECONDS=0.3)
+def test_a_resolver_that_does_not_answer_is_given_up_at_the_timeout_when_a_stream_is_created():
+    """``getaddrinfo`` has no deadline: an unanswered resolver held the request for as long as the system's resolver
+    timeouts added up to (tens of seconds)."""
+    import threading
+    import time
+
+    release = threading.Event()
+    try:
+        with _unanswered(release):
+            started = time.monotonic()
+            with pytest.raises(InvalidWebhookEndpoint) as refused:
+                check_webhook_endpoint("https://hooks.example.com/events")
+            assert time.monotonic() - started < 5
+        assert "does not resolve" in str(refused.value.errors[0].message)
+    finally:
+        release.set()
+
+
+@override_settings(EVENT_STREAMS_TIMEOUT_SECONDS=0.3)
+def test_a_resolver_that_does_not_answer_at_delivery_is_a_retried_network_error(connection, run_tasks):
+    import threading
+    import time
+
+    with _addresses("93.184.215.14"):
+        stream = create_event_stream(
+            name="unanswered",
+            subscriptions=["user.created"],
+            webhook_endpoint="https://hooks.example.com/events",
+            authorization=WebhookAuthorization(method="bearer", token="the-receivers-token"),
+            actor=SYSTEM,
+        )
+    _create(connection)
+    release = threading.Event()
+    try:
+        with _unanswered(release):
+            started = time.monotonic()
+            run_tasks()
+            assert time.monotonic() - started < 5  # the worker went on, the resolution still unanswered
+    finally:
+        release.set()
+    delivery = Delivery.objects.get(stream=stream)
+    assert delivery.status == DeliveryStatus.PENDING and delivery.attempt_count == 1
+    assert "did not resolve within 0.3 s" in delivery.last_error
