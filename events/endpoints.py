@@ -20,9 +20,9 @@ import os
 import re
 import socket
 import threading
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FuturesTimeout
+import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -143,20 +143,52 @@ def _valid_host(host: str) -> bool:
     return 0 < len(name) <= _MAX_HOST_LENGTH and all(_LABEL.fullmatch(label) for label in name.split("."))
 
 
-# The threads resolutions run on, so that a caller can stop waiting (``resolve``); made once per process (a pool
-# copied into a forked child would hold no threads), and ``_RESOLVER_THREADS`` at most: a resolver that does not
-# answer holds one until it gives up, and a resolution waiting for a free one counts against its own deadline.
+# The threads resolutions run on, so that a caller can stop waiting (``resolve``): ``_RESOLVER_THREADS`` at most at
+# once, one a resolution (a resolver that does not answer holds one until it gives up; a resolution waiting for a
+# free one counts against its own deadline). Daemon threads: a process that stops (the worker after SIGTERM) does not
+# wait for an unanswered one (a ``ThreadPoolExecutor``'s threads are joined at exit). The count of free ones is
+# per process: a forked child has none of its parent's threads.
 _RESOLVER_THREADS = 4
-_resolvers: tuple[int, ThreadPoolExecutor] | None = None
-_resolvers_lock = threading.Lock()
+_resolver_slots: tuple[int, threading.BoundedSemaphore] | None = None
+_resolver_slots_lock = threading.Lock()
 
 
-def _resolver_pool() -> ThreadPoolExecutor:
-    global _resolvers
-    with _resolvers_lock:
-        if _resolvers is None or _resolvers[0] != os.getpid():
-            _resolvers = (os.getpid(), ThreadPoolExecutor(_RESOLVER_THREADS, thread_name_prefix="resolve"))
-        return _resolvers[1]
+def _free_resolvers() -> threading.BoundedSemaphore:
+    global _resolver_slots
+    with _resolver_slots_lock:
+        if _resolver_slots is None or _resolver_slots[0] != os.getpid():
+            _resolver_slots = (os.getpid(), threading.BoundedSemaphore(_RESOLVER_THREADS))
+        return _resolver_slots[1]
+
+
+def _getaddrinfo_within(host: str, port: int, timeout: float) -> list[tuple[Any, ...]]:
+    """``socket.getaddrinfo(host, port)`` (TCP) on a resolver thread; ``TimeoutError`` once ``timeout`` passed."""
+    deadline = time.monotonic() + timeout
+    slots = _free_resolvers()
+    if not slots.acquire(timeout=timeout):
+        raise TimeoutError(f"{host} did not resolve within {timeout:g} s")
+    answer: list[Any] = []
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            answer.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except BaseException as exc:  # handed to the caller, if it still waits
+            answer.append(exc)
+        finally:
+            slots.release()
+            done.set()
+
+    try:
+        threading.Thread(target=run, name="resolve", daemon=True).start()
+    except BaseException:
+        slots.release()
+        raise
+    if not done.wait(max(0.0, deadline - time.monotonic())):
+        raise TimeoutError(f"{host} did not resolve within {timeout:g} s")
+    if isinstance(answer[0], BaseException):
+        raise answer[0]
+    return answer[0]
 
 
 def resolve(host: str, port: int) -> list[IPAddress]:
@@ -166,14 +198,15 @@ def resolve(host: str, port: int) -> list[IPAddress]:
     ``getaddrinfo`` has no deadline of its own and cannot be interrupted: a resolver that does not answer held the
     caller as long as the system's resolver timeouts and attempts added up to (``resolv.conf``: tens of seconds) —
     the worker, which serves every stream and mail one task at a time, or a request creating a stream. It runs on a
-    pool thread the caller stops waiting for; the thread ends when the system's resolver gives up."""
-    timeout = float(settings.EVENT_STREAMS_TIMEOUT_SECONDS)
-    future = _resolver_pool().submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
-    try:
-        infos = future.result(timeout=timeout)
-    except FuturesTimeout:
-        future.cancel()  # not started yet (every thread held by an unanswered resolution): never started
-        raise TimeoutError(f"{host} did not resolve within {timeout:g} s") from None
+    resolver thread the caller stops waiting for; the thread ends when the system's resolver gives up. An IP address
+    (without an IPv6 zone id, which ``getaddrinfo`` checks) is its own answer: it waits for no resolver thread, so
+    unanswered resolutions holding every one fail no endpoint that is an address."""
+    if "%" not in host:
+        try:
+            return [ipaddress.ip_address(host)]
+        except ValueError:
+            pass
+    infos = _getaddrinfo_within(host, port, float(settings.EVENT_STREAMS_TIMEOUT_SECONDS))
     seen: dict[str, IPAddress] = {}
     for _family, _type, _proto, _name, sockaddr in infos:
         text = str(sockaddr[0]).split("%", 1)[0]  # an IPv6 scope id is not part of the address

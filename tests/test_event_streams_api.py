@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import socket
 from typing import Any
+from unittest import mock
 from urllib.parse import quote, urlencode, urlsplit
 
 import pytest
@@ -340,6 +341,37 @@ def test_a_hostname_resolving_to_a_private_address_is_refused(streams_api, monke
     monkeypatch.setattr(socket, "getaddrinfo", resolve)
     body = invalid(streams_api.post(STREAMS, _with_endpoint("https://hooks.intranet.example/in"), format="json"))
     assert body["errors"][0]["code"] == "INSECURE_ENDPOINT"
+
+
+def test_a_host_whose_resolver_does_not_answer_is_refused_in_the_field_envelope(streams_api, stream, settings):
+    """The resolution's deadline (``EVENT_STREAMS_TIMEOUT_SECONDS``) at create and patch: 400 ``invalid_body`` with
+    the field error, as a host that does not resolve; neither the timeout nor the host is in the message."""
+    import threading
+
+    from events.endpoints import _RESOLVER_THREADS
+
+    settings.EVENT_STREAMS_TIMEOUT_SECONDS = 0.2
+    message = "The webhook endpoint's host does not resolve."
+    release = threading.Event()
+    url = "https://hooks.unanswered.example/in"
+    try:
+        with mock.patch("events.endpoints.socket.getaddrinfo", side_effect=lambda *a, **k: release.wait(30)):
+            created = invalid(streams_api.post(STREAMS, _with_endpoint(url), format="json"))
+            patched = invalid(
+                streams_api.patch(
+                    stream_url(stream["id"]), {"destination": _with_endpoint(url)["destination"]}, format="json"
+                )
+            )
+            for n in range(_RESOLVER_THREADS):  # more unanswered resolutions than resolver threads: each fails in time
+                invalid(streams_api.post(STREAMS, _with_endpoint(f"https://hang{n}.example/in"), format="json"))
+    finally:
+        release.set()
+    for body in (created, patched):
+        assert (body["errorCode"], body["message"]) == ("invalid_body", message)
+        assert body["errors"] == [
+            {"field": "destination.configuration.webhook_endpoint", "code": "INSECURE_ENDPOINT", "message": message}
+        ]
+    assert EventStream.objects.get().webhook_endpoint == PUBLIC_ENDPOINT
 
 
 def test_patching_in_a_private_endpoint_is_refused(streams_api, stream):

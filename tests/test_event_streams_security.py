@@ -339,3 +339,56 @@ def test_a_resolver_that_does_not_answer_at_delivery_is_a_retried_network_error(
     delivery = Delivery.objects.get(stream=stream)
     assert delivery.status == DeliveryStatus.PENDING and delivery.attempt_count == 1
     assert "did not resolve within 0.3 s" in delivery.last_error
+
+
+@override_settings(EVENT_STREAMS_TIMEOUT_SECONDS=0.2)
+def test_an_endpoint_that_is_an_ip_address_waits_for_no_resolver_thread():
+    """Unanswered resolutions held every resolver thread: an endpoint written as an address (nothing to resolve) was
+    queued behind them and refused as not resolving within the timeout."""
+    import threading
+
+    from events.endpoints import _RESOLVER_THREADS, resolve
+
+    release = threading.Event()
+    try:
+        with _unanswered(release):
+            for n in range(_RESOLVER_THREADS):
+                with pytest.raises(TimeoutError):
+                    resolve(f"hang{n}.example", 443)
+            with pytest.raises(TimeoutError):  # every resolver thread is held
+                resolve("hooks.example.com", 443)
+            check_webhook_endpoint("https://93.184.215.14/events")
+            check_webhook_endpoint("https://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]/events")
+            assert [str(a) for a in resolve("93.184.215.14", 443)] == ["93.184.215.14"]
+    finally:
+        release.set()
+
+
+def test_a_process_stops_without_waiting_for_an_unanswered_resolution(tmp_path):
+    """The resolver threads were a ``ThreadPoolExecutor``'s, which Python joins at exit: the worker stopped by
+    SIGTERM while a resolution went unanswered lingered until the system's resolver gave up (tens of seconds)."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    code = (
+        "import socket, time, django; django.setup(); from unittest import mock; "
+        "from django.test import override_settings; from events.endpoints import resolve\n"
+        "with mock.patch('socket.getaddrinfo', side_effect=lambda *a, **k: time.sleep(60)), "
+        "override_settings(EVENT_STREAMS_TIMEOUT_SECONDS=0.2):\n"
+        "    try:\n        resolve('hooks.example.com', 443)\n    except TimeoutError:\n        print('gave up')\n"
+    )
+    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL"}}
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", "SECRET_KEY": "ci", "DATA_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=50,
+    )
+    assert result.stdout.strip() == "gave up", result.stderr
+    assert time.monotonic() - started < 40
