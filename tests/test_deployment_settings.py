@@ -16,26 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _settings(tmp_path: Path, **env: str) -> dict[str, str]:
-    code = (
-        "import django; django.setup(); from django.conf import settings as s; "
-        "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE)"
-    )
-    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "PUBLIC_BASE_URL"}}
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env={
-            **clean,
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "SECRET_KEY": "test-secret-key-not-for-production",
-            "DATA_DIR": str(tmp_path),
-            **env,
-        },
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    session, csrf = result.stdout.split()
+    session, csrf = _values(tmp_path, ("SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE"), **env)
     return {"session": session, "csrf": csrf}
 
 

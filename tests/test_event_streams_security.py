@@ -5,6 +5,10 @@ SECRET_KEY rotation through SECRET_KEY_FALLBACKS."""
 from __future__ import annotations
 
 import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from unittest import mock
 from urllib.parse import urlsplit
@@ -117,15 +121,20 @@ def test_delivery_to_a_private_address_is_refused_when_the_flag_is_off(connectio
     assert "non-public" in delivery.last_error
 
 
-def test_a_name_rebound_to_a_private_address_after_creation_is_refused_at_delivery(connection, run_tasks):
+def _stream_to_a_public_name(name: str) -> EventStream:
+    """A stream to ``https://hooks.example.com/events``, a name resolving to a public address when it is created."""
     with _addresses("93.184.215.14"):
-        stream = create_event_stream(
-            name="rebinding",
+        return create_event_stream(
+            name=name,
             subscriptions=["user.created"],
             webhook_endpoint="https://hooks.example.com/events",
-            authorization=WebhookAuthorization(method="bearer", token="t"),
+            authorization=WebhookAuthorization(method="bearer", token="the-receivers-token"),
             actor=SYSTEM,
         )
+
+
+def test_a_name_rebound_to_a_private_address_after_creation_is_refused_at_delivery(connection, run_tasks):
+    stream = _stream_to_a_public_name("rebinding")
     _create(connection)
     connect = mock.patch("urllib3.connection.HTTPConnection.connect", side_effect=AssertionError("connected"))
     with _addresses("127.0.0.1"), connect as connected:
@@ -285,57 +294,43 @@ def test_an_internationalised_host_is_called_by_its_idna_name_and_the_worker_rec
     assert (delivery.status, delivery.claimed_by) == (DeliveryStatus.DELIVERED, "")
 
 
-def _unanswered(release: Any):
-    """A resolver that does not answer until ``release`` is set (a DNS server that never replies)."""
+@contextmanager
+def _unanswered() -> Iterator[None]:
+    """A resolver that does not answer while the block runs (a DNS server that never replies); its lookups fail once
+    the block ends."""
+    release = threading.Event()
 
     def hang(host, port, *args, **kwargs):
         release.wait(30)
         raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
 
-    return mock.patch("events.endpoints.socket.getaddrinfo", side_effect=hang)
+    try:
+        with mock.patch("events.endpoints.socket.getaddrinfo", side_effect=hang):
+            yield
+    finally:
+        release.set()
 
 
 @override_settings(EVENT_STREAMS_TIMEOUT_SECONDS=0.3)
 def test_a_resolver_that_does_not_answer_is_given_up_at_the_timeout_when_a_stream_is_created():
     """``getaddrinfo`` has no deadline: an unanswered resolver held the request for as long as the system's resolver
     timeouts added up to (tens of seconds)."""
-    import threading
-    import time
-
-    release = threading.Event()
-    try:
-        with _unanswered(release):
-            started = time.monotonic()
-            with pytest.raises(InvalidWebhookEndpoint) as refused:
-                check_webhook_endpoint("https://hooks.example.com/events")
-            assert time.monotonic() - started < 5
-        assert "does not resolve" in str(refused.value.errors[0].message)
-    finally:
-        release.set()
+    with _unanswered():
+        started = time.monotonic()
+        with pytest.raises(InvalidWebhookEndpoint) as refused:
+            check_webhook_endpoint("https://hooks.example.com/events")
+        assert time.monotonic() - started < 5
+    assert "does not resolve" in str(refused.value.errors[0].message)
 
 
 @override_settings(EVENT_STREAMS_TIMEOUT_SECONDS=0.3)
 def test_a_resolver_that_does_not_answer_at_delivery_is_a_retried_network_error(connection, run_tasks):
-    import threading
-    import time
-
-    with _addresses("93.184.215.14"):
-        stream = create_event_stream(
-            name="unanswered",
-            subscriptions=["user.created"],
-            webhook_endpoint="https://hooks.example.com/events",
-            authorization=WebhookAuthorization(method="bearer", token="the-receivers-token"),
-            actor=SYSTEM,
-        )
+    stream = _stream_to_a_public_name("unanswered")
     _create(connection)
-    release = threading.Event()
-    try:
-        with _unanswered(release):
-            started = time.monotonic()
-            run_tasks()
-            assert time.monotonic() - started < 5  # the worker went on, the resolution still unanswered
-    finally:
-        release.set()
+    with _unanswered():
+        started = time.monotonic()
+        run_tasks()
+        assert time.monotonic() - started < 5  # the worker went on, the resolution still unanswered
     delivery = Delivery.objects.get(stream=stream)
     assert delivery.status == DeliveryStatus.PENDING and delivery.attempt_count == 1
     assert "did not resolve within 0.3 s" in delivery.last_error
@@ -345,23 +340,17 @@ def test_a_resolver_that_does_not_answer_at_delivery_is_a_retried_network_error(
 def test_an_endpoint_that_is_an_ip_address_waits_for_no_resolver_thread():
     """Unanswered resolutions held every resolver thread: an endpoint written as an address (nothing to resolve) was
     queued behind them and refused as not resolving within the timeout."""
-    import threading
-
     from events.endpoints import _RESOLVER_THREADS, resolve
 
-    release = threading.Event()
-    try:
-        with _unanswered(release):
-            for n in range(_RESOLVER_THREADS):
-                with pytest.raises(TimeoutError):
-                    resolve(f"hang{n}.example", 443)
-            with pytest.raises(TimeoutError):  # every resolver thread is held
-                resolve("hooks.example.com", 443)
-            check_webhook_endpoint("https://93.184.215.14/events")
-            check_webhook_endpoint("https://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]/events")
-            assert [str(a) for a in resolve("93.184.215.14", 443)] == ["93.184.215.14"]
-    finally:
-        release.set()
+    with _unanswered():
+        for n in range(_RESOLVER_THREADS):
+            with pytest.raises(TimeoutError):
+                resolve(f"hang{n}.example", 443)
+        with pytest.raises(TimeoutError):  # every resolver thread is held
+            resolve("hooks.example.com", 443)
+        check_webhook_endpoint("https://93.184.215.14/events")
+        check_webhook_endpoint("https://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]/events")
+        assert [str(a) for a in resolve("93.184.215.14", 443)] == ["93.184.215.14"]
 
 
 def test_a_process_stops_without_waiting_for_an_unanswered_resolution(tmp_path):
@@ -370,7 +359,6 @@ def test_a_process_stops_without_waiting_for_an_unanswered_resolution(tmp_path):
     import os
     import subprocess
     import sys
-    import time
     from pathlib import Path
 
     code = (

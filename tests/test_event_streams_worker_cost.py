@@ -13,6 +13,7 @@ import struct
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -95,6 +96,31 @@ def run_ready_tasks() -> int:
         worker.run_task(task)
         ran += 1
     return ran
+
+
+@contextmanager
+def _another_worker_claiming(stream: EventStream, hook: Any) -> Iterator[list[int]]:
+    """Another worker's task, on a thread of its own: once ``hook`` got its first request, it claims the stream's due
+    deliveries every 50 ms until the block ends; yields the ids of those it won."""
+    won: list[int] = []
+    done = threading.Event()
+
+    def other_worker() -> None:
+        try:
+            hook.wait_for(1, timeout=10)
+            while not done.is_set():
+                won.extend(delivery.pk for delivery in claim_due(stream.pk, "other-worker"))
+                time.sleep(0.05)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other_worker)
+    thread.start()
+    try:
+        yield won
+    finally:
+        done.set()
+        thread.join()
 
 
 def test_a_hundred_creates_leave_one_ready_delivery_task_per_stream(api, connection, run_tasks, monkeypatch):
@@ -355,8 +381,6 @@ def test_a_batch_slower_than_its_claim_keeps_it_and_no_other_worker_claims_its_d
     another worker's task (here: claims made every 50 ms from another thread) took the deliveries not yet recorded,
     sent or not, and sent them at the same time (and a subject's next event could overtake the first worker's copy
     of the one before it). The claim is renewed while the batch is sent, and no request outlasts it."""
-    won: list[int] = []
-    done = threading.Event()
     with (
         override_settings(EVENT_STREAMS_CLAIM_SECONDS=1.0, EVENT_STREAMS_TIMEOUT_SECONDS=0.6),
         receiver(default=(200, {}, 0.3), keep_alive=True) as hook,
@@ -364,23 +388,8 @@ def test_a_batch_slower_than_its_claim_keeps_it_and_no_other_worker_claims_its_d
         stream = make_stream(hook.url)
         emit_users(*(f"auth0|{n}" for n in range(8)))
         fan_out()
-
-        def other_worker() -> None:
-            try:
-                hook.wait_for(1, timeout=10)
-                while not done.is_set():
-                    won.extend(delivery.pk for delivery in claim_due(stream.pk, "other-worker"))
-                    time.sleep(0.05)
-            finally:
-                connections.close_all()
-
-        thread = threading.Thread(target=other_worker)
-        thread.start()
-        try:
+        with _another_worker_claiming(stream, hook) as won:
             deliver_due(stream.pk)
-        finally:
-            done.set()
-            thread.join()
         assert won == []
         assert sorted(r.event["data"]["object"]["user_id"] for r in hook.received) == [f"auth0|{n}" for n in range(8)]
     assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.DELIVERED}
@@ -391,8 +400,6 @@ def test_no_request_outlasts_its_claim():
     """A claim shorter than the answer's deadlines (1 s, against 2 x 1 s) and a receiver answering in 1.6 s: the
     request went on past the claim, which another worker's task took and sent it with. The request is cut where
     the claim ends, a failed attempt to be retried; meanwhile nobody else claims the delivery."""
-    won: list[int] = []
-    done = threading.Event()
     with (
         override_settings(EVENT_STREAMS_CLAIM_SECONDS=1.0, EVENT_STREAMS_TIMEOUT_SECONDS=1.0),
         receiver(default=(200, {}, 1.6)) as hook,
@@ -400,24 +407,9 @@ def test_no_request_outlasts_its_claim():
         stream = make_stream(hook.url)
         emit_users("auth0|a")
         fan_out()
-
-        def other_worker() -> None:
-            try:
-                hook.wait_for(1, timeout=10)
-                while not done.is_set():
-                    won.extend(delivery.pk for delivery in claim_due(stream.pk, "other-worker"))
-                    time.sleep(0.05)
-            finally:
-                connections.close_all()
-
-        thread = threading.Thread(target=other_worker)
-        thread.start()
-        try:
+        with _another_worker_claiming(stream, hook) as won:
             deliver_due(stream.pk)
             time.sleep(0.8)  # past the end of the request the receiver would have answered
-        finally:
-            done.set()
-            thread.join()
     assert won == []
     delivery = Delivery.objects.get()
     assert (delivery.status, delivery.claimed_by) == (DeliveryStatus.PENDING, "")
