@@ -18,6 +18,7 @@ from audit.services import record_event
 from connections.errors import ConnectionAlreadyExists, ConnectionErrorCode, ConnectionNotFoundById, UnknownClients
 from connections.models import Connection
 from connections.options import validate_connection
+from connections.signals import connection_deleting
 from core.actors import Actor
 from core.errors import FieldError
 
@@ -107,8 +108,14 @@ def update_connection(
 
 @transaction.atomic
 def delete_connection(*, connection_id: str, actor: Actor) -> None:
-    """Delete a connection and, as Auth0 does, every user in it. Raises ``ConnectionNotFoundById``."""
+    """Delete a connection and, as Auth0 does, every user in it. Raises ``ConnectionNotFoundById``.
+
+    ``connection_deleting`` is sent first, with the row locked: its receivers write what the users' removal owes
+    to others (their ``user.deleted`` events) in this transaction. On PostgreSQL the lock also holds back a user
+    being created in the connection meanwhile: the insert's foreign-key check waits for it and then fails, so no
+    user is deleted that the receivers did not see; SQLite's write lock is the whole database's."""
     connection = _locked(connection_id)
+    connection_deleting.send(sender=Connection, connection=connection, actor=actor)
     users = connection.users.count()
     _record(connection, "Delete a Connection", actor, users_deleted=users)
     connection.delete()

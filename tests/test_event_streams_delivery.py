@@ -258,6 +258,89 @@ def test_a_patch_and_a_delete_deliver_updated_then_deleted_in_order(api, connect
     assert events[1]["data"]["object"] == updated_profile  # the profile as it was when deleted
 
 
+def _users_of(api, make_connection, count: int) -> tuple[Any, list[dict[str, Any]]]:
+    """A new connection with ``count`` users (no mail), their profiles as the API reads them, and one user in
+    another connection that must stay out of its events."""
+    doomed = make_connection(name="doomed")
+    users = [
+        api.post(
+            USERS,
+            {"connection": doomed.name, "email": f"u{i}@example.com", "password": STRONG_PASSWORD,
+             "verify_email": False},
+            format="json",
+        ).json()
+        for i in range(count)
+    ]  # fmt: skip
+    assert all("user_id" in user for user in users), users
+    return doomed, [_profile(api, user["user_id"]) for user in users]
+
+
+def test_deleting_a_connection_delivers_user_deleted_for_each_of_its_users(
+    api, connection, new_user, make_connection, hook, run_tasks
+):
+    new_user(verify_email=False)  # in another connection: not deleted, no event
+    doomed, profiles = _users_of(api, make_connection, 3)
+    make_stream(hook.url)
+    assert api.delete(f"/api/v2/connections/{doomed.id}").status_code == 204
+    events = drain(run_tasks, hook, 3)
+    assert drain(run_tasks, hook, 4, rounds=3) == events  # exactly three
+    assert {e["type"] for e in events} == {"user.deleted"}
+    assert sorted((e["data"]["object"] for e in events), key=lambda o: o["user_id"]) == sorted(
+        profiles, key=lambda o: o["user_id"]
+    )  # each the profile as it was
+
+
+def test_deleting_a_connection_in_the_admin_delivers_user_deleted(api, admin_client, make_connection, hook, run_tasks):
+    doomed, profiles = _users_of(api, make_connection, 2)
+    make_stream(hook.url, types=("user.deleted",))
+    response = admin_client.post(f"/admin/connections/connection/{doomed.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302 and not User.objects.filter(connection_id=doomed.pk).exists()
+    events = drain(run_tasks, hook, 2)
+    assert sorted(e["data"]["object"]["user_id"] for e in events) == sorted(p["user_id"] for p in profiles)
+    assert {e["type"] for e in events} == {"user.deleted"}
+
+
+def test_a_deleted_connections_users_events_are_written_in_bounded_batches(api, make_connection, hook, monkeypatch):
+    import users.streams
+
+    monkeypatch.setattr(users.streams, "DELETED_BATCH", 2)
+    doomed, profiles = _users_of(api, make_connection, 5)
+    make_stream(hook.url)
+    assert api.delete(f"/api/v2/connections/{doomed.id}").status_code == 204
+    rows = list(PendingEvents.objects.order_by("pk"))
+    assert [len(json.loads(row.events)) for row in rows] == [2, 2, 1]
+    assert sorted(e[1] for row in rows for e in json.loads(row.events)) == sorted(p["user_id"] for p in profiles)
+
+
+def test_a_connection_deletion_that_rolls_back_leaves_no_event(api, make_connection, hook, monkeypatch):
+    doomed, _profiles = _users_of(api, make_connection, 2)
+    make_stream(hook.url)
+
+    def fail(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("the deletion fails after the events were written")
+
+    monkeypatch.setattr(type(doomed), "delete", fail)
+    from connections.services import delete_connection
+
+    with pytest.raises(RuntimeError):
+        delete_connection(connection_id=doomed.id, actor=SYSTEM)
+    assert (PendingEvents.objects.count(), User.objects.filter(connection_id=doomed.pk).count()) == (0, 2)
+
+
+def test_deleting_a_connection_with_no_stream_for_user_deleted_reads_no_user(api, make_connection, hook, monkeypatch):
+    import users.streams
+
+    doomed, _profiles = _users_of(api, make_connection, 2)
+    make_stream(hook.url, types=("user.created",))
+
+    class Unread:
+        objects = property(lambda self: pytest.fail("the users were read for events no stream wants"))
+
+    monkeypatch.setattr(users.streams, "User", Unread())
+    assert api.delete(f"/api/v2/connections/{doomed.id}").status_code == 204
+    assert PendingEvents.objects.count() == 0
+
+
 def test_only_subscribed_enabled_streams_get_deliveries(api, connection, hook, run_tasks):
     make_stream(hook.url, types=("user.deleted",))
     make_stream(hook.url, status="disabled")

@@ -5,3 +5,10 @@ from django.utils.translation import gettext_lazy as _
 class UsersConfig(AppConfig):
     name = "users"
     verbose_name = _("Directory users")
+
+    def ready(self) -> None:
+        from connections.signals import connection_deleting
+        from users.streams import emit_connection_users_deleted
+
+        # A deleted connection takes its users with it: each one's user.deleted event, in the same transaction.
+        connection_deleting.connect(emit_connection_users_deleted, dispatch_uid="users.streams.connection_deleting")

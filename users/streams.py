@@ -3,11 +3,13 @@ transaction of the change (``events.outbox.emit``) with ``data.object`` = the us
 renders it (``users.profile.user_profile``: no password or hash).
 
 Every write path calls one of these: ``users.services`` (API, sign-up, ``/v1/users``, admin, tickets' password
-change), the e-mail verification paths, and the bulk importer (one call per batch, ``emit_imported``).
+change), the e-mail verification paths, the bulk importer (one call per batch, ``emit_imported``) and the deletion
+of a connection, which takes its users with it (``emit_connection_users_deleted``, connected in ``users.apps``).
 """
 
 from __future__ import annotations
 
+import functools
 import operator
 from collections.abc import Iterable
 from datetime import datetime
@@ -15,7 +17,7 @@ from typing import Any
 
 from connections.models import Connection
 from events.models import EventType
-from events.outbox import emit, emit_values
+from events.outbox import emit, emit_values, subscribed_stream_ids
 from users.models import User
 from users.profile import PROFILE_FIELDS, format_timestamp, profile_from_values, user_profile
 
@@ -24,6 +26,40 @@ def emit_user_event(event_type: EventType, user: User) -> None:
     """Write ``event_type`` for ``user`` as it is now (call it after the change, inside its transaction). For
     ``user.deleted``, call it before the row goes: the event carries the profile as it was."""
     emit(event_type, lambda: [(user.user_id, user_profile(user))])
+
+
+# Users rendered and written per ``PendingEvents`` row when a connection's users are deleted: a bounded batch in
+# memory whatever the connection's size.
+DELETED_BATCH = 1000
+
+
+def emit_connection_users_deleted(connection: Connection, **_signal: Any) -> int:
+    """``user.deleted`` for every user of ``connection``, which is being deleted with them (the receiver of
+    ``connections.signals.connection_deleting``, in the deletion's transaction; the connection's row is locked).
+
+    Each batch of ``DELETED_BATCH`` users, in the order they were stored, is locked (``FOR UPDATE``) before it is
+    read, as ``users.services.delete_user`` locks its user: a change to one of them that holds the lock commits, its
+    event written first, so a stream never gets a user's ``user.updated`` after its ``user.deleted``, and each event
+    carries the profile as it was last. Returns the number of events written; 0, with no user read, when no enabled
+    stream subscribes to ``user.deleted``."""
+    if not subscribed_stream_ids(EventType.USER_DELETED):
+        return 0
+    written, after = 0, 0
+    while True:
+        batch = list(
+            User.objects.select_for_update(of=("self",))
+            .select_related("connection")
+            .filter(connection=connection, pk__gt=after)
+            .order_by("pk")[:DELETED_BATCH]
+        )
+        if not batch:
+            return written
+        written += emit(EventType.USER_DELETED, functools.partial(_profiles, batch))
+        after = batch[-1].pk
+
+
+def _profiles(users: list[User]) -> list[tuple[str, dict[str, Any]]]:
+    return [(user.user_id, user_profile(user)) for user in users]
 
 
 def emit_imported(
