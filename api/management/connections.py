@@ -122,7 +122,9 @@ class ConnectionDetailView(ManagementAPIView):
         summary="Delete a connection (and its users)",
         parameters=[_CONNECTION_ID],
         responses={
-            204: OpenApiResponse(description="The connection and its users are gone."),
+            204: OpenApiResponse(
+                description="The connection and its users are gone; each user's `user.deleted` event is written."
+            ),
             **errors(401, 403, 404, 429),
         },
     )
