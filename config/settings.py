@@ -109,6 +109,7 @@ MIDDLEWARE = [
     # Outside everything that answers: a HEAD answer leaves without its body, whoever made it.
     "api.middleware.HeadWithoutBodyMiddleware",
     "api.middleware.BodySizeLimitMiddleware",
+    "api.middleware.ContentEncodingMiddleware",
     "api.middleware.UnsafeCharactersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
