@@ -840,3 +840,48 @@ def test_an_encoded_body_is_refused_in_japanese_too(admin_api: APIClient) -> Non
         "サポートされていない Content-Encoding です: gzip。本文はエンコードせずに（identity）送ってください。"
     )
     assert response.json()["errorCode"] == "unsupported_content_encoding"
+
+
+# --- ?format= (DRF's URL_FORMAT_OVERRIDE is off) --------------------------------------------------------------
+# DRF chose the renderer from ?format= before the view ran: ?format=api (or html) was a 404 on every API view and
+# on the documentation page, ?format=json a 404 on the page (and a 400 invalid_query_string where a view validates
+# its query, as it still is). Auth0 has no such parameter: it is answered as any other unknown query parameter is,
+# 400 where the endpoint validates its query and ignored where unknown ones are.
+
+
+@pytest.mark.parametrize("value", ["api", "html"])
+@pytest.mark.parametrize(
+    "path", [URL, "/api/v2/users/auth0%7Cabc", "/api/v2/users-by-email?email=a%40example.com", "/api/v2/connections"]
+)
+def test_format_is_an_unknown_query_parameter_where_the_query_is_validated(
+    api_client: APIClient, token: Any, path: str, value: str
+) -> None:
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token('read:users read:connections')}")
+    joiner = "&" if "?" in path else "?"
+    response = api_client.get(f"{path}{joiner}format={value}")
+    other = api_client.get(f"{path}{joiner}formats={value}")
+    assert response.status_code == other.status_code == 400, response.content
+    assert response.json() == json.loads(other.content.decode().replace("formats", "format"))
+    assert "Additional properties not allowed: format" in response.json()["message"]
+
+
+@pytest.mark.parametrize("value", ["api", "json", "html"])
+def test_format_is_ignored_where_unknown_query_parameters_are(api_client: APIClient, token: Any, value: str) -> None:
+    app, secret = create_client(name="ops", scopes="create:users", actor=SYSTEM)
+    grant = {"grant_type": "client_credentials", "client_id": app.client_id, "client_secret": secret}
+    issued = api_client.post(f"/oauth/token?format={value}", grant, format="json")
+    assert issued.status_code == 200, issued.content
+    assert api_client.get(f"/.well-known/jwks.json?format={value}").json()["keys"]
+    assert api_client.get(f"/api/v2/openapi.json?format={value}").json()["openapi"]
+    docs = api_client.get(f"/api/v2/docs?format={value}")
+    assert docs.status_code == 200
+    assert docs["Content-Type"].startswith("text/html")
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token('create:users')}")
+    created = api_client.post(
+        f"/v1/users?format={value}", {"email": "jane@example.com", "password": STRONG_PASSWORD}, format="json"
+    )
+    assert created.status_code == 201, created.content
+    api_client.credentials()
+    web, _secret = create_client(name="web", scopes="", connections=[DB], actor=SYSTEM)
+    signup = {**VALID, "email": "ann@example.com", "client_id": web.client_id}
+    assert api_client.post(f"/dbconnections/signup?format={value}", signup, format="json").status_code == 200
