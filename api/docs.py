@@ -208,7 +208,8 @@ class V1ErrorDoc(s.Serializer):
     errors = FieldErrorDoc(many=True, required=False)  # type: ignore[assignment]
 
 
-# Every request with a body can also meet the body guards: no length (411), too long (413), wrong type (415).
+# Every request with a body can also meet the body guards: no length (411), too long (413), a wrong type or any
+# content coding but identity (415, api.middleware.ContentEncodingMiddleware).
 BODY_ERRORS = (411, 413, 415)
 
 

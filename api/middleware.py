@@ -1,5 +1,6 @@
-"""Refuse requests no view should see (bodies too large or of unknown length, unsafe paths and query strings),
-before anything reads them, in the error shape of the API the path belongs to; and answer ``HEAD`` without a body.
+"""Refuse requests no view should see (bodies too large, of unknown length or in a content coding, unsafe paths and
+query strings), before anything reads them, in the error shape of the API the path belongs to; and answer ``HEAD``
+without a body.
 
 DRF streams the request body straight into its parser, so Django's DATA_UPLOAD_MAX_MEMORY_SIZE never sees
 JSON bodies; this check on the declared length is what bounds them.
@@ -7,7 +8,7 @@ JSON bodies; this check on the declared length is what bounds them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from django.conf import settings
 from django.core.handlers.wsgi import get_bytes_from_wsgi
@@ -34,14 +35,17 @@ _RENDERERS_BY_PREFIX: tuple[tuple[tuple[str, ...], ProblemRenderer], ...] = (
 )
 
 
-def refusal(request: HttpRequest, status: int, message: str, code: str) -> JsonResponse:
+def refusal(
+    request: HttpRequest, status: int, message: str, code: str, headers: Mapping[str, str] | None = None
+) -> JsonResponse:
     """A refusal of ``request`` in the error shape of the API its path belongs to (the management API's for any
     other path). ``code`` is a ``ProblemCode`` or ``ErrorCode`` (``invalid_query_string``, ``payload_too_large``, ...);
-    each contract's renderer spells it (OAuth names every such refusal ``invalid_request``, RFC 6749 §5.2)."""
+    each contract's renderer spells it (OAuth names every such refusal ``invalid_request``, RFC 6749 §5.2).
+    ``headers`` are the protocol's (a 415's ``Accept-Encoding``); every renderer sends them."""
     path = request.path_info
     render = next((render for prefixes, render in _RENDERERS_BY_PREFIX if path.startswith(prefixes)), management.render)
-    body, status, headers = render(Problem(status, code, message))
-    return JsonResponse(body, status=status, headers=headers)
+    body, status, sent = render(Problem(status, code, message, headers=headers or {}))
+    return JsonResponse(body, status=status, headers=sent)
 
 
 class BodySizeLimitMiddleware:
@@ -64,6 +68,57 @@ class BodySizeLimitMiddleware:
                 message = _("Payload content length greater than maximum allowed: %(limit)s") % {"limit": limit}
                 return refusal(request, 413, message, ErrorCode.PAYLOAD_TOO_LARGE)
         return self.get_response(request)
+
+
+# What ``Accept-Encoding`` names in a refusal of an encoded body (RFC 7694 §3): the body as it is, nothing else.
+_ACCEPTED_CODINGS = "identity"
+# How much of each coding a refusal quotes back.
+_SHOWN_CODING_LIMIT = 40
+
+
+class ContentEncodingMiddleware:
+    """Refuse a request body in any content coding but ``identity``: 415 with ``Accept-Encoding: identity``
+    (RFC 7694 §3), in the error shape of the API its path belongs to, before any parser or form reads it.
+
+    Nothing here decompresses: a few kilobytes of gzip can expand to gigabytes after the size check, and the Auth0
+    SDKs never encode a body. Without this, a gzipped JSON body reached the parser as it was (400 "Invalid request
+    payload JSON format"), and a gzipped form body was read as form text. ``Content-Encoding`` is a list (RFC 9110
+    §8.4): ``gzip, identity`` is gzip, an empty element or header is no coding, names are case-insensitive. A
+    request without a body (no or a zero ``Content-Length``) has nothing encoded and passes. Runs after
+    ``BodySizeLimitMiddleware``, so ``Content-Length`` is a number here.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        header = request.META.get("HTTP_CONTENT_ENCODING")
+        if header and _has_body(request):
+            codings = [coding for coding in (item.strip(" \t") for item in header.split(",")) if coding]
+            refused = [coding for coding in codings if coding.lower() != "identity"]
+            if refused:
+                message = _("Unsupported Content-Encoding: %(codings)s. Send the body unencoded (identity).") % {
+                    "codings": ", ".join(_shown(coding) for coding in refused)
+                }
+                headers = {"Accept-Encoding": _ACCEPTED_CODINGS}
+                return refusal(request, 415, message, ProblemCode.UNSUPPORTED_CONTENT_ENCODING, headers)
+        return self.get_response(request)
+
+
+def _has_body(request: HttpRequest) -> bool:
+    """Whether ``request`` declares a body: a positive ``Content-Length`` (a chunked body without one has been
+    refused with a 411 already)."""
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0) > 0
+    except ValueError:  # BodySizeLimitMiddleware has answered such a length first; if not, assume a body
+        return True
+
+
+def _shown(coding: str) -> str:
+    """A coding as a refusal quotes it: cut short, and every character that is not printable ASCII (a NUL, a
+    control character, a byte a header should not hold) written as a Python escape, never echoed raw."""
+    shown = "".join(char if " " <= char <= "~" else ascii(char)[1:-1] for char in coding[:_SHOWN_CODING_LIMIT])
+    return shown + ("…" if len(coding) > _SHOWN_CODING_LIMIT else "")
 
 
 def _storable(text: str) -> bool:

@@ -46,6 +46,7 @@ class ProblemCode(StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     NOT_ACCEPTABLE = "not_acceptable"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    UNSUPPORTED_CONTENT_ENCODING = "unsupported_content_encoding"  # a body in a content coding (RFC 7694 §3)
     MALFORMED_BODY = "malformed_body"
     RATE_LIMITED = "rate_limited"
     LENGTH_REQUIRED = "length_required"

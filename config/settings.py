@@ -109,6 +109,7 @@ MIDDLEWARE = [
     # Outside everything that answers: a HEAD answer leaves without its body, whoever made it.
     "api.middleware.HeadWithoutBodyMiddleware",
     "api.middleware.BodySizeLimitMiddleware",
+    "api.middleware.ContentEncodingMiddleware",
     "api.middleware.UnsafeCharactersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -396,6 +397,10 @@ REST_FRAMEWORK = {
         "api.parsers.StrictFormParser",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # No ?format= renderer override: Auth0 has no such parameter, so "format" is a query parameter like any other
+    # (400 where an endpoint validates its query, ignored where unknown ones are). DRF looked it up first: ?format=api
+    # was a 404 on every view, and ?format=json a 400 on some.
+    "URL_FORMAT_OVERRIDE": None,
     "EXCEPTION_HANDLER": "api.views.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,

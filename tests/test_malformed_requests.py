@@ -6,12 +6,17 @@ methods: each answer is ``{statusCode, error, message, errorCode, errors}`` with
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from django.apps import apps
 from django.conf import settings
+from django.test import Client
 from rest_framework.test import APIClient
 
 from clients.services import create_client
@@ -661,3 +666,222 @@ def test_head_is_answered_without_a_body_by_the_application_itself(path: str) ->
     assert get_status == head_status
     assert get_body and head_body == b""
     assert dict(head_headers).get("Content-Type") == dict(get_headers).get("Content-Type")
+
+
+# --- content codings (RFC 7694 §3) ---------------------------------------------------------------------------
+# A gzipped body was read as if it were not encoded: 400 "Invalid request payload JSON format" on the management
+# API, and each form page read the compressed bytes as form text. No body is decompressed (a few kilobytes of gzip
+# expand to gigabytes after the size check): any coding but identity is 415 with "Accept-Encoding: identity", in the
+# envelope of the surface it hit, before anything is read or stored.
+
+GZIP_REFUSED = "Unsupported Content-Encoding: gzip. Send the body unencoded (identity)."
+
+
+def _management_refusal(message: str) -> dict[str, Any]:
+    return {
+        "statusCode": 415,
+        "error": "Unsupported Media Type",
+        "message": message,
+        "errorCode": "unsupported_content_encoding",
+        "errors": [],
+    }
+
+
+@dataclass(frozen=True)
+class Surface:
+    """One HTTP surface that takes a body: a request that succeeds there, and its envelope for a 415."""
+
+    path: str
+    body: bytes
+    content_type: str
+    headers: dict[str, str]
+    refusal: Callable[[str], dict[str, Any]]
+    succeeds_with: int
+
+
+def _json(data: dict[str, Any]) -> bytes:
+    return json.dumps(data).encode()
+
+
+def _form(data: dict[str, str]) -> bytes:
+    return urlencode(data).encode()
+
+
+@pytest.fixture(params=["management", "oauth-token", "v1", "signup", "password-reset-page", "admin-login"])
+def surface(request: pytest.FixtureRequest, token: Any, signup_app: Any) -> Surface:
+    bearer = {"Authorization": f"Bearer {token('create:users')}"}
+    match request.param:
+        case "management":
+            return Surface(URL, VALID_JSON.encode(), "application/json", bearer, _management_refusal, 201)
+        case "oauth-token":
+            app, secret = create_client(name="ops", scopes="create:users", actor=SYSTEM)
+            grant = {"grant_type": "client_credentials", "client_id": app.client_id, "client_secret": secret}
+            body = _json({**grant, "audience": settings.MANAGEMENT_API_AUDIENCE})
+
+            def oauth(message: str) -> dict[str, Any]:
+                return {"error": "invalid_request", "error_description": message}
+
+            return Surface("/oauth/token", body, "application/json", {}, oauth, 200)
+        case "v1":
+            body = _json({"email": "jane@example.com", "password": STRONG_PASSWORD})
+
+            def v1(message: str) -> dict[str, Any]:
+                return {"error": "unsupported_content_encoding", "message": message}
+
+            return Surface("/v1/users", body, "application/json", bearer, v1, 201)
+        case "signup":
+            body = _json({**VALID, "client_id": signup_app.client_id})
+
+            def signup(message: str) -> dict[str, Any]:
+                return {
+                    "name": "BadRequestError",
+                    "code": "unsupported_content_encoding",
+                    "description": message,
+                    "statusCode": 415,
+                }
+
+            return Surface("/dbconnections/signup", body, "application/json", {}, signup, 200)
+        case "password-reset-page":
+            api = request.getfixturevalue("api")  # every management scope
+            user = api.post(URL, VALID, format="json").json()
+            ticket = api.post("/api/v2/tickets/password-change", {"user_id": user["user_id"]}, format="json")
+            (reset,) = parse_qs(urlsplit(ticket.json()["ticket"]).query)["ticket"]
+            body = _form({"ticket": reset, "password": "N3w!Passw0rd-42", "password_confirmation": "N3w!Passw0rd-42"})
+            form = "application/x-www-form-urlencoded"
+            return Surface("/lo/reset", body, form, {}, _management_refusal, 200)
+        case "admin-login":
+            request.getfixturevalue("admin_user")  # pytest-django's operator: admin / password
+            body = _form({"username": "admin", "password": "password", "next": "/admin/"})
+            form = "application/x-www-form-urlencoded"
+            return Surface("/admin/login/", body, form, {}, _management_refusal, 302)
+    raise AssertionError(request.param)
+
+
+def _send(surface: Surface, body: bytes, coding: str) -> Any:
+    headers = {**surface.headers, "Content-Encoding": coding}
+    return Client().generic("POST", surface.path, body, content_type=surface.content_type, headers=headers)
+
+
+def _rows() -> dict[str, int]:
+    """How many rows each model's table holds."""
+    return {model._meta.label: model._default_manager.count() for model in apps.get_models()}
+
+
+def assert_refused_encoding(surface: Surface, response: Any, message: str) -> None:
+    """A 415 in the surface's envelope naming what it reads (``Accept-Encoding: identity``)."""
+    assert response.status_code == 415, response.content
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json() == surface.refusal(message)
+    assert response["Accept-Encoding"] == "identity"
+
+
+def test_an_encoded_body_is_415_in_the_envelope_of_each_surface_and_stores_nothing(surface: Surface) -> None:
+    before = _rows()
+    response = _send(surface, gzip.compress(surface.body), "gzip")
+    assert_refused_encoding(surface, response, GZIP_REFUSED)
+    if surface.path == "/oauth/token":
+        assert response["Cache-Control"] == "no-store"  # as every other refusal of the token endpoint
+    assert _rows() == before
+
+
+def test_a_body_declared_identity_is_read_on_each_surface(surface: Surface) -> None:
+    before = _rows()
+    response = _send(surface, surface.body, "Identity")
+    assert response.status_code == surface.succeeds_with, response.content
+    assert _rows() != before  # what the refusal above does not store, this request does
+
+
+def test_a_content_encoding_with_control_characters_is_415_and_quoted_escaped_on_each_surface(
+    surface: Surface,
+) -> None:
+    # A NUL, a C0 control, DEL, a C1 control and a Latin-1 byte (a WSGI header is Latin-1 text).
+    response = _send(surface, gzip.compress(surface.body), "gz\x00ip\x01\x7f\x85\xe9")
+    message = r"Unsupported Content-Encoding: gz\x00ip\x01\x7f\x85\xe9. Send the body unencoded (identity)."
+    assert_refused_encoding(surface, response, message)
+    assert b"\\u00" not in response.content  # nothing echoed raw, not even JSON-escaped
+
+
+@pytest.mark.parametrize(
+    ("coding", "named"),
+    [
+        ("GZIP", "GZIP"),
+        ("gzip, identity", "gzip"),
+        ("identity,gzip", "gzip"),
+        ("identity, , br", "br"),
+        ("gzip, br", "gzip, br"),
+        ("x" * 200, "x" * 40 + "…"),
+    ],
+)
+def test_any_coding_in_the_list_but_identity_is_415(admin_api: APIClient, coding: str, named: str) -> None:
+    response = post(admin_api, VALID_JSON, HTTP_CONTENT_ENCODING=coding)
+    message = f"Unsupported Content-Encoding: {named}. Send the body unencoded (identity)."
+    assert assert_envelope(response, 415) == _management_refusal(message)
+    assert response["Accept-Encoding"] == "identity"
+
+
+@pytest.mark.parametrize("coding", ["", "identity", "IDENTITY", " identity\t", "identity, Identity", ",", "identity,"])
+def test_no_coding_or_only_identity_is_read(admin_api: APIClient, coding: str) -> None:
+    assert post(admin_api, VALID_JSON, HTTP_CONTENT_ENCODING=coding).status_code == 201
+
+
+def test_a_request_without_a_body_has_nothing_encoded(api_client: APIClient, token: Any) -> None:
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token('read:users create:users')}")
+    assert api_client.get(URL, HTTP_CONTENT_ENCODING="gzip").status_code == 200
+    response = api_client.generic("POST", URL, "", content_type="application/json", HTTP_CONTENT_ENCODING="gzip")
+    assert response.status_code == 400  # the empty body's own refusal (no connection), not a 415
+    assert response.json()["errorCode"] == "invalid_body"
+
+
+def test_an_encoded_body_is_refused_in_japanese_too(admin_api: APIClient) -> None:
+    response = post(
+        admin_api, gzip.compress(VALID_JSON.encode()), HTTP_CONTENT_ENCODING="gzip", HTTP_ACCEPT_LANGUAGE="ja"
+    )
+    assert assert_envelope(response, 415)["message"] == (
+        "サポートされていない Content-Encoding です: gzip。本文はエンコードせずに（identity）送ってください。"
+    )
+    assert response.json()["errorCode"] == "unsupported_content_encoding"
+
+
+# --- ?format= (DRF's URL_FORMAT_OVERRIDE is off) --------------------------------------------------------------
+# DRF chose the renderer from ?format= before the view ran: ?format=api (or html) was a 404 on every API view and
+# on the documentation page, ?format=json a 404 on the page (and a 400 invalid_query_string where a view validates
+# its query, as it still is). Auth0 has no such parameter: it is answered as any other unknown query parameter is,
+# 400 where the endpoint validates its query and ignored where unknown ones are.
+
+
+@pytest.mark.parametrize("value", ["api", "html"])
+@pytest.mark.parametrize(
+    "path", [URL, "/api/v2/users/auth0%7Cabc", "/api/v2/users-by-email?email=a%40example.com", "/api/v2/connections"]
+)
+def test_format_is_an_unknown_query_parameter_where_the_query_is_validated(
+    api_client: APIClient, token: Any, path: str, value: str
+) -> None:
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token('read:users read:connections')}")
+    joiner = "&" if "?" in path else "?"
+    response = api_client.get(f"{path}{joiner}format={value}")
+    other = api_client.get(f"{path}{joiner}formats={value}")
+    assert response.status_code == other.status_code == 400, response.content
+    assert response.json() == json.loads(other.content.decode().replace("formats", "format"))
+    assert "Additional properties not allowed: format" in response.json()["message"]
+
+
+@pytest.mark.parametrize("value", ["api", "json", "html"])
+def test_format_is_ignored_where_unknown_query_parameters_are(api_client: APIClient, token: Any, value: str) -> None:
+    app, secret = create_client(name="ops", scopes="create:users", actor=SYSTEM)
+    grant = {"grant_type": "client_credentials", "client_id": app.client_id, "client_secret": secret}
+    issued = api_client.post(f"/oauth/token?format={value}", grant, format="json")
+    assert issued.status_code == 200, issued.content
+    assert api_client.get(f"/.well-known/jwks.json?format={value}").json()["keys"]
+    assert api_client.get(f"/api/v2/openapi.json?format={value}").json()["openapi"]
+    docs = api_client.get(f"/api/v2/docs?format={value}")
+    assert docs.status_code == 200
+    assert docs["Content-Type"].startswith("text/html")
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token('create:users')}")
+    created = api_client.post(
+        f"/v1/users?format={value}", {"email": "jane@example.com", "password": STRONG_PASSWORD}, format="json"
+    )
+    assert created.status_code == 201, created.content
+    api_client.credentials()
+    web, _secret = create_client(name="web", scopes="", connections=[DB], actor=SYSTEM)
+    signup = {**VALID, "email": "ann@example.com", "client_id": web.client_id}
+    assert api_client.post(f"/dbconnections/signup?format={value}", signup, format="json").status_code == 200

@@ -38,6 +38,7 @@ _REFUSED_BEFORE_THE_VIEW = frozenset(
         ErrorCode.PAYLOAD_TOO_LARGE,
         ProblemCode.INVALID_URI,
         ErrorCode.INVALID_QUERY_STRING,
+        ProblemCode.UNSUPPORTED_CONTENT_ENCODING,
     }
 )
 
@@ -52,7 +53,8 @@ def render(problem: Problem) -> Rendered:
     if code in (ErrorCode.INVALID_BODY, ProblemCode.METHOD_NOT_ALLOWED):  # DRF's words for a 405
         return _error(problem.status, ClientErrorCode.INVALID_REQUEST, problem.detail or problem.message, {})
     if code in _REFUSED_BEFORE_THE_VIEW:
-        return _error(problem.status, ClientErrorCode.INVALID_REQUEST, problem.message, {"Cache-Control": "no-store"})
+        headers = {"Cache-Control": "no-store", **problem.headers}  # a 415's Accept-Encoding (RFC 7694 §3)
+        return _error(problem.status, ClientErrorCode.INVALID_REQUEST, problem.message, headers)
     if code == ProblemCode.RATE_LIMITED:
         headers = {"Retry-After": retry_after_header(problem.retry_after)}
         return _error(429, ErrorCode.TOO_MANY_REQUESTS, _("Too many requests"), headers)
