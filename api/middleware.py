@@ -20,7 +20,7 @@ from api.authentication import problems as authentication
 from api.management import problems as management
 from api.oauth import problems as oauth
 from api.parsers import parse_form
-from api.problems import Problem, ProblemCode, ProblemRenderer
+from api.problems import Problem, ProblemCode, ProblemRenderer, quoted
 from api.v1 import problems as v1
 from core.errors import ErrorCode
 from core.schema import text_fault
@@ -72,8 +72,6 @@ class BodySizeLimitMiddleware:
 
 # What ``Accept-Encoding`` names in a refusal of an encoded body (RFC 7694 §3): the body as it is, nothing else.
 _ACCEPTED_CODINGS = "identity"
-# How much of each coding a refusal quotes back.
-_SHOWN_CODING_LIMIT = 40
 
 
 class ContentEncodingMiddleware:
@@ -98,7 +96,7 @@ class ContentEncodingMiddleware:
             refused = [coding for coding in codings if coding.lower() != "identity"]
             if refused:
                 message = _("Unsupported Content-Encoding: %(codings)s. Send the body unencoded (identity).") % {
-                    "codings": ", ".join(_shown(coding) for coding in refused)
+                    "codings": ", ".join(quoted(coding) for coding in refused)
                 }
                 headers = {"Accept-Encoding": _ACCEPTED_CODINGS}
                 return refusal(request, 415, message, ProblemCode.UNSUPPORTED_CONTENT_ENCODING, headers)
@@ -112,13 +110,6 @@ def _has_body(request: HttpRequest) -> bool:
         return int(request.META.get("CONTENT_LENGTH") or 0) > 0
     except ValueError:  # BodySizeLimitMiddleware has answered such a length first; if not, assume a body
         return True
-
-
-def _shown(coding: str) -> str:
-    """A coding as a refusal quotes it: cut short, and every character that is not printable ASCII (a NUL, a
-    control character, a byte a header should not hold) written as a Python escape, never echoed raw."""
-    shown = "".join(char if " " <= char <= "~" else ascii(char)[1:-1] for char in coding[:_SHOWN_CODING_LIMIT])
-    return shown + ("…" if len(coding) > _SHOWN_CODING_LIMIT else "")
 
 
 def _storable(text: str) -> bool:

@@ -155,6 +155,8 @@ def _drf_problem(exc: drf.APIException, request: Request | None) -> Problem:
         case drf.ParseError():
             return Problem(400, ProblemCode.MALFORMED_BODY, _("Invalid request payload JSON format"), detail=detail)
         case drf.UnsupportedMediaType():
+            # DRF's detail quotes the request's Content-Type as sent: a control character in it is not echoed.
+            detail = quoted(detail, limit=200, ascii_only=False)
             message = _("Unsupported Media Type: %(type)s") % {"type": detail}
             return Problem(415, ProblemCode.UNSUPPORTED_MEDIA_TYPE, message, detail=detail)
         case drf.MethodNotAllowed():
@@ -165,6 +167,16 @@ def _drf_problem(exc: drf.APIException, request: Request | None) -> Problem:
             return Problem(404, ProblemCode.NOT_FOUND, _("Not Found"), detail=detail)
         case _:  # NotAcceptable (ProblemCode.NOT_ACCEPTABLE: no renderer for the Accept header), or any other
             return Problem(exc.status_code, exc.default_code, detail, detail=detail)
+
+
+def quoted(text: str, *, limit: int = 40, ascii_only: bool = True) -> str:
+    """``text`` as an error message may quote it back: cut to ``limit`` characters (then "…"), and every character
+    that is not printable (a NUL, a control or format character) written as a Python escape (``\\x00``), never echoed
+    raw; with ``ascii_only`` (a header's value: WSGI hands its bytes over as Latin-1) every non-ASCII one too."""
+    shown = "".join(
+        char if char.isprintable() and (char <= "~" or not ascii_only) else ascii(char)[1:-1] for char in text[:limit]
+    )
+    return shown + ("…" if len(text) > limit else "")
 
 
 def _flatten(detail: Any, prefix: str | None = None) -> list[FieldError]:

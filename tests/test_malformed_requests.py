@@ -202,6 +202,12 @@ def test_unsupported_content_type_is_refused_with_415(admin_api: APIClient, cont
     }
 
 
+def test_a_content_type_with_control_characters_is_quoted_escaped_in_the_415(admin_api: APIClient) -> None:
+    body = assert_envelope(post(admin_api, VALID_JSON, content_type="text/pl\x00ain\x1b[31m"), 415)
+    assert body["message"] == 'Unsupported Media Type: Unsupported media type "text/pl\\x00ain\\x1b[31m" in request.'
+    assert "\x00" not in json.dumps(body, ensure_ascii=False) and "\x1b" not in json.dumps(body, ensure_ascii=False)
+
+
 def test_json_with_charset_parameter_is_accepted(admin_api: APIClient) -> None:
     response = post(admin_api, VALID_JSON, content_type="application/json; charset=utf-8")
     assert response.status_code == 201
