@@ -180,6 +180,22 @@ def test_changing_to_another_users_email_is_an_error_on_the_field(admin_client, 
     assert ann.email == "ann@example.com"
 
 
+def test_a_taken_identifier_is_named_among_several_changes(admin_client, make_connection, create):
+    # The API changes an e-mail and a username one call at a time, as Auth0 does; the admin form changes both at once.
+    named = make_connection(name="Named", requires_username=True)
+    for email, username in (("bob@example.com", "bob"), ("ann@example.com", "ann")):
+        create({"connection": named.name, "email": email, "username": username, "password": STRONG_PASSWORD})
+    ann = User.objects.get(email="ann@example.com")
+    url = f"/admin/users/user/{ann.pk}/change/"
+    form = {"picture": ann.picture, "user_metadata": "", "app_metadata": ""}
+    username_only = admin_client.post(url, {**form, "email": "annie@example.com", "username": "Bob"})
+    assert username_only.context["adminform"].form.errors == {"username": ["The specified new username already exists"]}
+    both = admin_client.post(url, {**form, "email": "BOB@example.com", "username": "bob"})
+    assert both.context["adminform"].form.errors == {"email": ["The specified new email already exists"]}
+    ann.refresh_from_db()
+    assert (ann.email, ann.username) == ("ann@example.com", "ann")
+
+
 def test_block_and_unblock_actions(admin_client, connection, create):
     create({"connection": connection.name, "email": "ann@example.com", "password": STRONG_PASSWORD})
     user = User.objects.get()

@@ -23,6 +23,7 @@ class UserErrorCode(StrEnum):
     MAIL_UNAVAILABLE = "mail_unavailable"
     # Field codes: a user's update naming another connection; ``POST /api/v2/jobs/verification-email``.
     CONNECTION_MISMATCH = "CONNECTION_MISMATCH"
+    CHANGED_TOGETHER = "CHANGED_TOGETHER"  # a PATCH changing two fields Auth0 changes one call at a time
     NO_EMAIL = "NO_EMAIL"
     ALREADY_VERIFIED = "ALREADY_VERIFIED"
     # Auth0's bulk-import job error codes (``users.imports``), beside z-schema's (``core.errors.FieldCode``): the
