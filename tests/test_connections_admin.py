@@ -4,6 +4,7 @@ several through the service, their users' events and audit entries written, one 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.test import override_settings
@@ -16,7 +17,9 @@ from connections.signals import connection_deleting
 from core.actors import SYSTEM
 from events.models import PendingEvents
 from events.services import WebhookAuthorization, create_event_stream
+from tests.helpers import STRONG_PASSWORD
 from users.models import User
+from users.services import create_user
 
 pytestmark = pytest.mark.django_db
 
@@ -180,3 +183,18 @@ def test_deleting_a_connection_gone_meanwhile_is_no_error_page(admin_client, mak
     response = admin_client.post(f"{LIST}{doomed.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
     assert not Connection.objects.exists() and not User.objects.exists()
+
+
+def test_the_deletion_page_lists_a_hundred_users_and_counts_the_rest(admin_client, make_connection):
+    doomed = make_connection(name="Doomed")
+    for n in range(102):
+        create_user(
+            data={"connection": "Doomed", "email": f"u{n}@example.com", "password": STRONG_PASSWORD}, actor=SYSTEM
+        )
+    for page in (
+        admin_client.get(f"{LIST}{doomed.pk}/delete/"),
+        admin_client.post(LIST, {"action": "delete_selected", "_selected_action": [doomed.pk]}),
+    ):
+        assert page.status_code == 200
+        assert len(re.findall(r'href="/admin/users/user/[0-9]+/', page.text)) == 99  # the connection, then 99 users
+        assert "Users: 102" in page.text and "…and 3 more objects." in page.text
