@@ -295,20 +295,22 @@ def _check_usable(ticket: Ticket, user: User) -> None:
 
 
 def _claim(ticket: Ticket) -> User:
-    """Inside the caller's transaction: mark the ticket used (only if nobody did), lock the user, re-check.
+    """Inside the caller's transaction: lock the user, mark the ticket used (only if nobody did), re-check.
 
     The conditional UPDATE is the guard: of two concurrent submissions one updates the row and the other sees 0
-    rows (PostgreSQL makes it wait for the first to commit; SQLite's write lock serialises them).
+    rows (PostgreSQL makes it wait for the first to commit; SQLite's write lock serialises them). The user is locked
+    first, as every deletion of users locks them before their tickets go (``delete_user``, the deletion of a
+    connection): the ticket first made the claim and such a deletion wait on each other, a deadlock on PostgreSQL.
     """
+    # Only the user's row: locking its connection too would hold back every insert into the connection meanwhile.
+    user = User.objects.select_for_update(of=("self",)).select_related("connection").filter(pk=ticket.user_id).first()
+    if user is None:
+        raise TicketRejected(TicketRejection.USED)  # deleted meanwhile, and its tickets with it
     claimed = Ticket.objects.filter(pk=ticket.pk, used_at__isnull=True, expires_at__gt=timezone.now()).update(
         used_at=now_ms()
     )
     if claimed != 1:
         raise TicketRejected(TicketRejection.USED)
-    # Only the user's row: locking its connection too would hold back every insert into the connection meanwhile.
-    user = User.objects.select_for_update(of=("self",)).select_related("connection").filter(pk=ticket.user_id).first()
-    if user is None:
-        raise TicketRejected(TicketRejection.INVALID)  # deleted meanwhile
     _check_usable(ticket, user)  # the in-memory ticket still reads as unused: only the user is checked anew
     return user
 
