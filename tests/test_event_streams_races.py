@@ -468,3 +468,24 @@ def test_a_ticket_opened_while_its_connection_is_deleted_is_refused_without_a_de
     assert isinstance(opened.get("error"), TicketRejected), opened
     assert opened["error"].reason == TicketRejection.USED
     assert _written() == [("user.deleted", ann.user_id)]
+
+
+def test_a_ticket_asked_for_while_its_connection_is_deleted_is_user_not_found() -> None:
+    """The ticket's insert waited, at commit, for the user's row the deletion holds, then failed its foreign key: an
+    IntegrityError, a 500 at ``POST /api/v2/tickets/password-change`` and at the public change_password."""
+    from users.errors import UserNotFound
+    from users.tickets import create_password_change_ticket, request_password_reset
+
+    doomed, (ann,) = _doomed(1)
+    with _deleting(doomed) as deletion:
+        asker, asked = _in_thread(lambda: create_password_change_ticket(data={"user_id": ann.user_id}, actor=SYSTEM))
+        requester, requested = _in_thread(
+            lambda: request_password_reset(email="u0@example.com", connection=doomed, actor=SYSTEM)
+        )
+        time.sleep(0.3)  # both wait for ann's row
+    asker.join()
+    requester.join()
+    assert "error" not in deletion, deletion
+    assert isinstance(asked.get("error"), UserNotFound), asked
+    assert requested == {"value": False}  # as for an unknown address
+    assert _written() == [("user.deleted", ann.user_id)]

@@ -96,6 +96,7 @@ def ticket_url(purpose: str, token: str) -> str:
 
 
 @transaction.atomic
+@transaction.atomic
 def issue_ticket(
     *,
     user: User,
@@ -113,8 +114,12 @@ def issue_ticket(
     ``ttl_sec`` 0 or None is Auth0's five days; callers check the bounds (``MAX_TTL_SECONDS``) and ``result_url``
     (``users.ticket_serializers.ResultUrlField``: absolute http(s)) first. Records Auth0's ``sapi`` entry for the
     management API's operation unless ``audit`` is off (a caller recording its own entry); the token is in no log
-    and no audit entry.
+    and no audit entry. Raises ``UserNotFound`` when the user was deleted since the caller read it.
     """
+    # The user's row is locked first: a deletion under way (the user's, or its connection's with it) holds it, and
+    # the ticket's foreign key, checked at commit, would fail once it committed (an IntegrityError, a 500).
+    if not User.objects.select_for_update(of=("self",)).filter(pk=user.pk).exists():
+        raise UserNotFound()
     token = secrets.token_urlsafe(32)
     now = now_ms()
     ticket = Ticket.objects.create(
@@ -461,21 +466,24 @@ def request_password_reset(*, email: str, connection: Connection, actor: Actor) 
     user = User.objects.select_related("connection").filter(email=key, connection=connection).first()
     if user is None or user.blocked:
         return False
-    with transaction.atomic():
-        link = issue_ticket(
-            user=user,
-            purpose=TicketPurpose.PASSWORD_CHANGE,
-            actor=actor,
-            ttl_sec=settings.PASSWORD_RESET_TTL_SECONDS,
-            audit=False,
-        )
-        record_event(
-            type=EventType.SUCCESS_CHANGE_PASSWORD_REQUEST,
-            description="Change password request",
-            actor=actor,
-            user=user,
-        )
-        schedule_password_reset_email(user, link)
+    try:
+        with transaction.atomic():
+            link = issue_ticket(
+                user=user,
+                purpose=TicketPurpose.PASSWORD_CHANGE,
+                actor=actor,
+                ttl_sec=settings.PASSWORD_RESET_TTL_SECONDS,
+                audit=False,
+            )
+            record_event(
+                type=EventType.SUCCESS_CHANGE_PASSWORD_REQUEST,
+                description="Change password request",
+                actor=actor,
+                user=user,
+            )
+            schedule_password_reset_email(user, link)
+    except UserNotFound:
+        return False  # deleted meanwhile: an unknown address now
     return True
 
 
