@@ -489,3 +489,40 @@ def test_a_ticket_asked_for_while_its_connection_is_deleted_is_user_not_found() 
     assert isinstance(asked.get("error"), UserNotFound), asked
     assert requested == {"value": False}  # as for an unknown address
     assert _written() == [("user.deleted", ann.user_id)]
+
+
+def test_an_upsert_import_batch_and_the_deletion_of_its_connection_wait_for_each_other_without_a_deadlock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The batch locked the users it upserts, then, at commit, the connection's row for its new users' foreign keys;
+    the deletion holds that row and waits for those users: PostgreSQL's "deadlock detected", a 503 for the DELETE."""
+    import io
+
+    from users.imports import import_users
+    from users.imports import importer as importer_module
+
+    doomed, (ann,) = _doomed(1)
+    batch_written = threading.Event()
+    emit_imported = importer_module.emit_imported
+
+    def emit_then_linger(*args: Any, **kwargs: Any) -> None:  # the batch's last step before its commit
+        emit_imported(*args, **kwargs)
+        batch_written.set()
+        time.sleep(0.5)  # the deletion starts meanwhile
+
+    monkeypatch.setattr(importer_module, "emit_imported", emit_then_linger)
+    rows = json.dumps([{"email": "u0@example.com", "name": "Ann"}, {"email": "new@example.com"}]).encode()
+    importer, imported = _in_thread(
+        lambda: import_users(io.BytesIO(rows), connection=doomed, actor=SYSTEM, upsert=True, pipelined=False)
+    )
+    assert batch_written.wait(10)
+    deleter, deleted = _in_thread(lambda: delete_connection(connection_id=doomed.pk, actor=SYSTEM))
+    importer.join()
+    deleter.join()
+    assert "error" not in imported and "error" not in deleted, (imported, deleted)
+    assert (imported["value"].inserted, imported["value"].updated) == (1, 1)
+    written = _written()
+    (created,) = [user_id for kind, user_id in written if kind == "user.created"]
+    assert written[:2] == [("user.created", created), ("user.updated", ann.user_id)]  # the batch's, first
+    assert sorted(written[2:]) == sorted([("user.deleted", ann.user_id), ("user.deleted", created)])
+    assert not User.objects.exists()
