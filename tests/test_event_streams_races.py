@@ -526,3 +526,30 @@ def test_an_upsert_import_batch_and_the_deletion_of_its_connection_wait_for_each
     assert written[:2] == [("user.created", created), ("user.updated", ann.user_id)]  # the batch's, first
     assert sorted(written[2:]) == sorted([("user.deleted", ann.user_id), ("user.deleted", created)])
     assert not User.objects.exists()
+
+
+def test_an_import_job_asked_for_while_its_connection_is_deleted_is_inexistent_connection() -> None:
+    """The job's insert waited, at commit, for the connection's row the deletion holds, then failed its foreign key:
+    an IntegrityError, a 500 at ``POST /api/v2/jobs/users-imports``."""
+    from connections.errors import ConnectionNotFound
+    from jobs.models import Job
+    from jobs.serializers import ImportUsersRequest
+    from jobs.services import create_import_job
+
+    doomed, (ann,) = _doomed(1)
+    request = ImportUsersRequest(
+        users=b'[{"email": "new@example.com"}]',
+        file_name="users.json",
+        connection_id=doomed.pk,
+        upsert=False,
+        external_id="",
+        send_completion_email=False,
+    )
+    with _deleting(doomed) as deletion:
+        asker, asked = _in_thread(lambda: create_import_job(request=request, actor=SYSTEM))
+        time.sleep(0.3)  # it waits for the connection's row
+    asker.join()
+    assert "error" not in deletion, deletion
+    assert isinstance(asked.get("error"), ConnectionNotFound), asked
+    assert not Job.objects.exists()
+    assert _written() == [("user.deleted", ann.user_id)]
