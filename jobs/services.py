@@ -46,7 +46,9 @@ def _serialise_job_creation() -> None:
 @transaction.atomic
 def create_import_job(*, request: ImportUsersRequest, actor: Actor) -> Job:
     """A pending ``users_import`` job holding the file, and its audit event, in one transaction."""
-    connection = Connection.objects.filter(pk=request.connection_id).first()
+    # Locked (FOR NO KEY UPDATE: creates of users in it go on) so a deletion of the connection under way, which holds
+    # the row, is waited for and then seen: the job's foreign key would fail at commit instead (an IntegrityError).
+    connection = Connection.objects.select_for_update(no_key=True).filter(pk=request.connection_id).first()
     if connection is None:
         raise ConnectionNotFound()
     try:

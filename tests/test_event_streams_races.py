@@ -1,14 +1,19 @@
 """Races of the event streams on PostgreSQL (issue 16, review): concurrent writers whose events must keep the order
-of the changes they describe, fan-outs racing the deletion of a stream or the worker's disable after failures, and
-an operator's discard of a held row racing another's release of it."""
+of the changes they describe, fan-outs racing the deletion of a stream or the worker's disable after failures,
+an operator's discard of a held row racing another's release of it, and the deletion of a connection (its users'
+user.deleted) racing changes, creates, ticket claims and imports of its users."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 from unittest import mock
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.db import connection as db
@@ -18,6 +23,8 @@ from django.test import override_settings
 from django.utils import timezone
 
 from connections.models import Connection
+from connections.services import create_connection, delete_connection
+from connections.signals import connection_deleting
 from core.actors import SYSTEM
 from events import delivery as delivery_module
 from events import fanout
@@ -39,6 +46,8 @@ from users.services import create_user, delete_user
 from users.streams import emit_user_event
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+PASSWORD = "Str0ng!Passw0rd-1"
 
 
 @pytest.fixture(autouse=True)
@@ -349,3 +358,198 @@ def test_a_discard_waiting_on_a_release_leaves_the_released_row() -> None:
     assert (outcome.discarded, outcome.not_held) == ([], [row.pk])
     assert PendingEvents.objects.filter(pk=row.pk, held_at__isnull=True).exists()
     assert fan_out() == 1
+
+
+# --- the deletion of a connection, which locks its users and writes each one's user.deleted ---------------------
+
+
+@contextmanager
+def _deleting(doomed: Connection) -> Iterator[dict[str, Any]]:
+    """``delete_connection`` of ``doomed`` in another thread, held (as a connection with many users is held by their
+    batches) once its users are locked and their events written, until the block ends; yields what it raised."""
+    locked, release, outcome = threading.Event(), threading.Event(), {}
+
+    def hold(**_kwargs: Any) -> None:  # connected after users.streams' receiver, so it runs after it
+        locked.set()
+        release.wait(10)
+
+    def delete() -> None:
+        try:
+            delete_connection(connection_id=doomed.pk, actor=SYSTEM)
+        except Exception as exc:
+            outcome["error"] = exc
+        finally:
+            connections.close_all()
+
+    connection_deleting.connect(hold, dispatch_uid="tests.hold")
+    deleter = threading.Thread(target=delete)
+    deleter.start()
+    try:
+        assert locked.wait(10)
+        yield outcome
+    finally:
+        release.set()
+        deleter.join()
+        connection_deleting.disconnect(dispatch_uid="tests.hold")
+
+
+def _in_thread(call: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]]:
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = call()
+        except Exception as exc:
+            outcome["error"] = exc
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+def _written() -> list[tuple[str, str]]:
+    """(type, user id) of each event written, in the order the fan-out reads them."""
+    return [(row.type, item[1]) for row in PendingEvents.objects.order_by("pk") for item in json.loads(row.events)]
+
+
+def _doomed(count: int) -> tuple[Connection, list[User]]:
+    doomed = create_connection(name="doomed", strategy="auth0", actor=SYSTEM)
+    made = [
+        create_user(data={"connection": "doomed", "email": f"u{n}@example.com", "password": PASSWORD}, actor=SYSTEM)
+        for n in range(count)
+    ]
+    make_stream(EventType.USER_CREATED, EventType.USER_UPDATED, EventType.USER_DELETED)
+    return doomed, made
+
+
+def test_a_user_updated_while_its_connection_is_deleted_waits_and_is_not_found() -> None:
+    from users.errors import UserNotFound
+    from users.services import update_user
+
+    doomed, (ann, bob) = _doomed(2)
+    with _deleting(doomed) as deletion:
+        updater, updated = _in_thread(lambda: update_user(user_id=ann.user_id, data={"name": "A"}, actor=SYSTEM))
+        time.sleep(0.3)  # it waits for ann's row
+    updater.join()
+    assert "error" not in deletion and isinstance(updated.get("error"), UserNotFound), (deletion, updated)
+    assert sorted(_written()) == sorted(("user.deleted", user.user_id) for user in (ann, bob))
+
+
+def test_a_user_created_while_its_connection_is_deleted_is_inexistent_connection_and_no_event() -> None:
+    from connections.errors import ConnectionNotFound
+
+    doomed, (ann,) = _doomed(1)
+    data: Any = {"connection": "doomed", "email": "late@example.com", "password": PASSWORD}
+    with _deleting(doomed) as deletion:
+        creator, created = _in_thread(lambda: create_user(data=data, actor=SYSTEM))
+        time.sleep(0.3)  # its insert's foreign key check waits for the connection's row
+    creator.join()
+    assert "error" not in deletion and isinstance(created.get("error"), ConnectionNotFound), (deletion, created)
+    assert _written() == [("user.deleted", ann.user_id)]
+    assert not User.objects.exists()
+
+
+def test_a_ticket_opened_while_its_connection_is_deleted_is_refused_without_a_deadlock() -> None:
+    """The claim marked the ticket used, then waited for the user's row, which the deletion holds while it goes on
+    to delete the user's tickets: each waited for the other (PostgreSQL's "deadlock detected" for one of them)."""
+    from users.errors import TicketRejected, TicketRejection
+    from users.tickets import TicketPurpose, issue_ticket, verify_email
+
+    doomed, (ann,) = _doomed(1)
+    link = issue_ticket(user=ann, purpose=TicketPurpose.EMAIL_VERIFICATION, actor=SYSTEM)
+    (token,) = parse_qs(urlsplit(link).query)["ticket"]
+    with _deleting(doomed) as deletion:
+        opener, opened = _in_thread(lambda: verify_email(token=token, actor=SYSTEM))
+        time.sleep(0.3)  # it waits for ann's row
+    opener.join()
+    assert "error" not in deletion, deletion
+    assert isinstance(opened.get("error"), TicketRejected), opened
+    assert opened["error"].reason == TicketRejection.USED
+    assert _written() == [("user.deleted", ann.user_id)]
+
+
+def test_a_ticket_asked_for_while_its_connection_is_deleted_is_user_not_found() -> None:
+    """The ticket's insert waited, at commit, for the user's row the deletion holds, then failed its foreign key: an
+    IntegrityError, a 500 at ``POST /api/v2/tickets/password-change`` and at the public change_password."""
+    from users.errors import UserNotFound
+    from users.tickets import create_password_change_ticket, request_password_reset
+
+    doomed, (ann,) = _doomed(1)
+    with _deleting(doomed) as deletion:
+        asker, asked = _in_thread(lambda: create_password_change_ticket(data={"user_id": ann.user_id}, actor=SYSTEM))
+        requester, requested = _in_thread(
+            lambda: request_password_reset(email="u0@example.com", connection=doomed, actor=SYSTEM)
+        )
+        time.sleep(0.3)  # both wait for ann's row
+    asker.join()
+    requester.join()
+    assert "error" not in deletion, deletion
+    assert isinstance(asked.get("error"), UserNotFound), asked
+    assert requested == {"value": False}  # as for an unknown address
+    assert _written() == [("user.deleted", ann.user_id)]
+
+
+def test_an_upsert_import_batch_and_the_deletion_of_its_connection_wait_for_each_other_without_a_deadlock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The batch locked the users it upserts, then, at commit, the connection's row for its new users' foreign keys;
+    the deletion holds that row and waits for those users: PostgreSQL's "deadlock detected", a 503 for the DELETE."""
+    import io
+
+    from users.imports import import_users
+    from users.imports import importer as importer_module
+
+    doomed, (ann,) = _doomed(1)
+    batch_written = threading.Event()
+    emit_imported = importer_module.emit_imported
+
+    def emit_then_linger(*args: Any, **kwargs: Any) -> None:  # the batch's last step before its commit
+        emit_imported(*args, **kwargs)
+        batch_written.set()
+        time.sleep(0.5)  # the deletion starts meanwhile
+
+    monkeypatch.setattr(importer_module, "emit_imported", emit_then_linger)
+    rows = json.dumps([{"email": "u0@example.com", "name": "Ann"}, {"email": "new@example.com"}]).encode()
+    importer, imported = _in_thread(
+        lambda: import_users(io.BytesIO(rows), connection=doomed, actor=SYSTEM, upsert=True, pipelined=False)
+    )
+    assert batch_written.wait(10)
+    deleter, deleted = _in_thread(lambda: delete_connection(connection_id=doomed.pk, actor=SYSTEM))
+    importer.join()
+    deleter.join()
+    assert "error" not in imported and "error" not in deleted, (imported, deleted)
+    assert (imported["value"].inserted, imported["value"].updated) == (1, 1)
+    written = _written()
+    (created,) = [user_id for kind, user_id in written if kind == "user.created"]
+    assert written[:2] == [("user.created", created), ("user.updated", ann.user_id)]  # the batch's, first
+    assert sorted(written[2:]) == sorted([("user.deleted", ann.user_id), ("user.deleted", created)])
+    assert not User.objects.exists()
+
+
+def test_an_import_job_asked_for_while_its_connection_is_deleted_is_inexistent_connection() -> None:
+    """The job's insert waited, at commit, for the connection's row the deletion holds, then failed its foreign key:
+    an IntegrityError, a 500 at ``POST /api/v2/jobs/users-imports``."""
+    from connections.errors import ConnectionNotFound
+    from jobs.models import Job
+    from jobs.serializers import ImportUsersRequest
+    from jobs.services import create_import_job
+
+    doomed, (ann,) = _doomed(1)
+    request = ImportUsersRequest(
+        users=b'[{"email": "new@example.com"}]',
+        file_name="users.json",
+        connection_id=doomed.pk,
+        upsert=False,
+        external_id="",
+        send_completion_email=False,
+    )
+    with _deleting(doomed) as deletion:
+        asker, asked = _in_thread(lambda: create_import_job(request=request, actor=SYSTEM))
+        time.sleep(0.3)  # it waits for the connection's row
+    asker.join()
+    assert "error" not in deletion, deletion
+    assert isinstance(asked.get("error"), ConnectionNotFound), asked
+    assert not Job.objects.exists()
+    assert _written() == [("user.deleted", ann.user_id)]

@@ -14,6 +14,7 @@ from django.core.management import CommandError, call_command
 
 from audit.models import Event
 from connections.models import Connection
+from connections.services import delete_connection
 from core.actors import SYSTEM
 from core.hashing import bcrypt_verify as verify_password
 from tests.helpers import STRONG_PASSWORD, password_hash_of, stored_emails
@@ -305,6 +306,19 @@ def test_an_import_killed_midway_and_run_again_ends_with_every_user_once(run, up
     assert rejected == []
     assert (summary.inserted, summary.skipped, summary.updated, summary.failed) == (4, 3, 0, 0)
     assert stored_emails() == sorted(u["email"] for u in users)
+
+
+def test_a_connection_deleted_during_the_import_stops_it_at_the_next_batch(run, connection):
+    """The next batch's users pointed at a connection gone: their foreign keys failed at commit (an IntegrityError, the
+    job left to be retried); the batch now finds the connection gone first, as a job's checks would have."""
+
+    def delete_the_connection(summary: ImportSummary, bytes_read: int) -> None:
+        delete_connection(connection_id=connection.pk, actor=SYSTEM)
+
+    users = [{"email": f"u{i}@example.com", "password_hash": HASH} for i in range(4)]
+    with pytest.raises(ImportConnectionError, match=r"^The connection does not exist\.$"):
+        run(users, batch_size=2, on_progress=delete_the_connection)
+    assert not User.objects.exists()  # the first batch's went with the connection, the second's never came
 
 
 def test_a_second_run_with_plain_passwords_skips_without_hashing_again(run, monkeypatch):

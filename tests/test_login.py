@@ -23,7 +23,7 @@ from users.credentials.login import log_in
 from users.credentials.passwords import is_current_bcrypt
 from users.errors import UserBlocked, WrongCredentials
 from users.models import User
-from users.services import create_user, update_user
+from users.services import create_user, delete_user, update_user
 
 pytestmark = pytest.mark.django_db
 
@@ -296,6 +296,19 @@ def test_blocked_user_is_told_only_with_the_right_password(api_client, app):
     assert response.status_code == 401
     assert response.json() == {"error": "unauthorized", "error_description": "user is blocked"}
     assert _login(api_client, app, password="Wrong!Passw0rd").status_code == 403
+
+
+@pytest.mark.parametrize("blocked", [False, True])
+def test_a_user_deleted_during_the_login_is_a_wrong_password_not_a_500(api_client, app, monkeypatch, blocked):
+    """Deleted after the password was checked (with its connection, say, whose deletion holds its users' rows until
+    it commits): counting the login found no row, and reading it back raised ``User.DoesNotExist``, a 500."""
+    user = _user()
+    User.objects.filter(pk=user.pk).update(blocked=blocked)
+    _meanwhile(monkeypatch, lambda: delete_user(user_id=user.user_id, actor=SYSTEM))
+    response = _login(api_client, app)
+    assert response.status_code == 403
+    assert response.json() == {"error": "invalid_grant", "error_description": "Wrong email or password."}
+    assert not Event.objects.filter(type=EventType.SUCCESS_LOGIN).exists()
 
 
 def test_imported_hash_logs_in_and_is_upgraded_through_the_endpoint(api_client, app):

@@ -29,8 +29,9 @@ from tests.helpers import (
     management_error,
     user_url,
 )
+from users.errors import UserNotFound
 from users.models import Ticket, TicketPurpose, User
-from users.tickets import DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS
+from users.tickets import DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS, issue_ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -460,6 +461,17 @@ def test_a_deleted_users_ticket_is_gone(api, client, ann):
     api.delete(user_url(ann["user_id"]))
     assert Ticket.objects.count() == 0
     assert reset(client, token).status_code == 400
+
+
+def test_a_ticket_for_a_user_deleted_since_it_was_read_is_user_not_found(api, ann):
+    """The caller read the user, then it was deleted (alone, or with its connection): the ticket's foreign key failed
+    at commit, an IntegrityError (a 500 at the API and at the public change_password endpoint)."""
+    stale = User.objects.get(user_id=ann["user_id"])
+    assert api.delete(user_url(ann["user_id"])).status_code == 204
+    with pytest.raises(UserNotFound):
+        issue_ticket(user=stale, purpose=TicketPurpose.PASSWORD_CHANGE, actor=SYSTEM)
+    assert not Ticket.objects.exists()
+    assert not Event.objects.filter(description="Create a password change ticket").exists()
 
 
 def test_a_verification_ticket_does_not_reset_a_password(api, client, ann):

@@ -96,6 +96,7 @@ def ticket_url(purpose: str, token: str) -> str:
 
 
 @transaction.atomic
+@transaction.atomic
 def issue_ticket(
     *,
     user: User,
@@ -113,8 +114,12 @@ def issue_ticket(
     ``ttl_sec`` 0 or None is Auth0's five days; callers check the bounds (``MAX_TTL_SECONDS``) and ``result_url``
     (``users.ticket_serializers.ResultUrlField``: absolute http(s)) first. Records Auth0's ``sapi`` entry for the
     management API's operation unless ``audit`` is off (a caller recording its own entry); the token is in no log
-    and no audit entry.
+    and no audit entry. Raises ``UserNotFound`` when the user was deleted since the caller read it.
     """
+    # The user's row is locked first: a deletion under way (the user's, or its connection's with it) holds it, and
+    # the ticket's foreign key, checked at commit, would fail once it committed (an IntegrityError, a 500).
+    if not User.objects.select_for_update(of=("self",)).filter(pk=user.pk).exists():
+        raise UserNotFound()
     token = secrets.token_urlsafe(32)
     now = now_ms()
     ticket = Ticket.objects.create(
@@ -295,20 +300,22 @@ def _check_usable(ticket: Ticket, user: User) -> None:
 
 
 def _claim(ticket: Ticket) -> User:
-    """Inside the caller's transaction: mark the ticket used (only if nobody did), lock the user, re-check.
+    """Inside the caller's transaction: lock the user, mark the ticket used (only if nobody did), re-check.
 
     The conditional UPDATE is the guard: of two concurrent submissions one updates the row and the other sees 0
-    rows (PostgreSQL makes it wait for the first to commit; SQLite's write lock serialises them).
+    rows (PostgreSQL makes it wait for the first to commit; SQLite's write lock serialises them). The user is locked
+    first, as every deletion of users locks them before their tickets go (``delete_user``, the deletion of a
+    connection): the ticket first made the claim and such a deletion wait on each other, a deadlock on PostgreSQL.
     """
+    # Only the user's row: locking its connection too would hold back every insert into the connection meanwhile.
+    user = User.objects.select_for_update(of=("self",)).select_related("connection").filter(pk=ticket.user_id).first()
+    if user is None:
+        raise TicketRejected(TicketRejection.USED)  # deleted meanwhile, and its tickets with it
     claimed = Ticket.objects.filter(pk=ticket.pk, used_at__isnull=True, expires_at__gt=timezone.now()).update(
         used_at=now_ms()
     )
     if claimed != 1:
         raise TicketRejected(TicketRejection.USED)
-    # Only the user's row: locking its connection too would hold back every insert into the connection meanwhile.
-    user = User.objects.select_for_update(of=("self",)).select_related("connection").filter(pk=ticket.user_id).first()
-    if user is None:
-        raise TicketRejected(TicketRejection.INVALID)  # deleted meanwhile
     _check_usable(ticket, user)  # the in-memory ticket still reads as unused: only the user is checked anew
     return user
 
@@ -459,21 +466,24 @@ def request_password_reset(*, email: str, connection: Connection, actor: Actor) 
     user = User.objects.select_related("connection").filter(email=key, connection=connection).first()
     if user is None or user.blocked:
         return False
-    with transaction.atomic():
-        link = issue_ticket(
-            user=user,
-            purpose=TicketPurpose.PASSWORD_CHANGE,
-            actor=actor,
-            ttl_sec=settings.PASSWORD_RESET_TTL_SECONDS,
-            audit=False,
-        )
-        record_event(
-            type=EventType.SUCCESS_CHANGE_PASSWORD_REQUEST,
-            description="Change password request",
-            actor=actor,
-            user=user,
-        )
-        schedule_password_reset_email(user, link)
+    try:
+        with transaction.atomic():
+            link = issue_ticket(
+                user=user,
+                purpose=TicketPurpose.PASSWORD_CHANGE,
+                actor=actor,
+                ttl_sec=settings.PASSWORD_RESET_TTL_SECONDS,
+                audit=False,
+            )
+            record_event(
+                type=EventType.SUCCESS_CHANGE_PASSWORD_REQUEST,
+                description="Change password request",
+                actor=actor,
+                user=user,
+            )
+            schedule_password_reset_email(user, link)
+    except UserNotFound:
+        return False  # deleted meanwhile: an unknown address now
     return True
 
 

@@ -137,9 +137,11 @@ def _record_login(
 
 def _count_login(*, user: User, actor: Actor) -> None:
     """One more login for ``user``: the count incremented in the database, ``last_login`` now, ``last_ip`` the
-    caller's address (kept when the caller has none); ``user`` gets the stored values."""
+    caller's address (kept when the caller has none); ``user`` gets the stored values. Raises ``WrongCredentials``
+    when the user was deleted since it was read (alone, or with its connection): there is no such user any more."""
     changes: dict[str, object] = {"logins_count": F("logins_count") + 1, "last_login": now_ms()}
     if actor.ip:
         changes["last_ip"] = actor.ip[:45]
-    User.objects.filter(pk=user.pk).update(**changes)
+    if not User.objects.filter(pk=user.pk).update(**changes):
+        raise WrongCredentials()
     user.refresh_from_db(fields=["logins_count", "last_login", "last_ip"])

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, BinaryIO
 
 from django.db import connection as db
@@ -33,6 +34,7 @@ from connections.password_policy import PasswordPolicyError
 from connections.strategies import check_user_fields
 from core import messages
 from core.actors import Actor
+from core.db import column_of
 from core.errors import DomainError, ErrorCode, FieldCode, FieldError, PayloadValidationError
 from users.errors import UserErrorCode
 from users.imports.conflicts import Outcome, Resolver
@@ -227,6 +229,7 @@ class _Importer:
         """The batch's transaction: insert, sort out what the constraints turned away, record the event."""
         out = Outcome()
         with transaction.atomic():
+            self._hold_connection()
             inserted = self.writer.insert(prepared.fresh, prepared.rows)
             done = {id(c) for c in inserted}
             rest = [c for c in prepared.fresh if id(c) not in done] + prepared.waiting
@@ -246,6 +249,27 @@ class _Importer:
                 )
         out.inserted += len(inserted)
         return out
+
+    def _hold_connection(self) -> None:
+        """First in a batch's transaction: the connection's row, share-locked on PostgreSQL (``FOR KEY SHARE``, the
+        lock the new users' foreign keys take at commit: batches and creates do not wait on each other).
+
+        A deletion of the connection locks its row, then its users (``users.streams``); a batch that had locked some
+        of them (an upsert) and only reached the row at commit, for its inserted users' foreign keys, deadlocked with
+        it. Taken first, the row makes the one wait for the other. Raises ``ImportConnectionError`` when the
+        connection was deleted since the import began (its users' foreign keys would fail at commit)."""
+        with db.cursor() as cursor:
+            cursor.execute(_hold_connection_sql(db.vendor), [self.connection.pk])
+            if cursor.fetchone() is None:
+                raise ImportConnectionError(_("The connection does not exist."))
+
+
+@lru_cache(maxsize=2)
+def _hold_connection_sql(vendor: str) -> str:
+    """``SELECT 1`` of the connection's row, ``FOR KEY SHARE`` on PostgreSQL (SQLite's write lock is the database's)."""
+    table, pk = db.ops.quote_name(Connection._meta.db_table), db.ops.quote_name(column_of(Connection._meta.pk))
+    lock = " FOR KEY SHARE" if vendor == "postgresql" else ""
+    return f"SELECT 1 FROM {table} WHERE {pk} = %s{lock}"  # noqa: S608 - names from the model, quoted
 
 
 def _job_error(error: FieldError) -> JobError:
