@@ -96,7 +96,6 @@ def ticket_url(purpose: str, token: str) -> str:
 
 
 @transaction.atomic
-@transaction.atomic
 def issue_ticket(
     *,
     user: User,
