@@ -109,6 +109,70 @@ class ConnectionFieldsQuerySerializer(StrictSerializer):
     )
 
 
+# Every strategy Auth0 knows (its OpenAPI's ``ConnectionStrategyEnum``): the list's ``strategy`` filter takes these
+# and refuses anything else, as Auth0's query validation does; this service stores three of them (``Strategy``).
+AUTH0_STRATEGIES = frozenset(
+    {
+        "ad",
+        "adfs",
+        "amazon",
+        "apple",
+        "dropbox",
+        "bitbucket",
+        "auth0-oidc",
+        "auth0",
+        "baidu",
+        "bitly",
+        "box",
+        "custom",
+        "daccount",
+        "dwolla",
+        "email",
+        "evernote-sandbox",
+        "evernote",
+        "exact",
+        "facebook",
+        "fitbit",
+        "github",
+        "google-apps",
+        "google-oauth2",
+        "instagram",
+        "ip",
+        "line",
+        "linkedin",
+        "oauth1",
+        "oauth2",
+        "office365",
+        "oidc",
+        "okta",
+        "paypal",
+        "paypal-sandbox",
+        "pingfederate",
+        "planningcenter",
+        "salesforce-community",
+        "salesforce-sandbox",
+        "salesforce",
+        "samlp",
+        "sharepoint",
+        "shopify",
+        "shop",
+        "sms",
+        "soundcloud",
+        "thirtysevensignals",
+        "twitter",
+        "untappd",
+        "vkontakte",
+        "waad",
+        "weibo",
+        "windowslive",
+        "wordpress",
+        "yahoo",
+        "yandex",
+        "auth0-adldap",
+    }
+)
+
+
 class ListConnectionsQuerySerializer(ConnectionFieldsQuerySerializer):
     # Auth0's documented default is 100 (the view applies it); the help text stays the translated sentence.
     per_page = QueryIntegerField(min_value=1, max_value=100, help_text=_("The amount of entries per page."))
@@ -117,6 +181,13 @@ class ListConnectionsQuerySerializer(ConnectionFieldsQuerySerializer):
     take = QueryIntegerField(min_value=1, max_value=100, help_text=_("Number of results per page."))
     strategy = QueryStringListField(help_text=_("Only retrieve connections of these strategies (comma-separated)."))
     name = StrictCharField(help_text=_("The name of the connection to retrieve."))
+
+    def validate_strategy(self, value: list[str]) -> list[str]:
+        """Each value one of Auth0's strategies: a typo (``strategy=Auth0``) is a 400, not an empty list."""
+        for strategy in value:
+            if strategy not in AUTH0_STRATEGIES:
+                raise fail(messages.enum_mismatch(strategy), FieldCode.ENUM_MISMATCH)
+        return value
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -242,6 +242,24 @@ def test_list_filters_by_strategy_repeated_or_comma_separated_and_by_name(api, f
     assert totals["total"] == 3 and len(totals["connections"]) == 2
 
 
+@pytest.mark.parametrize("strategy", ["Auth0", "bogus", "auth0,sms,databse", ""])
+def test_list_refuses_a_strategy_auth0_does_not_know(api, four, strategy):
+    response = api.get(CONNECTIONS, {"strategy": strategy})
+    if strategy == "":  # no value: no filter
+        assert response.status_code == 200 and response.json() == four
+        return
+    bad = next(s for s in strategy.split(",") if s not in ("auth0", "sms"))
+    assert response.status_code == 400
+    assert response.json() == {
+        "statusCode": 400,
+        "error": "Bad Request",
+        "message": f"Query validation error: 'No enum match for: {bad}' on property strategy "
+        "(Only retrieve connections of these strategies (comma-separated)).",
+        "errorCode": "invalid_query_string",
+        "errors": [{"field": "strategy", "code": "ENUM_MISMATCH", "message": f"No enum match for: {bad}"}],
+    }
+
+
 def test_list_pages_by_checkpoint(api, four):
     first = api.get(f"{CONNECTIONS}?take=3").json()
     assert first == {"connections": four[:3], "next": four[2]["id"]}
