@@ -132,9 +132,19 @@ def issue_operator_token(*, scopes: Iterable[str] | str, client_id: str, expires
     return issue_token(client_id=client_id, scopes=checked, expires_in=expires_in, grant_type=OPERATOR)
 
 
-def _connections(names: Iterable[str]) -> list[Connection]:
+def _connections(names: Iterable[str], *, lock: bool = False) -> list[Connection]:
+    """The connections named, all of them, or ``PayloadValidationError`` naming the missing ones.
+
+    With ``lock`` (inside the transaction that enables them) their rows are locked ``FOR NO KEY UPDATE``, in id
+    order: a deletion of one of them under way (``FOR UPDATE``) is waited for and then seen as a missing name (400),
+    where the client's new link to it failed its foreign key at commit (an IntegrityError, a 500); the lock does not
+    conflict with the foreign-key checks of concurrent changes, and the order keeps two such changes from waiting on
+    each other in a cycle."""
     wanted = list(dict.fromkeys(names))
-    found = list(Connection.objects.filter(name__in=wanted))
+    found_rows = Connection.objects.filter(name__in=wanted)
+    if lock:
+        found_rows = found_rows.select_for_update(no_key=True).order_by("pk")
+    found = list(found_rows)
     missing = sorted(set(wanted) - {c.name for c in found})
     if missing:
         error = FieldError(
@@ -177,7 +187,8 @@ def create_client(
                 )
         except IntegrityError as exc:
             raise ClientAlreadyExists() from exc
-        client.connections.set(enabled)
+        if enabled:
+            client.connections.set(_connections(connections, lock=True))  # still there, and held till commit
     logger.info("client created client_id=%s by %s", client.client_id, actor)
     return client, secret
 
@@ -197,7 +208,9 @@ def update_client(
     Raises ``ClientNotFound`` and ``PayloadValidationError`` (fields ``name``, ``scopes``, ``connections``).
     """
     try:
-        client = Client.objects.select_for_update().get(pk=client_id)
+        # FOR NO KEY UPDATE: a connection's change linking this client checks its foreign key (FOR KEY SHARE)
+        # meanwhile without waiting, so it and this change cannot wait on each other.
+        client = Client.objects.select_for_update(no_key=True).get(pk=client_id)
     except Client.DoesNotExist as exc:
         raise ClientNotFound() from exc
     changed = []
@@ -208,7 +221,7 @@ def update_client(
         client.scopes = _checked_scopes(scopes)
         changed.append("scopes")
     if connections is not None:
-        client.connections.set(_connections(connections))
+        client.connections.set(_connections(connections, lock=True))
         changed.append("connections")
     client.save(update_fields=["updated_at", *(f for f in changed if f != "connections")])
     logger.info("client updated client_id=%s fields=%s by %s", client_id, ",".join(changed), actor)

@@ -72,9 +72,13 @@ def create_connection(
     return connection
 
 
-def _locked(connection_id: str) -> Connection:
+def _locked(connection_id: str, *, deleting: bool = False) -> Connection:
+    """The connection's row, locked for the rest of the transaction: ``FOR UPDATE`` to delete it, else
+    ``FOR NO KEY UPDATE``, which lets the foreign-key checks of concurrent changes (a client linking it, a user
+    created in it) go on: a client's change that locks the client and links this connection while this change
+    locks the connection and links that client waited on each other, a deadlock on PostgreSQL."""
     try:
-        return Connection.objects.select_for_update().get(pk=connection_id)
+        return Connection.objects.select_for_update(no_key=not deleting).get(pk=connection_id)
     except Connection.DoesNotExist as exc:
         raise ConnectionNotFoundById() from exc
 
@@ -114,7 +118,7 @@ def delete_connection(*, connection_id: str, actor: Actor) -> None:
     to others (their ``user.deleted`` events) in this transaction. On PostgreSQL the lock also holds back a user
     being created in the connection meanwhile: the insert's foreign-key check waits for it and then fails, so no
     user is deleted that the receivers did not see; SQLite's write lock is the whole database's."""
-    connection = _locked(connection_id)
+    connection = _locked(connection_id, deleting=True)
     connection_deleting.send(sender=Connection, connection=connection, actor=actor)
     users = connection.users.count()
     _record(connection, "Delete a Connection", actor, users_deleted=users)
