@@ -72,6 +72,8 @@ class BodySizeLimitMiddleware:
 
 # What ``Accept-Encoding`` names in a refusal of an encoded body (RFC 7694 §3): the body as it is, nothing else.
 _ACCEPTED_CODINGS = "identity"
+# How many of the refused codings a refusal names.
+_NAMED_CODINGS = 5
 
 
 class ContentEncodingMiddleware:
@@ -95,8 +97,13 @@ class ContentEncodingMiddleware:
             codings = [coding for coding in (item.strip(" \t") for item in header.split(",")) if coding]
             refused = [coding for coding in codings if coding.lower() != "identity"]
             if refused:
+                # The first few named, each quoted: a header of thousands of short codings (a server joins repeated
+                # lines into one) is not echoed whole.
+                named = [quoted(coding) for coding in refused[:_NAMED_CODINGS]] + ["…"] * (
+                    len(refused) > _NAMED_CODINGS
+                )
                 message = _("Unsupported Content-Encoding: %(codings)s. Send the body unencoded (identity).") % {
-                    "codings": ", ".join(quoted(coding) for coding in refused)
+                    "codings": ", ".join(named)
                 }
                 headers = {"Accept-Encoding": _ACCEPTED_CODINGS}
                 return refusal(request, 415, message, ProblemCode.UNSUPPORTED_CONTENT_ENCODING, headers)

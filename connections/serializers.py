@@ -20,6 +20,7 @@ from core.schema import (
     StrictField,
     StrictSerializer,
     check_text,
+    echo,
     fail,
     json_type,
 )
@@ -72,7 +73,7 @@ class CreateConnectionRequestSerializer(StrictSerializer[NewConnection]):
 
     def validate_strategy(self, value: str) -> str:
         if value not in Strategy.values:
-            raise fail(messages.enum_mismatch(value), FieldCode.ENUM_MISMATCH)
+            raise fail(messages.enum_mismatch(echo(value)), FieldCode.ENUM_MISMATCH)
         return value
 
 
@@ -186,7 +187,7 @@ class ListConnectionsQuerySerializer(ConnectionFieldsQuerySerializer):
         """Each value one of Auth0's strategies: a typo (``strategy=Auth0``) is a 400, not an empty list."""
         for strategy in value:
             if strategy not in AUTH0_STRATEGIES:
-                raise fail(messages.enum_mismatch(strategy), FieldCode.ENUM_MISMATCH)
+                raise fail(messages.enum_mismatch(echo(strategy)), FieldCode.ENUM_MISMATCH)
         return value
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -401,6 +401,10 @@ class _Loader:
     def apply(self) -> None:
         for plan in self.clients:
             self._apply_client(plan)
+        # The existing connections locked first, in id order (FOR NO KEY UPDATE, as update_connection locks each):
+        # a client's change enabling several locks them in that order, and in the file's order the two deadlocked.
+        existing = [plan.existing.pk for plan in self.connections if plan.existing is not None]
+        list(Connection.objects.filter(pk__in=existing).select_for_update(no_key=True).order_by("pk"))
         for connection in self.connections:
             self._apply_connection(connection)
         for users in self.users:

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,8 @@ from connections.services import create_connection, delete_connection, update_co
 from connections.signals import connection_deleting
 from core.actors import SYSTEM
 from core.errors import PayloadValidationError
+from tenants.loader import load_tenant
+from tenants.reader import Document
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -145,3 +148,38 @@ def test_a_client_linking_a_connection_being_deleted_gets_a_400(pair, change: st
     assert "Unknown connections: racing" in str(outcome)
     assert not Connection.objects.filter(pk=connection.pk).exists()
     assert not Client.objects.filter(name="late").exists()
+
+
+def test_a_tenant_load_and_a_client_change_lock_the_connections_in_one_order(pair, monkeypatch) -> None:
+    """``load_tenant`` changes the file's connections in one transaction; a client's change enabling two of them
+    locks them in id order: the loader locks them in that order too, whatever the file's, so neither waits on the
+    other in a cycle (a deadlock on PostgreSQL, one of them a 500)."""
+    client, first = pair
+    second = create_connection(name="second", strategy="auth0", options={}, actor=SYSTEM)
+    low, high = sorted([first, second], key=lambda connection: connection.pk)
+    databases = [{"name": c.name, "strategy": "auth0", "options": {"disable_signup": True}} for c in (high, low)]
+    document = Document(sections={"databases": databases}, base_dir=Path("."))
+    changed, go_on = threading.Event(), threading.Event()
+    results: list[Any] = []
+
+    def update_then_pause(**kwargs: Any) -> Connection:
+        connection = update_connection(**kwargs)
+        changed.set()  # the loader holds this connection's row
+        go_on.wait(10)
+        return connection
+
+    monkeypatch.setattr("tenants.loader.update_connection", update_then_pause)
+    loader = _in_thread(lambda: load_tenant(document, actor=SYSTEM), results)
+    try:
+        assert changed.wait(10), results
+        linker = _in_thread(
+            lambda: update_client(client_id=client.pk, connections=[low.name, high.name], actor=SYSTEM), results
+        )
+        linker.join(1)  # it holds the client and the first connection by id, and waits on the loader's
+        go_on.set()
+        loader.join(10)
+        linker.join(10)
+    finally:
+        go_on.set()
+    assert not [outcome for outcome in results if isinstance(outcome, Exception)], results
+    assert sorted(c.pk for c in Client.objects.get(pk=client.pk).connections.all()) == [low.pk, high.pk]

@@ -606,3 +606,12 @@ def test_a_form_posted_client_id_with_a_nul_is_400_not_500(api, bad):
     assert body["errorCode"] == "invalid_body"
     assert [(e["field"], e["code"]) for e in body["errors"]] == [("enabled_clients", "INVALID_CHARACTERS")]
     assert not Connection.objects.filter(name="form-conn").exists()
+
+
+def test_a_refused_strategy_is_echoed_cut_short(api):
+    # Any length passes the query string's checks: the message quotes at most 120 characters of it, as elsewhere.
+    strategy = "x" * 5000
+    for response in (api.get(CONNECTIONS, {"strategy": strategy}), _post(api, strategy=strategy)):
+        assert response.status_code == 400
+        (error,) = response.json()["errors"]
+        assert error == {"field": "strategy", "code": "ENUM_MISMATCH", "message": f"No enum match for: {'x' * 120}…"}

@@ -816,6 +816,7 @@ def test_a_content_encoding_with_control_characters_is_415_and_quoted_escaped_on
         ("identity, , br", "br"),
         ("gzip, br", "gzip, br"),
         ("x" * 200, "x" * 40 + "…"),
+        ("br," * 4000, "br, br, br, br, br, …"),  # at most five named, however many are sent
     ],
 )
 def test_any_coding_in_the_list_but_identity_is_415(admin_api: APIClient, coding: str, named: str) -> None:
