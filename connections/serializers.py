@@ -7,6 +7,7 @@ from typing import Any, Required, TypedDict
 
 from django.utils.translation import gettext_lazy as _
 
+from connections.auth0_strategies import STRATEGIES
 from connections.models import CONNECTION_NAME_MAX_LENGTH, CONNECTION_NAME_PATTERN, Strategy
 from core import messages
 from core.errors import FieldCode
@@ -110,70 +111,6 @@ class ConnectionFieldsQuerySerializer(StrictSerializer):
     )
 
 
-# Every strategy Auth0 knows (its OpenAPI's ``ConnectionStrategyEnum``): the list's ``strategy`` filter takes these
-# and refuses anything else, as Auth0's query validation does; this service stores three of them (``Strategy``).
-AUTH0_STRATEGIES = frozenset(
-    {
-        "ad",
-        "adfs",
-        "amazon",
-        "apple",
-        "dropbox",
-        "bitbucket",
-        "auth0-oidc",
-        "auth0",
-        "baidu",
-        "bitly",
-        "box",
-        "custom",
-        "daccount",
-        "dwolla",
-        "email",
-        "evernote-sandbox",
-        "evernote",
-        "exact",
-        "facebook",
-        "fitbit",
-        "github",
-        "google-apps",
-        "google-oauth2",
-        "instagram",
-        "ip",
-        "line",
-        "linkedin",
-        "oauth1",
-        "oauth2",
-        "office365",
-        "oidc",
-        "okta",
-        "paypal",
-        "paypal-sandbox",
-        "pingfederate",
-        "planningcenter",
-        "salesforce-community",
-        "salesforce-sandbox",
-        "salesforce",
-        "samlp",
-        "sharepoint",
-        "shopify",
-        "shop",
-        "sms",
-        "soundcloud",
-        "thirtysevensignals",
-        "twitter",
-        "untappd",
-        "vkontakte",
-        "waad",
-        "weibo",
-        "windowslive",
-        "wordpress",
-        "yahoo",
-        "yandex",
-        "auth0-adldap",
-    }
-)
-
-
 class ListConnectionsQuerySerializer(ConnectionFieldsQuerySerializer):
     # Auth0's documented default is 100 (the view applies it); the help text stays the translated sentence.
     per_page = QueryIntegerField(min_value=1, max_value=100, help_text=_("The amount of entries per page."))
@@ -186,7 +123,7 @@ class ListConnectionsQuerySerializer(ConnectionFieldsQuerySerializer):
     def validate_strategy(self, value: list[str]) -> list[str]:
         """Each value one of Auth0's strategies: a typo (``strategy=Auth0``) is a 400, not an empty list."""
         for strategy in value:
-            if strategy not in AUTH0_STRATEGIES:
+            if strategy not in STRATEGIES:
                 raise fail(messages.enum_mismatch(echo(strategy)), FieldCode.ENUM_MISMATCH)
         return value
 

@@ -1,9 +1,9 @@
 """Names Auth0 defines, to tell a name we do not model (skipped, reported) from one that is wrong (an error).
 
-Both lists are Auth0's, from its Management API OpenAPI document (``reference/auth0-management-oas.json``, dated
+The list is Auth0's, from its Management API OpenAPI document (``reference/auth0-management-oas.json``, dated
 2026-06-25): ``MANAGEMENT_SCOPES`` is ``components.securitySchemes.oAuth2ClientCredentials.flows
-.clientCredentials.scopes`` (every permission a client grant on the Management API may hold) and ``STRATEGIES`` the
-``strategy`` enum of ``POST /api/v2/connections``. Copied here because the reference is not shipped with the code.
+.clientCredentials.scopes`` (every permission a client grant on the Management API may hold). Copied here because
+the reference is not shipped with the code. Auth0's strategies are in ``connections.auth0_strategies``.
 """
 
 from __future__ import annotations
@@ -252,65 +252,5 @@ MANAGEMENT_SCOPES: frozenset[str] = frozenset(
         "read:vdcs_templates",
         "update:vdcs_templates",
         "delete:vdcs_templates",
-    )
-)
-
-STRATEGIES: frozenset[str] = frozenset(
-    (
-        "ad",
-        "adfs",
-        "amazon",
-        "apple",
-        "dropbox",
-        "bitbucket",
-        "auth0-oidc",
-        "auth0",
-        "baidu",
-        "bitly",
-        "box",
-        "custom",
-        "daccount",
-        "dwolla",
-        "email",
-        "evernote-sandbox",
-        "evernote",
-        "exact",
-        "facebook",
-        "fitbit",
-        "github",
-        "google-apps",
-        "google-oauth2",
-        "instagram",
-        "ip",
-        "line",
-        "linkedin",
-        "oauth1",
-        "oauth2",
-        "office365",
-        "oidc",
-        "okta",
-        "paypal",
-        "paypal-sandbox",
-        "pingfederate",
-        "planningcenter",
-        "salesforce-community",
-        "salesforce-sandbox",
-        "salesforce",
-        "samlp",
-        "sharepoint",
-        "shopify",
-        "shop",
-        "sms",
-        "soundcloud",
-        "thirtysevensignals",
-        "twitter",
-        "untappd",
-        "vkontakte",
-        "waad",
-        "weibo",
-        "windowslive",
-        "wordpress",
-        "yahoo",
-        "yandex",
     )
 )

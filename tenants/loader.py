@@ -39,13 +39,14 @@ from django.utils.translation import gettext as _
 from clients.models import Client
 from clients.scopes import KNOWN_SCOPES
 from clients.services import CLIENT_ID_PATTERN, create_client, rotate_client_secret, update_client
+from connections.auth0_strategies import IDENTITY_PROVIDERS
 from connections.models import Connection, Strategy
 from connections.options import modelled_options, validate_connection
 from connections.services import create_connection, update_connection
 from core.actors import Actor
 from core.errors import DomainError
 from core.hashing import bcrypt_verify
-from tenants.auth0_names import MANAGEMENT_SCOPES, STRATEGIES
+from tenants.auth0_names import MANAGEMENT_SCOPES
 from tenants.reader import Document, TenantFileError, is_inside, type_name
 from users.imports import ImportFileError, RejectedUser, import_users
 from users.imports.importer import ImportConnectionError
@@ -281,7 +282,7 @@ class _Loader:
             strategy = _string(item, "strategy", where, required=default is None) or default
             assert strategy is not None  # required above when there is no default
             if strategy not in Strategy.values:
-                if strategy not in STRATEGIES:
+                if strategy not in IDENTITY_PROVIDERS:
                     raise TenantFileError(
                         _in(where, "strategy"), _("%(strategy)s is not a strategy of Auth0.") % {"strategy": strategy}
                     )

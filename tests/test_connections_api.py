@@ -236,6 +236,7 @@ def test_list_filters_by_strategy_repeated_or_comma_separated_and_by_name(api, f
     assert api.get(f"{CONNECTIONS}?strategy=sms&strategy=auth0").json() == four
     assert api.get(f"{CONNECTIONS}?strategy=sms,auth0").json() == four
     assert api.get(f"{CONNECTIONS}?strategy=google-oauth2").json() == []
+    assert api.get(f"{CONNECTIONS}?strategy=auth0-adldap").json() == []  # Auth0's list filter takes it too
     assert api.get(f"{CONNECTIONS}?name=B2").json() == [c for c in four if c["name"] == "B2"]
     assert api.get(f"{CONNECTIONS}?name=b2").json() == []
     totals = api.get(f"{CONNECTIONS}?strategy=auth0&include_totals=true&per_page=2").json()
