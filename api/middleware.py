@@ -17,6 +17,7 @@ from django.http.response import HttpResponseBase
 from django.utils.translation import gettext as _
 
 from api.authentication import problems as authentication
+from api.authentication.pages import error_page, is_html_page
 from api.management import problems as management
 from api.oauth import problems as oauth
 from api.parsers import parse_form
@@ -37,11 +38,14 @@ _RENDERERS_BY_PREFIX: tuple[tuple[tuple[str, ...], ProblemRenderer], ...] = (
 
 def refusal(
     request: HttpRequest, status: int, message: str, code: str, headers: Mapping[str, str] | None = None
-) -> JsonResponse:
+) -> HttpResponse:
     """A refusal of ``request`` in the error shape of the API its path belongs to (the management API's for any
     other path). ``code`` is a ``ProblemCode`` or ``ErrorCode`` (``invalid_query_string``, ``payload_too_large``, ...);
     each contract's renderer spells it (OAuth names every such refusal ``invalid_request``, RFC 6749 §5.2).
-    ``headers`` are the protocol's (a 415's ``Accept-Encoding``); every renderer sends them."""
+    ``headers`` are the protocol's (a 415's ``Accept-Encoding``); every renderer sends them. The pages a person
+    opens from an e-mail answer with their own HTML page instead (``api.authentication.pages``)."""
+    if is_html_page(request):
+        return error_page(request, status, message, headers)
     path = request.path_info
     render = next((render for prefixes, render in _RENDERERS_BY_PREFIX if path.startswith(prefixes)), management.render)
     body, status, sent = render(Problem(status, code, message, headers=headers or {}))

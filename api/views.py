@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponseBase, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from api.authentication.pages import error_page, is_html_page
 from api.management import problems as management
 from api.problems import Problem, ProblemCode, translate
 from core.errors import ErrorCode
@@ -32,29 +33,32 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return Response(body, status=status, headers=headers)
 
 
-def _page(problem: Problem) -> JsonResponse:
+def _page(request: HttpRequest, problem: Problem) -> HttpResponse:
+    """``problem`` in the management envelope; on the pages a person opens from an e-mail, their HTML page."""
+    if is_html_page(request):
+        return error_page(request, problem.status, problem.message, problem.headers)
     body, status, headers = management.render(problem)
     return JsonResponse(body, status=status, headers=headers)
 
 
-def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return _page(Problem(400, ErrorCode.BAD_REQUEST, _("Bad Request")))
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _page(request, Problem(400, ErrorCode.BAD_REQUEST, _("Bad Request")))
 
 
-def permission_denied(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return _page(Problem(403, ProblemCode.FORBIDDEN, _("Forbidden")))
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _page(request, Problem(403, ProblemCode.FORBIDDEN, _("Forbidden")))
 
 
-def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return _page(Problem(404, ProblemCode.NOT_FOUND, _("Not Found")))
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _page(request, Problem(404, ProblemCode.NOT_FOUND, _("Not Found")))
 
 
-def server_error(request: HttpRequest) -> JsonResponse:
-    return _page(Problem(500, ProblemCode.INTERNAL_ERROR, _("An internal server error occurred")))
+def server_error(request: HttpRequest) -> HttpResponse:
+    return _page(request, Problem(500, ProblemCode.INTERNAL_ERROR, _("An internal server error occurred")))
 
 
 @csrf_exempt  # no session, no form: a POST is refused as any other method below, not with the CSRF page
-def health(request: HttpRequest) -> JsonResponse:
+def health(request: HttpRequest) -> HttpResponse:
     """Whether this process can serve, for load balancers and start-up scripts.
 
     ``{"status": "ok" | "unavailable", "checks": {"database": ..., "cache": ...}}``: each dependency is
@@ -66,7 +70,7 @@ def health(request: HttpRequest) -> JsonResponse:
     if request.method not in ("GET", "HEAD"):
         # Any other method ran the checks (TRACE answered 200) or met the CSRF check's HTML page (POST, PUT).
         message = _('Method "%(method)s" not allowed.') % {"method": request.method}
-        response = _page(Problem(405, ProblemCode.METHOD_NOT_ALLOWED, message))
+        response = _page(request, Problem(405, ProblemCode.METHOD_NOT_ALLOWED, message))
         response["Allow"] = "GET, HEAD"
         return response
     checks = {"database": _check_database(), "cache": _check_rate_limit_store()}

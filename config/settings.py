@@ -443,7 +443,9 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
+        # A record's text (and an exception's in a traceback) cannot end its line: core.logs.OneLineFormatter.
         "plain": {
+            "()": "core.logs.OneLineFormatter",
             "format": "[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",
             "datefmt": "%Y-%m-%d %H:%M:%S %z",
         }

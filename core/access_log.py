@@ -10,22 +10,11 @@ its escape sequences. Here each C0 or C1 control character, DEL and the Unicode 
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from gunicorn.glogging import Logger, SafeAtoms
 
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def _escaped(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def escape_controls(value: str) -> str:
-    """``value`` with each control character (and U+2028, U+2029) written as its escape."""
-    return _UNSAFE.sub(_escaped, value)
+from core.logs import OneLineFormatter, escape_controls
 
 
 class AccessLogAtoms(SafeAtoms):
@@ -36,6 +25,14 @@ class AccessLogAtoms(SafeAtoms):
 
 
 class AccessLogLogger(Logger):
-    """gunicorn's logger, but for the escaping of the access log's values."""
+    """gunicorn's logger, but for the escaping of the access log's values, and its error log's records written by
+    ``core.logs.OneLineFormatter`` (gunicorn's messages quote what a client sent: "Error handling request <its
+    path>")."""
 
     atoms_wrapper_class = AccessLogAtoms
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for handler in self.error_log.handlers:
+            if getattr(handler, "_gunicorn", False):  # gunicorn's own (``--error-logfile``), not a log config's
+                handler.setFormatter(OneLineFormatter(self.error_fmt, self.datefmt))

@@ -5,13 +5,74 @@ a 4xx is an answer the API gives on purpose (a duplicate's 409, a weak password'
 limit's 429), already in the access log with its status, so a WARNING for each one buries the warnings that
 matter. ``ClientErrorsAreDebug`` turns them into DEBUG records, shown only with ``LOG_LEVEL=DEBUG``; 5xx stay
 ERRORs. ``EndpointPathsHidden`` keeps webhook endpoints' paths and queries (which may carry tokens) out of urllib3's
-records.
+records. ``OneLineFormatter`` keeps a record's text from ending its line: what a request sent cannot forge a line
+of the log.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import traceback
+from types import TracebackType
+from typing import TypeAlias
+
+# What would end or disturb a log line: every C0 and C1 control character, DEL, and the Unicode line and paragraph
+# separators (which some log viewers break lines at).
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+_ExcInfo: TypeAlias = tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_controls(value: str) -> str:
+    """``value`` with each control character (and U+2028, U+2029) written as its escape (``\\x0a``, ``\\u2028``), as
+    Django's own request log writes a path's."""
+    return _UNSAFE.sub(_escaped, value)
+
+
+class OneLineFormatter(logging.Formatter):
+    """``logging.Formatter`` whose record text cannot end its line (``LOGGING``'s ``plain``; gunicorn's error log
+    through ``core.access_log.AccessLogLogger``).
+
+    A message carries what requests sent: Django's admin logs a refused filter as "Filtering by <the query's key>
+    not allowed" (``django.security.DisallowedModelAdminLookup``), an exception's text quotes its input. A line feed
+    in it wrote a line of the sender's choosing into the log (a forged ``[...] [INFO] ...`` record), a terminal's
+    escape sequence reached whoever reads the log in one. The message and each exception's text in a traceback
+    (and its notes) have their control characters escaped (``escape_controls``); the traceback's own lines stay
+    lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = escape_controls(record.message)
+        return super().formatMessage(record)
+
+    def formatException(self, ei: _ExcInfo) -> str:
+        if ei[1] is None:
+            return super().formatException(ei)
+        described = traceback.TracebackException(type(ei[1]), ei[1], ei[2], compact=True)
+        _escape_texts(described, set())
+        return "".join(described.format()).rstrip("\n")
+
+
+def _escape_texts(described: traceback.TracebackException, seen: set[int]) -> None:
+    """Escape the exception text (CPython's ``_str``, what ``format_exception_only`` writes after the type) and the
+    notes of ``described`` and of every exception chained to it or grouped in it."""
+    if id(described) in seen:
+        return
+    seen.add(id(described))
+    text = getattr(described, "_str", None)
+    if isinstance(text, str):
+        described._str = escape_controls(text)  # type: ignore[attr-defined]
+    notes = getattr(described, "__notes__", None)
+    if isinstance(notes, list):
+        described.__notes__ = [escape_controls(note) if isinstance(note, str) else note for note in notes]
+    for linked in (described.__cause__, described.__context__, *(getattr(described, "exceptions", None) or ())):
+        if linked is not None:
+            _escape_texts(linked, seen)
 
 
 class ClientErrorsAreDebug(logging.Filter):

@@ -15,7 +15,6 @@ import logging
 import os
 import socket
 import threading
-import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -96,9 +95,11 @@ def _carried(previous: dict[str, int] | None, current: ImportSummary) -> dict[st
 
 def _log_crash(job_id: str, exc: BaseException) -> None:
     """The crash's type and where it happened, never its message: a database error quotes the data it refused
-    (PostgreSQL's ``CONTEXT: JSON data, line 1: …``), which came from the users file."""
-    where = "".join(traceback.format_tb(exc.__traceback__))
-    logger.error("%s: the import crashed (%s)\n%s", job_id, type(exc).__name__, where)
+    (PostgreSQL's ``CONTEXT: JSON data, line 1: …``), which came from the users file. The traceback is the crash's,
+    its last line a stand-in for the message (a log line's text is escaped to one line: ``core.logs``)."""
+    withheld = Exception("the message is withheld: it may quote the users file")
+    crash = (type(withheld), withheld, exc.__traceback__)
+    logger.error("%s: the import crashed (%s)", job_id, type(exc).__name__, exc_info=crash)
 
 
 class _Heartbeat(threading.Thread):

@@ -695,13 +695,14 @@ def _management_refusal(message: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Surface:
-    """One HTTP surface that takes a body: a request that succeeds there, and its envelope for a 415."""
+    """One HTTP surface that takes a body: a request that succeeds there, and its envelope for a 415 (``None``: a
+    page a person opens from an e-mail, which answers with its HTML page, ``api.authentication.pages``)."""
 
     path: str
     body: bytes
     content_type: str
     headers: dict[str, str]
-    refusal: Callable[[str], dict[str, Any]]
+    refusal: Callable[[str], dict[str, Any]] | None
     succeeds_with: int
 
 
@@ -754,7 +755,7 @@ def surface(request: pytest.FixtureRequest, token: Any, signup_app: Any) -> Surf
             (reset,) = parse_qs(urlsplit(ticket.json()["ticket"]).query)["ticket"]
             body = _form({"ticket": reset, "password": "N3w!Passw0rd-42", "password_confirmation": "N3w!Passw0rd-42"})
             form = "application/x-www-form-urlencoded"
-            return Surface("/lo/reset", body, form, {}, _management_refusal, 200)
+            return Surface("/lo/reset", body, form, {}, None, 200)
         case "admin-login":
             request.getfixturevalue("admin_user")  # pytest-django's operator: admin / password
             body = _form({"username": "admin", "password": "password", "next": "/admin/"})
@@ -776,9 +777,13 @@ def _rows() -> dict[str, int]:
 def assert_refused_encoding(surface: Surface, response: Any, message: str) -> None:
     """A 415 in the surface's envelope naming what it reads (``Accept-Encoding: identity``)."""
     assert response.status_code == 415, response.content
+    assert response["Accept-Encoding"] == "identity"
+    if surface.refusal is None:
+        assert response["Content-Type"].startswith("text/html")
+        assert f"<p>{message}</p>" in response.content.decode()
+        return
     assert response["Content-Type"].startswith("application/json")
     assert response.json() == surface.refusal(message)
-    assert response["Accept-Encoding"] == "identity"
 
 
 def test_an_encoded_body_is_415_in_the_envelope_of_each_surface_and_stores_nothing(surface: Surface) -> None:

@@ -1,0 +1,38 @@
+"""The pages a person opens from an e-mail (a verification link, a password reset link), and their error page.
+
+Refusals made before any view runs (``api.middleware``: a body too large, a query string with a control character)
+and Django's own error views (``api.views``) answer in the API's JSON envelope; on these pages a person with a
+browser, not a program, reads the answer, so it is the pages' own HTML, with the same status and headers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+
+# The paths of api/authentication/urls.py that answer with HTML (``email_verification``, ``password_reset``).
+HTML_PAGES = frozenset({"/email-verification", "/u/email-verification", "/lo/reset"})
+
+
+def is_html_page(request: HttpRequest) -> bool:
+    """Whether ``request`` is for one of ``HTML_PAGES`` (its exact path: a page has no sub-paths)."""
+    return request.path_info in HTML_PAGES
+
+
+def error_page(
+    request: HttpRequest, status: int, message: str, headers: Mapping[str, str] | None = None
+) -> HttpResponse:
+    """The pages' page for a request they cannot answer: ``status`` (4xx or 5xx), ``message`` (already translated,
+    as the JSON answer would carry it) and the protocol's ``headers`` (a 415's ``Accept-Encoding``), sent like the
+    pages themselves: not stored, no Referer, nothing loaded (``password_reset.protect``)."""
+    from api.authentication.password_reset import protect  # the pages' module imports the users app's services
+
+    title = _("This page cannot be shown") if status < 500 else _("Something went wrong")
+    context = {"title": title, "message": message, "success": False}
+    page = render(request, "authentication/verification_result.html", context, status=status)
+    for name, value in (headers or {}).items():
+        page[name] = value
+    return protect(page)

@@ -1,0 +1,103 @@
+"""A log record's text cannot end its line: what a request sent (an admin filter's name, an exception's text that
+quotes its input) is written with its control characters escaped, so it cannot forge a record of its own
+(``core.logs.OneLineFormatter``, the settings' ``plain`` formatter and gunicorn's error log)."""
+
+from __future__ import annotations
+
+import io
+import logging
+import sys
+
+from gunicorn.config import Config
+
+from core.access_log import AccessLogLogger
+from core.logs import OneLineFormatter
+
+FORGED = "[2026-01-01 00:00:00 +0000] [1] [INFO] users.services: user deleted"
+
+
+def _configured_formatter() -> logging.Formatter:
+    """The formatter of the console handler ``LOGGING`` put on the root logger (not pytest's capture)."""
+    formatters = [
+        handler.formatter
+        for handler in logging.getLogger().handlers
+        if type(handler) is logging.StreamHandler and handler.formatter is not None
+    ]
+    assert formatters, "LOGGING's console handler is on the root logger"
+    return formatters[0]
+
+
+def _record(message: str, *args: object, exc_info: object = None) -> logging.LogRecord:
+    return logging.LogRecord("tests", logging.ERROR, __file__, 1, message, args, exc_info)  # type: ignore[arg-type]
+
+
+def test_an_admin_filter_named_with_a_line_break_writes_one_line_and_no_forged_record(admin_client, caplog):
+    with caplog.at_level(logging.ERROR, logger="django.security"):
+        response = admin_client.get("/admin/users/user/", {f"connection__clients__secret_hash\n{FORGED}": "1"})
+    assert response.status_code == 400
+    [record] = [r for r in caplog.records if r.name == "django.security.DisallowedModelAdminLookup"]
+    assert "\n" in record.getMessage()  # Django's message quotes the key as sent
+    text = _configured_formatter().format(record)
+    assert not any(line.startswith(FORGED) for line in text.splitlines())
+    assert text.splitlines()[0].endswith(f"Filtering by connection__clients__secret_hash\\x0a{FORGED} not allowed")
+
+
+def test_the_settings_formatter_escapes_every_control_character_of_a_message():
+    text = _configured_formatter().format(_record("user %s agent %s", "a\r\nb", "\x1b[2J\x00\x7f\x85\u2028\u2029\t"))
+    assert "\n" not in text and "\r" not in text and "\x1b" not in text and "\u2028" not in text
+    assert text.endswith("user a\\x0d\\x0ab agent \\x1b[2J\\x00\\x7f\\x85\\u2028\\u2029\\x09")
+
+
+def test_a_traceback_keeps_its_lines_but_its_exceptions_texts_and_notes_are_escaped():
+    def fail() -> None:
+        try:
+            raise LookupError(f"key\n{FORGED}")
+        except LookupError as exc:
+            error = ValueError(f"value\r\n{FORGED}")
+            error.add_note(f"note\n{FORGED}")
+            raise error from exc
+
+    try:
+        fail()
+    except ValueError:
+        text = OneLineFormatter("%(message)s").format(_record("failed", exc_info=sys.exc_info()))
+    lines = text.splitlines()
+    assert lines[0] == "failed"
+    assert lines[1] == "Traceback (most recent call last):"
+    assert any("in fail" in line for line in lines)  # the frames are still lines
+    assert not any(line.startswith(FORGED) for line in lines)
+    assert f"LookupError: key\\x0a{FORGED}" in lines
+    assert f"ValueError: value\\x0d\\x0a{FORGED}" in lines
+    assert f"note\\x0a{FORGED}" in lines
+
+
+def test_a_crashed_import_logs_where_it_crashed_but_never_its_message(caplog):
+    from jobs.worker import _log_crash
+
+    quoted = f"CONTEXT: JSON data, line 1: secret@example.com\n{FORGED}"
+
+    def crash() -> None:
+        raise RuntimeError(quoted)
+
+    try:
+        crash()
+    except RuntimeError as exc:
+        with caplog.at_level(logging.ERROR, logger="jobs.worker"):
+            _log_crash("job_1", exc)
+    [record] = caplog.records
+    text = _configured_formatter().format(record)
+    assert text.splitlines()[0].endswith("job_1: the import crashed (RuntimeError)")
+    assert "in crash" in text  # where
+    assert "secret@example.com" not in text and FORGED not in text
+
+
+def test_gunicorns_error_log_writes_a_request_quoted_in_its_message_on_one_line():
+    config = Config()
+    config.set("errorlog", "-")  # serve.sh's: stderr
+    logger = AccessLogLogger(config)
+    [handler] = [h for h in logger.error_log.handlers if getattr(h, "_gunicorn", False)]
+    stream = io.StringIO()
+    handler.setStream(stream)
+    logger.error_log.error("Error handling request %s", f"/api/v2/users\n{FORGED}")
+    assert stream.getvalue().count("\n") == 1
+    assert f"Error handling request /api/v2/users\\x0a{FORGED}" in stream.getvalue()
