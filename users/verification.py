@@ -117,7 +117,8 @@ def should_send_on_create(*, email_verified: bool | None, verify_email: bool | N
 
 
 def verify_ticket(ticket: str) -> VerificationResult:
-    """Check the link and mark the address verified (once). Expired or tampered links change nothing."""
+    """Check the link and mark the address verified (once). Expired or tampered links change nothing; nor does the
+    link of a user whose connection is being deleted (``INVALID``, as once the user is gone)."""
     try:
         payload = signing.loads(ticket, salt=_SALT, max_age=settings.EMAIL_VERIFICATION_TTL_SECONDS)
     except signing.SignatureExpired:
@@ -126,7 +127,9 @@ def verify_ticket(ticket: str) -> VerificationResult:
         return VerificationResult.INVALID
     if not isinstance(payload, dict):
         return VerificationResult.INVALID
-    user = User.objects.filter(user_id=payload.get("u"), email=payload.get("e")).first()
+    user = User.objects.filter(
+        user_id=payload.get("u"), email=payload.get("e"), connection__deletion_requested_at=None
+    ).first()
     if user is None:
         return VerificationResult.INVALID
     return _mark_verified(user)
