@@ -460,3 +460,27 @@ def test_a_user_created_by_a_request_that_read_the_connection_before_its_deletio
     assert not User.objects.exists() and not Connection.all_objects.exists()
     assert response.json()["user_id"] in _written("user.created")
     assert _written().count(response.json()["user_id"]) == 1
+
+
+def test_a_user_arriving_after_the_last_batch_is_deleted_with_its_event_before_the_row(doomed, monkeypatch):
+    """A create that read the connection before the 202 may commit its user after the batches found none left: the
+    last transaction, holding the connection's row, deletes such users with their events, never by the row's
+    cascade alone (which would write none)."""
+    from users.profile import now_ms
+    from users.services import new_user_values
+
+    _stream()
+    delete_users = deletion._delete_users
+    late: list[User] = []
+
+    def then_a_late_user(connection: Connection) -> int:
+        deleted = delete_users(connection)
+        if not deleted and not late:  # the batches are done: a user arrives
+            values = new_user_values(strategy="auth0", data={"email": "late@example.com"}, now=now_ms())
+            late.append(User.objects.create(connection=connection, **values))
+        return deleted
+
+    monkeypatch.setattr(deletion, "_delete_users", then_a_late_user)
+    assert finish_connection_deletion.call(doomed.pk) == "deleted"
+    assert late and late[0].user_id in _written()
+    assert len(_written()) == 5 and not User.objects.exists()
