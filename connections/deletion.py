@@ -6,7 +6,10 @@ users in the request, as one transaction (204). A larger one took longer than a 
 all). So the request marks it (``Connection.deletion_requested_at``: from then on it is gone for every reader and
 writer, ``connections.models.LiveConnections``) and enqueues ``finish_connection_deletion`` in its transaction
 (``enqueue_deletion``); the task deletes the users ``BATCH_USERS`` at a time, each batch in a transaction of its own
-with the batch's ``user.deleted`` events (``connections.signals.connection_users_deleting``), then the row.
+with the batch's ``user.deleted`` events (``connections.signals.connection_users_deleting``), then the row. A run
+lasts a turn (``TURN_SECONDS``), then queues the rest as a new task, so the worker's other tasks (mails, the
+deletion's own event deliveries) wait for a turn, not for the whole deletion (minutes for a million users); it runs
+alone, as an import does (``jobs.taskworker.LONG_TASKS``).
 
 The task can be run again at any point, and twice at once: a batch's users, their events and their deletion commit
 together, so a worker killed mid-batch (its task made ready again by ``jobs.taskworker.recover_orphaned_tasks``)
@@ -18,6 +21,7 @@ next ``DELETE`` of it enqueues a task again.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from django.db import transaction
@@ -34,19 +38,28 @@ logger = logging.getLogger(__name__)
 # Users deleted per transaction: one ``user.deleted`` outbox row each (``users.streams``), a bounded batch in memory
 # and a short hold on the users' rows, whatever the connection's size.
 BATCH_USERS = 1000
+# A run deletes batches for about this long, then queues the rest of the work as a new task, behind the tasks
+# waiting (mails, event deliveries: the worker runs one task at a time), as a stream's delivery task ends its turn.
+TURN_SECONDS = 5.0
 # A failing run is tried again after 5, 10, 20, ... seconds (with jitter), up to this many runs in all (about 40
 # minutes): then the task fails, and the connection stays marked until it is deleted again.
 MAX_ATTEMPTS = 10
 RETRY_BASE_SECONDS = 5.0
 
+# What ``delete_marked_connection`` did.
+DELETED = "deleted"  # the connection's users and the connection are gone
+GONE = "gone"  # nothing to do: another run deleted it, or it is not being deleted
+UNFINISHED = "unfinished"  # its turn ended with users left
+
 
 @task()
 def finish_connection_deletion(connection_id: str, attempt: int = 1) -> str:
     """Delete the users of the connection being deleted, batch by batch, then the connection
-    (``delete_marked_connection``). Returns ``deleted``, ``gone`` (nothing left to do: another run finished it, or
-    the connection is not being deleted) or ``retrying`` (this run failed; another is queued)."""
+    (``delete_marked_connection``), for a turn of ``TURN_SECONDS``; what is left is queued as a new task. Returns
+    ``deleted``, ``gone`` (nothing left to do: another run finished it, or the connection is not being deleted),
+    ``continuing`` (the turn ended; the next task is queued) or ``retrying`` (this run failed; another is queued)."""
     try:
-        return "deleted" if delete_marked_connection(connection_id=connection_id) else "gone"
+        outcome = delete_marked_connection(connection_id=connection_id, turn_seconds=TURN_SECONDS)
     except Exception:  # any failure: the deletion must not be lost, only delayed
         if not retry_later(
             finish_connection_deletion,
@@ -59,11 +72,16 @@ def finish_connection_deletion(connection_id: str, attempt: int = 1) -> str:
             raise
         logger.warning("connection deletion id=%s failed (attempt %d): retrying", connection_id, attempt, exc_info=True)
         return "retrying"
+    if outcome == UNFINISHED:
+        finish_connection_deletion.enqueue(connection_id)  # behind the tasks waiting meanwhile
+        return "continuing"
+    return outcome
 
 
-def delete_marked_connection(*, connection_id: str) -> bool:
+def delete_marked_connection(*, connection_id: str, turn_seconds: float | None = None) -> str:
     """Delete the users of the connection ``connection_id``, which must be marked as being deleted (any other is
-    left alone), ``BATCH_USERS`` per transaction, then the connection itself; returns whether this call deleted it.
+    left alone), ``BATCH_USERS`` per transaction, then the connection itself. Returns ``DELETED``, ``GONE`` (not
+    marked, or gone: another run deleted it), or ``UNFINISHED`` when ``turn_seconds`` passed with users left.
 
     Each batch locks its users (``FOR UPDATE``, in id order) before their events are written, as
     ``users.services.delete_user`` locks its user: a change to one of them holding the lock commits first, its
@@ -74,7 +92,8 @@ def delete_marked_connection(*, connection_id: str) -> bool:
     """
     connection = Connection.all_objects.filter(pk=connection_id, deletion_requested_at__isnull=False).first()
     if connection is None:
-        return False
+        return GONE
+    turn_ends = None if turn_seconds is None else time.monotonic() + turn_seconds
     deleted = 0
     while True:
         with transaction.atomic():
@@ -82,6 +101,9 @@ def delete_marked_connection(*, connection_id: str) -> bool:
         if not batch:
             break
         deleted += batch
+        if turn_ends is not None and time.monotonic() >= turn_ends:
+            logger.info("connection deletion id=%s: %d users deleted this turn, more to go", connection_id, deleted)
+            return UNFINISHED
     with transaction.atomic():
         locked = (
             Connection.all_objects.select_for_update()
@@ -89,12 +111,12 @@ def delete_marked_connection(*, connection_id: str) -> bool:
             .first()
         )
         if locked is None:  # another run finished meanwhile
-            return False
+            return GONE
         while batch := _delete_users(locked):
             deleted += batch
         locked.delete()
     logger.info("connection deleted id=%s users=%d (in the background)", connection_id, deleted)
-    return True
+    return DELETED
 
 
 def _delete_users(connection: Connection) -> int:

@@ -254,6 +254,24 @@ def test_a_task_left_running_by_a_killed_worker_is_recovered_and_finishes_withou
     assert not Connection.all_objects.filter(pk=doomed.pk).exists() and not User.objects.exists()
 
 
+def test_a_run_ends_its_turn_and_queues_the_rest_as_a_new_task(doomed, monkeypatch, run_tasks):
+    """The worker runs one task at a time: a deletion of many users gives the mails and deliveries queued meanwhile
+    their turn after each of its own."""
+    monkeypatch.setattr(deletion, "BATCH_USERS", 2)
+    monkeypatch.setattr(deletion, "TURN_SECONDS", 0)
+    _stream()
+    DBTaskResult.objects.filter(task_path=finish_connection_deletion.module_path).delete()  # run here instead
+    assert finish_connection_deletion.call(doomed.pk) == "continuing"
+    assert User.objects.count() == 2 and len(_written()) == 2
+    (queued,) = _deletion_tasks("READY")
+    assert queued.args_kwargs == {"args": [doomed.pk], "kwargs": {}}
+    for _turn in range(3):
+        run_tasks()
+    assert not Connection.all_objects.filter(pk=doomed.pk).exists() and not User.objects.exists()
+    assert len(_written()) == len(set(_written())) == 4
+    assert [task.return_value for task in _deletion_tasks()].count("deleted") == 1
+
+
 # --- a repeated DELETE, and the name -----------------------------------------------------------------------------
 
 
