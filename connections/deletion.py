@@ -11,6 +11,10 @@ lasts a turn (``TURN_SECONDS``), then queues the rest as a new task, so the work
 deletion's own event deliveries) wait for a turn, not for the whole deletion (minutes for a million users); it runs
 alone, as an import does (``jobs.taskworker.LONG_TASKS``).
 
+Until their batch deletes them, the users stay what they are in the users API (read, changed, deleted one by one),
+as Auth0's do while its deletion runs; they cannot log in, be sent a ticket, or use a link issued before (the lookups
+of ``users.tickets``, ``users.verification`` and the password grant find no such connection).
+
 The task can be run again at any point, and twice at once: a batch's users, their events and their deletion commit
 together, so a worker killed mid-batch (its task made ready again by ``jobs.taskworker.recover_orphaned_tasks``)
 leaves the batch as it was, and the next run deletes the users left, none twice. A failure is tried again later
