@@ -41,6 +41,7 @@ from tests.helpers import (
     V1_USERS,
     connection_url,
     management_error,
+    user_url,
 )
 from users.imports import ImportConnectionError, import_users
 from users.models import User
@@ -383,6 +384,28 @@ def test_tickets_for_its_users_are_refused_as_for_unknown_ones(api, doomed):
         response = api.post(path, body, format="json")
         assert response.status_code == 404, response.json()
         assert response.json() == expected
+
+
+def test_the_verification_email_job_for_its_users_is_inexistent_user_and_sends_nothing(api, doomed, mailoutbox):
+    user = User.objects.filter(email_verified=False).order_by("pk").first()
+    assert user is not None
+    response = api.post("/api/v2/jobs/verification-email", {"user_id": user.user_id}, format="json")
+    assert response.status_code == 404, response.json()
+    assert response.json() == USER_NOT_FOUND
+    assert mailoutbox == []
+
+
+def test_a_verification_mail_queued_before_the_deletion_is_not_sent(api, app, run_tasks, mailoutbox):
+    connection = Connection.objects.get(name=DOOMED)
+    _fill(DOOMED, 4)
+    user = User.objects.order_by("pk").first()
+    assert user is not None
+    changed = api.patch(user_url(user.user_id), {"email": "new@example.com", "verify_email": True}, format="json")
+    assert changed.status_code == 200, changed.json()
+    assert api.delete(connection_url(connection.pk)).status_code == 202
+    DBTaskResult.objects.filter(task_path=finish_connection_deletion.module_path).delete()  # the mail alone
+    run_tasks()
+    assert mailoutbox == []  # its link would be dead on arrival (``verify_ticket``)
 
 
 def test_links_issued_before_the_deletion_no_longer_work(api, client, app, make_connection):
