@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.core.management import call_command
 from django.db import transaction
 from django.test import override_settings
 from django.utils import timezone
@@ -525,3 +526,13 @@ def test_a_user_arriving_after_the_last_batch_is_deleted_with_its_event_before_t
     assert finish_connection_deletion.call(doomed.pk) == "deleted"
     assert late and late[0].user_id in _written()
     assert len(_written()) == 5 and not User.objects.exists()
+
+
+def test_create_connection_if_missing_shows_a_connection_being_deleted_with_a_warning(doomed):
+    """``scripts/serve.sh`` runs it before it starts the worker that finishes the deletion: a conflict there kept
+    the server, and so the worker, from starting at all."""
+    out, err = io.StringIO(), io.StringIO()
+    call_command("create_connection", DOOMED, if_missing=True, stdout=out, stderr=err)
+    assert json.loads(out.getvalue())["id"] == doomed.pk
+    assert f"The connection {DOOMED} ({doomed.pk}) is being deleted" in err.getvalue()
+    assert Connection.all_objects.filter(name=DOOMED).count() == 1
