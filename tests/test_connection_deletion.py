@@ -536,3 +536,26 @@ def test_create_connection_if_missing_shows_a_connection_being_deleted_with_a_wa
     assert json.loads(out.getvalue())["id"] == doomed.pk
     assert f"The connection {DOOMED} ({doomed.pk}) is being deleted" in err.getvalue()
     assert Connection.all_objects.filter(name=DOOMED).count() == 1
+
+
+def test_a_tenant_file_naming_a_connection_being_deleted_skips_it_and_its_users(doomed, tmp_path):
+    """``scripts/serve.sh`` loads TENANT_FILE before it starts the worker that finishes the deletion: a conflict
+    there kept the server, and so the worker, from starting at all."""
+    tenant = tmp_path / "tenant.yaml"
+    tenant.write_text(
+        f"databases:\n  - name: {DOOMED}\n    strategy: auth0\n  - name: Other\n    strategy: auth0\n"
+        f"users:\n  - connection: {DOOMED}\n    users:\n      - email: new@example.com\n"
+    )
+    out = io.StringIO()
+    call_command("load_tenant", str(tenant), stdout=out)
+    assert f"skipped: databases[0] {DOOMED}: being deleted, not made again (nor its users)" in out.getvalue()
+    assert Connection.objects.filter(name="Other").exists()
+    assert Connection.all_objects.filter(name=DOOMED).count() == 1
+    assert not User.objects.filter(email="new@example.com").exists()
+
+    only_users = tmp_path / "users.yaml"
+    only_users.write_text(f"users:\n  - connection: {DOOMED}\n    users:\n      - email: new@example.com\n")
+    out = io.StringIO()
+    call_command("load_tenant", str(only_users), stdout=out)
+    assert f"skipped: users[0]: the connection {DOOMED} is being deleted: its users are not imported" in out.getvalue()
+    assert not User.objects.filter(email="new@example.com").exists()
