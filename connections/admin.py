@@ -129,12 +129,13 @@ class ConnectionAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:connections_connection_changelist"))
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple[list[Any], dict[Any, int], set[Any], list]:
-        """Django's confirmation (every object that goes, by a collector that reads them all), but for connections of
-        which one has more than ``CONNECTION_DELETE_SYNC_MAX_USERS`` users: each connection is listed, and the
-        objects going with them only counted, model by model, with the permissions Django asks for."""
+        """Django's confirmation (every object that goes, by a collector that reads them all), but for connections
+        with more than ``CONNECTION_DELETE_SYNC_MAX_USERS`` users between them (one large one, or many selected small
+        ones, which the collector read all the same): each connection is listed, and the objects going with them only
+        counted, model by model, with the permissions Django asks for."""
         connections = list(objs)
         threshold = int(settings.CONNECTION_DELETE_SYNC_MAX_USERS)
-        if not any(_users_of(connection) > threshold for connection in connections):
+        if sum(_users_of(connection) for connection in connections) <= threshold:
             return super().get_deleted_objects(objs, request)
         listed: list[Any] = [_link(connection) for connection in connections]
         counts: dict[Any, int] = {Connection._meta.verbose_name_plural: len(connections)}

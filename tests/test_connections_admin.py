@@ -257,3 +257,16 @@ def test_deleting_selected_connections_deletes_the_small_ones_and_starts_the_lar
     assert not Connection.all_objects.filter(pk=small.pk).exists()
     assert Connection.all_objects.get(pk=large.pk).being_deleted
     assert User.objects.filter(connection_id=large.pk).count() == 2
+
+
+def test_the_page_for_selected_connections_counts_their_users_when_together_they_have_many(
+    admin_client, make_connection, new_user, settings
+):
+    """Each is small enough to be deleted in the request, but the collector would read all their users for the page
+    (fifty connections of 1,000 users: 50,000)."""
+    settings.CONNECTION_DELETE_SYNC_MAX_USERS = 3
+    first = _with_users(make_connection, new_user, "First", 2)
+    second = _with_users(make_connection, new_user, "Second", 2)
+    page = admin_client.post(LIST, {"action": "delete_selected", "_selected_action": [first.pk, second.pk]})
+    assert page.status_code == 200 and "Users: 4" in page.text
+    assert not re.findall(r'href="/admin/users/user/[0-9]+/', page.text)
