@@ -461,6 +461,18 @@ def test_change_password_for_its_users_is_refused_as_for_an_unknown_connection(a
     assert mailoutbox == []
 
 
+def test_a_password_reset_mail_queued_before_the_deletion_is_not_sent(api, api_client, app, run_tasks, mailoutbox):
+    connection = Connection.objects.get(name=DOOMED)
+    _fill(DOOMED, 4)
+    client, _secret = app
+    body = {"client_id": client.client_id, "email": "u0@example.com", "connection": DOOMED}
+    assert api_client.post("/dbconnections/change_password", body, format="json").status_code == 200
+    assert api.delete(connection_url(connection.pk)).status_code == 202
+    DBTaskResult.objects.filter(task_path=finish_connection_deletion.module_path).delete()  # the mail alone
+    run_tasks()
+    assert mailoutbox == []  # its link would be refused (``find_ticket``)
+
+
 def test_a_client_cannot_enable_it(doomed, app):
     client, _secret = app
     assert list(Client.objects.get(pk=client.pk).connections.all()) == []  # no longer listed as enabled

@@ -522,9 +522,10 @@ def send_password_reset_email(user: User, link: str) -> None:
 def deliver_password_reset_email(user_pk: int, encrypted_link: str, language: str, attempt: int = 1) -> str:
     """The worker's side of ``schedule_password_reset_email``: send the link, in ``language``. The link (it holds
     the ticket's secret) travels encrypted (``core.crypto``) in the task row. A mail server error is tried again
-    later, up to ``EMAIL_SEND_MAX_ATTEMPTS``. Returns ``sent``, ``skipped`` (the user is gone) or ``retrying``."""
+    later, up to ``EMAIL_SEND_MAX_ATTEMPTS``. Returns ``sent``, ``skipped`` (the user is gone, or its connection is
+    being deleted: ``find_ticket`` refuses the link) or ``retrying``."""
     user = User.objects.select_related("connection").filter(pk=user_pk).first()
-    if user is None:
+    if user is None or user.connection.being_deleted:
         return "skipped"
     with translation.override(language):
         try:
