@@ -487,7 +487,11 @@ class _Loader:
             raise _field_error(plan.where, exc) from exc
 
     def _apply_users(self, plan: _UsersPlan) -> None:
-        connection = Connection.objects.get(name=plan.connection)
+        connection = Connection.objects.filter(name=plan.connection).first()
+        if connection is None:  # deleted, or its deletion begun, since the plan read it
+            raise TenantFileError(
+                _in(plan.where, "connection"), _("no connection is named %(name)s.") % {"name": plan.connection}
+            )
         rejected: list[RejectedUser] = []
         try:
             if plan.file is not None:

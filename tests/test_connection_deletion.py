@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.test import override_settings
 from django.utils import timezone
@@ -570,4 +570,26 @@ def test_a_tenant_file_naming_a_connection_being_deleted_skips_it_and_its_users(
     out = io.StringIO()
     call_command("load_tenant", str(only_users), stdout=out)
     assert f"skipped: users[0]: the connection {DOOMED} is being deleted: its users are not imported" in out.getvalue()
+    assert not User.objects.filter(email="new@example.com").exists()
+
+
+def test_a_tenant_file_whose_users_connection_begins_its_deletion_after_the_plan_is_refused_cleanly(
+    api, app, tmp_path, monkeypatch
+):
+    from tenants.loader import _Loader
+
+    connection = Connection.objects.get(name=DOOMED)
+    _fill(DOOMED, 4)
+    planned = _Loader.plan
+
+    def plan_then_delete(self: Any) -> None:
+        planned(self)
+        assert api.delete(connection_url(connection.pk)).status_code == 202  # another process, between the two
+
+    monkeypatch.setattr(_Loader, "plan", plan_then_delete)
+    tenant = tmp_path / "tenant.yaml"
+    tenant.write_text(f"users:\n  - connection: {DOOMED}\n    users:\n      - email: new@example.com\n")
+    with pytest.raises(CommandError) as refused:
+        call_command("load_tenant", str(tenant), stdout=io.StringIO())
+    assert f"users[0].connection: no connection is named {DOOMED}." in str(refused.value)
     assert not User.objects.filter(email="new@example.com").exists()
