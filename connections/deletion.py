@@ -12,8 +12,10 @@ deletion's own event deliveries) wait for a turn, not for the whole deletion (mi
 alone, as an import does (``jobs.taskworker.LONG_TASKS``).
 
 Until their batch deletes them, the users stay what they are in the users API (read, changed, deleted one by one),
-as Auth0's do while its deletion runs; they cannot log in, be sent a ticket, or use a link issued before (the lookups
-of ``users.tickets``, ``users.verification`` and the password grant find no such connection).
+as Auth0's do while its deletion runs; they cannot log in, be sent a ticket or a mail with a link (one queued before
+is not sent), or use a link issued before (the lookups of ``users.tickets``, ``users.verification`` and the password
+grant find no such connection). ``create_connection --if-missing`` shows such a connection with a warning and
+``load_tenant`` skips it, rather than fail on its name: ``scripts/serve.sh`` runs both before it starts the worker.
 
 The task can be run again at any point, and twice at once: a batch's users, their events and their deletion commit
 together, so a worker killed mid-batch (its task made ready again by ``jobs.taskworker.recover_orphaned_tasks``)
