@@ -233,6 +233,12 @@ JOBS_STALE_AFTER_SECONDS = env_int("JOBS_STALE_AFTER_SECONDS", 120)
 JOBS_MAX_ATTEMPTS = env_int("JOBS_MAX_ATTEMPTS", 3)
 JOBS_RETENTION_SECONDS = env_int("JOBS_RETENTION_SECONDS", 86_400)
 JOBS_POLL_INTERVAL_SECONDS = env_int("JOBS_POLL_INTERVAL_SECONDS", 2)
+# DELETE /api/v2/connections/{id} (and the admin's deletion) of a connection with at most this many users deletes it
+# and them in the request (204); a larger one is marked as being deleted, gone at once for every reader and writer,
+# and a task of the worker deletes its users 1,000 per transaction, then the row (202, Auth0's "The connection is
+# being deleted."). 20,000 users took 3 to 3.5 s in one request; about 200,000 passed gunicorn's 30 s timeout and
+# rolled back.
+CONNECTION_DELETE_SYNC_MAX_USERS = env_int("CONNECTION_DELETE_SYNC_MAX_USERS", 1000)
 
 # Django's Tasks framework with django-tasks-db's database backend: a task enqueued inside a transaction is a row
 # written in that transaction (the outbox), run by `manage.py run_jobs`.

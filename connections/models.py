@@ -36,6 +36,20 @@ DEFAULT_USERNAME_MIN = 1
 DEFAULT_USERNAME_MAX = 15
 
 
+class LiveConnections(models.Manager["Connection"]):
+    """``Connection.objects``, the default manager: the connections not being deleted.
+
+    A connection whose deletion was accepted (``deletion_requested_at`` set: its users are being deleted in the
+    background, ``connections.tasks``) is gone for every reader and writer, exactly as an unknown one is: the API's
+    reads and changes, the admin's forms, the lookups of sign-up, password grants, imports and tickets, and the
+    connections a client enables (Django builds related managers, ``client.connections``, on this one). Only its
+    deletion reads it, through ``Connection.all_objects``; a user still reaches its connection (``user.connection``
+    goes through the base manager, which filters nothing)."""
+
+    def get_queryset(self) -> models.QuerySet[Connection]:
+        return super().get_queryset().filter(deletion_requested_at__isnull=True)
+
+
 class Connection(models.Model):
     id = models.CharField(
         verbose_name=_("id"), primary_key=True, max_length=20, default=new_connection_id, editable=False
@@ -45,10 +59,22 @@ class Connection(models.Model):
     options = models.JSONField(verbose_name=_("options"), default=dict, blank=True)
     created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(verbose_name=_("updated at"), auto_now=True)
+    # Set when the deletion of a connection with more users than CONNECTION_DELETE_SYNC_MAX_USERS was accepted (the
+    # API's 202): from then on the connection is hidden (``LiveConnections``) while a task deletes its users, then
+    # the row. Its name stays taken (the unique constraint) until the row goes, as Auth0 warns.
+    deletion_requested_at = models.DateTimeField(
+        verbose_name=_("deletion requested at"), null=True, blank=True, editable=False
+    )
+
+    # Every connection, those being deleted too: for their deletion and the admin's list only. Declared first but
+    # not the default (``Meta.default_manager_name``): Django's own reads (related managers, forms) hide them.
+    all_objects = models.Manager()
+    objects = LiveConnections()
 
     class Meta:
         verbose_name = _("connection")
         verbose_name_plural = _("connections")
+        default_manager_name = "objects"
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(
@@ -80,3 +106,7 @@ class Connection(models.Model):
     @property
     def signup_disabled(self) -> bool:
         return bool(self.options.get("disable_signup"))
+
+    @property
+    def being_deleted(self) -> bool:
+        return self.deletion_requested_at is not None

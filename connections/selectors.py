@@ -1,4 +1,6 @@
-"""Reads of connections that several callers share."""
+"""Reads of connections that several callers share. None of them finds a connection being deleted
+(``Connection.deletion_requested_at`` set): ``get_connection`` says so in its SQL, the others read through
+``Connection.objects`` (``connections.models.LiveConnections``)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ from core.db import column_of, fetch_instance
 
 
 def get_connection(*, name: str) -> Connection:
-    """The connection called ``name``; raises ``ConnectionNotFound`` (400 ``inexistent_connection``).
+    """The connection called ``name``; raises ``ConnectionNotFound`` (400 ``inexistent_connection``), for a
+    connection being deleted too.
 
     Read on every call, never cached: a connection deleted or changed through the API or the admin (in any
     process) is seen by the very next create. The statement is written out because building it through the
@@ -29,17 +32,21 @@ def get_connection(*, name: str) -> Connection:
 
 @lru_cache(maxsize=2)
 def _by_name_sql(vendor: str) -> str:
-    """``SELECT <every column> FROM connections WHERE name = %s`` in the quoting of the database ``vendor``."""
+    """``SELECT <every column> FROM connections WHERE name = %s AND deletion_requested_at IS NULL`` in the quoting
+    of the database ``vendor`` (``Connection.objects``' filter, written out)."""
     quote = connection.ops.quote_name
     meta = Connection._meta
     columns = ", ".join(quote(column_of(field)) for field in meta.concrete_fields)
-    return "SELECT {} FROM {} WHERE {} = %s".format(  # noqa: S608 - names from the model, quoted
-        columns, quote(meta.db_table), quote(column_of(meta.get_field("name")))
+    return "SELECT {} FROM {} WHERE {} = %s AND {} IS NULL".format(  # noqa: S608 - names from the model, quoted
+        columns,
+        quote(meta.db_table),
+        quote(column_of(meta.get_field("name"))),
+        quote(column_of(meta.get_field("deletion_requested_at"))),
     )
 
 
 def get_connection_by_id(*, connection_id: str) -> Connection:
-    """Raises ``ConnectionNotFoundById`` (404 ``inexistent_connection``)."""
+    """Raises ``ConnectionNotFoundById`` (404 ``inexistent_connection``), for a connection being deleted too."""
     try:
         return Connection.objects.get(pk=connection_id)
     except Connection.DoesNotExist as exc:

@@ -1,20 +1,25 @@
 """Writes of connections, shared by the connections API, the admin and the ``create_connection`` command.
 
 Raises ``PayloadValidationError`` (options that do not fit the strategy), ``UnknownClients`` (400),
-``ConnectionAlreadyExists`` (409) and ``ConnectionNotFoundById`` (404).
+``ConnectionAlreadyExists`` (409) and ``ConnectionNotFoundById`` (404). A connection being deleted
+(``Connection.deletion_requested_at``, ``connections.deletion``) is not found by any of them but ``delete_connection``.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.models import EventType
 from audit.services import record_event
+from connections.deletion import enqueue_deletion
 from connections.errors import ConnectionAlreadyExists, ConnectionErrorCode, ConnectionNotFoundById, UnknownClients
 from connections.models import Connection
 from connections.options import validate_connection
@@ -56,7 +61,9 @@ def create_connection(
 
     Raises ``PayloadValidationError`` for a bad name, strategy or options, ``UnknownClients`` for a client id
     that does not exist, and ``ConnectionAlreadyExists`` when the name is taken: the unique constraint, not a
-    prior lookup, decides that (names are case-sensitive, as Auth0's are).
+    prior lookup, decides that (names are case-sensitive, as Auth0's are). A connection being deleted keeps its
+    name until its row goes (Auth0: the deletion "may impact concurrent create connection requests, if they use an
+    identical connection name").
     """
     stored = validate_connection(name=name, strategy=strategy, options=options or {})
     clients = _clients(enabled_clients or ())  # a bad body is a 400 before a taken name is a 409
@@ -76,9 +83,11 @@ def _locked(connection_id: str, *, deleting: bool = False) -> Connection:
     """The connection's row, locked for the rest of the transaction: ``FOR UPDATE`` to delete it, else
     ``FOR NO KEY UPDATE``, which lets the foreign-key checks of concurrent changes (a client linking it, a user
     created in it) go on: a client's change that locks the client and links this connection while this change
-    locks the connection and links that client waited on each other, a deadlock on PostgreSQL."""
+    locks the connection and links that client waited on each other, a deadlock on PostgreSQL. A deletion finds a
+    connection being deleted too (``Connection.all_objects``); a change does not."""
+    manager = Connection.all_objects if deleting else Connection.objects
     try:
-        return Connection.objects.select_for_update(no_key=not deleting).get(pk=connection_id)
+        return manager.select_for_update(no_key=not deleting).get(pk=connection_id)
     except Connection.DoesNotExist as exc:
         raise ConnectionNotFoundById() from exc
 
@@ -110,20 +119,48 @@ def update_connection(
     return connection
 
 
+class ConnectionDeletion(enum.Enum):
+    """What ``delete_connection`` did: the API answers 204 for the one, 202 for the other (Auth0's two answers)."""
+
+    DELETED = "deleted"  # the connection and its users are gone
+    STARTED = "started"  # the connection is being deleted, its users in the background
+
+
 @transaction.atomic
-def delete_connection(*, connection_id: str, actor: Actor) -> None:
+def delete_connection(*, connection_id: str, actor: Actor) -> ConnectionDeletion:
     """Delete a connection and, as Auth0 does, every user in it. Raises ``ConnectionNotFoundById``.
 
-    ``connection_deleting`` is sent first, with the row locked: its receivers write what the users' removal owes
-    to others (their ``user.deleted`` events) in this transaction. On PostgreSQL the lock also holds back a user
-    being created in the connection meanwhile: the insert's foreign-key check waits for it and then fails, so no
-    user is deleted that the receivers did not see; SQLite's write lock is the whole database's."""
+    With at most ``CONNECTION_DELETE_SYNC_MAX_USERS`` users it is deleted now (``DELETED``): ``connection_deleting``
+    is sent first, with the row locked: its receivers write what the users' removal owes to others (their
+    ``user.deleted`` events) in this transaction. On PostgreSQL the lock also holds back a user being created in the
+    connection meanwhile: the insert's foreign-key check waits for it and then fails, so no user is deleted that the
+    receivers did not see; SQLite's write lock is the whole database's.
+
+    With more (``STARTED``), the row is marked as being deleted, the audit entry written and the task that deletes
+    the users and then the row (``connections.deletion``) enqueued, all in this transaction: from its commit on, the
+    connection is gone for every reader and writer, as an unknown one is, but for its name, taken until the row
+    goes. Deleting a connection being deleted again is ``STARTED`` again (the API's 202, "The connection is being
+    deleted", which is what the caller is told the first time; a 404 would tell a client retrying a timed-out
+    DELETE that it failed): nothing is written, and a task is enqueued only if none is queued or running (the
+    earlier one gave up after its retries), so a second DELETE resumes a stalled deletion.
+    """
     connection = _locked(connection_id, deleting=True)
-    connection_deleting.send(sender=Connection, connection=connection, actor=actor)
+    if connection.being_deleted:
+        enqueue_deletion(connection.pk)
+        return ConnectionDeletion.STARTED
     users = connection.users.count()
+    if users > int(settings.CONNECTION_DELETE_SYNC_MAX_USERS):
+        connection.deletion_requested_at = timezone.now()
+        connection.save(update_fields=["deletion_requested_at"])
+        _record(connection, "Delete a Connection", actor, users_deleted=users, in_background=True)
+        enqueue_deletion(connection.pk)
+        logger.info("connection deletion started id=%s users=%d by %s", connection_id, users, actor)
+        return ConnectionDeletion.STARTED
+    connection_deleting.send(sender=Connection, connection=connection, actor=actor)
     _record(connection, "Delete a Connection", actor, users_deleted=users)
     connection.delete()
     logger.info("connection deleted id=%s users=%d by %s", connection_id, users, actor)
+    return ConnectionDeletion.DELETED
 
 
 def _record(connection: Connection, description: str, actor: Actor, **details: Any) -> None:

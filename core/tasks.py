@@ -1,5 +1,5 @@
 """Django's Tasks framework, from Django itself (6.0+) or its ``django-tasks`` backport (Django 5.2), and the retry
-rule of the tasks that send mail.
+rule of the tasks that send mail (and of the deletion of a connection's users, with its own numbers).
 
 The database backend (django-tasks-db) writes a task as a row in the caller's transaction: enqueueing inside the
 transaction of a change makes the task commit or roll back with it (a transactional outbox). The framework has
@@ -99,13 +99,24 @@ def result_for(row: Any, task: Task[..., Any]) -> Any:
     return result
 
 
-def retry_later(task: Task[..., Any], attempt: int, *args: Any) -> bool:
-    """Enqueue ``task(*args, attempt=attempt + 1)`` after an exponential backoff with jitter
-    (``EMAIL_SEND_RETRY_BASE_SECONDS`` x 2^(attempt-1), between half and all of it); ``False`` (nothing enqueued)
-    once ``attempt`` reached ``EMAIL_SEND_MAX_ATTEMPTS``."""
-    if attempt >= int(settings.EMAIL_SEND_MAX_ATTEMPTS):
+def retry_later(
+    task: Task[..., Any],
+    attempt: int,
+    *args: Any,
+    max_attempts: int | None = None,
+    base_seconds: float | None = None,
+) -> bool:
+    """Enqueue ``task(*args, attempt=attempt + 1)`` after an exponential backoff with jitter (``base_seconds`` x
+    2^(attempt-1), between half and all of it); ``False`` (nothing enqueued) once ``attempt`` reached
+    ``max_attempts``. Both default to the mail tasks' settings, ``EMAIL_SEND_RETRY_BASE_SECONDS`` and
+    ``EMAIL_SEND_MAX_ATTEMPTS``."""
+    if max_attempts is None:
+        max_attempts = int(settings.EMAIL_SEND_MAX_ATTEMPTS)
+    if base_seconds is None:
+        base_seconds = float(settings.EMAIL_SEND_RETRY_BASE_SECONDS)
+    if attempt >= max_attempts:
         return False
-    delay = float(settings.EMAIL_SEND_RETRY_BASE_SECONDS) * 2 ** (attempt - 1)
+    delay = base_seconds * 2 ** (attempt - 1)
     delay = delay / 2 + random.uniform(0, delay / 2)  # noqa: S311 - jitter, not a secret
     task.using(run_after=timezone.now() + timedelta(seconds=delay)).enqueue(*args, attempt=attempt + 1)
     return True

@@ -55,6 +55,7 @@ from django_tasks_db.management.commands.db_worker import Worker as DatabaseWork
 from django_tasks_db.models import DBTaskResult, get_date_max
 from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
+from connections.deletion import finish_connection_deletion
 from core.db import columns, models_from_rows
 from core.mail import kept_mailer_connection
 from core.tasks import result_for
@@ -168,7 +169,7 @@ _LOST_CONNECTION_MAX_DELAY = 60.0
 
 # Ready tasks claimed at once (``TaskWorker.claim_ready``), and the tasks that run alone because they may take long.
 CLAIM_BATCH = 10
-LONG_TASKS = frozenset({run_import_jobs.module_path})
+LONG_TASKS = frozenset({run_import_jobs.module_path, finish_connection_deletion.module_path})
 
 # The tasks ``started_result`` built, by what the row says of them, and how many are kept.
 _TASKS: dict[tuple[str, int, str, str], Any] = {}
@@ -333,12 +334,12 @@ class TaskWorker(DatabaseWorker):
 
         Claiming together: an idle worker's look finds the tasks of the creates made since the last one (a mail and
         an event delivery each), and one claim of all of them costs the database about what one claim did (a claim
-        was the costliest statement of a create on PostgreSQL). A task known to be long (``LONG_TASKS``: an import)
-        runs alone: it and the tasks after it are released again at once (``release``), so nothing waits behind
-        it (a release that fails may have been done all the same: ``release_strays`` settles it). A claimed task
-        not yet started when the worker stops is released too; one a killed worker held is made ready again by
-        ``recover_orphaned_tasks``, as a running one is. A task enqueued meanwhile, whatever its priority,
-        waits for the claimed ones (``CLAIM_BATCH`` short tasks at most)."""
+        was the costliest statement of a create on PostgreSQL). A task known to be long (``LONG_TASKS``: an import,
+        a turn of a connection's deletion) runs alone: it and the tasks after it are released again at once
+        (``release``), so nothing waits behind it (a release that fails may have been done all the same:
+        ``release_strays`` settles it). A claimed task not yet started when the worker stops is released too; one a
+        killed worker held is made ready again by ``recover_orphaned_tasks``, as a running one is. A task enqueued
+        meanwhile, whatever its priority, waits for the claimed ones (``CLAIM_BATCH`` short tasks at most)."""
         connection = connections[router.db_for_write(DBTaskResult)]
         if connection.vendor not in ("sqlite", "postgresql"):
             task = self._claim_next_portably()

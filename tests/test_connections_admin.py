@@ -198,3 +198,75 @@ def test_the_deletion_page_lists_a_hundred_users_and_counts_the_rest(admin_clien
         assert page.status_code == 200
         assert len(re.findall(r'href="/admin/users/user/[0-9]+/', page.text)) == 99  # the connection, then 99 users
         assert "Users: 102" in page.text and "…and 3 more objects." in page.text
+
+
+# --- a connection with more users than CONNECTION_DELETE_SYNC_MAX_USERS: deleted in the background ---------------
+
+
+@pytest.fixture
+def threshold(settings) -> None:
+    settings.CONNECTION_DELETE_SYNC_MAX_USERS = 1
+
+
+def test_deleting_a_large_connection_starts_its_deletion_and_says_so(
+    admin_client, make_connection, new_user, threshold, run_tasks
+):
+    doomed = _with_users(make_connection, new_user, "Doomed", 2)
+    page = admin_client.get(f"{LIST}{doomed.pk}/delete/")
+    assert page.status_code == 200
+    assert "Users: 2" in page.text  # counted, not read one by one for the page
+    assert not re.findall(r'href="/admin/users/user/[0-9]+/', page.text)
+    response = admin_client.post(f"{LIST}{doomed.pk}/delete/", {"post": "yes"}, follow=True)
+    assert response.status_code == 200
+    assert "The connection “Doomed” is being deleted: its users are deleted in the background" in response.text
+    assert "was deleted successfully" not in response.text
+    assert Connection.all_objects.get(pk=doomed.pk).being_deleted and User.objects.count() == 2
+    run_tasks()
+    assert not Connection.all_objects.exists() and not User.objects.exists()
+
+
+def test_a_connection_being_deleted_is_listed_as_such_and_cannot_be_changed(
+    admin_client, make_connection, new_user, threshold
+):
+    doomed = _with_users(make_connection, new_user, "Doomed", 2)
+    make_connection(name="Alive")
+    delete_connection(connection_id=doomed.pk, actor=SYSTEM)
+    listing = admin_client.get(LIST)
+    assert "Doomed" in listing.text and "Alive" in listing.text
+    assert listing.text.count("icon-yes.svg") == 1  # the "being deleted" column, Doomed's alone
+    change = admin_client.get(f"{LIST}{doomed.pk}/change/", follow=True)
+    assert change.redirect_chain == [(LIST, 302)]
+    assert "The connection “Doomed” is being deleted: it cannot be changed." in change.text
+    posted = admin_client.post(f"{LIST}{doomed.pk}/change/", {"disable_signup": "on"})
+    assert posted.status_code == 302
+    assert Connection.all_objects.get(pk=doomed.pk).options == doomed.options
+
+
+def test_deleting_selected_connections_deletes_the_small_ones_and_starts_the_large_ones(
+    admin_client, make_connection, new_user, threshold
+):
+    small = _with_users(make_connection, new_user, "Small", 1)
+    large = _with_users(make_connection, new_user, "Large", 2)
+    selected = {"action": "delete_selected", "_selected_action": [small.pk, large.pk]}
+    page = admin_client.post(LIST, selected)
+    assert page.status_code == 200 and "Users: 3" in page.text
+    assert not re.findall(r'href="/admin/users/user/[0-9]+/', page.text)
+    response = admin_client.post(LIST, {**selected, "post": "yes"}, follow=True)
+    assert "The connection “Large” is being deleted" in response.text
+    assert "The connection “Small” is being deleted" not in response.text
+    assert not Connection.all_objects.filter(pk=small.pk).exists()
+    assert Connection.all_objects.get(pk=large.pk).being_deleted
+    assert User.objects.filter(connection_id=large.pk).count() == 2
+
+
+def test_the_page_for_selected_connections_counts_their_users_when_together_they_have_many(
+    admin_client, make_connection, new_user, settings
+):
+    """Each is small enough to be deleted in the request, but the collector would read all their users for the page
+    (fifty connections of 1,000 users: 50,000)."""
+    settings.CONNECTION_DELETE_SYNC_MAX_USERS = 3
+    first = _with_users(make_connection, new_user, "First", 2)
+    second = _with_users(make_connection, new_user, "Second", 2)
+    page = admin_client.post(LIST, {"action": "delete_selected", "_selected_action": [first.pk, second.pk]})
+    assert page.status_code == 200 and "Users: 4" in page.text
+    assert not re.findall(r'href="/admin/users/user/[0-9]+/', page.text)

@@ -553,3 +553,135 @@ def test_an_import_job_asked_for_while_its_connection_is_deleted_is_inexistent_c
     assert isinstance(asked.get("error"), ConnectionNotFound), asked
     assert not Job.objects.exists()
     assert _written() == [("user.deleted", ann.user_id)]
+
+
+# --- the deletion of a connection with many users, in the background (connections.deletion) --------------------
+
+
+def _marked(count: int, settings: Any) -> tuple[Connection, list[User]]:
+    """``_doomed(count)``, its deletion accepted (202: the threshold is below ``count``), its task not run."""
+    from connections.services import ConnectionDeletion
+
+    settings.CONNECTION_DELETE_SYNC_MAX_USERS = count - 1
+    doomed, made = _doomed(count)
+    assert delete_connection(connection_id=doomed.pk, actor=SYSTEM) is ConnectionDeletion.STARTED
+    return doomed, made
+
+
+def test_a_user_updated_while_its_batch_is_deleted_in_the_background_gets_user_updated_first(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch locks its users before it writes their events: a change holding a user's row commits first, its
+    user.updated before the user.deleted, which carries the changed profile."""
+    import users.services
+    from connections.deletion import finish_connection_deletion
+    from users.services import update_user
+
+    doomed, (ann, bob) = _marked(2, settings)
+    written_before = len(_written())
+    locked = threading.Event()
+    emit_user_event_now = users.services.emit_user_event
+
+    def emit_then_hold(event_type: EventType, user: User) -> None:  # inside the change's transaction, the row locked
+        emit_user_event_now(event_type, user)
+        locked.set()
+        time.sleep(0.5)  # the task's batch starts meanwhile and waits for ann's row
+
+    monkeypatch.setattr(users.services, "emit_user_event", emit_then_hold)
+    updater, updated = _in_thread(lambda: update_user(user_id=ann.user_id, data={"name": "Ann Late"}, actor=SYSTEM))
+    assert locked.wait(10)
+    assert finish_connection_deletion.call(doomed.pk) == "deleted"
+    updater.join()
+    assert "error" not in updated, updated
+    written = _written()[written_before:]
+    assert written.index(("user.updated", ann.user_id)) < written.index(("user.deleted", ann.user_id))
+    assert sorted(kind for kind in written if kind[0] == "user.deleted") == sorted(
+        ("user.deleted", user.user_id) for user in (ann, bob)
+    )
+    deleted = next(
+        item[2]
+        for row in PendingEvents.objects.filter(type="user.deleted")
+        for item in json.loads(row.events)
+        if item[1] == ann.user_id
+    )
+    assert deleted["name"] == "Ann Late"  # the profile as it was last
+
+
+def test_two_runs_of_the_deletion_at_once_delete_each_user_once(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A task made ready again while its first run still went on (a worker thought dead): the second run's batch
+    waits for the first's locks and then skips the users it deleted; one of them deletes the row."""
+    from connections import deletion
+    from connections.deletion import finish_connection_deletion
+    from connections.signals import connection_users_deleting
+
+    monkeypatch.setattr(deletion, "BATCH_USERS", 2)
+    doomed, made = _marked(5, settings)
+    written_before = len(_written())
+    first_batch, go_on = threading.Event(), threading.Event()
+
+    def hold_the_first_batch(**_kwargs: Any) -> None:
+        if not first_batch.is_set():
+            first_batch.set()
+            go_on.wait(10)
+
+    connection_users_deleting.connect(hold_the_first_batch, dispatch_uid="tests.hold")
+    try:
+        first, first_outcome = _in_thread(lambda: finish_connection_deletion.call(doomed.pk))
+        assert first_batch.wait(10)
+        second, second_outcome = _in_thread(lambda: finish_connection_deletion.call(doomed.pk))
+        time.sleep(0.3)  # the second run waits for the first batch's users
+        go_on.set()
+        first.join(10)
+        second.join(10)
+    finally:
+        go_on.set()
+        connection_users_deleting.disconnect(dispatch_uid="tests.hold")
+    outcomes = sorted([first_outcome.get("value"), second_outcome.get("value")], key=str)
+    assert outcomes == ["deleted", "gone"], (first_outcome, second_outcome)  # the other found the row gone
+    deleted = [user_id for kind, user_id in _written()[written_before:] if kind == "user.deleted"]
+    assert sorted(deleted) == sorted(user.user_id for user in made)  # each once
+    assert not Connection.all_objects.filter(pk=doomed.pk).exists() and not User.objects.exists()
+
+
+def test_a_create_committing_while_the_deletion_holds_the_connection_is_inexistent_connection(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A create that read the connection before the 202 and commits while the task's last transaction holds the
+    connection's row: its foreign key check waits for that lock, then fails (400 inexistent_connection), as for a
+    connection deleted in the request; no user is left behind, no event for it."""
+    import users.services
+    from connections.deletion import finish_connection_deletion
+    from connections.errors import ConnectionNotFound
+
+    settings.CONNECTION_DELETE_SYNC_MAX_USERS = 0
+    doomed, (ann,) = _doomed(1)
+    read, holding = threading.Event(), threading.Event()
+    hash_password = users.services.hash_password
+
+    def hash_once_the_deletion_holds_the_row(password: str) -> str:
+        read.set()  # the create has read the connection (before the 202)
+        assert holding.wait(10)
+        return hash_password(password)
+
+    def hold(sender: Any, **_kwargs: Any) -> None:  # the last transaction, the connection's row locked
+        if sender is Connection:
+            holding.set()
+            time.sleep(0.5)  # the create inserts and commits meanwhile: its foreign key check waits
+
+    monkeypatch.setattr(users.services, "hash_password", hash_once_the_deletion_holds_the_row)
+    data: Any = {"connection": "doomed", "email": "late@example.com", "password": PASSWORD}
+    creator, created = _in_thread(lambda: create_user(data=data, actor=SYSTEM))
+    assert read.wait(10)
+    delete_connection(connection_id=doomed.pk, actor=SYSTEM)  # 202: marked
+    pre_delete.connect(hold, dispatch_uid="tests.hold")
+    try:
+        deleter, deleted = _in_thread(lambda: finish_connection_deletion.call(doomed.pk))
+        creator.join(10)
+        deleter.join(10)
+    finally:
+        holding.set()
+        pre_delete.disconnect(dispatch_uid="tests.hold")
+    assert deleted == {"value": "deleted"}, deleted
+    assert isinstance(created.get("error"), ConnectionNotFound), created
+    assert not User.objects.exists() and not Connection.all_objects.exists()
+    assert _written() == [("user.deleted", ann.user_id)]  # none for the refused create

@@ -319,14 +319,17 @@ def test_a_worker_claims_the_ready_tasks_together_and_runs_them_in_order(django_
     assert [str(t.pk) for t in iter(worker.claim_next, None)] == ids[CLAIM_BATCH:]
 
 
-def test_a_long_task_is_claimed_alone_and_nothing_waits_behind_it():
-    """An import may run for minutes: claimed with others, it and those after it are released at once (ready
-    again, as before the claim); it is then claimed alone."""
+@pytest.mark.parametrize("long_task", ["import", "connection deletion"])
+def test_a_long_task_is_claimed_alone_and_nothing_waits_behind_it(long_task: str):
+    """An import may run for minutes, a turn of a connection's deletion for seconds: claimed with others, it and
+    those after it are released at once (ready again, as before the claim); it is then claimed alone."""
+    from connections.deletion import finish_connection_deletion
     from jobs.tasks import run_import_jobs
     from jobs.taskworker import TaskWorker
 
     mail = str(deliver_verification_email.enqueue(1, "a@example.com", "en").id)
-    imports = str(run_import_jobs.enqueue().id)
+    long = run_import_jobs.enqueue() if long_task == "import" else finish_connection_deletion.enqueue("con_x")
+    imports = str(long.id)
     later = str(deliver_verification_email.enqueue(2, "b@example.com", "en").id)
     worker = TaskWorker(worker_id="w-long", interval=0, batch=False)
     assert str(worker.claim_next().pk) == mail  # type: ignore[union-attr]

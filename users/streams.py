@@ -4,7 +4,8 @@ renders it (``users.profile.user_profile``: no password or hash).
 
 Every write path calls one of these: ``users.services`` (API, sign-up, ``/v1/users``, admin, tickets' password
 change), the e-mail verification paths, the bulk importer (one call per batch, ``emit_imported``) and the deletion
-of a connection, which takes its users with it (``emit_connection_users_deleted``, connected in ``users.apps``).
+of a connection, which takes its users with it (``emit_connection_users_deleted`` for one deleted in the request,
+``emit_users_deleted`` for each batch of one deleted in the background; both connected in ``users.apps``).
 """
 
 from __future__ import annotations
@@ -54,8 +55,16 @@ def emit_connection_users_deleted(connection: Connection, **_signal: Any) -> int
         )
         if not batch:
             return written
-        written += emit(EventType.USER_DELETED, functools.partial(_profiles, batch))
+        written += emit_users_deleted(users=batch)
         after = batch[-1].pk
+
+
+def emit_users_deleted(users: list[User], **_signal: Any) -> int:
+    """``user.deleted`` for ``users``, one batch of a connection being deleted in the background, in one
+    ``PendingEvents`` row (the receiver of ``connections.signals.connection_users_deleting``, in the batch's
+    transaction: ``connections.deletion`` locked the users, with their connection read, and deletes them next).
+    Returns the number of events written (0, nothing rendered, when no enabled stream subscribes)."""
+    return emit(EventType.USER_DELETED, functools.partial(_profiles, users))
 
 
 def _profiles(users: list[User]) -> list[tuple[str, dict[str, Any]]]:

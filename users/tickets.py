@@ -113,11 +113,14 @@ def issue_ticket(
     ``ttl_sec`` 0 or None is Auth0's five days; callers check the bounds (``MAX_TTL_SECONDS``) and ``result_url``
     (``users.ticket_serializers.ResultUrlField``: absolute http(s)) first. Records Auth0's ``sapi`` entry for the
     management API's operation unless ``audit`` is off (a caller recording its own entry); the token is in no log
-    and no audit entry. Raises ``UserNotFound`` when the user was deleted since the caller read it.
+    and no audit entry. Raises ``UserNotFound`` when the user was deleted since the caller read it, or its connection
+    is being deleted (``Connection.deletion_requested_at``: the user goes with it, and a connection being deleted is
+    unknown to every caller, so its users are).
     """
     # The user's row is locked first: a deletion under way (the user's, or its connection's with it) holds it, and
     # the ticket's foreign key, checked at commit, would fail once it committed (an IntegrityError, a 500).
-    if not User.objects.select_for_update(of=("self",)).filter(pk=user.pk).exists():
+    live = User.objects.select_for_update(of=("self",)).filter(pk=user.pk, connection__deletion_requested_at=None)
+    if not live.exists():
         raise UserNotFound()
     token = secrets.token_urlsafe(32)
     now = now_ms()
@@ -275,8 +278,9 @@ def is_ticket_token(text: str) -> bool:
 def find_ticket(token: str, purpose: TicketPurpose) -> Ticket:
     """The usable ticket this token names, for showing the page; raises ``TicketRejected`` with the reason.
 
-    Unusable: unknown (or another purpose's), used, expired, the user blocked, a database connection no more, or the
-    password or e-mail changed since issue (the same answer as a used one: the holder learns nothing more).
+    Unusable: unknown (or another purpose's), used, expired, the user blocked, a database connection no more, the
+    user's connection being deleted (as for a deleted user, whose tickets went with it), or the password or e-mail
+    changed since issue (the same answer as a used one: the holder learns nothing more).
     """
     if not token or len(token) > 200:
         raise TicketRejected(TicketRejection.INVALID)
@@ -288,6 +292,8 @@ def find_ticket(token: str, purpose: TicketPurpose) -> Ticket:
 
 
 def _check_usable(ticket: Ticket, user: User) -> None:
+    if user.connection.being_deleted:
+        raise TicketRejected(TicketRejection.INVALID)  # as it will be once the user's deletion took it
     if ticket.used_at is not None:
         raise TicketRejected(TicketRejection.USED)
     if ticket.expires_at <= timezone.now():
@@ -516,9 +522,10 @@ def send_password_reset_email(user: User, link: str) -> None:
 def deliver_password_reset_email(user_pk: int, encrypted_link: str, language: str, attempt: int = 1) -> str:
     """The worker's side of ``schedule_password_reset_email``: send the link, in ``language``. The link (it holds
     the ticket's secret) travels encrypted (``core.crypto``) in the task row. A mail server error is tried again
-    later, up to ``EMAIL_SEND_MAX_ATTEMPTS``. Returns ``sent``, ``skipped`` (the user is gone) or ``retrying``."""
+    later, up to ``EMAIL_SEND_MAX_ATTEMPTS``. Returns ``sent``, ``skipped`` (the user is gone, or its connection is
+    being deleted: ``find_ticket`` refuses the link) or ``retrying``."""
     user = User.objects.select_related("connection").filter(pk=user_pk).first()
-    if user is None:
+    if user is None or user.connection.being_deleted:
         return "skipped"
     with translation.override(language):
         try:

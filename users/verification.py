@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import logging
 import smtplib
+from functools import lru_cache
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -21,8 +22,9 @@ from django.utils.translation import gettext as _
 
 from audit.models import EventType
 from audit.services import record_event
+from connections.models import Connection
 from core.actors import Actor
-from core.db import columns, fetch_instance
+from core.db import column_of, columns, fetch_instance
 from core.mail import mail_not_sent, send_mail, single_line
 from core.tasks import retry_later, task
 from events.models import EventType as StreamEventType
@@ -78,18 +80,12 @@ _MAIL_FIELDS = ("id", "user_id", "email", "name")
 def deliver_verification_email(user_pk: int, email: str, language: str, attempt: int = 1) -> str:
     """The worker's side of ``schedule_verification_email``: sign the link now and send it, in ``language``.
 
-    Nothing is sent when the user is gone or its address changed since (that address gets its own mail when asked
-    for); a verified address is mailed when the change asked for it (``verify_email: true``, Auth0's rule). A mail
-    server error is tried again later (``core.tasks.retry_later``), up to ``EMAIL_SEND_MAX_ATTEMPTS``; then the
-    task fails with it. Returns ``sent``, ``skipped`` or ``retrying``.
+    Nothing is sent when the user is gone, its connection is being deleted (``_mail_sql``) or its address changed
+    since (that address gets its own mail when asked for); a verified address is mailed when the change asked for it
+    (``verify_email: true``, Auth0's rule). A mail server error is tried again later (``core.tasks.retry_later``), up
+    to ``EMAIL_SEND_MAX_ATTEMPTS``; then the task fails with it. Returns ``sent``, ``skipped`` or ``retrying``.
     """
-    user = fetch_instance(
-        User,
-        f"SELECT {columns(User, fields=_MAIL_FIELDS)} FROM {connection.ops.quote_name(User._meta.db_table)}"  # noqa: S608
-        " WHERE id = %s",
-        [user_pk],
-        fields=_MAIL_FIELDS,
-    )
+    user = fetch_instance(User, _mail_sql(connection.vendor), [user_pk], fields=_MAIL_FIELDS)
     if user is None or user.email != email:
         return "skipped"
     with translation.override(language):
@@ -101,6 +97,26 @@ def deliver_verification_email(user_pk: int, email: str, language: str, attempt:
             logger.warning("verification e-mail failed user_id=%s attempt=%s: retrying", user.user_id, attempt)
             return "retrying"
     return "sent"
+
+
+@lru_cache(maxsize=2)
+def _mail_sql(vendor: str) -> str:
+    """The user's mail fields, unless its connection is being deleted (``Connection.deletion_requested_at``): the
+    link would be refused (``verify_ticket``), as it will be once the user's batch deleted it."""
+    quote = connection.ops.quote_name
+    users, connections = User._meta, Connection._meta
+    live = "SELECT {} FROM {} WHERE {} IS NULL".format(  # noqa: S608 - names from the models, quoted
+        quote(column_of(connections.pk)),
+        quote(connections.db_table),
+        quote(column_of(connections.get_field("deletion_requested_at"))),
+    )
+    return "SELECT {} FROM {} WHERE {} = %s AND {} IN ({})".format(  # noqa: S608 - names from the models, quoted
+        columns(User, fields=_MAIL_FIELDS),
+        quote(users.db_table),
+        quote(column_of(users.pk)),
+        quote(column_of(users.get_field("connection"))),
+        live,
+    )
 
 
 def schedule_verification_email(user: User) -> None:
@@ -117,7 +133,8 @@ def should_send_on_create(*, email_verified: bool | None, verify_email: bool | N
 
 
 def verify_ticket(ticket: str) -> VerificationResult:
-    """Check the link and mark the address verified (once). Expired or tampered links change nothing."""
+    """Check the link and mark the address verified (once). Expired or tampered links change nothing; nor does the
+    link of a user whose connection is being deleted (``INVALID``, as once the user is gone)."""
     try:
         payload = signing.loads(ticket, salt=_SALT, max_age=settings.EMAIL_VERIFICATION_TTL_SECONDS)
     except signing.SignatureExpired:
@@ -126,7 +143,9 @@ def verify_ticket(ticket: str) -> VerificationResult:
         return VerificationResult.INVALID
     if not isinstance(payload, dict):
         return VerificationResult.INVALID
-    user = User.objects.filter(user_id=payload.get("u"), email=payload.get("e")).first()
+    user = User.objects.filter(
+        user_id=payload.get("u"), email=payload.get("e"), connection__deletion_requested_at=None
+    ).first()
     if user is None:
         return VerificationResult.INVALID
     return _mark_verified(user)

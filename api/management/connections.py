@@ -20,6 +20,7 @@ from connections.serializers import (
     UpdateConnectionRequestSerializer,
 )
 from connections.services import (
+    ConnectionDeletion,
     connection_as_json,
     create_connection,
     delete_connection,
@@ -120,14 +121,29 @@ class ConnectionDetailView(ManagementAPIView):
     @extend_schema(
         operation_id="delete_connections_by_id",
         summary="Delete a connection (and its users)",
+        description=(
+            "Deletes the connection and, as Auth0 does, every user in it, each one's `user.deleted` event written. "
+            "A connection with at most `CONNECTION_DELETE_SYNC_MAX_USERS` users (1,000 by default) is deleted "
+            "before the answer, 204. A larger one is answered 202 at once: from then on it is gone for every reader "
+            "and writer (404 here, `inexistent_connection` wherever a connection is named, its users cannot log in) "
+            "while the worker deletes its users in batches, then the connection; its name stays taken (409 "
+            "`connection_conflict` for a new connection of that name) until then. A DELETE of a connection being "
+            "deleted answers 202 again."
+        ),
         parameters=[_CONNECTION_ID],
         responses={
+            202: OpenApiResponse(
+                description=(
+                    "The connection is being deleted: its users are deleted in the background, then the connection."
+                )
+            ),
             204: OpenApiResponse(
-                description="The connection and its users are gone; each user's `user.deleted` event is written."
+                description="The connection no longer exists: it and its users are gone, each user's `user.deleted` "
+                "event written."
             ),
             **errors(401, 403, 404, 429),
         },
     )
     def delete(self, request: Request, connection_id: str) -> Response:
-        delete_connection(connection_id=connection_id, actor=client_actor(request))
-        return Response(status=204)
+        outcome = delete_connection(connection_id=connection_id, actor=client_actor(request))
+        return Response(status=202 if outcome is ConnectionDeletion.STARTED else 204)

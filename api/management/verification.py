@@ -18,7 +18,7 @@ from audit.models import EventType
 from audit.services import record_event
 from core.errors import FieldError, PayloadValidationError
 from core.schema import StrictCharField, StrictSerializer, validate_payload
-from users.errors import MailUnavailable, UserErrorCode
+from users.errors import MailUnavailable, UserErrorCode, UserNotFound
 from users.profile import format_timestamp
 from users.selectors import get_user
 from users.ticket_serializers import VerificationIdentitySerializer
@@ -52,6 +52,8 @@ class VerificationEmailJobView(ManagementAPIView):
         data = validate_payload(VerificationEmailJobSerializer, request.data)
         refuse_organization(data)
         user = get_user(user_id=data["user_id"])
+        if user.connection.being_deleted:  # as for a ticket: its link would be dead on arrival (``verify_ticket``)
+            raise UserNotFound()
         check_identity(data.get("identity"), user)
         if not user.email:
             error = FieldError("user_id", UserErrorCode.NO_EMAIL, str(_("The user has no e-mail address.")))

@@ -257,7 +257,8 @@ class _Importer:
         A deletion of the connection locks its row, then its users (``users.streams``); a batch that had locked some
         of them (an upsert) and only reached the row at commit, for its inserted users' foreign keys, deadlocked with
         it. Taken first, the row makes the one wait for the other. Raises ``ImportConnectionError`` when the
-        connection was deleted since the import began (its users' foreign keys would fail at commit)."""
+        connection was deleted since the import began (its users' foreign keys would fail at commit), or is being
+        deleted (``Connection.deletion_requested_at``: its users would be deleted after it)."""
         with db.cursor() as cursor:
             cursor.execute(_hold_connection_sql(db.vendor), [self.connection.pk])
             if cursor.fetchone() is None:
@@ -266,10 +267,13 @@ class _Importer:
 
 @lru_cache(maxsize=2)
 def _hold_connection_sql(vendor: str) -> str:
-    """``SELECT 1`` of the connection's row, ``FOR KEY SHARE`` on PostgreSQL (SQLite's write lock is the database's)."""
-    table, pk = db.ops.quote_name(Connection._meta.db_table), db.ops.quote_name(column_of(Connection._meta.pk))
+    """``SELECT 1`` of the connection's row unless it is being deleted, ``FOR KEY SHARE`` on PostgreSQL (SQLite's
+    write lock is the database's)."""
+    meta = Connection._meta
+    table, pk = db.ops.quote_name(meta.db_table), db.ops.quote_name(column_of(meta.pk))
+    deleting = db.ops.quote_name(column_of(meta.get_field("deletion_requested_at")))
     lock = " FOR KEY SHARE" if vendor == "postgresql" else ""
-    return f"SELECT 1 FROM {table} WHERE {pk} = %s{lock}"  # noqa: S608 - names from the model, quoted
+    return f"SELECT 1 FROM {table} WHERE {pk} = %s AND {deleting} IS NULL{lock}"  # noqa: S608 - names from the model
 
 
 def _job_error(error: FieldError) -> JobError:

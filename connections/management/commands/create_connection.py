@@ -75,8 +75,17 @@ class Command(BaseCommand):
             options["disable_signup"] = True
 
         if opts["if_missing"]:
-            existing = Connection.objects.filter(name=opts["name"]).first()
+            # A connection being deleted holds its name until its row goes: creating one would be a conflict, and
+            # scripts/serve.sh, which runs this before it starts the worker that finishes the deletion, could then
+            # never start. It is shown as it is, with a warning; the first run after its deletion makes a new one.
+            existing = Connection.all_objects.filter(name=opts["name"]).first()
             if existing is not None:
+                if existing.being_deleted:
+                    self.stderr.write(
+                        f"The connection {existing.name} ({existing.pk}) is being deleted: it is unknown to every "
+                        "caller until the worker (manage.py run_jobs) has deleted its users; run this again then to "
+                        "make a new one."
+                    )
                 self.stdout.write(json.dumps(connection_as_json(existing), indent=2))
                 return
         try:
