@@ -72,6 +72,7 @@ PG_SETTINGS = (
     "max_wal_size",
     "checkpoint_timeout",
     "commit_delay",
+    "autovacuum",
 )
 # The indexes the search added (migrations users 0004-0006), for --no-search-indexes.
 _SEARCH = importlib.import_module("users.migrations.0005_search_indexes")

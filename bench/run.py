@@ -462,11 +462,30 @@ def report_run() -> None:
     RUN.clear()
 
 
+def postgres_conditions() -> str:
+    """The server's version and the settings that move these figures: what a commit waits for
+    (``synchronous_commit``) and whether the queue tables are vacuumed and analysed as they churn (``autovacuum``: off
+    on some machines of the kind, where the task and delivery tables' dead rows and stale statistics pile up)."""
+    url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/userdir_perfbench")
+    try:
+        shown = [
+            subprocess.run(
+                ["psql", url, "-Atc", f"SHOW {name}"], check=True, capture_output=True, text=True
+            ).stdout.strip()
+            for name in ("server_version", "synchronous_commit", "autovacuum")
+        ]
+    except (OSError, subprocess.CalledProcessError):
+        return "PostgreSQL: its settings could not be read (psql)"
+    return f"PostgreSQL {shown[0].split()[0]}: synchronous_commit={shown[1]}, autovacuum={shown[2]}"
+
+
 def report(db: str, args: argparse.Namespace, bound: float, hash_ms: float, cheap_hash_ms: float) -> None:
     print(
         f"server: gunicorn {args.workers} workers x {args.threads} threads, {db}"
         + (", one event stream" if args.stream else "")
     )
+    if db == "postgres":
+        print(postgres_conditions())
     if not args.cheap_only:
         main_run(db, args, bound, hash_ms)
     if not args.no_cheap:
