@@ -7,6 +7,7 @@ import json
 import re
 
 import pytest
+from django.contrib.admin.utils import quote  # the admin escapes "_" in ids: est_3F... is est?...
 from django.test import override_settings
 
 from audit.models import Event
@@ -65,7 +66,7 @@ def test_bad_options_and_names_are_refused_on_their_fields(admin_client):
 
 
 def test_editing_options(admin_client, connection):
-    url = f"/admin/connections/connection/{connection.pk}/change/"
+    url = f"/admin/connections/connection/{quote(connection.pk)}/change/"
     assert admin_client.get(url).status_code == 200
     response = admin_client.post(url, {"password_policy": "low", "disable_signup": "on"})
     assert response.status_code == 302
@@ -77,7 +78,7 @@ def test_editing_other_options_keeps_the_password_history_policy(admin_client, m
     """The form replaces the whole options object: an option it had no field for (password_history) was dropped by
     any save, which turned the history policy off without a word."""
     connection = make_connection(name="History", password_history={"enable": True, "size": 10})
-    url = f"/admin/connections/connection/{connection.pk}/change/"
+    url = f"/admin/connections/connection/{quote(connection.pk)}/change/"
     page = admin_client.get(url)
     form = page.context["adminform"].form
     assert (form.initial["history_enabled"], form.initial["history_size"]) == (True, 10)
@@ -180,7 +181,7 @@ def test_deleting_a_connection_gone_meanwhile_is_no_error_page(admin_client, mak
         delete_connection(connection_id=doomed.pk, actor=SYSTEM)
 
     monkeypatch.setattr(ConnectionAdmin, "log_deletions", log_then_lose_it)
-    response = admin_client.post(f"{LIST}{doomed.pk}/delete/", {"post": "yes"})
+    response = admin_client.post(f"{LIST}{quote(doomed.pk)}/delete/", {"post": "yes"})
     assert response.status_code == 302
     assert not Connection.objects.exists() and not User.objects.exists()
 
@@ -192,7 +193,7 @@ def test_the_deletion_page_lists_a_hundred_users_and_counts_the_rest(admin_clien
             data={"connection": "Doomed", "email": f"u{n}@example.com", "password": STRONG_PASSWORD}, actor=SYSTEM
         )
     for page in (
-        admin_client.get(f"{LIST}{doomed.pk}/delete/"),
+        admin_client.get(f"{LIST}{quote(doomed.pk)}/delete/"),
         admin_client.post(LIST, {"action": "delete_selected", "_selected_action": [doomed.pk]}),
     ):
         assert page.status_code == 200
@@ -212,11 +213,11 @@ def test_deleting_a_large_connection_starts_its_deletion_and_says_so(
     admin_client, make_connection, new_user, threshold, run_tasks
 ):
     doomed = _with_users(make_connection, new_user, "Doomed", 2)
-    page = admin_client.get(f"{LIST}{doomed.pk}/delete/")
+    page = admin_client.get(f"{LIST}{quote(doomed.pk)}/delete/")
     assert page.status_code == 200
     assert "Users: 2" in page.text  # counted, not read one by one for the page
     assert not re.findall(r'href="/admin/users/user/[0-9]+/', page.text)
-    response = admin_client.post(f"{LIST}{doomed.pk}/delete/", {"post": "yes"}, follow=True)
+    response = admin_client.post(f"{LIST}{quote(doomed.pk)}/delete/", {"post": "yes"}, follow=True)
     assert response.status_code == 200
     assert "The connection “Doomed” is being deleted: its users are deleted in the background" in response.text
     assert "was deleted successfully" not in response.text
@@ -234,10 +235,10 @@ def test_a_connection_being_deleted_is_listed_as_such_and_cannot_be_changed(
     listing = admin_client.get(LIST)
     assert "Doomed" in listing.text and "Alive" in listing.text
     assert listing.text.count("icon-yes.svg") == 1  # the "being deleted" column, Doomed's alone
-    change = admin_client.get(f"{LIST}{doomed.pk}/change/", follow=True)
+    change = admin_client.get(f"{LIST}{quote(doomed.pk)}/change/", follow=True)
     assert change.redirect_chain == [(LIST, 302)]
     assert "The connection “Doomed” is being deleted: it cannot be changed." in change.text
-    posted = admin_client.post(f"{LIST}{doomed.pk}/change/", {"disable_signup": "on"})
+    posted = admin_client.post(f"{LIST}{quote(doomed.pk)}/change/", {"disable_signup": "on"})
     assert posted.status_code == 302
     assert Connection.all_objects.get(pk=doomed.pk).options == doomed.options
 
