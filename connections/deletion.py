@@ -35,8 +35,11 @@ from django_tasks_db.backend import DatabaseBackend
 from django_tasks_db.compat import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
+from audit.models import EventType
+from audit.services import record_event
 from connections.models import Connection
 from connections.signals import connection_users_deleting
+from core.actors import SYSTEM
 from core.tasks import retry_later, task
 
 logger = logging.getLogger(__name__)
@@ -120,6 +123,16 @@ def delete_marked_connection(*, connection_id: str, turn_seconds: float | None =
             return GONE
         while batch := _delete_users(locked):
             deleted += batch
+        # The request's entry said the deletion began; this one says when it ended (the users' count is this run's:
+        # earlier turns' are in their batches' user.deleted events and in the first entry's users_deleted).
+        record_event(
+            type=EventType.SUCCESS_API_OPERATION,
+            description="Delete a Connection (finished in the background)",
+            actor=SYSTEM,
+            connection_name=locked.name,
+            connection_id=locked.pk,
+            details={"in_background": True, "users_deleted_last_run": deleted},
+        )
         locked.delete()
     logger.info("connection deleted id=%s users=%d (in the background)", connection_id, deleted)
     return DELETED

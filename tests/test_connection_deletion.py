@@ -172,6 +172,20 @@ def test_each_events_profile_is_the_user_as_it_was(api, doomed):
     assert {e.subject: e.data["object"] for e in Event.objects.filter(type="user.deleted")} == profiles
 
 
+def test_the_audit_log_says_when_the_deletion_began_and_when_it_ended(api, doomed):
+    users = User.objects.count()
+    finish_connection_deletion.call(doomed.pk)
+    deleting = AuditEvent.objects.filter(connection_id=doomed.pk, description__startswith="Delete a Connection")
+    began, ended = deleting.order_by("date", "pk")
+    assert (began.description, began.details) == (
+        "Delete a Connection",
+        {"users_deleted": users, "in_background": True},
+    )
+    assert ended.description == "Delete a Connection (finished in the background)"
+    assert (ended.actor_kind, ended.connection) == ("system", doomed.name)
+    assert ended.details == {"in_background": True, "users_deleted_last_run": users}
+
+
 def test_the_task_leaves_a_connection_not_being_deleted_alone(make_connection):
     connection = make_connection(name="Alive")
     _fill("Alive", 2)
