@@ -1,4 +1,4 @@
-"""The pages a person opens from an e-mail (a verification link, a password reset link), and their error page.
+"""The pages a person opens from an e-mail (a verification link, a password reset link): their headers and error page.
 
 Refusals made before any view runs (``api.middleware``: a body too large, a query string with a control character)
 and Django's own error views (``api.views``) answer in the API's JSON envelope; on these pages a person with a
@@ -13,8 +13,20 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
+# Strict enough for a page of our own: no scripts, no frames, styles inline, images from nowhere.
+CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'"
+
 # The paths of api/authentication/urls.py that answer with HTML (``email_verification``, ``password_reset``).
 HTML_PAGES = frozenset({"/email-verification", "/u/email-verification", "/lo/reset"})
+
+
+def protect(response: HttpResponse, referrer_policy: str = "no-referrer") -> HttpResponse:
+    """The headers of every answer that holds or leads on from a ticket: not cached, no Referer to other sites,
+    nothing else loaded."""
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = referrer_policy
+    response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    return response
 
 
 def is_html_page(request: HttpRequest) -> bool:
@@ -27,9 +39,7 @@ def error_page(
 ) -> HttpResponse:
     """The pages' page for a request they cannot answer: ``status`` (4xx or 5xx), ``message`` (already translated,
     as the JSON answer would carry it) and the protocol's ``headers`` (a 415's ``Accept-Encoding``), sent like the
-    pages themselves: not stored, no Referer, nothing loaded (``password_reset.protect``)."""
-    from api.authentication.password_reset import protect  # the pages' module imports the users app's services
-
+    pages themselves: not stored, no Referer, nothing loaded (``protect``)."""
     title = _("This page cannot be shown") if status < 500 else _("Something went wrong")
     context = {"title": title, "message": message, "success": False}
     page = render(request, "authentication/verification_result.html", context, status=status)

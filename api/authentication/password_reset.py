@@ -38,6 +38,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 from rest_framework.throttling import BaseThrottle
 
+from api.authentication.pages import protect
 from api.throttling import (
     PASSWORD_RESET_FAILURES_PER_IP,
     PASSWORD_RESET_FAILURES_PER_TICKET,
@@ -56,23 +57,10 @@ from users.tickets import find_ticket, record_rejected_ticket, reset_password
 
 logger = logging.getLogger(__name__)
 
-# Strict enough for a page of our own: no scripts, no frames, styles inline, images from nowhere.
-CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'"
-
-
 COOKIE = "reset_ticket"
 _COOKIE_SALT = "api.authentication.password_reset"
 # Long enough to fill in the form; the ticket's own expiry still applies.
 _COOKIE_MAX_AGE = 3600
-
-
-def protect(response: HttpResponse, referrer_policy: str = "no-referrer") -> HttpResponse:
-    """The headers of every answer that holds or leads on from a ticket: not cached, no Referer to other sites,
-    nothing else loaded."""
-    response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = referrer_policy
-    response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-    return response
 
 
 def rejected_page(request: HttpRequest, reason: TicketRejection, purpose: TicketPurpose) -> HttpResponse:

@@ -13,7 +13,8 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
-from api.authentication.password_reset import protect, rejected_page
+from api.authentication.pages import protect
+from api.authentication.password_reset import rejected_page
 from core.actors import Actor, request_metadata
 from users.errors import TicketRejected
 from users.models import TicketPurpose
