@@ -61,3 +61,9 @@ def list_connections(*, strategies: list[str] | None = None, name: str | None = 
     if name is not None:
         queryset = queryset.filter(name=name)
     return queryset
+
+
+def is_being_deleted(*, name: str) -> bool:
+    """Whether the connection called ``name`` is being deleted in the background (``connections.deletion``): hidden
+    from every other read here, its name still taken until its row goes."""
+    return Connection.all_objects.filter(name=name, deletion_requested_at__isnull=False).exists()

@@ -43,6 +43,7 @@ from clients.services import CLIENT_ID_PATTERN, create_client, rotate_client_sec
 from connections.auth0_strategies import IDENTITY_PROVIDERS
 from connections.models import Connection, Strategy
 from connections.options import modelled_options, validate_connection
+from connections.selectors import is_being_deleted
 from connections.services import create_connection, update_connection
 from core.actors import Actor
 from core.errors import DomainError
@@ -299,7 +300,7 @@ class _Loader:
                     _("the connections of %(section)s are %(strategy)s ones.")
                     % {"section": section, "strategy": default},
                 )
-            if Connection.all_objects.filter(name=name, deletion_requested_at__isnull=False).exists():
+            if is_being_deleted(name=name):
                 # Its name is taken until its users are deleted (by the worker, which ``scripts/serve.sh`` starts
                 # after loading TENANT_FILE: a conflict here kept both from starting). Made by a load after that.
                 self.summary.skipped.append(
@@ -385,7 +386,7 @@ class _Loader:
             connection = _required(item, "connection", where)
             if connection in self.deleting:  # said once, with the connection
                 continue
-            if Connection.all_objects.filter(name=connection, deletion_requested_at__isnull=False).exists():
+            if is_being_deleted(name=connection):
                 self.summary.skipped.append(
                     _("%(where)s: the connection %(name)s is being deleted: its users are not imported")
                     % {"where": where.rstrip(":"), "name": connection}
