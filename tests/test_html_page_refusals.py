@@ -85,3 +85,11 @@ def test_a_csrf_refusal_elsewhere_keeps_djangos_page(admin_user):
     response = client.post("/admin/logout/")
     assert response.status_code == 403
     assert "CSRF verification failed" in response.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", PAGES)
+def test_another_method_gets_the_pages_html_with_its_allow(client, path):
+    response = client.options(f"{path}?ticket=x")
+    _assert_page(response, 405, "OPTIONS")
+    assert response["Allow"] == ("GET, POST" if path == "/lo/reset" else "GET")
