@@ -9,6 +9,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.utils.translation import gettext as _
 from django.views import View
+from django.views.csrf import csrf_failure as django_csrf_failure
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularSwaggerView
 from rest_framework.request import Request
@@ -51,6 +52,16 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     return _page(request, Problem(404, ProblemCode.NOT_FOUND, _("Not Found")))
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """``CSRF_FAILURE_VIEW``: a form of a page (``/lo/reset``'s, sent with an expired or missing CSRF cookie, or any
+    PUT or DELETE there) refused with the pages' HTML page and headers, not Django's page without them (cacheable,
+    no CSP, in English whatever the language); elsewhere (the admin) Django's page, which says why."""
+    if is_html_page(request):
+        message = _("This form has expired. Open the link from the e-mail again and send the form from that page.")
+        return error_page(request, 403, message)
+    return django_csrf_failure(request, reason)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

@@ -311,6 +311,8 @@ STORAGES = {
 PUBLIC_BASE_URL = (os.environ.get("PUBLIC_BASE_URL") or "http://localhost:8000").strip().rstrip("/")
 # The admin's session and CSRF cookies travel over HTTPS only when the public URL is https (or when set).
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", PUBLIC_BASE_URL.lower().startswith("https://"))
+# A CSRF refusal on the pages a person opens from an e-mail is their own HTML page (api.views.csrf_failure).
+CSRF_FAILURE_VIEW = "api.views.csrf_failure"
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", PUBLIC_BASE_URL.lower().startswith("https://"))
 # E-mail: the console by default; SMTP when EMAIL_HOST is set.
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "no-reply@localhost")

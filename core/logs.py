@@ -43,8 +43,16 @@ class OneLineFormatter(logging.Formatter):
     not allowed" (``django.security.DisallowedModelAdminLookup``), an exception's text quotes its input. A line feed
     in it wrote a line of the sender's choosing into the log (a forged ``[...] [INFO] ...`` record), a terminal's
     escape sequence reached whoever reads the log in one. The message and each exception's text in a traceback
-    (and its notes) have their control characters escaped (``escape_controls``); the traceback's own lines stay
+    (and its notes, a SyntaxError's line and file name) have their control characters escaped (``escape_controls``),
+    even where another handler's formatter wrote the traceback first; the traceback's own lines stay
     lines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        # ``logging.Formatter.format`` reuses a record's ``exc_text`` once any handler's formatter has written it:
+        # another formatter's text (not escaped) would be written here as it is.
+        if record.exc_info:
+            record.exc_text = self.formatException(record.exc_info)
+        return super().format(record)
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         record.message = escape_controls(record.message)
@@ -67,12 +75,25 @@ def _escape_texts(described: traceback.TracebackException, seen: set[int]) -> No
     text = getattr(described, "_str", None)
     if isinstance(text, str):
         described._str = escape_controls(text)  # type: ignore[attr-defined]
+    for name in ("msg", "text", "filename"):  # a SyntaxError's, written apart from ``_str``
+        value = getattr(described, name, None)
+        if isinstance(value, str):
+            setattr(described, name, escape_controls(value))
     notes = getattr(described, "__notes__", None)
-    if isinstance(notes, list):
-        described.__notes__ = [escape_controls(note) if isinstance(note, str) else note for note in notes]
+    if isinstance(notes, (list, tuple)):  # each note as traceback writes it (``str`` of a note that is not one)
+        described.__notes__ = [escape_controls(_note_text(note)) for note in notes]
     for linked in (described.__cause__, described.__context__, *(getattr(described, "exceptions", None) or ())):
         if linked is not None:
             _escape_texts(linked, seen)
+
+
+def _note_text(note: object) -> str:
+    if isinstance(note, str):
+        return note
+    try:
+        return str(note)
+    except Exception:
+        return "<note str() failed>"
 
 
 class ClientErrorsAreDebug(logging.Filter):

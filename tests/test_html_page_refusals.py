@@ -69,3 +69,27 @@ def test_the_apis_keep_their_json_envelope(client):
     assert response.status_code == 400
     assert response["Content-Type"] == "application/json"
     assert response.json()["errorCode"] == "invalid_query_string"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method", ["post", "put", "delete"])
+def test_a_csrf_refusal_on_the_reset_page_gets_the_pages_html(method):
+    response = getattr(Client(enforce_csrf_checks=True), method)("/lo/reset?ticket=x", {"password": "a"})
+    _assert_page(response, 403, "This form has expired")
+
+
+@pytest.mark.django_db
+def test_a_csrf_refusal_elsewhere_keeps_djangos_page(admin_user):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin_user)
+    response = client.post("/admin/logout/")
+    assert response.status_code == 403
+    assert "CSRF verification failed" in response.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", PAGES)
+def test_another_method_gets_the_pages_html_with_its_allow(client, path):
+    response = client.options(f"{path}?ticket=x")
+    _assert_page(response, 405, "OPTIONS")
+    assert response["Allow"] == ("GET, POST" if path == "/lo/reset" else "GET")

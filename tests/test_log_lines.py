@@ -71,6 +71,34 @@ def test_a_traceback_keeps_its_lines_but_its_exceptions_texts_and_notes_are_esca
     assert f"note\\x0a{FORGED}" in lines
 
 
+def test_a_syntax_errors_text_line_and_file_name_and_notes_not_in_a_list_are_escaped_too():
+    error = SyntaxError(f"syntax\n{FORGED}", (f"file\n{FORGED}", 1, 1, f"text\n{FORGED}\x1b[2J", 1, 2))
+
+    class Note:
+        def __str__(self) -> str:
+            return f"object\n{FORGED}"
+
+    error.__notes__ = (f"tuple\n{FORGED}", Note())  # type: ignore[assignment]
+    try:
+        raise error
+    except SyntaxError:
+        text = OneLineFormatter("%(message)s").format(_record("failed", exc_info=sys.exc_info()))
+    assert "\x1b" not in text
+    assert not any(line.lstrip().startswith(FORGED) for line in text.splitlines())
+    assert f"SyntaxError: syntax\\x0a{FORGED}" in text.splitlines()
+
+
+def test_a_traceback_another_formatter_wrote_first_is_written_again_escaped():
+    try:
+        raise ValueError(f"value\n{FORGED}")
+    except ValueError:
+        record = _record("failed", exc_info=sys.exc_info())
+    logging.Formatter("%(message)s").format(record)  # another handler's formatter caches its exc_text
+    text = OneLineFormatter("%(message)s").format(record)
+    assert not any(line.startswith(FORGED) for line in text.splitlines())
+    assert f"ValueError: value\\x0a{FORGED}" in text.splitlines()
+
+
 def test_a_crashed_import_logs_where_it_crashed_but_never_its_message(caplog):
     from jobs.worker import _log_crash
 

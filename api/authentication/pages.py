@@ -7,7 +7,8 @@ browser, not a program, reads the answer, so it is the pages' own HTML, with the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -46,3 +47,23 @@ def error_page(
     for name, value in (headers or {}).items():
         page[name] = value
     return protect(page)
+
+
+_View = Callable[[HttpRequest], HttpResponse]
+
+
+def page_methods(*methods: str) -> Callable[[_View], _View]:
+    """Like Django's ``require_http_methods``, but another method is refused with the pages' page (405, its
+    ``Allow``), not an empty answer without the pages' headers."""
+
+    def decorate(view: _View) -> _View:
+        @functools.wraps(view)
+        def checked(request: HttpRequest) -> HttpResponse:
+            if request.method not in methods:
+                message = _('Method "%(method)s" not allowed.') % {"method": request.method}
+                return error_page(request, 405, message, {"Allow": ", ".join(methods)})
+            return view(request)
+
+        return checked
+
+    return decorate

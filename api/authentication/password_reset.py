@@ -35,10 +35,9 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_http_methods
 from rest_framework.throttling import BaseThrottle
 
-from api.authentication.pages import protect
+from api.authentication.pages import page_methods, protect
 from api.throttling import (
     PASSWORD_RESET_FAILURES_PER_IP,
     PASSWORD_RESET_FAILURES_PER_TICKET,
@@ -112,7 +111,7 @@ def _form(
     return protect(page, referrer_policy="same-origin")
 
 
-@require_http_methods(["GET", "POST"])
+@page_methods("GET", "POST")
 def password_reset(request: HttpRequest) -> HttpResponse:
     """Show the form (GET: the link's ``?ticket=`` redirects once to ``/lo/reset``, see the module) or set the password
     (POST). Answers 200, 302 (to ``/lo/reset`` or to the result_url), or 400 pages."""

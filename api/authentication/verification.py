@@ -11,9 +11,8 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_GET
 
-from api.authentication.pages import protect
+from api.authentication.pages import page_methods, protect
 from api.authentication.password_reset import rejected_page
 from core.actors import Actor, request_metadata
 from users.errors import TicketRejected
@@ -22,7 +21,7 @@ from users.tickets import VerificationOutcome, is_ticket_token, record_rejected_
 from users.verification import VerificationResult, verify_ticket
 
 
-@require_GET
+@page_methods("GET")
 def email_verification(request: HttpRequest) -> HttpResponse:
     token = request.GET.get("ticket", "")
     if token and is_ticket_token(token):
