@@ -134,6 +134,25 @@ def test_the_sdks_change_password_ticket_refuses_result_url_with_client_id(live_
     assert api.tickets.change_password(user_id=user_id, result_url="https://app.example/done").ticket
 
 
+def test_the_sdk_checks_a_verification_email_jobs_status(live_server_url, make_connection):
+    """Auth0's "Resend Verification Emails" then "Check job status" through jobs.verification_email.create and
+    jobs.get: the job's id used to be made up, so jobs.get raised NotFoundError."""
+    _bulk_users(make_connection(), 1)
+    user_id = User.objects.get().user_id
+    client, secret = create_client(name="ops-script", scopes="update:users read:users", actor=SYSTEM)
+    api = _management(live_server_url, client.client_id, secret)
+    sent = api.jobs.verification_email.create(user_id=user_id)
+    assert (sent.type, sent.status) == ("verification_email", "completed")
+    checked = api.jobs.get(sent.id)
+    assert (checked.id, checked.type, checked.status, checked.created_at) == (
+        sent.id,
+        sent.type,
+        sent.status,
+        sent.created_at,
+    )
+    assert checked.connection_id is None and checked.summary is None
+
+
 def test_the_sdks_users_pager_stops_with_auth0s_error_after_the_first_thousand(live_server_url, make_connection):
     _bulk_users(make_connection(), 1001)
     client, secret = create_client(name="ops-script", scopes="read:users", actor=SYSTEM)
