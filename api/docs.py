@@ -56,6 +56,10 @@ class UserProfileDoc(s.Serializer):
         help_text="Total number of logins this user has performed (a blocked user's correct password counts too). "
         "The three login fields are left out until the first login.",
     )
+    last_password_reset = s.DateTimeField(
+        required=False,
+        help_text="Last date and time this user's password was changed; left out until the first change.",
+    )
 
 
 class UserPageDoc(StrictSerializer):

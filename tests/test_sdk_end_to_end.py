@@ -55,6 +55,10 @@ def test_ops_script_token_create_get_update_delete_and_connections(live_server_u
 
     updated = api.users.update(created.user_id, user_metadata={"level": 2, "team": None, "shift": "night"})
     assert updated.user_metadata == {"level": 2, "shift": "night"}
+    # Auth0's last_password_reset: absent until the password changes, then the time of the change.
+    assert created.last_password_reset is None and updated.last_password_reset is None
+    reset = api.users.update(created.user_id, password="An0ther!Passw0rd")
+    assert reset.last_password_reset is not None and reset.last_password_reset == reset.updated_at
 
     by_email = api.users.list_users_by_email(email="OPS.PERSON@example.com")
     assert [u.user_id for u in by_email] == [created.user_id]
