@@ -73,11 +73,13 @@ class UserPageDoc(StrictSerializer):
 class ConnectionDoc(s.Serializer):
     id = s.CharField(required=False)
     name = s.CharField(required=False)
+    display_name = s.CharField(required=False, help_text="Left out until one is given.")
     strategy = s.CharField(required=False)
     options = s.DictField(required=False)
     enabled_clients = s.ListField(child=s.CharField(), required=False)
     realms = s.ListField(child=s.CharField(), required=False)
     is_domain_connection = s.BooleanField(required=False)
+    metadata = s.DictField(child=s.CharField(allow_null=True), required=False, help_text="Left out until given.")
 
 
 class ConnectionPageDoc(StrictSerializer):

@@ -68,9 +68,16 @@ def test_ops_script_token_create_get_update_delete_and_connections(live_server_u
         api.users.get(created.user_id)
     assert gone.value.body["errorCode"] == "inexistent_user"
 
-    connection = api.connections.create(name="Ops-Created-DB", strategy="auth0", options={"passwordPolicy": "low"})
+    connection = api.connections.create(
+        name="Ops-Created-DB",
+        strategy="auth0",
+        options={"passwordPolicy": "low"},
+        display_name="Ops database",
+        metadata={"owner": "ops"},
+    )
     assert connection.id.startswith("con_")
     assert connection.name == "Ops-Created-DB"
+    assert (connection.display_name, connection.metadata) == ("Ops database", {"owner": "ops"})
     assert api.connections.get(connection.id).options["passwordPolicy"] == "low"
 
 
