@@ -56,6 +56,10 @@ class UserProfileDoc(s.Serializer):
         help_text="Total number of logins this user has performed (a blocked user's correct password counts too). "
         "The three login fields are left out until the first login.",
     )
+    last_password_reset = s.DateTimeField(
+        required=False,
+        help_text="Last date and time this user's password was changed; left out until the first change.",
+    )
 
 
 class UserPageDoc(StrictSerializer):
@@ -69,11 +73,13 @@ class UserPageDoc(StrictSerializer):
 class ConnectionDoc(s.Serializer):
     id = s.CharField(required=False)
     name = s.CharField(required=False)
+    display_name = s.CharField(required=False, help_text="Left out until one is given.")
     strategy = s.CharField(required=False)
     options = s.DictField(required=False)
     enabled_clients = s.ListField(child=s.CharField(), required=False)
     realms = s.ListField(child=s.CharField(), required=False)
     is_domain_connection = s.BooleanField(required=False)
+    metadata = s.DictField(child=s.CharField(allow_null=True), required=False, help_text="Left out until given.")
 
 
 class ConnectionPageDoc(StrictSerializer):

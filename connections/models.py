@@ -31,6 +31,7 @@ class Strategy(models.TextChoices):
 # Auth0's connection name rule: letters and digits, single hyphens between them, at most 128 characters.
 CONNECTION_NAME_PATTERN = r"^[a-zA-Z0-9](-[a-zA-Z0-9]|[a-zA-Z0-9])*$"
 CONNECTION_NAME_MAX_LENGTH = 128
+CONNECTION_DISPLAY_NAME_MAX_LENGTH = 128  # Auth0's CreateConnectionRequestContent: display_name maxLength 128
 
 DEFAULT_USERNAME_MIN = 1
 DEFAULT_USERNAME_MAX = 15
@@ -57,6 +58,12 @@ class Connection(models.Model):
     name = models.CharField(verbose_name=_("name"), max_length=CONNECTION_NAME_MAX_LENGTH, unique=True)
     strategy = models.CharField(verbose_name=_("strategy"), max_length=16, choices=Strategy.choices)
     options = models.JSONField(verbose_name=_("options"), default=dict, blank=True)
+    # Auth0's display_name and metadata: labels for the operator's tools, kept and answered as given (this service
+    # shows no login page that would use the name). Empty and NULL: never given, left out of the API's body.
+    display_name = models.CharField(
+        verbose_name=_("display name"), max_length=CONNECTION_DISPLAY_NAME_MAX_LENGTH, blank=True, default=""
+    )
+    metadata = models.JSONField(verbose_name=_("metadata"), null=True, blank=True)
     created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(verbose_name=_("updated at"), auto_now=True)
     # Set when the deletion of a connection with more users than CONNECTION_DELETE_SYNC_MAX_USERS was accepted (the

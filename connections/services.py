@@ -55,9 +55,12 @@ def create_connection(
     strategy: str,
     options: dict[str, Any] | None = None,
     enabled_clients: Iterable[str] | None = None,
+    display_name: str = "",
+    metadata: dict[str, str | None] | None = None,
     actor: Actor,
 ) -> Connection:
-    """Create a connection, enabled for ``enabled_clients``.
+    """Create a connection, enabled for ``enabled_clients``, with Auth0's ``display_name`` and ``metadata`` (kept and
+    answered; nothing here acts on them).
 
     Raises ``PayloadValidationError`` for a bad name, strategy or options, ``UnknownClients`` for a client id
     that does not exist, and ``ConnectionAlreadyExists`` when the name is taken: the unique constraint, not a
@@ -69,7 +72,9 @@ def create_connection(
     clients = _clients(enabled_clients or ())  # a bad body is a 400 before a taken name is a 409
     try:
         with transaction.atomic():
-            connection = Connection.objects.create(name=name, strategy=strategy, options=stored)
+            connection = Connection.objects.create(
+                name=name, strategy=strategy, options=stored, display_name=display_name, metadata=metadata
+            )
     except IntegrityError as exc:
         raise ConnectionAlreadyExists() from exc
     if clients:
@@ -98,9 +103,12 @@ def update_connection(
     connection_id: str,
     options: dict[str, Any] | None = None,
     enabled_clients: Iterable[str] | None = None,
+    display_name: str | None = None,
+    metadata: dict[str, str | None] | None = None,
     actor: Actor,
 ) -> Connection:
-    """Replace the options (the whole object, as Auth0 does) and/or the set of enabled clients.
+    """Replace the options (the whole object, as Auth0 does), the set of enabled clients, the ``display_name`` and/or
+    the ``metadata`` (the whole object too).
 
     ``None`` leaves a part as it is. The options are validated for the connection's strategy, as on create.
     Raises ``ConnectionNotFoundById``, ``PayloadValidationError`` and ``UnknownClients``. ``updated_at`` moves.
@@ -110,10 +118,16 @@ def update_connection(
     if options is not None:
         connection.options = validate_connection(name=connection.name, strategy=connection.strategy, options=options)
         changed.append("options")
+    if display_name is not None:
+        connection.display_name = display_name
+        changed.append("display_name")
+    if metadata is not None:
+        connection.metadata = metadata
+        changed.append("metadata")
     if enabled_clients is not None:
         connection.clients.set(_clients(enabled_clients))
         changed.append("enabled_clients")
-    connection.save(update_fields=["updated_at", *(["options"] if options is not None else [])])
+    connection.save(update_fields=["updated_at", *(field for field in changed if field != "enabled_clients")])
     _record(connection, "Update a Connection", actor, fields=sorted(changed))
     logger.info("connection updated id=%s fields=%s by %s", connection.id, ",".join(changed), actor)
     return connection
@@ -176,12 +190,18 @@ def _record(connection: Connection, description: str, actor: Actor, **details: A
 
 def connection_as_json(connection: Connection) -> dict[str, Any]:
     """Auth0's connection body, with the keys we can fill truthfully (enabled clients sorted by id)."""
-    return {
-        "id": connection.id,
-        "name": connection.name,
-        "strategy": connection.strategy,
-        "options": connection.options,
-        "enabled_clients": sorted(client.pk for client in connection.clients.all()),
-        "realms": [connection.name],
-        "is_domain_connection": False,
-    }
+    body: dict[str, Any] = {"id": connection.id, "name": connection.name}
+    if connection.display_name:
+        body["display_name"] = connection.display_name
+    body.update(
+        {
+            "strategy": connection.strategy,
+            "options": connection.options,
+            "enabled_clients": sorted(client.pk for client in connection.clients.all()),
+            "realms": [connection.name],
+            "is_domain_connection": False,
+        }
+    )
+    if connection.metadata is not None:
+        body["metadata"] = connection.metadata
+    return body

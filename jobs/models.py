@@ -1,4 +1,6 @@
-"""Long-running jobs (Auth0's bulk user imports): the request as received, its progress and its outcome.
+"""Long-running jobs (Auth0's bulk user imports): the request as received, its progress and its outcome; and the
+record of each verification e-mail sent through ``POST /api/v2/jobs/verification-email``, which ``GET
+/api/v2/jobs/{id}`` reads back as Auth0 documents ("Check job status").
 
 The uploaded file is kept in the row itself (at most ``MAX_REQUEST_BODY_BYTES``), so a job survives a restart
 and any worker on any host can run it. A worker owns a job while ``claimed_by`` names it and its
@@ -23,6 +25,8 @@ def new_job_id() -> str:
 
 class JobType(models.TextChoices):
     USERS_IMPORT = "users_import", _("Users import")
+    # Finished when created (the mail is sent before the answer): no file, no worker; kept for GET /jobs/{id}.
+    VERIFICATION_EMAIL = "verification_email", _("Verification e-mail")
 
 
 class JobStatus(models.TextChoices):

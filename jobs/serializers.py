@@ -23,7 +23,7 @@ from core import messages
 from core.errors import FieldCode, FieldError, PayloadValidationError
 from core.schema import StrictSerializer, echo, text_fault
 from jobs.errors import JobErrorCode
-from jobs.models import Job, JobStatus
+from jobs.models import Job, JobStatus, JobType
 from users.profile import format_timestamp
 
 CONNECTION_ID_PATTERN = r"^con_[A-Za-z0-9]{16}$"
@@ -185,7 +185,15 @@ class JobUserErrorDoc(s.Serializer):
 
 
 def job_body(job: Job) -> dict[str, Any]:
-    """Auth0's job object: progress while processing, ``summary`` once finished, ``status_details`` if failed."""
+    """Auth0's job object: progress while processing, ``summary`` once finished, ``status_details`` if failed; a
+    verification e-mail's job is the four keys Auth0 answers for it."""
+    if job.type == JobType.VERIFICATION_EMAIL:
+        return {
+            "type": job.type,
+            "status": job.status,
+            "created_at": format_timestamp(job.created_at),
+            "id": job.id,
+        }
     body: dict[str, Any] = {
         "type": job.type,
         "status": job.status,

@@ -82,6 +82,22 @@ def create_import_job(*, request: ImportUsersRequest, actor: Actor) -> Job:
     return job
 
 
+def record_verification_email_job(*, connection: Connection, actor: Actor) -> Job:
+    """The ``verification_email`` job of a verification e-mail just sent: completed, so no worker takes it, and kept
+    (until ``JOBS_RETENTION_SECONDS``, as any finished job) so that ``GET /api/v2/jobs/{id}`` finds the id the
+    answer named, as Auth0's "Resend Verification Emails" has scripts check it."""
+    return Job.objects.create(
+        type=JobType.VERIFICATION_EMAIL,
+        status=JobStatus.COMPLETED,
+        connection=connection,
+        connection_name=connection.name,
+        users_file=b"",
+        send_completion_email=False,
+        created_by=actor.id,
+        finished_at=timezone.now(),
+    )
+
+
 def _stale_before(now: datetime) -> datetime:
     return now - timedelta(seconds=settings.JOBS_STALE_AFTER_SECONDS)
 

@@ -96,7 +96,42 @@ def test_create_refuses_a_name_outside_auth0s_pattern(api, name):
     )
 
 
-@pytest.mark.parametrize("prop", ["display_name", "realms", "is_domain_connection", "show_as_button", "id"])
+def test_create_keeps_auth0s_display_name_and_metadata(api):
+    # Auth0's CreateConnectionRequestContent has both (the SDKs' connections.create(display_name=..., metadata=...),
+    # Terraform's auth0_connection): they were refused as additional properties.
+    response = _post(api, display_name="Staff accounts", metadata={"team": "ops", "ticket": None})
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["display_name"] == "Staff accounts" and body["metadata"] == {"team": "ops", "ticket": None}
+    assert api.get(f"{CONNECTIONS}/{body['id']}").json() == body
+    assert api.get(CONNECTIONS).json() == [body]
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "code", "message"),
+    [
+        ({"display_name": "x" * 129}, "display_name", "MAX_LENGTH", "String is too long (129 chars), maximum 128"),
+        ({"display_name": 5}, "display_name", "INVALID_TYPE", "Expected type string but found type integer"),
+        ({"metadata": []}, "metadata", "INVALID_TYPE", "Expected type object but found type array"),
+        ({"metadata": {"n": 1}}, "metadata", "INVALID_TYPE", "Expected type string but found type integer"),
+        ({"metadata": {"o": {}}}, "metadata", "INVALID_TYPE", "Expected type string but found type object"),
+        ({"metadata": {"v": "x" * 256}}, "metadata", "MAX_LENGTH", "String is too long (256 chars), maximum 255"),
+        (
+            {"metadata": {f"k{i}": "v" for i in range(11)}},
+            "metadata",
+            "OBJECT_PROPERTIES_MAXIMUM",
+            "Too many properties defined (11), maximum 10",
+        ),
+    ],
+)
+def test_create_checks_display_name_and_metadata_as_auth0s_schema_does(api, body, field, code, message):
+    response = _post(api, **body)
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{"field": field, "code": code, "message": message}]
+    assert not Connection.objects.exists()
+
+
+@pytest.mark.parametrize("prop", ["realms", "is_domain_connection", "show_as_button", "id"])
 def test_create_refuses_properties_we_do_not_act_on(api, prop):
     response = _post(api, **{prop: "x"})
     assert response.status_code == 400
@@ -417,8 +452,8 @@ def test_patch_with_an_unknown_client_changes_nothing(api, app_ids):
     assert api.get(f"{CONNECTIONS}/{created['id']}").json() == created
 
 
-@pytest.mark.parametrize(("prop", "value"), [("name", "Other"), ("strategy", "sms"), ("display_name", "Staff")])
-def test_patch_refuses_name_strategy_and_display_name(api, prop, value):
+@pytest.mark.parametrize(("prop", "value"), [("name", "Other"), ("strategy", "sms"), ("realms", ["Staff"])])
+def test_patch_refuses_name_strategy_and_realms(api, prop, value):
     created = _post(api).json()
     response = api.patch(f"{CONNECTIONS}/{created['id']}", {prop: value}, format="json")
     assert response.status_code == 400
@@ -427,6 +462,18 @@ def test_patch_refuses_name_strategy_and_display_name(api, prop, value):
         (None, "OBJECT_ADDITIONAL_PROPERTIES", message), message=f"Payload validation error: '{message}'."
     )
     assert api.get(f"{CONNECTIONS}/{created['id']}").json() == created
+
+
+def test_patch_changes_display_name_and_replaces_metadata_leaving_the_rest(api):
+    created = _post(api, display_name="Staff", metadata={"a": "1", "b": "2"}, options={"passwordPolicy": "low"}).json()
+    renamed = api.patch(f"{CONNECTIONS}/{created['id']}", {"display_name": "Staff 2"}, format="json").json()
+    assert renamed == {**created, "display_name": "Staff 2"}
+    replaced = api.patch(f"{CONNECTIONS}/{created['id']}", {"metadata": {"c": "3"}}, format="json").json()
+    assert replaced == {**renamed, "metadata": {"c": "3"}}
+    # Options alone leave both as they are.
+    changed = api.patch(f"{CONNECTIONS}/{created['id']}", {"options": {}}, format="json").json()
+    assert changed["display_name"] == "Staff 2" and changed["metadata"] == {"c": "3"}
+    assert api.get(f"{CONNECTIONS}/{created['id']}").json() == changed
 
 
 def test_an_empty_patch_is_400(api):
@@ -576,10 +623,14 @@ def test_auth0_sdk_creates_lists_reads_updates_and_deletes_connections(live_serv
     assert updated.options == {"passwordPolicy": "excellent"}
     assert client.connections.get(created.id).options == {"passwordPolicy": "excellent"}
     with pytest.raises(BadRequestError) as refused:
-        client.connections.update(created.id, display_name="Nope")
+        client.connections.update(created.id, show_as_button=True)
     assert (
-        refused.value.body["message"] == "Payload validation error: 'Additional properties not allowed: display_name'."
+        refused.value.body["message"]
+        == "Payload validation error: 'Additional properties not allowed: show_as_button'."
     )
+    labelled = client.connections.update(created.id, display_name="Staff", metadata={"team": "ops"})
+    assert labelled.display_name == "Staff" and labelled.metadata == {"team": "ops"}
+    assert client.connections.get(created.id).display_name == "Staff"
 
     client.connections.delete(created.id)
     with pytest.raises(NotFoundError) as gone:

@@ -355,6 +355,20 @@ def test_the_job_sends_the_mail_again(api, client, connection, mailoutbox, on_co
     assert User.objects.get().email_verified is True
 
 
+def test_the_jobs_id_reads_back_as_auth0s_check_job_status_says(api, connection, mailoutbox, on_commit):
+    # Auth0's "Resend Verification Emails": "Check job status: ... Call the Management API Get a job endpoint with the
+    # job's id" -> {"type":"verification_email","status":"completed","created_at":...,"id":...}. The id was made up
+    # and never stored, so a script polling it got 404 inexistent_job.
+    created = _create(api, on_commit, verify_email=False)
+    job = api.post(VERIFICATION_JOB, {"user_id": created["user_id"]}, format="json").json()
+    response = api.get(f"/api/v2/jobs/{job['id']}")
+    assert response.status_code == 200
+    assert response.json() == job
+    # A job that refused no user: its errors are Auth0's 204, as for a clean import.
+    assert api.get(f"/api/v2/jobs/{job['id']}/errors").status_code == 204
+    assert len(mailoutbox) == 1
+
+
 def test_the_job_answers_404_for_an_unknown_user(api, connection, mailoutbox):
     response = api.post(VERIFICATION_JOB, {"user_id": "auth0|000000000000000000000000"}, format="json")
     assert response.status_code == 404

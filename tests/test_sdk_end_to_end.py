@@ -55,6 +55,10 @@ def test_ops_script_token_create_get_update_delete_and_connections(live_server_u
 
     updated = api.users.update(created.user_id, user_metadata={"level": 2, "team": None, "shift": "night"})
     assert updated.user_metadata == {"level": 2, "shift": "night"}
+    # Auth0's last_password_reset: absent until the password changes, then the time of the change.
+    assert created.last_password_reset is None and updated.last_password_reset is None
+    reset = api.users.update(created.user_id, password="An0ther!Passw0rd")
+    assert reset.last_password_reset is not None and reset.last_password_reset == reset.updated_at
 
     by_email = api.users.list_users_by_email(email="OPS.PERSON@example.com")
     assert [u.user_id for u in by_email] == [created.user_id]
@@ -64,9 +68,16 @@ def test_ops_script_token_create_get_update_delete_and_connections(live_server_u
         api.users.get(created.user_id)
     assert gone.value.body["errorCode"] == "inexistent_user"
 
-    connection = api.connections.create(name="Ops-Created-DB", strategy="auth0", options={"passwordPolicy": "low"})
+    connection = api.connections.create(
+        name="Ops-Created-DB",
+        strategy="auth0",
+        options={"passwordPolicy": "low"},
+        display_name="Ops database",
+        metadata={"owner": "ops"},
+    )
     assert connection.id.startswith("con_")
     assert connection.name == "Ops-Created-DB"
+    assert (connection.display_name, connection.metadata) == ("Ops database", {"owner": "ops"})
     assert api.connections.get(connection.id).options["passwordPolicy"] == "low"
 
 
@@ -132,6 +143,25 @@ def test_the_sdks_change_password_ticket_refuses_result_url_with_client_id(live_
     }
     assert api.tickets.change_password(user_id=user_id, client_id=app.client_id).ticket
     assert api.tickets.change_password(user_id=user_id, result_url="https://app.example/done").ticket
+
+
+def test_the_sdk_checks_a_verification_email_jobs_status(live_server_url, make_connection):
+    """Auth0's "Resend Verification Emails" then "Check job status" through jobs.verification_email.create and
+    jobs.get: the job's id used to be made up, so jobs.get raised NotFoundError."""
+    _bulk_users(make_connection(), 1)
+    user_id = User.objects.get().user_id
+    client, secret = create_client(name="ops-script", scopes="update:users read:users", actor=SYSTEM)
+    api = _management(live_server_url, client.client_id, secret)
+    sent = api.jobs.verification_email.create(user_id=user_id)
+    assert (sent.type, sent.status) == ("verification_email", "completed")
+    checked = api.jobs.get(sent.id)
+    assert (checked.id, checked.type, checked.status, checked.created_at) == (
+        sent.id,
+        sent.type,
+        sent.status,
+        sent.created_at,
+    )
+    assert checked.connection_id is None and checked.summary is None
 
 
 def test_the_sdks_users_pager_stops_with_auth0s_error_after_the_first_thousand(live_server_url, make_connection):

@@ -37,7 +37,10 @@ PHONE = "+14155550123"
 PER_PAGE = "Number of results per page"
 PAGE = "Page index of the results to return. First page is 0"
 SORT = "Field to sort by. Use field:order where order is 1 for ascending and -1 for descending"
-SORT_PATTERN = r"^(created_at|updated_at|last_login|logins_count|email|user_id|name|username):(1|-1)$"
+SORT_PATTERN = (
+    r"^(created_at|updated_at|last_login|logins_count|email|user_id|name|username|given_name|family_name"
+    r"|nickname|phone_number|email_verified|phone_verified|blocked|last_ip):(1|-1)$"
+)
 INCLUDE_TOTALS = (
     "Return results inside an object that contains the total result count (true) or as a direct array of "
     "results (false, default)"
@@ -219,7 +222,31 @@ def test_list_sorts(api, three_users, sort, order):
     assert listed_ids(api.get(f"/api/v2/users?sort={sort}")) == [three_users[i] for i in order]
 
 
-BAD_SORTS = ["created_at", "created_at:2", "password:1", "created_at:+1", "CREATED_AT:1"]
+def test_list_sorts_by_any_profile_field_as_auth0_does(api, new_user):
+    # Auth0's "Sort Search Results": "The field is the name of the field to sort by ... Sorting by app_metadata or
+    # user_metadata is not supported." given_name, nickname and the like were refused with a 400.
+    ann = new_user("ann@example.com", given_name="Zed", family_name="Able", nickname="mid")["user_id"]
+    bob = new_user("bob@example.com", given_name="Amy", family_name="Cole", nickname="zzz")["user_id"]
+    carl = new_user("carl@example.com", given_name="Max", nickname="aaa")["user_id"]
+    assert listed_ids(api.get("/api/v2/users?sort=given_name:1")) == [bob, carl, ann]
+    assert listed_ids(api.get("/api/v2/users?sort=nickname:-1")) == [bob, ann, carl]
+    # A user without the field comes last in either direction, as for last_login.
+    assert listed_ids(api.get("/api/v2/users?sort=family_name:1")) == [ann, bob, carl]
+    assert listed_ids(api.get("/api/v2/users?sort=family_name:-1")) == [bob, ann, carl]
+    for field in ("phone_number", "email_verified", "phone_verified", "blocked", "last_ip"):
+        response = api.get(f"/api/v2/users?sort={field}:1")
+        assert response.status_code == 200 and sorted(listed_ids(response)) == sorted([ann, bob, carl])
+
+
+BAD_SORTS = [
+    "created_at",
+    "created_at:2",
+    "password:1",
+    "created_at:+1",
+    "CREATED_AT:1",
+    "app_metadata.plan:1",
+    "user_metadata:1",
+]
 
 
 @pytest.mark.parametrize("sort", BAD_SORTS)

@@ -555,6 +555,20 @@ def test_patch_strong_password_replaces_the_hash(api, new_user):
     assert not verify_password(STRONG_PASSWORD, changed)
 
 
+def test_a_password_change_sets_auth0s_last_password_reset(api, new_user):
+    # Auth0's profile: "last_password_reset: Timestamp indicating the last time the user's password was reset/changed.
+    # At user creation, this field does not exist." It never appeared, however often the password changed.
+    user = new_user()
+    assert "last_password_reset" not in user
+    assert "last_password_reset" not in patch(api, user, {"given_name": "Ann"}).json()
+    changed = patch(api, user, {"password": NEW_PASSWORD}).json()
+    assert changed["last_password_reset"] == changed["updated_at"]
+    fetched = api.get(user_url(user["user_id"])).json()
+    assert fetched["last_password_reset"] == changed["updated_at"]
+    later = patch(api, user, {"given_name": "Ann"}).json()
+    assert later["last_password_reset"] == changed["updated_at"]
+
+
 def test_patch_password_is_checked_against_the_personal_info_in_the_same_body(api, new_user, make_connection):
     make_connection(name="personal", password_no_personal_info={"enable": True})
     user = new_user(connection="personal")

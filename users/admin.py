@@ -43,6 +43,7 @@ _READ_ONLY = (
     "last_login",
     "last_ip",
     "logins_count",
+    "last_password_reset",
 )
 
 

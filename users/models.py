@@ -58,6 +58,11 @@ class User(models.Model):
     # ``password_history`` policy remembers; a change while the policy is off empties it (NULL when none).
     # users.credentials.history keeps it on every path that replaces a password.
     password_history = models.JSONField(verbose_name=_("password history"), null=True, blank=True, editable=False)
+    # When the password was last changed (PATCH, the reset page, the admin): Auth0's ``last_password_reset``, absent
+    # from the profile until the first change ("At user creation, this field does not exist").
+    last_password_reset = models.DateTimeField(
+        verbose_name=_("last password reset"), null=True, blank=True, editable=False
+    )
     # Login statistics of the password grant (users.credentials.login): Auth0's profile leaves them out until the
     # user's first login (reference/auth0.md), so ``last_login`` and ``last_ip`` are NULL and the count 0 until then.
     last_login = models.DateTimeField(verbose_name=_("last login"), null=True, blank=True, editable=False)

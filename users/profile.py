@@ -64,12 +64,17 @@ def format_timestamp(value: datetime) -> str:
 
 def user_profile(user: User) -> dict[str, Any]:
     """The full profile: fields never given are left out, never null; no password or hash."""
-    return profile_from_values(
+    body = profile_from_values(
         {name: getattr(user, name) for name in PROFILE_FIELDS},
         connection_name=user.connection.name,
         created_at=format_timestamp(user.created_at),
         updated_at=format_timestamp(user.updated_at),
     )
+    # Only after a password change, which a new (or just imported) user has not had: not in PROFILE_FIELDS, whose
+    # values the importer's events carry.
+    if user.last_password_reset is not None:
+        body["last_password_reset"] = format_timestamp(user.last_password_reset)
+    return body
 
 
 # The stored fields the profile shows (the timestamps are passed formatted).

@@ -149,6 +149,7 @@ def new_user_values(
         "password_hash": password_hash,
         "custom_password_hash": custom_password_hash,
         "password_history": None,
+        "last_password_reset": None,  # set by the first password change
         # Never logged in (users.credentials.login counts the logins).
         "last_login": None,
         "last_ip": None,
@@ -384,6 +385,8 @@ def _apply_changes(
             remembered=remembered,
         )
     changes["updated_at"] = now_ms()
+    if new_password is not None:
+        changes["last_password_reset"] = changes["updated_at"]
     for field, value in changes.items():
         setattr(user, field, value)
     try:

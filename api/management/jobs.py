@@ -8,7 +8,7 @@ from rest_framework.response import Response
 
 from api.base import ManagementAPIView
 from api.bearer import client_actor
-from api.docs import BODY_ERRORS, errors
+from api.docs import BODY_ERRORS, JobDoc, errors
 from api.parsers import StrictMultiPartParser
 from jobs.selectors import get_job
 from jobs.serializers import (
@@ -50,8 +50,19 @@ class JobDetailView(ManagementAPIView):
     @extend_schema(
         operation_id="get_jobs_by_id",
         summary="Get a job",
+        description=(
+            "An import job, or the job `POST /api/v2/jobs/verification-email` answered (`type` "
+            "`verification_email`, always `completed`: `type`, `status`, `created_at` and `id` only)."
+        ),
         parameters=[_JOB_ID],
-        responses={200: ImportJobDoc, **errors(401, 403, 404, 429)},
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="AnyJob",
+                serializers=[ImportJobDoc, JobDoc],
+                resource_type_field_name=None,
+            ),
+            **errors(401, 403, 404, 429),
+        },
     )
     def get(self, request: Request, job_id: str) -> Response:
         return Response(job_body(get_job(job_id=job_id)))

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import smtplib
 
-from django.utils import timezone
-from django.utils.crypto import get_random_string
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
@@ -18,8 +16,9 @@ from audit.models import EventType
 from audit.services import record_event
 from core.errors import FieldError, PayloadValidationError
 from core.schema import StrictCharField, StrictSerializer, validate_payload
+from jobs.serializers import job_body
+from jobs.services import record_verification_email_job
 from users.errors import MailUnavailable, UserErrorCode, UserNotFound
-from users.profile import format_timestamp
 from users.selectors import get_user
 from users.ticket_serializers import VerificationIdentitySerializer
 from users.tickets import check_identity, refuse_organization
@@ -73,10 +72,6 @@ class VerificationEmailJobView(ManagementAPIView):
             send_verification_email(user)
         except (OSError, smtplib.SMTPException) as exc:  # the mail server, not the caller, failed
             raise MailUnavailable() from exc
-        body = {
-            "type": "verification_email",
-            "status": "completed",  # sent before answering, so never "pending"
-            "created_at": format_timestamp(timezone.now()),
-            "id": "job_" + get_random_string(16),
-        }
-        return Response(body, status=201)
+        # Sent before answering, so "completed", never "pending"; recorded so that GET /jobs/{id} finds it.
+        job = record_verification_email_job(connection=user.connection, actor=client_actor(request))
+        return Response(job_body(job), status=201)
