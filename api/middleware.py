@@ -21,7 +21,7 @@ from api.authentication.pages import error_page, is_html_page
 from api.management import problems as management
 from api.oauth import problems as oauth
 from api.parsers import parse_form
-from api.problems import Problem, ProblemCode, ProblemRenderer, quoted
+from api.problems import JSON_DUMPS_PARAMS, Problem, ProblemCode, ProblemRenderer, quoted
 from api.v1 import problems as v1
 from core.errors import ErrorCode
 from core.schema import text_fault
@@ -49,7 +49,7 @@ def refusal(
     path = request.path_info
     render = next((render for prefixes, render in _RENDERERS_BY_PREFIX if path.startswith(prefixes)), management.render)
     body, status, sent = render(Problem(status, code, message, headers=headers or {}))
-    return JsonResponse(body, status=status, headers=sent)
+    return JsonResponse(body, status=status, headers=sent, json_dumps_params=JSON_DUMPS_PARAMS)
 
 
 class BodySizeLimitMiddleware:

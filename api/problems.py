@@ -28,6 +28,10 @@ from api.parsers import FormParseError
 from connections.password_policy import PasswordPolicyError
 from core.errors import DatabaseUnavailable, DomainError, ErrorCode, FieldError
 
+# The separators of DRF's JSONRenderer (``COMPACT_JSON``): answers written outside DRF (Django's error views, the
+# edge's refusals, the health check) look like every other body, not ``json.dumps``'s ``", "``/``": "``.
+JSON_DUMPS_PARAMS: dict[str, Any] = {"separators": (",", ":")}
+
 
 class ProblemCode(StrEnum):
     """Codes of the problems the HTTP layer finds itself (DRF's, Django's and the middleware's refusals), beside

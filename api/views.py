@@ -18,7 +18,7 @@ from rest_framework.views import set_rollback
 
 from api.authentication.pages import error_page, is_html_page
 from api.management import problems as management
-from api.problems import Problem, ProblemCode, translate
+from api.problems import JSON_DUMPS_PARAMS, Problem, ProblemCode, translate
 from core.errors import ErrorCode
 
 
@@ -39,7 +39,7 @@ def _page(request: HttpRequest, problem: Problem) -> HttpResponse:
     if is_html_page(request):
         return error_page(request, problem.status, problem.message, problem.headers)
     body, status, headers = management.render(problem)
-    return JsonResponse(body, status=status, headers=headers)
+    return JsonResponse(body, status=status, headers=headers, json_dumps_params=JSON_DUMPS_PARAMS)
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
@@ -87,7 +87,9 @@ def health(request: HttpRequest) -> HttpResponse:
     checks = {"database": _check_database(), "cache": _check_rate_limit_store()}
     healthy = all(result == "ok" for result in checks.values())
     return JsonResponse(
-        {"status": "ok" if healthy else "unavailable", "checks": checks}, status=200 if healthy else 503
+        {"status": "ok" if healthy else "unavailable", "checks": checks},
+        status=200 if healthy else 503,
+        json_dumps_params=JSON_DUMPS_PARAMS,
     )
 
 

@@ -348,6 +348,15 @@ def test_unknown_route_is_a_json_404(admin_api: APIClient, method: str, path: st
     assert assert_envelope(response, 404) == NOT_FOUND
 
 
+@pytest.mark.parametrize("path", ["/nope", "/api/v2/users?email=a%00b", "/health", "/api/v2/users/nope"])
+def test_bodies_outside_drf_are_as_compact_as_drfs(admin_api: APIClient, path: str) -> None:
+    """Django's error views, the edge's refusals and the health check write their JSON themselves: the same
+    separators as DRF's renderer (the last path), not ``json.dumps``'s ``", "`` and ``": "``."""
+    response = admin_api.get(path)
+    assert response["Content-Type"] == "application/json"
+    assert response.content == json.dumps(response.json(), separators=(",", ":")).encode()
+
+
 @pytest.mark.parametrize("method", ["put", "patch", "delete"])
 def test_method_the_route_does_not_have_is_a_405_even_without_a_token(api_client: APIClient, method: str) -> None:
     response = getattr(api_client, method)(URL)
