@@ -90,14 +90,19 @@ class JsonTest:
 
 
 def as_number(text: str | None) -> int | float | None:
-    """``text`` as a JSON number (``42``, ``-1.5``, ``1e3``), else None; no NaN, no infinity."""
+    """``text`` as a JSON number (``42``, ``-1.5``, ``1e3``), else None; no NaN, no infinity.
+
+    A whole number stays an ``int`` at any size (``1`` and 400 zeros): JSON and PostgreSQL's jsonpath hold it exactly,
+    and Python compares it with floats exactly; ``math.isfinite`` would raise ``OverflowError`` converting it."""
     if text is None or not text.isascii():
         return None
     try:
         value = json.loads(text)
     except ValueError:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
 

@@ -339,6 +339,20 @@ def test_metadata_value_with_quotes_and_backslashes_matches_exactly(api, people)
     assert found(api, people, "app_metadata.note:say*") == {"john"}
 
 
+def test_metadata_numbers_past_a_floats_range_are_numbers_not_a_500(api, people):
+    # A whole number JSON stores exactly but a float cannot hold (json.loads reads it as an int): compared as the
+    # number it is, on both databases (PostgreSQL's jsonpath numbers are exact; SQLite's test is Python's).
+    big = "1" + "0" * 400
+    User.objects.filter(user_id=people["john"]).update(app_metadata={"big": int(big), "small": -int(big)})
+    assert found(api, people, f"app_metadata.big:{big}") == {"john"}
+    assert found(api, people, f"app_metadata.big:{big}1") == set()
+    assert found(api, people, f"app_metadata.big:[{big} TO *]") == {"john"}
+    assert found(api, people, f"app_metadata.big:{{{big} TO *]") == set()
+    assert found(api, people, f"app_metadata.small:[* TO -{big}]") == {"john"}
+    assert found(api, people, f"app_metadata.level:[0 TO {big}]") == {"johnathan"}
+    assert found(api, people, "app_metadata.big:[0 TO 1e308]") == set()
+
+
 # --- combined with the other parameters -----------------------------------------------------------------------------
 
 
