@@ -168,26 +168,28 @@ def metadata_size(value: Any) -> int:
     measures.
 
     PostgreSQL's ``jsonb`` keeps a number as ``numeric``, which it writes back in plain notation: ``1e+308`` (six
-    bytes sent) reads back as 1 and 308 zeros, an integer. A float JSON writes with a positive exponent is counted
-    as those digits on every database, so a 500 KB body cannot store 20 MB (PostgreSQL documentation, "JSON
-    Types": numbers are stored as ``numeric``; "Numeric Types": output never uses exponential notation).
+    bytes sent) reads back as 1 and 308 zeros, an integer, and ``5e-324`` as ``0.``, 323 zeros and a 5. A float
+    JSON writes with an exponent is counted as those digits on every database, so a 500 KB body cannot store 20 MB,
+    nor a few PATCHes of tiny numbers make every read of the row hundreds of megabytes (PostgreSQL documentation,
+    "JSON Types": numbers are stored as ``numeric``; "Numeric Types": output never uses exponential notation).
     """
     if value is None:
         return 0
     text = _COMPACT_JSON.encode(value)
     size = len(text) if text.isascii() else len(text.encode("utf-8"))
-    if "e+" in text:  # only then can a float be written with a positive exponent
-        size += sum(len(str(int(Decimal(repr(number))))) - len(repr(number)) for number in _exponent_floats(value))
+    if "e+" in text or "e-" in text:  # only then can a float be written with an exponent
+        size += sum(len(format(Decimal(repr(number)), "f")) - len(repr(number)) for number in _exponent_floats(value))
     return size
 
 
 def _exponent_floats(value: Any) -> Iterator[float]:
-    """Every float below ``value`` that JSON writes with a positive exponent (``1e+308``, ``-2.5e+20``); iterative."""
+    """Every float below ``value`` that JSON writes with an exponent (``1e+308``, ``-2.5e+20``, ``5e-324``);
+    iterative."""
     stack = [value]
     while stack:
         node = stack.pop()
         if isinstance(node, float):
-            if "e+" in repr(node):
+            if "e" in repr(node):
                 yield node
         elif isinstance(node, Mapping):
             stack.extend(node.values())
