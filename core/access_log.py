@@ -16,12 +16,50 @@ from gunicorn.glogging import Logger, SafeAtoms
 
 from core.logs import OneLineFormatter, escape_controls
 
+# What no access line may write, whatever ``--access-logformat`` says: a ticket link (``/lo/reset?ticket=...``,
+# ``/u/email-verification?ticket=...``) or an address (``?email=``) is in the query, a page's link followed from another
+# site in the Referer, credentials in Authorization and Cookie (the reset page's signed ticket cookie). gunicorn's
+# default format writes ``%(r)s``, the request line with its query, and ``%(f)s``, the Referer: a server started as the
+# README's production paragraph says (``--access-logfile`` and this logger class, no format) logged each reset link.
+_WITHOUT_QUERY = frozenset({"r", "{raw_uri}e", "{request_uri}e"})
+_HIDDEN = frozenset(
+    {
+        "q",
+        "f",
+        "{referer}i",
+        "{authorization}i",
+        "{cookie}i",
+        "{set-cookie}o",
+        "{query_string}e",
+        "{http_referer}e",
+        "{http_authorization}e",
+        "{http_cookie}e",
+    }
+)
+
+
+def _without_query(value: str) -> str:
+    """A request line (``GET /path?query HTTP/1.1``) or a target without its query."""
+    target, mark, rest = value.partition("?")
+    if not mark:
+        return value
+    _query, space, protocol = rest.rpartition(" ")
+    return f"{target} {protocol}" if space else target
+
 
 class AccessLogAtoms(SafeAtoms):
-    """gunicorn's atoms of one access-log line, their text with control characters escaped."""
+    """gunicorn's atoms of one access-log line, their text with control characters escaped, and none of them
+    carrying a query string, a Referer or a credential (``_HIDDEN``: written ``-``)."""
 
     def __init__(self, atoms: dict[str, Any]) -> None:
-        super().__init__({key: escape_controls(v) if isinstance(v, str) else v for key, v in atoms.items()})
+        kept = {}
+        for key, value in atoms.items():
+            if key in _HIDDEN:
+                value = "-"
+            elif key in _WITHOUT_QUERY and isinstance(value, str):
+                value = _without_query(value)
+            kept[key] = escape_controls(value) if isinstance(value, str) else value
+        super().__init__(kept)
 
 
 class AccessLogLogger(Logger):

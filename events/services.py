@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from django.conf import settings
 from django.db import connection as db
 from django.db import transaction
 from django.utils import timezone
@@ -28,6 +29,7 @@ from core.actors import Actor
 from core.crypto import decrypt_secret, encrypt_secret
 from core.db import columns, models_from_rows
 from core.errors import FieldCode, FieldError, PayloadValidationError
+from core.jsonsize import stored_json_size
 from events.audit import record_held_row_discarded, record_held_row_released
 from events.delivery import at_total_failure_limit, unreadable_secrets
 from events.endpoints import check_webhook_endpoint
@@ -241,9 +243,18 @@ def send_test_event(*, stream_id: str, event_type: str, data: dict[str, Any] | N
     The event carries ``a0purpose: "test"`` and ``data`` if given (``{"object": ...}``), else a sample user
     profile. Returns the pending ``Delivery`` (Auth0's answer is the delivery object). Raises
     ``EventStreamNotFound``, ``EventStreamDisabled`` (Auth0 sends nothing to disabled streams) and
-    ``PayloadValidationError`` for an unknown event type.
+    ``PayloadValidationError`` for an unknown event type, or ``data`` larger as stored than a request body
+    (``core.jsonsize``: on PostgreSQL 80,000 ``1e308`` in a 480 KB body were stored as 24.8 MB, which the answer,
+    every read of the delivery and each webhook attempt then carried).
     """
     _check_event_types([event_type], field="event_type")
+    size, maximum = stored_json_size(data), settings.MAX_REQUEST_BODY_BYTES
+    if size > maximum:
+        message = _("The test event's data is too large as stored (%(size)s bytes), maximum %(maximum)s bytes.") % {
+            "size": size,
+            "maximum": maximum,
+        }
+        raise PayloadValidationError(message, errors=[FieldError("data", FieldCode.MAX_LENGTH, message)])
     stream = _locked(stream_id)
     if stream.status != EventStreamStatus.ENABLED:
         raise EventStreamDisabled()

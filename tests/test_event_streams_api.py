@@ -635,6 +635,28 @@ def test_a_bad_test_event_is_400(streams_api, stream, body, code):
     assert Delivery.objects.count() == 0
 
 
+def test_a_test_events_data_is_no_larger_as_stored_than_a_request_body(streams_api, stream):
+    # PostgreSQL writes 1e308 back as 309 digits: 80,000 of them (a 480 KB body) were stored as 24.8 MB, which the
+    # answer, every read of the delivery and each webhook attempt carried. Measured as stored on every database.
+    count = 80_000
+    body = '{"event_type":"user.created","data":{"object":{"x":[' + ",".join(["1e308"] * count) + "]}}}"
+    response = streams_api.post(stream_url(stream["id"], "test"), body, content_type="application/json")
+    size = len('{"object":{"x":[]}}') + count * 309 + (count - 1)
+    message = f"The test event's data is too large as stored ({size} bytes), maximum 512000 bytes."
+    assert response.status_code == 400
+    assert response.json() == management_error(
+        400, message, "invalid_body", errors=[{"field": "data", "code": "MAX_LENGTH", "message": message}]
+    )
+    assert Delivery.objects.count() == 0
+    # What reads back as sent is taken whole, up to the limit.
+    data = {"object": {"x": [1.5] * 100_000}}
+    accepted = streams_api.post(
+        stream_url(stream["id"], "test"), {"event_type": "user.created", "data": data}, format="json"
+    )
+    assert accepted.status_code == 202
+    assert accepted.json()["event"]["data"] == data
+
+
 def test_a_test_event_for_a_disabled_stream_is_refused(streams_api, stream):
     streams_api.patch(stream_url(stream["id"]), {"status": "disabled"}, format="json")
     response = streams_api.post(stream_url(stream["id"], "test"), {"event_type": "user.created"}, format="json")

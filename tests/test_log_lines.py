@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 import logging
 import sys
+from datetime import timedelta
+from types import SimpleNamespace
 
 from gunicorn.config import Config
 
@@ -129,3 +131,46 @@ def test_gunicorns_error_log_writes_a_request_quoted_in_its_message_on_one_line(
     logger.error_log.error("Error handling request %s", f"/api/v2/users\n{FORGED}")
     assert stream.getvalue().count("\n") == 1
     assert f"Error handling request /api/v2/users\\x0a{FORGED}" in stream.getvalue()
+
+
+def _access_line(log_format: str | None, environ: dict[str, str], response_headers: list[tuple[str, str]]) -> str:
+    """One access-log line of ``AccessLogLogger`` for this request, in ``log_format`` (gunicorn's default: None)."""
+    config = Config()
+    config.set("accesslog", "-")
+    if log_format is not None:
+        config.set("access_log_format", log_format)
+    logger = AccessLogLogger(config)
+    [handler] = [h for h in logger.access_log.handlers if getattr(h, "_gunicorn", False)]
+    stream = io.StringIO()
+    handler.setStream(stream)
+    headers = [(key[5:].replace("_", "-"), value) for key, value in environ.items() if key.startswith("HTTP_")]
+    response = SimpleNamespace(status="302 Found", sent=0, headers=response_headers)
+    logger.access(response, SimpleNamespace(headers=headers), environ, timedelta(milliseconds=3))
+    return stream.getvalue()
+
+
+def test_no_access_log_format_writes_a_ticket_a_query_a_referer_or_a_credential():
+    # gunicorn's default format writes %(r)s (the request line, query included) and %(f)s (the Referer): a server
+    # started as the README's production paragraph says logged every reset link, a secret valid for days.
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": "/lo/reset?ticket=TICKET",
+        "PATH_INFO": "/lo/reset",
+        "QUERY_STRING": "ticket=TICKET",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_REFERER": "https://mail.example.com/inbox?ticket=TICKET",
+        "HTTP_USER_AGENT": "curl/8",
+        "HTTP_AUTHORIZATION": "Bearer TOKEN",
+        "HTTP_COOKIE": "lo_reset=TICKET",
+    }
+    cookie = [("Set-Cookie", "lo_reset=TICKET; HttpOnly")]
+    default = _access_line(None, environ, cookie)
+    assert default.startswith("127.0.0.1 - - [") and '"GET /lo/reset HTTP/1.1" 302 0 "-" "curl/8"' in default
+    everything = (
+        "%(r)s %(U)s %(q)s %(f)s %({referer}i)s %({authorization}i)s %({cookie}i)s %({set-cookie}o)s "
+        "%({raw_uri}e)s %({query_string}e)s %({http_referer}e)s %({http_authorization}e)s %({http_cookie}e)s"
+    )
+    line = _access_line(everything, environ, cookie)
+    assert "TICKET" not in line and "TOKEN" not in line
+    assert line == "GET /lo/reset HTTP/1.1 /lo/reset - - - - - - /lo/reset - - - -\n"

@@ -205,11 +205,32 @@ def test_a_large_number_counts_as_the_digits_it_reads_back_as(api, connection) -
     assert response.status_code == 400
     assert response.json() == _refusal("user_metadata", "METADATA_TOO_LARGE", message)
     assert not User.objects.exists()
-    # Small exponents, negative ones and numbers with a fraction read back as they were sent.
+    # Small exponents and numbers with a fraction read back as they were sent; a negative exponent as its digits.
     fine = {"x": [1e15, 1.5e-300, -2.5e20, 10**30], "y": 1e20}
     created = api.post(USERS, {**body, "user_metadata": fine}, format="json")
     assert created.status_code == 201
     assert User.objects.get().user_metadata == fine
+
+
+def test_a_tiny_number_counts_as_the_digits_it_reads_back_as(api, connection) -> None:
+    """PostgreSQL writes ``5e-324`` back as ``0.`` and 323 zeros and a 5 (``numeric`` has no exponent on output):
+    60,000 of them are a 420 KB body and 19.6 MB on every read of the row (a PATCH at a time, 16 MB of them would
+    read back as 780 MB). Measured as they read back, on every database, as large exponents are."""
+    count = 60_000
+    body = {
+        "connection": DB,
+        "email": "kate@example.com",
+        "password": STRONG_PASSWORD,
+        "user_metadata": {"x": [5e-324] * count},
+    }
+    size = len('{"x":[]}') + count * len("0." + "0" * 323 + "5") + (count - 1)
+    message = (
+        f"Metadata is too large ({size} bytes), maximum 16777216 bytes for user_metadata and app_metadata together"
+    )
+    response = api.post(USERS, body, format="json")
+    assert response.status_code == 400
+    assert response.json() == _refusal("user_metadata", "METADATA_TOO_LARGE", message)
+    assert not User.objects.exists()
 
 
 # --- sign-up, the bulk import, the admin's forms ------------------------------------------------------------

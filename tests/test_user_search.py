@@ -8,6 +8,7 @@ other parameters, and hostile queries (each a whole 400 body, never a 500).
 
 from __future__ import annotations
 
+import signal
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -337,6 +338,45 @@ def test_metadata_value_with_quotes_and_backslashes_matches_exactly(api, people)
     assert found(api, people, 'app_metadata.note:"say \\"hi\\" \\\\ $.x ?(@ == 1)"') == {"john"}
     assert found(api, people, 'app_metadata.note:"say \\"hi\\" \\\\ $.x*"') == set()
     assert found(api, people, "app_metadata.note:say*") == {"john"}
+
+
+def test_metadata_numbers_past_a_floats_range_are_numbers_not_a_500(api, people):
+    # A whole number JSON stores exactly but a float cannot hold (json.loads reads it as an int): compared as the
+    # number it is, on both databases (PostgreSQL's jsonpath numbers are exact; SQLite's test is Python's).
+    big = "1" + "0" * 400
+    User.objects.filter(user_id=people["john"]).update(app_metadata={"big": int(big), "small": -int(big)})
+    assert found(api, people, f"app_metadata.big:{big}") == {"john"}
+    assert found(api, people, f"app_metadata.big:{big}1") == set()
+    assert found(api, people, f"app_metadata.big:[{big} TO *]") == {"john"}
+    assert found(api, people, f"app_metadata.big:{{{big} TO *]") == set()
+    assert found(api, people, f"app_metadata.small:[* TO -{big}]") == {"john"}
+    assert found(api, people, f"app_metadata.level:[0 TO {big}]") == {"johnathan"}
+    assert found(api, people, "app_metadata.big:[0 TO 1e308]") == set()
+
+
+def test_metadata_wildcards_between_literals_take_time_linear_in_the_value(api, people):
+    # SQLite tests metadata in Python (core.jsonsearch.matches): a regular expression of several ".*" backtracked
+    # through every split of the value (300 letters: four wildcards took 17 s, five outlasted gunicorn's 30 s worker
+    # timeout; the search's timeout cannot stop a SQL function midway). The alarm ends the old way; the new one is a
+    # few finds.
+    User.objects.filter(user_id=people["john"]).update(app_metadata={"long": "a" * 299 + "c"})
+    stuck = "app_metadata.long:" + "*aaa" * 8
+
+    def give_up(signum: int, frame: Any) -> None:
+        raise TimeoutError("the wildcard search did not end")
+
+    previous = signal.signal(signal.SIGALRM, give_up)
+    signal.alarm(20)
+    try:
+        assert found(api, people, stuck + "*b") == set()
+        assert found(api, people, stuck + "*c") == {"john"}
+        assert found(api, people, "app_metadata.long:" + "aaa*" * 8 + "ac") == {"john"}
+        assert found(api, people, "app_metadata.long:" + "aaa*" * 8 + "aac") == {"john"}
+        assert found(api, people, "app_metadata.long:" + "a" * 298 + "*ac") == {"john"}
+        assert found(api, people, "app_metadata.long:" + "a" * 299 + "*ac") == set()  # the ends may not overlap
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 # --- combined with the other parameters -----------------------------------------------------------------------------

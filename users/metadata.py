@@ -31,14 +31,13 @@ admin forms show it on the metadata field.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
-from decimal import Decimal
 from typing import Any
 
 from django.utils.translation import gettext as _
 
 from core.errors import FieldError, PayloadValidationError
+from core.jsonsize import stored_json_size
 from core.schema import echo
 from users.errors import UserErrorCode
 from users.fields import APP_METADATA, METADATA_FIELDS, USER_METADATA
@@ -123,8 +122,6 @@ def check_field_names(field: str, value: Mapping[str, Any]) -> None:
 
 # The JSON parser's scalar types: what holds no names (anything else is looked into, or found to hold none).
 _SCALARS = frozenset({str, int, float, bool, type(None)})
-# json.dumps with arguments builds an encoder on every call; this one is built once.
-_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def _has_marked_name(value: Any) -> bool:
@@ -165,34 +162,11 @@ def _names(field: str, value: Any) -> Iterator[tuple[str, str]]:
 
 def metadata_size(value: Any) -> int:
     """Bytes of ``value`` as compact UTF-8 JSON (0 for ``None``), as it reads back from the store: what rule 3
-    measures.
-
-    PostgreSQL's ``jsonb`` keeps a number as ``numeric``, which it writes back in plain notation: ``1e+308`` (six
-    bytes sent) reads back as 1 and 308 zeros, an integer. A float JSON writes with a positive exponent is counted
-    as those digits on every database, so a 500 KB body cannot store 20 MB (PostgreSQL documentation, "JSON
-    Types": numbers are stored as ``numeric``; "Numeric Types": output never uses exponential notation).
+    measures (``core.jsonsize``: PostgreSQL writes ``1e+308`` back as 1 and 308 zeros, ``5e-324`` as ``0.``, 323
+    zeros and a 5, so a 500 KB body cannot store 20 MB, nor a few PATCHes of tiny numbers make every read of the row
+    hundreds of megabytes).
     """
-    if value is None:
-        return 0
-    text = _COMPACT_JSON.encode(value)
-    size = len(text) if text.isascii() else len(text.encode("utf-8"))
-    if "e+" in text:  # only then can a float be written with a positive exponent
-        size += sum(len(str(int(Decimal(repr(number))))) - len(repr(number)) for number in _exponent_floats(value))
-    return size
-
-
-def _exponent_floats(value: Any) -> Iterator[float]:
-    """Every float below ``value`` that JSON writes with a positive exponent (``1e+308``, ``-2.5e+20``); iterative."""
-    stack = [value]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, float):
-            if "e+" in repr(node):
-                yield node
-        elif isinstance(node, Mapping):
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
+    return stored_json_size(value)
 
 
 def check_metadata_size(user_metadata: Any, app_metadata: Any) -> None:
