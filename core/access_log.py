@@ -69,6 +69,14 @@ class AccessLogLogger(Logger):
 
     atoms_wrapper_class = AccessLogAtoms
 
+    def exception(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        """gunicorn's "Error handling request <method> <target>" (an exception that escaped the application) without
+        the target's query: a reset link's ticket is a secret for days, and the error log keeps it as the access
+        log would (``_HIDDEN`` above)."""
+        if msg.startswith("Error handling request"):
+            args = tuple(_without_query(arg) if isinstance(arg, str) else arg for arg in args)
+        super().exception(msg, *args, **kwargs)
+
     def setup(self, cfg: Any) -> None:
         super().setup(cfg)
         for handler in self.error_log.handlers:

@@ -133,6 +133,25 @@ def test_gunicorns_error_log_writes_a_request_quoted_in_its_message_on_one_line(
     assert f"Error handling request /api/v2/users\\x0a{FORGED}" in stream.getvalue()
 
 
+def test_gunicorns_error_log_writes_no_query_of_a_request_that_failed():
+    """gunicorn logs an exception that escaped the application as "Error handling request <method> <target>": the
+    target without its query (a reset link's ticket), as in the access log."""
+    config = Config()
+    config.set("errorlog", "-")
+    logger = AccessLogLogger(config)
+    [handler] = [h for h in logger.error_log.handlers if getattr(h, "_gunicorn", False)]
+    stream = io.StringIO()
+    handler.setStream(stream)
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        logger.exception("Error handling request %s %s", "GET", "/lo/reset?ticket=s3cr3t-ticket")
+        logger.exception("Error handling request %s", "/u/email-verification?ticket=s3cr3t-ticket")
+    text = stream.getvalue()
+    assert "Error handling request GET /lo/reset" in text and "Error handling request /u/email-verification" in text
+    assert "s3cr3t-ticket" not in text and "RuntimeError: boom" in text
+
+
 def _access_line(log_format: str | None, environ: dict[str, str], response_headers: list[tuple[str, str]]) -> str:
     """One access-log line of ``AccessLogLogger`` for this request, in ``log_format`` (gunicorn's default: None)."""
     config = Config()
