@@ -6,6 +6,7 @@ Used by ``connections.services`` (the connections API, the admin form, ``manage.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.utils.translation import gettext
@@ -200,14 +201,14 @@ class ConnectionDetails(StrictSerializer):
     metadata = metadata_field()
 
 
-def validate_display_name_and_metadata(*, display_name: Any = None, metadata: Any = None) -> None:
-    """Check a connection's ``display_name`` and ``metadata`` by the API's own fields (``None``: not given).
+def validate_display_name_and_metadata(given: Mapping[str, Any]) -> None:
+    """Check a connection's ``display_name`` and ``metadata``, those of ``given`` (a ``null`` is refused), by the
+    API's own fields.
 
     Raises ``PayloadValidationError`` naming the field, as the connections API words it.
     """
-    given = {key: value for key, value in (("display_name", display_name), ("metadata", metadata)) if value is not None}
     if given:
-        validate_payload(ConnectionDetails, given)
+        validate_payload(ConnectionDetails, dict(given))
 
 
 def modelled_options(strategy: str) -> frozenset[str]:

@@ -70,7 +70,7 @@ def create_connection(
     identical connection name").
     """
     stored = validate_connection(name=name, strategy=strategy, options=options or {})
-    validate_display_name_and_metadata(display_name=display_name, metadata=metadata)
+    validate_display_name_and_metadata(_details(display_name=display_name, metadata=metadata))
     clients = _clients(enabled_clients or ())  # a bad body is a 400 before a taken name is a 409
     try:
         with transaction.atomic():
@@ -84,6 +84,11 @@ def create_connection(
     _record(connection, "Create a Connection", actor)
     logger.info("connection created id=%s name=%s by %s", connection.id, name, actor)
     return connection
+
+
+def _details(**values: Any) -> dict[str, Any]:
+    """The display name and metadata a caller gives (``None``: not given)."""
+    return {key: value for key, value in values.items() if value is not None}
 
 
 def _locked(connection_id: str, *, deleting: bool = False) -> Connection:
@@ -116,7 +121,7 @@ def update_connection(
     metadata by Auth0's limits, as on create. Raises ``ConnectionNotFoundById``, ``PayloadValidationError`` and
     ``UnknownClients``. ``updated_at`` moves.
     """
-    validate_display_name_and_metadata(display_name=display_name, metadata=metadata)
+    validate_display_name_and_metadata(_details(display_name=display_name, metadata=metadata))
     connection = _locked(connection_id)
     changed = []
     if options is not None:
