@@ -33,12 +33,12 @@ from core.admin_steps import render_choose_first
 
 @admin.register(Connection)
 class ConnectionAdmin(admin.ModelAdmin):
-    list_display = ("name", "strategy", "id", "user_count", "created_at", "being_deleted")
+    list_display = ("name", "display_name", "strategy", "id", "user_count", "created_at", "being_deleted")
     list_filter = ("strategy",)
     # The confirmation page of a deletion lists the connection's users: at most this many, then "...and N more"
     # (20,000 users were a 1.9 MB page); the summary above the list still counts them all.
     delete_confirmation_max_display = 100
-    search_fields = ("name", "id")
+    search_fields = ("name", "display_name", "id")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Connection]:
         # Every connection, those being deleted too (``Connection.objects`` hides them).
@@ -96,7 +96,11 @@ class ConnectionAdmin(admin.ModelAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj: Connection | None = None) -> Any:
         strategy = self._strategy(request, obj)
-        head = ["name"] if obj is None else ["name", "strategy", "id", "created_at", "updated_at"]
+        head = (
+            ["name", "display_name", "metadata"]
+            if obj is None
+            else ["name", "display_name", "strategy", "id", "metadata", "created_at", "updated_at"]
+        )
         return [(None, {"fields": head}), (_("Options"), {"fields": list(option_fields(strategy or "auth0"))})]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Connection | None = None) -> tuple[str, ...]:

@@ -1,5 +1,6 @@
-"""Admin forms for connections: only the options that fit the strategy, validated and saved by the same
-services as the connections API (inside ``clean()``, so every refusal is a form error)."""
+"""Admin forms for connections: only the options that fit the strategy, Auth0's ``display_name`` and ``metadata``,
+validated and saved by the same services as the connections API (inside ``clean()``, so every refusal is a form
+error)."""
 
 from __future__ import annotations
 
@@ -17,11 +18,13 @@ from connections.models import (
     Connection,
     Strategy,
 )
-from connections.options import validate_connection
+from connections.options import validate_connection, validate_display_name_and_metadata
 from connections.password_policy import DEFAULT_LEVEL, LEVELS, policy_level
 from connections.services import create_connection, update_connection
+from core import messages
 from core.actors import Actor
-from core.errors import DomainError, PayloadValidationError
+from core.admin_forms import JSONObjectFormField
+from core.errors import DomainError, FieldCode, PayloadValidationError
 
 DATABASE_OPTIONS = (
     "requires_username",
@@ -47,6 +50,8 @@ _ERROR_FIELDS = {
     "options.password_dictionary.dictionary": "dictionary_words",
     "options.password_history.size": "history_size",
     "name": "name",
+    "display_name": "display_name",
+    "metadata": "metadata",
 }
 
 
@@ -60,6 +65,23 @@ class ConnectionForm(forms.ModelForm):
         label=_("Name"),
         max_length=CONNECTION_NAME_MAX_LENGTH,
         help_text=_("Letters and digits, with single hyphens between them; up to 128 characters. Cannot be changed."),
+    )
+    # Auth0's display_name and metadata, checked by the API's own fields in clean() (so their words, once each).
+    # Not stripped: the API keeps the text as sent.
+    display_name = forms.CharField(
+        label=_("Display name"),
+        required=False,
+        strip=False,
+        help_text=_("Auth0's display_name, up to 128 characters: a label for your tools, returned by the API."),
+    )
+    metadata = JSONObjectFormField(
+        label=_("Metadata"),
+        required=False,
+        max_depth=1,
+        help_text=_(
+            'A JSON object of at most 10 keys, each a string of up to 255 characters or null, e.g. {"team": "ops"}. '
+            "Empty for none."
+        ),
     )
     requires_username = forms.BooleanField(
         label=_("Require a username"),
@@ -144,6 +166,8 @@ class ConnectionForm(forms.ModelForm):
         if not self.instance._state.adding:  # the id has a default, so "has a pk" is no test of "exists"
             del self.fields["name"]
             self._load(self.instance.options)
+            self.initial["display_name"] = self.instance.display_name
+            self.initial["metadata"] = self.instance.metadata
 
     def _load(self, options: dict[str, Any]) -> None:
         username = (options.get("validation") or {}).get("username") or {}
@@ -212,27 +236,59 @@ class ConnectionForm(forms.ModelForm):
             )
         return name
 
+    def clean_metadata(self) -> dict[str, Any] | None:
+        """Empty is no metadata; the text ``null`` is refused, as the API refuses a null ``metadata``."""
+        value: dict[str, Any] | None = self.cleaned_data.get("metadata")
+        if value is None and (self.data.get(self.add_prefix("metadata")) or "").strip():
+            raise forms.ValidationError(messages.invalid_type("object", "null"), code=FieldCode.INVALID_TYPE)
+        return value
+
+    def details(self) -> dict[str, Any]:
+        """The display name and metadata to write: all given ones for a new connection, those that changed for an
+        existing one. Emptied metadata is stored as ``{}``, as the API's PATCH stores it (it cannot go back to none).
+        """
+        data = self.cleaned_data
+        details: dict[str, Any] = {}
+        if "display_name" in data:
+            details["display_name"] = data["display_name"]
+        if "metadata" in data and (data["metadata"] is not None or self.instance.metadata is not None):
+            details["metadata"] = {} if data["metadata"] is None else data["metadata"]
+        if self.instance._state.adding:
+            return details
+        return {key: value for key, value in details.items() if getattr(self.instance, key) != value}
+
     def clean(self) -> dict[str, Any]:
-        """Every refusal in one round: the options are checked by the API's own validation even when another field
-        was refused, and the service runs only once nothing was."""
+        """Every refusal in one round: the options, display name and metadata are checked by the API's own
+        validation even when another field was refused, and the service runs only once nothing was."""
         super().clean()
         cleaned = self.cleaned_data  # what ModelForm.clean() returns (typed Optional: a Form.clean() may return None)
         adding = self.instance._state.adding
         # A refused name is already on its field; the options are checked under a stand-in that passes.
         name = (cleaned.get("name") or "stand-in") if adding else self.instance.name
-        try:
-            validate_connection(name=name, strategy=self.strategy, options=self.options())
-        except PayloadValidationError as exc:
-            self._place(exc)
-            return cleaned
-        if self.errors:
+        refused = False
+        for check in (
+            lambda: validate_connection(name=name, strategy=self.strategy, options=self.options()),
+            lambda: validate_display_name_and_metadata(self.details()),
+        ):
+            try:
+                check()
+            except PayloadValidationError as exc:
+                self._place(exc)
+                refused = True
+        if refused or self.errors:
             return cleaned
         try:
             if not adding:
-                self.saved = update_connection(connection_id=self.instance.pk, options=self.options(), actor=self.actor)
+                self.saved = update_connection(
+                    connection_id=self.instance.pk, options=self.options(), actor=self.actor, **self.details()
+                )
             else:
                 self.saved = create_connection(
-                    name=cleaned["name"], strategy=self.strategy, options=self.options(), actor=self.actor
+                    name=cleaned["name"],
+                    strategy=self.strategy,
+                    options=self.options(),
+                    actor=self.actor,
+                    **self.details(),
                 )
         except PayloadValidationError as exc:
             self._place(exc)

@@ -1,11 +1,12 @@
-"""The shape of a connection and its options, validated as Auth0 validates them.
+"""The shape of a connection, its options, ``display_name`` and ``metadata``, validated as Auth0 validates them.
 
-Used by ``connections.services`` (the connections API, the admin form and the ``create_connection`` command all
-write through it), so a bad option is refused the same way everywhere.
+Used by ``connections.services`` (the connections API, the admin form, ``manage.py load_tenant`` and the
+``create_connection`` command all write through it), so a bad value is refused the same way everywhere.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.utils.translation import gettext
@@ -13,16 +14,25 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
-from connections.models import CONNECTION_NAME_MAX_LENGTH, CONNECTION_NAME_PATTERN, Strategy
+from connections.models import (
+    CONNECTION_DISPLAY_NAME_MAX_LENGTH,
+    CONNECTION_NAME_MAX_LENGTH,
+    CONNECTION_NAME_PATTERN,
+    Strategy,
+)
 from connections.password_policy import DEFAULT_LEVEL, LEVELS, MIN_LENGTH_BOUNDS
+from core import messages
 from core.errors import FieldCode
 from core.schema import (
+    JSONObjectField,
     StrictBooleanField,
     StrictCharField,
     StrictChoiceField,
     StrictIntegerField,
     StrictSerializer,
     StrictStringListField,
+    fail,
+    json_type,
     validate_payload,
 )
 
@@ -137,6 +147,68 @@ def validate_connection(*, name: Any, strategy: Any, options: Any) -> dict[str, 
     if strategy == Strategy.AUTH0:
         stored.setdefault("passwordPolicy", DEFAULT_LEVEL)
     return stored
+
+
+# Auth0's ConnectionsMetadata: "an object with string values (max 255 chars). Maximum of 10 metadata properties".
+CONNECTION_METADATA_MAX_PROPERTIES = 10
+CONNECTION_METADATA_MAX_VALUE = 255
+
+
+class ConnectionMetadataField(JSONObjectField):
+    """Auth0's ``ConnectionsMetadata``: at most ten properties, each a string of at most 255 characters or null."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_depth=1, **kwargs)
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if isinstance(data, dict):  # the value types first: a nested object is a type error, not "too deep"
+            for item in data.values():
+                if item is not None and not isinstance(item, str):
+                    raise fail(messages.invalid_type("string", json_type(item)), FieldCode.INVALID_TYPE)
+        value = super().to_internal_value(data)
+        if len(value) > CONNECTION_METADATA_MAX_PROPERTIES:
+            raise fail(
+                _("Too many properties defined (%(count)s), maximum %(maximum)s")
+                % {"count": len(value), "maximum": CONNECTION_METADATA_MAX_PROPERTIES},
+                FieldCode.OBJECT_PROPERTIES_MAXIMUM,
+            )
+        for item in value.values():
+            if isinstance(item, str) and len(item) > CONNECTION_METADATA_MAX_VALUE:
+                raise fail(messages.too_long(len(item), CONNECTION_METADATA_MAX_VALUE), FieldCode.MAX_LENGTH)
+        return value
+
+
+def display_name_field() -> StrictCharField:
+    """Auth0's ``display_name`` of a connection (``CreateConnectionRequestContent``: a string, maxLength 128)."""
+    return StrictCharField(
+        max_length=CONNECTION_DISPLAY_NAME_MAX_LENGTH,
+        help_text=_("Connection name used in the new universal login experience"),
+    )
+
+
+def metadata_field() -> ConnectionMetadataField:
+    """Auth0's ``metadata`` of a connection (``ConnectionsMetadata``)."""
+    return ConnectionMetadataField(
+        help_text=_(
+            "Metadata associated with the connection in the form of an object with string values (max 255 chars). "
+            "Maximum of 10 metadata properties allowed."
+        )
+    )
+
+
+class ConnectionDetails(StrictSerializer):
+    display_name = display_name_field()
+    metadata = metadata_field()
+
+
+def validate_display_name_and_metadata(given: Mapping[str, Any]) -> None:
+    """Check a connection's ``display_name`` and ``metadata``, those of ``given`` (a ``null`` is refused), by the
+    API's own fields.
+
+    Raises ``PayloadValidationError`` naming the field, as the connections API words it.
+    """
+    if given:
+        validate_payload(ConnectionDetails, dict(given))
 
 
 def modelled_options(strategy: str) -> frozenset[str]:

@@ -8,12 +8,8 @@ from typing import Any, Required, TypedDict
 from django.utils.translation import gettext_lazy as _
 
 from connections.auth0_strategies import STRATEGIES
-from connections.models import (
-    CONNECTION_DISPLAY_NAME_MAX_LENGTH,
-    CONNECTION_NAME_MAX_LENGTH,
-    CONNECTION_NAME_PATTERN,
-    Strategy,
-)
+from connections.models import CONNECTION_NAME_MAX_LENGTH, CONNECTION_NAME_PATTERN, Strategy
+from connections.options import display_name_field, metadata_field
 from core import messages
 from core.errors import FieldCode
 from core.schema import (
@@ -48,51 +44,6 @@ class ClientIdListField(StrictField):
         return list(dict.fromkeys(data))
 
 
-# Auth0's ConnectionsMetadata: "an object with string values (max 255 chars). Maximum of 10 metadata properties".
-CONNECTION_METADATA_MAX_PROPERTIES = 10
-CONNECTION_METADATA_MAX_VALUE = 255
-
-
-class ConnectionMetadataField(JSONObjectField):
-    """Auth0's ``ConnectionsMetadata``: at most ten properties, each a string of at most 255 characters or null."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(max_depth=1, **kwargs)
-
-    def to_internal_value(self, data: Any) -> dict[str, Any]:
-        if isinstance(data, dict):  # the value types first: a nested object is a type error, not "too deep"
-            for item in data.values():
-                if item is not None and not isinstance(item, str):
-                    raise fail(messages.invalid_type("string", json_type(item)), FieldCode.INVALID_TYPE)
-        value = super().to_internal_value(data)
-        if len(value) > CONNECTION_METADATA_MAX_PROPERTIES:
-            raise fail(
-                _("Too many properties defined (%(count)s), maximum %(maximum)s")
-                % {"count": len(value), "maximum": CONNECTION_METADATA_MAX_PROPERTIES},
-                FieldCode.OBJECT_PROPERTIES_MAXIMUM,
-            )
-        for item in value.values():
-            if isinstance(item, str) and len(item) > CONNECTION_METADATA_MAX_VALUE:
-                raise fail(messages.too_long(len(item), CONNECTION_METADATA_MAX_VALUE), FieldCode.MAX_LENGTH)
-        return value
-
-
-def _display_name_field() -> StrictCharField:
-    return StrictCharField(
-        max_length=CONNECTION_DISPLAY_NAME_MAX_LENGTH,
-        help_text=_("Connection name used in the new universal login experience"),
-    )
-
-
-def _metadata_field() -> ConnectionMetadataField:
-    return ConnectionMetadataField(
-        help_text=_(
-            "Metadata associated with the connection in the form of an object with string values (max 255 chars). "
-            "Maximum of 10 metadata properties allowed."
-        )
-    )
-
-
 class NewConnection(TypedDict, total=False):
     """A body ``CreateConnectionRequestSerializer`` accepted: ``connections.services.create_connection``'s keywords."""
 
@@ -118,13 +69,13 @@ class CreateConnectionRequestSerializer(StrictSerializer[NewConnection]):
             "only contain alphanumeric characters and '-'. Max length 128"
         ),
     )
-    display_name = _display_name_field()
+    display_name = display_name_field()
     strategy = StrictCharField(min_length=1, required=True, help_text=_("The identity provider identifier"))
     options = JSONObjectField(max_depth=6, help_text=_("Options for the connection, per strategy"))
     enabled_clients = ClientIdListField(
         help_text=_("The identifiers of the clients for which the connection is to be enabled.")
     )
-    metadata = _metadata_field()
+    metadata = metadata_field()
 
     def validate_strategy(self, value: str) -> str:
         if value not in Strategy.values:
@@ -144,12 +95,12 @@ class ConnectionChanges(TypedDict, total=False):
 # name and strategy cannot change (Auth0 refuses them as additional properties); realms, is_domain_connection and
 # show_as_button are refused too: nothing here would act on them.
 class UpdateConnectionRequestSerializer(StrictSerializer[ConnectionChanges]):
-    display_name = _display_name_field()
+    display_name = display_name_field()
     options = JSONObjectField(max_depth=6, help_text=_("Options for the connection; replaces the whole object"))
     enabled_clients = ClientIdListField(
         help_text=_("The identifiers of the clients for which the connection is to be enabled.")
     )
-    metadata = _metadata_field()
+    metadata = metadata_field()
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # Auth0's schema has minProperties: 1; an empty PATCH is a mistake, not a no-op that moves updated_at.

@@ -22,7 +22,7 @@ from audit.services import record_event
 from connections.deletion import enqueue_deletion
 from connections.errors import ConnectionAlreadyExists, ConnectionErrorCode, ConnectionNotFoundById, UnknownClients
 from connections.models import Connection
-from connections.options import validate_connection
+from connections.options import validate_connection, validate_display_name_and_metadata
 from connections.signals import connection_deleting
 from core.actors import Actor
 from core.errors import FieldError
@@ -62,13 +62,15 @@ def create_connection(
     """Create a connection, enabled for ``enabled_clients``, with Auth0's ``display_name`` and ``metadata`` (kept and
     answered; nothing here acts on them).
 
-    Raises ``PayloadValidationError`` for a bad name, strategy or options, ``UnknownClients`` for a client id
+    Raises ``PayloadValidationError`` for a bad name, strategy, options, display name or metadata (Auth0's limits:
+    ``connections.options``; every entry point writes through here), ``UnknownClients`` for a client id
     that does not exist, and ``ConnectionAlreadyExists`` when the name is taken: the unique constraint, not a
     prior lookup, decides that (names are case-sensitive, as Auth0's are). A connection being deleted keeps its
     name until its row goes (Auth0: the deletion "may impact concurrent create connection requests, if they use an
     identical connection name").
     """
     stored = validate_connection(name=name, strategy=strategy, options=options or {})
+    validate_display_name_and_metadata(_details(display_name=display_name, metadata=metadata))
     clients = _clients(enabled_clients or ())  # a bad body is a 400 before a taken name is a 409
     try:
         with transaction.atomic():
@@ -82,6 +84,11 @@ def create_connection(
     _record(connection, "Create a Connection", actor)
     logger.info("connection created id=%s name=%s by %s", connection.id, name, actor)
     return connection
+
+
+def _details(**values: Any) -> dict[str, Any]:
+    """The display name and metadata a caller gives (``None``: not given)."""
+    return {key: value for key, value in values.items() if value is not None}
 
 
 def _locked(connection_id: str, *, deleting: bool = False) -> Connection:
@@ -110,9 +117,11 @@ def update_connection(
     """Replace the options (the whole object, as Auth0 does), the set of enabled clients, the ``display_name`` and/or
     the ``metadata`` (the whole object too).
 
-    ``None`` leaves a part as it is. The options are validated for the connection's strategy, as on create.
-    Raises ``ConnectionNotFoundById``, ``PayloadValidationError`` and ``UnknownClients``. ``updated_at`` moves.
+    ``None`` leaves a part as it is. The options are validated for the connection's strategy, the display name and
+    metadata by Auth0's limits, as on create. Raises ``ConnectionNotFoundById``, ``PayloadValidationError`` and
+    ``UnknownClients``. ``updated_at`` moves.
     """
+    validate_display_name_and_metadata(_details(display_name=display_name, metadata=metadata))
     connection = _locked(connection_id)
     changed = []
     if options is not None:

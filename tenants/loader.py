@@ -7,7 +7,11 @@ What is read, in the Deploy CLI's shapes (each resource as the Management API wr
   client is matched by ``client_id`` when the file gives one, else by name.
 - ``databases`` (strategy ``auth0``) and ``connections`` (``sms`` and ``email``; Auth0's other strategies are
   skipped): ``name``, ``strategy``, the ``options`` of ``connections.options`` and ``enabled_clients`` by client
-  name, as the Deploy CLI writes them (a client id is accepted too). Matched by name.
+  name, as the Deploy CLI writes them (a client id is accepted too), ``display_name`` and ``metadata``. Matched by
+  name. ``display_name`` and ``metadata`` are checked as the API checks them; an update that leaves one out leaves
+  it as it is, and one given replaces it (``metadata`` whole): the Deploy CLI sends a connection of the file as the
+  body of ``PATCH /api/v2/connections/{id}`` without ``name`` and ``strategy`` (its ``stripUpdateFields``), and
+  ``metadata`` is none of its ``objectFields`` (which it would diff key by key), so a key left out is not sent.
 - ``clientGrants``: ``client_id`` (a client's name, as the Deploy CLI writes it, or its id), ``audience`` and
   ``scope``. A grant on the Management API (this service's audience, or any ``https://<domain>/api/v2/``, Auth0's
   identifier for it) sets the client's granted scopes; grants on other APIs are skipped. A client's scopes are the
@@ -42,7 +46,7 @@ from clients.scopes import KNOWN_SCOPES
 from clients.services import CLIENT_ID_PATTERN, create_client, rotate_client_secret, update_client
 from connections.auth0_strategies import IDENTITY_PROVIDERS
 from connections.models import Connection, Strategy
-from connections.options import modelled_options, validate_connection
+from connections.options import modelled_options, validate_connection, validate_display_name_and_metadata
 from connections.selectors import is_being_deleted
 from connections.services import create_connection, update_connection
 from core.actors import Actor
@@ -55,7 +59,8 @@ from users.imports.importer import ImportConnectionError
 
 MODELLED_SECTIONS = ("clients", "databases", "connections", "clientGrants", "users")
 _CLIENT_KEYS = frozenset({"name", "client_id", "client_secret", "app_type", "grant_types"})
-_CONNECTION_KEYS = frozenset({"name", "strategy", "options", "enabled_clients"})
+_CONNECTION_KEYS = frozenset({"name", "strategy", "options", "enabled_clients", "display_name", "metadata"})
+_CONNECTION_DETAILS = ("display_name", "metadata")  # as the Management API takes them
 _GRANT_KEYS = frozenset({"client_id", "audience", "scope"})
 # Auth0's public applications: they cannot keep a secret, so Auth0 never lets them use client credentials.
 _PUBLIC_APP_TYPES = frozenset({"spa", "native"})
@@ -112,6 +117,7 @@ class _ConnectionPlan:
     options: dict[str, Any]
     enabled_clients: list[tuple[str, _ClientPlan | Client]] | None
     existing: Connection | None
+    details: dict[str, Any] = field(default_factory=dict)  # display_name and metadata, those the file gives
 
 
 @dataclass
@@ -324,8 +330,10 @@ class _Loader:
             if extra:
                 self.skipped_keys.setdefault(f"{section}.options", set()).update(extra)
             kept = {key: value for key, value in options.items() if key in modelled}
+            details = {key: item[key] for key in _CONNECTION_DETAILS if key in item}
             try:
                 stored = validate_connection(name=name, strategy=strategy, options=kept)
+                validate_display_name_and_metadata(details)  # a null too: the API refuses it
             except DomainError as exc:
                 raise _field_error(where, exc) from exc
             enabled = _strings(item, "enabled_clients", where)
@@ -343,7 +351,7 @@ class _Loader:
                     _("the connection %(name)s exists with strategy %(strategy)s, which cannot change.")
                     % {"name": name, "strategy": existing.strategy},
                 )
-            self.connections.append(_ConnectionPlan(where, name, strategy, stored, clients, existing))
+            self.connections.append(_ConnectionPlan(where, name, strategy, stored, clients, existing, details))
 
     def _plan_grants(self, items: list[tuple[str, dict[str, Any]]]) -> None:
         for where, item in items:
@@ -471,17 +479,20 @@ class _Loader:
                     options=plan.options,
                     enabled_clients=ids or (),
                     actor=self.actor,
+                    **plan.details,
                 )
                 self.summary.count("connections", "created")
                 return
             current = sorted(plan.existing.clients.values_list("pk", flat=True))
             options = plan.options if plan.options != plan.existing.options else None
             clients = ids if ids is not None and ids != current else None
-            if options is None and clients is None:
+            # Left out of the file: left as they are (see the module docstring).
+            details = {key: value for key, value in plan.details.items() if getattr(plan.existing, key) != value}
+            if options is None and clients is None and not details:
                 self.summary.count("connections", "unchanged")
                 return
             update_connection(
-                connection_id=plan.existing.pk, options=options, enabled_clients=clients, actor=self.actor
+                connection_id=plan.existing.pk, options=options, enabled_clients=clients, actor=self.actor, **details
             )
             self.summary.count("connections", "updated")
         except DomainError as exc:

@@ -438,6 +438,23 @@ def test_create_connection_command_prints_the_connection_as_json():
     assert CONNECTION_ID.fullmatch(printed["id"])
 
 
+def test_create_connection_command_sets_a_display_name_and_prints_it_as_the_api_does():
+    printed = json.loads(run("create_connection", "db", "--display-name", "Our staff"))
+
+    assert Connection.objects.get(name="db").display_name == "Our staff"
+    assert printed["display_name"] == "Our staff"
+    assert list(printed)[:3] == ["id", "name", "display_name"]  # where the API's body has it
+    assert "metadata" not in printed  # none given: left out, as the API leaves it out
+
+
+def test_create_connection_command_refuses_a_display_name_the_api_refuses():
+    with pytest.raises(CommandError, match=r"String is too long \(129 chars\), maximum 128") as excinfo:
+        run("create_connection", "db", "--display-name", "x" * 129)
+
+    assert excinfo.value.returncode != 0
+    assert not Connection.objects.exists()
+
+
 def test_create_connection_command_defaults_to_a_database_connection():
     printed = json.loads(run("create_connection", "Username-Password-Authentication"))
 

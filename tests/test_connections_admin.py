@@ -105,6 +105,97 @@ def test_the_password_history_policy_is_set_and_bounded_in_the_admin(admin_clien
     assert not Connection.objects.filter(name="Hist2").exists()
 
 
+# --- Auth0's display_name and metadata --------------------------------------------------------------------------
+
+
+def test_a_display_name_and_metadata_are_set_through_the_service_and_answered_by_the_api(admin_client, api):
+    assert 'name="display_name"' in admin_client.get(f"{ADD}?strategy=sms").text
+    response = admin_client.post(
+        f"{ADD}?strategy=auth0",
+        {"name": "Staff", "password_policy": "good", "display_name": "Our staff", "metadata": '{"team": "ops"}'},
+    )
+    assert response.status_code == 302
+    connection = Connection.objects.get(name="Staff")
+    body = api.get(f"/api/v2/connections/{connection.pk}").json()
+    assert (body["display_name"], body["metadata"]) == ("Our staff", {"team": "ops"})
+    assert Event.objects.filter(description="Create a Connection", actor_kind="admin").exists()
+
+
+def test_a_connection_without_display_name_or_metadata_gets_none(admin_client):
+    response = admin_client.post(f"{ADD}?strategy=auth0", {"name": "Plain", "password_policy": "good"})
+    assert response.status_code == 302
+    connection = Connection.objects.get(name="Plain")
+    assert (connection.display_name, connection.metadata) == ("", None)
+
+
+def test_editing_the_display_name_and_metadata(admin_client, make_connection):
+    connection = make_connection(name="Edited")
+    url = f"/admin/connections/connection/{quote(connection.pk)}/change/"
+    options = {"password_policy": "good"}
+    response = admin_client.post(url, {**options, "display_name": "Before", "metadata": '{"a": "1", "b": null}'})
+    assert response.status_code == 302
+    form = admin_client.get(url).context["adminform"].form
+    assert (form.initial["display_name"], form.initial["metadata"]) == ("Before", {"a": "1", "b": None})
+
+    response = admin_client.post(url, {**options, "display_name": "After", "metadata": ""})
+    assert response.status_code == 302
+    connection.refresh_from_db()
+    # Emptied metadata is {}, as the API's PATCH {"metadata": {}} leaves it: a connection's metadata cannot go back
+    # to none.
+    assert (connection.display_name, connection.metadata) == ("After", {})
+    update = Event.objects.filter(description="Update a Connection").latest("pk")
+    assert update.details["fields"] == ["display_name", "metadata", "options"]
+
+
+LONG = "x" * 129
+
+
+@pytest.mark.parametrize(
+    ("values", "field", "message"),
+    [
+        ({"display_name": LONG}, "display_name", "String is too long (129 chars), maximum 128"),
+        (
+            {"metadata": json.dumps({f"k{n}": "v" for n in range(11)})},
+            "metadata",
+            "Too many properties defined (11), maximum 10",
+        ),
+        ({"metadata": json.dumps({"k": "v" * 256})}, "metadata", "String is too long (256 chars), maximum 255"),
+        ({"metadata": '{"k": 1}'}, "metadata", "Expected type string but found type integer"),
+        ({"metadata": '{"k": {"deeper": "v"}}'}, "metadata", "Expected type string but found type object"),
+        ({"metadata": '["team"]'}, "metadata", "Expected type object but found type array"),
+        ({"metadata": "null"}, "metadata", "Expected type object but found type null"),
+        ({"metadata": '{"team": '}, "metadata", "Enter a valid JSON."),
+        ({"metadata": "[" * 100_000}, "metadata", "Object is nested too deeply (more than 1 levels)"),
+    ],
+)
+def test_a_display_name_or_metadata_the_api_refuses_is_a_form_error(
+    admin_client, make_connection, values, field, message
+):
+    response = admin_client.post(f"{ADD}?strategy=auth0", {"name": "Refused", "password_policy": "good", **values})
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors[field] == [message]
+    assert not Connection.objects.filter(name="Refused").exists()
+
+    connection = make_connection(name="Kept")
+    url = f"/admin/connections/connection/{quote(connection.pk)}/change/"
+    response = admin_client.post(url, {"password_policy": "good", **values})
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors[field] == [message]
+    connection.refresh_from_db()
+    assert (connection.display_name, connection.metadata) == ("", None)
+
+
+def test_the_list_shows_and_searches_display_names(admin_client, make_connection):
+    connection = make_connection(name="Listed")
+    admin_client.post(
+        f"/admin/connections/connection/{quote(connection.pk)}/change/",
+        {"password_policy": "good", "display_name": "Shown in the list"},
+    )
+    page = admin_client.get(f"{LIST}?q=Shown")
+    assert "Shown in the list" in page.text
+    assert list(page.context["cl"].result_list) == [connection]
+
+
 # --- deleting, one or several, with their users ---------------------------------------------------------------
 
 LIST = "/admin/connections/connection/"

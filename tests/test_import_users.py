@@ -26,6 +26,8 @@ from users.imports import (
     import_users,
 )
 from users.models import User
+from users.profile import user_profile
+from users.services import update_user
 
 HASH = bcrypt.hashpw(b"Secret-123", bcrypt.gensalt(4)).decode()
 OTHER_HASH = bcrypt.hashpw(b"Other-456", bcrypt.gensalt(4)).decode()
@@ -378,6 +380,30 @@ def test_upsert_of_a_plain_password_alone_keeps_the_users_own(run):
     summary, _ = run([{"email": "a@example.com", "given_name": "A", "password": "Other!Passw0rd"}], upsert=True)
     assert (summary.updated, summary.skipped) == (0, 1)
     assert password_hash_of(User.objects.get()) == stored
+
+
+def test_an_upsert_that_replaces_the_password_leaves_last_password_reset_as_it_is(run):
+    """Auth0's bulk import never sets last_password_reset: the field is not imported nor upserted ("User Profile
+    Structure": Import? N, Upsert during import? N), and its import cannot replace a password at all (password_hash
+    and custom_password_hash "can only be provided when the user is first imported"). Ours may replace one on
+    upsert (an extension): the credentials the operator gives, often the user's old ones from another system, not a
+    change or reset of the password, so a password-age rule reading last_password_reset is not reset by a migration.
+    """
+    run([{"email": "a@example.com", "given_name": "A", "password_hash": HASH}])
+    summary, rejected = run([{"email": "a@example.com", "password_hash": OTHER_HASH}], upsert=True)
+    assert (summary.updated, rejected) == (1, [])
+    user = User.objects.get()
+    assert (user.password_hash, user.last_password_reset) == (OTHER_HASH, None)
+    assert "last_password_reset" not in user_profile(user)
+
+    changed = update_user(user_id=user.user_id, data={"password": STRONG_PASSWORD}, actor=SYSTEM)
+    assert changed.last_password_reset is not None
+    summary, rejected = run([{"email": "a@example.com", "given_name": "B", "password": "Other!Passw0rd"}], upsert=True)
+    assert (summary.updated, rejected) == (1, [])
+    user = User.objects.get()
+    assert verify_password("Other!Passw0rd", password_hash_of(user))
+    assert user.last_password_reset == changed.last_password_reset
+    assert user_profile(user)["last_password_reset"] == user_profile(changed)["last_password_reset"]
 
 
 def test_upsert_cannot_change_an_identifier(run, make_connection):

@@ -18,6 +18,7 @@ from clients.errors import ClientAlreadyExists
 from clients.models import Client
 from clients.services import create_client
 from connections.models import Connection
+from connections.services import connection_as_json
 from core.actors import SYSTEM
 from core.errors import PayloadValidationError
 from core.hashing import bcrypt_verify
@@ -443,6 +444,112 @@ def test_a_changed_file_updates_through_the_services(tmp_path, keywords, monkeyp
     assert api.get("/api/v2/users").status_code == 401
     # The connection service recorded its updates, as for the API.
     assert Event.objects.count() == events + 2
+
+
+# Auth0's display_name and metadata of a connection (CreateConnectionRequestContent), as an export writes them.
+DETAILS = """\
+databases:
+  - name: Username-Password-Authentication
+    display_name: Staff
+    metadata:
+      team: identity
+      ticket: null
+connections:
+  - name: sms
+    strategy: sms
+    display_name: Text message
+"""
+
+
+def _details(name: str) -> dict[str, Any]:
+    """The connection as GET /api/v2/connections/{id} answers it: display_name and metadata only when set."""
+    body = connection_as_json(Connection.objects.get(name=name))
+    return {key: body[key] for key in ("display_name", "metadata") if key in body}
+
+
+def test_a_connections_display_name_and_metadata_are_applied_as_the_api_keeps_them(tmp_path):
+    lines = _load(_write(tmp_path, DETAILS))
+
+    assert lines[0] == "connections: 2 created, 0 updated, 0 unchanged"
+    assert not any("keys not modelled" in line for line in lines)
+    assert _details("Username-Password-Authentication") == {
+        "display_name": "Staff",
+        "metadata": {"team": "identity", "ticket": None},
+    }
+    assert _details("sms") == {"display_name": "Text message"}
+    assert _load(_write(tmp_path, DETAILS))[0] == "connections: 0 created, 0 updated, 2 unchanged"
+
+
+def test_an_update_leaves_out_display_name_and_metadata_as_the_deploy_cli_does(tmp_path):
+    # The Deploy CLI sends a connection of the file as the PATCH body, less name and strategy: a key the file leaves
+    # out is not sent, so the connection keeps it; a key the file gives replaces it (metadata whole).
+    _load(_write(tmp_path, DETAILS))
+    events = Event.objects.count()
+
+    without = "databases:\n  - name: Username-Password-Authentication\nconnections:\n  - {name: sms, strategy: sms}\n"
+    assert _load(_write(tmp_path, without))[0] == "connections: 0 created, 0 updated, 2 unchanged"
+    assert _details("Username-Password-Authentication")["display_name"] == "Staff"
+    assert _details("sms") == {"display_name": "Text message"}
+
+    renamed = DETAILS.replace("display_name: Staff", "display_name: Employees").replace(
+        "      team: identity\n      ticket: null\n", "      team: security\n"
+    )
+    assert _load(_write(tmp_path, renamed))[0] == "connections: 0 created, 1 updated, 1 unchanged"
+    assert _details("Username-Password-Authentication") == {
+        "display_name": "Employees",
+        "metadata": {"team": "security"},
+    }
+    cleared = renamed.replace("display_name: Text message", "display_name: ''")
+    assert _load(_write(tmp_path, cleared))[0] == "connections: 0 created, 1 updated, 1 unchanged"
+    assert _details("sms") == {}
+    # Through update_connection, which recorded each change as the API's PATCH does.
+    assert Event.objects.count() == events + 2
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            ("display_name: Staff", "display_name: " + "x" * 129),
+            "databases[0].display_name: String is too long (129 chars), maximum 128",
+        ),
+        (("display_name: Text message", "display_name: 42"), "connections[0].display_name: Expected type string"),
+        (("display_name: Staff", "display_name: null"), "databases[0].display_name: Expected type string but found"),
+        (
+            ("      ticket: null\n", "".join(f"      k{i}: v\n" for i in range(10))),
+            "databases[0].metadata: Too many properties defined (11), maximum 10",
+        ),
+        (
+            ("ticket: null", "ticket: " + "y" * 256),
+            "databases[0].metadata: String is too long (256 chars), maximum 255",
+        ),
+        (("ticket: null", "ticket: 7"), "databases[0].metadata: Expected type string but found type integer"),
+        (("ticket: null", "ticket: {a: b}"), "databases[0].metadata: Expected type string but found type object"),
+        (
+            ("    metadata:\n      team: identity\n      ticket: null\n", "    metadata: [team]\n"),
+            "databases[0].metadata: Expected type object but found type array",
+        ),
+    ],
+)
+def test_a_display_name_or_metadata_the_api_refuses_is_refused_at_its_place(tmp_path, change, expected):
+    before, after = change
+    assert before in DETAILS
+
+    message = _refused(_write(tmp_path, DETAILS.replace(before, after, 1)))
+
+    assert expected in message, message
+    assert not Connection.objects.exists()
+
+
+def test_an_update_to_a_display_name_the_api_refuses_changes_nothing(tmp_path):
+    _load(_write(tmp_path, DETAILS))
+    before = _state()
+
+    message = _refused(_write(tmp_path, DETAILS.replace("display_name: Text message", "display_name: " + "z" * 200)))
+
+    assert "connections[0].display_name: String is too long (200 chars), maximum 128" in message
+    assert _state() == before
+    assert _details("sms") == {"display_name": "Text message"}
 
 
 def test_a_dry_run_checks_and_counts_but_changes_nothing(tmp_path, keywords):

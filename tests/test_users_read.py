@@ -400,6 +400,25 @@ def test_list_filters_by_email_in_any_case(api, new_user, email):
     assert listed_ids(api.get("/api/v2/users", {"email": "nobody@example.com"})) == []
 
 
+def test_last_password_reset_is_kept_or_dropped_by_fields_as_any_profile_field(api, new_user):
+    # Auth0's fields/include_fields name any field of the profile; last_password_reset is one once the password has
+    # changed (absent before, so asking for it alone gives an empty object).
+    created = new_user()
+    url = user_url(created["user_id"])
+    assert api.get(f"{url}?fields=last_password_reset").json() == {}
+    stamp = api.patch(url, {"password": "An0ther!Passw0rd"}, format="json").json()["last_password_reset"]
+
+    assert api.get(f"{url}?fields=last_password_reset").json() == {"last_password_reset": stamp}
+    assert api.get("/api/v2/users?fields=user_id,last_password_reset").json() == [
+        {"user_id": created["user_id"], "last_password_reset": stamp}
+    ]
+    dropped = api.get(f"{url}?fields=last_password_reset&include_fields=false").json()
+    assert "last_password_reset" not in dropped and dropped["user_id"] == created["user_id"]
+    listed = api.get("/api/v2/users?fields=last_password_reset&include_fields=false").json()
+    assert [user["user_id"] for user in listed] == [created["user_id"]]
+    assert "last_password_reset" not in listed[0]
+
+
 def test_list_keeps_or_drops_fields(api, new_user):
     created = new_user()
     assert api.get("/api/v2/users?fields=user_id").json() == [{"user_id": created["user_id"]}]

@@ -7,19 +7,17 @@ kind (schema, strategy, policy, a duplicate decided by the database) becomes a f
 
 from __future__ import annotations
 
-import json
 from typing import Any, cast
 
 from django import forms
-from django.forms.fields import InvalidJSONInput
 from django.utils.translation import gettext_lazy as _
 
 from connections.models import Connection
 from connections.password_policy import PasswordPolicyError, check_password
 from connections.strategies import check_user_fields, identifier_fields
-from core import messages
 from core.actors import Actor
-from core.errors import DomainError, FieldCode, FieldError, PayloadValidationError
+from core.admin_forms import JSONObjectFormField
+from core.errors import DomainError, FieldError, PayloadValidationError
 from core.schema import validate_payload
 from users.errors import IdentifierTaken, UserAlreadyExists
 from users.fields import METADATA_FIELDS, METADATA_MAX_DEPTH, PROFILE_FIELDS, VERIFICATION_FLAGS
@@ -39,41 +37,6 @@ def fields_for(connection: Connection) -> list[str]:
 def takes_password(connection: Connection) -> bool:
     """Whether the connection's strategy takes a password (an operator may set one)."""
     return "password" in identifier_fields(connection)
-
-
-class JSONObjectFormField(forms.JSONField):
-    """Metadata as JSON text; shape is checked by the API's schema in ``clean()``."""
-
-    widget = forms.Textarea(attrs={"rows": 4, "cols": 60})
-
-    def to_python(self, value: Any) -> Any:
-        """Django's JSON parsing, and nesting too deep for Python's ``json`` (which raises ``RecursionError``, not
-        a JSON error, a thousand or so levels down) refused as the API's schema refuses anything past its depth."""
-        try:
-            return super().to_python(value)
-        except RecursionError as exc:
-            raise forms.ValidationError(messages.too_deep(METADATA_MAX_DEPTH), code=FieldCode.MAX_DEPTH) from exc
-
-    def bound_data(self, data: Any, initial: Any) -> Any:
-        """What the refused form shows again: the text as typed when it is too deep to read back."""
-        try:
-            return super().bound_data(data, initial)
-        except RecursionError:
-            return InvalidJSONInput(data)
-
-    def prepare_value(self, value: Any) -> str:
-        if isinstance(value, InvalidJSONInput):
-            return value  # text that is not JSON is shown as typed, not quoted as a JSON string
-        if value is None:
-            return ""
-        text = json.dumps(value, ensure_ascii=False, indent=2)
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            # A lone surrogate typed as an escape ("\ud800", which the schema refuses) cannot be written into the
-            # page as text: the refused form is shown with the escapes as typed, not a 500 from encoding the page.
-            text = json.dumps(value, ensure_ascii=True, indent=2)
-        return text
 
 
 def _apply_errors(
@@ -137,8 +100,8 @@ class UserAddForm(_PlainTextFields):
 
     password = forms.CharField(label=_("password"), widget=forms.PasswordInput(render_value=False), required=False)
     verify_email = forms.BooleanField(label=_("send a verification e-mail"), required=False, initial=True)
-    user_metadata = JSONObjectFormField(label=_("user metadata"), required=False)
-    app_metadata = JSONObjectFormField(label=_("app metadata"), required=False)
+    user_metadata = JSONObjectFormField(label=_("user metadata"), required=False, max_depth=METADATA_MAX_DEPTH)
+    app_metadata = JSONObjectFormField(label=_("app metadata"), required=False, max_depth=METADATA_MAX_DEPTH)
 
     class Meta:
         model = User
@@ -205,8 +168,8 @@ class UserChangeForm(_PlainTextFields):
         required=False,
         help_text=_("Leave empty to keep the current password. It must pass the connection's policy."),
     )
-    user_metadata = JSONObjectFormField(label=_("user metadata"), required=False)
-    app_metadata = JSONObjectFormField(label=_("app metadata"), required=False)
+    user_metadata = JSONObjectFormField(label=_("user metadata"), required=False, max_depth=METADATA_MAX_DEPTH)
+    app_metadata = JSONObjectFormField(label=_("app metadata"), required=False, max_depth=METADATA_MAX_DEPTH)
 
     class Meta:
         model = User

@@ -23,6 +23,10 @@ Auth0's job errors endpoint answers them). These errors name no property, so the
 
 An upsert that replaces the password keeps the user's password history as a change through the API does
 (``users.credentials.history``): the replaced credential is remembered, or the history forgotten with the policy off.
+It leaves ``last_password_reset`` as it is, as Auth0's import does: Auth0 neither imports nor upserts that field
+("User Profile Structure": Import? N, Upsert during import? N), and its import cannot replace a password at all
+(``password_hash`` "can only be provided when the user is first imported"); the credentials an import gives are the
+operator's, not a change or reset of the password by or for the user.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""``manage.py create_connection NAME --strategy ...``: make a connection, print it as JSON."""
+"""``manage.py create_connection NAME --strategy ... [--display-name TEXT]``: make a connection, print it as JSON
+(the API's body: ``display_name`` only when one was given)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,11 @@ class Command(BaseCommand):
             choices=Strategy.values,
             default=Strategy.AUTH0,
             help="auth0: e-mail and password (the default); sms: phone number; email: e-mail, no password",
+        )
+        parser.add_argument(
+            "--display-name",
+            default="",
+            help="Auth0's display_name: a label for your tools, up to 128 characters (none by default)",
         )
         parser.add_argument(
             "--requires-username", action="store_true", help="users of an auth0 connection need a username"
@@ -93,6 +99,7 @@ class Command(BaseCommand):
                 name=opts["name"],
                 strategy=opts["strategy"],
                 options=options,
+                display_name=opts["display_name"],
                 actor=Actor(kind="system", id="manage.py create_connection"),
             )
         except DomainError as exc:
