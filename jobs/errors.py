@@ -19,6 +19,10 @@ class JobErrorCode(StrEnum):
     # Field codes of ``POST /api/v2/jobs/users-imports``.
     EMPTY_FILE = "EMPTY_FILE"
     INVALID_TEXT = "INVALID_TEXT"
+    # This service's own codes in a job's error report (``jobs.report``), which Auth0 bounds nowhere: a user shown by
+    # its identifying fields only, and the last entry of a report that leaves later users out.
+    REPORT_USER_SHORTENED = "REPORT_USER_SHORTENED"
+    REPORT_TRUNCATED = "REPORT_TRUNCATED"
 
 
 class JobNotFound(DomainError):

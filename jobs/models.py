@@ -63,6 +63,7 @@ class Job(models.Model):
     # {"failed", "updated", "inserted", "total"}: progress while processing, the outcome once finished.
     summary = models.JSONField(verbose_name=_("summary"), null=True, blank=True)
     # Auth0's job error objects: [{"user": {...}, "errors": [{"code", "message", "path"}]}], in file order.
+    # Bounded as stored (jobs.report): an over-large user shown by its identifying fields, a long report cut short.
     errors = models.JSONField(verbose_name=_("errors"), default=list, blank=True)
     failure_message = models.TextField(verbose_name=_("failure message"), blank=True)
     created_by = models.CharField(verbose_name=_("created by"), max_length=255)

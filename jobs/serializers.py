@@ -178,7 +178,10 @@ class JobImportUserErrorDoc(s.Serializer):
 
 
 class JobUserErrorDoc(s.Serializer):
-    user = s.DictField(help_text="The user as given in the file (secrets removed).")
+    user = s.DictField(
+        help_text="The user as given in the file (secrets removed); only its identifying fields when it is larger as "
+        "stored than a request body may be (the error REPORT_USER_SHORTENED says so)."
+    )
     # DRF's metaclass moves declared fields out of the class, so this does not shadow Serializer.errors; the stubs
     # cannot express that.
     errors = JobImportUserErrorDoc(many=True)  # type: ignore[assignment]

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 
 from core.actors import Actor
 from jobs.models import Job, JobStatus, WorkerHeartbeat
+from jobs.report import error_report
 from jobs.services import (
     abandon_job,
     beat,
@@ -241,7 +242,7 @@ class Worker:
         rejected: list[RejectedUser],
         failure: str,
     ) -> None:
-        errors = [r.as_auth0() for r in sorted(rejected, key=lambda r: r.index)]
+        errors = error_report(rejected)
         counts = _carried(previous, summary) if summary is not None else previous
         try:
             finished = finish_job(

@@ -26,6 +26,7 @@ from django.utils import timezone
 from audit.models import Event
 from clients.services import create_client
 from core.actors import SYSTEM, Actor
+from core.jsonsize import stored_json_size
 from jobs import worker as jobs_worker
 from jobs.models import Job, JobStatus
 from jobs.services import beat, claim_job, release_job
@@ -1059,3 +1060,86 @@ def test_a_file_name_beyond_ascii_is_refused_in_a_us_ascii_body(importer, connec
     assert response.json()["errors"] == [
         {"field": None, "code": "INVALID_CHARACTERS", "message": "String is not valid US-ASCII"}
     ]
+
+
+# --- The error report's size as stored (jobs.report) ----------------------------------------------------------
+
+
+def _exponents(count: int) -> bytes:
+    return b"[" + b",".join([b"1e308"] * count) + b"]"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_user_too_large_as_stored_is_reported_by_its_identifying_fields_with_its_errors(post_import, importer):
+    # 80,000 numbers written 1e308: a 480 KB file, which PostgreSQL's jsonb wrote back (and answered) as 24.8 MB.
+    user = (
+        b'{"email":"x","username":{"not":"a text"},"password":"'
+        + SECRET.encode()
+        + b'","user_metadata":{"n":'
+        + _exponents(80_000)
+        + b"}}"
+    )
+    job_id = post_import(b"[" + user + b"]").json()["id"]
+    call_command("run_jobs", "--once")
+    assert importer.get(f"/api/v2/jobs/{job_id}").json()["summary"]["failed"] == 1
+    response = importer.get(f"/api/v2/jobs/{job_id}/errors")
+    assert response.status_code == 200
+    [entry] = response.json()
+    assert entry["user"] == {"email": "x"}  # the identifying fields that are texts; never the password
+    assert [error["code"] for error in entry["errors"]] == [
+        "FORMAT",
+        "INVALID_TYPE",
+        "METADATA_TOO_LARGE",
+        "REPORT_USER_SHORTENED",
+    ]
+    assert "more than the 512000 bytes an error report keeps of one user" in entry["errors"][-1]["message"]
+    assert len(response.content) < 2_000
+    assert stored_json_size(Job.objects.get(pk=job_id).errors) < 2_000
+    assert SECRET not in response.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_user_within_the_bound_is_reported_as_sent(post_import, importer):
+    user = {"email": "x", "user_metadata": {"n": [1e308] * 1_000}}  # 309 KB as stored: kept whole
+    job_id = post_import([user]).json()["id"]
+    call_command("run_jobs", "--once")
+    [entry] = importer.get(f"/api/v2/jobs/{job_id}/errors").json()
+    numbers = entry["user"]["user_metadata"].pop("n")  # PostgreSQL answers each as the integer 10**308
+    assert entry["user"] == {"email": "x", "user_metadata": {}}
+    assert [float(n) for n in numbers] == [1e308] * 1_000
+    assert [error["code"] for error in entry["errors"]] == ["FORMAT"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_whole_report_is_bounded_and_says_how_many_users_it_leaves_out(post_import, importer, settings):
+    # 170,000 lines {} (510 KB) made a report of 18.7 MB on every database; the same at a smaller body limit.
+    settings.MAX_REQUEST_BODY_BYTES = 20_000
+    job_id = post_import(b"\n".join([b"{}"] * 6_000)).json()["id"]
+    call_command("run_jobs", "--once")
+    assert importer.get(f"/api/v2/jobs/{job_id}").json()["summary"] == {
+        "failed": 6_000,
+        "updated": 0,
+        "inserted": 0,
+        "total": 6_000,
+    }
+    response = importer.get(f"/api/v2/jobs/{job_id}/errors")
+    entries = response.json()
+    *shown, last = entries
+    assert 600 < len(shown) < 800
+    assert all(entry == {"user": {}, "errors": [MISSING_EMAIL]} for entry in shown)
+    assert last == {
+        "user": {},
+        "errors": [
+            {
+                "code": "REPORT_TRUNCATED",
+                "message": f"{6_000 - len(shown)} more refused users are not shown: an error report keeps at most "
+                "80000 bytes. The job's summary counts every refused user.",
+                "path": "",
+            }
+        ],
+    }
+    assert stored_json_size(Job.objects.get(pk=job_id).errors) <= 80_000
+    assert len(response.content) <= 80_000
+
+
+MISSING_EMAIL = {"code": "OBJECT_REQUIRED", "message": "Missing required property: email", "path": "email"}

@@ -75,9 +75,11 @@ class JobErrorsView(ManagementAPIView):
         operation_id="get_errors",
         summary="Get job error details",
         description=(
-            "The users the job refused, each with Auth0's error objects, in file order. A finished job without "
-            "refused users answers 204; a job still pending or processing, or one that failed as a whole "
-            "(`status_details` says why), answers the job itself."
+            "The users the job refused, each with Auth0's error objects, in file order. The report keeps at most "
+            "four times the request body limit as stored: a last entry whose error is REPORT_TRUNCATED counts the "
+            "users left out (the job's summary counts them all). A finished job without refused users answers 204; "
+            "a job still pending or processing, or one that failed as a whole (`status_details` says why), answers "
+            "the job itself."
         ),
         parameters=[_JOB_ID],
         responses={
