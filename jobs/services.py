@@ -91,14 +91,14 @@ def record_verification_email_job(*, connection: Connection, actor: Actor) -> Jo
     Raises ``ConnectionNotFound`` when the connection was deleted (or marked for deletion) since the caller read it:
     the row is locked as for an import job (``create_import_job``), else the job's foreign key failed (a 500).
     """
-    connection = Connection.objects.select_for_update(no_key=True).filter(pk=connection.pk).first()
-    if connection is None:
+    locked = Connection.objects.select_for_update(no_key=True).filter(pk=connection.pk).first()
+    if locked is None:
         raise ConnectionNotFound()
     return Job.objects.create(
         type=JobType.VERIFICATION_EMAIL,
         status=JobStatus.COMPLETED,
-        connection=connection,
-        connection_name=connection.name,
+        connection=locked,
+        connection_name=locked.name,
         users_file=b"",
         send_completion_email=False,
         created_by=actor.id,
