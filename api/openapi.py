@@ -187,6 +187,15 @@ class JSONObjectFieldExtension(OpenApiSerializerFieldExtension):
         if type(self.target).__name__ == "SignupMetadataField":
             values = {"type": "string", "maxLength": 500}
             schema = {"type": "object", "maxProperties": 10, "additionalProperties": values}
+        if type(self.target).__name__ == "ConnectionMetadataField":  # Auth0's ConnectionsMetadata
+            from connections.options import CONNECTION_METADATA_MAX_PROPERTIES, CONNECTION_METADATA_MAX_VALUE
+
+            values = {"type": "string", "maxLength": CONNECTION_METADATA_MAX_VALUE, "nullable": True}
+            schema = {
+                "type": "object",
+                "maxProperties": CONNECTION_METADATA_MAX_PROPERTIES,
+                "additionalProperties": values,
+            }
         return _nullable(self.target, schema)
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 from django import forms
 from django.forms.fields import InvalidJSONInput
+from django.utils.translation import gettext as _
 
 from core import messages
 from core.errors import FieldCode
@@ -24,17 +26,27 @@ class JSONObjectFormField(forms.JSONField):
 
     def to_python(self, value: Any) -> Any:
         """Django's JSON parsing, and nesting too deep for Python's ``json`` (which raises ``RecursionError``, not
-        a JSON error, a thousand or so levels down) refused as the API's schema refuses anything past its depth."""
+        a JSON error, a thousand or so levels down) refused as the API's schema refuses anything past its depth.
+
+        An integer of more digits than Python reads (``sys.get_int_max_str_digits()``, CVE-2020-10735) is a
+        ``ValueError`` that is no ``JSONDecodeError``, which is all Django's field catches: refused as not readable.
+        """
         try:
             return super().to_python(value)
         except RecursionError as exc:
             raise forms.ValidationError(messages.too_deep(self.max_depth), code=FieldCode.MAX_DEPTH) from exc
+        except ValueError as exc:  # JSONDecodeError is caught by Django's field: this is the digits limit
+            raise forms.ValidationError(
+                _("Enter a valid JSON: a number has more than %(digits)d digits.")
+                % {"digits": sys.get_int_max_str_digits()},
+                code="invalid",
+            ) from exc
 
     def bound_data(self, data: Any, initial: Any) -> Any:
-        """What the refused form shows again: the text as typed when it is too deep to read back."""
+        """What the refused form shows again: the text as typed when it cannot be read back."""
         try:
             return super().bound_data(data, initial)
-        except RecursionError:
+        except (RecursionError, ValueError):
             return InvalidJSONInput(data)
 
     def prepare_value(self, value: Any) -> str:

@@ -24,6 +24,7 @@ import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Literal
 
 from django.db.models import BooleanField, F, Func
@@ -200,8 +201,20 @@ def _equals(value: Any, test: JsonTest) -> bool:
         return value == test.text
     if isinstance(value, (int, float)):
         number = as_number(test.text)
-        return number is not None and value == number
+        return number is not None and as_decimal(value) == as_decimal(number)
     return False
+
+
+def as_decimal(number: int | float) -> Decimal:
+    """The number as PostgreSQL's ``jsonb`` holds it: the decimal its JSON text says (``1e+23`` is 10**23 exactly),
+    which jsonpath compares. Python compares a float by its binary value (``1e23`` is 99999999999999991611392), so
+    SQLite's test found nobody where PostgreSQL's found the user."""
+    return Decimal(number) if isinstance(number, int) else Decimal(repr(number))
+
+
+def _decimal_bound(text: str | None) -> Decimal | None:
+    number = as_number(text)
+    return None if number is None else as_decimal(number)
 
 
 def _in_range(value: Any, test: JsonTest) -> bool:
@@ -209,7 +222,8 @@ def _in_range(value: Any, test: JsonTest) -> bool:
     if numeric:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return False
-        low, high = as_number(test.low), as_number(test.high)
+        value = as_decimal(value)
+        low, high = _decimal_bound(test.low), _decimal_bound(test.high)
     else:
         if not isinstance(value, str):
             return False

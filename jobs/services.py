@@ -82,15 +82,23 @@ def create_import_job(*, request: ImportUsersRequest, actor: Actor) -> Job:
     return job
 
 
+@transaction.atomic
 def record_verification_email_job(*, connection: Connection, actor: Actor) -> Job:
     """The ``verification_email`` job of a verification e-mail just sent: completed, so no worker takes it, and kept
     (until ``JOBS_RETENTION_SECONDS``, as any finished job) so that ``GET /api/v2/jobs/{id}`` finds the id the
-    answer named, as Auth0's "Resend Verification Emails" has scripts check it."""
+    answer named, as Auth0's "Resend Verification Emails" has scripts check it.
+
+    Raises ``ConnectionNotFound`` when the connection was deleted (or marked for deletion) since the caller read it:
+    the row is locked as for an import job (``create_import_job``), else the job's foreign key failed (a 500).
+    """
+    locked = Connection.objects.select_for_update(no_key=True).filter(pk=connection.pk).first()
+    if locked is None:
+        raise ConnectionNotFound()
     return Job.objects.create(
         type=JobType.VERIFICATION_EMAIL,
         status=JobStatus.COMPLETED,
-        connection=connection,
-        connection_name=connection.name,
+        connection=locked,
+        connection_name=locked.name,
         users_file=b"",
         send_completion_email=False,
         created_by=actor.id,

@@ -166,6 +166,13 @@ LONG = "x" * 129
         ({"metadata": "null"}, "metadata", "Expected type object but found type null"),
         ({"metadata": '{"team": '}, "metadata", "Enter a valid JSON."),
         ({"metadata": "[" * 100_000}, "metadata", "Object is nested too deeply (more than 1 levels)"),
+        # Python reads no integer of more than 4300 digits (CVE-2020-10735): a ValueError that Django's JSON form
+        # field does not catch (only JSONDecodeError), so the page was a 500.
+        (
+            {"metadata": '{"k": 1' + "0" * 4300 + "}"},
+            "metadata",
+            "Enter a valid JSON: a number has more than 4300 digits.",
+        ),
     ],
 )
 def test_a_display_name_or_metadata_the_api_refuses_is_a_form_error(

@@ -15,6 +15,7 @@ from django.core import signing
 from django.test import override_settings
 
 from audit.models import Event, EventType
+from core.actors import SYSTEM
 from tests.helpers import (
     MISSING_TOKEN,
     SIGNUP,
@@ -367,6 +368,28 @@ def test_the_jobs_id_reads_back_as_auth0s_check_job_status_says(api, connection,
     # A job that refused no user: its errors are Auth0's 204, as for a clean import.
     assert api.get(f"/api/v2/jobs/{job['id']}/errors").status_code == 204
     assert len(mailoutbox) == 1
+
+
+def test_a_connection_deleted_while_the_mail_goes_out_is_a_404_not_a_500(api, connection, mailoutbox, on_commit):
+    # The mail is sent (an SMTP round trip) before the job is recorded; a DELETE of the user's connection that
+    # committed meanwhile left the job's foreign key pointing at nothing: an IntegrityError, a 500. The job is now
+    # recorded with the connection's row locked, as an import's is, and a connection gone is the user gone.
+    from api.management import verification
+    from connections.services import delete_connection
+    from jobs.models import Job
+
+    created = _create(api, on_commit, verify_email=False)
+    send = verification.send_verification_email
+
+    def send_then_delete(user):
+        send(user)
+        delete_connection(connection_id=connection.pk, actor=SYSTEM)
+
+    with mock.patch.object(verification, "send_verification_email", send_then_delete):
+        response = api.post(VERIFICATION_JOB, {"user_id": created["user_id"]}, format="json")
+    assert response.status_code == 404
+    assert response.json() == USER_NOT_FOUND
+    assert not Job.objects.exists()
 
 
 def test_the_job_answers_404_for_an_unknown_user(api, connection, mailoutbox):

@@ -126,3 +126,27 @@ def test_create_user_request_matches_auth0s_schema(document):
         mine = ours["properties"][name]
         for key in ("type", "minLength", "maxLength", "pattern", "format"):
             assert mine.get(key) == their_property.get(key), (name, key)
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "component"),
+    [
+        ("/api/v2/connections", "post", "CreateConnectionRequestContent"),
+        ("/api/v2/connections/{connection_id}", "patch", "UpdateConnectionRequestContent"),
+    ],
+)
+def test_connection_metadata_and_display_name_are_documented_with_auth0s_limits(document, path, method, component):
+    # Auth0's ConnectionsMetadata: at most ten properties, each a string of at most 255 characters or null. The
+    # request schema said any object ("additionalProperties": true), which the service refuses.
+    if not AUTH0_OAS.exists():
+        pytest.skip("Auth0's OpenAPI document is not beside the project (../shared/reference)")
+    auth0 = json.loads(AUTH0_OAS.read_text())
+    theirs = auth0["components"]["schemas"][component]["properties"]
+    body = document["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+    ours = _resolve(document, body)["properties"]
+    assert ours["display_name"]["maxLength"] == theirs["display_name"]["maxLength"] == 128
+    metadata = _resolve(auth0, theirs["metadata"])
+    assert ours["metadata"]["type"] == metadata["type"] == "object"
+    assert ours["metadata"]["maxProperties"] == metadata["maxProperties"] == 10
+    values = ours["metadata"]["additionalProperties"]
+    assert values == {"type": "string", "maxLength": metadata["additionalProperties"]["maxLength"], "nullable": True}

@@ -354,6 +354,22 @@ def test_metadata_numbers_past_a_floats_range_are_numbers_not_a_500(api, people)
     assert found(api, people, "app_metadata.big:[0 TO 1e308]") == set()
 
 
+def test_metadata_numbers_compare_as_the_decimals_json_writes_on_both_databases(api, people):
+    # PostgreSQL's jsonb keeps a number as the decimal its JSON text says (1e+23 is 10**23 exactly) and jsonpath
+    # compares those; SQLite's test compared Python's float (1e23 is 99999999999999991611392) with the exact int of
+    # the query, so the same search found john on PostgreSQL and nobody on SQLite.
+    User.objects.filter(user_id=people["john"]).update(app_metadata={"float": 1e23, "int": 10**23, "tiny": 5e-324})
+    exact = "1" + "0" * 23
+    assert found(api, people, f"app_metadata.float:{exact}") == {"john"}
+    assert found(api, people, "app_metadata.int:1e23") == {"john"}
+    assert found(api, people, f"app_metadata.float:[{exact} TO {exact}]") == {"john"}
+    assert found(api, people, f"app_metadata.float:{{{exact} TO *]") == set()
+    assert found(api, people, "app_metadata.int:[1e23 TO 1e23]") == {"john"}
+    assert found(api, people, f"app_metadata.float:{exact}1") == set()
+    assert found(api, people, "app_metadata.tiny:[0 TO 5e-324]") == {"john"}
+    assert found(api, people, "app_metadata.tiny:{5e-324 TO *]") == set()
+
+
 def test_metadata_wildcards_between_literals_take_time_linear_in_the_value(api, people):
     # SQLite tests metadata in Python (core.jsonsearch.matches): a regular expression of several ".*" backtracked
     # through every split of the value (300 letters: four wildcards took 17 s, five outlasted gunicorn's 30 s worker

@@ -91,6 +91,22 @@ def test_metadata_nested_past_what_json_reads_is_a_form_error_not_a_500(admin_cl
     assert user.app_metadata is None
 
 
+def test_metadata_with_a_number_past_what_python_reads_is_a_form_error_not_a_500(admin_client, connection):
+    """Python reads no integer of more than 4300 digits (CVE-2020-10735) and says so with a ValueError, which Django's
+    JSON form field lets through (it catches JSONDecodeError only): the add form ended with a 500."""
+    number = "9" * 4301
+    added = admin_client.post(
+        f"{ADD}?connection={connection.pk}",
+        {"email": "ann@example.com", "password": STRONG_PASSWORD, "user_metadata": f'{{"n": {number}}}'},
+    )
+    assert added.status_code == 200
+    assert added.context["adminform"].form.errors == {
+        "user_metadata": ["Enter a valid JSON: a number has more than 4300 digits."]
+    }
+    assert f"{number}}}</textarea>" in added.text  # shown again as typed
+    assert not User.objects.exists()
+
+
 @pytest.mark.parametrize("typed", ["[1]", "[]", '"x"', '""', "5", "0", "true", "false", "[" * 5_000 + "]" * 5_000])
 def test_metadata_that_is_no_object_is_a_change_form_error_not_a_500(admin_client, connection, create, typed):
     """The change form replaced the stored object with what was typed, as a mapping: an array, a string or a number

@@ -39,7 +39,7 @@ PAGE = "Page index of the results to return. First page is 0"
 SORT = "Field to sort by. Use field:order where order is 1 for ascending and -1 for descending"
 SORT_PATTERN = (
     r"^(created_at|updated_at|last_login|logins_count|email|user_id|name|username|given_name|family_name"
-    r"|nickname|phone_number|email_verified|phone_verified|blocked|last_ip):(1|-1)$"
+    r"|nickname|phone_number|email_verified|phone_verified|blocked|last_ip|last_password_reset):(1|-1)$"
 )
 INCLUDE_TOTALS = (
     "Return results inside an object that contains the total result count (true) or as a direct array of "
@@ -236,6 +236,16 @@ def test_list_sorts_by_any_profile_field_as_auth0_does(api, new_user):
     for field in ("phone_number", "email_verified", "phone_verified", "blocked", "last_ip"):
         response = api.get(f"/api/v2/users?sort={field}:1")
         assert response.status_code == 200 and sorted(listed_ids(response)) == sorted([ann, bob, carl])
+
+
+def test_list_sorts_by_last_password_reset_a_profile_field_too(api, new_user):
+    # Auth0's profile has last_password_reset (shown once the password changed), so "any profile field" sorts by it;
+    # it was a 400. Users whose password never changed come last in either direction.
+    ann, bob, carl = (new_user(f"{name}@example.com")["user_id"] for name in ("ann", "bob", "carl"))
+    for user_id in (carl, ann):
+        assert api.patch(user_url(user_id), {"password": "An0ther!Passw0rd"}, format="json").status_code == 200
+    assert listed_ids(api.get("/api/v2/users?sort=last_password_reset:1")) == [carl, ann, bob]
+    assert listed_ids(api.get("/api/v2/users?sort=last_password_reset:-1")) == [ann, carl, bob]
 
 
 BAD_SORTS = [

@@ -298,7 +298,7 @@ class ListUsersQuerySerializer(UserFieldsQuerySerializer):
     sort = StrictCharField(
         pattern=(
             r"^(created_at|updated_at|last_login|logins_count|email|user_id|name|username|given_name|family_name"
-            r"|nickname|phone_number|email_verified|phone_verified|blocked|last_ip):(1|-1)$"
+            r"|nickname|phone_number|email_verified|phone_verified|blocked|last_ip|last_password_reset):(1|-1)$"
         ),
         # Auth0's description, which its z-schema errors quote (the fields and the order: the OpenAPI operation).
         help_text=_("Field to sort by. Use field:order where order is 1 for ascending and -1 for descending."),

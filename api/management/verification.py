@@ -14,6 +14,7 @@ from api.bearer import client_actor
 from api.docs import BODY_ERRORS, JobDoc, errors
 from audit.models import EventType
 from audit.services import record_event
+from connections.errors import ConnectionNotFound
 from core.errors import FieldError, PayloadValidationError
 from core.schema import StrictCharField, StrictSerializer, validate_payload
 from jobs.serializers import job_body
@@ -73,5 +74,8 @@ class VerificationEmailJobView(ManagementAPIView):
         except (OSError, smtplib.SMTPException) as exc:  # the mail server, not the caller, failed
             raise MailUnavailable() from exc
         # Sent before answering, so "completed", never "pending"; recorded so that GET /jobs/{id} finds it.
-        job = record_verification_email_job(connection=user.connection, actor=client_actor(request))
+        try:
+            job = record_verification_email_job(connection=user.connection, actor=client_actor(request))
+        except ConnectionNotFound as exc:  # deleted while the mail went out: the user is gone with it
+            raise UserNotFound() from exc
         return Response(job_body(job), status=201)
