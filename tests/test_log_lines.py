@@ -10,6 +10,7 @@ import sys
 from datetime import timedelta
 from types import SimpleNamespace
 
+from django.conf import settings
 from gunicorn.config import Config
 
 from core.access_log import AccessLogLogger
@@ -150,6 +151,17 @@ def test_gunicorns_error_log_writes_no_query_of_a_request_that_failed():
     text = stream.getvalue()
     assert "Error handling request GET /lo/reset" in text and "Error handling request /u/email-verification" in text
     assert "s3cr3t-ticket" not in text and "RuntimeError: boom" in text
+
+
+def test_gunicorn_started_in_the_checkout_without_flags_takes_the_access_log_logger(monkeypatch):
+    """``gunicorn config.wsgi`` run in the checkout, as the README's production paragraph starts it, reads
+    ``./gunicorn.conf.py``: the logger class that keeps tickets out of the access log needs no flag."""
+    from gunicorn.app.wsgiapp import WSGIApplication
+
+    monkeypatch.chdir(settings.BASE_DIR)
+    monkeypatch.setattr("sys.argv", ["gunicorn", "config.wsgi", "--access-logfile", "-"])
+    application = WSGIApplication("%(prog)s [OPTIONS] [APP_MODULE]")
+    assert application.cfg.logger_class is AccessLogLogger
 
 
 def _access_line(log_format: str | None, environ: dict[str, str], response_headers: list[tuple[str, str]]) -> str:
