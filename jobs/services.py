@@ -43,14 +43,22 @@ def _serialise_job_creation() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CREATE_LOCK_KEY])
 
 
+def _locked_connection(connection_id: str) -> Connection:
+    """The job's connection, its row locked for the caller's transaction; raises ``ConnectionNotFound``.
+
+    FOR NO KEY UPDATE (creates of users in it go on): a deletion of the connection under way, which holds the row, is
+    waited for and then seen, where the job's foreign key would fail at commit instead (an IntegrityError, a 500).
+    """
+    connection = Connection.objects.select_for_update(no_key=True).filter(pk=connection_id).first()
+    if connection is None:
+        raise ConnectionNotFound()
+    return connection
+
+
 @transaction.atomic
 def create_import_job(*, request: ImportUsersRequest, actor: Actor) -> Job:
     """A pending ``users_import`` job holding the file, and its audit event, in one transaction."""
-    # Locked (FOR NO KEY UPDATE: creates of users in it go on) so a deletion of the connection under way, which holds
-    # the row, is waited for and then seen: the job's foreign key would fail at commit instead (an IntegrityError).
-    connection = Connection.objects.select_for_update(no_key=True).filter(pk=request.connection_id).first()
-    if connection is None:
-        raise ConnectionNotFound()
+    connection = _locked_connection(request.connection_id)
     try:
         check_import_connection(connection)
     except ImportConnectionError as exc:
@@ -88,12 +96,10 @@ def record_verification_email_job(*, connection: Connection, actor: Actor) -> Jo
     (until ``JOBS_RETENTION_SECONDS``, as any finished job) so that ``GET /api/v2/jobs/{id}`` finds the id the
     answer named, as Auth0's "Resend Verification Emails" has scripts check it.
 
-    Raises ``ConnectionNotFound`` when the connection was deleted (or marked for deletion) since the caller read it:
-    the row is locked as for an import job (``create_import_job``), else the job's foreign key failed (a 500).
+    Raises ``ConnectionNotFound`` when the connection was deleted (or marked for deletion) since the caller read it
+    (``_locked_connection``).
     """
-    locked = Connection.objects.select_for_update(no_key=True).filter(pk=connection.pk).first()
-    if locked is None:
-        raise ConnectionNotFound()
+    locked = _locked_connection(connection.pk)
     return Job.objects.create(
         type=JobType.VERIFICATION_EMAIL,
         status=JobStatus.COMPLETED,
